@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The interface between the malloc API front (mm/api/) and the allocator
+ * behind it: the boxes of the mmap build (mm/core.c) or the arena of the
+ * embedded build (mm/arena/). The front owns the C library semantics
+ * (errno, overflow checks, alignment rules, realloc copies); the functions
+ * below only allocate, free and measure.
+ */
+#ifndef _HAKMEM_ALLOC_H
+#define _HAKMEM_ALLOC_H
+
+#include <hakmem/compiler.h>
+
+/* Minimum alignment of every block of more than 8 bytes. */
+#define HK_MIN_ALIGN	16
+
+/* Largest request we ever try: larger ones fail with ENOMEM at once. */
+#define HK_MAX_REQUEST	(PTRDIFF_MAX - (1UL << 24))
+
+/* Allocate size bytes (size >= 1), 16-aligned. NULL if out of memory. */
+void *hk_alloc(size_t size);
+
+/*
+ * Allocate size bytes aligned to align (a power of two above 16).
+ * NULL if out of memory.
+ */
+void *hk_alloc_aligned(size_t align, size_t size);
+
+/* Free a block; NULL is not passed. Foreign pointers go to the guard. */
+void hk_free(void *ptr);
+
+/*
+ * Usable size of a block we own; 0 for a pointer we do not own (which the
+ * guard has then recorded).
+ */
+size_t hk_usable_size(const void *ptr);
+
+/*
+ * Resize in place if the block can hold size bytes without moving (for
+ * large blocks, by growing or shrinking the mapping). Returns ptr, or NULL
+ * if it must move. ptr is known to be ours.
+ */
+void *hk_resize(void *ptr, size_t size);
+
+/* Return free memory to the system. Returns 1 if any was returned. */
+int hk_trim(size_t pad);
+
+#endif /* _HAKMEM_ALLOC_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef _HAKMEM_COMPILER_H
+#define _HAKMEM_COMPILER_H
+
+#include <generated/autoconf.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+#ifndef __always_inline
+#define __always_inline	inline __attribute__((__always_inline__))
+#endif
+#define __noinline	__attribute__((__noinline__))
+#define __cold		__attribute__((__cold__))
+#define __noreturn	__attribute__((__noreturn__))
+#define __maybe_unused	__attribute__((__unused__))
+#define __aligned(n)	__attribute__((__aligned__(n)))
+#define __export	__attribute__((__visibility__("default")))
+
+/*
+ * Fast paths are forced inline, except in the size-optimised (minimal)
+ * build, where the compiler decides.
+ */
+#ifdef CONFIG_CC_OPTIMIZE_FOR_SIZE
+#define __fastpath_inline	inline
+#else
+#define __fastpath_inline	__always_inline
+#endif
+
+/* A slow path: out of line, laid out away from the hot code. */
+#define __slowpath	__noinline __cold
+
+#define BUILD_BUG_ON(cond)	_Static_assert(!(cond), #cond)
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+#define ALIGN_UP(x, a)		(((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a)	((x) & ~((__typeof__(x))(a) - 1))
+#define IS_POWER_OF_2(x)	((x) != 0 && ((x) & ((x) - 1)) == 0)
+
+/* Number of leading zero bits of a non-zero word. */
+static inline unsigned int hk_clz(unsigned long x)
+{
+	return (unsigned int)__builtin_clzl(x);
+}
+
+/* Number of trailing zero bits of a non-zero word. */
+static inline unsigned int hk_ctz(unsigned long x)
+{
+	return (unsigned int)__builtin_ctzl(x);
+}
+
+/* floor(log2(x)) of a non-zero word. */
+static inline unsigned int hk_log2(unsigned long x)
+{
+	return (unsigned int)(8 * sizeof(long) - 1) - hk_clz(x);
+}
+
+#endif /* _HAKMEM_COMPILER_H */
