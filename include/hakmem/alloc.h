@@ -17,17 +17,22 @@
 /* Largest request we ever try: larger ones fail with ENOMEM at once. */
 #define HK_MAX_REQUEST	(PTRDIFF_MAX - (1UL << 24))
 
-/* Allocate size bytes (size >= 1), 16-aligned. NULL if out of memory. */
+#ifdef CONFIG_BACKEND_MMAP
+/* The boxes' fast paths, inlined into the front. */
+#include <core.h>
+#else
+/* Allocate size bytes, 16-aligned. NULL if out of memory. */
 void *hk_alloc(size_t size);
+
+/* Free a block; NULL is not passed. Foreign pointers go to the guard. */
+void hk_free(void *ptr);
+#endif
 
 /*
  * Allocate size bytes aligned to align (a power of two above 16).
  * NULL if out of memory.
  */
 void *hk_alloc_aligned(size_t align, size_t size);
-
-/* Free a block; NULL is not passed. Foreign pointers go to the guard. */
-void hk_free(void *ptr);
 
 /*
  * Usable size of a block we own; 0 for a pointer we do not own (which the
@@ -36,9 +41,10 @@ void hk_free(void *ptr);
 size_t hk_usable_size(const void *ptr);
 
 /*
- * Resize in place if the block can hold size bytes without moving (for
- * large blocks, by growing or shrinking the mapping). Returns ptr, or NULL
- * if it must move. ptr is known to be ours.
+ * Resize without copying: in place if the block can hold size bytes, or
+ * (large blocks) by growing, shrinking or moving the mapping. Returns the
+ * block, possibly at a new address with its contents, or NULL if the
+ * caller must allocate, copy and free. ptr is known to be ours.
  */
 void *hk_resize(void *ptr, size_t size);
 

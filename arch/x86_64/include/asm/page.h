@@ -10,6 +10,6 @@
 #define ARCH_PAGE_SIZE_MAX	4096UL
 
 /* Usable bits of a user-space virtual address. */
-#define ARCH_VA_BITS		48
+#define ARCH_VA_BITS		47
 
 #endif /* _ASM_X86_64_PAGE_H */

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/api/malloc.c - malloc, free, calloc, malloc_usable_size, free_sized.
+ */
+#include <string.h>
+#include "api.h"
+
+__export void *hak_malloc(size_t size)
+{
+	void *p;
+
+	if (unlikely(size > HK_MAX_REQUEST)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	p = hk_alloc(size);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+HK_EXPORT_AS(malloc, hak_malloc);
+
+__export void hak_free(void *ptr)
+{
+	if (likely(ptr))
+		hk_free(ptr);
+}
+HK_EXPORT_AS(free, hak_free);
+
+__export void *hak_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (unlikely(__builtin_mul_overflow(nmemb, size, &total) ||
+		     total > HK_MAX_REQUEST)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	p = hk_alloc(total);
+	if (unlikely(!p)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	return memset(p, 0, total);
+}
+HK_EXPORT_AS(calloc, hak_calloc);
+
+__export size_t hak_malloc_usable_size(void *ptr)
+{
+	return ptr ? hk_usable_size(ptr) : 0;
+}
+HK_EXPORT_AS(malloc_usable_size, hak_malloc_usable_size);
+
+__export void hak_free_sized(void *ptr, size_t size)
+{
+	hak_free(ptr);
+}
+HK_EXPORT_AS(free_sized, hak_free_sized);
+
+__export void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size)
+{
+	hak_free(ptr);
+}
+HK_EXPORT_AS(free_aligned_sized, hak_free_aligned_sized);

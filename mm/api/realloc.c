@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/api/realloc.c - realloc and reallocarray.
+ */
+#include <string.h>
+#include "api.h"
+
+__export void *hak_realloc(void *ptr, size_t size)
+{
+	size_t old;
+	void *p;
+
+	if (!ptr)
+		return hak_malloc(size);
+	if (size == 0) {
+		/* glibc frees and returns NULL. */
+		hk_free(ptr);
+		return NULL;
+	}
+	if (unlikely(size > HK_MAX_REQUEST)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	old = hk_usable_size(ptr);
+	if (unlikely(!old)) {
+		/* Not ours: the guard recorded it; leave it alone. */
+		hk_set_errno(EINVAL);
+		return NULL;
+	}
+	p = hk_resize(ptr, size);
+	if (p)
+		return p;
+	p = hk_alloc(size);
+	if (unlikely(!p)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	memcpy(p, ptr, old < size ? old : size);
+	hk_free(ptr);
+	return p;
+}
+HK_EXPORT_AS(realloc, hak_realloc);
+
+__export void *hak_reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	size_t total;
+
+	if (unlikely(__builtin_mul_overflow(nmemb, size, &total))) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	return hak_realloc(ptr, total);
+}
+HK_EXPORT_AS(reallocarray, hak_reallocarray);

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/core.c - the slow half of routing for the mmap build: large
+ * requests, aligned requests, usable size, resize, trim, fork.
+ */
+#include <hakmem/alloc.h>
+#include "large/large.h"
+#include "os/os.h"
+
+#ifdef CONFIG_THREADS
+#include <pthread.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                         */
+/* ------------------------------------------------------------------ */
+
+void *core_alloc_large(size_t size)
+{
+	if (unlikely(heap_init()))
+		return NULL;
+	return large_alloc(size, HK_MIN_ALIGN);
+}
+
+void *hk_alloc_aligned(size_t align, size_t size)
+{
+	size_t need;
+
+	if (unlikely(heap_init()))
+		return NULL;
+	/*
+	 * Slabs start on 64 KiB boundaries, so every block of a class whose
+	 * size is a multiple of align is aligned.
+	 */
+	need = ALIGN_UP(size ? size : 1, align);
+	if (align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
+		unsigned int cls = size_to_class(need);
+
+		while (cls < HK_NR_CLASSES && hk_classes[cls].size % align)
+			cls++;
+		if (cls < HK_NR_CLASSES)
+			return heap_alloc_class(cls);
+	}
+	return large_alloc(size, align);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ownership                                                          */
+/* ------------------------------------------------------------------ */
+
+void core_free_slow(void *ptr, unsigned int reg, const void *caller)
+{
+	if (reg >= REG_LARGE)
+		large_free(ptr, reg, caller);
+	else
+		guard_foreign(ptr, GUARD_FREE, caller);
+}
+
+/* The slab holding block ptr, or NULL if ptr is not a block start. */
+static struct slab *core_block_slab(const void *ptr)
+{
+	struct slab *s = slab_of(ptr);
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind != SLAB_BLOCKS)
+		return NULL;
+	if ((size_t)((const char *)ptr - slab_start(s)) % s->block_size)
+		return NULL;
+	return s;
+}
+
+size_t hk_usable_size(const void *ptr)
+{
+	unsigned int reg = registry_lookup((uintptr_t)ptr);
+	struct slab *s;
+
+	if (reg == REG_SUPERSLAB) {
+		s = core_block_slab(ptr);
+		if (s)
+			return s->block_size;
+	} else if (reg >= REG_LARGE) {
+		size_t n = large_usable_size(ptr, reg);
+
+		if (n)
+			return n;
+	}
+	guard_foreign(ptr, GUARD_USABLE_SIZE, __builtin_return_address(0));
+	return 0;
+}
+
+void *hk_resize(void *ptr, size_t size)
+{
+	unsigned int reg = registry_lookup((uintptr_t)ptr);
+
+	if (reg == REG_SUPERSLAB) {
+		struct slab *s = core_block_slab(ptr);
+
+		/* Stay while the block is at most half empty. */
+		if (s && size <= s->block_size && size >= s->block_size / 2)
+			return ptr;
+		return NULL;
+	}
+	if (reg >= REG_LARGE && size > HEAP_MAX_SIZE)
+		return large_resize(ptr, reg, size);
+	return NULL;
+}
+
+int hk_trim(size_t pad)
+{
+	unsigned long slots;
+	int large;
+
+	if (heap_init())
+		return 0;
+	slots = heap_trim();
+	large = large_trim();
+	return slots || large;
+}
+
+/* ------------------------------------------------------------------ */
+/* fork                                                               */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_THREADS
+/* Take every allocator lock, in one order, so the child sees none held. */
+static void core_fork_prepare(void)
+{
+	heap_fork_prepare();
+	ss_fork_prepare();
+	large_fork_prepare();
+}
+
+static void core_fork_parent(void)
+{
+	large_fork_parent();
+	ss_fork_parent();
+	heap_fork_parent();
+}
+
+static void core_fork_child(void)
+{
+	large_fork_child();
+	ss_fork_child();
+	heap_fork_child();
+}
+
+/*
+ * Not needed for correctness of allocation (every path initialises
+ * lazily) but for fork: the handlers must be in place before a program
+ * can fork. pthread_atfork may allocate; heap_init() runs first so that
+ * works.
+ */
+__attribute__((constructor)) static void core_init(void)
+{
+	heap_init();
+	pthread_atfork(core_fork_prepare, core_fork_parent, core_fork_child);
+}
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routing of the mmap build: which box serves a request, which box owns a
+ * pointer. Included by the API front through <hakmem/alloc.h>, so that
+ * malloc and free inline their fast paths.
+ *
+ *   size <= 1 KiB (Tiny max)  -> Tiny     (mm/tiny)
+ *   256 B < size <= 4 KiB     -> Small-Mid (mm/smallmid, if configured)
+ *   size <= 32 KiB            -> Mid      (mm/mid)
+ *   larger                    -> Large    (mm/large)
+ *
+ * A pointer's owner: the registry byte of its SuperSlab-sized chunk says
+ * SuperSlab (slot metadata found by masking), Large (header found by
+ * masking) or foreign (ExternalGuard).
+ */
+#ifndef _MM_CORE_H
+#define _MM_CORE_H
+
+#include "heap/heap.h"
+#include "tiny/ultrahot.h"
+
+void *core_alloc_large(size_t size);
+void core_free_slow(void *ptr, unsigned int reg, const void *caller);
+
+static __fastpath_inline void *hk_alloc(size_t size)
+{
+	void *p;
+
+	if (ultrahot_alloc(size, &p))
+		return p;
+	if (likely(size <= HEAP_MAX_SIZE))
+		return heap_alloc(size);
+	return core_alloc_large(size);
+}
+
+static __fastpath_inline void hk_free(void *ptr)
+{
+	unsigned int reg = registry_lookup((uintptr_t)ptr);
+	struct slab *s;
+
+	if (unlikely(reg != REG_SUPERSLAB)) {
+		core_free_slow(ptr, reg, __builtin_return_address(0));
+		return;
+	}
+	s = slab_of(ptr);
+	if (unlikely(s->owner != hk_tls.heap)) {
+		heap_free_other(s, ptr, __builtin_return_address(0));
+		return;
+	}
+	if (ultrahot_free(s, ptr))
+		return;
+	heap_free_local(s, ptr);
+}
+
+#endif /* _MM_CORE_H */

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/heap/classes.c - the size-class table and the size-to-class maps.
+ *
+ * Each box (Tiny, Small-Mid, Mid) describes its own classes; this file
+ * lays them end to end and builds the two lookup tables that
+ * size_to_class() reads: 8-byte steps up to 1 KiB, 256-byte steps above.
+ */
+#include <hakmem/print.h>
+#include "heap.h"
+
+struct size_class hk_classes[HK_NR_CLASSES];
+uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
+uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
+
+BUILD_BUG_ON(HK_NR_CLASSES > 255);
+
+/* Constants for the multiply-and-rotate divisibility test. */
+static void class_set_divisor(struct size_class *c)
+{
+	uint32_t d = c->size;
+	unsigned int k = hk_ctz(d);
+	uint32_t odd = d >> k, inv = odd;
+	int i;
+
+	/* Newton's iteration: inv = odd^-1 mod 2^32. */
+	for (i = 0; i < 5; i++)
+		inv *= 2 - odd * inv;
+	c->div_mul = inv;
+	c->div_shift = (uint8_t)k;
+	c->div_limit = UINT32_MAX / d;
+}
+
+static unsigned int class_first_fit(size_t size)
+{
+	unsigned int i;
+
+	for (i = 0; i < HK_NR_CLASSES; i++)
+		if (hk_classes[i].size >= size)
+			return i;
+	hk_fatal("no size class for %zu bytes", size);
+}
+
+void heap_classes_init(void)
+{
+	unsigned int n = 0, i;
+
+	n += tiny_classes_init(&hk_classes[n]);
+#ifdef CONFIG_SMALLMID
+	n += smallmid_classes_init(&hk_classes[n]);
+#endif
+	n += mid_classes_init(&hk_classes[n]);
+	HK_ASSERT(n == HK_NR_CLASSES);
+
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		struct size_class *c = &hk_classes[i];
+
+		HK_ASSERT(c->size % (c->size <= 8 ? 8 : 16) == 0);
+		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
+		class_set_divisor(c);
+	}
+	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)
+		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i * 8 : 1);
+	for (i = SMALL_LOOKUP_MAX >> MID_LOOKUP_SHIFT; i < ARRAY_SIZE(hk_class_mid); i++)
+		hk_class_mid[i] = (uint8_t)class_first_fit(((size_t)i + 1) << MID_LOOKUP_SHIFT);
+}

@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/heap/heap.c - slow paths of the thread heaps: refill, slab lists,
+ * remote frees, thread start and exit, fork.
+ */
+#include <hakmem/lock.h>
+#include <hakmem/print.h>
+#include "os/os.h"
+#include "heap.h"
+
+#ifdef CONFIG_THREADS
+#include <pthread.h>
+#endif
+
+__hk_tls struct heap_tls hk_tls;
+uintptr_t hk_dfkey;
+
+static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
+static struct heap *heap_all;			/* every record ever made */
+static struct heap *heap_parked;		/* records of exited threads */
+static char *meta_cur, *meta_end;		/* bump area for records */
+
+#ifdef CONFIG_THREADS
+static pthread_key_t heap_key;
+#endif
+
+#ifdef CONFIG_STATS
+static void heap_stats_fold(struct heap *h);
+#else
+static inline void heap_stats_fold(struct heap *h)
+{
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Slab lists                                                         */
+/* ------------------------------------------------------------------ */
+
+static void partial_push(struct heap *h, struct slab *s)
+{
+	struct slab **head = &h->partial[s->class_idx];
+
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+	s->flags |= SLAB_IN_PARTIAL;
+}
+
+static void partial_remove(struct heap *h, struct slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->partial[s->class_idx] = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->flags &= ~SLAB_IN_PARTIAL;
+}
+
+static struct slab *partial_pop(struct heap *h, unsigned int cls)
+{
+	struct slab *s = h->partial[cls];
+
+	if (s)
+		partial_remove(h, s);
+	return s;
+}
+
+/* The slab a thread allocates class cls from, if h is the caller's heap. */
+static inline struct slab *heap_current(struct heap *h, unsigned int cls)
+{
+	return hk_tls.heap == h ? hk_tls.bins[cls].slab : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Slabs                                                              */
+/* ------------------------------------------------------------------ */
+
+static unsigned int slab_uncarved(const struct slab *s)
+{
+	return (unsigned int)((size_t)(s->end - s->bump) / s->block_size);
+}
+
+static struct slab *slab_new(struct heap *h, unsigned int cls)
+{
+	const struct size_class *c = &hk_classes[cls];
+	struct slab *s = ss_claim(c->pool, c->span);
+	unsigned int i;
+
+	if (!s)
+		return NULL;
+	for (i = 1; i < c->span; i++) {
+		s[i].kind = SLAB_TAIL;
+		s[i].head_off = (uint8_t)i;
+		s[i].owner = HEAP_NONE;
+	}
+	s->kind = SLAB_BLOCKS;
+	s->class_idx = (uint8_t)cls;
+	s->span = c->span;
+	s->block_size = c->size;
+	s->capacity = (uint32_t)(((size_t)c->span << SLOT_SHIFT) / c->size);
+	s->bump = slab_start(s);
+	s->end = s->bump + (size_t)s->capacity * c->size;
+	s->local_free = NULL;
+	s->used = 0;
+	s->flags = 0;
+	s->next = s->prev = NULL;
+	s->div_mul = c->div_mul;
+	s->div_shift = c->div_shift;
+	s->div_limit = c->div_limit;
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	s->dfkey = c->size > 8 ? hk_dfkey : 0;
+#else
+	s->dfkey = 0;
+#endif
+	a_store(&s->remote, 0UL, A_RELAXED);
+	a_store(&s->owner, h, A_RELEASE);
+	STAT_INC_TLS(STAT_SLAB_NEW);
+	return s;
+}
+
+/* Give an all-free slab back to its pool. */
+static void slab_retire(struct heap *h, struct slab *s)
+{
+	if (s->flags & SLAB_IN_PARTIAL)
+		partial_remove(h, s);
+	if (a_load(&s->remote, A_ACQUIRE) & REMOTE_QUEUED) {
+		/* Still linked in the notify stack: release once drained. */
+		s->flags |= SLAB_RETIRE_PENDING;
+		return;
+	}
+	HK_ASSERT(s->used == 0);
+	STAT_INC_TLS(STAT_SLAB_RETIRE);
+	ss_release(s, s->span);
+}
+
+static void *slab_carve(struct slab *s, unsigned int n)
+{
+	size_t bs = s->block_size;
+	unsigned int avail = slab_uncarved(s), i;
+	char *first = s->bump, *q = first;
+
+	if (n > avail)
+		n = avail;
+	for (i = 1; i < n; i++, q += bs)
+		*(void **)q = q + bs;
+	*(void **)q = NULL;
+	s->bump = q + bs;
+	s->used += n;
+	return first;
+}
+
+/* Take the remote-free list, keeping the QUEUED bit. */
+static void *slab_take_remote(struct slab *s)
+{
+	uintptr_t old = a_load(&s->remote, A_RELAXED);
+
+	while (!a_cas(&s->remote, &old, old & REMOTE_QUEUED, A_ACQUIRE))
+		;
+	return (void *)(old & ~REMOTE_BITS);
+}
+
+/* Fill an empty bin from slab s; 0 if s has nothing left. */
+static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
+{
+	if (s->local_free) {
+		b->free = s->local_free;
+		s->local_free = NULL;
+		s->used = s->capacity - slab_uncarved(s);
+		return 1;
+	}
+	if (a_load(&s->remote, A_RELAXED) & ~REMOTE_BITS) {
+		b->free = slab_take_remote(s);
+		return 1;
+	}
+	if (s->bump < s->end) {
+		b->free = slab_carve(s, hk_classes[cls].batch);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * s has no free block left: ask the next remote freer to tell us. Fails
+ * (returns 0) if a remote free arrived meanwhile.
+ */
+static int slab_set_full(struct slab *s)
+{
+	uintptr_t old = a_load(&s->remote, A_RELAXED);
+
+	for (;;) {
+		if (old & ~REMOTE_BITS)
+			return 0;
+		if (old & (REMOTE_QUEUED | REMOTE_FULL))
+			return 1;
+		if (a_cas(&s->remote, &old, REMOTE_FULL, A_ACQ_REL))
+			return 1;
+	}
+}
+
+/* Move the slabs other threads told us about back to the partial lists. */
+static __slowpath void heap_drain_notify(struct heap *h)
+{
+	struct slab *s = a_swap(&h->notify, NULL, A_ACQUIRE);
+
+	while (s) {
+		struct slab *next = s->notify_next;
+
+		a_fetch_and(&s->remote, ~REMOTE_QUEUED, A_ACQ_REL);
+		if (s->flags & SLAB_RETIRE_PENDING) {
+			s->flags &= ~SLAB_RETIRE_PENDING;
+			slab_retire(h, s);
+		} else if (!(s->flags & SLAB_IN_PARTIAL) &&
+			   s != heap_current(h, s->class_idx)) {
+			partial_push(h, s);
+		}
+		s = next;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Thread start and exit                                              */
+/* ------------------------------------------------------------------ */
+
+static void *meta_alloc(size_t size)
+{
+	void *p;
+
+	size = ALIGN_UP(size, L1_CACHE_BYTES);
+	if ((size_t)(meta_end - meta_cur) < size) {
+		size_t chunk = ALIGN_UP(size > 65536 ? size : 65536, os_page_size);
+
+		meta_cur = os_map_aligned(chunk, os_page_size);
+		if (!meta_cur)
+			return NULL;
+		meta_end = meta_cur + chunk;
+	}
+	p = meta_cur;
+	meta_cur += size;
+	return p;
+}
+
+static __slowpath struct heap *heap_thread_start(void)
+{
+	struct heap *h;
+	int adopted = 0;
+
+	if (unlikely(heap_init()))
+		return NULL;
+	hk_lock(&heap_lock);
+	h = heap_parked;
+	if (h) {
+		heap_parked = h->parked_next;
+		adopted = 1;
+	} else {
+		h = meta_alloc(sizeof(*h));
+		if (h) {
+			h->all_next = heap_all;
+			heap_all = h;
+		}
+	}
+	if (h)
+		h->alive = 1;
+	hk_unlock(&heap_lock);
+	if (!h)
+		return NULL;
+	hk_tls.heap = h;
+#ifdef CONFIG_THREADS
+	/* Our key is made before anything else, so this cannot allocate. */
+	pthread_setspecific(heap_key, h);
+#endif
+	if (adopted) {
+		STAT_INC_TLS(STAT_HEAPS_ADOPTED);
+		heap_drain_notify(h);
+	} else {
+		STAT_INC_TLS(STAT_THREADS);
+	}
+	return h;
+}
+
+/* Put the blocks of list back into s's local list. */
+static void slab_give_back(struct slab *s, void *list)
+{
+	while (list) {
+		void *next = *(void **)list;
+
+		*(void **)list = s->local_free;
+		s->local_free = list;
+		s->used--;
+		list = next;
+	}
+}
+
+/*
+ * Collect remote frees of every partial slab and release the empty ones.
+ * Runs on h's own thread, or on a parked h held by the caller.
+ */
+static void heap_collect(struct heap *h)
+{
+	unsigned int cls;
+
+	heap_drain_notify(h);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		struct slab *s = h->partial[cls], *next;
+
+		for (; s; s = next) {
+			next = s->next;
+			if (a_load(&s->remote, A_RELAXED) & ~REMOTE_BITS)
+				slab_give_back(s, slab_take_remote(s));
+			if (s->used == 0)
+				slab_retire(h, s);
+		}
+	}
+}
+
+#ifdef CONFIG_TINY_ULTRAHOT
+static void heap_flush_ultrahot(struct heap_tls *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < 2; i++)
+		while (t->uh.count[i]) {
+			void *p = t->uh.slot[i][--t->uh.count[i]];
+
+			heap_free_local_slow(slab_of(p), p);
+		}
+}
+#else
+static inline void heap_flush_ultrahot(struct heap_tls *t)
+{
+}
+#endif
+
+static void heap_thread_exit(void *arg)
+{
+	struct heap_tls *t = &hk_tls;
+	struct heap *h = t->heap;
+	unsigned int cls;
+
+	if (!h)
+		return;
+	heap_flush_ultrahot(t);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		struct bin *b = &t->bins[cls];
+		struct slab *s = b->slab;
+
+		if (!s)
+			continue;
+		slab_give_back(s, b->free);
+		b->free = NULL;
+		b->slab = NULL;
+		if (!(s->flags & SLAB_IN_PARTIAL))
+			partial_push(h, s);
+	}
+	heap_collect(h);
+	heap_stats_fold(h);
+	t->heap = NULL;
+	hk_lock(&heap_lock);
+	h->alive = 0;
+	h->parked_next = heap_parked;
+	heap_parked = h;
+	hk_unlock(&heap_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation slow path                                               */
+/* ------------------------------------------------------------------ */
+
+void *heap_alloc_class(unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct bin *b = &t->bins[cls];
+	struct heap *h = t->heap;
+	void *p;
+
+	if (unlikely(!h)) {
+		h = heap_thread_start();
+		if (!h)
+			return NULL;
+	}
+	if (b->free)
+		return bin_pop(b, b->free, cls);
+	if (a_load(&h->notify, A_RELAXED))
+		heap_drain_notify(h);
+	for (;;) {
+		struct slab *s = b->slab;
+
+		if (s) {
+			if (slab_refill_bin(s, b, cls))
+				break;
+			if (!slab_set_full(s))
+				continue;
+			b->slab = NULL;
+		}
+		s = partial_pop(h, cls);
+		if (!s) {
+			s = slab_new(h, cls);
+			if (unlikely(!s))
+				return NULL;
+		}
+		b->slab = s;
+	}
+	STAT_INC_TLS(STAT_REFILL);
+	p = b->free;
+	return bin_pop(b, p, cls);
+}
+
+void *heap_alloc_slow(size_t size)
+{
+	if (unlikely(!hk_tls.heap) && unlikely(!heap_thread_start()))
+		return NULL;
+	return heap_alloc_class(size_to_class(size));
+}
+
+/* ------------------------------------------------------------------ */
+/* Free slow paths                                                    */
+/* ------------------------------------------------------------------ */
+
+void heap_free_local_slow(struct slab *s, void *p)
+{
+	struct heap *h = s->owner;
+	struct slab *cur = heap_current(h, s->class_idx);
+
+	*(void **)p = s->local_free;
+	s->local_free = p;
+	if (--s->used == 0 && s != cur) {
+		slab_retire(h, s);
+		return;
+	}
+	if (!(s->flags & SLAB_IN_PARTIAL) && s != cur) {
+		uintptr_t full = REMOTE_FULL;
+
+		/* No notification needed any more. */
+		a_cas(&s->remote, &full, 0UL, A_RELAXED);
+		partial_push(h, s);
+	}
+}
+
+void heap_bad_pointer(void *p)
+{
+	guard_foreign(p, GUARD_FREE, __builtin_return_address(0));
+}
+
+static void notify_push(struct heap *h, struct slab *s)
+{
+	struct slab *old = a_load(&h->notify, A_RELAXED);
+
+	do {
+		s->notify_next = old;
+	} while (!a_cas(&h->notify, &old, s, A_RELEASE));
+}
+
+/* Free of a block whose slab is not the caller's, or of a tail slot. */
+void heap_free_other(struct slab *s, void *p, const void *caller)
+{
+	uintptr_t old, nw;
+
+	if (s->kind == SLAB_TAIL) {
+		s -= s->head_off;
+		if (s->kind != SLAB_BLOCKS ||
+		    (size_t)((char *)p - slab_start(s)) % s->block_size) {
+			guard_foreign(p, GUARD_FREE, caller);
+			return;
+		}
+	} else if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
+		/* A free slot or the middle of a block. */
+		guard_foreign(p, GUARD_FREE, caller);
+		return;
+	}
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	if (s->dfkey) {
+		if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
+			guard_double_free(p);
+		((uintptr_t *)p)[1] = s->dfkey;
+	}
+#endif
+	if (s->owner == hk_tls.heap) {
+		heap_free_local_slow(s, p);
+		return;
+	}
+	STAT_INC_TLS(STAT_REMOTE_FREE);
+	old = a_load(&s->remote, A_RELAXED);
+	do {
+		*(uintptr_t *)p = old & ~REMOTE_BITS;
+		nw = (uintptr_t)p | (old & REMOTE_QUEUED);
+		if (old & REMOTE_FULL)
+			nw |= REMOTE_QUEUED;
+	} while (!a_cas(&s->remote, &old, nw, A_RELEASE));
+	if (old & REMOTE_FULL)
+		notify_push(s->owner, s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Initialisation, trim, statistics, fork                             */
+/* ------------------------------------------------------------------ */
+
+static int heap_ready;
+
+int heap_init(void)
+{
+	if (likely(a_load(&heap_ready, A_ACQUIRE)))
+		return 0;
+	hk_lock(&heap_lock);
+	if (!heap_ready) {
+		os_init();
+		hk_dfkey = os_random_word();
+		heap_classes_init();
+#ifdef CONFIG_THREADS
+		if (pthread_key_create(&heap_key, heap_thread_exit)) {
+			hk_unlock(&heap_lock);
+			return -1;
+		}
+#endif
+		a_store(&heap_ready, 1, A_RELEASE);
+	}
+	hk_unlock(&heap_lock);
+	return 0;
+}
+
+unsigned long heap_trim(void)
+{
+	struct heap *h, *list;
+
+	if (hk_tls.heap)
+		heap_collect(hk_tls.heap);
+	/* Parked records: take them all, sweep, park them again. */
+	hk_lock(&heap_lock);
+	list = heap_parked;
+	heap_parked = NULL;
+	hk_unlock(&heap_lock);
+	for (h = list; h; h = h->parked_next)
+		heap_collect(h);
+	if (list) {
+		hk_lock(&heap_lock);
+		for (h = list; h->parked_next; h = h->parked_next)
+			;
+		h->parked_next = heap_parked;
+		heap_parked = list;
+		hk_unlock(&heap_lock);
+	}
+	return ss_trim(&ss_pool_main)
+#ifdef CONFIG_SMALLMID
+		+ ss_trim(&ss_pool_smallmid)
+#endif
+		;
+}
+
+#ifdef CONFIG_STATS
+/* Move the exiting thread's counters into its record. */
+static void heap_stats_fold(struct heap *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_HK_STATS; i++) {
+		h->stats[i] += hk_tls.stats[i];
+		hk_tls.stats[i] = 0;
+	}
+}
+
+/* Counters of every exited thread and of the calling one. */
+void heap_stats_sum(unsigned long out[NR_HK_STATS])
+{
+	struct heap *h;
+	unsigned int i;
+
+	for (h = a_load(&heap_all, A_ACQUIRE); h; h = h->all_next)
+		for (i = 0; i < NR_HK_STATS; i++)
+			out[i] += h->stats[i];
+	for (i = 0; i < NR_HK_STATS; i++)
+		out[i] += hk_tls.stats[i];
+}
+#endif
+
+void heap_fork_prepare(void)
+{
+	hk_lock(&heap_lock);
+}
+
+void heap_fork_parent(void)
+{
+	hk_unlock(&heap_lock);
+}
+
+/*
+ * In the child only the forking thread lives on: park every other
+ * record so that new threads adopt their slabs. Blocks that were in the
+ * other threads' bins are lost to the child (they stay counted as used).
+ */
+void heap_fork_child(void)
+{
+	struct heap *h;
+
+	hk_lock_reset(&heap_lock);
+	for (h = heap_all; h; h = h->all_next) {
+		if (h == hk_tls.heap || !h->alive)
+			continue;
+		h->alive = 0;
+		h->parked_next = heap_parked;
+		heap_parked = h;
+	}
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Large box: blocks above Mid's largest class, each in its own mapping
+ * aligned to the SuperSlab size so that its header is found by masking,
+ * like a SuperSlab's. Recently freed mappings are cached.
+ */
+#ifndef _MM_LARGE_H
+#define _MM_LARGE_H
+
+#include <hakmem/compiler.h>
+
+/* Allocate size bytes aligned to align (any power of two >= 16). */
+void *large_alloc(size_t size, size_t align);
+
+/*
+ * ptr's registry value was REG_LARGE or above. These check the header
+ * and hand pointers that are not the start of a live large block to the
+ * guard (free) or return 0 / NULL.
+ */
+void large_free(void *ptr, unsigned int reg, const void *caller);
+size_t large_usable_size(const void *ptr, unsigned int reg);
+/* Resize (mremap in place or moving); NULL if the caller must copy. */
+void *large_resize(void *ptr, unsigned int reg, size_t size);
+
+/* Drop every cached mapping. Returns 1 if any memory was returned. */
+int large_trim(void);
+
+void large_fork_prepare(void);
+void large_fork_parent(void);
+void large_fork_child(void);
+
+#endif /* _MM_LARGE_H */

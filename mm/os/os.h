@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The OS memory interface of the mmap backend. Nothing else in mm/ calls
+ * mmap, munmap, madvise or mremap directly.
+ */
+#ifndef _MM_OS_H
+#define _MM_OS_H
+
+#include <hakmem/compiler.h>
+#include <asm/page.h>
+
+/* Largest mapping we ever ask for. */
+#define HK_OS_MAX_MAP	(1UL << (ARCH_VA_BITS - 1))
+
+/* Run-time page size (4K, 16K or 64K on aarch64). */
+extern size_t os_page_size;
+
+void os_init(void);
+
+/*
+ * Reserve size bytes (read-write, not yet touched) whose start is a
+ * multiple of align (a power of two >= the page size). NULL on failure.
+ */
+void *os_map_aligned(size_t size, size_t align);
+void os_unmap(void *addr, size_t size);
+
+/* Give the pages back to the kernel; they read as zero afterwards. */
+void os_decommit(void *addr, size_t size);
+
+/*
+ * Grow or shrink a mapping without moving it. Returns 0 on success.
+ */
+int os_remap_inplace(void *addr, size_t old_size, size_t new_size);
+
+/*
+ * Move a mapping to a new place aligned to align, resizing it; the pages
+ * move without copying. Returns the new address or NULL (old one intact).
+ */
+void *os_remap_move(void *addr, size_t old_size, size_t new_size, size_t align);
+
+/* Per-process random secret (for double-free keys). */
+uintptr_t os_random_word(void);
+
+#endif /* _MM_OS_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Statistics counters (CONFIG_STATS). Per-thread counters live in each
+ * heap record and are summed at exit; process-wide ones are atomics.
+ * Without CONFIG_STATS every macro is empty: no code, no branch.
+ */
+#ifndef _MM_STATS_H
+#define _MM_STATS_H
+
+#include <hakmem/atomic.h>
+
+enum hk_stat {
+	STAT_TINY_ALLOC,	/* Tiny allocations (fast and slow) */
+	STAT_TINY_FREE,		/* Tiny frees by the owner thread */
+	STAT_SMALLMID_ALLOC,	/* Small-Mid allocations */
+	STAT_SMALLMID_FREE,	/* Small-Mid frees by the owner */
+	STAT_MID_ALLOC,		/* Mid allocations */
+	STAT_MID_FREE,		/* Mid frees by the owner */
+	STAT_ULTRAHOT_HIT,	/* UltraHot L0 hits */
+	STAT_REFILL,		/* thread cache refills */
+	STAT_REMOTE_FREE,	/* frees of another thread's block */
+	STAT_SLAB_NEW,		/* slabs claimed from a pool */
+	STAT_SLAB_RETIRE,	/* slabs given back to a pool */
+	STAT_LARGE_ALLOC,	/* large blocks allocated */
+	STAT_LARGE_FREE,	/* large blocks freed */
+	STAT_LARGE_CACHE_HIT,	/* large allocations served by the cache */
+	STAT_LARGE_MREMAP,	/* large reallocs done with mremap */
+	STAT_SS_MAPPED,		/* SuperSlabs mapped */
+	STAT_SLOTS_DECOMMIT,	/* slots whose memory went back to the kernel */
+	STAT_GUARD_EVENTS,	/* foreign pointers seen by ExternalGuard */
+	STAT_THREADS,		/* heaps created */
+	STAT_HEAPS_ADOPTED,	/* heaps of exited threads taken over */
+	NR_HK_STATS
+};
+
+#ifdef CONFIG_STATS
+extern unsigned long hk_stats_global[NR_HK_STATS];
+
+/* Count an event on the current thread's heap record (non-atomic). */
+#define STAT_INC_HEAP(h, item)		((h)->stats[item]++)
+/* Count a process-wide event (atomic, slow paths only). */
+#define STAT_INC(item)			a_fetch_add(&hk_stats_global[item], 1UL, A_RELAXED)
+#define STAT_ADD(item, n)		a_fetch_add(&hk_stats_global[item], (unsigned long)(n), A_RELAXED)
+
+void stats_init(void);
+#else
+#define STAT_INC_HEAP(h, item)		do { } while (0)
+#define STAT_INC(item)			do { } while (0)
+#define STAT_ADD(item, n)		do { } while (0)
+
+static inline void stats_init(void)
+{
+}
+#endif
+
+#endif /* _MM_STATS_H */

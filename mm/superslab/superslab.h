@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SuperSlabs: naturally aligned regions (CONFIG_SUPERSLAB_SHIFT) carved
+ * into 64 KiB slots. Slot 0 holds the header below; the others are slabs
+ * of any size class, one or more slots each. The owner of a pointer is
+ * found by masking: ss = p & ~SS_MASK, slot = (p >> SLOT_SHIFT) & mask.
+ *
+ * Slot states: UNUSED (never touched, or returned to the kernel), ACTIVE
+ * (part of a slab), EMPTY (free again but still committed). The free-slot
+ * mask says which slots may be claimed; a claimer owns a slot's metadata
+ * from the moment it clears the bit until it sets it again.
+ */
+#ifndef _MM_SUPERSLAB_H
+#define _MM_SUPERSLAB_H
+
+#include <hakmem/atomic.h>
+#include <hakmem/lock.h>
+#include <asm/cache.h>
+#include "registry.h"
+
+#define SLOT_SHIFT	16
+#define SLOT_SIZE	(1UL << SLOT_SHIFT)
+#define SS_SLOTS	(SS_SIZE >> SLOT_SHIFT)
+
+#define SS_MAGIC	0x48414b53u	/* "HAKS" */
+
+enum slot_state {
+	SLOT_UNUSED = 0,
+	SLOT_ACTIVE,
+	SLOT_EMPTY,
+};
+
+enum slab_kind {
+	SLAB_FREE = 0,		/* slot not in use */
+	SLAB_BLOCKS,		/* first slot of a slab of blocks */
+	SLAB_TAIL,		/* later slot of a multi-slot slab */
+};
+
+/* Bits in the low end of slab::remote */
+#define REMOTE_FULL	1UL	/* owner wants a notification on the next remote free */
+#define REMOTE_QUEUED	2UL	/* slab sits in its owner's notify stack */
+#define REMOTE_BITS	3UL
+
+/* slab::flags (owner-private) */
+#define SLAB_IN_PARTIAL		0x01	/* linked in the owner's partial list */
+#define SLAB_RETIRE_PENDING	0x02	/* all free, release once dequeued */
+
+struct heap;
+struct ss_pool;
+
+/* Owner value of slots that belong to no heap (free or tail slots). */
+#define HEAP_NONE	((struct heap *)1)
+
+/*
+ * Per-slot metadata. The first cache line is the owner's; the second is
+ * where other threads push remote frees.
+ */
+struct slab {
+	/* --- read or written by every owner free --- */
+	void *local_free;		/* blocks freed by the owner (LIFO) */
+	struct heap *owner;		/* owning heap record, or HEAP_NONE */
+	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = none */
+	uint32_t used;			/* blocks not in local_free and not uncarved */
+	uint32_t div_mul;		/* block-start check: inverse of the size's odd part */
+	uint32_t div_limit;		/* block-start check: UINT32_MAX / block_size */
+	uint8_t div_shift;		/* block-start check: power-of-two part of the size */
+	uint8_t class_idx;		/* size class */
+	uint8_t kind;			/* enum slab_kind */
+	uint8_t span;			/* slots covered (head slot only) */
+	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING */
+	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
+	uint8_t head_off;		/* tail slots: distance to the head slot */
+	/* --- owner's slow paths --- */
+	uint32_t capacity;		/* blocks in the slab */
+	uint32_t block_size;		/* bytes per block */
+	char *bump;			/* next uncarved block */
+	char *end;			/* end of the carvable area */
+	struct slab *next;		/* owner's partial list */
+	struct slab *prev;		/* owner's partial list */
+	/* --- written by other threads --- */
+	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: remote-free list | REMOTE_* bits */
+	struct slab *notify_next;	/* link in the owner's notify stack */
+} __aligned(L1_CACHE_BYTES);
+
+struct superslab {
+	uint32_t magic;			/* SS_MAGIC */
+	struct ss_pool *pool;		/* pool this SuperSlab belongs to */
+	struct superslab *next;		/* pool's list (append-only) */
+	unsigned long free_mask;	/* atomic: bit i = slot i claimable */
+	unsigned long dirty_mask;	/* atomic: bit i = free slot i still committed */
+	struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0 unused) */
+};
+
+BUILD_BUG_ON(sizeof(struct superslab) > SLOT_SIZE);
+BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
+
+/* A pool of SuperSlabs: Tiny and Mid share one, Small-Mid has its own. */
+struct ss_pool {
+	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
+	struct superslab *head;		/* atomic: newest SuperSlab first */
+	struct superslab *hint;		/* atomic: a SuperSlab that had free slots */
+	const char *name;		/* for statistics */
+	unsigned long nr_superslabs;	/* SuperSlabs mapped */
+};
+
+extern struct ss_pool ss_pool_main;
+#ifdef CONFIG_SMALLMID
+extern struct ss_pool ss_pool_smallmid;
+#endif
+
+static __always_inline struct superslab *ss_of(const void *p)
+{
+	return (struct superslab *)((uintptr_t)p & ~SS_MASK);
+}
+
+static __always_inline struct slab *slab_of(const void *p)
+{
+	return &ss_of(p)->slabs[((uintptr_t)p >> SLOT_SHIFT) & (SS_SLOTS - 1)];
+}
+
+/* First byte of the memory of slab s (its head slot). */
+static inline char *slab_start(struct slab *s)
+{
+	struct superslab *ss = ss_of(s);
+
+	return (char *)ss + ((size_t)(s - ss->slabs) << SLOT_SHIFT);
+}
+
+/*
+ * Claim nr contiguous free slots of pool; returns the head slab (state of
+ * each slot still as it was: UNUSED or EMPTY), or NULL if out of memory.
+ */
+struct slab *ss_claim(struct ss_pool *pool, unsigned int nr);
+
+/* Give back the nr slots starting at head; keeps them committed if allowed. */
+void ss_release(struct slab *head, unsigned int nr);
+
+/* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
+unsigned long ss_trim(struct ss_pool *pool);
+
+void ss_fork_prepare(void);
+void ss_fork_parent(void);
+void ss_fork_child(void);
+
+#endif /* _MM_SUPERSLAB_H */

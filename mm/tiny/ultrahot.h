@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * UltraHot (CONFIG_TINY_ULTRAHOT): an L0 stack per thread for the 16 B and
+ * 32 B classes (C1, C2), checked ahead of the normal Tiny front. A free of
+ * an owned 16/32 B block lands here without touching its slab; the next
+ * malloc of that class takes it back. Only these two classes: the memo's
+ * extension to larger classes starved the others.
+ *
+ * Blocks held here count as used by their slabs; the thread's exit hands
+ * them back.
+ */
+#ifndef _MM_TINY_ULTRAHOT_H
+#define _MM_TINY_ULTRAHOT_H
+
+#include "heap/heap.h"
+
+#ifdef CONFIG_TINY_ULTRAHOT
+BUILD_BUG_ON(TINY_NR_CLASSES < 3);
+
+/* Serve a 9..32 byte request from the L0 stack; 0 if it is empty. */
+static __always_inline int ultrahot_alloc(size_t size, void **out)
+{
+	struct ultrahot *u = &hk_tls.uh;
+	unsigned int i = size > 16;
+	void *p;
+
+	if (size - 9 > 32 - 9 || !u->count[i])
+		return 0;
+	p = u->slot[i][--u->count[i]];
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	((uintptr_t *)p)[1] = 0;
+#endif
+	STAT_INC_TLS(STAT_ULTRAHOT_HIT);
+	*out = p;
+	return 1;
+}
+
+/* Keep an owned 16/32 B block; 0 if it is not one or the stack is full. */
+static __always_inline int ultrahot_free(struct slab *s, void *p)
+{
+	struct ultrahot *u = &hk_tls.uh;
+	unsigned int i = s->class_idx - 1u;
+
+	if (i > 1 || u->count[i] == ULTRAHOT_CAP)
+		return 0;
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	if (unlikely(!slab_is_block_start(s, p)))
+		return 0;	/* the normal path reports it */
+	if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
+		guard_double_free(p);
+	((uintptr_t *)p)[1] = s->dfkey;
+#endif
+	u->slot[i][u->count[i]++] = p;
+	return 1;
+}
+#else
+static __always_inline int ultrahot_alloc(size_t size, void **out)
+{
+	return 0;
+}
+
+static __always_inline int ultrahot_free(struct slab *s, void *p)
+{
+	return 0;
+}
+#endif
+
+#endif /* _MM_TINY_ULTRAHOT_H */
