@@ -58,6 +58,14 @@ void heap_classes_init(void)
 		HK_ASSERT(c->size % (c->size <= 8 ? 8 : 16) == 0);
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
 		class_set_divisor(c);
+		/* A bin holds about 32 KiB: 4 to 128 blocks, two refills' worth. */
+		c->limit = (uint16_t)(32768 / c->size);
+		if (c->limit < 4)
+			c->limit = 4;
+		if (c->limit > 128)
+			c->limit = 128;
+		if (c->limit < 2 * c->batch)
+			c->limit = (uint16_t)(2 * c->batch);
 	}
 	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)
 		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i * 8 : 1);

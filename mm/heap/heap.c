@@ -72,17 +72,12 @@ static struct slab *partial_pop(struct heap *h, unsigned int cls)
 /* The slab a thread allocates class cls from, if h is the caller's heap. */
 static inline struct slab *heap_current(struct heap *h, unsigned int cls)
 {
-	return hk_tls.heap == h ? hk_tls.bins[cls].slab : NULL;
+	return hk_tls.heap == h ? hk_tls.cur[cls] : NULL;
 }
 
 /* ------------------------------------------------------------------ */
 /* Slabs                                                              */
 /* ------------------------------------------------------------------ */
-
-static unsigned int slab_uncarved(const struct slab *s)
-{
-	return (unsigned int)((size_t)(s->end - s->bump) / s->block_size);
-}
 
 static struct slab *slab_new(struct heap *h, unsigned int cls)
 {
@@ -103,7 +98,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->block_size = c->size;
 	s->capacity = (uint32_t)(((size_t)c->span << SLOT_SHIFT) / c->size);
 	s->bump = slab_start(s);
-	s->end = s->bump + (size_t)s->capacity * c->size;
+	s->uncarved = s->capacity;
 	s->local_free = NULL;
 	s->used = 0;
 	s->flags = 0;
@@ -140,15 +135,16 @@ static void slab_retire(struct heap *h, struct slab *s)
 static void *slab_carve(struct slab *s, unsigned int n)
 {
 	size_t bs = s->block_size;
-	unsigned int avail = slab_uncarved(s), i;
 	char *first = s->bump, *q = first;
+	unsigned int i;
 
-	if (n > avail)
-		n = avail;
+	if (n > s->uncarved)
+		n = s->uncarved;
 	for (i = 1; i < n; i++, q += bs)
 		*(void **)q = q + bs;
 	*(void **)q = NULL;
 	s->bump = q + bs;
+	s->uncarved -= n;
 	s->used += n;
 	return first;
 }
@@ -163,21 +159,53 @@ static void *slab_take_remote(struct slab *s)
 	return (void *)(old & ~REMOTE_BITS);
 }
 
-/* Fill an empty bin from slab s; 0 if s has nothing left. */
+/* Move up to n blocks of s's local list to the bin. */
+static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
+{
+	void *first = s->local_free, *last = first;
+	unsigned int i;
+
+	for (i = 1; i < n && *(void **)last; i++)
+		last = *(void **)last;
+	s->local_free = *(void **)last;
+	*(void **)last = b->free;
+	b->free = first;
+	b->count += i;
+	s->used += i;
+}
+
+/* Put a list of blocks counted as used back on s's local list. */
+static void slab_give_back(struct slab *s, void *list)
+{
+	while (list) {
+		void *next = *(void **)list;
+
+		*(void **)list = s->local_free;
+		s->local_free = list;
+		s->used--;
+		list = next;
+	}
+}
+
+/* Fill the bin from slab s; 0 if s has nothing left. */
 static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 {
+	unsigned int batch = hk_classes[cls].batch;
+
+	if (!s->local_free && (a_load(&s->remote, A_RELAXED) & ~REMOTE_BITS))
+		slab_give_back(s, slab_take_remote(s));
 	if (s->local_free) {
-		b->free = s->local_free;
-		s->local_free = NULL;
-		s->used = s->capacity - slab_uncarved(s);
+		slab_to_bin(s, b, batch);
 		return 1;
 	}
-	if (a_load(&s->remote, A_RELAXED) & ~REMOTE_BITS) {
-		b->free = slab_take_remote(s);
-		return 1;
-	}
-	if (s->bump < s->end) {
-		b->free = slab_carve(s, hk_classes[cls].batch);
+	if (s->uncarved) {
+		unsigned int n = batch < s->uncarved ? batch : s->uncarved;
+		char *first = slab_carve(s, n);
+
+		/* slab_carve ends its list with NULL: splice it before the bin. */
+		*(void **)(first + (size_t)(n - 1) * s->block_size) = b->free;
+		b->free = first;
+		b->count += n;
 		return 1;
 	}
 	return 0;
@@ -247,6 +275,7 @@ static __slowpath struct heap *heap_thread_start(void)
 {
 	struct heap *h;
 	int adopted = 0;
+	unsigned int i;
 
 	if (unlikely(heap_init()))
 		return NULL;
@@ -267,6 +296,8 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
+	for (i = 0; i < HK_NR_CLASSES; i++)
+		hk_tls.bins[i].limit = hk_classes[i].limit;
 	hk_tls.heap = h;
 #ifdef CONFIG_THREADS
 	/* Our key is made before anything else, so this cannot allocate. */
@@ -279,19 +310,6 @@ static __slowpath struct heap *heap_thread_start(void)
 		STAT_INC_TLS(STAT_THREADS);
 	}
 	return h;
-}
-
-/* Put the blocks of list back into s's local list. */
-static void slab_give_back(struct slab *s, void *list)
-{
-	while (list) {
-		void *next = *(void **)list;
-
-		*(void **)list = s->local_free;
-		s->local_free = list;
-		s->used--;
-		list = next;
-	}
 }
 
 /*
@@ -334,6 +352,18 @@ static inline void heap_flush_ultrahot(struct heap_tls *t)
 }
 #endif
 
+/* Return every block of a bin to its slab. */
+static void heap_bin_drain(struct bin *b)
+{
+	while (b->free) {
+		void *p = b->free;
+
+		b->free = *(void **)p;
+		heap_free_local_slow(slab_block_head(p), p);
+	}
+	b->count = 0;
+}
+
 static void heap_thread_exit(void *arg)
 {
 	struct heap_tls *t = &hk_tls;
@@ -344,16 +374,12 @@ static void heap_thread_exit(void *arg)
 		return;
 	heap_flush_ultrahot(t);
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
-		struct bin *b = &t->bins[cls];
-		struct slab *s = b->slab;
+		struct slab *s = t->cur[cls];
 
-		if (!s)
-			continue;
-		slab_give_back(s, b->free);
-		b->free = NULL;
-		b->slab = NULL;
-		if (!(s->flags & SLAB_IN_PARTIAL))
+		t->cur[cls] = NULL;
+		if (s && !(s->flags & SLAB_IN_PARTIAL))
 			partial_push(h, s);
+		heap_bin_drain(&t->bins[cls]);
 	}
 	heap_collect(h);
 	heap_stats_fold(h);
@@ -374,7 +400,6 @@ void *heap_alloc_class(unsigned int cls)
 	struct heap_tls *t = &hk_tls;
 	struct bin *b = &t->bins[cls];
 	struct heap *h = t->heap;
-	void *p;
 
 	if (unlikely(!h)) {
 		h = heap_thread_start();
@@ -386,14 +411,14 @@ void *heap_alloc_class(unsigned int cls)
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	for (;;) {
-		struct slab *s = b->slab;
+		struct slab *s = t->cur[cls];
 
 		if (s) {
 			if (slab_refill_bin(s, b, cls))
 				break;
 			if (!slab_set_full(s))
 				continue;
-			b->slab = NULL;
+			t->cur[cls] = NULL;
 		}
 		s = partial_pop(h, cls);
 		if (!s) {
@@ -401,11 +426,10 @@ void *heap_alloc_class(unsigned int cls)
 			if (unlikely(!s))
 				return NULL;
 		}
-		b->slab = s;
+		t->cur[cls] = s;
 	}
 	STAT_INC_TLS(STAT_REFILL);
-	p = b->free;
-	return bin_pop(b, p, cls);
+	return bin_pop(b, b->free, cls);
 }
 
 void *heap_alloc_slow(size_t size)
@@ -415,22 +439,39 @@ void *heap_alloc_slow(size_t size)
 	return heap_alloc_class(size_to_class(size));
 }
 
+/* A bin grew past its limit: give half of it back to the slabs. */
+void heap_bin_flush(unsigned int cls)
+{
+	struct bin *b = &hk_tls.bins[cls];
+	unsigned int keep = b->limit / 2;
+
+	while (b->count > keep) {
+		void *p = b->free;
+
+		b->free = *(void **)p;
+		b->count--;
+		heap_free_local_slow(slab_block_head(p), p);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Free slow paths                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Put an owned block back on its slab's local list. */
 void heap_free_local_slow(struct slab *s, void *p)
 {
 	struct heap *h = s->owner;
 	struct slab *cur = heap_current(h, s->class_idx);
+	void *head = s->local_free;
 
-	*(void **)p = s->local_free;
+	*(void **)p = head;
 	s->local_free = p;
 	if (--s->used == 0 && s != cur) {
 		slab_retire(h, s);
 		return;
 	}
-	if (!(s->flags & SLAB_IN_PARTIAL) && s != cur) {
+	if (!head && !(s->flags & SLAB_IN_PARTIAL) && s != cur) {
 		uintptr_t full = REMOTE_FULL;
 
 		/* No notification needed any more. */

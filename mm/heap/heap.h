@@ -10,12 +10,15 @@
  * full. When a thread exits its record is parked; the next new thread
  * adopts it, slabs and all, so nothing is stranded.
  *
+ * The front is a bin per class: a LIFO of free blocks from any of the
+ * thread's slabs, with a count. malloc pops, free by the owner pushes;
+ * only when a bin runs dry (refill a batch from the class's current slab)
+ * or grows past its limit (flush half back to the slabs) does the slow
+ * path run.
+ *
  * Block accounting per slab (owner-only, no atomics):
  *   used = capacity - |local_free| - |uncarved|
- * Blocks in the thread's bin and blocks in the slab's remote list count
- * as used. So a refill that takes the whole local_free list sets
- * used = capacity - uncarved without walking it, and a remote list moves
- * to the bin without changing used.
+ * Blocks in a bin and blocks in the slab's remote list count as used.
  */
 #ifndef _MM_HEAP_H
 #define _MM_HEAP_H
@@ -57,7 +60,8 @@
 
 struct size_class {
 	uint32_t size;			/* block size */
-	uint16_t batch;			/* blocks carved per refill */
+	uint16_t batch;			/* blocks moved to the bin per refill */
+	uint16_t limit;			/* bin length that triggers a flush */
 	uint8_t span;			/* slots per slab */
 	uint8_t box;			/* enum hk_stat of the box's ALLOC counter */
 	struct ss_pool *pool;		/* where its slabs come from */
@@ -99,8 +103,9 @@ struct heap {
 };
 
 struct bin {
-	void *free;			/* free blocks of the current slab */
-	struct slab *slab;		/* current slab of this class, or NULL */
+	void *free;			/* free blocks of this heap's slabs (LIFO) */
+	uint32_t count;			/* blocks in free */
+	uint32_t limit;			/* flush when count passes it (0 before init) */
 };
 
 #ifdef CONFIG_TINY_ULTRAHOT
@@ -114,6 +119,7 @@ struct ultrahot {
 
 struct heap_tls {
 	struct bin bins[HK_NR_CLASSES];	/* per-class front */
+	struct slab *cur[HK_NR_CLASSES];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
 #ifdef CONFIG_TINY_ULTRAHOT
 	struct ultrahot uh;		/* UltraHot L0 */
@@ -137,6 +143,7 @@ extern uintptr_t hk_dfkey;
 void *heap_alloc_slow(size_t size);
 /* Allocate from class cls (after initialisation). */
 void *heap_alloc_class(unsigned int cls);
+void heap_bin_flush(unsigned int cls);
 void heap_free_local_slow(struct slab *s, void *p);
 void heap_free_other(struct slab *s, void *p, const void *caller);
 void heap_bad_pointer(void *p);
@@ -156,6 +163,7 @@ void heap_fork_child(void);
 static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 {
 	b->free = *(void **)p;
+	b->count--;
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	if (cls != 0)
 		((uintptr_t *)p)[1] = 0;	/* forget the double-free key */
@@ -193,10 +201,11 @@ static __always_inline int slab_is_block_start(const struct slab *s, const void 
 	return ror32(off * s->div_mul, s->div_shift) <= s->div_limit;
 }
 
-/* Free by the slab's owner thread. */
+/* Free by the slab's owner thread: into the class's bin. */
 static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 {
-	void *head;
+	unsigned int cls = s->class_idx;
+	struct bin *b = &hk_tls.bins[cls];
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	if (unlikely(!slab_is_block_start(s, p))) {
@@ -209,15 +218,11 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 		((uintptr_t *)p)[1] = s->dfkey;
 	}
 #endif
-	STAT_INC_TLS(hk_classes[s->class_idx].box + 1);
-	head = s->local_free;
-	if (unlikely(!head || s->used == 1)) {
-		heap_free_local_slow(s, p);
-		return;
-	}
-	*(void **)p = head;
-	s->local_free = p;
-	s->used--;
+	STAT_INC_TLS(hk_classes[cls].box + 1);
+	*(void **)p = b->free;
+	b->free = p;
+	if (unlikely(++b->count > b->limit))
+		heap_bin_flush(cls);
 }
 
 #endif /* _MM_HEAP_H */

@@ -73,8 +73,8 @@ struct slab {
 	/* --- owner's slow paths --- */
 	uint32_t capacity;		/* blocks in the slab */
 	uint32_t block_size;		/* bytes per block */
+	uint32_t uncarved;		/* blocks not yet carved from bump */
 	char *bump;			/* next uncarved block */
-	char *end;			/* end of the carvable area */
 	struct slab *next;		/* owner's partial list */
 	struct slab *prev;		/* owner's partial list */
 	/* --- written by other threads --- */
@@ -116,6 +116,14 @@ static __always_inline struct superslab *ss_of(const void *p)
 static __always_inline struct slab *slab_of(const void *p)
 {
 	return &ss_of(p)->slabs[((uintptr_t)p >> SLOT_SHIFT) & (SS_SLOTS - 1)];
+}
+
+/* The head slab of the slot holding block p. */
+static __always_inline struct slab *slab_block_head(const void *p)
+{
+	struct slab *s = slab_of(p);
+
+	return s->kind == SLAB_TAIL ? s - s->head_off : s;
 }
 
 /* First byte of the memory of slab s (its head slot). */

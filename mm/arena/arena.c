@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The arena box: the functions of <hakmem/alloc.h> over one region of
+ * memory, the built-in static array or a buffer handed over with
+ * hak_arena_init(). This file owns the region, the lock and the checks
+ * on pointers; tlsf.c does the block work.
+ */
+#include <hakmem.h>
+#include <hakmem/atomic.h>
+#include <hakmem/errno.h>
+
+#include "arena.h"
+
+/* ------------------------------------------------------------------------
+ * State
+ */
+
+/* The arena in use: NULL until the first allocation or hak_arena_init(). */
+static struct arena_ctl *arena;
+
+#if CONFIG_ARENA_SIZE_KB > 0
+/* The region used when the program hands none over. */
+static char arena_static[CONFIG_ARENA_SIZE_KB * 1024UL] __aligned(ARENA_ALIGN);
+#endif
+
+/* ------------------------------------------------------------------------
+ * Lock
+ *
+ * One test-and-test-and-set spinlock around every operation; without
+ * CONFIG_THREADS it is nothing.
+ */
+
+#ifdef CONFIG_THREADS
+/* 1 while a thread is inside the arena. */
+static int arena_lock_word;
+
+static void arena_lock(void)
+{
+	int unlocked = 0;
+
+	while (!a_cas(&arena_lock_word, &unlocked, 1, A_ACQUIRE)) {
+		while (a_load(&arena_lock_word, A_RELAXED))
+			cpu_relax();
+		unlocked = 0;
+	}
+}
+
+static void arena_unlock(void)
+{
+	arena_check(arena);
+	a_store(&arena_lock_word, 0, A_RELEASE);
+}
+#else
+static inline void arena_lock(void)
+{
+}
+
+static inline void arena_unlock(void)
+{
+	arena_check(arena);
+}
+#endif
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ */
+
+/* The arena, set up over the static array on first use. */
+static struct arena_ctl *arena_get(void)
+{
+#if CONFIG_ARENA_SIZE_KB > 0
+	if (unlikely(!arena))
+		arena = arena_setup(arena_static, sizeof(arena_static));
+#endif
+	return arena;
+}
+
+/*
+ * The block of a pointer into the arena; NULL for a pointer from
+ * elsewhere, which is never dereferenced.
+ */
+static struct arena_block *arena_owned(const void *ptr)
+{
+	const char *p = ptr;
+
+	if (!arena || p <= arena->lo || p >= arena->hi ||
+	    ((uintptr_t)p & (ARENA_ALIGN - 1)))
+		return NULL;
+	return arena_block_of(ptr);
+}
+
+/*
+ * Allocate n bytes aligned to align. Above ARENA_ALIGN, take enough for
+ * the payload to start at an aligned address at least a smallest block
+ * in, and free the block in front of it.
+ */
+static void *arena_alloc(size_t align, size_t n)
+{
+	size_t size = arena_block_size(n);
+	size_t extra = align > ARENA_ALIGN ?
+		       align + ARENA_MIN_BLOCK - ARENA_ALIGN : 0;
+	struct arena_block *b = NULL, *head;
+	struct arena_ctl *a;
+	size_t gap;
+
+	arena_lock();
+	a = arena_get();
+	if (likely(a))
+		b = arena_take(a, size + extra);
+	if (likely(b)) {
+		gap = ALIGN_UP((uintptr_t)arena_payload(b), align) -
+		      (uintptr_t)arena_payload(b);
+		if (gap) {
+			if (gap < ARENA_MIN_BLOCK)
+				gap += align;
+			head = b;
+			b = arena_at(head, gap);
+			b->size = arena_size(head) - gap;
+			head->size = gap;
+			arena_release(a, head);
+		}
+		arena_trim(a, b, size);
+	}
+	arena_unlock();
+	return b ? arena_payload(b) : NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * <hakmem/alloc.h>
+ */
+
+void *hk_alloc(size_t size)
+{
+	return arena_alloc(ARENA_ALIGN, size);
+}
+
+void *hk_alloc_aligned(size_t align, size_t size)
+{
+	return arena_alloc(align, size);
+}
+
+/* Free a block; ignore a foreign pointer and a block already free. */
+void hk_free(void *ptr)
+{
+	struct arena_block *b;
+
+	arena_lock();
+	b = arena_owned(ptr);
+	if (likely(b)) {
+		ARENA_BUG_ON(b->size & ARENA_FREE);
+		if (likely(!(b->size & ARENA_FREE)))
+			arena_release(arena, b);
+	}
+	arena_unlock();
+}
+
+size_t hk_usable_size(const void *ptr)
+{
+	struct arena_block *b;
+	size_t n = 0;
+
+	arena_lock();
+	b = arena_owned(ptr);
+	if (likely(b))
+		n = arena_size(b) - sizeof(size_t);
+	arena_unlock();
+	return n;
+}
+
+/* Shrink in place, or grow into a free block above; NULL if it must move. */
+void *hk_resize(void *ptr, size_t size)
+{
+	struct arena_block *b, *n;
+	size_t have;
+
+	size = arena_block_size(size);
+	arena_lock();
+	b = arena_owned(ptr);
+	if (likely(b)) {
+		have = arena_size(b);
+		n = arena_at(b, have);
+		if (size > have) {
+			if ((n->size & ARENA_FREE) && have + arena_size(n) >= size) {
+				arena_unlink(arena, n);
+				b->size += arena_size(n);
+				arena_at(b, arena_size(b))->size &= ~ARENA_PREV_FREE;
+			} else {
+				b = NULL;
+			}
+		}
+		if (b)
+			arena_trim(arena, b, size);
+	}
+	arena_unlock();
+	return b ? ptr : NULL;
+}
+
+/* Nothing to give back: the region is the program's. */
+int hk_trim(size_t pad)
+{
+	(void)pad;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * <hakmem.h>
+ */
+
+__export int hak_arena_init(void *base, size_t len)
+{
+	struct arena_ctl *a = NULL;
+
+	arena_lock();
+	if (!arena)
+		a = arena = arena_setup(base, len);
+	arena_unlock();
+	if (likely(a))
+		return 0;
+	hk_set_errno(EINVAL);
+	return -1;
+}
