@@ -4,6 +4,7 @@
  * requests, aligned requests, usable size, resize, trim, fork.
  */
 #include <hakmem/alloc.h>
+#include <hakmem/errno.h>
 #include "large/large.h"
 #include "os/os.h"
 
@@ -17,9 +18,13 @@
 
 void *core_alloc_large(size_t size)
 {
-	if (unlikely(heap_init()))
-		return NULL;
-	return large_alloc(size, HK_MIN_ALIGN);
+	void *p = NULL;
+
+	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
+		p = large_alloc(size, HK_MIN_ALIGN);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
 }
 
 void *hk_alloc_aligned(size_t align, size_t size)

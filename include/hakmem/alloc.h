@@ -21,7 +21,10 @@
 /* The boxes' fast paths, inlined into the front. */
 #include <core.h>
 #else
-/* Allocate size bytes, 16-aligned. NULL if out of memory. */
+/*
+ * Allocate size bytes (any size_t, 0 included), 16-aligned. On failure
+ * sets errno to ENOMEM and returns NULL.
+ */
 void *hk_alloc(size_t size);
 
 /* Free a block; NULL is not passed. Foreign pointers go to the guard. */

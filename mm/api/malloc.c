@@ -7,16 +7,7 @@
 
 __export void *hak_malloc(size_t size)
 {
-	void *p;
-
-	if (unlikely(size > HK_MAX_REQUEST)) {
-		hk_set_errno(ENOMEM);
-		return NULL;
-	}
-	p = hk_alloc(size);
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
-	return p;
+	return hk_alloc(size);
 }
 HK_EXPORT_AS(malloc, hak_malloc);
 
@@ -38,10 +29,8 @@ __export void *hak_calloc(size_t nmemb, size_t size)
 		return NULL;
 	}
 	p = hk_alloc(total);
-	if (unlikely(!p)) {
-		hk_set_errno(ENOMEM);
+	if (unlikely(!p))
 		return NULL;
-	}
 	return memset(p, 0, total);
 }
 HK_EXPORT_AS(calloc, hak_calloc);

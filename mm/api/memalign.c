@@ -32,7 +32,9 @@ static void *api_aligned(size_t align, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	p = align <= HK_MIN_ALIGN ? hk_alloc(size) : hk_alloc_aligned(align, size);
+	if (align <= HK_MIN_ALIGN)
+		return hk_alloc(size);
+	p = hk_alloc_aligned(align, size);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;

@@ -31,10 +31,8 @@ __export void *hak_realloc(void *ptr, size_t size)
 	if (p)
 		return p;
 	p = hk_alloc(size);
-	if (unlikely(!p)) {
-		hk_set_errno(ENOMEM);
+	if (unlikely(!p))
 		return NULL;
-	}
 	memcpy(p, ptr, old < size ? old : size);
 	hk_free(ptr);
 	return p;

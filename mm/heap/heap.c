@@ -3,6 +3,7 @@
  * mm/heap/heap.c - slow paths of the thread heaps: refill, slab lists,
  * remote frees, thread start and exit, fork.
  */
+#include <hakmem/errno.h>
 #include <hakmem/lock.h>
 #include <hakmem/print.h>
 #include "os/os.h"
@@ -170,7 +171,7 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 	s->local_free = *(void **)last;
 	*(void **)last = b->free;
 	b->free = first;
-	b->count += i;
+	b->room -= (int32_t)i;
 	s->used += i;
 }
 
@@ -205,7 +206,7 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 		/* slab_carve ends its list with NULL: splice it before the bin. */
 		*(void **)(first + (size_t)(n - 1) * s->block_size) = b->free;
 		b->free = first;
-		b->count += n;
+		b->room -= (int32_t)n;
 		return 1;
 	}
 	return 0;
@@ -296,8 +297,10 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
-	for (i = 0; i < HK_NR_CLASSES; i++)
+	for (i = 0; i < HK_NR_CLASSES; i++) {
 		hk_tls.bins[i].limit = hk_classes[i].limit;
+		hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+	}
 	hk_tls.heap = h;
 #ifdef CONFIG_THREADS
 	/* Our key is made before anything else, so this cannot allocate. */
@@ -361,7 +364,7 @@ static void heap_bin_drain(struct bin *b)
 		b->free = *(void **)p;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
-	b->count = 0;
+	b->room = (int32_t)b->limit;
 }
 
 static void heap_thread_exit(void *arg)
@@ -434,22 +437,26 @@ void *heap_alloc_class(unsigned int cls)
 
 void *heap_alloc_slow(size_t size)
 {
-	if (unlikely(!hk_tls.heap) && unlikely(!heap_thread_start()))
-		return NULL;
-	return heap_alloc_class(size_to_class(size));
+	void *p = NULL;
+
+	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
+		p = heap_alloc_class(size_to_class(size));
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
 }
 
 /* A bin grew past its limit: give half of it back to the slabs. */
 void heap_bin_flush(unsigned int cls)
 {
 	struct bin *b = &hk_tls.bins[cls];
-	unsigned int keep = b->limit / 2;
+	int32_t room = (int32_t)(b->limit / 2);
 
-	while (b->count > keep) {
+	while (b->room < room) {
 		void *p = b->free;
 
 		b->free = *(void **)p;
-		b->count--;
+		b->room++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
 }

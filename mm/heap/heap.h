@@ -104,8 +104,8 @@ struct heap {
 
 struct bin {
 	void *free;			/* free blocks of this heap's slabs (LIFO) */
-	uint32_t count;			/* blocks in free */
-	uint32_t limit;			/* flush when count passes it (0 before init) */
+	int32_t room;			/* frees until a flush: limit - blocks held */
+	uint32_t limit;			/* most blocks held (0 before init) */
 };
 
 #ifdef CONFIG_TINY_ULTRAHOT
@@ -163,7 +163,7 @@ void heap_fork_child(void);
 static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 {
 	b->free = *(void **)p;
-	b->count--;
+	b->room++;
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	if (cls != 0)
 		((uintptr_t *)p)[1] = 0;	/* forget the double-free key */
@@ -221,7 +221,7 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 	STAT_INC_TLS(hk_classes[cls].box + 1);
 	*(void **)p = b->free;
 	b->free = p;
-	if (unlikely(++b->count > b->limit))
+	if (unlikely(--b->room < 0))
 		heap_bin_flush(cls);
 }
 

@@ -56,13 +56,16 @@ struct ss_pool;
  * where other threads push remote frees.
  */
 struct slab {
-	/* --- read or written by every owner free --- */
+	/* --- owner's cache line: read or written by every owner free --- */
 	void *local_free;		/* blocks freed by the owner (LIFO) */
 	struct heap *owner;		/* owning heap record, or HEAP_NONE */
 	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = none */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
 	uint32_t div_mul;		/* block-start check: inverse of the size's odd part */
 	uint32_t div_limit;		/* block-start check: UINT32_MAX / block_size */
+	uint32_t capacity;		/* blocks in the slab */
+	uint32_t block_size;		/* bytes per block */
+	uint32_t uncarved;		/* blocks not yet carved from bump */
 	uint8_t div_shift;		/* block-start check: power-of-two part of the size */
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
@@ -70,16 +73,12 @@ struct slab {
 	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
-	/* --- owner's slow paths --- */
-	uint32_t capacity;		/* blocks in the slab */
-	uint32_t block_size;		/* bytes per block */
-	uint32_t uncarved;		/* blocks not yet carved from bump */
+	/* --- shared cache line: remote frees, and the owner's slow paths --- */
+	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: remote-free list | REMOTE_* bits */
+	struct slab *notify_next;	/* link in the owner's notify stack */
 	char *bump;			/* next uncarved block */
 	struct slab *next;		/* owner's partial list */
 	struct slab *prev;		/* owner's partial list */
-	/* --- written by other threads --- */
-	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: remote-free list | REMOTE_* bits */
-	struct slab *notify_next;	/* link in the owner's notify stack */
 } __aligned(L1_CACHE_BYTES);
 
 struct superslab {
@@ -92,6 +91,7 @@ struct superslab {
 };
 
 BUILD_BUG_ON(sizeof(struct superslab) > SLOT_SIZE);
+BUILD_BUG_ON(sizeof(struct slab) != 2 * L1_CACHE_BYTES);
 BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
 
 /* A pool of SuperSlabs: Tiny and Mid share one, Small-Mid has its own. */
