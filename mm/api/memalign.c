@@ -32,8 +32,9 @@ static void *api_aligned(size_t align, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
+	/* Blocks of 8 bytes are only 8-aligned: ask for at least align. */
 	if (align <= HK_MIN_ALIGN)
-		return hk_alloc(size);
+		return hk_alloc(size < align ? align : size);
 	p = hk_alloc_aligned(align, size);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);

@@ -367,14 +367,15 @@ static void heap_bin_drain(struct bin *b)
 	b->room = (int32_t)b->limit;
 }
 
-static void heap_thread_exit(void *arg)
+/*
+ * Hand everything the calling thread's front holds (bins, current slabs,
+ * UltraHot) back to the slabs of h, its heap, and release empty slabs.
+ */
+static void heap_release_front(struct heap *h)
 {
 	struct heap_tls *t = &hk_tls;
-	struct heap *h = t->heap;
 	unsigned int cls;
 
-	if (!h)
-		return;
 	heap_flush_ultrahot(t);
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
 		struct slab *s = t->cur[cls];
@@ -385,6 +386,16 @@ static void heap_thread_exit(void *arg)
 		heap_bin_drain(&t->bins[cls]);
 	}
 	heap_collect(h);
+}
+
+static void heap_thread_exit(void *arg)
+{
+	struct heap_tls *t = &hk_tls;
+	struct heap *h = t->heap;
+
+	if (!h)
+		return;
+	heap_release_front(h);
 	heap_stats_fold(h);
 	t->heap = NULL;
 	hk_lock(&heap_lock);
@@ -572,8 +583,9 @@ unsigned long heap_trim(void)
 {
 	struct heap *h, *list;
 
+	/* The caller's own front first. */
 	if (hk_tls.heap)
-		heap_collect(hk_tls.heap);
+		heap_release_front(hk_tls.heap);
 	/* Parked records: take them all, sweep, park them again. */
 	hk_lock(&heap_lock);
 	list = heap_parked;

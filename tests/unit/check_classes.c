@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Size classes and routing (mm/heap/classes.c, mm/tiny, mm/smallmid,
+ * mm/mid): size_to_class() at every boundary, class sizes and alignment,
+ * and the box a request lands in.
+ */
+#include "unit.h"
+
+#ifdef CONFIG_BACKEND_MMAP
+#include <stdlib.h>
+#include <hakmem.h>
+#include "heap/heap.h"
+
+static void classes_setup(void)
+{
+	ck_assert_int_eq(heap_init(), 0);
+}
+
+START_TEST(test_class_table_sorted)
+{
+	unsigned int i;
+
+	classes_setup();
+	for (i = 1; i < HK_NR_CLASSES; i++)
+		ck_assert_uint_gt(hk_classes[i].size, hk_classes[i - 1].size);
+	ck_assert_uint_eq(hk_classes[0].size, 8);
+	ck_assert_uint_eq(hk_classes[HK_NR_CLASSES - 1].size, HEAP_MAX_SIZE);
+}
+END_TEST
+
+START_TEST(test_every_size_fits_its_class)
+{
+	size_t size;
+
+	classes_setup();
+	for (size = 0; size <= HEAP_MAX_SIZE; size++) {
+		unsigned int c = size_to_class(size);
+
+		ck_assert_uint_lt(c, HK_NR_CLASSES);
+		/* Fits, and the class below would not. */
+		ck_assert_uint_ge(hk_classes[c].size, size);
+		if (c > 0)
+			ck_assert_uint_lt(hk_classes[c - 1].size, size ? size : 1);
+	}
+}
+END_TEST
+
+START_TEST(test_class_alignment)
+{
+	unsigned int i;
+
+	classes_setup();
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		uint32_t s = hk_classes[i].size;
+
+		/* 16-byte alignment for every block above 8 bytes. */
+		if (s > 8)
+			ck_assert_uint_eq(s % 16, 0);
+		ck_assert_uint_ge(hk_classes[i].limit, 2 * hk_classes[i].batch);
+		ck_assert_uint_ge(hk_classes[i].batch, 1);
+	}
+}
+END_TEST
+
+/* Tiny: powers of two C0..C(TINY_NR_CLASSES-1). */
+START_TEST(test_tiny_boundaries)
+{
+	unsigned int i;
+
+	classes_setup();
+	for (i = 0; i < TINY_NR_CLASSES; i++) {
+		size_t s = 8UL << i;
+
+		ck_assert_uint_eq(size_to_class(s), i);
+		ck_assert_uint_eq(size_to_class(s + 1), i + 1);
+		ck_assert_ptr_eq(hk_classes[i].pool, &ss_pool_main);
+	}
+	ck_assert_uint_eq(size_to_class(0), 0);
+	ck_assert_uint_eq(size_to_class(1), 0);
+	ck_assert_uint_eq(size_to_class(9), 1);
+}
+END_TEST
+
+#ifdef CONFIG_SMALLMID
+START_TEST(test_smallmid_band)
+{
+	classes_setup();
+	ck_assert_uint_eq(TINY_MAX_SIZE, 256);
+	ck_assert_uint_eq(size_to_class(257), SMALLMID_FIRST_CLASS);
+	ck_assert_uint_eq(size_to_class(4096), MID_FIRST_CLASS - 1);
+	ck_assert_uint_eq(size_to_class(4097), MID_FIRST_CLASS);
+	ck_assert_ptr_eq(hk_classes[size_to_class(1000)].pool, &ss_pool_smallmid);
+	ck_assert_ptr_eq(hk_classes[size_to_class(5000)].pool, &ss_pool_main);
+}
+END_TEST
+#endif
+
+/* Mid: no 1-8 KiB request takes more than 25% extra (memo Phase 16). */
+START_TEST(test_mid_waste_bounded)
+{
+	size_t size;
+
+	classes_setup();
+	for (size = TINY_MAX_SIZE + 1; size <= HEAP_MAX_SIZE; size += 7) {
+		unsigned int c = size_to_class(size);
+
+		if (c < MID_FIRST_CLASS)
+			continue;
+		ck_assert_msg(hk_classes[c].size <= size + size / 2 + 256,
+			      "size %zu -> class of %u", size, hk_classes[c].size);
+	}
+}
+END_TEST
+
+/* The block-start test agrees with the remainder for every class. */
+START_TEST(test_block_start_check)
+{
+	unsigned int i;
+	uint32_t off;
+
+	classes_setup();
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		struct slab s = {
+			.div_mul = hk_classes[i].div_mul,
+			.div_shift = hk_classes[i].div_shift,
+			.div_limit = hk_classes[i].div_limit,
+		};
+
+		for (off = 0; off < SLOT_SIZE; off += 8)
+			ck_assert_int_eq(slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 + off)),
+					 off % hk_classes[i].size == 0);
+	}
+}
+END_TEST
+
+/* Routing: a request lands in the box its size says. */
+START_TEST(test_routing)
+{
+	static const size_t sizes[] = { 1, 8, 16, 100, 256, 257, 1024, 1025, 4096,
+					4097, 32768, 32769, 100000, 1 << 20 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		void *p = hak_malloc(sizes[i]);
+		unsigned int reg = registry_lookup((uintptr_t)p);
+
+		ck_assert_ptr_nonnull(p);
+		if (sizes[i] <= HEAP_MAX_SIZE) {
+			ck_assert_uint_eq(reg, REG_SUPERSLAB);
+			ck_assert_uint_eq(slab_block_head(p)->class_idx, size_to_class(sizes[i]));
+		} else {
+			ck_assert_uint_ge(reg, REG_LARGE);
+		}
+		hak_free(p);
+	}
+}
+END_TEST
+
+static Suite *classes_suite(void)
+{
+	Suite *s = suite_create("classes");
+	TCase *tc = tcase_create("classes");
+
+	tcase_add_test(tc, test_class_table_sorted);
+	tcase_add_test(tc, test_every_size_fits_its_class);
+	tcase_add_test(tc, test_class_alignment);
+	tcase_add_test(tc, test_tiny_boundaries);
+#ifdef CONFIG_SMALLMID
+	tcase_add_test(tc, test_smallmid_band);
+#endif
+	tcase_add_test(tc, test_mid_waste_bounded);
+	tcase_add_test(tc, test_block_start_check);
+	tcase_add_test(tc, test_routing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(classes_suite);
+
+#endif /* CONFIG_BACKEND_MMAP */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Thread heaps (mm/heap): the bin front, slab accounting and retirement,
+ * the remote-free queue under contention, thread exit and adoption, and
+ * double-free / interior-pointer handling.
+ */
+#include "unit.h"
+
+#ifdef CONFIG_BACKEND_MMAP
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hakmem.h>
+#include "heap/heap.h"
+
+/* A freed block is handed out again by the same thread (LIFO bin). */
+START_TEST(test_bin_lifo)
+{
+	void *p = hak_malloc(48), *q;
+
+	hak_free(p);
+	q = hak_malloc(48);
+	ck_assert_ptr_eq(p, q);
+	hak_free(q);
+}
+END_TEST
+
+/* Freeing everything returns every slab to the pool. */
+START_TEST(test_slabs_retire)
+{
+	/* A class nothing else in the test process uses. */
+	enum { N = 2000, SIZE = 6000 };
+	static void *v[N];
+	unsigned int cls = size_to_class(SIZE), i;
+	struct slab *s;
+
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+		memset(v[i], (int)i, SIZE);
+	}
+	s = slab_block_head(v[0]);
+	ck_assert_uint_eq(s->class_idx, cls);
+	ck_assert_uint_eq(s->block_size, hk_classes[cls].size);
+	ck_assert_ptr_eq(s->owner, hk_tls.heap);
+	for (i = 0; i < N; i++)
+		hak_free(v[i]);
+	/* At most a bin's worth of blocks keeps slabs alive. */
+	hak_malloc_trim(0);
+	/* After trim every slab was released (its slot is free). */
+	ck_assert_ptr_null(hk_tls.heap->partial[cls]);
+	ck_assert_ptr_null(hk_tls.cur[cls]);
+	for (i = 0; i < N; i += 8)
+		ck_assert_uint_eq(slab_block_head(v[i])->kind, SLAB_FREE);
+}
+END_TEST
+
+/* Interior pointers are refused by the guard, not pushed on a list. */
+START_TEST(test_interior_pointer_leaked)
+{
+	char *p = hak_malloc(256), *q;
+	unsigned int i;
+
+	memset(p, 7, 256);
+	hak_free(p + 16);		/* ignored */
+	for (i = 0; i < 1000; i++) {
+		q = hak_malloc(256);
+		ck_assert(q + 256 <= p + 16 || q >= p + 256 || q == p);
+		ck_assert_ptr_ne(q, p + 16);
+		hak_free(q);
+	}
+	ck_assert_int_eq(p[255], 7);
+	hak_free(p);
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+START_TEST(test_double_free_aborts)
+{
+	void *p = hak_malloc(32);
+
+	hak_free(p);
+	hak_free(p);	/* aborts */
+}
+END_TEST
+#endif
+
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_THREADS
+#define REMOTE_THREADS	4
+#define REMOTE_BLOCKS	20000
+
+static void *remote_blocks[REMOTE_THREADS][REMOTE_BLOCKS];
+
+/* Free another thread's blocks, all at once from several threads. */
+static void *remote_free_worker(void *arg)
+{
+	void **v = arg;
+	long i, n = hk_test_scale(REMOTE_BLOCKS);
+
+	for (i = 0; i < n; i++) {
+		if (((unsigned char *)v[i])[0] != (unsigned char)i)
+			return (void *)1;
+		hak_free(v[i]);
+	}
+	return NULL;
+}
+
+START_TEST(test_remote_free_contention)
+{
+	pthread_t t[REMOTE_THREADS];
+	long i, n = hk_test_scale(REMOTE_BLOCKS), k, round;
+	void *ret;
+
+	for (round = 0; round < 3; round++) {
+		for (k = 0; k < REMOTE_THREADS; k++)
+			for (i = 0; i < n; i++) {
+				size_t sz = 16 + (size_t)((i * 7 + k) % 2000);
+
+				remote_blocks[k][i] = hak_malloc(sz);
+				ck_assert_ptr_nonnull(remote_blocks[k][i]);
+				memset(remote_blocks[k][i], (int)i, sz);
+			}
+		for (k = 0; k < REMOTE_THREADS; k++)
+			ck_assert_int_eq(pthread_create(&t[k], NULL, remote_free_worker,
+							remote_blocks[k]), 0);
+		/* Meanwhile the owner keeps allocating and freeing. */
+		for (i = 0; i < n; i++)
+			hak_free(hak_malloc(16 + (size_t)(i % 2000)));
+		for (k = 0; k < REMOTE_THREADS; k++) {
+			pthread_join(t[k], &ret);
+			ck_assert_ptr_null(ret);
+		}
+	}
+	/* Everything came back: allocate the same again without new slabs. */
+	hak_malloc_trim(0);
+}
+END_TEST
+
+static void *exiting_worker(void *arg)
+{
+	void **out = arg;
+	long i;
+
+	for (i = 0; i < 1000; i++) {
+		out[i] = hak_malloc(64 + (size_t)i);
+		memset(out[i], 0x3c, 64 + (size_t)i);
+	}
+	return NULL;		/* exits with its blocks alive */
+}
+
+static void *adopting_worker(void *arg)
+{
+	/* A new thread takes over a parked heap record. */
+	return hak_malloc(64);
+}
+
+START_TEST(test_thread_exit_blocks_live_on)
+{
+	static void *v[1000];
+	pthread_t t;
+	void *p;
+	long i, j;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, exiting_worker, v), 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < 1000; i++) {
+		for (j = 0; j < 64 + i; j++)
+			ck_assert_int_eq(((unsigned char *)v[i])[j], 0x3c);
+		hak_free(v[i]);	/* remote frees into a parked heap */
+	}
+	ck_assert_int_eq(pthread_create(&t, NULL, adopting_worker, NULL), 0);
+	pthread_join(t, &p);
+	ck_assert_ptr_nonnull(p);
+	hak_free(p);
+}
+END_TEST
+#endif
+
+static Suite *heap_suite(void)
+{
+	Suite *s = suite_create("heap");
+	TCase *tc = tcase_create("heap");
+
+	tcase_add_test(tc, test_bin_lifo);
+	tcase_add_test(tc, test_slabs_retire);
+	tcase_add_test(tc, test_interior_pointer_leaked);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
+#endif
+#ifdef CONFIG_THREADS
+	tcase_add_test(tc, test_remote_free_contention);
+	tcase_add_test(tc, test_thread_exit_blocks_live_on);
+#endif
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(heap_suite);
+
+#endif /* CONFIG_BACKEND_MMAP */
