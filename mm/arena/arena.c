@@ -76,25 +76,35 @@ static struct arena_ctl *arena_get(void)
 }
 
 /*
- * The block of a pointer into the arena; NULL for a pointer from
- * elsewhere, which is never dereferenced.
+ * The block of a pointer into the arena that is in use. NULL for a
+ * pointer from elsewhere, which is never dereferenced, and for a block
+ * the boundary tag says is free (a double free, or realloc of a freed
+ * pointer), which traps under CONFIG_DEBUG_ASSERT.
  */
 static struct arena_block *arena_owned(const void *ptr)
 {
 	const char *p = ptr;
+	struct arena_block *b;
 
 	if (!arena || p <= arena->lo || p >= arena->hi ||
 	    ((uintptr_t)p & (ARENA_ALIGN - 1)))
 		return NULL;
-	return arena_block_of(ptr);
+	b = arena_block_of(ptr);
+	ARENA_BUG_ON(b->size & ARENA_FREE);
+	return b->size & ARENA_FREE ? NULL : b;
 }
+
+/* ------------------------------------------------------------------------
+ * <hakmem/alloc.h>
+ */
 
 /*
  * Allocate n bytes aligned to align. Above ARENA_ALIGN, take enough for
  * the payload to start at an aligned address at least a smallest block
- * in, and free the block in front of it.
+ * in, and free the block in front of it. On failure set errno ENOMEM, as
+ * the front expects of hk_alloc() and hk_alloc_aligned().
  */
-static void *arena_alloc(size_t align, size_t n)
+void *hk_alloc_aligned(size_t align, size_t n)
 {
 	size_t size = arena_block_size(n);
 	size_t extra = align > ARENA_ALIGN ?
@@ -105,7 +115,8 @@ static void *arena_alloc(size_t align, size_t n)
 
 	arena_lock();
 	a = arena_get();
-	if (likely(a))
+	/* size and size + extra are only meaningful (no wrap) for these. */
+	if (likely(a && n <= HK_MAX_REQUEST && align <= HK_MAX_REQUEST))
 		b = arena_take(a, size + extra);
 	if (likely(b)) {
 		gap = ALIGN_UP((uintptr_t)arena_payload(b), align) -
@@ -122,21 +133,16 @@ static void *arena_alloc(size_t align, size_t n)
 		arena_trim(a, b, size);
 	}
 	arena_unlock();
-	return b ? arena_payload(b) : NULL;
+	if (unlikely(!b)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	return arena_payload(b);
 }
-
-/* ------------------------------------------------------------------------
- * <hakmem/alloc.h>
- */
 
 void *hk_alloc(size_t size)
 {
-	return arena_alloc(ARENA_ALIGN, size);
-}
-
-void *hk_alloc_aligned(size_t align, size_t size)
-{
-	return arena_alloc(align, size);
+	return hk_alloc_aligned(ARENA_ALIGN, size);
 }
 
 /* Free a block; ignore a foreign pointer and a block already free. */
@@ -146,11 +152,8 @@ void hk_free(void *ptr)
 
 	arena_lock();
 	b = arena_owned(ptr);
-	if (likely(b)) {
-		ARENA_BUG_ON(b->size & ARENA_FREE);
-		if (likely(!(b->size & ARENA_FREE)))
-			arena_release(arena, b);
-	}
+	if (likely(b))
+		arena_release(arena, b);
 	arena_unlock();
 }
 
@@ -173,6 +176,8 @@ void *hk_resize(void *ptr, size_t size)
 	struct arena_block *b, *n;
 	size_t have;
 
+	if (unlikely(size > HK_MAX_REQUEST))
+		return NULL;
 	size = arena_block_size(size);
 	arena_lock();
 	b = arena_owned(ptr);

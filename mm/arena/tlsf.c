@@ -80,8 +80,10 @@ void arena_unlink(struct arena_ctl *a, struct arena_block *b)
  * Find a free block of at least size bytes (a block size), take it off
  * its list and mark it used. The request is rounded up to the next class
  * boundary, so the head of any non-empty class at or above it fits: the
- * first such class is found in the bitmaps, never by a search. NULL if
- * there is none.
+ * first such class is found in the bitmaps, never by a search. If there
+ * is none, the head of the request's own class may still be big enough
+ * (the last chance for a request as big as the largest free block); no
+ * other block is looked at. NULL if nothing fits.
  */
 struct arena_block *arena_take(struct arena_ctl *a, size_t size)
 {
@@ -91,22 +93,30 @@ struct arena_block *arena_take(struct arena_ctl *a, size_t size)
 
 	if (unlikely(size > (size_t)(a->hi - a->lo)))
 		return NULL;
-	size += ((size_t)1 << (hk_log2(size | ARENA_SMALL) - ARENA_SL_SHIFT)) - 1;
-	c = arena_class(size);
+	c = arena_class(size + ((size_t)1 << (hk_log2(size | ARENA_SMALL) -
+					      ARENA_SL_SHIFT)) - 1);
 	fl = c >> ARENA_SL_SHIFT;
 	map = a->row[fl].map & (~0U << (c & (ARENA_SL_COUNT - 1)));
 	if (!map) {
 		rows = a->map & (~1UL << fl);
 		if (!rows)
-			return NULL;
+			goto last_chance;
 		fl = hk_ctz(rows);
 		map = a->row[fl].map;
 	}
 	b = a->row[fl].head[hk_ctz(map)];
+found:
 	arena_unlink(a, b);
 	b->size &= ~ARENA_FREE;
 	arena_at(b, arena_size(b))->size &= ~ARENA_PREV_FREE;
 	return b;
+
+last_chance:
+	c = arena_class(size);
+	b = a->row[c >> ARENA_SL_SHIFT].head[c & (ARENA_SL_COUNT - 1)];
+	if (b && arena_size(b) >= size)
+		goto found;
+	return NULL;
 }
 
 /* Cut a used block down to size bytes; free the tail if it can stand. */

@@ -368,6 +368,9 @@ void *large_alloc(size_t size, size_t align)
 
 	if (align < HK_MIN_ALIGN)
 		align = HK_MIN_ALIGN;
+	/* The mapping must reach past the user pointer, even for 0 bytes. */
+	if (unlikely(!size))
+		size = 1;
 	if (unlikely(align >= SS_SIZE && (align >> SS_SHIFT) > REG_LARGE_BACK_MAX))
 		return NULL;
 	offset = large_offset(align);

@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: MIT
+/*
+ * badinput: what the allocator does with pointers it does not own, double
+ * frees and impossible sizes. The defined outcomes are listed in
+ * Documentation/testing.md ("Bad input"):
+ *
+ *   foreign pointer (stack, static, mmap'd, libc's, unmapped, garbage)
+ *	free / free_sized / free_aligned_sized: ignored and counted by the
+ *	ExternalGuard, memory behind it untouched; the process continues.
+ *	realloc: NULL with errno EINVAL, the memory untouched.
+ *	malloc_usable_size: 0.
+ *   interior pointer of one of our blocks
+ *	ignored, or reported and aborted (SIGABRT): either is accepted,
+ *	but the block and later allocations must not be corrupted.
+ *   double free of a Tiny/Small-Mid/Mid block (CONFIG_DOUBLE_FREE_CHECK)
+ *	a message containing "double free" on stderr, then SIGABRT.
+ *   sizes that overflow or exceed PTRDIFF_MAX
+ *	NULL with errno ENOMEM (posix_memalign: returns ENOMEM).
+ *
+ * Each case runs in a child process (fork). A case that continues then
+ * allocates, fills and checks a few thousand blocks of every tier before
+ * it exits 0, so that a guard that wrote into a free list shows up.
+ *
+ *	badinput [-v] [case...]
+ *
+ * Built on the hak_* API (static library) and, with -DHK_USE_LIBC, on
+ * malloc/free to run under LD_PRELOAD=libhakmem.so. Last line:
+ * "badinput: N passed, M failed".
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <generated/autoconf.h>
+
+#include "hk_api.h"
+
+#ifndef CONFIG_SUPERSLAB_SHIFT
+#define CONFIG_SUPERSLAB_SHIFT	21
+#endif
+
+/* glibc's own allocator, whoever provides malloc. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+
+enum outcome {
+	CONTINUES,		/* exit 0 after survive() */
+	CONTINUES_OR_ABORTS,	/* exit 0, or SIGABRT */
+	ABORTS_DOUBLE_FREE,	/* SIGABRT with "double free" on stderr */
+};
+
+static int verbose;
+
+#define die(...) do {							\
+	fprintf(stderr, "badinput: " __VA_ARGS__);			\
+	fputc('\n', stderr);						\
+	exit(3);							\
+} while (0)
+
+#define require(cond) do {						\
+	if (!(cond))							\
+		die("%s:%d: check failed: %s", __FILE__, __LINE__, #cond); \
+} while (0)
+
+/* Keep the compiler from reasoning about pointers we pass to free. */
+static void *launder(void *p)
+{
+	__asm__ __volatile__("" : "+r"(p));
+	return p;
+}
+
+/* ... and about sizes (no -Walloc-size-larger-than for the huge ones). */
+static size_t opaque(size_t n)
+{
+	__asm__ __volatile__("" : "+r"(n));
+	return n;
+}
+
+static void fill(void *p, size_t n, unsigned char seed)
+{
+	unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c[i] = (unsigned char)(seed + i * 13 + (i >> 8));
+}
+
+static int intact(const void *p, size_t n, unsigned char seed)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i] != (unsigned char)(seed + i * 13 + (i >> 8)))
+			return 0;
+	return 1;
+}
+
+/*
+ * After the bad call: the allocator must still hand out good, distinct,
+ * writable blocks of every tier.
+ */
+static void survive(void)
+{
+	enum { N = 3000 };
+	static void *p[N];
+	static size_t n[N];
+	int i, round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < N; i++) {
+			n[i] = i % 97 == 0 ? 40000 + (size_t)i * 31 :
+			       i % 7 == 0 ? 1025 + (size_t)i * 5 % 30000 : 1 + (size_t)i % 700;
+			p[i] = t_malloc(n[i]);
+			if (!p[i])
+				die("survive: malloc(%zu) failed", n[i]);
+			if ((uintptr_t)p[i] % (n[i] > 8 ? 16 : 8))
+				die("survive: malloc(%zu) = %p misaligned", n[i], p[i]);
+			fill(p[i], n[i], (unsigned char)i);
+		}
+		for (i = 0; i < N; i++)
+			if (!intact(p[i], n[i], (unsigned char)i))
+				die("survive: block %d (%p, %zu bytes) corrupted", i, p[i], n[i]);
+		for (i = 0; i < N; i++)
+			t_free(p[i]);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Foreign pointers
+ */
+
+static char static_area[8192] __attribute__((aligned(4096)));
+
+static void case_free_null(void)
+{
+	t_free(NULL);
+	t_free_sized(NULL, 0);
+	t_free_sized(NULL, 100);
+	t_free_aligned_sized(NULL, 64, 128);
+}
+
+static void case_free_stack(void)
+{
+	char buf[256] __attribute__((aligned(16)));
+
+	fill(buf, sizeof(buf), 1);
+	t_free(launder(buf));
+	t_free(launder(buf + 16));
+	t_free(launder(buf + 3));
+	t_free_sized(launder(buf + 32), 64);
+	require(intact(buf, sizeof(buf), 1));
+	require(t_malloc_usable_size(launder(buf)) == 0);
+}
+
+static void case_free_static(void)
+{
+	fill(static_area, sizeof(static_area), 2);
+	t_free(launder(static_area));
+	t_free(launder(static_area + 16));
+	t_free(launder(static_area + 4096));
+	t_free(launder(static_area + 8000));
+	t_free_aligned_sized(launder(static_area), 4096, 4096);
+	require(intact(static_area, sizeof(static_area), 2));
+	require(t_malloc_usable_size(launder(static_area)) == 0);
+}
+
+static void case_free_mmap(void)
+{
+	size_t len = 256 * 1024;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	require(m != MAP_FAILED);
+	fill(m, len, 3);
+	t_free(m);
+	t_free(m + 16);
+	t_free(m + 4096);
+	t_free(m + 65536);
+	t_free_sized(m + 128, 128);
+	require(intact(m, len, 3));
+	require(t_malloc_usable_size(m) == 0);
+	require(munmap(m, len) == 0);
+}
+
+/* Unmapped and absurd addresses: never dereferenced. */
+static void case_free_unmapped(void)
+{
+	size_t len = 1 << 20;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	require(m != MAP_FAILED);
+	require(munmap(m, len) == 0);
+	t_free(m);
+	t_free(m + 16);
+	t_free(m + 65536 + 48);
+	t_free((void *)(uintptr_t)16);
+	t_free((void *)(uintptr_t)4096);
+	t_free((void *)(uintptr_t)0x10000);
+	t_free((void *)(uintptr_t)0x7ffffffff000ULL);
+	t_free((void *)(uintptr_t)0x800000000000ULL);	/* non-canonical on x86_64 */
+	t_free((void *)(uintptr_t)0xffff800000001000ULL);	/* kernel half */
+	t_free((void *)(uintptr_t)-16);
+}
+
+/*
+ * A mapping aligned like a SuperSlab, carrying a copy of a real
+ * SuperSlab's first slot (header and all): owners must be found through
+ * the registry, not by trusting what the masked address holds.
+ */
+static void case_free_fake_superslab(void)
+{
+	size_t ss = (size_t)1 << CONFIG_SUPERSLAB_SHIFT, len = 3 * ss;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *fake, *real_base;
+	void *real = t_malloc(64);
+	size_t copy = 65536;
+
+	require(m != MAP_FAILED && real);
+	fake = (char *)(((uintptr_t)m + ss - 1) & ~(uintptr_t)(ss - 1));
+	real_base = (char *)((uintptr_t)real & ~(uintptr_t)(ss - 1));
+	/* Copy only if the real block sits in a SuperSlab-like region that
+	 * is mapped there (mincore says so); else garbage will do. */
+	{
+		unsigned char vec[16];
+
+		if (mincore(real_base, copy, vec) == 0)
+			memcpy(fake, real_base, copy);
+		else
+			fill(fake, copy, 4);
+	}
+	fill(fake + copy, 65536, 5);
+	t_free(fake + ((uintptr_t)real - (uintptr_t)real_base));
+	t_free(fake + copy);
+	t_free(fake + copy + 64);
+	t_free(fake + ss / 2);
+	require(intact(fake + copy, 65536, 5));
+	require(t_malloc_usable_size(fake + copy) == 0);
+	t_free(real);
+	require(munmap(m, len) == 0);
+}
+
+/* A block of glibc's own allocator (not ours, under any malloc). */
+static void case_free_libc(void)
+{
+	char *p = __libc_malloc(200), *q = __libc_malloc(100000);
+
+	require(p && q);
+	fill(p, 200, 6);
+	fill(q, 100000, 7);
+	t_free(p);
+	t_free(q);
+	t_free(p + 16);
+	require(intact(p, 200, 6));
+	require(intact(q, 100000, 7));
+	/* Still glibc's: it frees them. */
+	__libc_free(p);
+	__libc_free(q);
+}
+
+/* Many foreign frees: counting and reporting must not break anything. */
+static void case_many_foreign(void)
+{
+	char buf[64];
+	int i;
+
+	for (i = 0; i < 200000; i++)
+		t_free(launder(buf + (i % 4) * 16));
+	for (i = 0; i < 1000; i++)
+		t_free(launder(static_area + i * 8));
+}
+
+static void case_realloc_foreign(void)
+{
+	char buf[128] __attribute__((aligned(16)));
+	size_t len = 65536;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *r;
+
+	require(m != MAP_FAILED);
+	fill(buf, sizeof(buf), 8);
+	fill(static_area, sizeof(static_area), 9);
+	fill(m, len, 10);
+
+	errno = 0;
+	r = t_realloc(launder(buf), 1000);
+	if (r != NULL || errno != EINVAL)
+		die("realloc(stack pointer) = %p, errno %d; expected NULL, EINVAL", r, errno);
+	errno = 0;
+	r = t_realloc(launder(static_area), 10);
+	if (r != NULL || errno != EINVAL)
+		die("realloc(static pointer) = %p, errno %d; expected NULL, EINVAL", r, errno);
+	errno = 0;
+	r = t_realloc(m, 100000);
+	if (r != NULL || errno != EINVAL)
+		die("realloc(mmap'd pointer) = %p, errno %d; expected NULL, EINVAL", r, errno);
+	errno = 0;
+	r = t_reallocarray(launder(buf), 10, 10);
+	if (r != NULL || errno != EINVAL)
+		die("reallocarray(stack pointer) = %p, errno %d; expected NULL, EINVAL", r, errno);
+	/* Shrinking to 0 is not a free of a foreign pointer either. */
+	errno = 0;
+	r = t_realloc(launder(buf + 16), 0);
+	require(r == NULL);
+	require(intact(buf, sizeof(buf), 8));
+	require(intact(static_area, sizeof(static_area), 9));
+	require(intact(m, len, 10));
+	require(munmap(m, len) == 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Pointers into our own blocks
+ */
+
+static void interior(size_t n, size_t off)
+{
+	char *p = t_malloc(n), *q;
+
+	require(p);
+	fill(p, n, 11);
+	t_free(p + off);
+	/* If we get here the bad free was ignored: the block is still ours. */
+	require(intact(p, n, 11));
+	q = t_malloc(n);
+	require(q && q != p);
+	if ((size_t)(q > p ? q - p : p - q) < n)
+		die("malloc(%zu) = %p overlaps the block %p whose interior was freed", n, q, p);
+	fill(q, n, 12);
+	require(intact(p, n, 11));
+	t_free(q);
+	t_free(p);
+}
+
+static void case_free_interior_tiny(void)
+{
+	interior(64, 16);
+	interior(64, 8);
+	interior(1000, 512);
+}
+
+static void case_free_interior_mid(void)
+{
+	interior(4096, 1024);
+	interior(20000, 16);
+}
+
+static void case_free_interior_large(void)
+{
+	interior(200000, 16);
+	interior(200000, 4096);		/* page aligned, like a block start */
+	interior((size_t)4 << 20, (size_t)1 << 20);
+}
+
+/* ------------------------------------------------------------------------
+ * Double free
+ */
+
+static void double_free(size_t n)
+{
+	void *p = t_malloc(n);
+
+	require(p);
+	memset(p, 0x77, n);
+	t_free(p);
+	t_free(launder(p));
+	/* Still alive: let survive() see whether anything broke. */
+}
+
+static void case_double_free_tiny(void) { double_free(16); }
+static void case_double_free_tiny_1k(void) { double_free(1000); }
+static void case_double_free_mid(void) { double_free(3000); }
+static void case_double_free_mid_32k(void) { double_free(32768); }
+
+/* Other blocks of the class allocated and freed in between. */
+static void case_double_free_later(void)
+{
+	void *p = t_malloc(48), *q[100];
+	int i;
+
+	require(p);
+	t_free(p);
+	for (i = 0; i < 100; i++)
+		q[i] = t_malloc(200);
+	for (i = 0; i < 100; i++)
+		t_free(q[i]);
+	t_free(launder(p));
+}
+
+/* ------------------------------------------------------------------------
+ * Sizes
+ */
+
+#define expect_enomem(expr) do {					\
+	void *__r;							\
+	errno = 0;							\
+	__r = (expr);							\
+	if (__r != NULL || errno != ENOMEM)				\
+		die("%s = %p, errno %d; expected NULL, ENOMEM", #expr, __r, errno); \
+} while (0)
+
+static void case_huge_sizes(void)
+{
+	static const size_t huge[] = {
+		SIZE_MAX, SIZE_MAX - 15, SIZE_MAX / 2, (size_t)PTRDIFF_MAX,
+		(size_t)PTRDIFF_MAX + 1, (size_t)1 << 62,
+	};
+	char *p = t_malloc(100);
+	void *m;
+	size_t k;
+
+	require(p);
+	fill(p, 100, 13);
+	for (k = 0; k < sizeof(huge) / sizeof(huge[0]); k++) {
+		size_t n = opaque(huge[k]);
+
+		expect_enomem(t_malloc(n));
+		expect_enomem(t_calloc(1, n));
+		expect_enomem(t_realloc(p, n));
+		expect_enomem(t_aligned_alloc(4096, n));
+		expect_enomem(t_memalign(64, n));
+		expect_enomem(t_valloc(n));
+		expect_enomem(t_pvalloc(n));
+		m = NULL;
+		require(t_posix_memalign(&m, 64, n) == ENOMEM && m == NULL);
+	}
+	expect_enomem(t_calloc(opaque(SIZE_MAX / 2 + 1), 2));
+	expect_enomem(t_calloc(opaque((size_t)1 << 32), (size_t)1 << 32));
+	expect_enomem(t_reallocarray(p, opaque(SIZE_MAX / 4), 8));
+	expect_enomem(t_reallocarray(NULL, opaque(SIZE_MAX), SIZE_MAX));
+	require(intact(p, 100, 13));
+	t_free(p);
+}
+
+/* ------------------------------------------------------------------------
+ * Runner
+ */
+
+struct bcase {
+	const char *name;
+	void (*fn)(void);
+	enum outcome expect;
+	int skip;
+};
+
+static const struct bcase cases[] = {
+	{ "free_null", case_free_null, CONTINUES, 0 },
+	{ "free_stack", case_free_stack, CONTINUES, 0 },
+	{ "free_static", case_free_static, CONTINUES, 0 },
+	{ "free_mmap", case_free_mmap, CONTINUES, 0 },
+	{ "free_unmapped", case_free_unmapped, CONTINUES, 0 },
+	{ "free_fake_superslab", case_free_fake_superslab, CONTINUES, 0 },
+	{ "free_libc", case_free_libc, CONTINUES, 0 },
+	{ "many_foreign", case_many_foreign, CONTINUES, 0 },
+	{ "realloc_foreign", case_realloc_foreign, CONTINUES, 0 },
+	{ "free_interior_tiny", case_free_interior_tiny, CONTINUES_OR_ABORTS, 0 },
+	{ "free_interior_mid", case_free_interior_mid, CONTINUES_OR_ABORTS, 0 },
+	{ "free_interior_large", case_free_interior_large, CONTINUES_OR_ABORTS, 0 },
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	{ "double_free_tiny", case_double_free_tiny, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_tiny_1k", case_double_free_tiny_1k, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_mid", case_double_free_mid, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_mid_32k", case_double_free_mid_32k, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_later", case_double_free_later, ABORTS_DOUBLE_FREE, 0 },
+#endif
+	{ "huge_sizes", case_huge_sizes, CONTINUES, 0 },
+};
+#define NCASES	(sizeof(cases) / sizeof(cases[0]))
+
+/* Run one case in a child; 1 if the outcome is the expected one. */
+static int run_case(const struct bcase *c)
+{
+	int pipefd[2], status;
+	char err[8192];
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+	const char *why = NULL;
+	char whybuf[256];
+
+	fflush(NULL);
+	if (pipe(pipefd))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		close(pipefd[0]);
+		dup2(pipefd[1], 2);
+		close(pipefd[1]);
+		alarm(60);
+		c->fn();
+		survive();
+		fflush(NULL);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	while ((r = read(pipefd[0], err + got, sizeof(err) - 1 - got)) > 0) {
+		got += (size_t)r;
+		if (got == sizeof(err) - 1) {
+			char sink[4096];
+
+			while (read(pipefd[0], sink, sizeof(sink)) > 0)
+				;
+			break;
+		}
+	}
+	err[got] = 0;
+	close(pipefd[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid: %s", strerror(errno));
+
+	switch (c->expect) {
+	case CONTINUES:
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			why = "expected the process to continue";
+		break;
+	case CONTINUES_OR_ABORTS:
+		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+		    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT))
+			why = "expected the process to continue or abort (SIGABRT)";
+		break;
+	case ABORTS_DOUBLE_FREE:
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+			why = "expected SIGABRT";
+		else if (!strstr(err, "double free"))
+			why = "expected \"double free\" on stderr";
+		break;
+	}
+	if (why) {
+		if (WIFEXITED(status))
+			snprintf(whybuf, sizeof(whybuf), "%s; exit status %d", why, WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			snprintf(whybuf, sizeof(whybuf), "%s; killed by signal %d (%s)", why,
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			snprintf(whybuf, sizeof(whybuf), "%s", why);
+		printf("FAIL %s: %s\n", c->name, whybuf);
+		if (got)
+			printf("---- stderr of %s:\n%s%s----\n", c->name, err,
+			       err[got - 1] == '\n' ? "" : "\n");
+		return 0;
+	}
+	printf("PASS %s%s\n", c->name,
+	       WIFSIGNALED(status) ? " (aborted)" : c->expect == CONTINUES_OR_ABORTS ? " (ignored)" : "");
+	if (verbose && got)
+		printf("---- stderr of %s:\n%s----\n", c->name, err);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int passed = 0, failed = 0, i;
+	int a, first = 1;
+
+	if (argc > 1 && !strcmp(argv[1], "-v")) {
+		verbose = 1;
+		first = 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+#ifdef HK_USE_LIBC
+	{
+		Dl_info info;
+		const char *want = getenv("HK_EXPECT_MALLOC_FROM");
+
+		if (dladdr((void *)malloc, &info) && info.dli_fname) {
+			printf("badinput: malloc is from %s\n", info.dli_fname);
+			if (want && !strstr(info.dli_fname, want)) {
+				printf("badinput: expected malloc from %s (LD_PRELOAD?)\n", want);
+				printf("badinput: 0 passed, 1 failed\n");
+				return 1;
+			}
+		}
+	}
+#endif
+	for (i = 0; i < NCASES; i++) {
+		if (argc > first) {
+			int want = 0;
+
+			for (a = first; a < argc; a++)
+				if (!strcmp(argv[a], cases[i].name))
+					want = 1;
+			if (!want)
+				continue;
+		}
+		if (run_case(&cases[i]))
+			passed++;
+		else
+			failed++;
+	}
+	printf("badinput: %u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

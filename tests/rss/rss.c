@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rss: memory goes back to the system.
+ *
+ *	rss [-f percent] [-s small_MiB] [-l large_MiB] [case...]
+ *
+ * Each case runs in a child process (fork), so that it starts from the
+ * same baseline:
+ *
+ *   small	-s MiB (default 200) in blocks of 16 B ... 1 KiB
+ *   large	-l MiB (default 200) in blocks of 64 KiB ... 1 MiB
+ *   mixed	both, interleaved
+ *
+ * Each case allocates its working set and writes every byte (peak), frees
+ * 90% of it and calls hak_malloc_trim(0): the resident set above the
+ * baseline must then be below -f percent (default 50) of the peak working
+ * set. It then frees the rest and trims again: below half that.
+ *
+ * The 10% that stays is kept in runs of consecutive allocations (one run
+ * of count/100 blocks in every ten), not spread evenly: one live block in every
+ * 64 KiB slot would pin every slot, and no allocator could return them.
+ *
+ * RSS is read from /proc/self/statm. Last line: "rss: N passed, M failed".
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hk_api.h"
+
+static double fraction = 50;
+static size_t small_mb = 200, large_mb = 200;
+
+#define MiB	(1024.0 * 1024.0)
+
+static size_t rss_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%lu %lu", &size, &resident) != 2) {
+		fprintf(stderr, "rss: cannot read /proc/self/statm\n");
+		exit(3);
+	}
+	fclose(f);
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+struct blocks {
+	void **p;
+	size_t *n;
+	size_t count, cap;
+};
+
+/* Bookkeeping arrays from mmap, touched before the baseline. */
+static void blocks_init(struct blocks *b, size_t cap)
+{
+	b->p = mmap(NULL, cap * sizeof(void *), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	b->n = mmap(NULL, cap * sizeof(size_t), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (b->p == MAP_FAILED || b->n == MAP_FAILED) {
+		fprintf(stderr, "rss: mmap: %s\n", strerror(errno));
+		exit(3);
+	}
+	memset(b->p, 0, cap * sizeof(void *));
+	memset(b->n, 0, cap * sizeof(size_t));
+	b->count = 0;
+	b->cap = cap;
+}
+
+static void add(struct blocks *b, size_t n)
+{
+	void *p = t_malloc(n);
+
+	if (!p) {
+		fprintf(stderr, "rss: malloc(%zu) failed after %zu blocks\n", n, b->count);
+		exit(3);
+	}
+	memset(p, (int)(b->count & 0xff) | 1, n);
+	b->p[b->count] = p;
+	b->n[b->count] = n;
+	b->count++;
+}
+
+/* Runs of count/100 consecutive blocks, one run in ten. */
+static size_t run_len = 1;
+
+static int kept(size_t i)
+{
+	return (i / run_len) % 10 == 0;
+}
+
+/* Free all blocks (kept == 0) or all but the kept runs (kept == 1). */
+static int release(struct blocks *b, int keep)
+{
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < b->count; i++) {
+		unsigned char *c = b->p[i];
+
+		if (!c)
+			continue;
+		if (keep && kept(i))
+			continue;
+		if (c[0] != ((i & 0xff) | 1) || c[b->n[i] - 1] != ((i & 0xff) | 1)) {
+			if (!bad)
+				fprintf(stderr, "rss: block %zu (%p, %zu bytes) corrupted\n",
+					i, (void *)c, b->n[i]);
+			bad = 1;
+		}
+		t_free(c);
+		b->p[i] = NULL;
+	}
+	return bad;
+}
+
+/* Run one case in this (child) process; exit status 0 if it passed. */
+static int run(const char *name)
+{
+	int do_small = strcmp(name, "large") != 0, do_large = strcmp(name, "small") != 0;
+	size_t small_bytes = do_small ? small_mb << 20 : 0;
+	size_t large_bytes = do_large ? large_mb << 20 : 0;
+	struct blocks b;
+	size_t base, peak, part, all, total, small_total = 0, large_total = 0, limit1, limit2;
+	int bad = 0;
+
+	/* Upper bound of the block count: small blocks average ~500 B. */
+	blocks_init(&b, small_bytes / 300 + large_bytes / 32768 + 1024);
+	base = rss_bytes();
+
+	/* Mixed: the ~400 small blocks per large one interleaved. */
+	while (small_total < small_bytes || large_total < large_bytes) {
+		int large = small_total >= small_bytes ||
+			    (large_total < large_bytes && rng() % 1000 == 0);
+		size_t n;
+
+		if (large)
+			n = 65536 + (size_t)(rng() % (1024 * 1024 - 65536));
+		else
+			n = 16 + (size_t)(rng() % (1024 - 16));
+		if (b.count == b.cap)
+			break;
+		add(&b, n);
+		if (large)
+			large_total += n;
+		else
+			small_total += n;
+	}
+	total = small_total + large_total;
+	peak = rss_bytes();
+
+	run_len = b.count / 100 ? b.count / 100 : 1;
+	bad |= release(&b, 1);
+	t_malloc_trim(0);
+	part = rss_bytes();
+
+	bad |= release(&b, 0);
+	t_malloc_trim(0);
+	all = rss_bytes();
+
+	limit1 = (size_t)((double)(peak - base) * fraction / 100);
+	limit2 = limit1 / 2;
+	printf("%s: %zu blocks, %.0f MiB; RSS above baseline: peak %.1f MiB, "
+	       "90%% freed %.1f MiB (%.0f%%, limit %.0f%%), all freed %.1f MiB (%.0f%%, limit %.0f%%)\n",
+	       name, b.count, total / MiB, (peak - base) / MiB,
+	       part > base ? (part - base) / MiB : 0.0,
+	       100.0 * (double)(part > base ? part - base : 0) / (double)(peak - base), fraction,
+	       all > base ? (all - base) / MiB : 0.0,
+	       100.0 * (double)(all > base ? all - base : 0) / (double)(peak - base), fraction / 2);
+	if (bad)
+		return 1;
+	if (part > base + limit1 || all > base + limit2)
+		return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *all_cases[] = { "small", "large", "mixed" };
+	const char **cases = all_cases;
+	int ncases = 3, i, opt, passed = 0, failed = 0;
+
+	while ((opt = getopt(argc, argv, "f:s:l:")) != -1) {
+		switch (opt) {
+		case 'f': fraction = atof(optarg); break;
+		case 's': small_mb = strtoul(optarg, NULL, 0); break;
+		case 'l': large_mb = strtoul(optarg, NULL, 0); break;
+		default:
+			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed...]\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		cases = (const char **)argv + optind;
+		ncases = argc - optind;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; i < ncases; i++) {
+		int status;
+		pid_t pid;
+
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0)
+			_exit(run(cases[i]));
+		if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+			perror("rss: fork/waitpid");
+			return 3;
+		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			printf("PASS %s\n", cases[i]);
+			passed++;
+		} else {
+			if (WIFSIGNALED(status))
+				printf("FAIL %s: killed by signal %d\n", cases[i], WTERMSIG(status));
+			else
+				printf("FAIL %s\n", cases[i]);
+			failed++;
+		}
+	}
+	printf("rss: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Run hakmem's test suites one after the other and summarise.
+#
+#   tests/run.sh check|check-long|fuzz SUITE...
+#
+# Called by tests/Makefile, which builds the binaries, picks the suites
+# that apply to the configuration and passes (in the environment):
+#   HK_SRC HK_OBJ HK_T     source tree, build tree, $(objtree)/tests
+#   HK_ARCH HK_NATIVE      SRCARCH, "y" if the tests run natively
+#   HK_RUN                 prefix for running a test binary (qemu), or empty
+#   HK_MAKE                make command for the sanitizer and fuzz builds
+#   HK_HAVE_CHECK HK_THREADS HK_MMAP HK_ARENA HK_ARENA_KB HK_EXPORT
+#   HK_DOUBLE_FREE_CHECK   configuration ("y" or empty)
+#   STRESS_TIME STRESS_THREADS FUZZ_TIME RSS_FRACTION   knobs (may be empty)
+#
+# Each suite prints its own summary line ("100%: Checks: N, Failures: 0,
+# Errors: 0" for Check, "name: N passed, M failed" for the others); the
+# script repeats them at the end, then "check: N passed, M failed" over the
+# suites, and exits 1 if any suite failed. Logs: $HK_T/logs/<suite>.log.
+
+set -u
+
+mode=${1:?usage: run.sh check|check-long|fuzz SUITE...}
+shift
+
+: "${HK_T:?}" "${HK_OBJ:?}" "${HK_SRC:?}"
+HK_RUN=${HK_RUN:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
+LOGDIR=$HK_T/logs
+mkdir -p "$LOGDIR"
+
+long=0
+[ "$mode" = check-long ] && long=1
+
+if [ $long = 1 ]; then
+	STRESS_TIME=${STRESS_TIME:-120}
+else
+	STRESS_TIME=${STRESS_TIME:-10}
+fi
+STRESS_THREADS=${STRESS_THREADS:-8}
+FUZZ_TIME=${FUZZ_TIME:-60}
+RSS_FRACTION=${RSS_FRACTION:-50}
+
+# Under qemu: Check's timeouts x10, fewer loop iterations in the unit tests.
+if [ "${HK_NATIVE:-}" != y ]; then
+	export CK_TIMEOUT_MULTIPLIER=10
+	export HK_TEST_SCALE=${HK_TEST_SCALE:-10}
+	# /proc/self/statm is qemu's own RSS, code cache included.
+	export HK_RSS_SLACK_MB=${HK_RSS_SLACK_MB:-32}
+fi
+# No core dumps from the children that abort on purpose.
+ulimit -c 0 2>/dev/null || true
+
+names=()
+status=()
+summaries=()
+npass=0
+nfail=0
+nskip=0
+
+# The summary line of a suite's log: the last "x: N passed, M failed" or
+# Check "NN%: Checks: ..." line.
+summary_of() {
+	grep -E '^[0-9]+%: Checks: [0-9]+|^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1
+}
+
+# run_suite NAME TIMEOUT FUNCTION [ARGS...]: run the function with its
+# output on the terminal and in the log; record the outcome.
+run_suite() {
+	local name=$1 limit=$2 log="$LOGDIR/$1.log" rc t0=$SECONDS
+	shift 2
+	printf '\n==== %s\n' "$name"
+	# The suite runs in a process group of its own (set -m), so that the
+	# watchdog can kill all of it after $limit seconds.
+	set -m
+	( "$@" 2>&1 | tee "$log"; exit "${PIPESTATUS[0]}" ) &
+	current=$!
+	( sleep "$limit"; echo "run.sh: $name: killed after ${limit}s" >&2
+	  kill -TERM -- -$current 2>/dev/null; sleep 10; kill -KILL -- -$current 2>/dev/null ) &
+	local watchdog=$!
+	set +m
+	wait $current
+	rc=$?
+	kill -- -$watchdog 2>/dev/null
+	wait $watchdog 2>/dev/null
+	current=
+	local sum
+	sum=$(summary_of "$log")
+	names+=("$name")
+	if grep -q '^SKIP' "$log" && [ $rc = 0 ] && [ -z "$sum" ]; then
+		status+=(SKIP)
+		summaries+=("$(grep '^SKIP' "$log" | tail -n 1)")
+		nskip=$((nskip + 1))
+		return
+	fi
+	if [ $rc = 0 ]; then
+		status+=(PASS)
+		npass=$((npass + 1))
+	else
+		status+=(FAIL)
+		nfail=$((nfail + 1))
+		[ $rc -gt 128 ] && sum="${sum:+$sum; }killed by signal $((rc - 128))"
+	fi
+	summaries+=("${sum:-(no summary line, exit status $rc)} [$((SECONDS - t0))s]")
+}
+
+current=
+trap '[ -n "$current" ] && kill -TERM -- -$current 2>/dev/null; exit 130' INT TERM
+
+# A test binary, through qemu when cross-built.
+run() {
+	$HK_RUN "$@"
+}
+
+# ---------------------------------------------------------------------------
+# The suites
+
+suite_unit() {
+	if [ "${HK_HAVE_CHECK:-}" != y ]; then
+		echo "SKIP unit: the Check library for $HK_ARCH was not found by pkg-config"
+		[ "${HK_NATIVE:-}" = y ] || echo "(install check:arm64 libsubunit-dev:arm64, see Documentation/testing.md)"
+		return 0
+	fi
+	run "$HK_T/unit/run_unit" || return 1
+	if [ "${HK_NATIVE:-}" != y ] && [ "$HK_ARCH" = aarch64 ]; then
+		# 64 KiB pages (arm64 kernels with CONFIG_ARM64_64K_PAGES):
+		# qemu-user -p makes the guest see (sysconf, AT_PAGESZ) and get
+		# mmap granularity of 64 KiB. Check that it does, then run again.
+		local pg qemu=${HK_RUN%% *} rest=${HK_RUN#* }
+		# shellcheck disable=SC2086
+		pg=$($qemu -p 65536 $rest "$HK_T/unit/run_unit" -P 2>/dev/null || true)
+		if [ "$pg" = 65536 ]; then
+			echo "--- again with 64 KiB pages ($qemu -p 65536)"
+			# shellcheck disable=SC2086
+			$qemu -p 65536 $rest "$HK_T/unit/run_unit" || return 1
+		else
+			echo "note: $qemu -p 65536 does not give the guest 64 KiB pages (page size '${pg:-?}'); not tested"
+		fi
+	fi
+}
+
+stress_args() {
+	local args=(-d "$1")
+	if [ "${HK_ARENA:-}" = y ]; then
+		# The whole arena: small blocks, failures allowed.
+		local kb=${HK_ARENA_KB:-64}
+		[ "$kb" -gt 0 ] || kb=64
+		args+=(-t 0 -e -m $((kb * 1024 / 32)) -b 0)
+	elif [ "${HK_THREADS:-}" != y ]; then
+		args+=(-t 0)
+	else
+		args+=(-t "$STRESS_THREADS")
+	fi
+	echo "${args[@]}"
+}
+
+suite_stress() {
+	local t=$STRESS_TIME
+	# shellcheck disable=SC2046
+	run "$HK_T/stress/stress" $(stress_args "$t") || return 1
+	if [ $long = 1 ] && [ "${HK_THREADS:-}" = y ] && [ "${HK_ARENA:-}" != y ]; then
+		echo "--- 32 threads"
+		run "$HK_T/stress/stress" -t 32 -d "$t" || return 1
+		echo "--- 2 threads, sizes up to 64 KiB"
+		run "$HK_T/stress/stress" -t 2 -m 65536 -d "$t" || return 1
+	fi
+}
+
+suite_stress_preload() {
+	local t=$(( (STRESS_TIME + 1) / 2 ))
+	HK_EXPECT_MALLOC_FROM=libhakmem LD_PRELOAD=$HK_OBJ/libhakmem.so \
+		run "$HK_T/stress/stress-libc" -t "$STRESS_THREADS" -d "$t"
+}
+
+suite_badinput() {
+	run "$HK_T/badinput/badinput"
+}
+
+suite_badinput_preload() {
+	HK_EXPECT_MALLOC_FROM=libhakmem LD_PRELOAD=$HK_OBJ/libhakmem.so \
+		run "$HK_T/badinput/badinput-libc"
+}
+
+suite_rss() {
+	run "$HK_T/rss/rss" -f "$RSS_FRACTION"
+}
+
+have_clang() {
+	if ! command -v "${HK_CLANG:-clang}" >/dev/null 2>&1; then
+		echo "SKIP $1: ${HK_CLANG:-clang} is not installed"
+		return 1
+	fi
+	local src='int main(void){return 0;}'
+	case $2 in
+	*fuzzer*) src='#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n){return 0;}' ;;
+	esac
+	if ! echo "$src" | "${HK_CLANG:-clang}" -x c - $2 -o "$HK_T/.clang-probe" 2>/dev/null; then
+		echo "SKIP $1: ${HK_CLANG:-clang} $2 does not link (libclang-rt-*-dev missing?)"
+		return 1
+	fi
+	rm -f "$HK_T/.clang-probe"
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:halt_on_error=1:print_summary=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+suite_asan_unit() {
+	have_clang asan-unit "-fsanitize=address,undefined" || return 0
+	$HK_MAKE asan-build || return 1
+	if [ "${HK_HAVE_CHECK:-}" != y ]; then
+		echo "SKIP asan-unit: no Check library"
+		return 0
+	fi
+	HK_TEST_SCALE=${HK_TEST_SCALE:-25} "$HK_T/asan/unit/run_unit"
+}
+
+suite_asan_stress() {
+	have_clang asan-stress "-fsanitize=address,undefined" || return 0
+	$HK_MAKE asan-build || return 1
+	local t=$(( long ? 60 : 5 ))
+	# shellcheck disable=SC2046
+	"$HK_T/asan/stress/stress" $(stress_args "$t" | sed "s/-t $STRESS_THREADS/-t 4/")
+}
+
+# TSan needs its shadow layout; kernels with 32 bits of mmap randomness
+# break older runtimes ("unexpected memory mapping"): retry without ASLR.
+tsan_run() {
+	local out="$HK_T/tsan/last.log" rc
+	"$@" > "$out" 2>&1
+	rc=$?
+	if [ $rc != 0 ] && grep -q 'unexpected memory mapping\|FATAL: ThreadSanitizer' "$out"; then
+		cat "$out"
+		echo "--- TSan runtime failed to start: again with ASLR off (setarch -R)"
+		setarch "$(uname -m)" -R "$@" > "$out" 2>&1
+		rc=$?
+	fi
+	cat "$out"
+	return $rc
+}
+
+suite_tsan_stress() {
+	have_clang tsan-stress "-fsanitize=thread" || return 0
+	$HK_MAKE tsan-build || return 1
+	local t=$(( long ? 60 : 5 ))
+	tsan_run "$HK_T/tsan/stress/stress" -t 4 -d "$t" -b 32
+}
+
+suite_fuzz() {
+	if [ "$HK_ARCH" != x86_64 ] || [ "${HK_NATIVE:-}" != y ]; then
+		echo "SKIP fuzz: x86_64 native only"
+		return 0
+	fi
+	have_clang fuzz "-fsanitize=fuzzer,address" || return 0
+	$HK_MAKE fuzz-build || return 1
+	local f="$HK_T/fuzz/fuzz_alloc" work="$HK_T/fuzz/corpus" seeds="$HK_SRC/tests/fuzz/corpus"
+	local t=${1:-20} passed=0 failed=0
+	mkdir -p "$work" "$HK_T/fuzz/crashes"
+	echo "--- seed corpus ($seeds)"
+	if "$f" -runs=0 "$seeds"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	echo "--- fuzzing for ${t}s (corpus $work, crashes in $HK_T/fuzz/crashes)"
+	if "$f" -max_total_time="$t" -timeout=20 -rss_limit_mb=4096 -max_len=4096 \
+		-print_final_stats=1 -artifact_prefix="$HK_T/fuzz/crashes/" "$work" "$seeds"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+	echo "fuzz: $passed passed, $failed failed"
+	[ $failed = 0 ]
+}
+
+suite_programs() {
+	PROGRAMS_LONG=$long bash "$HK_SRC/tests/programs/run.sh"
+}
+
+# ---------------------------------------------------------------------------
+
+if [ "$mode" = fuzz ]; then
+	run_suite fuzz $((FUZZ_TIME + 600)) suite_fuzz "$FUZZ_TIME"
+else
+	for s in "$@"; do
+		case $s in
+		unit)		run_suite unit $((long ? 3600 : 900)) suite_unit ;;
+		stress)		run_suite stress $((STRESS_TIME * 4 + 120)) suite_stress ;;
+		stress-preload)	run_suite stress-preload $((STRESS_TIME + 120)) suite_stress_preload ;;
+		badinput)	run_suite badinput 300 suite_badinput ;;
+		badinput-preload) run_suite badinput-preload 300 suite_badinput_preload ;;
+		rss)		run_suite rss 300 suite_rss ;;
+		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
+		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;
+		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;
+		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
+		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
+		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
+		esac
+	done
+fi
+
+echo
+echo "======================================================================"
+echo " hakmem $mode summary ($HK_ARCH, $HK_OBJ)"
+echo "======================================================================"
+for i in "${!names[@]}"; do
+	printf ' %-4s %-17s %s\n' "${status[$i]}" "${names[$i]}" "${summaries[$i]}"
+done
+echo "----------------------------------------------------------------------"
+[ $nskip -gt 0 ] && echo " ($nskip skipped)"
+echo "check: $npass passed, $nfail failed"
+[ $nfail = 0 ]

@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The static-arena build (CONFIG_BACKEND_ARENA): exhaustion, reuse and
+ * coalescing, realloc in place and by moving, alignment,
+ * hak_arena_init(), usable sizes, foreign and double frees, and random
+ * sequences checked against a shadow model.
+ *
+ * Each test measures the arena it finds (Check's fork mode gives each
+ * one a fresh copy; with CONFIG_EXPORT_MALLOC, Check's own blocks are in
+ * it too) and gives back all it takes. The tests of hak_arena_init() need
+ * an untouched arena and are skipped when there is none.
+ */
+#include "unit.h"
+
+#ifdef CONFIG_BACKEND_ARENA
+
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hakmem.h>
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ */
+
+#define ARENA_TEST_BYTES	(64 * 1024)
+
+#if CONFIG_ARENA_SIZE_KB > 0
+#define ARENA_BYTES		(CONFIG_ARENA_SIZE_KB * 1024UL)
+#else
+#define ARENA_BYTES		((unsigned long)ARENA_TEST_BYTES)
+/* Without a built-in array, every test runs on this one. */
+static char arena_test_buf[ARENA_TEST_BYTES] __attribute__((aligned(16)));
+#endif
+
+/* Tests share one big array of pointers: small stacks on embedded CI. */
+#define MAX_PTRS		8192
+/* Blocks that fill the arena in fewer than MAX_PTRS allocations. */
+#define FILL_SIZE		(ARENA_BYTES / 4096 > 64 ? ARENA_BYTES / 4096 : 64)
+static void *ptrs[MAX_PTRS];
+
+static void arena_fixture(void)
+{
+#if CONFIG_ARENA_SIZE_KB == 0
+	hak_arena_init(arena_test_buf, sizeof(arena_test_buf));
+#endif
+}
+
+/*
+ * Whether the C library's malloc is ours (CONFIG_EXPORT_MALLOC linked in):
+ * then Check's own blocks are in the arena too.
+ */
+static int malloc_is_ours(void)
+{
+	void *m = malloc(16);
+	int ours = hak_malloc_usable_size(m) != 0;
+
+	free(m);
+	return ours;
+}
+
+/*
+ * Whether hak_arena_init() can still be called: the test runs in its own
+ * process and nothing else has used the arena.
+ */
+static int arena_untouched(void)
+{
+	const char *f = getenv("CK_FORK");
+
+	return !(f && strcmp(f, "no") == 0) && !malloc_is_ours();
+}
+
+/* xorshift64: deterministic, so a failure replays. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void fill(void *p, size_t n, unsigned int seed)
+{
+	unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c[i] = (unsigned char)(seed + i * 7);
+}
+
+static int intact(const void *p, size_t n, unsigned int seed)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i] != (unsigned char)(seed + i * 7))
+			return 0;
+	return 1;
+}
+
+/*
+ * Allocate blocks of n bytes, then of 1 byte, until the arena is full.
+ * Returns the count; *used gets the bytes the blocks take (payload and
+ * size word). No Check assertion may run while the arena is full: in a
+ * build that exports malloc, Check itself allocates from it.
+ */
+static size_t fill_arena(size_t n, size_t *used)
+{
+	size_t i;
+
+	*used = 0;
+	for (i = 0; i < MAX_PTRS; i++) {
+		ptrs[i] = hak_malloc(n);
+		if (!ptrs[i] && n > 1)
+			ptrs[i] = hak_malloc(n = 1);
+		if (!ptrs[i])
+			break;
+		*used += hak_malloc_usable_size(ptrs[i]) + sizeof(size_t);
+		memset(ptrs[i], 0xa5, n);
+	}
+	return i;
+}
+
+/* Largest block hak_malloc() gives now, to 64 bytes. */
+static size_t largest_block(void)
+{
+	size_t lo = 0, hi = ARENA_BYTES;
+	void *p;
+
+	while (hi - lo > 64) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		p = hak_malloc(mid);
+		if (p) {
+			hak_free(p);
+			lo = mid;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
+/* Room kept for Check while a test fills the arena. */
+#define RESERVE			4096
+
+/* ------------------------------------------------------------------------
+ * Exhaustion and reuse
+ */
+
+START_TEST(test_exhaustion)
+{
+	size_t whole = largest_block(), used, n, i;
+	void *reserve = hak_malloc(RESERVE), *one, *zeroed, *huge;
+	int e_fill, e_one, e_zeroed, e_huge;
+
+	ck_assert_ptr_ne(reserve, NULL);
+	n = fill_arena(FILL_SIZE, &used);
+	e_fill = errno;
+	errno = 0;
+	one = hak_malloc(1);
+	e_one = errno;
+	errno = 0;
+	zeroed = hak_calloc(1, 1);
+	e_zeroed = errno;
+	errno = 0;
+	huge = hak_malloc(ARENA_BYTES * 2);
+	e_huge = errno;
+	hak_free(reserve);
+
+	ck_assert_uint_lt(n, MAX_PTRS);
+	ck_assert_int_eq(e_fill, ENOMEM);
+	ck_assert_ptr_eq(one, NULL);
+	ck_assert_int_eq(e_one, ENOMEM);
+	ck_assert_ptr_eq(zeroed, NULL);
+	ck_assert_int_eq(e_zeroed, ENOMEM);
+	ck_assert_ptr_eq(huge, NULL);
+	ck_assert_int_eq(e_huge, ENOMEM);
+	/* One word of overhead a block: all but crumbs are handed out. */
+	ck_assert_uint_ge(used + RESERVE + 128, whole);
+	for (i = 0; i < n; i++)
+		hak_free(ptrs[i]);
+	ck_assert_uint_eq(largest_block(), whole);
+	/* The one free block can be had whole, not just up to its class. */
+	if (!malloc_is_ours())
+		ck_assert_uint_ge(whole + 128, used + RESERVE + sizeof(size_t));
+}
+END_TEST
+
+START_TEST(test_too_big)
+{
+	errno = 0;
+	ck_assert_ptr_eq(hak_malloc(SIZE_MAX / 2), NULL);
+	ck_assert_int_eq(errno, ENOMEM);
+	errno = 0;
+	ck_assert_ptr_eq(hak_malloc(ARENA_BYTES + 1), NULL);
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_ptr_eq(hak_aligned_alloc(4096, ARENA_BYTES), NULL);
+	/* Failures leave the arena whole. */
+	ck_assert_uint_ge(largest_block(), ARENA_BYTES * 9 / 10);
+}
+END_TEST
+
+START_TEST(test_reuse_after_free)
+{
+	size_t whole = largest_block(), used, n, m, i;
+	void *reserve = hak_malloc(RESERVE), *big;
+
+	ck_assert_ptr_ne(reserve, NULL);
+	n = fill_arena(FILL_SIZE - 16, &used);
+	/* Free the odd blocks, then the even ones: merges on both sides. */
+	for (i = 1; i < n; i += 2)
+		hak_free(ptrs[i]);
+	for (i = 0; i < n; i += 2)
+		hak_free(ptrs[i]);
+	m = fill_arena(FILL_SIZE - 16, &used);
+	for (i = 0; i < m; i++)
+		hak_free(ptrs[m - 1 - i]);
+	hak_free(reserve);
+	ck_assert_uint_lt(n, MAX_PTRS);
+	ck_assert_uint_eq(m, n);
+
+	/* Everything merged back into one block. */
+	big = hak_malloc(whole);
+	ck_assert_ptr_ne(big, NULL);
+	memset(big, 0x5a, whole);
+	hak_free(big);
+	ck_assert_uint_eq(largest_block(), whole);
+}
+END_TEST
+
+START_TEST(test_reuse_mixed_sizes)
+{
+	size_t whole = largest_block(), n, i;
+	void *again;
+
+	for (n = 0; n < MAX_PTRS; n++) {
+		ptrs[n] = hak_malloc(1 + (size_t)(rng() % 700));
+		if (!ptrs[n])
+			break;
+	}
+	/* Free in a scrambled order. */
+	for (i = 0; i < n; i++) {
+		size_t j = i + (size_t)(rng() % (n - i));
+		void *t = ptrs[i];
+
+		ptrs[i] = ptrs[j];
+		ptrs[j] = t;
+		hak_free(ptrs[i]);
+	}
+	again = hak_malloc(whole);
+	ck_assert_ptr_ne(again, NULL);
+	hak_free(again);
+}
+END_TEST
+
+/*
+ * A free block one size step too small, in the class of the request, is
+ * never handed out: the request is served from a larger class.
+ */
+START_TEST(test_class_rounding)
+{
+	char *small = hak_malloc(504), *sep = hak_malloc(16), *p;
+	size_t n;
+
+	ck_assert_ptr_ne(sep, NULL);
+	fill(sep, 16, 6);
+	hak_free(small);
+	for (n = 505; n <= 1100; n += 8) {
+		p = hak_malloc(n);
+		ck_assert_ptr_ne(p, NULL);
+		ck_assert_uint_ge(hak_malloc_usable_size(p), n);
+		memset(p, 0, hak_malloc_usable_size(p));
+		ck_assert(intact(sep, 16, 6));
+		hak_free(p);
+	}
+	hak_free(sep);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * realloc
+ */
+
+START_TEST(test_realloc_grow_in_place)
+{
+	char *a = hak_malloc(100), *b = hak_malloc(100), *c = hak_malloc(100);
+	char *r;
+
+	ck_assert_ptr_ne(c, NULL);
+	fill(a, 100, 1);
+	hak_free(b);
+	/* b's block lies right above a: a grows into it. */
+	r = hak_realloc(a, 200);
+	ck_assert_ptr_eq(r, a);
+	ck_assert(intact(r, 100, 1));
+	ck_assert_uint_ge(hak_malloc_usable_size(r), 200);
+	fill(r, hak_malloc_usable_size(r), 2);
+	ck_assert(intact(r, hak_malloc_usable_size(r), 2));
+
+	/* Shrinking never moves. */
+	r = hak_realloc(r, 20);
+	ck_assert_ptr_eq(r, a);
+	ck_assert(intact(r, 20, 2));
+	ck_assert_uint_ge(hak_malloc_usable_size(r), 20);
+	ck_assert_uint_lt(hak_malloc_usable_size(r), 64);
+
+	/* The top of the arena is free too: c grows into it. */
+	ck_assert_ptr_eq(hak_realloc(c, 5000), c);
+	hak_free(r);
+	hak_free(c);
+}
+END_TEST
+
+START_TEST(test_realloc_move)
+{
+	char *a = hak_malloc(100), *b = hak_malloc(100), *r;
+
+	ck_assert_ptr_ne(b, NULL);
+	fill(a, 100, 3);
+	fill(b, 100, 5);
+	/* b sits above a: a must move. */
+	r = hak_realloc(a, 1000);
+	ck_assert_ptr_ne(r, NULL);
+	ck_assert_ptr_ne(r, a);
+	ck_assert(intact(r, 100, 3));
+	fill(r, 1000, 4);
+	ck_assert(intact(b, 100, 5));
+	/* Too big to move: the old block is kept, contents and all. */
+	errno = 0;
+	ck_assert_ptr_eq(hak_realloc(r, ARENA_BYTES), NULL);
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert(intact(r, 1000, 4));
+	hak_free(r);
+	hak_free(b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Alignment and usable size
+ */
+
+START_TEST(test_alignment)
+{
+	size_t whole = largest_block(), n, i;
+	void *p;
+
+	for (n = 1; n < 3000; n += 1 + n / 8) {
+		p = hak_malloc(n);
+		ck_assert_ptr_ne(p, NULL);
+		ck_assert_uint_eq((uintptr_t)p % 16, 0);
+		hak_free(p);
+	}
+	for (i = 0; i < 64; i++) {
+		size_t align = (size_t)32 << (i % 8);	/* 32 ... 4096 */
+
+		n = 1 + (size_t)(rng() % 300);
+		ck_assert_int_eq(hak_posix_memalign(&ptrs[i], align, n), 0);
+		ck_assert_uint_eq((uintptr_t)ptrs[i] % align, 0);
+		ck_assert_uint_ge(hak_malloc_usable_size(ptrs[i]), n);
+		memset(ptrs[i], (int)i, hak_malloc_usable_size(ptrs[i]));
+	}
+	for (i = 0; i < 64; i++) {
+		unsigned char *c = ptrs[i];
+
+		ck_assert_uint_eq(c[0], i);
+		ck_assert_uint_eq(c[hak_malloc_usable_size(c) - 1], i);
+		hak_free(c);
+	}
+	p = hak_aligned_alloc(4096, 4096);
+	ck_assert_ptr_ne(p, NULL);
+	ck_assert_uint_eq((uintptr_t)p % 4096, 0);
+	hak_free(p);
+	/* The blocks split off in front were given back. */
+	ck_assert_uint_eq(largest_block(), whole);
+}
+END_TEST
+
+START_TEST(test_usable_size)
+{
+	int local;
+	size_t n, u;
+	char *p, *q;
+
+	for (n = 1; n < 2000; n++) {
+		p = hak_malloc(n);
+		q = hak_malloc(16);
+		ck_assert_ptr_ne(q, NULL);
+		fill(q, 16, 9);
+		u = hak_malloc_usable_size(p);
+		ck_assert_uint_ge(u, n);
+		ck_assert_uint_lt(u, n + 48);
+		/* The whole usable size is writable: the neighbour survives. */
+		memset(p, 0xff, u);
+		ck_assert(intact(q, 16, 9));
+		hak_free(p);
+		hak_free(q);
+	}
+	/* Pointers from elsewhere are not ours. */
+	ck_assert_uint_eq(hak_malloc_usable_size(&local), 0);
+	ck_assert_uint_eq(hak_malloc_usable_size(ptrs), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Bad frees
+ */
+
+START_TEST(test_foreign_free)
+{
+	static char not_ours[64] __attribute__((aligned(16)));
+	char on_stack[64] __attribute__((aligned(16)));
+	size_t whole = largest_block();
+
+	/* Never dereferenced: only their addresses are looked at. */
+	hak_free(not_ours);
+	hak_free(not_ours + 16);
+	hak_free(on_stack + 32);
+	hak_free((void *)(uintptr_t)16);
+	ck_assert_uint_eq(largest_block(), whole);
+}
+END_TEST
+
+#ifndef CONFIG_DEBUG_ASSERT
+START_TEST(test_double_free)
+{
+	char *a = hak_malloc(64), *b = hak_malloc(64), *c, *d;
+
+	hak_free(a);
+	hak_free(a);		/* ignored */
+	/* A freed pointer is not a block any more. */
+	ck_assert_uint_eq(hak_malloc_usable_size(a), 0);
+	c = hak_malloc(64);
+	d = hak_malloc(64);
+	ck_assert_ptr_ne(c, NULL);
+	ck_assert_ptr_ne(d, NULL);
+	ck_assert_ptr_ne(c, d);
+	ck_assert_ptr_ne(c, b);
+	ck_assert_ptr_ne(d, b);
+	hak_free(b);
+	hak_free(c);
+	hak_free(d);
+}
+END_TEST
+#endif
+
+/* ------------------------------------------------------------------------
+ * hak_arena_init()
+ */
+
+START_TEST(test_init_user_buffer)
+{
+	static char buf[16384] __attribute__((aligned(16)));
+	char *lo = buf + 3, *hi = buf + sizeof(buf);
+	size_t n = 0, i;
+
+	if (!arena_untouched())
+		return;
+	errno = 0;
+	ck_assert_int_eq(hak_arena_init(lo, 64), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(hak_arena_init(NULL, 4096), -1);
+	/* Unaligned base: the arena rounds it up. */
+	ck_assert_int_eq(hak_arena_init(lo, (size_t)(hi - lo)), 0);
+	errno = 0;
+	ck_assert_int_eq(hak_arena_init(buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+
+	while ((ptrs[n] = hak_malloc(100)) != NULL) {
+		ck_assert((char *)ptrs[n] >= lo);
+		ck_assert((char *)ptrs[n] + 100 <= hi);
+		fill(ptrs[n], 100, (unsigned int)n);
+		n++;
+	}
+	ck_assert_uint_ge(n * 112, sizeof(buf) * 8 / 10);
+	for (i = 0; i < n; i++) {
+		ck_assert(intact(ptrs[i], 100, (unsigned int)i));
+		hak_free(ptrs[i]);
+	}
+	ck_assert_uint_ge(largest_block(), sizeof(buf) * 8 / 10);
+}
+END_TEST
+
+START_TEST(test_init_after_use)
+{
+	static char buf[4096];
+	void *p;
+
+	if (!arena_untouched()) {
+		errno = 0;
+		ck_assert_int_eq(hak_arena_init(buf, sizeof(buf)), -1);
+		ck_assert_int_eq(errno, EINVAL);
+		return;
+	}
+	errno = 0;
+	p = hak_malloc(10);
+#if CONFIG_ARENA_SIZE_KB > 0
+	/* The first allocation takes the built-in array. */
+	ck_assert_ptr_ne(p, NULL);
+#else
+	/* No built-in array: nothing until an arena is handed over. */
+	ck_assert_ptr_eq(p, NULL);
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_int_eq(hak_arena_init(buf, sizeof(buf)), 0);
+	p = hak_malloc(10);
+	ck_assert((char *)p >= buf && (char *)p < buf + sizeof(buf));
+#endif
+	errno = 0;
+	ck_assert_int_eq(hak_arena_init(buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	hak_free(p);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Random sequences against a shadow model
+ */
+
+/* What the model knows of a live block. */
+struct shadow {
+	char *p;		/* the block, NULL if this slot is empty */
+	size_t n;		/* bytes requested, all filled with the pattern */
+	unsigned int seed;	/* pattern seed */
+};
+
+#define SLOTS	512
+
+/* An assertion that calls into Check (which may allocate) only on failure. */
+#define expect(cond) \
+	do { \
+		if (!(cond)) \
+			ck_abort_msg("Assertion '%s' failed", #cond); \
+	} while (0)
+static struct shadow shadow[SLOTS];
+
+static size_t random_size(void)
+{
+	uint64_t r = rng();
+
+	switch (r % 8) {
+	case 0:
+		return 1 + (size_t)((r >> 8) % 4096);
+	case 1:
+		return 1 + (size_t)((r >> 8) % 1024);
+	default:
+		return 1 + (size_t)((r >> 8) % 128);
+	}
+}
+
+START_TEST(test_random_model)
+{
+	size_t whole = largest_block(), fails = 0, step, i;
+	unsigned int seed = 1;
+
+	for (step = 0; step < (size_t)hk_test_scale(40000); step++) {
+		struct shadow *s = &shadow[rng() % SLOTS];
+		unsigned int op = (unsigned int)(rng() % 4);
+		size_t n = random_size();
+		char *p;
+
+		if (s->p)
+			expect(intact(s->p, s->n, s->seed));
+		if (s->p && op == 0) {
+			hak_free(s->p);
+			s->p = NULL;
+		} else if (s->p && op == 1) {
+			p = hak_realloc(s->p, n);
+			if (!p) {
+				fails++;
+				continue;
+			}
+			expect((uintptr_t)p % 16 == 0);
+			expect(intact(p, n < s->n ? n : s->n, s->seed));
+			s->p = p;
+			s->n = n;
+			fill(p, n, s->seed);
+		} else if (!s->p) {
+			size_t align = (size_t)16 << (rng() % 6);
+
+			p = op == 2 ? hak_aligned_alloc(align, n) : hak_malloc(n);
+			if (!p) {
+				fails++;
+				continue;
+			}
+			expect((uintptr_t)p % (op == 2 ? align : 16) == 0);
+			expect(hak_malloc_usable_size(p) >= n);
+			s->p = p;
+			s->n = n;
+			s->seed = seed++;
+			fill(p, n, s->seed);
+		}
+	}
+	for (i = 0; i < SLOTS; i++) {
+		if (!shadow[i].p)
+			continue;
+		expect(intact(shadow[i].p, shadow[i].n, shadow[i].seed));
+		hak_free(shadow[i].p);
+		shadow[i].p = NULL;
+	}
+	/* Some requests must have failed, or the arena was not stressed. */
+	if (ARENA_BYTES <= 64 * 1024)
+		ck_assert_uint_gt(fails, 0);
+	ck_assert_uint_eq(largest_block(), whole);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Suite
+ */
+
+static Suite *arena_suite(void)
+{
+	Suite *s = suite_create("arena");
+	TCase *tc = tcase_create("arena");
+	TCase *init = tcase_create("arena_init");
+
+	tcase_add_checked_fixture(tc, arena_fixture, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_exhaustion);
+	tcase_add_test(tc, test_too_big);
+	tcase_add_test(tc, test_reuse_after_free);
+	tcase_add_test(tc, test_reuse_mixed_sizes);
+	tcase_add_test(tc, test_class_rounding);
+	tcase_add_test(tc, test_realloc_grow_in_place);
+	tcase_add_test(tc, test_realloc_move);
+	tcase_add_test(tc, test_alignment);
+	tcase_add_test(tc, test_usable_size);
+	tcase_add_test(tc, test_foreign_free);
+#ifndef CONFIG_DEBUG_ASSERT
+	tcase_add_test(tc, test_double_free);
+#endif
+	tcase_add_test(tc, test_random_model);
+	suite_add_tcase(s, tc);
+
+	/* These hand the arena over themselves: no fixture. */
+	tcase_add_test(init, test_init_user_buffer);
+	tcase_add_test(init, test_init_after_use);
+	suite_add_tcase(s, init);
+	return s;
+}
+
+HK_SUITE(arena_suite);
+
+#endif /* CONFIG_BACKEND_ARENA */

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Registration of the unit test suites.
+ *
+ * Every tests/unit/check_*.c file is linked into one runner, run_unit
+ * (main.c). A file registers its suites with
+ *
+ *	static Suite *foo_suite(void) { ... }
+ *	HK_SUITE(foo_suite);
+ *
+ * which adds foo_suite() to a list from a constructor, so new files need
+ * no central list. A file for a box that is configured off wraps its body
+ * in #ifdef CONFIG_... and compiles to nothing: include this header first,
+ * it brings in the configuration (generated/autoconf.h).
+ *
+ * The runner runs every registered suite in Check's fork mode (each test
+ * in a fresh child of the runner). CK_RUN_SUITE=name or CK_RUN_CASE=name
+ * select one suite or test case, CK_FORK=no runs in one process (for gdb).
+ */
+#ifndef _HK_TESTS_UNIT_H
+#define _HK_TESTS_UNIT_H
+
+#include <generated/autoconf.h>
+
+#include <check.h>
+
+typedef Suite *(*hk_suite_fn)(void);
+
+/* Called by HK_SUITE's constructor; defined in main.c. */
+void hk_register_suite(hk_suite_fn fn, const char *name);
+
+#define HK_SUITE(fn)							\
+	static void __attribute__((constructor, used))			\
+	hk_register_##fn(void)						\
+	{								\
+		hk_register_suite(fn, #fn);				\
+	}								\
+	struct hk_suite_dummy_##fn
+
+/*
+ * Scale factor for loop counts: 1 natively, smaller under qemu or the
+ * sanitizers (HK_TEST_SCALE=percent, set by tests/run.sh).
+ */
+long hk_test_scale(long n);
+
+#endif /* _HK_TESTS_UNIT_H */

@@ -1,0 +1,852 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""hakmem benchmark runner (standard library only; run with /usr/bin/python3).
+
+  run.py bench     --bindir D --outdir O --hakmem SO [--rounds N] [--quick] ...
+  run.py ab        --bindir D --outdir O --a-so SO --b-so SO [--a-name X --b-name Y] ...
+  run.py callgrind --bindir D --outdir O --hakmem SO [--pairs N] [--size S]
+
+Every benchmark binary calls the C library malloc family and prints one line
+  RESULT name=<bench> ops=<n> seconds=<s> mops=<Mops/s> peak_rss_kb=<kb> ...
+The allocator is chosen with LD_PRELOAD on the same binary.  See
+Documentation/benchmarks.md.
+"""
+
+import argparse
+import csv
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+# --------------------------------------------------------------------------
+# The suite.  (case name, program, argv, index of the iteration-count argument
+# in argv).  Iteration counts are tuned so that one run takes roughly
+# 0.2-1 s with the system malloc on a 2-core EPYC VM; QUICK=1 scales them by
+# QUICK_SCALE and --scale by any factor.
+
+FIXED_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+MIXED_BANDS = [(16, 1024, 20000000), (256, 4096, 6000000), (1024, 8192, 5000000),
+               (8192, 32768, 3000000), (32768, 262144, 600000)]
+QUICK_SCALE = 0.25
+
+
+def all_cases():
+    cases = []
+    for s in FIXED_SIZES:
+        cases.append(dict(case="fixed_size/%d" % s, bench="fixed_size", prog="bench_fixed_size",
+                          args=[s, 20000000], it=1, size=s))
+    for lo, hi, n in MIXED_BANDS:
+        cases.append(dict(case="random_mixed/%d-%d" % (lo, hi), bench="random_mixed",
+                          prog="bench_random_mixed", args=[lo, hi, n], it=2, band=(lo, hi)))
+    for t in (1, 2):
+        cases.append(dict(case="mid_large_mt/%dt" % t, bench="mid_large_mt", prog="bench_mid_large_mt",
+                          args=[t, 4000000], it=1))
+    cases.append(dict(case="xthread", bench="xthread", prog="bench_xthread",
+                      args=[1, 1500000], it=1))
+    cases.append(dict(case="larson", bench="larson", prog="bench_larson",
+                      args=[2, 200, 50000], it=2))
+    cases.append(dict(case="realloc", bench="realloc", prog="bench_realloc",
+                      args=[700000], it=0))
+    cases.append(dict(case="thread_churn", bench="thread_churn", prog="bench_thread_churn",
+                      args=[1000], it=0))
+    return cases
+
+
+BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
+               "realloc", "thread_churn"]
+
+
+def select_cases(benches, sizes):
+    cases = all_cases()
+    if benches:
+        want = benches.replace(",", " ").split()
+        unknown = [w for w in want
+                   if w.split("/")[0] not in BENCH_NAMES]
+        if unknown:
+            die("unknown benchmark(s) %s; known: %s" % (" ".join(unknown), " ".join(BENCH_NAMES)))
+        cases = [c for c in cases if c["bench"] in want or c["case"] in want]
+    if sizes:
+        nums, bands = [], []
+        for tok in sizes.replace(",", " ").split():
+            m = re.fullmatch(r"(\d+)-(\d+)", tok)
+            if m:
+                bands.append((int(m.group(1)), int(m.group(2))))
+            elif tok.isdigit():
+                nums.append(int(tok))
+            else:
+                die("bad SIZES token %r (use numbers or MIN-MAX bands)" % tok)
+
+        def keep(c):
+            if "size" in c:
+                return c["size"] in nums
+            if "band" in c:
+                lo, hi = c["band"]
+                return c["band"] in bands or any(lo <= n <= hi for n in nums)
+            return True  # SIZES does not filter the other benchmarks
+        cases = [c for c in cases if keep(c)]
+    if not cases:
+        die("BENCHES/SIZES selected no benchmark")
+    return cases
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+def die(msg):
+    sys.stderr.write("\nrun.py: error: %s\n" % msg)
+    sys.exit(1)
+
+
+def warn(msg):
+    sys.stderr.write("\r\033[K" if sys.stderr.isatty() else "")
+    sys.stderr.write("run.py: warning: %s\n" % msg)
+
+
+def progress(msg):
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + msg)
+    else:
+        sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def progress_done():
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def fmt_dur(s):
+    s = int(s + 0.5)
+    return "%dm%02ds" % (s // 60, s % 60) if s >= 60 else "%ds" % s
+
+
+def multiarch():
+    for cc in (os.environ.get("CC", ""), "gcc", "cc"):
+        if not cc:
+            continue
+        try:
+            out = subprocess.run([cc, "-print-multiarch"], capture_output=True, text=True,
+                                 timeout=20).stdout.strip()
+            if out:
+                return out
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return "x86_64-linux-gnu"
+
+
+def ldconfig_map():
+    libs = {}
+    for ld in ("/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"):
+        try:
+            out = subprocess.run([ld, "-p"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        for line in out.splitlines():
+            m = re.match(r"\s*(\S+)\s+\(([^)]*)\)\s+=>\s+(\S+)", line)
+            if not m:
+                continue
+            if os.uname().machine == "x86_64" and "x86-64" not in m.group(2):
+                continue  # skip i386/x32 copies
+            libs.setdefault(m.group(1), m.group(3))
+        break
+    return libs
+
+
+OTHER_ALLOCATORS = [
+    ("mimalloc", ["libmimalloc.so.2", "libmimalloc.so"]),
+    ("jemalloc", ["libjemalloc.so.2", "libjemalloc.so"]),
+    ("tcmalloc", ["libtcmalloc_minimal.so.4", "libtcmalloc.so.4", "libtcmalloc_minimal.so"]),
+]
+
+
+def find_lib(sonames, ldmap, triplet):
+    dirs = ["/usr/lib/" + triplet, "/lib/" + triplet, "/usr/local/lib", "/usr/lib64", "/usr/lib"]
+    for so in sonames:
+        if so in ldmap and os.path.exists(ldmap[so]):
+            return ldmap[so]
+        for d in dirs:
+            p = os.path.join(d, so)
+            if os.path.exists(p):
+                return p
+    return None
+
+
+def preload_ok(so):
+    """Check that ld.so really preloads SO (it only warns and goes on when it can't)."""
+    env = dict(os.environ, LD_PRELOAD=so)
+    try:
+        r = subprocess.run(["/bin/cat", "/proc/self/maps"], env=env, capture_output=True,
+                           text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        return "cannot run a preloaded process: %s" % e
+    if "cannot be preloaded" in r.stderr or r.returncode != 0:
+        return (r.stderr.strip() or "exit status %d" % r.returncode)
+    real = os.path.realpath(so)
+    if real not in r.stdout and so not in r.stdout:
+        return "library does not appear in /proc/self/maps of a preloaded process"
+    return None
+
+
+def run_env(so):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if so:
+        env["LD_PRELOAD"] = so
+    return env
+
+
+RESULT_RE = re.compile(r"^RESULT\s+(.*)$", re.M)
+
+
+def parse_result(stdout):
+    m = None
+    for m in RESULT_RE.finditer(stdout):
+        pass
+    if not m:
+        return None
+    kv = dict(x.split("=", 1) for x in m.group(1).split() if "=" in x)
+    try:
+        return dict(name=kv["name"], ops=int(kv["ops"]), seconds=float(kv["seconds"]),
+                    mops=float(kv["mops"]), peak_rss_kb=int(kv["peak_rss_kb"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def case_argv(c, bindir, scale):
+    args = list(c["args"])
+    args[c["it"]] = max(1, int(round(args[c["it"]] * scale)))
+    return [os.path.join(bindir, c["prog"])] + [str(a) for a in args]
+
+
+def run_one(argv, so, timeout):
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(argv, env=run_env(so), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timeout after %ds" % timeout, time.monotonic() - t0
+    except OSError as e:
+        return None, str(e), time.monotonic() - t0
+    wall = time.monotonic() - t0
+    res = parse_result(r.stdout)
+    if r.returncode != 0 or res is None:
+        err = (r.stderr.strip().splitlines() or ["no RESULT line"])[-1]
+        if r.returncode < 0:
+            err = "killed by signal %d; %s" % (-r.returncode, err)
+        elif r.returncode:
+            err = "exit %d: %s" % (r.returncode, err)
+        return None, err[:300], wall
+    if "cannot be preloaded" in r.stderr:
+        return None, "LD_PRELOAD failed: " + r.stderr.strip()[:200], wall
+    return res, None, wall
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def quartiles(xs):
+    xs = sorted(xs)
+    if len(xs) < 2:
+        return (xs[0], xs[0]) if xs else (float("nan"), float("nan"))
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0 and not math.isnan(x)]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def fnum(x, width=0):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        s = "-"
+    elif x >= 100:
+        s = "%.0f" % x
+    elif x >= 10:
+        s = "%.1f" % x
+    else:
+        s = "%.2f" % x
+    return s.rjust(width) if width else s
+
+
+def fmem(kb):
+    if kb is None or (isinstance(kb, float) and math.isnan(kb)):
+        return "-"
+    mb = kb / 1024.0
+    return "%.1fM" % mb if mb < 100 else "%.0fM" % mb
+
+
+def stats_of(rows):
+    ok = [r for r in rows if r["status"] == "ok"]
+    m = [r["mops"] for r in ok]
+    rss = [r["peak_rss_kb"] for r in ok]
+    s = dict(runs=len(rows), failed=len(rows) - len(ok))
+    if not m:
+        s.update(median=float("nan"), min=float("nan"), max=float("nan"), spread=float("nan"),
+                 iqr=float("nan"), rss=float("nan"))
+        return s
+    med = median(m)
+    q1, q3 = quartiles(m)
+    s.update(median=med, min=min(m), max=max(m),
+             spread=100.0 * (max(m) - min(m)) / med if med else float("nan"),
+             iqr=100.0 * (q3 - q1) / med if med else float("nan"),
+             rss=median(rss))
+    return s
+
+
+def cell(s):
+    if s["failed"] == s["runs"]:
+        return "FAIL"
+    txt = "%s %3.0f%%" % (fnum(s["median"]), s["spread"])
+    return txt + ("*" if s["failed"] else "")
+
+
+RAW_FIELDS = ["round", "case", "bench", "allocator", "library", "ops", "seconds", "mops",
+              "peak_rss_kb", "wall_s", "status", "error", "argv"]
+
+
+# --------------------------------------------------------------------------
+# running the matrix
+
+def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
+    """Run every case with every allocator, ROUNDS times, interleaved.
+
+    Within a round each case is run with all allocators back to back (so they
+    see the same machine conditions); the allocator order rotates by one per
+    round so that no allocator always runs first or last."""
+    rows = []
+    total = rounds * len(cases) * len(allocs)
+    done = 0
+    t_start = time.monotonic()
+    for rnd in range(1, rounds + 1):
+        k = (rnd - 1) % len(allocs)
+        order = allocs[k:] + allocs[:k]
+        for c in cases:
+            argv = case_argv(c, bindir, scale)
+            for name, so in order:
+                done += 1
+                el = time.monotonic() - t_start
+                eta = el / (done - 1) * (total - done + 1) if done > 1 else 0
+                progress("[%s %3d/%d] round %d/%d  %-26s %-12s elapsed %s  eta %s" % (
+                    label, done, total, rnd, rounds, c["case"], name, fmt_dur(el), fmt_dur(eta)))
+                res, err, wall = run_one(argv, so, timeout)
+                row = dict(round=rnd, case=c["case"], bench=c["bench"], allocator=name,
+                           library=so or "", wall_s="%.3f" % wall, argv=" ".join(argv[1:]))
+                if res:
+                    row.update(ops=res["ops"], seconds=res["seconds"], mops=res["mops"],
+                               peak_rss_kb=res["peak_rss_kb"], status="ok", error="")
+                else:
+                    warn("%s with %s (round %d) failed: %s" % (c["case"], name, rnd, err))
+                    row.update(ops="", seconds="", mops="", peak_rss_kb="", status="fail", error=err)
+                rows.append(row)
+    progress_done()
+    sys.stderr.write("run.py: %d runs in %s\n" % (total, fmt_dur(time.monotonic() - t_start)))
+    return rows
+
+
+def write_csv(path, fields, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+
+
+def gnuplot(script, png):
+    if not shutil.which("gnuplot"):
+        warn("gnuplot not found: no chart %s" % png)
+        return False
+    r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    if r.returncode != 0:
+        warn("gnuplot failed for %s: %s" % (png, r.stderr.strip()[-500:]))
+        return False
+    return True
+
+
+def gp_escape(s):
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("_", "\\\\_")
+
+
+def terminal():
+    r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True) \
+        if shutil.which("gnuplot") else None
+    if r and "pngcairo" in (r.stdout + r.stderr):
+        return "pngcairo enhanced font 'sans,9'"
+    return "png"
+
+
+COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
+
+
+def bar_chart(png, datfile, title, ylabel, cases, series, values, lows, highs, base, logscale):
+    """Grouped bars drawn from `base` (1.0 for ratios) to the value, with
+    min-max error bars.  values[s][i] for series s, case i."""
+    n = len(series)
+    width = 0.8 / n
+    lines = []
+    for i, c in enumerate(cases):
+        cols = [str(i)]
+        for s in range(n):
+            v, lo, hi = values[s][i], lows[s][i], highs[s][i]
+            ok = v is not None and not math.isnan(v) and v > 0
+            cols += ["%.6g" % v if ok else "NaN",
+                     "%.6g" % lo if ok and lo and not math.isnan(lo) else "NaN",
+                     "%.6g" % hi if ok and hi and not math.isnan(hi) else "NaN"]
+        lines.append(" ".join(cols))
+    with open(datfile, "w") as f:
+        f.write("# x " + " ".join("%s %s_min %s_max" % (s, s, s) for s in series) + "\n")
+        f.write("\n".join(lines) + "\n")
+    allv = [x for arr in (values, lows, highs) for row in arr for x in row
+            if x is not None and not math.isnan(x) and x > 0]
+    vmin, vmax = (min(allv), max(allv)) if allv else (0.5, 2)
+    draw_base = base is not None
+    if base is None:  # absolute values: bars from the bottom of the axis
+        base = vmin / 2 if logscale else 0
+    if logscale:
+        ylo, yhi = min(vmin, base) / 1.3, max(vmax, base) * 1.3
+    else:
+        ylo, yhi = min(0, vmin), max(vmax, base) * 1.1
+    xt = ", ".join('"%s" %d' % (gp_escape(c), i) for i, c in enumerate(cases))
+    plots = []
+    for s, name in enumerate(series):
+        off = -0.4 + width * (s + 0.5)
+        col = 2 + 3 * s
+        plots.append("'%s' using ($1+%.4f):%d:($1+%.4f):($1+%.4f):(%g<$%d?%g:$%d):(%g<$%d?$%d:%g) "
+                     "with boxxyerror fs solid 0.85 border lc rgb '#333333' fc rgb '%s' title '%s'"
+                     % (datfile, off, col, off - width / 2, off + width / 2,
+                        base, col, base, col, base, col, col, base, COLORS[s % len(COLORS)],
+                        gp_escape(name)))
+        plots.append("'%s' using ($1+%.4f):%d:(0):($%d-$%d) with vectors heads size screen 0.003,90 "
+                     "lc rgb '#222222' lw 1 notitle" % (datfile, off, col + 1, col + 2, col + 1))
+    script = """
+set terminal %s size %d,620
+set output '%s'
+set title "%s"
+set ylabel "%s"
+set key outside top center horizontal reverse Left samplen 2
+set grid ytics
+set xtics (%s) rotate by -40 left nomirror
+set xrange [-0.6:%g]
+set yrange [%g:%g]
+%s
+%s
+set bmargin 11
+set rmargin 8
+plot %s
+""" % (terminal(), max(900, 70 * len(cases) + 200), png, gp_escape(title), gp_escape(ylabel), xt,
+       len(cases) - 0.4, ylo, yhi,
+       "set logscale y 2\nset format y '%g'" if logscale else "unset logscale y",
+       ("set arrow from -0.6,%g to %g,%g nohead lc rgb '#000000' lw 1 front" % (base, len(cases) - 0.4, base))
+       if draw_base else "",
+       ", \\\n     ".join(plots))
+    with open(png[:-4] + ".gp", "w") as f:
+        f.write(script)
+    return gnuplot(script, png)
+
+
+# --------------------------------------------------------------------------
+# bench: hakmem vs the others
+
+def cmd_bench(a):
+    cases = select_cases(a.benches, a.sizes)
+    hak = os.path.abspath(a.hakmem)
+    if not os.path.exists(hak):
+        die("hakmem library not found: %s\n  build it first (`make`, or `make O=DIR` and run "
+            "the bench with the same O=), or point HAKMEM_SO=/path/to/libhakmem.so at a build." % hak)
+    err = preload_ok(hak)
+    if err:
+        die("%s cannot be LD_PRELOADed: %s" % (hak, err))
+    triplet = multiarch()
+    ldmap = ldconfig_map()
+    allocs = [("system", None), ("hakmem", hak)]
+    for name, sonames in OTHER_ALLOCATORS:
+        so = find_lib(sonames, ldmap, triplet)
+        if not so:
+            warn("%s not found (looked for %s): skipped" % (name, ", ".join(sonames)))
+            continue
+        e = preload_ok(so)
+        if e:
+            warn("%s (%s) cannot be preloaded: %s: skipped" % (name, so, e))
+            continue
+        allocs.append((name, so))
+    if a.allocators:
+        want = a.allocators.replace(",", " ").split()
+        allocs = [x for x in allocs if x[0] in want]
+        if not allocs:
+            die("ALLOCATORS=%s selected no available allocator" % a.allocators)
+    names = [n for n, _ in allocs]
+    sys.stderr.write("run.py: allocators: %s\n" % ", ".join(
+        "%s=%s" % (n, so or "(no preload)") for n, so in allocs))
+    sys.stderr.write("run.py: %d cases x %d allocators x %d rounds%s\n" % (
+        len(cases), len(allocs), a.rounds, ", quick" if a.quick else ""))
+    rows = run_matrix(cases, allocs, a.rounds, a.bindir, a.scale, a.timeout, "bench")
+
+    os.makedirs(a.outdir, exist_ok=True)
+    write_csv(os.path.join(a.outdir, "results.csv"), RAW_FIELDS, rows)
+
+    st = {}
+    for c in cases:
+        for n in names:
+            st[c["case"], n] = stats_of([r for r in rows if r["case"] == c["case"] and r["allocator"] == n])
+
+    def ratio(x, y):
+        return x / y if x and y and not math.isnan(x) and not math.isnan(y) else float("nan")
+
+    others = [n for n in names if n != "hakmem"]
+    summary = []
+    hs, hb, norm = [], [], {n: [] for n in names}
+    for c in cases:
+        cc = c["case"]
+        sysm = st[cc, "system"]["median"] if "system" in names else float("nan")
+        best_name, best = None, float("nan")
+        for n in others:
+            m = st[cc, n]["median"]
+            if not math.isnan(m) and (best_name is None or m > best):
+                best_name, best = n, m
+        for n in names:
+            s = st[cc, n]
+            nr = ratio(s["median"], sysm)
+            norm[n].append(nr)
+            summary.append(dict(case=cc, bench=c["bench"], allocator=n, runs=s["runs"], failed=s["failed"],
+                                median_mops="%.4f" % s["median"], min_mops="%.4f" % s["min"],
+                                max_mops="%.4f" % s["max"], spread_pct="%.1f" % s["spread"],
+                                iqr_pct="%.1f" % s["iqr"], median_peak_rss_kb="%.0f" % s["rss"],
+                                norm_to_system="%.4f" % nr,
+                                hakmem_ratio_to_best_other="", best_other=""))
+        if "hakmem" in names:
+            h = st[cc, "hakmem"]["median"]
+            hs.append(ratio(h, sysm))
+            hb.append(ratio(h, best))
+            summary[-len(names) + names.index("hakmem")].update(
+                hakmem_ratio_to_best_other="%.4f" % ratio(h, best), best_other=best_name or "")
+        c["best"] = best_name
+    for n in names:
+        summary.append(dict(case="geomean", bench="", allocator=n, norm_to_system="%.4f" % geomean(norm[n]),
+                            hakmem_ratio_to_best_other="%.4f" % geomean(hb) if n == "hakmem" else ""))
+    sfields = ["case", "bench", "allocator", "runs", "failed", "median_mops", "min_mops", "max_mops",
+               "spread_pct", "iqr_pct", "median_peak_rss_kb", "norm_to_system",
+               "hakmem_ratio_to_best_other", "best_other"]
+    write_csv(os.path.join(a.outdir, "summary.csv"), sfields, summary)
+
+    # ---- table
+    out = []
+    w0 = max(22, max(len(c["case"]) for c in cases) + 1)
+    cw = 14
+    out.append("")
+    out.append("Throughput: median Mops/s over %d rounds, followed by the spread (max-min)/median"
+               % a.rounds + ("   [quick mode]" if a.quick else ""))
+    hdr = "case".ljust(w0) + "".join(n.rjust(cw) for n in names)
+    if "hakmem" in names:
+        hdr += "hak/sys".rjust(9) + "hak/best".rjust(10) + "  best other"
+    out.append(hdr)
+    out.append("-" * len(hdr))
+    for i, c in enumerate(cases):
+        line = c["case"].ljust(w0) + "".join(cell(st[c["case"], n]).rjust(cw) for n in names)
+        if "hakmem" in names:
+            line += ("%.2fx" % hs[i] if not math.isnan(hs[i]) else "-").rjust(9)
+            line += ("%.2fx" % hb[i] if not math.isnan(hb[i]) else "-").rjust(10)
+            line += "  " + (c["best"] or "-")
+        out.append(line)
+    out.append("-" * len(hdr))
+    def gm(xs):
+        valid = [x for x in xs if not math.isnan(x)]
+        return ("%.2fx" % geomean(xs)) + ("" if len(valid) == len(xs) else "(%d/%d)" % (len(valid), len(xs)))
+    line = "geomean vs system".ljust(w0) + "".join(gm(norm[n]).rjust(cw) for n in names)
+    if "hakmem" in names:
+        line += gm(hs).rjust(9) + gm(hb).rjust(10)
+    out.append(line)
+    if any(c["case"] == "mid_large_mt/1t" for c in cases) and any(c["case"] == "mid_large_mt/2t" for c in cases):
+        out.append("mid_large_mt scaling 2t/1t (ideal 2.00x on 2 idle cores): " + "  ".join(
+            "%s %s" % (n, ("%.2fx" % ratio(st["mid_large_mt/2t", n]["median"], st["mid_large_mt/1t", n]["median"])))
+            for n in names))
+    if any(st[k]["failed"] for k in st):
+        out.append("FAIL = every run failed, * = some runs failed (see results.csv, status/error columns);"
+                   " (k/n) = geomean over the k cases that did not fail")
+    out.append("")
+    out.append("Peak RSS: median over the rounds of VmHWM (peak resident set), MiB")
+    hdr = "case".ljust(w0) + "".join(n.rjust(10) for n in names)
+    out.append(hdr)
+    out.append("-" * len(hdr))
+    rss_norm = {n: [] for n in names}
+    for c in cases:
+        sysr = st[c["case"], "system"]["rss"] if "system" in names else float("nan")
+        out.append(c["case"].ljust(w0) + "".join(fmem(st[c["case"], n]["rss"]).rjust(10) for n in names))
+        for n in names:
+            rss_norm[n].append(ratio(st[c["case"], n]["rss"], sysr))
+    out.append("-" * len(hdr))
+    out.append("geomean vs system".ljust(w0) + "".join(("%.2fx" % geomean(rss_norm[n])).rjust(10) for n in names))
+    out.append("")
+    table = "\n".join(out)
+    print(table)
+    with open(os.path.join(a.outdir, "table.txt"), "w") as f:
+        f.write(table + "\n")
+
+    # ---- charts
+    cl = [c["case"] for c in cases]
+    if "system" in names:
+        vals, lows, highs = [], [], []
+        for n in names:
+            vals.append([ratio(st[c, n]["median"], st[c, "system"]["median"]) for c in cl])
+            lows.append([ratio(st[c, n]["min"], st[c, "system"]["median"]) for c in cl])
+            highs.append([ratio(st[c, n]["max"], st[c, "system"]["median"]) for c in cl])
+        flat = [v for row in vals for v in row if not math.isnan(v) and v > 0]
+        logscale = bool(flat) and max(flat) / min(flat) > 4
+        bar_chart(os.path.join(a.outdir, "bench.png"), os.path.join(a.outdir, "bench.dat"),
+                  "Throughput normalised to the system malloc (median of %d rounds; bars: min-max)" % a.rounds,
+                  "throughput / system malloc" + (" (log scale)" if logscale else ""),
+                  cl, names, vals, lows, highs, 1.0, logscale)
+    rvals = [[st[c, n]["rss"] / 1024.0 for c in cl] for n in names]
+    bar_chart(os.path.join(a.outdir, "bench_rss.png"), os.path.join(a.outdir, "bench_rss.dat"),
+              "Peak RSS (median of %d rounds)" % a.rounds, "peak RSS, MiB (log scale)",
+              cl, names, rvals, rvals, rvals, None, True)
+    sys.stderr.write("run.py: wrote %s/{results.csv,summary.csv,table.txt,bench.png,bench_rss.png}\n"
+                     % a.outdir)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# ab: two hakmem builds
+
+def cmd_ab(a):
+    cases = select_cases(a.benches, a.sizes)
+    libs = []
+    for tag, so, name in (("A", a.a_so, a.a_name), ("B", a.b_so, a.b_name)):
+        so = os.path.abspath(so)
+        if not os.path.exists(so):
+            die("%s library not found: %s (did the build of %s succeed?)" % (tag, so, name))
+        e = preload_ok(so)
+        if e:
+            die("%s library %s cannot be LD_PRELOADed: %s" % (tag, so, e))
+        libs.append((name or tag, so))
+    if libs[0][0] == libs[1][0]:
+        libs = [(libs[0][0] + " (A)", libs[0][1]), (libs[1][0] + " (B)", libs[1][1])]
+    an, bn = libs[0][0], libs[1][0]
+    sys.stderr.write("run.py: A = %s (%s)\nrun.py: B = %s (%s)\n" % (an, libs[0][1], bn, libs[1][1]))
+    rows = run_matrix(cases, libs, a.rounds, a.bindir, a.scale, a.timeout, "ab")
+    for r in rows:
+        r["allocator"] = "A" if r["allocator"] == an else "B"
+        r["config"] = an if r["allocator"] == "A" else bn
+    os.makedirs(a.outdir, exist_ok=True)
+    write_csv(os.path.join(a.outdir, "ab-results.csv"), RAW_FIELDS[:4] + ["config"] + RAW_FIELDS[4:], rows)
+
+    out, summary, ratios = [], [], []
+    cl, rv, rlo, rhi = [], [], [], []
+    w0 = max(22, max(len(c["case"]) for c in cases) + 1)
+    out.append("")
+    out.append("A/B: A = %s, B = %s; %d rounds, runs alternate A,B / B,A%s" % (
+        an, bn, a.rounds, "   [quick mode]" if a.quick else ""))
+    out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians [min..max of the "
+               "per-round ratios]; RSS: median peak")
+    hdr = ("case".ljust(w0) + "A Mops/s".rjust(14) + "B Mops/s".rjust(14) + "B/A".rjust(8)
+           + "per-round range".rjust(18) + "A RSS".rjust(9) + "B RSS".rjust(9) + "B/A RSS".rjust(9))
+    out.append(hdr)
+    out.append("-" * len(hdr))
+    for c in cases:
+        cc = c["case"]
+        sa = stats_of([r for r in rows if r["case"] == cc and r["allocator"] == "A"])
+        sb = stats_of([r for r in rows if r["case"] == cc and r["allocator"] == "B"])
+        per = []
+        for rnd in range(1, a.rounds + 1):
+            ra = [r for r in rows if r["case"] == cc and r["round"] == rnd and r["allocator"] == "A"
+                  and r["status"] == "ok"]
+            rb = [r for r in rows if r["case"] == cc and r["round"] == rnd and r["allocator"] == "B"
+                  and r["status"] == "ok"]
+            if ra and rb:
+                per.append(rb[0]["mops"] / ra[0]["mops"])
+        ok = not (math.isnan(sa["median"]) or math.isnan(sb["median"]))
+        ratio = sb["median"] / sa["median"] if ok else float("nan")
+        lo, hi = (min(per), max(per)) if per else (float("nan"), float("nan"))
+        rss_ratio = sb["rss"] / sa["rss"] if ok and sa["rss"] else float("nan")
+        if ok:
+            ratios.append(ratio)
+        out.append(cc.ljust(w0) + cell(sa).rjust(14) + cell(sb).rjust(14)
+                   + ("%.3f" % ratio if ok else "-").rjust(8)
+                   + ("[%.3f..%.3f]" % (lo, hi) if per else "-").rjust(18)
+                   + fmem(sa["rss"]).rjust(9) + fmem(sb["rss"]).rjust(9)
+                   + ("%.2f" % rss_ratio if not math.isnan(rss_ratio) else "-").rjust(9))
+        summary.append(dict(case=cc, bench=c["bench"], a_config=an, b_config=bn,
+                            a_median_mops="%.4f" % sa["median"], b_median_mops="%.4f" % sb["median"],
+                            a_spread_pct="%.1f" % sa["spread"], b_spread_pct="%.1f" % sb["spread"],
+                            ratio_b_a="%.4f" % ratio, ratio_min="%.4f" % lo, ratio_max="%.4f" % hi,
+                            a_median_peak_rss_kb="%.0f" % sa["rss"], b_median_peak_rss_kb="%.0f" % sb["rss"],
+                            rss_ratio_b_a="%.4f" % rss_ratio, a_failed=sa["failed"], b_failed=sb["failed"]))
+        cl.append(cc)
+        rv.append(ratio)
+        rlo.append(lo)
+        rhi.append(hi)
+    out.append("-" * len(hdr))
+    out.append("geomean B/A".ljust(w0) + " " * 28 + ("%.3f" % geomean(ratios)).rjust(8))
+    out.append("(B/A > 1: B is faster)")
+    out.append("")
+    table = "\n".join(out)
+    print(table)
+    with open(os.path.join(a.outdir, "ab-table.txt"), "w") as f:
+        f.write(table + "\n")
+    summary.append(dict(case="geomean", ratio_b_a="%.4f" % geomean(ratios)))
+    write_csv(os.path.join(a.outdir, "ab-summary.csv"),
+              ["case", "bench", "a_config", "b_config", "a_median_mops", "b_median_mops", "a_spread_pct",
+               "b_spread_pct", "ratio_b_a", "ratio_min", "ratio_max", "a_median_peak_rss_kb",
+               "b_median_peak_rss_kb", "rss_ratio_b_a", "a_failed", "b_failed"], summary)
+    flat = [v for v in rv + rlo + rhi if not math.isnan(v) and v > 0]
+    logscale = bool(flat) and max(flat) / min(flat) > 4
+    bar_chart(os.path.join(a.outdir, "ab.png"), os.path.join(a.outdir, "ab.dat"),
+              "B/A throughput: B = %s vs A = %s (median ratio; bars: per-round min-max)" % (bn, an),
+              "B / A", cl, ["B/A"], [rv], [rlo], [rhi], 1.0, logscale)
+    sys.stderr.write("run.py: wrote %s/{ab-results.csv,ab-summary.csv,ab-table.txt,ab.png}\n" % a.outdir)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# callgrind: instructions per malloc+free pair
+
+def callgrind_counts(outfile):
+    """Total Ir and the self Ir of cg_loop (the loop overhead)."""
+    total, loop_self = None, 0
+    with open(outfile) as f:
+        txt = f.read()
+    m = re.search(r"^(?:summary|totals):\s+(\d+)", txt, re.M)
+    if m:
+        total = int(m.group(1))
+    # the cost lines that follow "fn=(id) cg_loop" (or a later "fn=(id)") until the next fn=
+    ids = {}
+    cur = None
+    for line in txt.splitlines():
+        if line.startswith("fn="):
+            mm = re.match(r"fn=\((\d+)\)(?:\s+(.*))?", line)
+            if mm:
+                if mm.group(2):
+                    ids[mm.group(1)] = mm.group(2)
+                cur = ids.get(mm.group(1))
+            else:
+                cur = line[3:].strip()
+            skip_call = False
+            continue
+        if cur != "cg_loop":
+            continue
+        if line.startswith("calls="):
+            skip_call = True  # the next cost line is the inclusive cost of a call
+            continue
+        if re.match(r"^[+\-*]?\d", line) or line.startswith("0x"):
+            if skip_call:
+                skip_call = False
+                continue
+            parts = line.split()
+            if len(parts) >= 2:
+                loop_self += int(parts[1])
+    return total, loop_self
+
+
+def cmd_callgrind(a):
+    if not shutil.which("valgrind"):
+        die("valgrind not found (apt-get install valgrind)")
+    prog = os.path.join(a.bindir, "cg_tiny")
+    triplet = multiarch()
+    ldmap = ldconfig_map()
+    allocs = [("system", None)]
+    hak = os.path.abspath(a.hakmem)
+    if os.path.exists(hak):
+        allocs.append(("hakmem", hak))
+    else:
+        warn("hakmem library not found at %s: skipped (HAKMEM_SO=path to override)" % hak)
+    for name, sonames in OTHER_ALLOCATORS:
+        so = find_lib(sonames, ldmap, triplet)
+        if so:
+            allocs.append((name, so))
+        else:
+            warn("%s not found: skipped" % name)
+    if a.allocators:
+        want = a.allocators.replace(",", " ").split()
+        allocs = [x for x in allocs if x[0] in want]
+    os.makedirs(a.outdir, exist_ok=True)
+    rows = []
+    for name, so in allocs:
+        progress("[callgrind] %s: %d x malloc(%d)+free ..." % (name, a.pairs, a.size))
+        out = os.path.join(a.outdir, "callgrind.out.%s" % name)
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+               "--collect-atstart=no", "--toggle-collect=cg_loop", "--compress-strings=no",
+               "--compress-pos=no", prog, str(a.pairs), str(a.size)]
+        r = subprocess.run(cmd, env=run_env(so), capture_output=True, text=True, timeout=600)
+        res = parse_result(r.stdout)
+        if r.returncode != 0 or not res or not os.path.exists(out):
+            warn("callgrind run with %s failed: %s" % (name, (r.stderr.strip().splitlines() or ["?"])[-1]))
+            rows.append(dict(allocator=name, library=so or "", status="fail"))
+            continue
+        total, loop = callgrind_counts(out)
+        if not total:
+            warn("no instruction count in %s" % out)
+            continue
+        rows.append(dict(allocator=name, library=so or "", pairs=a.pairs, size=a.size, total_ir=total,
+                         loop_ir=loop, ir_per_pair="%.1f" % (total / a.pairs),
+                         alloc_ir_per_pair="%.1f" % ((total - loop) / a.pairs), status="ok"))
+    progress_done()
+    write_csv(os.path.join(a.outdir, "callgrind.csv"),
+              ["allocator", "library", "pairs", "size", "total_ir", "loop_ir", "ir_per_pair",
+               "alloc_ir_per_pair", "status"], rows)
+    print("")
+    print("Instructions per malloc(%d)+free pair (callgrind, %d pairs after a warm-up)" % (a.size, a.pairs))
+    print("%-10s %12s %16s   %s" % ("allocator", "Ir/pair", "malloc+free Ir", "library"))
+    for r in rows:
+        if r["status"] != "ok":
+            print("%-10s %12s %16s   %s" % (r["allocator"], "FAIL", "", r["library"] or "(glibc)"))
+            continue
+        print("%-10s %12s %16s   %s" % (r["allocator"], r["ir_per_pair"], r["alloc_ir_per_pair"],
+                                         r["library"] or "(glibc)"))
+    print("(Ir/pair includes the benchmark loop; malloc+free Ir excludes cg_loop's own instructions "
+          "but includes PLT stubs)")
+    bad = [r for r in rows if r["status"] == "ok" and float(r["alloc_ir_per_pair"]) > 1000]
+    if bad:
+        warn("suspicious counts (>1000 instructions per pair) for %s: is the allocator really on its "
+             "fast path / really preloaded?" % ", ".join(r["allocator"] for r in bad))
+    sys.stderr.write("run.py: wrote %s/callgrind.csv and callgrind.out.*\n" % a.outdir)
+    return 0
+
+
+# --------------------------------------------------------------------------
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["bench", "ab", "callgrind", "list"])
+    p.add_argument("--bindir", required=False, default=".")
+    p.add_argument("--outdir", default="bench")
+    p.add_argument("--hakmem", default="libhakmem.so")
+    p.add_argument("--a-so")
+    p.add_argument("--b-so")
+    p.add_argument("--a-name", default="A")
+    p.add_argument("--b-name", default="B")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--benches", default="")
+    p.add_argument("--sizes", default="")
+    p.add_argument("--allocators", default="")
+    p.add_argument("--timeout", type=int, default=180)
+    p.add_argument("--pairs", type=int, default=1000000)
+    p.add_argument("--size", type=int, default=32)
+    a = p.parse_args()
+    if a.rounds is None:
+        a.rounds = 3 if a.quick else 5
+    if a.rounds < 1:
+        die("ROUNDS must be >= 1")
+    if a.quick:
+        a.scale *= QUICK_SCALE
+    if a.mode == "list":
+        for c in select_cases(a.benches, a.sizes):
+            print("%-26s %s" % (c["case"], " ".join(case_argv(c, a.bindir, a.scale))))
+        return 0
+    if a.mode == "ab" and (not a.a_so or not a.b_so):
+        die("ab needs --a-so and --b-so")
+    if a.mode in ("bench", "ab"):
+        missing = [c["prog"] for c in all_cases() if not os.access(os.path.join(a.bindir, c["prog"]), os.X_OK)]
+        if missing:
+            die("benchmark binaries missing in %s: %s" % (a.bindir, " ".join(sorted(set(missing)))))
+    return {"bench": cmd_bench, "ab": cmd_ab, "callgrind": cmd_callgrind}[a.mode](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
