@@ -3,7 +3,7 @@
 """hakmem benchmark runner (standard library only; run with /usr/bin/python3).
 
   run.py bench     --bindir D --outdir O --hakmem SO [--rounds N] [--quick] ...
-  run.py ab        --bindir D --outdir O --a-so SO --b-so SO [--a-name X --b-name Y] ...
+  run.py ab        --bindir D --outdir O --a-so SO --b-so SO [--a-name X --b-name Y] [--source V] ...
   run.py callgrind --bindir D --outdir O --hakmem SO [--pairs N] [--size S]
 
 Every benchmark binary calls the C library malloc family and prints one line
@@ -641,6 +641,8 @@ def cmd_ab(a):
     out.append("")
     out.append("A/B: A = %s, B = %s; %d rounds, runs alternate A,B / B,A%s" % (
         an, bn, a.rounds, "   [quick mode]" if a.quick else ""))
+    if a.source:
+        out.append("source: %s" % a.source)
     out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians [min..max of the "
                "per-round ratios]; RSS: median peak")
     hdr = ("case".ljust(w0) + "A Mops/s".rjust(14) + "B Mops/s".rjust(14) + "B/A".rjust(8)
@@ -675,7 +677,8 @@ def cmd_ab(a):
                             a_spread_pct="%.1f" % sa["spread"], b_spread_pct="%.1f" % sb["spread"],
                             ratio_b_a="%.4f" % ratio, ratio_min="%.4f" % lo, ratio_max="%.4f" % hi,
                             a_median_peak_rss_kb="%.0f" % sa["rss"], b_median_peak_rss_kb="%.0f" % sb["rss"],
-                            rss_ratio_b_a="%.4f" % rss_ratio, a_failed=sa["failed"], b_failed=sb["failed"]))
+                            rss_ratio_b_a="%.4f" % rss_ratio, a_failed=sa["failed"], b_failed=sb["failed"],
+                            source=a.source))
         cl.append(cc)
         rv.append(ratio)
         rlo.append(lo)
@@ -692,7 +695,7 @@ def cmd_ab(a):
     write_csv(os.path.join(a.outdir, "ab-summary.csv"),
               ["case", "bench", "a_config", "b_config", "a_median_mops", "b_median_mops", "a_spread_pct",
                "b_spread_pct", "ratio_b_a", "ratio_min", "ratio_max", "a_median_peak_rss_kb",
-               "b_median_peak_rss_kb", "rss_ratio_b_a", "a_failed", "b_failed"], summary)
+               "b_median_peak_rss_kb", "rss_ratio_b_a", "a_failed", "b_failed", "source"], summary)
     flat = [v for v in rv + rlo + rhi if not math.isnan(v) and v > 0]
     logscale = bool(flat) and max(flat) / min(flat) > 4
     bar_chart(os.path.join(a.outdir, "ab.png"), os.path.join(a.outdir, "ab.dat"),
@@ -819,6 +822,7 @@ def main():
     p.add_argument("--b-so")
     p.add_argument("--a-name", default="A")
     p.add_argument("--b-name", default="B")
+    p.add_argument("--source", default="", help="ab: the source version both builds come from")
     p.add_argument("--rounds", type=int)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--scale", type=float, default=1.0)
