@@ -664,6 +664,7 @@ def cmd_ab(a):
         ok = not (math.isnan(sa["median"]) or math.isnan(sb["median"]))
         ratio = sb["median"] / sa["median"] if ok else float("nan")
         lo, hi = (min(per), max(per)) if per else (float("nan"), float("nan"))
+        q1, q3 = quartiles(per) if per else (float("nan"), float("nan"))
         rss_ratio = sb["rss"] / sa["rss"] if ok and sa["rss"] else float("nan")
         if ok:
             ratios.append(ratio)
@@ -676,6 +677,7 @@ def cmd_ab(a):
                             a_median_mops="%.4f" % sa["median"], b_median_mops="%.4f" % sb["median"],
                             a_spread_pct="%.1f" % sa["spread"], b_spread_pct="%.1f" % sb["spread"],
                             ratio_b_a="%.4f" % ratio, ratio_min="%.4f" % lo, ratio_max="%.4f" % hi,
+                            ratio_q1="%.4f" % q1, ratio_q3="%.4f" % q3,
                             a_median_peak_rss_kb="%.0f" % sa["rss"], b_median_peak_rss_kb="%.0f" % sb["rss"],
                             rss_ratio_b_a="%.4f" % rss_ratio, a_failed=sa["failed"], b_failed=sb["failed"],
                             source=a.source))
@@ -694,7 +696,7 @@ def cmd_ab(a):
     summary.append(dict(case="geomean", ratio_b_a="%.4f" % geomean(ratios)))
     write_csv(os.path.join(a.outdir, "ab-summary.csv"),
               ["case", "bench", "a_config", "b_config", "a_median_mops", "b_median_mops", "a_spread_pct",
-               "b_spread_pct", "ratio_b_a", "ratio_min", "ratio_max", "a_median_peak_rss_kb",
+               "b_spread_pct", "ratio_b_a", "ratio_min", "ratio_max", "ratio_q1", "ratio_q3", "a_median_peak_rss_kb",
                "b_median_peak_rss_kb", "rss_ratio_b_a", "a_failed", "b_failed", "source"], summary)
     flat = [v for v in rv + rlo + rhi if not math.isnan(v) and v > 0]
     logscale = bool(flat) and max(flat) / min(flat) > 4
