@@ -2,27 +2,36 @@
 /*
  * mm/large/large.c - the Large box: blocks above Mid's largest class.
  *
- * Every block has a mapping of its own whose start is aligned to the
- * SuperSlab size and holds the header. The header is found from a pointer
- * through the registry, never by trusting the pointer:
+ * Every block has a mapping of its own that starts on a SuperSlab
+ * boundary (base) and is registered there. Its first chunk is always
+ * mapped in full, so that once the registry says "large", any address in
+ * that chunk can be read without faulting. The 48-byte header sits right
+ * before the block, in the same cache line as its first bytes:
  *
- *   align < SS_SIZE:   base = user & ~SS_MASK            registry(base) = REG_LARGE
+ *   align < SS_SIZE:   registry(user & ~SS_MASK) = REG_LARGE, hdr = user - 48
  *
- *     base                    user = base + ALIGN_UP(64, align)
- *     | struct large_hdr | pad | usable bytes ...................| page end
+ *     base            hdr   user                      hdr + size
+ *     | ... colour ... | hdr | block ................... | ... | base + map_len
  *
- *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT
+ *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT, hdr = base
  *                      registry(base) = REG_LARGE, registry(user) = 2 + k
  *                      base = ((user >> SS_SHIFT) - k) << SS_SHIFT
  *
- * Only the chunk of the header and the chunk of the user pointer are
- * registered; a pointer anywhere else in the mapping is foreign, and one
- * in a registered chunk that is not the user pointer fails the header
- * check. Both go to the guard.
+ * A block of up to half a chunk is placed at a varying offset (its
+ * colour) in a whole-chunk mapping. Were every block to start on a 2 MiB
+ * boundary, all first pages would compete for one set of the TLB and all
+ * first lines for one set of the caches: freeing and reusing blocks would
+ * miss there every time.
  *
- * CONFIG_LARGE_CACHE keeps recently freed mappings (align < SS_SIZE) to
- * serve the next request of a similar size without mmap and page faults.
- * See Documentation/large.md.
+ * Only the chunk of the header and the chunk of a 2 MiB-aligned user
+ * pointer are registered; a pointer anywhere else is foreign, and one in
+ * a registered chunk that is not the user pointer fails the header check.
+ * Both go to the guard.
+ *
+ * Sizes are rounded up to classes (four per doubling); CONFIG_LARGE_CACHE
+ * keeps freed blocks in one bin per class, pages committed, to serve the
+ * next request of the class without a system call or a page fault, and
+ * gives them back when they stay unused. See Documentation/large.md.
  */
 #include <hakmem/alloc.h>
 #include <hakmem/lock.h>
@@ -38,7 +47,7 @@
 /* ------------------------------------------------------------------ */
 
 #define LARGE_MAGIC	0x48414b4cu	/* "HAKL" */
-#define LARGE_HDR_SIZE	64		/* header space before an unaligned block */
+#define LARGE_HDR_SIZE	48		/* header right before a block (align < SS_SIZE) */
 
 enum large_state {
 	LARGE_LIVE = 1,		/* handed to the program */
@@ -50,13 +59,14 @@ struct large_hdr {
 	uint32_t magic;			/* LARGE_MAGIC */
 	uint32_t state;			/* enum large_state (atomic) */
 	void *user;			/* the block handed to the program */
-	size_t map_size;		/* bytes mapped from the header (page multiple) */
-	size_t usable;			/* bytes from user to the end of the mapping */
-	size_t align;			/* alignment of the current block */
-	unsigned long cached_at;	/* cache clock when the mapping was cached */
+	size_t size;			/* bytes from the header to the end of the block */
+	size_t map_len;			/* bytes mapped from base (page multiple) */
+	struct large_hdr *next;		/* cached: next older block of the bin */
+	unsigned long cached_at;	/* cached: cache clock when it was cached */
 };
 
-BUILD_BUG_ON(sizeof(struct large_hdr) > LARGE_HDR_SIZE);
+BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
+BUILD_BUG_ON(LARGE_HDR_SIZE % HK_MIN_ALIGN);
 BUILD_BUG_ON(REG_LARGE + REG_LARGE_BACK_MAX > 255);
 
 static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned int reg)
@@ -64,8 +74,29 @@ static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned 
 	uintptr_t p = (uintptr_t)ptr;
 
 	if (reg == REG_LARGE)
-		return (struct large_hdr *)(p & ~SS_MASK);
+		return (struct large_hdr *)(p - LARGE_HDR_SIZE);
 	return (struct large_hdr *)(((p >> SS_SHIFT) - (reg - REG_LARGE)) << SS_SHIFT);
+}
+
+/*
+ * The header of ptr may be read: it lies in ptr's registered chunk, which
+ * is mapped in full. (A pointer in the first 48 bytes of a chunk is never
+ * a block start, and its header would lie in the chunk below.)
+ */
+static __always_inline int large_hdr_readable(const void *ptr, unsigned int reg)
+{
+	return reg != REG_LARGE || ((uintptr_t)ptr & SS_MASK) >= LARGE_HDR_SIZE;
+}
+
+static __always_inline uintptr_t large_base(const struct large_hdr *h)
+{
+	return (uintptr_t)h & ~SS_MASK;
+}
+
+/* The block is aligned to SS_SIZE or more (header at base, two registry entries). */
+static __always_inline int large_huge_align(const struct large_hdr *h)
+{
+	return (uintptr_t)h->user != (uintptr_t)h + LARGE_HDR_SIZE;
 }
 
 /* ptr is the start of the live block of h. */
@@ -75,46 +106,105 @@ static __always_inline int large_live(const struct large_hdr *h, const void *ptr
 	       a_load(&h->state, A_ACQUIRE) == LARGE_LIVE;
 }
 
-/* Distance from the header to the block. */
-static inline size_t large_offset(size_t align)
+/* Bytes from the block to its end (malloc_usable_size). */
+static __always_inline size_t large_usable(const struct large_hdr *h)
 {
-	return align < SS_SIZE ? ALIGN_UP((size_t)LARGE_HDR_SIZE, align) : align;
+	return h->size - ((uintptr_t)h->user - (uintptr_t)h);
 }
 
-/* Pages needed for size bytes at offset; 0 if that is more than we map. */
-static inline size_t large_map_size(size_t offset, size_t size)
+/* ------------------------------------------------------------------ */
+/* Size classes                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Blocks up to LARGE_CLASS_MAX are rounded up to one of four sizes per
+ * doubling (40, 48, 56, 64, 80, 96, ... KiB, header included): a freed
+ * block then serves every later request of its class exactly, the cache
+ * is an array of bins indexed by class, and realloc growth finds room at
+ * the end. The rounding costs address space, not memory: pages are only
+ * committed when touched. Class c covers (2^(lg-1), 2^lg], lg = c / 4 + 16.
+ */
+#define LARGE_CLASS_BITS	2			/* log2 of classes per doubling */
+#define LARGE_CLASS_LG_MIN	16			/* first doubling: (32, 64] KiB */
+#define LARGE_CLASS_LG_MAX	30			/* last doubling: (512 MiB, 1 GiB] */
+#define LARGE_CLASS_MIN		(1UL << (LARGE_CLASS_LG_MIN - 1))
+#define LARGE_CLASS_MAX		(1UL << LARGE_CLASS_LG_MAX)
+#define LARGE_NR_CLASSES	((LARGE_CLASS_LG_MAX - LARGE_CLASS_LG_MIN + 1) << LARGE_CLASS_BITS)
+
+/* Class steps are multiples of the largest page size. */
+BUILD_BUG_ON((1UL << (LARGE_CLASS_LG_MIN - 1 - LARGE_CLASS_BITS)) % ARCH_PAGE_SIZE_MAX &&
+	     ARCH_PAGE_SIZE_MAX % (1UL << (LARGE_CLASS_LG_MIN - 1 - LARGE_CLASS_BITS)));
+
+/* Index of the smallest class of at least m bytes (LARGE_CLASS_MIN < m <= MAX). */
+static __always_inline unsigned int large_class_index(size_t m)
 {
-	if (unlikely(size > HK_OS_MAX_MAP - offset - os_page_size))
+	unsigned int lg = hk_log2(m - 1) + 1;
+	unsigned int shift = lg - 1 - LARGE_CLASS_BITS;
+
+	return ((lg - LARGE_CLASS_LG_MIN) << LARGE_CLASS_BITS) +
+	       (unsigned int)((m - 1) >> shift) - (1U << LARGE_CLASS_BITS);
+}
+
+static __always_inline size_t large_class_size(unsigned int c)
+{
+	unsigned int lg = (c >> LARGE_CLASS_BITS) + LARGE_CLASS_LG_MIN;
+	size_t k = (c & ((1U << LARGE_CLASS_BITS) - 1)) + (1U << LARGE_CLASS_BITS) + 1;
+
+	return k << (lg - 1 - LARGE_CLASS_BITS);
+}
+
+/*
+ * Block size (header included) for size bytes at offset from the header:
+ * a class size, which is a page multiple too (a page is never larger than
+ * a class step, or a multiple of it) or, above the classes, whole pages.
+ * 0 if that is more than we map.
+ */
+static inline size_t large_block_size(size_t offset, size_t size)
+{
+	size_t m;
+
+	if (unlikely(size > HK_OS_MAX_MAP - offset - 2 * SS_SIZE))
 		return 0;
-	return ALIGN_UP(offset + size, os_page_size);
+	m = offset + size;
+	if (m <= LARGE_CLASS_MIN)
+		m = LARGE_CLASS_MIN + 1;
+	if (likely(m <= LARGE_CLASS_MAX))
+		m = large_class_size(large_class_index(m));
+	return ALIGN_UP(m, os_page_size);
 }
 
-/* Make h describe a live block of size map_size at offset. */
-static void *large_setup(struct large_hdr *h, size_t map_size, size_t offset, size_t align)
+/* The largest class whose size is at most m, or -1. */
+static inline int large_class_floor(size_t m)
 {
-	h->magic = LARGE_MAGIC;
-	h->user = (char *)h + offset;
-	h->map_size = map_size;
-	h->usable = map_size - offset;
-	h->align = align;
-	a_store(&h->state, LARGE_LIVE, A_RELEASE);
-	return h->user;
+	unsigned int c;
+
+	if (m < large_class_size(0) || m > LARGE_CLASS_MAX)
+		return -1;
+	c = large_class_index(m);
+	return large_class_size(c) == m ? (int)c : (int)c - 1;
 }
+
+/* ------------------------------------------------------------------ */
+/* Mappings                                                           */
+/* ------------------------------------------------------------------ */
 
 static void large_register(struct large_hdr *h)
 {
-	registry_set((uintptr_t)h, REG_LARGE);
-	if (h->align >= SS_SIZE)
-		registry_set((uintptr_t)h->user, REG_LARGE + (h->align >> SS_SHIFT));
+	registry_set(large_base(h), REG_LARGE);
+	if (large_huge_align(h))
+		registry_set((uintptr_t)h->user,
+			     REG_LARGE + (((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
 }
 
 /* Clear the registry first: from then on no free can reach the header. */
 static void large_unmap(struct large_hdr *h)
 {
-	if (h->align >= SS_SIZE)
+	uintptr_t base = large_base(h);
+
+	if (large_huge_align(h))
 		registry_set((uintptr_t)h->user, REG_FOREIGN);
-	registry_set((uintptr_t)h, REG_FOREIGN);
-	os_unmap(h, h->map_size);
+	registry_set(base, REG_FOREIGN);
+	os_unmap((void *)base, h->map_len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -123,22 +213,31 @@ static void large_unmap(struct large_hdr *h)
 
 #ifdef CONFIG_LARGE_CACHE
 
-#define LARGE_CACHE_SLOTS	32			/* mappings kept at most */
 #define LARGE_CACHE_MAX		((size_t)CONFIG_LARGE_CACHE_MAX_MB << 20)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
-#define LARGE_CACHE_TTL		256			/* large operations a mapping may wait */
-#define LARGE_CACHE_SLACK	(64UL << 10)		/* fit: at most need / 4 + this more */
-#define LARGE_EVICT_RING	8			/* evicted sizes remembered */
+#define LARGE_DECAY_MS		50	/* length of a decay epoch */
+#define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
+
+/*
+ * The cached mappings of one class: a stack, newest first, linked through
+ * the headers, so that a put or a get touches no header but the one it
+ * moves. Only the rare drops of the oldest walk the list.
+ */
+struct large_bin {
+	struct large_hdr *head;		/* most recently cached */
+	unsigned int nr;		/* mappings in the bin */
+	unsigned int low;		/* fewest mappings since the epoch began */
+	unsigned long oldest;		/* cached_at of the last mapping (valid if nr) */
+	unsigned int dropped;		/* one was dropped for want of budget */
+};
 
 struct large_cache {
 	struct hk_lock lock;				/* protects every field below */
-	struct large_hdr *slot[LARGE_CACHE_SLOTS];	/* cached mappings, unordered */
-	unsigned int nr;				/* slots in use */
 	size_t bytes;					/* sum of the cached map sizes */
 	size_t budget;					/* current limit of bytes (adaptive) */
 	unsigned long clock;				/* large operations so far */
-	size_t evicted[LARGE_EVICT_RING];		/* map sizes dropped for want of room, 0 = none */
-	unsigned int evict_pos;				/* next ring entry to overwrite */
+	unsigned long epoch_ms;				/* when the decay epoch began */
+	struct large_bin bin[LARGE_NR_CLASSES];		/* by class of the map size */
 };
 
 static struct large_cache large_cache = {
@@ -146,164 +245,203 @@ static struct large_cache large_cache = {
 	.budget = LARGE_CACHE_FLOOR,
 };
 
-/* A mapping of have bytes may serve a request that needs need bytes. */
-static inline int large_fits(size_t have, size_t need)
+
+static __always_inline struct large_hdr *large_bin_pop(struct large_cache *c,
+							struct large_bin *b)
 {
-	return have >= need && have - need <= need / 4 + LARGE_CACHE_SLACK;
+	struct large_hdr *h = b->head;
+
+	b->head = h->next;
+	if (--b->nr < b->low)
+		b->low = b->nr;
+	c->bytes -= h->size;
+	return h;
 }
 
-static inline int large_cacheable(const struct large_hdr *h)
+static __always_inline void large_bin_push(struct large_cache *c, struct large_bin *b,
+					   struct large_hdr *h)
 {
-	return h->align < SS_SIZE;
+	h->next = b->head;
+	h->cached_at = c->clock;
+	if (!b->nr++)
+		b->oldest = h->cached_at;
+	b->head = h;
+	c->bytes += h->size;
 }
 
-static void large_cache_remove(struct large_cache *c, unsigned int i)
+/* Move the n oldest mappings of b (n <= b->nr) to the victims list. */
+static void large_bin_drop_oldest(struct large_cache *c, struct large_bin *b,
+				  unsigned int n, struct large_hdr **victims)
 {
-	c->bytes -= c->slot[i]->map_size;
-	c->slot[i] = c->slot[--c->nr];
-}
+	struct large_hdr **link = &b->head, *h, *last = NULL;
+	unsigned int keep = b->nr - n, i;
 
-/* Remember a size we had to drop: a miss on it later grows the budget. */
-static void large_cache_note_evicted(struct large_cache *c, size_t map_size)
-{
-	if (map_size > LARGE_CACHE_MAX)
+	if (!n)
 		return;
-	c->evicted[c->evict_pos] = map_size;
-	c->evict_pos = (c->evict_pos + 1) % LARGE_EVICT_RING;
-}
-
-/* A miss: if we dropped a mapping of this size recently, hold more. */
-static void large_cache_note_miss(struct large_cache *c, size_t need)
-{
-	unsigned int i;
-
-	for (i = 0; i < LARGE_EVICT_RING; i++) {
-		if (c->evicted[i] && large_fits(c->evicted[i], need)) {
-			c->evicted[i] = 0;
-			if (c->budget < LARGE_CACHE_MAX)
-				c->budget = c->budget * 2 < LARGE_CACHE_MAX ?
-					    c->budget * 2 : LARGE_CACHE_MAX;
-			return;
+	for (i = 0; i < keep; i++) {
+		last = *link;
+		link = &last->next;
+	}
+	for (h = *link; h; h = h->next) {
+		c->bytes -= h->size;
+		if (!h->next) {
+			h->next = *victims;
+			*victims = *link;
+			break;
 		}
 	}
+	*link = NULL;
+	b->nr = keep;
+	if (b->low > keep)
+		b->low = keep;
+	if (last)
+		b->oldest = last->cached_at;
 }
 
-/* Move the least recently cached mapping to victims. */
-static void large_cache_evict_oldest(struct large_cache *c, struct large_hdr **victims,
-				     unsigned int *nv, int remember)
+/* Make room for need bytes: drop the least recently cached mappings. */
+static void large_cache_make_room(struct large_cache *c, size_t need,
+				  struct large_hdr **victims)
 {
-	unsigned int i, old = 0;
+	while (c->bytes && c->bytes + need > c->budget) {
+		struct large_bin *old = NULL;
+		unsigned int i;
 
-	for (i = 1; i < c->nr; i++)
-		if (c->slot[i]->cached_at < c->slot[old]->cached_at)
-			old = i;
-	if (remember)
-		large_cache_note_evicted(c, c->slot[old]->map_size);
-	victims[(*nv)++] = c->slot[old];
-	large_cache_remove(c, old);
+		for (i = 0; i < LARGE_NR_CLASSES; i++) {
+			struct large_bin *b = &c->bin[i];
+
+			if (b->nr && (!old || b->oldest < old->oldest))
+				old = b;
+		}
+		old->dropped = 1;
+		large_bin_drop_oldest(c, old, 1, victims);
+	}
 }
 
 /*
- * Count one large operation and drop the mappings that waited longer than
- * LARGE_CACHE_TTL operations; the budget halves when that happens.
+ * Decay: a mapping that stayed in its bin for a whole epoch was not
+ * needed. At the end of each epoch every bin gives back half of the
+ * mappings it never dipped into (half again for every further epoch that
+ * passed unseen), oldest first; the budget halves once the cache holds
+ * less than a quarter of it. A program that keeps reusing its sizes
+ * keeps them, one that stops gets the memory back within a few epochs.
  */
-static void large_cache_tick(struct large_cache *c, struct large_hdr **victims,
-			     unsigned int *nv)
+static void large_cache_decay(struct large_cache *c, unsigned long now,
+			      struct large_hdr **victims)
 {
-	unsigned int i = 0, expired = 0;
+	unsigned long epochs = (now - c->epoch_ms) / LARGE_DECAY_MS;
+	unsigned int i;
 
-	c->clock++;
-	while (i < c->nr) {
-		if (c->clock - c->slot[i]->cached_at > LARGE_CACHE_TTL) {
-			victims[(*nv)++] = c->slot[i];
-			large_cache_remove(c, i);
-			expired = 1;
-		} else {
-			i++;
-		}
+	if (epochs > 16)
+		epochs = 16;
+	for (i = 0; i < LARGE_NR_CLASSES; i++) {
+		struct large_bin *b = &c->bin[i];
+
+		large_bin_drop_oldest(c, b, b->low - (b->low >> epochs), victims);
+		b->low = b->nr;
 	}
-	if (expired) {
+	if (c->bytes < c->budget / 4)
 		c->budget = c->budget / 2 > LARGE_CACHE_FLOOR ? c->budget / 2 : LARGE_CACHE_FLOOR;
-		while (c->bytes > c->budget)
-			large_cache_evict_oldest(c, victims, nv, 0);
+	c->epoch_ms = now;
+}
+
+/* Count one large operation; now and then see whether an epoch ended. */
+static __always_inline void large_cache_tick(struct large_cache *c, struct large_hdr **victims)
+{
+	unsigned long now;
+
+	if (likely(++c->clock & LARGE_DECAY_CHECK))
+		return;
+	now = os_now_ms();
+	if (now - c->epoch_ms >= LARGE_DECAY_MS)
+		large_cache_decay(c, now, victims);
+}
+
+static void large_unmap_victims(struct large_hdr *victims)
+{
+	while (victims) {
+		struct large_hdr *h = victims;
+
+		victims = h->next;
+		large_unmap(h);
 	}
 }
 
-static void large_unmap_victims(struct large_hdr **victims, unsigned int nv)
-{
-	while (nv)
-		large_unmap(victims[--nv]);
-}
-
-/* Take the best-fitting cached mapping of at least need bytes, or NULL. */
-static struct large_hdr *large_cache_get(size_t need)
+/* Take a cached block of exactly size bytes (a class size), or NULL. */
+static struct large_hdr *large_cache_get(size_t size)
 {
 	struct large_cache *c = &large_cache;
-	struct large_hdr *victims[LARGE_CACHE_SLOTS], *best = NULL;
-	unsigned int i, best_i = 0, nv = 0;
+	struct large_hdr *victims = NULL, *h = NULL;
+	struct large_bin *b;
 
+	if (unlikely(size > LARGE_CLASS_MAX))
+		return NULL;
+	b = &c->bin[large_class_index(size)];
 	hk_lock(&c->lock);
-	large_cache_tick(c, victims, &nv);
-	for (i = 0; i < c->nr; i++) {
-		struct large_hdr *h = c->slot[i];
-
-		if (large_fits(h->map_size, need) && (!best || h->map_size < best->map_size)) {
-			best = h;
-			best_i = i;
-		}
+	large_cache_tick(c, &victims);
+	if (likely(b->head))
+		h = large_bin_pop(c, b);
+	else if (b->dropped) {
+		/* We dropped one of these and it is wanted again: hold more. */
+		b->dropped = 0;
+		c->budget = c->budget * 2 < LARGE_CACHE_MAX ? c->budget * 2 : LARGE_CACHE_MAX;
 	}
-	if (best)
-		large_cache_remove(c, best_i);
-	else
-		large_cache_note_miss(c, need);
 	hk_unlock(&c->lock);
 
-	large_unmap_victims(victims, nv);
-	return best;
+	if (unlikely(victims))
+		large_unmap_victims(victims);
+	return h;
 }
 
 /* Keep the freed mapping h. Returns 0 if the caller must unmap it. */
 static int large_cache_put(struct large_hdr *h)
 {
 	struct large_cache *c = &large_cache;
-	struct large_hdr *victims[LARGE_CACHE_SLOTS];
-	unsigned int nv = 0;
-	int kept = 0;
+	struct large_hdr *victims = NULL;
+	int cls = large_class_floor(h->size), kept = 0;
 
+	if (unlikely(cls < 0))
+		return 0;
 	hk_lock(&c->lock);
-	large_cache_tick(c, victims, &nv);
-	if (h->map_size <= c->budget) {
-		while (c->nr == LARGE_CACHE_SLOTS || c->bytes + h->map_size > c->budget)
-			large_cache_evict_oldest(c, victims, &nv, 1);
+	large_cache_tick(c, &victims);
+	if (likely(h->size <= c->budget)) {
+		if (unlikely(c->bytes + h->size > c->budget))
+			large_cache_make_room(c, h->size, &victims);
 		a_store(&h->state, LARGE_CACHED, A_RELAXED);
-		h->cached_at = c->clock;
-		c->slot[c->nr++] = h;
-		c->bytes += h->map_size;
+		large_bin_push(c, &c->bin[cls], h);
 		kept = 1;
 	} else {
-		large_cache_note_evicted(c, h->map_size);
+		c->bin[cls].dropped = 1;
 	}
 	hk_unlock(&c->lock);
 
-	large_unmap_victims(victims, nv);
+	if (unlikely(victims))
+		large_unmap_victims(victims);
 	return kept;
 }
 
 int large_trim(void)
 {
 	struct large_cache *c = &large_cache;
-	struct large_hdr *victims[LARGE_CACHE_SLOTS];
-	unsigned int nv = 0;
+	struct large_hdr *victims = NULL;
+	unsigned int i;
 
 	hk_lock(&c->lock);
-	while (c->nr) {
-		victims[nv++] = c->slot[c->nr - 1];
-		large_cache_remove(c, c->nr - 1);
-	}
+	for (i = 0; i < LARGE_NR_CLASSES; i++)
+		large_bin_drop_oldest(c, &c->bin[i], c->bin[i].nr, &victims);
 	hk_unlock(&c->lock);
 
-	large_unmap_victims(victims, nv);
-	return nv != 0;
+	large_unmap_victims(victims);
+	return victims != NULL;
+}
+
+size_t large_cached_bytes(void)
+{
+	size_t n;
+
+	hk_lock(&large_cache.lock);
+	n = large_cache.bytes;
+	hk_unlock(&large_cache.lock);
+	return n;
 }
 
 void large_fork_prepare(void)
@@ -323,12 +461,7 @@ void large_fork_child(void)
 
 #else /* !CONFIG_LARGE_CACHE */
 
-static inline int large_cacheable(const struct large_hdr *h)
-{
-	return 0;
-}
-
-static inline struct large_hdr *large_cache_get(size_t need)
+static inline struct large_hdr *large_cache_get(size_t size)
 {
 	return NULL;
 }
@@ -339,6 +472,11 @@ static inline int large_cache_put(struct large_hdr *h)
 }
 
 int large_trim(void)
+{
+	return 0;
+}
+
+size_t large_cached_bytes(void)
 {
 	return 0;
 }
@@ -361,50 +499,103 @@ void large_fork_child(void)
 /* Allocation and free                                                */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Colours: where in its chunk the next new block goes. Successive blocks
+ * step by a page and a cache line, so their first lines and pages spread
+ * over the sets of the caches and of the TLB.
+ */
+#define LARGE_COLOUR_STEP	(4096 + 64)
+
+static unsigned long large_colour;		/* blocks placed so far (racy, a hint) */
+
+static size_t large_pick_offset(size_t size, size_t align)
+{
+	size_t room = SS_SIZE - size, n;
+
+	n = a_load(&large_colour, A_RELAXED);
+	a_store(&large_colour, n + 1, A_RELAXED);
+	return ALIGN_DOWN((n * LARGE_COLOUR_STEP) % (room + 1), align > 64 ? align : 64);
+}
+
+/* Map a new block of size bytes (header included) for alignment align. */
+static void *large_map_new(size_t size, size_t align)
+{
+	size_t map_len, off = 0;
+	struct large_hdr *h;
+	uintptr_t base;
+
+	if (align >= SS_SIZE) {
+		/* Header at base, block at base + align. */
+		map_len = ALIGN_UP(align + size - LARGE_HDR_SIZE, os_page_size);
+		base = (uintptr_t)os_map_aligned(map_len, align);
+		if (unlikely(!base))
+			return NULL;
+		h = (struct large_hdr *)base;
+		h->user = (char *)base + align;
+		h->size = map_len;
+	} else {
+		/* The first chunk is mapped in full (see the top of the file). */
+		map_len = size > SS_SIZE ? size : SS_SIZE;
+		if (size + align <= SS_SIZE / 2)
+			off = large_pick_offset(size + align, align);
+		base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+		if (unlikely(!base))
+			return NULL;
+		if (map_len == SS_SIZE)
+			os_nohugepage((void *)base, map_len);
+		h = (struct large_hdr *)(ALIGN_UP(base + off + LARGE_HDR_SIZE, align) - LARGE_HDR_SIZE);
+		h->user = (char *)h + LARGE_HDR_SIZE;
+		h->size = base + off + size - (uintptr_t)h;
+	}
+	h->magic = LARGE_MAGIC;
+	h->map_len = map_len;
+	a_store(&h->state, LARGE_LIVE, A_RELEASE);
+	large_register(h);
+	return h->user;
+}
+
 void *large_alloc(size_t size, size_t align)
 {
 	struct large_hdr *h;
-	size_t offset, map_size;
+	size_t bsize;
 
 	if (align < HK_MIN_ALIGN)
 		align = HK_MIN_ALIGN;
-	/* The mapping must reach past the user pointer, even for 0 bytes. */
+	/* The block must reach past the user pointer, even for 0 bytes. */
 	if (unlikely(!size))
 		size = 1;
 	if (unlikely(align >= SS_SIZE && (align >> SS_SHIFT) > REG_LARGE_BACK_MAX))
 		return NULL;
-	offset = large_offset(align);
-	map_size = large_map_size(offset, size);
-	if (unlikely(!map_size))
+	/* Room to move the block up to its alignment. */
+	bsize = large_block_size(LARGE_HDR_SIZE + (align < SS_SIZE ? align - HK_MIN_ALIGN : 0), size);
+	if (unlikely(!bsize))
 		return NULL;
 
-	if (align < SS_SIZE) {
-		h = large_cache_get(map_size);
+	if (likely(align == HK_MIN_ALIGN)) {
+		h = large_cache_get(bsize);
 		if (h) {
-			/* Still registered as REG_LARGE from its last life. */
+			/* Still registered from its last life; user = h + 48. */
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
-			return large_setup(h, h->map_size, offset, align);
+			a_store(&h->state, LARGE_LIVE, A_RELEASE);
+			return h->user;
 		}
 	}
-
-	h = os_map_aligned(map_size, align < SS_SIZE ? SS_SIZE : align);
-	if (unlikely(!h))
-		return NULL;
-	large_setup(h, map_size, offset, align);
-	large_register(h);
 	STAT_INC(STAT_LARGE_ALLOC);
-	return h->user;
+	return large_map_new(bsize, align);
 }
 
 /* Not the start of a live block: a double free, or a pointer we never gave out. */
-static __slowpath void large_free_bad(struct large_hdr *h, void *ptr, const void *caller)
+static __slowpath void large_free_bad(void *ptr, unsigned int reg, const void *caller)
 {
-	unsigned int state = a_load(&h->state, A_ACQUIRE);
+	struct large_hdr *h = large_hdr_of(ptr, reg);
 
-	if (h->magic == LARGE_MAGIC && h->user == ptr &&
-	    (state == LARGE_CACHED || state == LARGE_FREED))
-		guard_double_free(ptr);
+	if (large_hdr_readable(ptr, reg) && h->magic == LARGE_MAGIC && h->user == ptr) {
+		unsigned int state = a_load(&h->state, A_ACQUIRE);
+
+		if (state == LARGE_CACHED || state == LARGE_FREED)
+			guard_double_free(ptr);
+	}
 	guard_foreign(ptr, GUARD_FREE, caller);
 }
 
@@ -414,13 +605,13 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 	uint32_t live = LARGE_LIVE;
 
 	/* The state changes once, so two racing frees cannot both pass. */
-	if (unlikely(h->magic != LARGE_MAGIC || h->user != ptr ||
-		     !a_cas(&h->state, &live, LARGE_FREED, A_ACQ_REL))) {
-		large_free_bad(h, ptr, caller);
+	if (unlikely(!large_hdr_readable(ptr, reg) || h->magic != LARGE_MAGIC ||
+		     h->user != ptr || !a_cas(&h->state, &live, LARGE_FREED, A_ACQ_REL))) {
+		large_free_bad(ptr, reg, caller);
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
-	if (large_cacheable(h) && large_cache_put(h))
+	if (!large_huge_align(h) && large_cache_put(h))
 		return;
 	large_unmap(h);
 }
@@ -429,36 +620,32 @@ size_t large_usable_size(const void *ptr, unsigned int reg)
 {
 	const struct large_hdr *h = large_hdr_of(ptr, reg);
 
-	if (unlikely(!large_live(h, ptr)))
+	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)))
 		return 0;
-	return h->usable;
+	return large_usable(h);
 }
 
 /* ------------------------------------------------------------------ */
 /* Resize                                                             */
 /* ------------------------------------------------------------------ */
 
-static void large_set_map_size(struct large_hdr *h, size_t map_size)
-{
-	h->map_size = map_size;
-	h->usable = map_size - ((uintptr_t)h->user - (uintptr_t)h);
-}
-
 /* Grow by moving the pages elsewhere (no copy); NULL if that fails too. */
-static __slowpath void *large_move(struct large_hdr *h, size_t map_size)
+static __slowpath void *large_move(struct large_hdr *h, size_t map_len, size_t size)
 {
-	size_t offset = (uintptr_t)h->user - (uintptr_t)h;
+	uintptr_t base = large_base(h), off = (uintptr_t)h - base, nbase;
 	struct large_hdr *n;
 
-	registry_set((uintptr_t)h, REG_FOREIGN);
-	n = os_remap_move(h, h->map_size, map_size, SS_SIZE);
-	if (unlikely(!n)) {
-		registry_set((uintptr_t)h, REG_LARGE);
+	registry_set(base, REG_FOREIGN);
+	nbase = (uintptr_t)os_remap_move((void *)base, h->map_len, map_len, SS_SIZE);
+	if (unlikely(!nbase)) {
+		registry_set(base, REG_LARGE);
 		return NULL;
 	}
-	n->user = (char *)n + offset;
-	large_set_map_size(n, map_size);
-	registry_set((uintptr_t)n, REG_LARGE);
+	n = (struct large_hdr *)(nbase + off);
+	n->user = (char *)n + LARGE_HDR_SIZE;
+	n->size = size;
+	n->map_len = map_len;
+	registry_set(nbase, REG_LARGE);
 	STAT_INC(STAT_LARGE_MREMAP);
 	return n->user;
 }
@@ -466,32 +653,52 @@ static __slowpath void *large_move(struct large_hdr *h, size_t map_size)
 void *large_resize(void *ptr, unsigned int reg, size_t size)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
-	size_t map_size;
+	size_t bsize, usable, end, map_len;
 
 	/* Small enough for a slab class: the caller moves it there. */
-	if (unlikely(!large_live(h, ptr)) || size <= HEAP_MAX_SIZE)
+	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)) ||
+	    size <= HEAP_MAX_SIZE)
 		return NULL;
-	if (size <= h->usable && size >= h->usable / 2)
+	usable = large_usable(h);
+	if (size <= usable && size >= usable / 2)
 		return ptr;
 	/* The user chunk of such a block is registered; keep it simple. */
-	if (h->align >= SS_SIZE)
+	if (large_huge_align(h))
 		return NULL;
-	map_size = large_map_size((uintptr_t)ptr - (uintptr_t)h, size);
-	if (unlikely(!map_size))
+	bsize = large_block_size(LARGE_HDR_SIZE, size);
+	if (unlikely(!bsize))
 		return NULL;
+	/* The mapping must reach the new end; its first chunk stays whole. */
+	end = (uintptr_t)h - large_base(h) + bsize;
+	map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
 
-	if (size < h->usable) {
+	if (size < usable) {
 		/* Shrink by more than half: give the tail back. */
-		if (os_remap_inplace(h, h->map_size, map_size) == 0) {
-			large_set_map_size(h, map_size);
+		uintptr_t from = ALIGN_UP((uintptr_t)h + bsize, os_page_size);
+		uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
+
+		if (map_len < h->map_len &&
+		    os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
+			h->map_len = map_len;
 			STAT_INC(STAT_LARGE_MREMAP);
 		}
+		if (to > large_base(h) + h->map_len)
+			to = large_base(h) + h->map_len;
+		if (to > from)
+			os_decommit((void *)from, to - from);
+		h->size = bsize;
 		return ptr;
 	}
-	if (os_remap_inplace(h, h->map_size, map_size) == 0) {
-		large_set_map_size(h, map_size);
+	if (map_len <= h->map_len) {
+		/* The mapping (the whole first chunk) has room already. */
+		h->size = bsize;
+		return ptr;
+	}
+	if (os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
+		h->map_len = map_len;
+		h->size = bsize;
 		STAT_INC(STAT_LARGE_MREMAP);
 		return ptr;
 	}
-	return large_move(h, map_size);
+	return large_move(h, map_len, bsize);
 }

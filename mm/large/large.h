@@ -25,6 +25,9 @@ void *large_resize(void *ptr, unsigned int reg, size_t size);
 /* Drop every cached mapping. Returns 1 if any memory was returned. */
 int large_trim(void);
 
+/* Bytes of the mappings the cache holds now (for tests and statistics). */
+size_t large_cached_bytes(void);
+
 void large_fork_prepare(void);
 void large_fork_parent(void);
 void large_fork_child(void);

@@ -4,10 +4,25 @@
  */
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <hakmem/atomic.h>
 #include <asm/page.h>
 #include "os.h"
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE	0x100000	/* Linux 4.17; older kernels take it as a hint */
+#endif
+
 size_t os_page_size = ARCH_PAGE_SIZE_MIN;
+
+/*
+ * Where the next aligned mapping goes: the start of the lowest one we
+ * placed. The kernel hands out addresses top-down, so the range just
+ * below it is usually free, and asking for it exactly costs one mmap
+ * instead of a misplaced mmap, an oversized one and two trimming munmaps.
+ */
+static uintptr_t os_hint;
 
 void os_init(void)
 {
@@ -29,6 +44,23 @@ static void *os_mmap(void *hint, size_t size, int flags)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Map size bytes at exactly hint - size, rounded down to align; 0 if taken. */
+static uintptr_t os_map_below_hint(size_t size, size_t align)
+{
+	uintptr_t hint = a_load(&os_hint, A_RELAXED), want, p;
+
+	if (!hint || hint < size + align + (1UL << 32))
+		return 0;
+	want = ALIGN_DOWN(hint - size, align);
+	p = (uintptr_t)os_mmap((void *)want, size, MAP_FIXED_NOREPLACE);
+	if (p == want)
+		return p;
+	/* An old kernel placed it elsewhere: not what we asked for. */
+	if (p)
+		os_unmap((void *)p, size);
+	return 0;
+}
+
 void *os_map_aligned(size_t size, size_t align)
 {
 	uintptr_t p, aligned;
@@ -37,12 +69,20 @@ void *os_map_aligned(size_t size, size_t align)
 	if (size > HK_OS_MAX_MAP || align > HK_OS_MAX_MAP)
 		return NULL;
 
+	p = os_map_below_hint(size, align);
+	if (p) {
+		a_store(&os_hint, p, A_RELAXED);
+		return (void *)p;
+	}
+
 	/* Often the kernel hands out an aligned range by itself. */
 	p = (uintptr_t)os_mmap(NULL, size, 0);
 	if (!p)
 		return NULL;
-	if ((p & (align - 1)) == 0)
+	if ((p & (align - 1)) == 0) {
+		a_store(&os_hint, p, A_RELAXED);
 		return (void *)p;
+	}
 	os_unmap((void *)p, size);
 
 	/* Map more than needed and cut both ends off. */
@@ -55,12 +95,18 @@ void *os_map_aligned(size_t size, size_t align)
 		os_unmap((void *)p, aligned - p);
 	if (p + over > aligned + size)
 		os_unmap((void *)(aligned + size), p + over - (aligned + size));
+	a_store(&os_hint, aligned, A_RELAXED);
 	return (void *)aligned;
 }
 
 void os_unmap(void *addr, size_t size)
 {
 	munmap(addr, size);
+}
+
+void os_nohugepage(void *addr, size_t size)
+{
+	madvise(addr, size, MADV_NOHUGEPAGE);
 }
 
 void os_decommit(void *addr, size_t size)
@@ -92,18 +138,50 @@ void *os_remap_move(void *addr, size_t old_size, size_t new_size, size_t align)
 }
 
 /* ------------------------------------------------------------------ */
+/* Time                                                               */
+/* ------------------------------------------------------------------ */
+
+unsigned long os_now_ms(void)
+{
+	struct timespec ts;
+
+	/* The coarse clock is a vDSO read of the last tick: a few ns. */
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+		return 0;
+	return (unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
 /* Randomness                                                         */
 /* ------------------------------------------------------------------ */
 
+/* A bijective 64-bit mixer (xorshift-multiply). */
+static uint64_t os_mix64(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 32);
+}
+
+/*
+ * A secret word (the double-free key). From getrandom(); if that fails
+ * (old kernel, seccomp), from the kernel's 16 AT_RANDOM bytes compressed
+ * to 8 with an address, so that the key never reveals either half
+ * (glibc derives its stack and pointer guards from them).
+ */
 uintptr_t os_random_word(void)
 {
-	const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
-	uintptr_t w = (uintptr_t)&os_page_size;
-	size_t i;
+	uint64_t w;
 
-	if (r)
-		for (i = 0; i < sizeof(w); i++)
-			w = (w << 8 | (w >> 56)) ^ r[i + 8];
+	if (getrandom(&w, sizeof(w), GRND_NONBLOCK) != (ssize_t)sizeof(w)) {
+		const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+
+		w = os_mix64((uintptr_t)&os_page_size ^ (uintptr_t)&w);
+		if (r)
+			w = os_mix64(r[0] ^ w) + os_mix64(r[1]);
+	}
 	/* Make sure it can never look like a pointer or small integer. */
-	return w | 0x8000000000000001UL;
+	return (uintptr_t)w | 0x8000000000000001UL;
 }

@@ -20,9 +20,14 @@ void os_init(void);
 /*
  * Reserve size bytes (read-write, not yet touched) whose start is a
  * multiple of align (a power of two >= the page size). NULL on failure.
+ * Successive mappings are placed downwards next to each other when that
+ * range is free, which usually takes one mmap.
  */
 void *os_map_aligned(size_t size, size_t align);
 void os_unmap(void *addr, size_t size);
+
+/* Never back this range with transparent huge pages. */
+void os_nohugepage(void *addr, size_t size);
 
 /* Give the pages back to the kernel; they read as zero afterwards. */
 void os_decommit(void *addr, size_t size);
@@ -37,6 +42,9 @@ int os_remap_inplace(void *addr, size_t old_size, size_t new_size);
  * move without copying. Returns the new address or NULL (old one intact).
  */
 void *os_remap_move(void *addr, size_t old_size, size_t new_size, size_t align);
+
+/* Milliseconds of a monotonic clock with tick resolution (cheap). */
+unsigned long os_now_ms(void);
 
 /* Per-process random secret (for double-free keys). */
 uintptr_t os_random_word(void);
