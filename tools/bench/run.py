@@ -635,7 +635,7 @@ def cmd_ab(a):
     os.makedirs(a.outdir, exist_ok=True)
     write_csv(os.path.join(a.outdir, "ab-results.csv"), RAW_FIELDS[:4] + ["config"] + RAW_FIELDS[4:], rows)
 
-    out, summary, ratios = [], [], []
+    out, summary, ratios, paired = [], [], [], []
     cl, rv, rlo, rhi = [], [], [], []
     w0 = max(22, max(len(c["case"]) for c in cases) + 1)
     out.append("")
@@ -643,10 +643,10 @@ def cmd_ab(a):
         an, bn, a.rounds, "   [quick mode]" if a.quick else ""))
     if a.source:
         out.append("source: %s" % a.source)
-    out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians [min..max of the "
-               "per-round ratios]; RSS: median peak")
+    out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians; paired: median of the "
+               "per-round ratios (B of round r / A of round r) [their min..max]; RSS: median peak")
     hdr = ("case".ljust(w0) + "A Mops/s".rjust(14) + "B Mops/s".rjust(14) + "B/A".rjust(8)
-           + "per-round range".rjust(18) + "A RSS".rjust(9) + "B RSS".rjust(9) + "B/A RSS".rjust(9))
+           + "paired".rjust(8) + "per-round range".rjust(18) + "A RSS".rjust(9) + "B RSS".rjust(9) + "B/A RSS".rjust(9))
     out.append(hdr)
     out.append("-" * len(hdr))
     for c in cases:
@@ -665,11 +665,15 @@ def cmd_ab(a):
         ratio = sb["median"] / sa["median"] if ok else float("nan")
         lo, hi = (min(per), max(per)) if per else (float("nan"), float("nan"))
         q1, q3 = quartiles(per) if per else (float("nan"), float("nan"))
+        pmed = median(per)
         rss_ratio = sb["rss"] / sa["rss"] if ok and sa["rss"] else float("nan")
         if ok:
             ratios.append(ratio)
+        if per:
+            paired.append(pmed)
         out.append(cc.ljust(w0) + cell(sa).rjust(14) + cell(sb).rjust(14)
                    + ("%.3f" % ratio if ok else "-").rjust(8)
+                   + ("%.3f" % pmed if per else "-").rjust(8)
                    + ("[%.3f..%.3f]" % (lo, hi) if per else "-").rjust(18)
                    + fmem(sa["rss"]).rjust(9) + fmem(sb["rss"]).rjust(9)
                    + ("%.2f" % rss_ratio if not math.isnan(rss_ratio) else "-").rjust(9))
@@ -677,7 +681,7 @@ def cmd_ab(a):
                             a_median_mops="%.4f" % sa["median"], b_median_mops="%.4f" % sb["median"],
                             a_spread_pct="%.1f" % sa["spread"], b_spread_pct="%.1f" % sb["spread"],
                             ratio_b_a="%.4f" % ratio, ratio_min="%.4f" % lo, ratio_max="%.4f" % hi,
-                            ratio_q1="%.4f" % q1, ratio_q3="%.4f" % q3,
+                            ratio_paired="%.4f" % pmed, ratio_q1="%.4f" % q1, ratio_q3="%.4f" % q3,
                             a_median_peak_rss_kb="%.0f" % sa["rss"], b_median_peak_rss_kb="%.0f" % sb["rss"],
                             rss_ratio_b_a="%.4f" % rss_ratio, a_failed=sa["failed"], b_failed=sb["failed"],
                             source=a.source))
@@ -686,17 +690,19 @@ def cmd_ab(a):
         rlo.append(lo)
         rhi.append(hi)
     out.append("-" * len(hdr))
-    out.append("geomean B/A".ljust(w0) + " " * 28 + ("%.3f" % geomean(ratios)).rjust(8))
+    out.append("geomean B/A".ljust(w0) + " " * 28 + ("%.3f" % geomean(ratios)).rjust(8)
+               + ("%.3f" % geomean(paired)).rjust(8))
     out.append("(B/A > 1: B is faster)")
     out.append("")
     table = "\n".join(out)
     print(table)
     with open(os.path.join(a.outdir, "ab-table.txt"), "w") as f:
         f.write(table + "\n")
-    summary.append(dict(case="geomean", ratio_b_a="%.4f" % geomean(ratios)))
+    summary.append(dict(case="geomean", ratio_b_a="%.4f" % geomean(ratios),
+                        ratio_paired="%.4f" % geomean(paired)))
     write_csv(os.path.join(a.outdir, "ab-summary.csv"),
               ["case", "bench", "a_config", "b_config", "a_median_mops", "b_median_mops", "a_spread_pct",
-               "b_spread_pct", "ratio_b_a", "ratio_min", "ratio_max", "ratio_q1", "ratio_q3", "a_median_peak_rss_kb",
+               "b_spread_pct", "ratio_b_a", "ratio_paired", "ratio_min", "ratio_max", "ratio_q1", "ratio_q3", "a_median_peak_rss_kb",
                "b_median_peak_rss_kb", "rss_ratio_b_a", "a_failed", "b_failed", "source"], summary)
     flat = [v for v in rv + rlo + rhi if not math.isnan(v) and v > 0]
     logscale = bool(flat) and max(flat) / min(flat) > 4
