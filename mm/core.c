@@ -70,7 +70,7 @@ static struct slab *core_block_slab(const void *ptr)
 		s -= s->head_off;
 	if (s->kind != SLAB_BLOCKS)
 		return NULL;
-	if ((size_t)((const char *)ptr - slab_start(s)) % s->block_size)
+	if (!slab_is_block_start(s, ptr))
 		return NULL;
 	return s;
 }

@@ -58,10 +58,14 @@ void heap_classes_init(void)
 		HK_ASSERT(c->size % (c->size <= 8 ? 8 : 16) == 0);
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
 		class_set_divisor(c);
-		/* A bin holds about 32 KiB: 4 to 128 blocks, two refills' worth. */
-		c->limit = (uint16_t)(32768 / c->size);
-		if (c->limit < 4)
-			c->limit = 4;
+		/*
+		 * A bin holds up to 128 KiB: 8 to 128 blocks, at least two
+		 * refills' worth. Fewer blocks make a program that frees and
+		 * allocates one class in runs bounce between bin and slab.
+		 */
+		c->limit = (uint16_t)(131072 / c->size);
+		if (c->limit < 8)
+			c->limit = 8;
 		if (c->limit > 128)
 			c->limit = 128;
 		if (c->limit < 2 * c->batch)

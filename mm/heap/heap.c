@@ -88,11 +88,6 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 
 	if (!s)
 		return NULL;
-	for (i = 1; i < c->span; i++) {
-		s[i].kind = SLAB_TAIL;
-		s[i].head_off = (uint8_t)i;
-		s[i].owner = HEAP_NONE;
-	}
 	s->kind = SLAB_BLOCKS;
 	s->class_idx = (uint8_t)cls;
 	s->span = c->span;
@@ -106,13 +101,30 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->next = s->prev = NULL;
 	s->div_mul = c->div_mul;
 	s->div_shift = c->div_shift;
-	s->div_limit = c->div_limit;
+	/*
+	 * For a multiple of the size, the block-start test computes the
+	 * block index: bounding it by the capacity also rejects the unused
+	 * bytes at the end of the slab.
+	 */
+	s->div_limit = s->capacity - 1;
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	s->dfkey = c->size > 8 ? hk_dfkey : 0;
 #else
 	s->dfkey = 0;
 #endif
+	s->base = (uint32_t)(uintptr_t)slab_start(s);
 	a_store(&s->remote, 0UL, A_RELAXED);
+	for (i = 1; i < c->span; i++) {
+		s[i].kind = SLAB_TAIL;
+		s[i].head_off = (uint8_t)i;
+		s[i].class_idx = s->class_idx;
+		s[i].dfkey = s->dfkey;
+		s[i].div_mul = s->div_mul;
+		s[i].div_shift = s->div_shift;
+		s[i].div_limit = s->div_limit;
+		s[i].base = s->base;
+		a_store(&s[i].owner, h, A_RELEASE);
+	}
 	a_store(&s->owner, h, A_RELEASE);
 	STAT_INC_TLS(STAT_SLAB_NEW);
 	return s;
@@ -420,6 +432,8 @@ void *heap_alloc_class(unsigned int cls)
 		if (!h)
 			return NULL;
 	}
+	/* Allocations that miss the fast path count here. */
+	STAT_INC_TLS(hk_classes[cls].box);
 	if (b->free)
 		return bin_pop(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
@@ -517,14 +531,9 @@ void heap_free_other(struct slab *s, void *p, const void *caller)
 {
 	uintptr_t old, nw;
 
-	if (s->kind == SLAB_TAIL) {
+	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
-		if (s->kind != SLAB_BLOCKS ||
-		    (size_t)((char *)p - slab_start(s)) % s->block_size) {
-			guard_foreign(p, GUARD_FREE, caller);
-			return;
-		}
-	} else if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
+	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
 		/* A free slot or the middle of a block. */
 		guard_foreign(p, GUARD_FREE, caller);
 		return;
@@ -536,8 +545,9 @@ void heap_free_other(struct slab *s, void *p, const void *caller)
 		((uintptr_t *)p)[1] = s->dfkey;
 	}
 #endif
+	/* A tail slot of one of our own spans: the bin, as any local free. */
 	if (s->owner == hk_tls.heap) {
-		heap_free_local_slow(s, p);
+		heap_bin_push(s->class_idx, p);
 		return;
 	}
 	STAT_INC_TLS(STAT_REMOTE_FREE);

@@ -193,10 +193,13 @@ static inline uint32_t ror32(uint32_t x, unsigned int k)
 	return (x >> k) | (x << ((32 - k) & 31));
 }
 
-/* Is p the start of a block of s? (p lies in s's head slot) */
+/*
+ * Is p the start of a block of s? (p lies in one of the slots of s; s is
+ * the head slot or a tail slot that mirrors it)
+ */
 static __always_inline int slab_is_block_start(const struct slab *s, const void *p)
 {
-	uint32_t off = (uint32_t)((uintptr_t)p & (SLOT_SIZE - 1));
+	uint32_t off = (uint32_t)(uintptr_t)p - s->base;
 
 	return ror32(off * s->div_mul, s->div_shift) <= s->div_limit;
 }
@@ -207,17 +210,30 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 	unsigned int cls = s->class_idx;
 	struct bin *b = &hk_tls.bins[cls];
 
-#ifdef CONFIG_DOUBLE_FREE_CHECK
+	/* Not a block of s (an interior or stray pointer): the guard. */
 	if (unlikely(!slab_is_block_start(s, p))) {
 		heap_bad_pointer(p);
 		return;
 	}
+#ifdef CONFIG_DOUBLE_FREE_CHECK
 	if (s->dfkey) {
 		if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
 			guard_double_free(p);
 		((uintptr_t *)p)[1] = s->dfkey;
 	}
 #endif
+	STAT_INC_TLS(hk_classes[cls].box + 1);
+	*(void **)p = b->free;
+	b->free = p;
+	if (unlikely(--b->room < 0))
+		heap_bin_flush(cls);
+}
+
+/* Free by the owner of a block already checked: into the class's bin. */
+static inline void heap_bin_push(unsigned int cls, void *p)
+{
+	struct bin *b = &hk_tls.bins[cls];
+
 	STAT_INC_TLS(hk_classes[cls].box + 1);
 	*(void **)p = b->free;
 	b->free = p;

@@ -23,9 +23,9 @@ unsigned int mid_classes_init(struct size_class *c)
 
 			/* Above 1 KiB every class is a multiple of 256 B. */
 			size = size > 1024 ? ALIGN_UP(size, 256u) : ALIGN_UP(size, 16u);
-			batch = 32768 / size;
+			batch = 65536 / size;
 			c[n].size = size;
-			c[n].batch = (uint16_t)(batch < 1 ? 1 : batch > 16 ? 16 : batch);
+			c[n].batch = (uint16_t)(batch < 2 ? 2 : batch > 16 ? 16 : batch);
 			c[n].span = size <= 8192 ? 1 : 4;
 			c[n].box = STAT_MID_ALLOC;
 			c[n].pool = &ss_pool_main;

@@ -66,6 +66,7 @@ struct slab {
 	uint32_t capacity;		/* blocks in the slab */
 	uint32_t block_size;		/* bytes per block */
 	uint32_t uncarved;		/* blocks not yet carved from bump */
+	uint32_t base;			/* low 32 bits of the head slot's address */
 	uint8_t div_shift;		/* block-start check: power-of-two part of the size */
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
@@ -73,6 +74,11 @@ struct slab {
 	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
+	/*
+	 * A tail slot of a span mirrors the head's owner, dfkey, div_*,
+	 * base and class_idx, so that the owner's free of a block in any
+	 * slot of the span takes the same fast path.
+	 */
 	/* --- shared cache line: remote frees, and the owner's slow paths --- */
 	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: remote-free list | REMOTE_* bits */
 	struct slab *notify_next;	/* link in the owner's notify stack */

@@ -43,9 +43,9 @@ static __always_inline int ultrahot_free(struct slab *s, void *p)
 
 	if (i > 1 || u->count[i] == ULTRAHOT_CAP)
 		return 0;
-#ifdef CONFIG_DOUBLE_FREE_CHECK
 	if (unlikely(!slab_is_block_start(s, p)))
 		return 0;	/* the normal path reports it */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
 	if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
 		guard_double_free(p);
 	((uintptr_t *)p)[1] = s->dfkey;

@@ -112,7 +112,11 @@ START_TEST(test_mid_waste_bounded)
 }
 END_TEST
 
-/* The block-start test agrees with the remainder for every class. */
+/*
+ * The block-start test agrees with the remainder for every class, over
+ * every slot of a span, and rejects the tail beyond the last block when
+ * the limit is the capacity (as slab_new sets it).
+ */
 START_TEST(test_block_start_check)
 {
 	unsigned int i;
@@ -120,15 +124,30 @@ START_TEST(test_block_start_check)
 
 	classes_setup();
 	for (i = 0; i < HK_NR_CLASSES; i++) {
+		uint32_t size = hk_classes[i].size;
+		uint32_t span = (uint32_t)hk_classes[i].span << SLOT_SHIFT;
+		uint32_t cap = span / size;
 		struct slab s = {
+			.base = 0x100000,
 			.div_mul = hk_classes[i].div_mul,
 			.div_shift = hk_classes[i].div_shift,
 			.div_limit = hk_classes[i].div_limit,
 		};
 
+		/* The class-wide limit: divisibility only. */
 		for (off = 0; off < SLOT_SIZE; off += 8)
-			ck_assert_int_eq(slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 + off)),
-					 off % hk_classes[i].size == 0);
+			if (slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 + off)) !=
+			    (off % size == 0))
+				ck_abort_msg("class %u (%u B): offset %u misjudged", i, size, off);
+		/* The per-slab limit: divisibility and index < capacity. */
+		s.div_limit = cap - 1;
+		for (off = 0; off < span + 2 * size; off += 8)
+			if (slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 + off)) !=
+			    (off % size == 0 && off / size < cap))
+				ck_abort_msg("class %u (%u B, %u blocks): offset %u misjudged",
+					     i, size, cap, off);
+		/* Below the base: never a block. */
+		ck_assert_int_eq(slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 - size)), 0);
 	}
 }
 END_TEST
