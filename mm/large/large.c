@@ -228,7 +228,7 @@ struct large_bin {
 	unsigned int nr;		/* mappings in the bin */
 	unsigned int low;		/* fewest mappings since the epoch began */
 	unsigned long oldest;		/* cached_at of the last mapping (valid if nr) */
-	unsigned int dropped;		/* one was dropped for want of budget */
+	unsigned int dropped;		/* one was dropped for want of budget this epoch */
 };
 
 struct large_cache {
@@ -338,6 +338,7 @@ static void large_cache_decay(struct large_cache *c, unsigned long now,
 
 		large_bin_drop_oldest(c, b, b->low - (b->low >> epochs), victims);
 		b->low = b->nr;
+		b->dropped = 0;
 	}
 	if (c->bytes < c->budget / 4)
 		c->budget = c->budget / 2 > LARGE_CACHE_FLOOR ? c->budget / 2 : LARGE_CACHE_FLOOR;
@@ -378,12 +379,12 @@ static struct large_hdr *large_cache_get(size_t size)
 	b = &c->bin[large_class_index(size)];
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
-	if (likely(b->head))
+	if (likely(b->head)) {
 		h = large_bin_pop(c, b);
-	else if (b->dropped) {
-		/* We dropped one of these and it is wanted again: hold more. */
-		b->dropped = 0;
-		c->budget = c->budget * 2 < LARGE_CACHE_MAX ? c->budget * 2 : LARGE_CACHE_MAX;
+	} else if (b->dropped) {
+		/* We dropped one of these this epoch and it is wanted again. */
+		c->budget = c->budget + 2 * size < LARGE_CACHE_MAX ?
+			    c->budget + 2 * size : LARGE_CACHE_MAX;
 	}
 	hk_unlock(&c->lock);
 
