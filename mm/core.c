@@ -75,7 +75,7 @@ static struct slab *core_block_slab(const void *ptr)
 	return s;
 }
 
-size_t hk_usable_size(const void *ptr)
+static size_t core_usable_size(const void *ptr, enum guard_op op, const void *caller)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
 	struct slab *s;
@@ -90,8 +90,18 @@ size_t hk_usable_size(const void *ptr)
 		if (n)
 			return n;
 	}
-	guard_foreign(ptr, GUARD_USABLE_SIZE, __builtin_return_address(0));
+	guard_foreign(ptr, op, caller);
 	return 0;
+}
+
+size_t hk_usable_size(const void *ptr)
+{
+	return core_usable_size(ptr, GUARD_USABLE_SIZE, __builtin_return_address(0));
+}
+
+size_t hk_realloc_usable_size(const void *ptr, const void *caller)
+{
+	return core_usable_size(ptr, GUARD_REALLOC, caller);
 }
 
 void *hk_resize(void *ptr, size_t size)

@@ -44,6 +44,12 @@ void *hk_alloc_aligned(size_t align, size_t size);
 size_t hk_usable_size(const void *ptr);
 
 /*
+ * The same for realloc: a pointer we do not own is recorded as passed to
+ * realloc by caller (the program's return address).
+ */
+size_t hk_realloc_usable_size(const void *ptr, const void *caller);
+
+/*
  * Resize without copying: in place if the block can hold size bytes, or
  * (large blocks) by growing, shrinking or moving the mapping. Returns the
  * block, possibly at a new address with its contents, or NULL if the

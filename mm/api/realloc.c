@@ -21,7 +21,7 @@ __export void *hak_realloc(void *ptr, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	old = hk_usable_size(ptr);
+	old = hk_realloc_usable_size(ptr, __builtin_return_address(0));
 	if (unlikely(!old)) {
 		/* Not ours: the guard recorded it; leave it alone. */
 		hk_set_errno(EINVAL);

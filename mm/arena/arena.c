@@ -170,6 +170,12 @@ size_t hk_usable_size(const void *ptr)
 	return n;
 }
 
+/* The arena has no guard: a foreign pointer is simply not ours. */
+size_t hk_realloc_usable_size(const void *ptr, const void *caller)
+{
+	return hk_usable_size(ptr);
+}
+
 /* Shrink in place, or grow into a free block above; NULL if it must move. */
 void *hk_resize(void *ptr, size_t size)
 {

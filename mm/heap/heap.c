@@ -656,8 +656,12 @@ void heap_fork_parent(void)
 
 /*
  * In the child only the forking thread lives on: park every other
- * record so that new threads adopt their slabs. Blocks that were in the
- * other threads' bins are lost to the child (they stay counted as used).
+ * record so that new threads adopt their slabs. What the other threads
+ * held in thread-local storage is lost to the child: the blocks in their
+ * bins and UltraHot stacks (they stay counted as used) and their current
+ * slab of each class (on no list). That front was being changed without
+ * a lock when fork() struck, so it cannot be trusted; the leak is
+ * bounded by one slab per class per thread and only in the child.
  */
 void heap_fork_child(void)
 {
