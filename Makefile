@@ -325,7 +325,7 @@ HK_CPPFLAGS := -D_GNU_SOURCE \
 	-I$(srctree)/mm
 
 HK_CFLAGS := -std=gnu11 \
-	$(if $(CONFIG_CC_OPTIMIZE_FOR_SIZE),-Os,-O2) -g \
+	$(if $(CONFIG_CC_OPTIMIZE_FOR_SIZE),-Os -fno-asynchronous-unwind-tables -fno-unwind-tables,-O2) -g \
 	-Wall -Wextra -Wno-unused-parameter \
 	$(if $(filter 1,$(WERROR)),-Werror) \
 	-fno-builtin -fno-strict-aliasing \
