@@ -53,8 +53,12 @@ void *hk_alloc_aligned(size_t align, size_t size)
 /* Ownership                                                          */
 /* ------------------------------------------------------------------ */
 
-void core_free_slow(void *ptr, unsigned int reg, const void *caller)
+void core_free_slow(void *ptr, unsigned int reg)
 {
+	const void *caller = __builtin_return_address(0);
+
+	if (!ptr)
+		return;
 	if (reg >= REG_LARGE)
 		large_free(ptr, reg, caller);
 	else

@@ -20,7 +20,12 @@
 #include "tiny/ultrahot.h"
 
 void *core_alloc_large(size_t size);
-void core_free_slow(void *ptr, unsigned int reg, const void *caller);
+/*
+ * The slow paths of free take no caller argument: free reaches them with a
+ * tail call, so their own return address is the program's (and passing
+ * it would cost free a stack frame).
+ */
+void core_free_slow(void *ptr, unsigned int reg);
 
 static __fastpath_inline void *hk_alloc(size_t size)
 {
@@ -39,12 +44,12 @@ static __fastpath_inline void hk_free(void *ptr)
 	struct slab *s;
 
 	if (unlikely(reg != REG_SUPERSLAB)) {
-		core_free_slow(ptr, reg, __builtin_return_address(0));
+		core_free_slow(ptr, reg);
 		return;
 	}
 	s = slab_of(ptr);
 	if (unlikely(s->owner != hk_tls.heap)) {
-		heap_free_other(s, ptr, __builtin_return_address(0));
+		heap_free_other(s, ptr);
 		return;
 	}
 	if (ultrahot_free(s, ptr))

@@ -527,8 +527,9 @@ static void notify_push(struct heap *h, struct slab *s)
 }
 
 /* Free of a block whose slab is not the caller's, or of a tail slot. */
-void heap_free_other(struct slab *s, void *p, const void *caller)
+void heap_free_other(struct slab *s, void *p)
 {
+	const void *caller = __builtin_return_address(0);
 	uintptr_t old, nw;
 
 	if (s->kind == SLAB_TAIL)

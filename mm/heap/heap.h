@@ -145,7 +145,8 @@ void *heap_alloc_slow(size_t size);
 void *heap_alloc_class(unsigned int cls);
 void heap_bin_flush(unsigned int cls);
 void heap_free_local_slow(struct slab *s, void *p);
-void heap_free_other(struct slab *s, void *p, const void *caller);
+/* Tail-called by free: the return address is the program's. */
+void heap_free_other(struct slab *s, void *p);
 void heap_bad_pointer(void *p);
 
 void heap_classes_init(void);
