@@ -10,8 +10,8 @@
  *   larger                    -> Large    (mm/large)
  *
  * A pointer's owner: the registry byte of its SuperSlab-sized chunk says
- * SuperSlab (slot metadata found by masking), Large (header found by
- * masking) or foreign (ExternalGuard).
+ * SuperSlab (slot metadata found by masking), Large (header just below
+ * the block, checked by mm/large) or foreign (ExternalGuard).
  */
 #ifndef _MM_CORE_H
 #define _MM_CORE_H

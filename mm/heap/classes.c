@@ -59,8 +59,8 @@ void heap_classes_init(void)
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
 		class_set_divisor(c);
 		/*
-		 * A bin holds up to 128 KiB: 8 to 128 blocks, at least two
-		 * refills' worth. Fewer blocks make a program that frees and
+		 * A bin holds about 128 KiB: 8 to 128 blocks (so up to 256 KiB
+		 * for the largest classes), at least two refills' worth. Fewer blocks make a program that frees and
 		 * allocates one class in runs bounce between bin and slab.
 		 */
 		c->limit = (uint16_t)(131072 / c->size);

@@ -526,7 +526,7 @@ static void notify_push(struct heap *h, struct slab *s)
 	} while (!a_cas(&h->notify, &old, s, A_RELEASE));
 }
 
-/* Free of a block whose slab is not the caller's, or of a tail slot. */
+/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
 void heap_free_other(struct slab *s, void *p)
 {
 	const void *caller = __builtin_return_address(0);
@@ -546,7 +546,7 @@ void heap_free_other(struct slab *s, void *p)
 		((uintptr_t *)p)[1] = s->dfkey;
 	}
 #endif
-	/* A tail slot of one of our own spans: the bin, as any local free. */
+	/* Our own block (the fast path takes these; kept as a safety net). */
 	if (s->owner == hk_tls.heap) {
 		heap_bin_push(s->class_idx, p);
 		return;

@@ -66,7 +66,7 @@ struct size_class {
 	uint8_t box;			/* enum hk_stat of the box's ALLOC counter */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint32_t div_mul;		/* block-start check: inverse of the odd part */
-	uint32_t div_limit;		/* block-start check: UINT32_MAX / size */
+	uint32_t div_limit;		/* divisibility only (UINT32_MAX / size); slabs use capacity - 1 */
 	uint8_t div_shift;		/* block-start check: power-of-two part */
 };
 

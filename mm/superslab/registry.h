@@ -23,7 +23,7 @@
 /* Registry values */
 #define REG_FOREIGN	0	/* not ours */
 #define REG_SUPERSLAB	1	/* a SuperSlab starts at this chunk */
-#define REG_LARGE	2	/* a large block's header starts this chunk */
+#define REG_LARGE	2	/* a large block's mapping starts in this chunk */
 /* 2 + k: a large block's user pointer, its header k chunks below. */
 #define REG_LARGE_BACK_MAX	253
 

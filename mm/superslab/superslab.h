@@ -48,7 +48,7 @@ enum slab_kind {
 struct heap;
 struct ss_pool;
 
-/* Owner value of slots that belong to no heap (free or tail slots). */
+/* Owner value of slots that belong to no heap (free slots). */
 #define HEAP_NONE	((struct heap *)1)
 
 /*
@@ -62,7 +62,7 @@ struct slab {
 	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = none */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
 	uint32_t div_mul;		/* block-start check: inverse of the size's odd part */
-	uint32_t div_limit;		/* block-start check: UINT32_MAX / block_size */
+	uint32_t div_limit;		/* block-start check: capacity - 1 */
 	uint32_t capacity;		/* blocks in the slab */
 	uint32_t block_size;		/* bytes per block */
 	uint32_t uncarved;		/* blocks not yet carved from bump */
