@@ -551,7 +551,8 @@ void heap_free_other(struct slab *s, void *p)
 		heap_bin_push(s->class_idx, p);
 		return;
 	}
-	STAT_INC_TLS(STAT_REMOTE_FREE);
+	/* Global: the freeing thread may have no heap to fold its counters into. */
+	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);
 	do {
 		*(uintptr_t *)p = old & ~REMOTE_BITS;
