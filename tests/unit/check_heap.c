@@ -75,6 +75,44 @@ START_TEST(test_interior_pointer_leaked)
 }
 END_TEST
 
+/*
+ * A pointer into the unused tail of a slab (past its last block) is not a
+ * block: free and malloc_usable_size refuse it, and it is never handed
+ * out. Every class whose blocks do not fill the slab exactly is tried.
+ */
+START_TEST(test_slab_tail_refused)
+{
+	unsigned int cls, tried = 0;
+
+	hak_free(hak_malloc(1));	/* initialise */
+	for (cls = 1; cls < HK_NR_CLASSES; cls++) {
+		size_t size = hk_classes[cls].size, i;
+		struct slab *s;
+		char *p, *tail, *q;
+
+		p = hak_malloc(size);
+		ck_assert_ptr_nonnull(p);
+		s = slab_block_head(p);
+		tail = (char *)(uintptr_t)(s->base + (uintptr_t)s->capacity * size) +
+		       ((uintptr_t)p & ~(uintptr_t)UINT32_MAX);
+		if (((size_t)s->span << SLOT_SHIFT) - (size_t)s->capacity * size < 16) {
+			hak_free(p);
+			continue;
+		}
+		tried++;
+		ck_assert_uint_eq(hak_malloc_usable_size(tail), 0);
+		hak_free(tail);		/* refused: leaked by the guard */
+		for (i = 0; i < 2 * s->capacity; i++) {
+			q = hak_malloc(size);
+			ck_assert_ptr_ne(q, tail);
+			hak_free(q);
+		}
+		hak_free(p);
+	}
+	ck_assert_uint_gt(tried, 0);
+}
+END_TEST
+
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 START_TEST(test_double_free_aborts)
 {
@@ -187,6 +225,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
+	tcase_add_test(tc, test_slab_tail_refused);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
 #endif
