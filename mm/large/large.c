@@ -33,6 +33,7 @@
  * next request of the class without a system call or a page fault, and
  * gives them back when they stay unused. See Documentation/large.md.
  */
+#include <string.h>
 #include <hakmem/alloc.h>
 #include <hakmem/lock.h>
 #include "os/os.h"
@@ -196,6 +197,80 @@ static void large_register(struct large_hdr *h)
 			     REG_LARGE + (((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
 }
 
+/*
+ * The reserve: freed one-chunk mappings (the usual block up to 1 MiB),
+ * decommitted but kept mapped for the next new block. Unmapping them
+ * would punch holes in the merged mapping that neighbouring blocks form
+ * (they are placed next to each other), and every hole is one more VMA:
+ * a program that frees every other of 70,000 blocks would exhaust
+ * vm.max_map_count (65530), after which even mmap for a SuperSlab fails.
+ * A reserved region costs address space only. Its bases are kept in an
+ * array that lives in a mapping of its own and doubles when full.
+ */
+struct large_reserve {
+	struct hk_lock lock;		/* protects every field below */
+	uintptr_t *base;		/* bases of the reserved chunks */
+	size_t nr;			/* entries in use */
+	size_t cap;			/* entries the array holds */
+};
+
+static struct large_reserve large_reserve = {
+	.lock = HK_LOCK_INIT,
+};
+
+/* Double the array (lock held). Returns 0 on success. */
+static int large_reserve_grow(struct large_reserve *r)
+{
+	size_t cap = r->cap ? 2 * r->cap : os_page_size / sizeof(uintptr_t);
+	uintptr_t *n = os_map_aligned(ALIGN_UP(cap * sizeof(uintptr_t), os_page_size),
+				      os_page_size);
+
+	if (!n)
+		return -1;
+	if (r->nr)
+		memcpy(n, r->base, r->nr * sizeof(uintptr_t));
+	if (r->base)
+		os_unmap(r->base, ALIGN_UP(r->cap * sizeof(uintptr_t), os_page_size));
+	r->base = n;
+	r->cap = cap;
+	return 0;
+}
+
+/* Keep the chunk at base (already unregistered). 0 if it must be unmapped. */
+static int large_reserve_put(uintptr_t base)
+{
+	struct large_reserve *r = &large_reserve;
+	int kept = 0;
+
+	os_decommit((void *)base, SS_SIZE);
+	hk_lock(&r->lock);
+	if (r->nr < r->cap || large_reserve_grow(r) == 0) {
+		r->base[r->nr] = base;
+		/* Atomic: large_reserve_get() peeks at nr without the lock. */
+		a_store(&r->nr, r->nr + 1, A_RELAXED);
+		kept = 1;
+	}
+	hk_unlock(&r->lock);
+	return kept;
+}
+
+/* A reserved chunk (mapped, zero, never huge pages), or 0. */
+static uintptr_t large_reserve_get(void)
+{
+	struct large_reserve *r = &large_reserve;
+	uintptr_t base = 0;
+
+	if (!a_load(&r->nr, A_RELAXED))
+		return 0;
+	hk_lock(&r->lock);
+	if (r->nr) {
+		base = r->base[r->nr - 1];
+		a_store(&r->nr, r->nr - 1, A_RELAXED);
+	}
+	hk_unlock(&r->lock);
+	return base;
+}
+
 /* Clear the registry first: from then on no free can reach the header. */
 static void large_unmap(struct large_hdr *h)
 {
@@ -204,6 +279,8 @@ static void large_unmap(struct large_hdr *h)
 	if (large_huge_align(h))
 		registry_set((uintptr_t)h->user, REG_FOREIGN);
 	registry_set(base, REG_FOREIGN);
+	if (h->map_len == SS_SIZE && !large_huge_align(h) && large_reserve_put(base))
+		return;
 	os_unmap((void *)base, h->map_len);
 }
 
@@ -445,17 +522,17 @@ size_t large_cached_bytes(void)
 	return n;
 }
 
-void large_fork_prepare(void)
+static void large_cache_fork_prepare(void)
 {
 	hk_lock(&large_cache.lock);
 }
 
-void large_fork_parent(void)
+static void large_cache_fork_parent(void)
 {
 	hk_unlock(&large_cache.lock);
 }
 
-void large_fork_child(void)
+static void large_cache_fork_child(void)
 {
 	hk_lock_reset(&large_cache.lock);
 }
@@ -482,19 +559,38 @@ size_t large_cached_bytes(void)
 	return 0;
 }
 
-void large_fork_prepare(void)
+static inline void large_cache_fork_prepare(void)
 {
 }
 
-void large_fork_parent(void)
+static inline void large_cache_fork_parent(void)
 {
 }
 
-void large_fork_child(void)
+static inline void large_cache_fork_child(void)
 {
 }
 
 #endif /* CONFIG_LARGE_CACHE */
+
+/* fork: the cache lock, then the reserve lock (large_unmap's order). */
+void large_fork_prepare(void)
+{
+	large_cache_fork_prepare();
+	hk_lock(&large_reserve.lock);
+}
+
+void large_fork_parent(void)
+{
+	hk_unlock(&large_reserve.lock);
+	large_cache_fork_parent();
+}
+
+void large_fork_child(void)
+{
+	hk_lock_reset(&large_reserve.lock);
+	large_cache_fork_child();
+}
 
 /* ------------------------------------------------------------------ */
 /* Allocation and free                                                */
@@ -539,11 +635,14 @@ static void *large_map_new(size_t size, size_t align)
 		map_len = size > SS_SIZE ? size : SS_SIZE;
 		if (size + align <= SS_SIZE / 2)
 			off = large_pick_offset(size + align, align);
-		base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
-		if (unlikely(!base))
-			return NULL;
-		if (map_len == SS_SIZE)
-			os_nohugepage((void *)base, map_len);
+		base = map_len == SS_SIZE ? large_reserve_get() : 0;
+		if (!base) {
+			base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+			if (unlikely(!base))
+				return NULL;
+			if (map_len == SS_SIZE)
+				os_nohugepage((void *)base, map_len);
+		}
 		h = (struct large_hdr *)(ALIGN_UP(base + off + LARGE_HDR_SIZE, align) - LARGE_HDR_SIZE);
 		h->user = (char *)h + LARGE_HDR_SIZE;
 		h->size = base + off + size - (uintptr_t)h;

@@ -236,6 +236,58 @@ START_TEST(test_large_aligned)
 }
 END_TEST
 
+static int map_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int c, n = 0;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/*
+ * Freeing every other of many large blocks must not cut the mapping they
+ * form into one piece per block: the number of mappings is bounded by
+ * vm.max_map_count, and hakmem could no longer map anything once it ran
+ * out. (Each free beyond the cache used to munmap its chunk.)
+ */
+START_TEST(test_large_free_keeps_mappings_whole)
+{
+	enum { N = 3000 };
+	static char *v[N];
+	int before, after, i;
+
+	hak_malloc_trim(0);
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(40000);
+		ck_assert_ptr_nonnull(v[i]);
+		v[i][0] = 1;
+	}
+	before = map_count();
+	for (i = 0; i < N; i += 2)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	after = map_count();
+	ck_assert_int_gt(before, 0);
+	ck_assert_msg(after < before + 64,
+		      "freeing %d of %d large blocks made %d mappings out of %d",
+		      N / 2, N, after, before);
+	/* The freed chunks serve new blocks. */
+	for (i = 0; i < N; i += 2) {
+		v[i] = hak_malloc(40000);
+		ck_assert_ptr_nonnull(v[i]);
+		v[i][39999] = 2;
+	}
+	ck_assert_int_lt(map_count(), before + 64);
+	for (i = 0; i < N; i++)
+		hak_free(v[i]);
+}
+END_TEST
+
 static Suite *large_suite(void)
 {
 	Suite *s = suite_create("large");
@@ -251,6 +303,7 @@ static Suite *large_suite(void)
 #endif
 	tcase_add_test(tc, test_large_realloc_grow);
 	tcase_add_test(tc, test_large_aligned);
+	tcase_add_test(tc, test_large_free_keeps_mappings_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }
