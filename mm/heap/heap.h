@@ -74,9 +74,16 @@ extern struct size_class hk_classes[HK_NR_CLASSES];
 extern uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
 extern uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
 
-/* Class of a request of at most HEAP_MAX_SIZE bytes. */
+/*
+ * Class of a request of at most HEAP_MAX_SIZE bytes. Tiny classes are
+ * powers of two from 8 B, so 1..TINY_MAX_SIZE is computed (bit scan, no
+ * memory load on malloc's critical path); 0 and the sizes above Tiny go
+ * through the tables.
+ */
 static __always_inline unsigned int size_to_class(size_t size)
 {
+	if (likely(size - 1 < TINY_MAX_SIZE))
+		return (unsigned int)(63 - __builtin_clzl((size - 1) | 7)) - 2;
 	if (likely(size <= SMALL_LOOKUP_MAX))
 		return hk_class_small[(size + 7) >> 3];
 	return hk_class_mid[(size - 1) >> MID_LOOKUP_SHIFT];
