@@ -3,6 +3,7 @@
  * mm/core.c - the slow half of routing for the mmap build: large
  * requests, aligned requests, usable size, resize, trim, fork.
  */
+#include <string.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
 #include "large/large.h"
@@ -22,6 +23,21 @@ void *core_alloc_large(size_t size)
 
 	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
 		p = large_alloc(size, HK_MIN_ALIGN);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
+void *hk_alloc_zeroed(size_t size)
+{
+	void *p = NULL;
+
+	if (size <= HEAP_MAX_SIZE) {
+		p = hk_alloc(size);
+		return p ? memset(p, 0, size) : NULL;
+	}
+	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
+		p = large_calloc(size);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;

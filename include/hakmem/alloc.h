@@ -38,6 +38,12 @@ void hk_free(void *ptr);
 void *hk_alloc_aligned(size_t align, size_t size);
 
 /*
+ * size zero bytes (calloc, after its overflow check); NULL with errno
+ * ENOMEM if out of memory. Memory known to be zero is not cleared again.
+ */
+void *hk_alloc_zeroed(size_t size);
+
+/*
  * Usable size of a block we own; 0 for a pointer we do not own (which the
  * guard has then recorded).
  */

@@ -21,17 +21,13 @@ HK_EXPORT_AS(free, hak_free);
 __export void *hak_calloc(size_t nmemb, size_t size)
 {
 	size_t total;
-	void *p;
 
 	if (unlikely(__builtin_mul_overflow(nmemb, size, &total) ||
 		     total > HK_MAX_REQUEST)) {
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	p = hk_alloc(total);
-	if (unlikely(!p))
-		return NULL;
-	return memset(p, 0, total);
+	return hk_alloc_zeroed(total);
 }
 HK_EXPORT_AS(calloc, hak_calloc);
 

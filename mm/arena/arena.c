@@ -5,6 +5,7 @@
  * hak_arena_init(). This file owns the region, the lock and the checks
  * on pointers; tlsf.c does the block work.
  */
+#include <string.h>
 #include <hakmem.h>
 #include <hakmem/atomic.h>
 #include <hakmem/errno.h>
@@ -143,6 +144,13 @@ void *hk_alloc_aligned(size_t align, size_t n)
 void *hk_alloc(size_t size)
 {
 	return hk_alloc_aligned(ARENA_ALIGN, size);
+}
+
+void *hk_alloc_zeroed(size_t size)
+{
+	void *p = hk_alloc(size);
+
+	return p ? memset(p, 0, size) : NULL;
 }
 
 /* Free a block; ignore a foreign pointer and a block already free. */

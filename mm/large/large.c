@@ -654,7 +654,13 @@ static void *large_map_new(size_t size, size_t align)
 	return h->user;
 }
 
-void *large_alloc(size_t size, size_t align)
+/*
+ * zero: the caller wants size zero bytes (calloc). New mappings and
+ * reserved chunks read as zero already (fresh or MADV_DONTNEED): only a
+ * block from the cache is cleared, so a large calloc touches no page it
+ * does not have to.
+ */
+static void *large_alloc_common(size_t size, size_t align, int zero)
 {
 	struct large_hdr *h;
 	size_t bsize;
@@ -678,11 +684,23 @@ void *large_alloc(size_t size, size_t align)
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
+			if (zero)
+				memset(h->user, 0, size);
 			return h->user;
 		}
 	}
 	STAT_INC(STAT_LARGE_ALLOC);
 	return large_map_new(bsize, align);
+}
+
+void *large_alloc(size_t size, size_t align)
+{
+	return large_alloc_common(size, align, 0);
+}
+
+void *large_calloc(size_t size)
+{
+	return large_alloc_common(size, HK_MIN_ALIGN, 1);
 }
 
 /* Not the start of a live block: a double free, or a pointer we never gave out. */

@@ -11,6 +11,8 @@
 
 /* Allocate size bytes aligned to align (any power of two >= 16). */
 void *large_alloc(size_t size, size_t align);
+/* Allocate size zeroed bytes; clears only memory that is not zero already. */
+void *large_calloc(size_t size);
 
 /*
  * ptr's registry value was REG_LARGE or above. These check the header

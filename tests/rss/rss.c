@@ -10,6 +10,7 @@
  *   small	-s MiB (default 200) in blocks of 16 B ... 1 KiB
  *   large	-l MiB (default 200) in blocks of 64 KiB ... 1 MiB
  *   mixed	both, interleaved
+ *   calloc	a 256 MiB calloc commits (almost) nothing; reused blocks are zero
  *
  * Each case allocates its working set and writes every byte (peak), frees
  * 90% of it and calls hak_malloc_trim(0): the resident set above the
@@ -131,16 +132,60 @@ static int release(struct blocks *b, int keep)
 	return bad;
 }
 
+/*
+ * calloc of a large block returns zeroed memory without touching it: a
+ * 256 MiB calloc must not raise the RSS by more than a few MiB (the
+ * program may use only part of it, as with glibc). Then the same block
+ * size freed dirty and calloc'ed again must read as zero.
+ */
+static int run_calloc(void)
+{
+	size_t n = (size_t)256 << 20, i, base = rss_bytes(), after;
+	unsigned char *p = t_calloc(1, n), *q;
+
+	if (!p)
+		return 1;
+	after = rss_bytes();
+	printf("calloc: calloc(1, 256 MiB) raised RSS by %.1f MiB\n",
+	       after > base ? (after - base) / MiB : 0.0);
+	for (i = 0; i < n; i += 4096)
+		if (p[i])
+			return 1;
+	t_free(p);
+	for (i = 0; i < 4; i++) {
+		q = t_malloc((size_t)1 << 20);
+		if (!q)
+			return 1;
+		memset(q, 0x5a, (size_t)1 << 20);
+		t_free(q);
+		q = t_calloc(1, (size_t)1 << 20);
+		if (!q)
+			return 1;
+		for (n = 0; n < ((size_t)1 << 20); n++)
+			if (q[n]) {
+				printf("calloc: byte %zu of a reused block is %#x\n", n, q[n]);
+				return 1;
+			}
+		t_free(q);
+	}
+	return after > base + ((size_t)16 << 20);
+}
+
 /* Run one case in this (child) process; exit status 0 if it passed. */
 static int run(const char *name)
 {
-	int do_small = strcmp(name, "large") != 0, do_large = strcmp(name, "small") != 0;
-	size_t small_bytes = do_small ? small_mb << 20 : 0;
-	size_t large_bytes = do_large ? large_mb << 20 : 0;
+	int do_small, do_large;
+	size_t small_bytes, large_bytes;
 	struct blocks b;
 	size_t base, peak, part, all, total, small_total = 0, large_total = 0, limit1, limit2;
 	int bad = 0;
 
+	if (strcmp(name, "calloc") == 0)
+		return run_calloc();
+	do_small = strcmp(name, "large") != 0;
+	do_large = strcmp(name, "small") != 0;
+	small_bytes = do_small ? small_mb << 20 : 0;
+	large_bytes = do_large ? large_mb << 20 : 0;
 	/* Upper bound of the block count: small blocks average ~500 B. */
 	blocks_init(&b, small_bytes / 300 + large_bytes / 32768 + 1024);
 	base = rss_bytes();
@@ -193,9 +238,9 @@ static int run(const char *name)
 
 int main(int argc, char **argv)
 {
-	static const char *all_cases[] = { "small", "large", "mixed" };
+	static const char *all_cases[] = { "small", "large", "mixed", "calloc" };
 	const char **cases = all_cases;
-	int ncases = 3, i, opt, passed = 0, failed = 0;
+	int ncases = 4, i, opt, passed = 0, failed = 0;
 
 	while ((opt = getopt(argc, argv, "f:s:l:")) != -1) {
 		switch (opt) {
@@ -203,7 +248,7 @@ int main(int argc, char **argv)
 		case 's': small_mb = strtoul(optarg, NULL, 0); break;
 		case 'l': large_mb = strtoul(optarg, NULL, 0); break;
 		default:
-			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed...]\n");
+			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed|calloc...]\n");
 			return 2;
 		}
 	}
