@@ -17,30 +17,31 @@
 /* Allocation                                                         */
 /* ------------------------------------------------------------------ */
 
-void *core_alloc_large(size_t size)
+/* A Large block of size bytes, zeroed if zero; NULL + ENOMEM on failure. */
+static void *core_large(size_t size, int zero)
 {
 	void *p = NULL;
 
 	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
-		p = large_alloc(size, HK_MIN_ALIGN);
+		p = zero ? large_calloc(size) : large_alloc(size, HK_MIN_ALIGN);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
 }
 
+void *core_alloc_large(size_t size)
+{
+	return core_large(size, 0);
+}
+
 void *hk_alloc_zeroed(size_t size)
 {
-	void *p = NULL;
+	void *p;
 
-	if (size <= HEAP_MAX_SIZE) {
-		p = hk_alloc(size);
-		return p ? memset(p, 0, size) : NULL;
-	}
-	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
-		p = large_calloc(size);
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
-	return p;
+	if (size > HEAP_MAX_SIZE)
+		return core_large(size, 1);
+	p = hk_alloc(size);
+	return p ? memset(p, 0, size) : NULL;
 }
 
 void *hk_alloc_aligned(size_t align, size_t size)

@@ -28,7 +28,6 @@ static void class_set_divisor(struct size_class *c)
 		inv *= 2 - odd * inv;
 	c->div_mul = inv;
 	c->div_shift = (uint8_t)k;
-	c->div_limit = UINT32_MAX / d;
 }
 
 static unsigned int class_first_fit(size_t size)
@@ -59,9 +58,10 @@ void heap_classes_init(void)
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
 		class_set_divisor(c);
 		/*
-		 * A bin holds about 128 KiB: 8 to 128 blocks (so up to 256 KiB
-		 * for the largest classes), at least two refills' worth. Fewer blocks make a program that frees and
-		 * allocates one class in runs bounce between bin and slab.
+		 * A bin holds about 128 KiB: 8 to 128 blocks (up to 256 KiB
+		 * for the largest classes), at least two refills' worth. Fewer
+		 * blocks make a program that frees and allocates one class in
+		 * runs bounce between bin and slab.
 		 */
 		c->limit = (uint16_t)(131072 / c->size);
 		if (c->limit < 8)

@@ -546,11 +546,6 @@ void heap_free_other(struct slab *s, void *p)
 		((uintptr_t *)p)[1] = s->dfkey;
 	}
 #endif
-	/* Our own block (the fast path takes these; kept as a safety net). */
-	if (s->owner == hk_tls.heap) {
-		heap_bin_push(s->class_idx, p);
-		return;
-	}
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);

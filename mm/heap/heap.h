@@ -66,7 +66,6 @@ struct size_class {
 	uint8_t box;			/* enum hk_stat of the box's ALLOC counter */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint32_t div_mul;		/* block-start check: inverse of the odd part */
-	uint32_t div_limit;		/* divisibility only (UINT32_MAX / size); slabs use capacity - 1 */
 	uint8_t div_shift;		/* block-start check: power-of-two part */
 };
 
@@ -230,18 +229,6 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 		((uintptr_t *)p)[1] = s->dfkey;
 	}
 #endif
-	STAT_INC_TLS(hk_classes[cls].box + 1);
-	*(void **)p = b->free;
-	b->free = p;
-	if (unlikely(--b->room < 0))
-		heap_bin_flush(cls);
-}
-
-/* Free by the owner of a block already checked: into the class's bin. */
-static inline void heap_bin_push(unsigned int cls, void *p)
-{
-	struct bin *b = &hk_tls.bins[cls];
-
 	STAT_INC_TLS(hk_classes[cls].box + 1);
 	*(void **)p = b->free;
 	b->free = p;

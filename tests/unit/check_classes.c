@@ -131,7 +131,7 @@ START_TEST(test_block_start_check)
 			.base = 0x100000,
 			.div_mul = hk_classes[i].div_mul,
 			.div_shift = hk_classes[i].div_shift,
-			.div_limit = hk_classes[i].div_limit,
+			.div_limit = UINT32_MAX / hk_classes[i].size,
 		};
 
 		/* The class-wide limit: divisibility only. */
