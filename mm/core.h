@@ -33,8 +33,11 @@ static __fastpath_inline void *hk_alloc(size_t size)
 
 	if (ultrahot_alloc(size, &p))
 		return p;
+	/* Tiny first: its class is computed, not looked up. */
+	if (likely(size_is_tiny(size)))
+		return heap_alloc_cls(size_to_tiny_class(size), size);
 	if (likely(size <= HEAP_MAX_SIZE))
-		return heap_alloc(size);
+		return heap_alloc_cls(size_to_class(size), size);
 	return core_alloc_large(size);
 }
 

@@ -54,7 +54,7 @@ void heap_classes_init(void)
 	for (i = 0; i < HK_NR_CLASSES; i++) {
 		struct size_class *c = &hk_classes[i];
 
-		HK_ASSERT(c->size % (c->size <= 8 ? 8 : 16) == 0);
+		HK_ASSERT(c->size % 16 == 0);
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
 		class_set_divisor(c);
 		/*

@@ -107,11 +107,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	 * bytes at the end of the slab.
 	 */
 	s->div_limit = s->capacity - 1;
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	s->dfkey = c->size > 8 ? hk_dfkey : 0;
-#else
-	s->dfkey = 0;
-#endif
+	s->dfkey = dfkey_of_slab();
+	s->bin_off = (uint16_t)offsetof(struct heap_tls, bins[cls]);
 	s->base = (uint32_t)(uintptr_t)slab_start(s);
 	a_store(&s->remote, 0UL, A_RELAXED);
 	for (i = 1; i < c->span; i++) {
@@ -119,6 +116,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 		s[i].head_off = (uint8_t)i;
 		s[i].class_idx = s->class_idx;
 		s[i].dfkey = s->dfkey;
+		s[i].bin_off = s->bin_off;
 		s[i].div_mul = s->div_mul;
 		s[i].div_shift = s->div_shift;
 		s[i].div_limit = s->div_limit;
@@ -153,9 +151,12 @@ static void *slab_carve(struct slab *s, unsigned int n)
 
 	if (n > s->uncarved)
 		n = s->uncarved;
-	for (i = 1; i < n; i++, q += bs)
+	for (i = 1; i < n; i++, q += bs) {
 		*(void **)q = q + bs;
+		dfkey_carve(s, q);
+	}
 	*(void **)q = NULL;
+	dfkey_carve(s, q);
 	s->bump = q + bs;
 	s->uncarved -= n;
 	s->used += n;
@@ -176,10 +177,15 @@ static void *slab_take_remote(struct slab *s)
 static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 {
 	void *first = s->local_free, *last = first;
-	unsigned int i;
+	unsigned int i = 1;
 
-	for (i = 1; i < n && *(void **)last; i++)
+	for (;;) {
+		dfkey_to_bin(s, last);
+		if (i == n || !*(void **)last)
+			break;
 		last = *(void **)last;
+		i++;
+	}
 	s->local_free = *(void **)last;
 	*(void **)last = b->free;
 	b->free = first;
@@ -193,6 +199,7 @@ static void slab_give_back(struct slab *s, void *list)
 	while (list) {
 		void *next = *(void **)list;
 
+		dfkey_to_slab(s, list);
 		*(void **)list = s->local_free;
 		s->local_free = list;
 		s->used--;
@@ -314,6 +321,7 @@ static __slowpath struct heap *heap_thread_start(void)
 		hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
 	}
 	hk_tls.heap = h;
+	hk_tls.dfkey = hk_dfkey;
 #ifdef CONFIG_THREADS
 	/* Our key is made before anything else, so this cannot allocate. */
 	pthread_setspecific(heap_key, h);
@@ -472,9 +480,8 @@ void *heap_alloc_slow(size_t size)
 }
 
 /* A bin grew past its limit: give half of it back to the slabs. */
-void heap_bin_flush(unsigned int cls)
+void heap_bin_flush(struct bin *b)
 {
-	struct bin *b = &hk_tls.bins[cls];
 	int32_t room = (int32_t)(b->limit / 2);
 
 	while (b->room < room) {
@@ -497,6 +504,7 @@ void heap_free_local_slow(struct slab *s, void *p)
 	struct slab *cur = heap_current(h, s->class_idx);
 	void *head = s->local_free;
 
+	dfkey_to_slab(s, p);
 	*(void **)p = head;
 	s->local_free = p;
 	if (--s->used == 0 && s != cur) {
@@ -510,6 +518,17 @@ void heap_free_local_slow(struct slab *s, void *p)
 		a_cas(&s->remote, &full, 0UL, A_RELAXED);
 		partial_push(h, s);
 	}
+}
+
+void heap_free_list_corrupt(const void *p)
+{
+	hk_fatal("double free or corruption detected: block %p is on a free list twice or its free-list word was overwritten, aborting",
+		 p);
+}
+
+void *heap_pop_corrupt(const void *p)
+{
+	heap_free_list_corrupt(p);
 }
 
 void heap_bad_pointer(void *p)
@@ -539,13 +558,7 @@ void heap_free_other(struct slab *s, void *p)
 		guard_foreign(p, GUARD_FREE, caller);
 		return;
 	}
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	if (s->dfkey) {
-		if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
-			guard_double_free(p);
-		((uintptr_t *)p)[1] = s->dfkey;
-	}
-#endif
+	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);

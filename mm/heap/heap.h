@@ -33,15 +33,21 @@
 /* ------------------------------------------------------------------ */
 
 #ifdef CONFIG_SMALLMID
-#define TINY_NR_CLASSES		6		/* C0-C5: 8 B - 256 B */
+#define TINY_NR_CLASSES		5		/* C0-C4: 16 B - 256 B */
 #define SMALLMID_NR_CLASSES	5		/* 512 B, 1, 2, 3, 4 KiB */
 #define MID_BASE_SHIFT		12		/* Mid starts above 4 KiB */
 #else
 #define TINY_NR_CLASSES		(CONFIG_TINY_MAX_CLASS + 1)
 #define SMALLMID_NR_CLASSES	0
-#define MID_BASE_SHIFT		(CONFIG_TINY_MAX_CLASS + 3)
+#define MID_BASE_SHIFT		(CONFIG_TINY_MAX_CLASS + 4)
 #endif
-#define TINY_MAX_SIZE		(8UL << (TINY_NR_CLASSES - 1))
+/*
+ * The smallest class is 16 B: every block is 16-byte aligned, as glibc's
+ * are (MALLOC_ALIGNMENT), and every block has room for the double-free
+ * key beside its next pointer.
+ */
+#define TINY_MIN_SHIFT		4
+#define TINY_MAX_SIZE		(1UL << (TINY_MIN_SHIFT + TINY_NR_CLASSES - 1))
 #define MID_MAX_SHIFT		15
 #define MID_MAX_SIZE		(1UL << MID_MAX_SHIFT)	/* 32 KiB */
 #define MID_NR_CLASSES		((MID_MAX_SHIFT - MID_BASE_SHIFT) * CONFIG_MID_CLASSES_PER_DOUBLING)
@@ -75,14 +81,26 @@ extern uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
 
 /*
  * Class of a request of at most HEAP_MAX_SIZE bytes. Tiny classes are
- * powers of two from 8 B, so 1..TINY_MAX_SIZE is computed (bit scan, no
+ * powers of two from 16 B, so 1..TINY_MAX_SIZE is computed (bit scan, no
  * memory load on malloc's critical path); 0 and the sizes above Tiny go
  * through the tables.
  */
+static __always_inline int size_is_tiny(size_t size)
+{
+	return size - 1 < TINY_MAX_SIZE;
+}
+
+/* Class of a request for which size_is_tiny(). */
+static __always_inline unsigned int size_to_tiny_class(size_t size)
+{
+	return (unsigned int)(63 - __builtin_clzl((size - 1) | ((1UL << TINY_MIN_SHIFT) - 1))) -
+	       (TINY_MIN_SHIFT - 1);
+}
+
 static __always_inline unsigned int size_to_class(size_t size)
 {
-	if (likely(size - 1 < TINY_MAX_SIZE))
-		return (unsigned int)(63 - __builtin_clzl((size - 1) | 7)) - 2;
+	if (likely(size_is_tiny(size)))
+		return size_to_tiny_class(size);
 	if (likely(size <= SMALL_LOOKUP_MAX))
 		return hk_class_small[(size + 7) >> 3];
 	return hk_class_mid[(size - 1) >> MID_LOOKUP_SHIFT];
@@ -127,6 +145,7 @@ struct heap_tls {
 	struct bin bins[HK_NR_CLASSES];	/* per-class front */
 	struct slab *cur[HK_NR_CLASSES];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
+	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 #ifdef CONFIG_TINY_ULTRAHOT
 	struct ultrahot uh;		/* UltraHot L0 */
 #endif
@@ -136,6 +155,7 @@ struct heap_tls {
 };
 
 extern __hk_tls struct heap_tls hk_tls;
+BUILD_BUG_ON(offsetof(struct heap_tls, bins[HK_NR_CLASSES]) > 65535);
 
 #ifdef CONFIG_STATS
 #define STAT_INC_TLS(item)	(hk_tls.stats[item]++)
@@ -143,13 +163,112 @@ extern __hk_tls struct heap_tls hk_tls;
 #define STAT_INC_TLS(item)	do { } while (0)
 #endif
 
+/* ------------------------------------------------------------------ */
+/* The double-free key (CONFIG_DOUBLE_FREE_CHECK)                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every free block carries a per-process random key in its second word:
+ * hk_dfkey while it sits in a bin, an UltraHot stack or a slab's remote
+ * list, hk_dfkey ^ DFKEY_ON_SLAB on its slab's local list; a block handed
+ * out has 0 there (then whatever the program writes).
+ *
+ * free() only stores the key: it never reads the block, whose line may
+ * be long gone from the cache. The check happens where the block's line
+ * is read anyway: the malloc that pops it (it reads the next pointer
+ * beside the key), the bin flush or drain that moves it to its slab, the
+ * refill that moves it back. A block freed twice is on a list twice:
+ * whichever pass reaches the second copy finds the key gone and aborts,
+ * before the block is handed out a second time. A remote free (of
+ * another thread's block) still reads the key: that path is slow anyway.
+ */
+#define DFKEY_ON_SLAB		1UL
+
 /* Per-process key written into freed blocks. */
 extern uintptr_t hk_dfkey;
+
+/* A free list holds a block twice (or a corrupted one): report, abort. */
+__noreturn __cold void heap_free_list_corrupt(const void *p);
+/*
+ * The same for malloc, declared as returning so that malloc reaches it
+ * with a tail call and needs no stack frame of its own.
+ */
+__cold void *heap_pop_corrupt(const void *p);
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* The key of a new slab. */
+static inline uintptr_t dfkey_of_slab(void)
+{
+	return hk_dfkey;
+}
+
+static __always_inline uintptr_t *dfkey_word(void *p)
+{
+	return &((uintptr_t *)p)[1];
+}
+
+/*
+ * Leaving a bin or UltraHot stack for the program: 0 if the key is not
+ * there (the caller then returns heap_pop_corrupt()), else clear it.
+ */
+static __always_inline int dfkey_take(void *p)
+{
+	if (unlikely(*dfkey_word(p) != hk_tls.dfkey))
+		return 0;
+	*dfkey_word(p) = 0;
+	return 1;
+}
+
+/* Freed by the owner into a bin or UltraHot stack: store only. */
+static __always_inline void dfkey_put(const struct slab *s, void *p)
+{
+	*dfkey_word(p) = s->dfkey;
+}
+
+/* From a bin, an UltraHot stack or the remote list to the slab's list. */
+static inline void dfkey_to_slab(const struct slab *s, void *p)
+{
+	if (unlikely(*dfkey_word(p) != s->dfkey))
+		heap_free_list_corrupt(p);
+	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
+}
+
+/* From the slab's list to a bin. */
+static inline void dfkey_to_bin(const struct slab *s, void *p)
+{
+	if (unlikely(*dfkey_word(p) != (s->dfkey ^ DFKEY_ON_SLAB)))
+		heap_free_list_corrupt(p);
+	*dfkey_word(p) = s->dfkey;
+}
+
+/* A new block carved for a bin. */
+static inline void dfkey_carve(const struct slab *s, void *p)
+{
+	*dfkey_word(p) = s->dfkey;
+}
+
+/* A remote free: the block must not be on any free list already. */
+static inline void dfkey_remote_free(const struct slab *s, void *p)
+{
+	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB))
+		guard_double_free(p);
+	*dfkey_word(p) = s->dfkey;
+}
+#else
+static inline uintptr_t dfkey_of_slab(void) { return 0; }
+static inline int dfkey_take(void *p) { return 1; }
+static inline void dfkey_put(const struct slab *s, void *p) { }
+static inline void dfkey_to_slab(const struct slab *s, void *p) { }
+static inline void dfkey_to_bin(const struct slab *s, void *p) { }
+static inline void dfkey_carve(const struct slab *s, void *p) { }
+static inline void dfkey_remote_free(const struct slab *s, void *p) { }
+#endif
 
 void *heap_alloc_slow(size_t size);
 /* Allocate from class cls (after initialisation). */
 void *heap_alloc_class(unsigned int cls);
-void heap_bin_flush(unsigned int cls);
+/* Bin b (one of hk_tls.bins) grew past its limit. */
+void heap_bin_flush(struct bin *b);
 void heap_free_local_slow(struct slab *s, void *p);
 /* Tail-called by free: the return address is the program's. */
 void heap_free_other(struct slab *s, void *p);
@@ -171,10 +290,8 @@ static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 {
 	b->free = *(void **)p;
 	b->room++;
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	if (cls != 0)
-		((uintptr_t *)p)[1] = 0;	/* forget the double-free key */
-#endif
+	if (unlikely(!dfkey_take(p)))
+		return heap_pop_corrupt(p);
 	return p;
 }
 
@@ -183,9 +300,8 @@ static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
  * takes the size, not the class: before the first initialisation the
  * class tables are all zero and every request misses into it.
  */
-static __fastpath_inline void *heap_alloc(size_t size)
+static __fastpath_inline void *heap_alloc_cls(unsigned int cls, size_t size)
 {
-	unsigned int cls = size_to_class(size);
 	struct bin *b = &hk_tls.bins[cls];
 	void *p = b->free;
 
@@ -214,26 +330,20 @@ static __always_inline int slab_is_block_start(const struct slab *s, const void 
 /* Free by the slab's owner thread: into the class's bin. */
 static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 {
-	unsigned int cls = s->class_idx;
-	struct bin *b = &hk_tls.bins[cls];
+	/* &hk_tls.bins[class], without the multiply: the owner is this thread. */
+	struct bin *b = (struct bin *)((char *)&hk_tls + s->bin_off);
 
 	/* Not a block of s (an interior or stray pointer): the guard. */
 	if (unlikely(!slab_is_block_start(s, p))) {
 		heap_bad_pointer(p);
 		return;
 	}
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	if (s->dfkey) {
-		if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
-			guard_double_free(p);
-		((uintptr_t *)p)[1] = s->dfkey;
-	}
-#endif
-	STAT_INC_TLS(hk_classes[cls].box + 1);
+	dfkey_put(s, p);
+	STAT_INC_TLS(hk_classes[s->class_idx].box + 1);
 	*(void **)p = b->free;
 	b->free = p;
 	if (unlikely(--b->room < 0))
-		heap_bin_flush(cls);
+		heap_bin_flush(b);
 }
 
 #endif /* _MM_HEAP_H */

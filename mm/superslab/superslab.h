@@ -59,7 +59,7 @@ struct slab {
 	/* --- owner's cache line: read or written by every owner free --- */
 	void *local_free;		/* blocks freed by the owner (LIFO) */
 	struct heap *owner;		/* owning heap record, or HEAP_NONE */
-	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = none */
+	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = check off */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
 	uint32_t div_mul;		/* block-start check: inverse of the size's odd part */
 	uint32_t div_limit;		/* block-start check: capacity - 1 */
@@ -74,6 +74,7 @@ struct slab {
 	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
+	uint16_t bin_off;		/* offset of the class's bin in struct heap_tls */
 	/*
 	 * A tail slot of a span mirrors the head's owner, dfkey, div_*,
 	 * base and class_idx, so that the owner's free of a block in any

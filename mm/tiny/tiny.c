@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * mm/tiny/tiny.c - the Tiny box: classes C0 (8 B) to C7 (1 KiB), powers
+ * mm/tiny/tiny.c - the Tiny box: classes C0 (16 B) to C6 (1 KiB), powers
  * of two, served by the thread heaps from the shared SuperSlab pool.
  *
  * Power-of-two sizes make every Tiny block naturally aligned to its size
@@ -14,7 +14,7 @@ unsigned int tiny_classes_init(struct size_class *c)
 	unsigned int i;
 
 	for (i = 0; i < TINY_NR_CLASSES; i++) {
-		uint32_t size = 8u << i;
+		uint32_t size = 1u << (TINY_MIN_SHIFT + i);
 		uint32_t batch = 4096 / size;
 
 		c[i].size = size;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * UltraHot (CONFIG_TINY_ULTRAHOT): an L0 stack per thread for the 16 B and
- * 32 B classes (C1, C2), checked ahead of the normal Tiny front. A free of
+ * 32 B classes (C0, C1), checked ahead of the normal Tiny front. A free of
  * an owned 16/32 B block lands here without touching its slab; the next
  * malloc of that class takes it back. Only these two classes: the memo's
  * extension to larger classes starved the others.
@@ -15,21 +15,20 @@
 #include "heap/heap.h"
 
 #ifdef CONFIG_TINY_ULTRAHOT
-BUILD_BUG_ON(TINY_NR_CLASSES < 3);
+BUILD_BUG_ON(TINY_NR_CLASSES < 2);
 
-/* Serve a 9..32 byte request from the L0 stack; 0 if it is empty. */
+/* Serve a 1..32 byte request from the L0 stack; 0 if it is empty. */
 static __always_inline int ultrahot_alloc(size_t size, void **out)
 {
 	struct ultrahot *u = &hk_tls.uh;
 	unsigned int i = size > 16;
 	void *p;
 
-	if (size - 9 > 32 - 9 || !u->count[i])
+	if (size - 1 > 32 - 1 || !u->count[i])
 		return 0;
 	p = u->slot[i][--u->count[i]];
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	((uintptr_t *)p)[1] = 0;
-#endif
+	if (unlikely(!dfkey_take(p)))
+		heap_free_list_corrupt(p);
 	STAT_INC_TLS(STAT_ULTRAHOT_HIT);
 	*out = p;
 	return 1;
@@ -39,17 +38,13 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 static __always_inline int ultrahot_free(struct slab *s, void *p)
 {
 	struct ultrahot *u = &hk_tls.uh;
-	unsigned int i = s->class_idx - 1u;
+	unsigned int i = s->class_idx;
 
 	if (i > 1 || u->count[i] == ULTRAHOT_CAP)
 		return 0;
 	if (unlikely(!slab_is_block_start(s, p)))
 		return 0;	/* the normal path reports it */
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	if (unlikely(((uintptr_t *)p)[1] == s->dfkey))
-		guard_double_free(p);
-	((uintptr_t *)p)[1] = s->dfkey;
-#endif
+	dfkey_put(s, p);
 	u->slot[i][u->count[i]++] = p;
 	return 1;
 }

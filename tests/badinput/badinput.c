@@ -370,6 +370,13 @@ static void double_free(size_t n)
 	memset(p, 0x77, n);
 	t_free(p);
 	t_free(launder(p));
+	/*
+	 * free() may only store into the block; the allocator then finds
+	 * the second copy before it hands p out twice.
+	 */
+	require(t_malloc(n));
+	require(t_malloc(n));
+	require(t_malloc(n));
 	/* Still alive: let survive() see whether anything broke. */
 }
 

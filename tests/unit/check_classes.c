@@ -23,7 +23,7 @@ START_TEST(test_class_table_sorted)
 	classes_setup();
 	for (i = 1; i < HK_NR_CLASSES; i++)
 		ck_assert_uint_gt(hk_classes[i].size, hk_classes[i - 1].size);
-	ck_assert_uint_eq(hk_classes[0].size, 8);
+	ck_assert_uint_eq(hk_classes[0].size, 16);
 	ck_assert_uint_eq(hk_classes[HK_NR_CLASSES - 1].size, HEAP_MAX_SIZE);
 }
 END_TEST
@@ -53,23 +53,22 @@ START_TEST(test_class_alignment)
 	for (i = 0; i < HK_NR_CLASSES; i++) {
 		uint32_t s = hk_classes[i].size;
 
-		/* 16-byte alignment for every block above 8 bytes. */
-		if (s > 8)
-			ck_assert_uint_eq(s % 16, 0);
+		/* 16-byte alignment for every block, as glibc's. */
+		ck_assert_uint_eq(s % 16, 0);
 		ck_assert_uint_ge(hk_classes[i].limit, 2 * hk_classes[i].batch);
 		ck_assert_uint_ge(hk_classes[i].batch, 1);
 	}
 }
 END_TEST
 
-/* Tiny: powers of two C0..C(TINY_NR_CLASSES-1). */
+/* Tiny: powers of two C0 (16 B)..C(TINY_NR_CLASSES-1). */
 START_TEST(test_tiny_boundaries)
 {
 	unsigned int i;
 
 	classes_setup();
 	for (i = 0; i < TINY_NR_CLASSES; i++) {
-		size_t s = 8UL << i;
+		size_t s = 16UL << i;
 
 		ck_assert_uint_eq(size_to_class(s), i);
 		ck_assert_uint_eq(size_to_class(s + 1), i + 1);
@@ -77,7 +76,8 @@ START_TEST(test_tiny_boundaries)
 	}
 	ck_assert_uint_eq(size_to_class(0), 0);
 	ck_assert_uint_eq(size_to_class(1), 0);
-	ck_assert_uint_eq(size_to_class(9), 1);
+	ck_assert_uint_eq(size_to_class(16), 0);
+	ck_assert_uint_eq(size_to_class(17), 1);
 }
 END_TEST
 

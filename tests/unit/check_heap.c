@@ -114,14 +114,78 @@ START_TEST(test_slab_tail_refused)
 END_TEST
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * free() only stores the key; the second copy of p on the bin is found
+ * by the malloc that would hand p out a second time.
+ */
 START_TEST(test_double_free_aborts)
 {
-	void *p = hak_malloc(32);
+	void *p = hak_malloc(32), *q, *r;
 
 	hak_free(p);
-	hak_free(p);	/* aborts */
+	hak_free(p);
+	q = hak_malloc(32);
+	r = hak_malloc(32);	/* aborts: p again */
+	ck_abort_msg("double free not detected: %p handed out as %p and %p", p, q, r);
 }
 END_TEST
+
+/* The same when the bin flushes both copies to the slab. */
+START_TEST(test_double_free_aborts_on_flush)
+{
+	static void *v[4096];
+	void *p = hak_malloc(64);
+	int i;
+
+	for (i = 0; i < 4096; i++)
+		v[i] = hak_malloc(64);
+	hak_free(p);
+	hak_free(p);
+	for (i = 0; i < 4096; i++)
+		hak_free(v[i]);	/* a flush moves both copies: aborts */
+	for (i = 0; i < 4096; i++)
+		v[i] = hak_malloc(64);
+	ck_abort_msg("double free not detected");
+}
+END_TEST
+
+#ifdef CONFIG_THREADS
+/*
+ * A block freed by a remote thread and then by its owner is on two lists
+ * at once: one of them finds the other's key before the block is handed
+ * out twice.
+ */
+static void *remote_then_owner_block;
+
+static void *free_remote_block(void *arg)
+{
+	hak_free(remote_then_owner_block);
+	return NULL;
+}
+
+START_TEST(test_double_free_remote_then_owner)
+{
+	static void *v[512];
+	void *p = hak_malloc(128);
+	pthread_t t;
+	int i;
+
+	remote_then_owner_block = p;
+	ck_assert_int_eq(pthread_create(&t, NULL, free_remote_block, NULL), 0);
+	pthread_join(t, NULL);
+	hak_free(p);	/* the owner frees it again */
+	for (i = 0; i < 512; i++) {
+		v[i] = hak_malloc(128);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	for (i = 0; i < 512; i++)
+		hak_free(v[i]);
+	for (i = 0; i < 512; i++)
+		v[i] = hak_malloc(128);
+	ck_abort_msg("double free not detected");
+}
+END_TEST
+#endif /* CONFIG_THREADS */
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -228,6 +292,10 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_slab_tail_refused);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_double_free_aborts_on_flush, SIGABRT);
+#ifdef CONFIG_THREADS
+	tcase_add_test_raise_signal(tc, test_double_free_remote_then_owner, SIGABRT);
+#endif
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_free_contention);

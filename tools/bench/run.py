@@ -54,11 +54,18 @@ def all_cases():
                       args=[700000], it=0))
     cases.append(dict(case="thread_churn", bench="thread_churn", prog="bench_thread_churn",
                       args=[1000], it=0))
+    # Working-set churn; blocks are never touched before free (see
+    # bench_churn.c): the cost of reading a cold block in free shows here.
+    for name, args in (("churn/untouched-2t", [2, 1024, 4, 32768, 1, 6000000, 0]),
+                       ("churn/untouched-1t", [1, 1024, 4, 32768, 1, 10000000, 0]),
+                       ("churn/mid", [1, 1024, 8192, 32768, 0, 3000000, 1]),
+                       ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1])):
+        cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5))
     return cases
 
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
-               "realloc", "thread_churn"]
+               "realloc", "thread_churn", "churn"]
 
 
 def select_cases(benches, sizes):
