@@ -10,6 +10,7 @@
 #include "heap.h"
 
 struct size_class hk_classes[HK_NR_CLASSES];
+size_t heap_cache_budget = (size_t)CONFIG_HEAP_CACHE_GROW_KB << 10;
 uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
 uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
 
@@ -70,6 +71,18 @@ void heap_classes_init(void)
 			c->limit = 128;
 		if (c->limit < 2 * c->batch)
 			c->limit = (uint16_t)(2 * c->batch);
+		/*
+		 * A bin that keeps overflowing grows (heap_bin_flush()) up to
+		 * HEAP_BIN_MAX_BYTES of blocks, 4096 at most: a program that
+		 * frees batches of a class and allocates them again then keeps
+		 * them in the bin instead of sending them to their slabs and
+		 * fetching them back every time.
+		 */
+		c->limit_max = (uint16_t)(HEAP_BIN_MAX_BYTES / c->size);
+		if (c->limit_max > 4096)
+			c->limit_max = 4096;
+		if (c->limit_max < c->limit)
+			c->limit_max = c->limit;
 	}
 	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)
 		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i * 8 : 1);

@@ -375,6 +375,16 @@ static inline void heap_flush_ultrahot(struct heap_tls *t)
 }
 #endif
 
+static void cls_limit_reset(struct bin *b)
+{
+	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+
+	if (b->limit > c->limit)
+		hk_tls.cache_grown -= (size_t)(b->limit - c->limit) * c->size;
+	b->limit = c->limit;
+	b->room = (int32_t)b->limit;
+}
+
 /* Return every block of a bin to its slab. */
 static void heap_bin_drain(struct bin *b)
 {
@@ -384,7 +394,8 @@ static void heap_bin_drain(struct bin *b)
 		b->free = *(void **)p;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
-	b->room = (int32_t)b->limit;
+	/* Back to the class's initial limit. */
+	cls_limit_reset(b);
 }
 
 /*
@@ -479,10 +490,31 @@ void *heap_alloc_slow(size_t size)
 	return p;
 }
 
-/* A bin grew past its limit: give half of it back to the slabs. */
+/*
+ * A bin grew past its limit. If the class may cache more and the thread's
+ * budget allows, double the limit instead (a program that frees a batch
+ * of blocks it will allocate again); else give half of the bin back to
+ * the slabs.
+ */
 void heap_bin_flush(struct bin *b)
 {
-	int32_t room = (int32_t)(b->limit / 2);
+	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+	int32_t room;
+
+	if (b->limit < c->limit_max) {
+		uint32_t grow = b->limit < c->limit_max - b->limit ?
+				b->limit : c->limit_max - b->limit;
+		size_t bytes = (size_t)grow * c->size;
+
+		if (hk_tls.cache_grown + bytes <= heap_cache_budget) {
+			hk_tls.cache_grown += bytes;
+			b->limit += grow;
+			b->room += (int32_t)grow;
+			STAT_INC_TLS(STAT_BIN_GROW);
+			return;
+		}
+	}
+	room = (int32_t)(b->limit / 2);
 
 	while (b->room < room) {
 		void *p = b->free;

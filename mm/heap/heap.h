@@ -56,6 +56,9 @@
 #define MID_FIRST_CLASS		(TINY_NR_CLASSES + SMALLMID_NR_CLASSES)
 #define HK_NR_CLASSES		(MID_FIRST_CLASS + MID_NR_CLASSES)
 
+/* Most bytes one bin grows to when it keeps overflowing. */
+#define HEAP_BIN_MAX_BYTES	(1UL << 20)
+
 /* Largest request served by a slab class (above: the Large box). */
 #define HEAP_MAX_SIZE		MID_MAX_SIZE
 
@@ -67,7 +70,8 @@
 struct size_class {
 	uint32_t size;			/* block size */
 	uint16_t batch;			/* blocks moved to the bin per refill */
-	uint16_t limit;			/* bin length that triggers a flush */
+	uint16_t limit;			/* bin length that triggers a flush, at first */
+	uint16_t limit_max;		/* what a bin that keeps overflowing grows to */
 	uint8_t span;			/* slots per slab */
 	uint8_t box;			/* enum hk_stat of the box's ALLOC counter */
 	struct ss_pool *pool;		/* where its slabs come from */
@@ -132,6 +136,12 @@ struct bin {
 	uint32_t limit;			/* most blocks held (0 before init) */
 };
 
+/*
+ * Bytes by which a thread's bins may grow beyond their classes' initial
+ * limits, all classes together (see heap_bin_flush()).
+ */
+extern size_t heap_cache_budget;
+
 #ifdef CONFIG_TINY_ULTRAHOT
 #define ULTRAHOT_CAP	32
 /* L0 stacks for the 16 B and 32 B classes (see mm/tiny/ultrahot.h). */
@@ -146,6 +156,7 @@ struct heap_tls {
 	struct slab *cur[HK_NR_CLASSES];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
+	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
 #ifdef CONFIG_TINY_ULTRAHOT
 	struct ultrahot uh;		/* UltraHot L0 */
 #endif

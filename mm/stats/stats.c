@@ -59,6 +59,7 @@ static void stats_print(const unsigned long *s)
 	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu %14lu\n", "Mid",
 		   s[STAT_MID_ALLOC], s[STAT_MID_FREE]);
 	stats_row("refills", s[STAT_REFILL]);
+	stats_row("bin growths", s[STAT_BIN_GROW]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
 #ifdef CONFIG_TINY_ULTRAHOT
 	stats_row("UltraHot hits", s[STAT_ULTRAHOT_HIT]);

@@ -18,6 +18,7 @@ enum hk_stat {
 	STAT_MID_FREE,		/* Mid frees by the owner */
 	STAT_ULTRAHOT_HIT,	/* UltraHot L0 hits */
 	STAT_REFILL,		/* thread cache refills */
+	STAT_BIN_GROW,		/* bins that overflowed and grew instead of flushing */
 	STAT_REMOTE_FREE,	/* frees of another thread's block */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
 	STAT_SLAB_RETIRE,	/* slabs given back to a pool */

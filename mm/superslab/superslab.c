@@ -29,6 +29,23 @@ struct ss_pool ss_pool_smallmid = {
 
 /* Free slots still committed, over all pools (hysteresis budget). */
 static unsigned long ss_dirty_slots;
+/* Slots in use (ACTIVE, the headers excluded), over all pools. */
+static unsigned long ss_active_slots;
+/*
+ * The dirty budget follows the program's recent peak of slots in use: a
+ * program that frees what it will allocate again a moment later keeps
+ * the memory committed (no madvise, no page faults on the way back),
+ * and what is committed never exceeds that recent peak plus
+ * CONFIG_SUPERSLAB_DIRTY_SLOTS. The peak halves every SS_DECAY_MS (or is
+ * the current use, if higher); the release or claim that sees an epoch
+ * go by returns the excess to the kernel.
+ */
+#define SS_DECAY_MS	100
+static unsigned long ss_recent_peak;	/* recent peak of ss_active_slots */
+static unsigned long ss_epoch_ms;	/* when the current decay epoch began */
+static int ss_purging;			/* a thread is returning the excess */
+
+static unsigned long ss_purge(unsigned long max);
 
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
 static inline void ss_claim_lock(struct ss_pool *pool)
@@ -91,8 +108,12 @@ static inline unsigned long ss_run_starts(unsigned long m, unsigned int nr)
 	return run;
 }
 
-/* Try to claim nr contiguous slots of ss; index of the first or -1. */
-static int ss_try_claim(struct superslab *ss, unsigned int nr)
+/*
+ * Try to claim nr contiguous slots of ss; index of the first or -1. With
+ * dirty_only, only a run of slots that are all still committed (no page
+ * faults, no zeroing by the kernel).
+ */
+static int ss_try_claim(struct superslab *ss, unsigned int nr, int dirty_only)
 {
 	unsigned long m = a_load(&ss->free_mask, A_ACQUIRE);
 
@@ -103,8 +124,9 @@ static int ss_try_claim(struct superslab *ss, unsigned int nr)
 
 		if (!run)
 			return -1;
-		/* Prefer slots still committed: no page faults. */
-		dirty = run & a_load(&ss->dirty_mask, A_RELAXED);
+		dirty = ss_run_starts(m & a_load(&ss->dirty_mask, A_RELAXED), nr);
+		if (dirty_only && !dirty)
+			return -1;
 		idx = hk_ctz(dirty ? dirty : run);
 		want = ((1UL << nr) - 1) << idx;
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
@@ -115,6 +137,48 @@ static int ss_try_claim(struct superslab *ss, unsigned int nr)
 		return (int)idx;
 #endif
 	}
+}
+
+/* The dirty budget now: the recent peak's slots not in use, at least the floor. */
+static unsigned long ss_dirty_budget(void)
+{
+	unsigned long peak = a_load(&ss_recent_peak, A_RELAXED);
+	unsigned long active = a_load(&ss_active_slots, A_RELAXED);
+	unsigned long spare = peak > active ? peak - active : 0;
+
+	return spare > CONFIG_SUPERSLAB_DIRTY_SLOTS ? spare : CONFIG_SUPERSLAB_DIRTY_SLOTS;
+}
+
+/*
+ * A new count of slots in use: raise the recent peak; at the end of an
+ * epoch halve it (once per epoch gone by) and return the dirty slots
+ * above the new budget to the kernel.
+ */
+static void ss_note_active(unsigned long active)
+{
+	unsigned long peak = a_load(&ss_recent_peak, A_RELAXED);
+	unsigned long now, epochs, dirty, budget;
+
+	while (active > peak &&
+	       !a_cas(&ss_recent_peak, &peak, active, A_RELAXED))
+		;
+	now = os_now_ms();
+	epochs = (now - a_load(&ss_epoch_ms, A_RELAXED)) / SS_DECAY_MS;
+	if (likely(!epochs))
+		return;
+	if (a_swap(&ss_purging, 1, A_ACQUIRE))
+		return;		/* another thread does it */
+	a_store(&ss_epoch_ms, now, A_RELAXED);
+	peak = a_load(&ss_recent_peak, A_RELAXED);
+	peak = epochs >= 8 * sizeof(long) ? 0 : peak >> epochs;
+	if (peak < active)
+		peak = active;
+	a_store(&ss_recent_peak, peak, A_RELAXED);
+	dirty = a_load(&ss_dirty_slots, A_RELAXED);
+	budget = ss_dirty_budget();
+	if (dirty > budget)
+		ss_purge(dirty - budget);
+	a_store(&ss_purging, 0, A_RELEASE);
 }
 
 /* Account the slots we now hold: EMPTY ones leave the dirty budget. */
@@ -131,6 +195,7 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 		}
 		s->state = SLOT_ACTIVE;
 	}
+	ss_note_active(a_fetch_add(&ss_active_slots, (unsigned long)nr, A_RELAXED) + nr);
 }
 
 struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
@@ -139,15 +204,23 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 	int idx = -1;
 
 	ss_claim_lock(pool);
-	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
-		idx = ss_try_claim(ss, nr);
-		if (idx >= 0)
-			break;
-	}
+	/* Committed slots anywhere first, then any free run. */
+	if (a_load(&ss_dirty_slots, A_RELAXED) >= nr)
+		for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+			idx = ss_try_claim(ss, nr, 1);
+			if (idx >= 0)
+				break;
+		}
+	if (idx < 0)
+		for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+			idx = ss_try_claim(ss, nr, 0);
+			if (idx >= 0)
+				break;
+		}
 	if (!ss) {
 		ss = ss_map(pool);
 		if (ss) {
-			idx = ss_try_claim(ss, nr);
+			idx = ss_try_claim(ss, nr, 0);
 			/* Publish: next before head, so readers see a whole node. */
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
 			hk_lock(&pool->lock);
@@ -176,12 +249,15 @@ void ss_release(struct slab *head, unsigned int nr)
 	struct superslab *ss = ss_of(head);
 	unsigned int idx = (unsigned int)(head - ss->slabs);
 	unsigned long bits = ((1UL << nr) - 1) << idx;
+	unsigned long active;
 	unsigned int i, state;
 
 	HK_ASSERT(idx > 0 && idx + nr <= SS_SLOTS);
 	HK_ASSERT(!(a_load(&ss->free_mask, A_RELAXED) & bits));
 
-	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > CONFIG_SUPERSLAB_DIRTY_SLOTS) {
+	/* No longer in use: the budget counts them as spare. */
+	active = a_fetch_sub(&ss_active_slots, (unsigned long)nr, A_RELAXED) - nr;
+	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > ss_dirty_budget()) {
 		os_decommit(slab_start(head), (size_t)nr << SLOT_SHIFT);
 		STAT_ADD(STAT_SLOTS_DECOMMIT, nr);
 		state = SLOT_UNUSED;
@@ -198,6 +274,7 @@ void ss_release(struct slab *head, unsigned int nr)
 	ss_claim_lock(ss->pool);
 	a_fetch_or(&ss->free_mask, bits, A_RELEASE);
 	ss_claim_unlock(ss->pool);
+	ss_note_active(active);
 }
 
 /* ------------------------------------------------------------------ */
@@ -216,16 +293,17 @@ static int ss_claim_bits(struct superslab *ss, unsigned long want)
 	return 1;
 }
 
-unsigned long ss_trim(struct ss_pool *pool)
+/* Return up to max EMPTY slots of pool to the kernel. */
+static unsigned long ss_purge_pool(struct ss_pool *pool, unsigned long max)
 {
 	struct superslab *ss;
 	unsigned long done = 0;
 
 	ss_claim_lock(pool);
-	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss && done < max; ss = ss->next) {
 		unsigned long dirty = a_load(&ss->dirty_mask, A_RELAXED);
 
-		while (dirty) {
+		while (dirty && done < max) {
 			unsigned int i = hk_ctz(dirty);
 			unsigned long bit = 1UL << i;
 
@@ -244,6 +322,23 @@ unsigned long ss_trim(struct ss_pool *pool)
 	}
 	ss_claim_unlock(pool);
 	STAT_ADD(STAT_SLOTS_DECOMMIT, done);
+	return done;
+}
+
+unsigned long ss_trim(struct ss_pool *pool)
+{
+	return ss_purge_pool(pool, ~0UL);
+}
+
+/* Return up to max EMPTY slots, from any pool. */
+static unsigned long ss_purge(unsigned long max)
+{
+	unsigned long done = ss_purge_pool(&ss_pool_main, max);
+
+#ifdef CONFIG_SMALLMID
+	if (done < max)
+		done += ss_purge_pool(&ss_pool_smallmid, max - done);
+#endif
 	return done;
 }
 
