@@ -15,6 +15,7 @@
 
 __hk_tls struct heap_tls hk_tls;
 uintptr_t hk_dfkey;
+uintptr_t hk_flkey;
 
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
 static struct heap *heap_all;			/* every record ever made */
@@ -152,10 +153,10 @@ static void *slab_carve(struct slab *s, unsigned int n)
 	if (n > s->uncarved)
 		n = s->uncarved;
 	for (i = 1; i < n; i++, q += bs) {
-		*(void **)q = q + bs;
+		fl_set_next(q, q + bs);
 		dfkey_carve(s, q);
 	}
-	*(void **)q = NULL;
+	fl_set_next(q, NULL);
 	dfkey_carve(s, q);
 	s->bump = q + bs;
 	s->uncarved -= n;
@@ -181,13 +182,13 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 
 	for (;;) {
 		dfkey_to_bin(s, last);
-		if (i == n || !*(void **)last)
+		if (i == n || !fl_next(last))
 			break;
-		last = *(void **)last;
+		last = fl_next(last);
 		i++;
 	}
-	s->local_free = *(void **)last;
-	*(void **)last = b->free;
+	s->local_free = fl_next(last);
+	fl_set_next(last, b->free);
 	b->free = first;
 	b->room -= (int32_t)i;
 	s->used += i;
@@ -197,10 +198,10 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 static void slab_give_back(struct slab *s, void *list)
 {
 	while (list) {
-		void *next = *(void **)list;
+		void *next = fl_next(list);
 
 		dfkey_to_slab(s, list);
-		*(void **)list = s->local_free;
+		fl_set_next(list, s->local_free);
 		s->local_free = list;
 		s->used--;
 		list = next;
@@ -223,7 +224,7 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 		char *first = slab_carve(s, n);
 
 		/* slab_carve ends its list with NULL: splice it before the bin. */
-		*(void **)(first + (size_t)(n - 1) * s->block_size) = b->free;
+		fl_set_next(first + (size_t)(n - 1) * s->block_size, b->free);
 		b->free = first;
 		b->room -= (int32_t)n;
 		return 1;
@@ -322,6 +323,7 @@ static __slowpath struct heap *heap_thread_start(void)
 	}
 	hk_tls.heap = h;
 	hk_tls.dfkey = hk_dfkey;
+	hk_tls.flkey = hk_flkey;
 #ifdef CONFIG_THREADS
 	/* Our key is made before anything else, so this cannot allocate. */
 	pthread_setspecific(heap_key, h);
@@ -391,7 +393,7 @@ static void heap_bin_drain(struct bin *b)
 	while (b->free) {
 		void *p = b->free;
 
-		b->free = *(void **)p;
+		b->free = fl_next(p);
 		heap_free_local_slow(slab_block_head(p), p);
 	}
 	/* Back to the class's initial limit. */
@@ -519,7 +521,7 @@ void heap_bin_flush(struct bin *b)
 	while (b->room < room) {
 		void *p = b->free;
 
-		b->free = *(void **)p;
+		b->free = fl_next(p);
 		b->room++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
@@ -537,7 +539,7 @@ void heap_free_local_slow(struct slab *s, void *p)
 	void *head = s->local_free;
 
 	dfkey_to_slab(s, p);
-	*(void **)p = head;
+	fl_set_next(p, head);
 	s->local_free = p;
 	if (--s->used == 0 && s != cur) {
 		slab_retire(h, s);
@@ -595,7 +597,7 @@ void heap_free_other(struct slab *s, void *p)
 	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);
 	do {
-		*(uintptr_t *)p = old & ~REMOTE_BITS;
+		fl_set_next(p, (void *)(old & ~REMOTE_BITS));
 		nw = (uintptr_t)p | (old & REMOTE_QUEUED);
 		if (old & REMOTE_FULL)
 			nw |= REMOTE_QUEUED;
@@ -618,6 +620,7 @@ int heap_init(void)
 	if (!heap_ready) {
 		os_init();
 		hk_dfkey = os_random_word();
+		hk_flkey = os_random_word() | 15;
 		heap_classes_init();
 #ifdef CONFIG_THREADS
 		if (pthread_key_create(&heap_key, heap_thread_exit)) {

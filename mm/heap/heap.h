@@ -156,6 +156,7 @@ struct heap_tls {
 	struct slab *cur[HK_NR_CLASSES];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
+	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
 #ifdef CONFIG_TINY_ULTRAHOT
 	struct ultrahot uh;		/* UltraHot L0 */
@@ -173,6 +174,80 @@ BUILD_BUG_ON(offsetof(struct heap_tls, bins[HK_NR_CLASSES]) > 65535);
 #else
 #define STAT_INC_TLS(item)	do { } while (0)
 #endif
+
+/* ------------------------------------------------------------------ */
+/* Free-list links (CONFIG_FREELIST_HARDENED)                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The first word of a free block links it to the next one. Hardened, it
+ * holds next ^ ((its own address >> 12) << 4) ^ a per-process secret, as
+ * glibc's safe-linking does with the address alone. The secret's low four
+ * bits are all ones and the position term's are zero, so a true link (a
+ * 16-byte aligned block) is stored with its low four bits set: a
+ * use-after-free write of a plain aligned address decodes to a
+ * misaligned one and is reported before it is followed, every time. A
+ * forged link must also land on a block carrying the double-free key
+ * (with CONFIG_DOUBLE_FREE_CHECK) to be handed out.
+ */
+extern uintptr_t hk_flkey;
+
+/* A free list holds a block twice (or a corrupted one): report, abort. */
+__noreturn __cold void heap_free_list_corrupt(const void *p);
+
+#ifdef CONFIG_FREELIST_HARDENED
+static __always_inline uintptr_t fl_mask(const void *p, uintptr_t key)
+{
+	return (((uintptr_t)p >> 12) << 4) ^ key;
+}
+
+/* The raw link of p, decoded (check it with fl_bad()). */
+static __always_inline uintptr_t fl_raw_next(const void *p, uintptr_t key)
+{
+	return *(const uintptr_t *)p ^ fl_mask(p, key);
+}
+
+/* Nonzero if a decoded link is not 16-byte aligned. */
+static __always_inline uintptr_t fl_bad(uintptr_t next)
+{
+	return next & 15;
+}
+
+static __always_inline void fl_put(void *p, const void *next, uintptr_t key)
+{
+	*(uintptr_t *)p = (uintptr_t)next ^ fl_mask(p, key);
+}
+#else
+static __always_inline uintptr_t fl_raw_next(const void *p, uintptr_t key)
+{
+	return *(const uintptr_t *)p;
+}
+
+static __always_inline uintptr_t fl_bad(uintptr_t next)
+{
+	return 0;
+}
+
+static __always_inline void fl_put(void *p, const void *next, uintptr_t key)
+{
+	*(const void **)p = next;
+}
+#endif
+
+/* Slow paths: the link of p, checked (aborts on a bad one). */
+static inline void *fl_next(const void *p)
+{
+	uintptr_t next = fl_raw_next(p, hk_flkey);
+
+	if (unlikely(fl_bad(next)))
+		heap_free_list_corrupt(p);
+	return (void *)next;
+}
+
+static inline void fl_set_next(void *p, const void *next)
+{
+	fl_put(p, next, hk_flkey);
+}
 
 /* ------------------------------------------------------------------ */
 /* The double-free key (CONFIG_DOUBLE_FREE_CHECK)                     */
@@ -198,10 +273,8 @@ BUILD_BUG_ON(offsetof(struct heap_tls, bins[HK_NR_CLASSES]) > 65535);
 /* Per-process key written into freed blocks. */
 extern uintptr_t hk_dfkey;
 
-/* A free list holds a block twice (or a corrupted one): report, abort. */
-__noreturn __cold void heap_free_list_corrupt(const void *p);
 /*
- * The same for malloc, declared as returning so that malloc reaches it
+ * heap_free_list_corrupt() for malloc, declared as returning so that malloc reaches it
  * with a tail call and needs no stack frame of its own.
  */
 __cold void *heap_pop_corrupt(const void *p);
@@ -219,15 +292,18 @@ static __always_inline uintptr_t *dfkey_word(void *p)
 }
 
 /*
- * Leaving a bin or UltraHot stack for the program: 0 if the key is not
- * there (the caller then returns heap_pop_corrupt()), else clear it.
+ * Leaving a bin or UltraHot stack for the program: dfkey_bad() is
+ * nonzero if the key is not there (the caller reports it), dfkey_clear()
+ * forgets it.
  */
-static __always_inline int dfkey_take(void *p)
+static __always_inline uintptr_t dfkey_bad(void *p)
 {
-	if (unlikely(*dfkey_word(p) != hk_tls.dfkey))
-		return 0;
+	return *dfkey_word(p) ^ hk_tls.dfkey;
+}
+
+static __always_inline void dfkey_clear(void *p)
+{
 	*dfkey_word(p) = 0;
-	return 1;
 }
 
 /* Freed by the owner into a bin or UltraHot stack: store only. */
@@ -267,7 +343,8 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
-static inline int dfkey_take(void *p) { return 1; }
+static inline uintptr_t dfkey_bad(void *p) { return 0; }
+static inline void dfkey_clear(void *p) { }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
@@ -299,10 +376,13 @@ void heap_fork_child(void);
 
 static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 {
-	b->free = *(void **)p;
-	b->room++;
-	if (unlikely(!dfkey_take(p)))
+	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+
+	if (unlikely(fl_bad(next) | dfkey_bad(p)))
 		return heap_pop_corrupt(p);
+	dfkey_clear(p);
+	b->free = (void *)next;
+	b->room++;
 	return p;
 }
 
@@ -351,7 +431,7 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 	}
 	dfkey_put(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].box + 1);
-	*(void **)p = b->free;
+	fl_put(p, b->free, hk_tls.flkey);
 	b->free = p;
 	if (unlikely(--b->room < 0))
 		heap_bin_flush(b);

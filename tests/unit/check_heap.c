@@ -188,6 +188,30 @@ END_TEST
 #endif /* CONFIG_THREADS */
 #endif
 
+#if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
+/*
+ * A use-after-free write of an address into a free block's link: malloc
+ * must never return that address (the hardened link decodes to garbage,
+ * or the target lacks the double-free key); it aborts instead.
+ */
+static char forged_target[256] __attribute__((aligned(64)));
+
+START_TEST(test_forged_link_aborts)
+{
+	void *p = hak_malloc(48), *q, *r;
+
+	memset(forged_target, 0, sizeof(forged_target));
+	hak_free(p);
+	*(void **)p = forged_target + 64;	/* use after free */
+	q = hak_malloc(48);
+	r = hak_malloc(48);
+	ck_assert_ptr_ne(q, forged_target + 64);
+	ck_assert_ptr_ne(r, forged_target + 64);
+	ck_abort_msg("forged free-list link not detected (%p, %p)", q, r);
+}
+END_TEST
+#endif
+
 /* ------------------------------------------------------------------ */
 
 #ifdef CONFIG_THREADS
@@ -290,6 +314,9 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
+#if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
+	tcase_add_test_raise_signal(tc, test_forged_link_aborts, SIGABRT);
+#endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts_on_flush, SIGABRT);
