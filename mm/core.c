@@ -154,6 +154,12 @@ int hk_trim(size_t pad)
 	return slots || large;
 }
 
+/* Called by os_map_aligned() when the kernel refuses a mapping. */
+int core_reclaim(void)
+{
+	return large_reclaim();
+}
+
 /* ------------------------------------------------------------------ */
 /* fork                                                               */
 /* ------------------------------------------------------------------ */
