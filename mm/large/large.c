@@ -645,10 +645,10 @@ static size_t large_pick_offset(size_t size, size_t align)
 }
 
 /*
- * The address space is short: not even the first chunk of a block could
- * be mapped in full after core_reclaim(). Map only what the block needs
- * (need bytes for the program, no class rounding, no colour), with the
- * header at the start of the chunk: REG_LARGE_AT(0) finds it there
+ * The address space is short (os_vm_tight(), or not even the first chunk
+ * of a block could be mapped in full after core_reclaim()). Map only what
+ * the block needs (need bytes for the program, no class rounding, no
+ * colour), with the header at the start of the chunk: REG_LARGE_AT(0) finds it there
  * whatever the pointer into the chunk, so no read ever goes past the
  * mapping into the rest of the chunk (unmapped, or someone else's).
  */
@@ -692,6 +692,9 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 		h->user = (char *)base + align;
 		h->size = map_len;
 	} else {
+		/* Under an address-space limit, no chunk is wasted on colour. */
+		if (unlikely(os_vm_tight()))
+			return large_map_exact(need, align);
 		/* The first chunk is mapped in full (see the top of the file). */
 		map_len = size > SS_SIZE ? size : SS_SIZE;
 		if (size + align <= SS_SIZE / 2)

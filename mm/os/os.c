@@ -2,7 +2,10 @@
 /*
  * mm/os/os.c - the mmap backend's interface to the kernel.
  */
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -25,12 +28,32 @@ size_t os_page_size = ARCH_PAGE_SIZE_MIN;
  */
 static uintptr_t os_hint;
 
+/* vm.overcommit_memory is 2: every writable private mapping is charged. */
+static int os_strict_overcommit;
+
 void os_init(void)
 {
 	unsigned long ps = getauxval(AT_PAGESZ);
+	char c = 0;
+	int fd;
 
 	if (ps >= ARCH_PAGE_SIZE_MIN && ps <= ARCH_PAGE_SIZE_MAX && IS_POWER_OF_2(ps))
 		os_page_size = ps;
+	fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &c, 1) == 1 && c == '2')
+			os_strict_overcommit = 1;
+		close(fd);
+	}
+}
+
+int os_vm_tight(void)
+{
+	struct rlimit rl;
+
+	if (os_strict_overcommit)
+		return 1;
+	return !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
 }
 
 /* ------------------------------------------------------------------ */

@@ -46,6 +46,14 @@ void *os_map_pages(size_t size);
 int core_reclaim(void);
 void os_unmap(void *addr, size_t size);
 
+/*
+ * Address space is short: RLIMIT_AS is finite (read at each call: a
+ * program may set it at any time), or vm.overcommit_memory is 2 (read at
+ * os_init()), where every writable mapping counts against the commit
+ * limit. Mappings should then be no larger than what they hold.
+ */
+int os_vm_tight(void);
+
 /* Never back this range with transparent huge pages. */
 void os_nohugepage(void *addr, size_t size);
 
