@@ -692,15 +692,15 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 		h->user = (char *)base + align;
 		h->size = map_len;
 	} else {
-		/* Under an address-space limit, no chunk is wasted on colour. */
-		if (unlikely(os_vm_tight()))
-			return large_map_exact(need, align);
 		/* The first chunk is mapped in full (see the top of the file). */
 		map_len = size > SS_SIZE ? size : SS_SIZE;
 		if (size + align <= SS_SIZE / 2)
 			off = large_pick_offset(size + align, align);
 		base = map_len == SS_SIZE ? large_reserve_get() : 0;
 		if (!base) {
+			/* Address space is short: no chunk wasted on colour. */
+			if (unlikely(os_vm_tight()))
+				return large_map_exact(need, align);
 			base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
 			if (unlikely(!base))
 				return large_map_exact(need, align);
