@@ -157,7 +157,9 @@ int hk_trim(size_t pad)
 /* Called by os_map_aligned() when the kernel refuses a mapping. */
 int core_reclaim(void)
 {
-	return large_reclaim();
+	int large = large_reclaim();
+
+	return ss_unmap_free() || large;
 }
 
 /* ------------------------------------------------------------------ */

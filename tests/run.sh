@@ -189,13 +189,16 @@ suite_rss() {
 }
 
 # Address-space limit: RLIMIT_AS = VmSize at start + 256 MiB; every round
-# must serve ASLIMIT_FRACTION% of that room. glibc's figure first, for
-# reference (not checked).
+# must serve ASLIMIT_FRACTION% of that room (small-only rounds 80%: size
+# classes cost address space as they cost memory). glibc's figure first,
+# for reference (not checked).
 suite_aslimit() {
 	echo "--- glibc (reference)"
 	run "$HK_T/aslimit/aslimit-libc" -r 1 || true
 	echo "--- hakmem (hak_* API, linked statically)"
-	run "$HK_T/aslimit/aslimit" -r 4 -f "$ASLIMIT_FRACTION"
+	run "$HK_T/aslimit/aslimit" -r 4 -f "$ASLIMIT_FRACTION" || return 1
+	echo "--- small blocks only, then large blocks only: SuperSlab slots give way"
+	run "$HK_T/aslimit/aslimit" -m sl -f "$ASLIMIT_FRACTION" -S 80
 }
 
 # The same under LD_PRELOAD, and what the library adds to the virtual

@@ -173,6 +173,11 @@ void *os_map_aligned(size_t size, size_t align)
 	return (void *)p;
 }
 
+int os_map_at(void *addr, size_t size)
+{
+	return os_map_exactly((uintptr_t)addr, size) ? 0 : -1;
+}
+
 void *os_map_pages(size_t size)
 {
 	return os_mmap(NULL, ALIGN_UP(size, os_page_size), 0);

@@ -34,9 +34,12 @@ void *os_map_aligned(size_t size, size_t align);
  */
 void *os_map_pages(size_t size);
 
+/* Map size bytes at exactly addr if that range is free; 0, or -1. */
+int os_map_at(void *addr, size_t size);
+
 /*
  * Give back address space that is mapped but holds no live block (the
- * Large box's cache and reserve). Called by os_map_aligned() when the
+ * Large box's cache and reserve, free SuperSlab slots). Called by os_map_aligned() when the
  * kernel refuses a mapping with ENOMEM, before it tries once more: under
  * an address-space limit (RLIMIT_AS) or strict overcommit, what hakmem
  * keeps for later must give way before an allocation fails. Returns

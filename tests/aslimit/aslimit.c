@@ -2,7 +2,8 @@
 /*
  * aslimit: allocation under an address-space limit (RLIMIT_AS).
  *
- *	aslimit [-l MiB | -a MiB] [-r rounds] [-f percent] [-s seed] [-q]
+ *	aslimit [-l MiB | -a MiB] [-r rounds | -m mixes] [-f percent] [-S percent]
+ *		[-s seed]
  *	aslimit -V
  *
  * Sets RLIMIT_AS to the process's virtual size at start plus -l MiB
@@ -20,10 +21,17 @@
  * before the first failure (the sum of the sizes asked for) must reach -f
  * percent (default 0: report only) of the room, that is the limit minus
  * the virtual size at start, and must not shrink from one round to the
- * next by more than one request (a block of at most 1 MiB). The free
- * memory of the allocator (caches, reservations, alignment slack) must
- * give way before malloc fails, and the process must keep working after
- * the frees.
+ * next of the same mix by more than one request (a block of at most
+ * 1 MiB). The free memory of the allocator (caches, reservations,
+ * alignment slack) must give way before malloc fails, and the process
+ * must keep working after the frees.
+ *
+ * -m gives the mix of each round, one letter per round: x the mix above
+ * (-r n is -m with n x's), s small requests only (16 B ... 4 KiB), l large
+ * ones only (4 KiB ... 1 MiB). "sl": what the small blocks of one round
+ * held (SuperSlabs, in hakmem) must be usable by the large blocks of the
+ * next. Small-only rounds must reach -S percent (default: -f): size
+ * classes cost address space as they cost memory.
  *
  * -V prints the virtual size at start (KiB) and exits: run with and
  * without LD_PRELOAD to see what the allocator adds before main.
@@ -118,13 +126,13 @@ static uint64_t rng(void)
 	return rng_state * 0x2545f4914f6cdd1dULL;
 }
 
-/* The next request of the mix. */
-static size_t next_size(void)
+/* The next request of the mix ('x', 's' or 'l'). */
+static size_t next_size(char mix)
 {
 	uint64_t r = rng();
 	size_t lo;
 
-	if (r & 1)
+	if (mix == 's' || (mix == 'x' && (r & 1)))
 		return 16 + (r >> 8) % (4096 - 16 + 1);
 	lo = 4096UL << ((r >> 1) % 8);		/* 4 KiB ... 512 KiB */
 	return lo + (r >> 8) % lo;		/* up to 1 MiB */
@@ -154,15 +162,16 @@ static int intact(const struct block *b)
 }
 
 /* One round; returns the bytes served before the first failure. */
-static size_t round_run(int k, uint64_t seed)
+static size_t round_run(int k, char mix, uint64_t seed)
 {
 	size_t n = 0, served = 0, extra_ok = 0, bad = 0, i, fail_size = 0;
+	unsigned long vm0 = vm_size();
 	void *p;
 	int err;
 
 	rng_state = seed;
 	for (;;) {
-		size_t size = next_size();
+		size_t size = next_size(mix);
 
 		errno = 0;
 		p = t_malloc(size);
@@ -196,33 +205,48 @@ static size_t round_run(int k, uint64_t seed)
 		t_free(blocks[i].p);
 	}
 	check(bad == 0, "round %d: %zu of %zu blocks corrupted", k, bad, n);
-	say("aslimit: round %d: %zu blocks, %.1f MiB served before malloc(%zu) failed "
-	    "(%zu of %d more requests served after it)\n",
-	    k, n - extra_ok, served / (double)MiB, fail_size, extra_ok, EXTRA_REQUESTS);
+	say("aslimit: round %d (%c): VmSize %.1f MiB at its start; %zu blocks, %.1f MiB served "
+	    "before malloc(%zu) failed (%zu of %d more requests served after it)\n",
+	    k, mix, vm0 / (double)MiB, n - extra_ok, served / (double)MiB, fail_size, extra_ok, EXTRA_REQUESTS);
 	return served;
 }
 
 static void usage(void)
 {
-	say("usage: aslimit [-l MiB | -a MiB] [-r rounds] [-f percent] [-s seed] [-q] | -V\n");
+	say("usage: aslimit [-l MiB | -a MiB] [-r rounds | -m mixes] [-f percent] [-S percent] "
+	    "[-s seed] | -V\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long start, limit, rel_mb = 256, abs_mb = 0;
-	double percent = 0;
+	double percent = 0, small_percent = -1;
+	char mixes[64] = "xxxx";
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
-	size_t first = 0, prev = 0, room;
-	int rounds = 4, opt, k;
+	size_t first = 0, prev[128] = { 0 }, room;
+	int rounds, opt, k;
 	struct rlimit rl;
 
-	while ((opt = getopt(argc, argv, "l:a:r:f:s:qV")) != -1) {
+	while ((opt = getopt(argc, argv, "l:a:r:m:f:S:s:qV")) != -1) {
 		switch (opt) {
 		case 'l': rel_mb = strtoul(optarg, NULL, 0); break;
 		case 'a': abs_mb = strtoul(optarg, NULL, 0); break;
-		case 'r': rounds = atoi(optarg); break;
+		case 'r':
+			k = atoi(optarg);
+			if (k < 1 || k >= (int)sizeof(mixes))
+				usage();
+			memset(mixes, 'x', (size_t)k);
+			mixes[k] = 0;
+			break;
+		case 'm':
+			if (!*optarg || strlen(optarg) >= sizeof(mixes) ||
+			    strspn(optarg, "xsl") != strlen(optarg))
+				usage();
+			strcpy(mixes, optarg);
+			break;
 		case 'f': percent = atof(optarg); break;
+		case 'S': small_percent = atof(optarg); break;
 		case 's': seed = strtoull(optarg, NULL, 0) | 1; break;
 		case 'q': quiet = 1; break;
 		case 'V':
@@ -231,8 +255,9 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (rounds < 1)
-		usage();
+	rounds = (int)strlen(mixes);
+	if (small_percent < 0)
+		small_percent = percent;
 
 	blocks = mmap(NULL, MAX_BLOCKS * sizeof(*blocks), PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -261,21 +286,23 @@ int main(int argc, char **argv)
 	    T_NAME, start / (double)MiB, limit / (double)MiB, room / (double)MiB);
 
 	for (k = 1; k <= rounds; k++) {
-		size_t served = round_run(k, seed);
+		char mix = mixes[k - 1];
+		double want = mix == 's' ? small_percent : percent;
+		size_t served = round_run(k, mix, seed);
 
 		if (k == 1)
 			first = served;
-		else
-			check(served + MiB >= prev,
-			      "round %d served %.1f MiB, less than round %d's %.1f MiB",
-			      k, served / (double)MiB, k - 1, prev / (double)MiB);
-		check(served >= percent / 100 * room,
-		      "round %d served %.1f MiB, %.1f%% of the room, below %.1f%%",
-		      k, served / (double)MiB, 100.0 * served / room, percent);
-		prev = served;
+		if (prev[(unsigned char)mix])
+			check(served + MiB >= prev[(unsigned char)mix],
+			      "round %d served %.1f MiB, less than the last '%c' round's %.1f MiB",
+			      k, served / (double)MiB, mix, prev[(unsigned char)mix] / (double)MiB);
+		check(served >= want / 100 * room,
+		      "round %d (%c) served %.1f MiB, %.1f%% of the room, below %.1f%%",
+		      k, mix, served / (double)MiB, 100.0 * served / room, want);
+		prev[(unsigned char)mix] = served;
 	}
 	say("aslimit: first round %.1f MiB = %.1f%% of the room (required: %.1f%%)\n",
-	    first / (double)MiB, 100.0 * first / room, percent);
+	    first / (double)MiB, 100.0 * first / room, mixes[0] == 's' ? small_percent : percent);
 	say("aslimit: %lu passed, %lu failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

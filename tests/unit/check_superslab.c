@@ -228,6 +228,65 @@ START_TEST(test_registry_two_level)
 }
 END_TEST
 
+/* A page of addr is mapped (mincore fails with ENOMEM on unmapped ones). */
+static int mapped(const void *addr)
+{
+	unsigned char v;
+	uintptr_t pg = (uintptr_t)addr & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+
+	return mincore((void *)pg, 1, &v) == 0;
+}
+
+/*
+ * Under address-space pressure the free slots of SuperSlabs are unmapped
+ * (SLOT_UNMAPPED) and mapped again when they are claimed.
+ */
+START_TEST(test_unmap_free_slots)
+{
+	struct slab *s, *t[SS_SLOTS];
+	struct superslab *ss;
+	unsigned int idx, i, n = 0;
+
+	ss_setup();
+	s = ss_claim(&test_pool, 2);
+	ck_assert_ptr_nonnull(s);
+	ss = ss_of(s);
+	idx = (unsigned int)(s - ss->slabs);
+	memset(slab_start(s), 0x11, 2 * SLOT_SIZE);
+	ss_release(s, 2);
+	ck_assert_uint_ge(ss_unmap_pool(&test_pool), 2);
+	ck_assert_uint_eq(s[0].state, SLOT_UNMAPPED);
+	ck_assert_uint_eq(s[1].state, SLOT_UNMAPPED);
+	ck_assert(ss->unmapped_mask & (1UL << idx));
+	ck_assert(ss->free_mask & (1UL << idx));
+	ck_assert(!(ss->dirty_mask & (3UL << idx)));
+	ck_assert(!mapped(slab_start(s)));
+	ck_assert(mapped(ss));				/* the header stays */
+	ck_assert_uint_eq(registry_lookup((uintptr_t)slab_start(s)), REG_SUPERSLAB);
+	/* Nothing left to unmap: a second pass does nothing. */
+	ck_assert_uint_eq(ss_unmap_pool(&test_pool), 0);
+
+	/* Claim every slot of the pool: the unmapped ones come back, zeroed. */
+	while (n < SS_SLOTS && (t[n] = ss_claim(&test_pool, 1)) != NULL) {
+		if (ss_of(t[n]) != ss) {
+			ss_release(t[n], 1);
+			break;
+		}
+		n++;
+	}
+	ck_assert_uint_eq(ss->free_mask, 0);
+	ck_assert_uint_eq(ss->unmapped_mask, 0);
+	ck_assert(mapped(slab_start(s)));
+	ck_assert_uint_eq(*(unsigned char *)slab_start(s), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_eq(t[i]->state, SLOT_ACTIVE);
+		memset(slab_start(t[i]), 0x22, SLOT_SIZE);
+	}
+	for (i = 0; i < n; i++)
+		ss_release(t[i], 1);
+}
+END_TEST
+
 static unsigned long vm_size_bytes(void)
 {
 	unsigned long size = 0;
@@ -301,6 +360,7 @@ static Suite *superslab_suite(void)
 #endif
 	tcase_add_test(tc, test_registry_ours_and_foreign);
 	tcase_add_test(tc, test_registry_two_level);
+	tcase_add_test(tc, test_unmap_free_slots);
 	tcase_add_test(tc, test_large_exact_under_rlimit);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
