@@ -154,6 +154,14 @@ int hk_trim(size_t pad)
 	return slots || large;
 }
 
+/* Called by os_map_aligned() when the kernel refuses a mapping. */
+int core_reclaim(void)
+{
+	int large = large_reclaim();
+
+	return ss_unmap_free() || large;
+}
+
 /* ------------------------------------------------------------------ */
 /* fork                                                               */
 /* ------------------------------------------------------------------ */

@@ -42,6 +42,7 @@ fi
 STRESS_THREADS=${STRESS_THREADS:-8}
 FUZZ_TIME=${FUZZ_TIME:-60}
 RSS_FRACTION=${RSS_FRACTION:-50}
+ASLIMIT_FRACTION=${ASLIMIT_FRACTION:-90}
 
 # Under qemu: Check's timeouts x10, fewer loop iterations in the unit tests.
 if [ "${HK_NATIVE:-}" != y ]; then
@@ -187,6 +188,34 @@ suite_rss() {
 	run "$HK_T/rss/rss" -f "$RSS_FRACTION"
 }
 
+# Address-space limit: RLIMIT_AS = VmSize at start + 256 MiB; every round
+# must serve ASLIMIT_FRACTION% of that room (small-only rounds 80%: size
+# classes cost address space as they cost memory). glibc's figure first,
+# for reference (not checked).
+suite_aslimit() {
+	echo "--- glibc (reference)"
+	run "$HK_T/aslimit/aslimit-libc" -r 1 || true
+	echo "--- hakmem (hak_* API, linked statically)"
+	run "$HK_T/aslimit/aslimit" -r 4 -f "$ASLIMIT_FRACTION" || return 1
+	echo "--- small blocks only, then large blocks only: SuperSlab slots give way"
+	run "$HK_T/aslimit/aslimit" -m sl -f "$ASLIMIT_FRACTION" -S 80
+}
+
+# The same under LD_PRELOAD, and what the library adds to the virtual
+# size of a process before main (at most 16 MiB more than glibc).
+suite_aslimit_preload() {
+	local base pre
+	base=$(run "$HK_T/aslimit/aslimit-libc" -V)
+	pre=$(LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/aslimit/aslimit-libc" -V)
+	echo "VmSize at start: glibc ${base} KiB, LD_PRELOAD=libhakmem.so ${pre} KiB"
+	if [ -z "$base" ] || [ -z "$pre" ] || [ $((pre - base)) -gt 16384 ]; then
+		echo "FAIL: hakmem adds $((pre - base)) KiB of address space at start (limit 16384)"
+		echo "aslimit-preload: 0 passed, 1 failed"
+		return 1
+	fi
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/aslimit/aslimit-libc" -r 4 -f "$ASLIMIT_FRACTION"
+}
+
 have_clang() {
 	if ! command -v "${HK_CLANG:-clang}" >/dev/null 2>&1; then
 		echo "SKIP $1: ${HK_CLANG:-clang} is not installed"
@@ -290,6 +319,8 @@ else
 		badinput)	run_suite badinput 300 suite_badinput ;;
 		badinput-preload) run_suite badinput-preload 300 suite_badinput_preload ;;
 		rss)		run_suite rss 300 suite_rss ;;
+		aslimit)	run_suite aslimit 300 suite_aslimit ;;
+		aslimit-preload) run_suite aslimit-preload 300 suite_aslimit_preload ;;
 		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
 		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;

@@ -30,6 +30,14 @@ static inline void hk_unlock(struct hk_lock *l)
 {
 	a_store(&l->locked, 0, A_RELEASE);
 }
+
+/* Take the lock if it is free; 1 if taken. */
+static inline int hk_trylock(struct hk_lock *l)
+{
+	int expected = 0;
+
+	return a_cas(&l->locked, &expected, 1, A_ACQUIRE);
+}
 #else
 static inline void hk_lock(struct hk_lock *l)
 {
@@ -37,6 +45,11 @@ static inline void hk_lock(struct hk_lock *l)
 
 static inline void hk_unlock(struct hk_lock *l)
 {
+}
+
+static inline int hk_trylock(struct hk_lock *l)
+{
+	return 1;
 }
 #endif
 

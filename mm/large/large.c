@@ -14,8 +14,12 @@
  *     | ... colour ... | hdr | block ................... | ... | base + map_len
  *
  *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT, hdr = base
- *                      registry(base) = REG_LARGE, registry(user) = 2 + k
+ *                      registry(base) = REG_LARGE, registry(user) = REG_LARGE_AT(k)
  *                      base = ((user >> SS_SHIFT) - k) << SS_SHIFT
+ *
+ *   address space short: mapped exactly (large_map_exact), hdr = base,
+ *                      registry(base) = REG_LARGE_AT(0); the rest of the
+ *                      chunk is not ours and may be unmapped
  *
  * A block of up to half a chunk is placed at a varying offset (its
  * colour) in a whole-chunk mapping. Were every block to start on a 2 MiB
@@ -68,7 +72,7 @@ struct large_hdr {
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
 BUILD_BUG_ON(LARGE_HDR_SIZE % HK_MIN_ALIGN);
-BUILD_BUG_ON(REG_LARGE + REG_LARGE_BACK_MAX > 255);
+BUILD_BUG_ON(REG_LARGE_AT(REG_LARGE_BACK_MAX) > 255);
 
 static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned int reg)
 {
@@ -76,7 +80,7 @@ static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned 
 
 	if (reg == REG_LARGE)
 		return (struct large_hdr *)(p - LARGE_HDR_SIZE);
-	return (struct large_hdr *)(((p >> SS_SHIFT) - (reg - REG_LARGE)) << SS_SHIFT);
+	return (struct large_hdr *)(((p >> SS_SHIFT) - (reg - REG_LARGE_AT(0))) << SS_SHIFT);
 }
 
 /*
@@ -194,7 +198,7 @@ static void large_register(struct large_hdr *h)
 	registry_set(large_base(h), REG_LARGE);
 	if (large_huge_align(h))
 		registry_set((uintptr_t)h->user,
-			     REG_LARGE + (((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
+			     REG_LARGE_AT(((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
 }
 
 /*
@@ -222,8 +226,8 @@ static struct large_reserve large_reserve = {
 static int large_reserve_grow(struct large_reserve *r)
 {
 	size_t cap = r->cap ? 2 * r->cap : os_page_size / sizeof(uintptr_t);
-	uintptr_t *n = os_map_aligned(ALIGN_UP(cap * sizeof(uintptr_t), os_page_size),
-				      os_page_size);
+	/* Not os_map_aligned(): its core_reclaim() takes this lock. */
+	uintptr_t *n = os_map_pages(cap * sizeof(uintptr_t));
 
 	if (!n)
 		return -1;
@@ -276,12 +280,30 @@ static void large_unmap(struct large_hdr *h)
 {
 	uintptr_t base = large_base(h);
 
-	if (large_huge_align(h))
+	if (((uintptr_t)h->user - base) >> SS_SHIFT)
 		registry_set((uintptr_t)h->user, REG_FOREIGN);
 	registry_set(base, REG_FOREIGN);
 	if (h->map_len == SS_SIZE && !large_huge_align(h) && large_reserve_put(base))
 		return;
 	os_unmap((void *)base, h->map_len);
+}
+
+/* Unmap every reserved chunk (lock not held). Returns 1 if there was any. */
+static int large_reserve_drain(void)
+{
+	struct large_reserve *r = &large_reserve;
+	int done = 0;
+
+	hk_lock(&r->lock);
+	while (r->nr) {
+		uintptr_t base = r->base[r->nr - 1];
+
+		a_store(&r->nr, r->nr - 1, A_RELAXED);
+		os_unmap((void *)base, SS_SIZE);
+		done = 1;
+	}
+	hk_unlock(&r->lock);
+	return done;
 }
 
 /* ------------------------------------------------------------------ */
@@ -573,6 +595,14 @@ static inline void large_cache_fork_child(void)
 
 #endif /* CONFIG_LARGE_CACHE */
 
+int large_reclaim(void)
+{
+	int done = large_trim();
+
+	/* The cache's blocks of one chunk went to the reserve: drain it last. */
+	return large_reserve_drain() | done;
+}
+
 /* fork: the cache lock, then the reserve lock (large_unmap's order). */
 void large_fork_prepare(void)
 {
@@ -614,8 +644,39 @@ static size_t large_pick_offset(size_t size, size_t align)
 	return ALIGN_DOWN((n * LARGE_COLOUR_STEP) % (room + 1), align > 64 ? align : 64);
 }
 
-/* Map a new block of size bytes (header included) for alignment align. */
-static void *large_map_new(size_t size, size_t align)
+/*
+ * The address space is short (os_vm_tight(), or not even the first chunk
+ * of a block could be mapped in full after core_reclaim()). Map only what
+ * the block needs (need bytes for the program, no class rounding, no
+ * colour), with the header at the start of the chunk: REG_LARGE_AT(0) finds it there
+ * whatever the pointer into the chunk, so no read ever goes past the
+ * mapping into the rest of the chunk (unmapped, or someone else's).
+ */
+static __slowpath void *large_map_exact(size_t need, size_t align)
+{
+	size_t uoff = ALIGN_UP(LARGE_HDR_SIZE, align);
+	size_t map_len = ALIGN_UP(uoff + need, os_page_size);
+	struct large_hdr *h;
+	uintptr_t base;
+
+	base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+	if (unlikely(!base))
+		return NULL;
+	h = (struct large_hdr *)base;
+	h->user = (char *)base + uoff;
+	h->size = map_len;
+	h->magic = LARGE_MAGIC;
+	h->map_len = map_len;
+	a_store(&h->state, LARGE_LIVE, A_RELEASE);
+	registry_set(base, REG_LARGE_AT(0));
+	return h->user;
+}
+
+/*
+ * Map a new block of size bytes (header included) for alignment align;
+ * need: the bytes the program asked for.
+ */
+static void *large_map_new(size_t size, size_t need, size_t align)
 {
 	size_t map_len, off = 0;
 	struct large_hdr *h;
@@ -637,9 +698,12 @@ static void *large_map_new(size_t size, size_t align)
 			off = large_pick_offset(size + align, align);
 		base = map_len == SS_SIZE ? large_reserve_get() : 0;
 		if (!base) {
+			/* Address space is short: no chunk wasted on colour. */
+			if (unlikely(os_vm_tight()))
+				return large_map_exact(need, align);
 			base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
 			if (unlikely(!base))
-				return NULL;
+				return large_map_exact(need, align);
 			if (map_len == SS_SIZE)
 				os_nohugepage((void *)base, map_len);
 		}
@@ -690,7 +754,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 		}
 	}
 	STAT_INC(STAT_LARGE_ALLOC);
-	return large_map_new(bsize, align);
+	return large_map_new(bsize, size, align);
 }
 
 void *large_alloc(size_t size, size_t align)

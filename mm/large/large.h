@@ -15,7 +15,7 @@ void *large_alloc(size_t size, size_t align);
 void *large_calloc(size_t size);
 
 /*
- * ptr's registry value was REG_LARGE or above. These check the header
+ * ptr's registry value was REG_LARGE or above (REG_LARGE_AT(k)). These check the header
  * and hand pointers that are not the start of a live large block to the
  * guard (free) or return 0 / NULL.
  */
@@ -26,6 +26,12 @@ void *large_resize(void *ptr, unsigned int reg, size_t size);
 
 /* Drop every cached mapping. Returns 1 if any memory was returned. */
 int large_trim(void);
+
+/*
+ * Unmap every cached and reserved mapping: address space for a mapping
+ * the kernel refused (core_reclaim). Returns 1 if anything was unmapped.
+ */
+int large_reclaim(void);
 
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);

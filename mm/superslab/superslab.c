@@ -88,6 +88,7 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	ss->slabs[0].state = SLOT_ACTIVE;	/* the header */
 	ss->free_mask = ~0UL >> (8 * sizeof(unsigned long) - SS_SLOTS) & ~1UL;
 	ss->dirty_mask = 0;
+	ss->unmapped_mask = 0;
 	registry_set((uintptr_t)ss, REG_SUPERSLAB);
 	STAT_INC(STAT_SS_MAPPED);
 	return ss;
@@ -109,24 +110,35 @@ static inline unsigned long ss_run_starts(unsigned long m, unsigned int nr)
 }
 
 /*
- * Try to claim nr contiguous slots of ss; index of the first or -1. With
- * dirty_only, only a run of slots that are all still committed (no page
- * faults, no zeroing by the kernel).
+ * How a claim may pick its run of slots: only slots all still committed
+ * (no page faults, no zeroing by the kernel), any mapped slots, or any
+ * slots at all (the caller maps the unmapped ones of the run again).
  */
-static int ss_try_claim(struct superslab *ss, unsigned int nr, int dirty_only)
+enum ss_claim_mode {
+	SS_CLAIM_DIRTY,
+	SS_CLAIM_MAPPED,
+	SS_CLAIM_ANY,
+};
+
+/* Try to claim nr contiguous slots of ss; index of the first or -1. */
+static int ss_try_claim(struct superslab *ss, unsigned int nr, enum ss_claim_mode mode)
 {
 	unsigned long m = a_load(&ss->free_mask, A_ACQUIRE);
 
 	for (;;) {
-		unsigned long run = ss_run_starts(m, nr);
+		unsigned long u = a_load(&ss->unmapped_mask, A_RELAXED);
+		unsigned long run = ss_run_starts(mode == SS_CLAIM_ANY ? m : m & ~u, nr);
 		unsigned long dirty, want;
 		unsigned int idx;
 
 		if (!run)
 			return -1;
+		/* Prefer runs all committed, then mapped ones. */
 		dirty = ss_run_starts(m & a_load(&ss->dirty_mask, A_RELAXED), nr);
-		if (dirty_only && !dirty)
+		if (mode == SS_CLAIM_DIRTY && !dirty)
 			return -1;
+		if (!dirty && mode == SS_CLAIM_ANY)
+			dirty = ss_run_starts(m & ~u, nr);
 		idx = hk_ctz(dirty ? dirty : run);
 		want = ((1UL << nr) - 1) << idx;
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
@@ -181,6 +193,25 @@ static void ss_note_active(unsigned long active)
 	a_store(&ss_purging, 0, A_RELEASE);
 }
 
+/* Map the unmapped slots among bits (held by the caller) again; 0 or -1. */
+static __slowpath int ss_remap_slots(struct superslab *ss, unsigned long bits)
+{
+	unsigned long u = a_load(&ss->unmapped_mask, A_ACQUIRE) & bits;
+
+	while (u) {
+		unsigned int i = hk_ctz(u), n = hk_ctz(~(u >> i));
+		unsigned long run = (n >= 8 * sizeof(unsigned long) ? ~0UL : (1UL << n) - 1) << i;
+
+		if (os_map_at((char *)ss + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT))
+			return -1;
+		for (; n; n--, i++)
+			ss->slabs[i].state = SLOT_UNUSED;
+		a_fetch_and(&ss->unmapped_mask, ~run, A_RELEASE);
+		u &= ~run;
+	}
+	return 0;
+}
+
 /* Account the slots we now hold: EMPTY ones leave the dirty budget. */
 static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int nr)
 {
@@ -189,6 +220,7 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 	for (i = idx; i < idx + nr; i++) {
 		struct slab *s = &ss->slabs[i];
 
+		HK_ASSERT(s->state != SLOT_UNMAPPED && s->state != SLOT_ACTIVE);
 		if (s->state == SLOT_EMPTY) {
 			a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
 			a_fetch_and(&ss->dirty_mask, ~(1UL << i), A_RELAXED);
@@ -198,29 +230,66 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 	ss_note_active(a_fetch_add(&ss_active_slots, (unsigned long)nr, A_RELAXED) + nr);
 }
 
+/* Give back slots claimed but not taken. */
+static void ss_unclaim(struct superslab *ss, unsigned int idx, unsigned int nr)
+{
+	ss_claim_lock(ss->pool);
+	a_fetch_or(&ss->free_mask, ((1UL << nr) - 1) << idx, A_RELEASE);
+	ss_claim_unlock(ss->pool);
+}
+
+/* Claim a run in a SuperSlab of pool; NULL if none has one. */
+static struct superslab *ss_claim_existing(struct ss_pool *pool, unsigned int nr,
+					   enum ss_claim_mode mode, int *idx)
+{
+	struct superslab *ss;
+
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		*idx = ss_try_claim(ss, nr, mode);
+		if (*idx >= 0)
+			return ss;
+	}
+	return NULL;
+}
+
 struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 {
 	struct superslab *ss;
 	int idx = -1;
 
 	ss_claim_lock(pool);
-	/* Committed slots anywhere first, then any free run. */
+	/* Committed slots anywhere first, then any mapped run. */
+	ss = NULL;
 	if (a_load(&ss_dirty_slots, A_RELAXED) >= nr)
-		for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
-			idx = ss_try_claim(ss, nr, 1);
-			if (idx >= 0)
-				break;
-		}
-	if (idx < 0)
-		for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
-			idx = ss_try_claim(ss, nr, 0);
-			if (idx >= 0)
-				break;
-		}
+		ss = ss_claim_existing(pool, nr, SS_CLAIM_DIRTY, &idx);
+	if (!ss)
+		ss = ss_claim_existing(pool, nr, SS_CLAIM_MAPPED, &idx);
+	/*
+	 * Slots whose address space was given back cost less to map again
+	 * than a new SuperSlab.
+	 */
+	if (unlikely(!ss))
+		ss = ss_claim_existing(pool, nr, SS_CLAIM_ANY, &idx);
+	/*
+	 * Even the first pass may get unmapped slots: ss_unmap_free() may
+	 * have unmapped them and set their free bits again between our
+	 * reading the masks and our compare-exchange. The bits are ours
+	 * now, so their unmapped bits hold still. At the limit, what the
+	 * Large box keeps goes first (core_reclaim); a range taken
+	 * meanwhile (EEXIST): a new SuperSlab is the last resort.
+	 */
+	if (ss && unlikely(a_load(&ss->unmapped_mask, A_ACQUIRE) & (((1UL << nr) - 1) << idx)) &&
+	    ss_remap_slots(ss, ((1UL << nr) - 1) << idx) &&
+	    (!core_reclaim() || ss_remap_slots(ss, ((1UL << nr) - 1) << idx))) {
+		ss_claim_unlock(pool);
+		ss_unclaim(ss, (unsigned int)idx, nr);
+		ss_claim_lock(pool);
+		ss = NULL;
+	}
 	if (!ss) {
 		ss = ss_map(pool);
 		if (ss) {
-			idx = ss_try_claim(ss, nr, 0);
+			idx = ss_try_claim(ss, nr, SS_CLAIM_MAPPED);
 			/* Publish: next before head, so readers see a whole node. */
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
 			hk_lock(&pool->lock);
@@ -338,6 +407,62 @@ static unsigned long ss_purge(unsigned long max)
 #ifdef CONFIG_SMALLMID
 	if (done < max)
 		done += ss_purge_pool(&ss_pool_smallmid, max - done);
+#endif
+	return done;
+}
+
+/* ------------------------------------------------------------------ */
+/* Giving address space back                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * SuperSlabs stay mapped (lock-free readers walk the lists and read the
+ * headers), but the free slots of each can go: claim them all, unmap them
+ * run by run, mark them UNMAPPED and free again. ss_claim() maps them
+ * back (MAP_FIXED_NOREPLACE) when no mapped slots are left.
+ */
+unsigned long ss_unmap_pool(struct ss_pool *pool)
+{
+	struct superslab *ss;
+	unsigned long done = 0;
+
+	if (!hk_trylock(&pool->lock))
+		return 0;
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		unsigned long want = a_load(&ss->free_mask, A_ACQUIRE) &
+				     ~a_load(&ss->unmapped_mask, A_RELAXED);
+		unsigned long left;
+
+		if (!want || !ss_claim_bits(ss, want))
+			continue;
+		for (left = want; left; ) {
+			unsigned int i = hk_ctz(left), n = hk_ctz(~(left >> i)), j;
+			unsigned long run = (n >= 8 * sizeof(unsigned long) ? ~0UL : (1UL << n) - 1) << i;
+
+			for (j = i; j < i + n; j++) {
+				if (ss->slabs[j].state == SLOT_EMPTY) {
+					a_fetch_and(&ss->dirty_mask, ~(1UL << j), A_RELAXED);
+					a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
+				}
+				ss->slabs[j].state = SLOT_UNMAPPED;
+			}
+			os_unmap((char *)ss + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT);
+			left &= ~run;
+			done += n;
+		}
+		a_fetch_or(&ss->unmapped_mask, want, A_RELEASE);
+		a_fetch_or(&ss->free_mask, want, A_RELEASE);
+	}
+	hk_unlock(&pool->lock);
+	return done;
+}
+
+unsigned long ss_unmap_free(void)
+{
+	unsigned long done = ss_unmap_pool(&ss_pool_main);
+
+#ifdef CONFIG_SMALLMID
+	done += ss_unmap_pool(&ss_pool_smallmid);
 #endif
 	return done;
 }

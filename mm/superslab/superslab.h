@@ -6,9 +6,11 @@
  * found by masking: ss = p & ~SS_MASK, slot = (p >> SLOT_SHIFT) & mask.
  *
  * Slot states: UNUSED (never touched, or returned to the kernel), ACTIVE
- * (part of a slab), EMPTY (free again but still committed). The free-slot
- * mask says which slots may be claimed; a claimer owns a slot's metadata
- * from the moment it clears the bit until it sets it again.
+ * (part of a slab), EMPTY (free again but still committed), UNMAPPED (free,
+ * and its address space given back: ss_unmap_free(), when the address
+ * space runs short; mapped again when claimed). The free-slot mask says
+ * which slots may be claimed; a claimer owns a slot's metadata from the
+ * moment it clears the bit until it sets it again.
  */
 #ifndef _MM_SUPERSLAB_H
 #define _MM_SUPERSLAB_H
@@ -28,6 +30,7 @@ enum slot_state {
 	SLOT_UNUSED = 0,
 	SLOT_ACTIVE,
 	SLOT_EMPTY,
+	SLOT_UNMAPPED,
 };
 
 enum slab_kind {
@@ -94,6 +97,7 @@ struct superslab {
 	struct superslab *next;		/* pool's list (append-only) */
 	unsigned long free_mask;	/* atomic: bit i = slot i claimable */
 	unsigned long dirty_mask;	/* atomic: bit i = free slot i still committed */
+	unsigned long unmapped_mask;	/* atomic: bit i = free slot i is not mapped (SLOT_UNMAPPED) */
 	struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0 unused) */
 };
 
@@ -152,6 +156,15 @@ void ss_release(struct slab *head, unsigned int nr);
 
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
+
+/*
+ * Unmap every free slot of every pool (address space for a mapping the
+ * kernel refused: core_reclaim). A pool whose lock is held (by this thread,
+ * mapping a SuperSlab) is skipped. Returns the slots unmapped.
+ */
+unsigned long ss_unmap_free(void);
+/* The same for one pool (0 if its lock is held). */
+unsigned long ss_unmap_pool(struct ss_pool *pool);
 
 void ss_fork_prepare(void);
 void ss_fork_parent(void);
