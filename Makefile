@@ -485,13 +485,17 @@ size: $(objtree)/libhakmem.a
 	$(Q)cd $(objtree) && $(SIZE) -t $(all-objs)
 
 # The arena backend must not need the C library: link the objects into one
-# relocatable object and list what is still undefined.
+# relocatable object and list what is still undefined. Weak references
+# (errno, write and abort for reports) are optional by construction and
+# not listed. With CONFIG_THREADS the arena registers its fork handler
+# with pthread_atfork.
 FREESTANDING_ALLOWED ?= memcpy memset memmove memcmp __errno_location \
-	_GLOBAL_OFFSET_TABLE_ __stack_chk_fail __stack_chk_guard
+	_GLOBAL_OFFSET_TABLE_ __stack_chk_fail __stack_chk_guard \
+	$(if $(CONFIG_THREADS),pthread_atfork)
 PHONY += freestanding-check
 freestanding-check: $(objtree)/hakmem.o
 ifeq ($(CONFIG_BACKEND_ARENA),y)
-	$(Q)undef=$$($(NM) -u $< | awk '{ print $$NF }' | sort -u); \
+	$(Q)undef=$$($(NM) -u $< | awk '$$1 == "U" { print $$NF }' | sort -u); \
 	echo "  FREESTANDING undefined symbols: $$(echo $$undef)"; \
 	bad=; for s in $$undef; do \
 		case " $(FREESTANDING_ALLOWED) " in *" $$s "*) ;; \
