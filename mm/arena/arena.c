@@ -7,10 +7,14 @@
  */
 #include <string.h>
 #include <hakmem.h>
-#include <hakmem/atomic.h>
 #include <hakmem/errno.h>
+#include <hakmem/lock.h>
 
 #include "arena.h"
+
+#ifdef CONFIG_THREADS
+#include <pthread.h>
+#endif
 
 /* ------------------------------------------------------------------------
  * State
@@ -27,38 +31,32 @@ static char arena_static[CONFIG_ARENA_SIZE_KB * 1024UL] __aligned(ARENA_ALIGN);
 /* ------------------------------------------------------------------------
  * Lock
  *
- * One test-and-test-and-set spinlock around every operation; without
- * CONFIG_THREADS it is nothing.
+ * One spinlock around every operation (lib/lock.c: it only spins in
+ * this build); without CONFIG_THREADS it is nothing. Registered for the
+ * fork path: taken before fork, released after it in the parent, reset
+ * in the child.
  */
 
-#ifdef CONFIG_THREADS
-/* 1 while a thread is inside the arena. */
-static int arena_lock_word;
+/* Held while a thread is inside the arena. */
+static struct hk_lock arena_mutex = HK_LOCK_INIT;
+HK_LOCK_REGISTER(&arena_mutex, HK_LOCK_ARENA);
 
-static void arena_lock(void)
-{
-	int unlocked = 0;
-
-	while (!a_cas(&arena_lock_word, &unlocked, 1, A_ACQUIRE)) {
-		while (a_load(&arena_lock_word, A_RELAXED))
-			cpu_relax();
-		unlocked = 0;
-	}
-}
-
-static void arena_unlock(void)
-{
-	arena_check(arena);
-	a_store(&arena_lock_word, 0, A_RELEASE);
-}
-#else
 static inline void arena_lock(void)
 {
+	hk_lock(&arena_mutex);
 }
 
 static inline void arena_unlock(void)
 {
 	arena_check(arena);
+	hk_unlock(&arena_mutex);
+}
+
+#ifdef CONFIG_THREADS
+/* The fork handlers: the arena's lock, as every other registered lock. */
+__attribute__((constructor)) static void arena_fork_init(void)
+{
+	pthread_atfork(hk_locks_acquire, hk_locks_release, hk_locks_reset);
 }
 #endif
 

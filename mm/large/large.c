@@ -217,6 +217,7 @@ struct large_reserve {
 static struct large_reserve large_reserve = {
 	.lock = HK_LOCK_INIT,
 };
+HK_LOCK_REGISTER(&large_reserve.lock, HK_LOCK_LARGE_RESERVE);
 
 /* Double the array (lock held). Returns 0 on success. */
 static int large_reserve_grow(struct large_reserve *r)
@@ -321,6 +322,7 @@ static struct large_cache large_cache = {
 	.lock = HK_LOCK_INIT,
 	.budget = LARGE_CACHE_FLOOR,
 };
+HK_LOCK_REGISTER(&large_cache.lock, HK_LOCK_LARGE_CACHE);
 
 
 static __always_inline struct large_hdr *large_bin_pop(struct large_cache *c,
@@ -522,21 +524,6 @@ size_t large_cached_bytes(void)
 	return n;
 }
 
-static void large_cache_fork_prepare(void)
-{
-	hk_lock(&large_cache.lock);
-}
-
-static void large_cache_fork_parent(void)
-{
-	hk_unlock(&large_cache.lock);
-}
-
-static void large_cache_fork_child(void)
-{
-	hk_lock_reset(&large_cache.lock);
-}
-
 #else /* !CONFIG_LARGE_CACHE */
 
 static inline struct large_hdr *large_cache_get(size_t size)
@@ -559,38 +546,7 @@ size_t large_cached_bytes(void)
 	return 0;
 }
 
-static inline void large_cache_fork_prepare(void)
-{
-}
-
-static inline void large_cache_fork_parent(void)
-{
-}
-
-static inline void large_cache_fork_child(void)
-{
-}
-
 #endif /* CONFIG_LARGE_CACHE */
-
-/* fork: the cache lock, then the reserve lock (large_unmap's order). */
-void large_fork_prepare(void)
-{
-	large_cache_fork_prepare();
-	hk_lock(&large_reserve.lock);
-}
-
-void large_fork_parent(void)
-{
-	hk_unlock(&large_reserve.lock);
-	large_cache_fork_parent();
-}
-
-void large_fork_child(void)
-{
-	hk_lock_reset(&large_reserve.lock);
-	large_cache_fork_child();
-}
 
 /* ------------------------------------------------------------------ */
 /* Allocation and free                                                */

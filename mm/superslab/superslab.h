@@ -152,8 +152,5 @@ void ss_release(struct slab *head, unsigned int nr);
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
 
-void ss_fork_prepare(void);
-void ss_fork_parent(void);
-void ss_fork_child(void);
 
 #endif /* _MM_SUPERSLAB_H */
