@@ -339,7 +339,10 @@ HK_CPPFLAGS += $(KCPPFLAGS)
 HK_CFLAGS   += $(KCFLAGS)
 HK_AFLAGS   += $(KAFLAGS)
 
-HK_LDFLAGS_SO := -shared -Wl,-soname,$(SONAME) -Wl,-z,now -Wl,-z,relro -Wl,-z,defs $(KLDFLAGS)
+# scripts/libhakmem.map: the linker's __start_hk_locks/__stop_hk_locks (the
+# lock table, include/hakmem/lock.h) are not exported.
+HK_LDFLAGS_SO := -shared -Wl,-soname,$(SONAME) -Wl,-z,now -Wl,-z,relro -Wl,-z,defs \
+	-Wl,--version-script=$(srctree)/scripts/libhakmem.map $(KLDFLAGS)
 HK_LIBS := $(if $(CONFIG_THREADS),-lpthread)
 
 # Per-object flags: dir of the object (relative, with /) and the object.
@@ -485,13 +488,17 @@ size: $(objtree)/libhakmem.a
 	$(Q)cd $(objtree) && $(SIZE) -t $(all-objs)
 
 # The arena backend must not need the C library: link the objects into one
-# relocatable object and list what is still undefined.
+# relocatable object and list what is still undefined. Weak references
+# (errno, write and abort for reports) are optional by construction and
+# not listed. With CONFIG_THREADS the arena registers its fork handler
+# with pthread_atfork, and the lock table's bounds come from the linker.
 FREESTANDING_ALLOWED ?= memcpy memset memmove memcmp __errno_location \
-	_GLOBAL_OFFSET_TABLE_ __stack_chk_fail __stack_chk_guard
+	_GLOBAL_OFFSET_TABLE_ __stack_chk_fail __stack_chk_guard \
+	$(if $(CONFIG_THREADS),pthread_atfork __start_hk_locks __stop_hk_locks)
 PHONY += freestanding-check
 freestanding-check: $(objtree)/hakmem.o
 ifeq ($(CONFIG_BACKEND_ARENA),y)
-	$(Q)undef=$$($(NM) -u $< | awk '{ print $$NF }' | sort -u); \
+	$(Q)undef=$$($(NM) -u $< | awk '$$1 == "U" { print $$NF }' | sort -u); \
 	echo "  FREESTANDING undefined symbols: $$(echo $$undef)"; \
 	bad=; for s in $$undef; do \
 		case " $(FREESTANDING_ALLOWED) " in *" $$s "*) ;; \

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
+#include <hakmem/lock.h>
 #include "large/large.h"
 #include "os/os.h"
 
@@ -167,25 +168,14 @@ int core_reclaim(void)
 /* ------------------------------------------------------------------ */
 
 #ifdef CONFIG_THREADS
-/* Take every allocator lock, in one order, so the child sees none held. */
-static void core_fork_prepare(void)
-{
-	heap_fork_prepare();
-	ss_fork_prepare();
-	large_fork_prepare();
-}
-
-static void core_fork_parent(void)
-{
-	large_fork_parent();
-	ss_fork_parent();
-	heap_fork_parent();
-}
-
+/*
+ * Every lock of the allocator is registered (HK_LOCK_REGISTER) and taken
+ * here in rank order (include/hakmem/lock.h), so that the child sees
+ * none held and no box's state half changed.
+ */
 static void core_fork_child(void)
 {
-	large_fork_child();
-	ss_fork_child();
+	hk_locks_reset();
 	heap_fork_child();
 }
 
@@ -198,6 +188,6 @@ static void core_fork_child(void)
 __attribute__((constructor)) static void core_init(void)
 {
 	heap_init();
-	pthread_atfork(core_fork_prepare, core_fork_parent, core_fork_child);
+	pthread_atfork(hk_locks_acquire, hk_locks_release, core_fork_child);
 }
 #endif

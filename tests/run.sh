@@ -145,7 +145,9 @@ suite_unit() {
 stress_args() {
 	local args=(-d "$1")
 	if [ "${HK_ARENA:-}" = y ]; then
-		# The whole arena: small blocks, failures allowed.
+		# The whole arena: small blocks, failures allowed. One worker:
+		# the arena is the process malloc here, too small for the
+		# harness of more.
 		local kb=${HK_ARENA_KB:-64}
 		[ "$kb" -gt 0 ] || kb=64
 		args+=(-t 0 -e -m $((kb * 1024 / 32)) -b 0)
@@ -173,6 +175,21 @@ suite_stress_preload() {
 	local t=$(( (STRESS_TIME + 1) / 2 ))
 	HK_EXPECT_MALLOC_FROM=libhakmem LD_PRELOAD=$HK_OBJ/libhakmem.so \
 		run "$HK_T/stress/stress-libc" -t "$STRESS_THREADS" -d "$t"
+}
+
+# Forks while worker threads allocate, free remotely and free foreign
+# pointers: each child must allocate, free and exit (a deadlocked child is
+# killed by its own alarm and counts as failed).
+suite_fork() {
+	local n=$(( long ? 3000 : 300 )) t=4
+	# The arena has one spinlock that never yields: two workers hold it
+	# at most forks already, more would only spin.
+	[ "${HK_ARENA:-}" = y ] && t=2
+	run "$HK_T/fork/fork" -t "$t" -n "$n" || return 1
+	if [ -x "$HK_T/fork/fork-libc" ]; then
+		echo "--- the same on malloc/free, LD_PRELOAD=libhakmem.so"
+		LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/fork/fork-libc" -n $((n / 2)) || return 1
+	fi
 }
 
 suite_badinput() {
@@ -276,7 +293,14 @@ suite_tsan_stress() {
 	have_clang tsan-stress "-fsanitize=thread" || return 0
 	$HK_MAKE tsan-build || return 1
 	local t=$(( long ? 60 : 5 ))
-	tsan_run "$HK_T/tsan/stress/stress" -t 4 -d "$t" -b 32
+	if [ "${HK_ARENA:-}" = y ]; then
+		# The arena's sizes; 4 threads on its lock (the sanitizer
+		# build does not export malloc: the harness has libc's).
+		# shellcheck disable=SC2046
+		tsan_run "$HK_T/tsan/stress/stress" $(stress_args "$t" | sed 's/-t 0/-t 4/')
+	else
+		tsan_run "$HK_T/tsan/stress/stress" -t 4 -d "$t" -b 32
+	fi
 }
 
 suite_fuzz() {
@@ -316,6 +340,7 @@ else
 		unit)		run_suite unit $((long ? 3600 : 900)) suite_unit ;;
 		stress)		run_suite stress $((STRESS_TIME * 4 + 120)) suite_stress ;;
 		stress-preload)	run_suite stress-preload $((STRESS_TIME + 120)) suite_stress_preload ;;
+		fork)		run_suite fork $((long ? 1800 : 600)) suite_fork ;;
 		badinput)	run_suite badinput 300 suite_badinput ;;
 		badinput-preload) run_suite badinput-preload 300 suite_badinput_preload ;;
 		rss)		run_suite rss 300 suite_rss ;;

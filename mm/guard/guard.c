@@ -106,6 +106,7 @@ struct guard_stats {
 static struct guard_stats guard_stats = {
 	.lock = HK_LOCK_INIT,
 };
+HK_LOCK_REGISTER(&guard_stats.lock, HK_LOCK_GUARD_STATS);
 
 /*
  * Space-saving count of the callers: a new caller that finds the table

@@ -18,6 +18,7 @@ uintptr_t hk_dfkey;
 uintptr_t hk_flkey;
 
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
+HK_LOCK_REGISTER(&heap_lock, HK_LOCK_HEAP);
 static struct heap *heap_all;			/* every record ever made */
 static struct heap *heap_parked;		/* records of exited threads */
 static char *meta_cur, *meta_end;		/* bump area for records */
@@ -689,18 +690,9 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS])
 }
 #endif
 
-void heap_fork_prepare(void)
-{
-	hk_lock(&heap_lock);
-}
-
-void heap_fork_parent(void)
-{
-	hk_unlock(&heap_lock);
-}
-
 /*
- * In the child only the forking thread lives on: park every other
+ * In the child, after every lock was reset (hk_locks_reset()), only the
+ * forking thread lives on: park every other
  * record so that new threads adopt their slabs. What the other threads
  * held in thread-local storage is lost to the child: the blocks in their
  * bins and UltraHot stacks (they stay counted as used) and their current
@@ -712,7 +704,6 @@ void heap_fork_child(void)
 {
 	struct heap *h;
 
-	hk_lock_reset(&heap_lock);
 	for (h = heap_all; h; h = h->all_next) {
 		if (h == hk_tls.heap || !h->alive)
 			continue;

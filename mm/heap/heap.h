@@ -366,8 +366,6 @@ void heap_classes_init(void);
 int heap_init(void);
 unsigned long heap_trim(void);
 void heap_stats_sum(unsigned long out[NR_HK_STATS]);
-void heap_fork_prepare(void);
-void heap_fork_parent(void);
 void heap_fork_child(void);
 
 /* ------------------------------------------------------------------ */

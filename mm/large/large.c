@@ -221,6 +221,7 @@ struct large_reserve {
 static struct large_reserve large_reserve = {
 	.lock = HK_LOCK_INIT,
 };
+HK_LOCK_REGISTER(&large_reserve.lock, HK_LOCK_LARGE_RESERVE);
 
 /* Double the array (lock held). Returns 0 on success. */
 static int large_reserve_grow(struct large_reserve *r)
@@ -343,6 +344,7 @@ static struct large_cache large_cache = {
 	.lock = HK_LOCK_INIT,
 	.budget = LARGE_CACHE_FLOOR,
 };
+HK_LOCK_REGISTER(&large_cache.lock, HK_LOCK_LARGE_CACHE);
 
 
 static __always_inline struct large_hdr *large_bin_pop(struct large_cache *c,
@@ -544,21 +546,6 @@ size_t large_cached_bytes(void)
 	return n;
 }
 
-static void large_cache_fork_prepare(void)
-{
-	hk_lock(&large_cache.lock);
-}
-
-static void large_cache_fork_parent(void)
-{
-	hk_unlock(&large_cache.lock);
-}
-
-static void large_cache_fork_child(void)
-{
-	hk_lock_reset(&large_cache.lock);
-}
-
 #else /* !CONFIG_LARGE_CACHE */
 
 static inline struct large_hdr *large_cache_get(size_t size)
@@ -581,18 +568,6 @@ size_t large_cached_bytes(void)
 	return 0;
 }
 
-static inline void large_cache_fork_prepare(void)
-{
-}
-
-static inline void large_cache_fork_parent(void)
-{
-}
-
-static inline void large_cache_fork_child(void)
-{
-}
-
 #endif /* CONFIG_LARGE_CACHE */
 
 int large_reclaim(void)
@@ -601,25 +576,6 @@ int large_reclaim(void)
 
 	/* The cache's blocks of one chunk went to the reserve: drain it last. */
 	return large_reserve_drain() | done;
-}
-
-/* fork: the cache lock, then the reserve lock (large_unmap's order). */
-void large_fork_prepare(void)
-{
-	large_cache_fork_prepare();
-	hk_lock(&large_reserve.lock);
-}
-
-void large_fork_parent(void)
-{
-	hk_unlock(&large_reserve.lock);
-	large_cache_fork_parent();
-}
-
-void large_fork_child(void)
-{
-	hk_lock_reset(&large_reserve.lock);
-	large_cache_fork_child();
 }
 
 /* ------------------------------------------------------------------ */

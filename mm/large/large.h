@@ -36,8 +36,5 @@ int large_reclaim(void);
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 
-void large_fork_prepare(void);
-void large_fork_parent(void);
-void large_fork_child(void);
 
 #endif /* _MM_LARGE_H */

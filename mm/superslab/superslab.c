@@ -19,12 +19,14 @@ struct ss_pool ss_pool_main = {
 	.lock = HK_LOCK_INIT,
 	.name = "main",
 };
+HK_LOCK_REGISTER(&ss_pool_main.lock, HK_LOCK_SS_POOL);
 
 #ifdef CONFIG_SMALLMID
 struct ss_pool ss_pool_smallmid = {
 	.lock = HK_LOCK_INIT,
 	.name = "smallmid",
 };
+HK_LOCK_REGISTER(&ss_pool_smallmid.lock, HK_LOCK_SS_POOL);
 #endif
 
 /* Free slots still committed, over all pools (hysteresis budget). */
@@ -467,30 +469,3 @@ unsigned long ss_unmap_free(void)
 	return done;
 }
 
-/* ------------------------------------------------------------------ */
-/* fork                                                               */
-/* ------------------------------------------------------------------ */
-
-void ss_fork_prepare(void)
-{
-	hk_lock(&ss_pool_main.lock);
-#ifdef CONFIG_SMALLMID
-	hk_lock(&ss_pool_smallmid.lock);
-#endif
-}
-
-void ss_fork_parent(void)
-{
-#ifdef CONFIG_SMALLMID
-	hk_unlock(&ss_pool_smallmid.lock);
-#endif
-	hk_unlock(&ss_pool_main.lock);
-}
-
-void ss_fork_child(void)
-{
-	hk_lock_reset(&ss_pool_main.lock);
-#ifdef CONFIG_SMALLMID
-	hk_lock_reset(&ss_pool_smallmid.lock);
-#endif
-}

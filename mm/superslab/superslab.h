@@ -166,8 +166,5 @@ unsigned long ss_unmap_free(void);
 /* The same for one pool (0 if its lock is held). */
 unsigned long ss_unmap_pool(struct ss_pool *pool);
 
-void ss_fork_prepare(void);
-void ss_fork_parent(void);
-void ss_fork_child(void);
 
 #endif /* _MM_SUPERSLAB_H */

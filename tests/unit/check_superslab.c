@@ -19,6 +19,8 @@
 #include "heap/heap.h"
 
 static struct ss_pool test_pool = { .lock = HK_LOCK_INIT, .name = "test" };
+/* Every lock is registered (CONFIG_DEBUG_ASSERT checks it), this one too. */
+HK_LOCK_REGISTER(&test_pool.lock, HK_LOCK_SS_POOL);
 
 static void ss_setup(void)
 {
@@ -126,6 +128,7 @@ END_TEST
 #define CLAIM_ROUNDS	2000
 
 static struct ss_pool race_pool = { .lock = HK_LOCK_INIT, .name = "race" };
+HK_LOCK_REGISTER(&race_pool.lock, HK_LOCK_SS_POOL);
 
 /* Each thread claims, stamps, checks and releases slots: no slot twice. */
 static void *claim_worker(void *arg)
