@@ -16,6 +16,7 @@
 #define _HAKMEM_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,24 @@ int hak_malloc_trim(size_t pad);
 int hak_mallopt(int param, int value);
 void hak_free_sized(void *ptr, size_t size);
 void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+/*
+ * glibc's introspection (CONFIG_MALLOC_INFO, on by default), with
+ * hakmem's figures; exported as mallinfo2, mallinfo, malloc_stats and
+ * malloc_info too with CONFIG_EXPORT_MALLOC. struct mallinfo2 and struct
+ * mallinfo are glibc's: include <malloc.h> to call the first two.
+ * mallinfo2().uordblks is every byte the program holds, Large blocks
+ * included (do not add hblkhd); arena = uordblks + fordblks = every byte
+ * hakmem holds. malloc_stats() prints glibc's text on stderr,
+ * malloc_info(0, fp) glibc's XML (options other than 0: EINVAL). See
+ * Documentation/mallinfo.md for each field and its precision.
+ */
+struct mallinfo;
+struct mallinfo2;
+struct mallinfo2 hak_mallinfo2(void);
+struct mallinfo hak_mallinfo(void);
+void hak_malloc_stats(void);
+int hak_malloc_info(int options, FILE *fp);
 
 /*
  * Embedded builds (CONFIG_BACKEND_ARENA) only: hand the allocator the

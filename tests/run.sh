@@ -183,6 +183,14 @@ suite_badinput_preload() {
 		run "$HK_T/badinput/badinput-libc"
 }
 
+suite_info() {
+	run "$HK_T/info/info"
+}
+
+suite_info_preload() {
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/info/info-libc"
+}
+
 suite_rss() {
 	run "$HK_T/rss/rss" -f "$RSS_FRACTION"
 }
@@ -290,6 +298,8 @@ else
 		badinput)	run_suite badinput 300 suite_badinput ;;
 		badinput-preload) run_suite badinput-preload 300 suite_badinput_preload ;;
 		rss)		run_suite rss 300 suite_rss ;;
+		info)		run_suite info 300 suite_info ;;
+		info-preload)	run_suite info-preload 300 suite_info_preload ;;
 		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
 		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;

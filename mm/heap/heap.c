@@ -304,8 +304,10 @@ static __slowpath struct heap *heap_thread_start(void)
 			heap_all = h;
 		}
 	}
-	if (h)
+	if (h) {
 		h->alive = 1;
+		h->tls = &hk_tls;
+	}
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
@@ -361,8 +363,22 @@ static void heap_flush_ultrahot(struct heap_tls *t)
 			heap_free_local_slow(slab_of(p), p);
 		}
 }
+
+static inline void heap_cached_ultrahot(struct heap_tls *t, unsigned long *out)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < 2; i++) {
+		n = a_load(&t->uh.count[i], A_RELAXED);
+		out[1 + i] += n < ULTRAHOT_CAP ? n : ULTRAHOT_CAP;
+	}
+}
 #else
 static inline void heap_flush_ultrahot(struct heap_tls *t)
+{
+}
+
+static inline void heap_cached_ultrahot(struct heap_tls *t, unsigned long *out)
 {
 }
 #endif
@@ -412,6 +428,7 @@ static void heap_thread_exit(void *arg)
 	t->heap = NULL;
 	hk_lock(&heap_lock);
 	h->alive = 0;
+	h->tls = NULL;
 	h->parked_next = heap_parked;
 	heap_parked = h;
 	hk_unlock(&heap_lock);
@@ -641,6 +658,38 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS])
 }
 #endif
 
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Under heap_lock a record's tls is the front of a thread that has not
+ * finished heap_thread_exit() (which clears it under the lock), so that
+ * thread's TLS is still there to read. Its counts may be read while it
+ * changes them: each is a snapshot.
+ */
+void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
+{
+	struct heap *h;
+	unsigned int cls;
+
+	hk_lock(&heap_lock);
+	for (h = heap_all; h; h = h->all_next) {
+		struct heap_tls *t = a_load(&h->tls, A_RELAXED);
+
+		if (!t)
+			continue;
+		for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
+			int32_t room = a_load(&t->bins[cls].room, A_RELAXED);
+
+			/* room = limit - blocks held (below 0 just before a flush) */
+			if (limit > room)
+				out[cls] += (unsigned long)(limit - room);
+		}
+		heap_cached_ultrahot(t, out);
+	}
+	hk_unlock(&heap_lock);
+}
+#endif
+
 void heap_fork_prepare(void)
 {
 	hk_lock(&heap_lock);
@@ -669,6 +718,7 @@ void heap_fork_child(void)
 		if (h == hk_tls.heap || !h->alive)
 			continue;
 		h->alive = 0;
+		h->tls = NULL;
 		h->parked_next = heap_parked;
 		heap_parked = h;
 	}

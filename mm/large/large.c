@@ -573,6 +573,74 @@ static inline void large_cache_fork_child(void)
 
 #endif /* CONFIG_LARGE_CACHE */
 
+/* ------------------------------------------------------------------ */
+/* Usage (CONFIG_MALLOC_INFO)                                         */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Live blocks, counted where they are handed out and freed (mapping,
+ * cache hit, free, resize: all slow paths next to a system call or a
+ * lock), with relaxed atomics: each field is exact once the program's
+ * threads have synchronised with the reader; together they form a
+ * snapshot that may be a block apart.
+ */
+static struct {
+	unsigned long nr;		/* live blocks */
+	unsigned long bytes;		/* their usable bytes */
+	unsigned long map;		/* their mapped bytes */
+	unsigned long max_nr;		/* most live blocks so far */
+	unsigned long max_map;		/* most mapped bytes of live blocks so far */
+} large_count __aligned(L1_CACHE_BYTES);
+
+static void large_max(unsigned long *max, unsigned long v)
+{
+	unsigned long old = a_load(max, A_RELAXED);
+
+	while (old < v && !a_cas(max, &old, v, A_RELAXED))
+		;
+}
+
+/* Add (or, with negative figures, take away) live blocks, bytes, mapped bytes. */
+static void large_account_add(long nr, long bytes, long map)
+{
+	unsigned long n, m;
+
+	n = a_fetch_add(&large_count.nr, (unsigned long)nr, A_RELAXED) + (unsigned long)nr;
+	a_fetch_add(&large_count.bytes, (unsigned long)bytes, A_RELAXED);
+	m = a_fetch_add(&large_count.map, (unsigned long)map, A_RELAXED) + (unsigned long)map;
+	if (nr > 0 || map > 0) {
+		large_max(&large_count.max_nr, n);
+		large_max(&large_count.max_map, m);
+	}
+}
+
+/* Block h comes to life (dir = 1) or dies (dir = -1). */
+static void large_account(const struct large_hdr *h, long dir)
+{
+	large_account_add(dir, dir * (long)large_usable(h), dir * (long)h->map_len);
+}
+
+void large_usage(struct large_usage *u)
+{
+	u->nr = a_load(&large_count.nr, A_RELAXED);
+	u->bytes = a_load(&large_count.bytes, A_RELAXED);
+	u->map = a_load(&large_count.map, A_RELAXED);
+	u->max_nr = a_load(&large_count.max_nr, A_RELAXED);
+	u->max_map = a_load(&large_count.max_map, A_RELAXED);
+	u->cached = large_cached_bytes();
+	u->reserved = a_load(&large_reserve.nr, A_RELAXED) * SS_SIZE;
+}
+#else
+static inline void large_account(const struct large_hdr *h, long dir)
+{
+}
+
+static inline void large_account_add(long nr, long bytes, long map)
+{
+}
+#endif
+
 /* fork: the cache lock, then the reserve lock (large_unmap's order). */
 void large_fork_prepare(void)
 {
@@ -651,6 +719,7 @@ static void *large_map_new(size_t size, size_t align)
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	large_register(h);
+	large_account(h, 1);
 	return h->user;
 }
 
@@ -684,6 +753,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
+			large_account(h, 1);
 			if (zero)
 				memset(h->user, 0, size);
 			return h->user;
@@ -729,6 +799,7 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
+	large_account(h, -1);
 	if (!large_huge_align(h) && large_cache_put(h))
 		return;
 	large_unmap(h);
@@ -768,7 +839,7 @@ static __slowpath void *large_move(struct large_hdr *h, size_t map_len, size_t s
 	return n->user;
 }
 
-void *large_resize(void *ptr, unsigned int reg, size_t size)
+static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
 	size_t bsize, usable, end, map_len;
@@ -819,4 +890,27 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 		return ptr;
 	}
 	return large_move(h, map_len, bsize);
+}
+
+/* The resize, accounted: the old figures leave, the new ones come. */
+void *large_resize(void *ptr, unsigned int reg, size_t size)
+{
+	struct large_hdr *h = large_hdr_of(ptr, reg);
+	size_t usable, map_len;
+	void *p;
+
+	if (!IS_ENABLED(CONFIG_MALLOC_INFO))
+		return large_resize_block(ptr, reg, size);
+	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)))
+		return NULL;
+	usable = large_usable(h);
+	map_len = h->map_len;
+	p = large_resize_block(ptr, reg, size);
+	if (p) {
+		/* A block that was resized has its header right below it. */
+		h = (struct large_hdr *)((char *)p - LARGE_HDR_SIZE);
+		large_account_add(0, (long)large_usable(h) - (long)usable,
+				  (long)h->map_len - (long)map_len);
+	}
+	return p;
 }

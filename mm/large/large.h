@@ -30,6 +30,19 @@ int large_trim(void);
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 
+/* Live and cached Large memory, for mallinfo() and friends. */
+struct large_usage {
+	unsigned long nr;		/* live blocks */
+	unsigned long bytes;		/* their usable bytes */
+	unsigned long map;		/* bytes mapped for them */
+	unsigned long max_nr;		/* most live blocks at any time */
+	unsigned long max_map;		/* most bytes mapped for live blocks */
+	unsigned long cached;		/* bytes of the freed mappings the cache keeps */
+	unsigned long reserved;		/* decommitted chunks kept mapped (address space) */
+};
+
+void large_usage(struct large_usage *u);
+
 void large_fork_prepare(void);
 void large_fork_parent(void);
 void large_fork_child(void);

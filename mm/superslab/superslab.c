@@ -247,6 +247,52 @@ unsigned long ss_trim(struct ss_pool *pool)
 	return done;
 }
 
+#ifdef CONFIG_MALLOC_INFO
+/* ------------------------------------------------------------------ */
+/* Usage (mallinfo, malloc_stats, malloc_info)                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Walk the pool without taking a lock: the list is append-only and the
+ * slot metadata is never unmapped. Fields of a slab being set up or
+ * retired meanwhile may be read half old, half new; the figures are
+ * clamped so that a torn read is an inexact count, never a wild one.
+ */
+void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg)
+{
+	struct superslab *ss;
+	unsigned int i;
+
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		u->superslabs++;
+		u->header_slots++;
+		for (i = 1; i < SS_SLOTS; i++) {
+			struct slab *s = &ss->slabs[i];
+			unsigned int kind = a_load(&s->kind, A_RELAXED);
+			unsigned int state = a_load(&s->state, A_RELAXED);
+			unsigned long used, cap;
+			unsigned int span;
+
+			if (kind == SLAB_BLOCKS) {
+				used = a_load(&s->used, A_RELAXED);
+				cap = a_load(&s->capacity, A_RELAXED);
+				span = a_load(&s->span, A_RELAXED);
+				if (used > cap)
+					used = cap;
+				if (span < 1 || span > SS_SLOTS - i)
+					span = 1;
+				fn(arg, a_load(&s->class_idx, A_RELAXED), used, cap, span);
+			} else if (kind == SLAB_FREE) {
+				if (state == SLOT_EMPTY)
+					u->empty_slots++;
+				else if (state == SLOT_UNUSED)
+					u->unused_slots++;
+			}
+		}
+	}
+}
+#endif /* CONFIG_MALLOC_INFO */
+
 /* ------------------------------------------------------------------ */
 /* fork                                                               */
 /* ------------------------------------------------------------------ */

@@ -152,6 +152,27 @@ void ss_release(struct slab *head, unsigned int nr);
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
 
+/*
+ * What a pool holds, for mallinfo() and friends (CONFIG_MALLOC_INFO).
+ * A racy snapshot: slots change hands while it is taken.
+ */
+struct ss_usage {
+	unsigned long superslabs;	/* SuperSlabs mapped */
+	unsigned long header_slots;	/* slot 0 of each: the header */
+	unsigned long empty_slots;	/* free slots still committed (EMPTY) */
+	unsigned long unused_slots;	/* free slots returned to the kernel */
+};
+
+/*
+ * Called for each slab of blocks (head slot) of a pool by ss_usage():
+ * its class, blocks in use (bins included), capacity and slots.
+ */
+typedef void (*ss_slab_fn)(void *arg, unsigned int cls, unsigned long used,
+			   unsigned long capacity, unsigned int span);
+
+/* Add pool's figures to *u and report each slab to fn. */
+void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg);
+
 void ss_fork_prepare(void);
 void ss_fork_parent(void);
 void ss_fork_child(void);
