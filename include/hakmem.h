@@ -57,6 +57,40 @@ void hak_malloc_stats(void);
 int hak_malloc_info(int options, FILE *fp);
 
 /*
+ * Run-time options (CONFIG_OPTIONS, on by default in the mmap build).
+ * They are set at start-up by the environment,
+ *
+ *	HAKMEM_OPTIONS="stats=1,verbose=1,decay_ms=200,dirty_slots=0,thp=1"
+ *
+ * read once, and read or changed here by name:
+ *
+ *	stats		print the statistics at exit (CONFIG_STATS)		rw
+ *	stats_file	their file, %p = pid (HAKMEM_OPTIONS only)		-
+ *	verbose		print the configuration at start-up			r
+ *	decay_ms	Large cache decay epoch, ms; 0 = cache nothing		rw
+ *	large_cache_mb	most memory the Large cache holds, MiB			rw
+ *	dirty_slots	free 64 KiB SuperSlab slots kept committed		rw
+ *	tcache_pct	thread cache limits, % of the built-in (10-1000)	r
+ *	thp		MADV_HUGEPAGE on new SuperSlabs (CONFIG_SUPERSLAB_THP)	rw
+ *	guard_threshold	foreign pointers before the guard's report		rw
+ *	guard_log	log every foreign pointer on stderr			rw
+ *
+ * and, read-only, statistics: "stat.in_use", "stat.system",
+ * "stat.cached", "stat.free", "stat.idle", "stat.releasable",
+ * "stat.large_in_use", "stat.large_cached", "stat.large_blocks" (bytes or
+ * blocks, as mallinfo2: CONFIG_MALLOC_INFO), and with CONFIG_STATS every
+ * counter of Documentation/stats.md by its lower-case name without STAT_
+ * ("stat.tiny_alloc", "stat.refill", ...).
+ *
+ * Both return 0, or -1 with errno: ENOENT (no such name), ENOSYS (not
+ * built in), EPERM (read-only), EINVAL (value out of range, NULL
+ * argument). A value set applies from the next operation that reads it;
+ * see Documentation/options.md for each option.
+ */
+int hak_option_get(const char *name, unsigned long *value);
+int hak_option_set(const char *name, unsigned long value);
+
+/*
  * Embedded builds (CONFIG_BACKEND_ARENA) only: hand the allocator the
  * region [base, base + len) before the first allocation. Returns 0, or -1
  * with errno EINVAL if the region is too small or an arena is already in

@@ -199,6 +199,10 @@ suite_cxx_preload() {
 	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/cxx/cxx-libc"
 }
 
+suite_options() {
+	run "$HK_T/options/options"
+}
+
 suite_rss() {
 	run "$HK_T/rss/rss" -f "$RSS_FRACTION"
 }
@@ -309,6 +313,7 @@ else
 		info)		run_suite info 300 suite_info ;;
 		info-preload)	run_suite info-preload 300 suite_info_preload ;;
 		cxx)		run_suite cxx 300 suite_cxx ;;
+		options)	run_suite options 300 suite_options ;;
 		cxx-preload)	run_suite cxx-preload 300 suite_cxx_preload ;;
 		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
 		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;

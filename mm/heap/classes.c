@@ -7,6 +7,7 @@
  * size_to_class() reads: 8-byte steps up to 1 KiB, 256-byte steps above.
  */
 #include <hakmem/print.h>
+#include "options/options.h"
 #include "heap.h"
 
 struct size_class hk_classes[HK_NR_CLASSES];
@@ -42,6 +43,7 @@ static unsigned int class_first_fit(size_t size)
 
 void heap_classes_init(void)
 {
+	unsigned long pct = hk_opt(OPT_TCACHE_PCT), limit;
 	unsigned int n = 0, i;
 
 	n += tiny_classes_init(&hk_classes[n]);
@@ -68,6 +70,11 @@ void heap_classes_init(void)
 			c->limit = 8;
 		if (c->limit > 128)
 			c->limit = 128;
+		/* tcache_pct=: the thread caches scaled (10% to 1000%). */
+		limit = (unsigned long)c->limit * pct / 100;
+		if (limit > 65535)
+			limit = 65535;
+		c->limit = (uint16_t)limit;
 		if (c->limit < 2 * c->batch)
 			c->limit = (uint16_t)(2 * c->batch);
 	}

@@ -7,6 +7,7 @@
 #include <hakmem/lock.h>
 #include <hakmem/print.h>
 #include "os/os.h"
+#include "options/options.h"
 #include "heap.h"
 
 #ifdef CONFIG_THREADS
@@ -588,6 +589,7 @@ int heap_init(void)
 		return 0;
 	hk_lock(&heap_lock);
 	if (!heap_ready) {
+		hk_options_init();
 		os_init();
 		hk_dfkey = os_random_word();
 		heap_classes_init();

@@ -41,6 +41,7 @@
 #include "stats/stats.h"
 #include "guard/guard.h"
 #include "heap/heap.h"
+#include "options/options.h"
 #include "large.h"
 
 /* ------------------------------------------------------------------ */
@@ -290,9 +291,14 @@ static void large_unmap(struct large_hdr *h)
 
 #ifdef CONFIG_LARGE_CACHE
 
-#define LARGE_CACHE_MAX		((size_t)CONFIG_LARGE_CACHE_MAX_MB << 20)
+/*
+ * Most bytes the cache may hold (large_cache_mb=, CONFIG_LARGE_CACHE_MAX_MB),
+ * the least its budget shrinks to, and the length of a decay epoch
+ * (decay_ms=; 0: nothing is kept).
+ */
+#define LARGE_CACHE_MAX		((size_t)hk_opt(OPT_LARGE_CACHE_MB) << 20)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
-#define LARGE_DECAY_MS		50	/* length of a decay epoch */
+#define LARGE_DECAY_MS		hk_opt(OPT_DECAY_MS)
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
 
 /*
@@ -319,7 +325,9 @@ struct large_cache {
 
 static struct large_cache large_cache = {
 	.lock = HK_LOCK_INIT,
-	.budget = LARGE_CACHE_FLOOR,
+	/* The floor of the built-in maximum; adapted to the options on use. */
+	.budget = (size_t)CONFIG_LARGE_CACHE_MAX_MB << 20 < (4UL << 20) ?
+		  (size_t)CONFIG_LARGE_CACHE_MAX_MB << 20 : (4UL << 20),
 };
 
 
@@ -405,7 +413,7 @@ static void large_cache_make_room(struct large_cache *c, size_t need,
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
 {
-	unsigned long epochs = (now - c->epoch_ms) / LARGE_DECAY_MS;
+	unsigned long epochs = (now - c->epoch_ms) / (LARGE_DECAY_MS ? LARGE_DECAY_MS : 1);
 	unsigned int i;
 
 	if (epochs > 16)
@@ -477,10 +485,14 @@ static int large_cache_put(struct large_hdr *h)
 	struct large_hdr *victims = NULL;
 	int cls = large_class_floor(h->size), kept = 0;
 
-	if (unlikely(cls < 0))
+	/* decay_ms=0 or large_cache_mb=0: keep nothing. */
+	if (unlikely(cls < 0 || !LARGE_DECAY_MS || !LARGE_CACHE_MAX))
 		return 0;
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
+	/* large_cache_mb= may have been lowered (hak_option_set). */
+	if (unlikely(c->budget > LARGE_CACHE_MAX))
+		c->budget = LARGE_CACHE_MAX;
 	if (likely(h->size <= c->budget)) {
 		if (unlikely(c->bytes + h->size > c->budget))
 			large_cache_make_room(c, h->size, &victims);
