@@ -307,7 +307,9 @@ static __slowpath struct heap *heap_thread_start(void)
 	}
 	if (h) {
 		h->alive = 1;
-		h->tls = &hk_tls;
+		/* For mallinfo(): the front whose bins it may read. */
+		if (IS_ENABLED(CONFIG_MALLOC_INFO))
+			h->tls = &hk_tls;
 	}
 	hk_unlock(&heap_lock);
 	if (!h)
