@@ -35,9 +35,9 @@ struct large_usage {
 	unsigned long nr;		/* live blocks */
 	unsigned long bytes;		/* their usable bytes */
 	unsigned long map;		/* bytes mapped for them */
-	unsigned long max_nr;		/* most live blocks at any time */
-	unsigned long max_map;		/* most bytes mapped for live blocks */
-	unsigned long cached;		/* bytes of the freed mappings the cache keeps */
+	unsigned long max_nr;		/* most blocks mapped at any time (cached ones included) */
+	unsigned long max_map;		/* most bytes mapped at any time */
+	unsigned long cached;		/* bytes mapped for the blocks the cache keeps */
 	unsigned long reserved;		/* decommitted chunks kept mapped (address space) */
 };
 

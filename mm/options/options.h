@@ -82,6 +82,16 @@ static inline unsigned long hk_opt(enum hk_opt_id id)
 	return a_load(&hk_opt_val[id], A_RELAXED);
 }
 
+/*
+ * The same where the environment is known to have been read: on paths
+ * that only run after heap_init() (which reads it first), such as the
+ * Large box and the SuperSlab pool. One load.
+ */
+static inline unsigned long hk_opt_inited(enum hk_opt_id id)
+{
+	return a_load(&hk_opt_val[id], A_RELAXED);
+}
+
 /* stats_file=path ("" if unset), with %p replaced by the pid into buf. */
 const char *hk_opt_stats_file(char *buf, size_t len);
 #else
@@ -96,6 +106,11 @@ static inline unsigned long hk_opt(enum hk_opt_id id)
 	if (id == OPT_GUARD_LOG)
 		return hk_env_long("HAKMEM_EXTERNAL_GUARD_LOG", 0) > 0;
 	return hk_opt_default(id);
+}
+
+static inline unsigned long hk_opt_inited(enum hk_opt_id id)
+{
+	return hk_opt(id);
 }
 
 static inline const char *hk_opt_stats_file(char *buf, size_t len)

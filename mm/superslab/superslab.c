@@ -63,7 +63,7 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	if (!ss)
 		return NULL;
 	/* Before the first touch, so that faults can take whole huge pages. */
-	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt(OPT_THP))
+	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt_inited(OPT_THP))
 		os_hugepage(ss, SS_SIZE);
 	ss->magic = SS_MAGIC;
 	ss->pool = pool;
@@ -185,7 +185,7 @@ void ss_release(struct slab *head, unsigned int nr)
 	HK_ASSERT(idx > 0 && idx + nr <= SS_SLOTS);
 	HK_ASSERT(!(a_load(&ss->free_mask, A_RELAXED) & bits));
 
-	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > hk_opt(OPT_DIRTY_SLOTS)) {
+	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > hk_opt_inited(OPT_DIRTY_SLOTS)) {
 		os_decommit(slab_start(head), (size_t)nr << SLOT_SHIFT);
 		STAT_ADD(STAT_SLOTS_DECOMMIT, nr);
 		state = SLOT_UNUSED;
