@@ -317,8 +317,12 @@ static int guard_log_on = -1;
 
 static int guard_log_enabled(void)
 {
-	int on = a_load(&guard_log_on, A_RELAXED);
+	int on;
 
+	/* An option (hak_option_set may change it): read it every time. */
+	if (IS_ENABLED(CONFIG_OPTIONS))
+		return hk_opt(OPT_GUARD_LOG) != 0;
+	on = a_load(&guard_log_on, A_RELAXED);
 	if (unlikely(on < 0)) {
 		on = hk_opt(OPT_GUARD_LOG) != 0;
 		a_store(&guard_log_on, on, A_RELAXED);

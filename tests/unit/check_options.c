@@ -451,6 +451,44 @@ START_TEST(test_effect_thp)
 }
 END_TEST
 
+/* guard_log and guard_threshold, changed while the program runs. */
+START_TEST(test_effect_guard)
+{
+	char buf[64];
+	const char *out;
+
+	if (IS_ENABLED(CONFIG_EXTERNAL_GUARD_LOG)) {
+		cap_start();
+		hak_free(buf + 16);
+		out = cap_end();
+		ck_assert_msg(!strstr(out, "hakmem: guard: free("), "logged: '%s'", out);
+		ck_assert_int_eq(hak_option_set("guard_log", 1), 0);
+		cap_start();
+		hak_free(buf + 32);
+		out = cap_end();
+		ck_assert_msg(count_lines(out) == 1 && strstr(out, "hakmem: guard: free("),
+			      "guard_log=1: '%s'", out);
+		ck_assert_int_eq(hak_option_set("guard_log", 0), 0);
+	}
+	if (IS_ENABLED(CONFIG_EXTERNAL_GUARD_STATS)) {
+		unsigned long seen = 0;
+
+		/* The report comes when the count reaches the threshold. */
+		if (IS_ENABLED(CONFIG_STATS))
+			seen = opt("stat.guard_events");
+		ck_assert_int_eq(hak_option_set("guard_threshold", 3), 0);
+		cap_start();
+		hak_free(buf);
+		hak_free(buf + 8);
+		hak_free(buf + 24);
+		out = cap_end();
+		if (seen < 3)
+			ck_assert_msg(strstr(out, "hakmem: guard: report (threshold)") != NULL,
+				      "guard_threshold=3 after %lu events: '%s'", seen, out);
+	}
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -475,6 +513,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, test_effect_dirty_slots);
 	tcase_add_test(tc, test_effect_large_cache);
 	tcase_add_test(tc, test_effect_thp);
+	tcase_add_test(tc, test_effect_guard);
 	suite_add_tcase(s, tc);
 	return s;
 }
