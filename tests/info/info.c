@@ -18,6 +18,7 @@
  * failed".
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,63 @@ static void info_xml(void)
 	t_free(p);
 }
 
+/*
+ * Threads that start, allocate, free and exit while mallinfo2 reads
+ * their thread caches: no crash, and the figures stay consistent.
+ */
+static volatile int churn_stop;
+static int churn_threads;
+
+static void *churn_one(void *arg)
+{
+	void *p[256];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		p[i] = t_malloc((size_t)(i % 64 + 1) * 16);
+	for (i = 0; i < 256; i += 2)
+		t_free(p[i]);
+	for (i = 1; i < 256; i += 2)
+		t_free(p[i]);
+	return NULL;
+}
+
+static void *churn(void *arg)
+{
+	while (!churn_stop) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, churn_one, NULL) == 0) {
+			pthread_join(t, NULL);
+			__atomic_fetch_add(&churn_threads, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static void threads(void)
+{
+	pthread_t t[3];
+	int i, bad = 0, n;
+
+	for (i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, churn, NULL);
+	/* Until 300 threads came and went (or 10^7 calls, if they cannot start). */
+	for (n = 0; n < 10000000 && __atomic_load_n(&churn_threads, __ATOMIC_RELAXED) < 300; n++) {
+		struct mallinfo2 mi = t_mallinfo2();
+
+		if (mi.arena != mi.uordblks + mi.fordblks || mi.uordblks > (1UL << 40))
+			bad++;
+	}
+	churn_stop = 1;
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("threads: %d mallinfo2 calls while %d threads started and exited\n", n,
+	       churn_threads);
+	CHECK(churn_threads >= 300, "only %d threads ran", churn_threads);
+	CHECK(bad == 0, "%d of %d snapshots inconsistent while threads come and go", bad, n);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -237,6 +295,7 @@ int main(void)
 	old_mallinfo();
 	stats_text();
 	info_xml();
+	threads();
 	printf("info: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
