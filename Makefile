@@ -532,7 +532,10 @@ bench callgrind: all
 # ---------------------------------------------------------------------------
 # install
 
-LIBS_PRIVATE := $(HK_LIBS)
+# A static C++ link: the weak references of mm/api/new.c pull in no
+# archive member, so name libstdc++'s new_handler and bad_alloc thrower
+# (harmless in a C link: nothing refers to them).
+LIBS_PRIVATE := $(HK_LIBS) $(if $(CONFIG_CXX_NEW),-Wl$(comma)-u$(comma)_ZSt17__throw_bad_allocv -Wl$(comma)-u$(comma)_ZSt15get_new_handlerv)
 
 quiet_cmd_pc = GEN     $(qtarget)
       cmd_pc = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \

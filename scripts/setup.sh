@@ -20,7 +20,7 @@
 set -euo pipefail
 
 PACKAGES=(
-	make gcc python3 python3-kconfiglib sparse check pkg-config git
+	make gcc g++ python3 python3-kconfiglib sparse check pkg-config git
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
 	gnuplot-nox valgrind clang libclang-rt-14-dev

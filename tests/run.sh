@@ -201,6 +201,26 @@ suite_badinput_preload() {
 		run "$HK_T/badinput/badinput-libc"
 }
 
+suite_info() {
+	run "$HK_T/info/info"
+}
+
+suite_info_preload() {
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/info/info-libc"
+}
+
+suite_cxx() {
+	run "$HK_T/cxx/cxx"
+}
+
+suite_cxx_preload() {
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/cxx/cxx-libc"
+}
+
+suite_options() {
+	run "$HK_T/options/options"
+}
+
 suite_rss() {
 	run "$HK_T/rss/rss" -f "$RSS_FRACTION"
 }
@@ -346,6 +366,11 @@ else
 		rss)		run_suite rss 300 suite_rss ;;
 		aslimit)	run_suite aslimit 300 suite_aslimit ;;
 		aslimit-preload) run_suite aslimit-preload 300 suite_aslimit_preload ;;
+		info)		run_suite info 300 suite_info ;;
+		info-preload)	run_suite info-preload 300 suite_info_preload ;;
+		cxx)		run_suite cxx 300 suite_cxx ;;
+		options)	run_suite options 300 suite_options ;;
+		cxx-preload)	run_suite cxx-preload 300 suite_cxx_preload ;;
 		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
 		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;

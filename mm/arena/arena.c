@@ -291,6 +291,58 @@ int hk_trim(size_t pad)
 	return 0;
 }
 
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Walk the blocks under the lock: exact figures, O(blocks) (an arena
+ * holds at most a few thousand). Free blocks are the only idle memory;
+ * the arena has no thread caches.
+ */
+void hk_usage(struct hk_usage *u)
+{
+	struct hk_box_usage *b = &u->box[0];
+	struct arena_block *blk;
+	struct arena_ctl *a;
+
+	memset(u, 0, sizeof(*u));
+	u->nr_boxes = 1;
+	b->name = "arena";
+	arena_lock();
+	/* Not arena_get(): asking must not set up the static arena. */
+	a = arena;
+	if (a) {
+		for (blk = (struct arena_block *)a->lo; (char *)blk < a->hi;
+		     blk = arena_at(blk, arena_size(blk))) {
+			if (blk->size & ARENA_FREE) {
+				b->nr_free++;
+				b->free += arena_size(blk);
+			} else {
+				b->nr_in_use++;
+				b->in_use += arena_size(blk) - sizeof(size_t);
+			}
+		}
+		b->system = (unsigned long)(a->hi - a->lo);
+		u->overhead = (unsigned long)(a->lo - (char *)a);
+		u->system = b->system + u->overhead;
+	}
+	arena_unlock();
+}
+
+/*
+ * malloc_stats and malloc_info print with stdio, which the freestanding
+ * arena build does not have: they do nothing here (and are not exported
+ * under the C library's names).
+ */
+__export void hak_malloc_stats(void)
+{
+}
+
+__export int hak_malloc_info(int options, FILE *fp)
+{
+	hk_set_errno(ENOSYS);
+	return -1;
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * <hakmem.h>
  */

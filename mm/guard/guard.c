@@ -23,6 +23,7 @@
 #include <hakmem/print.h>
 #include "os/os.h"
 #include "stats/stats.h"
+#include "options/options.h"
 #include "guard.h"
 
 /* ------------------------------------------------------------------ */
@@ -288,7 +289,7 @@ static void guard_count(enum guard_outcome out, enum guard_op op, const void *ca
 	a_fetch_add(&gs->by_outcome[out], 1UL, A_RELAXED);
 	a_fetch_add(&gs->by_op[op], 1UL, A_RELAXED);
 	guard_count_caller(gs, caller);
-	if (unlikely(n == CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD))
+	if (unlikely(n == hk_opt(OPT_GUARD_THRESHOLD)))
 		guard_report("threshold");
 }
 
@@ -317,10 +318,14 @@ static int guard_log_on = -1;
 
 static int guard_log_enabled(void)
 {
-	int on = a_load(&guard_log_on, A_RELAXED);
+	int on;
 
+	/* An option (hak_option_set may change it): read it every time. */
+	if (IS_ENABLED(CONFIG_OPTIONS))
+		return hk_opt(OPT_GUARD_LOG) != 0;
+	on = a_load(&guard_log_on, A_RELAXED);
 	if (unlikely(on < 0)) {
-		on = hk_env_long("HAKMEM_EXTERNAL_GUARD_LOG", 0) > 0;
+		on = hk_opt(OPT_GUARD_LOG) != 0;
 		a_store(&guard_log_on, on, A_RELAXED);
 	}
 	return on;

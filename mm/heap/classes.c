@@ -7,10 +7,11 @@
  * size_to_class() reads: 8-byte steps up to 1 KiB, 256-byte steps above.
  */
 #include <hakmem/print.h>
+#include "options/options.h"
 #include "heap.h"
 
 struct size_class hk_classes[HK_NR_CLASSES];
-size_t heap_cache_budget = (size_t)CONFIG_HEAP_CACHE_GROW_KB << 10;
+size_t heap_cache_budget;
 uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
 uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
 
@@ -43,6 +44,7 @@ static unsigned int class_first_fit(size_t size)
 
 void heap_classes_init(void)
 {
+	unsigned long pct = hk_opt(OPT_TCACHE_PCT), limit;
 	unsigned int n = 0, i;
 
 	n += tiny_classes_init(&hk_classes[n]);
@@ -52,6 +54,8 @@ void heap_classes_init(void)
 	n += mid_classes_init(&hk_classes[n]);
 	HK_ASSERT(n == HK_NR_CLASSES);
 
+	/* tcache_pct= scales the growth budget as it scales the limits. */
+	heap_cache_budget = ((size_t)CONFIG_HEAP_CACHE_GROW_KB << 10) * pct / 100;
 	for (i = 0; i < HK_NR_CLASSES; i++) {
 		struct size_class *c = &hk_classes[i];
 
@@ -69,6 +73,11 @@ void heap_classes_init(void)
 			c->limit = 8;
 		if (c->limit > 128)
 			c->limit = 128;
+		/* tcache_pct=: the thread caches scaled (10% to 1000%). */
+		limit = (unsigned long)c->limit * pct / 100;
+		if (limit > 65535)
+			limit = 65535;
+		c->limit = (uint16_t)limit;
 		if (c->limit < 2 * c->batch)
 			c->limit = (uint16_t)(2 * c->batch);
 		/*
@@ -78,9 +87,11 @@ void heap_classes_init(void)
 		 * them in the bin instead of sending them to their slabs and
 		 * fetching them back every time.
 		 */
-		c->limit_max = (uint16_t)(HEAP_BIN_MAX_BYTES / c->size);
-		if (c->limit_max > 4096)
-			c->limit_max = 4096;
+		limit = HEAP_BIN_MAX_BYTES / c->size;
+		if (limit > 4096)
+			limit = 4096;
+		limit = limit * pct / 100;
+		c->limit_max = (uint16_t)(limit > 65535 ? 65535 : limit);
 		if (c->limit_max < c->limit)
 			c->limit_max = c->limit;
 	}

@@ -7,6 +7,7 @@
 #include <hakmem/lock.h>
 #include <hakmem/print.h>
 #include "os/os.h"
+#include "options/options.h"
 #include "heap.h"
 
 #ifdef CONFIG_THREADS
@@ -313,8 +314,12 @@ static __slowpath struct heap *heap_thread_start(void)
 			heap_all = h;
 		}
 	}
-	if (h)
+	if (h) {
 		h->alive = 1;
+		/* For mallinfo(): the front whose bins it may read. */
+		if (IS_ENABLED(CONFIG_MALLOC_INFO))
+			h->tls = &hk_tls;
+	}
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
@@ -372,8 +377,22 @@ static void heap_flush_ultrahot(struct heap_tls *t)
 			heap_free_local_slow(slab_of(p), p);
 		}
 }
+
+static inline void heap_cached_ultrahot(struct heap_tls *t, unsigned long *out)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < 2; i++) {
+		n = a_load(&t->uh.count[i], A_RELAXED);
+		out[1 + i] += n < ULTRAHOT_CAP ? n : ULTRAHOT_CAP;
+	}
+}
 #else
 static inline void heap_flush_ultrahot(struct heap_tls *t)
+{
+}
+
+static inline void heap_cached_ultrahot(struct heap_tls *t, unsigned long *out)
 {
 }
 #endif
@@ -434,6 +453,7 @@ static void heap_thread_exit(void *arg)
 	t->heap = NULL;
 	hk_lock(&heap_lock);
 	h->alive = 0;
+	h->tls = NULL;
 	h->parked_next = heap_parked;
 	heap_parked = h;
 	hk_unlock(&heap_lock);
@@ -619,6 +639,7 @@ int heap_init(void)
 		return 0;
 	hk_lock(&heap_lock);
 	if (!heap_ready) {
+		hk_options_init();
 		os_init();
 		hk_dfkey = os_random_word();
 		hk_flkey = os_random_word() | 15;
@@ -690,6 +711,38 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS])
 }
 #endif
 
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Under heap_lock a record's tls is the front of a thread that has not
+ * finished heap_thread_exit() (which clears it under the lock), so that
+ * thread's TLS is still there to read. Its counts may be read while it
+ * changes them: each is a snapshot.
+ */
+void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
+{
+	struct heap *h;
+	unsigned int cls;
+
+	hk_lock(&heap_lock);
+	for (h = heap_all; h; h = h->all_next) {
+		struct heap_tls *t = a_load(&h->tls, A_RELAXED);
+
+		if (!t)
+			continue;
+		for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
+			int32_t room = a_load(&t->bins[cls].room, A_RELAXED);
+
+			/* room = limit - blocks held (below 0 just before a flush) */
+			if (limit > room)
+				out[cls] += (unsigned long)(limit - room);
+		}
+		heap_cached_ultrahot(t, out);
+	}
+	hk_unlock(&heap_lock);
+}
+#endif
+
 /*
  * In the child, after every lock was reset (hk_locks_reset()), only the
  * forking thread lives on: park every other
@@ -708,6 +761,7 @@ void heap_fork_child(void)
 		if (h == hk_tls.heap || !h->alive)
 			continue;
 		h->alive = 0;
+		h->tls = NULL;
 		h->parked_next = heap_parked;
 		heap_parked = h;
 	}

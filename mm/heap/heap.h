@@ -119,8 +119,11 @@ unsigned int mid_classes_init(struct size_class *c);
 /* Heap record and thread front                                       */
 /* ------------------------------------------------------------------ */
 
+struct heap_tls;
+
 struct heap {
 	struct slab *partial[HK_NR_CLASSES];	/* slabs with free blocks, not current */
+	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
 	struct heap *parked_next;		/* list of records of exited threads */
@@ -366,6 +369,11 @@ void heap_classes_init(void);
 int heap_init(void);
 unsigned long heap_trim(void);
 void heap_stats_sum(unsigned long out[NR_HK_STATS]);
+/*
+ * Blocks held in the thread caches (bins, UltraHot) of every live
+ * thread, per class (CONFIG_MALLOC_INFO).
+ */
+void heap_cached_blocks(unsigned long out[HK_NR_CLASSES]);
 void heap_fork_child(void);
 
 /* ------------------------------------------------------------------ */

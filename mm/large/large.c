@@ -45,6 +45,7 @@
 #include "stats/stats.h"
 #include "guard/guard.h"
 #include "heap/heap.h"
+#include "options/options.h"
 #include "large.h"
 
 /* ------------------------------------------------------------------ */
@@ -276,11 +277,66 @@ static uintptr_t large_reserve_get(void)
 	return base;
 }
 
+/* ------------------------------------------------------------------ */
+/* Usage counters (CONFIG_MALLOC_INFO)                                */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Mapped blocks (live or in the cache), counted where they are mapped,
+ * unmapped and resized: next to a system call, so relaxed atomics cost
+ * nothing there. The cache counts what it holds under its lock; live =
+ * mapped - cached (large_usage). Handing a block out of the cache or
+ * caching it adds no atomic operation.
+ */
+static struct {
+	unsigned long nr;		/* mapped blocks */
+	unsigned long bytes;		/* their usable bytes */
+	unsigned long map;		/* their mapped bytes */
+	unsigned long max_nr;		/* most mapped blocks so far */
+	unsigned long max_map;		/* most mapped bytes so far */
+} large_count __aligned(L1_CACHE_BYTES);
+
+static void large_max(unsigned long *max, unsigned long v)
+{
+	unsigned long old = a_load(max, A_RELAXED);
+
+	while (old < v && !a_cas(max, &old, v, A_RELAXED))
+		;
+}
+
+/* Add (or, with negative figures, take away) blocks, usable bytes, mapped bytes. */
+static void large_account_add(long nr, long bytes, long map)
+{
+	unsigned long n, m;
+
+	n = a_fetch_add(&large_count.nr, (unsigned long)nr, A_RELAXED) + (unsigned long)nr;
+	a_fetch_add(&large_count.bytes, (unsigned long)bytes, A_RELAXED);
+	m = a_fetch_add(&large_count.map, (unsigned long)map, A_RELAXED) + (unsigned long)map;
+	if (nr > 0 || map > 0) {
+		large_max(&large_count.max_nr, n);
+		large_max(&large_count.max_map, m);
+	}
+}
+#else
+static inline void large_account_add(long nr, long bytes, long map)
+{
+}
+#endif
+
+/* Block h was mapped (dir = 1) or is being unmapped (dir = -1). */
+static inline void large_account(const struct large_hdr *h, long dir)
+{
+	if (IS_ENABLED(CONFIG_MALLOC_INFO))
+		large_account_add(dir, dir * (long)large_usable(h), dir * (long)h->map_len);
+}
+
 /* Clear the registry first: from then on no free can reach the header. */
 static void large_unmap(struct large_hdr *h)
 {
 	uintptr_t base = large_base(h);
 
+	large_account(h, -1);
 	if (((uintptr_t)h->user - base) >> SS_SHIFT)
 		registry_set((uintptr_t)h->user, REG_FOREIGN);
 	registry_set(base, REG_FOREIGN);
@@ -313,9 +369,14 @@ static int large_reserve_drain(void)
 
 #ifdef CONFIG_LARGE_CACHE
 
-#define LARGE_CACHE_MAX		((size_t)CONFIG_LARGE_CACHE_MAX_MB << 20)
+/*
+ * Most bytes the cache may hold (large_cache_mb=, CONFIG_LARGE_CACHE_MAX_MB),
+ * the least its budget shrinks to, and the length of a decay epoch
+ * (decay_ms=; 0: nothing is kept).
+ */
+#define LARGE_CACHE_MAX		((size_t)hk_opt_inited(OPT_LARGE_CACHE_MB) << 20)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
-#define LARGE_DECAY_MS		50	/* length of a decay epoch */
+#define LARGE_DECAY_MS		hk_opt_inited(OPT_DECAY_MS)
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
 
 /*
@@ -333,7 +394,7 @@ struct large_bin {
 
 struct large_cache {
 	struct hk_lock lock;				/* protects every field below */
-	size_t bytes;					/* sum of the cached map sizes */
+	size_t bytes;					/* sum of the cached block sizes (h->size) */
 	size_t budget;					/* current limit of bytes (adaptive) */
 	unsigned long clock;				/* large operations so far */
 	unsigned long epoch_ms;				/* when the decay epoch began */
@@ -342,7 +403,9 @@ struct large_cache {
 
 static struct large_cache large_cache = {
 	.lock = HK_LOCK_INIT,
-	.budget = LARGE_CACHE_FLOOR,
+	/* The floor of the built-in maximum; adapted to the options on use. */
+	.budget = (size_t)CONFIG_LARGE_CACHE_MAX_MB << 20 < (4UL << 20) ?
+		  (size_t)CONFIG_LARGE_CACHE_MAX_MB << 20 : (4UL << 20),
 };
 HK_LOCK_REGISTER(&large_cache.lock, HK_LOCK_LARGE_CACHE);
 
@@ -429,7 +492,7 @@ static void large_cache_make_room(struct large_cache *c, size_t need,
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
 {
-	unsigned long epochs = (now - c->epoch_ms) / LARGE_DECAY_MS;
+	unsigned long epochs = (now - c->epoch_ms) / (LARGE_DECAY_MS ? LARGE_DECAY_MS : 1);
 	unsigned int i;
 
 	if (epochs > 16)
@@ -500,11 +563,16 @@ static int large_cache_put(struct large_hdr *h)
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
 	int cls = large_class_floor(h->size), kept = 0;
+	size_t max = LARGE_CACHE_MAX;
 
-	if (unlikely(cls < 0))
+	/* decay_ms=0 or large_cache_mb=0: keep nothing. */
+	if (unlikely(cls < 0 || !max || !LARGE_DECAY_MS))
 		return 0;
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
+	/* large_cache_mb= may have been lowered (hak_option_set). */
+	if (unlikely(c->budget > max))
+		c->budget = max;
 	if (likely(h->size <= c->budget)) {
 		if (unlikely(c->bytes + h->size > c->budget))
 			large_cache_make_room(c, h->size, &victims);
@@ -546,6 +614,30 @@ size_t large_cached_bytes(void)
 	return n;
 }
 
+/*
+ * Blocks, block bytes and mapped bytes the cache holds, for mallinfo():
+ * counted here, walking the bins (at most the budget's worth of blocks),
+ * so that caching a block and handing it out count nothing.
+ */
+static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
+{
+	struct large_cache *c = &large_cache;
+	const struct large_hdr *h;
+	unsigned int i;
+
+	*nr = 0;
+	*map = 0;
+	hk_lock(&c->lock);
+	for (i = 0; i < LARGE_NR_CLASSES; i++) {
+		for (h = c->bin[i].head; h; h = h->next) {
+			++*nr;
+			*map += h->map_len;
+		}
+	}
+	*bytes = c->bytes;
+	hk_unlock(&c->lock);
+}
+
 #else /* !CONFIG_LARGE_CACHE */
 
 static inline struct large_hdr *large_cache_get(size_t size)
@@ -568,7 +660,40 @@ size_t large_cached_bytes(void)
 	return 0;
 }
 
+static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
+{
+	*nr = 0;
+	*bytes = 0;
+	*map = 0;
+}
+
 #endif /* CONFIG_LARGE_CACHE */
+
+/* ------------------------------------------------------------------ */
+/* Usage (CONFIG_MALLOC_INFO)                                         */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_MALLOC_INFO
+/* Live = mapped - cached; a cached block's usable size is h->size - 48. */
+void large_usage(struct large_usage *u)
+{
+	unsigned long nr = a_load(&large_count.nr, A_RELAXED);
+	unsigned long bytes = a_load(&large_count.bytes, A_RELAXED);
+	unsigned long map = a_load(&large_count.map, A_RELAXED);
+	unsigned long c_nr;
+	size_t c_bytes, c_map, c_usable;
+
+	large_cache_held(&c_nr, &c_bytes, &c_map);
+	c_usable = c_bytes - c_nr * LARGE_HDR_SIZE;
+	u->nr = nr > c_nr ? nr - c_nr : 0;
+	u->bytes = bytes > c_usable ? bytes - c_usable : 0;
+	u->map = map > c_map ? map - c_map : 0;
+	u->max_nr = a_load(&large_count.max_nr, A_RELAXED);
+	u->max_map = a_load(&large_count.max_map, A_RELAXED);
+	u->cached = c_map;
+	u->reserved = a_load(&large_reserve.nr, A_RELAXED) * SS_SIZE;
+}
+#endif
 
 int large_reclaim(void)
 {
@@ -671,6 +796,7 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	large_register(h);
+	large_account(h, 1);
 	return h->user;
 }
 
@@ -788,7 +914,7 @@ static __slowpath void *large_move(struct large_hdr *h, size_t map_len, size_t s
 	return n->user;
 }
 
-void *large_resize(void *ptr, unsigned int reg, size_t size)
+static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
 	size_t bsize, usable, end, map_len;
@@ -839,4 +965,27 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 		return ptr;
 	}
 	return large_move(h, map_len, bsize);
+}
+
+/* The resize, accounted: the old figures leave, the new ones come. */
+void *large_resize(void *ptr, unsigned int reg, size_t size)
+{
+	struct large_hdr *h = large_hdr_of(ptr, reg);
+	size_t usable, map_len;
+	void *p;
+
+	if (!IS_ENABLED(CONFIG_MALLOC_INFO))
+		return large_resize_block(ptr, reg, size);
+	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)))
+		return NULL;
+	usable = large_usable(h);
+	map_len = h->map_len;
+	p = large_resize_block(ptr, reg, size);
+	if (p) {
+		/* A block that was resized has its header right below it. */
+		h = (struct large_hdr *)((char *)p - LARGE_HDR_SIZE);
+		large_account_add(0, (long)large_usable(h) - (long)usable,
+				  (long)h->map_len - (long)map_len);
+	}
+	return p;
 }

@@ -36,5 +36,18 @@ int large_reclaim(void);
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 
+/* Live and cached Large memory, for mallinfo() and friends. */
+struct large_usage {
+	unsigned long nr;		/* live blocks */
+	unsigned long bytes;		/* their usable bytes */
+	unsigned long map;		/* bytes mapped for them */
+	unsigned long max_nr;		/* most blocks mapped at any time (cached ones included) */
+	unsigned long max_map;		/* most bytes mapped at any time */
+	unsigned long cached;		/* bytes mapped for the blocks the cache keeps */
+	unsigned long reserved;		/* decommitted chunks kept mapped (address space) */
+};
+
+void large_usage(struct large_usage *u);
+
 
 #endif /* _MM_LARGE_H */

@@ -44,12 +44,25 @@ extern unsigned long hk_stats_global[NR_HK_STATS];
 #define STAT_ADD(item, n)		a_fetch_add(&hk_stats_global[item], (unsigned long)(n), A_RELAXED)
 
 void stats_init(void);
+/* Index of the counter called name ("tiny_alloc", ...), or -1. */
+int stats_index(const char *name);
+/* Add the counters of every exited thread and of the caller to out. */
+void stats_sum(unsigned long out[NR_HK_STATS]);
 #else
 #define STAT_INC_HEAP(h, item)		do { } while (0)
 #define STAT_INC(item)			do { } while (0)
 #define STAT_ADD(item, n)		do { } while (0)
 
 static inline void stats_init(void)
+{
+}
+
+static inline int stats_index(const char *name)
+{
+	return -1;
+}
+
+static inline void stats_sum(unsigned long out[NR_HK_STATS])
 {
 }
 #endif

@@ -13,6 +13,7 @@
 #include <hakmem/print.h>
 #include "os/os.h"
 #include "stats/stats.h"
+#include "options/options.h"
 #include "superslab.h"
 
 struct ss_pool ss_pool_main = {
@@ -80,6 +81,9 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 
 	if (!ss)
 		return NULL;
+	/* Before the first touch, so that faults can take whole huge pages. */
+	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt_inited(OPT_THP))
+		os_hugepage(ss, SS_SIZE);
 	ss->magic = SS_MAGIC;
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
@@ -160,7 +164,12 @@ static unsigned long ss_dirty_budget(void)
 	unsigned long active = a_load(&ss_active_slots, A_RELAXED);
 	unsigned long spare = peak > active ? peak - active : 0;
 
-	return spare > CONFIG_SUPERSLAB_DIRTY_SLOTS ? spare : CONFIG_SUPERSLAB_DIRTY_SLOTS;
+	unsigned long floor = hk_opt_inited(OPT_DIRTY_SLOTS);
+
+	/* dirty_slots=0: no hysteresis at all, every freed slot goes back. */
+	if (!floor)
+		return 0;
+	return spare > floor ? spare : floor;
 }
 
 /*
@@ -412,6 +421,52 @@ static unsigned long ss_purge(unsigned long max)
 #endif
 	return done;
 }
+
+#ifdef CONFIG_MALLOC_INFO
+/* ------------------------------------------------------------------ */
+/* Usage (mallinfo, malloc_stats, malloc_info)                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Walk the pool without taking a lock: the list is append-only and the
+ * slot metadata is never unmapped. Fields of a slab being set up or
+ * retired meanwhile may be read half old, half new; the figures are
+ * clamped so that a torn read is an inexact count, never a wild one.
+ */
+void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg)
+{
+	struct superslab *ss;
+	unsigned int i;
+
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		u->superslabs++;
+		u->header_slots++;
+		for (i = 1; i < SS_SLOTS; i++) {
+			struct slab *s = &ss->slabs[i];
+			unsigned int kind = a_load(&s->kind, A_RELAXED);
+			unsigned int state = a_load(&s->state, A_RELAXED);
+			unsigned long used, cap;
+			unsigned int span;
+
+			if (kind == SLAB_BLOCKS) {
+				used = a_load(&s->used, A_RELAXED);
+				cap = a_load(&s->capacity, A_RELAXED);
+				span = a_load(&s->span, A_RELAXED);
+				if (used > cap)
+					used = cap;
+				if (span < 1 || span > SS_SLOTS - i)
+					span = 1;
+				fn(arg, a_load(&s->class_idx, A_RELAXED), used, cap, span);
+			} else if (kind == SLAB_FREE) {
+				if (state == SLOT_EMPTY)
+					u->empty_slots++;
+				else if (state == SLOT_UNUSED)
+					u->unused_slots++;
+			}
+		}
+	}
+}
+#endif /* CONFIG_MALLOC_INFO */
 
 /* ------------------------------------------------------------------ */
 /* Giving address space back                                          */

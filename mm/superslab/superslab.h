@@ -166,5 +166,26 @@ unsigned long ss_unmap_free(void);
 /* The same for one pool (0 if its lock is held). */
 unsigned long ss_unmap_pool(struct ss_pool *pool);
 
+/*
+ * What a pool holds, for mallinfo() and friends (CONFIG_MALLOC_INFO).
+ * A racy snapshot: slots change hands while it is taken.
+ */
+struct ss_usage {
+	unsigned long superslabs;	/* SuperSlabs mapped */
+	unsigned long header_slots;	/* slot 0 of each: the header */
+	unsigned long empty_slots;	/* free slots still committed (EMPTY) */
+	unsigned long unused_slots;	/* free slots returned to the kernel */
+};
+
+/*
+ * Called for each slab of blocks (head slot) of a pool by ss_usage():
+ * its class, blocks in use (bins included), capacity and slots.
+ */
+typedef void (*ss_slab_fn)(void *arg, unsigned int cls, unsigned long used,
+			   unsigned long capacity, unsigned int span);
+
+/* Add pool's figures to *u and report each slab to fn. */
+void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg);
+
 
 #endif /* _MM_SUPERSLAB_H */
