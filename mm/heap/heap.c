@@ -324,9 +324,22 @@ static __slowpath struct heap *heap_thread_start(void)
 	if (!h)
 		return NULL;
 	for (i = 0; i < HK_NR_CLASSES; i++) {
-		hk_tls.bins[i].limit = hk_classes[i].limit;
-		hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+		struct bin *saved = &h->saved[i];
+
+		if (saved->limit) {
+			/* The exited thread's bin, warm. */
+			hk_tls.bins[i] = *saved;
+			saved->free = NULL;
+			saved->room = 0;
+			saved->limit = 0;
+		} else {
+			hk_tls.bins[i].free = NULL;
+			hk_tls.bins[i].limit = hk_classes[i].limit;
+			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+		}
 	}
+	hk_tls.cache_grown = h->saved_grown;
+	h->saved_grown = 0;
 	hk_tls.heap = h;
 	hk_tls.dfkey = hk_dfkey;
 	hk_tls.flkey = hk_flkey;
@@ -441,6 +454,54 @@ static void heap_release_front(struct heap *h)
 	heap_collect(h);
 }
 
+/*
+ * Park the exiting thread's front with its heap: the bins go to
+ * h->saved as they are (the next thread to adopt h starts with them
+ * warm, instead of refilling from the slabs), the rest as
+ * heap_release_front() does.
+ */
+static void heap_park_front(struct heap *h)
+{
+	struct heap_tls *t = &hk_tls;
+	unsigned int cls;
+
+	heap_flush_ultrahot(t);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		struct slab *s = t->cur[cls];
+
+		t->cur[cls] = NULL;
+		if (s && !(s->flags & SLAB_IN_PARTIAL))
+			partial_push(h, s);
+		h->saved[cls] = t->bins[cls];
+		t->bins[cls].free = NULL;
+		t->bins[cls].room = 0;
+		t->bins[cls].limit = 0;
+	}
+	h->saved_grown = t->cache_grown;
+	t->cache_grown = 0;
+	heap_collect(h);
+}
+
+/* Give the saved bins of parked heap h back to their slabs. */
+static void heap_saved_drain(struct heap *h)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		struct bin *b = &h->saved[cls];
+
+		while (b->free) {
+			void *p = b->free;
+
+			b->free = fl_next(p);
+			heap_free_local_slow(slab_block_head(p), p);
+		}
+		b->room = 0;
+		b->limit = 0;
+	}
+	h->saved_grown = 0;
+}
+
 static void heap_thread_exit(void *arg)
 {
 	struct heap_tls *t = &hk_tls;
@@ -448,7 +509,7 @@ static void heap_thread_exit(void *arg)
 
 	if (!h)
 		return;
-	heap_release_front(h);
+	heap_park_front(h);
 	heap_stats_fold(h);
 	t->heap = NULL;
 	hk_lock(&heap_lock);
@@ -668,8 +729,10 @@ unsigned long heap_trim(void)
 	list = heap_parked;
 	heap_parked = NULL;
 	hk_unlock(&heap_lock);
-	for (h = list; h; h = h->parked_next)
+	for (h = list; h; h = h->parked_next) {
+		heap_saved_drain(h);
 		heap_collect(h);
+	}
 	if (list) {
 		hk_lock(&heap_lock);
 		for (h = list; h->parked_next; h = h->parked_next)
@@ -727,8 +790,17 @@ void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
 	for (h = heap_all; h; h = h->all_next) {
 		struct heap_tls *t = a_load(&h->tls, A_RELAXED);
 
-		if (!t)
+		if (!t) {
+			/* A parked heap: the bins its last thread left. */
+			for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+				int32_t limit = (int32_t)a_load(&h->saved[cls].limit, A_RELAXED);
+				int32_t room = a_load(&h->saved[cls].room, A_RELAXED);
+
+				if (limit > room)
+					out[cls] += (unsigned long)(limit - room);
+			}
 			continue;
+		}
 		for (cls = 0; cls < HK_NR_CLASSES; cls++) {
 			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
 			int32_t room = a_load(&t->bins[cls].room, A_RELAXED);

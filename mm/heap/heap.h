@@ -121,8 +121,16 @@ unsigned int mid_classes_init(struct size_class *c);
 
 struct heap_tls;
 
+struct bin {
+	void *free;			/* free blocks of this heap's slabs (LIFO) */
+	int32_t room;			/* frees until a flush: limit - blocks held */
+	uint32_t limit;			/* most blocks held (0 before init) */
+};
+
 struct heap {
 	struct slab *partial[HK_NR_CLASSES];	/* slabs with free blocks, not current */
+	struct bin saved[HK_NR_CLASSES];	/* bins of the thread that exited, for the next one */
+	size_t saved_grown;			/* their cache_grown */
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
@@ -133,11 +141,6 @@ struct heap {
 #endif
 };
 
-struct bin {
-	void *free;			/* free blocks of this heap's slabs (LIFO) */
-	int32_t room;			/* frees until a flush: limit - blocks held */
-	uint32_t limit;			/* most blocks held (0 before init) */
-};
 
 /*
  * Bytes by which a thread's bins may grow beyond their classes' initial
