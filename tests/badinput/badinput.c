@@ -567,6 +567,18 @@ struct bcase {
 #define GUARD_SAYS(outcome)	NULL
 #endif
 
+/*
+ * With guard statistics, the report printed when the count reaches the
+ * threshold: after that many frees of a stack address, all "mapped".
+ */
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+#if defined(CONFIG_EXTERNAL_GUARD_STATS) && defined(CONFIG_EXTERNAL_GUARD_MINCORE)
+#define GUARD_REPORT	"by outcome: mapped " STR(CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD) ", unmapped 0,"
+#else
+#define GUARD_REPORT	NULL
+#endif
+
 static const struct bcase cases[] = {
 	{ "free_null", case_free_null, CONTINUES, 0 },
 	{ "free_stack", case_free_stack, CONTINUES, 0, GUARD_SAYS("mapped") },
@@ -575,7 +587,7 @@ static const struct bcase cases[] = {
 	{ "free_unmapped", case_free_unmapped, CONTINUES, 0, GUARD_SAYS("unmapped") },
 	{ "free_fake_superslab", case_free_fake_superslab, CONTINUES, 0 },
 	{ "free_libc", case_free_libc, CONTINUES, 0 },
-	{ "many_foreign", case_many_foreign, CONTINUES, 0 },
+	{ "many_foreign", case_many_foreign, CONTINUES, 0, GUARD_REPORT },
 	{ "realloc_foreign", case_realloc_foreign, CONTINUES, 0 },
 	{ "free_interior_tiny", case_free_interior_tiny, CONTINUES_OR_ABORTS, 0 },
 	{ "free_interior_mid", case_free_interior_mid, CONTINUES_OR_ABORTS, 0 },
