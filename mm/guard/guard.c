@@ -289,10 +289,21 @@ __attribute__((destructor)) static void guard_exit_report(void)
 		guard_report("at exit");
 }
 
+/* The statistics record every outcome (the log decides per event). */
+static inline int guard_stats_on(void)
+{
+	return 1;
+}
+
 #else /* !CONFIG_EXTERNAL_GUARD_STATS */
 
 static inline void guard_count(enum guard_outcome out, enum guard_op op, const void *caller)
 {
+}
+
+static inline int guard_stats_on(void)
+{
+	return 0;
 }
 
 #endif /* CONFIG_EXTERNAL_GUARD_STATS */
@@ -391,16 +402,6 @@ void guard_init(void)
 /* ------------------------------------------------------------------ */
 /* Interface                                                          */
 /* ------------------------------------------------------------------ */
-
-/* Do the statistics record the outcome? (the log decides per event) */
-static inline int guard_stats_on(void)
-{
-#ifdef CONFIG_EXTERNAL_GUARD_STATS
-	return 1;
-#else
-	return 0;
-#endif
-}
 
 void guard_foreign(const void *ptr, enum guard_op op, const void *caller)
 {
