@@ -61,7 +61,13 @@ enum guard_outcome guard_classify(const void *ptr)
 		int saved_errno = errno;
 		unsigned char vec;
 
-		if (mincore((void *)ALIGN_DOWN(p, os_page_size), os_page_size, &vec) == 0)
+		/*
+		 * Length 1: one page, one byte of vec, whatever page size the
+		 * kernel uses. (qemu-user emulating 64 KiB pages on a 4 KiB
+		 * host hands the length through, and a 64 KiB length made
+		 * the host write 16 bytes into vec.)
+		 */
+		if (mincore((void *)ALIGN_DOWN(p, os_page_size), 1, &vec) == 0)
 			out = GUARD_MAPPED;
 		else if (errno == ENOMEM)
 			out = GUARD_UNMAPPED;
