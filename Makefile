@@ -170,7 +170,7 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc,$(MAKECMDGOALS))
+noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc check-mutants,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
 mixed-goals :=
@@ -565,7 +565,7 @@ else
 # ===========================================================================
 # Targets that need no configuration
 
-PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc
+PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc check-mutants
 
 # Only the directories this Makefile builds: an in-tree 'make clean' must not
 # touch O= build directories that live inside the source tree.
@@ -591,6 +591,14 @@ ab:
 
 version kernelversion:
 	@echo $(HAKMEM_VERSION)
+
+# Deliberate defects that the tests must catch (tests/mutants/*.mut), each
+# built in its own copy of the tree: make check-mutants [MUTANTS="a b"]
+# [MUTANTS_CI=1 for the CI subset]. Needs no configuration.
+MUTANTS_DIR = $(objtree)/$(if $(filter $(srctree),$(objtree)),build/)mutants
+check-mutants:
+	$(Q)$(PYTHON) $(srctree)/tests/mutants/run.py --workdir $(MUTANTS_DIR) \
+		$(if $(filter 1,$(MUTANTS_CI)),--ci) $(MUTANTS)
 
 # Documentation/kconfig.md from the Kconfig help texts.
 kconfig-doc:
@@ -620,7 +628,9 @@ help:
 	@echo ''
 	@echo 'Testing and benchmarks:'
 	@echo '  check             unit tests (tests/Makefile)'
-	@echo '  check-long, fuzz  long tests, fuzzing (tests/Makefile)'
+	@echo '  check-long, fuzz  long tests (and every mutant), fuzzing (tests/Makefile)'
+	@echo '  check-mutants     deliberate defects the tests must catch (tests/mutants;'
+	@echo '                    MUTANTS="a b", MUTANTS_CI=1 for the CI subset)'
 	@echo '  bench             benchmark against the system malloc and others'
 	@echo '  ab A=x_defconfig B=y_defconfig   A/B benchmark of two configurations'
 	@echo '  callgrind         instruction counts of the fast paths (tools/bench/Makefile)'

@@ -64,7 +64,7 @@ nskip=0
 # The summary line of a suite's log: the last "x: N passed, M failed" or
 # Check "NN%: Checks: ..." line.
 summary_of() {
-	grep -E '^[0-9]+%: Checks: [0-9]+|^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1
+	grep -E '^[0-9]+%: Checks: [0-9]+|^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed|^check-mutants: [0-9]+ killed' "$1" | tail -n 1
 }
 
 # run_suite NAME TIMEOUT FUNCTION [ARGS...]: run the function with its
@@ -90,6 +90,13 @@ run_suite() {
 	local sum
 	sum=$(summary_of "$log")
 	names+=("$name")
+	if [ "${CI:-}" = true ] && grep -q '^SKIP' "$log"; then
+		# CI cannot pass by skipping.
+		status+=(FAIL)
+		nfail=$((nfail + 1))
+		summaries+=("CI=true, skipped: $(grep '^SKIP' "$log" | tail -n 1)")
+		return
+	fi
 	if grep -q '^SKIP' "$log" && [ $rc = 0 ] && [ -z "$sum" ]; then
 		status+=(SKIP)
 		summaries+=("$(grep '^SKIP' "$log" | tail -n 1)")
@@ -110,6 +117,17 @@ run_suite() {
 current=
 trap '[ -n "$current" ] && kill -TERM -- -$current 2>/dev/null; exit 130' INT TERM
 
+# skip SUITE REASON: the suite cannot run here. Not counted, except with
+# CI=true, where it is a failure (returns 1).
+skip() {
+	echo "SKIP $1: $2"
+	if [ "${CI:-}" = true ]; then
+		echo "$1: CI=true: a suite that cannot run is a failure"
+		return 1
+	fi
+	return 0
+}
+
 # A test binary, through qemu when cross-built.
 run() {
 	$HK_RUN "$@"
@@ -120,9 +138,9 @@ run() {
 
 suite_unit() {
 	if [ "${HK_HAVE_CHECK:-}" != y ]; then
-		echo "SKIP unit: the Check library for $HK_ARCH was not found by pkg-config"
 		[ "${HK_NATIVE:-}" = y ] || echo "(install check:arm64 libsubunit-dev:arm64, see Documentation/testing.md)"
-		return 0
+		skip unit "the Check library for $HK_ARCH was not found by pkg-config"
+		return
 	fi
 	run "$HK_T/unit/run_unit" || return 1
 	if [ "${HK_NATIVE:-}" != y ] && [ "$HK_ARCH" = aarch64 ]; then
@@ -138,6 +156,10 @@ suite_unit() {
 			$qemu -p 65536 $rest "$HK_T/unit/run_unit" || return 1
 		else
 			echo "note: $qemu -p 65536 does not give the guest 64 KiB pages (page size '${pg:-?}'); not tested"
+			if [ "${CI:-}" = true ]; then
+				echo "unit: CI=true: the 64 KiB-page run is required"
+				return 1
+			fi
 		fi
 	fi
 }
@@ -253,9 +275,12 @@ suite_aslimit_preload() {
 	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/aslimit/aslimit-libc" -r 4 -f "$ASLIMIT_FRACTION"
 }
 
+# have_clang SUITE FLAGS: 0 if clang links with FLAGS, else 1 with the
+# reason in $why.
+why=
 have_clang() {
 	if ! command -v "${HK_CLANG:-clang}" >/dev/null 2>&1; then
-		echo "SKIP $1: ${HK_CLANG:-clang} is not installed"
+		why="${HK_CLANG:-clang} is not installed"
 		return 1
 	fi
 	local src='int main(void){return 0;}'
@@ -265,7 +290,7 @@ have_clang() {
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n){return 0;}' ;;
 	esac
 	if ! echo "$src" | "${HK_CLANG:-clang}" -x c - $2 -o "$HK_T/.clang-probe" 2>/dev/null; then
-		echo "SKIP $1: ${HK_CLANG:-clang} $2 does not link (libclang-rt-*-dev missing?)"
+		why="${HK_CLANG:-clang} $2 does not link (libclang-rt-*-dev missing?)"
 		return 1
 	fi
 	rm -f "$HK_T/.clang-probe"
@@ -276,17 +301,17 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 suite_asan_unit() {
-	have_clang asan-unit "-fsanitize=address,undefined" || return 0
+	have_clang asan-unit "-fsanitize=address,undefined" || { skip asan-unit "$why"; return; }
 	$HK_MAKE asan-build || return 1
 	if [ "${HK_HAVE_CHECK:-}" != y ]; then
-		echo "SKIP asan-unit: no Check library"
-		return 0
+		skip asan-unit "no Check library"
+		return
 	fi
 	HK_TEST_SCALE=${HK_TEST_SCALE:-25} "$HK_T/asan/unit/run_unit"
 }
 
 suite_asan_stress() {
-	have_clang asan-stress "-fsanitize=address,undefined" || return 0
+	have_clang asan-stress "-fsanitize=address,undefined" || { skip asan-stress "$why"; return; }
 	$HK_MAKE asan-build || return 1
 	local t=$(( long ? 60 : 5 ))
 	# shellcheck disable=SC2046
@@ -310,7 +335,7 @@ tsan_run() {
 }
 
 suite_tsan_stress() {
-	have_clang tsan-stress "-fsanitize=thread" || return 0
+	have_clang tsan-stress "-fsanitize=thread" || { skip tsan-stress "$why"; return; }
 	$HK_MAKE tsan-build || return 1
 	local t=$(( long ? 60 : 5 ))
 	if [ "${HK_ARENA:-}" = y ]; then
@@ -325,10 +350,10 @@ suite_tsan_stress() {
 
 suite_fuzz() {
 	if [ "$HK_ARCH" != x86_64 ] || [ "${HK_NATIVE:-}" != y ]; then
-		echo "SKIP fuzz: x86_64 native only"
-		return 0
+		skip fuzz "x86_64 native only"
+		return
 	fi
-	have_clang fuzz "-fsanitize=fuzzer,address" || return 0
+	have_clang fuzz "-fsanitize=fuzzer,address" || { skip fuzz "$why"; return; }
 	$HK_MAKE fuzz-build || return 1
 	local f="$HK_T/fuzz/fuzz_alloc" work="$HK_T/fuzz/corpus" seeds="$HK_SRC/tests/fuzz/corpus"
 	local t=${1:-20} passed=0 failed=0
@@ -344,6 +369,11 @@ suite_fuzz() {
 	fi
 	echo "fuzz: $passed passed, $failed failed"
 	[ $failed = 0 ]
+}
+
+# Every mutant of tests/mutants (check-long): each built in its own copy.
+suite_mutants() {
+	"$PYTHON" "$HK_SRC/tests/mutants/run.py" --workdir "$HK_T/mutants"
 }
 
 suite_programs() {
@@ -376,6 +406,7 @@ else
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;
 		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
+		mutants)	run_suite mutants 7200 suite_mutants ;;
 		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 		esac
 	done

@@ -524,6 +524,13 @@ static void heap_thread_exit(void *arg)
 /* Allocation slow path                                               */
 /* ------------------------------------------------------------------ */
 
+/* Every 16th refill or flush looks at the SuperSlab decay clock. */
+static inline void heap_tick(void)
+{
+	if (unlikely(!(++hk_tls.ticks & 15)))
+		ss_tick();
+}
+
 void *heap_alloc_class(unsigned int cls)
 {
 	struct heap_tls *t = &hk_tls;
@@ -560,6 +567,7 @@ void *heap_alloc_class(unsigned int cls)
 		t->cur[cls] = s;
 	}
 	STAT_INC_TLS(STAT_REFILL);
+	heap_tick();
 	return bin_pop(b, b->free, cls);
 }
 
@@ -599,6 +607,7 @@ void heap_bin_flush(struct bin *b)
 		}
 	}
 	room = (int32_t)(b->limit / 2);
+	heap_tick();
 
 	while (b->room < room) {
 		void *p = b->free;

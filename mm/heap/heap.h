@@ -164,6 +164,7 @@ struct heap_tls {
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
+	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 #ifdef CONFIG_TINY_ULTRAHOT
 	struct ultrahot uh;		/* UltraHot L0 */
 #endif

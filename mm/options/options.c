@@ -79,7 +79,7 @@ static const struct opt_desc opt_desc[NR_HK_OPTS] = {
 	},
 	[OPT_GUARD_LOG] = {
 		.name = "guard_log", .alias = "HAKMEM_EXTERNAL_GUARD_LOG",
-		.needs = "CONFIG_EXTERNAL_GUARD_LOG", .kind = OPT_BOOL,
+		.needs = "CONFIG_EXTERNAL_GUARD_LOG", .kind = OPT_NUM, .min = 0, .max = 2,
 		.built = IS_ENABLED(CONFIG_EXTERNAL_GUARD_LOG), .settable = 1,
 	},
 };
@@ -91,6 +91,8 @@ unsigned long hk_opt_val[NR_HK_OPTS] = {
 	[OPT_TCACHE_PCT] = 100,
 	[OPT_THP] = IS_ENABLED(CONFIG_SUPERSLAB_THP),
 	[OPT_GUARD_THRESHOLD] = OPT_DEF_GUARD_THRESHOLD,
+	/* 0: no report, 1: every foreign pointer, 2: the first few, then a count */
+	[OPT_GUARD_LOG] = 2,
 };
 
 /* stats_file=: a path, kept here (no allocation). */

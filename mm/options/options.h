@@ -103,8 +103,12 @@ static inline unsigned long hk_opt(enum hk_opt_id id)
 {
 	if (id == OPT_STATS)
 		return hk_env_long("HAKMEM_STATS", 0) > 0;
-	if (id == OPT_GUARD_LOG)
-		return hk_env_long("HAKMEM_EXTERNAL_GUARD_LOG", 0) > 0;
+	if (id == OPT_GUARD_LOG) {
+		long v = hk_env_long("HAKMEM_EXTERNAL_GUARD_LOG", -1);
+
+		/* unset: 2, the first reports only; 0: none; above 0: all */
+		return v < 0 ? 2 : v > 0;
+	}
 	return hk_opt_default(id);
 }
 

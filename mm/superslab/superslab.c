@@ -223,6 +223,11 @@ static __slowpath int ss_remap_slots(struct superslab *ss, unsigned long bits)
 	return 0;
 }
 
+void ss_tick(void)
+{
+	ss_note_active(a_load(&ss_active_slots, A_RELAXED));
+}
+
 /* Account the slots we now hold: EMPTY ones leave the dirty budget. */
 static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int nr)
 {

@@ -154,6 +154,13 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr);
 /* Give back the nr slots starting at head; keeps them committed if allowed. */
 void ss_release(struct slab *head, unsigned int nr);
 
+/*
+ * The dirty budget's clock: apply the decay if an epoch went by. Called
+ * now and then from the heap's slow paths, so that a program that keeps
+ * allocating from its bins also gets memory back.
+ */
+void ss_tick(void);
+
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
 

@@ -257,8 +257,13 @@ static void case_guard(void)
 	int rc;
 
 	if (HAVE_GUARD_LOG) {
+		/* By default the first 10 foreign pointers are reported. */
 		run("guard", NULL, NULL);
-		CHECK(!strstr(out, "hakmem: guard: free("), "logged without the switch: '%s'", out);
+		CHECK(count(out, "hakmem: guard: free(") == 5, "default: 5 lines expected: '%s'", out);
+		run("guard", NULL, "HAKMEM_EXTERNAL_GUARD_LOG=0");
+		CHECK(!strstr(out, "hakmem: guard: free("), "alias =0 logged: '%s'", out);
+		run("guard", "guard_log=0", NULL);
+		CHECK(!strstr(out, "hakmem: guard: free("), "guard_log=0 logged: '%s'", out);
 		run("guard", NULL, "HAKMEM_EXTERNAL_GUARD_LOG=1");
 		CHECK(count(out, "hakmem: guard: free(") == 5, "alias: 5 lines expected: '%s'", out);
 		run("guard", "guard_log=1", NULL);

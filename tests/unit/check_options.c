@@ -463,17 +463,18 @@ START_TEST(test_effect_guard)
 	const char *out;
 
 	if (IS_ENABLED(CONFIG_EXTERNAL_GUARD_LOG)) {
+		ck_assert_int_eq(hak_option_set("guard_log", 0), 0);
 		cap_start();
 		hak_free(buf + 16);
 		out = cap_end();
-		ck_assert_msg(!strstr(out, "hakmem: guard: free("), "logged: '%s'", out);
+		ck_assert_msg(!strstr(out, "hakmem: guard: free("), "guard_log=0 logged: '%s'", out);
 		ck_assert_int_eq(hak_option_set("guard_log", 1), 0);
 		cap_start();
 		hak_free(buf + 32);
 		out = cap_end();
 		ck_assert_msg(count_lines(out) == 1 && strstr(out, "hakmem: guard: free("),
 			      "guard_log=1: '%s'", out);
-		ck_assert_int_eq(hak_option_set("guard_log", 0), 0);
+		ck_assert_int_eq(hak_option_set("guard_log", 2), 0);
 	}
 	if (IS_ENABLED(CONFIG_EXTERNAL_GUARD_STATS)) {
 		unsigned long seen = 0;
