@@ -56,14 +56,27 @@ enum large_state {
 	LARGE_FREED,		/* freed, being unmapped or cached */
 };
 
+/*
+ * A link of a doubly linked list of cached blocks, and the list: O(1) to
+ * add the newest, to take any block out and to find the oldest.
+ */
+struct large_link {
+	struct large_link *newer;	/* the next newer block, or NULL */
+	struct large_link *older;	/* the next older block, or NULL */
+};
+
+struct large_list {
+	struct large_link *newest;	/* most recently added, or NULL */
+	struct large_link *oldest;	/* least recently added, or NULL */
+};
+
 struct large_hdr {
 	uint32_t magic;			/* LARGE_MAGIC */
 	uint32_t state;			/* enum large_state (atomic) */
 	void *user;			/* the block handed to the program */
 	size_t size;			/* bytes from the header to the end of the block */
 	size_t map_len;			/* bytes mapped from base (page multiple) */
-	struct large_hdr *next;		/* cached: next older block of the bin */
-	unsigned long cached_at;	/* cached: cache clock when it was cached */
+	struct large_link bin;		/* cached: place in its bin (unmapping: next victim) */
 };
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
@@ -189,6 +202,45 @@ static inline int large_class_floor(size_t m)
 /* Mappings                                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Transparent huge pages (CONFIG_LARGE_HUGEPAGES): a mapping of more than
+ * one chunk and at least one huge page is placed on a huge-page boundary
+ * and madvised MADV_HUGEPAGE, so that a first touch faults a whole huge
+ * page (2 MiB with 4 KiB pages: one fault instead of 512) and the TLB
+ * holds 512 times more of the block. One-chunk mappings never get them
+ * (see the reserve below): a 40 KiB block must not commit 2 MiB.
+ */
+#ifdef CONFIG_LARGE_HUGEPAGES
+#define LARGE_HUGEPAGES		1
+#else
+#define LARGE_HUGEPAGES		0
+#endif
+
+static __always_inline size_t large_thp_size(void)
+{
+	/* A page-table page maps this much: the page size times its entries. */
+	return os_page_size * (os_page_size / sizeof(void *));
+}
+
+static __always_inline int large_wants_thp(size_t map_len)
+{
+	return LARGE_HUGEPAGES && map_len > SS_SIZE &&
+	       map_len >= large_thp_size();
+}
+
+/* Alignment of a new mapping of map_len bytes: a chunk, or a huge page. */
+static __always_inline size_t large_map_align(size_t map_len)
+{
+	return large_wants_thp(map_len) && large_thp_size() > SS_SIZE ? large_thp_size() : SS_SIZE;
+}
+
+/* The mapping at base grew from old_len to map_len bytes: ask for huge pages. */
+static void large_thp(uintptr_t base, size_t old_len, size_t map_len)
+{
+	if (large_wants_thp(map_len) && !large_wants_thp(old_len))
+		os_hugepage((void *)base, map_len);
+}
+
 static void large_register(struct large_hdr *h)
 {
 	registry_set(large_base(h), REG_LARGE);
@@ -294,27 +346,53 @@ static void large_unmap(struct large_hdr *h)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
 #define LARGE_DECAY_MS		50	/* length of a decay epoch */
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
+#define LARGE_DECAY_EPOCHS	2	/* a block cached this many epochs ago goes */
 
 /*
- * The cached mappings of one class: a stack, newest first, linked through
- * the headers, so that a put or a get touches no header but the one it
- * moves. Only the rare drops of the oldest walk the list.
+ * A request takes a cached block of its own class; else one of up to
+ * LARGE_REUSE_UP classes above, as it is (at most half as much again as
+ * the class asked for, the bound on the waste); else one of up to
+ * LARGE_REUSE_DOWN classes below (at least half the size), which the
+ * caller grows: only the pages past its old end are new.
  */
-struct large_bin {
-	struct large_hdr *head;		/* most recently cached */
-	unsigned int nr;		/* mappings in the bin */
-	unsigned int low;		/* fewest mappings since the epoch began */
-	unsigned long oldest;		/* cached_at of the last mapping (valid if nr) */
-	unsigned int dropped;		/* one was dropped for want of budget this epoch */
+#define LARGE_REUSE_UP		2
+#define LARGE_REUSE_DOWN	(1 << LARGE_CLASS_BITS)
+
+/* The bins' bitmaps are 64-bit words. */
+BUILD_BUG_ON(LARGE_NR_CLASSES > 64);
+
+/*
+ * While a block is cached, its first bytes (the program no longer owns
+ * them) hold its place in the age list, in the header's cache line, and
+ * when it was cached. A cached block always has its header right before
+ * it (align < SS_SIZE).
+ */
+struct large_age {
+	struct large_link link;		/* place in the age list */
+	unsigned long epoch;		/* decay epoch in which it was cached */
 };
 
+/*
+ * Every operation on the cache is O(1): a put adds to the head of a bin
+ * (one per class, newest first) and of the age list, a get takes the
+ * head of the nearest non-empty bin a bitmap names, and making room or
+ * decay drops the tail of the age list (the block cached longest ago,
+ * whatever its class); bins and the age list are doubly linked.
+ */
 struct large_cache {
-	struct hk_lock lock;				/* protects every field below */
-	size_t bytes;					/* sum of the cached map sizes */
-	size_t budget;					/* current limit of bytes (adaptive) */
+	struct hk_lock lock;				/* protects every field below but live */
+	size_t live;					/* sum of size of the live blocks (atomic) */
+	size_t bytes;					/* sum of size of the cached blocks */
+	size_t budget;					/* adaptive allowance beyond the peak */
+	size_t peak;					/* most live bytes seen this epoch */
+	size_t peak_prev;				/* most live bytes seen the epoch before */
 	unsigned long clock;				/* large operations so far */
 	unsigned long epoch_ms;				/* when the decay epoch began */
-	struct large_bin bin[LARGE_NR_CLASSES];		/* by class of the map size */
+	unsigned long epoch;				/* decay epochs so far */
+	uint64_t nonempty;				/* bit c: bin c holds blocks */
+	uint64_t dropped;				/* bit c: a block of bin c went for want of room this epoch */
+	struct large_list age;				/* every cached block, newest first */
+	struct large_list bin[LARGE_NR_CLASSES];	/* by class (floor) of the block size, newest first */
 };
 
 static struct large_cache large_cache = {
@@ -322,101 +400,137 @@ static struct large_cache large_cache = {
 	.budget = LARGE_CACHE_FLOOR,
 };
 
-
-static __always_inline struct large_hdr *large_bin_pop(struct large_cache *c,
-							struct large_bin *b)
+/* Count delta more live bytes (wrapping: -size for fewer); returns the count before. */
+static __always_inline size_t large_live_add(size_t delta)
 {
-	struct large_hdr *h = b->head;
-
-	b->head = h->next;
-	if (--b->nr < b->low)
-		b->low = b->nr;
-	c->bytes -= h->size;
-	return h;
+	return a_fetch_add(&large_cache.live, delta, A_RELAXED);
 }
 
-static __always_inline void large_bin_push(struct large_cache *c, struct large_bin *b,
-					   struct large_hdr *h)
+static __always_inline void large_list_add(struct large_list *q, struct large_link *l)
 {
-	h->next = b->head;
-	h->cached_at = c->clock;
-	if (!b->nr++)
-		b->oldest = h->cached_at;
-	b->head = h;
+	l->newer = NULL;
+	l->older = q->newest;
+	if (q->newest)
+		q->newest->newer = l;
+	else
+		q->oldest = l;
+	q->newest = l;
+}
+
+static __always_inline void large_list_del(struct large_list *q, struct large_link *l)
+{
+	if (l->newer)
+		l->newer->older = l->older;
+	else
+		q->newest = l->older;
+	if (l->older)
+		l->older->newer = l->newer;
+	else
+		q->oldest = l->newer;
+}
+
+static __always_inline struct large_age *large_age_of(struct large_hdr *h)
+{
+	return (struct large_age *)((char *)h + LARGE_HDR_SIZE);
+}
+
+static __always_inline struct large_hdr *large_of_age(struct large_link *l)
+{
+	return (struct large_hdr *)((char *)l - LARGE_HDR_SIZE);
+}
+
+static __always_inline struct large_hdr *large_of_bin(struct large_link *l)
+{
+	return (struct large_hdr *)((char *)l - __builtin_offsetof(struct large_hdr, bin));
+}
+
+/* Add the freed block h to bin cls (lock held). */
+static __always_inline void large_cache_add(struct large_cache *c, unsigned int cls,
+					    struct large_hdr *h)
+{
+	struct large_age *a = large_age_of(h);
+
+	large_list_add(&c->bin[cls], &h->bin);
+	large_list_add(&c->age, &a->link);
+	a->epoch = c->epoch;
+	c->nonempty |= 1ULL << cls;
 	c->bytes += h->size;
 }
 
-/* Move the n oldest mappings of b (n <= b->nr) to the victims list. */
-static void large_bin_drop_oldest(struct large_cache *c, struct large_bin *b,
-				  unsigned int n, struct large_hdr **victims)
+/* Take h out of bin cls (lock held). */
+static __always_inline void large_cache_del(struct large_cache *c, unsigned int cls,
+					    struct large_hdr *h)
 {
-	struct large_hdr **link = &b->head, *h, *last = NULL;
-	unsigned int keep = b->nr - n, i;
-
-	if (!n)
-		return;
-	for (i = 0; i < keep; i++) {
-		last = *link;
-		link = &last->next;
-	}
-	for (h = *link; h; h = h->next) {
-		c->bytes -= h->size;
-		if (!h->next) {
-			h->next = *victims;
-			*victims = *link;
-			break;
-		}
-	}
-	*link = NULL;
-	b->nr = keep;
-	if (b->low > keep)
-		b->low = keep;
-	if (last)
-		b->oldest = last->cached_at;
+	large_list_del(&c->bin[cls], &h->bin);
+	large_list_del(&c->age, &large_age_of(h)->link);
+	if (!c->bin[cls].newest)
+		c->nonempty &= ~(1ULL << cls);
+	c->bytes -= h->size;
 }
 
-/* Make room for need bytes: drop the least recently cached mappings. */
-static void large_cache_make_room(struct large_cache *c, size_t need,
-				  struct large_hdr **victims)
+/* Take h out of the cache onto the victims list (to unmap once unlocked). */
+static void large_cache_evict(struct large_cache *c, unsigned int cls, struct large_hdr *h,
+			      struct large_hdr **victims)
 {
-	while (c->bytes && c->bytes + need > c->budget) {
-		struct large_bin *old = NULL;
-		unsigned int i;
+	large_cache_del(c, cls, h);
+	h->bin.older = *victims ? &(*victims)->bin : NULL;
+	*victims = h;
+}
 
-		for (i = 0; i < LARGE_NR_CLASSES; i++) {
-			struct large_bin *b = &c->bin[i];
+/*
+ * Bytes the cache may hold while live bytes are in use: the adaptive
+ * budget, plus what the live blocks fall short of their peak in this
+ * and the last epoch. Live and cached blocks together never exceed that
+ * recent peak by more than the budget.
+ */
+static __always_inline size_t large_cache_limit(const struct large_cache *c, size_t live)
+{
+	size_t hi = c->peak > c->peak_prev ? c->peak : c->peak_prev;
 
-			if (b->nr && (!old || b->oldest < old->oldest))
-				old = b;
-		}
-		old->dropped = 1;
-		large_bin_drop_oldest(c, old, 1, victims);
+	return c->budget + (hi > live ? hi - live : 0);
+}
+
+/* Drop the least recently cached block (the tail of the age list). */
+static void large_cache_evict_oldest(struct large_cache *c, struct large_hdr **victims)
+{
+	struct large_hdr *h = large_of_age(c->age.oldest);
+
+	large_cache_evict(c, (unsigned int)large_class_floor(h->size), h, victims);
+}
+
+/* Drop the least recently cached blocks until the cache holds at most limit bytes. */
+static void large_cache_shrink(struct large_cache *c, size_t limit, struct large_hdr **victims)
+{
+	while (c->bytes > limit) {
+		c->dropped |= 1ULL << large_class_floor(large_of_age(c->age.oldest)->size);
+		large_cache_evict_oldest(c, victims);
 	}
 }
 
 /*
- * Decay: a mapping that stayed in its bin for a whole epoch was not
- * needed. At the end of each epoch every bin gives back half of the
- * mappings it never dipped into (half again for every further epoch that
- * passed unseen), oldest first; the budget halves once the cache holds
- * less than a quarter of it. A program that keeps reusing its sizes
- * keeps them, one that stops gets the memory back within a few epochs.
+ * Decay, at the end of each epoch: a block that stayed in the cache for
+ * LARGE_DECAY_EPOCHS epochs was not needed and goes (oldest first, from
+ * the tail of the age list); the peak of the live bytes moves on (so the
+ * limit follows a program whose heap shrinks); the budget halves once the
+ * cache holds less than a quarter of it. Blocks a program keeps reusing
+ * stay; the memory of sizes it stopped asking for goes back within
+ * 100-150 ms of further large traffic.
  */
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
 {
 	unsigned long epochs = (now - c->epoch_ms) / LARGE_DECAY_MS;
-	unsigned int i;
+	size_t live = a_load(&c->live, A_RELAXED);
 
-	if (epochs > 16)
-		epochs = 16;
-	for (i = 0; i < LARGE_NR_CLASSES; i++) {
-		struct large_bin *b = &c->bin[i];
-
-		large_bin_drop_oldest(c, b, b->low - (b->low >> epochs), victims);
-		b->low = b->nr;
-		b->dropped = 0;
-	}
+	c->epoch++;
+	while (c->age.oldest &&
+	       large_age_of(large_of_age(c->age.oldest))->epoch + LARGE_DECAY_EPOCHS <= c->epoch)
+		large_cache_evict_oldest(c, victims);
+	c->dropped = 0;
+	/* The last epoch's peak; none if the program made no large call for longer. */
+	c->peak_prev = epochs > 1 ? live : c->peak;
+	c->peak = live;
+	large_cache_shrink(c, large_cache_limit(c, live), victims);
 	if (c->bytes < c->budget / 4)
 		c->budget = c->budget / 2 > LARGE_CACHE_FLOOR ? c->budget / 2 : LARGE_CACHE_FLOOR;
 	c->epoch_ms = now;
@@ -439,26 +553,75 @@ static void large_unmap_victims(struct large_hdr *victims)
 	while (victims) {
 		struct large_hdr *h = victims;
 
-		victims = h->next;
+		victims = h->bin.older ? large_of_bin(h->bin.older) : NULL;
 		large_unmap(h);
 	}
 }
 
-/* Take a cached block of exactly size bytes (a class size), or NULL. */
+/*
+ * Cut the cached block h, taken for bsize bytes, at the first chunk
+ * (huge-page) boundary past bsize, when more than a chunk lies beyond:
+ * that rest becomes a cached block of its own, header at its start (lock
+ * held). No system call: the pages stay where they are, committed.
+ */
+static void large_cache_split(struct large_cache *c, struct large_hdr *h, size_t bsize)
+{
+	uintptr_t base = large_base(h), end = base + h->map_len;
+	uintptr_t cut = ALIGN_UP((uintptr_t)h + bsize, large_map_align(h->map_len));
+	struct large_hdr *t;
+
+	if (end <= cut || end - cut <= SS_SIZE)
+		return;
+	t = (struct large_hdr *)cut;
+	t->magic = LARGE_MAGIC;
+	t->user = (char *)t + LARGE_HDR_SIZE;
+	t->size = end - cut;
+	t->map_len = end - cut;
+	a_store(&t->state, LARGE_CACHED, A_RELAXED);
+	registry_set(cut, REG_LARGE);
+	h->map_len = cut - base;
+	h->size = cut - (uintptr_t)h;
+	large_cache_add(c, (unsigned int)large_class_floor(t->size), t);
+}
+
+/*
+ * Take a cached block for a request of size bytes (a class size): the
+ * newest of its class, else of the nearest larger class, else of the
+ * nearest smaller class within LARGE_REUSE_DOWN (then h->size < size:
+ * the caller grows it). A larger block is taken as it is within
+ * LARGE_REUSE_UP classes; beyond, only for a request of more than a
+ * chunk and from classes large enough to be cut (large_cache_split).
+ * NULL if there is none.
+ */
 static struct large_hdr *large_cache_get(size_t size)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL, *h = NULL;
-	struct large_bin *b;
+	uint64_t want = (2ULL << LARGE_REUSE_UP) - 1, up, down;
+	unsigned int cls, lo, i;
 
 	if (unlikely(size > LARGE_CLASS_MAX))
 		return NULL;
-	b = &c->bin[large_class_index(size)];
+	cls = large_class_index(size);
+	lo = cls > LARGE_REUSE_DOWN ? cls - LARGE_REUSE_DOWN : 0;
+	if (size > SS_SIZE) {
+		/* Classes whose blocks leave more than a chunk once cut. */
+		size_t cuttable = size + large_map_align(size + 2 * SS_SIZE) + SS_SIZE + 1;
+
+		if (cuttable <= LARGE_CLASS_MAX)
+			want |= ~0ULL << (large_class_index(cuttable) - cls);
+	}
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
-	if (likely(b->head)) {
-		h = large_bin_pop(c, b);
-	} else if (b->dropped) {
+	up = (c->nonempty >> cls) & want;
+	down = c->nonempty & ((1ULL << cls) - (1ULL << lo));
+	if (likely(up | down)) {
+		i = up ? cls + (unsigned int)__builtin_ctzll(up) : 63 - (unsigned int)__builtin_clzll(down);
+		h = large_of_bin(c->bin[i].newest);
+		large_cache_del(c, i, h);
+		if (size > SS_SIZE && h->size > size)
+			large_cache_split(c, h, size);
+	} else if (c->dropped & ((want << cls) | ((1ULL << cls) - (1ULL << lo)))) {
 		/* We dropped one of these this epoch and it is wanted again. */
 		c->budget = c->budget + 2 * size < LARGE_CACHE_MAX ?
 			    c->budget + 2 * size : LARGE_CACHE_MAX;
@@ -470,25 +633,33 @@ static struct large_hdr *large_cache_get(size_t size)
 	return h;
 }
 
-/* Keep the freed mapping h. Returns 0 if the caller must unmap it. */
-static int large_cache_put(struct large_hdr *h)
+/*
+ * Keep the freed block h; live: the live bytes before it was freed.
+ * Returns 0 if the caller must unmap it.
+ */
+static int large_cache_put(struct large_hdr *h, size_t live)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
 	int cls = large_class_floor(h->size), kept = 0;
+	size_t limit;
 
 	if (unlikely(cls < 0))
 		return 0;
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
-	if (likely(h->size <= c->budget)) {
-		if (unlikely(c->bytes + h->size > c->budget))
-			large_cache_make_room(c, h->size, &victims);
+	/* The live bytes peak just before a free. */
+	if (live > c->peak)
+		c->peak = live;
+	limit = large_cache_limit(c, live - h->size);
+	if (likely(h->size <= limit)) {
+		if (unlikely(c->bytes + h->size > limit))
+			large_cache_shrink(c, limit - h->size, &victims);
 		a_store(&h->state, LARGE_CACHED, A_RELAXED);
-		large_bin_push(c, &c->bin[cls], h);
+		large_cache_add(c, (unsigned int)cls, h);
 		kept = 1;
 	} else {
-		c->bin[cls].dropped = 1;
+		c->dropped |= 1ULL << cls;
 	}
 	hk_unlock(&c->lock);
 
@@ -501,11 +672,9 @@ int large_trim(void)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
-	unsigned int i;
 
 	hk_lock(&c->lock);
-	for (i = 0; i < LARGE_NR_CLASSES; i++)
-		large_bin_drop_oldest(c, &c->bin[i], c->bin[i].nr, &victims);
+	large_cache_shrink(c, 0, &victims);
 	hk_unlock(&c->lock);
 
 	large_unmap_victims(victims);
@@ -539,12 +708,17 @@ static void large_cache_fork_child(void)
 
 #else /* !CONFIG_LARGE_CACHE */
 
+static inline size_t large_live_add(size_t delta)
+{
+	return 0;
+}
+
 static inline struct large_hdr *large_cache_get(size_t size)
 {
 	return NULL;
 }
 
-static inline int large_cache_put(struct large_hdr *h)
+static inline int large_cache_put(struct large_hdr *h, size_t live)
 {
 	return 0;
 }
@@ -593,6 +767,73 @@ void large_fork_child(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Growing a mapping                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Grow by moving the pages elsewhere (no copy); NULL if that fails too. */
+static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_len, size_t size)
+{
+	uintptr_t base = large_base(h), off = (uintptr_t)h - base, nbase;
+	size_t old_len = h->map_len;
+	struct large_hdr *n;
+
+	registry_set(base, REG_FOREIGN);
+	nbase = (uintptr_t)os_remap_move((void *)base, old_len, map_len, large_map_align(map_len));
+	if (unlikely(!nbase)) {
+		registry_set(base, REG_LARGE);
+		return NULL;
+	}
+	large_thp(nbase, old_len, map_len);
+	n = (struct large_hdr *)(nbase + off);
+	n->user = (char *)n + LARGE_HDR_SIZE;
+	n->size = size;
+	n->map_len = map_len;
+	registry_set(nbase, REG_LARGE);
+	STAT_INC(STAT_LARGE_MREMAP);
+	return n;
+}
+
+/*
+ * Make the block h (header right before it) bsize bytes long: inside its
+ * mapping (a whole first chunk has room) without a system call, else by
+ * growing the mapping in place, else by moving it. Returns the header,
+ * moved or not, or NULL (h unchanged) if the kernel refused.
+ */
+static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
+{
+	uintptr_t base = large_base(h);
+	size_t end = (uintptr_t)h - base + bsize, old_len = h->map_len;
+	size_t map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
+
+	if (map_len <= old_len) {
+		h->size = bsize;
+		return h;
+	}
+	if (os_remap_inplace((void *)base, old_len, map_len) == 0) {
+		large_thp(base, old_len, map_len);
+		h->map_len = map_len;
+		h->size = bsize;
+		STAT_INC(STAT_LARGE_MREMAP);
+		return h;
+	}
+	return large_move(h, map_len, bsize);
+}
+
+/*
+ * A cached block smaller than the request (bsize): grow it. Its pages
+ * stay committed and only those past its old end are new. If the kernel
+ * refuses, the block goes and NULL sends the caller to a new mapping.
+ */
+static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t bsize)
+{
+	struct large_hdr *n = large_grow(h, bsize);
+
+	if (unlikely(!n))
+		large_unmap(h);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
 /* Allocation and free                                                */
 /* ------------------------------------------------------------------ */
 
@@ -624,7 +865,8 @@ static void *large_map_new(size_t size, size_t align)
 	if (align >= SS_SIZE) {
 		/* Header at base, block at base + align. */
 		map_len = ALIGN_UP(align + size - LARGE_HDR_SIZE, os_page_size);
-		base = (uintptr_t)os_map_aligned(map_len, align);
+		base = (uintptr_t)os_map_aligned(map_len, align > large_map_align(map_len) ?
+						 align : large_map_align(map_len));
 		if (unlikely(!base))
 			return NULL;
 		h = (struct large_hdr *)base;
@@ -637,7 +879,7 @@ static void *large_map_new(size_t size, size_t align)
 			off = large_pick_offset(size + align, align);
 		base = map_len == SS_SIZE ? large_reserve_get() : 0;
 		if (!base) {
-			base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+			base = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
 			if (unlikely(!base))
 				return NULL;
 			if (map_len == SS_SIZE)
@@ -647,10 +889,12 @@ static void *large_map_new(size_t size, size_t align)
 		h->user = (char *)h + LARGE_HDR_SIZE;
 		h->size = base + off + size - (uintptr_t)h;
 	}
+	large_thp(base, 0, map_len);
 	h->magic = LARGE_MAGIC;
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	large_register(h);
+	large_live_add(h->size);
 	return h->user;
 }
 
@@ -679,10 +923,13 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 
 	if (likely(align == HK_MIN_ALIGN)) {
 		h = large_cache_get(bsize);
+		if (h && unlikely(h->size < bsize))
+			h = large_reuse_grow(h, bsize);
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
+			large_live_add(h->size);
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
 			if (zero)
 				memset(h->user, 0, size);
@@ -720,16 +967,18 @@ static __slowpath void large_free_bad(void *ptr, unsigned int reg, const void *c
 void large_free(void *ptr, unsigned int reg, const void *caller)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
-	uint32_t live = LARGE_LIVE;
+	uint32_t state = LARGE_LIVE;
+	size_t live;
 
 	/* The state changes once, so two racing frees cannot both pass. */
 	if (unlikely(!large_hdr_readable(ptr, reg) || h->magic != LARGE_MAGIC ||
-		     h->user != ptr || !a_cas(&h->state, &live, LARGE_FREED, A_ACQ_REL))) {
+		     h->user != ptr || !a_cas(&h->state, &state, LARGE_FREED, A_ACQ_REL))) {
 		large_free_bad(ptr, reg, caller);
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
-	if (!large_huge_align(h) && large_cache_put(h))
+	live = large_live_add(-h->size);
+	if (!large_huge_align(h) && large_cache_put(h, live))
 		return;
 	large_unmap(h);
 }
@@ -747,31 +996,10 @@ size_t large_usable_size(const void *ptr, unsigned int reg)
 /* Resize                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Grow by moving the pages elsewhere (no copy); NULL if that fails too. */
-static __slowpath void *large_move(struct large_hdr *h, size_t map_len, size_t size)
-{
-	uintptr_t base = large_base(h), off = (uintptr_t)h - base, nbase;
-	struct large_hdr *n;
-
-	registry_set(base, REG_FOREIGN);
-	nbase = (uintptr_t)os_remap_move((void *)base, h->map_len, map_len, SS_SIZE);
-	if (unlikely(!nbase)) {
-		registry_set(base, REG_LARGE);
-		return NULL;
-	}
-	n = (struct large_hdr *)(nbase + off);
-	n->user = (char *)n + LARGE_HDR_SIZE;
-	n->size = size;
-	n->map_len = map_len;
-	registry_set(nbase, REG_LARGE);
-	STAT_INC(STAT_LARGE_MREMAP);
-	return n->user;
-}
-
 void *large_resize(void *ptr, unsigned int reg, size_t size)
 {
-	struct large_hdr *h = large_hdr_of(ptr, reg);
-	size_t bsize, usable, end, map_len;
+	struct large_hdr *h = large_hdr_of(ptr, reg), *n;
+	size_t bsize, usable, old;
 
 	/* Small enough for a slab class: the caller moves it there. */
 	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)) ||
@@ -786,12 +1014,12 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 	bsize = large_block_size(LARGE_HDR_SIZE, size);
 	if (unlikely(!bsize))
 		return NULL;
-	/* The mapping must reach the new end; its first chunk stays whole. */
-	end = (uintptr_t)h - large_base(h) + bsize;
-	map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
+	old = h->size;
 
 	if (size < usable) {
 		/* Shrink by more than half: give the tail back. */
+		uintptr_t end = (uintptr_t)h - large_base(h) + bsize;
+		size_t map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
 		uintptr_t from = ALIGN_UP((uintptr_t)h + bsize, os_page_size);
 		uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
 
@@ -805,18 +1033,12 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 		if (to > from)
 			os_decommit((void *)from, to - from);
 		h->size = bsize;
+		large_live_add(bsize - old);
 		return ptr;
 	}
-	if (map_len <= h->map_len) {
-		/* The mapping (the whole first chunk) has room already. */
-		h->size = bsize;
-		return ptr;
-	}
-	if (os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
-		h->map_len = map_len;
-		h->size = bsize;
-		STAT_INC(STAT_LARGE_MREMAP);
-		return ptr;
-	}
-	return large_move(h, map_len, bsize);
+	n = large_grow(h, bsize);
+	if (unlikely(!n))
+		return NULL;
+	large_live_add(n->size - old);
+	return n->user;
 }

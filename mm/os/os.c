@@ -109,6 +109,11 @@ void os_nohugepage(void *addr, size_t size)
 	madvise(addr, size, MADV_NOHUGEPAGE);
 }
 
+void os_hugepage(void *addr, size_t size)
+{
+	madvise(addr, size, MADV_HUGEPAGE);
+}
+
 void os_decommit(void *addr, size_t size)
 {
 	madvise(addr, size, MADV_DONTNEED);

@@ -29,6 +29,9 @@ void os_unmap(void *addr, size_t size);
 /* Never back this range with transparent huge pages. */
 void os_nohugepage(void *addr, size_t size);
 
+/* Back this range with transparent huge pages where the kernel can. */
+void os_hugepage(void *addr, size_t size);
+
 /* Give the pages back to the kernel; they read as zero afterwards. */
 void os_decommit(void *addr, size_t size);
 

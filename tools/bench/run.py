@@ -54,11 +54,16 @@ def all_cases():
                       args=[700000], it=0))
     cases.append(dict(case="thread_churn", bench="thread_churn", prog="bench_thread_churn",
                       args=[1000], it=0))
+    cases.append(dict(case="large_reuse", bench="large_reuse", prog="bench_large_reuse",
+                      args=[200, 20, 5 << 20, 25 << 20], it=0))
+    for n, rounds in ((1000, 300), (4000, 75)):
+        cases.append(dict(case="large_cache/%d" % n, bench="large_cache", prog="bench_large_cache",
+                          args=[rounds, n, 40000], it=0))
     return cases
 
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
-               "realloc", "thread_churn"]
+               "realloc", "thread_churn", "large_reuse", "large_cache"]
 
 
 def select_cases(benches, sizes):
