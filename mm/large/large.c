@@ -346,7 +346,8 @@ static void large_unmap(struct large_hdr *h)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
 #define LARGE_DECAY_MS		50	/* length of a decay epoch */
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
-#define LARGE_DECAY_EPOCHS	2	/* a block cached this many epochs ago goes */
+#define LARGE_DECAY_EPOCHS	3	/* a block cached this many epochs ago goes */
+#define LARGE_PEAK_EPOCHS	4	/* the limit follows the live peak of this many epochs */
 
 /*
  * A request takes a cached block of its own class; else one of up to
@@ -384,8 +385,8 @@ struct large_cache {
 	size_t live;					/* sum of size of the live blocks (atomic) */
 	size_t bytes;					/* sum of size of the cached blocks */
 	size_t budget;					/* adaptive allowance beyond the peak */
-	size_t peak;					/* most live bytes seen this epoch */
-	size_t peak_prev;				/* most live bytes seen the epoch before */
+	size_t peak[LARGE_PEAK_EPOCHS];			/* most live bytes seen in each recent epoch */
+	size_t hi;					/* the largest of them */
 	unsigned long clock;				/* large operations so far */
 	unsigned long epoch_ms;				/* when the decay epoch began */
 	unsigned long epoch;				/* decay epochs so far */
@@ -479,15 +480,13 @@ static void large_cache_evict(struct large_cache *c, unsigned int cls, struct la
 
 /*
  * Bytes the cache may hold while live bytes are in use: the adaptive
- * budget, plus what the live blocks fall short of their peak in this
- * and the last epoch. Live and cached blocks together never exceed that
- * recent peak by more than the budget.
+ * budget, plus what the live blocks fall short of their peak in the last
+ * LARGE_PEAK_EPOCHS epochs. Live and cached blocks together never exceed
+ * that recent peak by more than the budget.
  */
 static __always_inline size_t large_cache_limit(const struct large_cache *c, size_t live)
 {
-	size_t hi = c->peak > c->peak_prev ? c->peak : c->peak_prev;
-
-	return c->budget + (hi > live ? hi - live : 0);
+	return c->budget + (c->hi > live ? c->hi - live : 0);
 }
 
 /* Drop the least recently cached block (the tail of the age list). */
@@ -514,22 +513,24 @@ static void large_cache_shrink(struct large_cache *c, size_t limit, struct large
  * limit follows a program whose heap shrinks); the budget halves once the
  * cache holds less than a quarter of it. Blocks a program keeps reusing
  * stay; the memory of sizes it stopped asking for goes back within
- * 100-150 ms of further large traffic.
+ * 150-200 ms of further large traffic.
  */
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
 {
-	unsigned long epochs = (now - c->epoch_ms) / LARGE_DECAY_MS;
 	size_t live = a_load(&c->live, A_RELAXED);
+	unsigned int i;
 
 	c->epoch++;
 	while (c->age.oldest &&
 	       large_age_of(large_of_age(c->age.oldest))->epoch + LARGE_DECAY_EPOCHS <= c->epoch)
 		large_cache_evict_oldest(c, victims);
 	c->dropped = 0;
-	/* The last epoch's peak; none if the program made no large call for longer. */
-	c->peak_prev = epochs > 1 ? live : c->peak;
-	c->peak = live;
+	c->peak[c->epoch % LARGE_PEAK_EPOCHS] = live;
+	c->hi = live;
+	for (i = 0; i < LARGE_PEAK_EPOCHS; i++)
+		if (c->peak[i] > c->hi)
+			c->hi = c->peak[i];
 	large_cache_shrink(c, large_cache_limit(c, live), victims);
 	if (c->bytes < c->budget / 4)
 		c->budget = c->budget / 2 > LARGE_CACHE_FLOOR ? c->budget / 2 : LARGE_CACHE_FLOOR;
@@ -649,8 +650,11 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
 	/* The live bytes peak just before a free. */
-	if (live > c->peak)
-		c->peak = live;
+	if (live > c->peak[c->epoch % LARGE_PEAK_EPOCHS]) {
+		c->peak[c->epoch % LARGE_PEAK_EPOCHS] = live;
+		if (live > c->hi)
+			c->hi = live;
+	}
 	limit = large_cache_limit(c, live - h->size);
 	if (likely(h->size <= limit)) {
 		if (unlikely(c->bytes + h->size > limit))

@@ -213,9 +213,9 @@ START_TEST(test_large_cache_many)
 				ck_assert_msg(v[i] == prev[N - 1 - i] && v[i][SIZE / 2] == (char)i,
 					      "round %d: block %d (%p) is not block %p, cached",
 					      round, i, v[i], prev[N - 1 - i]);
+			v[i][SIZE / 2] = (char)(N - 1 - i);
 		}
 		for (i = 0; i < N; i++) {
-			v[i][SIZE / 2] = (char)(N - 1 - i);
 			prev[i] = v[i];
 			hak_free(v[i]);
 		}
