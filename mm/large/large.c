@@ -348,6 +348,7 @@ static void large_unmap(struct large_hdr *h)
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
 #define LARGE_DECAY_EPOCHS	3	/* a block cached this many epochs ago goes */
 #define LARGE_PEAK_EPOCHS	4	/* the limit follows the live peak of this many epochs */
+#define LARGE_PEAK_SHIFT	3	/* the cache may hold an eighth of that peak more */
 
 /*
  * A request takes a cached block of its own class; else one of up to
@@ -479,14 +480,15 @@ static void large_cache_evict(struct large_cache *c, unsigned int cls, struct la
 }
 
 /*
- * Bytes the cache may hold while live bytes are in use: the adaptive
- * budget, plus what the live blocks fall short of their peak in the last
- * LARGE_PEAK_EPOCHS epochs. Live and cached blocks together never exceed
- * that recent peak by more than the budget.
+ * Bytes the cache may hold while live bytes are in use: what the live
+ * blocks fall short of their peak in the last LARGE_PEAK_EPOCHS epochs,
+ * plus an eighth of that peak (LARGE_PEAK_SHIFT), plus the adaptive
+ * budget. Live and cached blocks together never exceed the recent peak
+ * by more than an eighth of it and the budget.
  */
 static __always_inline size_t large_cache_limit(const struct large_cache *c, size_t live)
 {
-	return c->budget + (c->hi > live ? c->hi - live : 0);
+	return c->budget + (c->hi >> LARGE_PEAK_SHIFT) + (c->hi > live ? c->hi - live : 0);
 }
 
 /* Drop the least recently cached block (the tail of the age list). */
