@@ -1031,6 +1031,9 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 
 		if (map_len < h->map_len &&
 		    os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
+			/* A one-chunk mapping goes to the reserve: no huge pages there. */
+			if (large_wants_thp(h->map_len) && !large_wants_thp(map_len))
+				os_nohugepage((void *)large_base(h), map_len);
 			h->map_len = map_len;
 			STAT_INC(STAT_LARGE_MREMAP);
 		}
