@@ -394,6 +394,7 @@ struct large_cache {
 	uint64_t nonempty;				/* bit c: bin c holds blocks */
 	uint64_t dropped;				/* bit c: a block of bin c went for want of room this epoch */
 	struct large_list age;				/* every cached block, newest first */
+	unsigned long *heads;				/* bit per chunk: a cached block starts there */
 	struct large_list bin[LARGE_NR_CLASSES];	/* by class (floor) of the block size, newest first */
 };
 
@@ -446,12 +447,37 @@ static __always_inline struct large_hdr *large_of_bin(struct large_link *l)
 	return (struct large_hdr *)((char *)l - __builtin_offsetof(struct large_hdr, bin));
 }
 
+/*
+ * The heads map (for coalescing): one bit per chunk of the address space,
+ * set where a cached block of more than a chunk begins with its header
+ * at the chunk start. It changes under the cache lock only, so a block
+ * whose bit is set is cached and mapped: its header can be read. It is
+ * mapped on the first free that could coalesce (address space only: one
+ * bit per 2 MiB is 8 MiB for 47-bit addresses, and untouched pages cost
+ * nothing); until then, nothing coalesces.
+ */
+#define LARGE_HEADS_BYTES	((1UL << (ARCH_VA_BITS - SS_SHIFT)) / 8)
+#define LARGE_HEAD_BITS		(8 * sizeof(unsigned long))
+
+static __always_inline void large_head_mark(struct large_cache *c, struct large_hdr *h, int on)
+{
+	unsigned long i = (uintptr_t)h >> SS_SHIFT;
+
+	if (!c->heads || h->map_len <= SS_SIZE || (uintptr_t)h != large_base(h))
+		return;
+	if (on)
+		c->heads[i / LARGE_HEAD_BITS] |= 1UL << (i % LARGE_HEAD_BITS);
+	else
+		c->heads[i / LARGE_HEAD_BITS] &= ~(1UL << (i % LARGE_HEAD_BITS));
+}
+
 /* Add the freed block h to bin cls (lock held). */
 static __always_inline void large_cache_add(struct large_cache *c, unsigned int cls,
 					    struct large_hdr *h)
 {
 	struct large_age *a = large_age_of(h);
 
+	large_head_mark(c, h, 1);
 	large_list_add(&c->bin[cls], &h->bin);
 	large_list_add(&c->age, &a->link);
 	a->epoch = c->epoch;
@@ -463,6 +489,7 @@ static __always_inline void large_cache_add(struct large_cache *c, unsigned int 
 static __always_inline void large_cache_del(struct large_cache *c, unsigned int cls,
 					    struct large_hdr *h)
 {
+	large_head_mark(c, h, 0);
 	large_list_del(&c->bin[cls], &h->bin);
 	large_list_del(&c->age, &large_age_of(h)->link);
 	if (!c->bin[cls].newest)
@@ -636,6 +663,80 @@ static struct large_hdr *large_cache_get(size_t size)
 	return h;
 }
 
+/* The cached block that starts at chunk i (its head bit is set), or NULL. */
+static __always_inline struct large_hdr *large_head_at(struct large_cache *c, unsigned long i)
+{
+	if (!(c->heads[i / LARGE_HEAD_BITS] & (1UL << (i % LARGE_HEAD_BITS))))
+		return NULL;
+	return (struct large_hdr *)(i << SS_SHIFT);
+}
+
+/* The cached block whose mapping ends at base: the nearest head below, checked. */
+static struct large_hdr *large_head_below(struct large_cache *c, uintptr_t base)
+{
+	unsigned long i = base >> SS_SHIFT, span = LARGE_CLASS_MAX >> SS_SHIFT;
+	unsigned long lo = i > span ? i - span : 0, w;
+	struct large_hdr *n;
+
+	while (i > lo) {
+		i--;
+		/* Bits 0 .. i % 64 of i's word. */
+		w = c->heads[i / LARGE_HEAD_BITS] &
+		    (~0UL >> (LARGE_HEAD_BITS - 1 - i % LARGE_HEAD_BITS));
+		if (!w) {
+			i -= i % LARGE_HEAD_BITS;
+			continue;
+		}
+		i = i - i % LARGE_HEAD_BITS + LARGE_HEAD_BITS - 1 - (unsigned long)__builtin_clzl(w);
+		if (i < lo)
+			return NULL;
+		n = (struct large_hdr *)(i << SS_SHIFT);
+		return (uintptr_t)n + n->map_len == base ? n : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Coalescing (lock held): the freed block h, of more than a chunk, takes
+ * over the cached block whose mapping follows its own, and is taken over
+ * by the cached block whose mapping ends where its own begins; only
+ * blocks whose head bit is set are considered (their headers are safe to
+ * read). The pages stay committed; a merged block is cut again when a
+ * smaller request takes it. Returns the merged block: h, or the block
+ * below it.
+ */
+static struct large_hdr *large_cache_merge(struct large_cache *c, struct large_hdr *h)
+{
+	uintptr_t base = large_base(h), end;
+	struct large_hdr *n;
+
+	if (unlikely(!c->heads)) {
+		c->heads = os_map_aligned(ALIGN_UP(LARGE_HEADS_BYTES, os_page_size), os_page_size);
+		if (!c->heads)
+			return h;
+	}
+	for (;;) {
+		end = base + h->map_len;
+		if ((end & SS_MASK) || !(n = large_head_at(c, end >> SS_SHIFT)) ||
+		    h->map_len + n->map_len > LARGE_CLASS_MAX)
+			break;
+		large_cache_del(c, (unsigned int)large_class_floor(n->size), n);
+		registry_set((uintptr_t)n, REG_FOREIGN);
+		n->magic = 0;
+		h->map_len += n->map_len;
+		h->size = h->map_len;
+	}
+	n = large_head_below(c, base);
+	if (!n || n->size + h->map_len > LARGE_CLASS_MAX)
+		return h;
+	large_cache_del(c, (unsigned int)large_class_floor(n->size), n);
+	registry_set(base, REG_FOREIGN);
+	h->magic = 0;
+	n->map_len += h->map_len;
+	n->size = n->map_len;
+	return n;
+}
+
 /*
  * Keep the freed block h; live: the live bytes before it was freed.
  * Returns 0 if the caller must unmap it.
@@ -643,7 +744,7 @@ static struct large_hdr *large_cache_get(size_t size)
 static int large_cache_put(struct large_hdr *h, size_t live)
 {
 	struct large_cache *c = &large_cache;
-	struct large_hdr *victims = NULL;
+	struct large_hdr *victims = NULL, *m = h;
 	int cls = large_class_floor(h->size), kept = 0;
 	size_t limit;
 
@@ -658,14 +759,23 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 			c->hi = live;
 	}
 	limit = large_cache_limit(c, live - h->size);
-	if (likely(h->size <= limit)) {
-		if (unlikely(c->bytes + h->size > limit))
-			large_cache_shrink(c, limit - h->size, &victims);
-		a_store(&h->state, LARGE_CACHED, A_RELAXED);
-		large_cache_add(c, (unsigned int)cls, h);
+	if (h->map_len > SS_SIZE && (uintptr_t)h == large_base(h))
+		m = large_cache_merge(c, h);
+	cls = large_class_floor(m->size);
+	if (likely(m->size <= limit)) {
+		if (unlikely(c->bytes + m->size > limit))
+			large_cache_shrink(c, limit - m->size, &victims);
+		a_store(&m->state, LARGE_CACHED, A_RELAXED);
+		large_cache_add(c, (unsigned int)cls, m);
 		kept = 1;
 	} else {
 		c->dropped |= 1ULL << cls;
+		if (m != h) {
+			/* h is part of m now: m goes. */
+			m->bin.older = victims ? &victims->bin : NULL;
+			victims = m;
+			kept = 1;
+		}
 	}
 	hk_unlock(&c->lock);
 

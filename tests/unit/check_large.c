@@ -191,6 +191,40 @@ START_TEST(test_large_grow_cached)
 END_TEST
 
 /*
+ * Neighbouring cached blocks coalesce: two blocks of 8 MiB mapped next to
+ * each other and freed (in either order) serve a 16 MiB request as one
+ * block, in place and committed, instead of one of them being grown with
+ * new pages.
+ */
+START_TEST(test_large_coalesce)
+{
+	size_t n = ((size_t)8 << 20) - LARGE_HDR, m = ((size_t)16 << 20) - LARGE_HDR;
+	int order;
+
+	for (order = 0; order < 2; order++) {
+		char *x, *y, *q;
+
+		hak_malloc_trim(0);
+		x = hak_malloc(n);
+		y = hak_malloc(n);
+		ck_assert_ptr_nonnull(x);
+		ck_assert_ptr_nonnull(y);
+		memset(x, 1, n);
+		memset(y, 2, n);
+		/* New mappings go right below the last one. */
+		ck_assert_msg(y + n + LARGE_HDR == x, "%p and %p are not neighbours", y, x);
+		hak_free(order ? y : x);
+		hak_free(order ? x : y);
+		q = hak_malloc(m);
+		ck_assert_ptr_eq(q, y);
+		ck_assert_uint_ge(resident_bytes(q, m), m - m / 16);
+		hak_free(q);
+	}
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
  * Many blocks of one class allocated, then all freed, again and again:
  * the cache keeps them all (every cache operation is O(1), so it need not
  * drop any to stay fast), the same blocks come back, committed (their
@@ -500,6 +534,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_buffers_reused);
 	tcase_add_test(tc, test_large_cut);
 	tcase_add_test(tc, test_large_grow_cached);
+	tcase_add_test(tc, test_large_coalesce);
 	tcase_add_test(tc, test_large_cache_many);
 	tcase_add_test_raise_signal(tc, test_large_double_free_aborts, SIGABRT);
 #endif
