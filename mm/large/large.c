@@ -463,7 +463,7 @@ static __always_inline void large_head_mark(struct large_cache *c, struct large_
 {
 	unsigned long i = (uintptr_t)h >> SS_SHIFT;
 
-	if (!c->heads || h->map_len <= SS_SIZE || (uintptr_t)h != large_base(h))
+	if (h->map_len <= SS_SIZE || !c->heads || (uintptr_t)h != large_base(h))
 		return;
 	if (on)
 		c->heads[i / LARGE_HEAD_BITS] |= 1UL << (i % LARGE_HEAD_BITS);
