@@ -29,9 +29,12 @@
  * Both go to the guard.
  *
  * Sizes are rounded up to classes (four per doubling); CONFIG_LARGE_CACHE
- * keeps freed blocks in one bin per class, pages committed, to serve the
- * next request of the class without a system call or a page fault, and
- * gives them back when they stay unused. See Documentation/large.md.
+ * keeps freed blocks in one bin per class, pages committed, to serve later
+ * requests without a system call or a page fault (a block of the class, a
+ * larger one cut to size, a smaller one grown; neighbours coalesce), with
+ * O(1) operations, bounded by the recent peak of the live blocks, and
+ * gives them back when they stay unused. Blocks of several MiB get
+ * transparent huge pages. See Documentation/large.md.
  */
 #include <string.h>
 #include <hakmem/alloc.h>
