@@ -33,9 +33,12 @@
  * Both go to the guard.
  *
  * Sizes are rounded up to classes (four per doubling); CONFIG_LARGE_CACHE
- * keeps freed blocks in one bin per class, pages committed, to serve the
- * next request of the class without a system call or a page fault, and
- * gives them back when they stay unused. See Documentation/large.md.
+ * keeps freed blocks in one bin per class, pages committed, to serve later
+ * requests without a system call or a page fault (a block of the class, a
+ * larger one cut to size, a smaller one grown; neighbours coalesce), with
+ * O(1) operations, bounded by the recent peak of the live blocks, and
+ * gives them back when they stay unused. Blocks of several MiB get
+ * transparent huge pages. See Documentation/large.md.
  */
 #include <string.h>
 #include <hakmem/alloc.h>
@@ -61,14 +64,27 @@ enum large_state {
 	LARGE_FREED,		/* freed, being unmapped or cached */
 };
 
+/*
+ * A link of a doubly linked list of cached blocks, and the list: O(1) to
+ * add the newest, to take any block out and to find the oldest.
+ */
+struct large_link {
+	struct large_link *newer;	/* the next newer block, or NULL */
+	struct large_link *older;	/* the next older block, or NULL */
+};
+
+struct large_list {
+	struct large_link *newest;	/* most recently added, or NULL */
+	struct large_link *oldest;	/* least recently added, or NULL */
+};
+
 struct large_hdr {
 	uint32_t magic;			/* LARGE_MAGIC */
 	uint32_t state;			/* enum large_state (atomic) */
 	void *user;			/* the block handed to the program */
 	size_t size;			/* bytes from the header to the end of the block */
 	size_t map_len;			/* bytes mapped from base (page multiple) */
-	struct large_hdr *next;		/* cached: next older block of the bin */
-	unsigned long cached_at;	/* cached: cache clock when it was cached */
+	struct large_link bin;		/* cached: place in its bin (unmapping: next victim) */
 };
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
@@ -193,6 +209,45 @@ static inline int large_class_floor(size_t m)
 /* ------------------------------------------------------------------ */
 /* Mappings                                                           */
 /* ------------------------------------------------------------------ */
+
+/*
+ * Transparent huge pages (CONFIG_LARGE_HUGEPAGES): a mapping of more than
+ * one chunk and at least one huge page is placed on a huge-page boundary
+ * and madvised MADV_HUGEPAGE, so that a first touch faults a whole huge
+ * page (2 MiB with 4 KiB pages: one fault instead of 512) and the TLB
+ * holds 512 times more of the block. One-chunk mappings never get them
+ * (see the reserve below): a 40 KiB block must not commit 2 MiB.
+ */
+#ifdef CONFIG_LARGE_HUGEPAGES
+#define LARGE_HUGEPAGES		1
+#else
+#define LARGE_HUGEPAGES		0
+#endif
+
+static __always_inline size_t large_thp_size(void)
+{
+	/* A page-table page maps this much: the page size times its entries. */
+	return os_page_size * (os_page_size / sizeof(void *));
+}
+
+static __always_inline int large_wants_thp(size_t map_len)
+{
+	return LARGE_HUGEPAGES && map_len > SS_SIZE &&
+	       map_len >= large_thp_size();
+}
+
+/* Alignment of a new mapping of map_len bytes: a chunk, or a huge page. */
+static __always_inline size_t large_map_align(size_t map_len)
+{
+	return large_wants_thp(map_len) && large_thp_size() > SS_SIZE ? large_thp_size() : SS_SIZE;
+}
+
+/* The mapping at base grew from old_len to map_len bytes: ask for huge pages. */
+static void large_thp(uintptr_t base, size_t old_len, size_t map_len)
+{
+	if (large_wants_thp(map_len) && !large_wants_thp(old_len))
+		os_hugepage((void *)base, map_len);
+}
 
 static void large_register(struct large_hdr *h)
 {
@@ -378,27 +433,57 @@ static int large_reserve_drain(void)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
 #define LARGE_DECAY_MS		hk_opt_inited(OPT_DECAY_MS)
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
+#define LARGE_DECAY_EPOCHS	3	/* a block cached this many epochs ago goes */
+#define LARGE_PEAK_EPOCHS	4	/* the limit follows the live peak of this many epochs */
+#define LARGE_PEAK_SHIFT	3	/* the cache may hold an eighth of that peak more */
 
 /*
- * The cached mappings of one class: a stack, newest first, linked through
- * the headers, so that a put or a get touches no header but the one it
- * moves. Only the rare drops of the oldest walk the list.
+ * A request takes a cached block of its own class; else one of up to
+ * LARGE_REUSE_UP classes above, as it is (at most half as much again as
+ * the class asked for, the bound on the waste); else one of up to
+ * LARGE_REUSE_DOWN classes below (at least half the size), which the
+ * caller grows: only the pages past its old end are new.
  */
-struct large_bin {
-	struct large_hdr *head;		/* most recently cached */
-	unsigned int nr;		/* mappings in the bin */
-	unsigned int low;		/* fewest mappings since the epoch began */
-	unsigned long oldest;		/* cached_at of the last mapping (valid if nr) */
-	unsigned int dropped;		/* one was dropped for want of budget this epoch */
+#define LARGE_REUSE_UP		2
+#define LARGE_REUSE_DOWN	(1 << LARGE_CLASS_BITS)
+
+/* The bins' bitmaps are 64-bit words. */
+BUILD_BUG_ON(LARGE_NR_CLASSES > 64);
+
+/*
+ * While a block is cached, its first bytes (the program no longer owns
+ * them) hold its place in the age list, in the header's cache line, and
+ * when it was cached. A cached block always has its header right before
+ * it (align < SS_SIZE).
+ */
+struct large_age {
+	struct large_link link;		/* place in the age list */
+	unsigned long epoch;		/* decay epoch in which it was cached */
 };
 
+/*
+ * Every operation on the cache is O(1): a put adds to the head of a bin
+ * (one per class, newest first) and of the age list, a get takes the
+ * head of the nearest non-empty bin a bitmap names, and making room or
+ * decay drops the tail of the age list (the block cached longest ago,
+ * whatever its class); bins and the age list are doubly linked.
+ */
 struct large_cache {
-	struct hk_lock lock;				/* protects every field below */
-	size_t bytes;					/* sum of the cached block sizes (h->size) */
-	size_t budget;					/* current limit of bytes (adaptive) */
+	struct hk_lock lock;				/* protects every field below but live */
+	size_t live;					/* sum of size of the live blocks (atomic) */
+	size_t bytes;					/* sum of size of the cached blocks */
+	size_t budget;					/* adaptive allowance beyond the peak */
+	size_t peak[LARGE_PEAK_EPOCHS];			/* most live bytes seen in each recent epoch */
+	size_t hi;					/* the largest of them */
+	int tight;					/* address space short (os_vm_tight()): keep nothing */
 	unsigned long clock;				/* large operations so far */
 	unsigned long epoch_ms;				/* when the decay epoch began */
-	struct large_bin bin[LARGE_NR_CLASSES];		/* by class of the map size */
+	unsigned long epoch;				/* decay epochs so far */
+	uint64_t nonempty;				/* bit c: bin c holds blocks */
+	uint64_t dropped;				/* bit c: a block of bin c went for want of room this epoch */
+	struct large_list age;				/* every cached block, newest first */
+	unsigned long *heads;				/* bit per chunk: a cached block starts there */
+	struct large_list bin[LARGE_NR_CLASSES];	/* by class (floor) of the block size, newest first */
 };
 
 static struct large_cache large_cache = {
@@ -409,101 +494,171 @@ static struct large_cache large_cache = {
 };
 HK_LOCK_REGISTER(&large_cache.lock, HK_LOCK_LARGE_CACHE);
 
-
-static __always_inline struct large_hdr *large_bin_pop(struct large_cache *c,
-							struct large_bin *b)
+/* Count delta more live bytes (wrapping: -size for fewer); returns the count before. */
+static __always_inline size_t large_live_add(size_t delta)
 {
-	struct large_hdr *h = b->head;
-
-	b->head = h->next;
-	if (--b->nr < b->low)
-		b->low = b->nr;
-	c->bytes -= h->size;
-	return h;
+	return a_fetch_add(&large_cache.live, delta, A_RELAXED);
 }
 
-static __always_inline void large_bin_push(struct large_cache *c, struct large_bin *b,
-					   struct large_hdr *h)
+static __always_inline void large_list_add(struct large_list *q, struct large_link *l)
 {
-	h->next = b->head;
-	h->cached_at = c->clock;
-	if (!b->nr++)
-		b->oldest = h->cached_at;
-	b->head = h;
+	l->newer = NULL;
+	l->older = q->newest;
+	if (q->newest)
+		q->newest->newer = l;
+	else
+		q->oldest = l;
+	q->newest = l;
+}
+
+static __always_inline void large_list_del(struct large_list *q, struct large_link *l)
+{
+	if (l->newer)
+		l->newer->older = l->older;
+	else
+		q->newest = l->older;
+	if (l->older)
+		l->older->newer = l->newer;
+	else
+		q->oldest = l->newer;
+}
+
+static __always_inline struct large_age *large_age_of(struct large_hdr *h)
+{
+	return (struct large_age *)((char *)h + LARGE_HDR_SIZE);
+}
+
+static __always_inline struct large_hdr *large_of_age(struct large_link *l)
+{
+	return (struct large_hdr *)((char *)l - LARGE_HDR_SIZE);
+}
+
+static __always_inline struct large_hdr *large_of_bin(struct large_link *l)
+{
+	return (struct large_hdr *)((char *)l - __builtin_offsetof(struct large_hdr, bin));
+}
+
+/*
+ * The heads map (for coalescing): one bit per chunk of the address space,
+ * set where a cached block of more than a chunk begins with its header
+ * at the chunk start. It changes under the cache lock only, so a block
+ * whose bit is set is cached and mapped: its header can be read. It is
+ * mapped on the first free that could coalesce (address space only: one
+ * bit per 2 MiB is 8 MiB for 47-bit addresses, and untouched pages cost
+ * nothing); until then, nothing coalesces.
+ */
+#define LARGE_HEADS_BYTES	((1UL << (ARCH_VA_BITS - SS_SHIFT)) / 8)
+#define LARGE_HEAD_BITS		(8 * sizeof(unsigned long))
+
+static __always_inline void large_head_mark(struct large_cache *c, struct large_hdr *h, int on)
+{
+	unsigned long i = (uintptr_t)h >> SS_SHIFT;
+
+	if (h->map_len <= SS_SIZE || !c->heads || (uintptr_t)h != large_base(h))
+		return;
+	if (on)
+		c->heads[i / LARGE_HEAD_BITS] |= 1UL << (i % LARGE_HEAD_BITS);
+	else
+		c->heads[i / LARGE_HEAD_BITS] &= ~(1UL << (i % LARGE_HEAD_BITS));
+}
+
+/* Add the freed block h to bin cls (lock held). */
+static __always_inline void large_cache_add(struct large_cache *c, unsigned int cls,
+					    struct large_hdr *h)
+{
+	struct large_age *a = large_age_of(h);
+
+	large_head_mark(c, h, 1);
+	large_list_add(&c->bin[cls], &h->bin);
+	large_list_add(&c->age, &a->link);
+	a->epoch = c->epoch;
+	c->nonempty |= 1ULL << cls;
 	c->bytes += h->size;
 }
 
-/* Move the n oldest mappings of b (n <= b->nr) to the victims list. */
-static void large_bin_drop_oldest(struct large_cache *c, struct large_bin *b,
-				  unsigned int n, struct large_hdr **victims)
+/* Take h out of bin cls (lock held). */
+static __always_inline void large_cache_del(struct large_cache *c, unsigned int cls,
+					    struct large_hdr *h)
 {
-	struct large_hdr **link = &b->head, *h, *last = NULL;
-	unsigned int keep = b->nr - n, i;
-
-	if (!n)
-		return;
-	for (i = 0; i < keep; i++) {
-		last = *link;
-		link = &last->next;
-	}
-	for (h = *link; h; h = h->next) {
-		c->bytes -= h->size;
-		if (!h->next) {
-			h->next = *victims;
-			*victims = *link;
-			break;
-		}
-	}
-	*link = NULL;
-	b->nr = keep;
-	if (b->low > keep)
-		b->low = keep;
-	if (last)
-		b->oldest = last->cached_at;
+	large_head_mark(c, h, 0);
+	large_list_del(&c->bin[cls], &h->bin);
+	large_list_del(&c->age, &large_age_of(h)->link);
+	if (!c->bin[cls].newest)
+		c->nonempty &= ~(1ULL << cls);
+	c->bytes -= h->size;
 }
 
-/* Make room for need bytes: drop the least recently cached mappings. */
-static void large_cache_make_room(struct large_cache *c, size_t need,
-				  struct large_hdr **victims)
+/* Take h out of the cache onto the victims list (to unmap once unlocked). */
+static void large_cache_evict(struct large_cache *c, unsigned int cls, struct large_hdr *h,
+			      struct large_hdr **victims)
 {
-	while (c->bytes && c->bytes + need > c->budget) {
-		struct large_bin *old = NULL;
-		unsigned int i;
+	large_cache_del(c, cls, h);
+	h->bin.older = *victims ? &(*victims)->bin : NULL;
+	*victims = h;
+}
 
-		for (i = 0; i < LARGE_NR_CLASSES; i++) {
-			struct large_bin *b = &c->bin[i];
+/*
+ * Bytes the cache may hold while live bytes are in use: what the live
+ * blocks fall short of their peak in the last LARGE_PEAK_EPOCHS epochs,
+ * plus an eighth of that peak (LARGE_PEAK_SHIFT), plus the adaptive
+ * budget. Live and cached blocks together never exceed the recent peak
+ * by more than an eighth of it and the budget.
+ */
+static __always_inline size_t large_cache_limit(const struct large_cache *c, size_t live)
+{
+	return c->budget + (c->hi >> LARGE_PEAK_SHIFT) + (c->hi > live ? c->hi - live : 0);
+}
 
-			if (b->nr && (!old || b->oldest < old->oldest))
-				old = b;
-		}
-		old->dropped = 1;
-		large_bin_drop_oldest(c, old, 1, victims);
+/* Drop the least recently cached block (the tail of the age list). */
+static void large_cache_evict_oldest(struct large_cache *c, struct large_hdr **victims)
+{
+	struct large_hdr *h = large_of_age(c->age.oldest);
+
+	large_cache_evict(c, (unsigned int)large_class_floor(h->size), h, victims);
+}
+
+/* Drop the least recently cached blocks until the cache holds at most limit bytes. */
+static void large_cache_shrink(struct large_cache *c, size_t limit, struct large_hdr **victims)
+{
+	while (c->bytes > limit) {
+		c->dropped |= 1ULL << large_class_floor(large_of_age(c->age.oldest)->size);
+		large_cache_evict_oldest(c, victims);
 	}
 }
 
 /*
- * Decay: a mapping that stayed in its bin for a whole epoch was not
- * needed. At the end of each epoch every bin gives back half of the
- * mappings it never dipped into (half again for every further epoch that
- * passed unseen), oldest first; the budget halves once the cache holds
- * less than a quarter of it. A program that keeps reusing its sizes
- * keeps them, one that stops gets the memory back within a few epochs.
+ * Decay, at the end of each epoch: a block that stayed in the cache for
+ * LARGE_DECAY_EPOCHS epochs was not needed and goes (oldest first, from
+ * the tail of the age list); the peak of the live bytes moves on (so the
+ * limit follows a program whose heap shrinks); the budget halves once the
+ * cache holds less than a quarter of it. Blocks a program keeps reusing
+ * stay; the memory of sizes it stopped asking for goes back within
+ * 150-200 ms of further large traffic.
  */
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
 {
-	unsigned long epochs = (now - c->epoch_ms) / (LARGE_DECAY_MS ? LARGE_DECAY_MS : 1);
+	size_t live = a_load(&c->live, A_RELAXED);
 	unsigned int i;
 
-	if (epochs > 16)
-		epochs = 16;
-	for (i = 0; i < LARGE_NR_CLASSES; i++) {
-		struct large_bin *b = &c->bin[i];
-
-		large_bin_drop_oldest(c, b, b->low - (b->low >> epochs), victims);
-		b->low = b->nr;
-		b->dropped = 0;
-	}
+	c->epoch++;
+	/*
+	 * Under an address-space limit, or strict overcommit, a cached
+	 * block holds address space a new request may need, and a reused
+	 * larger one wastes it: keep nothing (read once per epoch, so a
+	 * limit set at run time is seen within one).
+	 */
+	c->tight = os_vm_tight();
+	while (c->age.oldest &&
+	       large_age_of(large_of_age(c->age.oldest))->epoch + LARGE_DECAY_EPOCHS <= c->epoch)
+		large_cache_evict_oldest(c, victims);
+	c->dropped = 0;
+	c->peak[c->epoch % LARGE_PEAK_EPOCHS] = live;
+	c->hi = live;
+	for (i = 0; i < LARGE_PEAK_EPOCHS; i++)
+		if (c->peak[i] > c->hi)
+			c->hi = c->peak[i];
+	large_cache_shrink(c, large_cache_limit(c, live), victims);
 	if (c->bytes < c->budget / 4)
 		c->budget = c->budget / 2 > LARGE_CACHE_FLOOR ? c->budget / 2 : LARGE_CACHE_FLOOR;
 	c->epoch_ms = now;
@@ -526,26 +681,75 @@ static void large_unmap_victims(struct large_hdr *victims)
 	while (victims) {
 		struct large_hdr *h = victims;
 
-		victims = h->next;
+		victims = h->bin.older ? large_of_bin(h->bin.older) : NULL;
 		large_unmap(h);
 	}
 }
 
-/* Take a cached block of exactly size bytes (a class size), or NULL. */
+/*
+ * Cut the cached block h, taken for bsize bytes, at the first chunk
+ * (huge-page) boundary past bsize, when more than a chunk lies beyond:
+ * that rest becomes a cached block of its own, header at its start (lock
+ * held). No system call: the pages stay where they are, committed.
+ */
+static void large_cache_split(struct large_cache *c, struct large_hdr *h, size_t bsize)
+{
+	uintptr_t base = large_base(h), end = base + h->map_len;
+	uintptr_t cut = ALIGN_UP((uintptr_t)h + bsize, large_map_align(h->map_len));
+	struct large_hdr *t;
+
+	if (end <= cut || end - cut <= SS_SIZE)
+		return;
+	t = (struct large_hdr *)cut;
+	t->magic = LARGE_MAGIC;
+	t->user = (char *)t + LARGE_HDR_SIZE;
+	t->size = end - cut;
+	t->map_len = end - cut;
+	a_store(&t->state, LARGE_CACHED, A_RELAXED);
+	registry_set(cut, REG_LARGE);
+	h->map_len = cut - base;
+	h->size = cut - (uintptr_t)h;
+	large_cache_add(c, (unsigned int)large_class_floor(t->size), t);
+}
+
+/*
+ * Take a cached block for a request of size bytes (a class size): the
+ * newest of its class, else of the nearest larger class, else of the
+ * nearest smaller class within LARGE_REUSE_DOWN (then h->size < size:
+ * the caller grows it). A larger block is taken as it is within
+ * LARGE_REUSE_UP classes; beyond, only for a request of more than a
+ * chunk and from classes large enough to be cut (large_cache_split).
+ * NULL if there is none.
+ */
 static struct large_hdr *large_cache_get(size_t size)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL, *h = NULL;
-	struct large_bin *b;
+	uint64_t want = (2ULL << LARGE_REUSE_UP) - 1, up, down;
+	unsigned int cls, lo, i;
 
 	if (unlikely(size > LARGE_CLASS_MAX))
 		return NULL;
-	b = &c->bin[large_class_index(size)];
+	cls = large_class_index(size);
+	lo = cls > LARGE_REUSE_DOWN ? cls - LARGE_REUSE_DOWN : 0;
+	if (size > SS_SIZE) {
+		/* Classes whose blocks leave more than a chunk once cut. */
+		size_t cuttable = size + large_map_align(size + 2 * SS_SIZE) + SS_SIZE + 1;
+
+		if (cuttable <= LARGE_CLASS_MAX)
+			want |= ~0ULL << (large_class_index(cuttable) - cls);
+	}
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
-	if (likely(b->head)) {
-		h = large_bin_pop(c, b);
-	} else if (b->dropped) {
+	up = (c->nonempty >> cls) & want;
+	down = c->nonempty & ((1ULL << cls) - (1ULL << lo));
+	if (likely(up | down)) {
+		i = up ? cls + (unsigned int)__builtin_ctzll(up) : 63 - (unsigned int)__builtin_clzll(down);
+		h = large_of_bin(c->bin[i].newest);
+		large_cache_del(c, i, h);
+		if (size > SS_SIZE && h->size > size)
+			large_cache_split(c, h, size);
+	} else if (c->dropped & ((want << cls) | ((1ULL << cls) - (1ULL << lo)))) {
 		/* We dropped one of these this epoch and it is wanted again. */
 		c->budget = c->budget + 2 * size < LARGE_CACHE_MAX ?
 			    c->budget + 2 * size : LARGE_CACHE_MAX;
@@ -557,30 +761,124 @@ static struct large_hdr *large_cache_get(size_t size)
 	return h;
 }
 
-/* Keep the freed mapping h. Returns 0 if the caller must unmap it. */
-static int large_cache_put(struct large_hdr *h)
+/* The cached block that starts at chunk i (its head bit is set), or NULL. */
+static __always_inline struct large_hdr *large_head_at(struct large_cache *c, unsigned long i)
+{
+	if (!(c->heads[i / LARGE_HEAD_BITS] & (1UL << (i % LARGE_HEAD_BITS))))
+		return NULL;
+	return (struct large_hdr *)(i << SS_SHIFT);
+}
+
+/* The cached block whose mapping ends at base: the nearest head below, checked. */
+static struct large_hdr *large_head_below(struct large_cache *c, uintptr_t base)
+{
+	unsigned long i = base >> SS_SHIFT, span = LARGE_CLASS_MAX >> SS_SHIFT;
+	unsigned long lo = i > span ? i - span : 0, w;
+	struct large_hdr *n;
+
+	while (i > lo) {
+		i--;
+		/* Bits 0 .. i % 64 of i's word. */
+		w = c->heads[i / LARGE_HEAD_BITS] &
+		    (~0UL >> (LARGE_HEAD_BITS - 1 - i % LARGE_HEAD_BITS));
+		if (!w) {
+			i -= i % LARGE_HEAD_BITS;
+			continue;
+		}
+		i = i - i % LARGE_HEAD_BITS + LARGE_HEAD_BITS - 1 - (unsigned long)__builtin_clzl(w);
+		if (i < lo)
+			return NULL;
+		n = (struct large_hdr *)(i << SS_SHIFT);
+		return (uintptr_t)n + n->map_len == base ? n : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Coalescing (lock held): the freed block h, of more than a chunk, takes
+ * over the cached block whose mapping follows its own, and is taken over
+ * by the cached block whose mapping ends where its own begins; only
+ * blocks whose head bit is set are considered (their headers are safe to
+ * read). The pages stay committed; a merged block is cut again when a
+ * smaller request takes it. Returns the merged block: h, or the block
+ * below it.
+ */
+static struct large_hdr *large_cache_merge(struct large_cache *c, struct large_hdr *h)
+{
+	uintptr_t base = large_base(h), end;
+	struct large_hdr *n;
+
+	if (unlikely(!c->heads)) {
+		/* Not os_map_aligned(): its core_reclaim() takes this lock. */
+		c->heads = os_map_pages(LARGE_HEADS_BYTES);
+		if (!c->heads)
+			return h;
+	}
+	for (;;) {
+		end = base + h->map_len;
+		if ((end & SS_MASK) || !(n = large_head_at(c, end >> SS_SHIFT)) ||
+		    h->map_len + n->map_len > LARGE_CLASS_MAX)
+			break;
+		large_cache_del(c, (unsigned int)large_class_floor(n->size), n);
+		registry_set((uintptr_t)n, REG_FOREIGN);
+		n->magic = 0;
+		h->map_len += n->map_len;
+		h->size = h->map_len;
+	}
+	n = large_head_below(c, base);
+	if (!n || n->size + h->map_len > LARGE_CLASS_MAX)
+		return h;
+	large_cache_del(c, (unsigned int)large_class_floor(n->size), n);
+	registry_set(base, REG_FOREIGN);
+	h->magic = 0;
+	n->map_len += h->map_len;
+	n->size = n->map_len;
+	return n;
+}
+
+/*
+ * Keep the freed block h; live: the live bytes before it was freed.
+ * Returns 0 if the caller must unmap it.
+ */
+static int large_cache_put(struct large_hdr *h, size_t live)
 {
 	struct large_cache *c = &large_cache;
-	struct large_hdr *victims = NULL;
+	struct large_hdr *victims = NULL, *m = h;
 	int cls = large_class_floor(h->size), kept = 0;
-	size_t max = LARGE_CACHE_MAX;
+	size_t max = LARGE_CACHE_MAX, limit;
 
-	/* decay_ms=0 or large_cache_mb=0: keep nothing. */
-	if (unlikely(cls < 0 || !max || !LARGE_DECAY_MS))
+	/* decay_ms=0 or large_cache_mb=0 or little address space: keep nothing. */
+	if (unlikely(cls < 0 || !max || !LARGE_DECAY_MS || c->tight))
 		return 0;
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
+	/* The live bytes peak just before a free. */
+	if (live > c->peak[c->epoch % LARGE_PEAK_EPOCHS]) {
+		c->peak[c->epoch % LARGE_PEAK_EPOCHS] = live;
+		if (live > c->hi)
+			c->hi = live;
+	}
 	/* large_cache_mb= may have been lowered (hak_option_set). */
 	if (unlikely(c->budget > max))
 		c->budget = max;
-	if (likely(h->size <= c->budget)) {
-		if (unlikely(c->bytes + h->size > c->budget))
-			large_cache_make_room(c, h->size, &victims);
-		a_store(&h->state, LARGE_CACHED, A_RELAXED);
-		large_bin_push(c, &c->bin[cls], h);
+	limit = large_cache_limit(c, live - h->size);
+	if (h->map_len > SS_SIZE && (uintptr_t)h == large_base(h))
+		m = large_cache_merge(c, h);
+	cls = large_class_floor(m->size);
+	if (likely(m->size <= limit)) {
+		if (unlikely(c->bytes + m->size > limit))
+			large_cache_shrink(c, limit - m->size, &victims);
+		a_store(&m->state, LARGE_CACHED, A_RELAXED);
+		large_cache_add(c, (unsigned int)cls, m);
 		kept = 1;
 	} else {
-		c->bin[cls].dropped = 1;
+		c->dropped |= 1ULL << cls;
+		if (m != h) {
+			/* h is part of m now: m goes. */
+			m->bin.older = victims ? &victims->bin : NULL;
+			victims = m;
+			kept = 1;
+		}
 	}
 	hk_unlock(&c->lock);
 
@@ -593,11 +891,9 @@ int large_trim(void)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
-	unsigned int i;
 
 	hk_lock(&c->lock);
-	for (i = 0; i < LARGE_NR_CLASSES; i++)
-		large_bin_drop_oldest(c, &c->bin[i], c->bin[i].nr, &victims);
+	large_cache_shrink(c, 0, &victims);
 	hk_unlock(&c->lock);
 
 	large_unmap_victims(victims);
@@ -622,16 +918,16 @@ size_t large_cached_bytes(void)
 static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
 {
 	struct large_cache *c = &large_cache;
-	const struct large_hdr *h;
+	struct large_link *l;
 	unsigned int i;
 
 	*nr = 0;
 	*map = 0;
 	hk_lock(&c->lock);
 	for (i = 0; i < LARGE_NR_CLASSES; i++) {
-		for (h = c->bin[i].head; h; h = h->next) {
+		for (l = c->bin[i].newest; l; l = l->older) {
 			++*nr;
-			*map += h->map_len;
+			*map += large_of_bin(l)->map_len;
 		}
 	}
 	*bytes = c->bytes;
@@ -640,12 +936,17 @@ static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *ma
 
 #else /* !CONFIG_LARGE_CACHE */
 
+static inline size_t large_live_add(size_t delta)
+{
+	return 0;
+}
+
 static inline struct large_hdr *large_cache_get(size_t size)
 {
 	return NULL;
 }
 
-static inline int large_cache_put(struct large_hdr *h)
+static inline int large_cache_put(struct large_hdr *h, size_t live)
 {
 	return 0;
 }
@@ -704,6 +1005,73 @@ int large_reclaim(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Growing a mapping                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Grow by moving the pages elsewhere (no copy); NULL if that fails too. */
+static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_len, size_t size)
+{
+	uintptr_t base = large_base(h), off = (uintptr_t)h - base, nbase;
+	size_t old_len = h->map_len;
+	struct large_hdr *n;
+
+	registry_set(base, REG_FOREIGN);
+	nbase = (uintptr_t)os_remap_move((void *)base, old_len, map_len, large_map_align(map_len));
+	if (unlikely(!nbase)) {
+		registry_set(base, REG_LARGE);
+		return NULL;
+	}
+	large_thp(nbase, old_len, map_len);
+	n = (struct large_hdr *)(nbase + off);
+	n->user = (char *)n + LARGE_HDR_SIZE;
+	n->size = size;
+	n->map_len = map_len;
+	registry_set(nbase, REG_LARGE);
+	STAT_INC(STAT_LARGE_MREMAP);
+	return n;
+}
+
+/*
+ * Make the block h (header right before it) bsize bytes long: inside its
+ * mapping (a whole first chunk has room) without a system call, else by
+ * growing the mapping in place, else by moving it. Returns the header,
+ * moved or not, or NULL (h unchanged) if the kernel refused.
+ */
+static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
+{
+	uintptr_t base = large_base(h);
+	size_t end = (uintptr_t)h - base + bsize, old_len = h->map_len;
+	size_t map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
+
+	if (map_len <= old_len) {
+		h->size = bsize;
+		return h;
+	}
+	if (os_remap_inplace((void *)base, old_len, map_len) == 0) {
+		large_thp(base, old_len, map_len);
+		h->map_len = map_len;
+		h->size = bsize;
+		STAT_INC(STAT_LARGE_MREMAP);
+		return h;
+	}
+	return large_move(h, map_len, bsize);
+}
+
+/*
+ * A cached block smaller than the request (bsize): grow it. Its pages
+ * stay committed and only those past its old end are new. If the kernel
+ * refuses, the block goes and NULL sends the caller to a new mapping.
+ */
+static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t bsize)
+{
+	struct large_hdr *n = large_grow(h, bsize);
+
+	if (unlikely(!n))
+		large_unmap(h);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
 /* Allocation and free                                                */
 /* ------------------------------------------------------------------ */
 
@@ -750,6 +1118,8 @@ static __slowpath void *large_map_exact(size_t need, size_t align)
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	registry_set(base, REG_LARGE_AT(0));
+	large_account(h, 1);
+	large_live_add(h->size);
 	return h->user;
 }
 
@@ -766,7 +1136,8 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 	if (align >= SS_SIZE) {
 		/* Header at base, block at base + align. */
 		map_len = ALIGN_UP(align + size - LARGE_HDR_SIZE, os_page_size);
-		base = (uintptr_t)os_map_aligned(map_len, align);
+		base = (uintptr_t)os_map_aligned(map_len, align > large_map_align(map_len) ?
+						 align : large_map_align(map_len));
 		if (unlikely(!base))
 			return NULL;
 		h = (struct large_hdr *)base;
@@ -782,7 +1153,7 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 			/* Address space is short: no chunk wasted on colour. */
 			if (unlikely(os_vm_tight()))
 				return large_map_exact(need, align);
-			base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+			base = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
 			if (unlikely(!base))
 				return large_map_exact(need, align);
 			if (map_len == SS_SIZE)
@@ -792,11 +1163,13 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 		h->user = (char *)h + LARGE_HDR_SIZE;
 		h->size = base + off + size - (uintptr_t)h;
 	}
+	large_thp(base, 0, map_len);
 	h->magic = LARGE_MAGIC;
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	large_register(h);
 	large_account(h, 1);
+	large_live_add(h->size);
 	return h->user;
 }
 
@@ -825,10 +1198,13 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 
 	if (likely(align == HK_MIN_ALIGN)) {
 		h = large_cache_get(bsize);
+		if (h && unlikely(h->size < bsize))
+			h = large_reuse_grow(h, bsize);
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
+			large_live_add(h->size);
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
 			if (zero)
 				memset(h->user, 0, size);
@@ -866,16 +1242,18 @@ static __slowpath void large_free_bad(void *ptr, unsigned int reg, const void *c
 void large_free(void *ptr, unsigned int reg, const void *caller)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
-	uint32_t live = LARGE_LIVE;
+	uint32_t state = LARGE_LIVE;
+	size_t live;
 
 	/* The state changes once, so two racing frees cannot both pass. */
 	if (unlikely(!large_hdr_readable(ptr, reg) || h->magic != LARGE_MAGIC ||
-		     h->user != ptr || !a_cas(&h->state, &live, LARGE_FREED, A_ACQ_REL))) {
+		     h->user != ptr || !a_cas(&h->state, &state, LARGE_FREED, A_ACQ_REL))) {
 		large_free_bad(ptr, reg, caller);
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
-	if (!large_huge_align(h) && large_cache_put(h))
+	live = large_live_add(-h->size);
+	if (!large_huge_align(h) && large_cache_put(h, live))
 		return;
 	large_unmap(h);
 }
@@ -893,31 +1271,10 @@ size_t large_usable_size(const void *ptr, unsigned int reg)
 /* Resize                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Grow by moving the pages elsewhere (no copy); NULL if that fails too. */
-static __slowpath void *large_move(struct large_hdr *h, size_t map_len, size_t size)
-{
-	uintptr_t base = large_base(h), off = (uintptr_t)h - base, nbase;
-	struct large_hdr *n;
-
-	registry_set(base, REG_FOREIGN);
-	nbase = (uintptr_t)os_remap_move((void *)base, h->map_len, map_len, SS_SIZE);
-	if (unlikely(!nbase)) {
-		registry_set(base, REG_LARGE);
-		return NULL;
-	}
-	n = (struct large_hdr *)(nbase + off);
-	n->user = (char *)n + LARGE_HDR_SIZE;
-	n->size = size;
-	n->map_len = map_len;
-	registry_set(nbase, REG_LARGE);
-	STAT_INC(STAT_LARGE_MREMAP);
-	return n->user;
-}
-
 static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 {
-	struct large_hdr *h = large_hdr_of(ptr, reg);
-	size_t bsize, usable, end, map_len;
+	struct large_hdr *h = large_hdr_of(ptr, reg), *n;
+	size_t bsize, usable, old;
 
 	/* Small enough for a slab class: the caller moves it there. */
 	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)) ||
@@ -932,17 +1289,20 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 	bsize = large_block_size(LARGE_HDR_SIZE, size);
 	if (unlikely(!bsize))
 		return NULL;
-	/* The mapping must reach the new end; its first chunk stays whole. */
-	end = (uintptr_t)h - large_base(h) + bsize;
-	map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
+	old = h->size;
 
 	if (size < usable) {
 		/* Shrink by more than half: give the tail back. */
+		uintptr_t end = (uintptr_t)h - large_base(h) + bsize;
+		size_t map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
 		uintptr_t from = ALIGN_UP((uintptr_t)h + bsize, os_page_size);
 		uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
 
 		if (map_len < h->map_len &&
 		    os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
+			/* A one-chunk mapping goes to the reserve: no huge pages there. */
+			if (large_wants_thp(h->map_len) && !large_wants_thp(map_len))
+				os_nohugepage((void *)large_base(h), map_len);
 			h->map_len = map_len;
 			STAT_INC(STAT_LARGE_MREMAP);
 		}
@@ -951,20 +1311,14 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 		if (to > from)
 			os_decommit((void *)from, to - from);
 		h->size = bsize;
+		large_live_add(bsize - old);
 		return ptr;
 	}
-	if (map_len <= h->map_len) {
-		/* The mapping (the whole first chunk) has room already. */
-		h->size = bsize;
-		return ptr;
-	}
-	if (os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
-		h->map_len = map_len;
-		h->size = bsize;
-		STAT_INC(STAT_LARGE_MREMAP);
-		return ptr;
-	}
-	return large_move(h, map_len, bsize);
+	n = large_grow(h, bsize);
+	if (unlikely(!n))
+		return NULL;
+	large_live_add(n->size - old);
+	return n->user;
 }
 
 /* The resize, accounted: the old figures leave, the new ones come. */

@@ -11,9 +11,15 @@
  *   large	-l MiB (default 200) in blocks of 64 KiB ... 1 MiB
  *   mixed	both, interleaved
  *   calloc	a 256 MiB calloc commits (almost) nothing; reused blocks are zero
- *   notrim	-s MiB of 1000 B blocks, all freed, no trim: the RSS must come
- *		down by itself to the hysteresis budget
+ *   notrim	-s MiB of 1000 B blocks, all freed, no trim: while the
+ *		program goes on working, the RSS must come down by itself
+ *		to the floor of the hysteresis budget
  *		(CONFIG_SUPERSLAB_DIRTY_SLOTS slots of 64 KiB) plus 16 MiB
+ *   reuse	8 buffers of 4-20 MiB replaced 100 times, each written in full:
+ *		the large cache keeps freed buffers committed for reuse, but
+ *		the resident set stays below 1.5 times the most bytes the
+ *		program had live plus 64 MiB (CONFIG_LARGE_CACHE_MAX_MB), and
+ *		after freeing all and malloc_trim below 16 MiB
  *
  * Each case allocates its working set and writes every byte (peak), frees
  * 90% of it and calls hak_malloc_trim(0): the resident set above the
@@ -177,11 +183,11 @@ static int run_calloc(void)
 }
 
 /*
- * Memory goes back without malloc_trim: once more than
- * CONFIG_SUPERSLAB_DIRTY_SLOTS free slots are committed, freed slots are
- * returned to the kernel as they are freed (the hysteresis of the
- * README). Only the budget, the thread cache and partly used slabs may
- * stay resident.
+ * Memory goes back without malloc_trim (the hysteresis of the README):
+ * free slots stay committed up to the program's recent peak, which
+ * decays; past that, freed slots are returned. Only the floor of the
+ * budget (CONFIG_SUPERSLAB_DIRTY_SLOTS), the thread cache and partly used
+ * slabs may stay resident.
  */
 static int run_notrim(void)
 {
@@ -226,6 +232,58 @@ static int run_notrim(void)
 	return bad || after > base + limit;
 }
 
+/*
+ * Big buffers replaced one at a time (the large cache's use case): the
+ * memory the cache keeps is bounded by the recent peak of the live
+ * buffers, and malloc_trim gives all of it back.
+ */
+static int run_reuse(void)
+{
+	enum { LIVE = 8, OPS = 100 };
+	size_t lo = (size_t)4 << 20, hi = (size_t)20 << 20, sz[LIVE], live = 0, most = 0;
+	size_t base = rss_bytes(), peak = 0, r, all, limit;
+	unsigned char *v[LIVE];
+	int i, n;
+
+	for (i = 0; i < LIVE; i++) {
+		sz[i] = lo + (size_t)(rng() % (hi - lo));
+		v[i] = t_malloc(sz[i]);
+		if (!v[i])
+			return 1;
+		memset(v[i], i + 1, sz[i]);
+		live += sz[i];
+	}
+	most = live;
+	for (n = 0; n < OPS; n++) {
+		i = (int)(rng() % LIVE);
+		if (v[i][0] != v[i][sz[i] - 1])
+			return 1;
+		t_free(v[i]);
+		live -= sz[i];
+		sz[i] = lo + (size_t)(rng() % (hi - lo));
+		v[i] = t_malloc(sz[i]);
+		if (!v[i])
+			return 1;
+		memset(v[i], n + 1, sz[i]);
+		live += sz[i];
+		if (live > most)
+			most = live;
+		r = rss_bytes();
+		if (r > peak)
+			peak = r;
+	}
+	for (i = 0; i < LIVE; i++)
+		t_free(v[i]);
+	t_malloc_trim(0);
+	all = rss_bytes();
+	limit = most + most / 2 + ((size_t)64 << 20);
+	printf("reuse: at most %.0f MiB live; RSS above baseline: peak %.1f MiB (limit %.0f MiB), "
+	       "all freed and trimmed %.1f MiB (limit 16 MiB)\n", most / MiB,
+	       peak > base ? (peak - base) / MiB : 0.0, limit / MiB,
+	       all > base ? (all - base) / MiB : 0.0);
+	return peak > base + limit || all > base + ((size_t)16 << 20);
+}
+
 /* Run one case in this (child) process; exit status 0 if it passed. */
 static int run(const char *name)
 {
@@ -239,6 +297,8 @@ static int run(const char *name)
 		return run_calloc();
 	if (strcmp(name, "notrim") == 0)
 		return run_notrim();
+	if (strcmp(name, "reuse") == 0)
+		return run_reuse();
 	do_small = strcmp(name, "large") != 0;
 	do_large = strcmp(name, "small") != 0;
 	small_bytes = do_small ? small_mb << 20 : 0;
@@ -295,7 +355,7 @@ static int run(const char *name)
 
 int main(int argc, char **argv)
 {
-	static const char *all_cases[] = { "small", "large", "mixed", "calloc", "notrim" };
+	static const char *all_cases[] = { "small", "large", "mixed", "calloc", "notrim", "reuse" };
 	const char **cases = all_cases;
 	int ncases = 5, i, opt, passed = 0, failed = 0;
 
@@ -305,7 +365,7 @@ int main(int argc, char **argv)
 		case 's': small_mb = strtoul(optarg, NULL, 0); break;
 		case 'l': large_mb = strtoul(optarg, NULL, 0); break;
 		default:
-			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed|calloc|notrim...]\n");
+			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed|calloc|notrim|reuse...]\n");
 			return 2;
 		}
 	}

@@ -8,10 +8,12 @@
 
 #ifdef CONFIG_BACKEND_MMAP
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <hakmem.h>
 #include "large/large.h"
 
@@ -78,10 +80,195 @@ START_TEST(test_large_class_reuse)
 	ck_assert_ptr_eq(p, q);
 	ck_assert_uint_eq(hak_malloc_usable_size(q), u);
 	hak_free(q);
-	q = hak_malloc(2 * u);		/* another class: another block */
+	q = hak_malloc(4 * u);		/* two doublings up: another block */
 	ck_assert_ptr_ne(p, q);
 	hak_free(q);
 	hak_malloc_trim(0);
+}
+END_TEST
+
+/* The pages of [p, p + n) that are resident (committed), in bytes. */
+static size_t resident_bytes(const void *p, size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), i, r = 0;
+	uintptr_t a = (uintptr_t)p & ~(pg - 1);
+	size_t len = (uintptr_t)p + n - a, pages = (len + pg - 1) / pg;
+	unsigned char *vec = malloc(pages);
+
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)a, len, vec), 0);
+	for (i = 0; i < pages; i++)
+		r += (vec[i] & 1) ? pg : 0;
+	free(vec);
+	return r;
+}
+
+/*
+ * Big buffers replaced one at a time, each written in full: the new
+ * buffers come from the memory of the freed ones, still committed (a
+ * larger one cut to size, a smaller one grown), not from fresh pages
+ * that fault again. Before, most were new mappings or decommitted.
+ */
+START_TEST(test_large_buffers_reused)
+{
+	enum { LIVE = 8, OPS = 60 };
+	size_t lo = (size_t)4 << 20, hi = (size_t)20 << 20, sz[LIVE], asked = 0, resident = 0;
+	unsigned int seed = 12345;
+	char *v[LIVE];
+	int i, n;
+
+	hak_malloc_trim(0);
+	for (i = 0; i < LIVE; i++) {
+		sz[i] = lo + (size_t)rand_r(&seed) % (hi - lo);
+		v[i] = hak_malloc(sz[i]);
+		ck_assert_ptr_nonnull(v[i]);
+		memset(v[i], i, sz[i]);
+	}
+	for (n = 0; n < OPS; n++) {
+		i = rand_r(&seed) % LIVE;
+		hak_free(v[i]);
+		sz[i] = lo + (size_t)rand_r(&seed) % (hi - lo);
+		v[i] = hak_malloc(sz[i]);
+		ck_assert_ptr_nonnull(v[i]);
+		asked += sz[i];
+		resident += resident_bytes(v[i], sz[i]);
+		memset(v[i], n, sz[i]);
+	}
+	ck_assert_msg(resident >= asked / 4 * 3,
+		      "%zu MiB of %zu MiB of new buffers were committed already",
+		      resident >> 20, asked >> 20);
+	for (i = 0; i < LIVE; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+}
+END_TEST
+
+/*
+ * A cached block much larger than the request serves it in place, cut at
+ * the first chunk boundary past the request: the waste is under a chunk
+ * (2 MiB) plus the class rounding, and the rest, still committed, serves
+ * the next request.
+ */
+START_TEST(test_large_cut)
+{
+	size_t big = (size_t)24 << 20, small = (size_t)6 << 20, chunk = (size_t)4 << 20;
+	char *p = hak_malloc(big), *q, *r;
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 1, big);
+	hak_free(p);
+	q = hak_malloc(small);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_le(hak_malloc_usable_size(q), small + small / 4 + chunk);
+	r = hak_malloc((size_t)12 << 20);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(r >= p + small && r < p + big, "%p is not in the rest of %p", r, p);
+	ck_assert_uint_ge(resident_bytes(r, (size_t)12 << 20), (size_t)12 << 20);
+	hak_free(q);
+	hak_free(r);
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/* A cached block somewhat smaller than the request is grown for it: its pages stay. */
+START_TEST(test_large_grow_cached)
+{
+	size_t n = (size_t)8 << 20, m = (size_t)12 << 20;
+	char *p = hak_malloc(n), *q;
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 7, n);
+	hak_free(p);
+	q = hak_malloc(m);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_ge(hak_malloc_usable_size(q), m);
+	ck_assert_uint_ge(resident_bytes(q, n), n - n / 8);
+	memset(q, 8, m);
+	hak_free(q);
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
+ * Neighbouring cached blocks coalesce: two blocks of 8 MiB mapped next to
+ * each other and freed (in either order) serve a 16 MiB request as one
+ * block, in place and committed, instead of one of them being grown with
+ * new pages.
+ */
+START_TEST(test_large_coalesce)
+{
+	size_t n = ((size_t)8 << 20) - LARGE_HDR, m = ((size_t)16 << 20) - LARGE_HDR;
+	int order;
+
+	for (order = 0; order < 2; order++) {
+		char *x, *y, *q;
+
+		hak_malloc_trim(0);
+		x = hak_malloc(n);
+		y = hak_malloc(n);
+		ck_assert_ptr_nonnull(x);
+		ck_assert_ptr_nonnull(y);
+		memset(x, 1, n);
+		memset(y, 2, n);
+		/* New mappings go right below the last one. */
+		ck_assert_msg(y + n + LARGE_HDR == x, "%p and %p are not neighbours", y, x);
+		hak_free(order ? y : x);
+		hak_free(order ? x : y);
+		q = hak_malloc(m);
+		ck_assert_ptr_eq(q, y);
+		ck_assert_uint_ge(resident_bytes(q, m), m - m / 16);
+		hak_free(q);
+	}
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
+ * Many blocks of one class allocated, then all freed, again and again:
+ * the cache keeps them all (every cache operation is O(1), so it need not
+ * drop any to stay fast), the same blocks come back, committed (their
+ * contents are still there), and the cache holds no more than they were.
+ */
+START_TEST(test_large_cache_many)
+{
+	enum { N = 4000, SIZE = 40000 };
+	static char *v[N], *prev[N];
+	size_t cls = 0;
+	int round, i;
+
+	hak_malloc_trim(0);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < N; i++) {
+			v[i] = hak_malloc(SIZE);
+			ck_assert_ptr_nonnull(v[i]);
+			cls = hak_malloc_usable_size(v[i]) + LARGE_HDR;
+			if (round)
+				ck_assert_msg(v[i] == prev[N - 1 - i] && v[i][SIZE / 2] == (char)i,
+					      "round %d: block %d (%p) is not block %p, cached",
+					      round, i, v[i], prev[N - 1 - i]);
+			v[i][SIZE / 2] = (char)(N - 1 - i);
+		}
+		for (i = 0; i < N; i++) {
+			prev[i] = v[i];
+			hak_free(v[i]);
+		}
+		ck_assert_uint_eq(large_cached_bytes(), cls * N);
+	}
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+}
+END_TEST
+
+/* A large block freed twice, cached in between: the process aborts (guard.md). */
+START_TEST(test_large_double_free_aborts)
+{
+	char *p = hak_malloc(100000);
+	char *volatile q = p;
+
+	ck_assert_ptr_nonnull(p);
+	hak_free(p);
+	hak_free(q);
 }
 END_TEST
 
@@ -188,6 +375,48 @@ START_TEST(test_large_decay)
 }
 END_TEST
 #endif /* CONFIG_LARGE_CACHE */
+
+/*
+ * Blocks of several MiB are placed on a huge-page boundary and madvised
+ * for transparent huge pages: the kernel reports the mapping eligible
+ * (unless THP is off system-wide).
+ */
+START_TEST(test_large_hugepages)
+{
+	size_t n = (size_t)8 << 20, thp = (size_t)2 << 20;
+	char *p = hak_malloc(n), line[256], mode[128] = "";
+	uintptr_t a = 0, b = 0;
+	int eligible = -1, in = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(p);
+	if (sysconf(_SC_PAGESIZE) != 4096) {
+		hak_free(p);
+		return;		/* huge pages of another size */
+	}
+	ck_assert_uint_eq(((uintptr_t)p - LARGE_HDR) % thp, 0);
+	memset(p, 1, n);
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	f = fopen("/proc/self/smaps", "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)p >= a && (uintptr_t)p < b;
+		else if (in && !strncmp(line, "THPeligible:", 12))
+			eligible = atoi(line + 12);
+	}
+	fclose(f);
+	if (mode[0] && !strstr(mode, "[never]"))
+		ck_assert_msg(eligible == 1, "THPeligible %d for the mapping of %p (%s)", eligible, p, mode);
+	hak_free(p);
+	hak_malloc_trim(0);
+}
+END_TEST
 
 /* realloc growth and shrinking keep the contents, and go through classes. */
 START_TEST(test_large_realloc_grow)
@@ -302,6 +531,15 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_cache_trim);
 	tcase_add_test(tc, test_large_budget_grows);
 	tcase_add_test(tc, test_large_decay);
+	tcase_add_test(tc, test_large_buffers_reused);
+	tcase_add_test(tc, test_large_cut);
+	tcase_add_test(tc, test_large_grow_cached);
+	tcase_add_test(tc, test_large_coalesce);
+	tcase_add_test(tc, test_large_cache_many);
+	tcase_add_test_raise_signal(tc, test_large_double_free_aborts, SIGABRT);
+#endif
+#ifdef CONFIG_LARGE_HUGEPAGES
+	tcase_add_test(tc, test_large_hugepages);
 #endif
 	tcase_add_test(tc, test_large_realloc_grow);
 	tcase_add_test(tc, test_large_aligned);

@@ -67,11 +67,16 @@ def all_cases():
             cases.append(dict(case="batch/%d-%s" % (size, oname), bench="batch", prog="bench_batch",
                               args=[size, 25, 1600, order, 20000000 if size <= 1024 else 4000000],
                               it=4, size=size))
+    cases.append(dict(case="large_reuse", bench="large_reuse", prog="bench_large_reuse",
+                      args=[200, 20, 5 << 20, 25 << 20], it=0))
+    for n, rounds in ((1000, 300), (4000, 75)):
+        cases.append(dict(case="large_cache/%d" % n, bench="large_cache", prog="bench_large_cache",
+                          args=[rounds, n, 40000], it=0))
     return cases
 
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
-               "realloc", "thread_churn", "churn", "batch"]
+               "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache"]
 
 
 def select_cases(benches, sizes):
