@@ -8,6 +8,7 @@
 #include <hakmem/errno.h>
 #include "large/large.h"
 #include "os/os.h"
+#include "prof/prof.h"
 
 #ifdef CONFIG_THREADS
 #include <pthread.h>
@@ -76,8 +77,11 @@ void core_free_slow(void *ptr, unsigned int reg)
 
 	if (!ptr)
 		return;
-	if (reg >= REG_LARGE)
+	if (reg >= REG_LARGE) {
+		/* Sampled blocks are Large ones (mm/prof). */
+		prof_free_large(ptr);
 		large_free(ptr, reg, caller);
+	}
 	else
 		guard_foreign(ptr, GUARD_FREE, caller);
 }
@@ -162,6 +166,7 @@ int hk_trim(size_t pad)
 /* Take every allocator lock, in one order, so the child sees none held. */
 static void core_fork_prepare(void)
 {
+	prof_fork_prepare();
 	heap_fork_prepare();
 	ss_fork_prepare();
 	large_fork_prepare();
@@ -172,6 +177,7 @@ static void core_fork_parent(void)
 	large_fork_parent();
 	ss_fork_parent();
 	heap_fork_parent();
+	prof_fork_parent();
 }
 
 static void core_fork_child(void)
@@ -179,6 +185,7 @@ static void core_fork_child(void)
 	large_fork_child();
 	ss_fork_child();
 	heap_fork_child();
+	prof_fork_child();
 }
 
 /*
