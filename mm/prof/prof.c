@@ -51,7 +51,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <unwind.h>
 #include <hakmem.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
@@ -127,6 +126,18 @@ static int prof_dump_pending;			/* a signal asked for a dump */
 static unsigned long prof_dump_seq;		/* dumps numbered per process */
 
 #define barrier()	__asm__ __volatile__("" ::: "memory")
+
+/*
+ * The unwinder's interface (the Itanium C++ ABI's level 1, as in the LSB;
+ * libgcc_s, or libgcc_eh in a static link), declared here rather than
+ * taken from gcc's <unwind.h>, which sparse cannot read.
+ */
+struct _Unwind_Context;
+#define URC_NO_REASON		0
+#define URC_END_OF_STACK	5
+typedef int (*unwind_trace_fn)(struct _Unwind_Context *ctx, void *arg);
+extern int _Unwind_Backtrace(unwind_trace_fn fn, void *arg);
+extern uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Lock                                                               */
@@ -499,15 +510,15 @@ struct prof_bt {
 	unsigned int n;					/* frames in pc[] */
 };
 
-static _Unwind_Reason_Code prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
+static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
 {
 	struct prof_bt *bt = arg;
 	uintptr_t ip = _Unwind_GetIP(ctx);
 
 	if (!ip || bt->n >= ARRAY_SIZE(bt->pc))
-		return _URC_END_OF_STACK;
+		return URC_END_OF_STACK;
 	bt->pc[bt->n++] = ip;
-	return _URC_NO_REASON;
+	return URC_NO_REASON;
 }
 
 /*
