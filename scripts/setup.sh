@@ -25,6 +25,7 @@ PACKAGES=(
 	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
 	gnuplot-nox valgrind clang libclang-rt-14-dev
 	sqlite3 redis-server redis-tools tmux
+	google-perftools graphviz
 )
 # Without these nothing builds; the others only matter for tests,
 # benchmarks and cross builds.
