@@ -103,6 +103,7 @@ unsigned long prof_nr_live;
 /* Configuration, read once from the environment. */
 static int prof_ready;			/* 0: not read, 1: read */
 static int prof_on;			/* HAKMEM_PROF */
+static int prof_started;		/* the constructor has run: sample */
 static double prof_mean;		/* HAKMEM_PROF_SAMPLE */
 static int prof_at_exit;		/* HAKMEM_PROF_AT_EXIT (default 1) */
 static int prof_peak_at_exit;		/* HAKMEM_PROF_PEAK (default 1) */
@@ -840,6 +841,7 @@ __attribute__((constructor)) static void prof_ctor(void)
 	if (!prof_on)
 		return;
 	prof_warm_up();
+	a_store(&prof_started, 1, A_RELEASE);
 	if (prof_signo) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = prof_signal;
@@ -904,10 +906,27 @@ static void *prof_large(size_t size, size_t align, int zero)
  */
 static int prof_take(struct prof_tls *t, size_t size)
 {
-	if (unlikely(!a_load(&prof_ready, A_ACQUIRE)))
+	if (unlikely(!a_load(&prof_ready, A_ACQUIRE))) {
+		/*
+		 * The dynamic linker may allocate before the C library has
+		 * set environ: ask again a little later.
+		 */
+		if (!environ) {
+			prof_left = 1UL << 16;
+			return 0;
+		}
 		prof_init();
+	}
 	if (!prof_on) {
 		prof_left = ULONG_MAX;
+		return 0;
+	}
+	/*
+	 * Not before the constructor: in a static program the C library
+	 * allocates before the unwinder can find its tables.
+	 */
+	if (unlikely(!a_load(&prof_started, A_ACQUIRE))) {
+		prof_left = 1UL << 16;
 		return 0;
 	}
 	if (unlikely(!t->rng)) {

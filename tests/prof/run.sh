@@ -7,7 +7,7 @@
 #
 # LIBDIR holds a libhakmem.so built with CONFIG_HEAP_PROFILE=y; TESTDIR
 # the test programs (prof: linked with that library's libhakmem.a,
-# prof-libc: plain, for LD_PRELOAD). Both run tests/prof/prof.c, which
+# prof-static: the same with -static, prof-libc: plain, for LD_PRELOAD). Both run tests/prof/prof.c, which
 # allocates known amounts from known functions and dumps; google-pprof
 # must attribute them within 15% (the sampling error at the mean of 16 KiB
 # used here is about 1-4%). Then python3 and sqlite3 run under LD_PRELOAD
@@ -153,6 +153,8 @@ run_known() {
 
 echo "--- tests/prof/prof.c linked with libhakmem.a"
 run_known static "$tdir/prof"
+echo "--- the same, linked with -static"
+run_known static-link "$tdir/prof-static"
 echo "--- tests/prof/prof.c (plain malloc) under LD_PRELOAD"
 run_known preload "$tdir/prof-libc" LD_PRELOAD="$lib/libhakmem.so"
 
