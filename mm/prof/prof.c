@@ -851,22 +851,42 @@ __attribute__((constructor)) static void prof_ctor(void)
 	}
 }
 
-__attribute__((destructor)) static void prof_dtor(void)
+/*
+ * At exit: the lock, but not forever (exit() called by a signal handler
+ * that interrupted this very thread inside the profiler would wait for
+ * itself).
+ */
+static int prof_lock_at_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (prof_trylock())
+			return 0;
+		sched_yield();
+	}
+	hk_dprintf(STDERR_FILENO, "hakmem: prof: the profiler is busy at exit: no exit dump\n");
+	return -1;
+}
+
+static void prof_dump_at_exit(const char *what, int peak)
 {
 	char path[PROF_PREFIX_MAX + 64];
 
-	if (!prof_on)
+	prof_path(path, sizeof(path), what);
+	if (prof_dump_to(path, peak))
+		hk_dprintf(STDERR_FILENO, "hakmem: prof: cannot write %s\n", path);
+}
+
+__attribute__((destructor)) static void prof_dtor(void)
+{
+	if (!prof_on || (!prof_at_exit && !prof_peak_at_exit) || prof_lock_at_exit())
 		return;
-	if (prof_at_exit) {
-		prof_path(path, sizeof(path), "exit");
-		if (hak_prof_dump(path))
-			hk_dprintf(STDERR_FILENO, "hakmem: prof: cannot write %s\n", path);
-	}
-	if (prof_peak_at_exit) {
-		prof_path(path, sizeof(path), "peak");
-		if (hak_prof_dump_peak(path))
-			hk_dprintf(STDERR_FILENO, "hakmem: prof: cannot write %s\n", path);
-	}
+	if (prof_at_exit)
+		prof_dump_at_exit("exit", 0);
+	if (prof_peak_at_exit)
+		prof_dump_at_exit("peak", 1);
+	prof_unlock();
 }
 
 /* ------------------------------------------------------------------ */
