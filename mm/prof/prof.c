@@ -938,7 +938,7 @@ static int prof_take(struct prof_tls *t, size_t size)
 		prof_init();
 	}
 	if (!prof_on) {
-		prof_left = ULONG_MAX;
+		prof_left = LONG_MAX;
 		return 0;
 	}
 	/*

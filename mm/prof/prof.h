@@ -42,10 +42,16 @@ void prof_fork_prepare(void);
 void prof_fork_parent(void);
 void prof_fork_child(void);
 
-/* Count size bytes down; true if this allocation must take the slow path. */
+/*
+ * Count size bytes down; true if this allocation must take the slow path:
+ * the count went below zero. (The sign of the result, rather than the
+ * borrow, lets the compiler subtract in memory and branch on the flags:
+ * three instructions with the TLS offset's load.) The count is below
+ * 2^63 when it is set, and LONG_MAX while profiling is off.
+ */
 static __always_inline int prof_tick(size_t size)
 {
-	return unlikely(__builtin_sub_overflow(prof_left, size, &prof_left));
+	return unlikely((long)(prof_left -= size) < 0);
 }
 
 /* A Large block is freed (or realloc moved it). */
