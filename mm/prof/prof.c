@@ -344,7 +344,7 @@ static uint64_t prof_stack_hash(const uintptr_t *pc, unsigned int depth)
 
 static int prof_stack_grow(void)
 {
-	unsigned long cap = prof_stack_cap ? prof_stack_cap * 2 : 1024, i, j;
+	unsigned long cap = prof_stack_cap ? prof_stack_cap * 2 : 1024, j;
 	struct prof_stack **tab = prof_map(cap * sizeof(*tab));
 	struct prof_stack *s;
 
@@ -355,8 +355,7 @@ static int prof_stack_grow(void)
 			;
 		tab[j] = s;
 	}
-	i = prof_stack_cap;
-	prof_unmap(prof_stack_tab, i * sizeof(*tab));
+	prof_unmap(prof_stack_tab, prof_stack_cap * sizeof(*tab));
 	prof_stack_tab = tab;
 	prof_stack_cap = cap;
 	return 0;
