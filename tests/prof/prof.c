@@ -10,14 +10,17 @@
  *
  *   alloc_a  64 MiB in 4 KiB blocks (malloc), kept
  *   alloc_b  16 MiB in 100-byte blocks (calloc), kept
+ *   alloc_e  16 MiB in 16 KiB blocks, each from a different call stack
+ *            (1024 paths through a binary tree of calls), kept: more
+ *            stacks than the profiler's first stack table holds
  *   alloc_c  16 MiB in 512-byte blocks (aligned_alloc, 64), then freed:
- *            the peak (96 MiB) is here
+ *            the peak (112 MiB) is here
  *   alloc_d  8 MiB: 4096 blocks grown by realloc from 16 B to 2 KiB, kept
- *   DIR/live.heap       hak_prof_dump: a 64, b 16, d 8 MiB (c: 0 live, 16 allocated)
+ *   DIR/live.heap       hak_prof_dump: a 64, b 16, d 8, e 16 MiB (c: 0 live, 16 allocated)
  *   raise(SIGUSR2)      the signal dump (HAKMEM_PROF_SIGNAL=12): the same
  *   free alloc_a's blocks
- *   DIR/after.heap      hak_prof_dump: b 16, d 8
- *   DIR/peak.heap       hak_prof_dump_peak: a 64, b 16, c 16
+ *   DIR/after.heap      hak_prof_dump: b 16, d 8, e 16
+ *   DIR/peak.heap       hak_prof_dump_peak: a 64, b 16, e 16, c 16 (d: 0)
  *
  * and the exit dumps (HAKMEM_PROF_PREFIX) follow at exit. Also runs under
  * LD_PRELOAD (hak_prof_dump is a weak reference).
@@ -33,8 +36,11 @@
 #define B_N	167772		/* 100 B each: 16 MiB */
 #define C_N	32768		/* 512 B each: 16 MiB */
 #define D_N	4096		/* 2048 B each at the end: 8 MiB */
+#define E_DEPTH	10		/* 2^10 blocks of 16 KiB: 16 MiB */
 
-static void *a[A_N], *b[B_N], *c[C_N], *d[D_N];
+static void *a[A_N], *b[B_N], *c[C_N], *d[D_N], *e[1 << E_DEPTH];
+static int e_n;
+static volatile int e_sink;
 
 static void oom(const char *what)
 {
@@ -80,6 +86,43 @@ NOINLINE void alloc_d(void)
 	}
 }
 
+NOINLINE void e_leaf(void)
+{
+	if (!(e[e_n++] = malloc(16384)))
+		oom("alloc_e");
+}
+
+NOINLINE void e_right(int depth, unsigned int path);
+
+/* Two functions, chosen by the bits of path: 1024 different stacks. */
+NOINLINE void e_left(int depth, unsigned int path)
+{
+	if (!depth)
+		e_leaf();
+	else if (path & 1)
+		e_right(depth - 1, path >> 1);
+	else
+		e_left(depth - 1, path >> 1);
+	e_sink++;	/* no tail call: every level keeps its frame */
+}
+
+NOINLINE void e_right(int depth, unsigned int path)
+{
+	if (!depth)
+		e_leaf();
+	else if (path & 1)
+		e_right(depth - 1, path >> 1);
+	else
+		e_left(depth - 1, path >> 1);
+	e_sink++;
+}
+
+NOINLINE void alloc_e(void)
+{
+	for (unsigned int path = 0; path < 1U << E_DEPTH; path++)
+		e_left(E_DEPTH, path);
+}
+
 static void free_all(void **v, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -111,6 +154,7 @@ int main(int argc, char **argv)
 
 	alloc_a();
 	alloc_b();
+	alloc_e();
 	alloc_c();
 	free_all(c, C_N);
 	alloc_d();

@@ -70,7 +70,7 @@ near() {
 
 # check_known PROG DIR: the dumps of one run of tests/prof/prof.c.
 check_known() {
-	local prog=$1 d=$2 f
+	local prog=$1 d=$2 f n
 	local live=$d/live.heap after=$d/after.heap peak=$d/peak.heap
 	local tag=${prog##*/}
 
@@ -85,12 +85,20 @@ check_known() {
 	near "$tag live alloc_b" "$(mb "$prog" "$live" alloc_b)" 16
 	near "$tag live alloc_c (freed)" "$(mb "$prog" "$live" alloc_c)" 0
 	near "$tag live alloc_d (realloc)" "$(mb "$prog" "$live" alloc_d)" 8
+	near "$tag live alloc_e (1024 stacks)" "$(mb "$prog" "$live" alloc_e)" 16
+	n=$(grep -c ' @ 0x' "$live")
+	if [ "$n" -gt 512 ]; then
+		ok "$tag: $n stacks in live.heap (the stack table grew)"
+	else
+		bad "$tag: only $n stacks in live.heap, expected more than 512"
+	fi
 	near "$tag alloc_space alloc_c" "$(mb "$prog" "$live" alloc_c --alloc_space)" 16
 	near "$tag after free alloc_a" "$(mb "$prog" "$after" alloc_a)" 0
 	near "$tag after free alloc_b" "$(mb "$prog" "$after" alloc_b)" 16
 	near "$tag growth --base alloc_a" "$(mb "$prog" "$after" alloc_a --base="$live")" -64
 	near "$tag peak alloc_a" "$(mb "$prog" "$peak" alloc_a)" 64
 	near "$tag peak alloc_c" "$(mb "$prog" "$peak" alloc_c)" 16
+	near "$tag peak alloc_e" "$(mb "$prog" "$peak" alloc_e)" 16
 	near "$tag peak alloc_d" "$(mb "$prog" "$peak" alloc_d)" 0
 
 	# The exit dumps, and the one SIGUSR2 asked for.
