@@ -98,6 +98,19 @@ int hak_option_set(const char *name, unsigned long value);
  */
 int hak_arena_init(void *base, size_t len);
 
+/*
+ * The heap profiler (CONFIG_HEAP_PROFILE, run with HAKMEM_PROF=1): write
+ * the estimated live memory by allocating call stack (hak_prof_dump), or
+ * the same at the highest estimated total so far (hak_prof_dump_peak), to
+ * the file path, in the text format of the gperftools heap profiler:
+ * google-pprof --text PROGRAM path. Returns 0, or -1 with errno set (the
+ * file could not be written; ENOSYS in builds without the profiler).
+ * With profiling off at run time the profile is empty. Does not allocate;
+ * see Documentation/profiling.md.
+ */
+int hak_prof_dump(const char *path);
+int hak_prof_dump_peak(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <hakmem/lock.h>
 #include "large/large.h"
 #include "os/os.h"
+#include "prof/prof.h"
 
 #ifdef CONFIG_THREADS
 #include <pthread.h>
@@ -77,8 +78,11 @@ void core_free_slow(void *ptr, unsigned int reg)
 
 	if (!ptr)
 		return;
-	if (reg >= REG_LARGE)
+	if (reg >= REG_LARGE) {
+		/* Sampled blocks are Large ones (mm/prof). */
+		prof_free_large(ptr);
 		large_free(ptr, reg, caller);
+	}
 	else
 		guard_foreign(ptr, GUARD_FREE, caller);
 }
@@ -177,6 +181,24 @@ static void core_fork_child(void)
 {
 	hk_locks_reset();
 	heap_fork_child();
+	prof_fork_child();
+}
+
+/*
+ * The heap profiler's lock is a word of its own (a signal handler may
+ * find it held and leave its dump to the holder): it is taken first and
+ * released last, around the registered locks.
+ */
+static void core_fork_prepare(void)
+{
+	prof_fork_prepare();
+	hk_locks_acquire();
+}
+
+static void core_fork_parent(void)
+{
+	hk_locks_release();
+	prof_fork_parent();
 }
 
 /*
@@ -188,6 +210,6 @@ static void core_fork_child(void)
 __attribute__((constructor)) static void core_init(void)
 {
 	heap_init();
-	pthread_atfork(hk_locks_acquire, hk_locks_release, core_fork_child);
+	pthread_atfork(core_fork_prepare, core_fork_parent, core_fork_child);
 }
 #endif

@@ -33,7 +33,7 @@ TEST_PACKAGES=(
 	g++ python3 sparse check pkg-config git coreutils util-linux
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 	valgrind clang libclang-rt-14-dev
-	sqlite3 redis-server redis-tools
+	sqlite3 redis-server redis-tools google-perftools graphviz
 )
 # make bench: the other allocators and the charts.
 BENCH_PACKAGES=(

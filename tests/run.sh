@@ -13,6 +13,7 @@
 #   HK_MAKE                make command for the sanitizer and fuzz builds
 #   HK_HAVE_CHECK HK_THREADS HK_MMAP HK_ARENA HK_ARENA_KB HK_EXPORT
 #   HK_DOUBLE_FREE_CHECK   configuration ("y" or empty)
+#   HK_PROF_LIB            a build directory with CONFIG_HEAP_PROFILE=y (prof)
 #   STRESS_TIME STRESS_THREADS FUZZ_TIME RSS_FRACTION   knobs (may be empty)
 #
 # Each suite prints its own summary line ("100%: Checks: N, Failures: 0,
@@ -376,6 +377,13 @@ suite_mutants() {
 	"$PYTHON" "$HK_SRC/tests/mutants/run.py" --workdir "$HK_T/mutants"
 }
 
+# The heap profiler: its library and programs are built here (a build
+# failure is this suite's failure), then tests/prof/run.sh.
+suite_prof() {
+	$HK_MAKE prof-build || return 1
+	bash "$HK_SRC/tests/prof/run.sh" "$HK_PROF_LIB" "$HK_T/prof"
+}
+
 suite_programs() {
 	PROGRAMS_LONG=$long bash "$HK_SRC/tests/programs/run.sh"
 }
@@ -407,6 +415,7 @@ else
 		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
 		mutants)	run_suite mutants 7200 suite_mutants ;;
+		prof)		run_suite prof 900 suite_prof ;;
 		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 		esac
 	done

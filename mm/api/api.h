@@ -8,6 +8,7 @@
 #include <hakmem.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
+#include "prof/prof.h"
 
 /*
  * With CONFIG_EXPORT_MALLOC, export hak_NAME under the C library's name

@@ -7,6 +7,8 @@
 
 __export void *hak_malloc(size_t size)
 {
+	if (prof_tick(size))
+		return prof_alloc(size, 0, 0, __builtin_return_address(0));
 	return hk_alloc(size);
 }
 HK_EXPORT_AS(malloc, hak_malloc);
@@ -27,6 +29,8 @@ __export void *hak_calloc(size_t nmemb, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
+	if (prof_tick(total))
+		return prof_alloc(total, 0, 1, __builtin_return_address(0));
 	return hk_alloc_zeroed(total);
 }
 HK_EXPORT_AS(calloc, hak_calloc);

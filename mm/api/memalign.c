@@ -23,8 +23,11 @@ size_t api_page_size(void)
 }
 #endif
 
-/* align: a power of two. */
-static void *api_aligned(size_t align, size_t size)
+/*
+ * align: a power of two. Inlined into each entry point, so that the
+ * return address is the program's.
+ */
+static __always_inline void *api_aligned(size_t align, size_t size)
 {
 	void *p;
 
@@ -34,7 +37,11 @@ static void *api_aligned(size_t align, size_t size)
 	}
 	/* Blocks of 8 bytes are only 8-aligned: ask for at least align. */
 	if (align <= HK_MIN_ALIGN)
-		return hk_alloc(size < align ? align : size);
+		size = size < align ? align : size;
+	if (prof_tick(size))
+		return prof_alloc(size, align, 0, __builtin_return_address(0));
+	if (align <= HK_MIN_ALIGN)
+		return hk_alloc(size);
 	p = hk_alloc_aligned(align, size);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);

@@ -71,9 +71,17 @@ static __slowpath void *cxx_new_slow(size_t size, size_t align, int nothrow)
 	}
 }
 
+/* hk_alloc(), sampled by the heap profiler (CONFIG_HEAP_PROFILE) like malloc. */
+static __always_inline void *cxx_alloc(size_t size)
+{
+	if (prof_tick(size))
+		return prof_alloc(size, 0, 0, __builtin_return_address(0));
+	return hk_alloc(size);
+}
+
 static __fastpath_inline void *cxx_new(size_t size)
 {
-	void *p = hk_alloc(size);
+	void *p = cxx_alloc(size);
 
 	if (likely(p))
 		return p;
@@ -91,7 +99,7 @@ static inline void *cxx_new_aligned(size_t size, size_t align, int nothrow)
 
 static inline void *cxx_new_nothrow(size_t size)
 {
-	void *p = hk_alloc(size);
+	void *p = cxx_alloc(size);
 
 	if (likely(p))
 		return p;

@@ -27,9 +27,14 @@ __export void *hak_realloc(void *ptr, size_t size)
 		hk_set_errno(EINVAL);
 		return NULL;
 	}
+	if (prof_tick(size))
+		return prof_realloc(ptr, size, old, __builtin_return_address(0));
 	p = hk_resize(ptr, size);
-	if (p)
+	if (p) {
+		/* A sampled block (a Large one) is not sampled any more. */
+		prof_free_large(ptr);
 		return p;
+	}
 	p = hk_alloc(size);
 	if (unlikely(!p))
 		return NULL;

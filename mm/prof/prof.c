@@ -1,0 +1,993 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/prof/prof.c - the sampling heap profiler (CONFIG_HEAP_PROFILE).
+ *
+ * Sampling. Every thread draws the distance to its next sample, in bytes,
+ * from an exponential distribution of mean HAKMEM_PROF_SAMPLE (512 KiB by
+ * default) and counts its allocations down from it (prof_left, inline in
+ * the entry points). The sample points form a Poisson process over the
+ * bytes allocated: an allocation of s bytes holds at least one of them
+ * with probability 1 - exp(-s / mean), and is sampled then; its estimate
+ * is that many allocations, 1 / (1 - exp(-s / mean)), of s bytes each.
+ * After a sample the next distance is drawn afresh (the process has no
+ * memory, so the rest of the crossing allocation does not count).
+ *
+ * A sampled block records its call stack (_Unwind_Backtrace: the .eh_frame
+ * tables, no frame pointers needed) and is served by the Large box
+ * whatever its size, so that its free goes to core_free_slow(), the only
+ * place that asks the profiler. The profiler's tables live in memory it
+ * maps itself (never malloc): stacks, interned in a hash table, with the
+ * estimated live and total counts and bytes of their samples, and the
+ * sampled blocks, in an open-addressing table keyed by address. One lock
+ * covers both; no allocation, unwinding or system call of the allocator
+ * happens under it, and nothing under it can call malloc.
+ *
+ * Recursion: the unwinder may call malloc (libgcc sorts the FDEs of
+ * objects registered with __register_frame_info); a thread inside the
+ * profiler serves nested allocations without sampling them.
+ *
+ * Peak: after each sample that raises the live estimate above its
+ * maximum, the peak generation advances; a stack keeps its values of the
+ * last peak (saved the first time it changes after it), so the peak
+ * profile costs O(1) per sample.
+ *
+ * Dumps: the text format of the gperftools heap profiler,
+ *
+ *   heap profile: <live count>: <live bytes> [<alloc count>: <alloc bytes>] @ heapprofile
+ *   <count>: <bytes> [<count>: <bytes>] @ 0x<pc> 0x<pc> ...
+ *   ...
+ *   MAPPED_LIBRARIES:
+ *   <the contents of /proc/self/maps>
+ *
+ * written without allocating: at exit, on request (hak_prof_dump()), or
+ * on a signal. The signal handler dumps at once if it gets the lock, or
+ * leaves the dump to the thread that holds it, which writes it when it
+ * lets go. See Documentation/profiling.md.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <hakmem.h>
+#include <hakmem/alloc.h>
+#include <hakmem/errno.h>
+#include <hakmem/print.h>
+#include "large/large.h"
+#include "os/os.h"
+#include "superslab/registry.h"
+#include "prof.h"
+
+#define PROF_DEFAULT_SAMPLE	(512UL << 10)	/* mean bytes between samples */
+#define PROF_MAX_DEPTH		64		/* frames kept per stack */
+#define PROF_SKIP_MAX		16		/* allocator frames above the program's */
+#define PROF_FP_SHIFT		16		/* counts are fixed point, 1/65536 */
+#define PROF_CHUNK		(1UL << 20)	/* arena chunk for stack records */
+#define PROF_PREFIX_MAX		200		/* longest HAKMEM_PROF_PREFIX used */
+
+/* A distinct call stack and the estimates of its samples. */
+struct prof_stack {
+	struct prof_stack *next;	/* every stack, newest first */
+	uint64_t hash;			/* of the frames */
+	uint64_t live_count;		/* estimated live blocks, fixed point */
+	uint64_t live_bytes;		/* estimated live bytes */
+	uint64_t alloc_count;		/* estimated blocks ever allocated, fixed point */
+	uint64_t alloc_bytes;		/* estimated bytes ever allocated */
+	uint64_t peak_count;		/* live_count at the last peak (if gen is current) */
+	uint64_t peak_bytes;		/* live_bytes at the last peak (if gen is current) */
+	unsigned long gen;		/* peak generation when peak_* were saved */
+	unsigned int depth;		/* frames in pc[] */
+	uintptr_t pc[];			/* return addresses, the allocating call first */
+};
+
+/* A sampled block that is alive. */
+struct prof_sample {
+	uintptr_t ptr;			/* the block (0: empty slot) */
+	struct prof_stack *stack;	/* where it was allocated */
+	uint64_t count;			/* its estimated count, fixed point */
+	uint64_t bytes;			/* its estimated bytes */
+};
+
+/* A thread's sampling state (beside prof_left). */
+struct prof_tls {
+	uint64_t rng;			/* xorshift state; 0 before the first sample point */
+	int busy;			/* inside the profiler: do not sample */
+};
+
+__hk_tls unsigned long prof_left;
+static __hk_tls struct prof_tls prof_tls;
+unsigned long prof_nr_live;
+
+/* Configuration, read once from the environment. */
+static int prof_ready;			/* 0: not read, 1: read */
+static int prof_on;			/* HAKMEM_PROF */
+static int prof_started;		/* the constructor has run: sample */
+static double prof_mean;		/* HAKMEM_PROF_SAMPLE */
+static int prof_at_exit;		/* HAKMEM_PROF_AT_EXIT (default 1) */
+static int prof_peak_at_exit;		/* HAKMEM_PROF_PEAK (default 1) */
+static int prof_signo;			/* HAKMEM_PROF_SIGNAL (default 0: none) */
+static char prof_prefix[PROF_PREFIX_MAX + 1];	/* HAKMEM_PROF_PREFIX (default "hakmem") */
+
+/* Under prof_lock_word. */
+static int prof_lock_word;
+static struct prof_stack *prof_stacks;		/* list of every stack */
+static struct prof_stack **prof_stack_tab;	/* hash table of the stacks */
+static unsigned long prof_stack_cap;		/* its size (power of two) */
+static unsigned long prof_nr_stacks;
+static struct prof_sample *prof_sample_tab;	/* hash table of the live samples */
+static unsigned long prof_sample_cap;		/* its size (power of two) */
+static char *prof_arena, *prof_arena_end;	/* bump allocation of stack records */
+static uint64_t prof_live_bytes;		/* sum of live_bytes */
+static uint64_t prof_peak_bytes;		/* its maximum */
+static unsigned long prof_peak_gen = 1;		/* advances at each new maximum */
+
+static int prof_dump_pending;			/* a signal asked for a dump */
+static unsigned long prof_dump_seq;		/* dumps numbered per process */
+
+#define barrier()	__asm__ __volatile__("" ::: "memory")
+
+/*
+ * The unwinder's interface (the Itanium C++ ABI's level 1, as in the LSB;
+ * libgcc_s, or libgcc_eh in a static link), declared here rather than
+ * taken from gcc's <unwind.h>, which sparse cannot read.
+ */
+struct _Unwind_Context;
+#define URC_NO_REASON		0
+#define URC_END_OF_STACK	5
+typedef int (*unwind_trace_fn)(struct _Unwind_Context *ctx, void *arg);
+extern int _Unwind_Backtrace(unwind_trace_fn fn, void *arg);
+extern uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Lock                                                               */
+/* ------------------------------------------------------------------ */
+
+static int prof_trylock(void)
+{
+	int expected = 0;
+	int ok = a_cas(&prof_lock_word, &expected, 1, A_ACQUIRE);
+
+	barrier();
+	return ok;
+}
+
+static void prof_lock(void)
+{
+	while (!prof_trylock())
+		sched_yield();
+}
+
+static void prof_dump_signalled(void);
+
+static void prof_unlock(void)
+{
+	barrier();
+	a_store(&prof_lock_word, 0, A_RELEASE);
+	/* A signal came while the lock was held: its dump is ours to write. */
+	if (unlikely(a_load(&prof_dump_pending, A_ACQUIRE)) && prof_trylock()) {
+		prof_dump_signalled();
+		barrier();
+		a_store(&prof_lock_word, 0, A_RELEASE);
+	}
+}
+
+void prof_fork_prepare(void)
+{
+	prof_lock();
+}
+
+void prof_fork_parent(void)
+{
+	barrier();
+	a_store(&prof_lock_word, 0, A_RELEASE);
+}
+
+void prof_fork_child(void)
+{
+	barrier();
+	a_store(&prof_lock_word, 0, A_RELEASE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Arithmetic without libm                                            */
+/* ------------------------------------------------------------------ */
+
+#define PROF_LN2	0.69314718055994530942
+
+static double prof_bits_double(uint64_t b)
+{
+	double d;
+
+	memcpy(&d, &b, sizeof(d));
+	return d;
+}
+
+/* exp(-x) for x >= 0. */
+static double prof_exp_neg(double x)
+{
+	double r, term, sum;
+	unsigned long k;
+	int i;
+
+	if (x > 700)
+		return 0;
+	/* x = k ln 2 + r, 0 <= r < ln 2: exp(-x) = 2^-k exp(-r). */
+	k = (unsigned long)(x / PROF_LN2);
+	r = x - (double)k * PROF_LN2;
+	term = 1;
+	sum = 1;
+	for (i = 1; i < 20; i++) {
+		term *= -r / i;
+		sum += term;
+	}
+	return sum * prof_bits_double((uint64_t)(1023 - k) << 52);
+}
+
+/* 1 - exp(-x) for x > 0, accurate for small x too. */
+static double prof_one_minus_exp_neg(double x)
+{
+	double term, sum;
+	int i;
+
+	if (x >= 0.5)
+		return 1 - prof_exp_neg(x);
+	/* x - x^2/2 + x^3/6 - ... */
+	term = x;
+	sum = x;
+	for (i = 2; i < 20; i++) {
+		term *= -x / i;
+		sum += term;
+	}
+	return sum;
+}
+
+/* ln(u) for 0 < u <= 1. */
+static double prof_ln(double u)
+{
+	uint64_t b;
+	double m, z, z2, term, sum;
+	int e, i;
+
+	memcpy(&b, &u, sizeof(b));
+	e = (int)((b >> 52) & 0x7ff) - 1023;
+	m = prof_bits_double((b & ((1ULL << 52) - 1)) | (1023ULL << 52));	/* [1, 2) */
+	/* ln m = 2 atanh(z), z = (m - 1) / (m + 1) in [0, 1/3). */
+	z = (m - 1) / (m + 1);
+	z2 = z * z;
+	term = z;
+	sum = 0;
+	for (i = 1; i < 40; i += 2) {
+		sum += term / i;
+		term *= z2;
+	}
+	return e * PROF_LN2 + 2 * sum;
+}
+
+static uint64_t prof_random(struct prof_tls *t)
+{
+	uint64_t x = t->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	t->rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Bytes to the next sample point: exponential, of mean prof_mean. */
+static unsigned long prof_draw(struct prof_tls *t)
+{
+	double u = (double)((prof_random(t) >> 11) + 1) * (1.0 / 9007199254740992.0);
+	double d = -prof_ln(u) * prof_mean;
+
+	if (d > 1e15)
+		d = 1e15;
+	return (unsigned long)d;
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory of the profiler: its own mappings                           */
+/* ------------------------------------------------------------------ */
+
+static void *prof_map(size_t size)
+{
+	return os_map_aligned(ALIGN_UP(size, os_page_size), os_page_size);
+}
+
+static void prof_unmap(void *p, size_t size)
+{
+	if (p)
+		os_unmap(p, ALIGN_UP(size, os_page_size));
+}
+
+static void *prof_arena_alloc(size_t size)
+{
+	void *p;
+
+	size = ALIGN_UP(size, 16);
+	if ((size_t)(prof_arena_end - prof_arena) < size) {
+		char *c = prof_map(PROF_CHUNK);
+
+		if (!c)
+			return NULL;
+		prof_arena = c;
+		prof_arena_end = c + PROF_CHUNK;
+	}
+	p = prof_arena;
+	prof_arena += size;
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stacks                                                             */
+/* ------------------------------------------------------------------ */
+
+static uint64_t prof_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t prof_stack_hash(const uintptr_t *pc, unsigned int depth)
+{
+	uint64_t h = depth;
+	unsigned int i;
+
+	for (i = 0; i < depth; i++)
+		h = prof_mix(h ^ pc[i]) + i;
+	return h | 1;
+}
+
+static int prof_stack_grow(void)
+{
+	unsigned long cap = prof_stack_cap ? prof_stack_cap * 2 : 1024, j;
+	struct prof_stack **tab = prof_map(cap * sizeof(*tab));
+	struct prof_stack *s;
+
+	if (!tab)
+		return -1;
+	for (s = prof_stacks; s; s = s->next) {
+		for (j = s->hash & (cap - 1); tab[j]; j = (j + 1) & (cap - 1))
+			;
+		tab[j] = s;
+	}
+	prof_unmap(prof_stack_tab, prof_stack_cap * sizeof(*tab));
+	prof_stack_tab = tab;
+	prof_stack_cap = cap;
+	return 0;
+}
+
+/* The record of this stack, created if new; NULL if out of memory. */
+static struct prof_stack *prof_stack_get(const uintptr_t *pc, unsigned int depth)
+{
+	uint64_t h = prof_stack_hash(pc, depth);
+	struct prof_stack *s;
+	unsigned long j;
+
+	if ((prof_nr_stacks + 1) * 2 > prof_stack_cap && prof_stack_grow())
+		return NULL;
+	for (j = h & (prof_stack_cap - 1); (s = prof_stack_tab[j]); j = (j + 1) & (prof_stack_cap - 1))
+		if (s->hash == h && s->depth == depth &&
+		    !memcmp(s->pc, pc, depth * sizeof(*pc)))
+			return s;
+	s = prof_arena_alloc(sizeof(*s) + depth * sizeof(*pc));
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->hash = h;
+	s->depth = depth;
+	memcpy(s->pc, pc, depth * sizeof(*pc));
+	s->next = prof_stacks;
+	prof_stacks = s;
+	prof_stack_tab[j] = s;
+	prof_nr_stacks++;
+	return s;
+}
+
+/* s is about to change: keep its values of the last peak. */
+static void prof_stack_touch(struct prof_stack *s)
+{
+	if (s->gen != prof_peak_gen) {
+		s->peak_count = s->live_count;
+		s->peak_bytes = s->live_bytes;
+		s->gen = prof_peak_gen;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Samples                                                            */
+/* ------------------------------------------------------------------ */
+
+static unsigned long prof_slot(uintptr_t ptr, unsigned long cap)
+{
+	return (unsigned long)prof_mix(ptr >> 4) & (cap - 1);
+}
+
+static int prof_sample_grow(void)
+{
+	unsigned long cap = prof_sample_cap ? prof_sample_cap * 2 : 4096, i, j;
+	struct prof_sample *tab = prof_map(cap * sizeof(*tab));
+
+	if (!tab)
+		return -1;
+	for (i = 0; i < prof_sample_cap; i++) {
+		if (!prof_sample_tab[i].ptr)
+			continue;
+		for (j = prof_slot(prof_sample_tab[i].ptr, cap); tab[j].ptr; j = (j + 1) & (cap - 1))
+			;
+		tab[j] = prof_sample_tab[i];
+	}
+	prof_unmap(prof_sample_tab, prof_sample_cap * sizeof(*tab));
+	prof_sample_tab = tab;
+	prof_sample_cap = cap;
+	return 0;
+}
+
+static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth)
+{
+	double w = 1 / prof_one_minus_exp_neg((double)size / prof_mean);
+	struct prof_stack *s;
+	struct prof_sample *e;
+	unsigned long j;
+
+	prof_lock();
+	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
+		goto out;
+	s = prof_stack_get(pc, depth);
+	if (!s)
+		goto out;
+	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
+	     j = (j + 1) & (prof_sample_cap - 1))
+		;
+	e = &prof_sample_tab[j];
+	e->ptr = (uintptr_t)p;
+	e->stack = s;
+	e->count = (uint64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
+	e->bytes = (uint64_t)(w * (double)size + 0.5);
+	prof_stack_touch(s);
+	s->live_count += e->count;
+	s->live_bytes += e->bytes;
+	s->alloc_count += e->count;
+	s->alloc_bytes += e->bytes;
+	prof_live_bytes += e->bytes;
+	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	if (prof_live_bytes > prof_peak_bytes) {
+		prof_peak_bytes = prof_live_bytes;
+		prof_peak_gen++;
+	}
+out:
+	prof_unlock();
+}
+
+void prof_forget(const void *ptr)
+{
+	unsigned long mask, i, j, k;
+	struct prof_sample *e;
+	struct prof_stack *s;
+
+	/* realloc asks about every block it resized; only Large ones can be sampled. */
+	if (registry_lookup((uintptr_t)ptr) < REG_LARGE)
+		return;
+	prof_lock();
+	if (!prof_sample_cap)
+		goto out;
+	mask = prof_sample_cap - 1;
+	for (i = prof_slot((uintptr_t)ptr, prof_sample_cap); prof_sample_tab[i].ptr != (uintptr_t)ptr;
+	     i = (i + 1) & mask)
+		if (!prof_sample_tab[i].ptr)
+			goto out;
+	e = &prof_sample_tab[i];
+	s = e->stack;
+	prof_stack_touch(s);
+	s->live_count -= e->count;
+	s->live_bytes -= e->bytes;
+	prof_live_bytes -= e->bytes;
+	a_store(&prof_nr_live, prof_nr_live - 1, A_RELAXED);
+	/* Backward-shift deletion: no tombstones. */
+	for (j = (i + 1) & mask; prof_sample_tab[j].ptr; j = (j + 1) & mask) {
+		k = prof_slot(prof_sample_tab[j].ptr, prof_sample_cap);
+		/* Move j to the hole i unless its home k lies in (i, j]. */
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			prof_sample_tab[i] = prof_sample_tab[j];
+			i = j;
+		}
+	}
+	prof_sample_tab[i].ptr = 0;
+out:
+	prof_unlock();
+}
+
+/* ------------------------------------------------------------------ */
+/* Call stacks                                                        */
+/* ------------------------------------------------------------------ */
+
+struct prof_bt {
+	uintptr_t pc[PROF_MAX_DEPTH + PROF_SKIP_MAX];	/* frames, innermost first */
+	unsigned int n;					/* frames in pc[] */
+};
+
+static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	struct prof_bt *bt = arg;
+	uintptr_t ip = _Unwind_GetIP(ctx);
+
+	if (!ip || bt->n >= ARRAY_SIZE(bt->pc))
+		return URC_END_OF_STACK;
+	bt->pc[bt->n++] = ip;
+	return URC_NO_REASON;
+}
+
+/*
+ * The call stack from the program's call of the allocator (caller, the
+ * entry point's return address) outwards, into pc[]; returns the depth.
+ * The first address is moved back into the call instruction (pprof does
+ * that for the others).
+ */
+static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller)
+{
+	struct prof_bt bt;
+	unsigned int i, from = 0, n;
+
+	bt.n = 0;
+	_Unwind_Backtrace(prof_bt_frame, &bt);
+	for (i = 0; i < bt.n && i < PROF_SKIP_MAX; i++) {
+		if (bt.pc[i] == (uintptr_t)caller) {
+			from = i;
+			break;
+		}
+	}
+	n = bt.n - from;
+	if (n > PROF_MAX_DEPTH)
+		n = PROF_MAX_DEPTH;
+	memcpy(pc, &bt.pc[from], n * sizeof(*pc));
+	if (n)
+		pc[0]--;
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dumps                                                              */
+/* ------------------------------------------------------------------ */
+
+struct prof_out {
+	int fd;				/* where to */
+	int err;			/* a write failed */
+	size_t len;			/* bytes in buf */
+	char buf[4096];			/* pending output */
+};
+
+static void prof_flush(struct prof_out *o)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < o->len && !o->err) {
+		n = write(o->fd, o->buf + done, o->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			o->err = 1;
+		else
+			done += (size_t)n;
+	}
+	o->len = 0;
+}
+
+static void prof_put(struct prof_out *o, const char *s, size_t n)
+{
+	while (n) {
+		size_t k = sizeof(o->buf) - o->len;
+
+		if (!k) {
+			prof_flush(o);
+			continue;
+		}
+		if (k > n)
+			k = n;
+		memcpy(o->buf + o->len, s, k);
+		o->len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+static void prof_puts(struct prof_out *o, const char *s)
+{
+	prof_put(o, s, strlen(s));
+}
+
+/* v in base 10 or 16, right-aligned in width. */
+static void prof_putnum(struct prof_out *o, uint64_t v, unsigned int base, unsigned int width)
+{
+	char tmp[24];
+	unsigned int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (width > n) {
+		prof_put(o, " ", 1);
+		width--;
+	}
+	while (n)
+		prof_put(o, &tmp[--n], 1);
+}
+
+static uint64_t prof_count(uint64_t fp)
+{
+	return (fp + (1U << (PROF_FP_SHIFT - 1))) >> PROF_FP_SHIFT;
+}
+
+/* The live values of s (peak: at the last peak). */
+static void prof_values(const struct prof_stack *s, int peak, uint64_t *count, uint64_t *bytes)
+{
+	if (peak && s->gen == prof_peak_gen) {
+		*count = prof_count(s->peak_count);
+		*bytes = s->peak_bytes;
+	} else {
+		*count = prof_count(s->live_count);
+		*bytes = s->live_bytes;
+	}
+}
+
+static void prof_put_pair(struct prof_out *o, uint64_t c1, uint64_t b1, uint64_t c2, uint64_t b2)
+{
+	prof_putnum(o, c1, 10, 6);
+	prof_puts(o, ": ");
+	prof_putnum(o, b1, 10, 8);
+	prof_puts(o, " [");
+	prof_putnum(o, c2, 10, 6);
+	prof_puts(o, ": ");
+	prof_putnum(o, b2, 10, 8);
+	prof_puts(o, "] @");
+}
+
+/* Copy /proc/self/maps. */
+static void prof_put_maps(struct prof_out *o)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	prof_puts(o, "\nMAPPED_LIBRARIES:\n");
+	if (fd < 0)
+		return;
+	for (;;) {
+		if (o->len == sizeof(o->buf))
+			prof_flush(o);
+		n = read(fd, o->buf + o->len, sizeof(o->buf) - o->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		o->len += (size_t)n;
+	}
+	close(fd);
+}
+
+/* Write the profile (peak: at the peak) to fd. Under the lock. */
+static int prof_write(int fd, int peak)
+{
+	uint64_t tc = 0, tb = 0, ac = 0, ab = 0, c, b;
+	struct prof_stack *s;
+	struct prof_out o;
+	unsigned int i;
+
+	o.fd = fd;
+	o.err = 0;
+	o.len = 0;
+	for (s = prof_stacks; s; s = s->next) {
+		prof_values(s, peak, &c, &b);
+		tc += c;
+		tb += b;
+		ac += prof_count(s->alloc_count);
+		ab += s->alloc_bytes;
+	}
+	prof_puts(&o, "heap profile: ");
+	prof_put_pair(&o, tc, tb, ac, ab);
+	prof_puts(&o, " heapprofile\n");
+	for (s = prof_stacks; s; s = s->next) {
+		prof_values(s, peak, &c, &b);
+		prof_put_pair(&o, c, b, prof_count(s->alloc_count), s->alloc_bytes);
+		for (i = 0; i < s->depth; i++) {
+			prof_puts(&o, " 0x");
+			prof_putnum(&o, s->pc[i], 16, 0);
+		}
+		prof_puts(&o, "\n");
+	}
+	prof_put_maps(&o);
+	prof_flush(&o);
+	return o.err ? -1 : 0;
+}
+
+static int prof_dump_to(const char *path, int peak)
+{
+	int fd, ret, saved;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	ret = prof_write(fd, peak);
+	saved = errno;
+	if (close(fd) && !ret)
+		ret = -1;
+	else
+		errno = saved;
+	return ret;
+}
+
+/* path = PREFIX.PID.what.heap, or PREFIX.PID.N.heap if what is NULL. */
+static void prof_path(char *path, size_t size, const char *what)
+{
+	struct prof_out o;
+
+	o.fd = -1;
+	o.err = 0;
+	o.len = 0;
+	prof_puts(&o, prof_prefix);
+	prof_puts(&o, ".");
+	prof_putnum(&o, (uint64_t)getpid(), 10, 0);
+	prof_puts(&o, ".");
+	if (what)
+		prof_puts(&o, what);
+	else
+		prof_putnum(&o, a_fetch_add(&prof_dump_seq, 1, A_RELAXED), 10, 0);
+	prof_puts(&o, ".heap");
+	if (o.len >= size)
+		o.len = size - 1;
+	memcpy(path, o.buf, o.len);
+	path[o.len] = 0;
+}
+
+/* Under the lock: the dump a signal asked for. */
+static void prof_dump_signalled(void)
+{
+	char path[PROF_PREFIX_MAX + 64];
+
+	while (a_swap(&prof_dump_pending, 0, A_ACQ_REL)) {
+		prof_path(path, sizeof(path), NULL);
+		if (prof_dump_to(path, 0))
+			hk_dprintf(STDERR_FILENO, "hakmem: prof: cannot write %s\n", path);
+	}
+}
+
+static void prof_signal(int sig)
+{
+	int saved = errno;
+
+	a_store(&prof_dump_pending, 1, A_RELEASE);
+	if (prof_trylock()) {
+		prof_dump_signalled();
+		barrier();
+		a_store(&prof_lock_word, 0, A_RELEASE);
+	}
+	errno = saved;
+}
+
+__export int hak_prof_dump(const char *path)
+{
+	int ret;
+
+	if (!path) {
+		hk_set_errno(EINVAL);
+		return -1;
+	}
+	prof_lock();
+	ret = prof_dump_to(path, 0);
+	prof_unlock();
+	return ret;
+}
+
+__export int hak_prof_dump_peak(const char *path)
+{
+	int ret;
+
+	if (!path) {
+		hk_set_errno(EINVAL);
+		return -1;
+	}
+	prof_lock();
+	ret = prof_dump_to(path, 1);
+	prof_unlock();
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                              */
+/* ------------------------------------------------------------------ */
+
+static void prof_init(void)
+{
+	const char *prefix;
+	long v;
+
+	prof_mean = (double)PROF_DEFAULT_SAMPLE;
+	v = hk_env_long("HAKMEM_PROF_SAMPLE", (long)PROF_DEFAULT_SAMPLE);
+	if (v > 0)
+		prof_mean = (double)v;
+	prof_at_exit = hk_env_long("HAKMEM_PROF_AT_EXIT", 1) > 0;
+	prof_peak_at_exit = hk_env_long("HAKMEM_PROF_PEAK", 1) > 0;
+	v = hk_env_long("HAKMEM_PROF_SIGNAL", 0);
+	prof_signo = v > 0 && v < 65 ? (int)v : 0;
+	prefix = getenv("HAKMEM_PROF_PREFIX");
+	if (!prefix || !*prefix || strlen(prefix) > PROF_PREFIX_MAX)
+		prefix = "hakmem";
+	memcpy(prof_prefix, prefix, strlen(prefix) + 1);
+	prof_on = hk_env_long("HAKMEM_PROF", 0) > 0;
+	a_store(&prof_ready, 1, A_RELEASE);
+}
+
+/* Have the unwinder set itself up now, not first inside a malloc. */
+static void prof_warm_up(void)
+{
+	uintptr_t pc[PROF_MAX_DEPTH];
+
+	prof_tls.busy++;
+	prof_backtrace(pc, NULL);
+	prof_tls.busy--;
+}
+
+__attribute__((constructor)) static void prof_ctor(void)
+{
+	struct sigaction sa;
+
+	if (!a_load(&prof_ready, A_ACQUIRE))
+		prof_init();
+	if (!prof_on)
+		return;
+	prof_warm_up();
+	a_store(&prof_started, 1, A_RELEASE);
+	if (prof_signo) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = prof_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(prof_signo, &sa, NULL);
+	}
+}
+
+/*
+ * At exit: the lock, but not forever (exit() called by a signal handler
+ * that interrupted this very thread inside the profiler would wait for
+ * itself).
+ */
+static int prof_lock_at_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (prof_trylock())
+			return 0;
+		sched_yield();
+	}
+	hk_dprintf(STDERR_FILENO, "hakmem: prof: the profiler is busy at exit: no exit dump\n");
+	return -1;
+}
+
+static void prof_dump_at_exit(const char *what, int peak)
+{
+	char path[PROF_PREFIX_MAX + 64];
+
+	prof_path(path, sizeof(path), what);
+	if (prof_dump_to(path, peak))
+		hk_dprintf(STDERR_FILENO, "hakmem: prof: cannot write %s\n", path);
+}
+
+__attribute__((destructor)) static void prof_dtor(void)
+{
+	if (!prof_on || (!prof_at_exit && !prof_peak_at_exit) || prof_lock_at_exit())
+		return;
+	if (prof_at_exit)
+		prof_dump_at_exit("exit", 0);
+	if (prof_peak_at_exit)
+		prof_dump_at_exit("peak", 1);
+	prof_unlock();
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                         */
+/* ------------------------------------------------------------------ */
+
+/* As the entry point would have, without sampling. */
+static void *prof_plain(size_t size, size_t align, int zero)
+{
+	void *p;
+
+	if (zero)
+		return hk_alloc_zeroed(size);
+	if (align <= HK_MIN_ALIGN)
+		return hk_alloc(size);
+	p = hk_alloc_aligned(align, size);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
+/* A sampled block: from the Large box, whatever its size. */
+static void *prof_large(size_t size, size_t align, int zero)
+{
+	void *p = NULL;
+
+	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
+		p = zero ? large_calloc(size) : large_alloc(size, align < HK_MIN_ALIGN ? HK_MIN_ALIGN : align);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
+/*
+ * Is this allocation (size bytes; prof_left has crossed zero) sampled?
+ * Sets the thread's next sample point either way.
+ */
+static int prof_take(struct prof_tls *t, size_t size)
+{
+	if (unlikely(!a_load(&prof_ready, A_ACQUIRE))) {
+		/*
+		 * The dynamic linker may allocate before the C library has
+		 * set environ: ask again a little later.
+		 */
+		if (!environ) {
+			prof_left = 1UL << 16;
+			return 0;
+		}
+		prof_init();
+	}
+	if (!prof_on) {
+		prof_left = LONG_MAX;
+		return 0;
+	}
+	/*
+	 * Not before the constructor: in a static program the C library
+	 * allocates before the unwinder can find its tables.
+	 */
+	if (unlikely(!a_load(&prof_started, A_ACQUIRE))) {
+		prof_left = 1UL << 16;
+		return 0;
+	}
+	if (unlikely(!t->rng)) {
+		/* The thread's first allocation: draw its first point. */
+		t->rng = os_random_word() ^ (uintptr_t)t;
+		if (!t->rng)
+			t->rng = 1;
+		prof_left = prof_draw(t);
+		if (size <= prof_left) {
+			prof_left -= size;
+			return 0;
+		}
+	}
+	prof_left = prof_draw(t);
+	return !t->busy;
+}
+
+__slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *caller)
+{
+	struct prof_tls *t = &prof_tls;
+	uintptr_t pc[PROF_MAX_DEPTH];
+	unsigned int depth;
+	void *p;
+
+	if (!prof_take(t, size))
+		return prof_plain(size, align, zero);
+	t->busy++;
+	depth = prof_backtrace(pc, caller);
+	p = prof_large(size, align, zero);
+	if (p)
+		prof_record(p, size, pc, depth);
+	t->busy--;
+	return p;
+}
+
+__slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller)
+{
+	void *p = prof_alloc(size, 0, 0, caller);
+
+	if (unlikely(!p))
+		return NULL;
+	memcpy(p, ptr, old < size ? old : size);
+	hk_free(ptr);
+	return p;
+}

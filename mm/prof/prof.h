@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sampling heap profiler (CONFIG_HEAP_PROFILE): the hooks that the
+ * API front and the routing call. Without the box they are empty static
+ * inline functions and compile to nothing.
+ *
+ * Each thread counts down the bytes it may still allocate before its next
+ * sample (prof_left); an allocation that crosses zero takes the slow path
+ * (prof_alloc), which records the call stack and serves the block from the
+ * Large box. A sampled block is therefore always a Large block, and its
+ * free reaches core_free_slow(), where prof_free_large() forgets it: the
+ * fast path of free never looks at the profiler.
+ */
+#ifndef _MM_PROF_H
+#define _MM_PROF_H
+
+#include <hakmem/atomic.h>
+
+#ifdef CONFIG_HEAP_PROFILE
+
+/* Bytes this thread may allocate before the next sample (0: not set up). */
+extern __hk_tls unsigned long prof_left;
+/* Sampled blocks alive (read without the lock by the free hook). */
+extern unsigned long prof_nr_live;
+
+/*
+ * The slow path of an allocation that crossed its thread's sample point
+ * (or the thread's first one). Allocates like the entry point would
+ * (align > 16: aligned; zero: calloc) and samples the block if profiling
+ * is on. caller: the entry point's return address (the program's call).
+ */
+void *prof_alloc(size_t size, size_t align, int zero, const void *caller);
+/*
+ * realloc of ptr (ours, old usable bytes) to size, after the countdown
+ * crossed: a sampled new block, the contents copied, ptr freed.
+ */
+void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller);
+/* ptr (a Large block) is freed or moved: drop its sample if it has one. */
+void prof_forget(const void *ptr);
+
+void prof_fork_prepare(void);
+void prof_fork_parent(void);
+void prof_fork_child(void);
+
+/*
+ * Count size bytes down; true if this allocation must take the slow path:
+ * the count went below zero. (The sign of the result, rather than the
+ * borrow, lets the compiler subtract in memory and branch on the flags:
+ * three instructions with the TLS offset's load.) The count is below
+ * 2^63 when it is set, and LONG_MAX while profiling is off.
+ */
+static __always_inline int prof_tick(size_t size)
+{
+	return unlikely((long)(prof_left -= size) < 0);
+}
+
+/* A Large block is freed (or realloc moved it). */
+static __always_inline void prof_free_large(const void *ptr)
+{
+	if (unlikely(a_load(&prof_nr_live, A_RELAXED) != 0))
+		prof_forget(ptr);
+}
+
+#else /* !CONFIG_HEAP_PROFILE */
+
+static __always_inline int prof_tick(size_t size)
+{
+	return 0;
+}
+
+static inline void *prof_alloc(size_t size, size_t align, int zero, const void *caller)
+{
+	return NULL;
+}
+
+static inline void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller)
+{
+	return NULL;
+}
+
+static __always_inline void prof_free_large(const void *ptr)
+{
+}
+
+static inline void prof_fork_prepare(void)
+{
+}
+
+static inline void prof_fork_parent(void)
+{
+}
+
+static inline void prof_fork_child(void)
+{
+}
+
+#endif /* CONFIG_HEAP_PROFILE */
+
+#endif /* _MM_PROF_H */

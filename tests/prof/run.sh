@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The heap profiler suite (CONFIG_HEAP_PROFILE), run by tests/run.sh:
+#
+#   tests/prof/run.sh LIBDIR TESTDIR
+#
+# LIBDIR holds a libhakmem.so built with CONFIG_HEAP_PROFILE=y; TESTDIR
+# the test programs (prof: linked with that library's libhakmem.a,
+# prof-static: the same with -static, prof-libc: plain, for LD_PRELOAD). Both run tests/prof/prof.c, which
+# allocates known amounts from known functions and dumps; google-pprof
+# must attribute them within 15% (the sampling error at the mean of 16 KiB
+# used here is about 1-4%). Then python3 and sqlite3 run under LD_PRELOAD
+# with profiling on, at a high sampling rate: they must finish (no
+# deadlock, no recursion) and leave a profile pprof reads.
+#
+# Without google-pprof (package google-perftools) the suite is skipped,
+# unless CI is set: then it fails.
+
+set -u
+
+lib=${1:?usage: run.sh LIBDIR TESTDIR}
+tdir=${2:?usage: run.sh LIBDIR TESTDIR}
+PYTHON=${PYTHON:-/usr/bin/python3}
+passed=0
+failed=0
+work=$tdir/work
+
+if ! command -v google-pprof >/dev/null 2>&1; then
+	if [ -n "${CI:-}" ]; then
+		echo "prof: google-pprof is missing (apt-get install google-perftools), and CI is set"
+		echo "prof: 0 passed, 1 failed"
+		exit 1
+	fi
+	echo "SKIP prof: google-pprof is not installed (apt-get install google-perftools)"
+	exit 0
+fi
+
+ok() {
+	echo "ok   $*"
+	passed=$((passed + 1))
+}
+
+bad() {
+	echo "FAIL $*"
+	failed=$((failed + 1))
+}
+
+# mb PROG PROFILE FUNCTION [PPROF OPTIONS]: pprof's MB for FUNCTION
+# (cumulative column), 0 if it is not listed.
+mb() {
+	local prog=$1 prof=$2 fn=$3
+	shift 3
+	google-pprof --text "$@" "$prog" "$prof" 2>/dev/null |
+		awk -v fn="$fn" '$NF == fn { v = $4 } END { print v == "" ? 0 : v }'
+}
+
+# near WHAT VALUE EXPECTED: VALUE within 15% of EXPECTED (MB), or below
+# 0.5 MB if EXPECTED is 0.
+near() {
+	local what=$1 v=$2 want=$3
+	if awk -v v="$v" -v w="$want" 'BEGIN {
+		if (w == 0) exit !(v < 0.5 && v > -0.5);
+		d = (v - w) / w; exit !(d <= 0.15 && d >= -0.15) }'; then
+		ok "$what: $v MB (expected $want)"
+	else
+		bad "$what: $v MB, expected $want MB +-15%"
+	fi
+}
+
+# check_known PROG DIR: the dumps of one run of tests/prof/prof.c.
+check_known() {
+	local prog=$1 d=$2 f n
+	local live=$d/live.heap after=$d/after.heap peak=$d/peak.heap
+	local tag=${prog##*/}
+
+	if ! head -n 1 "$live" 2>/dev/null | grep -Eq '^heap profile: +[0-9]+: +[0-9]+ \[ *[0-9]+: +[0-9]+\] @ heapprofile$'; then
+		bad "$tag: live.heap has no gperftools heap profile header"
+		return
+	fi
+	grep -q '^MAPPED_LIBRARIES:$' "$live" && ok "$tag: header and MAPPED_LIBRARIES" ||
+		bad "$tag: no MAPPED_LIBRARIES section"
+
+	near "$tag live alloc_a" "$(mb "$prog" "$live" alloc_a)" 64
+	near "$tag live alloc_b" "$(mb "$prog" "$live" alloc_b)" 16
+	near "$tag live alloc_c (freed)" "$(mb "$prog" "$live" alloc_c)" 0
+	near "$tag live alloc_d (realloc)" "$(mb "$prog" "$live" alloc_d)" 8
+	near "$tag live alloc_e (1024 stacks)" "$(mb "$prog" "$live" alloc_e)" 16
+	n=$(grep -c ' @ 0x' "$live")
+	if [ "$n" -gt 512 ]; then
+		ok "$tag: $n stacks in live.heap (the stack table grew)"
+	else
+		bad "$tag: only $n stacks in live.heap, expected more than 512"
+	fi
+	near "$tag alloc_space alloc_c" "$(mb "$prog" "$live" alloc_c --alloc_space)" 16
+	near "$tag after free alloc_a" "$(mb "$prog" "$after" alloc_a)" 0
+	near "$tag after free alloc_b" "$(mb "$prog" "$after" alloc_b)" 16
+	near "$tag growth --base alloc_a" "$(mb "$prog" "$after" alloc_a --base="$live")" -64
+	near "$tag peak alloc_a" "$(mb "$prog" "$peak" alloc_a)" 64
+	near "$tag peak alloc_c" "$(mb "$prog" "$peak" alloc_c)" 16
+	near "$tag peak alloc_e" "$(mb "$prog" "$peak" alloc_e)" 16
+	near "$tag peak alloc_d" "$(mb "$prog" "$peak" alloc_d)" 0
+
+	# The exit dumps, and the one SIGUSR2 asked for.
+	f=$(ls "$d"/x.*.exit.heap 2>/dev/null | head -n 1)
+	if [ -n "$f" ]; then
+		near "$tag exit alloc_a" "$(mb "$prog" "$f" alloc_a)" 0
+		near "$tag exit alloc_d" "$(mb "$prog" "$f" alloc_d)" 8
+	else
+		bad "$tag: no exit dump (HAKMEM_PROF_AT_EXIT)"
+	fi
+	f=$(ls "$d"/x.*.peak.heap 2>/dev/null | head -n 1)
+	if [ -n "$f" ]; then
+		near "$tag exit peak alloc_c" "$(mb "$prog" "$f" alloc_c)" 16
+	else
+		bad "$tag: no peak dump at exit (HAKMEM_PROF_PEAK)"
+	fi
+	f=$(ls "$d"/x.*.0.heap 2>/dev/null | head -n 1)
+	if [ -n "$f" ]; then
+		near "$tag signal dump alloc_a" "$(mb "$prog" "$f" alloc_a)" 64
+	else
+		bad "$tag: no dump after SIGUSR2 (HAKMEM_PROF_SIGNAL=12)"
+	fi
+
+	# Flame graph input and a call graph.
+	if google-pprof --collapsed "$prog" "$live" 2>/dev/null | grep -Eq ';alloc_a(<[0-9a-f]+>)? [0-9]+$'; then
+		ok "$tag: --collapsed has main;...;alloc_a"
+	else
+		bad "$tag: --collapsed lacks alloc_a"
+	fi
+	if command -v dot >/dev/null 2>&1; then
+		if google-pprof --svg "$prog" "$live" 2>/dev/null | grep -q 'alloc_a'; then
+			ok "$tag: --svg call graph"
+		else
+			bad "$tag: --svg gave no call graph"
+		fi
+	elif [ -n "${CI:-}" ]; then
+		bad "$tag: dot (graphviz) is missing and CI is set"
+	else
+		echo "skip $tag: --svg needs dot (graphviz)"
+	fi
+}
+
+# run_known NAME PROG [ENV...]
+run_known() {
+	local name=$1 prog=$2 d=$work/$1
+	shift 2
+	rm -rf "$d"
+	mkdir -p "$d"
+	# timeout runs without the library: the dumps are the program's.
+	if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=16384 HAKMEM_PROF_SIGNAL=12 \
+		HAKMEM_PROF_PREFIX="$d/x" "$@" "$prog" "$d" > "$d/out" 2>&1 &&
+	   grep -q '^prof: done$' "$d/out"; then
+		ok "$name: ran"
+		check_known "$prog" "$d"
+	else
+		cat "$d/out"
+		bad "$name: the program failed"
+	fi
+}
+
+echo "--- tests/prof/prof.c linked with libhakmem.a"
+run_known static "$tdir/prof"
+echo "--- the same, linked with -static"
+run_known static-link "$tdir/prof-static"
+echo "--- tests/prof/prof.c (plain malloc) under LD_PRELOAD"
+run_known preload "$tdir/prof-libc" LD_PRELOAD="$lib/libhakmem.so"
+
+# Real programs under LD_PRELOAD, one sample every 4 KiB (many unwinds,
+# threads, fork): they must finish and leave profiles pprof reads.
+# prog_run NAME BINARY EXPECTED_OUTPUT ARGS...
+prog_run() {
+	local name=$1 bin=$2 want=$3 d=$work/$1 out f total
+	shift 3
+	if ! command -v "$bin" >/dev/null 2>&1; then
+		[ -n "${CI:-}" ] && bad "$name: $bin is missing and CI is set" ||
+			echo "skip $name: $bin is not installed"
+		return
+	fi
+	rm -rf "$d"
+	mkdir -p "$d"
+	out=$(timeout 300 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_PREFIX="$d/p" \
+		LD_PRELOAD="$lib/libhakmem.so" "$bin" "$@" 2>&1)
+	if [ "$out" != "$want" ]; then
+		bad "$name: output '$out', expected '$want' (timeout: status 124)"
+		return
+	fi
+	f=$(ls -S "$d"/p.*.peak.heap 2>/dev/null | head -n 1)
+	total=$(google-pprof --text "$(command -v "$bin")" "$f" 2>/dev/null |
+		awk '/^Total:/ { print $2 }')
+	if [ -n "$f" ] && awk -v t="${total:-0}" 'BEGIN { exit !(t > 0) }'; then
+		ok "$name: ran, peak profile of $total MB"
+	else
+		bad "$name: no readable peak profile in $d"
+	fi
+}
+
+prog_run python3 "$PYTHON" 20000 -c '
+import json, os, threading
+d = [json.dumps({"k": i, "v": "x" * (i % 3000)}) for i in range(20000)]
+def work():
+    l = [bytes(1000 + i) for i in range(3000)]
+ts = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+pid = os.fork()
+if pid == 0:
+    x = [b"y" * 3000 for _ in range(1000)]
+    os._exit(0)
+os.waitpid(pid, 0)
+print(len(d))'
+
+prog_run sqlite3 sqlite3 100000 :memory: \
+	'create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c where x < 100000) insert into t select x, hex(randomblob(40)) from c; create index i on t(b); select count(*) from t;'
+
+echo "prof: $passed passed, $failed failed"
+[ $failed = 0 ]
