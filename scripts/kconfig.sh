@@ -16,6 +16,8 @@
 # Tools:
 #   defconfig FILE   .config from a minimal config; strict (see below)
 #   menuconfig guiconfig oldconfig olddefconfig alldefconfig listnewconfig
+#   allnoconfig allyesconfig   kconfiglib's: every option n (y) that can be
+#   randconfig       scripts/randconfig.py: random values, KCONFIG_SEED=
 #   savedefconfig    writes $objtree/defconfig
 #   syncconfig       olddefconfig, then include/generated/autoconf.h and
 #                    include/config/ (auto.conf + per-symbol files)
@@ -124,11 +126,24 @@ defconfig)
 menuconfig|guiconfig|oldconfig)
 	run "$PYTHON" -m "$tool" "$kconfig"
 	;;
-olddefconfig|alldefconfig)
+olddefconfig|alldefconfig|allnoconfig|allyesconfig)
 	if [ "$SILENT" = 1 ]; then
 		run "$PYTHON" -m "$tool" "$kconfig" >/dev/null
 	else
 		run "$PYTHON" -m "$tool" "$kconfig"
+	fi
+	;;
+randconfig)
+	# The seed line is printed even with make -s: it is what reproduces
+	# the configuration.
+	out=$(run "$PYTHON" "$srctree/scripts/randconfig.py" "$kconfig") || {
+		printf '%s\n' "$out" >&2
+		die "randconfig failed"
+	}
+	if [ "$SILENT" = 1 ]; then
+		printf '%s\n' "$out" | head -n 1
+	else
+		printf '%s\n' "$out"
 	fi
 	;;
 listnewconfig)
