@@ -170,7 +170,8 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc,$(MAKECMDGOALS))
+noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc \
+			   randconfig-check,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
 mixed-goals :=
@@ -218,6 +219,7 @@ else ifneq ($(config-goals),)
 # Configuration targets
 
 PHONY += defconfig menuconfig guiconfig oldconfig olddefconfig alldefconfig listnewconfig savedefconfig syncconfig config
+PHONY += allnoconfig allyesconfig randconfig
 
 defconfig: FORCE
 	$(Q)$(cmd_outputmakefile)
@@ -227,9 +229,14 @@ defconfig: FORCE
 	$(Q)$(cmd_outputmakefile)
 	$(Q)$(KCONFIG) defconfig $(srctree)/configs/$@
 
-menuconfig guiconfig oldconfig olddefconfig alldefconfig: FORCE
+menuconfig guiconfig oldconfig olddefconfig alldefconfig allnoconfig allyesconfig: FORCE
 	$(Q)$(cmd_outputmakefile)
 	$(Q)$(KCONFIG) $@
+
+# A random configuration (scripts/randconfig.py); KCONFIG_SEED=n repeats one.
+randconfig: FORCE
+	$(Q)$(cmd_outputmakefile)
+	$(Q)KCONFIG_SEED=$(KCONFIG_SEED) $(KCONFIG) $@
 
 listnewconfig savedefconfig: FORCE
 	$(Q)test -f $(objtree)/.config || { echo >&2 "*** $@: no .config in $(objtree)"; exit 1; }
@@ -445,16 +452,32 @@ endif
 # per source file, a program that calls only malloc and free would get
 # hakmem's malloc.o, and libc.a's own malloc.o would come in later for a
 # realloc that libc calls internally: "multiple definition of malloc".
+#
+# hakmem.o, the partial link, still has every internal function and
+# variable as a global symbol (hidden visibility: -fvisibility=hidden keeps
+# them out of the shared library, but a static link sees them). The white-box
+# unit tests link it directly. The archive gets libhakmem.o, the same object
+# with every hidden symbol made local (objcopy --localize-hidden): only the
+# __export'ed names (hak_* and, with CONFIG_EXPORT_MALLOC, the C library
+# names of include/hakmem.h) stay global, exactly the dynamic symbols of
+# libhakmem.so, so a program with a heap_init() or os_init() of its own
+# links with libhakmem.a (namespace-check below tests both).
 quiet_cmd_ld_r = LD      $(qtarget)
       cmd_ld_r = $(CC) -nostdlib -r -o $@ $(objs)
 
 $(objtree)/hakmem.o: $(objs) FORCE
 	$(call if_changed,ld_r)
 
+quiet_cmd_localize = OBJCOPY $(qtarget)
+      cmd_localize = $(OBJCOPY) --localize-hidden $< $@
+
+$(objtree)/libhakmem.o: $(objtree)/hakmem.o FORCE
+	$(call if_changed,localize)
+
 quiet_cmd_ar = AR      $(qtarget)
       cmd_ar = rm -f $@; $(AR) crsD $@ $<
 
-$(objtree)/libhakmem.a: $(objtree)/hakmem.o FORCE
+$(objtree)/libhakmem.a: $(objtree)/libhakmem.o FORCE
 	$(call if_changed,ar)
 
 quiet_cmd_link_so = LD      $(qtarget)
@@ -471,7 +494,7 @@ $(objtree)/$(SONAME): $(objtree)/libhakmem.so
 
 # Saved commands and dependencies of what was built before.
 cmd-files := $(wildcard $(foreach f,$(objs) $(addprefix $(objtree)/,libhakmem.a libhakmem.so \
-		hakmem.o hakmem.pc),$(dir $(f)).$(notdir $(f)).cmd))
+		hakmem.o libhakmem.o hakmem.pc),$(dir $(f)).$(notdir $(f)).cmd))
 ifneq ($(cmd-files),)
   $(cmd-files): ;
   include $(cmd-files)
@@ -508,10 +531,48 @@ else
 endif
 
 # ---------------------------------------------------------------------------
+# namespace-check: libhakmem.a exports the public API and nothing else.
+#
+# 1. The global symbols defined in libhakmem.a are exactly the dynamic
+#    symbols of libhakmem.so.
+# 2. tests/namespace/own_names.c defines heap_init() and os_init() of its
+#    own, and own_names_gen.c (generated) every other internal global of
+#    hakmem.o; linked with libhakmem.a (no "multiple definition") the
+#    program must run with its own functions and a working allocator
+#    (natively; cross builds only link it).
+
+ns-dir := $(objtree)/namespace-check
+ns-native := $(filter $(SRCARCH),$(HOSTARCH))
+
+PHONY += namespace-check
+namespace-check: $(objtree)/libhakmem.a $(objtree)/libhakmem.so $(objtree)/hakmem.o
+	@echo '  NSCHECK libhakmem.a'
+	$(Q)mkdir -p $(ns-dir)
+	$(Q)$(NM) -g --defined-only $(objtree)/libhakmem.a | awk 'NF == 3 { print $$3 }' | sort > $(ns-dir)/archive.syms
+	$(Q)$(NM) -D --defined-only $(objtree)/libhakmem.so | awk '{ print $$NF }' | sort > $(ns-dir)/shared.syms
+	$(Q)if ! cmp -s $(ns-dir)/archive.syms $(ns-dir)/shared.syms; then \
+		echo >&2 "*** namespace-check: libhakmem.a and libhakmem.so export different symbols"; \
+		echo >&2 "*** (< only in libhakmem.a, > only in libhakmem.so):"; \
+		diff $(ns-dir)/archive.syms $(ns-dir)/shared.syms | grep '^[<>]' >&2; exit 1; \
+	fi
+	$(Q)$(NM) -g --defined-only $(objtree)/hakmem.o | awk 'NF == 3 { print $$3 }' | sort | \
+		comm -23 - $(ns-dir)/archive.syms | \
+		grep -v -x -e heap_init -e os_init | \
+		awk '{ printf("char %s[1] = { 1 };\n", $$1) }' > $(ns-dir)/own_names_gen.c
+	$(Q)$(CC) -std=gnu11 -O1 -fno-builtin -I$(objtree)/include -I$(srctree)/include \
+		-o $(ns-dir)/own_names $(srctree)/tests/namespace/own_names.c \
+		$(ns-dir)/own_names_gen.c $(objtree)/libhakmem.a $(HK_LIBS)
+	$(Q)$(if $(ns-native),$(ns-dir)/own_names >$(ns-dir)/own_names.out || \
+		{ cat $(ns-dir)/own_names.out >&2; echo >&2 "*** namespace-check: own_names failed"; exit 1; })
+	@echo "  NSCHECK $$(wc -l < $(ns-dir)/archive.syms) exported symbols, as libhakmem.so;" \
+		"own_names (defines the $$(($$(wc -l < $(ns-dir)/own_names_gen.c) + 2)) internal names)" \
+		"$(if $(ns-native),linked and ran,linked)"
+
+# ---------------------------------------------------------------------------
 # Tests and benchmarks: Makefiles owned by tests/ and tools/bench/.
 
 PHONY += check check-long fuzz bench callgrind
-check: all $(if $(filter y,$(CONFIG_BACKEND_ARENA)),freestanding-check)
+check: all namespace-check $(if $(filter y,$(CONFIG_BACKEND_ARENA)),freestanding-check)
 check-long fuzz: all
 
 check check-long fuzz:
@@ -566,7 +627,9 @@ clean:
 	$(Q)$(if $(clean-dirs),find $(clean-dirs) \( -name '*.o' -o -name '.*.cmd' -o -name '.*.d' \
 		-o -name '.*.tmp' -o -name '*.i' -o -name '*.s' \) -type f -delete)
 	$(Q)rm -f $(addprefix $(objtree)/,libhakmem.a libhakmem.so $(SONAME) hakmem.pc \
-		.libhakmem.a.cmd .libhakmem.so.cmd .hakmem.pc.cmd hakmem.o .hakmem.o.cmd)
+		.libhakmem.a.cmd .libhakmem.so.cmd .hakmem.pc.cmd hakmem.o .hakmem.o.cmd \
+		libhakmem.o .libhakmem.o.cmd)
+	$(Q)rm -rf $(objtree)/namespace-check
 
 mrproper distclean: clean
 	$(Q)rm -rf $(addprefix $(objtree)/,.config .config.old defconfig include/generated \
@@ -582,6 +645,16 @@ ab:
 version kernelversion:
 	@echo $(HAKMEM_VERSION)
 
+# N random configurations, each built in its own directory and tested
+# (unit and stress suites): scripts/randconfig-check.sh.
+N ?= 20
+RANDCONFIG_DIR ?= $(if $(KBUILD_OUTPUT),$(objtree)/randconfig,$(srctree)/build/randconfig)
+randconfig-check:
+	$(Q)srctree=$(srctree) MAKE='$(MAKE)' RANDCONFIG_DIR=$(RANDCONFIG_DIR) \
+		JOBS=$(or $(JOBS),2) KCONFIG_SEED=$(KCONFIG_SEED) \
+		MAKEARGS='$(if $(filter command line,$(origin ARCH)),ARCH=$(ARCH)) $(if $(filter command line,$(origin CROSS_COMPILE)),CROSS_COMPILE=$(CROSS_COMPILE)) $(if $(filter command line,$(origin CC)),CC=$(CC))' \
+		$(SHELL) $(srctree)/scripts/randconfig-check.sh $(N)
+
 # Documentation/kconfig.md from the Kconfig help texts.
 kconfig-doc:
 	$(Q)srctree=$(srctree) $(PYTHON) $(srctree)/scripts/kconfig-doc.py $(srctree)/Documentation/kconfig.md
@@ -594,6 +667,10 @@ help:
 	@echo '  menuconfig        edit .config in a terminal UI'
 	@echo '  olddefconfig      update .config, new symbols take their defaults'
 	@echo '  alldefconfig      .config with every symbol at its default'
+	@echo '  allnoconfig       .config with every option that can be n set to n'
+	@echo '  allyesconfig      .config with every option that can be y set to y'
+	@echo '  randconfig        random .config (prints its seed; KCONFIG_SEED=n repeats it,'
+	@echo '                    KCONFIG_ALLCONFIG=file pins the options the file sets)'
 	@echo '  listnewconfig     list symbols missing from .config'
 	@echo '  savedefconfig     write the minimal config to $$(objtree)/defconfig'
 	@echo ''
@@ -602,6 +679,7 @@ help:
 	@echo '  dir/file.o|.i|.s  one object, preprocessed or assembly file'
 	@echo '  size              text/data/bss of the library objects'
 	@echo '  freestanding-check  (arena backend) only memcpy/memset-like symbols undefined'
+	@echo '  namespace-check   libhakmem.a exports only the public API (part of check)'
 	@echo '  install           PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR= PKGCONFIGDIR='
 	@echo '  uninstall'
 	@echo '  clean             objects and libraries (keeps .config)'
@@ -614,6 +692,10 @@ help:
 	@echo '  bench             benchmark against the system malloc and others'
 	@echo '  ab A=x_defconfig B=y_defconfig   A/B benchmark of two configurations'
 	@echo '  callgrind         instruction counts of the fast paths (tools/bench/Makefile)'
+	@echo '  randconfig-check N=20   build N random configurations (each in'
+	@echo '                    $$(O)/randconfig/<seed>) and run the unit and stress suites'
+	@echo '                    on each; prints the seed of any failure. KCONFIG_SEED=n'
+	@echo '                    repeats a run; SUITES=, STRESS_TIME=5, JOBS=2, RANDCONFIG_KEEP=1'
 	@echo ''
 	@echo 'Variables:'
 	@echo '  O=dir             build directory (default: the current directory)'
