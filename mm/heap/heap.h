@@ -82,7 +82,7 @@ extern uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
 static __always_inline unsigned int size_to_class(size_t size)
 {
 	if (likely(size - 1 < TINY_MAX_SIZE))
-		return (unsigned int)(63 - __builtin_clzl((size - 1) | 7)) - 2;
+		return hk_log2((size - 1) | 7) - 2;
 	if (likely(size <= SMALL_LOOKUP_MAX))
 		return hk_class_small[(size + 7) >> 3];
 	return hk_class_mid[(size - 1) >> MID_LOOKUP_SHIFT];
