@@ -42,7 +42,7 @@ Ready-made configurations (`make <name>`):
 |-----------|------------|
 | `defconfig` | x86_64, every option at its default (the `make defconfig` default) |
 | `aarch64_defconfig` | the same for 64-bit Arm (`make ARCH=aarch64 defconfig` picks it) |
-| `tiny_defconfig` | embedded: static 64 KiB arena, no threads, `-Os` |
+| `embedded_defconfig` | embedded: static 64 KiB arena, no threads, `-Os` |
 | `debug_defconfig` | development: assertions, statistics, ExternalGuard report |
 
 """

@@ -21,9 +21,14 @@
 # configuration failed to configure, build or pass its tests, after
 # listing them with their seeds.
 #
+# A configuration that matches a line of RANDCONFIG_KNOWN_BUGS (default
+# scripts/randconfig-known-bugs: a bug already reported) is not tested;
+# another one is drawn in its place (at most 10 N draws in all), and the
+# skipped seeds are listed at the end.
+#
 # Environment (set by the Makefile): srctree, MAKE, RANDCONFIG_DIR, JOBS,
-# SUITES, STRESS_TIME, KCONFIG_SEED, RANDCONFIG_KEEP, and MAKEARGS (ARCH=,
-# CROSS_COMPILE=, ... passed to every make).
+# SUITES, STRESS_TIME, KCONFIG_SEED, RANDCONFIG_KEEP, RANDCONFIG_KNOWN_BUGS,
+# and MAKEARGS (ARCH=, CROSS_COMPILE=, ... passed to every make).
 
 set -u
 
@@ -34,6 +39,7 @@ JOBS=${JOBS:-2}
 SUITES=${SUITES:-unit stress}
 STRESS_TIME=${STRESS_TIME:-5}
 RANDCONFIG_KEEP=${RANDCONFIG_KEEP:-0}
+RANDCONFIG_KNOWN_BUGS=${RANDCONFIG_KNOWN_BUGS-$srctree/scripts/randconfig-known-bugs}
 read -r -a makeargs <<<"${MAKEARGS:-}"
 # Each configuration's makes start afresh: nothing of the calling make's
 # command line (O=, N=, KCONFIG_SEED=, its jobserver) leaks into them.
@@ -58,18 +64,76 @@ seed_of() {
 	printf '0x%08x' $(((x ^ (x >> 16)) & 0xffffffff))
 }
 
+# known_bug CONFIG: the description of the first known bug CONFIG matches.
+known_bug() {
+	[ -n "$RANDCONFIG_KNOWN_BUGS" ] && [ -f "$RANDCONFIG_KNOWN_BUGS" ] || return 1
+	awk -v config="$1" '
+	BEGIN {
+		while ((getline line < config) > 0) {
+			if (line ~ /^CONFIG_[A-Za-z0-9_]+=/) {
+				eq = index(line, "=")
+				val[substr(line, 1, eq - 1)] = substr(line, eq + 1)
+			}
+		}
+	}
+	/^[ \t]*(#|$)/ { next }
+	{
+		bar = index($0, "|")
+		conds = bar ? substr($0, 1, bar - 1) : $0
+		desc = bar ? substr($0, bar + 1) : $0
+		k = split(conds, c, " ")
+		ok = k > 0
+		for (j = 1; j <= k; j++) {
+			eq = index(c[j], "=")
+			name = substr(c[j], 1, eq - 1)
+			want = substr(c[j], eq + 1)
+			have = (name in val) ? val[name] : "n"
+			if (have != want)
+				ok = 0
+		}
+		if (ok) {
+			sub(/^[ \t]+/, "", desc)
+			print desc
+			found = 1
+			exit
+		}
+	}
+	END { exit !found }
+	' "$RANDCONFIG_KNOWN_BUGS"
+}
+
 mkdir -p "$RANDCONFIG_DIR"
 failures=()
+skipped=()
 npass=0
+draw=0
+[ -n "$RANDCONFIG_KNOWN_BUGS" ] && echo "randconfig-check: configurations matching $RANDCONFIG_KNOWN_BUGS are skipped"
 for ((i = 0; i < n; i++)); do
-	seed=$(seed_of "$i")
+	seed=$(seed_of "$draw")
+	draw=$((draw + 1))
 	dir=$RANDCONFIG_DIR/$seed
 	log=$dir.log
 	rm -rf "$dir"
+	if ! $MAKE -C "$srctree" O="$dir" "${makeargs[@]}" -s randconfig KCONFIG_SEED="$seed" >"$log" 2>&1; then
+		printf '\n=== randconfig %d/%d: KCONFIG_SEED=%s\n' $((i + 1)) "$n" "$seed"
+		sed 's/^/  | /' "$log"
+		echo "  FAIL (configure) KCONFIG_SEED=$seed, log $log"
+		failures+=("KCONFIG_SEED=$seed: configure failed (log $log)")
+		continue
+	fi
+	if bug=$(known_bug "$dir/.config"); then
+		skipped+=("KCONFIG_SEED=$seed: $bug")
+		rm -rf "$dir" "$log"
+		i=$((i - 1))
+		if [ "$draw" -ge $((10 * n)) ]; then
+			echo "*** randconfig-check: $draw draws, most of them known bugs; stopping" >&2
+			break
+		fi
+		continue
+	fi
 	printf '\n=== randconfig %d/%d: KCONFIG_SEED=%s (O=%s)\n' $((i + 1)) "$n" "$seed" "$dir"
 	stage=
 	{
-		$MAKE -C "$srctree" O="$dir" "${makeargs[@]}" randconfig KCONFIG_SEED="$seed" || stage=configure
 		if [ -z "$stage" ]; then
 			grep '^CONFIG_\|^# CONFIG_' "$dir/.config" | grep -v '^# CONFIG_ARCH_'
 			$MAKE -C "$srctree" O="$dir" "${makeargs[@]}" -j"$JOBS" || stage=build
@@ -94,7 +158,11 @@ for ((i = 0; i < n; i++)); do
 done
 
 echo
-echo "randconfig-check: $npass passed, ${#failures[@]} failed (KCONFIG_SEED=$(printf '0x%08x' "$base"))"
+if [ ${#skipped[@]} -gt 0 ]; then
+	echo "randconfig-check: ${#skipped[@]} configurations skipped (known bugs, $RANDCONFIG_KNOWN_BUGS):"
+	printf '  %s\n' "${skipped[@]}"
+fi
+echo "randconfig-check: $npass passed, ${#failures[@]} failed, ${#skipped[@]} skipped as known bugs (KCONFIG_SEED=$(printf '0x%08x' "$base"))"
 if [ ${#failures[@]} -gt 0 ]; then
 	printf '  %s\n' "${failures[@]}"
 	echo "  reproduce: make O=<dir> randconfig KCONFIG_SEED=<seed> && make O=<dir> && make O=<dir> check"
