@@ -70,6 +70,13 @@ ifeq ("$(origin C)", "command line")
 endif
 KBUILD_CHECKSRC ?= 0
 
+# W=1, W=2, W=3 (or several: W=12): extra compiler warnings, as kbuild's
+# scripts/Makefile.extrawarn. Reported, not errors, unless W also has 'e'
+# (W=1e). See the W1/W2/W3 flag lists below.
+ifeq ("$(origin W)", "command line")
+  KBUILD_EXTRA_WARN := $(W)
+endif
+
 WERROR ?= 1
 
 # ---------------------------------------------------------------------------
@@ -355,6 +362,23 @@ HK_CFLAGS := -std=gnu11 \
 	-fmacro-prefix-map=$(srctree)/=
 
 HK_AFLAGS := -D__ASSEMBLY__
+
+# Extra warnings (W=). Level 1: likely bugs, few false positives; level 2:
+# worth a look, noisy; level 3: mostly noise.
+extra-warn-1 := -Wmissing-declarations -Wmissing-prototypes -Wold-style-definition \
+	-Wmissing-include-dirs -Wunused-but-set-variable -Wunused-const-variable \
+	-Wunused-macros -Wmissing-format-attribute -Wimplicit-fallthrough \
+	-Wstrict-prototypes -Wundef -Wvla
+extra-warn-2 := -Wcast-align -Wdisabled-optimization -Wnested-externs -Wshadow \
+	-Wmissing-field-initializers -Wsign-compare -Wtype-limits -Wlogical-op \
+	-Wduplicated-cond -Wredundant-decls
+extra-warn-3 := -Wbad-function-cast -Wcast-qual -Wconversion -Wpacked -Wpadded \
+	-Wpointer-arith -Wsign-conversion
+extra-warn := $(foreach l,1 2 3,$(if $(findstring $(l),$(KBUILD_EXTRA_WARN)),$(extra-warn-$(l))))
+HK_CFLAGS += $(extra-warn)
+ifeq ($(findstring e,$(KBUILD_EXTRA_WARN)),)
+  HK_CFLAGS += $(patsubst -W%,-Wno-error=%,$(extra-warn))
+endif
 
 # KCFLAGS / KCPPFLAGS / KAFLAGS / KLDFLAGS: extra flags from the command line.
 HK_CPPFLAGS += $(KCPPFLAGS)
@@ -725,6 +749,7 @@ help:
 	@echo '  ARCH=aarch64      cross build (SRCARCH=aarch64);'
 	@echo '  CROSS_COMPILE=aarch64-linux-gnu-   (the default when ARCH differs from the host)'
 	@echo '  WERROR=0          warnings are not errors'
+	@echo '  W=1 | W=2 | W=3   extra compiler warnings (combine: W=12; W=1e: as errors)'
 	@echo '  KCFLAGS=...       extra compiler flags (also KCPPFLAGS, KAFLAGS, KLDFLAGS)'
 	@echo '  CC=... HOSTCC=...'
 
