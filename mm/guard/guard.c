@@ -335,19 +335,10 @@ static void guard_log(const void *ptr, enum guard_outcome out, enum guard_op op,
 		   op == GUARD_USABLE_SIZE ? "size 0" : "leaked");
 }
 
-void guard_init(void)
-{
-	guard_log_enabled();
-}
-
 #else /* !CONFIG_EXTERNAL_GUARD_LOG */
 
 static inline void guard_log(const void *ptr, enum guard_outcome out, enum guard_op op,
 			     const void *caller)
-{
-}
-
-void guard_init(void)
 {
 }
 

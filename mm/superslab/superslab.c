@@ -17,13 +17,11 @@
 
 struct ss_pool ss_pool_main = {
 	.lock = HK_LOCK_INIT,
-	.name = "main",
 };
 
 #ifdef CONFIG_SMALLMID
 struct ss_pool ss_pool_smallmid = {
 	.lock = HK_LOCK_INIT,
-	.name = "smallmid",
 };
 #endif
 
@@ -61,7 +59,6 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 
 	if (!ss)
 		return NULL;
-	ss->magic = SS_MAGIC;
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
