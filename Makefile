@@ -604,7 +604,7 @@ namespace-check: $(objtree)/libhakmem.a $(objtree)/libhakmem.so $(objtree)/hakme
 	$(Q)$(if $(ns-native),$(ns-dir)/own_names >$(ns-dir)/own_names.out || \
 		{ cat $(ns-dir)/own_names.out >&2; echo >&2 "*** namespace-check: own_names failed"; exit 1; })
 	@echo "  NSCHECK $$(wc -l < $(ns-dir)/archive.syms) exported symbols, as libhakmem.so;" \
-		"own_names (defines the $$(($$(wc -l < $(ns-dir)/own_names_gen.c) + 2)) internal names)" \
+		"own_names (defines heap_init, os_init and the $$(wc -l < $(ns-dir)/own_names_gen.c) other internal names)" \
 		"$(if $(ns-native),linked and ran,linked)"
 
 # ---------------------------------------------------------------------------
