@@ -84,11 +84,19 @@ known_bug() {
 		k = split(conds, c, " ")
 		ok = k > 0
 		for (j = 1; j <= k; j++) {
-			eq = index(c[j], "=")
-			name = substr(c[j], 1, eq - 1)
-			want = substr(c[j], eq + 1)
+			if (match(c[j], /[=<>]/) == 0) {
+				ok = 0
+				continue
+			}
+			op = substr(c[j], RSTART, 1)
+			name = substr(c[j], 1, RSTART - 1)
+			want = substr(c[j], RSTART + 1)
 			have = (name in val) ? val[name] : "n"
-			if (have != want)
+			if (op == "=" && have != want)
+				ok = 0
+			if (op == ">" && !(have != "n" && have + 0 > want + 0))
+				ok = 0
+			if (op == "<" && !(have != "n" && have + 0 < want + 0))
 				ok = 0
 		}
 		if (ok) {
