@@ -133,7 +133,7 @@ merge() {
 case $tool in
 defconfig)
 	file=${1:?defconfig needs a file}
-	[ -f "$file" ] || die "$file: no such defconfig. Available: $(cd "$srctree/configs" 2>/dev/null && ls | tr '\n' ' ')"
+	[ -f "$file" ] || die "$file: no such defconfig. Available: $(cd "$srctree/configs" 2>/dev/null && ls | sed 's/\.config$/_defconfig/' | tr '\n' ' ')"
 	log=$(mktemp)
 	trap 'rm -f "$log"' EXIT
 	if [ $# -ge 2 ]; then
