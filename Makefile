@@ -72,7 +72,7 @@ KBUILD_CHECKSRC ?= 0
 
 # W=1, W=2, W=3 (or several: W=12): extra compiler warnings, as kbuild's
 # scripts/Makefile.extrawarn. Reported, not errors, unless W also has 'e'
-# (W=1e). See the W1/W2/W3 flag lists below.
+# (W=1e). The flags: extra-warn-1, -2, -3 below.
 ifeq ("$(origin W)", "command line")
   KBUILD_EXTRA_WARN := $(W)
 endif
