@@ -70,6 +70,13 @@ ifeq ("$(origin C)", "command line")
 endif
 KBUILD_CHECKSRC ?= 0
 
+# W=1, W=2, W=3 (or several: W=12): extra compiler warnings, as kbuild's
+# scripts/Makefile.extrawarn. Reported, not errors, unless W also has 'e'
+# (W=1e). The flags: extra-warn-1, -2, -3 below.
+ifeq ("$(origin W)", "command line")
+  KBUILD_EXTRA_WARN := $(W)
+endif
+
 WERROR ?= 1
 
 # ---------------------------------------------------------------------------
@@ -170,7 +177,8 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc check-mutants,$(MAKECMDGOALS))
+noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc \
+			   randconfig-check check-mutants,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
 mixed-goals :=
@@ -218,18 +226,39 @@ else ifneq ($(config-goals),)
 # Configuration targets
 
 PHONY += defconfig menuconfig guiconfig oldconfig olddefconfig alldefconfig listnewconfig savedefconfig syncconfig config
+PHONY += allnoconfig allyesconfig randconfig
 
 defconfig: FORCE
 	$(Q)$(cmd_outputmakefile)
 	$(Q)$(KCONFIG) defconfig $(srctree)/configs/$(DEFCONFIG)
 
+# NAME_defconfig is configs/NAME_defconfig if there is one, else the
+# default configuration with the fragment configs/NAME.config merged onto it
+# (the A/B halves: each sets one option). Aliases keep old names working.
+defconfig-alias-tiny_defconfig := embedded_defconfig
+
 %_defconfig: FORCE
 	$(Q)$(cmd_outputmakefile)
-	$(Q)$(KCONFIG) defconfig $(srctree)/configs/$@
+	$(Q)name=$(or $(defconfig-alias-$@),$@); \
+	if [ -f $(srctree)/configs/$$name ] || [ ! -f $(srctree)/configs/$${name%_defconfig}.config ]; then \
+		$(KCONFIG) defconfig $(srctree)/configs/$$name; \
+	else \
+		$(KCONFIG) defconfig $(srctree)/configs/$(DEFCONFIG) $(srctree)/configs/$${name%_defconfig}.config; \
+	fi
 
-menuconfig guiconfig oldconfig olddefconfig alldefconfig: FORCE
+# make NAME.config: merge the fragment configs/NAME.config onto .config.
+%.config: FORCE
+	$(Q)test -f $(objtree)/.config || { echo >&2 "*** $@: no .config in $(objtree) to merge onto (run a *defconfig target first)"; exit 1; }
+	$(Q)$(KCONFIG) mergeconfig $(srctree)/configs/$@
+
+menuconfig guiconfig oldconfig olddefconfig alldefconfig allnoconfig allyesconfig: FORCE
 	$(Q)$(cmd_outputmakefile)
 	$(Q)$(KCONFIG) $@
+
+# A random configuration (scripts/randconfig.py); KCONFIG_SEED=n repeats one.
+randconfig: FORCE
+	$(Q)$(cmd_outputmakefile)
+	$(Q)KCONFIG_SEED=$(KCONFIG_SEED) $(KCONFIG) $@
 
 listnewconfig savedefconfig: FORCE
 	$(Q)test -f $(objtree)/.config || { echo >&2 "*** $@: no .config in $(objtree)"; exit 1; }
@@ -333,6 +362,23 @@ HK_CFLAGS := -std=gnu11 \
 	-fmacro-prefix-map=$(srctree)/=
 
 HK_AFLAGS := -D__ASSEMBLY__
+
+# Extra warnings (W=). Level 1: likely bugs, few false positives; level 2:
+# worth a look, noisy; level 3: mostly noise.
+extra-warn-1 := -Wmissing-declarations -Wmissing-prototypes -Wold-style-definition \
+	-Wmissing-include-dirs -Wunused-but-set-variable -Wunused-const-variable \
+	-Wunused-macros -Wmissing-format-attribute -Wimplicit-fallthrough \
+	-Wstrict-prototypes -Wundef -Wvla
+extra-warn-2 := -Wcast-align -Wdisabled-optimization -Wnested-externs -Wshadow \
+	-Wmissing-field-initializers -Wsign-compare -Wtype-limits -Wlogical-op \
+	-Wduplicated-cond -Wredundant-decls
+extra-warn-3 := -Wbad-function-cast -Wcast-qual -Wconversion -Wpacked -Wpadded \
+	-Wpointer-arith -Wsign-conversion
+extra-warn := $(foreach l,1 2 3,$(if $(findstring $(l),$(KBUILD_EXTRA_WARN)),$(extra-warn-$(l))))
+HK_CFLAGS += $(extra-warn)
+ifeq ($(findstring e,$(KBUILD_EXTRA_WARN)),)
+  HK_CFLAGS += $(patsubst -W%,-Wno-error=%,$(extra-warn))
+endif
 
 # KCFLAGS / KCPPFLAGS / KAFLAGS / KLDFLAGS: extra flags from the command line.
 HK_CPPFLAGS += $(KCPPFLAGS)
@@ -448,16 +494,32 @@ endif
 # per source file, a program that calls only malloc and free would get
 # hakmem's malloc.o, and libc.a's own malloc.o would come in later for a
 # realloc that libc calls internally: "multiple definition of malloc".
+#
+# hakmem.o, the partial link, still has every internal function and
+# variable as a global symbol (hidden visibility: -fvisibility=hidden keeps
+# them out of the shared library, but a static link sees them). The white-box
+# unit tests link it directly. The archive gets libhakmem.o, the same object
+# with every hidden symbol made local (objcopy --localize-hidden): only the
+# __export'ed names (hak_* and, with CONFIG_EXPORT_MALLOC, the C library
+# names of include/hakmem.h) stay global, exactly the dynamic symbols of
+# libhakmem.so, so a program with a heap_init() or os_init() of its own
+# links with libhakmem.a (namespace-check below tests both).
 quiet_cmd_ld_r = LD      $(qtarget)
       cmd_ld_r = $(CC) -nostdlib -r -o $@ $(objs)
 
 $(objtree)/hakmem.o: $(objs) FORCE
 	$(call if_changed,ld_r)
 
+quiet_cmd_localize = OBJCOPY $(qtarget)
+      cmd_localize = $(OBJCOPY) --localize-hidden $< $@
+
+$(objtree)/libhakmem.o: $(objtree)/hakmem.o FORCE
+	$(call if_changed,localize)
+
 quiet_cmd_ar = AR      $(qtarget)
       cmd_ar = rm -f $@; $(AR) crsD $@ $<
 
-$(objtree)/libhakmem.a: $(objtree)/hakmem.o FORCE
+$(objtree)/libhakmem.a: $(objtree)/libhakmem.o FORCE
 	$(call if_changed,ar)
 
 quiet_cmd_link_so = LD      $(qtarget)
@@ -474,7 +536,7 @@ $(objtree)/$(SONAME): $(objtree)/libhakmem.so
 
 # Saved commands and dependencies of what was built before.
 cmd-files := $(wildcard $(foreach f,$(objs) $(addprefix $(objtree)/,libhakmem.a libhakmem.so \
-		hakmem.o hakmem.pc),$(dir $(f)).$(notdir $(f)).cmd))
+		hakmem.o libhakmem.o hakmem.pc),$(dir $(f)).$(notdir $(f)).cmd))
 ifneq ($(cmd-files),)
   $(cmd-files): ;
   include $(cmd-files)
@@ -511,14 +573,52 @@ ifeq ($(CONFIG_BACKEND_ARENA),y)
 		exit 1; \
 	fi
 else
-	@echo >&2 "*** freestanding-check needs CONFIG_BACKEND_ARENA=y (e.g. make tiny_defconfig)."; exit 1
+	@echo >&2 "*** freestanding-check needs CONFIG_BACKEND_ARENA=y (e.g. make embedded_defconfig)."; exit 1
 endif
+
+# ---------------------------------------------------------------------------
+# namespace-check: libhakmem.a exports the public API and nothing else.
+#
+# 1. The global symbols defined in libhakmem.a are exactly the dynamic
+#    symbols of libhakmem.so.
+# 2. tests/namespace/own_names.c defines heap_init() and os_init() of its
+#    own, and own_names_gen.c (generated) every other internal global of
+#    hakmem.o; linked with libhakmem.a (no "multiple definition") the
+#    program must run with its own functions and a working allocator
+#    (natively; cross builds only link it).
+
+ns-dir := $(objtree)/namespace-check
+ns-native := $(filter $(SRCARCH),$(HOSTARCH))
+
+PHONY += namespace-check
+namespace-check: $(objtree)/libhakmem.a $(objtree)/libhakmem.so $(objtree)/hakmem.o
+	@echo '  NSCHECK libhakmem.a'
+	$(Q)mkdir -p $(ns-dir)
+	$(Q)$(NM) -g --defined-only $(objtree)/libhakmem.a | awk 'NF == 3 { print $$3 }' | sort > $(ns-dir)/archive.syms
+	$(Q)$(NM) -D --defined-only $(objtree)/libhakmem.so | awk '{ print $$NF }' | sort > $(ns-dir)/shared.syms
+	$(Q)if ! cmp -s $(ns-dir)/archive.syms $(ns-dir)/shared.syms; then \
+		echo >&2 "*** namespace-check: libhakmem.a and libhakmem.so export different symbols"; \
+		echo >&2 "*** (< only in libhakmem.a, > only in libhakmem.so):"; \
+		diff $(ns-dir)/archive.syms $(ns-dir)/shared.syms | grep '^[<>]' >&2; exit 1; \
+	fi
+	$(Q)$(NM) -g --defined-only $(objtree)/hakmem.o | awk 'NF == 3 { print $$3 }' | sort | \
+		comm -23 - $(ns-dir)/archive.syms | \
+		grep -v -x -e heap_init -e os_init | \
+		awk '{ printf("char %s[1] = { 1 };\n", $$1) }' > $(ns-dir)/own_names_gen.c
+	$(Q)$(CC) -std=gnu11 -O1 -fno-builtin -I$(objtree)/include -I$(srctree)/include \
+		-o $(ns-dir)/own_names $(srctree)/tests/namespace/own_names.c \
+		$(ns-dir)/own_names_gen.c $(objtree)/libhakmem.a $(HK_LIBS)
+	$(Q)$(if $(ns-native),$(ns-dir)/own_names >$(ns-dir)/own_names.out || \
+		{ cat $(ns-dir)/own_names.out >&2; echo >&2 "*** namespace-check: own_names failed"; exit 1; })
+	@echo "  NSCHECK $$(wc -l < $(ns-dir)/archive.syms) exported symbols, as libhakmem.so;" \
+		"own_names (defines heap_init, os_init and the $$(wc -l < $(ns-dir)/own_names_gen.c) other internal names)" \
+		"$(if $(ns-native),linked and ran,linked)"
 
 # ---------------------------------------------------------------------------
 # Tests and benchmarks: Makefiles owned by tests/ and tools/bench/.
 
 PHONY += check check-long fuzz bench callgrind
-check: all $(if $(filter y,$(CONFIG_BACKEND_ARENA)),freestanding-check)
+check: all namespace-check $(if $(filter y,$(CONFIG_BACKEND_ARENA)),freestanding-check)
 check-long fuzz: all
 
 check check-long fuzz:
@@ -576,10 +676,12 @@ clean:
 	$(Q)$(if $(clean-dirs),find $(clean-dirs) \( -name '*.o' -o -name '.*.cmd' -o -name '.*.d' \
 		-o -name '.*.tmp' -o -name '*.i' -o -name '*.s' \) -type f -delete)
 	$(Q)rm -f $(addprefix $(objtree)/,libhakmem.a libhakmem.so $(SONAME) hakmem.pc \
-		.libhakmem.a.cmd .libhakmem.so.cmd .hakmem.pc.cmd hakmem.o .hakmem.o.cmd)
+		.libhakmem.a.cmd .libhakmem.so.cmd .hakmem.pc.cmd hakmem.o .hakmem.o.cmd \
+		libhakmem.o .libhakmem.o.cmd)
+	$(Q)rm -rf $(objtree)/namespace-check
 
 mrproper distclean: clean
-	$(Q)rm -rf $(addprefix $(objtree)/,.config .config.old defconfig include/generated \
+	$(Q)rm -rf $(addprefix $(objtree)/,.config .config.old .defconfig.merged defconfig include/generated \
 		include/config scripts/fixdep)
 	$(Q)if [ "$(objtree)" != "$(srctree)" ] && [ -f $(objtree)/Makefile ] && \
 		grep -q 'Generated by hakmem' $(objtree)/Makefile; then rm -f $(objtree)/Makefile; fi
@@ -600,6 +702,16 @@ check-mutants:
 	$(Q)$(PYTHON) $(srctree)/tests/mutants/run.py --workdir $(MUTANTS_DIR) \
 		$(if $(filter 1,$(MUTANTS_CI)),--ci) $(MUTANTS)
 
+# N random configurations, each built in its own directory and tested
+# (unit and stress suites): scripts/randconfig-check.sh.
+N ?= 20
+RANDCONFIG_DIR ?= $(if $(KBUILD_OUTPUT),$(objtree)/randconfig,$(srctree)/build/randconfig)
+randconfig-check:
+	$(Q)srctree=$(srctree) MAKE='$(MAKE)' RANDCONFIG_DIR=$(RANDCONFIG_DIR) \
+		JOBS=$(or $(JOBS),2) KCONFIG_SEED=$(KCONFIG_SEED) \
+		MAKEARGS='$(if $(filter command line,$(origin ARCH)),ARCH=$(ARCH)) $(if $(filter command line,$(origin CROSS_COMPILE)),CROSS_COMPILE=$(CROSS_COMPILE)) $(if $(filter command line,$(origin CC)),CC=$(CC))' \
+		bash $(srctree)/scripts/randconfig-check.sh $(N)
+
 # Documentation/kconfig.md from the Kconfig help texts.
 kconfig-doc:
 	$(Q)srctree=$(srctree) $(PYTHON) $(srctree)/scripts/kconfig-doc.py $(srctree)/Documentation/kconfig.md
@@ -609,9 +721,17 @@ help:
 	@echo '  defconfig         .config from configs/$(DEFCONFIG) (aarch64_defconfig for ARCH=aarch64)'
 	@echo '  <name>_defconfig  .config from configs/<name>_defconfig:'
 	@echo '                    $(notdir $(wildcard $(srctree)/configs/*_defconfig))'
+	@echo '                    or $(DEFCONFIG) + the fragment configs/<name>.config (A/B halves):'
+	@echo '                    $(patsubst %.config,%_defconfig,$(notdir $(wildcard $(srctree)/configs/*.config)))'
+	@echo '                    (tiny_defconfig: the old name of embedded_defconfig)'
+	@echo '  <name>.config     merge the fragment configs/<name>.config onto .config'
 	@echo '  menuconfig        edit .config in a terminal UI'
 	@echo '  olddefconfig      update .config, new symbols take their defaults'
 	@echo '  alldefconfig      .config with every symbol at its default'
+	@echo '  allnoconfig       .config with every option that can be n set to n'
+	@echo '  allyesconfig      .config with every option that can be y set to y'
+	@echo '  randconfig        random .config (prints its seed; KCONFIG_SEED=n repeats it,'
+	@echo '                    KCONFIG_ALLCONFIG=file pins the options the file sets)'
 	@echo '  listnewconfig     list symbols missing from .config'
 	@echo '  savedefconfig     write the minimal config to $$(objtree)/defconfig'
 	@echo ''
@@ -620,6 +740,7 @@ help:
 	@echo '  dir/file.o|.i|.s  one object, preprocessed or assembly file'
 	@echo '  size              text/data/bss of the library objects'
 	@echo '  freestanding-check  (arena backend) only memcpy/memset-like symbols undefined'
+	@echo '  namespace-check   libhakmem.a exports only the public API (part of check)'
 	@echo '  install           PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR= PKGCONFIGDIR='
 	@echo '  uninstall'
 	@echo '  clean             objects and libraries (keeps .config)'
@@ -634,6 +755,12 @@ help:
 	@echo '  bench             benchmark against the system malloc and others'
 	@echo '  ab A=x_defconfig B=y_defconfig   A/B benchmark of two configurations'
 	@echo '  callgrind         instruction counts of the fast paths (tools/bench/Makefile)'
+	@echo '  randconfig-check N=20   build N random configurations (each in build/randconfig/'
+	@echo '                    <seed>, or $$(O)/randconfig/<seed>) and run the unit and stress'
+	@echo '                    suites on each; prints the seed of any failure. KCONFIG_SEED=n'
+	@echo '                    repeats a run; SUITES=, STRESS_TIME=5, JOBS=2, RANDCONFIG_KEEP=1'
+	@echo '                    configurations matching scripts/randconfig-known-bugs are'
+	@echo '                    drawn again (RANDCONFIG_KNOWN_BUGS= tests them too)'
 	@echo ''
 	@echo 'Variables:'
 	@echo '  O=dir             build directory (default: the current directory)'
@@ -642,6 +769,7 @@ help:
 	@echo '  ARCH=aarch64      cross build (SRCARCH=aarch64);'
 	@echo '  CROSS_COMPILE=aarch64-linux-gnu-   (the default when ARCH differs from the host)'
 	@echo '  WERROR=0          warnings are not errors'
+	@echo '  W=1 | W=2 | W=3   extra compiler warnings (combine: W=12; W=1e: as errors)'
 	@echo '  KCFLAGS=...       extra compiler flags (also KCPPFLAGS, KAFLAGS, KLDFLAGS)'
 	@echo '  CC=... HOSTCC=...'
 

@@ -42,8 +42,58 @@ Ready-made configurations (`make <name>`):
 |-----------|------------|
 | `defconfig` | x86_64, every option at its default (the `make defconfig` default) |
 | `aarch64_defconfig` | the same for 64-bit Arm (`make ARCH=aarch64 defconfig` picks it) |
-| `tiny_defconfig` | embedded: static 64 KiB arena, no threads, `-Os` |
+| `embedded_defconfig` | embedded: static 64 KiB arena, no threads, `-Os` (`make tiny_defconfig`, its old name, still works) |
 | `debug_defconfig` | development: assertions, statistics, ExternalGuard report |
+
+### A/B fragments
+
+The A/B halves used by `make ab` are configuration fragments, one option
+each, merged onto the default configuration (`defconfig`, or
+`aarch64_defconfig` with `ARCH=aarch64`), the idea of Linux's
+`scripts/kconfig/merge_config.sh`:
+
+| fragment | sets | `make` target |
+|----------|------|---------------|
+| `configs/dfcheck_off.config` / `dfcheck_on.config` | `DOUBLE_FREE_CHECK` n / y | `dfcheck_off_defconfig` / `dfcheck_on_defconfig` |
+| `configs/guardstats_off.config` / `guardstats_on.config` | `EXTERNAL_GUARD_STATS` n / y | `guardstats_off_defconfig` / `guardstats_on_defconfig` |
+| `configs/lockfree_off.config` / `lockfree_on.config` | `SUPERSLAB_LOCKFREE` n / y | `lockfree_off_defconfig` / `lockfree_on_defconfig` |
+| `configs/smallmid_off.config` / `smallmid_on.config` | `SMALLMID` n / y | `smallmid_off_defconfig` / `smallmid_on_defconfig` |
+| `configs/ultrahot_off.config` / `ultrahot_on.config` | `TINY_ULTRAHOT` n / y | `ultrahot_off_defconfig` / `ultrahot_on_defconfig` |
+
+`make NAME_defconfig` uses `configs/NAME_defconfig` if it exists, and
+otherwise the default configuration with `configs/NAME.config` merged onto
+it: the fragment's lines replace the base's lines for the same symbols
+(the merged file is `.defconfig.merged` in the build directory), and the
+result is checked as strictly as a defconfig. The two halves of a pair
+therefore differ in exactly one option, and when the defaults change
+both follow. One half of each pair equals the default configuration;
+CI builds and tests it only once (it compares the `.config` files).
+`make NAME.config` merges a fragment onto the current `.config` instead:
+`make debug_defconfig smallmid_on.config` is the debug build with
+Small-Mid.
+
+### allnoconfig, allyesconfig, randconfig
+
+* `make allnoconfig`, `make allyesconfig` (kconfiglib's): every option that
+  can be n (y) is; the architecture follows `ARCH`.
+* `make randconfig` (`scripts/randconfig.py`, on kconfiglib's API): in menu
+  order, every visible bool y or n with probability 1/2, every visible
+  choice a random visible member, every int with a range its lower bound,
+  upper bound, default or a uniform draw (1/4 each). A symbol is drawn
+  only when its dependencies hold, and only values kconfiglib can assign
+  are drawn, so the result satisfies every `depends on` and `select`.
+  The architecture choice is not drawn (it follows `ARCH`). The seed is
+  printed first, `KCONFIG_SEED=0x2a` makes the same configuration again,
+  and `KCONFIG_ALLCONFIG=file` pins the options `file` sets.
+* `make randconfig-check N=20` builds N random configurations, each in its
+  own build directory (`build/randconfig/<seed>`, or `$(O)/randconfig/`),
+  runs the unit and stress suites on each (`SUITES=`, `STRESS_TIME=5`),
+  and prints the seed of every failure. `KCONFIG_SEED=` repeats a whole
+  run. A configuration that matches a line of
+  `scripts/randconfig-known-bugs` (a bug already reported; each line says
+  which) is skipped, listed, and replaced by another draw;
+  `RANDCONFIG_KNOWN_BUGS=` tests those too. CI runs a few native and
+  aarch64 random configurations on every run with a fresh seed.
 
 """
 

@@ -14,8 +14,15 @@
 #   SILENT   1 = make -s: print only errors
 #
 # Tools:
-#   defconfig FILE   .config from a minimal config; strict (see below)
+#   defconfig FILE [FRAGMENT]
+#                    .config from a minimal config; strict (see below). With
+#                    FRAGMENT, FILE with FRAGMENT merged onto it: FRAGMENT's
+#                    lines replace FILE's lines for the same symbols (the idea
+#                    of Linux's scripts/kconfig/merge_config.sh)
+#   mergeconfig FRAGMENT   merge FRAGMENT onto the existing .config, strictly
 #   menuconfig guiconfig oldconfig olddefconfig alldefconfig listnewconfig
+#   allnoconfig allyesconfig   kconfiglib's: every option n (y) that can be
+#   randconfig       scripts/randconfig.py: random values, KCONFIG_SEED=
 #   savedefconfig    writes $objtree/defconfig
 #   syncconfig       olddefconfig, then include/generated/autoconf.h and
 #                    include/config/ (auto.conf + per-symbol files)
@@ -104,12 +111,37 @@ check_values() {
 	' "$KCONFIG_CONFIG" "$1"
 }
 
+# merge BASE FRAGMENT: BASE without the symbols FRAGMENT sets, then FRAGMENT.
+merge() {
+	printf '# %s + %s\n' "${1#"$srctree"/}" "${2#"$srctree"/}"
+	awk '
+	function sym(line) {
+		if (line ~ /^CONFIG_[A-Za-z0-9_]+=/)
+			return substr(line, 1, index(line, "=") - 1)
+		if (line ~ /^# CONFIG_[A-Za-z0-9_]+ is not set/) {
+			split(line, w, " ")
+			return w[2]
+		}
+		return ""
+	}
+	FNR == NR { if ((s = sym($0)) != "") set[s] = 1; next }
+	{ s = sym($0); if (s == "" || !(s in set)) print }
+	' "$2" "$1"
+	cat "$2"
+}
+
 case $tool in
 defconfig)
 	file=${1:?defconfig needs a file}
-	[ -f "$file" ] || die "$file: no such defconfig. Available: $(cd "$srctree/configs" 2>/dev/null && ls | tr '\n' ' ')"
+	[ -f "$file" ] || die "$file: no such defconfig. Available: $(cd "$srctree/configs" 2>/dev/null && ls | sed 's/\.config$/_defconfig/' | tr '\n' ' ')"
 	log=$(mktemp)
 	trap 'rm -f "$log"' EXIT
+	if [ $# -ge 2 ]; then
+		[ -f "$2" ] || die "$2: no such configuration fragment"
+		merged="$objtree/.defconfig.merged"
+		merge "$file" "$2" >"$merged"
+		file=$merged
+	fi
 	status=0
 	KCONFIG_WARN_UNDEF_ASSIGN=y run "$PYTHON" -m defconfig --kconfig "$kconfig" "$file" >"$log" 2>&1 || status=$?
 	if [ "$SILENT" != 1 ] || [ $status -ne 0 ] || grep -q 'warning:' "$log"; then
@@ -121,14 +153,43 @@ defconfig)
 	fi
 	check_values "$file" || die "$file: some values do not stick (see above); .config was written anyway"
 	;;
+mergeconfig)
+	frag=${1:?mergeconfig needs a fragment}
+	[ -f "$frag" ] || die "$frag: no such configuration fragment. Available: $(cd "$srctree/configs" 2>/dev/null && ls ./*.config 2>/dev/null | sed 's|^\./||' | tr '\n' ' ')"
+	cp "$KCONFIG_CONFIG" "$objtree/.config.old"
+	run "$PYTHON" - "$kconfig" "$frag" <<'PY' || die "mergeconfig failed"
+import sys
+import kconfiglib
+kconf = kconfiglib.Kconfig(sys.argv[1])
+kconf.warn_assign_undef = True
+kconf.warn_assign_override = False
+kconf.load_config()
+print(kconf.load_config(sys.argv[2], replace=False))
+print(kconf.write_config())
+PY
+	check_values "$frag" || die "$frag: some values do not stick (see above)"
+	;;
 menuconfig|guiconfig|oldconfig)
 	run "$PYTHON" -m "$tool" "$kconfig"
 	;;
-olddefconfig|alldefconfig)
+olddefconfig|alldefconfig|allnoconfig|allyesconfig)
 	if [ "$SILENT" = 1 ]; then
 		run "$PYTHON" -m "$tool" "$kconfig" >/dev/null
 	else
 		run "$PYTHON" -m "$tool" "$kconfig"
+	fi
+	;;
+randconfig)
+	# The seed line is printed even with make -s: it is what reproduces
+	# the configuration.
+	out=$(run "$PYTHON" "$srctree/scripts/randconfig.py" "$kconfig") || {
+		printf '%s\n' "$out" >&2
+		die "randconfig failed"
+	}
+	if [ "$SILENT" = 1 ]; then
+		printf '%s\n' "$out" | head -n 1
+	else
+		printf '%s\n' "$out"
 	fi
 	;;
 listnewconfig)

@@ -3,7 +3,7 @@
  * Atomics and thread-local storage for generic code.
  *
  * With CONFIG_THREADS the architecture supplies them (asm/atomic.h,
- * asm/tls.h); a generic fallback fills in what an architecture leaves out.
+ * asm/tls.h), which take what does not differ from include/asm-generic/.
  * Without threads every operation is a plain load or store: no atomic
  * instruction, no TLS, nothing from libpthread.
  */
@@ -18,10 +18,6 @@
 #include <asm/tls.h>
 
 #define __hk_tls	__arch_tls
-
-#ifndef a_fetch_sub
-#define a_fetch_sub(p, v, mo)	a_fetch_add((p), -(v), (mo))
-#endif
 
 #else /* !CONFIG_THREADS */
 

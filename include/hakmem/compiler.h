@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* hk_clz(), hk_ctz(), hk_log2(): the architecture's, or asm-generic's. */
+#include <asm/bitops.h>
+
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
@@ -53,23 +56,5 @@
 #define ALIGN_UP(x, a)		(((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
 #define ALIGN_DOWN(x, a)	((x) & ~((__typeof__(x))(a) - 1))
 #define IS_POWER_OF_2(x)	((x) != 0 && ((x) & ((x) - 1)) == 0)
-
-/* Number of leading zero bits of a non-zero word. */
-static inline unsigned int hk_clz(unsigned long x)
-{
-	return (unsigned int)__builtin_clzl(x);
-}
-
-/* Number of trailing zero bits of a non-zero word. */
-static inline unsigned int hk_ctz(unsigned long x)
-{
-	return (unsigned int)__builtin_ctzl(x);
-}
-
-/* floor(log2(x)) of a non-zero word. */
-static inline unsigned int hk_log2(unsigned long x)
-{
-	return (unsigned int)(8 * sizeof(long) - 1) - hk_clz(x);
-}
 
 #endif /* _HAKMEM_COMPILER_H */

@@ -386,11 +386,6 @@ __attribute__((destructor)) static void guard_log_exit(void)
 			   "the first %d logged\n", n, GUARD_LOG_FIRST);
 }
 
-void guard_init(void)
-{
-	guard_log_read_mode();
-}
-
 #else /* !CONFIG_EXTERNAL_GUARD_LOG */
 
 static inline unsigned long guard_log_event(void)
@@ -400,10 +395,6 @@ static inline unsigned long guard_log_event(void)
 
 static inline void guard_log(const void *ptr, enum guard_outcome out, enum guard_op op,
 			     const void *caller)
-{
-}
-
-void guard_init(void)
 {
 }
 

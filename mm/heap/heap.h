@@ -97,8 +97,7 @@ static __always_inline int size_is_tiny(size_t size)
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
 {
-	return (unsigned int)(63 - __builtin_clzl((size - 1) | ((1UL << TINY_MIN_SHIFT) - 1))) -
-	       (TINY_MIN_SHIFT - 1);
+	return hk_log2((size - 1) | ((1UL << TINY_MIN_SHIFT) - 1)) - (TINY_MIN_SHIFT - 1);
 }
 
 static __always_inline unsigned int size_to_class(size_t size)

@@ -37,8 +37,6 @@ enum hk_stat {
 #ifdef CONFIG_STATS
 extern unsigned long hk_stats_global[NR_HK_STATS];
 
-/* Count an event on the current thread's heap record (non-atomic). */
-#define STAT_INC_HEAP(h, item)		((h)->stats[item]++)
 /* Count a process-wide event (atomic, slow paths only). */
 #define STAT_INC(item)			a_fetch_add(&hk_stats_global[item], 1UL, A_RELAXED)
 #define STAT_ADD(item, n)		a_fetch_add(&hk_stats_global[item], (unsigned long)(n), A_RELAXED)
@@ -49,7 +47,6 @@ int stats_index(const char *name);
 /* Add the counters of every exited thread and of the caller to out. */
 void stats_sum(unsigned long out[NR_HK_STATS]);
 #else
-#define STAT_INC_HEAP(h, item)		do { } while (0)
 #define STAT_INC(item)			do { } while (0)
 #define STAT_ADD(item, n)		do { } while (0)
 

@@ -18,14 +18,12 @@
 
 struct ss_pool ss_pool_main = {
 	.lock = HK_LOCK_INIT,
-	.name = "main",
 };
 HK_LOCK_REGISTER(&ss_pool_main.lock, HK_LOCK_SS_POOL);
 
 #ifdef CONFIG_SMALLMID
 struct ss_pool ss_pool_smallmid = {
 	.lock = HK_LOCK_INIT,
-	.name = "smallmid",
 };
 HK_LOCK_REGISTER(&ss_pool_smallmid.lock, HK_LOCK_SS_POOL);
 #endif
@@ -84,7 +82,6 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	/* Before the first touch, so that faults can take whole huge pages. */
 	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt_inited(OPT_THP))
 		os_hugepage(ss, SS_SIZE);
-	ss->magic = SS_MAGIC;
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;

@@ -24,8 +24,6 @@
 #define SLOT_SIZE	(1UL << SLOT_SHIFT)
 #define SS_SLOTS	(SS_SIZE >> SLOT_SHIFT)
 
-#define SS_MAGIC	0x48414b53u	/* "HAKS" */
-
 enum slot_state {
 	SLOT_UNUSED = 0,
 	SLOT_ACTIVE,
@@ -92,7 +90,6 @@ struct slab {
 } __aligned(L1_CACHE_BYTES);
 
 struct superslab {
-	uint32_t magic;			/* SS_MAGIC */
 	struct ss_pool *pool;		/* pool this SuperSlab belongs to */
 	struct superslab *next;		/* pool's list (append-only) */
 	unsigned long free_mask;	/* atomic: bit i = slot i claimable */
@@ -109,8 +106,6 @@ BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
 struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
 	struct superslab *head;		/* atomic: newest SuperSlab first */
-	struct superslab *hint;		/* atomic: a SuperSlab that had free slots */
-	const char *name;		/* for statistics */
 	unsigned long nr_superslabs;	/* SuperSlabs mapped */
 };
 

@@ -2,8 +2,7 @@
 #ifndef _ASM_AARCH64_CACHE_H
 #define _ASM_AARCH64_CACHE_H
 
-/* Size of a cache line; used to keep shared atomics apart. */
-#define L1_CACHE_SHIFT		6
-#define L1_CACHE_BYTES		(1 << L1_CACHE_SHIFT)
+/* Nothing differs from the generic definitions. */
+#include <asm-generic/cache.h>
 
 #endif /* _ASM_AARCH64_CACHE_H */

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef _ASM_X86_64_BITOPS_H
+#define _ASM_X86_64_BITOPS_H
+
+/* Nothing differs from the generic definitions. */
+#include <asm-generic/bitops.h>
+
+#endif /* _ASM_X86_64_BITOPS_H */
