@@ -323,6 +323,27 @@ suite_tsan_stress() {
 	fi
 }
 
+# Memcheck on static programs linked against the CONFIG_VALGRIND build
+# of the library (tests/valgrind/run.sh). Skipped without valgrind, but
+# not in CI, where it must be installed.
+suite_valgrind() {
+	if ! command -v valgrind >/dev/null 2>&1; then
+		if [ -n "${CI:-}" ]; then
+			echo "valgrind: valgrind is not installed (CI is set)"
+			return 1
+		fi
+		echo "SKIP valgrind: valgrind is not installed"
+		return 0
+	fi
+	if [ ! -e /usr/include/valgrind/memcheck.h ]; then
+		echo "valgrind: no <valgrind/memcheck.h> (Debian package valgrind)"
+		return 1
+	fi
+	$HK_MAKE vg-build || return 1
+	bash "$HK_SRC/tests/valgrind/run.sh" "$HK_T/valgrind" \
+		"$HK_SRC/tools/valgrind/static-glibc.supp"
+}
+
 suite_fuzz() {
 	if [ "$HK_ARCH" != x86_64 ] || [ "${HK_NATIVE:-}" != y ]; then
 		echo "SKIP fuzz: x86_64 native only"
@@ -376,6 +397,7 @@ else
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;
 		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
+		valgrind)	run_suite valgrind 600 suite_valgrind ;;
 		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 		esac
 	done

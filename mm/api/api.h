@@ -8,6 +8,7 @@
 #include <hakmem.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
+#include <hakmem/valgrind.h>
 
 /*
  * With CONFIG_EXPORT_MALLOC, export hak_NAME under the C library's name
@@ -22,6 +23,24 @@
 #endif
 
 size_t api_page_size(void);
+
+/*
+ * Every block the front hands out or takes back goes through these, so
+ * that Valgrind hears of it (CONFIG_VALGRIND; nothing without the box).
+ */
+static __fastpath_inline void *api_alloc(size_t size)
+{
+	void *p = hk_alloc(size);
+
+	vg_alloc(p, size, 0);
+	return p;
+}
+
+static __fastpath_inline void api_free(void *ptr)
+{
+	vg_free(ptr);
+	hk_free(ptr);
+}
 
 /* Sum of the boxes of u (mm/api/info.c). */
 void info_totals(const struct hk_usage *u, struct hk_box_usage *t);

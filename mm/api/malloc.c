@@ -7,27 +7,30 @@
 
 __export void *hak_malloc(size_t size)
 {
-	return hk_alloc(size);
+	return api_alloc(size);
 }
 HK_EXPORT_AS(malloc, hak_malloc);
 
 /* free(NULL) finds no owner in the registry and ends in the slow path. */
 __export void hak_free(void *ptr)
 {
-	hk_free(ptr);
+	api_free(ptr);
 }
 HK_EXPORT_AS(free, hak_free);
 
 __export void *hak_calloc(size_t nmemb, size_t size)
 {
 	size_t total;
+	void *p;
 
 	if (unlikely(__builtin_mul_overflow(nmemb, size, &total) ||
 		     total > HK_MAX_REQUEST)) {
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	return hk_alloc_zeroed(total);
+	p = hk_alloc_zeroed(total);
+	vg_alloc(p, total, 1);
+	return p;
 }
 HK_EXPORT_AS(calloc, hak_calloc);
 

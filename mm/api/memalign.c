@@ -33,11 +33,14 @@ static void *api_aligned(size_t align, size_t size)
 		return NULL;
 	}
 	/* Blocks of 8 bytes are only 8-aligned: ask for at least align. */
-	if (align <= HK_MIN_ALIGN)
-		return hk_alloc(size < align ? align : size);
-	p = hk_alloc_aligned(align, size);
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
+	if (align <= HK_MIN_ALIGN) {
+		p = hk_alloc(size < align ? align : size);
+	} else {
+		p = hk_alloc_aligned(align, size);
+		if (unlikely(!p))
+			hk_set_errno(ENOMEM);
+	}
+	vg_alloc(p, size, 0);
 	return p;
 }
 
