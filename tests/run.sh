@@ -349,6 +349,27 @@ suite_tsan_stress() {
 	fi
 }
 
+# Memcheck on static programs linked against the CONFIG_VALGRIND build
+# of the library (tests/valgrind/run.sh). Skipped without valgrind, but
+# not in CI, where it must be installed.
+suite_valgrind() {
+	if ! command -v valgrind >/dev/null 2>&1; then
+		if [ -n "${CI:-}" ]; then
+			echo "valgrind: valgrind is not installed (CI is set)"
+			return 1
+		fi
+		echo "SKIP valgrind: valgrind is not installed"
+		return 0
+	fi
+	if [ ! -e /usr/include/valgrind/memcheck.h ]; then
+		echo "valgrind: no <valgrind/memcheck.h> (Debian package valgrind)"
+		return 1
+	fi
+	$HK_MAKE vg-build || return 1
+	bash "$HK_SRC/tests/valgrind/run.sh" "$HK_T/valgrind" \
+		"$HK_SRC/tools/valgrind/static-glibc.supp"
+}
+
 suite_fuzz() {
 	if [ "$HK_ARCH" != x86_64 ] || [ "${HK_NATIVE:-}" != y ]; then
 		skip fuzz "x86_64 native only"
@@ -416,6 +437,7 @@ else
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
 		mutants)	run_suite mutants 7200 suite_mutants ;;
 		prof)		run_suite prof 900 suite_prof ;;
+		valgrind)	run_suite valgrind 600 suite_valgrind ;;
 		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 		esac
 	done

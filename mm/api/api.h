@@ -9,6 +9,7 @@
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
 #include "prof/prof.h"
+#include <hakmem/valgrind.h>
 
 /*
  * With CONFIG_EXPORT_MALLOC, export hak_NAME under the C library's name
@@ -23,6 +24,34 @@
 #endif
 
 size_t api_page_size(void);
+
+/*
+ * Every block the front hands out or takes back goes through these, so
+ * that Valgrind hears of it (CONFIG_VALGRIND; nothing without the box).
+ */
+/*
+ * malloc's work for every entry point that allocates size bytes: the
+ * heap profiler's sample (CONFIG_HEAP_PROFILE; the return address is the
+ * caller's of the entry point this is inlined into), the allocation, and
+ * the block announced to Valgrind (CONFIG_VALGRIND).
+ */
+static __fastpath_inline void *api_alloc(size_t size)
+{
+	void *p;
+
+	if (prof_tick(size))
+		p = prof_alloc(size, 0, 0, __builtin_return_address(0));
+	else
+		p = hk_alloc(size);
+	vg_alloc(p, size, 0);
+	return p;
+}
+
+static __fastpath_inline void api_free(void *ptr)
+{
+	vg_free(ptr);
+	hk_free(ptr);
+}
 
 /* Sum of the boxes of u (mm/api/info.c). */
 void info_totals(const struct hk_usage *u, struct hk_box_usage *t);

@@ -7,22 +7,21 @@
 
 __export void *hak_malloc(size_t size)
 {
-	if (prof_tick(size))
-		return prof_alloc(size, 0, 0, __builtin_return_address(0));
-	return hk_alloc(size);
+	return api_alloc(size);
 }
 HK_EXPORT_AS(malloc, hak_malloc);
 
 /* free(NULL) finds no owner in the registry and ends in the slow path. */
 __export void hak_free(void *ptr)
 {
-	hk_free(ptr);
+	api_free(ptr);
 }
 HK_EXPORT_AS(free, hak_free);
 
 __export void *hak_calloc(size_t nmemb, size_t size)
 {
 	size_t total;
+	void *p;
 
 	if (unlikely(__builtin_mul_overflow(nmemb, size, &total) ||
 		     total > HK_MAX_REQUEST)) {
@@ -30,8 +29,11 @@ __export void *hak_calloc(size_t nmemb, size_t size)
 		return NULL;
 	}
 	if (prof_tick(total))
-		return prof_alloc(total, 0, 1, __builtin_return_address(0));
-	return hk_alloc_zeroed(total);
+		p = prof_alloc(total, 0, 1, __builtin_return_address(0));
+	else
+		p = hk_alloc_zeroed(total);
+	vg_alloc(p, total, 1);
+	return p;
 }
 HK_EXPORT_AS(calloc, hak_calloc);
 

@@ -35,16 +35,17 @@ static __always_inline void *api_aligned(size_t align, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	/* Blocks of 8 bytes are only 8-aligned: ask for at least align. */
-	if (align <= HK_MIN_ALIGN)
-		size = size < align ? align : size;
+	/* An alignment up to 16 is every block's: ask for at least align bytes. */
 	if (prof_tick(size))
-		return prof_alloc(size, align, 0, __builtin_return_address(0));
-	if (align <= HK_MIN_ALIGN)
-		return hk_alloc(size);
-	p = hk_alloc_aligned(align, size);
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
+		p = prof_alloc(size < align ? align : size, align, 0, __builtin_return_address(0));
+	else if (align <= HK_MIN_ALIGN)
+		p = hk_alloc(size < align ? align : size);
+	else {
+		p = hk_alloc_aligned(align, size);
+		if (unlikely(!p))
+			hk_set_errno(ENOMEM);
+	}
+	vg_alloc(p, size, 0);
 	return p;
 }
 

@@ -43,7 +43,7 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 static void *cxx_try(size_t size, size_t align)
 {
 	if (!align)
-		return hk_alloc(size);
+		return api_alloc(size);
 	if (!IS_POWER_OF_2(align))
 		return NULL;
 	return hak_memalign(align, size);
@@ -71,17 +71,9 @@ static __slowpath void *cxx_new_slow(size_t size, size_t align, int nothrow)
 	}
 }
 
-/* hk_alloc(), sampled by the heap profiler (CONFIG_HEAP_PROFILE) like malloc. */
-static __always_inline void *cxx_alloc(size_t size)
-{
-	if (prof_tick(size))
-		return prof_alloc(size, 0, 0, __builtin_return_address(0));
-	return hk_alloc(size);
-}
-
 static __fastpath_inline void *cxx_new(size_t size)
 {
-	void *p = cxx_alloc(size);
+	void *p = api_alloc(size);
 
 	if (likely(p))
 		return p;
@@ -99,7 +91,7 @@ static inline void *cxx_new_aligned(size_t size, size_t align, int nothrow)
 
 static inline void *cxx_new_nothrow(size_t size)
 {
-	void *p = cxx_alloc(size);
+	void *p = api_alloc(size);
 
 	if (likely(p))
 		return p;
@@ -160,65 +152,65 @@ CXX_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, size_t size, size_t align, NOTHROW)
 /* operator delete(void *), delete[] */
 CXX_DELETE(_ZdlPv, void *p)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 CXX_DELETE(_ZdaPv, void *p)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 /* operator delete(void *, size_t), delete[] (C++14 sized) */
 CXX_DELETE(_ZdlPvm, void *p, size_t size)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 CXX_DELETE(_ZdaPvm, void *p, size_t size)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 /* operator delete(void *, const std::nothrow_t &), delete[] */
 CXX_DELETE(_ZdlPvRKSt9nothrow_t, void *p, NOTHROW)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 CXX_DELETE(_ZdaPvRKSt9nothrow_t, void *p, NOTHROW)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 /* operator delete(void *, std::align_val_t), delete[] */
 CXX_DELETE(_ZdlPvSt11align_val_t, void *p, size_t align)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 CXX_DELETE(_ZdaPvSt11align_val_t, void *p, size_t align)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 /* operator delete(void *, size_t, std::align_val_t), delete[] */
 CXX_DELETE(_ZdlPvmSt11align_val_t, void *p, size_t size, size_t align)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 CXX_DELETE(_ZdaPvmSt11align_val_t, void *p, size_t size, size_t align)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 /* operator delete(void *, std::align_val_t, const std::nothrow_t &), delete[] */
 CXX_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, void *p, size_t align, NOTHROW)
 {
-	hk_free(p);
+	api_free(p);
 }
 
 CXX_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, void *p, size_t align, NOTHROW)
 {
-	hk_free(p);
+	api_free(p);
 }

@@ -14,7 +14,7 @@ __export void *hak_realloc(void *ptr, size_t size)
 		return hak_malloc(size);
 	if (size == 0) {
 		/* glibc frees and returns NULL. */
-		hk_free(ptr);
+		api_free(ptr);
 		return NULL;
 	}
 	if (unlikely(size > HK_MAX_REQUEST)) {
@@ -27,19 +27,25 @@ __export void *hak_realloc(void *ptr, size_t size)
 		hk_set_errno(EINVAL);
 		return NULL;
 	}
-	if (prof_tick(size))
+	/* Under Valgrind a sampled realloc would not be announced: no sampling. */
+	if (!vg_running() && prof_tick(size))
 		return prof_realloc(ptr, size, old, __builtin_return_address(0));
-	p = hk_resize(ptr, size);
+	/*
+	 * Memcheck knows the block by the size asked, which hakmem does not
+	 * keep: under Valgrind (CONFIG_VALGRIND) realloc always moves, as
+	 * memcheck's own realloc does; memcpy carries the definedness.
+	 */
+	p = vg_running() ? NULL : hk_resize(ptr, size);
 	if (p) {
 		/* A sampled block (a Large one) is not sampled any more. */
 		prof_free_large(ptr);
 		return p;
 	}
-	p = hk_alloc(size);
+	p = api_alloc(size);
 	if (unlikely(!p))
 		return NULL;
 	memcpy(p, ptr, old < size ? old : size);
-	hk_free(ptr);
+	api_free(ptr);
 	return p;
 }
 HK_EXPORT_AS(realloc, hak_realloc);

@@ -14,7 +14,19 @@
 #include <pthread.h>
 #endif
 
+/*
+ * With CONFIG_VALGRIND the front is initialised data (.tdata), not .tbss:
+ * a static program's first thread has its TLS in the brk segment, which
+ * memcheck takes as undefined although the kernel zeroed it (glibc relies
+ * on that for .tbss), so the first malloc would branch on "uninitialised"
+ * bin heads. glibc copies the .tdata image, which memcheck follows. The
+ * key is a placeholder: heap_thread_start() sets it before any use.
+ */
+#ifdef CONFIG_VALGRIND
+__hk_tls struct heap_tls hk_tls = { .dfkey = 1 };
+#else
 __hk_tls struct heap_tls hk_tls;
+#endif
 uintptr_t hk_dfkey;
 uintptr_t hk_flkey;
 
@@ -114,6 +126,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->bin_off = (uint16_t)offsetof(struct heap_tls, bins[cls]);
 	s->base = (uint32_t)(uintptr_t)slab_start(s);
 	a_store(&s->remote, 0UL, A_RELAXED);
+	/* Memcheck: no block of a new slab may be touched until handed out. */
+	vg_noaccess(slab_start(s), (size_t)c->span << SLOT_SHIFT);
 	for (i = 1; i < c->span; i++) {
 		s[i].kind = SLAB_TAIL;
 		s[i].head_off = (uint8_t)i;

@@ -27,6 +27,7 @@
 #include "superslab/superslab.h"
 #include "stats/stats.h"
 #include "guard/guard.h"
+#include <hakmem/valgrind.h>
 
 /* ------------------------------------------------------------------ */
 /* Size classes                                                       */
@@ -186,6 +187,17 @@ BUILD_BUG_ON(offsetof(struct heap_tls, bins[HK_NR_CLASSES]) > 65535);
 /* ------------------------------------------------------------------ */
 
 /*
+ * With CONFIG_VALGRIND a free block is no-access to memcheck: every
+ * helper below that reads or writes one of its words opens that word
+ * (vg_open) and closes it again (vg_close), so that the allocator's own
+ * accesses raise no report and the program's still do. The fast paths
+ * (bin_pop, heap_free_local) open both words at once and use the raw
+ * helpers. Without the box the hooks are empty.
+ */
+#define FL_WORD			sizeof(uintptr_t)
+#define FL_WORDS		(2 * sizeof(uintptr_t))
+
+/*
  * The first word of a free block links it to the next one. Hardened, it
  * holds next ^ ((its own address >> 12) << 4) ^ a per-process secret, as
  * glibc's safe-linking does with the address alone. The secret's low four
@@ -243,7 +255,11 @@ static __always_inline void fl_put(void *p, const void *next, uintptr_t key)
 /* Slow paths: the link of p, checked (aborts on a bad one). */
 static inline void *fl_next(const void *p)
 {
-	uintptr_t next = fl_raw_next(p, hk_flkey);
+	uintptr_t next;
+
+	vg_open(p, FL_WORD);
+	next = fl_raw_next(p, hk_flkey);
+	vg_close(p, FL_WORD);
 
 	if (unlikely(fl_bad(next)))
 		heap_free_list_corrupt(p);
@@ -252,7 +268,9 @@ static inline void *fl_next(const void *p)
 
 static inline void fl_set_next(void *p, const void *next)
 {
+	vg_open(p, FL_WORD);
 	fl_put(p, next, hk_flkey);
+	vg_close(p, FL_WORD);
 }
 
 /* ------------------------------------------------------------------ */
@@ -321,31 +339,39 @@ static __always_inline void dfkey_put(const struct slab *s, void *p)
 /* From a bin, an UltraHot stack or the remote list to the slab's list. */
 static inline void dfkey_to_slab(const struct slab *s, void *p)
 {
+	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely(*dfkey_word(p) != s->dfkey))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
+	vg_close(dfkey_word(p), FL_WORD);
 }
 
 /* From the slab's list to a bin. */
 static inline void dfkey_to_bin(const struct slab *s, void *p)
 {
+	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely(*dfkey_word(p) != (s->dfkey ^ DFKEY_ON_SLAB)))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = s->dfkey;
+	vg_close(dfkey_word(p), FL_WORD);
 }
 
 /* A new block carved for a bin. */
 static inline void dfkey_carve(const struct slab *s, void *p)
 {
+	vg_open(dfkey_word(p), FL_WORD);
 	*dfkey_word(p) = s->dfkey;
+	vg_close(dfkey_word(p), FL_WORD);
 }
 
 /* A remote free: the block must not be on any free list already. */
 static inline void dfkey_remote_free(const struct slab *s, void *p)
 {
+	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB))
 		guard_double_free(p);
 	*dfkey_word(p) = s->dfkey;
+	vg_close(dfkey_word(p), FL_WORD);
 }
 #else
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
@@ -385,11 +411,15 @@ void heap_fork_child(void);
 
 static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 {
-	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+	uintptr_t next;
 
+	vg_open(p, FL_WORDS);
+	next = fl_raw_next(p, hk_tls.flkey);
 	if (unlikely(fl_bad(next) | dfkey_bad(p)))
 		return heap_pop_corrupt(p);
 	dfkey_clear(p);
+	/* The front announces the block (vg_alloc) for the bytes asked. */
+	vg_close(p, FL_WORDS);
 	b->free = (void *)next;
 	b->room++;
 	return p;
@@ -438,9 +468,11 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 		heap_bad_pointer(p);
 		return;
 	}
+	vg_open(p, FL_WORDS);
 	dfkey_put(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].box + 1);
 	fl_put(p, b->free, hk_tls.flkey);
+	vg_close(p, FL_WORDS);
 	b->free = p;
 	if (unlikely(--b->room < 0))
 		heap_bin_flush(b);

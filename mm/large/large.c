@@ -121,6 +121,27 @@ static __always_inline int large_huge_align(const struct large_hdr *h)
 	return (uintptr_t)h->user != (uintptr_t)h + LARGE_HDR_SIZE;
 }
 
+/*
+ * CONFIG_VALGRIND: the header of a live block is no-access to memcheck (a
+ * program's underflow into it is reported, and its pointer to the block
+ * does not make a leaked block look reachable); the functions that read
+ * it open it first. A freed block's header is the cache's to use.
+ */
+static __always_inline void large_hdr_open(const void *ptr, unsigned int reg)
+{
+	if (large_hdr_readable(ptr, reg))
+		vg_open(large_hdr_of(ptr, reg), LARGE_HDR_SIZE);
+}
+
+/* The block of h goes (back) to the program: close the header, return the block. */
+static __always_inline void *large_hdr_close(struct large_hdr *h)
+{
+	void *user = h->user;
+
+	vg_close(h, LARGE_HDR_SIZE);
+	return user;
+}
+
 /* ptr is the start of the live block of h. */
 static __always_inline int large_live(const struct large_hdr *h, const void *ptr)
 {
@@ -568,6 +589,8 @@ static __always_inline void large_cache_add(struct large_cache *c, unsigned int 
 {
 	struct large_age *a = large_age_of(h);
 
+	/* Cache metadata in a freed block (CONFIG_VALGRIND: addressable). */
+	vg_defined(h, LARGE_HDR_SIZE + sizeof(*a));
 	large_head_mark(c, h, 1);
 	large_list_add(&c->bin[cls], &h->bin);
 	large_list_add(&c->age, &a->link);
@@ -701,6 +724,7 @@ static void large_cache_split(struct large_cache *c, struct large_hdr *h, size_t
 	if (end <= cut || end - cut <= SS_SIZE)
 		return;
 	t = (struct large_hdr *)cut;
+	vg_defined(t, LARGE_HDR_SIZE);
 	t->magic = LARGE_MAGIC;
 	t->user = (char *)t + LARGE_HDR_SIZE;
 	t->size = end - cut;
@@ -1120,7 +1144,7 @@ static __slowpath void *large_map_exact(size_t need, size_t align)
 	registry_set(base, REG_LARGE_AT(0));
 	large_account(h, 1);
 	large_live_add(h->size);
-	return h->user;
+	return large_hdr_close(h);
 }
 
 /*
@@ -1160,6 +1184,8 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 				os_nohugepage((void *)base, map_len);
 		}
 		h = (struct large_hdr *)(ALIGN_UP(base + off + LARGE_HDR_SIZE, align) - LARGE_HDR_SIZE);
+		/* A reused reserved chunk may hold a block memcheck saw freed. */
+		vg_defined(h, LARGE_HDR_SIZE);
 		h->user = (char *)h + LARGE_HDR_SIZE;
 		h->size = base + off + size - (uintptr_t)h;
 	}
@@ -1170,7 +1196,7 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 	large_register(h);
 	large_account(h, 1);
 	large_live_add(h->size);
-	return h->user;
+	return large_hdr_close(h);
 }
 
 /*
@@ -1206,9 +1232,12 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 			STAT_INC(STAT_LARGE_CACHE_HIT);
 			large_live_add(h->size);
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
-			if (zero)
+			if (zero) {
+				/* Freed (no-access to memcheck) until the front announces it. */
+				vg_undefined(h->user, size);
 				memset(h->user, 0, size);
-			return h->user;
+			}
+			return large_hdr_close(h);
 		}
 	}
 	STAT_INC(STAT_LARGE_ALLOC);
@@ -1245,6 +1274,7 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 	uint32_t state = LARGE_LIVE;
 	size_t live;
 
+	large_hdr_open(ptr, reg);
 	/* The state changes once, so two racing frees cannot both pass. */
 	if (unlikely(!large_hdr_readable(ptr, reg) || h->magic != LARGE_MAGIC ||
 		     h->user != ptr || !a_cas(&h->state, &state, LARGE_FREED, A_ACQ_REL))) {
@@ -1260,11 +1290,15 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 
 size_t large_usable_size(const void *ptr, unsigned int reg)
 {
-	const struct large_hdr *h = large_hdr_of(ptr, reg);
+	struct large_hdr *h = large_hdr_of(ptr, reg);
+	size_t n;
 
+	large_hdr_open(ptr, reg);
 	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)))
 		return 0;
-	return large_usable(h);
+	n = large_usable(h);
+	large_hdr_close(h);
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1322,7 +1356,7 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 }
 
 /* The resize, accounted: the old figures leave, the new ones come. */
-void *large_resize(void *ptr, unsigned int reg, size_t size)
+static void *large_resize_accounted(void *ptr, unsigned int reg, size_t size)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
 	size_t usable, map_len;
@@ -1341,5 +1375,20 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 		large_account_add(0, (long)large_usable(h) - (long)usable,
 				  (long)h->map_len - (long)map_len);
 	}
+	return p;
+}
+
+void *large_resize(void *ptr, unsigned int reg, size_t size)
+{
+	void *p;
+
+	large_hdr_open(ptr, reg);
+	p = large_resize_accounted(ptr, reg, size);
+	/* A resized block has its header right below it. */
+	if (p)
+		large_hdr_close((struct large_hdr *)((char *)p - LARGE_HDR_SIZE));
+	else if (IS_ENABLED(CONFIG_VALGRIND) && large_hdr_readable(ptr, reg) &&
+		 large_live(large_hdr_of(ptr, reg), ptr))
+		large_hdr_close(large_hdr_of(ptr, reg));
 	return p;
 }

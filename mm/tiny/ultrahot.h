@@ -27,9 +27,11 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 	if (size - 1 > 32 - 1 || !u->count[i])
 		return 0;
 	p = u->slot[i][--u->count[i]];
+	vg_open(p, FL_WORDS);
 	if (unlikely(dfkey_bad(p)))
 		heap_free_list_corrupt(p);
 	dfkey_clear(p);
+	vg_close(p, FL_WORDS);
 	STAT_INC_TLS(STAT_ULTRAHOT_HIT);
 	*out = p;
 	return 1;
@@ -45,7 +47,9 @@ static __always_inline int ultrahot_free(struct slab *s, void *p)
 		return 0;
 	if (unlikely(!slab_is_block_start(s, p)))
 		return 0;	/* the normal path reports it */
+	vg_open(p, FL_WORDS);
 	dfkey_put(s, p);
+	vg_close(p, FL_WORDS);
 	u->slot[i][u->count[i]++] = p;
 	return 1;
 }

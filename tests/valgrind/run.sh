@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# tests/valgrind/run.sh DIR SUPP - run the static test programs of DIR
+# (vg_bugs, vg_clean, linked with -static against a CONFIG_VALGRIND
+# libhakmem.a) under memcheck and check its report: each bug of vg_bugs
+# is reported as memcheck reports it for a dynamically linked program on
+# glibc's malloc, and vg_clean, which exercises every path of the
+# allocator, gets no error at all. SUPP: tools/valgrind/static-glibc.supp.
+# Ends with "valgrind: N passed, M failed".
+
+dir=$1
+supp=$2
+pass=0
+fail=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+VG="valgrind --leak-check=full --redzone-size=0 --num-callers=20 --error-exitcode=99 --suppressions=$supp"
+
+# expect NAME PROGRAM-ARGS -- PATTERN... : every (extended regex) pattern
+# must be in the report.
+expect() {
+	local name=$1 args=() p ok=1
+	shift
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	# In a subshell: the shell's "Aborted" notice goes to the report.
+	($VG "${args[@]}"; true) > "$out" 2>&1
+	for p in "$@"; do
+		if ! grep -Eq -- "$p" "$out"; then
+			echo "FAIL $name: no line matching: $p"
+			ok=0
+		fi
+	done
+	if [ $ok = 1 ]; then
+		echo "PASS $name"
+		pass=$((pass + 1))
+	else
+		sed 's/^/    /' "$out"
+		fail=$((fail + 1))
+	fi
+}
+
+# The program may not exit with status 99 (memcheck found errors) here.
+expect clean "$dir/vg_clean" -- \
+	'ERROR SUMMARY: 0 errors from 0 contexts' 'definitely lost: 0 bytes in 0 blocks'
+if grep -q 'lost their contents' "$out"; then
+	echo "FAIL clean: the program saw wrong contents"; fail=$((fail + 1))
+fi
+
+expect leak "$dir/vg_bugs" leak -- \
+	'definitely lost: 100,100 bytes in 2 blocks' \
+	'== 100 bytes in 1 blocks are definitely lost' \
+	'== 100,000 bytes in 1 blocks are definitely lost' \
+	'by 0x[0-9A-F]+: leak \(vg_bugs.c:'
+
+expect use-after-free "$dir/vg_bugs" uaf -- \
+	'Invalid read of size 1' \
+	"Address 0x[0-9a-f]+ is 8 bytes inside a block of size 48 free'd" \
+	'Block was alloc.d at'
+
+expect large-use-after-free "$dir/vg_bugs" large-uaf -- \
+	'Invalid read of size 1' \
+	"Address 0x[0-9a-f]+ is 64 bytes inside a block of size 200,000 free'd"
+
+expect invalid-free "$dir/vg_bugs" invalid-free -- \
+	'Invalid free\(\) / delete / delete\[\] / realloc\(\)' \
+	'by 0x[0-9A-F]+: invalid_free \(vg_bugs.c:' \
+	'ERROR SUMMARY: 1 errors from 1 contexts'
+
+expect double-free "$dir/vg_bugs" double-free -- \
+	'Invalid free\(\) / delete / delete\[\] / realloc\(\)' \
+	'by 0x[0-9A-F]+: double_free \(vg_bugs.c:' \
+	'hakmem: double free or corruption detected'
+
+expect uninitialised "$dir/vg_bugs" uninit -- \
+	'Conditional jump or move depends on uninitialised value' \
+	'by 0x[0-9A-F]+: main \(vg_bugs.c:|at 0x[0-9A-F]+: uninit \(vg_bugs.c:'
+
+expect overflow "$dir/vg_bugs" overflow -- \
+	'Invalid write of size 1' \
+	"Address 0x[0-9a-f]+ is 0 bytes after a block of size 40 alloc'd"
+
+# C++ (CONFIG_CXX_NEW builds it): operator new[] and delete[] are hakmem's.
+if [ -x "$dir/vg_cxx" ]; then
+	expect c++ "$dir/vg_cxx" -- \
+		'definitely lost: 100 bytes in 1 blocks' \
+		'by 0x[0-9A-F]+: operator new' \
+		"Address 0x[0-9a-f]+ is 8 bytes inside a block of size 48 free'd" \
+		'ERROR SUMMARY: 2 errors from 2 contexts'
+fi
+
+echo "valgrind: $pass passed, $fail failed"
+[ $fail = 0 ]
