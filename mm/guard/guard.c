@@ -234,7 +234,8 @@ static int guard_module_of(uintptr_t addr, char *name, size_t size, unsigned lon
 static __cold void guard_report(const char *why)
 {
 	struct guard_stats *gs = &guard_stats;
-	struct guard_caller top[GUARD_TOP], t;
+	/* Zeroed: gcc cannot see that only the nr copied entries are read. */
+	struct guard_caller top[GUARD_TOP] = { { 0 } }, t;
 	unsigned int i, j, nr;
 	int saved_errno = errno;
 	unsigned long off;

@@ -516,7 +516,8 @@ static void heap_saved_drain(struct heap *h)
 	h->saved_grown = 0;
 }
 
-static void heap_thread_exit(void *arg)
+/* The pthread key's destructor (CONFIG_THREADS). */
+static __maybe_unused void heap_thread_exit(void *arg)
 {
 	struct heap_tls *t = &hk_tls;
 	struct heap *h = t->heap;

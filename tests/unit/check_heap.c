@@ -32,8 +32,12 @@ START_TEST(test_slabs_retire)
 	/* A class nothing else in the test process uses. */
 	enum { N = 2000, SIZE = 6000 };
 	static void *v[N];
-	unsigned int cls = size_to_class(SIZE), i;
+	unsigned int cls, i;
 	struct slab *s;
+
+	/* Without threads no constructor has set the class tables up. */
+	ck_assert_int_eq(heap_init(), 0);
+	cls = size_to_class(SIZE);
 
 	for (i = 0; i < N; i++) {
 		v[i] = hak_malloc(SIZE);
