@@ -41,7 +41,9 @@ __export void *hak_realloc(void *ptr, size_t size)
 		prof_free_large(ptr);
 		return p;
 	}
-	p = api_alloc(size);
+	/* Not api_alloc(): this realloc had its profiler tick above. */
+	p = hk_alloc(size);
+	vg_alloc(p, size, 0);
 	if (unlikely(!p))
 		return NULL;
 	memcpy(p, ptr, old < size ? old : size);
