@@ -531,6 +531,56 @@ static void large_unmap_victims(struct large_hdr *victims)
 	}
 }
 
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * Walk the cache (lock held): every entry is a cached block (magic,
+ * state LARGE_CACHED, header right before the block, mapping registered
+ * and large enough) in the bin of its class, newest first; each bin's
+ * count, low-water mark and oldest time agree with its list, and the
+ * byte count with the sum of the entries.
+ */
+static void large_cache_check_locked(struct large_cache *c)
+{
+	size_t bytes = 0;
+	unsigned int i, n;
+
+	for (i = 0; i < LARGE_NR_CLASSES; i++) {
+		const struct large_bin *b = &c->bin[i];
+		const struct large_hdr *h, *last = NULL;
+
+		for (n = 0, h = b->head; h; last = h, h = h->next) {
+			if (unlikely(h->magic != LARGE_MAGIC ||
+				     a_load(&h->state, A_RELAXED) != LARGE_CACHED ||
+				     large_huge_align(h) ||
+				     large_class_floor(h->size) != (int)i ||
+				     (registry_lookup(large_base(h)) != REG_LARGE &&
+				      registry_lookup(large_base(h)) != REG_LARGE_AT(0)) ||
+				     (uintptr_t)h - large_base(h) + h->size > h->map_len))
+				hk_fatal("large cache: bad entry %p in bin %u: magic %x, state %u, size %zu, map_len %zu",
+					 (const void *)h, i, h->magic, h->state, h->size, h->map_len);
+			HK_ASSERT(!last || last->cached_at >= h->cached_at);
+			HK_ASSERT(++n <= b->nr);
+			bytes += h->size;
+		}
+		HK_ASSERT(n == b->nr && b->low <= b->nr);
+		HK_ASSERT(!last || b->oldest == last->cached_at);
+	}
+	if (unlikely(bytes != c->bytes))
+		hk_fatal("large cache: holds %zu bytes, counts %zu", bytes, c->bytes);
+}
+
+void large_cache_check(void)
+{
+	hk_lock(&large_cache.lock);
+	large_cache_check_locked(&large_cache);
+	hk_unlock(&large_cache.lock);
+}
+#else
+static inline void large_cache_check_locked(struct large_cache *c)
+{
+}
+#endif
+
 /* Take a cached block of exactly size bytes (a class size), or NULL. */
 static struct large_hdr *large_cache_get(size_t size)
 {
@@ -545,6 +595,9 @@ static struct large_hdr *large_cache_get(size_t size)
 	large_cache_tick(c, &victims);
 	if (likely(b->head)) {
 		h = large_bin_pop(c, b);
+		HK_ASSERT(h->magic == LARGE_MAGIC && h->size >= size &&
+			  large_class_floor(h->size) == (int)large_class_index(size) &&
+			  a_load(&h->state, A_RELAXED) == LARGE_CACHED);
 	} else if (b->dropped) {
 		/* We dropped one of these this epoch and it is wanted again. */
 		c->budget = c->budget + 2 * size < LARGE_CACHE_MAX ?
@@ -573,6 +626,7 @@ static int large_cache_put(struct large_hdr *h)
 	/* large_cache_mb= may have been lowered (hak_option_set). */
 	if (unlikely(c->budget > max))
 		c->budget = max;
+	HK_ASSERT(a_load(&h->state, A_RELAXED) == LARGE_FREED && !large_huge_align(h));
 	if (likely(h->size <= c->budget)) {
 		if (unlikely(c->bytes + h->size > c->budget))
 			large_cache_make_room(c, h->size, &victims);
@@ -596,6 +650,7 @@ int large_trim(void)
 	unsigned int i;
 
 	hk_lock(&c->lock);
+	large_cache_check_locked(c);
 	for (i = 0; i < LARGE_NR_CLASSES; i++)
 		large_bin_drop_oldest(c, &c->bin[i], c->bin[i].nr, &victims);
 	hk_unlock(&c->lock);
