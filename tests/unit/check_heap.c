@@ -465,6 +465,61 @@ START_TEST(test_partial_list_order)
 }
 END_TEST
 
+/* Blocks on the local free list of slab s. */
+static unsigned int local_free_len(struct slab *s)
+{
+	const void *q;
+	unsigned int n = 0;
+
+	for (q = s->local_free; q; q = fl_next(q))
+		n++;
+	return n;
+}
+
+/*
+ * Block accounting: used = capacity - |local_free| - uncarved through
+ * carving, frees to the bin (still used), the drain of the bin at trim
+ * (back on the slab's list) and refills from that list.
+ */
+START_TEST(test_used_accounting)
+{
+	static void *v[256];
+	struct slab *sl[1], *s;
+	unsigned int n, i, live;
+
+	n = inv_fill_slabs(v, 256, sl, 1);
+	s = sl[0];
+	ck_assert_uint_eq(s->used, s->capacity);
+	ck_assert_uint_eq(s->uncarved, 0);
+	ck_assert_ptr_null(s->local_free);
+	/* Freed into the bin: still counted as used. */
+	for (i = 0; i < n; i += 2) {
+		hak_free(v[i]);
+		v[i] = NULL;
+	}
+	ck_assert_uint_eq(s->used, s->capacity);
+	/* Drained: back on the slab's list. */
+	hak_malloc_trim(0);
+	live = n - (n + 1) / 2;
+	ck_assert_uint_eq(s->used, live);
+	ck_assert_uint_eq(local_free_len(s), s->capacity - live);
+	ck_assert_uint_eq(s->used + local_free_len(s) + s->uncarved, s->capacity);
+	heap_check(hk_tls.heap);
+	/* A refill takes them from the list again: every one is handed out. */
+	for (i = 0; i < n; i += 2) {
+		v[i] = hak_malloc(INV_SIZE);
+		ck_assert_ptr_eq(slab_block_head(v[i]), s);
+	}
+	ck_assert_uint_eq(s->used, s->capacity);
+	ck_assert_ptr_null(s->local_free);
+	heap_check(hk_tls.heap);
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(s->kind, SLAB_FREE);
+}
+END_TEST
+
 #ifdef CONFIG_THREADS
 static void *inv_remote_block;
 
@@ -545,6 +600,70 @@ START_TEST(test_remote_notify_cycle)
 		hak_free(v[i]);
 	hak_malloc_trim(0);
 	heap_check(h);
+}
+END_TEST
+
+/*
+ * Thread exit and adoption: the exited thread's record is parked with its
+ * slabs; the blocks it left are freed remotely into it (full slabs go on
+ * its notify stack); the next thread adopts that record, drains the
+ * stack, and allocates from the same slabs again (no new slab).
+ */
+static void *adopt_blocks[64];
+static struct heap *adopt_heap;
+
+static void *adopt_exiting(void *arg)
+{
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		adopt_blocks[i] = hak_malloc(INV_SIZE);
+	adopt_heap = hk_tls.heap;
+	return NULL;
+}
+
+static void *adopt_new(void *arg)
+{
+	unsigned int i, j, found = 0;
+
+	for (i = 0; i < 64; i++) {
+		void *p = hak_malloc(INV_SIZE);
+
+		if (hk_tls.heap != adopt_heap || slab_block_head(p)->owner != adopt_heap)
+			return (void *)1;
+		/* From one of the slabs the exited thread left: no new slab. */
+		for (j = 0; j < 64; j++)
+			if (slab_block_head(p) == slab_block_head(adopt_blocks[j])) {
+				found++;
+				break;
+			}
+	}
+	if (a_load(&adopt_heap->notify, A_ACQUIRE))
+		return (void *)2;
+	heap_check(hk_tls.heap);
+	return found == 64 ? NULL : (void *)3;
+}
+
+START_TEST(test_adopt_parked_heap)
+{
+	pthread_t t;
+	unsigned int i;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	ck_assert_int_eq(pthread_create(&t, NULL, adopt_exiting, NULL), 0);
+	pthread_join(t, NULL);
+	ck_assert_ptr_nonnull(adopt_heap);
+	ck_assert_ptr_ne(adopt_heap, hk_tls.heap);
+	ck_assert_int_eq(adopt_heap->alive, 0);
+	for (i = 0; i < 64; i++) {
+		ck_assert_ptr_eq(slab_block_head(adopt_blocks[i])->owner, adopt_heap);
+		hak_free(adopt_blocks[i]);	/* remote frees into the parked record */
+	}
+	ck_assert_ptr_nonnull(a_load(&adopt_heap->notify, A_ACQUIRE));
+	ck_assert_int_eq(pthread_create(&t, NULL, adopt_new, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
 }
 END_TEST
 #endif /* CONFIG_THREADS */
@@ -683,12 +802,13 @@ static void inv_bin_push(unsigned int cls, void *p)
 /* A block of another class in a bin: malloc must not hand it out. */
 START_TEST(test_inv_bin_wrong_class)
 {
-	void *p = hak_malloc(64), *q;
+	void *p = hak_malloc(128), *q;
 
-	hak_free(hak_malloc(32));	/* the thread's heap and class 32 B are set up */
-	inv_bin_push(size_to_class(32), p);
-	q = hak_malloc(32);
-	ck_abort_msg("block %p of class 64 B handed out as %p for 32 B", p, q);
+	/* Not 16 or 32 B: UltraHot's stacks would serve those first. */
+	hak_free(hak_malloc(64));
+	inv_bin_push(size_to_class(64), p);
+	q = hak_malloc(64);
+	ck_abort_msg("block %p of class 128 B handed out as %p for 64 B", p, q);
 }
 END_TEST
 
@@ -736,8 +856,10 @@ static Suite *heap_engine_suite(void)
 	TCase *tc = tcase_create("engine");
 
 	tcase_add_test(tc, test_partial_list_order);
+	tcase_add_test(tc, test_used_accounting);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_adopt_parked_heap);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);

@@ -369,6 +369,45 @@ START_TEST(test_large_cache_bins)
 }
 END_TEST
 
+/* A block shrunk in place is cached in the bin of its new class. */
+START_TEST(test_large_cache_shrunk_block)
+{
+	char *p, *q;
+	size_t u;
+
+	hak_malloc_trim(0);
+	p = hak_malloc(1 << 20);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x11, 1 << 20);
+	q = hak_realloc(p, 100000);
+	ck_assert_ptr_eq(q, p);
+	u = hak_malloc_usable_size(q);
+	ck_assert_uint_lt(u, 1 << 19);
+	hak_free(q);
+	ck_assert_uint_eq(large_cached_bytes(), u + LARGE_HDR);
+	large_cache_check();
+	ck_assert_ptr_eq(hak_malloc(100000), p);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	hak_free(p);
+	large_cache_check();
+}
+END_TEST
+
+/* Blocks aligned to a SuperSlab or more are never cached. */
+START_TEST(test_large_cache_skips_huge_align)
+{
+	void *p;
+
+	hak_malloc_trim(0);
+	p = hak_aligned_alloc(4 << 20, 100000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)p % (4 << 20), 0);
+	hak_free(p);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	large_cache_check();
+}
+END_TEST
+
 #ifdef CONFIG_DEBUG_ASSERT
 /*
  * Each corrupts a cached block's header and expects the cache's checks
@@ -436,6 +475,8 @@ static Suite *large_cache_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_large_cache_bins);
+	tcase_add_test(tc, test_large_cache_shrunk_block);
+	tcase_add_test(tc, test_large_cache_skips_huge_align);
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_large_magic, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_inv_large_wrong_bin, SIGABRT);

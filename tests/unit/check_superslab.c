@@ -545,6 +545,57 @@ START_TEST(test_slot_runs_and_singles)
 }
 END_TEST
 
+/* A committed (EMPTY) slot is claimed before a returned (UNUSED) one. */
+START_TEST(test_claim_prefers_dirty)
+{
+	struct slab *x, *y, *z;
+
+	ss_setup();
+	x = ss_claim(&state_pool, 1);
+	y = ss_claim(&state_pool, 1);
+	ck_assert(x && y && ss_of(x) == ss_of(y) && x < y);
+	ss_release(x, 1);
+	ss_trim(&state_pool);
+	ck_assert_uint_eq(x->state, SLOT_UNUSED);
+	ss_release(y, 1);
+	if (y->state != SLOT_EMPTY)
+		return;		/* no dirty budget configured */
+	z = ss_claim(&state_pool, 1);
+	ck_assert_ptr_eq(z, y);
+	ss_check_counts();
+	ss_release(z, 1);
+}
+END_TEST
+
+/* A run of 4 never takes single free slots between claimed ones. */
+START_TEST(test_run4_skips_holes)
+{
+	struct slab *one[5], *run;
+	unsigned int i;
+
+	ss_setup();
+	for (i = 0; i < 5; i++) {
+		one[i] = ss_claim(&state_pool, 1);
+		ck_assert_ptr_nonnull(one[i]);
+	}
+	ss_release(one[1], 1);
+	ss_release(one[3], 1);
+	run = ss_claim(&state_pool, 4);
+	ck_assert_ptr_nonnull(run);
+	for (i = 0; i < 5; i++)
+		ck_assert(ss_of(one[i]) != ss_of(run) ||
+			  !(slot_bits(one[i], 1) & slot_bits(run, 4)));
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(run[i].state, SLOT_ACTIVE);
+	ss_check_counts();
+	ss_release(run, 4);
+	ss_release(one[0], 1);
+	ss_release(one[2], 1);
+	ss_release(one[4], 1);
+	ss_check_counts();
+}
+END_TEST
+
 #ifdef CONFIG_DEBUG_ASSERT
 /*
  * Each breaks the agreement of a slot's state with its bits or with the
@@ -642,6 +693,8 @@ static Suite *superslab_states_suite(void)
 	tcase_add_test(tc, test_slot_run4_cycle);
 	tcase_add_test(tc, test_slot_dirty_accounting);
 	tcase_add_test(tc, test_slot_runs_and_singles);
+	tcase_add_test(tc, test_claim_prefers_dirty);
+	tcase_add_test(tc, test_run4_skips_holes);
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_dirty_bit_lost, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_inv_free_slot_owned, SIGABRT);
