@@ -84,9 +84,10 @@ static inline void remote_check(uintptr_t w)
 
 /*
  * A slab is on its owner's partial list of its class (SLAB_IN_PARTIAL,
- * linked through next and prev) when it has free blocks, is not the
- * class's current slab and is not waiting on the notify stack; off the
- * list its links are NULL.
+ * linked through next and prev) when it got free blocks back and is not
+ * the class's current slab (it may sit on the notify stack as well); off
+ * the list its links are NULL. With CONFIG_DEBUG_ASSERT every push and
+ * removal checks the flag and the links of the slab and its neighbours.
  */
 static void partial_push(struct heap *h, struct slab *s)
 {
