@@ -474,11 +474,11 @@ static void ss_check_header(struct ss_pool *pool, struct superslab *ss)
 void ss_check_pool(struct ss_pool *pool)
 {
 	struct superslab *ss;
-	unsigned long empty = 0;
 
 	ss_claim_lock(pool);
 	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
 		unsigned long held = a_load(&ss->free_mask, A_ACQUIRE), m, dirty, unmapped;
+		unsigned long empty = 0;
 
 		ss_check_header(pool, ss);
 		/* Hold every free slot: nobody changes them meanwhile. */
@@ -492,7 +492,10 @@ void ss_check_pool(struct ss_pool *pool)
 			ss_check_free_slot(ss, i, dirty, unmapped);
 			empty += ss->slabs[i].state == SLOT_EMPTY;
 		}
-		/* Held, they are counted in ss_dirty_slots. */
+		/*
+		 * While held they stay counted in ss_dirty_slots (the slots
+		 * of SuperSlabs already given back may have been claimed).
+		 */
 		HK_ASSERT(empty <= a_load(&ss_dirty_slots, A_RELAXED));
 		if (held)
 			a_fetch_or(&ss->free_mask, held, A_RELEASE);

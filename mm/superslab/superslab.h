@@ -197,8 +197,8 @@ void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg
  * is safe while other threads claim and release) is not ACTIVE, belongs
  * to no slab (kind SLAB_FREE, owner HEAP_NONE), has its dirty bit if and
  * only if it is EMPTY and its unmapped bit if and only if it is
- * UNMAPPED; slot 0 is the header and never free; and the pool's EMPTY
- * slots are no more than ss_dirty_slots. ss_trim() runs it.
+ * UNMAPPED; slot 0 is the header and never free; and the EMPTY slots
+ * of each SuperSlab are no more than ss_dirty_slots. ss_trim() runs it.
  *
  * ss_check_counts(): with no claim or release in flight (a test), every
  * slot of every pool: free bit set if and only if not ACTIVE, dirty and
