@@ -596,6 +596,53 @@ START_TEST(test_run4_skips_holes)
 }
 END_TEST
 
+#if defined(CONFIG_THREADS) && defined(CONFIG_DEBUG_ASSERT)
+static int check_race_stop;
+
+/* Claim, stamp, release runs of 1 to 3 slots until told to stop. */
+static void *check_race_worker(void *arg)
+{
+	unsigned long i;
+
+	for (i = 0; !a_load(&check_race_stop, A_ACQUIRE); i++) {
+		unsigned int nr = 1 + (unsigned int)(i % 3);
+		struct slab *s = ss_claim(&state_pool, nr);
+
+		if (!s)
+			return (void *)1;
+		*(volatile char *)slab_start(s) = 1;
+		ss_release(s, nr);
+		if (i % 64 == 0)
+			ss_trim(&state_pool);	/* runs ss_check_pool() too */
+	}
+	return NULL;
+}
+
+/*
+ * ss_check_pool() holds the free slots it reads: it finds nothing wrong
+ * while other threads claim, release and trim.
+ */
+START_TEST(test_check_pool_concurrent)
+{
+	pthread_t t[3];
+	long i, rounds = hk_test_scale(3000);
+	void *ret;
+
+	ss_setup();
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, check_race_worker, NULL), 0);
+	for (i = 0; i < rounds; i++)
+		ss_check_pool(&state_pool);
+	a_store(&check_race_stop, 1, A_RELEASE);
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], &ret);
+		ck_assert_ptr_null(ret);
+	}
+	ss_check_counts();
+}
+END_TEST
+#endif
+
 #ifdef CONFIG_DEBUG_ASSERT
 /*
  * Each breaks the agreement of a slot's state with its bits or with the
@@ -695,6 +742,9 @@ static Suite *superslab_states_suite(void)
 	tcase_add_test(tc, test_slot_runs_and_singles);
 	tcase_add_test(tc, test_claim_prefers_dirty);
 	tcase_add_test(tc, test_run4_skips_holes);
+#if defined(CONFIG_THREADS) && defined(CONFIG_DEBUG_ASSERT)
+	tcase_add_test(tc, test_check_pool_concurrent);
+#endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_dirty_bit_lost, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_inv_free_slot_owned, SIGABRT);
