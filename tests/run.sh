@@ -370,6 +370,30 @@ suite_valgrind() {
 		"$HK_SRC/tools/valgrind/static-glibc.supp"
 }
 
+# The library again with configs/debug_defconfig (CONFIG_DEBUG_ASSERT: the
+# engine checks its list links, slot states, counts and block ownership
+# and aborts on the first violation), under the stress and fork programs:
+# threads, remote frees, thread exit and adoption, fork.
+suite_debug_stress() {
+	$HK_MAKE debug-build || return 1
+	local d=$HK_T/debug t=$(( long ? 60 : 5 )) n=$(( long ? 1000 : 100 ))
+	echo "--- stress (hak_* API, debug_defconfig)"
+	"$d/stress/stress" -t "$STRESS_THREADS" -d "$t" || return 1
+	echo "--- 2 threads, sizes up to 64 KiB"
+	"$d/stress/stress" -t 2 -m 65536 -d "$t" || return 1
+	if [ $long = 1 ]; then
+		echo "--- 32 threads"
+		"$d/stress/stress" -t 32 -d "$t" || return 1
+	fi
+	echo "--- stress on malloc/free, LD_PRELOAD=libhakmem.so (debug_defconfig)"
+	HK_EXPECT_MALLOC_FROM=libhakmem LD_PRELOAD=$d/libhakmem.so \
+		"$d/stress/stress-libc" -t "$STRESS_THREADS" -d "$(( (t + 1) / 2 ))" || return 1
+	echo "--- fork (debug_defconfig)"
+	"$d/fork/fork" -t 4 -n "$n" || return 1
+	echo "--- fork on malloc/free, LD_PRELOAD=libhakmem.so (debug_defconfig)"
+	LD_PRELOAD=$d/libhakmem.so "$d/fork/fork-libc" -n "$((n / 2))"
+}
+
 suite_fuzz() {
 	if [ "$HK_ARCH" != x86_64 ] || [ "${HK_NATIVE:-}" != y ]; then
 		skip fuzz "x86_64 native only"
@@ -433,6 +457,7 @@ else
 		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
 		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;
+		debug-stress)	run_suite debug-stress $((long ? 1800 : 600)) suite_debug_stress ;;
 		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
 		mutants)	run_suite mutants 7200 suite_mutants ;;

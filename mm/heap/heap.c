@@ -48,14 +48,68 @@ static inline void heap_stats_fold(struct heap *h)
 }
 #endif
 
+/* The slab a thread allocates class cls from, if h is the caller's heap. */
+static inline struct slab *heap_current(struct heap *h, unsigned int cls)
+{
+	return hk_tls.heap == h ? hk_tls.cur[cls] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The remote word's state machine                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * slab::remote is a list of blocks (remote frees) and two bits. The bits
+ * move only along these edges:
+ *
+ *   state       event                                  by      next
+ *   ---------   ------------------------------------   ------  ---------
+ *   0           slab exhausted, list empty             owner   FULL
+ *               (slab_set_full)
+ *   FULL        remote free (heap_free_other): the     other   QUEUED
+ *               slab goes on the owner's notify stack
+ *   FULL        owner frees a block back to the slab   owner   0
+ *               (heap_free_local_slow)
+ *   QUEUED      notify stack drained                   owner   0
+ *               (heap_drain_notify)
+ *   any         remote free: push a block              other   same, or
+ *                                                              QUEUED
+ *   any         owner takes the list (slab_take_remote) owner  same
+ *
+ * So FULL and QUEUED are never set together, FULL implies an empty list
+ * (the first remote free turns it into QUEUED), only the owner sets FULL
+ * and only from 0, and only the drain clears QUEUED, which it finds set.
+ * A slab is released to its pool (slab_retire) with the word 0: no block
+ * in the list (used is 0), not queued (else SLAB_RETIRE_PENDING), not
+ * FULL (an owner free cleared it). With CONFIG_DEBUG_ASSERT every
+ * transition checks the word it starts from.
+ */
+static inline void remote_check(uintptr_t w)
+{
+	HK_ASSERT((w & REMOTE_BITS) != REMOTE_BITS);
+	HK_ASSERT(!(w & REMOTE_FULL) || w == REMOTE_FULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Slab lists                                                         */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A slab is on its owner's partial list of its class (SLAB_IN_PARTIAL,
+ * linked through next and prev) when it got free blocks back and is not
+ * the class's current slab (it may sit on the notify stack as well); off
+ * the list its links are NULL. With CONFIG_DEBUG_ASSERT every push and
+ * removal checks the flag and the links of the slab and its neighbours.
+ */
 static void partial_push(struct heap *h, struct slab *s)
 {
 	struct slab **head = &h->partial[s->class_idx];
 
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h);
+	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL));
+	HK_ASSERT(!s->next && !s->prev && *head != s);
+	HK_ASSERT(!*head || !(*head)->prev);
+	HK_ASSERT(s != heap_current(h, s->class_idx));
 	s->prev = NULL;
 	s->next = *head;
 	if (*head)
@@ -66,6 +120,9 @@ static void partial_push(struct heap *h, struct slab *s)
 
 static void partial_remove(struct heap *h, struct slab *s)
 {
+	HK_ASSERT(s->flags & SLAB_IN_PARTIAL);
+	HK_ASSERT(s->prev ? s->prev->next == s : h->partial[s->class_idx] == s);
+	HK_ASSERT(!s->next || s->next->prev == s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -83,12 +140,6 @@ static struct slab *partial_pop(struct heap *h, unsigned int cls)
 	if (s)
 		partial_remove(h, s);
 	return s;
-}
-
-/* The slab a thread allocates class cls from, if h is the caller's heap. */
-static inline struct slab *heap_current(struct heap *h, unsigned int cls)
-{
-	return hk_tls.heap == h ? hk_tls.cur[cls] : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -156,6 +207,8 @@ static void slab_retire(struct heap *h, struct slab *s)
 		return;
 	}
 	HK_ASSERT(s->used == 0);
+	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
+	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
 	ss_release(s, s->span);
 }
@@ -174,6 +227,7 @@ static void *slab_carve(struct slab *s, unsigned int n)
 	}
 	fl_set_next(q, NULL);
 	dfkey_carve(s, q);
+	HK_ASSERT(s->used + n <= s->capacity);
 	s->bump = q + bs;
 	s->uncarved -= n;
 	s->used += n;
@@ -187,6 +241,7 @@ static void *slab_take_remote(struct slab *s)
 
 	while (!a_cas(&s->remote, &old, old & REMOTE_QUEUED, A_ACQUIRE))
 		;
+	remote_check(old);
 	return (void *)(old & ~REMOTE_BITS);
 }
 
@@ -207,6 +262,7 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 	fl_set_next(last, b->free);
 	b->free = first;
 	b->room -= (int32_t)i;
+	HK_ASSERT(s->used + i <= s->capacity);
 	s->used += i;
 }
 
@@ -219,6 +275,7 @@ static void slab_give_back(struct slab *s, void *list)
 		dfkey_to_slab(s, list);
 		fl_set_next(list, s->local_free);
 		s->local_free = list;
+		HK_ASSERT(s->used > 0);
 		s->used--;
 		list = next;
 	}
@@ -257,6 +314,7 @@ static int slab_set_full(struct slab *s)
 	uintptr_t old = a_load(&s->remote, A_RELAXED);
 
 	for (;;) {
+		remote_check(old);
 		if (old & ~REMOTE_BITS)
 			return 0;
 		if (old & (REMOTE_QUEUED | REMOTE_FULL))
@@ -273,8 +331,12 @@ static __slowpath void heap_drain_notify(struct heap *h)
 
 	while (s) {
 		struct slab *next = s->notify_next;
+		uintptr_t old;
 
-		a_fetch_and(&s->remote, ~REMOTE_QUEUED, A_ACQ_REL);
+		HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h);
+		old = a_fetch_and(&s->remote, ~REMOTE_QUEUED, A_ACQ_REL);
+		remote_check(old);
+		HK_ASSERT(old & REMOTE_QUEUED);
 		if (s->flags & SLAB_RETIRE_PENDING) {
 			s->flags &= ~SLAB_RETIRE_PENDING;
 			slab_retire(h, s);
@@ -390,6 +452,7 @@ static void heap_collect(struct heap *h)
 				slab_retire(h, s);
 		}
 	}
+	heap_check(h);
 }
 
 #ifdef CONFIG_TINY_ULTRAHOT
@@ -647,6 +710,7 @@ void heap_free_local_slow(struct slab *s, void *p)
 	dfkey_to_slab(s, p);
 	fl_set_next(p, head);
 	s->local_free = p;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
 	if (--s->used == 0 && s != cur) {
 		slab_retire(h, s);
 		return;
@@ -670,6 +734,76 @@ void *heap_pop_corrupt(const void *p)
 {
 	heap_free_list_corrupt(p);
 }
+
+#ifdef CONFIG_DEBUG_ASSERT
+/* ------------------------------------------------------------------ */
+/* Self-checks                                                        */
+/* ------------------------------------------------------------------ */
+
+void heap_check_block(const void *p, unsigned int cls)
+{
+	const struct slab *s;
+
+	if (unlikely((uintptr_t)p & ((1UL << TINY_MIN_SHIFT) - 1) ||
+		     registry_lookup((uintptr_t)p) != REG_SUPERSLAB))
+		hk_fatal("heap: block %p of a bin of class %u is not in a SuperSlab", p, cls);
+	s = slab_block_head(p);
+	if (unlikely(s->kind != SLAB_BLOCKS || s->owner != hk_tls.heap ||
+		     s->class_idx != cls || !slab_is_block_start(s, p)))
+		hk_fatal("heap: block %p of a bin of class %u: slab kind %u, class %u, owner %p (we are %p), block start %d",
+			 p, cls, s->kind, s->class_idx, (void *)s->owner, (void *)hk_tls.heap,
+			 slab_is_block_start(s, p));
+}
+
+/* A slab of h, class cls: its fields and its count of used blocks. */
+static void heap_check_slab(struct heap *h, struct slab *s, unsigned int cls)
+{
+	const void *q;
+	uint32_t nfree = 0;
+
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
+	HK_ASSERT(s->block_size == hk_classes[cls].size && s->span == hk_classes[cls].span);
+	HK_ASSERT(s->used <= s->capacity && s->uncarved <= s->capacity - s->used);
+	for (q = s->local_free; q; q = fl_next(q)) {
+		HK_ASSERT(slab_block_head(q) == s && slab_is_block_start(s, q));
+		HK_ASSERT(++nfree <= s->capacity);
+	}
+	/* used = capacity - |local_free| - |uncarved| */
+	HK_ASSERT(s->used + nfree + s->uncarved == s->capacity);
+	remote_check(a_load(&s->remote, A_RELAXED));
+}
+
+void heap_check(struct heap *h)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		struct slab *s, *prev = NULL, *cur = heap_current(h, cls);
+
+		for (s = h->partial[cls]; s; prev = s, s = s->next) {
+			HK_ASSERT(s->prev == prev);
+			HK_ASSERT(s->flags & SLAB_IN_PARTIAL);
+			HK_ASSERT(s != cur);
+			heap_check_slab(h, s, cls);
+		}
+		if (cur) {
+			HK_ASSERT(!(cur->flags & SLAB_IN_PARTIAL) && !cur->next && !cur->prev);
+			heap_check_slab(h, cur, cls);
+		}
+		if (h == hk_tls.heap) {
+			const struct bin *b = &hk_tls.bins[cls];
+			const void *q;
+			int32_t n = 0;
+
+			for (q = b->free; q; q = fl_next(q)) {
+				heap_check_block(q, cls);
+				HK_ASSERT(++n <= (int32_t)b->limit + 1);
+			}
+			HK_ASSERT(n == (int32_t)b->limit - b->room);
+		}
+	}
+}
+#endif /* CONFIG_DEBUG_ASSERT */
 
 void heap_bad_pointer(void *p)
 {
@@ -703,6 +837,7 @@ void heap_free_other(struct slab *s, void *p)
 	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);
 	do {
+		remote_check(old);
 		fl_set_next(p, (void *)(old & ~REMOTE_BITS));
 		nw = (uintptr_t)p | (old & REMOTE_QUEUED);
 		if (old & REMOTE_FULL)

@@ -396,6 +396,33 @@ void heap_bad_pointer(void *p);
 
 void heap_classes_init(void);
 int heap_init(void);
+
+/* ------------------------------------------------------------------ */
+/* Self-checks (CONFIG_DEBUG_ASSERT)                                  */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * p, about to leave a bin of class cls: a block start of a slab of class
+ * cls owned by the calling thread's heap. Aborts otherwise.
+ */
+void heap_check_block(const void *p, unsigned int cls);
+/*
+ * Walk h's partial lists (links, flags, owner, class, the count of used
+ * blocks against the local list and the uncarved blocks) and, if h is
+ * the caller's heap, its current slabs and bins. h must be the caller's
+ * heap or a parked one the caller holds. Aborts on the first violation.
+ */
+void heap_check(struct heap *h);
+#else
+static inline void heap_check_block(const void *p, unsigned int cls)
+{
+}
+
+static inline void heap_check(struct heap *h)
+{
+}
+#endif
 unsigned long heap_trim(void);
 void heap_stats_sum(unsigned long out[NR_HK_STATS]);
 /*
@@ -417,6 +444,7 @@ static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 	next = fl_raw_next(p, hk_tls.flkey);
 	if (unlikely(fl_bad(next) | dfkey_bad(p)))
 		return heap_pop_corrupt(p);
+	heap_check_block(p, cls);
 	dfkey_clear(p);
 	/* The front announces the block (vg_alloc) for the bytes asked. */
 	vg_close(p, FL_WORDS);

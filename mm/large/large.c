@@ -709,6 +709,58 @@ static void large_unmap_victims(struct large_hdr *victims)
 	}
 }
 
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * Walk the cache (lock held): every entry of a bin is a cached block
+ * (magic, state LARGE_CACHED, header right before the block, mapping
+ * registered and large enough) of that bin's class; the age list holds
+ * as many blocks as the bins; the byte count is the sum of the entries
+ * and the non-empty bitmap names exactly the non-empty bins.
+ */
+static void large_cache_check_locked(struct large_cache *c)
+{
+	size_t bytes = 0, n = 0, aged = 0;
+	struct large_link *l;
+	unsigned int i;
+
+	for (i = 0; i < LARGE_NR_CLASSES; i++) {
+		HK_ASSERT(!!c->bin[i].newest == !!(c->nonempty & (1ULL << i)));
+		for (l = c->bin[i].newest; l; l = l->older) {
+			const struct large_hdr *h = large_of_bin(l);
+
+			if (unlikely(h->magic != LARGE_MAGIC ||
+				     a_load(&h->state, A_RELAXED) != LARGE_CACHED ||
+				     large_huge_align(h) ||
+				     large_class_floor(h->size) != (int)i ||
+				     (registry_lookup((uintptr_t)h) != REG_LARGE &&
+				      registry_lookup((uintptr_t)h) != REG_LARGE_AT(0)) ||
+				     (uintptr_t)h - large_base(h) + h->size > h->map_len))
+				hk_fatal("large cache: bad entry %p in bin %u: magic %x, state %u, size %zu, map_len %zu",
+					 (const void *)h, i, h->magic, h->state, h->size, h->map_len);
+			HK_ASSERT(!l->older || l->older->newer == l);
+			bytes += h->size;
+			n++;
+		}
+	}
+	for (l = c->age.newest; l; l = l->older)
+		aged++;
+	HK_ASSERT(aged == n);
+	if (unlikely(bytes != c->bytes))
+		hk_fatal("large cache: holds %zu bytes, counts %zu", bytes, c->bytes);
+}
+
+void large_cache_check(void)
+{
+	hk_lock(&large_cache.lock);
+	large_cache_check_locked(&large_cache);
+	hk_unlock(&large_cache.lock);
+}
+#else
+static inline void large_cache_check_locked(struct large_cache *c)
+{
+}
+#endif
+
 /*
  * Cut the cached block h, taken for bsize bytes, at the first chunk
  * (huge-page) boundary past bsize, when more than a chunk lies beyond:
@@ -770,6 +822,10 @@ static struct large_hdr *large_cache_get(size_t size)
 	if (likely(up | down)) {
 		i = up ? cls + (unsigned int)__builtin_ctzll(up) : 63 - (unsigned int)__builtin_clzll(down);
 		h = large_of_bin(c->bin[i].newest);
+		if (unlikely(h->magic != LARGE_MAGIC ||
+			     a_load(&h->state, A_RELAXED) != LARGE_CACHED))
+			hk_fatal("large cache: bad entry %p taken: magic %x, state %u",
+				 (const void *)h, h->magic, h->state);
 		large_cache_del(c, i, h);
 		if (size > SS_SIZE && h->size > size)
 			large_cache_split(c, h, size);
@@ -885,6 +941,7 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 	/* large_cache_mb= may have been lowered (hak_option_set). */
 	if (unlikely(c->budget > max))
 		c->budget = max;
+	HK_ASSERT(a_load(&h->state, A_RELAXED) == LARGE_FREED && !large_huge_align(h));
 	limit = large_cache_limit(c, live - h->size);
 	if (h->map_len > SS_SIZE && (uintptr_t)h == large_base(h))
 		m = large_cache_merge(c, h);
@@ -917,6 +974,7 @@ int large_trim(void)
 	struct large_hdr *victims = NULL;
 
 	hk_lock(&c->lock);
+	large_cache_check_locked(c);
 	large_cache_shrink(c, 0, &victims);
 	hk_unlock(&c->lock);
 

@@ -36,6 +36,18 @@ int large_reclaim(void);
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 
+#if defined(CONFIG_DEBUG_ASSERT) && defined(CONFIG_LARGE_CACHE)
+/*
+ * Walk the cache and abort on a malformed entry (header, state, class,
+ * bin counts, byte count). large_trim() runs it too.
+ */
+void large_cache_check(void);
+#else
+static inline void large_cache_check(void)
+{
+}
+#endif
+
 /* Live and cached Large memory, for mallinfo() and friends. */
 struct large_usage {
 	unsigned long nr;		/* live blocks */

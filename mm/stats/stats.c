@@ -34,6 +34,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_MID_FREE] = "mid_free",
 	[STAT_ULTRAHOT_HIT] = "ultrahot_hit",
 	[STAT_REFILL] = "refill",
+	[STAT_BIN_GROW] = "bin_grow",
 	[STAT_REMOTE_FREE] = "remote_free",
 	[STAT_SLAB_NEW] = "slab_new",
 	[STAT_SLAB_RETIRE] = "slab_retire",

@@ -48,6 +48,9 @@ static int ss_purging;			/* a thread is returning the excess */
 
 static unsigned long ss_purge(unsigned long max);
 
+/* Every pool that mapped a SuperSlab (atomic push, never removed). */
+static struct ss_pool *ss_pools;
+
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
 static inline void ss_claim_lock(struct ss_pool *pool)
 {
@@ -234,6 +237,8 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 		struct slab *s = &ss->slabs[i];
 
 		HK_ASSERT(s->state != SLOT_UNMAPPED && s->state != SLOT_ACTIVE);
+		HK_ASSERT(s->kind == SLAB_FREE && s->owner == HEAP_NONE);
+		HK_ASSERT(!(a_load(&ss->dirty_mask, A_RELAXED) & (1UL << i)) == (s->state != SLOT_EMPTY));
 		if (s->state == SLOT_EMPTY) {
 			a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
 			a_fetch_and(&ss->dirty_mask, ~(1UL << i), A_RELAXED);
@@ -307,6 +312,14 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 #ifdef CONFIG_SUPERSLAB_LOCKFREE
 			hk_lock(&pool->lock);
 #endif
+			if (!pool->head) {
+				/* The pool's first SuperSlab: list the pool. */
+				struct ss_pool *old = a_load(&ss_pools, A_RELAXED);
+
+				do {
+					pool->all_next = old;
+				} while (!a_cas(&ss_pools, &old, pool, A_RELEASE));
+			}
 			ss->next = pool->head;
 			a_store(&pool->head, ss, A_RELEASE);
 			pool->nr_superslabs++;
@@ -336,6 +349,10 @@ void ss_release(struct slab *head, unsigned int nr)
 
 	HK_ASSERT(idx > 0 && idx + nr <= SS_SLOTS);
 	HK_ASSERT(!(a_load(&ss->free_mask, A_RELAXED) & bits));
+	HK_ASSERT(!(a_load(&ss->dirty_mask, A_RELAXED) & bits));
+	HK_ASSERT(!(a_load(&ss->unmapped_mask, A_RELAXED) & bits));
+	for (i = idx; i < idx + nr; i++)
+		HK_ASSERT(ss->slabs[i].state == SLOT_ACTIVE);
 
 	/* No longer in use: the budget counts them as spare. */
 	active = a_fetch_sub(&ss_active_slots, (unsigned long)nr, A_RELAXED) - nr;
@@ -409,7 +426,10 @@ static unsigned long ss_purge_pool(struct ss_pool *pool, unsigned long max)
 
 unsigned long ss_trim(struct ss_pool *pool)
 {
-	return ss_purge_pool(pool, ~0UL);
+	unsigned long done = ss_purge_pool(pool, ~0UL);
+
+	ss_check_pool(pool);
+	return done;
 }
 
 /* Return up to max EMPTY slots, from any pool. */
@@ -423,6 +443,107 @@ static unsigned long ss_purge(unsigned long max)
 #endif
 	return done;
 }
+
+#ifdef CONFIG_DEBUG_ASSERT
+/* ------------------------------------------------------------------ */
+/* Self-checks                                                        */
+/* ------------------------------------------------------------------ */
+
+/* One free slot (held by the caller, or quiescent): its state and bits. */
+static void ss_check_free_slot(struct superslab *ss, unsigned int i,
+			       unsigned long dirty, unsigned long unmapped)
+{
+	const struct slab *s = &ss->slabs[i];
+	unsigned long bit = 1UL << i;
+
+	if (unlikely(s->state == SLOT_ACTIVE || s->state > SLOT_UNMAPPED ||
+		     s->kind != SLAB_FREE || s->owner != HEAP_NONE ||
+		     !(dirty & bit) != (s->state != SLOT_EMPTY) ||
+		     !(unmapped & bit) != (s->state != SLOT_UNMAPPED)))
+		hk_fatal("superslab %p slot %u: free, state %u, kind %u, owner %p, dirty %d, unmapped %d",
+			 (void *)ss, i, s->state, s->kind, (void *)s->owner,
+			 !!(dirty & bit), !!(unmapped & bit));
+}
+
+static void ss_check_header(struct ss_pool *pool, struct superslab *ss)
+{
+	HK_ASSERT(ss->pool == pool);
+	HK_ASSERT(registry_lookup((uintptr_t)ss) == REG_SUPERSLAB);
+	HK_ASSERT(ss->slabs[0].state == SLOT_ACTIVE && ss->slabs[0].kind == SLAB_FREE);
+	HK_ASSERT(!(a_load(&ss->free_mask, A_RELAXED) & 1UL));
+}
+
+void ss_check_pool(struct ss_pool *pool)
+{
+	struct superslab *ss;
+
+	ss_claim_lock(pool);
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		unsigned long held = a_load(&ss->free_mask, A_ACQUIRE), m, dirty, unmapped;
+		unsigned long empty = 0;
+
+		ss_check_header(pool, ss);
+		/* Hold every free slot: nobody changes them meanwhile. */
+		while (held && !a_cas(&ss->free_mask, &held, 0UL, A_ACQUIRE))
+			;
+		dirty = a_load(&ss->dirty_mask, A_ACQUIRE);
+		unmapped = a_load(&ss->unmapped_mask, A_ACQUIRE);
+		for (m = held; m; m &= m - 1) {
+			unsigned int i = hk_ctz(m);
+
+			ss_check_free_slot(ss, i, dirty, unmapped);
+			empty += ss->slabs[i].state == SLOT_EMPTY;
+		}
+		/*
+		 * While held they stay counted in ss_dirty_slots (the slots
+		 * of SuperSlabs already given back may have been claimed).
+		 */
+		HK_ASSERT(empty <= a_load(&ss_dirty_slots, A_RELAXED));
+		if (held)
+			a_fetch_or(&ss->free_mask, held, A_RELEASE);
+	}
+	ss_claim_unlock(pool);
+}
+
+void ss_check_counts(void)
+{
+	struct ss_pool *pool;
+	struct superslab *ss;
+	unsigned long empty = 0, active = 0;
+	unsigned int i;
+
+	for (pool = a_load(&ss_pools, A_ACQUIRE); pool; pool = pool->all_next) {
+		for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+			unsigned long free = a_load(&ss->free_mask, A_ACQUIRE);
+			unsigned long dirty = a_load(&ss->dirty_mask, A_RELAXED);
+			unsigned long unmapped = a_load(&ss->unmapped_mask, A_RELAXED);
+
+			ss_check_header(pool, ss);
+			for (i = 1; i < SS_SLOTS; i++) {
+				const struct slab *s = &ss->slabs[i];
+
+				if (!(free & (1UL << i))) {
+					if (unlikely(s->state != SLOT_ACTIVE ||
+						     ((dirty | unmapped) & (1UL << i))))
+						hk_fatal("superslab %p slot %u: claimed, state %u, dirty %d, unmapped %d",
+							 (void *)ss, i, s->state,
+							 !!(dirty & (1UL << i)),
+							 !!(unmapped & (1UL << i)));
+					active++;
+					continue;
+				}
+				ss_check_free_slot(ss, i, dirty, unmapped);
+				empty += s->state == SLOT_EMPTY;
+			}
+		}
+	}
+	if (unlikely(empty != a_load(&ss_dirty_slots, A_RELAXED) ||
+		     active != a_load(&ss_active_slots, A_RELAXED)))
+		hk_fatal("superslab counts: %lu EMPTY slots, ss_dirty_slots %lu; %lu ACTIVE slots, ss_active_slots %lu",
+			 empty, a_load(&ss_dirty_slots, A_RELAXED),
+			 active, a_load(&ss_active_slots, A_RELAXED));
+}
+#endif /* CONFIG_DEBUG_ASSERT */
 
 #ifdef CONFIG_MALLOC_INFO
 /* ------------------------------------------------------------------ */

@@ -107,6 +107,7 @@ struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
 	struct superslab *head;		/* atomic: newest SuperSlab first */
 	unsigned long nr_superslabs;	/* SuperSlabs mapped */
+	struct ss_pool *all_next;	/* list of pools that mapped a SuperSlab (ss_check_counts) */
 };
 
 extern struct ss_pool ss_pool_main;
@@ -188,6 +189,35 @@ typedef void (*ss_slab_fn)(void *arg, unsigned int cls, unsigned long used,
 
 /* Add pool's figures to *u and report each slab to fn. */
 void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg);
+
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * Self-checks; abort on the first violation.
+ *
+ * ss_check_pool(): every free slot of pool (its bit set in free_mask;
+ * claimed for the time of the check, SuperSlab by SuperSlab, so that it
+ * is safe while other threads claim and release) is not ACTIVE, belongs
+ * to no slab (kind SLAB_FREE, owner HEAP_NONE), has its dirty bit if and
+ * only if it is EMPTY and its unmapped bit if and only if it is
+ * UNMAPPED; slot 0 is the header and never free; and the EMPTY slots
+ * of each SuperSlab are no more than ss_dirty_slots. ss_trim() runs it.
+ *
+ * ss_check_counts(): with no claim or release in flight (a test), every
+ * slot of every pool: free bit set if and only if not ACTIVE, dirty and
+ * unmapped bits as above; ss_dirty_slots is the number of EMPTY slots
+ * and ss_active_slots the number of ACTIVE ones (headers excluded).
+ */
+void ss_check_pool(struct ss_pool *pool);
+void ss_check_counts(void);
+#else
+static inline void ss_check_pool(struct ss_pool *pool)
+{
+}
+
+static inline void ss_check_counts(void)
+{
+}
+#endif
 
 
 #endif /* _MM_SUPERSLAB_H */

@@ -398,4 +398,551 @@ static Suite *heap_suite(void)
 }
 HK_SUITE(heap_suite);
 
+/* ------------------------------------------------------------------ */
+/* The engine's state machines and self-checks (issue 12, part 5)      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A Mid class nothing else in a test child uses (Check's own allocations
+ * are smaller): its slabs are exactly the ones a test makes.
+ */
+#define INV_SIZE	6000
+
+/*
+ * Allocate blocks of INV_SIZE until nslabs slabs are exhausted (every
+ * block of each was handed out); v[] gets the blocks, slab[] the slabs
+ * in the order they were claimed. Returns the number of blocks.
+ */
+static unsigned int inv_fill_slabs(void **v, unsigned int max, struct slab **slab,
+				   unsigned int nslabs)
+{
+	unsigned int n = 0, k = 0, cap = 0;
+
+	for (;;) {
+		void *p = hak_malloc(INV_SIZE);
+		struct slab *s;
+
+		ck_assert_ptr_nonnull(p);
+		s = slab_block_head(p);
+		if (!k || s != slab[k - 1]) {
+			if (k == nslabs) {
+				hak_free(p);
+				break;
+			}
+			slab[k++] = s;
+			cap = s->capacity;
+		}
+		ck_assert_uint_lt(n, max);
+		v[n++] = p;
+		if (k == nslabs && n == nslabs * cap)
+			break;
+	}
+	ck_assert_uint_eq(n, nslabs * cap);
+	return n;
+}
+
+/*
+ * The partial list: slabs go on it LIFO as they get free blocks back
+ * (a full slab when the owner frees into it, the current slab when the
+ * front is released), a slab taken out of the middle leaves consistent
+ * links, and a refill pops the head.
+ */
+START_TEST(test_partial_list_order)
+{
+	static void *v[256];
+	struct slab *sl[3], *a, *b, *c;
+	unsigned int cls = size_to_class(INV_SIZE), n, i;
+	struct heap *h;
+
+	n = inv_fill_slabs(v, 256, sl, 3);
+	a = sl[0];
+	b = sl[1];
+	c = sl[2];
+	h = hk_tls.heap;
+	/* A and B were dropped full, C is current; none is on the list. */
+	ck_assert_ptr_null(h->partial[cls]);
+	ck_assert_ptr_eq(hk_tls.cur[cls], c);
+	ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), REMOTE_FULL);
+	ck_assert_uint_eq(a_load(&b->remote, A_RELAXED), REMOTE_FULL);
+	ck_assert(!(a->flags & SLAB_IN_PARTIAL) && !(b->flags & SLAB_IN_PARTIAL));
+	heap_check(h);
+
+	/* One block of each back: B, then A, then C; release the front. */
+	for (i = 0; i < n && slab_block_head(v[i]) != b; i++)
+		;
+	hak_free(v[i]);
+	v[i] = NULL;
+	hak_free(v[0]);
+	v[0] = NULL;
+	hak_free(v[n - 1]);
+	v[n - 1] = NULL;
+	hak_malloc_trim(0);
+	/*
+	 * The current slab C is pushed first, then the bin drains LIFO: C's
+	 * block (C already listed), A's (A goes on the list, its FULL bit
+	 * cleared), B's.
+	 */
+	ck_assert_ptr_null(hk_tls.cur[cls]);
+	ck_assert_ptr_eq(h->partial[cls], b);
+	ck_assert_ptr_null(b->prev);
+	ck_assert_ptr_eq(b->next, a);
+	ck_assert_ptr_eq(a->prev, b);
+	ck_assert_ptr_eq(a->next, c);
+	ck_assert_ptr_eq(c->prev, a);
+	ck_assert_ptr_null(c->next);
+	ck_assert(a->flags & b->flags & c->flags & SLAB_IN_PARTIAL);
+	ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), 0);
+	ck_assert_uint_eq(a_load(&b->remote, A_RELAXED), 0);
+	ck_assert_uint_eq(a->used, a->capacity - 1);
+	heap_check(h);
+
+	/* Every block of A back: A is retired from the middle of the list. */
+	for (i = 0; i < n; i++)
+		if (v[i] && slab_block_head(v[i]) == a) {
+			hak_free(v[i]);
+			v[i] = NULL;
+		}
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(a->kind, SLAB_FREE);
+	ck_assert_ptr_eq(h->partial[cls], b);
+	ck_assert_ptr_eq(b->next, c);
+	ck_assert_ptr_eq(c->prev, b);
+	heap_check(h);
+
+	/* A refill pops the head, B, and refills from it. */
+	v[0] = hak_malloc(INV_SIZE);
+	ck_assert_ptr_eq(slab_block_head(v[0]), b);
+	ck_assert_ptr_eq(hk_tls.cur[cls], b);
+	ck_assert(!(b->flags & SLAB_IN_PARTIAL));
+	ck_assert_ptr_null(b->next);
+	ck_assert_ptr_null(b->prev);
+	ck_assert_ptr_eq(h->partial[cls], c);
+	ck_assert_ptr_null(c->prev);
+	heap_check(h);
+
+	for (i = 0; i < n; i++)
+		if (v[i])
+			hak_free(v[i]);
+	hak_malloc_trim(0);
+	ck_assert_ptr_null(h->partial[cls]);
+	heap_check(h);
+}
+END_TEST
+
+/* Blocks on the local free list of slab s. */
+static unsigned int local_free_len(struct slab *s)
+{
+	const void *q;
+	unsigned int n = 0;
+
+	for (q = s->local_free; q; q = fl_next(q))
+		n++;
+	return n;
+}
+
+/*
+ * Block accounting: used = capacity - |local_free| - uncarved through
+ * carving, frees to the bin (still used), the drain of the bin at trim
+ * (back on the slab's list) and refills from that list.
+ */
+START_TEST(test_used_accounting)
+{
+	static void *v[256];
+	struct slab *sl[1], *s;
+	unsigned int n, i, live;
+
+	n = inv_fill_slabs(v, 256, sl, 1);
+	s = sl[0];
+	ck_assert_uint_eq(s->used, s->capacity);
+	ck_assert_uint_eq(s->uncarved, 0);
+	ck_assert_ptr_null(s->local_free);
+	/* Freed into the bin: still counted as used. */
+	for (i = 0; i < n; i += 2) {
+		hak_free(v[i]);
+		v[i] = NULL;
+	}
+	ck_assert_uint_eq(s->used, s->capacity);
+	/* Drained: back on the slab's list. */
+	hak_malloc_trim(0);
+	live = n - (n + 1) / 2;
+	ck_assert_uint_eq(s->used, live);
+	ck_assert_uint_eq(local_free_len(s), s->capacity - live);
+	ck_assert_uint_eq(s->used + local_free_len(s) + s->uncarved, s->capacity);
+	heap_check(hk_tls.heap);
+	/* A refill takes them from the list again: every one is handed out. */
+	for (i = 0; i < n; i += 2) {
+		v[i] = hak_malloc(INV_SIZE);
+		ck_assert_ptr_eq(slab_block_head(v[i]), s);
+	}
+	ck_assert_uint_eq(s->used, s->capacity);
+	ck_assert_ptr_null(s->local_free);
+	heap_check(hk_tls.heap);
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(s->kind, SLAB_FREE);
+}
+END_TEST
+
+#ifdef CONFIG_THREADS
+static void *inv_remote_block;
+
+static void *inv_free_remote(void *arg)
+{
+	hak_free(inv_remote_block);
+	return NULL;
+}
+
+static void inv_free_in_thread(void *p)
+{
+	pthread_t t;
+
+	inv_remote_block = p;
+	ck_assert_int_eq(pthread_create(&t, NULL, inv_free_remote, NULL), 0);
+	pthread_join(t, NULL);
+}
+
+/*
+ * The notify path: a slab dropped full (REMOTE_FULL) gets a remote free:
+ * it is QUEUED on its owner's notify stack; the owner's next refill
+ * drains the stack, clears QUEUED and puts the slab on the partial list,
+ * and the remote block is handed out again once the slab is refilled from.
+ */
+START_TEST(test_remote_notify_cycle)
+{
+	static void *v[256];
+	struct slab *sl[2], *a, *b;
+	unsigned int cls = size_to_class(INV_SIZE), n, i, got = 0;
+	struct heap *h;
+	uintptr_t w;
+	void *freed;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	b = sl[1];
+	h = hk_tls.heap;
+	ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), REMOTE_FULL);
+	ck_assert_ptr_null(a_load(&h->notify, A_RELAXED));
+
+	/* A remote free into the full slab A. */
+	freed = v[3];
+	v[3] = NULL;
+	inv_free_in_thread(freed);
+	w = a_load(&a->remote, A_ACQUIRE);
+	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
+	ck_assert_ptr_eq((void *)(w & ~REMOTE_BITS), freed);
+	ck_assert_ptr_eq(a_load(&h->notify, A_ACQUIRE), a);
+	ck_assert(!(a->flags & SLAB_IN_PARTIAL));
+
+	/* A second remote free only pushes: no second notification. */
+	inv_free_in_thread(v[4]);
+	v[4] = NULL;
+	w = a_load(&a->remote, A_ACQUIRE);
+	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
+	ck_assert_ptr_eq(a_load(&h->notify, A_ACQUIRE), a);
+	ck_assert_ptr_null(a->notify_next);
+
+	/* B is exhausted too: the next malloc refills, drains the notify stack. */
+	ck_assert_ptr_null(hk_tls.bins[cls].free);
+	v[3] = hak_malloc(INV_SIZE);
+	ck_assert_ptr_null(a_load(&h->notify, A_ACQUIRE));
+	ck_assert(!(a_load(&a->remote, A_ACQUIRE) & REMOTE_QUEUED));
+	/* B was dropped full, A popped from the partial list and refilled from. */
+	ck_assert_uint_eq(a_load(&b->remote, A_RELAXED), REMOTE_FULL);
+	ck_assert_ptr_eq(hk_tls.cur[cls], a);
+	ck_assert_ptr_null(h->partial[cls]);
+	for (i = 3; i <= 4; i++) {
+		if (i == 4)
+			v[4] = hak_malloc(INV_SIZE);
+		got += v[i] == freed;
+		ck_assert_ptr_eq(slab_block_head(v[i]), a);
+	}
+	ck_assert_uint_eq(got, 1);
+	ck_assert_uint_eq(a->used, a->capacity);
+	heap_check(h);
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	heap_check(h);
+}
+END_TEST
+
+/*
+ * Thread exit and adoption: the exited thread's record is parked with its
+ * slabs; the blocks it left are freed remotely into it (full slabs go on
+ * its notify stack); the next thread adopts that record, drains the
+ * stack, and allocates from the same slabs again (no new slab).
+ */
+static void *adopt_blocks[64];
+static struct heap *adopt_heap;
+
+static void *adopt_exiting(void *arg)
+{
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		adopt_blocks[i] = hak_malloc(INV_SIZE);
+	adopt_heap = hk_tls.heap;
+	return NULL;
+}
+
+static void *adopt_new(void *arg)
+{
+	unsigned int i, j, found = 0;
+
+	for (i = 0; i < 64; i++) {
+		void *p = hak_malloc(INV_SIZE);
+
+		if (hk_tls.heap != adopt_heap || slab_block_head(p)->owner != adopt_heap)
+			return (void *)1;
+		/* From one of the slabs the exited thread left: no new slab. */
+		for (j = 0; j < 64; j++)
+			if (slab_block_head(p) == slab_block_head(adopt_blocks[j])) {
+				found++;
+				break;
+			}
+	}
+	if (a_load(&adopt_heap->notify, A_ACQUIRE))
+		return (void *)2;
+	heap_check(hk_tls.heap);
+	return found == 64 ? NULL : (void *)3;
+}
+
+START_TEST(test_adopt_parked_heap)
+{
+	pthread_t t;
+	unsigned int i;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	ck_assert_int_eq(pthread_create(&t, NULL, adopt_exiting, NULL), 0);
+	pthread_join(t, NULL);
+	ck_assert_ptr_nonnull(adopt_heap);
+	ck_assert_ptr_ne(adopt_heap, hk_tls.heap);
+	ck_assert_int_eq(adopt_heap->alive, 0);
+	for (i = 0; i < 64; i++) {
+		ck_assert_ptr_eq(slab_block_head(adopt_blocks[i])->owner, adopt_heap);
+		hak_free(adopt_blocks[i]);	/* remote frees into the parked record */
+	}
+	ck_assert_ptr_nonnull(a_load(&adopt_heap->notify, A_ACQUIRE));
+	ck_assert_int_eq(pthread_create(&t, NULL, adopt_new, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+}
+END_TEST
+#endif /* CONFIG_THREADS */
+
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * Each of these breaks one invariant of the engine on purpose, through
+ * its internal headers, and expects the abort of the check that guards
+ * it. On the code before the checks, none of them aborted: the
+ * corruption went unnoticed (a count wrapped, a list lost a slab, a
+ * block of the wrong class or owner was handed out).
+ */
+
+/* Free v[i] for every i of v whose block lies in slab s, but keep one. */
+static void inv_free_slab_but_one(void **v, unsigned int n, struct slab *s)
+{
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!v[i] || slab_block_head(v[i]) != s)
+			continue;
+		if (!kept++)
+			continue;
+		hak_free(v[i]);
+		v[i] = NULL;
+	}
+}
+
+/* used would go below 0: a block comes back to a slab that counts none out. */
+START_TEST(test_inv_used_underflow)
+{
+	void *p = hak_malloc(INV_SIZE);
+
+	hak_free(p);
+	slab_block_head(p)->used = 0;
+	hak_malloc_trim(0);	/* the bin drains into the slab */
+	ck_abort_msg("used went below 0 unnoticed");
+}
+END_TEST
+
+/* used would exceed the capacity: a refill hands out more than the slab has. */
+START_TEST(test_inv_used_overflow)
+{
+	struct slab *s;
+	void *p = hak_malloc(64);
+	unsigned int i;
+
+	s = slab_block_head(p);
+	s->used = s->capacity;
+	for (i = 0; i < 2 * s->capacity; i++)
+		hak_malloc(64);	/* the bin runs dry, the refill carves from s */
+	ck_abort_msg("used above capacity unnoticed");
+}
+END_TEST
+
+/* SLAB_IN_PARTIAL on a slab that is not linked (the current one). */
+START_TEST(test_inv_partial_flag_unlinked)
+{
+	void *p = hak_malloc(INV_SIZE);
+	struct slab *s = slab_block_head(p);
+
+	ck_assert_ptr_eq(hk_tls.cur[s->class_idx], s);
+	s->flags |= SLAB_IN_PARTIAL;
+	hak_free(p);
+	/* Release: the slab is all free, retired, taken off "its" list. */
+	hak_malloc_trim(0);
+	ck_abort_msg("partial flag without a link unnoticed");
+}
+END_TEST
+
+/* A broken prev link in the middle of a partial list. */
+START_TEST(test_inv_partial_links)
+{
+	static void *v[256];
+	struct slab *sl[2], *first, *second;
+	unsigned int cls = size_to_class(INV_SIZE), n, i;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	inv_free_slab_but_one(v, n, sl[0]);
+	inv_free_slab_but_one(v, n, sl[1]);
+	hak_malloc_trim(0);
+	first = hk_tls.heap->partial[cls];
+	ck_assert_ptr_nonnull(first);
+	second = first->next;
+	ck_assert_ptr_nonnull(second);
+	second->prev = NULL;	/* looks like a head, is not */
+	for (i = 0; i < n; i++)
+		if (v[i] && slab_block_head(v[i]) == second)
+			hak_free(v[i]);
+	hak_malloc_trim(0);	/* second is retired: taken off the list */
+	ck_abort_msg("broken partial-list link unnoticed");
+}
+END_TEST
+
+#ifdef CONFIG_THREADS
+/* FULL and QUEUED together: no transition leads there. */
+START_TEST(test_inv_remote_bits)
+{
+	void *p = hak_malloc(INV_SIZE);
+	struct slab *s = slab_block_head(p);
+
+	a_store(&s->remote, REMOTE_FULL | REMOTE_QUEUED, A_RELEASE);
+	inv_free_in_thread(p);
+	ck_abort_msg("remote word FULL|QUEUED unnoticed");
+}
+END_TEST
+
+/* A slab on the notify stack without QUEUED: the drain finds it. */
+START_TEST(test_inv_notify_not_queued)
+{
+	static void *v[256];
+	struct slab *sl[1];
+	unsigned int n;
+
+	n = inv_fill_slabs(v, 256, sl, 1);
+	ck_assert_uint_gt(n, 0);
+	sl[0]->notify_next = NULL;
+	a_store(&hk_tls.heap->notify, sl[0], A_RELEASE);
+	hak_malloc(INV_SIZE);	/* refill: drains the notify stack */
+	ck_abort_msg("slab on the notify stack without QUEUED unnoticed");
+}
+END_TEST
+#endif
+
+/* Put p on the bin of class cls as a free of the owner would. */
+static void inv_bin_push(unsigned int cls, void *p)
+{
+	struct bin *b = &hk_tls.bins[cls];
+
+	((uintptr_t *)p)[1] = hk_tls.dfkey;
+	fl_put(p, b->free, hk_tls.flkey);
+	b->free = p;
+	b->room--;
+}
+
+/* A block of another class in a bin: malloc must not hand it out. */
+START_TEST(test_inv_bin_wrong_class)
+{
+	void *p = hak_malloc(128), *q;
+
+	/* Not 16 or 32 B: UltraHot's stacks would serve those first. */
+	hak_free(hak_malloc(64));
+	inv_bin_push(size_to_class(64), p);
+	q = hak_malloc(64);
+	ck_abort_msg("block %p of class 128 B handed out as %p for 64 B", p, q);
+}
+END_TEST
+
+/* A block of a slab another heap owns in our bin. */
+START_TEST(test_inv_bin_wrong_owner)
+{
+	static struct heap other;
+	void *p = hak_malloc(64), *q;
+
+	hak_free(p);
+	slab_block_head(p)->owner = &other;
+	q = hak_malloc(64);
+	ck_abort_msg("block %p of another heap handed out (%p)", p, q);
+}
+END_TEST
+
+/* An interior pointer in a bin (not a block start). */
+START_TEST(test_inv_bin_interior)
+{
+	char *p = hak_malloc(256);
+	void *q;
+
+	hak_free(hak_malloc(128));
+	inv_bin_push(size_to_class(128), p + 128);
+	q = hak_malloc(128);
+	ck_abort_msg("interior pointer %p handed out (%p)", p + 128, q);
+}
+END_TEST
+
+/* heap_check(): the count of used blocks against the slab's free list. */
+START_TEST(test_inv_used_count)
+{
+	void *p = hak_malloc(INV_SIZE);
+
+	slab_block_head(p)->used--;	/* one block fewer than out */
+	heap_check(hk_tls.heap);
+	ck_abort_msg("used count off by one unnoticed");
+}
+END_TEST
+#endif /* CONFIG_DEBUG_ASSERT */
+
+static Suite *heap_engine_suite(void)
+{
+	Suite *s = suite_create("heap-engine");
+	TCase *tc = tcase_create("engine");
+
+	tcase_add_test(tc, test_partial_list_order);
+	tcase_add_test(tc, test_used_accounting);
+#ifdef CONFIG_THREADS
+	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_adopt_parked_heap);
+#endif
+#ifdef CONFIG_DEBUG_ASSERT
+	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_used_overflow, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_partial_flag_unlinked, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_partial_links, SIGABRT);
+#ifdef CONFIG_THREADS
+	tcase_add_test_raise_signal(tc, test_inv_remote_bits, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_notify_not_queued, SIGABRT);
+#endif
+	tcase_add_test_raise_signal(tc, test_inv_bin_wrong_class, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_bin_wrong_owner, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_bin_interior, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_used_count, SIGABRT);
+#endif
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(heap_engine_suite);
+
 #endif /* CONFIG_BACKEND_MMAP */

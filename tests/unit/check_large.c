@@ -9,6 +9,7 @@
 #ifdef CONFIG_BACKEND_MMAP
 #include <malloc.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,4 +549,179 @@ static Suite *large_suite(void)
 	return s;
 }
 HK_SUITE(large_suite);
+#ifdef CONFIG_LARGE_CACHE
+/* ------------------------------------------------------------------ */
+/* The cache's bins and its self-check (issue 12, part 5)             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Put, get, trim: each class has its own bin, newest first; the cache
+ * counts exactly the bytes of the blocks it holds (usable size plus
+ * header), and trim empties it.
+ */
+START_TEST(test_large_cache_bins)
+{
+	char *a1, *a2, *b1;
+	size_t ua, ub;
+
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	a1 = hak_malloc(100000);
+	a2 = hak_malloc(100000);
+	b1 = hak_malloc(300000);
+	ck_assert(a1 && a2 && b1);
+	ua = hak_malloc_usable_size(a1);
+	ub = hak_malloc_usable_size(b1);
+	ck_assert_uint_eq(hak_malloc_usable_size(a2), ua);
+	ck_assert_uint_ne(ua, ub);
+	large_cache_check();
+
+	hak_free(a1);
+	ck_assert_uint_eq(large_cached_bytes(), ua + LARGE_HDR);
+	hak_free(b1);
+	hak_free(a2);
+	ck_assert_uint_eq(large_cached_bytes(), 2 * (ua + LARGE_HDR) + ub + LARGE_HDR);
+	large_cache_check();
+
+	/* The other class's bin first, then a's: a2 (newest), a1. */
+	ck_assert_ptr_eq(hak_malloc(300000), b1);
+	ck_assert_uint_eq(large_cached_bytes(), 2 * (ua + LARGE_HDR));
+	ck_assert_ptr_eq(hak_malloc(99000), a2);	/* same class */
+	ck_assert_uint_eq(large_cached_bytes(), ua + LARGE_HDR);
+	large_cache_check();
+	ck_assert_ptr_eq(hak_malloc(100000), a1);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	/* An empty bin: a new mapping. */
+	a2 = hak_malloc(100000);
+	ck_assert_ptr_ne(a2, a1);
+
+	hak_free(a1);
+	hak_free(a2);
+	hak_free(b1);
+	large_cache_check();
+	ck_assert_int_eq(hak_malloc_trim(0), 1);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	large_cache_check();
+	ck_assert_int_eq(hak_malloc_trim(0), 0);
+}
+END_TEST
+
+/* A block shrunk in place is cached in the bin of its new class. */
+START_TEST(test_large_cache_shrunk_block)
+{
+	char *p, *q;
+	size_t u;
+
+	hak_malloc_trim(0);
+	p = hak_malloc(1 << 20);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x11, 1 << 20);
+	q = hak_realloc(p, 100000);
+	ck_assert_ptr_eq(q, p);
+	u = hak_malloc_usable_size(q);
+	ck_assert_uint_lt(u, 1 << 19);
+	hak_free(q);
+	ck_assert_uint_eq(large_cached_bytes(), u + LARGE_HDR);
+	large_cache_check();
+	ck_assert_ptr_eq(hak_malloc(100000), p);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	hak_free(p);
+	large_cache_check();
+}
+END_TEST
+
+/* Blocks aligned to a SuperSlab or more are never cached. */
+START_TEST(test_large_cache_skips_huge_align)
+{
+	void *p;
+
+	hak_malloc_trim(0);
+	p = hak_aligned_alloc(4 << 20, 100000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)p % (4 << 20), 0);
+	hak_free(p);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	large_cache_check();
+}
+END_TEST
+
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * Each corrupts a cached block's header and expects the cache's checks
+ * to abort. Before them the cache handed the block out, or dropped it
+ * and its byte count went wrong, without a word.
+ */
+
+/* The header in front of a block (mm/large/large.c, struct large_hdr). */
+struct test_large_hdr {
+	uint32_t magic;
+	uint32_t state;
+	void *user;
+	size_t size;
+	size_t map_len;
+	void *next;
+	unsigned long cached_at;
+};
+
+static struct test_large_hdr *hdr_of(void *p)
+{
+	return (struct test_large_hdr *)((char *)p - LARGE_HDR);
+}
+
+/* A cached header whose magic was overwritten (use after free). */
+START_TEST(test_inv_large_magic)
+{
+	char *p = hak_malloc(100000), *q;
+
+	hak_free(p);
+	hdr_of(p)->magic = 0;
+	q = hak_malloc(100000);	/* would take p from the cache */
+	ck_abort_msg("cached block with a bad magic handed out (%p, %p)", (void *)p, (void *)q);
+}
+END_TEST
+
+/* A cached block whose size no longer matches its bin. */
+START_TEST(test_inv_large_wrong_bin)
+{
+	char *p = hak_malloc(100000);
+
+	hak_free(p);
+	hdr_of(p)->size *= 2;
+	hak_malloc_trim(0);
+	ck_abort_msg("cached block in the wrong bin unnoticed");
+}
+END_TEST
+
+/* A cached block marked live (handed out and still in the cache). */
+START_TEST(test_inv_large_state)
+{
+	char *p = hak_malloc(100000);
+
+	hak_free(p);
+	hdr_of(p)->state = 1;	/* LARGE_LIVE */
+	large_cache_check();
+	ck_abort_msg("live block in the cache unnoticed");
+}
+END_TEST
+#endif /* CONFIG_DEBUG_ASSERT */
+
+static Suite *large_cache_suite(void)
+{
+	Suite *s = suite_create("large-cache");
+	TCase *tc = tcase_create("cache");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_large_cache_bins);
+	tcase_add_test(tc, test_large_cache_shrunk_block);
+	tcase_add_test(tc, test_large_cache_skips_huge_align);
+#ifdef CONFIG_DEBUG_ASSERT
+	tcase_add_test_raise_signal(tc, test_inv_large_magic, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_large_wrong_bin, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_large_state, SIGABRT);
+#endif
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(large_cache_suite);
+#endif /* CONFIG_LARGE_CACHE */
 #endif /* CONFIG_BACKEND_MMAP */

@@ -9,6 +9,7 @@
 #ifdef CONFIG_BACKEND_MMAP
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,5 +387,391 @@ static Suite *superslab_suite(void)
 	return s;
 }
 HK_SUITE(superslab_suite);
+
+/* ------------------------------------------------------------------ */
+/* Slot states and counts (issue 12, part 5)                          */
+/* ------------------------------------------------------------------ */
+
+static struct ss_pool state_pool = { .lock = HK_LOCK_INIT };
+HK_LOCK_REGISTER(&state_pool.lock, HK_LOCK_SS_POOL);
+
+/* Index of slab s in its SuperSlab. */
+static unsigned int slot_index(struct slab *s)
+{
+	return (unsigned int)(s - ss_of(s)->slabs);
+}
+
+/* Bits of the nr slots from s. */
+static unsigned long slot_bits(struct slab *s, unsigned int nr)
+{
+	return ((1UL << nr) - 1) << slot_index(s);
+}
+
+/*
+ * A run of 4: claimed ACTIVE (free and dirty bits clear), released EMPTY
+ * (dirty bits set, within the dirty budget) and claimed again in place,
+ * trimmed to UNUSED; the pool's counts agree with the states throughout.
+ */
+START_TEST(test_slot_run4_cycle)
+{
+	struct slab *s, *t;
+	struct superslab *ss;
+	unsigned long bits;
+	unsigned int i;
+
+	ss_setup();
+	hak_malloc_trim(0);
+	ss_check_counts();
+	s = ss_claim(&state_pool, 4);
+	ck_assert_ptr_nonnull(s);
+	ss = ss_of(s);
+	bits = slot_bits(s, 4);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(s[i].state, SLOT_ACTIVE);
+	ck_assert(!(ss->free_mask & bits));
+	ck_assert(!(ss->dirty_mask & bits));
+	ss_check_counts();
+	memset(slab_start(s), 0x3c, 4 * SLOT_SIZE);
+
+	ss_release(s, 4);
+	ck_assert_uint_eq(ss->free_mask & bits, bits);
+	for (i = 0; i < 4; i++) {
+		ck_assert_uint_eq(s[i].kind, SLAB_FREE);
+		ck_assert(s[i].owner == HEAP_NONE);
+	}
+	ss_check_counts();
+	ss_check_pool(&state_pool);
+	if (s[0].state == SLOT_EMPTY) {
+		/* Kept committed: dirty, and the first choice of the next claim. */
+		for (i = 0; i < 4; i++)
+			ck_assert_uint_eq(s[i].state, SLOT_EMPTY);
+		ck_assert_uint_eq(ss->dirty_mask & bits, bits);
+		t = ss_claim(&state_pool, 4);
+		ck_assert_ptr_eq(t, s);
+		ck_assert(!(ss->dirty_mask & bits));
+		ck_assert_uint_eq(((unsigned char *)slab_start(t))[SLOT_SIZE + 5], 0x3c);
+		ss_check_counts();
+		ss_release(t, 4);
+	}
+	ss_trim(&state_pool);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(s[i].state, SLOT_UNUSED);
+	ck_assert(!(ss->dirty_mask & bits));
+	ck_assert_uint_eq(ss->free_mask & bits, bits);
+	ss_check_counts();
+}
+END_TEST
+
+/*
+ * Dirty accounting over single slots: every released slot is EMPTY or
+ * UNUSED and its dirty bit says which; trim, unmap and claiming back
+ * keep the counts in step with the states.
+ */
+START_TEST(test_slot_dirty_accounting)
+{
+	struct slab *s[12];
+	unsigned int i, empty = 0;
+
+	ss_setup();
+	for (i = 0; i < 12; i++) {
+		s[i] = ss_claim(&state_pool, 1);
+		ck_assert_ptr_nonnull(s[i]);
+		memset(slab_start(s[i]), 0x5a, 4096);
+	}
+	ss_check_counts();
+	for (i = 0; i < 12; i += 2)
+		ss_release(s[i], 1);
+	for (i = 0; i < 12; i += 2) {
+		struct superslab *ss = ss_of(s[i]);
+		int dirty = !!(ss->dirty_mask & slot_bits(s[i], 1));
+
+		ck_assert(s[i]->state == SLOT_EMPTY || s[i]->state == SLOT_UNUSED);
+		ck_assert_int_eq(dirty, s[i]->state == SLOT_EMPTY);
+		empty += s[i]->state == SLOT_EMPTY;
+	}
+	ss_check_counts();
+	ss_check_pool(&state_pool);
+	/* Claimed again: the EMPTY ones first, ACTIVE, no longer dirty. */
+	for (i = 0; i < empty; i++) {
+		struct slab *t = ss_claim(&state_pool, 1);
+
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(t->state, SLOT_ACTIVE);
+		ck_assert_uint_eq(*(unsigned char *)slab_start(t), 0x5a);
+		ss_release(t, 1);
+	}
+	ss_check_counts();
+	for (i = 1; i < 12; i += 2)
+		ss_release(s[i], 1);
+	ss_check_counts();
+	ck_assert_uint_ge(ss_unmap_pool(&state_pool), 12);
+	for (i = 0; i < 12; i++)
+		ck_assert_uint_eq(s[i]->state, SLOT_UNMAPPED);
+	ss_check_counts();
+	ss_check_pool(&state_pool);
+	for (i = 0; i < 12; i++) {
+		s[i] = ss_claim(&state_pool, 1);
+		ck_assert_ptr_nonnull(s[i]);
+		ck_assert_uint_eq(s[i]->state, SLOT_ACTIVE);
+	}
+	ss_check_counts();
+	for (i = 0; i < 12; i++)
+		ss_release(s[i], 1);
+	ss_trim(&state_pool);
+	ss_check_counts();
+}
+END_TEST
+
+/*
+ * A run of 4 is contiguous: claimed beside single slots, released in
+ * the middle of them, claimed again whole; no slot is in two claims.
+ */
+START_TEST(test_slot_runs_and_singles)
+{
+	struct slab *one[6], *run[3];
+	unsigned int i, j;
+
+	ss_setup();
+	for (i = 0; i < 3; i++) {
+		one[2 * i] = ss_claim(&state_pool, 1);
+		run[i] = ss_claim(&state_pool, 4);
+		one[2 * i + 1] = ss_claim(&state_pool, 1);
+		ck_assert_ptr_nonnull(one[2 * i]);
+		ck_assert_ptr_nonnull(run[i]);
+		ck_assert_ptr_nonnull(one[2 * i + 1]);
+		ck_assert_uint_le(slot_index(run[i]) + 4, SS_SLOTS);
+	}
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 6; j++)
+			ck_assert(ss_of(one[j]) != ss_of(run[i]) ||
+				  !(slot_bits(one[j], 1) & slot_bits(run[i], 4)));
+	ss_check_counts();
+	ss_release(run[1], 4);
+	ss_check_counts();
+	run[1] = ss_claim(&state_pool, 4);
+	ck_assert_ptr_nonnull(run[1]);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(run[1][i].state, SLOT_ACTIVE);
+	ss_check_counts();
+	for (i = 0; i < 3; i++)
+		ss_release(run[i], 4);
+	for (j = 0; j < 6; j++)
+		ss_release(one[j], 1);
+	ss_check_counts();
+}
+END_TEST
+
+/* A committed (EMPTY) slot is claimed before a returned (UNUSED) one. */
+START_TEST(test_claim_prefers_dirty)
+{
+	struct slab *x, *y, *z;
+
+	ss_setup();
+	x = ss_claim(&state_pool, 1);
+	y = ss_claim(&state_pool, 1);
+	ck_assert(x && y && ss_of(x) == ss_of(y) && x < y);
+	ss_release(x, 1);
+	ss_trim(&state_pool);
+	ck_assert_uint_eq(x->state, SLOT_UNUSED);
+	ss_release(y, 1);
+	if (y->state != SLOT_EMPTY)
+		return;		/* no dirty budget configured */
+	z = ss_claim(&state_pool, 1);
+	ck_assert_ptr_eq(z, y);
+	ss_check_counts();
+	ss_release(z, 1);
+}
+END_TEST
+
+/* A run of 4 never takes single free slots between claimed ones. */
+START_TEST(test_run4_skips_holes)
+{
+	struct slab *one[5], *run;
+	unsigned int i;
+
+	ss_setup();
+	for (i = 0; i < 5; i++) {
+		one[i] = ss_claim(&state_pool, 1);
+		ck_assert_ptr_nonnull(one[i]);
+	}
+	ss_release(one[1], 1);
+	ss_release(one[3], 1);
+	run = ss_claim(&state_pool, 4);
+	ck_assert_ptr_nonnull(run);
+	for (i = 0; i < 5; i++)
+		ck_assert(ss_of(one[i]) != ss_of(run) ||
+			  !(slot_bits(one[i], 1) & slot_bits(run, 4)));
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(run[i].state, SLOT_ACTIVE);
+	ss_check_counts();
+	ss_release(run, 4);
+	ss_release(one[0], 1);
+	ss_release(one[2], 1);
+	ss_release(one[4], 1);
+	ss_check_counts();
+}
+END_TEST
+
+#if defined(CONFIG_THREADS) && defined(CONFIG_DEBUG_ASSERT)
+static int check_race_stop;
+
+/* Claim, stamp, release runs of 1 to 3 slots until told to stop. */
+static void *check_race_worker(void *arg)
+{
+	unsigned long i;
+
+	for (i = 0; !a_load(&check_race_stop, A_ACQUIRE); i++) {
+		unsigned int nr = 1 + (unsigned int)(i % 3);
+		struct slab *s = ss_claim(&state_pool, nr);
+
+		if (!s)
+			return (void *)1;
+		*(volatile char *)slab_start(s) = 1;
+		ss_release(s, nr);
+		if (i % 64 == 0)
+			ss_trim(&state_pool);	/* runs ss_check_pool() too */
+	}
+	return NULL;
+}
+
+/*
+ * ss_check_pool() holds the free slots it reads: it finds nothing wrong
+ * while other threads claim, release and trim.
+ */
+START_TEST(test_check_pool_concurrent)
+{
+	pthread_t t[3];
+	long i, rounds = hk_test_scale(3000);
+	void *ret;
+
+	ss_setup();
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, check_race_worker, NULL), 0);
+	for (i = 0; i < rounds; i++)
+		ss_check_pool(&state_pool);
+	a_store(&check_race_stop, 1, A_RELEASE);
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], &ret);
+		ck_assert_ptr_null(ret);
+	}
+	ss_check_counts();
+}
+END_TEST
+#endif
+
+#ifdef CONFIG_DEBUG_ASSERT
+/*
+ * Each breaks the agreement of a slot's state with its bits or with the
+ * counts, and expects the self-check to abort. Before the checks, trim
+ * and release went on without a word.
+ */
+
+/* An EMPTY slot whose dirty bit was lost: ss_trim() checks the pool. */
+START_TEST(test_inv_dirty_bit_lost)
+{
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&state_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ss_release(s, 1);
+	if (s->state == SLOT_EMPTY)
+		a_fetch_and(&ss_of(s)->dirty_mask, ~slot_bits(s, 1), A_RELAXED);
+	else
+		s->state = SLOT_EMPTY;	/* UNUSED, says EMPTY: no dirty bit */
+	ss_trim(&state_pool);
+	ck_abort_msg("EMPTY slot without its dirty bit unnoticed");
+}
+END_TEST
+
+/* A free slot that still names an owner (a slab's stale metadata). */
+START_TEST(test_inv_free_slot_owned)
+{
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&state_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ss_release(s, 1);
+	s->kind = SLAB_BLOCKS;
+	ss_trim(&state_pool);
+	ck_abort_msg("free slot with kind SLAB_BLOCKS unnoticed");
+}
+END_TEST
+
+/* Releasing a slot that is not ACTIVE. */
+START_TEST(test_inv_release_not_active)
+{
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&state_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	s->state = SLOT_EMPTY;
+	ss_release(s, 1);
+	ck_abort_msg("release of a slot that is not ACTIVE unnoticed");
+}
+END_TEST
+
+/* One more EMPTY slot than ss_dirty_slots counts (bits and state agree). */
+START_TEST(test_inv_dirty_count)
+{
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&state_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ss_release(s, 1);
+	ss_trim(&state_pool);
+	ck_assert_uint_eq(s->state, SLOT_UNUSED);
+	ss_check_counts();
+	s->state = SLOT_EMPTY;
+	a_fetch_or(&ss_of(s)->dirty_mask, slot_bits(s, 1), A_RELAXED);
+	ss_check_counts();
+	ck_abort_msg("EMPTY slots and ss_dirty_slots disagree unnoticed");
+}
+END_TEST
+
+/* A claimed slot not ACTIVE: ss_active_slots and the states disagree. */
+START_TEST(test_inv_active_count)
+{
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&state_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ss_check_counts();
+	s->state = SLOT_UNUSED;
+	ss_check_counts();
+	ck_abort_msg("claimed slot not ACTIVE unnoticed");
+}
+END_TEST
+#endif /* CONFIG_DEBUG_ASSERT */
+
+static Suite *superslab_states_suite(void)
+{
+	Suite *s = suite_create("superslab-states");
+	TCase *tc = tcase_create("states");
+
+	tcase_add_test(tc, test_slot_run4_cycle);
+	tcase_add_test(tc, test_slot_dirty_accounting);
+	tcase_add_test(tc, test_slot_runs_and_singles);
+	tcase_add_test(tc, test_claim_prefers_dirty);
+	tcase_add_test(tc, test_run4_skips_holes);
+#if defined(CONFIG_THREADS) && defined(CONFIG_DEBUG_ASSERT)
+	tcase_add_test(tc, test_check_pool_concurrent);
+#endif
+#ifdef CONFIG_DEBUG_ASSERT
+	tcase_add_test_raise_signal(tc, test_inv_dirty_bit_lost, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_free_slot_owned, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_release_not_active, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_dirty_count, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_inv_active_count, SIGABRT);
+#endif
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(superslab_states_suite);
 
 #endif /* CONFIG_BACKEND_MMAP */
