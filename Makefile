@@ -170,7 +170,7 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc,$(MAKECMDGOALS))
+noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
 mixed-goals :=
@@ -579,6 +579,13 @@ ab:
 	@test -f $(BENCH_MAKEFILE) || { echo >&2 "*** make ab: $(BENCH_MAKEFILE) does not exist (the benchmarks are not in this tree yet)."; exit 1; }
 	$(Q)$(MAKE) -f $(BENCH_MAKEFILE) $(sub-make-vars) $(if $(A),A=$(A)) $(if $(B),B=$(B)) ab
 
+# Each box configured off in turn: object absent, no symbol, suites pass.
+# BOXES="MID STATS" for some only; SUITES= STRESS_TIME= as for check.
+PHONY += boxes-check
+boxes-check:
+	$(Q)srctree=$(srctree) BOXES_OUT=$(objtree)/build/boxes MAKE='$(MAKE)' NM=$(NM) \
+		$(SHELL) $(srctree)/scripts/boxes-check.sh $(BOXES)
+
 version kernelversion:
 	@echo $(HAKMEM_VERSION)
 
@@ -614,6 +621,8 @@ help:
 	@echo '  bench             benchmark against the system malloc and others'
 	@echo '  ab A=x_defconfig B=y_defconfig   A/B benchmark of two configurations'
 	@echo '  callgrind         instruction counts of the fast paths (tools/bench/Makefile)'
+	@echo '  boxes-check       build with each box off: no object, no symbol, unit+stress pass'
+	@echo '                    (BOXES="MID STATS" for some; SUITES=, STRESS_TIME=)'
 	@echo ''
 	@echo 'Variables:'
 	@echo '  O=dir             build directory (default: the current directory)'

@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * mm/core.c - the slow half of routing for the mmap build: large
- * requests, aligned requests, usable size, resize, trim, fork.
+ * requests, aligned requests, usable size, resize, trim (fork: fork.c).
  */
 #include <string.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
 #include "large/large.h"
 #include "os/os.h"
-
-#ifdef CONFIG_THREADS
-#include <pthread.h>
-#endif
+#include "box.h"
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                         */
@@ -38,7 +35,7 @@ void *hk_alloc_zeroed(size_t size)
 {
 	void *p;
 
-	if (size > HEAP_MAX_SIZE)
+	if (!HK_NR_CLASSES || size > HEAP_MAX_SIZE)
 		return core_large(size, 1);
 	p = hk_alloc(size);
 	return p ? memset(p, 0, size) : NULL;
@@ -55,12 +52,13 @@ void *hk_alloc_aligned(size_t align, size_t size)
 	 * size is a multiple of align is aligned.
 	 */
 	need = ALIGN_UP(size ? size : 1, align);
-	if (align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
-		unsigned int cls = size_to_class(need);
+	if (HK_NR_CLASSES && align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
+		/* A variable: no "always false" warning when there is no class. */
+		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < HK_NR_CLASSES && hk_classes[cls].size % align)
+		while (cls < nr && hk_classes[cls].size % align)
 			cls++;
-		if (cls < HK_NR_CLASSES)
+		if (cls < nr)
 			return heap_alloc_class(cls);
 	}
 	return large_alloc(size, align);
@@ -144,52 +142,14 @@ void *hk_resize(void *ptr, size_t size)
 
 int hk_trim(size_t pad)
 {
-	unsigned long slots;
-	int large;
+	const struct hk_box *b;
+	int done;
 
 	if (heap_init())
 		return 0;
-	slots = heap_trim();
-	large = large_trim();
-	return slots || large;
+	done = heap_trim() != 0;
+	for_each_box(b)
+		if (b->trim && b->trim())
+			done = 1;
+	return done;
 }
-
-/* ------------------------------------------------------------------ */
-/* fork                                                               */
-/* ------------------------------------------------------------------ */
-
-#ifdef CONFIG_THREADS
-/* Take every allocator lock, in one order, so the child sees none held. */
-static void core_fork_prepare(void)
-{
-	heap_fork_prepare();
-	ss_fork_prepare();
-	large_fork_prepare();
-}
-
-static void core_fork_parent(void)
-{
-	large_fork_parent();
-	ss_fork_parent();
-	heap_fork_parent();
-}
-
-static void core_fork_child(void)
-{
-	large_fork_child();
-	ss_fork_child();
-	heap_fork_child();
-}
-
-/*
- * Not needed for correctness of allocation (every path initialises
- * lazily) but for fork: the handlers must be in place before a program
- * can fork. pthread_atfork may allocate; heap_init() runs first so that
- * works.
- */
-__attribute__((constructor)) static void core_init(void)
-{
-	heap_init();
-	pthread_atfork(core_fork_prepare, core_fork_parent, core_fork_child);
-}
-#endif

@@ -32,6 +32,21 @@
 /* A slow path: out of line, laid out away from the hot code. */
 #define __slowpath	__noinline __cold
 
+/*
+ * IS_ENABLED(CONFIG_FOO): 1 if CONFIG_FOO is defined to 1 (=y), else 0,
+ * usable in C expressions, so that code of a box configured off is still
+ * compiled (and checked) but dropped by the optimiser. A defined option
+ * expands to 1, which pastes into HK_ISDEF_1 and shifts a 1 into the
+ * second argument; anything else leaves the 0 there.
+ */
+#define HK_ISDEF_1			,
+#define HK_SECOND(a, b, ...)		b
+#define HK_ISDEF_ARG(junk_or_comma)	HK_SECOND(junk_or_comma 1, 0, 0)
+#define HK_ISDEF_PASTE(val)		HK_ISDEF_ARG(HK_ISDEF_##val)
+#ifndef IS_ENABLED
+#define IS_ENABLED(option)		HK_ISDEF_PASTE(option)
+#endif
+
 #define BUILD_BUG_ON(cond)	_Static_assert(!(cond), #cond)
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 

@@ -24,6 +24,4 @@ void guard_foreign(const void *ptr, enum guard_op op, const void *caller);
 /* Report a double free detected by a box, then abort. */
 __noreturn __cold void guard_double_free(const void *ptr);
 
-void guard_init(void);
-
 #endif /* _MM_GUARD_H */

@@ -7,28 +7,46 @@
 #include <hakmem/lock.h>
 #include <hakmem/print.h>
 #include "os/os.h"
+#include "box.h"
 #include "heap.h"
 
-#ifdef CONFIG_THREADS
-#include <pthread.h>
-#endif
-
 __hk_tls struct heap_tls hk_tls;
-uintptr_t hk_dfkey;
 
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
 static struct heap *heap_all;			/* every record ever made */
 static struct heap *heap_parked;		/* records of exited threads */
 static char *meta_cur, *meta_end;		/* bump area for records */
 
-#ifdef CONFIG_THREADS
-static pthread_key_t heap_key;
-#endif
-
-#ifdef CONFIG_STATS
+static void heap_thread_exit(void *arg);
 static void heap_stats_fold(struct heap *h);
+
+/*
+ * The thread-exit hook is a pthread key, with CONFIG_THREADS only (no
+ * libpthread otherwise): one block of stubs rather than #ifdefs in the
+ * functions below.
+ */
+#ifdef CONFIG_THREADS
+#include <pthread.h>
+
+static pthread_key_t heap_key;
+
+static inline int heap_key_create(void)
+{
+	return pthread_key_create(&heap_key, heap_thread_exit);
+}
+
+/* Our key is made before anything else, so this cannot allocate. */
+static inline void heap_key_set(struct heap *h)
+{
+	pthread_setspecific(heap_key, h);
+}
 #else
-static inline void heap_stats_fold(struct heap *h)
+static inline int heap_key_create(void)
+{
+	return 0;
+}
+
+static inline void heap_key_set(struct heap *h)
 {
 }
 #endif
@@ -316,16 +334,13 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
-	for (i = 0; i < HK_NR_CLASSES; i++) {
+	for (i = 0; i < heap_nr_classes(); i++) {
 		hk_tls.bins[i].limit = hk_classes[i].limit;
 		hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
 	}
 	hk_tls.heap = h;
 	hk_tls.dfkey = hk_dfkey;
-#ifdef CONFIG_THREADS
-	/* Our key is made before anything else, so this cannot allocate. */
-	pthread_setspecific(heap_key, h);
-#endif
+	heap_key_set(h);
 	if (adopted) {
 		STAT_INC_TLS(STAT_HEAPS_ADOPTED);
 		heap_drain_notify(h);
@@ -344,7 +359,7 @@ static void heap_collect(struct heap *h)
 	unsigned int cls;
 
 	heap_drain_notify(h);
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = h->partial[cls], *next;
 
 		for (; s; s = next) {
@@ -357,23 +372,6 @@ static void heap_collect(struct heap *h)
 	}
 }
 
-#ifdef CONFIG_TINY_ULTRAHOT
-static void heap_flush_ultrahot(struct heap_tls *t)
-{
-	unsigned int i;
-
-	for (i = 0; i < 2; i++)
-		while (t->uh.count[i]) {
-			void *p = t->uh.slot[i][--t->uh.count[i]];
-
-			heap_free_local_slow(slab_of(p), p);
-		}
-}
-#else
-static inline void heap_flush_ultrahot(struct heap_tls *t)
-{
-}
-#endif
 
 /* Return every block of a bin to its slab. */
 static void heap_bin_drain(struct bin *b)
@@ -388,16 +386,20 @@ static void heap_bin_drain(struct bin *b)
 }
 
 /*
- * Hand everything the calling thread's front holds (bins, current slabs,
- * UltraHot) back to the slabs of h, its heap, and release empty slabs.
+ * Hand everything the calling thread's front holds (what the boxes keep
+ * per thread, bins, current slabs) back to the slabs of h, its heap, and
+ * release empty slabs.
  */
 static void heap_release_front(struct heap *h)
 {
 	struct heap_tls *t = &hk_tls;
+	const struct hk_box *b;
 	unsigned int cls;
 
-	heap_flush_ultrahot(t);
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	for_each_box(b)
+		if (b->thread_flush)
+			b->thread_flush();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = t->cur[cls];
 
 		t->cur[cls] = NULL;
@@ -441,7 +443,7 @@ void *heap_alloc_class(unsigned int cls)
 			return NULL;
 	}
 	/* Allocations that miss the fast path count here. */
-	STAT_INC_TLS(hk_classes[cls].box);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	if (b->free)
 		return bin_pop(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
@@ -580,19 +582,21 @@ static int heap_ready;
 
 int heap_init(void)
 {
+	const struct hk_box *b;
+
 	if (likely(a_load(&heap_ready, A_ACQUIRE)))
 		return 0;
 	hk_lock(&heap_lock);
 	if (!heap_ready) {
 		os_init();
-		hk_dfkey = os_random_word();
+		for_each_box(b)
+			if (b->init)
+				b->init();
 		heap_classes_init();
-#ifdef CONFIG_THREADS
-		if (pthread_key_create(&heap_key, heap_thread_exit)) {
+		if (heap_key_create()) {
 			hk_unlock(&heap_lock);
 			return -1;
 		}
-#endif
 		a_store(&heap_ready, 1, A_RELEASE);
 	}
 	hk_unlock(&heap_lock);
@@ -621,13 +625,10 @@ unsigned long heap_trim(void)
 		heap_parked = list;
 		hk_unlock(&heap_lock);
 	}
-	return ss_trim(&ss_pool_main)
-#ifdef CONFIG_SMALLMID
-		+ ss_trim(&ss_pool_smallmid)
-#endif
-		;
+	return ss_trim_all();
 }
 
+/* The per-thread counters exist only with CONFIG_STATS. */
 #ifdef CONFIG_STATS
 /* Move the exiting thread's counters into its record. */
 static void heap_stats_fold(struct heap *h)
@@ -651,6 +652,10 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS])
 			out[i] += h->stats[i];
 	for (i = 0; i < NR_HK_STATS; i++)
 		out[i] += hk_tls.stats[i];
+}
+#else
+static inline void heap_stats_fold(struct heap *h)
+{
 }
 #endif
 

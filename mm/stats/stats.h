@@ -36,15 +36,12 @@ enum hk_stat {
 #ifdef CONFIG_STATS
 extern unsigned long hk_stats_global[NR_HK_STATS];
 
-/* Count an event on the current thread's heap record (non-atomic). */
-#define STAT_INC_HEAP(h, item)		((h)->stats[item]++)
 /* Count a process-wide event (atomic, slow paths only). */
 #define STAT_INC(item)			a_fetch_add(&hk_stats_global[item], 1UL, A_RELAXED)
 #define STAT_ADD(item, n)		a_fetch_add(&hk_stats_global[item], (unsigned long)(n), A_RELAXED)
 
 void stats_init(void);
 #else
-#define STAT_INC_HEAP(h, item)		do { } while (0)
 #define STAT_INC(item)			do { } while (0)
 #define STAT_ADD(item, n)		do { } while (0)
 

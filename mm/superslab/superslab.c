@@ -13,42 +13,27 @@
 #include <hakmem/print.h>
 #include "os/os.h"
 #include "stats/stats.h"
+#include "box.h"
 #include "superslab.h"
 
-struct ss_pool ss_pool_main = {
-	.lock = HK_LOCK_INIT,
-	.name = "main",
-};
-
-#ifdef CONFIG_SMALLMID
-struct ss_pool ss_pool_smallmid = {
-	.lock = HK_LOCK_INIT,
-	.name = "smallmid",
-};
-#endif
+/* The pool of every slab box that has none of its own. */
+struct ss_pool ss_pool_main = SS_POOL_INIT;
 
 /* Free slots still committed, over all pools (hysteresis budget). */
 static unsigned long ss_dirty_slots;
 
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
+/* Claims take the pool lock only without CONFIG_SUPERSLAB_LOCKFREE. */
 static inline void ss_claim_lock(struct ss_pool *pool)
 {
+	if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+		hk_lock(&pool->lock);
 }
 
 static inline void ss_claim_unlock(struct ss_pool *pool)
 {
+	if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+		hk_unlock(&pool->lock);
 }
-#else
-static inline void ss_claim_lock(struct ss_pool *pool)
-{
-	hk_lock(&pool->lock);
-}
-
-static inline void ss_claim_unlock(struct ss_pool *pool)
-{
-	hk_unlock(&pool->lock);
-}
-#endif
 
 /* ------------------------------------------------------------------ */
 /* Mapping a SuperSlab                                                */
@@ -61,7 +46,6 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 
 	if (!ss)
 		return NULL;
-	ss->magic = SS_MAGIC;
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
@@ -107,13 +91,13 @@ static int ss_try_claim(struct superslab *ss, unsigned int nr)
 		dirty = run & a_load(&ss->dirty_mask, A_RELAXED);
 		idx = hk_ctz(dirty ? dirty : run);
 		want = ((1UL << nr) - 1) << idx;
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
+		if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE)) {
+			/* Under the pool lock: nobody else claims. */
+			a_store(&ss->free_mask, m & ~want, A_RELAXED);
+			return (int)idx;
+		}
 		if (a_cas(&ss->free_mask, &m, m & ~want, A_ACQUIRE))
 			return (int)idx;
-#else
-		a_store(&ss->free_mask, m & ~want, A_RELAXED);
-		return (int)idx;
-#endif
 	}
 }
 
@@ -148,16 +132,17 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 		ss = ss_map(pool);
 		if (ss) {
 			idx = ss_try_claim(ss, nr);
-			/* Publish: next before head, so readers see a whole node. */
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
-			hk_lock(&pool->lock);
-#endif
+			/*
+			 * Publish: next before head, so readers see a whole
+			 * node. Lock-free claimers do not hold the lock yet.
+			 */
+			if (IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+				hk_lock(&pool->lock);
 			ss->next = pool->head;
 			a_store(&pool->head, ss, A_RELEASE);
 			pool->nr_superslabs++;
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
-			hk_unlock(&pool->lock);
-#endif
+			if (IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+				hk_unlock(&pool->lock);
 		}
 	}
 	ss_claim_unlock(pool);
@@ -251,26 +236,48 @@ unsigned long ss_trim(struct ss_pool *pool)
 /* fork                                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Pools: the shared one first, then the registered boxes' own pools in
+ * link order. Fork takes their locks in that order and releases them in
+ * the reverse order.
+ */
+unsigned long ss_trim_all(void)
+{
+	const struct hk_box *b;
+	unsigned long done = ss_trim(&ss_pool_main);
+
+	for_each_box(b)
+		if (b->pool)
+			done += ss_trim(b->pool);
+	return done;
+}
+
 void ss_fork_prepare(void)
 {
+	const struct hk_box *b;
+
 	hk_lock(&ss_pool_main.lock);
-#ifdef CONFIG_SMALLMID
-	hk_lock(&ss_pool_smallmid.lock);
-#endif
+	for_each_box(b)
+		if (b->pool)
+			hk_lock(&b->pool->lock);
 }
 
 void ss_fork_parent(void)
 {
-#ifdef CONFIG_SMALLMID
-	hk_unlock(&ss_pool_smallmid.lock);
-#endif
+	const struct hk_box *b;
+
+	for_each_box_reverse(b)
+		if (b->pool)
+			hk_unlock(&b->pool->lock);
 	hk_unlock(&ss_pool_main.lock);
 }
 
 void ss_fork_child(void)
 {
+	const struct hk_box *b;
+
 	hk_lock_reset(&ss_pool_main.lock);
-#ifdef CONFIG_SMALLMID
-	hk_lock_reset(&ss_pool_smallmid.lock);
-#endif
+	for_each_box(b)
+		if (b->pool)
+			hk_lock_reset(&b->pool->lock);
 }

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mm/large/large_box.c - the Large box's registration: its fork hooks
+ * (the cache lock), trim (drop the cache) and statistics rows. Large is
+ * the last box and always built: it serves every request above
+ * HEAP_MAX_SIZE (mm/core.c routes there directly), all of them when no
+ * slab box is configured.
+ */
+#include <unistd.h>
+#include <hakmem/print.h>
+#include "box.h"
+#include "stats/stats.h"
+#include "large.h"
+
+static void large_stats_report(const unsigned long *s)
+{
+	hk_dprintf(STDERR_FILENO, "hakmem: stats: %s\n", "Large");
+	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "allocs", s[STAT_LARGE_ALLOC]);
+	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "frees", s[STAT_LARGE_FREE]);
+	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "cache hits",
+		   s[STAT_LARGE_CACHE_HIT]);
+	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "mremaps", s[STAT_LARGE_MREMAP]);
+}
+
+HK_BOX(large) = {
+	.name		= "Large",
+	.stat_alloc	= -1,
+	.fork_prepare	= large_fork_prepare,
+	.fork_parent	= large_fork_parent,
+	.fork_child	= large_fork_child,
+	.trim		= large_trim,
+	.stats_report	= IS_ENABLED(CONFIG_STATS) ? large_stats_report : NULL,
+};
