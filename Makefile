@@ -170,7 +170,7 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc,$(MAKECMDGOALS))
+noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc check-mutants,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
 mixed-goals :=
@@ -339,7 +339,10 @@ HK_CPPFLAGS += $(KCPPFLAGS)
 HK_CFLAGS   += $(KCFLAGS)
 HK_AFLAGS   += $(KAFLAGS)
 
-HK_LDFLAGS_SO := -shared -Wl,-soname,$(SONAME) -Wl,-z,now -Wl,-z,relro -Wl,-z,defs $(KLDFLAGS)
+# scripts/libhakmem.map: the linker's __start_hk_locks/__stop_hk_locks (the
+# lock table, include/hakmem/lock.h) are not exported.
+HK_LDFLAGS_SO := -shared -Wl,-soname,$(SONAME) -Wl,-z,now -Wl,-z,relro -Wl,-z,defs \
+	-Wl,--version-script=$(srctree)/scripts/libhakmem.map $(KLDFLAGS)
 HK_LIBS := $(if $(CONFIG_THREADS),-lpthread)
 
 # Per-object flags: dir of the object (relative, with /) and the object.
@@ -485,13 +488,17 @@ size: $(objtree)/libhakmem.a
 	$(Q)cd $(objtree) && $(SIZE) -t $(all-objs)
 
 # The arena backend must not need the C library: link the objects into one
-# relocatable object and list what is still undefined.
+# relocatable object and list what is still undefined. Weak references
+# (errno, write and abort for reports) are optional by construction and
+# not listed. With CONFIG_THREADS the arena registers its fork handler
+# with pthread_atfork, and the lock table's bounds come from the linker.
 FREESTANDING_ALLOWED ?= memcpy memset memmove memcmp __errno_location \
-	_GLOBAL_OFFSET_TABLE_ __stack_chk_fail __stack_chk_guard
+	_GLOBAL_OFFSET_TABLE_ __stack_chk_fail __stack_chk_guard \
+	$(if $(CONFIG_THREADS),pthread_atfork __start_hk_locks __stop_hk_locks)
 PHONY += freestanding-check
 freestanding-check: $(objtree)/hakmem.o
 ifeq ($(CONFIG_BACKEND_ARENA),y)
-	$(Q)undef=$$($(NM) -u $< | awk '{ print $$NF }' | sort -u); \
+	$(Q)undef=$$($(NM) -u $< | awk '$$1 == "U" { print $$NF }' | sort -u); \
 	echo "  FREESTANDING undefined symbols: $$(echo $$undef)"; \
 	bad=; for s in $$undef; do \
 		case " $(FREESTANDING_ALLOWED) " in *" $$s "*) ;; \
@@ -525,7 +532,10 @@ bench callgrind: all
 # ---------------------------------------------------------------------------
 # install
 
-LIBS_PRIVATE := $(HK_LIBS)
+# A static C++ link: the weak references of mm/api/new.c pull in no
+# archive member, so name libstdc++'s new_handler and bad_alloc thrower
+# (harmless in a C link: nothing refers to them).
+LIBS_PRIVATE := $(HK_LIBS) $(if $(CONFIG_CXX_NEW),-Wl$(comma)-u$(comma)_ZSt17__throw_bad_allocv -Wl$(comma)-u$(comma)_ZSt15get_new_handlerv)
 
 quiet_cmd_pc = GEN     $(qtarget)
       cmd_pc = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -555,7 +565,7 @@ else
 # ===========================================================================
 # Targets that need no configuration
 
-PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc
+PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc check-mutants
 
 # Only the directories this Makefile builds: an in-tree 'make clean' must not
 # touch O= build directories that live inside the source tree.
@@ -589,6 +599,14 @@ boxes-check:
 version kernelversion:
 	@echo $(HAKMEM_VERSION)
 
+# Deliberate defects that the tests must catch (tests/mutants/*.mut), each
+# built in its own copy of the tree: make check-mutants [MUTANTS="a b"]
+# [MUTANTS_CI=1 for the CI subset]. Needs no configuration.
+MUTANTS_DIR = $(objtree)/$(if $(filter $(srctree),$(objtree)),build/)mutants
+check-mutants:
+	$(Q)$(PYTHON) $(srctree)/tests/mutants/run.py --workdir $(MUTANTS_DIR) \
+		$(if $(filter 1,$(MUTANTS_CI)),--ci) $(MUTANTS)
+
 # Documentation/kconfig.md from the Kconfig help texts.
 kconfig-doc:
 	$(Q)srctree=$(srctree) $(PYTHON) $(srctree)/scripts/kconfig-doc.py $(srctree)/Documentation/kconfig.md
@@ -617,7 +635,9 @@ help:
 	@echo ''
 	@echo 'Testing and benchmarks:'
 	@echo '  check             unit tests (tests/Makefile)'
-	@echo '  check-long, fuzz  long tests, fuzzing (tests/Makefile)'
+	@echo '  check-long, fuzz  long tests (and every mutant), fuzzing (tests/Makefile)'
+	@echo '  check-mutants     deliberate defects the tests must catch (tests/mutants;'
+	@echo '                    MUTANTS="a b", MUTANTS_CI=1 for the CI subset)'
 	@echo '  bench             benchmark against the system malloc and others'
 	@echo '  ab A=x_defconfig B=y_defconfig   A/B benchmark of two configurations'
 	@echo '  callgrind         instruction counts of the fast paths (tools/bench/Makefile)'

@@ -7,7 +7,7 @@
  * HK_BOX(). The descriptions land in the "hakmem_box" section, one after
  * the other in link order (as the kernel's initcalls do); the linker
  * provides the bounds of that section, and the engine (mm/heap), the
- * SuperSlab backend, the fork path and the statistics walk it with
+ * SuperSlab backend, mallinfo and the statistics walk it with
  * for_each_box() and never name a box. A box that is configured off is
  * not linked, so it is not in the table: no object, no symbol, no branch.
  *
@@ -29,9 +29,11 @@
 
 struct size_class;
 struct ss_pool;
+struct heap_tls;
 
 struct hk_box {
 	const char *name;		/* in the statistics report and messages */
+	const char *id;			/* short lower-case name: malloc_info's heap name */
 	/* --- slab boxes: size classes served by the thread heaps --- */
 	unsigned int nr_classes;	/* classes added to hk_classes[] (0: none) */
 	/* Fill size, batch and span of nr_classes entries. */
@@ -40,14 +42,19 @@ struct hk_box {
 	int stat_alloc;			/* enum hk_stat of its ALLOC counter (FREE next), -1: none */
 	/* --- hooks --- */
 	void (*init)(void);		/* once, from heap_init(), before the class table */
-	void (*fork_prepare)(void);	/* take the box's locks (after the engine's) */
-	void (*fork_parent)(void);	/* release them */
-	void (*fork_child)(void);	/* reset them (only the forking thread lives) */
 	int (*trim)(void);		/* give cached memory back; nonzero if any */
+	/* Unmap what is cached when the kernel refuses a mapping; nonzero if any. */
+	int (*reclaim)(void);
 	void (*thread_flush)(void);	/* hand back what the calling thread holds */
+	/*
+	 * Add the blocks that thread front t holds in the box's own
+	 * per-thread state to out[class] (mallinfo, CONFIG_MALLOC_INFO);
+	 * t may be another live thread's: read with relaxed loads.
+	 */
+	void (*tls_cached)(const struct heap_tls *t, unsigned long *out);
 	void (*check)(void);		/* self-check (CONFIG_DEBUG_ASSERT), aborts if wrong */
-	/* Rows of the HAKMEM_STATS report, from the summed counters. */
-	void (*stats_report)(const unsigned long *stats);
+	/* Rows of the HAKMEM_STATS report to fd, from the summed counters. */
+	void (*stats_report)(int fd, const unsigned long *stats);
 } __aligned(sizeof(void *));
 
 /*

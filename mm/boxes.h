@@ -41,6 +41,9 @@
 /* Classes of all slab boxes. */
 #define HK_NR_CLASSES		(MID_FIRST_CLASS + MID_NR_CLASSES)
 
+/* Slab boxes configured in (those with classes). */
+#define HK_NR_SLAB_BOXES	(!!TINY_NR_CLASSES + !!SMALLMID_NR_CLASSES + !!MID_NR_CLASSES)
+
 /* Largest request served by a slab class (above: the Large box); 0: none. */
 #define HEAP_MAX_SIZE		(MID_MAX_SIZE ? MID_MAX_SIZE : \
 				 SMALLMID_MAX_SIZE ? SMALLMID_MAX_SIZE : TINY_MAX_SIZE)

@@ -153,3 +153,19 @@ int hk_trim(size_t pad)
 			done = 1;
 	return done;
 }
+
+/*
+ * Called by os_map_aligned() when the kernel refuses a mapping: what the
+ * boxes cache (Large's reserve and cache) first, then the SuperSlab
+ * pools' free slots.
+ */
+int core_reclaim(void)
+{
+	const struct hk_box *b;
+	int done = 0;
+
+	for_each_box(b)
+		if (b->reclaim && b->reclaim())
+			done = 1;
+	return ss_unmap_free() || done;
+}

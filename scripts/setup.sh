@@ -16,19 +16,30 @@
 # Idempotent: packages that are installed are not touched (one dpkg-query),
 # an existing .config is kept, make rebuilds only what changed.
 # Needs root or sudo only when a package is missing.
+#
+# Fails, naming them, if packages that make check needs cannot be
+# installed (the benchmark's too unless --no-bench; with CI=true also the
+# arm64 libraries of the aarch64 unit tests): a test suite must not be
+# skipped for want of a tool.
 
 set -euo pipefail
 
-PACKAGES=(
-	make gcc python3 python3-kconfiglib sparse check pkg-config git
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
-	gnuplot-nox valgrind clang libclang-rt-14-dev
-	sqlite3 redis-server redis-tools tmux
-)
-# Without these nothing builds; the others only matter for tests,
-# benchmarks and cross builds.
+# Without these nothing builds.
 ESSENTIAL=(make gcc python3-kconfiglib)
+# make check: Check, the sanitizer and fuzzing suites (clang and its
+# runtime), the programs suite, the aarch64 cross build under qemu, sparse
+# (CI), valgrind (make callgrind), setarch (util-linux) for TSan.
+TEST_PACKAGES=(
+	g++ python3 sparse check pkg-config git coreutils util-linux
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+	valgrind clang libclang-rt-14-dev
+	sqlite3 redis-server redis-tools
+)
+# make bench: the other allocators and the charts.
+BENCH_PACKAGES=(
+	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox tmux
+)
+PACKAGES=("${ESSENTIAL[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
 
 bench=1
 build=1
@@ -77,6 +88,7 @@ installed() {
 install_packages() {
 	if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
 		echo "setup.sh: not a Debian/Ubuntu system; install by hand: ${PACKAGES[*]}" >&2
+		[ "${CI:-}" = true ] && exit 1
 		return 0
 	fi
 	local missing
@@ -103,17 +115,36 @@ install_packages() {
 				echo "setup.sh: warning: could not install $p" >&2
 		done
 	fi
-	mapfile -t missing < <(installed "${PACKAGES[@]}")
+	check_required
+}
+
+# The clang runtime package is versioned (libclang-rt-NN-dev): any version
+# will do if clang links a sanitized fuzzer with it.
+clang_rt_works() {
+	command -v clang >/dev/null 2>&1 &&
+	printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+		'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return 0; }' |
+		clang -x c - -fsanitize=fuzzer,address,undefined -o /dev/null 2>/dev/null
+}
+
+# Fail, naming them, if packages the chosen steps need are missing.
+check_required() {
+	local need=("${ESSENTIAL[@]}" "${TEST_PACKAGES[@]}") missing=() m
+	[ $bench = 1 ] && need+=("${BENCH_PACKAGES[@]}")
+	for m in $(installed "${need[@]}"); do
+		case $m in
+		libclang-rt-*) clang_rt_works && continue ;;
+		esac
+		missing+=("$m")
+	done
 	if [ ${#missing[@]} -gt 0 ]; then
-		echo "setup.sh: warning: still missing: ${missing[*]}" >&2
-		for p in "${ESSENTIAL[@]}"; do
-			for m in "${missing[@]}"; do
-				if [ "$p" = "$m" ]; then
-					echo "setup.sh: $p is required" >&2
-					exit 1
-				fi
-			done
-		done
+		echo "setup.sh: error: missing packages: ${missing[*]}" >&2
+		echo "setup.sh: make check needs them${bench:+ (and make bench)}; install them and run setup.sh again" >&2
+		exit 1
+	fi
+	mapfile -t missing < <(installed "${BENCH_PACKAGES[@]}")
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "setup.sh: warning: missing (make bench only): ${missing[*]}" >&2
 	fi
 }
 
@@ -133,6 +164,7 @@ install_arm64_packages() {
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "${SUDO[*]}" = __no_sudo__ ]; then
 		echo "setup.sh: warning: need root or sudo to install ${missing[*]}" >&2
+		arm64_missing
 		return 0
 	fi
 	say "Installing the arm64 test libraries: ${missing[*]}"
@@ -143,10 +175,28 @@ install_arm64_packages() {
 		true
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y --no-install-recommends "${missing[@]}" ||
-		echo "setup.sh: warning: could not install ${missing[*]}; aarch64 unit tests will be skipped" >&2
+		echo "setup.sh: warning: could not install ${missing[*]}" >&2
+	arm64_missing
+}
+
+# The aarch64 unit tests cannot run without the arm64 libraries: a warning,
+# and with CI=true (which fails a skipped suite anyway) an error now.
+arm64_missing() {
+	local missing=() p
+	for p in "${ARM64_PACKAGES[@]}"; do
+		[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "${CI:-}" = true ]; then
+		echo "setup.sh: error: missing ${missing[*]}: the aarch64 unit tests need them (CI=true)" >&2
+		exit 1
+	fi
+	echo "setup.sh: warning: missing ${missing[*]}: the aarch64 unit tests will be skipped" >&2
 }
 
 install_packages
+check_required
 install_arm64_packages
 [ $build = 1 ] || exit 0
 

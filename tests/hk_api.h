@@ -30,6 +30,10 @@
 #define t_malloc_trim		malloc_trim
 #define t_free_sized(p, n)	free(p)
 #define t_free_aligned_sized(p, a, n) free(p)
+#define t_mallinfo2		mallinfo2
+#define t_mallinfo		mallinfo
+#define t_malloc_stats		malloc_stats
+#define t_malloc_info		malloc_info
 
 #else
 
@@ -50,6 +54,10 @@
 #define t_malloc_trim		hak_malloc_trim
 #define t_free_sized		hak_free_sized
 #define t_free_aligned_sized	hak_free_aligned_sized
+#define t_mallinfo2		hak_mallinfo2
+#define t_mallinfo		hak_mallinfo
+#define t_malloc_stats		hak_malloc_stats
+#define t_malloc_info		hak_malloc_info
 
 #endif
 

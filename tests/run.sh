@@ -42,6 +42,7 @@ fi
 STRESS_THREADS=${STRESS_THREADS:-8}
 FUZZ_TIME=${FUZZ_TIME:-60}
 RSS_FRACTION=${RSS_FRACTION:-50}
+ASLIMIT_FRACTION=${ASLIMIT_FRACTION:-90}
 
 # Under qemu: Check's timeouts x10, fewer loop iterations in the unit tests.
 if [ "${HK_NATIVE:-}" != y ]; then
@@ -63,7 +64,7 @@ nskip=0
 # The summary line of a suite's log: the last "x: N passed, M failed" or
 # Check "NN%: Checks: ..." line.
 summary_of() {
-	grep -E '^[0-9]+%: Checks: [0-9]+|^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1
+	grep -E '^[0-9]+%: Checks: [0-9]+|^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed|^check-mutants: [0-9]+ killed' "$1" | tail -n 1
 }
 
 # run_suite NAME TIMEOUT FUNCTION [ARGS...]: run the function with its
@@ -89,6 +90,13 @@ run_suite() {
 	local sum
 	sum=$(summary_of "$log")
 	names+=("$name")
+	if [ "${CI:-}" = true ] && grep -q '^SKIP' "$log"; then
+		# CI cannot pass by skipping.
+		status+=(FAIL)
+		nfail=$((nfail + 1))
+		summaries+=("CI=true, skipped: $(grep '^SKIP' "$log" | tail -n 1)")
+		return
+	fi
 	if grep -q '^SKIP' "$log" && [ $rc = 0 ] && [ -z "$sum" ]; then
 		status+=(SKIP)
 		summaries+=("$(grep '^SKIP' "$log" | tail -n 1)")
@@ -109,6 +117,17 @@ run_suite() {
 current=
 trap '[ -n "$current" ] && kill -TERM -- -$current 2>/dev/null; exit 130' INT TERM
 
+# skip SUITE REASON: the suite cannot run here. Not counted, except with
+# CI=true, where it is a failure (returns 1).
+skip() {
+	echo "SKIP $1: $2"
+	if [ "${CI:-}" = true ]; then
+		echo "$1: CI=true: a suite that cannot run is a failure"
+		return 1
+	fi
+	return 0
+}
+
 # A test binary, through qemu when cross-built.
 run() {
 	$HK_RUN "$@"
@@ -119,9 +138,9 @@ run() {
 
 suite_unit() {
 	if [ "${HK_HAVE_CHECK:-}" != y ]; then
-		echo "SKIP unit: the Check library for $HK_ARCH was not found by pkg-config"
 		[ "${HK_NATIVE:-}" = y ] || echo "(install check:arm64 libsubunit-dev:arm64, see Documentation/testing.md)"
-		return 0
+		skip unit "the Check library for $HK_ARCH was not found by pkg-config"
+		return
 	fi
 	run "$HK_T/unit/run_unit" || return 1
 	if [ "${HK_NATIVE:-}" != y ] && [ "$HK_ARCH" = aarch64 ]; then
@@ -137,6 +156,10 @@ suite_unit() {
 			$qemu -p 65536 $rest "$HK_T/unit/run_unit" || return 1
 		else
 			echo "note: $qemu -p 65536 does not give the guest 64 KiB pages (page size '${pg:-?}'); not tested"
+			if [ "${CI:-}" = true ]; then
+				echo "unit: CI=true: the 64 KiB-page run is required"
+				return 1
+			fi
 		fi
 	fi
 }
@@ -144,7 +167,9 @@ suite_unit() {
 stress_args() {
 	local args=(-d "$1")
 	if [ "${HK_ARENA:-}" = y ]; then
-		# The whole arena: small blocks, failures allowed.
+		# The whole arena: small blocks, failures allowed. One worker:
+		# the arena is the process malloc here, too small for the
+		# harness of more.
 		local kb=${HK_ARENA_KB:-64}
 		[ "$kb" -gt 0 ] || kb=64
 		args+=(-t 0 -e -m $((kb * 1024 / 32)) -b 0)
@@ -174,6 +199,21 @@ suite_stress_preload() {
 		run "$HK_T/stress/stress-libc" -t "$STRESS_THREADS" -d "$t"
 }
 
+# Forks while worker threads allocate, free remotely and free foreign
+# pointers: each child must allocate, free and exit (a deadlocked child is
+# killed by its own alarm and counts as failed).
+suite_fork() {
+	local n=$(( long ? 3000 : 300 )) t=4
+	# The arena has one spinlock that never yields: two workers hold it
+	# at most forks already, more would only spin.
+	[ "${HK_ARENA:-}" = y ] && t=2
+	run "$HK_T/fork/fork" -t "$t" -n "$n" || return 1
+	if [ -x "$HK_T/fork/fork-libc" ]; then
+		echo "--- the same on malloc/free, LD_PRELOAD=libhakmem.so"
+		LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/fork/fork-libc" -n $((n / 2)) || return 1
+	fi
+}
+
 suite_badinput() {
 	run "$HK_T/badinput/badinput"
 }
@@ -183,13 +223,64 @@ suite_badinput_preload() {
 		run "$HK_T/badinput/badinput-libc"
 }
 
+suite_info() {
+	run "$HK_T/info/info"
+}
+
+suite_info_preload() {
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/info/info-libc"
+}
+
+suite_cxx() {
+	run "$HK_T/cxx/cxx"
+}
+
+suite_cxx_preload() {
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/cxx/cxx-libc"
+}
+
+suite_options() {
+	run "$HK_T/options/options"
+}
+
 suite_rss() {
 	run "$HK_T/rss/rss" -f "$RSS_FRACTION"
 }
 
+# Address-space limit: RLIMIT_AS = VmSize at start + 256 MiB; every round
+# must serve ASLIMIT_FRACTION% of that room (small-only rounds 80%: size
+# classes cost address space as they cost memory). glibc's figure first,
+# for reference (not checked).
+suite_aslimit() {
+	echo "--- glibc (reference)"
+	run "$HK_T/aslimit/aslimit-libc" -r 1 || true
+	echo "--- hakmem (hak_* API, linked statically)"
+	run "$HK_T/aslimit/aslimit" -r 4 -f "$ASLIMIT_FRACTION" || return 1
+	echo "--- small blocks only, then large blocks only: SuperSlab slots give way"
+	run "$HK_T/aslimit/aslimit" -m sl -f "$ASLIMIT_FRACTION" -S 80
+}
+
+# The same under LD_PRELOAD, and what the library adds to the virtual
+# size of a process before main (at most 16 MiB more than glibc).
+suite_aslimit_preload() {
+	local base pre
+	base=$(run "$HK_T/aslimit/aslimit-libc" -V)
+	pre=$(LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/aslimit/aslimit-libc" -V)
+	echo "VmSize at start: glibc ${base} KiB, LD_PRELOAD=libhakmem.so ${pre} KiB"
+	if [ -z "$base" ] || [ -z "$pre" ] || [ $((pre - base)) -gt 16384 ]; then
+		echo "FAIL: hakmem adds $((pre - base)) KiB of address space at start (limit 16384)"
+		echo "aslimit-preload: 0 passed, 1 failed"
+		return 1
+	fi
+	LD_PRELOAD=$HK_OBJ/libhakmem.so run "$HK_T/aslimit/aslimit-libc" -r 4 -f "$ASLIMIT_FRACTION"
+}
+
+# have_clang SUITE FLAGS: 0 if clang links with FLAGS, else 1 with the
+# reason in $why.
+why=
 have_clang() {
 	if ! command -v "${HK_CLANG:-clang}" >/dev/null 2>&1; then
-		echo "SKIP $1: ${HK_CLANG:-clang} is not installed"
+		why="${HK_CLANG:-clang} is not installed"
 		return 1
 	fi
 	local src='int main(void){return 0;}'
@@ -199,7 +290,7 @@ have_clang() {
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n){return 0;}' ;;
 	esac
 	if ! echo "$src" | "${HK_CLANG:-clang}" -x c - $2 -o "$HK_T/.clang-probe" 2>/dev/null; then
-		echo "SKIP $1: ${HK_CLANG:-clang} $2 does not link (libclang-rt-*-dev missing?)"
+		why="${HK_CLANG:-clang} $2 does not link (libclang-rt-*-dev missing?)"
 		return 1
 	fi
 	rm -f "$HK_T/.clang-probe"
@@ -210,17 +301,17 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 suite_asan_unit() {
-	have_clang asan-unit "-fsanitize=address,undefined" || return 0
+	have_clang asan-unit "-fsanitize=address,undefined" || { skip asan-unit "$why"; return; }
 	$HK_MAKE asan-build || return 1
 	if [ "${HK_HAVE_CHECK:-}" != y ]; then
-		echo "SKIP asan-unit: no Check library"
-		return 0
+		skip asan-unit "no Check library"
+		return
 	fi
 	HK_TEST_SCALE=${HK_TEST_SCALE:-25} "$HK_T/asan/unit/run_unit"
 }
 
 suite_asan_stress() {
-	have_clang asan-stress "-fsanitize=address,undefined" || return 0
+	have_clang asan-stress "-fsanitize=address,undefined" || { skip asan-stress "$why"; return; }
 	$HK_MAKE asan-build || return 1
 	local t=$(( long ? 60 : 5 ))
 	# shellcheck disable=SC2046
@@ -244,18 +335,25 @@ tsan_run() {
 }
 
 suite_tsan_stress() {
-	have_clang tsan-stress "-fsanitize=thread" || return 0
+	have_clang tsan-stress "-fsanitize=thread" || { skip tsan-stress "$why"; return; }
 	$HK_MAKE tsan-build || return 1
 	local t=$(( long ? 60 : 5 ))
-	tsan_run "$HK_T/tsan/stress/stress" -t 4 -d "$t" -b 32
+	if [ "${HK_ARENA:-}" = y ]; then
+		# The arena's sizes; 4 threads on its lock (the sanitizer
+		# build does not export malloc: the harness has libc's).
+		# shellcheck disable=SC2046
+		tsan_run "$HK_T/tsan/stress/stress" $(stress_args "$t" | sed 's/-t 0/-t 4/')
+	else
+		tsan_run "$HK_T/tsan/stress/stress" -t 4 -d "$t" -b 32
+	fi
 }
 
 suite_fuzz() {
 	if [ "$HK_ARCH" != x86_64 ] || [ "${HK_NATIVE:-}" != y ]; then
-		echo "SKIP fuzz: x86_64 native only"
-		return 0
+		skip fuzz "x86_64 native only"
+		return
 	fi
-	have_clang fuzz "-fsanitize=fuzzer,address" || return 0
+	have_clang fuzz "-fsanitize=fuzzer,address" || { skip fuzz "$why"; return; }
 	$HK_MAKE fuzz-build || return 1
 	local f="$HK_T/fuzz/fuzz_alloc" work="$HK_T/fuzz/corpus" seeds="$HK_SRC/tests/fuzz/corpus"
 	local t=${1:-20} passed=0 failed=0
@@ -273,6 +371,11 @@ suite_fuzz() {
 	[ $failed = 0 ]
 }
 
+# Every mutant of tests/mutants (check-long): each built in its own copy.
+suite_mutants() {
+	"$PYTHON" "$HK_SRC/tests/mutants/run.py" --workdir "$HK_T/mutants"
+}
+
 suite_programs() {
 	PROGRAMS_LONG=$long bash "$HK_SRC/tests/programs/run.sh"
 }
@@ -287,14 +390,23 @@ else
 		unit)		run_suite unit $((long ? 3600 : 900)) suite_unit ;;
 		stress)		run_suite stress $((STRESS_TIME * 4 + 120)) suite_stress ;;
 		stress-preload)	run_suite stress-preload $((STRESS_TIME + 120)) suite_stress_preload ;;
+		fork)		run_suite fork $((long ? 1800 : 600)) suite_fork ;;
 		badinput)	run_suite badinput 300 suite_badinput ;;
 		badinput-preload) run_suite badinput-preload 300 suite_badinput_preload ;;
 		rss)		run_suite rss 300 suite_rss ;;
+		aslimit)	run_suite aslimit 300 suite_aslimit ;;
+		aslimit-preload) run_suite aslimit-preload 300 suite_aslimit_preload ;;
+		info)		run_suite info 300 suite_info ;;
+		info-preload)	run_suite info-preload 300 suite_info_preload ;;
+		cxx)		run_suite cxx 300 suite_cxx ;;
+		options)	run_suite options 300 suite_options ;;
+		cxx-preload)	run_suite cxx-preload 300 suite_cxx_preload ;;
 		asan-unit)	run_suite asan-unit 1200 suite_asan_unit ;;
 		asan-stress)	run_suite asan-stress 600 suite_asan_stress ;;
 		tsan-stress)	run_suite tsan-stress 600 suite_tsan_stress ;;
 		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
+		mutants)	run_suite mutants 7200 suite_mutants ;;
 		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
 		esac
 	done

@@ -66,4 +66,50 @@ void *hk_resize(void *ptr, size_t size);
 /* Return free memory to the system. Returns 1 if any was returned. */
 int hk_trim(size_t pad);
 
+/* ------------------------------------------------------------------ */
+/* Usage, for mallinfo(), malloc_stats(), malloc_info()               */
+/* ------------------------------------------------------------------ */
+
+#define HK_USAGE_BOXES		5	/* most boxes reported */
+#define HK_USAGE_CLASSES	64	/* most size classes reported */
+
+/* One box: bytes in blocks the program holds, and in free blocks. */
+struct hk_box_usage {
+	const char *name;		/* "tiny", "smallmid", "mid", "large", "arena" */
+	unsigned long in_use;		/* bytes of the blocks handed out */
+	unsigned long nr_in_use;	/* blocks handed out */
+	unsigned long cached;		/* bytes of free blocks in thread caches */
+	unsigned long nr_cached;	/* free blocks in thread caches */
+	unsigned long free;		/* bytes of the other free blocks (slabs, Large cache) */
+	unsigned long nr_free;		/* those free blocks */
+	unsigned long system;		/* bytes held from the system: slab slots, mappings */
+	int mapped;			/* each block has a mapping of its own (Large) */
+};
+
+/* One size class: its free blocks (malloc_info's <size> lines). */
+struct hk_class_usage {
+	unsigned long size;		/* block size */
+	unsigned long nr_free;		/* free blocks, thread caches included */
+	unsigned int box;		/* index of its box in hk_usage::box */
+};
+
+struct hk_usage {
+	unsigned int nr_boxes;		/* entries of box[] */
+	unsigned int nr_classes;	/* entries of cls[] */
+	struct hk_box_usage box[HK_USAGE_BOXES];	/* per box */
+	struct hk_class_usage cls[HK_USAGE_CLASSES];	/* per slab size class */
+	unsigned long system;		/* bytes held in all: boxes + idle + overhead */
+	unsigned long idle;		/* free memory of no box: EMPTY slots */
+	unsigned long overhead;		/* metadata: SuperSlab headers */
+	unsigned long releasable;	/* what malloc_trim() would return */
+	unsigned long reserved;		/* address space kept without memory */
+	unsigned long mmap_nr;		/* blocks with a mapping of their own (Large) */
+	unsigned long mmap_bytes;	/* bytes mapped for them */
+	unsigned long max_mmap_nr;	/* most such blocks at any time */
+	unsigned long max_mmap_bytes;	/* most bytes mapped for them at any time */
+};
+
+/* A snapshot of what the allocator holds (CONFIG_MALLOC_INFO). */
+void hk_usage(struct hk_usage *u);
+
 #endif /* _HAKMEM_ALLOC_H */

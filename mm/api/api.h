@@ -23,4 +23,7 @@
 
 size_t api_page_size(void);
 
+/* Sum of the boxes of u (mm/api/info.c). */
+void info_totals(const struct hk_usage *u, struct hk_box_usage *t);
+
 #endif /* _MM_API_H */

@@ -25,3 +25,18 @@ __export int hak_arena_init(void *base, size_t len)
 	return -1;
 }
 #endif
+
+#ifndef CONFIG_OPTIONS
+/* Without CONFIG_OPTIONS (or in the arena build) there are no run-time options. */
+__export int hak_option_get(const char *name, unsigned long *value)
+{
+	hk_set_errno(ENOSYS);
+	return -1;
+}
+
+__export int hak_option_set(const char *name, unsigned long value)
+{
+	hk_set_errno(ENOSYS);
+	return -1;
+}
+#endif

@@ -28,6 +28,13 @@
  * that block is free, it lies in its payload while it is in use, so a
  * used block costs one word. Sizes are multiples of ARENA_ALIGN, which
  * leaves the low bits of the size word for flags.
+ *
+ * The top 16 bits of the size word are the block's seal: the top
+ * bits of its address times the arena's secret. Every header the arena
+ * writes carries it, and a header it takes apart (a block merged into
+ * its neighbour) is cleared, so a word the program wrote, a stale header
+ * or a header copied elsewhere is told from a real one (see
+ * arena_owned() and Documentation/embedded.md).
  */
 
 /* One block header; the link words exist only while the block is free. */
@@ -43,6 +50,8 @@ struct arena_block {
 #define ARENA_FREE		1UL	/* this block is free */
 #define ARENA_PREV_FREE		2UL	/* the block below is free */
 #define ARENA_FLAGS		(ARENA_ALIGN - 1)
+#define ARENA_SEAL_SHIFT		48	/* seal above, size below: 256 TiB at most */
+#define ARENA_SIZE_MASK		(((size_t)1 << ARENA_SEAL_SHIFT) - ARENA_ALIGN)
 
 /* From a block to its payload: the two header words. */
 #define ARENA_HDR		offsetof(struct arena_block, next)
@@ -51,10 +60,12 @@ struct arena_block {
 #define ARENA_MIN_BLOCK		ALIGN_UP(sizeof(struct arena_block), ARENA_ALIGN)
 
 BUILD_BUG_ON(ARENA_ALIGN != 1 << ARENA_ALIGN_SHIFT);
+BUILD_BUG_ON(sizeof(size_t) != 8);
+BUILD_BUG_ON(ARENA_PREV_FREE != ARENA_FREE << 1);	/* arena_owned() */
 
 static inline size_t arena_size(const struct arena_block *b)
 {
-	return b->size & ~(size_t)ARENA_FLAGS;
+	return b->size & ARENA_SIZE_MASK;
 }
 
 static inline struct arena_block *arena_at(const void *p, size_t off)
@@ -106,9 +117,28 @@ struct arena_row {
 struct arena_ctl {
 	char *lo;			/* the first block: payloads lie above it */
 	char *hi;			/* the end sentinel: payloads lie below it */
+	size_t secret;			/* odd multiplier of the header seals */
 	unsigned long map;		/* bit fl: row[fl].map not 0 */
 	struct arena_row row[];		/* one per first level in use, plus one empty */
 };
+
+/* ------------------------------------------------------------------------
+ * Header seals
+ */
+
+/* Whether the size word at b carries b's seal. */
+static inline int arena_sealed(const struct arena_ctl *a, const struct arena_block *b)
+{
+	return !((b->size ^ (uintptr_t)b * a->secret) >> ARENA_SEAL_SHIFT);
+}
+
+/* Write the header of a block at b: size and flags, and b's seal. */
+static inline void arena_set(const struct arena_ctl *a, struct arena_block *b,
+			     size_t size_flags)
+{
+	b->size = size_flags |
+		  ((uintptr_t)b * a->secret) >> ARENA_SEAL_SHIFT << ARENA_SEAL_SHIFT;
+}
 
 /* ------------------------------------------------------------------------
  * Operations (tlsf.c); the caller holds the arena lock.
@@ -119,6 +149,9 @@ struct arena_block *arena_take(struct arena_ctl *a, size_t size);
 void arena_trim(struct arena_ctl *a, struct arena_block *b, size_t size);
 void arena_release(struct arena_ctl *a, struct arena_block *b);
 void arena_unlink(struct arena_ctl *a, struct arena_block *b);
+
+/* A header the arena wrote is broken (arena.c): report and abort. */
+__noreturn __cold void arena_corrupt(const char *op, const void *ptr);
 
 #ifdef CONFIG_DEBUG_ASSERT
 #define ARENA_BUG_ON(cond)	do { if (unlikely(cond)) __builtin_trap(); } while (0)

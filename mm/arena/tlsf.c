@@ -106,6 +106,9 @@ struct arena_block *arena_take(struct arena_ctl *a, size_t size)
 	}
 	b = a->row[fl].head[hk_ctz(map)];
 found:
+	/* A free block's header is the arena's own: a broken one is a write after free. */
+	if (unlikely(!arena_sealed(a, b) || !(b->size & ARENA_FREE)))
+		arena_corrupt("malloc", arena_payload(b));
 	arena_unlink(a, b);
 	b->size &= ~ARENA_FREE;
 	arena_at(b, arena_size(b))->size &= ~ARENA_PREV_FREE;
@@ -128,7 +131,7 @@ void arena_trim(struct arena_ctl *a, struct arena_block *b, size_t size)
 	if (rest >= ARENA_MIN_BLOCK) {
 		b->size -= rest;
 		r = arena_at(b, size);
-		r->size = rest;
+		arena_set(a, r, rest);
 		arena_release(a, r);
 	}
 }
@@ -141,23 +144,34 @@ void arena_trim(struct arena_ctl *a, struct arena_block *b, size_t size)
  * Free a block (its size word holds its size and ARENA_PREV_FREE):
  * merge it with a free neighbour on either side, write the boundary tag
  * and file it. Two free blocks are never neighbours, so the merged
- * block has a used block below it.
+ * block has a used block below it. A header merged away is cleared: it
+ * is no block any more. The block below is found through the boundary
+ * tag, in memory the program may have written after freeing it: it must
+ * be a free block of exactly that size.
  */
 void arena_release(struct arena_ctl *a, struct arena_block *b)
 {
 	size_t size = arena_size(b);
-	struct arena_block *n = arena_at(b, size);
+	struct arena_block *n = arena_at(b, size), *p;
 
 	if (b->size & ARENA_PREV_FREE) {
-		b = (struct arena_block *)((char *)b - b->prev_size);
+		p = (struct arena_block *)((char *)b - b->prev_size);
+		if (unlikely(b->prev_size > (size_t)((char *)b - a->lo) ||
+			     !arena_sealed(a, p) ||
+			     (p->size & (ARENA_SIZE_MASK | ARENA_FREE)) !=
+			     (b->prev_size | ARENA_FREE)))
+			arena_corrupt("free", arena_payload(b));
+		b->size = 0;
+		b = p;
 		arena_unlink(a, b);
 		size += arena_size(b);
 	}
 	if (n->size & ARENA_FREE) {
 		arena_unlink(a, n);
 		size += arena_size(n);
+		n->size = 0;
 	}
-	b->size = size | ARENA_FREE;
+	arena_set(a, b, size | ARENA_FREE);
 	n = arena_at(b, size);
 	n->prev_size = size;
 	n->size |= ARENA_PREV_FREE;
@@ -183,6 +197,7 @@ struct arena_ctl *arena_setup(void *base, size_t len)
 
 	if (unlikely(!base || len < skip))
 		return NULL;
+	/* Below 2^48 (the address space): sizes stay below the seals. */
 	len = ALIGN_DOWN(len - skip, ARENA_ALIGN);
 	/* Rows up to that of the whole region, and one empty above it. */
 	ctl = sizeof(*a) + ((arena_class(len) >> ARENA_SL_SHIFT) + 2) *
@@ -195,8 +210,15 @@ struct arena_ctl *arena_setup(void *base, size_t len)
 	end = arena_block_of(lo + len);
 	a->lo = (char *)b;
 	a->hi = (char *)end;
-	b->size = (size_t)((char *)end - (char *)b);
-	end->size = 0;
+	/*
+	 * The secret of the seals: without a system call, what varies from
+	 * run to run is where things are (ASLR): the region, the stack, the
+	 * code. Odd, so that it multiplies without losing address bits.
+	 */
+	a->secret = (((uintptr_t)base ^ (uintptr_t)&ctl) * 0x9e3779b97f4a7c15UL ^
+		     (uintptr_t)arena_setup) | 1;
+	arena_set(a, b, (size_t)((char *)end - (char *)b));
+	arena_set(a, end, 0);
 	arena_release(a, b);
 	return a;
 }
@@ -207,7 +229,7 @@ struct arena_ctl *arena_setup(void *base, size_t len)
 
 #ifdef CONFIG_DEBUG_ASSERT
 /*
- * Walk the region and every free list: tags, flags and lists agree, no
+ * Walk the region and every free list: seals, flags and lists agree, no
  * two free blocks touch, every bit of the maps matches its list. O(n).
  */
 void arena_check(struct arena_ctl *a)
@@ -219,6 +241,7 @@ void arena_check(struct arena_ctl *a)
 	if (!a)
 		return;
 	for (b = (struct arena_block *)a->lo; (char *)b < a->hi; b = n) {
+		ARENA_BUG_ON(!arena_sealed(a, b));
 		ARENA_BUG_ON(arena_size(b) < ARENA_MIN_BLOCK);
 		ARENA_BUG_ON(arena_size(b) & ARENA_FLAGS);
 		ARENA_BUG_ON(!(b->size & ARENA_PREV_FREE) != !prev_free);
@@ -231,7 +254,7 @@ void arena_check(struct arena_ctl *a)
 			free_blocks++;
 		}
 	}
-	ARENA_BUG_ON((char *)b != a->hi || arena_size(b));
+	ARENA_BUG_ON((char *)b != a->hi || arena_size(b) || !arena_sealed(a, b));
 	ARENA_BUG_ON(!(b->size & ARENA_PREV_FREE) != !prev_free);
 
 	rows = (arena_class((size_t)(a->hi - a->lo)) >> ARENA_SL_SHIFT) + 2;

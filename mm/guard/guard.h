@@ -18,6 +18,19 @@ enum guard_op {
 	NR_GUARD_OPS
 };
 
+/* Where a foreign pointer points (found without dereferencing it). */
+enum guard_outcome {
+	GUARD_MAPPED,		/* page is mapped: stack, static data, another allocator */
+	GUARD_UNMAPPED,		/* nothing mapped there: stale or garbage pointer */
+	GUARD_NULL_PAGE,	/* inside the first page: NULL plus an offset */
+	GUARD_NONCANONICAL,	/* outside the user address space */
+	GUARD_UNCHECKED,	/* mapping not checked (no mincore, or it failed) */
+	NR_GUARD_OUTCOMES
+};
+
+/* Classify ptr (mincore with CONFIG_EXTERNAL_GUARD_MINCORE); never reads it. */
+enum guard_outcome guard_classify(const void *ptr);
+
 /* Record (and leak) a foreign pointer. caller = the program's return address. */
 void guard_foreign(const void *ptr, enum guard_op op, const void *caller);
 

@@ -3,15 +3,17 @@
  * mm/guard/guard_stats.c - ExternalGuard statistics
  * (CONFIG_EXTERNAL_GUARD_STATS): counts of foreign pointers by outcome
  * and entry point, the most frequent callers, and a report to stderr once
- * CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD events were seen, and at exit.
- * Without the option this object is not built and guard.c only classifies
- * (if logging) and leaks. See Documentation/guard.md.
+ * the threshold (option guard_threshold, HAKMEM_EXTERNAL_GUARD_THRESHOLD)
+ * of events was seen, and at exit. Without the option this object is not
+ * built and guard.c only classifies (if logging) and leaks. See
+ * Documentation/guard.md.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <hakmem/lock.h>
 #include <hakmem/print.h>
+#include "options/options.h"
 #include "guard_internal.h"
 
 #define GUARD_TOP	CONFIG_EXTERNAL_GUARD_TOP_CALLERS
@@ -33,6 +35,7 @@ struct guard_stats {
 static struct guard_stats guard_stats = {
 	.lock = HK_LOCK_INIT,
 };
+HK_LOCK_REGISTER(&guard_stats.lock, HK_LOCK_GUARD_STATS);
 
 /*
  * Space-saving count of the callers: a new caller that finds the table
@@ -214,7 +217,7 @@ void guard_count(enum guard_outcome out, enum guard_op op, const void *caller)
 	a_fetch_add(&gs->by_outcome[out], 1UL, A_RELAXED);
 	a_fetch_add(&gs->by_op[op], 1UL, A_RELAXED);
 	guard_count_caller(gs, caller);
-	if (unlikely(n == CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD))
+	if (unlikely(n == hk_opt(OPT_GUARD_THRESHOLD)))
 		guard_report("threshold");
 }
 

@@ -8,10 +8,12 @@
  * 8-byte steps up to 1 KiB, 256-byte steps above. It names no box.
  */
 #include <hakmem/print.h>
+#include "options/options.h"
 #include "box.h"
 #include "heap.h"
 
 struct size_class hk_classes[HK_CLASS_ARRAY];
+size_t heap_cache_budget;
 uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
 /* One more entry than used, so that it never has length 0. */
 uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
@@ -70,6 +72,7 @@ static unsigned int classes_from_boxes(void)
 
 void heap_classes_init(void)
 {
+	unsigned long pct = hk_opt(OPT_TCACHE_PCT), limit;
 	unsigned int n, i, coarse_end = HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT;
 
 	n = classes_from_boxes();
@@ -77,6 +80,8 @@ void heap_classes_init(void)
 		hk_fatal("the registered boxes give %u classes, the configuration %u",
 			 n, (unsigned int)HK_NR_CLASSES);
 
+	/* tcache_pct= scales the growth budget as it scales the limits. */
+	heap_cache_budget = ((size_t)CONFIG_HEAP_CACHE_GROW_KB << 10) * pct / 100;
 	for (i = 0; i < heap_nr_classes(); i++) {
 		struct size_class *c = &hk_classes[i];
 
@@ -94,8 +99,27 @@ void heap_classes_init(void)
 			c->limit = 8;
 		if (c->limit > 128)
 			c->limit = 128;
+		/* tcache_pct=: the thread caches scaled (10% to 1000%). */
+		limit = (unsigned long)c->limit * pct / 100;
+		if (limit > 65535)
+			limit = 65535;
+		c->limit = (uint16_t)limit;
 		if (c->limit < 2 * c->batch)
 			c->limit = (uint16_t)(2 * c->batch);
+		/*
+		 * A bin that keeps overflowing grows (heap_bin_flush()) up to
+		 * HEAP_BIN_MAX_BYTES of blocks, 4096 at most: a program that
+		 * frees batches of a class and allocates them again then keeps
+		 * them in the bin instead of sending them to their slabs and
+		 * fetching them back every time.
+		 */
+		limit = HEAP_BIN_MAX_BYTES / c->size;
+		if (limit > 4096)
+			limit = 4096;
+		limit = limit * pct / 100;
+		c->limit_max = (uint16_t)(limit > 65535 ? 65535 : limit);
+		if (c->limit_max < c->limit)
+			c->limit_max = c->limit;
 	}
 	if (!HK_NR_CLASSES)
 		return;

@@ -8,11 +8,14 @@
 #include <hakmem/print.h>
 #include "os/os.h"
 #include "box.h"
+#include "options/options.h"
 #include "heap.h"
 
 __hk_tls struct heap_tls hk_tls;
+uintptr_t hk_flkey;
 
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
+HK_LOCK_REGISTER(&heap_lock, HK_LOCK_HEAP);
 static struct heap *heap_all;			/* every record ever made */
 static struct heap *heap_parked;		/* records of exited threads */
 static char *meta_cur, *meta_end;		/* bump area for records */
@@ -170,10 +173,10 @@ static void *slab_carve(struct slab *s, unsigned int n)
 	if (n > s->uncarved)
 		n = s->uncarved;
 	for (i = 1; i < n; i++, q += bs) {
-		*(void **)q = q + bs;
+		fl_set_next(q, q + bs);
 		dfkey_carve(s, q);
 	}
-	*(void **)q = NULL;
+	fl_set_next(q, NULL);
 	dfkey_carve(s, q);
 	s->bump = q + bs;
 	s->uncarved -= n;
@@ -199,13 +202,13 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 
 	for (;;) {
 		dfkey_to_bin(s, last);
-		if (i == n || !*(void **)last)
+		if (i == n || !fl_next(last))
 			break;
-		last = *(void **)last;
+		last = fl_next(last);
 		i++;
 	}
-	s->local_free = *(void **)last;
-	*(void **)last = b->free;
+	s->local_free = fl_next(last);
+	fl_set_next(last, b->free);
 	b->free = first;
 	b->room -= (int32_t)i;
 	s->used += i;
@@ -215,10 +218,10 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 static void slab_give_back(struct slab *s, void *list)
 {
 	while (list) {
-		void *next = *(void **)list;
+		void *next = fl_next(list);
 
 		dfkey_to_slab(s, list);
-		*(void **)list = s->local_free;
+		fl_set_next(list, s->local_free);
 		s->local_free = list;
 		s->used--;
 		list = next;
@@ -241,7 +244,7 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 		char *first = slab_carve(s, n);
 
 		/* slab_carve ends its list with NULL: splice it before the bin. */
-		*(void **)(first + (size_t)(n - 1) * s->block_size) = b->free;
+		fl_set_next(first + (size_t)(n - 1) * s->block_size, b->free);
 		b->free = first;
 		b->room -= (int32_t)n;
 		return 1;
@@ -329,18 +332,36 @@ static __slowpath struct heap *heap_thread_start(void)
 			heap_all = h;
 		}
 	}
-	if (h)
+	if (h) {
 		h->alive = 1;
+		/* For mallinfo(): the front whose bins it may read. */
+		if (IS_ENABLED(CONFIG_MALLOC_INFO))
+			h->tls = &hk_tls;
+	}
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
 	for (i = 0; i < heap_nr_classes(); i++) {
-		hk_tls.bins[i].limit = hk_classes[i].limit;
-		hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+		struct bin *saved = &h->saved[i];
+
+		if (saved->limit) {
+			/* The exited thread's bin, warm. */
+			hk_tls.bins[i] = *saved;
+			saved->free = NULL;
+			saved->room = 0;
+			saved->limit = 0;
+		} else {
+			hk_tls.bins[i].free = NULL;
+			hk_tls.bins[i].limit = hk_classes[i].limit;
+			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+		}
 	}
+	hk_tls.cache_grown = h->saved_grown;
+	h->saved_grown = 0;
 	hk_tls.heap = h;
 	hk_tls.dfkey = hk_dfkey;
 	heap_key_set(h);
+	hk_tls.flkey = hk_flkey;
 	if (adopted) {
 		STAT_INC_TLS(STAT_HEAPS_ADOPTED);
 		heap_drain_notify(h);
@@ -373,16 +394,37 @@ static void heap_collect(struct heap *h)
 }
 
 
+static void cls_limit_reset(struct bin *b)
+{
+	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+
+	if (b->limit > c->limit)
+		hk_tls.cache_grown -= (size_t)(b->limit - c->limit) * c->size;
+	b->limit = c->limit;
+	b->room = (int32_t)b->limit;
+}
+
+/* What the boxes keep per thread (UltraHot's stacks) back to the slabs. */
+static void heap_boxes_thread_flush(void)
+{
+	const struct hk_box *b;
+
+	for_each_box(b)
+		if (b->thread_flush)
+			b->thread_flush();
+}
+
 /* Return every block of a bin to its slab. */
 static void heap_bin_drain(struct bin *b)
 {
 	while (b->free) {
 		void *p = b->free;
 
-		b->free = *(void **)p;
+		b->free = fl_next(p);
 		heap_free_local_slow(slab_block_head(p), p);
 	}
-	b->room = (int32_t)b->limit;
+	/* Back to the class's initial limit. */
+	cls_limit_reset(b);
 }
 
 /*
@@ -393,12 +435,9 @@ static void heap_bin_drain(struct bin *b)
 static void heap_release_front(struct heap *h)
 {
 	struct heap_tls *t = &hk_tls;
-	const struct hk_box *b;
 	unsigned int cls;
 
-	for_each_box(b)
-		if (b->thread_flush)
-			b->thread_flush();
+	heap_boxes_thread_flush();
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = t->cur[cls];
 
@@ -410,6 +449,54 @@ static void heap_release_front(struct heap *h)
 	heap_collect(h);
 }
 
+/*
+ * Park the exiting thread's front with its heap: the bins go to
+ * h->saved as they are (the next thread to adopt h starts with them
+ * warm, instead of refilling from the slabs), the rest as
+ * heap_release_front() does.
+ */
+static void heap_park_front(struct heap *h)
+{
+	struct heap_tls *t = &hk_tls;
+	unsigned int cls;
+
+	heap_boxes_thread_flush();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		struct slab *s = t->cur[cls];
+
+		t->cur[cls] = NULL;
+		if (s && !(s->flags & SLAB_IN_PARTIAL))
+			partial_push(h, s);
+		h->saved[cls] = t->bins[cls];
+		t->bins[cls].free = NULL;
+		t->bins[cls].room = 0;
+		t->bins[cls].limit = 0;
+	}
+	h->saved_grown = t->cache_grown;
+	t->cache_grown = 0;
+	heap_collect(h);
+}
+
+/* Give the saved bins of parked heap h back to their slabs. */
+static void heap_saved_drain(struct heap *h)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		struct bin *b = &h->saved[cls];
+
+		while (b->free) {
+			void *p = b->free;
+
+			b->free = fl_next(p);
+			heap_free_local_slow(slab_block_head(p), p);
+		}
+		b->room = 0;
+		b->limit = 0;
+	}
+	h->saved_grown = 0;
+}
+
 static void heap_thread_exit(void *arg)
 {
 	struct heap_tls *t = &hk_tls;
@@ -417,11 +504,12 @@ static void heap_thread_exit(void *arg)
 
 	if (!h)
 		return;
-	heap_release_front(h);
+	heap_park_front(h);
 	heap_stats_fold(h);
 	t->heap = NULL;
 	hk_lock(&heap_lock);
 	h->alive = 0;
+	h->tls = NULL;
 	h->parked_next = heap_parked;
 	heap_parked = h;
 	hk_unlock(&heap_lock);
@@ -430,6 +518,13 @@ static void heap_thread_exit(void *arg)
 /* ------------------------------------------------------------------ */
 /* Allocation slow path                                               */
 /* ------------------------------------------------------------------ */
+
+/* Every 16th refill or flush looks at the SuperSlab decay clock. */
+static inline void heap_tick(void)
+{
+	if (unlikely(!(++hk_tls.ticks & 15)))
+		ss_tick();
+}
 
 void *heap_alloc_class(unsigned int cls)
 {
@@ -467,6 +562,7 @@ void *heap_alloc_class(unsigned int cls)
 		t->cur[cls] = s;
 	}
 	STAT_INC_TLS(STAT_REFILL);
+	heap_tick();
 	return bin_pop(b, b->free, cls);
 }
 
@@ -481,15 +577,37 @@ void *heap_alloc_slow(size_t size)
 	return p;
 }
 
-/* A bin grew past its limit: give half of it back to the slabs. */
+/*
+ * A bin grew past its limit. If the class may cache more and the thread's
+ * budget allows, double the limit instead (a program that frees a batch
+ * of blocks it will allocate again); else give half of the bin back to
+ * the slabs.
+ */
 void heap_bin_flush(struct bin *b)
 {
-	int32_t room = (int32_t)(b->limit / 2);
+	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+	int32_t room;
+
+	if (b->limit < c->limit_max) {
+		uint32_t grow = b->limit < c->limit_max - b->limit ?
+				b->limit : c->limit_max - b->limit;
+		size_t bytes = (size_t)grow * c->size;
+
+		if (hk_tls.cache_grown + bytes <= heap_cache_budget) {
+			hk_tls.cache_grown += bytes;
+			b->limit += grow;
+			b->room += (int32_t)grow;
+			STAT_INC_TLS(STAT_BIN_GROW);
+			return;
+		}
+	}
+	room = (int32_t)(b->limit / 2);
+	heap_tick();
 
 	while (b->room < room) {
 		void *p = b->free;
 
-		b->free = *(void **)p;
+		b->free = fl_next(p);
 		b->room++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
@@ -507,7 +625,7 @@ void heap_free_local_slow(struct slab *s, void *p)
 	void *head = s->local_free;
 
 	dfkey_to_slab(s, p);
-	*(void **)p = head;
+	fl_set_next(p, head);
 	s->local_free = p;
 	if (--s->used == 0 && s != cur) {
 		slab_retire(h, s);
@@ -565,7 +683,7 @@ void heap_free_other(struct slab *s, void *p)
 	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);
 	do {
-		*(uintptr_t *)p = old & ~REMOTE_BITS;
+		fl_set_next(p, (void *)(old & ~REMOTE_BITS));
 		nw = (uintptr_t)p | (old & REMOTE_QUEUED);
 		if (old & REMOTE_FULL)
 			nw |= REMOTE_QUEUED;
@@ -588,7 +706,9 @@ int heap_init(void)
 		return 0;
 	hk_lock(&heap_lock);
 	if (!heap_ready) {
+		hk_options_init();
 		os_init();
+		hk_flkey = os_random_word() | 15;
 		for_each_box(b)
 			if (b->init)
 				b->init();
@@ -615,8 +735,10 @@ unsigned long heap_trim(void)
 	list = heap_parked;
 	heap_parked = NULL;
 	hk_unlock(&heap_lock);
-	for (h = list; h; h = h->parked_next)
+	for (h = list; h; h = h->parked_next) {
+		heap_saved_drain(h);
 		heap_collect(h);
+	}
 	if (list) {
 		hk_lock(&heap_lock);
 		for (h = list; h->parked_next; h = h->parked_next)
@@ -659,18 +781,53 @@ static inline void heap_stats_fold(struct heap *h)
 }
 #endif
 
-void heap_fork_prepare(void)
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Under heap_lock a record's tls is the front of a thread that has not
+ * finished heap_thread_exit() (which clears it under the lock), so that
+ * thread's TLS is still there to read. Its counts may be read while it
+ * changes them: each is a snapshot.
+ */
+void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 {
-	hk_lock(&heap_lock);
-}
+	const struct hk_box *b;
+	struct heap *h;
+	unsigned int cls;
 
-void heap_fork_parent(void)
-{
+	hk_lock(&heap_lock);
+	for (h = heap_all; h; h = h->all_next) {
+		struct heap_tls *t = a_load(&h->tls, A_RELAXED);
+
+		if (!t) {
+			/* A parked heap: the bins its last thread left. */
+			for (cls = 0; cls < heap_nr_classes(); cls++) {
+				int32_t limit = (int32_t)a_load(&h->saved[cls].limit, A_RELAXED);
+				int32_t room = a_load(&h->saved[cls].room, A_RELAXED);
+
+				if (limit > room)
+					out[cls] += (unsigned long)(limit - room);
+			}
+			continue;
+		}
+		for (cls = 0; cls < heap_nr_classes(); cls++) {
+			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
+			int32_t room = a_load(&t->bins[cls].room, A_RELAXED);
+
+			/* room = limit - blocks held (below 0 just before a flush) */
+			if (limit > room)
+				out[cls] += (unsigned long)(limit - room);
+		}
+		for_each_box(b)
+			if (b->tls_cached)
+				b->tls_cached(t, out);
+	}
 	hk_unlock(&heap_lock);
 }
+#endif
 
 /*
- * In the child only the forking thread lives on: park every other
+ * In the child, after every lock was reset (hk_locks_reset()), only the
+ * forking thread lives on: park every other
  * record so that new threads adopt their slabs. What the other threads
  * held in thread-local storage is lost to the child: the blocks in their
  * bins and UltraHot stacks (they stay counted as used) and their current
@@ -682,11 +839,11 @@ void heap_fork_child(void)
 {
 	struct heap *h;
 
-	hk_lock_reset(&heap_lock);
 	for (h = heap_all; h; h = h->all_next) {
 		if (h == hk_tls.heap || !h->alive)
 			continue;
 		h->alive = 0;
+		h->tls = NULL;
 		h->parked_next = heap_parked;
 		heap_parked = h;
 	}

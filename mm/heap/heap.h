@@ -48,6 +48,9 @@ static inline unsigned int heap_nr_classes(void)
 	return HK_NR_CLASSES;
 }
 
+/* Most bytes one bin grows to when it keeps overflowing. */
+#define HEAP_BIN_MAX_BYTES	(1UL << 20)
+
 /* Requests up to SMALL_LOOKUP_MAX map through an 8-byte-step table. */
 #define SMALL_LOOKUP_MAX	(HEAP_MAX_SIZE < 1024 ? HEAP_MAX_SIZE : 1024)
 /* Above it, through a 256-byte-step table; classes there are 256-multiples. */
@@ -56,7 +59,8 @@ static inline unsigned int heap_nr_classes(void)
 struct size_class {
 	uint32_t size;			/* block size */
 	uint16_t batch;			/* blocks moved to the bin per refill */
-	uint16_t limit;			/* bin length that triggers a flush */
+	uint16_t limit;			/* bin length that triggers a flush, at first */
+	uint16_t limit_max;		/* what a bin that keeps overflowing grows to */
 	uint8_t span;			/* slots per slab */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	struct ss_pool *pool;		/* where its slabs come from */
@@ -101,8 +105,19 @@ static __always_inline unsigned int size_to_class(size_t size)
 /* Heap record and thread front                                       */
 /* ------------------------------------------------------------------ */
 
+struct heap_tls;
+
+struct bin {
+	void *free;			/* free blocks of this heap's slabs (LIFO) */
+	int32_t room;			/* frees until a flush: limit - blocks held */
+	uint32_t limit;			/* most blocks held (0 before init) */
+};
+
 struct heap {
 	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
+	struct bin saved[HK_CLASS_ARRAY];	/* bins of the thread that exited, for the next one */
+	size_t saved_grown;			/* their cache_grown */
+	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
 	struct heap *parked_next;		/* list of records of exited threads */
@@ -112,17 +127,21 @@ struct heap {
 #endif
 };
 
-struct bin {
-	void *free;			/* free blocks of this heap's slabs (LIFO) */
-	int32_t room;			/* frees until a flush: limit - blocks held */
-	uint32_t limit;			/* most blocks held (0 before init) */
-};
+
+/*
+ * Bytes by which a thread's bins may grow beyond their classes' initial
+ * limits, all classes together (see heap_bin_flush()).
+ */
+extern size_t heap_cache_budget;
 
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
+	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
+	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
+	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
@@ -137,6 +156,80 @@ BUILD_BUG_ON(offsetof(struct heap_tls, bins[HK_NR_CLASSES]) > 65535);
 #else
 #define STAT_INC_TLS(item)	do { } while (0)
 #endif
+
+/* ------------------------------------------------------------------ */
+/* Free-list links (CONFIG_FREELIST_HARDENED)                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The first word of a free block links it to the next one. Hardened, it
+ * holds next ^ ((its own address >> 12) << 4) ^ a per-process secret, as
+ * glibc's safe-linking does with the address alone. The secret's low four
+ * bits are all ones and the position term's are zero, so a true link (a
+ * 16-byte aligned block) is stored with its low four bits set: a
+ * use-after-free write of a plain aligned address decodes to a
+ * misaligned one and is reported before it is followed, every time. A
+ * forged link must also land on a block carrying the double-free key
+ * (with CONFIG_DOUBLE_FREE_CHECK) to be handed out.
+ */
+extern uintptr_t hk_flkey;
+
+/* A free list holds a block twice (or a corrupted one): report, abort. */
+__noreturn __cold void heap_free_list_corrupt(const void *p);
+
+#ifdef CONFIG_FREELIST_HARDENED
+static __always_inline uintptr_t fl_mask(const void *p, uintptr_t key)
+{
+	return (((uintptr_t)p >> 12) << 4) ^ key;
+}
+
+/* The raw link of p, decoded (check it with fl_bad()). */
+static __always_inline uintptr_t fl_raw_next(const void *p, uintptr_t key)
+{
+	return *(const uintptr_t *)p ^ fl_mask(p, key);
+}
+
+/* Nonzero if a decoded link is not 16-byte aligned. */
+static __always_inline uintptr_t fl_bad(uintptr_t next)
+{
+	return next & 15;
+}
+
+static __always_inline void fl_put(void *p, const void *next, uintptr_t key)
+{
+	*(uintptr_t *)p = (uintptr_t)next ^ fl_mask(p, key);
+}
+#else
+static __always_inline uintptr_t fl_raw_next(const void *p, uintptr_t key)
+{
+	return *(const uintptr_t *)p;
+}
+
+static __always_inline uintptr_t fl_bad(uintptr_t next)
+{
+	return 0;
+}
+
+static __always_inline void fl_put(void *p, const void *next, uintptr_t key)
+{
+	*(const void **)p = next;
+}
+#endif
+
+/* Slow paths: the link of p, checked (aborts on a bad one). */
+static inline void *fl_next(const void *p)
+{
+	uintptr_t next = fl_raw_next(p, hk_flkey);
+
+	if (unlikely(fl_bad(next)))
+		heap_free_list_corrupt(p);
+	return (void *)next;
+}
+
+static inline void fl_set_next(void *p, const void *next)
+{
+	fl_put(p, next, hk_flkey);
+}
 
 /* ------------------------------------------------------------------ */
 /* The double-free key (CONFIG_DOUBLE_FREE_CHECK)                     */
@@ -169,10 +262,8 @@ extern uintptr_t hk_dfkey;
 #define hk_dfkey		((uintptr_t)0)
 #endif
 
-/* A free list holds a block twice (or a corrupted one): report, abort. */
-__noreturn __cold void heap_free_list_corrupt(const void *p);
 /*
- * The same for malloc, declared as returning so that malloc reaches it
+ * heap_free_list_corrupt() for malloc, declared as returning so that malloc reaches it
  * with a tail call and needs no stack frame of its own.
  */
 __cold void *heap_pop_corrupt(const void *p);
@@ -190,15 +281,18 @@ static __always_inline uintptr_t *dfkey_word(void *p)
 }
 
 /*
- * Leaving a bin or UltraHot stack for the program: 0 if the key is not
- * there (the caller then returns heap_pop_corrupt()), else clear it.
+ * Leaving a bin or UltraHot stack for the program: dfkey_bad() is
+ * nonzero if the key is not there (the caller reports it), dfkey_clear()
+ * forgets it.
  */
-static __always_inline int dfkey_take(void *p)
+static __always_inline uintptr_t dfkey_bad(void *p)
 {
-	if (unlikely(*dfkey_word(p) != hk_tls.dfkey))
-		return 0;
+	return *dfkey_word(p) ^ hk_tls.dfkey;
+}
+
+static __always_inline void dfkey_clear(void *p)
+{
 	*dfkey_word(p) = 0;
-	return 1;
 }
 
 /* Freed by the owner into a bin or UltraHot stack: store only. */
@@ -238,7 +332,8 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
-static inline int dfkey_take(void *p) { return 1; }
+static inline uintptr_t dfkey_bad(void *p) { return 0; }
+static inline void dfkey_clear(void *p) { }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
@@ -262,8 +357,11 @@ void heap_boxes_check(void);
 int heap_init(void);
 unsigned long heap_trim(void);
 void heap_stats_sum(unsigned long out[NR_HK_STATS]);
-void heap_fork_prepare(void);
-void heap_fork_parent(void);
+/*
+ * Blocks held in the thread caches (bins, UltraHot) of every live
+ * thread, per class (CONFIG_MALLOC_INFO).
+ */
+void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY]);
 void heap_fork_child(void);
 
 /* ------------------------------------------------------------------ */
@@ -272,10 +370,13 @@ void heap_fork_child(void);
 
 static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
 {
-	b->free = *(void **)p;
-	b->room++;
-	if (unlikely(!dfkey_take(p)))
+	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+
+	if (unlikely(fl_bad(next) | dfkey_bad(p)))
 		return heap_pop_corrupt(p);
+	dfkey_clear(p);
+	b->free = (void *)next;
+	b->room++;
 	return p;
 }
 
@@ -324,7 +425,7 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 	}
 	dfkey_put(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
-	*(void **)p = b->free;
+	fl_put(p, b->free, hk_tls.flkey);
 	b->free = p;
 	if (unlikely(--b->room < 0))
 		heap_bin_flush(b);

@@ -14,8 +14,12 @@
  *     | ... colour ... | hdr | block ................... | ... | base + map_len
  *
  *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT, hdr = base
- *                      registry(base) = REG_LARGE, registry(user) = 2 + k
+ *                      registry(base) = REG_LARGE, registry(user) = REG_LARGE_AT(k)
  *                      base = ((user >> SS_SHIFT) - k) << SS_SHIFT
+ *
+ *   address space short: mapped exactly (large_map_exact), hdr = base,
+ *                      registry(base) = REG_LARGE_AT(0); the rest of the
+ *                      chunk is not ours and may be unmapped
  *
  * A block of up to half a chunk is placed at a varying offset (its
  * colour) in a whole-chunk mapping. Were every block to start on a 2 MiB
@@ -41,6 +45,7 @@
 #include "stats/stats.h"
 #include "guard/guard.h"
 #include "heap/heap.h"
+#include "options/options.h"
 #include "large.h"
 
 /* ------------------------------------------------------------------ */
@@ -68,7 +73,7 @@ struct large_hdr {
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
 BUILD_BUG_ON(LARGE_HDR_SIZE % HK_MIN_ALIGN);
-BUILD_BUG_ON(REG_LARGE + REG_LARGE_BACK_MAX > 255);
+BUILD_BUG_ON(REG_LARGE_AT(REG_LARGE_BACK_MAX) > 255);
 
 static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned int reg)
 {
@@ -76,7 +81,7 @@ static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned 
 
 	if (reg == REG_LARGE)
 		return (struct large_hdr *)(p - LARGE_HDR_SIZE);
-	return (struct large_hdr *)(((p >> SS_SHIFT) - (reg - REG_LARGE)) << SS_SHIFT);
+	return (struct large_hdr *)(((p >> SS_SHIFT) - (reg - REG_LARGE_AT(0))) << SS_SHIFT);
 }
 
 /*
@@ -194,7 +199,7 @@ static void large_register(struct large_hdr *h)
 	registry_set(large_base(h), REG_LARGE);
 	if (large_huge_align(h))
 		registry_set((uintptr_t)h->user,
-			     REG_LARGE + (((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
+			     REG_LARGE_AT(((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
 }
 
 /*
@@ -217,13 +222,14 @@ struct large_reserve {
 static struct large_reserve large_reserve = {
 	.lock = HK_LOCK_INIT,
 };
+HK_LOCK_REGISTER(&large_reserve.lock, HK_LOCK_LARGE_RESERVE);
 
 /* Double the array (lock held). Returns 0 on success. */
 static int large_reserve_grow(struct large_reserve *r)
 {
 	size_t cap = r->cap ? 2 * r->cap : os_page_size / sizeof(uintptr_t);
-	uintptr_t *n = os_map_aligned(ALIGN_UP(cap * sizeof(uintptr_t), os_page_size),
-				      os_page_size);
+	/* Not os_map_aligned(): its core_reclaim() takes this lock. */
+	uintptr_t *n = os_map_pages(cap * sizeof(uintptr_t));
 
 	if (!n)
 		return -1;
@@ -271,17 +277,90 @@ static uintptr_t large_reserve_get(void)
 	return base;
 }
 
+/* ------------------------------------------------------------------ */
+/* Usage counters (CONFIG_MALLOC_INFO)                                */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_MALLOC_INFO
+/*
+ * Mapped blocks (live or in the cache), counted where they are mapped,
+ * unmapped and resized: next to a system call, so relaxed atomics cost
+ * nothing there. The cache counts what it holds under its lock; live =
+ * mapped - cached (large_usage). Handing a block out of the cache or
+ * caching it adds no atomic operation.
+ */
+static struct {
+	unsigned long nr;		/* mapped blocks */
+	unsigned long bytes;		/* their usable bytes */
+	unsigned long map;		/* their mapped bytes */
+	unsigned long max_nr;		/* most mapped blocks so far */
+	unsigned long max_map;		/* most mapped bytes so far */
+} large_count __aligned(L1_CACHE_BYTES);
+
+static void large_max(unsigned long *max, unsigned long v)
+{
+	unsigned long old = a_load(max, A_RELAXED);
+
+	while (old < v && !a_cas(max, &old, v, A_RELAXED))
+		;
+}
+
+/* Add (or, with negative figures, take away) blocks, usable bytes, mapped bytes. */
+static void large_account_add(long nr, long bytes, long map)
+{
+	unsigned long n, m;
+
+	n = a_fetch_add(&large_count.nr, (unsigned long)nr, A_RELAXED) + (unsigned long)nr;
+	a_fetch_add(&large_count.bytes, (unsigned long)bytes, A_RELAXED);
+	m = a_fetch_add(&large_count.map, (unsigned long)map, A_RELAXED) + (unsigned long)map;
+	if (nr > 0 || map > 0) {
+		large_max(&large_count.max_nr, n);
+		large_max(&large_count.max_map, m);
+	}
+}
+#else
+static inline void large_account_add(long nr, long bytes, long map)
+{
+}
+#endif
+
+/* Block h was mapped (dir = 1) or is being unmapped (dir = -1). */
+static inline void large_account(const struct large_hdr *h, long dir)
+{
+	if (IS_ENABLED(CONFIG_MALLOC_INFO))
+		large_account_add(dir, dir * (long)large_usable(h), dir * (long)h->map_len);
+}
+
 /* Clear the registry first: from then on no free can reach the header. */
 static void large_unmap(struct large_hdr *h)
 {
 	uintptr_t base = large_base(h);
 
-	if (large_huge_align(h))
+	large_account(h, -1);
+	if (((uintptr_t)h->user - base) >> SS_SHIFT)
 		registry_set((uintptr_t)h->user, REG_FOREIGN);
 	registry_set(base, REG_FOREIGN);
 	if (h->map_len == SS_SIZE && !large_huge_align(h) && large_reserve_put(base))
 		return;
 	os_unmap((void *)base, h->map_len);
+}
+
+/* Unmap every reserved chunk (lock not held). Returns 1 if there was any. */
+static int large_reserve_drain(void)
+{
+	struct large_reserve *r = &large_reserve;
+	int done = 0;
+
+	hk_lock(&r->lock);
+	while (r->nr) {
+		uintptr_t base = r->base[r->nr - 1];
+
+		a_store(&r->nr, r->nr - 1, A_RELAXED);
+		os_unmap((void *)base, SS_SIZE);
+		done = 1;
+	}
+	hk_unlock(&r->lock);
+	return done;
 }
 
 /* ------------------------------------------------------------------ */
@@ -290,9 +369,14 @@ static void large_unmap(struct large_hdr *h)
 
 #ifdef CONFIG_LARGE_CACHE
 
-#define LARGE_CACHE_MAX		((size_t)CONFIG_LARGE_CACHE_MAX_MB << 20)
+/*
+ * Most bytes the cache may hold (large_cache_mb=, CONFIG_LARGE_CACHE_MAX_MB),
+ * the least its budget shrinks to, and the length of a decay epoch
+ * (decay_ms=; 0: nothing is kept).
+ */
+#define LARGE_CACHE_MAX		((size_t)hk_opt_inited(OPT_LARGE_CACHE_MB) << 20)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
-#define LARGE_DECAY_MS		50	/* length of a decay epoch */
+#define LARGE_DECAY_MS		hk_opt_inited(OPT_DECAY_MS)
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
 
 /*
@@ -310,7 +394,7 @@ struct large_bin {
 
 struct large_cache {
 	struct hk_lock lock;				/* protects every field below */
-	size_t bytes;					/* sum of the cached map sizes */
+	size_t bytes;					/* sum of the cached block sizes (h->size) */
 	size_t budget;					/* current limit of bytes (adaptive) */
 	unsigned long clock;				/* large operations so far */
 	unsigned long epoch_ms;				/* when the decay epoch began */
@@ -319,8 +403,11 @@ struct large_cache {
 
 static struct large_cache large_cache = {
 	.lock = HK_LOCK_INIT,
-	.budget = LARGE_CACHE_FLOOR,
+	/* The floor of the built-in maximum; adapted to the options on use. */
+	.budget = (size_t)CONFIG_LARGE_CACHE_MAX_MB << 20 < (4UL << 20) ?
+		  (size_t)CONFIG_LARGE_CACHE_MAX_MB << 20 : (4UL << 20),
 };
+HK_LOCK_REGISTER(&large_cache.lock, HK_LOCK_LARGE_CACHE);
 
 
 static __always_inline struct large_hdr *large_bin_pop(struct large_cache *c,
@@ -405,7 +492,7 @@ static void large_cache_make_room(struct large_cache *c, size_t need,
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
 {
-	unsigned long epochs = (now - c->epoch_ms) / LARGE_DECAY_MS;
+	unsigned long epochs = (now - c->epoch_ms) / (LARGE_DECAY_MS ? LARGE_DECAY_MS : 1);
 	unsigned int i;
 
 	if (epochs > 16)
@@ -476,11 +563,16 @@ static int large_cache_put(struct large_hdr *h)
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
 	int cls = large_class_floor(h->size), kept = 0;
+	size_t max = LARGE_CACHE_MAX;
 
-	if (unlikely(cls < 0))
+	/* decay_ms=0 or large_cache_mb=0: keep nothing. */
+	if (unlikely(cls < 0 || !max || !LARGE_DECAY_MS))
 		return 0;
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
+	/* large_cache_mb= may have been lowered (hak_option_set). */
+	if (unlikely(c->budget > max))
+		c->budget = max;
 	if (likely(h->size <= c->budget)) {
 		if (unlikely(c->bytes + h->size > c->budget))
 			large_cache_make_room(c, h->size, &victims);
@@ -522,19 +614,28 @@ size_t large_cached_bytes(void)
 	return n;
 }
 
-static void large_cache_fork_prepare(void)
+/*
+ * Blocks, block bytes and mapped bytes the cache holds, for mallinfo():
+ * counted here, walking the bins (at most the budget's worth of blocks),
+ * so that caching a block and handing it out count nothing.
+ */
+static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
 {
-	hk_lock(&large_cache.lock);
-}
+	struct large_cache *c = &large_cache;
+	const struct large_hdr *h;
+	unsigned int i;
 
-static void large_cache_fork_parent(void)
-{
-	hk_unlock(&large_cache.lock);
-}
-
-static void large_cache_fork_child(void)
-{
-	hk_lock_reset(&large_cache.lock);
+	*nr = 0;
+	*map = 0;
+	hk_lock(&c->lock);
+	for (i = 0; i < LARGE_NR_CLASSES; i++) {
+		for (h = c->bin[i].head; h; h = h->next) {
+			++*nr;
+			*map += h->map_len;
+		}
+	}
+	*bytes = c->bytes;
+	hk_unlock(&c->lock);
 }
 
 #else /* !CONFIG_LARGE_CACHE */
@@ -559,37 +660,47 @@ size_t large_cached_bytes(void)
 	return 0;
 }
 
-static inline void large_cache_fork_prepare(void)
+static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
 {
-}
-
-static inline void large_cache_fork_parent(void)
-{
-}
-
-static inline void large_cache_fork_child(void)
-{
+	*nr = 0;
+	*bytes = 0;
+	*map = 0;
 }
 
 #endif /* CONFIG_LARGE_CACHE */
 
-/* fork: the cache lock, then the reserve lock (large_unmap's order). */
-void large_fork_prepare(void)
-{
-	large_cache_fork_prepare();
-	hk_lock(&large_reserve.lock);
-}
+/* ------------------------------------------------------------------ */
+/* Usage (CONFIG_MALLOC_INFO)                                         */
+/* ------------------------------------------------------------------ */
 
-void large_fork_parent(void)
+#ifdef CONFIG_MALLOC_INFO
+/* Live = mapped - cached; a cached block's usable size is h->size - 48. */
+void large_usage(struct large_usage *u)
 {
-	hk_unlock(&large_reserve.lock);
-	large_cache_fork_parent();
-}
+	unsigned long nr = a_load(&large_count.nr, A_RELAXED);
+	unsigned long bytes = a_load(&large_count.bytes, A_RELAXED);
+	unsigned long map = a_load(&large_count.map, A_RELAXED);
+	unsigned long c_nr;
+	size_t c_bytes, c_map, c_usable;
 
-void large_fork_child(void)
+	large_cache_held(&c_nr, &c_bytes, &c_map);
+	c_usable = c_bytes - c_nr * LARGE_HDR_SIZE;
+	u->nr = nr > c_nr ? nr - c_nr : 0;
+	u->bytes = bytes > c_usable ? bytes - c_usable : 0;
+	u->map = map > c_map ? map - c_map : 0;
+	u->max_nr = a_load(&large_count.max_nr, A_RELAXED);
+	u->max_map = a_load(&large_count.max_map, A_RELAXED);
+	u->cached = c_map;
+	u->reserved = a_load(&large_reserve.nr, A_RELAXED) * SS_SIZE;
+}
+#endif
+
+int large_reclaim(void)
 {
-	hk_lock_reset(&large_reserve.lock);
-	large_cache_fork_child();
+	int done = large_trim();
+
+	/* The cache's blocks of one chunk went to the reserve: drain it last. */
+	return large_reserve_drain() | done;
 }
 
 /* ------------------------------------------------------------------ */
@@ -614,8 +725,39 @@ static size_t large_pick_offset(size_t size, size_t align)
 	return ALIGN_DOWN((n * LARGE_COLOUR_STEP) % (room + 1), align > 64 ? align : 64);
 }
 
-/* Map a new block of size bytes (header included) for alignment align. */
-static void *large_map_new(size_t size, size_t align)
+/*
+ * The address space is short (os_vm_tight(), or not even the first chunk
+ * of a block could be mapped in full after core_reclaim()). Map only what
+ * the block needs (need bytes for the program, no class rounding, no
+ * colour), with the header at the start of the chunk: REG_LARGE_AT(0) finds it there
+ * whatever the pointer into the chunk, so no read ever goes past the
+ * mapping into the rest of the chunk (unmapped, or someone else's).
+ */
+static __slowpath void *large_map_exact(size_t need, size_t align)
+{
+	size_t uoff = ALIGN_UP(LARGE_HDR_SIZE, align);
+	size_t map_len = ALIGN_UP(uoff + need, os_page_size);
+	struct large_hdr *h;
+	uintptr_t base;
+
+	base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+	if (unlikely(!base))
+		return NULL;
+	h = (struct large_hdr *)base;
+	h->user = (char *)base + uoff;
+	h->size = map_len;
+	h->magic = LARGE_MAGIC;
+	h->map_len = map_len;
+	a_store(&h->state, LARGE_LIVE, A_RELEASE);
+	registry_set(base, REG_LARGE_AT(0));
+	return h->user;
+}
+
+/*
+ * Map a new block of size bytes (header included) for alignment align;
+ * need: the bytes the program asked for.
+ */
+static void *large_map_new(size_t size, size_t need, size_t align)
 {
 	size_t map_len, off = 0;
 	struct large_hdr *h;
@@ -637,9 +779,12 @@ static void *large_map_new(size_t size, size_t align)
 			off = large_pick_offset(size + align, align);
 		base = map_len == SS_SIZE ? large_reserve_get() : 0;
 		if (!base) {
+			/* Address space is short: no chunk wasted on colour. */
+			if (unlikely(os_vm_tight()))
+				return large_map_exact(need, align);
 			base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
 			if (unlikely(!base))
-				return NULL;
+				return large_map_exact(need, align);
 			if (map_len == SS_SIZE)
 				os_nohugepage((void *)base, map_len);
 		}
@@ -651,6 +796,7 @@ static void *large_map_new(size_t size, size_t align)
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	large_register(h);
+	large_account(h, 1);
 	return h->user;
 }
 
@@ -690,7 +836,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 		}
 	}
 	STAT_INC(STAT_LARGE_ALLOC);
-	return large_map_new(bsize, align);
+	return large_map_new(bsize, size, align);
 }
 
 void *large_alloc(size_t size, size_t align)
@@ -768,7 +914,7 @@ static __slowpath void *large_move(struct large_hdr *h, size_t map_len, size_t s
 	return n->user;
 }
 
-void *large_resize(void *ptr, unsigned int reg, size_t size)
+static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
 	size_t bsize, usable, end, map_len;
@@ -819,4 +965,27 @@ void *large_resize(void *ptr, unsigned int reg, size_t size)
 		return ptr;
 	}
 	return large_move(h, map_len, bsize);
+}
+
+/* The resize, accounted: the old figures leave, the new ones come. */
+void *large_resize(void *ptr, unsigned int reg, size_t size)
+{
+	struct large_hdr *h = large_hdr_of(ptr, reg);
+	size_t usable, map_len;
+	void *p;
+
+	if (!IS_ENABLED(CONFIG_MALLOC_INFO))
+		return large_resize_block(ptr, reg, size);
+	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)))
+		return NULL;
+	usable = large_usable(h);
+	map_len = h->map_len;
+	p = large_resize_block(ptr, reg, size);
+	if (p) {
+		/* A block that was resized has its header right below it. */
+		h = (struct large_hdr *)((char *)p - LARGE_HDR_SIZE);
+		large_account_add(0, (long)large_usable(h) - (long)usable,
+				  (long)h->map_len - (long)map_len);
+	}
+	return p;
 }

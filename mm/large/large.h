@@ -15,7 +15,7 @@ void *large_alloc(size_t size, size_t align);
 void *large_calloc(size_t size);
 
 /*
- * ptr's registry value was REG_LARGE or above. These check the header
+ * ptr's registry value was REG_LARGE or above (REG_LARGE_AT(k)). These check the header
  * and hand pointers that are not the start of a live large block to the
  * guard (free) or return 0 / NULL.
  */
@@ -27,11 +27,27 @@ void *large_resize(void *ptr, unsigned int reg, size_t size);
 /* Drop every cached mapping. Returns 1 if any memory was returned. */
 int large_trim(void);
 
+/*
+ * Unmap every cached and reserved mapping: address space for a mapping
+ * the kernel refused (core_reclaim). Returns 1 if anything was unmapped.
+ */
+int large_reclaim(void);
+
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 
-void large_fork_prepare(void);
-void large_fork_parent(void);
-void large_fork_child(void);
+/* Live and cached Large memory, for mallinfo() and friends. */
+struct large_usage {
+	unsigned long nr;		/* live blocks */
+	unsigned long bytes;		/* their usable bytes */
+	unsigned long map;		/* bytes mapped for them */
+	unsigned long max_nr;		/* most blocks mapped at any time (cached ones included) */
+	unsigned long max_map;		/* most bytes mapped at any time */
+	unsigned long cached;		/* bytes mapped for the blocks the cache keeps */
+	unsigned long reserved;		/* decommitted chunks kept mapped (address space) */
+};
+
+void large_usage(struct large_usage *u);
+
 
 #endif /* _MM_LARGE_H */

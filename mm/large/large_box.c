@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * mm/large/large_box.c - the Large box's registration: its fork hooks
- * (the cache lock), trim (drop the cache) and statistics rows. Large is
- * the last box and always built: it serves every request above
+ * mm/large/large_box.c - the Large box's registration: its trim (drop
+ * the cache), reclaim (unmap it when the kernel refuses a mapping) and
+ * statistics rows; its locks are registered in large.c. Large is the last box and always built: it serves every request above
  * HEAP_MAX_SIZE (mm/core.c routes there directly), all of them when no
  * slab box is configured.
  */
@@ -12,22 +12,21 @@
 #include "stats/stats.h"
 #include "large.h"
 
-static void large_stats_report(const unsigned long *s)
+static void large_stats_report(int fd, const unsigned long *s)
 {
-	hk_dprintf(STDERR_FILENO, "hakmem: stats: %s\n", "Large");
-	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "allocs", s[STAT_LARGE_ALLOC]);
-	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "frees", s[STAT_LARGE_FREE]);
-	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "cache hits",
+	hk_dprintf(fd, "hakmem: stats: %s\n", "Large");
+	hk_dprintf(fd, "hakmem: stats:   %-24s %14lu\n", "allocs", s[STAT_LARGE_ALLOC]);
+	hk_dprintf(fd, "hakmem: stats:   %-24s %14lu\n", "frees", s[STAT_LARGE_FREE]);
+	hk_dprintf(fd, "hakmem: stats:   %-24s %14lu\n", "cache hits",
 		   s[STAT_LARGE_CACHE_HIT]);
-	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", "mremaps", s[STAT_LARGE_MREMAP]);
+	hk_dprintf(fd, "hakmem: stats:   %-24s %14lu\n", "mremaps", s[STAT_LARGE_MREMAP]);
 }
 
 HK_BOX(large) = {
 	.name		= "Large",
+	.id		= "large",
 	.stat_alloc	= -1,
-	.fork_prepare	= large_fork_prepare,
-	.fork_parent	= large_fork_parent,
-	.fork_child	= large_fork_child,
 	.trim		= large_trim,
+	.reclaim	= large_reclaim,
 	.stats_report	= IS_ENABLED(CONFIG_STATS) ? large_stats_report : NULL,
 };

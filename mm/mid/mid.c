@@ -55,6 +55,7 @@ static void mid_check(void)
 
 HK_BOX(mid) = {
 	.name		= "Mid",
+	.id		= "mid",
 	.nr_classes	= MID_NR_CLASSES,
 	.classes_init	= mid_classes_init,
 	.stat_alloc	= STAT_MID_ALLOC,

@@ -2,13 +2,17 @@
 /*
  * mm/os/os.c - the mmap backend's interface to the kernel.
  */
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <hakmem/atomic.h>
 #include <asm/page.h>
 #include "os.h"
+#include "superslab/registry.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000	/* Linux 4.17; older kernels take it as a hint */
@@ -24,12 +28,32 @@ size_t os_page_size = ARCH_PAGE_SIZE_MIN;
  */
 static uintptr_t os_hint;
 
+/* vm.overcommit_memory is 2: every writable private mapping is charged. */
+static int os_strict_overcommit;
+
 void os_init(void)
 {
 	unsigned long ps = getauxval(AT_PAGESZ);
+	char c = 0;
+	int fd;
 
 	if (ps >= ARCH_PAGE_SIZE_MIN && ps <= ARCH_PAGE_SIZE_MAX && IS_POWER_OF_2(ps))
 		os_page_size = ps;
+	fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &c, 1) == 1 && c == '2')
+			os_strict_overcommit = 1;
+		close(fd);
+	}
+}
+
+int os_vm_tight(void)
+{
+	struct rlimit rl;
+
+	if (os_strict_overcommit)
+		return 1;
+	return !getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY;
 }
 
 /* ------------------------------------------------------------------ */
@@ -44,15 +68,11 @@ static void *os_mmap(void *hint, size_t size, int flags)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Map size bytes at exactly hint - size, rounded down to align; 0 if taken. */
-static uintptr_t os_map_below_hint(size_t size, size_t align)
+/* Map size bytes at exactly want; 0 if that range is taken. */
+static uintptr_t os_map_exactly(uintptr_t want, size_t size)
 {
-	uintptr_t hint = a_load(&os_hint, A_RELAXED), want, p;
+	uintptr_t p = (uintptr_t)os_mmap((void *)want, size, MAP_FIXED_NOREPLACE);
 
-	if (!hint || hint < size + align + (1UL << 32))
-		return 0;
-	want = ALIGN_DOWN(hint - size, align);
-	p = (uintptr_t)os_mmap((void *)want, size, MAP_FIXED_NOREPLACE);
 	if (p == want)
 		return p;
 	/* An old kernel placed it elsewhere: not what we asked for. */
@@ -61,42 +81,106 @@ static uintptr_t os_map_below_hint(size_t size, size_t align)
 	return 0;
 }
 
-void *os_map_aligned(size_t size, size_t align)
+/* Map size bytes at exactly hint - size, rounded down to align; 0 if taken. */
+static uintptr_t os_map_below_hint(size_t size, size_t align)
+{
+	uintptr_t hint = a_load(&os_hint, A_RELAXED);
+
+	if (!hint || hint < size + align + (1UL << 32))
+		return 0;
+	return os_map_exactly(ALIGN_DOWN(hint - size, align), size);
+}
+
+/*
+ * No room for the slack of an oversized mapping (an address-space limit,
+ * RLIMIT_AS): the kernel put a mapping of exactly size bytes at the
+ * misaligned p, which is free again. Try the aligned addresses around it:
+ * the kernel hands out the highest free range, so the space right below
+ * p is usually free, the space above usually not.
+ */
+static uintptr_t os_map_aligned_near(uintptr_t p, size_t size, size_t align)
+{
+	uintptr_t want = ALIGN_DOWN(p, align), got = 0;
+	unsigned int i;
+
+	for (i = 0; !got && i < 4 && want >= align; i++, want -= align)
+		got = os_map_exactly(want, size);
+	if (!got)
+		got = os_map_exactly(ALIGN_UP(p, align), size);
+	return got;
+}
+
+/* One attempt at os_map_aligned(): 0 on failure. */
+static uintptr_t os_try_map_aligned(size_t size, size_t align)
 {
 	uintptr_t p, aligned;
 	size_t over;
 
-	if (size > HK_OS_MAX_MAP || align > HK_OS_MAX_MAP)
-		return NULL;
-
 	p = os_map_below_hint(size, align);
-	if (p) {
-		a_store(&os_hint, p, A_RELAXED);
-		return (void *)p;
-	}
+	if (p)
+		return p;
 
 	/* Often the kernel hands out an aligned range by itself. */
 	p = (uintptr_t)os_mmap(NULL, size, 0);
-	if (!p)
-		return NULL;
-	if ((p & (align - 1)) == 0) {
-		a_store(&os_hint, p, A_RELAXED);
-		return (void *)p;
-	}
+	if (!p || (p & (align - 1)) == 0)
+		return p;
 	os_unmap((void *)p, size);
 
 	/* Map more than needed and cut both ends off. */
 	over = size + align - os_page_size;
-	p = (uintptr_t)os_mmap(NULL, over, 0);
-	if (!p)
-		return NULL;
+	aligned = (uintptr_t)os_mmap(NULL, over, 0);
+	if (!aligned)
+		return os_map_aligned_near(p, size, align);
+	p = aligned;
 	aligned = ALIGN_UP(p, align);
 	if (aligned > p)
 		os_unmap((void *)p, aligned - p);
 	if (p + over > aligned + size)
 		os_unmap((void *)(aligned + size), p + over - (aligned + size));
-	a_store(&os_hint, aligned, A_RELAXED);
-	return (void *)aligned;
+	return aligned;
+}
+
+/* One attempt, with the registry tables of the range. */
+static uintptr_t os_try_map_registrable(size_t size, size_t align)
+{
+	uintptr_t p = os_try_map_aligned(size, align);
+
+	/* It may be registered: its registry tables must exist. */
+	if (p && unlikely(registry_prepare(p, size))) {
+		os_unmap((void *)p, size);
+		p = 0;
+	}
+	return p;
+}
+
+void *os_map_aligned(size_t size, size_t align)
+{
+	uintptr_t p;
+
+	if (size > HK_OS_MAX_MAP || align > HK_OS_MAX_MAP)
+		return NULL;
+
+	p = os_try_map_registrable(size, align);
+	/*
+	 * Out of address space or memory: what the boxes keep but do not
+	 * use (cached and reserved mappings) goes back, then try again.
+	 */
+	if (unlikely(!p) && core_reclaim())
+		p = os_try_map_registrable(size, align);
+	if (unlikely(!p))
+		return NULL;
+	a_store(&os_hint, p, A_RELAXED);
+	return (void *)p;
+}
+
+int os_map_at(void *addr, size_t size)
+{
+	return os_map_exactly((uintptr_t)addr, size) ? 0 : -1;
+}
+
+void *os_map_pages(size_t size)
+{
+	return os_mmap(NULL, ALIGN_UP(size, os_page_size), 0);
 }
 
 void os_unmap(void *addr, size_t size)
@@ -107,6 +191,11 @@ void os_unmap(void *addr, size_t size)
 void os_nohugepage(void *addr, size_t size)
 {
 	madvise(addr, size, MADV_NOHUGEPAGE);
+}
+
+void os_hugepage(void *addr, size_t size)
+{
+	madvise(addr, size, MADV_HUGEPAGE);
 }
 
 void os_decommit(void *addr, size_t size)

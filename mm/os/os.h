@@ -21,13 +21,47 @@ void os_init(void);
  * Reserve size bytes (read-write, not yet touched) whose start is a
  * multiple of align (a power of two >= the page size). NULL on failure.
  * Successive mappings are placed downwards next to each other when that
- * range is free, which usually takes one mmap.
+ * range is free, which usually takes one mmap. When the address space is
+ * short, no more than size bytes are ever mapped at a time (the aligned
+ * ranges next to a misaligned one are tried instead), and core_reclaim()
+ * is given one chance. The registry tables of the range exist on return.
  */
 void *os_map_aligned(size_t size, size_t align);
+
+/*
+ * Map size bytes (rounded up to pages) anywhere, for the allocator's own
+ * tables: never registered, no retry. NULL on failure.
+ */
+void *os_map_pages(size_t size);
+
+/* Map size bytes at exactly addr if that range is free; 0, or -1. */
+int os_map_at(void *addr, size_t size);
+
+/*
+ * Give back address space that is mapped but holds no live block (the
+ * Large box's cache and reserve, free SuperSlab slots). Called by os_map_aligned() when the
+ * kernel refuses a mapping with ENOMEM, before it tries once more: under
+ * an address-space limit (RLIMIT_AS) or strict overcommit, what hakmem
+ * keeps for later must give way before an allocation fails. Returns
+ * nonzero if anything was unmapped. Defined in mm/core.c; must not be
+ * called with a lock of the Large box held.
+ */
+int core_reclaim(void);
 void os_unmap(void *addr, size_t size);
+
+/*
+ * Address space is short: RLIMIT_AS is finite (read at each call: a
+ * program may set it at any time), or vm.overcommit_memory is 2 (read at
+ * os_init()), where every writable mapping counts against the commit
+ * limit. Mappings should then be no larger than what they hold.
+ */
+int os_vm_tight(void);
 
 /* Never back this range with transparent huge pages. */
 void os_nohugepage(void *addr, size_t size);
+
+/* Back this range with transparent huge pages where the kernel can. */
+void os_hugepage(void *addr, size_t size);
 
 /* Give the pages back to the kernel; they read as zero afterwards. */
 void os_decommit(void *addr, size_t size);

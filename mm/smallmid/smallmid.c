@@ -10,14 +10,19 @@
  * front. With the box on, Tiny keeps C0-C5 (Kconfig fixes
  * CONFIG_TINY_MAX_CLASS at 5) and Mid starts above 4 KiB.
  */
+#include <hakmem/lock.h>
 #include <hakmem/print.h>
 #include "box.h"
 #include "heap/heap.h"
 
 BUILD_BUG_ON(TINY_MAX_SIZE != 256);
 
-/* The pool of Small-Mid's slabs; the SuperSlab backend finds it here. */
+/*
+ * The pool of Small-Mid's slabs; the SuperSlab backend finds it through
+ * the box's registration, fork through its lock's.
+ */
 struct ss_pool ss_pool_smallmid = SS_POOL_INIT;
+HK_LOCK_REGISTER(&ss_pool_smallmid.lock, HK_LOCK_SS_POOL);
 
 static const uint32_t smallmid_sizes[SMALLMID_NR_CLASSES] = {
 	512, 1024, 2048, 3072, 4096,
@@ -46,6 +51,7 @@ static void smallmid_check(void)
 
 HK_BOX(smallmid) = {
 	.name		= "Small-Mid",
+	.id		= "smallmid",
 	.nr_classes	= SMALLMID_NR_CLASSES,
 	.classes_init	= smallmid_classes_init,
 	.pool		= &ss_pool_smallmid,

@@ -4,31 +4,88 @@
  *
  * Hot-path counters are per thread (struct heap_tls, folded into the
  * thread's heap record when it exits); slow paths count process-wide in
- * hk_stats_global with relaxed atomics. At exit, with HAKMEM_STATS=1, the
- * sum of both is printed to stderr, without allocating: the slab boxes'
- * counters and the rows each registered box prints (struct hk_box).
+ * hk_stats_global with relaxed atomics. At exit, with HAKMEM_STATS=1 (or
+ * HAKMEM_OPTIONS=stats=1), the sum of both is printed to stderr, or to
+ * the file of stats_file=, without allocating: the slab boxes' counters
+ * and the rows each registered box prints (struct hk_box).
  * See Documentation/stats.md.
  */
+#include <fcntl.h>
 #include <unistd.h>
 #include <hakmem/print.h>
 #include "box.h"
 #include "heap/heap.h"
+#include "options/options.h"
 #include "stats.h"
 
 unsigned long hk_stats_global[NR_HK_STATS];
 
-/* -1 until HAKMEM_STATS was read, then 0 or 1. */
+/* -1 until the option was read, then 0 or 1. */
 static int stats_enabled = -1;
+
+/* Where the report goes. */
+static int stats_fd = STDERR_FILENO;
+
+/* The counters by name, for hak_option_get("stat.<name>"). */
+static const char *const stats_names[NR_HK_STATS] = {
+	[STAT_TINY_ALLOC] = "tiny_alloc",
+	[STAT_TINY_FREE] = "tiny_free",
+	[STAT_SMALLMID_ALLOC] = "smallmid_alloc",
+	[STAT_SMALLMID_FREE] = "smallmid_free",
+	[STAT_MID_ALLOC] = "mid_alloc",
+	[STAT_MID_FREE] = "mid_free",
+	[STAT_ULTRAHOT_HIT] = "ultrahot_hit",
+	[STAT_REFILL] = "refill",
+	[STAT_BIN_GROW] = "bin_grow",
+	[STAT_REMOTE_FREE] = "remote_free",
+	[STAT_SLAB_NEW] = "slab_new",
+	[STAT_SLAB_RETIRE] = "slab_retire",
+	[STAT_LARGE_ALLOC] = "large_alloc",
+	[STAT_LARGE_FREE] = "large_free",
+	[STAT_LARGE_CACHE_HIT] = "large_cache_hit",
+	[STAT_LARGE_MREMAP] = "large_mremap",
+	[STAT_SS_MAPPED] = "ss_mapped",
+	[STAT_SLOTS_DECOMMIT] = "slots_decommit",
+	[STAT_GUARD_EVENTS] = "guard_events",
+	[STAT_THREADS] = "threads",
+	[STAT_HEAPS_ADOPTED] = "heaps_adopted",
+};
+
+int stats_index(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_HK_STATS; i++) {
+		const char *a = stats_names[i], *b = name;
+
+		if (!a)
+			continue;	/* a counter without a name is never matched */
+		while (*a && *a == *b)
+			a++, b++;
+		if (!*a && !*b)
+			return (int)i;
+	}
+	return -1;
+}
+
+void stats_sum(unsigned long out[NR_HK_STATS])
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_HK_STATS; i++)
+		out[i] += a_load(&hk_stats_global[i], A_RELAXED);
+	heap_stats_sum(out);
+}
 
 /* ------------------------------------------------------------------ */
 /* Setup                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Read HAKMEM_STATS early: the program may change its environment later. */
+/* Read the option early: the program may change its environment later. */
 void stats_init(void)
 {
 	if (stats_enabled < 0)
-		stats_enabled = hk_env_long("HAKMEM_STATS", 0) > 0;
+		stats_enabled = hk_opt(OPT_STATS) != 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -37,29 +94,30 @@ void stats_init(void)
 
 static void stats_title(const char *box)
 {
-	hk_dprintf(STDERR_FILENO, "hakmem: stats: %s\n", box);
+	hk_dprintf(stats_fd, "hakmem: stats: %s\n", box);
 }
 
 static void stats_row(const char *what, unsigned long v)
 {
-	hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu\n", what, v);
+	hk_dprintf(stats_fd, "hakmem: stats:   %-24s %14lu\n", what, v);
 }
 
 static void stats_print(const unsigned long *s)
 {
 	const struct hk_box *b;
 
-	hk_dprintf(STDERR_FILENO, "hakmem: stats: ---- hakmem statistics (pid %d) ----\n",
+	hk_dprintf(stats_fd, "hakmem: stats: ---- hakmem statistics (pid %d) ----\n",
 		   (int)getpid());
 
 	/* The slab boxes' counters, then each box's own rows. */
-	hk_dprintf(STDERR_FILENO, "hakmem: stats: %-26s %14s %14s\n", "Slab boxes", "allocs",
+	hk_dprintf(stats_fd, "hakmem: stats: %-26s %14s %14s\n", "Slab boxes", "allocs",
 		   "owner frees");
 	for_each_box(b)
 		if (b->stat_alloc >= 0)
-			hk_dprintf(STDERR_FILENO, "hakmem: stats:   %-24s %14lu %14lu\n", b->name,
+			hk_dprintf(stats_fd, "hakmem: stats:   %-24s %14lu %14lu\n", b->name,
 				   s[b->stat_alloc], s[b->stat_alloc + 1]);
 	stats_row("refills", s[STAT_REFILL]);
+	stats_row("bin growths", s[STAT_BIN_GROW]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
 
 	stats_title("SuperSlab");
@@ -70,7 +128,7 @@ static void stats_print(const unsigned long *s)
 
 	for_each_box(b)
 		if (b->stats_report)
-			b->stats_report(s);
+			b->stats_report(stats_fd, s);
 
 	stats_title("Threads");
 	stats_row("heaps created", s[STAT_THREADS]);
@@ -79,16 +137,26 @@ static void stats_print(const unsigned long *s)
 
 __attribute__((destructor)) static void stats_exit(void)
 {
-	unsigned long sum[NR_HK_STATS];
-	unsigned int i;
+	unsigned long sum[NR_HK_STATS] = { 0 };
+	char buf[256];
+	const char *path;
 
 	stats_init();
-	if (!stats_enabled)
+	/* With CONFIG_OPTIONS, hak_option_set("stats", ...) may have changed it since. */
+	if (!(IS_ENABLED(CONFIG_OPTIONS) ? hk_opt(OPT_STATS) : (unsigned long)stats_enabled))
 		return;
-	for (i = 0; i < NR_HK_STATS; i++)
-		sum[i] = a_load(&hk_stats_global[i], A_RELAXED);
-	heap_stats_sum(sum);
+	path = hk_opt_stats_file(buf, sizeof(buf));
+	if (*path) {
+		stats_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (stats_fd < 0) {
+			hk_dprintf(STDERR_FILENO, "hakmem: stats: cannot open %s; to stderr\n", path);
+			stats_fd = STDERR_FILENO;
+		}
+	}
+	stats_sum(sum);
 	stats_print(sum);
+	if (stats_fd != STDERR_FILENO)
+		close(stats_fd);
 }
 
 /* Registered so that HAKMEM_STATS is read at initialisation. */

@@ -18,6 +18,7 @@ enum hk_stat {
 	STAT_MID_FREE,		/* Mid frees by the owner */
 	STAT_ULTRAHOT_HIT,	/* UltraHot L0 hits */
 	STAT_REFILL,		/* thread cache refills */
+	STAT_BIN_GROW,		/* bins that overflowed and grew instead of flushing */
 	STAT_REMOTE_FREE,	/* frees of another thread's block */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
 	STAT_SLAB_RETIRE,	/* slabs given back to a pool */
@@ -41,11 +42,24 @@ extern unsigned long hk_stats_global[NR_HK_STATS];
 #define STAT_ADD(item, n)		a_fetch_add(&hk_stats_global[item], (unsigned long)(n), A_RELAXED)
 
 void stats_init(void);
+/* Index of the counter called name ("tiny_alloc", ...), or -1. */
+int stats_index(const char *name);
+/* Add the counters of every exited thread and of the caller to out. */
+void stats_sum(unsigned long out[NR_HK_STATS]);
 #else
 #define STAT_INC(item)			do { } while (0)
 #define STAT_ADD(item, n)		do { } while (0)
 
 static inline void stats_init(void)
+{
+}
+
+static inline int stats_index(const char *name)
+{
+	return -1;
+}
+
+static inline void stats_sum(unsigned long out[NR_HK_STATS])
 {
 }
 #endif

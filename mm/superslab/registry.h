@@ -5,40 +5,90 @@
  * there. free() consults it before it reads any metadata through a
  * pointer, so a foreign pointer is never dereferenced.
  *
- * The map is a zero-initialised array in .bss: untouched pages cost no
- * memory, and its address is a link-time constant (no load on free).
+ * It is a two-level map. The directory (hk_registry_dir, a few KiB of
+ * .data) has one pointer per REG_L2_ENTRIES chunks (128 GiB of address
+ * space with 2 MiB chunks) to that range's table of bytes, biased so that
+ * it is indexed by the whole chunk number: dir[i] = table - i *
+ * REG_L2_ENTRIES, and the lookup is two loads with no masking. A range
+ * where hakmem never mapped anything points to the zero table, a
+ * read-only array of zeros (REG_FOREIGN), so the lookup needs no test
+ * for a missing table. A table is mapped (64 KiB of address space, its
+ * pages touched only where chunks are registered) by registry_prepare()
+ * the first time a mapping of ours lands in its range, before any byte
+ * of it is set, and never goes away. A flat byte array for the whole 47-
+ * or 48-bit address space would cost 64-128 MiB of address space (and,
+ * under vm.overcommit_memory=2, of commit charge) in every process.
  */
 #ifndef _MM_SUPERSLAB_REGISTRY_H
 #define _MM_SUPERSLAB_REGISTRY_H
 
 #include <hakmem/atomic.h>
+#include <hakmem/print.h>
 #include <asm/page.h>
 
 #define SS_SHIFT	CONFIG_SUPERSLAB_SHIFT
 #define SS_SIZE		(1UL << SS_SHIFT)
 #define SS_MASK		(SS_SIZE - 1)
 
-#define REG_ENTRIES	(1UL << (ARCH_VA_BITS - SS_SHIFT))
+/* Bits of a chunk number, of a table index, of a directory index. */
+#define REG_CHUNK_BITS	(ARCH_VA_BITS - SS_SHIFT)
+#define REG_L2_BITS	16
+#define REG_L2_ENTRIES	(1UL << REG_L2_BITS)
+#define REG_L1_ENTRIES	(1UL << (REG_CHUNK_BITS - REG_L2_BITS))
+/* Address space one table covers. */
+#define REG_L2_SPAN	(REG_L2_ENTRIES << SS_SHIFT)
 
 /* Registry values */
 #define REG_FOREIGN	0	/* not ours */
 #define REG_SUPERSLAB	1	/* a SuperSlab starts at this chunk */
-#define REG_LARGE	2	/* a large block's mapping starts in this chunk */
-/* 2 + k: a large block's user pointer, its header k chunks below. */
-#define REG_LARGE_BACK_MAX	253
+#define REG_LARGE	2	/* a large block's header is right below the pointer (chunk mapped in full) */
+/* REG_LARGE_AT(k): a large block's header starts k chunks below this chunk's start. */
+#define REG_LARGE_AT(k)	(3U + (unsigned int)(k))
+#define REG_LARGE_BACK_MAX	252
 
-extern unsigned char hk_registry[REG_ENTRIES];
+/* Bits of a directory index. */
+#define REG_L1_BITS	(REG_CHUNK_BITS - REG_L2_BITS)
+
+/* Zeros: the table of every range where nothing of ours was ever mapped. */
+extern const unsigned char hk_registry_zero[REG_L2_ENTRIES];
+/* Per range i: its table - i * REG_L2_ENTRIES, as an integer (atomic). */
+extern uintptr_t hk_registry_dir[REG_L1_ENTRIES];
+
+/* The directory entry of range i while it has no table. */
+static __always_inline uintptr_t registry_unmapped(uintptr_t i)
+{
+	return (uintptr_t)hk_registry_zero - (i << REG_L2_BITS);
+}
 
 static __always_inline unsigned int registry_lookup(uintptr_t addr)
 {
-	if (unlikely(addr >> ARCH_VA_BITS))
+	uintptr_t chunk = addr >> SS_SHIFT;
+	uintptr_t t;
+
+	if (unlikely(chunk >> REG_CHUNK_BITS))
 		return REG_FOREIGN;
-	return a_load(&hk_registry[addr >> SS_SHIFT], A_RELAXED);
+	t = a_load(&hk_registry_dir[chunk >> REG_L2_BITS], A_RELAXED);
+	return a_load((const unsigned char *)(t + chunk), A_RELAXED);
 }
 
+/*
+ * Make sure every chunk of [addr, addr + len) has a table, so that
+ * registry_set() can store into it. 0, or -1 if a table could not be
+ * mapped (out of address space or memory). Called for every mapping that
+ * may be registered (os_map_aligned()).
+ */
+int registry_prepare(uintptr_t addr, size_t len);
+
+/* addr's chunk was prepared (or value is REG_FOREIGN and it never was). */
 static inline void registry_set(uintptr_t addr, unsigned int value)
 {
-	a_store(&hk_registry[addr >> SS_SHIFT], (unsigned char)value, A_RELEASE);
+	uintptr_t chunk = addr >> SS_SHIFT, i = chunk >> REG_L2_BITS;
+	uintptr_t t = a_load(&hk_registry_dir[i], A_ACQUIRE);
+
+	HK_ASSERT(t != registry_unmapped(i) || value == REG_FOREIGN);
+	if (t == registry_unmapped(i))
+		return;		/* REG_FOREIGN already: never prepared, never set */
+	a_store((unsigned char *)(t + chunk), (unsigned char)value, A_RELEASE);
 }
 
 #endif /* _MM_SUPERSLAB_REGISTRY_H */

@@ -13,14 +13,33 @@
 #include <hakmem/print.h>
 #include "os/os.h"
 #include "stats/stats.h"
+#include "options/options.h"
 #include "box.h"
 #include "superslab.h"
 
 /* The pool of every slab box that has none of its own. */
 struct ss_pool ss_pool_main = SS_POOL_INIT;
+HK_LOCK_REGISTER(&ss_pool_main.lock, HK_LOCK_SS_POOL);
 
 /* Free slots still committed, over all pools (hysteresis budget). */
 static unsigned long ss_dirty_slots;
+/* Slots in use (ACTIVE, the headers excluded), over all pools. */
+static unsigned long ss_active_slots;
+/*
+ * The dirty budget follows the program's recent peak of slots in use: a
+ * program that frees what it will allocate again a moment later keeps
+ * the memory committed (no madvise, no page faults on the way back),
+ * and what is committed never exceeds that recent peak plus
+ * CONFIG_SUPERSLAB_DIRTY_SLOTS. The peak halves every SS_DECAY_MS (or is
+ * the current use, if higher); the release or claim that sees an epoch
+ * go by returns the excess to the kernel.
+ */
+#define SS_DECAY_MS	100
+static unsigned long ss_recent_peak;	/* recent peak of ss_active_slots */
+static unsigned long ss_epoch_ms;	/* when the current decay epoch began */
+static int ss_purging;			/* a thread is returning the excess */
+
+static unsigned long ss_purge(unsigned long max);
 
 /* Claims take the pool lock only without CONFIG_SUPERSLAB_LOCKFREE. */
 static inline void ss_claim_lock(struct ss_pool *pool)
@@ -46,6 +65,9 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 
 	if (!ss)
 		return NULL;
+	/* Before the first touch, so that faults can take whole huge pages. */
+	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt_inited(OPT_THP))
+		os_hugepage(ss, SS_SIZE);
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
@@ -55,6 +77,7 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	ss->slabs[0].state = SLOT_ACTIVE;	/* the header */
 	ss->free_mask = ~0UL >> (8 * sizeof(unsigned long) - SS_SLOTS) & ~1UL;
 	ss->dirty_mask = 0;
+	ss->unmapped_mask = 0;
 	registry_set((uintptr_t)ss, REG_SUPERSLAB);
 	STAT_INC(STAT_SS_MAPPED);
 	return ss;
@@ -75,20 +98,36 @@ static inline unsigned long ss_run_starts(unsigned long m, unsigned int nr)
 	return run;
 }
 
+/*
+ * How a claim may pick its run of slots: only slots all still committed
+ * (no page faults, no zeroing by the kernel), any mapped slots, or any
+ * slots at all (the caller maps the unmapped ones of the run again).
+ */
+enum ss_claim_mode {
+	SS_CLAIM_DIRTY,
+	SS_CLAIM_MAPPED,
+	SS_CLAIM_ANY,
+};
+
 /* Try to claim nr contiguous slots of ss; index of the first or -1. */
-static int ss_try_claim(struct superslab *ss, unsigned int nr)
+static int ss_try_claim(struct superslab *ss, unsigned int nr, enum ss_claim_mode mode)
 {
 	unsigned long m = a_load(&ss->free_mask, A_ACQUIRE);
 
 	for (;;) {
-		unsigned long run = ss_run_starts(m, nr);
+		unsigned long u = a_load(&ss->unmapped_mask, A_RELAXED);
+		unsigned long run = ss_run_starts(mode == SS_CLAIM_ANY ? m : m & ~u, nr);
 		unsigned long dirty, want;
 		unsigned int idx;
 
 		if (!run)
 			return -1;
-		/* Prefer slots still committed: no page faults. */
-		dirty = run & a_load(&ss->dirty_mask, A_RELAXED);
+		/* Prefer runs all committed, then mapped ones. */
+		dirty = ss_run_starts(m & a_load(&ss->dirty_mask, A_RELAXED), nr);
+		if (mode == SS_CLAIM_DIRTY && !dirty)
+			return -1;
+		if (!dirty && mode == SS_CLAIM_ANY)
+			dirty = ss_run_starts(m & ~u, nr);
 		idx = hk_ctz(dirty ? dirty : run);
 		want = ((1UL << nr) - 1) << idx;
 		if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE)) {
@@ -101,6 +140,77 @@ static int ss_try_claim(struct superslab *ss, unsigned int nr)
 	}
 }
 
+/* The dirty budget now: the recent peak's slots not in use, at least the floor. */
+static unsigned long ss_dirty_budget(void)
+{
+	unsigned long peak = a_load(&ss_recent_peak, A_RELAXED);
+	unsigned long active = a_load(&ss_active_slots, A_RELAXED);
+	unsigned long spare = peak > active ? peak - active : 0;
+
+	unsigned long floor = hk_opt_inited(OPT_DIRTY_SLOTS);
+
+	/* dirty_slots=0: no hysteresis at all, every freed slot goes back. */
+	if (!floor)
+		return 0;
+	return spare > floor ? spare : floor;
+}
+
+/*
+ * A new count of slots in use: raise the recent peak; at the end of an
+ * epoch halve it (once per epoch gone by) and return the dirty slots
+ * above the new budget to the kernel.
+ */
+static void ss_note_active(unsigned long active)
+{
+	unsigned long peak = a_load(&ss_recent_peak, A_RELAXED);
+	unsigned long now, epochs, dirty, budget;
+
+	while (active > peak &&
+	       !a_cas(&ss_recent_peak, &peak, active, A_RELAXED))
+		;
+	now = os_now_ms();
+	epochs = (now - a_load(&ss_epoch_ms, A_RELAXED)) / SS_DECAY_MS;
+	if (likely(!epochs))
+		return;
+	if (a_swap(&ss_purging, 1, A_ACQUIRE))
+		return;		/* another thread does it */
+	a_store(&ss_epoch_ms, now, A_RELAXED);
+	peak = a_load(&ss_recent_peak, A_RELAXED);
+	peak = epochs >= 8 * sizeof(long) ? 0 : peak >> epochs;
+	if (peak < active)
+		peak = active;
+	a_store(&ss_recent_peak, peak, A_RELAXED);
+	dirty = a_load(&ss_dirty_slots, A_RELAXED);
+	budget = ss_dirty_budget();
+	if (dirty > budget)
+		ss_purge(dirty - budget);
+	a_store(&ss_purging, 0, A_RELEASE);
+}
+
+/* Map the unmapped slots among bits (held by the caller) again; 0 or -1. */
+static __slowpath int ss_remap_slots(struct superslab *ss, unsigned long bits)
+{
+	unsigned long u = a_load(&ss->unmapped_mask, A_ACQUIRE) & bits;
+
+	while (u) {
+		unsigned int i = hk_ctz(u), n = hk_ctz(~(u >> i));
+		unsigned long run = (n >= 8 * sizeof(unsigned long) ? ~0UL : (1UL << n) - 1) << i;
+
+		if (os_map_at((char *)ss + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT))
+			return -1;
+		for (; n; n--, i++)
+			ss->slabs[i].state = SLOT_UNUSED;
+		a_fetch_and(&ss->unmapped_mask, ~run, A_RELEASE);
+		u &= ~run;
+	}
+	return 0;
+}
+
+void ss_tick(void)
+{
+	ss_note_active(a_load(&ss_active_slots, A_RELAXED));
+}
+
 /* Account the slots we now hold: EMPTY ones leave the dirty budget. */
 static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int nr)
 {
@@ -109,12 +219,36 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 	for (i = idx; i < idx + nr; i++) {
 		struct slab *s = &ss->slabs[i];
 
+		HK_ASSERT(s->state != SLOT_UNMAPPED && s->state != SLOT_ACTIVE);
 		if (s->state == SLOT_EMPTY) {
 			a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
 			a_fetch_and(&ss->dirty_mask, ~(1UL << i), A_RELAXED);
 		}
 		s->state = SLOT_ACTIVE;
 	}
+	ss_note_active(a_fetch_add(&ss_active_slots, (unsigned long)nr, A_RELAXED) + nr);
+}
+
+/* Give back slots claimed but not taken. */
+static void ss_unclaim(struct superslab *ss, unsigned int idx, unsigned int nr)
+{
+	ss_claim_lock(ss->pool);
+	a_fetch_or(&ss->free_mask, ((1UL << nr) - 1) << idx, A_RELEASE);
+	ss_claim_unlock(ss->pool);
+}
+
+/* Claim a run in a SuperSlab of pool; NULL if none has one. */
+static struct superslab *ss_claim_existing(struct ss_pool *pool, unsigned int nr,
+					   enum ss_claim_mode mode, int *idx)
+{
+	struct superslab *ss;
+
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		*idx = ss_try_claim(ss, nr, mode);
+		if (*idx >= 0)
+			return ss;
+	}
+	return NULL;
 }
 
 struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
@@ -123,15 +257,38 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 	int idx = -1;
 
 	ss_claim_lock(pool);
-	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
-		idx = ss_try_claim(ss, nr);
-		if (idx >= 0)
-			break;
+	/* Committed slots anywhere first, then any mapped run. */
+	ss = NULL;
+	if (a_load(&ss_dirty_slots, A_RELAXED) >= nr)
+		ss = ss_claim_existing(pool, nr, SS_CLAIM_DIRTY, &idx);
+	if (!ss)
+		ss = ss_claim_existing(pool, nr, SS_CLAIM_MAPPED, &idx);
+	/*
+	 * Slots whose address space was given back cost less to map again
+	 * than a new SuperSlab.
+	 */
+	if (unlikely(!ss))
+		ss = ss_claim_existing(pool, nr, SS_CLAIM_ANY, &idx);
+	/*
+	 * Even the first pass may get unmapped slots: ss_unmap_free() may
+	 * have unmapped them and set their free bits again between our
+	 * reading the masks and our compare-exchange. The bits are ours
+	 * now, so their unmapped bits hold still. At the limit, what the
+	 * Large box keeps goes first (core_reclaim); a range taken
+	 * meanwhile (EEXIST): a new SuperSlab is the last resort.
+	 */
+	if (ss && unlikely(a_load(&ss->unmapped_mask, A_ACQUIRE) & (((1UL << nr) - 1) << idx)) &&
+	    ss_remap_slots(ss, ((1UL << nr) - 1) << idx) &&
+	    (!core_reclaim() || ss_remap_slots(ss, ((1UL << nr) - 1) << idx))) {
+		ss_claim_unlock(pool);
+		ss_unclaim(ss, (unsigned int)idx, nr);
+		ss_claim_lock(pool);
+		ss = NULL;
 	}
 	if (!ss) {
 		ss = ss_map(pool);
 		if (ss) {
-			idx = ss_try_claim(ss, nr);
+			idx = ss_try_claim(ss, nr, SS_CLAIM_MAPPED);
 			/*
 			 * Publish: next before head, so readers see a whole
 			 * node. Lock-free claimers do not hold the lock yet.
@@ -161,12 +318,15 @@ void ss_release(struct slab *head, unsigned int nr)
 	struct superslab *ss = ss_of(head);
 	unsigned int idx = (unsigned int)(head - ss->slabs);
 	unsigned long bits = ((1UL << nr) - 1) << idx;
+	unsigned long active;
 	unsigned int i, state;
 
 	HK_ASSERT(idx > 0 && idx + nr <= SS_SLOTS);
 	HK_ASSERT(!(a_load(&ss->free_mask, A_RELAXED) & bits));
 
-	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > CONFIG_SUPERSLAB_DIRTY_SLOTS) {
+	/* No longer in use: the budget counts them as spare. */
+	active = a_fetch_sub(&ss_active_slots, (unsigned long)nr, A_RELAXED) - nr;
+	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > ss_dirty_budget()) {
 		os_decommit(slab_start(head), (size_t)nr << SLOT_SHIFT);
 		STAT_ADD(STAT_SLOTS_DECOMMIT, nr);
 		state = SLOT_UNUSED;
@@ -183,6 +343,7 @@ void ss_release(struct slab *head, unsigned int nr)
 	ss_claim_lock(ss->pool);
 	a_fetch_or(&ss->free_mask, bits, A_RELEASE);
 	ss_claim_unlock(ss->pool);
+	ss_note_active(active);
 }
 
 /* ------------------------------------------------------------------ */
@@ -201,16 +362,17 @@ static int ss_claim_bits(struct superslab *ss, unsigned long want)
 	return 1;
 }
 
-unsigned long ss_trim(struct ss_pool *pool)
+/* Return up to max EMPTY slots of pool to the kernel. */
+static unsigned long ss_purge_pool(struct ss_pool *pool, unsigned long max)
 {
 	struct superslab *ss;
 	unsigned long done = 0;
 
 	ss_claim_lock(pool);
-	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss && done < max; ss = ss->next) {
 		unsigned long dirty = a_load(&ss->dirty_mask, A_RELAXED);
 
-		while (dirty) {
+		while (dirty && done < max) {
 			unsigned int i = hk_ctz(dirty);
 			unsigned long bit = 1UL << i;
 
@@ -232,14 +394,14 @@ unsigned long ss_trim(struct ss_pool *pool)
 	return done;
 }
 
-/* ------------------------------------------------------------------ */
-/* fork                                                               */
-/* ------------------------------------------------------------------ */
+unsigned long ss_trim(struct ss_pool *pool)
+{
+	return ss_purge_pool(pool, ~0UL);
+}
 
 /*
  * Pools: the shared one first, then the registered boxes' own pools in
- * link order. Fork takes their locks in that order and releases them in
- * the reverse order.
+ * link order.
  */
 unsigned long ss_trim_all(void)
 {
@@ -252,32 +414,117 @@ unsigned long ss_trim_all(void)
 	return done;
 }
 
-void ss_fork_prepare(void)
+/* Return up to max EMPTY slots, from any pool. */
+static unsigned long ss_purge(unsigned long max)
 {
 	const struct hk_box *b;
+	unsigned long done = ss_purge_pool(&ss_pool_main, max);
 
-	hk_lock(&ss_pool_main.lock);
 	for_each_box(b)
-		if (b->pool)
-			hk_lock(&b->pool->lock);
+		if (b->pool && done < max)
+			done += ss_purge_pool(b->pool, max - done);
+	return done;
 }
 
-void ss_fork_parent(void)
-{
-	const struct hk_box *b;
+#ifdef CONFIG_MALLOC_INFO
+/* ------------------------------------------------------------------ */
+/* Usage (mallinfo, malloc_stats, malloc_info)                        */
+/* ------------------------------------------------------------------ */
 
-	for_each_box_reverse(b)
-		if (b->pool)
-			hk_unlock(&b->pool->lock);
-	hk_unlock(&ss_pool_main.lock);
+/*
+ * Walk the pool without taking a lock: the list is append-only and the
+ * slot metadata is never unmapped. Fields of a slab being set up or
+ * retired meanwhile may be read half old, half new; the figures are
+ * clamped so that a torn read is an inexact count, never a wild one.
+ */
+void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg)
+{
+	struct superslab *ss;
+	unsigned int i;
+
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		u->superslabs++;
+		u->header_slots++;
+		for (i = 1; i < SS_SLOTS; i++) {
+			struct slab *s = &ss->slabs[i];
+			unsigned int kind = a_load(&s->kind, A_RELAXED);
+			unsigned int state = a_load(&s->state, A_RELAXED);
+			unsigned long used, cap;
+			unsigned int span;
+
+			if (kind == SLAB_BLOCKS) {
+				used = a_load(&s->used, A_RELAXED);
+				cap = a_load(&s->capacity, A_RELAXED);
+				span = a_load(&s->span, A_RELAXED);
+				if (used > cap)
+					used = cap;
+				if (span < 1 || span > SS_SLOTS - i)
+					span = 1;
+				fn(arg, a_load(&s->class_idx, A_RELAXED), used, cap, span);
+			} else if (kind == SLAB_FREE) {
+				if (state == SLOT_EMPTY)
+					u->empty_slots++;
+				else if (state == SLOT_UNUSED)
+					u->unused_slots++;
+			}
+		}
+	}
+}
+#endif /* CONFIG_MALLOC_INFO */
+
+/* ------------------------------------------------------------------ */
+/* Giving address space back                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * SuperSlabs stay mapped (lock-free readers walk the lists and read the
+ * headers), but the free slots of each can go: claim them all, unmap them
+ * run by run, mark them UNMAPPED and free again. ss_claim() maps them
+ * back (MAP_FIXED_NOREPLACE) when no mapped slots are left.
+ */
+unsigned long ss_unmap_pool(struct ss_pool *pool)
+{
+	struct superslab *ss;
+	unsigned long done = 0;
+
+	if (!hk_trylock(&pool->lock))
+		return 0;
+	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+		unsigned long want = a_load(&ss->free_mask, A_ACQUIRE) &
+				     ~a_load(&ss->unmapped_mask, A_RELAXED);
+		unsigned long left;
+
+		if (!want || !ss_claim_bits(ss, want))
+			continue;
+		for (left = want; left; ) {
+			unsigned int i = hk_ctz(left), n = hk_ctz(~(left >> i)), j;
+			unsigned long run = (n >= 8 * sizeof(unsigned long) ? ~0UL : (1UL << n) - 1) << i;
+
+			for (j = i; j < i + n; j++) {
+				if (ss->slabs[j].state == SLOT_EMPTY) {
+					a_fetch_and(&ss->dirty_mask, ~(1UL << j), A_RELAXED);
+					a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
+				}
+				ss->slabs[j].state = SLOT_UNMAPPED;
+			}
+			os_unmap((char *)ss + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT);
+			left &= ~run;
+			done += n;
+		}
+		a_fetch_or(&ss->unmapped_mask, want, A_RELEASE);
+		a_fetch_or(&ss->free_mask, want, A_RELEASE);
+	}
+	hk_unlock(&pool->lock);
+	return done;
 }
 
-void ss_fork_child(void)
+unsigned long ss_unmap_free(void)
 {
 	const struct hk_box *b;
+	unsigned long done = ss_unmap_pool(&ss_pool_main);
 
-	hk_lock_reset(&ss_pool_main.lock);
 	for_each_box(b)
 		if (b->pool)
-			hk_lock_reset(&b->pool->lock);
+			done += ss_unmap_pool(b->pool);
+	return done;
 }

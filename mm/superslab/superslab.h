@@ -6,9 +6,11 @@
  * found by masking: ss = p & ~SS_MASK, slot = (p >> SLOT_SHIFT) & mask.
  *
  * Slot states: UNUSED (never touched, or returned to the kernel), ACTIVE
- * (part of a slab), EMPTY (free again but still committed). The free-slot
- * mask says which slots may be claimed; a claimer owns a slot's metadata
- * from the moment it clears the bit until it sets it again.
+ * (part of a slab), EMPTY (free again but still committed), UNMAPPED (free,
+ * and its address space given back: ss_unmap_free(), when the address
+ * space runs short; mapped again when claimed). The free-slot mask says
+ * which slots may be claimed; a claimer owns a slot's metadata from the
+ * moment it clears the bit until it sets it again.
  */
 #ifndef _MM_SUPERSLAB_H
 #define _MM_SUPERSLAB_H
@@ -26,6 +28,7 @@ enum slot_state {
 	SLOT_UNUSED = 0,
 	SLOT_ACTIVE,
 	SLOT_EMPTY,
+	SLOT_UNMAPPED,
 };
 
 enum slab_kind {
@@ -97,6 +100,7 @@ struct superslab {
 	struct superslab *next;		/* pool's list (append-only) */
 	unsigned long free_mask;	/* atomic: bit i = slot i claimable */
 	unsigned long dirty_mask;	/* atomic: bit i = free slot i still committed */
+	unsigned long unmapped_mask;	/* atomic: bit i = free slot i is not mapped (SLOT_UNMAPPED) */
 	struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0 unused) */
 };
 
@@ -107,7 +111,9 @@ BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
 /*
  * A pool of SuperSlabs. ss_pool_main is the shared one; a box may bring
  * its own (struct hk_box::pool, e.g. Small-Mid's ss_pool_smallmid): the
- * backend trims and locks for fork every registered pool.
+ * backend purges, trims and unmaps every registered pool, and the box
+ * registers the pool's lock for fork (HK_LOCK_REGISTER) where it defines
+ * the pool.
  */
 struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
@@ -156,13 +162,47 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr);
 /* Give back the nr slots starting at head; keeps them committed if allowed. */
 void ss_release(struct slab *head, unsigned int nr);
 
+/*
+ * The dirty budget's clock: apply the decay if an epoch went by. Called
+ * now and then from the heap's slow paths, so that a program that keeps
+ * allocating from its bins also gets memory back.
+ */
+void ss_tick(void);
+
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
 /* The same for the shared pool and every registered box's own pool. */
 unsigned long ss_trim_all(void);
 
-void ss_fork_prepare(void);
-void ss_fork_parent(void);
-void ss_fork_child(void);
+/*
+ * Unmap every free slot of every pool (address space for a mapping the
+ * kernel refused: core_reclaim). A pool whose lock is held (by this thread,
+ * mapping a SuperSlab) is skipped. Returns the slots unmapped.
+ */
+unsigned long ss_unmap_free(void);
+/* The same for one pool (0 if its lock is held). */
+unsigned long ss_unmap_pool(struct ss_pool *pool);
+
+/*
+ * What a pool holds, for mallinfo() and friends (CONFIG_MALLOC_INFO).
+ * A racy snapshot: slots change hands while it is taken.
+ */
+struct ss_usage {
+	unsigned long superslabs;	/* SuperSlabs mapped */
+	unsigned long header_slots;	/* slot 0 of each: the header */
+	unsigned long empty_slots;	/* free slots still committed (EMPTY) */
+	unsigned long unused_slots;	/* free slots returned to the kernel */
+};
+
+/*
+ * Called for each slab of blocks (head slot) of a pool by ss_usage():
+ * its class, blocks in use (bins included), capacity and slots.
+ */
+typedef void (*ss_slab_fn)(void *arg, unsigned int cls, unsigned long used,
+			   unsigned long capacity, unsigned int span);
+
+/* Add pool's figures to *u and report each slab to fn. */
+void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg);
+
 
 #endif /* _MM_SUPERSLAB_H */

@@ -42,6 +42,7 @@ static void tiny_check(void)
 
 HK_BOX(tiny) = {
 	.name		= "Tiny",
+	.id		= "tiny",
 	.nr_classes	= TINY_NR_CLASSES,
 	.classes_init	= tiny_classes_init,
 	.stat_alloc	= STAT_TINY_ALLOC,

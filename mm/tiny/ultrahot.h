@@ -29,8 +29,9 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 	if (size - 1 > 32 - 1 || !u->count[i])
 		return 0;
 	p = u->slot[i][--u->count[i]];
-	if (unlikely(!dfkey_take(p)))
+	if (unlikely(dfkey_bad(p)))
 		heap_free_list_corrupt(p);
+	dfkey_clear(p);
 	STAT_INC_TLS(STAT_ULTRAHOT_HIT);
 	*out = p;
 	return 1;

@@ -12,8 +12,16 @@
  *   interior pointer of one of our blocks
  *	ignored, or reported and aborted (SIGABRT): either is accepted,
  *	but the block and later allocations must not be corrupted.
- *   double free of a Tiny/Small-Mid/Mid block (CONFIG_DOUBLE_FREE_CHECK)
- *	a message containing "double free" on stderr, then SIGABRT.
+ *   double free of a Tiny/Small-Mid/Mid block (CONFIG_DOUBLE_FREE_CHECK),
+ *   by the owner thread or by another one
+ *	a message containing "double free" on stderr, then SIGABRT (in the
+ *	second free, or at the latest when the next mallocs of the size
+ *	hand the block out again).
+ *   double free of a Large block while the cache holds it (CONFIG_LARGE_CACHE),
+ *   by the owner thread or by another one
+ *	the same.
+ *   pointer into the unused tail of a slab
+ *	like an interior pointer; never handed out by malloc.
  *   sizes that overflow or exceed PTRDIFF_MAX
  *	NULL with errno ENOMEM (posix_memalign: returns ENOMEM).
  *
@@ -29,6 +37,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -351,6 +360,63 @@ static void case_free_interior_mid(void)
 	interior(20000, 16);
 }
 
+/*
+ * A pointer into the unused tail of a slab (past its last block): the
+ * blocks of a class of size b fill a 64 KiB slot up to 65536 / b * b.
+ * Classes up to 8 KiB have one-slot slabs, found by masking the block.
+ */
+static int slab_tail(size_t n)
+{
+	char *p = t_malloc(n), *slot, *tail, *q[200];
+	size_t b, cap, i;
+	int k;
+
+	require(p);
+	b = t_malloc_usable_size(p);
+	require(b >= n && b <= 8192);
+	slot = (char *)((uintptr_t)p & ~(uintptr_t)65535);
+	cap = 65536 / b;
+	tail = slot + cap * b;
+	if (65536 - cap * b < 16) {
+		t_free(p);
+		return 0;		/* this class fills its slab */
+	}
+	fill(p, n, 14);
+	require(t_malloc_usable_size(tail) == 0);
+	t_free(tail);
+	t_free(tail + 16);
+	require(intact(p, n, 14));
+	/* Never handed out: allocate the slab's worth twice. */
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < cap && i < 200; i++) {
+			q[i] = t_malloc(n);
+			require(q[i]);
+			if (q[i] >= tail && q[i] < slot + 65536)
+				die("malloc(%zu) = %p: in the unused tail (%p) of a slab", n,
+				    (void *)q[i], (void *)tail);
+			fill(q[i], n, 15);
+		}
+		while (i--)
+			t_free(q[i]);
+	}
+	require(intact(p, n, 14));
+	t_free(p);
+	return 1;
+}
+
+static void case_free_slab_tail(void)
+{
+	/* Sizes whose class leaves a tail with the default classes. */
+	static const size_t sizes[] = { 3000, 1500, 5000, 6000, 2500, 3500, 7000 };
+	unsigned int i, tried = 0;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		tried += (unsigned int)slab_tail(sizes[i]);
+	/* With power-of-two classes only there is no tail anywhere. */
+	if (!tried)
+		fprintf(stderr, "badinput: note: no class with a slab tail among the sizes\n");
+}
+
 static void case_free_interior_large(void)
 {
 	interior(200000, 16);
@@ -361,6 +427,18 @@ static void case_free_interior_large(void)
 /* ------------------------------------------------------------------------
  * Double free
  */
+
+/*
+ * The second free may be caught in free itself or when the block leaves
+ * the thread cache again: the next mallocs of the size.
+ */
+static void realloc_some(size_t n)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		require(t_malloc(n));
+}
 
 static void double_free(size_t n)
 {
@@ -374,11 +452,35 @@ static void double_free(size_t n)
 	 * free() may only store into the block; the allocator then finds
 	 * the second copy before it hands p out twice.
 	 */
-	require(t_malloc(n));
-	require(t_malloc(n));
-	require(t_malloc(n));
+	realloc_some(n);
 	/* Still alive: let survive() see whether anything broke. */
 }
+
+static void *free_twice(void *p)
+{
+	t_free(p);
+	t_free(launder(p));
+	return NULL;
+}
+
+/* A thread frees another thread's block twice (the remote-free path). */
+static void remote_double_free(size_t n)
+{
+	void *p = t_malloc(n);
+	pthread_t t;
+
+	require(p);
+	memset(p, 0x78, n);
+	require(pthread_create(&t, NULL, free_twice, p) == 0);
+	require(pthread_join(t, NULL) == 0);
+	realloc_some(n);
+}
+
+static void case_double_free_remote_tiny(void) { remote_double_free(64); }
+static void case_double_free_remote_mid(void) { remote_double_free(20000); }
+/* Large: the first free puts the block in the cache, the second finds it there. */
+static void case_double_free_large(void) { double_free(100000); }
+static void case_double_free_remote_large(void) { remote_double_free(100000); }
 
 static void case_double_free_tiny(void) { double_free(16); }
 static void case_double_free_tiny_1k(void) { double_free(1000); }
@@ -398,6 +500,7 @@ static void case_double_free_later(void)
 	for (i = 0; i < 100; i++)
 		t_free(q[i]);
 	t_free(launder(p));
+	realloc_some(48);
 }
 
 /* ------------------------------------------------------------------------
@@ -454,27 +557,62 @@ struct bcase {
 	void (*fn)(void);
 	enum outcome expect;
 	int skip;
+	const char *stderr_has;	/* must appear on stderr, if not NULL */
 };
+
+/*
+ * The guard's report of the first foreign pointers (on by default with
+ * CONFIG_EXTERNAL_GUARD_LOG), which names what the pointer points to.
+ */
+#if defined(CONFIG_EXTERNAL_GUARD_LOG) && CONFIG_EXTERNAL_GUARD_LOG_FIRST > 0 && \
+	defined(CONFIG_EXTERNAL_GUARD_MINCORE)
+#define GUARD_SAYS(outcome)	"foreign pointer (" outcome "), leaked"
+#else
+#define GUARD_SAYS(outcome)	NULL
+#endif
+
+/*
+ * With guard statistics, the report printed when the count reaches the
+ * threshold: after that many frees of a stack address, all "mapped".
+ */
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+#if defined(CONFIG_EXTERNAL_GUARD_STATS) && defined(CONFIG_EXTERNAL_GUARD_MINCORE)
+#define GUARD_REPORT	"by outcome: mapped " STR(CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD) ", unmapped 0,"
+#else
+#define GUARD_REPORT	NULL
+#endif
 
 static const struct bcase cases[] = {
 	{ "free_null", case_free_null, CONTINUES, 0 },
-	{ "free_stack", case_free_stack, CONTINUES, 0 },
-	{ "free_static", case_free_static, CONTINUES, 0 },
-	{ "free_mmap", case_free_mmap, CONTINUES, 0 },
-	{ "free_unmapped", case_free_unmapped, CONTINUES, 0 },
+	{ "free_stack", case_free_stack, CONTINUES, 0, GUARD_SAYS("mapped") },
+	{ "free_static", case_free_static, CONTINUES, 0, GUARD_SAYS("mapped") },
+	{ "free_mmap", case_free_mmap, CONTINUES, 0, GUARD_SAYS("mapped") },
+	{ "free_unmapped", case_free_unmapped, CONTINUES, 0, GUARD_SAYS("unmapped") },
 	{ "free_fake_superslab", case_free_fake_superslab, CONTINUES, 0 },
 	{ "free_libc", case_free_libc, CONTINUES, 0 },
-	{ "many_foreign", case_many_foreign, CONTINUES, 0 },
+	{ "many_foreign", case_many_foreign, CONTINUES, 0, GUARD_REPORT },
 	{ "realloc_foreign", case_realloc_foreign, CONTINUES, 0 },
 	{ "free_interior_tiny", case_free_interior_tiny, CONTINUES_OR_ABORTS, 0 },
 	{ "free_interior_mid", case_free_interior_mid, CONTINUES_OR_ABORTS, 0 },
 	{ "free_interior_large", case_free_interior_large, CONTINUES_OR_ABORTS, 0 },
+	{ "free_slab_tail", case_free_slab_tail, CONTINUES_OR_ABORTS, 0 },
+#ifdef CONFIG_LARGE_CACHE
+	{ "double_free_large", case_double_free_large, ABORTS_DOUBLE_FREE, 0 },
+#ifdef CONFIG_THREADS
+	{ "double_free_remote_large", case_double_free_remote_large, ABORTS_DOUBLE_FREE, 0 },
+#endif
+#endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	{ "double_free_tiny", case_double_free_tiny, ABORTS_DOUBLE_FREE, 0 },
 	{ "double_free_tiny_1k", case_double_free_tiny_1k, ABORTS_DOUBLE_FREE, 0 },
 	{ "double_free_mid", case_double_free_mid, ABORTS_DOUBLE_FREE, 0 },
 	{ "double_free_mid_32k", case_double_free_mid_32k, ABORTS_DOUBLE_FREE, 0 },
 	{ "double_free_later", case_double_free_later, ABORTS_DOUBLE_FREE, 0 },
+#ifdef CONFIG_THREADS
+	{ "double_free_remote_tiny", case_double_free_remote_tiny, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_remote_mid", case_double_free_remote_mid, ABORTS_DOUBLE_FREE, 0 },
+#endif
 #endif
 	{ "huge_sizes", case_huge_sizes, CONTINUES, 0 },
 };
@@ -489,7 +627,7 @@ static int run_case(const struct bcase *c)
 	ssize_t r;
 	pid_t pid;
 	const char *why = NULL;
-	char whybuf[256];
+	char whybuf[256], wanted[128];
 
 	fflush(NULL);
 	if (pipe(pipefd))
@@ -542,6 +680,10 @@ static int run_case(const struct bcase *c)
 		else if (!strstr(err, "double free"))
 			why = "expected \"double free\" on stderr";
 		break;
+	}
+	if (!why && c->stderr_has && !strstr(err, c->stderr_has)) {
+		snprintf(wanted, sizeof(wanted), "expected \"%s\" on stderr", c->stderr_has);
+		why = wanted;
 	}
 	if (why) {
 		if (WIFEXITED(status))

@@ -2,14 +2,20 @@
 # SPDX-License-Identifier: MIT
 #
 # Real programs on hakmem: each runs once on glibc's malloc and once with
-# LD_PRELOAD=libhakmem.so, and the outputs must match.
+# LD_PRELOAD=libhakmem.so, and the outputs must match (stdout, and stderr
+# where the program writes one: python, gcc). A run on hakmem must prove
+# that hakmem served it: the dynamic loader's log of its symbol bindings
+# (LD_DEBUG=bindings, written to files) must show malloc bound to
+# libhakmem.so in every process and never to the C library; a library
+# that fails to preload (the loader then runs the program on glibc) is a
+# failure, not a pass.
 #
 #   HK_OBJ=<build dir> HK_T=<build dir>/tests tests/programs/run.sh [name...]
 #
 # Programs: python3 (threaded workload.py), sqlite3, git, gcc, sort, redis.
 # A program that is not installed prints "SKIP name: ..." and does not
-# count. Each prints PASS or FAIL; the last line is
-# "programs: N passed, M failed". PROGRAMS_LONG=1 makes the workloads
+# count (with CI=true it is a failure). Each prints PASS or FAIL; the last
+# line is "programs: N passed, M failed"; no program passed is a failure. PROGRAMS_LONG=1 makes the workloads
 # bigger (make check-long).
 #
 # Needs a build with CONFIG_EXPORT_MALLOC=y and CONFIG_THREADS=y (python,
@@ -40,20 +46,57 @@ fi
 
 pass() { echo "PASS $1${2:+: $2}"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-skip() { echo "SKIP $1: $2"; }
+skip() {
+	if [ "${CI:-}" = true ]; then
+		fail "$1" "$2 (CI=true: a skipped program is a failure)"
+	else
+		echo "SKIP $1: $2"
+	fi
+}
 
-# on_hakmem CMD...: run with hakmem as the process malloc.
+# The program being run: names the loader logs ($W/ld/<cur>.<pid>).
+cur=none
+LDLOG=$W/ld
+mkdir -p "$LDLOG"
+
+# on_hakmem CMD...: run with hakmem as the process malloc; the dynamic
+# loader logs the symbol bindings of every process to $LDLOG/$cur.<pid>.
 on_hakmem() {
-	LD_PRELOAD=$LIB timeout "$TIMEOUT" "$@"
+	LD_DEBUG=bindings LD_DEBUG_OUTPUT=$LDLOG/$cur LD_PRELOAD=$LIB timeout "$TIMEOUT" "$@"
 }
 on_glibc() {
 	timeout "$TIMEOUT" "$@"
 }
 
-# compare NAME FILE_GLIBC FILE_HAKMEM
+# served NAME: prints why not and fails unless the loader logs of NAME's
+# runs on hakmem bind malloc to libhakmem.so, and never to the C library.
+served() {
+	local logs=("$LDLOG/$1".*) n bad
+	if [ ! -e "${logs[0]}" ]; then
+		echo "no loader log ($LDLOG/$1.*)"
+		return 1
+	fi
+	n=$(grep -l -F "libhakmem.so [0]: normal symbol \`malloc'" "${logs[@]}" | wc -l)
+	bad=$(grep -l -E "libc\.so\.6 \[0\]: normal symbol \`malloc'" "${logs[@]}" | head -n 3)
+	if [ "$n" = 0 ]; then
+		echo "malloc was never bound to libhakmem.so (not preloaded?)"
+		return 1
+	fi
+	if [ -n "$bad" ]; then
+		echo "malloc bound to the C library in $(echo $bad)"
+		return 1
+	fi
+	echo "$n processes on hakmem"
+}
+
+# compare NAME FILE_GLIBC FILE_HAKMEM [NOTE]: outputs equal, and hakmem
+# served the hakmem run.
 compare() {
-	if cmp -s "$2" "$3"; then
-		pass "$1" "$4"
+	local why
+	if ! why=$(served "$1"); then
+		fail "$1" "$why"
+	elif cmp -s "$2" "$3"; then
+		pass "$1" "$4${4:+, }$why"
 	else
 		fail "$1" "outputs differ (glibc: $2, hakmem: $3)"
 		diff "$2" "$3" | head -n 20
@@ -72,16 +115,20 @@ selected=("$@")
 
 prog_python() {
 	local py=/usr/bin/python3 d=$W/python
+	cur=python
 	[ -x $py ] || { skip python "$py not installed"; return; }
 	mkdir -p "$d"
 	on_glibc $py "$HK_SRC/tests/programs/workload.py" $SCALE > "$d/glibc.out" 2> "$d/glibc.err" ||
 		{ fail python "failed on glibc: $(tail -n 3 "$d/glibc.err")"; return; }
 	on_hakmem $py "$HK_SRC/tests/programs/workload.py" $SCALE > "$d/hakmem.out" 2> "$d/hakmem.err" ||
 		{ fail python "exit status $? on hakmem: $(tail -n 3 "$d/hakmem.err")"; return; }
-	compare python "$d/glibc.out" "$d/hakmem.out" "8 threads x 3 generations"
+	cat "$d/glibc.err" >> "$d/glibc.out"
+	cat "$d/hakmem.err" >> "$d/hakmem.out"
+	compare python "$d/glibc.out" "$d/hakmem.out" "8 threads x 3 generations, stdout and stderr"
 }
 
 prog_sqlite() {
+	cur=sqlite3
 	command -v sqlite3 >/dev/null || { skip sqlite3 "not installed"; return; }
 	local d=$W/sqlite rows=$((200000 * SCALE))
 	mkdir -p "$d"
@@ -112,6 +159,7 @@ EOF
 }
 
 prog_git() {
+	cur=git
 	command -v git >/dev/null || { skip git "not installed"; return; }
 	local d=$W/git
 	mkdir -p "$d"
@@ -148,6 +196,7 @@ prog_git() {
 }
 
 prog_gcc() {
+	cur=gcc
 	command -v gcc >/dev/null || { skip gcc "not installed"; return; }
 	local d=$W/gcc n=$((600 * SCALE))
 	mkdir -p "$d"
@@ -178,6 +227,11 @@ EOF
 		fail gcc "object files differ ($d/glibc.o, $d/hakmem.o)"
 		return
 	fi
+	if ! cmp -s "$d/glibc.err" "$d/hakmem.err"; then
+		fail gcc "stderr differs ($d/glibc.err, $d/hakmem.err)"
+		diff "$d/glibc.err" "$d/hakmem.err" | head -n 20
+		return
+	fi
 	on_hakmem gcc -o "$d/big" "$d/hakmem.o" || { fail gcc "link on hakmem failed"; return; }
 	"$d/big" > "$d/big.out" && on_hakmem "$d/big" > "$d/big.hakmem.out" ||
 		{ fail gcc "the compiled program failed"; return; }
@@ -185,6 +239,7 @@ EOF
 }
 
 prog_sort() {
+	cur=sort
 	command -v sort >/dev/null || { skip sort "not installed"; return; }
 	local d=$W/sort lines=$((1000000 * SCALE))
 	mkdir -p "$d"
@@ -210,6 +265,7 @@ free_port() {
 }
 
 prog_redis() {
+	cur=redis
 	command -v redis-server >/dev/null || { skip redis "redis-server not installed"; return; }
 	command -v redis-cli >/dev/null || { skip redis "redis-cli not installed"; return; }
 	local d=$W/redis port pid i n=$((20000 * SCALE)) note=
@@ -221,7 +277,7 @@ prog_redis() {
 	if ldd "$(command -v redis-server)" | grep -q jemalloc; then
 		note=" (redis links jemalloc: only the libc malloc entry points are hakmem's)"
 	fi
-	LD_PRELOAD=$LIB redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+	LD_DEBUG=bindings LD_DEBUG_OUTPUT=$LDLOG/$cur LD_PRELOAD=$LIB redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$d" --daemonize no --logfile "$d/server.log" &
 	pid=$!
 	for i in $(seq 1 100); do
@@ -249,8 +305,11 @@ prog_redis() {
 	redis-cli -p "$port" SHUTDOWN NOSAVE > /dev/null 2>&1
 	wait $pid
 	local rc=$?
-	if [ $ok = 1 ] && [ $rc = 0 ]; then
-		pass redis "benchmark $n requests, PING/SET/GET/RPUSH correct$note"
+	local why
+	if ! why=$(served redis); then
+		fail redis "$why"
+	elif [ $ok = 1 ] && [ $rc = 0 ]; then
+		pass redis "benchmark $n requests, PING/SET/GET/RPUSH correct, $why$note"
 		tr '\r' '\n' < "$d/bench.out" | grep -E '^(SET|GET|LPUSH|MSET):.*requests per second' | sed 's/^/    /'
 	else
 		fail redis "ok=$ok, server exit status $rc (logs in $d)"
@@ -270,5 +329,8 @@ for p in python sqlite3 git gcc sort redis; do
 	esac
 done
 
+if [ $passed = 0 ] && [ $failed = 0 ]; then
+	fail programs "no program ran"
+fi
 echo "programs: $passed passed, $failed failed"
-[ $failed = 0 ]
+[ $failed = 0 ] && [ $passed -gt 0 ]

@@ -1017,13 +1017,19 @@ START_TEST(test_usable_size_null)
 }
 END_TEST
 
+/*
+ * malloc_trim returns 1 if memory went back to the system, 0 if not
+ * (glibc). In the mmap build: freed blocks of a few hundred KiB leave
+ * committed free slots and cached large blocks behind, so the first trim
+ * returns 1 and a second one at once 0. The arena build returns nothing.
+ */
 START_TEST(test_malloc_trim)
 {
 	void *p[TRIM_N];
 	int i, r;
 
 	r = hak_malloc_trim(0);
-	REQ(r == 0 || r == 1);
+	REQ(r == 0 || r == 1);		/* whatever the runner left */
 	for (i = 0; i < TRIM_N; i++) {
 		size_t n = i < TRIM_N / 2 ? 64 : (size_t)i * 64;
 
@@ -1034,11 +1040,13 @@ START_TEST(test_malloc_trim)
 	for (i = 0; i < TRIM_N; i++)
 		hak_free(p[i]);
 	r = hak_malloc_trim(0);
-	REQ(r == 0 || r == 1);
-	r = hak_malloc_trim((size_t)1 << 20);
-	REQ(r == 0 || r == 1);
-	r = hak_malloc_trim(SIZE_MAX);
-	REQ(r == 0 || r == 1);
+#ifdef CONFIG_BACKEND_ARENA
+	ck_assert_int_eq(r, 0);
+#else
+	ck_assert_int_eq(r, 1);
+#endif
+	ck_assert_int_eq(hak_malloc_trim((size_t)1 << 20), 0);	/* nothing left */
+	ck_assert_int_eq(hak_malloc_trim(SIZE_MAX), 0);
 	/* Still works after trimming. */
 	for (i = 0; i < TRIM_N; i++) {
 		p[i] = hak_malloc((size_t)i * 100 + 1);
@@ -1065,11 +1073,11 @@ START_TEST(test_mallopt)
 	for (k = 0; k < sizeof(params) / sizeof(params[0]); k++)
 		ck_assert_msg(hak_mallopt(params[k][0], params[k][1]) == 1,
 			      "mallopt(%d, %d) not accepted", params[k][0], params[k][1]);
-	/* Unknown parameters: 0 or 1, and nothing breaks. */
+	/* Unknown parameters: ignored and 1, as glibc (no default case). */
 	r = hak_mallopt(12345, 1);
-	REQ(r == 0 || r == 1);
+	ck_assert_int_eq(r, 1);
 	r = hak_mallopt(-100, -1);
-	REQ(r == 0 || r == 1);
+	ck_assert_int_eq(r, 1);
 	p = hak_malloc(100);
 	REQ_NONNULL(p);
 	hak_free(p);

@@ -16,9 +16,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <hakmem.h>
 
@@ -146,6 +151,13 @@ static size_t largest_block(void)
 	}
 	return lo;
 }
+
+/* An assertion that calls into Check (which may allocate) only on failure. */
+#define expect(cond) \
+	do { \
+		if (!(cond)) \
+			ck_abort_msg("Assertion '%s' failed", #cond); \
+	} while (0)
 
 /* Room kept for Check while a test fills the arena. */
 #define RESERVE			4096
@@ -427,28 +439,280 @@ START_TEST(test_foreign_free)
 }
 END_TEST
 
-#ifndef CONFIG_DEBUG_ASSERT
-START_TEST(test_double_free)
+/*
+ * What a refused pointer may cost: nothing. The blocks handed out after
+ * it, as many as the arena gives, overlap neither each other nor the
+ * live ranges [live[i], live[i] + len[i]), and each is writable to its
+ * usable size. Returns the number of overlaps (0 is a pass); frees what
+ * it took. No Check call while the arena is full.
+ */
+static size_t overlaps_after(char *const *live, const size_t *len, size_t nlive)
 {
-	char *a = hak_malloc(64), *b = hak_malloc(64), *c, *d;
+	size_t n, i, j, bad = 0;
 
-	hak_free(a);
-	hak_free(a);		/* ignored */
-	/* A freed pointer is not a block any more. */
-	ck_assert_uint_eq(hak_malloc_usable_size(a), 0);
-	c = hak_malloc(64);
-	d = hak_malloc(64);
-	ck_assert_ptr_ne(c, NULL);
-	ck_assert_ptr_ne(d, NULL);
-	ck_assert_ptr_ne(c, d);
-	ck_assert_ptr_ne(c, b);
-	ck_assert_ptr_ne(d, b);
-	hak_free(b);
-	hak_free(c);
-	hak_free(d);
+	for (n = 0; n < MAX_PTRS; n++) {
+		ptrs[n] = hak_malloc(n % 3 == 0 ? 40 : n % 3 == 1 ? 8 : 200);
+		if (!ptrs[n])
+			break;
+	}
+	for (i = 0; i < n; i++) {
+		char *p = ptrs[i];
+		size_t u = hak_malloc_usable_size(p);
+
+		for (j = 0; j < nlive; j++)
+			if (p < live[j] + len[j] && live[j] < p + u)
+				bad++;
+		for (j = i + 1; j < n; j++) {
+			char *q = ptrs[j];
+
+			if (p < q + hak_malloc_usable_size(q) && q < p + u)
+				bad++;
+		}
+	}
+	for (i = 0; i < n; i++)
+		hak_free(ptrs[i]);
+	return bad;
+}
+
+/* stderr of the calls between capture_begin() and capture_end(). */
+static int capture_fd = -1, saved_stderr = -1;
+
+static void capture_begin(void)
+{
+	FILE *f = tmpfile();
+
+	ck_assert_ptr_ne(f, NULL);
+	capture_fd = dup(fileno(f));
+	fclose(f);
+	saved_stderr = dup(2);
+	dup2(capture_fd, 2);
+}
+
+static const char *capture_end(void)
+{
+	static char buf[512];
+	ssize_t n;
+
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	lseek(capture_fd, 0, SEEK_SET);
+	n = read(capture_fd, buf, sizeof(buf) - 1);
+	close(capture_fd);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+/*
+ * Run fn in a child; return its wait status and put its stderr in err.
+ * The child exits 0 if fn returns.
+ */
+static int in_child(void (*fn)(void), char *err, size_t size)
+{
+	int pfd[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		signal(SIGABRT, SIG_DFL);
+		fn();
+		_exit(0);
+	}
+	close(pfd[1]);
+	while (got + 1 < (ssize_t)size && (n = read(pfd[0], err + got, size - 1 - (size_t)got)) > 0)
+		got += n;
+	err[got] = 0;
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* The child died of SIGABRT after saying "double free" on stderr. */
+#define ck_assert_double_free_abort(fn)					\
+	do {								\
+		char err_[512];						\
+		int st_ = in_child(fn, err_, sizeof(err_));		\
+									\
+		ck_assert_msg(WIFSIGNALED(st_) && WTERMSIG(st_) == SIGABRT, \
+			      "expected SIGABRT, got status 0x%x; stderr: %s", st_, err_); \
+		ck_assert_msg(strstr(err_, "double free") != NULL,	\
+			      "no \"double free\" on stderr: %s", err_); \
+	} while (0)
+
+/*
+ * The case of issue 12: the program writes what looks like a boundary
+ * tag (size 64, twice) into its own block and frees a pointer 16 bytes
+ * in. The arena must refuse it: leave the block alone, hand out nothing
+ * that overlaps it, say so on stderr.
+ */
+START_TEST(test_free_interior_forged)
+{
+	char *p = hak_malloc(256), *live[1];
+	size_t len[1] = { 256 };
+	size_t *w = (size_t *)(p + 16);
+	const char *err;
+
+	ck_assert_ptr_ne(p, NULL);
+	fill(p, 256, 11);
+	w[-2] = 64;
+	w[-1] = 64;
+	capture_begin();
+	hak_free(p + 16);
+	err = capture_end();
+	ck_assert_msg(strstr(err, "hakmem") != NULL, "no report on stderr: '%s'", err);
+	ck_assert_uint_eq(hak_malloc_usable_size(p + 16), 0);
+	ck_assert_uint_ge(hak_malloc_usable_size(p), 256);
+	live[0] = p;
+	ck_assert_uint_eq(overlaps_after(live, len, 1), 0);
+	w[-2] = w[-1] = 0;
+	fill(p, 16, 11);
+	hak_free(p);
 }
 END_TEST
-#endif
+
+/*
+ * Headers forged in every way a program could write them: sizes that
+ * fit inside the block or run past it, every flag combination, at
+ * every 16-byte step of a live block. None may be freed or resized.
+ */
+START_TEST(test_free_interior_forged_many)
+{
+	static const size_t sizes[] = { 32, 48, 64, 128, 512, 4096, 60000 };
+	char *p = hak_malloc(1024), *guard = hak_malloc(64), *live[2];
+	size_t len[2] = { 1024, 64 };
+	size_t off, i, f;
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+
+	ck_assert_ptr_ne(guard, NULL);
+	dup2(devnull, 2);		/* one report per refused pointer */
+	for (off = 16; off + 16 < 1024; off += 16) {
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			for (f = 0; f < 4; f++) {
+				size_t *w = (size_t *)(p + off);
+
+				w[-2] = sizes[i];
+				w[-1] = sizes[i] | f;
+				hak_free(p + off);
+				expect(hak_realloc(p + off, 16) == NULL);
+				expect(hak_malloc_usable_size(p + off) == 0);
+			}
+		}
+	}
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	live[0] = p;
+	live[1] = guard;
+	ck_assert_uint_eq(overlaps_after(live, len, 2), 0);
+	hak_free(guard);
+	hak_free(p);
+}
+END_TEST
+
+static void double_free_simple(void)
+{
+	char *a = hak_malloc(64), *b = hak_malloc(64);
+
+	hak_free(a);
+	hak_free(a);
+	hak_free(b);
+}
+
+static void realloc_freed(void)
+{
+	char *a = hak_malloc(64), *b = hak_malloc(64);
+
+	hak_free(a);
+	hak_realloc(a, 100);
+	hak_free(b);
+}
+
+/* A block freed twice in a row: reported, and the process aborts. */
+START_TEST(test_double_free)
+{
+	ck_assert_double_free_abort(double_free_simple);
+}
+END_TEST
+
+/* realloc of a freed block: the same. */
+START_TEST(test_realloc_freed)
+{
+	ck_assert_double_free_abort(realloc_freed);
+}
+END_TEST
+
+/*
+ * A freed block that merged with a free neighbour is no block any more:
+ * freeing it again, or realloc of it, must not free or grow part of the
+ * merged block, even after that memory went to a new live block.
+ */
+START_TEST(test_free_after_merge)
+{
+	char *x = hak_malloc(100), *a = hak_malloc(100), *y = hak_malloc(100);
+	char *big, *r, *live[2];
+	size_t len[2];
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+
+	ck_assert_ptr_ne(y, NULL);
+	fill(y, 100, 21);
+	hak_free(x);
+	hak_free(a);		/* merges with x's block below it */
+	big = hak_malloc(200);	/* x and a's memory, or elsewhere */
+	ck_assert_ptr_ne(big, NULL);
+	fill(big, 200, 22);
+	dup2(devnull, 2);
+	hak_free(a);
+	errno = 0;
+	r = hak_realloc(a, 150);
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	ck_assert_ptr_eq(r, NULL);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert(intact(big, 200, 22));
+	ck_assert(intact(y, 100, 21));
+	live[0] = big;
+	len[0] = 200;
+	live[1] = y;
+	len[1] = 100;
+	ck_assert_uint_eq(overlaps_after(live, len, 2), 0);
+	ck_assert(intact(big, 200, 22));
+	ck_assert(intact(y, 100, 21));
+	hak_free(big);
+	hak_free(y);
+}
+END_TEST
+
+/* realloc of an interior pointer with a forged header: NULL, EINVAL. */
+START_TEST(test_realloc_interior_forged)
+{
+	char *p = hak_malloc(256), *r, *live[1];
+	size_t len[1] = { 256 };
+	size_t *w = (size_t *)(p + 64);
+	int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+
+	ck_assert_ptr_ne(p, NULL);
+	fill(p, 256, 12);
+	w[-2] = 64;
+	w[-1] = 96;
+	dup2(devnull, 2);
+	errno = 0;
+	r = hak_realloc(p + 64, 40);
+	dup2(saved, 2);
+	close(saved);
+	close(devnull);
+	ck_assert_ptr_eq(r, NULL);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_ge(hak_malloc_usable_size(p), 256);
+	live[0] = p;
+	ck_assert_uint_eq(overlaps_after(live, len, 1), 0);
+	hak_free(p);
+}
+END_TEST
 
 /* ------------------------------------------------------------------------
  * hak_arena_init()
@@ -460,8 +724,8 @@ START_TEST(test_init_user_buffer)
 	char *lo = buf + 3, *hi = buf + sizeof(buf);
 	size_t n = 0, i;
 
-	if (!arena_untouched())
-		return;
+	/* Not a pass if it cannot run: fork mode gives it a fresh arena. */
+	ck_assert_msg(arena_untouched(), "the arena is in use (CK_FORK=no?): cannot test hak_arena_init");
 	errno = 0;
 	ck_assert_int_eq(hak_arena_init(lo, 64), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -531,12 +795,6 @@ struct shadow {
 
 #define SLOTS	512
 
-/* An assertion that calls into Check (which may allocate) only on failure. */
-#define expect(cond) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg("Assertion '%s' failed", #cond); \
-	} while (0)
 static struct shadow shadow[SLOTS];
 
 static size_t random_size(void)
@@ -632,9 +890,12 @@ static Suite *arena_suite(void)
 	tcase_add_test(tc, test_alignment);
 	tcase_add_test(tc, test_usable_size);
 	tcase_add_test(tc, test_foreign_free);
-#ifndef CONFIG_DEBUG_ASSERT
+	tcase_add_test(tc, test_free_interior_forged);
+	tcase_add_test(tc, test_free_interior_forged_many);
 	tcase_add_test(tc, test_double_free);
-#endif
+	tcase_add_test(tc, test_realloc_freed);
+	tcase_add_test(tc, test_free_after_merge);
+	tcase_add_test(tc, test_realloc_interior_forged);
 	tcase_add_test(tc, test_random_model);
 	suite_add_tcase(s, tc);
 

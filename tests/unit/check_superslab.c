@@ -7,13 +7,20 @@
 #include "unit.h"
 
 #ifdef CONFIG_BACKEND_MMAP
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <hakmem.h>
 #include "heap/heap.h"
 
-static struct ss_pool test_pool = { .lock = HK_LOCK_INIT };
+static struct ss_pool test_pool = SS_POOL_INIT;
+/* Every lock is registered (CONFIG_DEBUG_ASSERT checks it), this one too. */
+HK_LOCK_REGISTER(&test_pool.lock, HK_LOCK_SS_POOL);
 
 static void ss_setup(void)
 {
@@ -47,12 +54,20 @@ START_TEST(test_claim_release_states)
 	ck_assert(s->state == SLOT_EMPTY || s->state == SLOT_UNUSED);
 	ck_assert_uint_eq(s->kind, SLAB_FREE);
 
-	/* An EMPTY slot is claimed again first (no page faults). */
+	/*
+	 * Within the hysteresis budget (the process holds far fewer than
+	 * CONFIG_SUPERSLAB_DIRTY_SLOTS free committed slots here) the slot
+	 * stays committed: EMPTY, and claimed again first (no page faults).
+	 */
 	empty = s->state == SLOT_EMPTY;
+	ck_assert_msg(empty || CONFIG_SUPERSLAB_DIRTY_SLOTS == 0,
+		      "a released slot was decommitted at once (state %u)", s->state);
+	ck_assert(ss->dirty_mask & (1UL << idx) || !empty);
 	t = ss_claim(&test_pool, 1);
 	if (empty)
 		ck_assert_ptr_eq(t, s);
 	ck_assert_uint_eq(t->state, SLOT_ACTIVE);
+	ck_assert(!(ss->dirty_mask & (1UL << idx)));
 	ss_release(t, 1);
 }
 END_TEST
@@ -120,7 +135,8 @@ END_TEST
 #define CLAIM_THREADS	4
 #define CLAIM_ROUNDS	2000
 
-static struct ss_pool race_pool = { .lock = HK_LOCK_INIT };
+static struct ss_pool race_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&race_pool.lock, HK_LOCK_SS_POOL);
 
 /* Each thread claims, stamps, checks and releases slots: no slot twice. */
 static void *claim_worker(void *arg)
@@ -191,7 +207,163 @@ START_TEST(test_registry_ours_and_foreign)
 	hak_free(small);
 	hak_free(mid);
 	hak_free(large);
-	/* A large mapping leaves the registry when it is unmapped or cached. */
+	/*
+	 * A freed large block may stay registered while the cache holds it
+	 * (a second free is then found and aborts); once trim empties the
+	 * cache its mapping leaves the registry.
+	 */
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(registry_lookup((uintptr_t)large), REG_FOREIGN);
+	/* The SuperSlab stays registered: SuperSlabs are never unmapped. */
+	ck_assert_uint_eq(registry_lookup((uintptr_t)small), REG_SUPERSLAB);
+}
+END_TEST
+
+/*
+ * The registry costs a few KiB of directory, not a byte per chunk of the
+ * address space; a range where nothing was mapped reads the zero table,
+ * and a prepared one stores what is set.
+ */
+START_TEST(test_registry_two_level)
+{
+	/* Far from any mapping of a 2 MiB-aligned user process: 2^(VA-2). */
+	uintptr_t far = (uintptr_t)1 << (ARCH_VA_BITS - 2);
+	uintptr_t i = far >> SS_SHIFT >> REG_L2_BITS;
+
+	ck_assert_uint_le(sizeof(hk_registry_dir), 64 * 1024);
+	ck_assert_uint_eq(registry_lookup(far), REG_FOREIGN);
+	if (a_load(&hk_registry_dir[i], A_RELAXED) != registry_unmapped(i))
+		return;		/* something of ours lives there after all */
+	ck_assert_int_eq(registry_prepare(far, SS_SIZE), 0);
+	ck_assert_uint_ne(hk_registry_dir[i], registry_unmapped(i));
+	ck_assert_uint_eq(registry_lookup(far), REG_FOREIGN);
+	registry_set(far, REG_SUPERSLAB);
+	ck_assert_uint_eq(registry_lookup(far), REG_SUPERSLAB);
+	ck_assert_uint_eq(registry_lookup(far + SS_SIZE - 1), REG_SUPERSLAB);
+	ck_assert_uint_eq(registry_lookup(far + SS_SIZE), REG_FOREIGN);
+	ck_assert_uint_eq(registry_lookup(far - 1), REG_FOREIGN);
+	registry_set(far, REG_FOREIGN);
+	ck_assert_uint_eq(registry_lookup(far), REG_FOREIGN);
+	/* The zero table stayed zero. */
+	ck_assert_uint_eq(registry_lookup(far + REG_L2_SPAN), REG_FOREIGN);
+}
+END_TEST
+
+/* A page of addr is mapped (mincore fails with ENOMEM on unmapped ones). */
+static int mapped(const void *addr)
+{
+	unsigned char v;
+	uintptr_t pg = (uintptr_t)addr & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+
+	return mincore((void *)pg, 1, &v) == 0;
+}
+
+/*
+ * Under address-space pressure the free slots of SuperSlabs are unmapped
+ * (SLOT_UNMAPPED) and mapped again when they are claimed.
+ */
+START_TEST(test_unmap_free_slots)
+{
+	struct slab *s, *t[SS_SLOTS];
+	struct superslab *ss;
+	unsigned int idx, i, n = 0;
+
+	ss_setup();
+	s = ss_claim(&test_pool, 2);
+	ck_assert_ptr_nonnull(s);
+	ss = ss_of(s);
+	idx = (unsigned int)(s - ss->slabs);
+	memset(slab_start(s), 0x11, 2 * SLOT_SIZE);
+	ss_release(s, 2);
+	ck_assert_uint_ge(ss_unmap_pool(&test_pool), 2);
+	ck_assert_uint_eq(s[0].state, SLOT_UNMAPPED);
+	ck_assert_uint_eq(s[1].state, SLOT_UNMAPPED);
+	ck_assert(ss->unmapped_mask & (1UL << idx));
+	ck_assert(ss->free_mask & (1UL << idx));
+	ck_assert(!(ss->dirty_mask & (3UL << idx)));
+	ck_assert(!mapped(slab_start(s)));
+	ck_assert(mapped(ss));				/* the header stays */
+	ck_assert_uint_eq(registry_lookup((uintptr_t)slab_start(s)), REG_SUPERSLAB);
+	/* Nothing left to unmap: a second pass does nothing. */
+	ck_assert_uint_eq(ss_unmap_pool(&test_pool), 0);
+
+	/* Claim every slot of the pool: the unmapped ones come back, zeroed. */
+	while (n < SS_SLOTS && (t[n] = ss_claim(&test_pool, 1)) != NULL) {
+		if (ss_of(t[n]) != ss) {
+			ss_release(t[n], 1);
+			break;
+		}
+		n++;
+	}
+	ck_assert_uint_eq(ss->free_mask, 0);
+	ck_assert_uint_eq(ss->unmapped_mask, 0);
+	ck_assert(mapped(slab_start(s)));
+	ck_assert_uint_eq(*(unsigned char *)slab_start(s), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_eq(t[i]->state, SLOT_ACTIVE);
+		memset(slab_start(t[i]), 0x22, SLOT_SIZE);
+	}
+	for (i = 0; i < n; i++)
+		ss_release(t[i], 1);
+}
+END_TEST
+
+static unsigned long vm_size_bytes(void)
+{
+	unsigned long size = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &size) != 1)
+			size = 0;
+		fclose(f);
+	}
+	return size * (unsigned long)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Under an address-space limit a large block is mapped exactly, its header
+ * at the start of its chunk (REG_LARGE_AT(0)), not in a whole coloured
+ * chunk; it still works as a block (usable size, free, reuse).
+ */
+START_TEST(test_large_exact_under_rlimit)
+{
+	struct rlimit rl = { 0, 0 };
+	unsigned long vm = vm_size_bytes();
+	char *p, *q;
+	int i;
+
+	ck_assert_uint_gt(vm, 0);
+	rl.rlim_cur = rl.rlim_max = vm + 64 * 1024 * 1024;
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	/* qemu-user takes RLIMIT_AS for itself and ignores it: nothing to test. */
+	p = mmap(NULL, 128 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED) {
+		munmap(p, 128 << 20);
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		p = hak_malloc(100000);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(registry_lookup((uintptr_t)p), REG_LARGE_AT(0));
+		ck_assert_uint_eq((uintptr_t)p & SS_MASK, 48);
+		ck_assert_uint_ge(hak_malloc_usable_size(p), 100000);
+		memset(p, 0x5a, 100000);
+		q = hak_malloc(3 << 20);	/* more than a chunk */
+		ck_assert_ptr_nonnull(q);
+		ck_assert_uint_eq((uintptr_t)q & SS_MASK, 48);
+		memset(q, 0x6b, 3 << 20);
+		ck_assert_uint_eq((unsigned char)p[99999], 0x5a);
+		hak_free(q);
+		hak_free(p);
+	}
+	/* The limit is the limit: ENOMEM, and the process goes on. */
+	errno = 0;
+	ck_assert_ptr_null(hak_malloc(128 << 20));
+	ck_assert_int_eq(errno, ENOMEM);
+	p = hak_malloc(100000);
+	ck_assert_ptr_nonnull(p);
+	hak_free(p);
 }
 END_TEST
 
@@ -208,6 +380,9 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_claim_contention);
 #endif
 	tcase_add_test(tc, test_registry_ours_and_foreign);
+	tcase_add_test(tc, test_registry_two_level);
+	tcase_add_test(tc, test_unmap_free_slots);
+	tcase_add_test(tc, test_large_exact_under_rlimit);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

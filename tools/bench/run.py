@@ -61,11 +61,17 @@ def all_cases():
                        ("churn/mid", [1, 1024, 8192, 32768, 0, 3000000, 1]),
                        ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1])):
         cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5))
+    # Batches of same-size blocks, filled, freed FIFO / LIFO.
+    for size in (64, 1024, 16384):
+        for order, oname in ((0, "fifo"), (1, "lifo")):
+            cases.append(dict(case="batch/%d-%s" % (size, oname), bench="batch", prog="bench_batch",
+                              args=[size, 25, 1600, order, 20000000 if size <= 1024 else 4000000],
+                              it=4, size=size))
     return cases
 
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
-               "realloc", "thread_churn", "churn"]
+               "realloc", "thread_churn", "churn", "batch"]
 
 
 def select_cases(benches, sizes):

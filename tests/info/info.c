@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * info: mallinfo2(), mallinfo(), malloc_stats() and malloc_info() report
+ * what the program allocated (CONFIG_MALLOC_INFO,
+ * Documentation/mallinfo.md).
+ *
+ * For each tier (Tiny, Mid, Large) the program allocates about 10 MB in
+ * blocks of one size and checks that mallinfo2().uordblks grew by at
+ * least the bytes asked for and by the blocks' usable sizes give or take
+ * INFO_SLACK (allocations of the C library meanwhile), that Large blocks
+ * show in hblks/hblkhd, that arena = uordblks + fordblks, and that after
+ * the frees uordblks is back where it was. Then the text of malloc_stats
+ * and the XML of malloc_info are parsed and compared with mallinfo2.
+ *
+ * Built on the hak_* API (static library) and, with -DHK_USE_LIBC, on the
+ * C library names to run under LD_PRELOAD=libhakmem.so: there the calls
+ * must reach hakmem, not glibc's arena. Last line: "info: N passed, M
+ * failed".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hk_api.h"
+
+/* mallinfo() is deprecated in glibc, and tested here all the same. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#define INFO_TOTAL	(10UL << 20)	/* bytes allocated per tier */
+#define INFO_SLACK	(64UL << 10)	/* other allocations meanwhile */
+
+static int passed, failed;
+
+#define CHECK(cond, ...) do {						\
+	if (cond) {							\
+		passed++;						\
+	} else {							\
+		failed++;						\
+		printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);	\
+		printf(__VA_ARGS__);					\
+		printf("\n");						\
+	}								\
+} while (0)
+
+static void tier(const char *name, size_t size)
+{
+	size_t n = INFO_TOTAL / size, i, usable = 0;
+	struct mallinfo2 before, live, after;
+	void **p = t_malloc(n * sizeof(void *));
+	size_t grew;
+
+	before = t_mallinfo2();
+	for (i = 0; i < n; i++) {
+		p[i] = t_malloc(size);
+		if (!p[i])
+			break;
+		memset(p[i], 1, size);
+		usable += t_malloc_usable_size(p[i]);
+	}
+	CHECK(i == n, "%s: malloc failed after %zu blocks", name, i);
+	n = i;
+	live = t_mallinfo2();
+	grew = live.uordblks - before.uordblks;
+	printf("%s: %zu x %zu B = %zu B asked, %zu B usable: uordblks %zu -> %zu (+%zu)\n",
+	       name, n, size, n * size, usable, before.uordblks, live.uordblks, grew);
+	CHECK(live.uordblks >= before.uordblks + n * size,
+	      "%s: uordblks grew by %zu, less than the %zu bytes allocated", name, grew, n * size);
+	CHECK(grew + INFO_SLACK >= usable && grew <= usable + INFO_SLACK,
+	      "%s: uordblks grew by %zu, usable sizes add up to %zu", name, grew, usable);
+	CHECK(live.arena == live.uordblks + live.fordblks,
+	      "%s: arena %zu != uordblks %zu + fordblks %zu", name, live.arena,
+	      live.uordblks, live.fordblks);
+	if (size > 32768) {
+		CHECK(live.hblks >= before.hblks + n, "%s: hblks %zu -> %zu for %zu blocks",
+		      name, before.hblks, live.hblks, n);
+		CHECK(live.hblkhd >= before.hblkhd + usable, "%s: hblkhd %zu -> %zu for %zu bytes",
+		      name, before.hblkhd, live.hblkhd, usable);
+	}
+	for (i = 0; i < n; i++)
+		t_free(p[i]);
+	after = t_mallinfo2();
+	printf("%s: after free: uordblks %zu, fsmblks %zu, keepcost %zu\n", name,
+	       after.uordblks, after.fsmblks, after.keepcost);
+	CHECK(after.uordblks <= before.uordblks + INFO_SLACK &&
+	      after.uordblks + INFO_SLACK >= before.uordblks,
+	      "%s: uordblks %zu after the frees, %zu before", name, after.uordblks,
+	      before.uordblks);
+	if (size > 32768)
+		CHECK(after.hblks <= before.hblks, "%s: hblks %zu after the frees, %zu before",
+		      name, after.hblks, before.hblks);
+	t_free(p);
+}
+
+/* Free memory is held, then malloc_trim gives it back: keepcost says how much. */
+static void trim(void)
+{
+	struct mallinfo2 mi;
+	void *p[64];
+	int i;
+
+	for (i = 0; i < 64; i++)
+		p[i] = t_malloc(20000);
+	for (i = 0; i < 64; i++)
+		t_free(p[i]);
+	p[0] = t_malloc(200000);
+	t_free(p[0]);
+	mi = t_mallinfo2();
+	CHECK(mi.keepcost > 0, "keepcost 0 with free slabs and a cached Large block");
+	CHECK(mi.fsmblks > 0 && mi.smblks > 0, "thread caches empty: fsmblks %zu smblks %zu",
+	      mi.fsmblks, mi.smblks);
+	t_malloc_trim(0);
+	mi = t_mallinfo2();
+	CHECK(mi.keepcost == 0, "keepcost %zu after malloc_trim", mi.keepcost);
+}
+
+static void old_mallinfo(void)
+{
+	void *p = t_malloc(1 << 20);
+	struct mallinfo2 m2 = t_mallinfo2();
+	struct mallinfo m = t_mallinfo();
+
+	CHECK(m.uordblks > 0 && (size_t)m.uordblks + INFO_SLACK >= m2.uordblks &&
+	      (size_t)m.uordblks <= m2.uordblks + INFO_SLACK,
+	      "mallinfo().uordblks %d, mallinfo2().uordblks %zu", m.uordblks, m2.uordblks);
+	CHECK((size_t)m.hblks == m2.hblks, "mallinfo().hblks %d, mallinfo2().hblks %zu",
+	      m.hblks, m2.hblks);
+	t_free(p);
+}
+
+/* The value after "label = " on the first line at or after from. */
+static long field(const char *text, const char *from, const char *label)
+{
+	const char *s = strstr(text, from), *v;
+
+	if (!s || !(v = strstr(s, label)) || !(v = strchr(v, '=')))
+		return -1;
+	return strtol(v + 1, NULL, 10);
+}
+
+/* Read everything f holds. */
+static char *slurp(FILE *f, char *buf, size_t len)
+{
+	size_t n;
+
+	rewind(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	return buf;
+}
+
+static void stats_text(void)
+{
+	static char buf[8192];
+	FILE *f = tmpfile();
+	void *p = t_malloc(3 << 20), *q = t_malloc(5000);
+	struct mallinfo2 mi;
+	int saved;
+	long in_use, regions;
+
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fileno(f), 2);
+	mi = t_mallinfo2();
+	t_malloc_stats();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	slurp(f, buf, sizeof(buf));
+	fclose(f);
+	printf("malloc_stats:\n%s", buf);
+	CHECK(strncmp(buf, "Arena 0:\nsystem bytes     = ", strlen("Arena 0:\nsystem bytes     = ")) == 0,
+	      "starts: %.40s", buf);
+	in_use = field(buf, "Total (incl. mmap):", "in use bytes     =");
+	regions = field(buf, "Total (incl. mmap):", "max mmap regions =");
+	CHECK(in_use >= 0 && (size_t)in_use + INFO_SLACK >= mi.uordblks &&
+	      (size_t)in_use <= mi.uordblks + INFO_SLACK,
+	      "Total in use bytes %ld, mallinfo2 %zu", in_use, mi.uordblks);
+	CHECK(regions >= 1, "max mmap regions %ld with a 3 MiB block live", regions);
+	CHECK(field(buf, "Total (incl. mmap):", "max mmap bytes   =") >= 3 << 20,
+	      "max mmap bytes below 3 MiB");
+	t_free(p);
+	t_free(q);
+}
+
+/* attr="N" of the last element that starts with tag. */
+static long xml_size(const char *text, const char *tag, const char *attr)
+{
+	const char *s = NULL, *v;
+
+	for (v = strstr(text, tag); v; v = strstr(v + 1, tag))
+		s = v;
+
+	if (!s || !(v = strstr(s, attr)))
+		return -1;
+	return strtol(v + strlen(attr), NULL, 10);
+}
+
+static void info_xml(void)
+{
+	static char buf[16384];
+	FILE *f = tmpfile();
+	void *p = t_malloc(3 << 20);
+	struct mallinfo2 mi;
+	int rc;
+
+	mi = t_mallinfo2();
+	rc = t_malloc_info(0, f);
+	fflush(f);
+	slurp(f, buf, sizeof(buf));
+	printf("malloc_info:\n%s", buf);
+	CHECK(rc == 0, "malloc_info returned %d", rc);
+	CHECK(strncmp(buf, "<malloc version=\"1\">\n<heap nr=\"0\"", 33) == 0,
+	      "starts: %.40s", buf);
+	CHECK(strstr(buf, "</malloc>\n") != NULL, "no </malloc>");
+	CHECK(xml_size(buf, "<total type=\"mmap\"", "count=\"") == (long)mi.hblks,
+	      "mmap count != hblks %zu", mi.hblks);
+	CHECK(xml_size(buf, "<total type=\"mmap\"", "size=\"") == (long)mi.hblkhd,
+	      "mmap size != hblkhd %zu", mi.hblkhd);
+	CHECK(xml_size(buf, "<total type=\"inuse\"", "size=\"") + (long)INFO_SLACK >=
+	      (long)mi.uordblks, "inuse size below uordblks %zu", mi.uordblks);
+	errno = 0;
+	rc = t_malloc_info(1, f);
+	CHECK(rc == -1 && errno == EINVAL, "malloc_info(1, f) = %d, errno %d", rc, errno);
+	fclose(f);
+	t_free(p);
+}
+
+/*
+ * Threads that start, allocate, free and exit while mallinfo2 reads
+ * their thread caches: no crash, and the figures stay consistent.
+ */
+static volatile int churn_stop;
+static int churn_threads;
+
+static void *churn_one(void *arg)
+{
+	void *p[256];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		p[i] = t_malloc((size_t)(i % 64 + 1) * 16);
+	for (i = 0; i < 256; i += 2)
+		t_free(p[i]);
+	for (i = 1; i < 256; i += 2)
+		t_free(p[i]);
+	return NULL;
+}
+
+static void *churn(void *arg)
+{
+	while (!churn_stop) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, churn_one, NULL) == 0) {
+			pthread_join(t, NULL);
+			__atomic_fetch_add(&churn_threads, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static void threads(void)
+{
+	pthread_t t[3];
+	int i, bad = 0, n;
+
+	for (i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, churn, NULL);
+	/* Until 300 threads came and went (or 10^7 calls, if they cannot start). */
+	for (n = 0; n < 10000000 && __atomic_load_n(&churn_threads, __ATOMIC_RELAXED) < 300; n++) {
+		struct mallinfo2 mi = t_mallinfo2();
+
+		if (mi.arena != mi.uordblks + mi.fordblks || mi.uordblks > (1UL << 40))
+			bad++;
+	}
+	churn_stop = 1;
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("threads: %d mallinfo2 calls while %d threads started and exited\n", n,
+	       churn_threads);
+	CHECK(churn_threads >= 300, "only %d threads ran", churn_threads);
+	CHECK(bad == 0, "%d of %d snapshots inconsistent while threads come and go", bad, n);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	tier("tiny", 64);
+	tier("mid", 10000);
+	tier("large", 1 << 20);
+	trim();
+	old_mallinfo();
+	stats_text();
+	info_xml();
+	threads();
+	printf("info: %d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * hak_mallinfo2, hak_mallinfo, hak_malloc_info (CONFIG_MALLOC_INFO) in
+ * every configuration, the embedded arena included: the figures follow
+ * what the test allocates and frees. tests/info/info.c checks the same
+ * with 10 MB per tier and under LD_PRELOAD.
+ */
+#include "unit.h"
+
+#ifdef CONFIG_MALLOC_INFO
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hakmem.h>
+#include <hakmem/alloc.h>
+
+#ifdef CONFIG_BACKEND_ARENA
+# if CONFIG_ARENA_SIZE_KB == 0
+static char info_arena_buf[256 * 1024] __attribute__((aligned(64)));
+# endif
+# define INFO_N		16
+# define INFO_SIZE	1000
+# define INFO_SLACK	0
+#else
+# define INFO_N		1000
+# define INFO_SIZE	1000
+# define INFO_SLACK	(64 << 10)	/* Check's own allocations meanwhile */
+#endif
+
+static void info_fixture(void)
+{
+#if defined(CONFIG_BACKEND_ARENA) && CONFIG_ARENA_SIZE_KB == 0
+	hak_arena_init(info_arena_buf, sizeof(info_arena_buf));
+#endif
+}
+
+START_TEST(test_mallinfo2_follows)
+{
+	struct mallinfo2 before, live, after;
+	static void *p[INFO_N];
+	size_t usable = 0, grew;
+	int i;
+
+	before = hak_mallinfo2();
+	for (i = 0; i < INFO_N; i++) {
+		p[i] = hak_malloc(INFO_SIZE);
+		ck_assert_ptr_nonnull(p[i]);
+		usable += hak_malloc_usable_size(p[i]);
+	}
+	live = hak_mallinfo2();
+	grew = live.uordblks - before.uordblks;
+	ck_assert_uint_ge(live.uordblks, before.uordblks + (size_t)INFO_N * INFO_SIZE);
+	ck_assert_uint_ge(grew + INFO_SLACK, usable);
+	ck_assert_uint_le(grew, usable + INFO_SLACK);
+	ck_assert_uint_eq(live.arena, live.uordblks + live.fordblks);
+	ck_assert_uint_ge(live.arena, live.uordblks);
+	for (i = 0; i < INFO_N; i++)
+		hak_free(p[i]);
+	after = hak_mallinfo2();
+	ck_assert_uint_le(after.uordblks, before.uordblks + INFO_SLACK);
+	ck_assert_uint_ge(after.uordblks + INFO_SLACK, before.uordblks);
+	/* The freed bytes are still held, as free memory. */
+	ck_assert_uint_ge(after.fordblks + INFO_SLACK, usable);
+}
+END_TEST
+
+#ifdef CONFIG_TINY_ULTRAHOT
+/*
+ * Blocks on the UltraHot stacks (classes C0 and C1, 16 B and 32 B) are
+ * cached blocks of their own class, not of the class above (the box's
+ * tls_cached hook).
+ */
+START_TEST(test_usage_ultrahot_class)
+{
+	static struct hk_usage mid, after;
+	static void *p[64];
+	int i;
+
+	/* Empty the 16 B stack, so that the frees below land on it. */
+	for (i = 0; i < 64; i++) {
+		p[i] = hak_malloc(16);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+	hk_usage(&mid);
+	for (i = 0; i < 8; i++)
+		hak_free(p[i]);
+	hk_usage(&after);
+	ck_assert_uint_eq(after.cls[0].size, 16);
+	ck_assert_uint_eq(after.cls[0].nr_free, mid.cls[0].nr_free + 8);
+	ck_assert_uint_eq(after.cls[1].nr_free, mid.cls[1].nr_free);
+	for (; i < 64; i++)
+		hak_free(p[i]);
+}
+END_TEST
+#endif
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+START_TEST(test_mallinfo_int)
+{
+	void *p = hak_malloc(INFO_SIZE);
+	struct mallinfo2 m2 = hak_mallinfo2();
+	struct mallinfo m = hak_mallinfo();
+
+	ck_assert_int_gt(m.uordblks, 0);
+	ck_assert_uint_le((size_t)m.uordblks, m2.uordblks + INFO_SLACK);
+	ck_assert_uint_ge((size_t)m.uordblks + INFO_SLACK, m2.uordblks);
+	ck_assert_int_eq(m.usmblks, 0);
+	hak_free(p);
+}
+END_TEST
+
+#ifdef CONFIG_BACKEND_MMAP
+START_TEST(test_malloc_info_xml)
+{
+	char buf[8192];
+	FILE *f = tmpfile();
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(hak_malloc_info(0, f), 0);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	ck_assert_msg(strncmp(buf, "<malloc version=\"1\">\n<heap nr=\"0\"", 33) == 0,
+		      "malloc_info starts with %.40s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, "<total type=\"mmap\" count=\""));
+	ck_assert_ptr_nonnull(strstr(buf, "</heap>\n"));
+	ck_assert_msg(n > 10 && strcmp(buf + n - 10, "</malloc>\n") == 0, "ends with %s",
+		      buf + (n > 20 ? n - 20 : 0));
+	errno = 0;
+	ck_assert_int_eq(hak_malloc_info(2, f), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	fclose(f);
+}
+END_TEST
+#else
+/* The freestanding arena build has no stdio: malloc_info fails. */
+START_TEST(test_malloc_info_xml)
+{
+	errno = 0;
+	ck_assert_int_eq(hak_malloc_info(0, stderr), -1);
+	ck_assert_int_eq(errno, ENOSYS);
+}
+END_TEST
+#endif
+
+static Suite *info_suite(void)
+{
+	Suite *s = suite_create("info");
+	TCase *tc = tcase_create("mallinfo");
+
+	tcase_add_checked_fixture(tc, info_fixture, NULL);
+	tcase_add_test(tc, test_mallinfo2_follows);
+	tcase_add_test(tc, test_mallinfo_int);
+	tcase_add_test(tc, test_malloc_info_xml);
+#ifdef CONFIG_TINY_ULTRAHOT
+	tcase_add_test(tc, test_usage_ultrahot_class);
+#endif
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(info_suite);
+#endif /* CONFIG_MALLOC_INFO */
