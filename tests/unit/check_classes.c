@@ -107,6 +107,7 @@ END_TEST
  * multiple of 256 B: consecutive classes of the doubling 2^d are 2^d / k
  * apart and every request is above 2^d.
  */
+#ifdef CONFIG_MID
 START_TEST(test_mid_waste_bounded)
 {
 	size_t size;
@@ -123,6 +124,7 @@ START_TEST(test_mid_waste_bounded)
 	}
 }
 END_TEST
+#endif
 
 /*
  * The block-start test agrees with the remainder for every class, over
@@ -202,7 +204,9 @@ static Suite *classes_suite(void)
 #ifdef CONFIG_SMALLMID
 	tcase_add_test(tc, test_smallmid_band);
 #endif
+#ifdef CONFIG_MID
 	tcase_add_test(tc, test_mid_waste_bounded);
+#endif
 	tcase_add_test(tc, test_block_start_check);
 #endif
 	tcase_add_test(tc, test_routing);
