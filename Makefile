@@ -177,7 +177,7 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab kernelversion version kconfig-doc \
+noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc \
 			   randconfig-check check-mutants,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
@@ -525,7 +525,7 @@ $(objtree)/libhakmem.a: $(objtree)/libhakmem.o FORCE
 quiet_cmd_link_so = LD      $(qtarget)
       cmd_link_so = $(CC) $(HK_LDFLAGS_SO) -o $@ $(objs) $(HK_LIBS)
 
-$(objtree)/libhakmem.so: $(objs) FORCE
+$(objtree)/libhakmem.so: $(objs) $(srctree)/scripts/libhakmem.map FORCE
 	$(call if_changed,link_so)
 
 quiet_cmd_symlink = LN      $(qtarget)
@@ -691,6 +691,13 @@ ab:
 	@test -f $(BENCH_MAKEFILE) || { echo >&2 "*** make ab: $(BENCH_MAKEFILE) does not exist (the benchmarks are not in this tree yet)."; exit 1; }
 	$(Q)$(MAKE) -f $(BENCH_MAKEFILE) $(sub-make-vars) $(if $(A),A=$(A)) $(if $(B),B=$(B)) ab
 
+# Each box configured off in turn: object absent, no symbol, suites pass.
+# BOXES="MID STATS" for some only; SUITES= STRESS_TIME= as for check.
+PHONY += boxes-check
+boxes-check:
+	$(Q)srctree=$(srctree) BOXES_OUT=$(objtree)/build/boxes MAKE='$(MAKE)' NM=$(NM) \
+		$(SHELL) $(srctree)/scripts/boxes-check.sh $(BOXES)
+
 version kernelversion:
 	@echo $(HAKMEM_VERSION)
 
@@ -761,6 +768,8 @@ help:
 	@echo '                    repeats a run; SUITES=, STRESS_TIME=5, JOBS=2, RANDCONFIG_KEEP=1'
 	@echo '                    configurations matching scripts/randconfig-known-bugs are'
 	@echo '                    drawn again (RANDCONFIG_KNOWN_BUGS= tests them too)'
+	@echo '  boxes-check       build with each box off: no object, no symbol, unit+stress pass'
+	@echo '                    (BOXES="MID STATS" for some; SUITES=, STRESS_TIME=)'
 	@echo ''
 	@echo 'Variables:'
 	@echo '  O=dir             build directory (default: the current directory)'

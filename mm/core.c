@@ -1,19 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * mm/core.c - the slow half of routing for the mmap build: large
- * requests, aligned requests, usable size, resize, trim, fork.
+ * requests, aligned requests, usable size, resize, trim (fork: fork.c).
  */
 #include <string.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
-#include <hakmem/lock.h>
 #include "large/large.h"
 #include "os/os.h"
 #include "prof/prof.h"
-
-#ifdef CONFIG_THREADS
-#include <pthread.h>
-#endif
+#include "box.h"
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                         */
@@ -40,7 +36,7 @@ void *hk_alloc_zeroed(size_t size)
 {
 	void *p;
 
-	if (size > HEAP_MAX_SIZE)
+	if (!HK_NR_CLASSES || size > HEAP_MAX_SIZE)
 		return core_large(size, 1);
 	p = hk_alloc(size);
 	if (!p)
@@ -61,12 +57,13 @@ void *hk_alloc_aligned(size_t align, size_t size)
 	 * size is a multiple of align is aligned.
 	 */
 	need = ALIGN_UP(size ? size : 1, align);
-	if (align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
-		unsigned int cls = size_to_class(need);
+	if (HK_NR_CLASSES && align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
+		/* A variable: no "always false" warning when there is no class. */
+		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < HK_NR_CLASSES && hk_classes[cls].size % align)
+		while (cls < nr && hk_classes[cls].size % align)
 			cls++;
-		if (cls < HK_NR_CLASSES)
+		if (cls < nr)
 			return heap_alloc_class(cls);
 	}
 	return large_alloc(size, align);
@@ -153,67 +150,30 @@ void *hk_resize(void *ptr, size_t size)
 
 int hk_trim(size_t pad)
 {
-	unsigned long slots;
-	int large;
+	const struct hk_box *b;
+	int done;
 
 	if (heap_init())
 		return 0;
-	slots = heap_trim();
-	large = large_trim();
-	return slots || large;
+	done = heap_trim() != 0;
+	for_each_box(b)
+		if (b->trim && b->trim())
+			done = 1;
+	return done;
 }
 
-/* Called by os_map_aligned() when the kernel refuses a mapping. */
+/*
+ * Called by os_map_aligned() when the kernel refuses a mapping: what the
+ * boxes cache (Large's reserve and cache) first, then the SuperSlab
+ * pools' free slots.
+ */
 int core_reclaim(void)
 {
-	int large = large_reclaim();
+	const struct hk_box *b;
+	int done = 0;
 
-	return ss_unmap_free() || large;
+	for_each_box(b)
+		if (b->reclaim && b->reclaim())
+			done = 1;
+	return ss_unmap_free() || done;
 }
-
-/* ------------------------------------------------------------------ */
-/* fork                                                               */
-/* ------------------------------------------------------------------ */
-
-#ifdef CONFIG_THREADS
-/*
- * Every lock of the allocator is registered (HK_LOCK_REGISTER) and taken
- * here in rank order (include/hakmem/lock.h), so that the child sees
- * none held and no box's state half changed.
- */
-static void core_fork_child(void)
-{
-	hk_locks_reset();
-	heap_fork_child();
-	prof_fork_child();
-}
-
-/*
- * The heap profiler's lock is a word of its own (a signal handler may
- * find it held and leave its dump to the holder): it is taken first and
- * released last, around the registered locks.
- */
-static void core_fork_prepare(void)
-{
-	prof_fork_prepare();
-	hk_locks_acquire();
-}
-
-static void core_fork_parent(void)
-{
-	hk_locks_release();
-	prof_fork_parent();
-}
-
-/*
- * Not needed for correctness of allocation (every path initialises
- * lazily) but for fork: the handlers must be in place before a program
- * can fork. pthread_atfork may allocate; heap_init() runs first so that
- * works.
- */
-__attribute__((constructor)) static void core_init(void)
-{
-	heap_init();
-	pthread_atfork(core_fork_prepare, core_fork_parent, core_fork_child);
-}
-#endif

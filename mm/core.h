@@ -4,9 +4,9 @@
  * pointer. Included by the API front through <hakmem/alloc.h>, so that
  * malloc and free inline their fast paths.
  *
- *   size <= 1 KiB (Tiny max)  -> Tiny     (mm/tiny)
- *   256 B < size <= 4 KiB     -> Small-Mid (mm/smallmid, if configured)
- *   size <= 32 KiB            -> Mid      (mm/mid)
+ *   size <= HEAP_MAX_SIZE     -> the slab boxes configured (Tiny,
+ *                                Small-Mid, Mid: mm/boxes.h), one
+ *                                class table, one engine (mm/heap)
  *   larger                    -> Large    (mm/large)
  *
  * A pointer's owner: the registry byte of its SuperSlab-sized chunk says
@@ -36,7 +36,8 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	/* Tiny first: its class is computed, not looked up. */
 	if (likely(size_is_tiny(size)))
 		return heap_alloc_cls(size_to_tiny_class(size), size);
-	if (likely(size <= HEAP_MAX_SIZE))
+	/* Without slab boxes (HK_NR_CLASSES 0) Large serves everything. */
+	if (HK_NR_CLASSES && likely(size <= HEAP_MAX_SIZE))
 		return heap_alloc_cls(size_to_class(size), size);
 	return core_alloc_large(size);
 }

@@ -13,25 +13,15 @@
 #include <hakmem/alloc.h>
 #include "large/large.h"
 #include "os/os.h"
+#include "box.h"
 
-/* The boxes configured in, in size order: Small-Mid only with CONFIG_SMALLMID. */
-#define USAGE_TINY	0
-#define USAGE_SMALLMID	1
-#define USAGE_MID	(USAGE_SMALLMID + IS_ENABLED(CONFIG_SMALLMID))
-#define USAGE_LARGE	(USAGE_MID + 1)
-#define NR_USAGE_BOXES	(USAGE_LARGE + 1)
-
-BUILD_BUG_ON(NR_USAGE_BOXES > HK_USAGE_BOXES);
+/*
+ * The boxes reported, in size order: the slab boxes registered with
+ * classes (HK_BOX(), in link order, which is their size order), then
+ * Large, which every configuration has.
+ */
+BUILD_BUG_ON(HK_NR_SLAB_BOXES + 1 > HK_USAGE_BOXES);
 BUILD_BUG_ON(HK_NR_CLASSES > HK_USAGE_CLASSES);
-
-static const char *const usage_names[NR_USAGE_BOXES] = {
-	[USAGE_TINY] = "tiny",
-	[USAGE_MID] = "mid",
-	[USAGE_LARGE] = "large",
-#ifdef CONFIG_SMALLMID
-	[USAGE_SMALLMID] = "smallmid",
-#endif
-};
 
 /* The slabs of one class, summed over the pools. */
 struct usage_class {
@@ -45,30 +35,44 @@ static void usage_slab(void *arg, unsigned int cls, unsigned long used,
 {
 	struct usage_class *uc = arg;
 
-	if (cls >= HK_NR_CLASSES)
+	if (cls >= heap_nr_classes())
 		return;
 	uc[cls].used += used;
 	uc[cls].capacity += capacity;
 	uc[cls].slots += span;
 }
 
-static unsigned int usage_box_of(unsigned int cls)
+/*
+ * Name the slab boxes in u->box[] and map each class to its box there;
+ * returns how many there are (Large comes next).
+ */
+static unsigned int usage_slab_boxes(struct hk_usage *u, unsigned int *box_of)
 {
-	if (cls < TINY_NR_CLASSES)
-		return USAGE_TINY;
-	if (cls < MID_FIRST_CLASS)
-		return USAGE_SMALLMID;
-	return USAGE_MID;
+	const struct hk_box *bx;
+	unsigned int nr = 0, first = 0, cls;
+
+	for_each_box(bx) {
+		if (!bx->nr_classes)
+			continue;
+		u->box[nr].name = bx->id;
+		for (cls = first; cls < first + bx->nr_classes; cls++)
+			box_of[cls] = nr;
+		first += bx->nr_classes;
+		nr++;
+	}
+	return nr;
 }
 
 void hk_usage(struct hk_usage *u)
 {
-	struct usage_class uc[HK_NR_CLASSES];
-	unsigned long cached[HK_NR_CLASSES];
+	struct usage_class uc[HK_CLASS_ARRAY];
+	unsigned long cached[HK_CLASS_ARRAY];
+	unsigned int box_of[HK_CLASS_ARRAY];
+	const struct hk_box *bx;
 	struct ss_usage ss;
 	struct large_usage lu;
 	struct hk_box_usage *b;
-	unsigned int cls, i;
+	unsigned int cls, i, large;
 
 	memset(u, 0, sizeof(*u));
 	memset(uc, 0, sizeof(uc));
@@ -80,20 +84,20 @@ void hk_usage(struct hk_usage *u)
 	/* Caches first: a block moving from a cache to the program meanwhile is in use either way. */
 	heap_cached_blocks(cached);
 	ss_usage(&ss_pool_main, &ss, usage_slab, uc);
-#ifdef CONFIG_SMALLMID
-	ss_usage(&ss_pool_smallmid, &ss, usage_slab, uc);
-#endif
+	for_each_box(bx)
+		if (bx->pool)
+			ss_usage(bx->pool, &ss, usage_slab, uc);
 	large_usage(&lu);
 
-	u->nr_boxes = NR_USAGE_BOXES;
-	for (i = 0; i < NR_USAGE_BOXES; i++)
-		u->box[i].name = usage_names[i];
-	u->nr_classes = HK_NR_CLASSES;
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	large = usage_slab_boxes(u, box_of);
+	u->box[large].name = "large";	/* the Large box is always there */
+	u->nr_boxes = large + 1;
+	u->nr_classes = heap_nr_classes();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		unsigned long size = hk_classes[cls].size;
 		unsigned long held = cached[cls] < uc[cls].used ? cached[cls] : uc[cls].used;
 
-		b = &u->box[usage_box_of(cls)];
+		b = &u->box[box_of[cls]];
 		b->nr_in_use += uc[cls].used - held;
 		b->in_use += (uc[cls].used - held) * size;
 		b->nr_cached += held;
@@ -103,10 +107,10 @@ void hk_usage(struct hk_usage *u)
 		b->system += uc[cls].slots * SLOT_SIZE;
 		u->cls[cls].size = size;
 		u->cls[cls].nr_free = uc[cls].capacity - uc[cls].used + held;
-		u->cls[cls].box = usage_box_of(cls);
+		u->cls[cls].box = box_of[cls];
 	}
 
-	b = &u->box[USAGE_LARGE];
+	b = &u->box[large];
 	b->mapped = 1;
 	b->nr_in_use = lu.nr;
 	b->in_use = lu.bytes;
@@ -122,6 +126,6 @@ void hk_usage(struct hk_usage *u)
 	u->max_mmap_nr = lu.max_nr;
 	u->max_mmap_bytes = lu.max_map;
 	u->system = u->idle + u->overhead;
-	for (i = 0; i < NR_USAGE_BOXES; i++)
+	for (i = 0; i < u->nr_boxes; i++)
 		u->system += u->box[i].system;
 }

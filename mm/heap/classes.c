@@ -2,18 +2,21 @@
 /*
  * mm/heap/classes.c - the size-class table and the size-to-class maps.
  *
- * Each box (Tiny, Small-Mid, Mid) describes its own classes; this file
- * lays them end to end and builds the two lookup tables that
- * size_to_class() reads: 8-byte steps up to 1 KiB, 256-byte steps above.
+ * Each slab box registered with HK_BOX() (mm/box.h) describes its own
+ * classes; this file lays them end to end, in link order (the boxes' size
+ * order), and builds the two lookup tables that size_to_class() reads:
+ * 8-byte steps up to 1 KiB, 256-byte steps above. It names no box.
  */
 #include <hakmem/print.h>
 #include "options/options.h"
+#include "box.h"
 #include "heap.h"
 
-struct size_class hk_classes[HK_NR_CLASSES];
+struct size_class hk_classes[HK_CLASS_ARRAY];
 size_t heap_cache_budget;
 uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
-uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
+/* One more entry than used, so that it never has length 0. */
+uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
 
 BUILD_BUG_ON(HK_NR_CLASSES > 255);
 
@@ -36,31 +39,54 @@ static unsigned int class_first_fit(size_t size)
 {
 	unsigned int i;
 
-	for (i = 0; i < HK_NR_CLASSES; i++)
+	for (i = 0; i < heap_nr_classes(); i++)
 		if (hk_classes[i].size >= size)
 			return i;
 	hk_fatal("no size class for %zu bytes", size);
 }
 
+/* Lay the registered boxes' classes end to end; checks what they gave. */
+static unsigned int classes_from_boxes(void)
+{
+	const struct hk_box *b;
+	unsigned int n = 0, i;
+
+	for_each_box(b) {
+		if (!b->nr_classes)
+			continue;
+		if (n + b->nr_classes > HK_NR_CLASSES)
+			hk_fatal("box %s: more classes than the configuration has", b->name);
+		b->classes_init(&hk_classes[n]);
+		for (i = n; i < n + b->nr_classes; i++) {
+			hk_classes[i].pool = b->pool ? b->pool : &ss_pool_main;
+			hk_classes[i].stat_idx = (uint8_t)b->stat_alloc;
+			/* Link order is size order: each class above the last. */
+			if (i && hk_classes[i].size <= hk_classes[i - 1].size)
+				hk_fatal("box %s: class %u (%u B) not above the one before",
+					 b->name, i, hk_classes[i].size);
+		}
+		n += b->nr_classes;
+	}
+	return n;
+}
+
 void heap_classes_init(void)
 {
 	unsigned long pct = hk_opt(OPT_TCACHE_PCT), limit;
-	unsigned int n = 0, i;
+	unsigned int n, i, coarse_end = HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT;
 
-	n += tiny_classes_init(&hk_classes[n]);
-#ifdef CONFIG_SMALLMID
-	n += smallmid_classes_init(&hk_classes[n]);
-#endif
-	n += mid_classes_init(&hk_classes[n]);
-	HK_ASSERT(n == HK_NR_CLASSES);
+	n = classes_from_boxes();
+	if (n != HK_NR_CLASSES || (HK_NR_CLASSES && hk_classes[n - 1].size != HEAP_MAX_SIZE))
+		hk_fatal("the registered boxes give %u classes, the configuration %u",
+			 n, (unsigned int)HK_NR_CLASSES);
 
 	/* tcache_pct= scales the growth budget as it scales the limits. */
 	heap_cache_budget = ((size_t)CONFIG_HEAP_CACHE_GROW_KB << 10) * pct / 100;
-	for (i = 0; i < HK_NR_CLASSES; i++) {
+	for (i = 0; i < heap_nr_classes(); i++) {
 		struct size_class *c = &hk_classes[i];
 
 		HK_ASSERT(c->size % 16 == 0);
-		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << MID_LOOKUP_SHIFT) == 0);
+		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << COARSE_LOOKUP_SHIFT) == 0);
 		class_set_divisor(c);
 		/*
 		 * A bin holds about 128 KiB: 8 to 128 blocks (up to 256 KiB
@@ -95,8 +121,21 @@ void heap_classes_init(void)
 		if (c->limit_max < c->limit)
 			c->limit_max = c->limit;
 	}
+	if (!HK_NR_CLASSES)
+		return;
 	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)
 		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i * 8 : 1);
-	for (i = SMALL_LOOKUP_MAX >> MID_LOOKUP_SHIFT; i < ARRAY_SIZE(hk_class_mid); i++)
-		hk_class_mid[i] = (uint8_t)class_first_fit(((size_t)i + 1) << MID_LOOKUP_SHIFT);
+	for (i = SMALL_LOOKUP_MAX >> COARSE_LOOKUP_SHIFT; i < coarse_end; i++)
+		hk_class_coarse[i] = (uint8_t)class_first_fit(((size_t)i + 1) << COARSE_LOOKUP_SHIFT);
+	if (IS_ENABLED(CONFIG_DEBUG_ASSERT))
+		heap_boxes_check();
+}
+
+void heap_boxes_check(void)
+{
+	const struct hk_box *b;
+
+	for_each_box(b)
+		if (b->check)
+			b->check();
 }

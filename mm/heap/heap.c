@@ -7,6 +7,7 @@
 #include <hakmem/lock.h>
 #include <hakmem/print.h>
 #include "os/os.h"
+#include "box.h"
 #include "options/options.h"
 #include "heap.h"
 
@@ -27,7 +28,6 @@ __hk_tls struct heap_tls hk_tls = { .dfkey = 1 };
 #else
 __hk_tls struct heap_tls hk_tls;
 #endif
-uintptr_t hk_dfkey;
 uintptr_t hk_flkey;
 
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
@@ -36,14 +36,36 @@ static struct heap *heap_all;			/* every record ever made */
 static struct heap *heap_parked;		/* records of exited threads */
 static char *meta_cur, *meta_end;		/* bump area for records */
 
-#ifdef CONFIG_THREADS
-static pthread_key_t heap_key;
-#endif
-
-#ifdef CONFIG_STATS
+static void heap_thread_exit(void *arg);
 static void heap_stats_fold(struct heap *h);
+
+/*
+ * The thread-exit hook is a pthread key, with CONFIG_THREADS only (no
+ * libpthread otherwise): one block of stubs rather than #ifdefs in the
+ * functions below.
+ */
+#ifdef CONFIG_THREADS
+#include <pthread.h>
+
+static pthread_key_t heap_key;
+
+static inline int heap_key_create(void)
+{
+	return pthread_key_create(&heap_key, heap_thread_exit);
+}
+
+/* Our key is made before anything else, so this cannot allocate. */
+static inline void heap_key_set(struct heap *h)
+{
+	pthread_setspecific(heap_key, h);
+}
 #else
-static inline void heap_stats_fold(struct heap *h)
+static inline int heap_key_create(void)
+{
+	return 0;
+}
+
+static inline void heap_key_set(struct heap *h)
 {
 }
 #endif
@@ -399,7 +421,7 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_unlock(&heap_lock);
 	if (!h)
 		return NULL;
-	for (i = 0; i < HK_NR_CLASSES; i++) {
+	for (i = 0; i < heap_nr_classes(); i++) {
 		struct bin *saved = &h->saved[i];
 
 		if (saved->limit) {
@@ -418,11 +440,8 @@ static __slowpath struct heap *heap_thread_start(void)
 	h->saved_grown = 0;
 	hk_tls.heap = h;
 	hk_tls.dfkey = hk_dfkey;
+	heap_key_set(h);
 	hk_tls.flkey = hk_flkey;
-#ifdef CONFIG_THREADS
-	/* Our key is made before anything else, so this cannot allocate. */
-	pthread_setspecific(heap_key, h);
-#endif
 	if (adopted) {
 		STAT_INC_TLS(STAT_HEAPS_ADOPTED);
 		heap_drain_notify(h);
@@ -441,7 +460,7 @@ static void heap_collect(struct heap *h)
 	unsigned int cls;
 
 	heap_drain_notify(h);
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = h->partial[cls], *next;
 
 		for (; s; s = next) {
@@ -455,37 +474,6 @@ static void heap_collect(struct heap *h)
 	heap_check(h);
 }
 
-#ifdef CONFIG_TINY_ULTRAHOT
-static void heap_flush_ultrahot(struct heap_tls *t)
-{
-	unsigned int i;
-
-	for (i = 0; i < 2; i++)
-		while (t->uh.count[i]) {
-			void *p = t->uh.slot[i][--t->uh.count[i]];
-
-			heap_free_local_slow(slab_of(p), p);
-		}
-}
-
-static inline void heap_cached_ultrahot(struct heap_tls *t, unsigned long *out)
-{
-	unsigned int i, n;
-
-	for (i = 0; i < 2; i++) {
-		n = a_load(&t->uh.count[i], A_RELAXED);
-		out[1 + i] += n < ULTRAHOT_CAP ? n : ULTRAHOT_CAP;
-	}
-}
-#else
-static inline void heap_flush_ultrahot(struct heap_tls *t)
-{
-}
-
-static inline void heap_cached_ultrahot(struct heap_tls *t, unsigned long *out)
-{
-}
-#endif
 
 static void cls_limit_reset(struct bin *b)
 {
@@ -495,6 +483,16 @@ static void cls_limit_reset(struct bin *b)
 		hk_tls.cache_grown -= (size_t)(b->limit - c->limit) * c->size;
 	b->limit = c->limit;
 	b->room = (int32_t)b->limit;
+}
+
+/* What the boxes keep per thread (UltraHot's stacks) back to the slabs. */
+static void heap_boxes_thread_flush(void)
+{
+	const struct hk_box *b;
+
+	for_each_box(b)
+		if (b->thread_flush)
+			b->thread_flush();
 }
 
 /* Return every block of a bin to its slab. */
@@ -511,16 +509,17 @@ static void heap_bin_drain(struct bin *b)
 }
 
 /*
- * Hand everything the calling thread's front holds (bins, current slabs,
- * UltraHot) back to the slabs of h, its heap, and release empty slabs.
+ * Hand everything the calling thread's front holds (what the boxes keep
+ * per thread, bins, current slabs) back to the slabs of h, its heap, and
+ * release empty slabs.
  */
 static void heap_release_front(struct heap *h)
 {
 	struct heap_tls *t = &hk_tls;
 	unsigned int cls;
 
-	heap_flush_ultrahot(t);
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	heap_boxes_thread_flush();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = t->cur[cls];
 
 		t->cur[cls] = NULL;
@@ -542,8 +541,8 @@ static void heap_park_front(struct heap *h)
 	struct heap_tls *t = &hk_tls;
 	unsigned int cls;
 
-	heap_flush_ultrahot(t);
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	heap_boxes_thread_flush();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = t->cur[cls];
 
 		t->cur[cls] = NULL;
@@ -564,7 +563,7 @@ static void heap_saved_drain(struct heap *h)
 {
 	unsigned int cls;
 
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct bin *b = &h->saved[cls];
 
 		while (b->free) {
@@ -621,7 +620,7 @@ void *heap_alloc_class(unsigned int cls)
 			return NULL;
 	}
 	/* Allocations that miss the fast path count here. */
-	STAT_INC_TLS(hk_classes[cls].box);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	if (b->free)
 		return bin_pop(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
@@ -855,21 +854,23 @@ static int heap_ready;
 
 int heap_init(void)
 {
+	const struct hk_box *b;
+
 	if (likely(a_load(&heap_ready, A_ACQUIRE)))
 		return 0;
 	hk_lock(&heap_lock);
 	if (!heap_ready) {
 		hk_options_init();
 		os_init();
-		hk_dfkey = os_random_word();
 		hk_flkey = os_random_word() | 15;
+		for_each_box(b)
+			if (b->init)
+				b->init();
 		heap_classes_init();
-#ifdef CONFIG_THREADS
-		if (pthread_key_create(&heap_key, heap_thread_exit)) {
+		if (heap_key_create()) {
 			hk_unlock(&heap_lock);
 			return -1;
 		}
-#endif
 		a_store(&heap_ready, 1, A_RELEASE);
 	}
 	hk_unlock(&heap_lock);
@@ -900,13 +901,10 @@ unsigned long heap_trim(void)
 		heap_parked = list;
 		hk_unlock(&heap_lock);
 	}
-	return ss_trim(&ss_pool_main)
-#ifdef CONFIG_SMALLMID
-		+ ss_trim(&ss_pool_smallmid)
-#endif
-		;
+	return ss_trim_all();
 }
 
+/* The per-thread counters exist only with CONFIG_STATS. */
 #ifdef CONFIG_STATS
 /* Move the exiting thread's counters into its record. */
 static void heap_stats_fold(struct heap *h)
@@ -931,6 +929,10 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS])
 	for (i = 0; i < NR_HK_STATS; i++)
 		out[i] += hk_tls.stats[i];
 }
+#else
+static inline void heap_stats_fold(struct heap *h)
+{
+}
 #endif
 
 #ifdef CONFIG_MALLOC_INFO
@@ -940,8 +942,9 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS])
  * thread's TLS is still there to read. Its counts may be read while it
  * changes them: each is a snapshot.
  */
-void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
+void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 {
+	const struct hk_box *b;
 	struct heap *h;
 	unsigned int cls;
 
@@ -951,7 +954,7 @@ void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
 
 		if (!t) {
 			/* A parked heap: the bins its last thread left. */
-			for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+			for (cls = 0; cls < heap_nr_classes(); cls++) {
 				int32_t limit = (int32_t)a_load(&h->saved[cls].limit, A_RELAXED);
 				int32_t room = a_load(&h->saved[cls].room, A_RELAXED);
 
@@ -960,7 +963,7 @@ void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
 			}
 			continue;
 		}
-		for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		for (cls = 0; cls < heap_nr_classes(); cls++) {
 			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
 			int32_t room = a_load(&t->bins[cls].room, A_RELAXED);
 
@@ -968,7 +971,9 @@ void heap_cached_blocks(unsigned long out[HK_NR_CLASSES])
 			if (limit > room)
 				out[cls] += (unsigned long)(limit - room);
 		}
-		heap_cached_ultrahot(t, out);
+		for_each_box(b)
+			if (b->tls_cached)
+				b->tls_cached(t, out);
 	}
 	hk_unlock(&heap_lock);
 }

@@ -28,45 +28,34 @@
 #include "stats/stats.h"
 #include "guard/guard.h"
 #include <hakmem/valgrind.h>
+#include "boxes.h"
 
 /* ------------------------------------------------------------------ */
 /* Size classes                                                       */
 /* ------------------------------------------------------------------ */
 
-#ifdef CONFIG_SMALLMID
-#define TINY_NR_CLASSES		5		/* C0-C4: 16 B - 256 B */
-#define SMALLMID_NR_CLASSES	5		/* 512 B, 1, 2, 3, 4 KiB */
-#define MID_BASE_SHIFT		12		/* Mid starts above 4 KiB */
-#else
-#define TINY_NR_CLASSES		(CONFIG_TINY_MAX_CLASS + 1)
-#define SMALLMID_NR_CLASSES	0
-#define MID_BASE_SHIFT		(CONFIG_TINY_MAX_CLASS + 4)
-#endif
 /*
- * The smallest class is 16 B: every block is 16-byte aligned, as glibc's
- * are (MALLOC_ALIGNMENT), and every block has room for the double-free
- * key beside its next pointer.
+ * The class layout comes from the configured boxes (mm/boxes.h):
+ * HK_NR_CLASSES, HEAP_MAX_SIZE, HEAP_POW2_NR_CLASSES, HEAP_POW2_MAX_SIZE.
+ * HK_NR_CLASSES is 0 when no slab box is configured (Large serves every
+ * request); per-class arrays then keep one unused entry (HK_CLASS_ARRAY)
+ * and loops count to heap_nr_classes(), which the compiler folds without
+ * an "always false" warning.
  */
-#define TINY_MIN_SHIFT		4
-#define TINY_MAX_SIZE		(1UL << (TINY_MIN_SHIFT + TINY_NR_CLASSES - 1))
-#define MID_MAX_SHIFT		15
-#define MID_MAX_SIZE		(1UL << MID_MAX_SHIFT)	/* 32 KiB */
-#define MID_NR_CLASSES		((MID_MAX_SHIFT - MID_BASE_SHIFT) * CONFIG_MID_CLASSES_PER_DOUBLING)
+#define HK_CLASS_ARRAY		(HK_NR_CLASSES ? HK_NR_CLASSES : 1)
 
-#define SMALLMID_FIRST_CLASS	TINY_NR_CLASSES
-#define MID_FIRST_CLASS		(TINY_NR_CLASSES + SMALLMID_NR_CLASSES)
-#define HK_NR_CLASSES		(MID_FIRST_CLASS + MID_NR_CLASSES)
+static inline unsigned int heap_nr_classes(void)
+{
+	return HK_NR_CLASSES;
+}
 
 /* Most bytes one bin grows to when it keeps overflowing. */
 #define HEAP_BIN_MAX_BYTES	(1UL << 20)
 
-/* Largest request served by a slab class (above: the Large box). */
-#define HEAP_MAX_SIZE		MID_MAX_SIZE
-
 /* Requests up to SMALL_LOOKUP_MAX map through an 8-byte-step table. */
-#define SMALL_LOOKUP_MAX	1024
+#define SMALL_LOOKUP_MAX	(HEAP_MAX_SIZE < 1024 ? HEAP_MAX_SIZE : 1024)
 /* Above it, through a 256-byte-step table; classes there are 256-multiples. */
-#define MID_LOOKUP_SHIFT	8
+#define COARSE_LOOKUP_SHIFT	8
 
 struct size_class {
 	uint32_t size;			/* block size */
@@ -74,46 +63,43 @@ struct size_class {
 	uint16_t limit;			/* bin length that triggers a flush, at first */
 	uint16_t limit_max;		/* what a bin that keeps overflowing grows to */
 	uint8_t span;			/* slots per slab */
-	uint8_t box;			/* enum hk_stat of the box's ALLOC counter */
+	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint32_t div_mul;		/* block-start check: inverse of the odd part */
 	uint8_t div_shift;		/* block-start check: power-of-two part */
 };
 
-extern struct size_class hk_classes[HK_NR_CLASSES];
+extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
-extern uint8_t hk_class_mid[MID_MAX_SIZE >> MID_LOOKUP_SHIFT];
+extern uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
 
 /*
- * Class of a request of at most HEAP_MAX_SIZE bytes. Tiny classes are
- * powers of two from 16 B, so 1..TINY_MAX_SIZE is computed (bit scan, no
- * memory load on malloc's critical path); 0 and the sizes above Tiny go
- * through the tables.
+ * Class of a request of at most HEAP_MAX_SIZE bytes (with at least one
+ * class). The first classes (Tiny's) are powers of two from 16 B, so
+ * 1..HEAP_POW2_MAX_SIZE is computed (bit scan, no memory load on
+ * malloc's critical path); 0 and the sizes above go through the tables.
+ * The tests on the constants fold away (no power-of-two classes without
+ * Tiny: size_is_tiny() is then always false).
  */
 static __always_inline int size_is_tiny(size_t size)
 {
-	return size - 1 < TINY_MAX_SIZE;
+	return HEAP_POW2_NR_CLASSES && size - 1 < HEAP_POW2_MAX_SIZE;
 }
 
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
 {
-	return hk_log2((size - 1) | ((1UL << TINY_MIN_SHIFT) - 1)) - (TINY_MIN_SHIFT - 1);
+	return hk_log2((size - 1) | ((1UL << HEAP_POW2_MIN_SHIFT) - 1)) - (HEAP_POW2_MIN_SHIFT - 1);
 }
 
 static __always_inline unsigned int size_to_class(size_t size)
 {
 	if (likely(size_is_tiny(size)))
 		return size_to_tiny_class(size);
-	if (likely(size <= SMALL_LOOKUP_MAX))
+	if (HEAP_MAX_SIZE <= SMALL_LOOKUP_MAX || likely(size <= SMALL_LOOKUP_MAX))
 		return hk_class_small[(size + 7) >> 3];
-	return hk_class_mid[(size - 1) >> MID_LOOKUP_SHIFT];
+	return hk_class_coarse[(size - 1) >> COARSE_LOOKUP_SHIFT];
 }
-
-/* Box-specific class setup, called once by heap_classes_init(). */
-unsigned int tiny_classes_init(struct size_class *c);
-unsigned int smallmid_classes_init(struct size_class *c);
-unsigned int mid_classes_init(struct size_class *c);
 
 /* ------------------------------------------------------------------ */
 /* Heap record and thread front                                       */
@@ -128,8 +114,8 @@ struct bin {
 };
 
 struct heap {
-	struct slab *partial[HK_NR_CLASSES];	/* slabs with free blocks, not current */
-	struct bin saved[HK_NR_CLASSES];	/* bins of the thread that exited, for the next one */
+	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
+	struct bin saved[HK_CLASS_ARRAY];	/* bins of the thread that exited, for the next one */
 	size_t saved_grown;			/* their cache_grown */
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
@@ -148,26 +134,15 @@ struct heap {
  */
 extern size_t heap_cache_budget;
 
-#ifdef CONFIG_TINY_ULTRAHOT
-#define ULTRAHOT_CAP	32
-/* L0 stacks for the 16 B and 32 B classes (see mm/tiny/ultrahot.h). */
-struct ultrahot {
-	uint32_t count[2];		/* blocks held per class */
-	void *slot[2][ULTRAHOT_CAP];	/* the blocks */
-};
-#endif
-
 struct heap_tls {
-	struct bin bins[HK_NR_CLASSES];	/* per-class front */
-	struct slab *cur[HK_NR_CLASSES];	/* slab each class refills from */
+	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
+	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
-#ifdef CONFIG_TINY_ULTRAHOT
-	struct ultrahot uh;		/* UltraHot L0 */
-#endif
+	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
 #endif
@@ -294,8 +269,15 @@ static inline void fl_set_next(void *p, const void *next)
  */
 #define DFKEY_ON_SLAB		1UL
 
-/* Per-process key written into freed blocks. */
+/*
+ * Per-process key written into freed blocks, drawn by the double-free
+ * check's box (mm/guard/double_free.c); without it no slab has a key.
+ */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
 extern uintptr_t hk_dfkey;
+#else
+#define hk_dfkey		((uintptr_t)0)
+#endif
 
 /*
  * heap_free_list_corrupt() for malloc, declared as returning so that malloc reaches it
@@ -395,6 +377,8 @@ void heap_free_other(struct slab *s, void *p);
 void heap_bad_pointer(void *p);
 
 void heap_classes_init(void);
+/* Run every registered box's self-check (CONFIG_DEBUG_ASSERT, tests). */
+void heap_boxes_check(void);
 int heap_init(void);
 
 /* ------------------------------------------------------------------ */
@@ -429,7 +413,7 @@ void heap_stats_sum(unsigned long out[NR_HK_STATS]);
  * Blocks held in the thread caches (bins, UltraHot) of every live
  * thread, per class (CONFIG_MALLOC_INFO).
  */
-void heap_cached_blocks(unsigned long out[HK_NR_CLASSES]);
+void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY]);
 void heap_fork_child(void);
 
 /* ------------------------------------------------------------------ */
@@ -465,7 +449,7 @@ static __fastpath_inline void *heap_alloc_cls(unsigned int cls, size_t size)
 
 	if (unlikely(!p))
 		return heap_alloc_slow(size);
-	STAT_INC_TLS(hk_classes[cls].box);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return bin_pop(b, p, cls);
 }
 
@@ -498,7 +482,7 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 	}
 	vg_open(p, FL_WORDS);
 	dfkey_put(s, p);
-	STAT_INC_TLS(hk_classes[s->class_idx].box + 1);
+	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
 	fl_put(p, b->free, hk_tls.flkey);
 	vg_close(p, FL_WORDS);
 	b->free = p;

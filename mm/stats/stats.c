@@ -6,12 +6,14 @@
  * thread's heap record when it exits); slow paths count process-wide in
  * hk_stats_global with relaxed atomics. At exit, with HAKMEM_STATS=1 (or
  * HAKMEM_OPTIONS=stats=1), the sum of both is printed to stderr, or to
- * the file of stats_file=, one table per box, without allocating.
+ * the file of stats_file=, without allocating: the slab boxes' counters
+ * and the rows each registered box prints (struct hk_box).
  * See Documentation/stats.md.
  */
 #include <fcntl.h>
 #include <unistd.h>
 #include <hakmem/print.h>
+#include "box.h"
 #include "heap/heap.h"
 #include "options/options.h"
 #include "stats.h"
@@ -56,6 +58,8 @@ int stats_index(const char *name)
 	for (i = 0; i < NR_HK_STATS; i++) {
 		const char *a = stats_names[i], *b = name;
 
+		if (!a)
+			continue;	/* a counter without a name is never matched */
 		while (*a && *a == *b)
 			a++, b++;
 		if (!*a && !*b)
@@ -100,25 +104,21 @@ static void stats_row(const char *what, unsigned long v)
 
 static void stats_print(const unsigned long *s)
 {
+	const struct hk_box *b;
+
 	hk_dprintf(stats_fd, "hakmem: stats: ---- hakmem statistics (pid %d) ----\n",
 		   (int)getpid());
 
+	/* The slab boxes' counters, then each box's own rows. */
 	hk_dprintf(stats_fd, "hakmem: stats: %-26s %14s %14s\n", "Slab boxes", "allocs",
 		   "owner frees");
-	hk_dprintf(stats_fd, "hakmem: stats:   %-24s %14lu %14lu\n", "Tiny",
-		   s[STAT_TINY_ALLOC], s[STAT_TINY_FREE]);
-#ifdef CONFIG_SMALLMID
-	hk_dprintf(stats_fd, "hakmem: stats:   %-24s %14lu %14lu\n", "Small-Mid",
-		   s[STAT_SMALLMID_ALLOC], s[STAT_SMALLMID_FREE]);
-#endif
-	hk_dprintf(stats_fd, "hakmem: stats:   %-24s %14lu %14lu\n", "Mid",
-		   s[STAT_MID_ALLOC], s[STAT_MID_FREE]);
+	for_each_box(b)
+		if (b->stat_alloc >= 0)
+			hk_dprintf(stats_fd, "hakmem: stats:   %-24s %14lu %14lu\n", b->name,
+				   s[b->stat_alloc], s[b->stat_alloc + 1]);
 	stats_row("refills", s[STAT_REFILL]);
 	stats_row("bin growths", s[STAT_BIN_GROW]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
-#ifdef CONFIG_TINY_ULTRAHOT
-	stats_row("UltraHot hits", s[STAT_ULTRAHOT_HIT]);
-#endif
 
 	stats_title("SuperSlab");
 	stats_row("slabs claimed", s[STAT_SLAB_NEW]);
@@ -126,14 +126,9 @@ static void stats_print(const unsigned long *s)
 	stats_row("SuperSlabs mapped", s[STAT_SS_MAPPED]);
 	stats_row("slots decommitted", s[STAT_SLOTS_DECOMMIT]);
 
-	stats_title("Large");
-	stats_row("allocs", s[STAT_LARGE_ALLOC]);
-	stats_row("frees", s[STAT_LARGE_FREE]);
-	stats_row("cache hits", s[STAT_LARGE_CACHE_HIT]);
-	stats_row("mremaps", s[STAT_LARGE_MREMAP]);
-
-	stats_title("Guard");
-	stats_row("foreign pointers", s[STAT_GUARD_EVENTS]);
+	for_each_box(b)
+		if (b->stats_report)
+			b->stats_report(stats_fd, s);
 
 	stats_title("Threads");
 	stats_row("heaps created", s[STAT_THREADS]);
@@ -163,3 +158,10 @@ __attribute__((destructor)) static void stats_exit(void)
 	if (stats_fd != STDERR_FILENO)
 		close(stats_fd);
 }
+
+/* Registered so that HAKMEM_STATS is read at initialisation. */
+HK_BOX(stats) = {
+	.name		= "statistics",
+	.stat_alloc	= -1,
+	.init		= stats_init,
+};

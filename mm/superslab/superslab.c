@@ -14,19 +14,12 @@
 #include "os/os.h"
 #include "stats/stats.h"
 #include "options/options.h"
+#include "box.h"
 #include "superslab.h"
 
-struct ss_pool ss_pool_main = {
-	.lock = HK_LOCK_INIT,
-};
+/* The pool of every slab box that has none of its own. */
+struct ss_pool ss_pool_main = SS_POOL_INIT;
 HK_LOCK_REGISTER(&ss_pool_main.lock, HK_LOCK_SS_POOL);
-
-#ifdef CONFIG_SMALLMID
-struct ss_pool ss_pool_smallmid = {
-	.lock = HK_LOCK_INIT,
-};
-HK_LOCK_REGISTER(&ss_pool_smallmid.lock, HK_LOCK_SS_POOL);
-#endif
 
 /* Free slots still committed, over all pools (hysteresis budget). */
 static unsigned long ss_dirty_slots;
@@ -51,25 +44,18 @@ static unsigned long ss_purge(unsigned long max);
 /* Every pool that mapped a SuperSlab (atomic push, never removed). */
 static struct ss_pool *ss_pools;
 
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
+/* Claims take the pool lock only without CONFIG_SUPERSLAB_LOCKFREE. */
 static inline void ss_claim_lock(struct ss_pool *pool)
 {
+	if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+		hk_lock(&pool->lock);
 }
 
 static inline void ss_claim_unlock(struct ss_pool *pool)
 {
+	if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+		hk_unlock(&pool->lock);
 }
-#else
-static inline void ss_claim_lock(struct ss_pool *pool)
-{
-	hk_lock(&pool->lock);
-}
-
-static inline void ss_claim_unlock(struct ss_pool *pool)
-{
-	hk_unlock(&pool->lock);
-}
-#endif
 
 /* ------------------------------------------------------------------ */
 /* Mapping a SuperSlab                                                */
@@ -147,13 +133,13 @@ static int ss_try_claim(struct superslab *ss, unsigned int nr, enum ss_claim_mod
 			dirty = ss_run_starts(m & ~u, nr);
 		idx = hk_ctz(dirty ? dirty : run);
 		want = ((1UL << nr) - 1) << idx;
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
+		if (!IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE)) {
+			/* Under the pool lock: nobody else claims. */
+			a_store(&ss->free_mask, m & ~want, A_RELAXED);
+			return (int)idx;
+		}
 		if (a_cas(&ss->free_mask, &m, m & ~want, A_ACQUIRE))
 			return (int)idx;
-#else
-		a_store(&ss->free_mask, m & ~want, A_RELAXED);
-		return (int)idx;
-#endif
 	}
 }
 
@@ -308,10 +294,12 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 		ss = ss_map(pool);
 		if (ss) {
 			idx = ss_try_claim(ss, nr, SS_CLAIM_MAPPED);
-			/* Publish: next before head, so readers see a whole node. */
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
-			hk_lock(&pool->lock);
-#endif
+			/*
+			 * Publish: next before head, so readers see a whole
+			 * node. Lock-free claimers do not hold the lock yet.
+			 */
+			if (IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+				hk_lock(&pool->lock);
 			if (!pool->head) {
 				/* The pool's first SuperSlab: list the pool. */
 				struct ss_pool *old = a_load(&ss_pools, A_RELAXED);
@@ -323,9 +311,8 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 			ss->next = pool->head;
 			a_store(&pool->head, ss, A_RELEASE);
 			pool->nr_superslabs++;
-#ifdef CONFIG_SUPERSLAB_LOCKFREE
-			hk_unlock(&pool->lock);
-#endif
+			if (IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
+				hk_unlock(&pool->lock);
 		}
 	}
 	ss_claim_unlock(pool);
@@ -432,15 +419,30 @@ unsigned long ss_trim(struct ss_pool *pool)
 	return done;
 }
 
+/*
+ * Pools: the shared one first, then the registered boxes' own pools in
+ * link order.
+ */
+unsigned long ss_trim_all(void)
+{
+	const struct hk_box *b;
+	unsigned long done = ss_trim(&ss_pool_main);
+
+	for_each_box(b)
+		if (b->pool)
+			done += ss_trim(b->pool);
+	return done;
+}
+
 /* Return up to max EMPTY slots, from any pool. */
 static unsigned long ss_purge(unsigned long max)
 {
+	const struct hk_box *b;
 	unsigned long done = ss_purge_pool(&ss_pool_main, max);
 
-#ifdef CONFIG_SMALLMID
-	if (done < max)
-		done += ss_purge_pool(&ss_pool_smallmid, max - done);
-#endif
+	for_each_box(b)
+		if (b->pool && done < max)
+			done += ss_purge_pool(b->pool, max - done);
 	return done;
 }
 
@@ -639,11 +641,11 @@ unsigned long ss_unmap_pool(struct ss_pool *pool)
 
 unsigned long ss_unmap_free(void)
 {
+	const struct hk_box *b;
 	unsigned long done = ss_unmap_pool(&ss_pool_main);
 
-#ifdef CONFIG_SMALLMID
-	done += ss_unmap_pool(&ss_pool_smallmid);
-#endif
+	for_each_box(b)
+		if (b->pool)
+			done += ss_unmap_pool(b->pool);
 	return done;
 }
-

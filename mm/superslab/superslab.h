@@ -53,8 +53,14 @@ struct ss_pool;
 #define HEAP_NONE	((struct heap *)1)
 
 /*
- * Per-slot metadata. The first cache line is the owner's; the second is
- * where other threads push remote frees.
+ * Per-slot metadata: despite its name, one struct slab per 64 KiB slot of
+ * a SuperSlab (ss->slabs[SS_SLOTS], found by masking a pointer), not one
+ * per slab. A slab of one slot uses its record alone; a slab spanning
+ * several slots keeps its state in the record of its first slot (the head,
+ * kind SLAB_BLOCKS) and the others are tail records (kind SLAB_TAIL) that
+ * mirror what the free fast path reads and point back with head_off. A
+ * free slot's record has kind SLAB_FREE. The first cache line is the
+ * owner's; the second is where other threads push remote frees.
  */
 struct slab {
 	/* --- owner's cache line: read or written by every owner free --- */
@@ -102,7 +108,13 @@ BUILD_BUG_ON(sizeof(struct superslab) > SLOT_SIZE);
 BUILD_BUG_ON(sizeof(struct slab) != 2 * L1_CACHE_BYTES);
 BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
 
-/* A pool of SuperSlabs: Tiny and Mid share one, Small-Mid has its own. */
+/*
+ * A pool of SuperSlabs. ss_pool_main is the shared one; a box may bring
+ * its own (struct hk_box::pool, e.g. Small-Mid's ss_pool_smallmid): the
+ * backend purges, trims and unmaps every registered pool, and the box
+ * registers the pool's lock for fork (HK_LOCK_REGISTER) where it defines
+ * the pool.
+ */
 struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
 	struct superslab *head;		/* atomic: newest SuperSlab first */
@@ -110,10 +122,11 @@ struct ss_pool {
 	struct ss_pool *all_next;	/* list of pools that mapped a SuperSlab (ss_check_counts) */
 };
 
+#define SS_POOL_INIT	{ .lock = HK_LOCK_INIT }
+
 extern struct ss_pool ss_pool_main;
-#ifdef CONFIG_SMALLMID
+/* Defined by the Small-Mid box (CONFIG_SMALLMID) only. */
 extern struct ss_pool ss_pool_smallmid;
-#endif
 
 static __always_inline struct superslab *ss_of(const void *p)
 {
@@ -159,6 +172,8 @@ void ss_tick(void);
 
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
+/* The same for the shared pool and every registered box's own pool. */
+unsigned long ss_trim_all(void);
 
 /*
  * Unmap every free slot of every pool (address space for a mapping the

@@ -6,8 +6,10 @@
  * malloc of that class takes it back. Only these two classes: the memo's
  * extension to larger classes starved the others.
  *
- * Blocks held here count as used by their slabs; the thread's exit hands
- * them back.
+ * Blocks held here count as used by their slabs; the box's thread_flush
+ * hook (mm/tiny/ultrahot.c) hands them back at thread exit and trim.
+ * Without the option, the two functions are stubs that return 0 and fold
+ * away: no code, no branch.
  */
 #ifndef _MM_TINY_ULTRAHOT_H
 #define _MM_TINY_ULTRAHOT_H
@@ -20,7 +22,7 @@ BUILD_BUG_ON(TINY_NR_CLASSES < 2);
 /* Serve a 1..32 byte request from the L0 stack; 0 if it is empty. */
 static __always_inline int ultrahot_alloc(size_t size, void **out)
 {
-	struct ultrahot *u = &hk_tls.uh;
+	struct ultrahot *u = &hk_tls.boxes.ultrahot;
 	unsigned int i = size > 16;
 	void *p;
 
@@ -37,10 +39,10 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 	return 1;
 }
 
-/* Keep an owned 16/32 B block; 0 if it is not one or the stack is full. */
+/* Keep an owned C0/C1 block; 0 if it is not one or the stack is full. */
 static __always_inline int ultrahot_free(struct slab *s, void *p)
 {
-	struct ultrahot *u = &hk_tls.uh;
+	struct ultrahot *u = &hk_tls.boxes.ultrahot;
 	unsigned int i = s->class_idx;
 
 	if (i > 1 || u->count[i] == ULTRAHOT_CAP)

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compile-time layout of the slab boxes' class table, from the
+ * configuration. The per-thread front (struct heap_tls) is an array
+ * indexed by class, so the number of classes is a constant; the boxes
+ * registered with HK_BOX() (mm/box.h) fill the classes at run time and
+ * heap_classes_init() checks that they agree with this layout.
+ *
+ * The slab boxes are consecutive ranges, in this order; one that is off
+ * has no classes, and its neighbour takes its range:
+ *
+ *   Tiny       16 B .. TINY_MAX_SIZE         power-of-two classes
+ *   Small-Mid  .. 4 KiB                      (needs Tiny)
+ *   Mid        .. 32 KiB                     geometric classes
+ *   (Large)    above HEAP_MAX_SIZE
+ *
+ * Only this header and the boxes' own headers name boxes; the engine
+ * uses the generic names at the bottom.
+ */
+#ifndef _MM_BOXES_H
+#define _MM_BOXES_H
+
+#include "tiny/tiny.h"
+#include "smallmid/smallmid.h"
+
+/* Mid starts above the box below it. */
+#if SMALLMID_NR_CLASSES
+#define MID_BASE_SHIFT		12
+#elif TINY_NR_CLASSES
+#define MID_BASE_SHIFT		(TINY_MIN_SHIFT + CONFIG_TINY_MAX_CLASS)
+#else
+#define MID_BASE_SHIFT		TINY_MIN_SHIFT	/* from 16 B */
+#endif
+#include "mid/mid.h"
+
+#define SMALLMID_FIRST_CLASS	TINY_NR_CLASSES
+#define MID_FIRST_CLASS		(TINY_NR_CLASSES + SMALLMID_NR_CLASSES)
+
+/* --- what the engine uses --- */
+
+/* Classes of all slab boxes. */
+#define HK_NR_CLASSES		(MID_FIRST_CLASS + MID_NR_CLASSES)
+
+/* Slab boxes configured in (those with classes). */
+#define HK_NR_SLAB_BOXES	(!!TINY_NR_CLASSES + !!SMALLMID_NR_CLASSES + !!MID_NR_CLASSES)
+
+/* Largest request served by a slab class (above: the Large box); 0: none. */
+#define HEAP_MAX_SIZE		(MID_MAX_SIZE ? MID_MAX_SIZE : \
+				 SMALLMID_MAX_SIZE ? SMALLMID_MAX_SIZE : TINY_MAX_SIZE)
+
+/*
+ * Requests of 1 .. HEAP_POW2_MAX_SIZE bytes are in the power-of-two
+ * classes 1 << (HEAP_POW2_MIN_SHIFT + i) that start the table (0: none;
+ * size_to_class() then uses its tables only).
+ */
+#define HEAP_POW2_NR_CLASSES	TINY_NR_CLASSES
+#define HEAP_POW2_MIN_SHIFT	TINY_MIN_SHIFT
+#define HEAP_POW2_MAX_SIZE	(TINY_NR_CLASSES ? TINY_MAX_SIZE : 16UL)	/* unused if none */
+
+/*
+ * The boxes' per-thread state, a member of the engine's TLS block
+ * (struct heap_tls) so that a box's fast path reaches it from the same
+ * TLS base as the bins: a TLS variable of its own would cost the shared
+ * library one more GOT load per call (5 instructions per malloc+free with
+ * UltraHot, callgrind). Empty without such a box.
+ */
+struct boxes_tls {
+#ifdef CONFIG_TINY_ULTRAHOT
+	struct ultrahot ultrahot;	/* mm/tiny/ultrahot.h */
+#endif
+};
+
+#endif /* _MM_BOXES_H */
