@@ -496,7 +496,7 @@ struct large_cache {
 	size_t budget;					/* adaptive allowance beyond the peak */
 	size_t peak[LARGE_PEAK_EPOCHS];			/* most live bytes seen in each recent epoch */
 	size_t hi;					/* the largest of them */
-	int tight;					/* address space short (os_vm_tight()): keep nothing */
+	int tight;					/* atomic: address space short (os_vm_tight()): keep nothing */
 	unsigned long clock;				/* large operations so far */
 	unsigned long epoch_ms;				/* when the decay epoch began */
 	unsigned long epoch;				/* decay epochs so far */
@@ -671,7 +671,7 @@ static void large_cache_decay(struct large_cache *c, unsigned long now,
 	 * larger one wastes it: keep nothing (read once per epoch, so a
 	 * limit set at run time is seen within one).
 	 */
-	c->tight = os_vm_tight();
+	a_store(&c->tight, os_vm_tight(), A_RELAXED);
 	while (c->age.oldest &&
 	       large_age_of(large_of_age(c->age.oldest))->epoch + LARGE_DECAY_EPOCHS <= c->epoch)
 		large_cache_evict_oldest(c, victims);
@@ -928,7 +928,8 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 	size_t max = LARGE_CACHE_MAX, limit;
 
 	/* decay_ms=0 or large_cache_mb=0 or little address space: keep nothing. */
-	if (unlikely(cls < 0 || !max || !LARGE_DECAY_MS || c->tight))
+	if (unlikely(cls < 0 || !max || !LARGE_DECAY_MS ||
+		     a_load(&c->tight, A_RELAXED)))
 		return 0;
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
