@@ -511,9 +511,11 @@ static void heap_bin_drain(struct bin *b)
 /*
  * Hand everything the calling thread's front holds (what the boxes keep
  * per thread, bins, current slabs) back to the slabs of h, its heap, and
- * release empty slabs.
+ * release empty slabs. With park (thread exit) the bins are not drained
+ * but kept in h->saved as they are: the next thread to adopt h starts
+ * with them warm instead of refilling from the slabs.
  */
-static void heap_release_front(struct heap *h)
+static void heap_hand_back_front(struct heap *h, int park)
 {
 	struct heap_tls *t = &hk_tls;
 	unsigned int cls;
@@ -525,37 +527,30 @@ static void heap_release_front(struct heap *h)
 		t->cur[cls] = NULL;
 		if (s && !(s->flags & SLAB_IN_PARTIAL))
 			partial_push(h, s);
-		heap_bin_drain(&t->bins[cls]);
-	}
-	heap_collect(h);
-}
-
-/*
- * Park the exiting thread's front with its heap: the bins go to
- * h->saved as they are (the next thread to adopt h starts with them
- * warm, instead of refilling from the slabs), the rest as
- * heap_release_front() does.
- */
-static void heap_park_front(struct heap *h)
-{
-	struct heap_tls *t = &hk_tls;
-	unsigned int cls;
-
-	heap_boxes_thread_flush();
-	for (cls = 0; cls < heap_nr_classes(); cls++) {
-		struct slab *s = t->cur[cls];
-
-		t->cur[cls] = NULL;
-		if (s && !(s->flags & SLAB_IN_PARTIAL))
-			partial_push(h, s);
+		if (!park) {
+			heap_bin_drain(&t->bins[cls]);
+			continue;
+		}
 		h->saved[cls] = t->bins[cls];
 		t->bins[cls].free = NULL;
 		t->bins[cls].room = 0;
 		t->bins[cls].limit = 0;
 	}
-	h->saved_grown = t->cache_grown;
-	t->cache_grown = 0;
+	if (park) {
+		h->saved_grown = t->cache_grown;
+		t->cache_grown = 0;
+	}
 	heap_collect(h);
+}
+
+static void heap_release_front(struct heap *h)
+{
+	heap_hand_back_front(h, 0);
+}
+
+static void heap_park_front(struct heap *h)
+{
+	heap_hand_back_front(h, 1);
 }
 
 /* Give the saved bins of parked heap h back to their slabs. */
