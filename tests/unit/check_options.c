@@ -375,7 +375,12 @@ END_TEST
  * effect
  */
 
-#define EFFECT_N	400
+/*
+ * About 8 MB of blocks: more than a thread's bins keep (they grow to 1 MiB
+ * of a class), so that slabs go back to the pool whatever EFFECT_SIZE is.
+ */
+#define EFFECT_N	((8UL << 20) / EFFECT_SIZE)
+#define EFFECT_N_MAX	8192
 
 /* A slab class: Mid's 20000 B one, or the largest without Mid. */
 #define EFFECT_SIZE	(UNIT_SLAB_MAX < 20000 ? UNIT_SLAB_MAX : 20000)
@@ -383,9 +388,10 @@ END_TEST
 /* Fill slabs of a slab class, free them all: their slots go back to the pool. */
 static void slab_cycle(void)
 {
-	static void *p[EFFECT_N];
-	int i;
+	static void *p[EFFECT_N_MAX];
+	unsigned long i;
 
+	ck_assert_uint_le(EFFECT_N, EFFECT_N_MAX);
 	for (i = 0; i < EFFECT_N; i++) {
 		p[i] = hak_malloc(EFFECT_SIZE);
 		ck_assert_ptr_nonnull(p[i]);
@@ -413,7 +419,7 @@ START_TEST(test_effect_dirty_slots)
 	 * slabs) or the floor of 64 slots, whichever is more.
 	 */
 	ck_assert_uint_le(opt("stat.idle"),
-			  (64UL << 16) + ((EFFECT_N * 20480UL + (1UL << 16)) & ~0xffffUL) + (4UL << 16));
+			  (64UL << 16) + ((EFFECT_N * (EFFECT_SIZE + 512UL) + (1UL << 16)) & ~0xffffUL) + (4UL << 16));
 }
 END_TEST
 
