@@ -484,7 +484,8 @@ START_TEST(test_effect_thp)
 {
 	void *p;
 
-	if (!IS_ENABLED(CONFIG_SUPERSLAB_THP))
+	/* No SuperSlab at all when Large serves every request. */
+	if (!IS_ENABLED(CONFIG_SUPERSLAB_THP) || !UNIT_SLAB_CLASSES)
 		return;
 	ck_assert_int_eq(hak_option_set("thp", 1), 0);
 	p = block_in_new_superslab();
