@@ -156,7 +156,20 @@ START_TEST(test_header_colours)
 			break;
 		}
 	}
-	ck_assert_uint_gt(pairs, 0);
+	/*
+	 * Whether or not the pool got two neighbours: slab_of() is
+	 * arithmetic, so check it on the SuperSlab next to the first one.
+	 */
+	for (i = 1; i < SS_SLOTS; i++) {
+		uintptr_t p = ((uintptr_t)slab_start(s[0]) & ~SS_MASK) + ((uintptr_t)i << SLOT_SHIFT);
+		uintptr_t a = (uintptr_t)slab_of((void *)p), b = (uintptr_t)slab_of((void *)(p + SS_SIZE));
+
+		ck_assert_msg((a & SS_MASK) != (b & SS_MASK),
+			      "slot %u has its metadata at offset %#lx in two neighbouring SuperSlabs",
+			      i, (unsigned long)(a & SS_MASK));
+		ck_assert_uint_le((b & SS_MASK) + sizeof(struct slab), SLOT_SIZE);
+		ck_assert_uint_eq(b & ~SS_MASK, (p + SS_SIZE) & ~SS_MASK);
+	}
 	for (j = 0; j < n; j++)
 		ss_release(s[j], 1);
 }
