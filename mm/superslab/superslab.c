@@ -63,14 +63,16 @@ static inline void ss_claim_unlock(struct ss_pool *pool)
 
 static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 {
-	struct superslab *ss = os_map_aligned(SS_SIZE, SS_SIZE);
+	void *base = os_map_aligned(SS_SIZE, SS_SIZE);
+	struct superslab *ss;
 	unsigned int i;
 
-	if (!ss)
+	if (!base)
 		return NULL;
 	/* Before the first touch, so that faults can take whole huge pages. */
 	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt_inited(OPT_THP))
-		os_hugepage(ss, SS_SIZE);
+		os_hugepage(base, SS_SIZE);
+	ss = ss_of(base);
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
@@ -81,7 +83,7 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	ss->free_mask = ~0UL >> (8 * sizeof(unsigned long) - SS_SLOTS) & ~1UL;
 	ss->dirty_mask = 0;
 	ss->unmapped_mask = 0;
-	registry_set((uintptr_t)ss, REG_SUPERSLAB);
+	registry_set((uintptr_t)base, REG_SUPERSLAB);
 	STAT_INC(STAT_SS_MAPPED);
 	return ss;
 }
@@ -199,7 +201,7 @@ static __slowpath int ss_remap_slots(struct superslab *ss, unsigned long bits)
 		unsigned int i = hk_ctz(u), n = hk_ctz(~(u >> i));
 		unsigned long run = (n >= 8 * sizeof(unsigned long) ? ~0UL : (1UL << n) - 1) << i;
 
-		if (os_map_at((char *)ss + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT))
+		if (os_map_at((char *)ss_base(ss) + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT))
 			return -1;
 		for (; n; n--, i++)
 			ss->slabs[i].state = SLOT_UNUSED;
@@ -397,7 +399,7 @@ static unsigned long ss_purge_pool(struct ss_pool *pool, unsigned long max)
 			if (!ss_claim_bits(ss, bit))
 				continue;
 			if (ss->slabs[i].state == SLOT_EMPTY) {
-				os_decommit((char *)ss + ((size_t)i << SLOT_SHIFT), SLOT_SIZE);
+				os_decommit((char *)ss_base(ss) + ((size_t)i << SLOT_SHIFT), SLOT_SIZE);
 				ss->slabs[i].state = SLOT_UNUSED;
 				a_fetch_and(&ss->dirty_mask, ~bit, A_RELAXED);
 				a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
@@ -628,7 +630,7 @@ unsigned long ss_unmap_pool(struct ss_pool *pool)
 				}
 				ss->slabs[j].state = SLOT_UNMAPPED;
 			}
-			os_unmap((char *)ss + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT);
+			os_unmap((char *)ss_base(ss) + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT);
 			left &= ~run;
 			done += n;
 		}

@@ -3,7 +3,9 @@
  * SuperSlabs: naturally aligned regions (CONFIG_SUPERSLAB_SHIFT) carved
  * into 64 KiB slots. Slot 0 holds the header below; the others are slabs
  * of any size class, one or more slots each. The owner of a pointer is
- * found by masking: ss = p & ~SS_MASK, slot = (p >> SLOT_SHIFT) & mask.
+ * found by masking: base = p & ~SS_MASK, slot = (p >> SLOT_SHIFT) & mask.
+ *
+ * The header sits at a colour offset in slot 0 (SS_COLORS, below).
  *
  * Slot states: UNUSED (never touched, or returned to the kernel), ACTIVE
  * (part of a slab), EMPTY (free again but still committed), UNMAPPED (free,
@@ -104,9 +106,31 @@ struct superslab {
 	struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0 unused) */
 };
 
-BUILD_BUG_ON(sizeof(struct superslab) > SLOT_SIZE);
+/*
+ * Header colouring. Every SuperSlab is aligned to SS_SIZE, so a header
+ * at the start of each would put slot i's metadata of every SuperSlab at
+ * the same offset modulo SS_SIZE: the same few sets of every cache level
+ * indexed with more than 12 address bits (an L2 of 1 MiB, 8-way, has 2048
+ * sets; the owner lines of 32 slots sit in 32 of them, so ten SuperSlabs
+ * give ten lines per set for eight ways, and a free of a Mid block in a
+ * 20 MiB working set missed L2 on its slot metadata). The header of a
+ * SuperSlab therefore sits at SS_COLOR_STRIDE times its colour, the low
+ * bits of its number (address >> SS_SHIFT), inside slot 0. The stride is
+ * the size of the slabs[] array, so that one shift and one mask of a
+ * block's address give the slot index and the colour together: slab_of()
+ * costs no instruction more than without colouring.
+ */
+#define SLAB_SHIFT	7		/* log2(sizeof(struct slab)) */
+#define SS_COLOR_STRIDE	(SS_SLOTS << SLAB_SHIFT)
+/* As many colours (a power of two) as slot 0 holds headers. */
+#define SS_COLORS	(SLOT_SIZE / SS_COLOR_STRIDE / 2)
+#define SS_SLABS_OFF	offsetof(struct superslab, slabs)
+
 BUILD_BUG_ON(sizeof(struct slab) != 2 * L1_CACHE_BYTES);
+BUILD_BUG_ON(sizeof(struct slab) != 1UL << SLAB_SHIFT);
 BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
+BUILD_BUG_ON(SS_COLORS < 1 || (SS_COLORS & (SS_COLORS - 1)));
+BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT_SIZE);
 
 /*
  * A pool of SuperSlabs. ss_pool_main is the shared one; a box may bring
@@ -128,14 +152,36 @@ extern struct ss_pool ss_pool_main;
 /* Defined by the Small-Mid box (CONFIG_SMALLMID) only. */
 extern struct ss_pool ss_pool_smallmid;
 
-static __always_inline struct superslab *ss_of(const void *p)
+/* First byte of the SuperSlab holding p (its slot 0). */
+static __always_inline uintptr_t ss_base(const void *p)
 {
-	return (struct superslab *)((uintptr_t)p & ~SS_MASK);
+	return (uintptr_t)p & ~SS_MASK;
 }
 
+/* Offset of the header of the SuperSlab holding p (its colour). */
+static __always_inline uintptr_t ss_color_off(const void *p)
+{
+	return (((uintptr_t)p >> SS_SHIFT) & (SS_COLORS - 1)) * SS_COLOR_STRIDE;
+}
+
+/* The header of the SuperSlab holding p (a block or a struct slab). */
+static __always_inline struct superslab *ss_of(const void *p)
+{
+	return (struct superslab *)(ss_base(p) + ss_color_off(p));
+}
+
+/*
+ * ss_of(p)->slabs[slot of p], in one shift and one mask: the slot index
+ * (bits SLOT_SHIFT..SS_SHIFT-1 of p) lands on bits SLAB_SHIFT.. of the
+ * offset and the colour (the next bits of p) right above it, on the
+ * multiples of SS_COLOR_STRIDE.
+ */
 static __always_inline struct slab *slab_of(const void *p)
 {
-	return &ss_of(p)->slabs[((uintptr_t)p >> SLOT_SHIFT) & (SS_SLOTS - 1)];
+	uintptr_t off = ((uintptr_t)p >> (SLOT_SHIFT - SLAB_SHIFT)) &
+			((SS_COLORS * SS_SLOTS - 1) << SLAB_SHIFT);
+
+	return ((struct superslab *)(ss_base(p) + off))->slabs;
 }
 
 /* The head slab of the slot holding block p. */
@@ -151,7 +197,7 @@ static inline char *slab_start(struct slab *s)
 {
 	struct superslab *ss = ss_of(s);
 
-	return (char *)ss + ((size_t)(s - ss->slabs) << SLOT_SHIFT);
+	return (char *)ss_base(s) + ((size_t)(s - ss->slabs) << SLOT_SHIFT);
 }
 
 /*

@@ -110,6 +110,71 @@ START_TEST(test_pool_grows)
 }
 END_TEST
 
+/*
+ * Header colours: the slot metadata of two SuperSlabs next to each other
+ * (numbers of different parity) does not sit at the same offset of each,
+ * so that it does not fall in the same cache sets; slab_of() of any byte
+ * of a slot still finds the slot's record, inside slot 0.
+ */
+static struct ss_pool colour_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&colour_pool.lock, HK_LOCK_SS_POOL);
+
+START_TEST(test_header_colours)
+{
+	enum { MAX = 16 * SS_SLOTS };
+	static struct slab *s[MAX];
+	unsigned int i, j, n, pairs = 0;
+
+	ss_setup();
+	for (n = 0; n < MAX; n++) {
+		uintptr_t start, off;
+
+		s[n] = ss_claim(&colour_pool, 1);
+		ck_assert_ptr_nonnull(s[n]);
+		start = (uintptr_t)slab_start(s[n]);
+		off = (uintptr_t)s[n] & SS_MASK;
+		ck_assert_ptr_eq(slab_of((void *)start), s[n]);
+		ck_assert_ptr_eq(slab_of((void *)(start + SLOT_SIZE - 1)), s[n]);
+		ck_assert_ptr_eq(ss_of((void *)start), ss_of(s[n]));
+		ck_assert_ptr_eq(ss_of(s[n])->pool, &colour_pool);
+		ck_assert_uint_le(off + sizeof(struct slab), SLOT_SIZE);
+		for (i = 0; i < n; i++) {
+			uintptr_t a = (uintptr_t)s[i], b = (uintptr_t)s[n];
+
+			if (!(((a >> SS_SHIFT) ^ (b >> SS_SHIFT)) & 1) ||
+			    (start >> SLOT_SHIFT & (SS_SLOTS - 1)) !=
+			    ((uintptr_t)slab_start(s[i]) >> SLOT_SHIFT & (SS_SLOTS - 1)))
+				continue;
+			pairs++;
+			ck_assert_msg((a & SS_MASK) != (b & SS_MASK),
+				      "slot %lu has its metadata at offset %#lx in two neighbouring SuperSlabs",
+				      (unsigned long)(start >> SLOT_SHIFT & (SS_SLOTS - 1)),
+				      (unsigned long)(b & SS_MASK));
+		}
+		if (pairs >= SS_SLOTS - 1) {
+			n++;
+			break;
+		}
+	}
+	/*
+	 * Whether or not the pool got two neighbours: slab_of() is
+	 * arithmetic, so check it on the SuperSlab next to the first one.
+	 */
+	for (i = 1; i < SS_SLOTS; i++) {
+		uintptr_t p = ((uintptr_t)slab_start(s[0]) & ~SS_MASK) + ((uintptr_t)i << SLOT_SHIFT);
+		uintptr_t a = (uintptr_t)slab_of((void *)p), b = (uintptr_t)slab_of((void *)(p + SS_SIZE));
+
+		ck_assert_msg((a & SS_MASK) != (b & SS_MASK),
+			      "slot %u has its metadata at offset %#lx in two neighbouring SuperSlabs",
+			      i, (unsigned long)(a & SS_MASK));
+		ck_assert_uint_le((b & SS_MASK) + sizeof(struct slab), SLOT_SIZE);
+		ck_assert_uint_eq(b & ~SS_MASK, (p + SS_SIZE) & ~SS_MASK);
+	}
+	for (j = 0; j < n; j++)
+		ss_release(s[j], 1);
+}
+END_TEST
+
 START_TEST(test_trim_returns_empty_slots)
 {
 	struct slab *s[8];
@@ -385,6 +450,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_claim_release_states);
 	tcase_add_test(tc, test_claim_spans);
 	tcase_add_test(tc, test_pool_grows);
+	tcase_add_test(tc, test_header_colours);
 	tcase_add_test(tc, test_trim_returns_empty_slots);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_claim_contention);
