@@ -59,6 +59,7 @@
 #include "os/os.h"
 #include "superslab/registry.h"
 #include "prof.h"
+#include "unwind.h"
 
 #define PROF_DEFAULT_SAMPLE	(512UL << 10)	/* mean bytes between samples */
 #define PROF_MAX_DEPTH		64		/* frames kept per stack */
@@ -108,6 +109,7 @@ static double prof_mean;		/* HAKMEM_PROF_SAMPLE */
 static int prof_at_exit;		/* HAKMEM_PROF_AT_EXIT (default 1) */
 static int prof_peak_at_exit;		/* HAKMEM_PROF_PEAK (default 1) */
 static int prof_signo;			/* HAKMEM_PROF_SIGNAL (default 0: none) */
+static int prof_libgcc;			/* HAKMEM_PROF_UNWIND=libgcc: always _Unwind_Backtrace */
 static char prof_prefix[PROF_PREFIX_MAX + 1];	/* HAKMEM_PROF_PREFIX (default "hakmem") */
 
 /* Under prof_lock_word. */
@@ -122,6 +124,20 @@ static char *prof_arena, *prof_arena_end;	/* bump allocation of stack records */
 static uint64_t prof_live_bytes;		/* sum of live_bytes */
 static uint64_t prof_peak_bytes;		/* its maximum */
 static unsigned long prof_peak_gen = 1;		/* advances at each new maximum */
+static unsigned long prof_nr_samples;		/* samples taken */
+static unsigned long prof_nr_libgcc;		/* of which _Unwind_Backtrace unwound */
+static unsigned long prof_nr_lookups;		/* frees that looked in prof_sample_tab */
+
+/*
+ * Live samples by a hash of their address (PROF_FILTER entries, counts):
+ * the free of a Large block looks in prof_sample_tab, under the lock, only
+ * if its entry is not zero. Written under the lock, read without it: a
+ * block's free comes after its malloc returned, which came after the
+ * count went up.
+ */
+#define PROF_FILTER_SHIFT	14
+#define PROF_FILTER		(1UL << PROF_FILTER_SHIFT)
+static uint16_t *prof_filter;
 
 static int prof_dump_pending;			/* a signal asked for a dump */
 static unsigned long prof_dump_seq;		/* dumps numbered per process */
@@ -407,6 +423,11 @@ static unsigned long prof_slot(uintptr_t ptr, unsigned long cap)
 	return (unsigned long)prof_mix(ptr >> 4) & (cap - 1);
 }
 
+static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
+{
+	return &prof_filter[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
+}
+
 static int prof_sample_grow(void)
 {
 	unsigned long cap = prof_sample_cap ? prof_sample_cap * 2 : 4096, i, j;
@@ -427,7 +448,7 @@ static int prof_sample_grow(void)
 	return 0;
 }
 
-static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth)
+static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow)
 {
 	double w = 1 / prof_one_minus_exp_neg((double)size / prof_mean);
 	struct prof_stack *s;
@@ -437,6 +458,15 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	prof_lock();
 	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
 		goto out;
+	if (!prof_filter) {
+		uint16_t *f = prof_map(PROF_FILTER * sizeof(*prof_filter));
+
+		if (!f)
+			goto out;
+		a_store(&prof_filter, f, A_RELEASE);
+	}
+	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
+		goto out;
 	s = prof_stack_get(pc, depth);
 	if (!s)
 		goto out;
@@ -444,6 +474,9 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	     j = (j + 1) & (prof_sample_cap - 1))
 		;
 	e = &prof_sample_tab[j];
+	prof_nr_samples++;
+	prof_nr_libgcc += slow;
+	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
 	e->ptr = (uintptr_t)p;
 	e->stack = s;
 	e->count = (uint64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
@@ -469,12 +502,11 @@ void prof_forget(const void *ptr)
 	struct prof_sample *e;
 	struct prof_stack *s;
 
-	/* realloc asks about every block it resized; only Large ones can be sampled. */
-	if (registry_lookup((uintptr_t)ptr) < REG_LARGE)
+	/* Not sampled (nearly always): no lock, no lookup. */
+	if (!a_load(&prof_filter, A_ACQUIRE) || !a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
 		return;
 	prof_lock();
-	if (!prof_sample_cap)
-		goto out;
+	prof_nr_lookups++;
 	mask = prof_sample_cap - 1;
 	for (i = prof_slot((uintptr_t)ptr, prof_sample_cap); prof_sample_tab[i].ptr != (uintptr_t)ptr;
 	     i = (i + 1) & mask)
@@ -482,6 +514,7 @@ void prof_forget(const void *ptr)
 			goto out;
 	e = &prof_sample_tab[i];
 	s = e->stack;
+	a_store(prof_filter_of((uintptr_t)ptr), *prof_filter_of((uintptr_t)ptr) - 1, A_RELAXED);
 	prof_stack_touch(s);
 	s->live_count -= e->count;
 	s->live_bytes -= e->bytes;
@@ -525,15 +558,22 @@ static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
  * The call stack from the program's call of the allocator (caller, the
  * entry point's return address) outwards, into pc[]; returns the depth.
  * The first address is moved back into the call instruction (pprof does
- * that for the others).
+ * that for the others). *slow: 1 if libgcc's unwinder did it (mm/prof/
+ * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
  */
-static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller)
+static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow)
 {
 	struct prof_bt bt;
 	unsigned int i, from = 0, n;
+	int got = prof_libgcc ? -1 : prof_unwind(bt.pc, ARRAY_SIZE(bt.pc));
 
-	bt.n = 0;
-	_Unwind_Backtrace(prof_bt_frame, &bt);
+	*slow = got < 0;
+	if (got < 0) {
+		bt.n = 0;
+		_Unwind_Backtrace(prof_bt_frame, &bt);
+	} else {
+		bt.n = (unsigned int)got;
+	}
 	for (i = 0; i < bt.n && i < PROF_SKIP_MAX; i++) {
 		if (bt.pc[i] == (uintptr_t)caller) {
 			from = i;
@@ -796,6 +836,27 @@ __export int hak_prof_dump_peak(const char *path)
 	return ret;
 }
 
+static int prof_streq(const char *a, const char *b)
+{
+	while (*b)
+		if (*a++ != *b++)
+			return 0;
+	return !*a;
+}
+
+int prof_stat(const char *name, unsigned long *value)
+{
+	if (prof_streq(name, "prof_samples"))
+		*value = a_load(&prof_nr_samples, A_RELAXED);
+	else if (prof_streq(name, "prof_libgcc_unwinds"))
+		*value = a_load(&prof_nr_libgcc, A_RELAXED);
+	else if (prof_streq(name, "prof_free_lookups"))
+		*value = a_load(&prof_nr_lookups, A_RELAXED);
+	else
+		return -ENOENT;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Setup                                                              */
 /* ------------------------------------------------------------------ */
@@ -813,6 +874,8 @@ static void prof_init(void)
 	prof_peak_at_exit = hk_env_long("HAKMEM_PROF_PEAK", 1) > 0;
 	v = hk_env_long("HAKMEM_PROF_SIGNAL", 0);
 	prof_signo = v > 0 && v < 65 ? (int)v : 0;
+	prefix = getenv("HAKMEM_PROF_UNWIND");
+	prof_libgcc = prefix && !strcmp(prefix, "libgcc");
 	prefix = getenv("HAKMEM_PROF_PREFIX");
 	if (!prefix || !*prefix || strlen(prefix) > PROF_PREFIX_MAX)
 		prefix = "hakmem";
@@ -826,8 +889,11 @@ static void prof_warm_up(void)
 {
 	uintptr_t pc[PROF_MAX_DEPTH];
 
+	int slow;
+
 	prof_tls.busy++;
-	prof_backtrace(pc, NULL);
+	prof_unwind_init();
+	prof_backtrace(pc, NULL, &slow);
 	prof_tls.busy--;
 }
 
@@ -968,15 +1034,16 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
 	unsigned int depth;
+	int slow;
 	void *p;
 
 	if (!prof_take(t, size))
 		return prof_plain(size, align, zero);
 	t->busy++;
-	depth = prof_backtrace(pc, caller);
+	depth = prof_backtrace(pc, caller, &slow);
 	p = prof_large(size, align, zero);
 	if (p)
-		prof_record(p, size, pc, depth);
+		prof_record(p, size, pc, depth, slow);
 	t->busy--;
 	return p;
 }
