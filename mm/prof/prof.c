@@ -220,6 +220,14 @@ static double prof_bits_double(uint64_t b)
 	return d;
 }
 
+/* 1/k: the series below multiply rather than divide. */
+static const double prof_inv[] = {
+	0, 1.0 / 1, 1.0 / 2, 1.0 / 3, 1.0 / 4, 1.0 / 5, 1.0 / 6, 1.0 / 7, 1.0 / 8,
+	1.0 / 9, 1.0 / 10, 1.0 / 11, 1.0 / 12, 1.0 / 13, 1.0 / 14, 1.0 / 15,
+	1.0 / 16, 1.0 / 17, 1.0 / 18, 1.0 / 19, 1.0 / 20, 1.0 / 21, 1.0 / 22,
+	1.0 / 23, 1.0 / 24, 1.0 / 25,
+};
+
 /* exp(-x) for x >= 0. */
 static double prof_exp_neg(double x)
 {
@@ -234,8 +242,9 @@ static double prof_exp_neg(double x)
 	r = x - (double)k * PROF_LN2;
 	term = 1;
 	sum = 1;
-	for (i = 1; i < 20; i++) {
-		term *= -r / i;
+	/* r^18 / 18! < 1e-18 */
+	for (i = 1; i < 18; i++) {
+		term *= -r * prof_inv[i];
 		sum += term;
 	}
 	return sum * prof_bits_double((uint64_t)(1023 - k) << 52);
@@ -249,12 +258,12 @@ static double prof_one_minus_exp_neg(double x)
 
 	if (x >= 0.5)
 		return 1 - prof_exp_neg(x);
-	/* x - x^2/2 + x^3/6 - ... */
+	/* x - x^2/2 + x^3/6 - ...; the sampled sizes are mostly x < 0.01. */
 	term = x;
 	sum = x;
-	for (i = 2; i < 20; i++) {
-		term *= -x / i;
-		sum += term;
+	for (i = 2; i < 20 && term > 1e-17 * sum; i++) {
+		term *= x * prof_inv[i];
+		sum += (i & 1) ? term : -term;
 	}
 	return sum;
 }
@@ -263,22 +272,23 @@ static double prof_one_minus_exp_neg(double x)
 static double prof_ln(double u)
 {
 	uint64_t b;
-	double m, z, z2, term, sum;
+	double m, z, z2, sum;
 	int e, i;
 
 	memcpy(&b, &u, sizeof(b));
 	e = (int)((b >> 52) & 0x7ff) - 1023;
 	m = prof_bits_double((b & ((1ULL << 52) - 1)) | (1023ULL << 52));	/* [1, 2) */
-	/* ln m = 2 atanh(z), z = (m - 1) / (m + 1) in [0, 1/3). */
+	if (m > 1.4142135623730951) {		/* [sqrt(1/2), sqrt(2)): z below 0.172 */
+		m *= 0.5;
+		e++;
+	}
+	/* ln m = 2 atanh(z), z = (m - 1) / (m + 1): z^2 < 0.0295, 2 z^25 / 25 < 1e-20. */
 	z = (m - 1) / (m + 1);
 	z2 = z * z;
-	term = z;
 	sum = 0;
-	for (i = 1; i < 40; i += 2) {
-		sum += term / i;
-		term *= z2;
-	}
-	return e * PROF_LN2 + 2 * sum;
+	for (i = 23; i >= 1; i -= 2)
+		sum = sum * z2 + prof_inv[i];
+	return e * PROF_LN2 + 2 * z * sum;
 }
 
 static uint64_t prof_random(struct prof_tls *t)
