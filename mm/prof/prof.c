@@ -97,7 +97,6 @@ struct prof_tls {
 	int busy;			/* inside the profiler: do not sample */
 };
 
-__hk_tls unsigned long prof_left;
 static __hk_tls struct prof_tls prof_tls;
 unsigned long prof_nr_live;
 

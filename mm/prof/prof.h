@@ -19,8 +19,15 @@
 
 #ifdef CONFIG_HEAP_PROFILE
 
-/* Bytes this thread may allocate before the next sample (0: not set up). */
-extern __hk_tls unsigned long prof_left;
+#include "heap/heap.h"
+
+/*
+ * Bytes this thread may allocate before the next sample (0: not set up):
+ * in the heap's thread-local block (mm/boxes.h), so that the countdown
+ * reaches it from the TLS base that the bins' fast path loads anyway (a
+ * variable of its own costs libhakmem.so one more GOT load per malloc).
+ */
+#define prof_left	(hk_tls.boxes.prof_left)
 /* Sampled blocks alive (read without the lock by the free hook). */
 extern unsigned long prof_nr_live;
 
