@@ -574,15 +574,18 @@ static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller,
 {
 	struct prof_bt bt;
 	unsigned int i, from = 0, n;
-	int got = prof_libgcc ? -1 : prof_unwind(bt.pc, ARRAY_SIZE(bt.pc));
+	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller);
 
 	*slow = got < 0;
-	if (got < 0) {
-		bt.n = 0;
-		_Unwind_Backtrace(prof_bt_frame, &bt);
-	} else {
-		bt.n = (unsigned int)got;
+	if (got >= 0) {
+		/* Straight into pc[], from the program's frame. */
+		n = (unsigned int)got;
+		if (n)
+			pc[0]--;
+		return n;
 	}
+	bt.n = 0;
+	_Unwind_Backtrace(prof_bt_frame, &bt);
 	for (i = 0; i < bt.n && i < PROF_SKIP_MAX; i++) {
 		if (bt.pc[i] == (uintptr_t)caller) {
 			from = i;

@@ -38,6 +38,7 @@
 #define UW_CACHE_SIZE	(1UL << UW_CACHE_SHIFT)
 #define UW_MAX_FRAME	(256UL << 20)	/* larger steps between two CFAs: a broken stack */
 #define UW_STATES	8		/* depth of DW_CFA_remember_state */
+#define UW_SKIP_MAX	16		/* frames walked before the first one kept */
 
 /* DWARF register numbers of x86-64 (System V ABI, figure 3.36). */
 #define UW_RBP		6
@@ -420,7 +421,7 @@ restore:
 }
 
 /* The rule of the frame whose code is at target (decoded, not cached). */
-static union uw_rule uw_decode(uintptr_t target)
+static __noinline union uw_rule uw_decode(uintptr_t target)
 {
 	union uw_rule r = { .word = 0 };
 	struct dwarf_eh_bases bases;
@@ -492,17 +493,15 @@ static __always_inline union uw_rule uw_rule_of(uintptr_t target)
 	struct uw_entry *e;
 	int expected = 0;
 
-	if (likely(uw_cache)) {
-		e = uw_slot(target);
-		if (a_load(&e->key, A_ACQUIRE) == target) {
-			r.word = a_load(&e->rule, A_RELAXED);
-			a_fence(A_ACQUIRE);
-			if (a_load(&e->key, A_RELAXED) == target)
-				return r;
-		}
+	e = uw_slot(target);
+	if (likely(a_load(&e->key, A_ACQUIRE) == target)) {
+		r.word = a_load(&e->rule, A_RELAXED);
+		a_fence(A_ACQUIRE);
+		if (likely(a_load(&e->key, A_RELAXED) == target))
+			return r;
 	}
 	r = uw_decode(target);
-	if (uw_cache && a_cas(&uw_cache_lock, &expected, 1, A_ACQUIRE)) {
+	if (a_cas(&uw_cache_lock, &expected, 1, A_ACQUIRE)) {
 		e = uw_slot(target);
 		a_store(&e->key, 0, A_RELAXED);
 		a_fence(A_RELEASE);
@@ -513,21 +512,27 @@ static __always_inline union uw_rule uw_rule_of(uintptr_t target)
 	return r;
 }
 
-__noinline int prof_unwind(uintptr_t *out, unsigned int max)
+__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from)
 {
 	uintptr_t pc, sp, bp, cfa, target, ra;
 	union uw_rule r;
-	unsigned int n = 0;
+	unsigned int n = 0, skipped = 0;
 
 	/* Where this function is, and its rsp and rbp there. */
 	__asm__ __volatile__("lea 0(%%rip), %0\n\t"
 			     "mov %%rsp, %1\n\t"
 			     "mov %%rbp, %2"
 			     : "=r"(pc), "=r"(sp), "=r"(bp));
+	if (unlikely(!uw_cache))
+		return -1;
 	/* The first frame is at pc exactly; the others just before their return address. */
 	target = pc;
 	while (n < max) {
-		out[n++] = pc;
+		if (n || !from || pc == from) {
+			out[n++] = pc;
+		} else if (++skipped > UW_SKIP_MAX) {
+			return -1;
+		}
 		r = uw_rule_of(target);
 		if (r.kind == UW_END)
 			break;
@@ -535,7 +540,7 @@ __noinline int prof_unwind(uintptr_t *out, unsigned int max)
 			return -1;
 		cfa = (r.cfa_rbp ? bp : sp) + (long)r.cfa_off;
 		/* A CFA must lie above the frame below it, 8-aligned: else stop. */
-		if (cfa <= sp || cfa - sp > UW_MAX_FRAME || (cfa & 7))
+		if (unlikely(cfa <= sp || cfa - sp > UW_MAX_FRAME || (cfa & 7)))
 			break;
 		ra = *(const uintptr_t *)(cfa + (long)r.ra_off);
 		if (r.rbp_saved)
@@ -546,5 +551,5 @@ __noinline int prof_unwind(uintptr_t *out, unsigned int max)
 		pc = ra;
 		target = ra - 1;
 	}
-	return (int)n;
+	return n || !from ? (int)n : -1;
 }

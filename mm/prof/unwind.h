@@ -13,17 +13,18 @@
 
 #ifdef CONFIG_ARCH_X86_64
 /*
- * The return addresses of the calling thread's stack, innermost first
- * (the first is inside prof_unwind() itself, as _Unwind_Backtrace's first
- * is inside its caller), at most max of them, into pc[]. Returns how many,
+ * The return addresses of the calling thread's stack, innermost first,
+ * from the frame whose address is from (the first is inside prof_unwind()
+ * itself if from is 0), at most max of them, into pc[]. Returns how many,
  * or -1 if a frame needs what this unwinder does not do (a signal frame,
- * a DWARF expression): then the caller asks _Unwind_Backtrace.
+ * a DWARF expression), if from is not among the first 16 frames, or if
+ * the cache could not be mapped: then the caller asks _Unwind_Backtrace.
  */
-int prof_unwind(uintptr_t *pc, unsigned int max);
+int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from);
 /* Map the cache of frame rules (from the profiler's constructor). */
 void prof_unwind_init(void);
 #else
-static inline int prof_unwind(uintptr_t *pc, unsigned int max)
+static inline int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from)
 {
 	return -1;
 }
