@@ -12,14 +12,17 @@
  * After a sample the next distance is drawn afresh (the process has no
  * memory, so the rest of the crossing allocation does not count).
  *
- * A sampled block records its call stack (_Unwind_Backtrace: the .eh_frame
- * tables, no frame pointers needed) and is served by the Large box
+ * A sampled block records its call stack (the .eh_frame tables, no frame
+ * pointers needed: mm/prof/unwind.c on x86-64, which keeps the decoded rule
+ * of each return address, else libgcc's _Unwind_Backtrace; either way the
+ * stack starts at the program's call) and is served by the Large box
  * whatever its size, so that its free goes to core_free_slow(), the only
  * place that asks the profiler. The profiler's tables live in memory it
  * maps itself (never malloc): stacks, interned in a hash table, with the
  * estimated live and total counts and bytes of their samples, and the
- * sampled blocks, in an open-addressing table keyed by address. One lock
- * covers both; no allocation, unwinding or system call of the allocator
+ * sampled blocks, in an open-addressing table keyed by address, with a
+ * filter of counts by address hash that the free of an unsampled Large
+ * block reads without the lock. One lock covers them; no allocation, unwinding or system call of the allocator
  * happens under it, and nothing under it can call malloc.
  *
  * Recursion: the unwinder may call malloc (libgcc sorts the FDEs of
@@ -201,6 +204,7 @@ void prof_fork_parent(void)
 
 void prof_fork_child(void)
 {
+	prof_unwind_fork_child();
 	barrier();
 	a_store(&prof_lock_word, 0, A_RELEASE);
 }

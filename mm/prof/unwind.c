@@ -89,6 +89,11 @@ void prof_unwind_init(void)
 						   os_page_size), os_page_size);
 }
 
+void prof_unwind_fork_child(void)
+{
+	a_store(&uw_cache_lock, 0, A_RELEASE);
+}
+
 /* ------------------------------------------------------------------ */
 /* Decoding the call frame information                                */
 /* ------------------------------------------------------------------ */

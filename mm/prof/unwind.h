@@ -23,6 +23,8 @@
 int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from);
 /* Map the cache of frame rules (from the profiler's constructor). */
 void prof_unwind_init(void);
+/* fork's child: another thread may have held the cache's writer lock. */
+void prof_unwind_fork_child(void);
 #else
 static inline int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from)
 {
@@ -30,6 +32,10 @@ static inline int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from)
 }
 
 static inline void prof_unwind_init(void)
+{
+}
+
+static inline void prof_unwind_fork_child(void)
 {
 }
 #endif
