@@ -68,6 +68,9 @@ struct boxes_tls {
 #ifdef CONFIG_TINY_ULTRAHOT
 	struct ultrahot ultrahot;	/* mm/tiny/ultrahot.h */
 #endif
+#ifdef CONFIG_HEAP_PROFILE
+	unsigned long prof_left;	/* mm/prof/prof.h: bytes to the next sample */
+#endif
 };
 
 #endif /* _MM_BOXES_H */

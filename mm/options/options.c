@@ -21,6 +21,7 @@
 #include <hakmem.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
+#include "prof/prof.h"
 #include "stats/stats.h"
 #include "superslab/registry.h"
 #include "options.h"
@@ -478,6 +479,8 @@ static int opt_get(const char *name, unsigned long *value)
 		rc = opt_get_usage(name + 5, value);
 		if (rc == -ENOENT)
 			rc = opt_get_counter(name + 5, value);
+		if (rc == -ENOENT)
+			rc = prof_stat(name + 5, value);
 		return rc;
 	}
 	for (d = opt_desc; d < opt_desc + NR_HK_OPTS; d++) {

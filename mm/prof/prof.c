@@ -12,14 +12,17 @@
  * After a sample the next distance is drawn afresh (the process has no
  * memory, so the rest of the crossing allocation does not count).
  *
- * A sampled block records its call stack (_Unwind_Backtrace: the .eh_frame
- * tables, no frame pointers needed) and is served by the Large box
+ * A sampled block records its call stack (the .eh_frame tables, no frame
+ * pointers needed: mm/prof/unwind.c on x86-64, which keeps the decoded rule
+ * of each return address, else libgcc's _Unwind_Backtrace; either way the
+ * stack starts at the program's call) and is served by the Large box
  * whatever its size, so that its free goes to core_free_slow(), the only
  * place that asks the profiler. The profiler's tables live in memory it
  * maps itself (never malloc): stacks, interned in a hash table, with the
  * estimated live and total counts and bytes of their samples, and the
- * sampled blocks, in an open-addressing table keyed by address. One lock
- * covers both; no allocation, unwinding or system call of the allocator
+ * sampled blocks, in an open-addressing table keyed by address, with a
+ * filter of counts by address hash that the free of an unsampled Large
+ * block reads without the lock. One lock covers them; no allocation, unwinding or system call of the allocator
  * happens under it, and nothing under it can call malloc.
  *
  * Recursion: the unwinder may call malloc (libgcc sorts the FDEs of
@@ -59,6 +62,7 @@
 #include "os/os.h"
 #include "superslab/registry.h"
 #include "prof.h"
+#include "unwind.h"
 
 #define PROF_DEFAULT_SAMPLE	(512UL << 10)	/* mean bytes between samples */
 #define PROF_MAX_DEPTH		64		/* frames kept per stack */
@@ -96,7 +100,6 @@ struct prof_tls {
 	int busy;			/* inside the profiler: do not sample */
 };
 
-__hk_tls unsigned long prof_left;
 static __hk_tls struct prof_tls prof_tls;
 unsigned long prof_nr_live;
 
@@ -108,6 +111,7 @@ static double prof_mean;		/* HAKMEM_PROF_SAMPLE */
 static int prof_at_exit;		/* HAKMEM_PROF_AT_EXIT (default 1) */
 static int prof_peak_at_exit;		/* HAKMEM_PROF_PEAK (default 1) */
 static int prof_signo;			/* HAKMEM_PROF_SIGNAL (default 0: none) */
+static int prof_libgcc;			/* HAKMEM_PROF_UNWIND=libgcc: always _Unwind_Backtrace */
 static char prof_prefix[PROF_PREFIX_MAX + 1];	/* HAKMEM_PROF_PREFIX (default "hakmem") */
 
 /* Under prof_lock_word. */
@@ -122,6 +126,20 @@ static char *prof_arena, *prof_arena_end;	/* bump allocation of stack records */
 static uint64_t prof_live_bytes;		/* sum of live_bytes */
 static uint64_t prof_peak_bytes;		/* its maximum */
 static unsigned long prof_peak_gen = 1;		/* advances at each new maximum */
+static unsigned long prof_nr_samples;		/* samples taken */
+static unsigned long prof_nr_libgcc;		/* of which _Unwind_Backtrace unwound */
+static unsigned long prof_nr_lookups;		/* frees that looked in prof_sample_tab */
+
+/*
+ * Live samples by a hash of their address (PROF_FILTER entries, counts):
+ * the free of a Large block looks in prof_sample_tab, under the lock, only
+ * if its entry is not zero. Written under the lock, read without it: a
+ * block's free comes after its malloc returned, which came after the
+ * count went up.
+ */
+#define PROF_FILTER_SHIFT	14
+#define PROF_FILTER		(1UL << PROF_FILTER_SHIFT)
+static uint16_t *prof_filter;
 
 static int prof_dump_pending;			/* a signal asked for a dump */
 static unsigned long prof_dump_seq;		/* dumps numbered per process */
@@ -186,6 +204,7 @@ void prof_fork_parent(void)
 
 void prof_fork_child(void)
 {
+	prof_unwind_fork_child();
 	barrier();
 	a_store(&prof_lock_word, 0, A_RELEASE);
 }
@@ -204,6 +223,14 @@ static double prof_bits_double(uint64_t b)
 	return d;
 }
 
+/* 1/k: the series below multiply rather than divide. */
+static const double prof_inv[] = {
+	0, 1.0 / 1, 1.0 / 2, 1.0 / 3, 1.0 / 4, 1.0 / 5, 1.0 / 6, 1.0 / 7, 1.0 / 8,
+	1.0 / 9, 1.0 / 10, 1.0 / 11, 1.0 / 12, 1.0 / 13, 1.0 / 14, 1.0 / 15,
+	1.0 / 16, 1.0 / 17, 1.0 / 18, 1.0 / 19, 1.0 / 20, 1.0 / 21, 1.0 / 22,
+	1.0 / 23, 1.0 / 24, 1.0 / 25,
+};
+
 /* exp(-x) for x >= 0. */
 static double prof_exp_neg(double x)
 {
@@ -218,8 +245,9 @@ static double prof_exp_neg(double x)
 	r = x - (double)k * PROF_LN2;
 	term = 1;
 	sum = 1;
-	for (i = 1; i < 20; i++) {
-		term *= -r / i;
+	/* r^18 / 18! < 1e-18 */
+	for (i = 1; i < 18; i++) {
+		term *= -r * prof_inv[i];
 		sum += term;
 	}
 	return sum * prof_bits_double((uint64_t)(1023 - k) << 52);
@@ -233,12 +261,12 @@ static double prof_one_minus_exp_neg(double x)
 
 	if (x >= 0.5)
 		return 1 - prof_exp_neg(x);
-	/* x - x^2/2 + x^3/6 - ... */
+	/* x - x^2/2 + x^3/6 - ...; the sampled sizes are mostly x < 0.01. */
 	term = x;
 	sum = x;
-	for (i = 2; i < 20; i++) {
-		term *= -x / i;
-		sum += term;
+	for (i = 2; i < 20 && term > 1e-17 * sum; i++) {
+		term *= x * prof_inv[i];
+		sum += (i & 1) ? term : -term;
 	}
 	return sum;
 }
@@ -247,22 +275,23 @@ static double prof_one_minus_exp_neg(double x)
 static double prof_ln(double u)
 {
 	uint64_t b;
-	double m, z, z2, term, sum;
+	double m, z, z2, sum;
 	int e, i;
 
 	memcpy(&b, &u, sizeof(b));
 	e = (int)((b >> 52) & 0x7ff) - 1023;
 	m = prof_bits_double((b & ((1ULL << 52) - 1)) | (1023ULL << 52));	/* [1, 2) */
-	/* ln m = 2 atanh(z), z = (m - 1) / (m + 1) in [0, 1/3). */
+	if (m > 1.4142135623730951) {		/* [sqrt(1/2), sqrt(2)): z below 0.172 */
+		m *= 0.5;
+		e++;
+	}
+	/* ln m = 2 atanh(z), z = (m - 1) / (m + 1): z^2 < 0.0295, 2 z^25 / 25 < 1e-20. */
 	z = (m - 1) / (m + 1);
 	z2 = z * z;
-	term = z;
 	sum = 0;
-	for (i = 1; i < 40; i += 2) {
-		sum += term / i;
-		term *= z2;
-	}
-	return e * PROF_LN2 + 2 * sum;
+	for (i = 23; i >= 1; i -= 2)
+		sum = sum * z2 + prof_inv[i];
+	return e * PROF_LN2 + 2 * z * sum;
 }
 
 static uint64_t prof_random(struct prof_tls *t)
@@ -407,6 +436,11 @@ static unsigned long prof_slot(uintptr_t ptr, unsigned long cap)
 	return (unsigned long)prof_mix(ptr >> 4) & (cap - 1);
 }
 
+static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
+{
+	return &prof_filter[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
+}
+
 static int prof_sample_grow(void)
 {
 	unsigned long cap = prof_sample_cap ? prof_sample_cap * 2 : 4096, i, j;
@@ -427,7 +461,7 @@ static int prof_sample_grow(void)
 	return 0;
 }
 
-static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth)
+static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow)
 {
 	double w = 1 / prof_one_minus_exp_neg((double)size / prof_mean);
 	struct prof_stack *s;
@@ -437,6 +471,15 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	prof_lock();
 	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
 		goto out;
+	if (!prof_filter) {
+		uint16_t *f = prof_map(PROF_FILTER * sizeof(*prof_filter));
+
+		if (!f)
+			goto out;
+		a_store(&prof_filter, f, A_RELEASE);
+	}
+	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
+		goto out;
 	s = prof_stack_get(pc, depth);
 	if (!s)
 		goto out;
@@ -444,6 +487,9 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	     j = (j + 1) & (prof_sample_cap - 1))
 		;
 	e = &prof_sample_tab[j];
+	prof_nr_samples++;
+	prof_nr_libgcc += slow;
+	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
 	e->ptr = (uintptr_t)p;
 	e->stack = s;
 	e->count = (uint64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
@@ -469,12 +515,11 @@ void prof_forget(const void *ptr)
 	struct prof_sample *e;
 	struct prof_stack *s;
 
-	/* realloc asks about every block it resized; only Large ones can be sampled. */
-	if (registry_lookup((uintptr_t)ptr) < REG_LARGE)
+	/* Not sampled (nearly always): no lock, no lookup. */
+	if (!a_load(&prof_filter, A_ACQUIRE) || !a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
 		return;
 	prof_lock();
-	if (!prof_sample_cap)
-		goto out;
+	prof_nr_lookups++;
 	mask = prof_sample_cap - 1;
 	for (i = prof_slot((uintptr_t)ptr, prof_sample_cap); prof_sample_tab[i].ptr != (uintptr_t)ptr;
 	     i = (i + 1) & mask)
@@ -482,6 +527,7 @@ void prof_forget(const void *ptr)
 			goto out;
 	e = &prof_sample_tab[i];
 	s = e->stack;
+	a_store(prof_filter_of((uintptr_t)ptr), *prof_filter_of((uintptr_t)ptr) - 1, A_RELAXED);
 	prof_stack_touch(s);
 	s->live_count -= e->count;
 	s->live_bytes -= e->bytes;
@@ -525,13 +571,23 @@ static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
  * The call stack from the program's call of the allocator (caller, the
  * entry point's return address) outwards, into pc[]; returns the depth.
  * The first address is moved back into the call instruction (pprof does
- * that for the others).
+ * that for the others). *slow: 1 if libgcc's unwinder did it (mm/prof/
+ * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
  */
-static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller)
+static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow)
 {
 	struct prof_bt bt;
 	unsigned int i, from = 0, n;
+	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller);
 
+	*slow = got < 0;
+	if (got >= 0) {
+		/* Straight into pc[], from the program's frame. */
+		n = (unsigned int)got;
+		if (n)
+			pc[0]--;
+		return n;
+	}
 	bt.n = 0;
 	_Unwind_Backtrace(prof_bt_frame, &bt);
 	for (i = 0; i < bt.n && i < PROF_SKIP_MAX; i++) {
@@ -796,6 +852,27 @@ __export int hak_prof_dump_peak(const char *path)
 	return ret;
 }
 
+static int prof_streq(const char *a, const char *b)
+{
+	while (*b)
+		if (*a++ != *b++)
+			return 0;
+	return !*a;
+}
+
+int prof_stat(const char *name, unsigned long *value)
+{
+	if (prof_streq(name, "prof_samples"))
+		*value = a_load(&prof_nr_samples, A_RELAXED);
+	else if (prof_streq(name, "prof_libgcc_unwinds"))
+		*value = a_load(&prof_nr_libgcc, A_RELAXED);
+	else if (prof_streq(name, "prof_free_lookups"))
+		*value = a_load(&prof_nr_lookups, A_RELAXED);
+	else
+		return -ENOENT;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Setup                                                              */
 /* ------------------------------------------------------------------ */
@@ -813,6 +890,8 @@ static void prof_init(void)
 	prof_peak_at_exit = hk_env_long("HAKMEM_PROF_PEAK", 1) > 0;
 	v = hk_env_long("HAKMEM_PROF_SIGNAL", 0);
 	prof_signo = v > 0 && v < 65 ? (int)v : 0;
+	prefix = getenv("HAKMEM_PROF_UNWIND");
+	prof_libgcc = prefix && !strcmp(prefix, "libgcc");
 	prefix = getenv("HAKMEM_PROF_PREFIX");
 	if (!prefix || !*prefix || strlen(prefix) > PROF_PREFIX_MAX)
 		prefix = "hakmem";
@@ -826,8 +905,11 @@ static void prof_warm_up(void)
 {
 	uintptr_t pc[PROF_MAX_DEPTH];
 
+	int slow;
+
 	prof_tls.busy++;
-	prof_backtrace(pc, NULL);
+	prof_unwind_init();
+	prof_backtrace(pc, NULL, &slow);
 	prof_tls.busy--;
 }
 
@@ -968,15 +1050,16 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
 	unsigned int depth;
+	int slow;
 	void *p;
 
 	if (!prof_take(t, size))
 		return prof_plain(size, align, zero);
 	t->busy++;
-	depth = prof_backtrace(pc, caller);
+	depth = prof_backtrace(pc, caller, &slow);
 	p = prof_large(size, align, zero);
 	if (p)
-		prof_record(p, size, pc, depth);
+		prof_record(p, size, pc, depth, slow);
 	t->busy--;
 	return p;
 }

@@ -14,12 +14,20 @@
 #ifndef _MM_PROF_H
 #define _MM_PROF_H
 
+#include <errno.h>
 #include <hakmem/atomic.h>
 
 #ifdef CONFIG_HEAP_PROFILE
 
-/* Bytes this thread may allocate before the next sample (0: not set up). */
-extern __hk_tls unsigned long prof_left;
+#include "heap/heap.h"
+
+/*
+ * Bytes this thread may allocate before the next sample (0: not set up):
+ * in the heap's thread-local block (mm/boxes.h), so that the countdown
+ * reaches it from the TLS base that the bins' fast path loads anyway (a
+ * variable of its own costs libhakmem.so one more GOT load per malloc).
+ */
+#define prof_left	(hk_tls.boxes.prof_left)
 /* Sampled blocks alive (read without the lock by the free hook). */
 extern unsigned long prof_nr_live;
 
@@ -37,6 +45,12 @@ void *prof_alloc(size_t size, size_t align, int zero, const void *caller);
 void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller);
 /* ptr (a Large block) is freed or moved: drop its sample if it has one. */
 void prof_forget(const void *ptr);
+
+/*
+ * hak_option_get("stat.prof_<name>"): the profiler's counts (samples,
+ * libgcc_unwinds, free_lookups). 0, or -ENOENT for another name.
+ */
+int prof_stat(const char *name, unsigned long *value);
 
 void prof_fork_prepare(void);
 void prof_fork_parent(void);
@@ -80,6 +94,11 @@ static inline void *prof_realloc(void *ptr, size_t size, size_t old, const void 
 
 static __always_inline void prof_free_large(const void *ptr)
 {
+}
+
+static inline int prof_stat(const char *name, unsigned long *value)
+{
+	return -ENOENT;
 }
 
 static inline void prof_fork_prepare(void)

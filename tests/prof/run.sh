@@ -166,6 +166,53 @@ run_known static-link "$tdir/prof-static"
 echo "--- tests/prof/prof.c (plain malloc) under LD_PRELOAD"
 run_known preload "$tdir/prof-libc" LD_PRELOAD="$lib/libhakmem.so"
 
+# The profiler's unwinder (mm/prof/unwind.c) against libgcc's: every
+# allocation sampled (HAKMEM_PROF_SAMPLE=1), so both runs sample the same
+# blocks; pprof must read the same stacks from both exit dumps. On x86-64
+# the profiler's own unwinder must have done nearly all of them (libgcc
+# only the signal frames), and libgcc every one with HAKMEM_PROF_UNWIND.
+unwind_run() {
+	local mode=$1 d=$work/unwind-$1
+	rm -rf "$d"
+	mkdir -p "$d"
+	if ! timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1 HAKMEM_PROF_PEAK=0 \
+		HAKMEM_PROF_UNWIND="$mode" HAKMEM_PROF_PREFIX="$d/u" "$tdir/unwind" stats \
+		> "$d/out" 2>&1 || ! grep -q '^unwind: done$' "$d/out"; then
+		cat "$d/out"
+		bad "unwind ($mode): the program failed"
+		return 1
+	fi
+	google-pprof --collapsed "$tdir/unwind" "$d"/u.*.exit.heap 2>/dev/null | sort > "$d/stacks"
+	sed -e 's/<[0-9a-f]*>//g' "$d/stacks" > "$d/names"
+}
+
+echo "--- tests/prof/unwind.c: the profiler's unwinder against libgcc's"
+if unwind_run own && unwind_run libgcc; then
+	own=$work/unwind-own libgcc=$work/unwind-libgcc
+	if [ -s "$own/stacks" ] && cmp -s "$own/stacks" "$libgcc/stacks"; then
+		ok "unwind: the same $(wc -l < "$own/stacks") stacks as libgcc's unwinder"
+	else
+		diff "$own/stacks" "$libgcc/stacks" | head -n 20
+		bad "unwind: the stacks differ from libgcc's (or there are none)"
+	fi
+	for want in ';main;deep;deep;deep;take' ';main;with_fp[.a-z0-9]*;take' ';main;with_vla;take' \
+		';in_qsort;.*;cmp_int;take' '^clone3;start_thread;thread_main;deep;deep;deep;take' ';on_signal;take'; do
+		grep -Eq "$want [0-9]+\$" "$own/names" && ok "unwind: a stack ...$want" ||
+			bad "unwind: no stack ...$want"
+	done
+	read -r _ _ s_own _ g_own < <(grep '^unwind: samples' "$own/out")
+	read -r _ _ s_gcc _ g_gcc < <(grep '^unwind: samples' "$libgcc/out")
+	if grep -q '^unwind: no stats' "$own/out"; then
+		echo "skip unwind counts: CONFIG_OPTIONS is off"
+	elif [ "$s_own" != "$s_gcc" ] || [ "$g_gcc" != "$s_gcc" ]; then
+		bad "unwind: samples $s_own / $s_gcc, libgcc unwinds with HAKMEM_PROF_UNWIND=libgcc $g_gcc"
+	elif [ "$(uname -m)" = x86_64 ] && [ $((g_own * 10)) -gt "$s_own" ]; then
+		bad "unwind: libgcc unwound $g_own of $s_own samples (the profiler's unwinder: under 10%)"
+	else
+		ok "unwind: $s_own samples, libgcc unwound $g_own (signal frames)"
+	fi
+fi
+
 # Real programs under LD_PRELOAD, one sample every 4 KiB (many unwinds,
 # threads, fork): they must finish and leave profiles pprof reads.
 # prog_run NAME BINARY EXPECTED_OUTPUT ARGS...
