@@ -9,7 +9,7 @@
  * The slab boxes are consecutive ranges, in this order; one that is off
  * has no classes, and its neighbour takes its range:
  *
- *   Tiny       16 B .. TINY_MAX_SIZE         power-of-two classes
+ *   Tiny       16 B .. TINY_MAX_SIZE         1, 2 or 4 classes per doubling
  *   Small-Mid  .. 4 KiB                      (needs Tiny)
  *   Mid        .. 32 KiB                     geometric classes
  *   (Large)    above HEAP_MAX_SIZE
@@ -49,13 +49,16 @@
 				 SMALLMID_MAX_SIZE ? SMALLMID_MAX_SIZE : TINY_MAX_SIZE)
 
 /*
- * Requests of 1 .. HEAP_POW2_MAX_SIZE bytes are in the power-of-two
- * classes 1 << (HEAP_POW2_MIN_SHIFT + i) that start the table (0: none;
- * size_to_class() then uses its tables only).
+ * Requests of 0 .. HEAP_FIRST_MAX_SIZE bytes are in the HEAP_FIRST_NR_CLASSES
+ * classes that start the table (0: none; size_to_class() then uses its
+ * tables only), which malloc tests first. HEAP_FIRST_POW2: they are the
+ * powers of two 1 << (HEAP_FIRST_MIN_SHIFT + i) (their class is a bit
+ * scan); otherwise multiples of 16 B found in the 16-byte-step table.
  */
-#define HEAP_POW2_NR_CLASSES	TINY_NR_CLASSES
-#define HEAP_POW2_MIN_SHIFT	TINY_MIN_SHIFT
-#define HEAP_POW2_MAX_SIZE	(TINY_NR_CLASSES ? TINY_MAX_SIZE : 16UL)	/* unused if none */
+#define HEAP_FIRST_NR_CLASSES	TINY_NR_CLASSES
+#define HEAP_FIRST_MIN_SHIFT	TINY_MIN_SHIFT
+#define HEAP_FIRST_MAX_SIZE	(TINY_NR_CLASSES ? TINY_MAX_SIZE : 16UL)	/* unused if none */
+#define HEAP_FIRST_POW2		(TINY_PER_DOUBLING == 1)
 
 /*
  * The boxes' per-thread state, a member of the engine's TLS block

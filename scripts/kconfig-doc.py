@@ -58,6 +58,7 @@ each, merged onto the default configuration (`defconfig`, or
 | `configs/guardstats_off.config` / `guardstats_on.config` | `EXTERNAL_GUARD_STATS` n / y | `guardstats_off_defconfig` / `guardstats_on_defconfig` |
 | `configs/lockfree_off.config` / `lockfree_on.config` | `SUPERSLAB_LOCKFREE` n / y | `lockfree_off_defconfig` / `lockfree_on_defconfig` |
 | `configs/smallmid_off.config` / `smallmid_on.config` | `SMALLMID` n / y | `smallmid_off_defconfig` / `smallmid_on_defconfig` |
+| `configs/tinyfine_off.config` / `tinyfine_on.config` | Tiny class spacing `TINY_CLASSES_POW2` / `TINY_CLASSES_QUARTER` | `tinyfine_off_defconfig` / `tinyfine_on_defconfig` |
 | `configs/ultrahot_off.config` / `ultrahot_on.config` | `TINY_ULTRAHOT` n / y | `ultrahot_off_defconfig` / `ultrahot_on_defconfig` |
 
 `make NAME_defconfig` uses `configs/NAME_defconfig` if it exists, and

@@ -5,7 +5,7 @@
  * Each slab box registered with HK_BOX() (mm/box.h) describes its own
  * classes; this file lays them end to end, in link order (the boxes' size
  * order), and builds the two lookup tables that size_to_class() reads:
- * 8-byte steps up to 1 KiB, 256-byte steps above. It names no box.
+ * 16-byte steps up to 1 KiB, 256-byte steps above. It names no box.
  */
 #include <hakmem/print.h>
 #include "options/options.h"
@@ -14,11 +14,13 @@
 
 struct size_class hk_classes[HK_CLASS_ARRAY];
 size_t heap_cache_budget;
-uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
+uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* One more entry than used, so that it never has length 0. */
 uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
 
 BUILD_BUG_ON(HK_NR_CLASSES > 255);
+/* Finer first classes are looked up in hk_class_small[]. */
+BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
 
 /* Constants for the multiply-and-rotate divisibility test. */
 static void class_set_divisor(struct size_class *c)
@@ -60,6 +62,10 @@ static unsigned int classes_from_boxes(void)
 		for (i = n; i < n + b->nr_classes; i++) {
 			hk_classes[i].pool = b->pool ? b->pool : &ss_pool_main;
 			hk_classes[i].stat_idx = (uint8_t)b->stat_alloc;
+			/* 16-byte alignment; and hk_class_small[] has 16-byte steps. */
+			if (hk_classes[i].size % 16)
+				hk_fatal("box %s: class %u (%u B) not a multiple of 16 B",
+					 b->name, i, hk_classes[i].size);
 			/* Link order is size order: each class above the last. */
 			if (i && hk_classes[i].size <= hk_classes[i - 1].size)
 				hk_fatal("box %s: class %u (%u B) not above the one before",
@@ -124,7 +130,7 @@ void heap_classes_init(void)
 	if (!HK_NR_CLASSES)
 		return;
 	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)
-		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i * 8 : 1);
+		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i << SMALL_LOOKUP_SHIFT : 1);
 	for (i = SMALL_LOOKUP_MAX >> COARSE_LOOKUP_SHIFT; i < coarse_end; i++)
 		hk_class_coarse[i] = (uint8_t)class_first_fit(((size_t)i + 1) << COARSE_LOOKUP_SHIFT);
 	if (IS_ENABLED(CONFIG_DEBUG_ASSERT))

@@ -36,7 +36,7 @@
 
 /*
  * The class layout comes from the configured boxes (mm/boxes.h):
- * HK_NR_CLASSES, HEAP_MAX_SIZE, HEAP_POW2_NR_CLASSES, HEAP_POW2_MAX_SIZE.
+ * HK_NR_CLASSES, HEAP_MAX_SIZE, HEAP_FIRST_NR_CLASSES, HEAP_FIRST_MAX_SIZE.
  * HK_NR_CLASSES is 0 when no slab box is configured (Large serves every
  * request); per-class arrays then keep one unused entry (HK_CLASS_ARRAY)
  * and loops count to heap_nr_classes(), which the compiler folds without
@@ -52,8 +52,12 @@ static inline unsigned int heap_nr_classes(void)
 /* Most bytes one bin grows to when it keeps overflowing. */
 #define HEAP_BIN_MAX_BYTES	(1UL << 20)
 
-/* Requests up to SMALL_LOOKUP_MAX map through an 8-byte-step table. */
+/*
+ * Requests up to SMALL_LOOKUP_MAX map through a 16-byte-step table (every
+ * class up to there is a multiple of 16 B).
+ */
 #define SMALL_LOOKUP_MAX	(HEAP_MAX_SIZE < 1024 ? HEAP_MAX_SIZE : 1024)
+#define SMALL_LOOKUP_SHIFT	4
 /* Above it, through a 256-byte-step table; classes there are 256-multiples. */
 #define COARSE_LOOKUP_SHIFT	8
 
@@ -70,26 +74,39 @@ struct size_class {
 };
 
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
-extern uint8_t hk_class_small[SMALL_LOOKUP_MAX / 8 + 1];
+extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 extern uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
 
 /*
  * Class of a request of at most HEAP_MAX_SIZE bytes (with at least one
- * class). The first classes (Tiny's) are powers of two from 16 B, so
- * 1..HEAP_POW2_MAX_SIZE is computed (bit scan, no memory load on
- * malloc's critical path); 0 and the sizes above go through the tables.
- * The tests on the constants fold away (no power-of-two classes without
- * Tiny: size_is_tiny() is then always false).
+ * class). The first classes (Tiny's) are tested first: with power-of-two
+ * classes from 16 B, 1..HEAP_FIRST_MAX_SIZE is computed (a bit scan) and
+ * 0 goes through the table; with finer classes 0..HEAP_FIRST_MAX_SIZE is
+ * one byte load from the 16-byte-step table, the same number of
+ * instructions (Documentation/tiny.md). The tests on the constants fold
+ * away (no first classes without Tiny: size_is_tiny() is then always
+ * false).
  */
 static __always_inline int size_is_tiny(size_t size)
 {
-	return HEAP_POW2_NR_CLASSES && size - 1 < HEAP_POW2_MAX_SIZE;
+	if (HEAP_FIRST_POW2)
+		return HEAP_FIRST_NR_CLASSES && size - 1 < HEAP_FIRST_MAX_SIZE;
+	return HEAP_FIRST_NR_CLASSES && size <= HEAP_FIRST_MAX_SIZE;
+}
+
+/* Class of a request of 0 .. SMALL_LOOKUP_MAX bytes, from the table. */
+static __always_inline unsigned int size_to_small_class(size_t size)
+{
+	return hk_class_small[(size + (1UL << SMALL_LOOKUP_SHIFT) - 1) >> SMALL_LOOKUP_SHIFT];
 }
 
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
 {
-	return hk_log2((size - 1) | ((1UL << HEAP_POW2_MIN_SHIFT) - 1)) - (HEAP_POW2_MIN_SHIFT - 1);
+	if (HEAP_FIRST_POW2)
+		return hk_log2((size - 1) | ((1UL << HEAP_FIRST_MIN_SHIFT) - 1)) -
+		       (HEAP_FIRST_MIN_SHIFT - 1);
+	return size_to_small_class(size);
 }
 
 static __always_inline unsigned int size_to_class(size_t size)
@@ -97,7 +114,7 @@ static __always_inline unsigned int size_to_class(size_t size)
 	if (likely(size_is_tiny(size)))
 		return size_to_tiny_class(size);
 	if (HEAP_MAX_SIZE <= SMALL_LOOKUP_MAX || likely(size <= SMALL_LOOKUP_MAX))
-		return hk_class_small[(size + 7) >> 3];
+		return size_to_small_class(size);
 	return hk_class_coarse[(size - 1) >> COARSE_LOOKUP_SHIFT];
 }
 

@@ -7,8 +7,8 @@
  * The memo's Phase 17-2 design: a dedicated backend (no churn in the pool
  * Tiny and Mid share) and thread-local batch refill
  * (CONFIG_SMALLMID_REFILL_BATCH blocks per refill), not a pass-through
- * front. With the box on, Tiny keeps C0-C5 (Kconfig fixes
- * CONFIG_TINY_MAX_CLASS at 5) and Mid starts above 4 KiB.
+ * front. With the box on, Tiny keeps up to 256 B (Kconfig fixes
+ * CONFIG_TINY_MAX_CLASS at 4) and Mid starts above 4 KiB.
  */
 #include <hakmem/lock.h>
 #include <hakmem/print.h>

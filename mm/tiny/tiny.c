@@ -1,25 +1,45 @@
 // SPDX-License-Identifier: MIT
 /*
  * mm/tiny/tiny.c - the Tiny box (CONFIG_TINY): classes C0 (16 B) up to
- * C(CONFIG_TINY_MAX_CLASS) (1 KiB by default), powers of two, served by
- * the thread heaps from the shared SuperSlab pool.
+ * TINY_MAX_SIZE (16 B << CONFIG_TINY_MAX_CLASS, 1 KiB by default),
+ * CONFIG_TINY_CLASSES_PER_DOUBLING per power of two (mm/tiny/tiny.h),
+ * served by the thread heaps from the shared SuperSlab pool.
  *
- * Power-of-two sizes make every Tiny block naturally aligned to its size
- * (slabs start on 64 KiB boundaries), which the aligned allocation paths
- * rely on, and let size_to_class() find the class with a bit scan.
+ * Every class is a multiple of 16 B and every power of two from 16 B to
+ * TINY_MAX_SIZE is a class, so the aligned allocation paths (which take
+ * the first class whose size is a multiple of the alignment) always find
+ * one within the doubling. The block-start check of free works for any
+ * size (the slab's div_mul/div_shift).
  */
 #include <hakmem/print.h>
 #include "box.h"
 #include "heap/heap.h"
 
-BUILD_BUG_ON(TINY_NR_CLASSES < 5 || TINY_NR_CLASSES > 7);
+BUILD_BUG_ON(TINY_NR_CLASSES < 5 || TINY_NR_CLASSES > 1 + 1 + 2 + 4 * 4);
+
+/* Size of Tiny's class i (i < TINY_NR_CLASSES). */
+static uint32_t tiny_class_size(unsigned int i)
+{
+	unsigned int d;
+
+	if (!i)
+		return 1u << TINY_MIN_SHIFT;
+	/* The j-th class above 2^d is 2^d + j * 2^d / steps, j = 1..steps. */
+	i--;
+	for (d = TINY_MIN_SHIFT; d < TINY_MAX_SHIFT; d++) {
+		if (i < TINY_STEPS(d))
+			return (1u << d) + (i + 1) * ((1u << d) / TINY_STEPS(d));
+		i -= TINY_STEPS(d);
+	}
+	hk_fatal("tiny: no class %u", i);
+}
 
 static void tiny_classes_init(struct size_class *c)
 {
 	unsigned int i;
 
 	for (i = 0; i < TINY_NR_CLASSES; i++) {
-		uint32_t size = 1u << (TINY_MIN_SHIFT + i);
+		uint32_t size = tiny_class_size(i);
 		uint32_t batch = 4096 / size;
 
 		c[i].size = size;
@@ -29,15 +49,19 @@ static void tiny_classes_init(struct size_class *c)
 	}
 }
 
-/* Tiny's classes are the first ones, powers of two, from the shared pool. */
+/* Tiny's classes are the first ones, 16 B and 32 B first, from the shared pool. */
 static void tiny_check(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < TINY_NR_CLASSES; i++)
-		if (hk_classes[i].size != 1u << (TINY_MIN_SHIFT + i) ||
+		if (hk_classes[i].size != tiny_class_size(i) ||
 		    hk_classes[i].pool != &ss_pool_main)
 			hk_fatal("tiny: class %u is %u B", i, hk_classes[i].size);
+	/* UltraHot's two stacks are C0 and C1. */
+	if (hk_classes[0].size != 16 || hk_classes[1].size != 32 ||
+	    hk_classes[TINY_NR_CLASSES - 1].size != TINY_MAX_SIZE)
+		hk_fatal("tiny: classes 16 B, 32 B .. %lu B expected", TINY_MAX_SIZE);
 }
 
 HK_BOX(tiny) = {

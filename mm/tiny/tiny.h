@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tiny's share of the class table (mm/boxes.h): power-of-two classes
- * C0 (16 B) to C(TINY_NR_CLASSES - 1), the first classes of the table.
+ * Tiny's share of the class table (mm/boxes.h): classes C0 (16 B) to
+ * C(TINY_NR_CLASSES - 1) (TINY_MAX_SIZE), the first classes of the table.
+ *
+ * Per power of two 2^d .. 2^(d+1): CONFIG_TINY_CLASSES_PER_DOUBLING
+ * classes (1, 2 or 4) while they are at least 16 B apart, else one per
+ * 16 B. C0 is 16 B and C1 32 B with every spacing (UltraHot's classes).
  */
 #ifndef _MM_TINY_H
 #define _MM_TINY_H
@@ -17,9 +21,17 @@
 
 #ifdef CONFIG_TINY
 /* Kconfig fixes TINY_MAX_CLASS at 4 (256 B) when Small-Mid is on. */
-#define TINY_NR_CLASSES		(CONFIG_TINY_MAX_CLASS + 1)
-#define TINY_MAX_SIZE		(1UL << (TINY_MIN_SHIFT + CONFIG_TINY_MAX_CLASS))
+#define TINY_MAX_SHIFT		(TINY_MIN_SHIFT + CONFIG_TINY_MAX_CLASS)
+#define TINY_MAX_SIZE		(1UL << TINY_MAX_SHIFT)
+#define TINY_PER_DOUBLING	CONFIG_TINY_CLASSES_PER_DOUBLING
+/* Classes in 2^d + 1 .. 2^(d+1), all multiples of 16 B. */
+#define TINY_STEPS(d)		((1U << (d)) / TINY_PER_DOUBLING >= 16 ? TINY_PER_DOUBLING : \
+				 (1U << (d)) / 16)
+#define TINY_PER(d)		((d) < TINY_MAX_SHIFT ? TINY_STEPS(d) : 0)
+#define TINY_NR_CLASSES		(1 + TINY_PER(4) + TINY_PER(5) + TINY_PER(6) + \
+				 TINY_PER(7) + TINY_PER(8) + TINY_PER(9))
 #else
+#define TINY_PER_DOUBLING	1
 #define TINY_NR_CLASSES		0
 #define TINY_MAX_SIZE		0UL
 #endif

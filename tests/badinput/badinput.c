@@ -406,8 +406,12 @@ static int slab_tail(size_t n)
 
 static void case_free_slab_tail(void)
 {
-	/* Sizes whose class leaves a tail with the default classes. */
-	static const size_t sizes[] = { 3000, 1500, 5000, 6000, 2500, 3500, 7000 };
+	/*
+	 * Sizes whose class leaves a tail of 32 B or more with the default
+	 * classes: Tiny's 96, 160, 320 and 768 B, then Mid's.
+	 */
+	static const size_t sizes[] = { 90, 150, 300, 700,
+					3000, 1500, 5000, 6000, 2500, 3500, 7000 };
 	unsigned int i, tried = 0;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)

@@ -105,7 +105,7 @@ START_TEST(test_configured_limits)
 		ck_assert_uint_eq(HEAP_MAX_SIZE, TINY_MAX_SIZE);
 	else
 		ck_assert_uint_eq(HK_NR_CLASSES, 0);
-	/* Small-Mid fixes Tiny at C4 (256 B), whatever TINY_MAX_CLASS was. */
+	/* Small-Mid fixes Tiny at 256 B, whatever TINY_MAX_CLASS was. */
 	if (IS_ENABLED(CONFIG_SMALLMID))
 		ck_assert_uint_eq(TINY_MAX_SIZE, 256);
 	/* Without Tiny, Mid starts with 16, 32 and 48 B classes. */

@@ -63,15 +63,47 @@ START_TEST(test_class_alignment)
 }
 END_TEST
 
-/* Tiny: powers of two C0 (16 B)..C(TINY_NR_CLASSES-1). */
+#ifdef CONFIG_TINY
+/* 2^d for the d with 2^d < size <= 2^(d+1) (size > 16). */
+static size_t pow2_below(size_t size)
+{
+	size_t p = 16;
+
+	while (2 * p < size)
+		p *= 2;
+	return p;
+}
+
+/*
+ * The gap between a class above 16 B and the one below it, with
+ * TINY_PER_DOUBLING classes per power of two: 2^d / k for a class in
+ * 2^d + 1 .. 2^(d+1), but at least 16 B.
+ */
+static size_t tiny_gap(size_t size)
+{
+	size_t g = pow2_below(size) / TINY_PER_DOUBLING;
+
+	return g < 16 ? 16 : g;
+}
+
+/*
+ * Tiny: C0 is 16 B, C1 32 B (UltraHot's), then classes spaced as the
+ * configuration says, up to TINY_MAX_SIZE; every size maps to its class
+ * at both ends of the class.
+ */
 START_TEST(test_tiny_boundaries)
 {
 	unsigned int i;
 
 	classes_setup();
+	ck_assert_uint_eq(hk_classes[0].size, 16);
+	ck_assert_uint_eq(hk_classes[1].size, 32);
+	ck_assert_uint_eq(hk_classes[TINY_NR_CLASSES - 1].size, TINY_MAX_SIZE);
 	for (i = 0; i < TINY_NR_CLASSES; i++) {
-		size_t s = 16UL << i;
+		size_t s = hk_classes[i].size;
 
+		if (i)
+			ck_assert_uint_eq(s - hk_classes[i - 1].size, tiny_gap(s));
 		ck_assert_uint_eq(size_to_class(s), i);
 		if (s < HEAP_MAX_SIZE)
 			ck_assert_uint_eq(size_to_class(s + 1), i + 1);
@@ -83,6 +115,30 @@ START_TEST(test_tiny_boundaries)
 	ck_assert_uint_eq(size_to_class(17), 1);
 }
 END_TEST
+
+/*
+ * What a Tiny request wastes inside its block is less than the gap to
+ * the class below: less than half the block with powers of two, 20%
+ * above 128 B with four classes per doubling, under 16 B below 128 B.
+ * Through the API: the usable size of malloc(size).
+ */
+START_TEST(test_tiny_waste_bounded)
+{
+	size_t size;
+
+	classes_setup();
+	for (size = 17; size <= TINY_MAX_SIZE; size++) {
+		void *p = hak_malloc(size);
+		size_t n = hak_malloc_usable_size(p);
+
+		ck_assert_msg(n >= size && n < size + tiny_gap(size),
+			      "malloc(%zu): %zu usable bytes (%d classes per doubling)",
+			      size, n, TINY_PER_DOUBLING);
+		hak_free(p);
+	}
+}
+END_TEST
+#endif /* CONFIG_TINY */
 
 #ifdef CONFIG_SMALLMID
 START_TEST(test_smallmid_band)
@@ -200,7 +256,10 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_class_table_sorted);
 	tcase_add_test(tc, test_every_size_fits_its_class);
 	tcase_add_test(tc, test_class_alignment);
+#ifdef CONFIG_TINY
 	tcase_add_test(tc, test_tiny_boundaries);
+	tcase_add_test(tc, test_tiny_waste_bounded);
+#endif
 #ifdef CONFIG_SMALLMID
 	tcase_add_test(tc, test_smallmid_band);
 #endif

@@ -99,8 +99,9 @@ START_TEST(test_slab_tail_refused)
 	hak_free(hak_malloc(1));	/* initialise */
 	/*
 	 * The classes that leave a tail, from the class table alone. With
-	 * power-of-two classes only (CONFIG_MID_CLASSES_PER_DOUBLING=1 and
-	 * no Small-Mid) there is none, and nothing to try.
+	 * power-of-two classes only (CONFIG_TINY_CLASSES_POW2,
+	 * CONFIG_MID_CLASSES_PER_DOUBLING=1 and no Small-Mid) there is none,
+	 * and nothing to try.
 	 */
 	for (cls = 1; cls < HK_NR_CLASSES; cls++)
 		if (((size_t)hk_classes[cls].span << SLOT_SHIFT) % hk_classes[cls].size >= 16)
