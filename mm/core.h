@@ -46,19 +46,28 @@ static __fastpath_inline void hk_free(void *ptr)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
 	struct slab *s;
+	tp_bin_t *b;
 
 	if (unlikely(reg != REG_SUPERSLAB)) {
 		core_free_slow(ptr, reg);
 		return;
 	}
 	s = slab_of(ptr);
-	if (unlikely(s->owner != hk_tls.heap)) {
-		heap_free_other(s, ptr);
+	/*
+	 * The bin of the slab's class in this thread; it names this thread's
+	 * heap (b->heap is hk_tls.heap), so the owner test needs no other
+	 * TLS access. A slot without a slab has a bin's offset too
+	 * (ss_slot_tpoff, or its last slab's) and HEAP_NONE as its owner,
+	 * which matches no bin.
+	 */
+	b = tp_bin(s->bin_tpoff);
+	if (unlikely(s->owner != b->heap)) {
+		heap_free_other(ptr);
 		return;
 	}
 	if (ultrahot_free(s, ptr))
 		return;
-	heap_free_local(s, ptr);
+	heap_free_local(s, b, ptr);
 }
 
 #endif /* _MM_CORE_H */
