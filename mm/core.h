@@ -23,9 +23,11 @@ void *core_alloc_large(size_t size);
 /*
  * The slow paths of free take no caller argument: free reaches them with a
  * tail call, so their own return address is the program's (and passing
- * it would cost free a stack frame).
+ * it would cost free a stack frame). core_free_slow() looks the registry
+ * up again rather than take the byte: free then compares the byte in
+ * memory and keeps nothing of it in a register.
  */
-void core_free_slow(void *ptr, unsigned int reg);
+void core_free_slow(void *ptr);
 
 static __fastpath_inline void *hk_alloc(size_t size)
 {
@@ -35,7 +37,7 @@ static __fastpath_inline void *hk_alloc(size_t size)
 		return p;
 	/* Tiny first: its class is computed, not looked up. */
 	if (likely(size_is_tiny(size)))
-		return heap_alloc_cls(size_to_tiny_class(size), size);
+		return heap_alloc_tiny(size_to_tiny_class(size));
 	/* Without slab boxes (HK_NR_CLASSES 0) Large serves everything. */
 	if (HK_NR_CLASSES && likely(size <= HEAP_MAX_SIZE))
 		return heap_alloc_cls(size_to_class(size), size);
@@ -44,15 +46,15 @@ static __fastpath_inline void *hk_alloc(size_t size)
 
 static __fastpath_inline void hk_free(void *ptr)
 {
-	unsigned int reg = registry_lookup((uintptr_t)ptr);
+	uintptr_t chunk = (uintptr_t)ptr >> SS_SHIFT;
 	struct slab *s;
 	tp_bin_t *b;
 
-	if (unlikely(reg != REG_SUPERSLAB)) {
-		core_free_slow(ptr, reg);
+	if (unlikely(registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)) {
+		core_free_slow(ptr);
 		return;
 	}
-	s = slab_of(ptr);
+	s = slab_of_chunk(chunk, ptr);
 	/*
 	 * The bin of the slab's class in this thread; it names this thread's
 	 * heap (b->heap is hk_tls.heap), so the owner test needs no other

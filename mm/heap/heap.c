@@ -665,6 +665,18 @@ void *heap_alloc_slow(size_t size)
 	return p;
 }
 
+void *heap_alloc_slow_bin(uintptr_t off)
+{
+	unsigned int cls = (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin));
+	void *p = NULL;
+
+	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
+		p = heap_alloc_class(cls);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
 /*
  * A bin grew past its limit. If the class may cache more and the thread's
  * budget allows, double the limit instead (a program that frees a batch
@@ -805,7 +817,8 @@ void heap_check(struct heap *h)
 			const void *q;
 			int32_t n = 0;
 
-			HK_ASSERT(b->heap == h);
+			/* (A thread that parks h has emptied its bins first.) */
+			HK_ASSERT(b->heap == h || (!b->heap && !b->free && !b->limit));
 
 			for (q = b->free; q; q = fl_next(q)) {
 				heap_check_block(q, cls);

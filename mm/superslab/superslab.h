@@ -155,6 +155,20 @@ static __always_inline struct slab *slab_of(const void *p)
 	return (struct slab *)((char *)ss_of(p) + offsetof(struct superslab, slabs) + off);
 }
 
+/*
+ * slab_of(p) for a caller that has p's chunk number (p >> SS_SHIFT, the
+ * registry's index) in a register: the SuperSlab is that shifted back,
+ * one instruction where masking p costs a copy and a mask. (Hidden from
+ * the compiler, which would otherwise turn the shifts back into a mask.)
+ */
+static __always_inline struct slab *slab_of_chunk(uintptr_t chunk, const void *p)
+{
+	uintptr_t off = ((uintptr_t)p >> (SLOT_SHIFT - SLAB_SHIFT)) & ((SS_SLOTS - 1) << SLAB_SHIFT);
+
+	OPTIMIZER_HIDE_VAR(chunk);
+	return (struct slab *)((chunk << SS_SHIFT) + offsetof(struct superslab, slabs) + off);
+}
+
 /* The head slab of the slot holding block p. */
 static __always_inline struct slab *slab_block_head(const void *p)
 {
