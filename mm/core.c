@@ -73,9 +73,10 @@ void *hk_alloc_aligned(size_t align, size_t size)
 /* Ownership                                                          */
 /* ------------------------------------------------------------------ */
 
-void core_free_slow(void *ptr, unsigned int reg)
+void core_free_slow(void *ptr)
 {
 	const void *caller = __builtin_return_address(0);
+	unsigned int reg = registry_lookup((uintptr_t)ptr);
 
 	if (!ptr)
 		return;

@@ -23,9 +23,11 @@ void *core_alloc_large(size_t size);
 /*
  * The slow paths of free take no caller argument: free reaches them with a
  * tail call, so their own return address is the program's (and passing
- * it would cost free a stack frame).
+ * it would cost free a stack frame). core_free_slow() looks the registry
+ * up again rather than take the byte: free then compares the byte in
+ * memory and keeps nothing of it in a register.
  */
-void core_free_slow(void *ptr, unsigned int reg);
+void core_free_slow(void *ptr);
 
 static __fastpath_inline void *hk_alloc(size_t size)
 {
@@ -33,9 +35,18 @@ static __fastpath_inline void *hk_alloc(size_t size)
 
 	if (ultrahot_alloc(size, &p))
 		return p;
-	/* Tiny first: its class is computed, not looked up. */
-	if (likely(size_is_tiny(size)))
+	/*
+	 * Tiny first. Power-of-two classes are computed, not looked up,
+	 * so they are right before the tables are filled and the slow path
+	 * needs only the bin; finer classes come from the table, all zero
+	 * before the first initialisation, so their slow path takes the
+	 * size.
+	 */
+	if (likely(size_is_tiny(size))) {
+		if (HEAP_FIRST_POW2)
+			return heap_alloc_tiny(size_to_tiny_class(size));
 		return heap_alloc_cls(size_to_tiny_class(size), size);
+	}
 	/* Without slab boxes (HK_NR_CLASSES 0) Large serves everything. */
 	if (HK_NR_CLASSES && likely(size <= HEAP_MAX_SIZE))
 		return heap_alloc_cls(size_to_class(size), size);
@@ -44,21 +55,30 @@ static __fastpath_inline void *hk_alloc(size_t size)
 
 static __fastpath_inline void hk_free(void *ptr)
 {
-	unsigned int reg = registry_lookup((uintptr_t)ptr);
+	uintptr_t chunk = (uintptr_t)ptr >> SS_SHIFT;
 	struct slab *s;
+	tp_bin_t *b;
 
-	if (unlikely(reg != REG_SUPERSLAB)) {
-		core_free_slow(ptr, reg);
+	if (unlikely(registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)) {
+		core_free_slow(ptr);
 		return;
 	}
-	s = slab_of(ptr);
-	if (unlikely(s->owner != hk_tls.heap)) {
-		heap_free_other(s, ptr);
+	s = slab_of_chunk(chunk, ptr);
+	/*
+	 * The bin of the slab's class in this thread; it names this thread's
+	 * heap (b->heap is hk_tls.heap), so the owner test needs no other
+	 * TLS access. A slot without a slab has a bin's offset too
+	 * (ss_slot_tpoff, or its last slab's) and HEAP_NONE as its owner,
+	 * which matches no bin.
+	 */
+	b = tp_bin(s->bin_tpoff);
+	if (unlikely(s->owner != b->heap)) {
+		heap_free_other(ptr);
 		return;
 	}
 	if (ultrahot_free(s, ptr))
 		return;
-	heap_free_local(s, ptr);
+	heap_free_local(s, b, ptr);
 }
 
 #endif /* _MM_CORE_H */

@@ -44,6 +44,11 @@ static inline void cpu_relax(void)
 
 #define __hk_tls
 
+/* No thread pointer: the "offset" of a variable is its address. */
+#define __hk_tp_seg
+#define hk_tp_offset(sym)	((uintptr_t)&(sym))
+#define hk_tp_ptr(type, off)	((type *)(uintptr_t)(off))
+
 #endif /* CONFIG_THREADS */
 
 #endif /* _HAKMEM_ATOMIC_H */

@@ -50,6 +50,12 @@
 #define IS_ENABLED(option)		HK_ISDEF_PASTE(option)
 #endif
 
+/*
+ * The compiler forgets what it knows of var's value (as Linux's): keeps
+ * it from rewriting an expression back into a longer form.
+ */
+#define OPTIMIZER_HIDE_VAR(var)	__asm__("" : "=r" (var) : "0" (var))
+
 #define BUILD_BUG_ON(cond)	_Static_assert(!(cond), #cond)
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 

@@ -195,8 +195,13 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	 * bytes at the end of the slab.
 	 */
 	s->div_limit = s->capacity - 1;
+	/* A power of two that fills the span exactly: alignment decides. */
+	if (IS_POWER_OF_2(c->size) && (size_t)s->capacity * c->size == (size_t)c->span << SLOT_SHIFT)
+		s->start_mask = c->size - 1;
+	else
+		s->start_mask = UINT32_MAX;
 	s->dfkey = dfkey_of_slab();
-	s->bin_off = (uint16_t)offsetof(struct heap_tls, bins[cls]);
+	s->bin_tpoff = heap_bin_tpoff(cls);
 	s->base = (uint32_t)(uintptr_t)slab_start(s);
 	a_store(&s->remote, 0UL, A_RELAXED);
 	/* Memcheck: no block of a new slab may be touched until handed out. */
@@ -206,7 +211,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 		s[i].head_off = (uint8_t)i;
 		s[i].class_idx = s->class_idx;
 		s[i].dfkey = s->dfkey;
-		s[i].bin_off = s->bin_off;
+		s[i].bin_tpoff = s->bin_tpoff;
+		s[i].start_mask = s->start_mask;
 		s[i].div_mul = s->div_mul;
 		s[i].div_shift = s->div_shift;
 		s[i].div_limit = s->div_limit;
@@ -435,6 +441,8 @@ static __slowpath struct heap *heap_thread_start(void)
 			hk_tls.bins[i].limit = hk_classes[i].limit;
 			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
 		}
+		/* free's owner test compares a slab's owner with this. */
+		hk_tls.bins[i].heap = h;
 	}
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
@@ -532,9 +540,12 @@ static void heap_hand_back_front(struct heap *h, int park)
 			continue;
 		}
 		h->saved[cls] = t->bins[cls];
+		h->saved[cls].heap = NULL;
 		t->bins[cls].free = NULL;
 		t->bins[cls].room = 0;
 		t->bins[cls].limit = 0;
+		/* No slab is this thread's any more: frees go the remote way. */
+		t->bins[cls].heap = NULL;
 	}
 	if (park) {
 		h->saved_grown = t->cache_grown;
@@ -617,7 +628,7 @@ void *heap_alloc_class(unsigned int cls)
 	/* Allocations that miss the fast path count here. */
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	if (b->free)
-		return bin_pop(b, b->free, cls);
+		return BIN_POP(b, b->free, cls, t->dfkey);
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	for (;;) {
@@ -640,7 +651,7 @@ void *heap_alloc_class(unsigned int cls)
 	}
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick();
-	return bin_pop(b, b->free, cls);
+	return BIN_POP(b, b->free, cls, t->dfkey);
 }
 
 void *heap_alloc_slow(size_t size)
@@ -649,6 +660,18 @@ void *heap_alloc_slow(size_t size)
 
 	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
 		p = heap_alloc_class(size_to_class(size));
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
+void *heap_alloc_slow_bin(uintptr_t off)
+{
+	unsigned int cls = (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin));
+	void *p = NULL;
+
+	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
+		p = heap_alloc_class(cls);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
@@ -688,6 +711,11 @@ void heap_bin_flush(struct bin *b)
 		b->room++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
+}
+
+void heap_bin_overflow(const void *p)
+{
+	heap_bin_flush(&hk_tls.bins[slab_of(p)->class_idx]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -789,6 +817,9 @@ void heap_check(struct heap *h)
 			const void *q;
 			int32_t n = 0;
 
+			/* (A thread that parks h has emptied its bins first.) */
+			HK_ASSERT(b->heap == h || (!b->heap && !b->free && !b->limit));
+
 			for (q = b->free; q; q = fl_next(q)) {
 				heap_check_block(q, cls);
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
@@ -814,9 +845,10 @@ static void notify_push(struct heap *h, struct slab *s)
 }
 
 /* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
-void heap_free_other(struct slab *s, void *p)
+void heap_free_other(void *p)
 {
 	const void *caller = __builtin_return_address(0);
+	struct slab *s = slab_of(p);
 	uintptr_t old, nw;
 
 	if (s->kind == SLAB_TAIL)
@@ -858,6 +890,7 @@ int heap_init(void)
 		hk_options_init();
 		os_init();
 		hk_flkey = os_random_word() | 15;
+		ss_slot_tpoff = heap_bin_tpoff(0);
 		for_each_box(b)
 			if (b->init)
 				b->init();

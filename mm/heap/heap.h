@@ -126,9 +126,10 @@ struct heap_tls;
 
 struct bin {
 	void *free;			/* free blocks of this heap's slabs (LIFO) */
+	struct heap *heap;		/* hk_tls.heap (NULL without one): free's owner test */
 	int32_t room;			/* frees until a flush: limit - blocks held */
 	uint32_t limit;			/* most blocks held (0 before init) */
-};
+} __aligned(32);
 
 struct heap {
 	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
@@ -166,7 +167,31 @@ struct heap_tls {
 };
 
 extern __hk_tls struct heap_tls hk_tls;
-BUILD_BUG_ON(offsetof(struct heap_tls, bins[HK_NR_CLASSES]) > 65535);
+
+/*
+ * The fast paths reach the front through its offset from the thread
+ * pointer (hk_tp_offset(), hk_tp_ptr(): asm/tls.h), which is the same in
+ * every thread: malloc adds the class to it, free reads it from the slab
+ * (slab::bin_tpoff), and neither computes an address in TLS.
+ */
+typedef struct bin __hk_tp_seg tp_bin_t;
+typedef struct heap_tls __hk_tp_seg tp_heap_tls_t;
+
+static __always_inline uintptr_t heap_tls_tpoff(void)
+{
+	return hk_tp_offset(hk_tls);
+}
+
+/* The offset of the calling thread's bin of class cls (any thread's). */
+static __always_inline uintptr_t heap_bin_tpoff(unsigned int cls)
+{
+	return heap_tls_tpoff() + offsetof(struct heap_tls, bins) + (uintptr_t)cls * sizeof(struct bin);
+}
+
+static __always_inline tp_bin_t *tp_bin(uintptr_t tpoff)
+{
+	return hk_tp_ptr(struct bin, tpoff);
+}
 
 #ifdef CONFIG_STATS
 #define STAT_INC_TLS(item)	(hk_tls.stats[item]++)
@@ -316,12 +341,12 @@ static __always_inline uintptr_t *dfkey_word(void *p)
 
 /*
  * Leaving a bin or UltraHot stack for the program: dfkey_bad() is
- * nonzero if the key is not there (the caller reports it), dfkey_clear()
- * forgets it.
+ * nonzero if the key (the thread's copy, hk_tls.dfkey) is not there (the
+ * caller reports it), dfkey_clear() forgets it.
  */
-static __always_inline uintptr_t dfkey_bad(void *p)
+static __always_inline uintptr_t dfkey_bad(void *p, uintptr_t key)
 {
-	return *dfkey_word(p) ^ hk_tls.dfkey;
+	return *dfkey_word(p) ^ key;
 }
 
 static __always_inline void dfkey_clear(void *p)
@@ -374,7 +399,7 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
-static inline uintptr_t dfkey_bad(void *p) { return 0; }
+static inline uintptr_t dfkey_bad(void *p, uintptr_t key) { return 0; }
 static inline void dfkey_clear(void *p) { }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
@@ -384,13 +409,17 @@ static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 #endif
 
 void *heap_alloc_slow(size_t size);
+/* The same for the bin at thread-pointer offset off (heap_bin_tpoff()). */
+void *heap_alloc_slow_bin(uintptr_t off);
 /* Allocate from class cls (after initialisation). */
 void *heap_alloc_class(unsigned int cls);
 /* Bin b (one of hk_tls.bins) grew past its limit. */
 void heap_bin_flush(struct bin *b);
+/* The bin of the class of block p grew past its limit (free's tail call). */
+void heap_bin_overflow(const void *p);
 void heap_free_local_slow(struct slab *s, void *p);
 /* Tail-called by free: the return address is the program's. */
-void heap_free_other(struct slab *s, void *p);
+void heap_free_other(void *p);
 void heap_bad_pointer(void *p);
 
 void heap_classes_init(void);
@@ -437,21 +466,35 @@ void heap_fork_child(void);
 /* Fast paths                                                         */
 /* ------------------------------------------------------------------ */
 
-static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
-{
-	uintptr_t next;
+/*
+ * Take block p, the head of bin b, for the program. A macro, for the fast
+ * path's bin (reached through the thread pointer, tp_bin_t) and the slow
+ * path's (struct bin) alike: the compiler may assume that the two kinds
+ * of pointer never alias, so a function never mixes them for one bin.
+ * key is the thread's copy of the double-free key.
+ */
+#define BIN_POP(b, p, cls, key)	({						\
+	void *__p = (p);							\
+	uintptr_t __next;							\
+										\
+	vg_open(__p, FL_WORDS);							\
+	__next = fl_raw_next(__p, hk_tls.flkey);				\
+	if (unlikely(fl_bad(__next) | dfkey_bad(__p, (key)))) {			\
+		__p = heap_pop_corrupt(__p);					\
+	} else {								\
+		heap_check_block(__p, (cls));					\
+		dfkey_clear(__p);						\
+		/* The front announces the block (vg_alloc) for the bytes asked. */ \
+		vg_close(__p, FL_WORDS);					\
+		(b)->free = (void *)__next;					\
+		(b)->room++;							\
+	}									\
+	__p;									\
+})
 
-	vg_open(p, FL_WORDS);
-	next = fl_raw_next(p, hk_tls.flkey);
-	if (unlikely(fl_bad(next) | dfkey_bad(p)))
-		return heap_pop_corrupt(p);
-	heap_check_block(p, cls);
-	dfkey_clear(p);
-	/* The front announces the block (vg_alloc) for the bytes asked. */
-	vg_close(p, FL_WORDS);
-	b->free = (void *)next;
-	b->room++;
-	return p;
+static __always_inline void *bin_pop(tp_bin_t *b, void *p, unsigned int cls)
+{
+	return BIN_POP(b, p, cls, hk_tp_ptr(struct heap_tls, heap_tls_tpoff())->dfkey);
 }
 
 /*
@@ -461,11 +504,42 @@ static __always_inline void *bin_pop(struct bin *b, void *p, unsigned int cls)
  */
 static __fastpath_inline void *heap_alloc_cls(unsigned int cls, size_t size)
 {
-	struct bin *b = &hk_tls.bins[cls];
+	tp_bin_t *b = tp_bin(heap_bin_tpoff(cls));
 	void *p = b->free;
 
 	if (unlikely(!p))
 		return heap_alloc_slow(size);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	return bin_pop(b, p, cls);
+}
+
+/*
+ * The same for a class computed without the tables (size_is_tiny() with
+ * power-of-two Tiny classes, HEAP_FIRST_POW2), valid before
+ * initialisation: the slow path takes the bin's offset,
+ * which the fast path has in a register anyway, so that neither the
+ * request's size nor the class has to be kept.
+ */
+static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
+{
+	uintptr_t off;
+	tp_bin_t *b;
+	void *p;
+
+	/*
+	 * heap_bin_tpoff(cls), written so that the subtraction that ends
+	 * size_to_tiny_class() (a bit index minus HEAP_FIRST_MIN_SHIFT - 1)
+	 * cancels in 32 bits and its constant moves into the displacement:
+	 * one instruction less. The same value for any cls.
+	 */
+	off = heap_tls_tpoff() + offsetof(struct heap_tls, bins) +
+	      (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * sizeof(struct bin) -
+	      (HEAP_FIRST_MIN_SHIFT - 1) * sizeof(struct bin);
+	b = tp_bin(off);
+	p = b->free;
+
+	if (unlikely(!p))
+		return heap_alloc_slow_bin(off);
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return bin_pop(b, p, cls);
 }
@@ -486,14 +560,32 @@ static __always_inline int slab_is_block_start(const struct slab *s, const void 
 	return ror32(off * s->div_mul, s->div_shift) <= s->div_limit;
 }
 
-/* Free by the slab's owner thread: into the class's bin. */
-static __fastpath_inline void heap_free_local(struct slab *s, void *p)
-{
-	/* &hk_tls.bins[class], without the multiply: the owner is this thread. */
-	struct bin *b = (struct bin *)((char *)&hk_tls + s->bin_off);
+/*
+ * The same, in two steps for free: a slab whose blocks are a power of two
+ * that fill its slots exactly (every Tiny class) has start_mask = size - 1,
+ * and an aligned pointer is a block start; any other slab has start_mask
+ * UINT32_MAX and the full test decides. The mask tests the low 32 bits
+ * only (one "test" instruction): they are never all zero for a pointer
+ * into a slab, because a 4 GiB boundary is a SuperSlab's start, its slot
+ * 0, the header.
+ */
+BUILD_BUG_ON(SS_SHIFT > 32);
 
+static __always_inline int slab_is_block_start_fast(const struct slab *s, const void *p)
+{
+	if (likely(!((uint32_t)(uintptr_t)p & s->start_mask)))
+		return 1;
+	return slab_is_block_start(s, p);
+}
+
+/*
+ * Free by the slab's owner thread into the class's bin b (the bin at
+ * s->bin_tpoff: the owner is this thread).
+ */
+static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
+{
 	/* Not a block of s (an interior or stray pointer): the guard. */
-	if (unlikely(!slab_is_block_start(s, p))) {
+	if (unlikely(!slab_is_block_start_fast(s, p))) {
 		heap_bad_pointer(p);
 		return;
 	}
@@ -504,7 +596,7 @@ static __fastpath_inline void heap_free_local(struct slab *s, void *p)
 	vg_close(p, FL_WORDS);
 	b->free = p;
 	if (unlikely(--b->room < 0))
-		heap_bin_flush(b);
+		heap_bin_overflow(p);
 }
 
 #endif /* _MM_HEAP_H */

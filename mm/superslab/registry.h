@@ -60,15 +60,20 @@ static __always_inline uintptr_t registry_unmapped(uintptr_t i)
 	return (uintptr_t)hk_registry_zero - (i << REG_L2_BITS);
 }
 
+/*
+ * The directory index is tested against the directory's size: one test
+ * for an address above the user address space (non-canonical, or the
+ * kernel's) and for the range check, no separate shift for each.
+ */
 static __always_inline unsigned int registry_lookup(uintptr_t addr)
 {
-	uintptr_t chunk = addr >> SS_SHIFT;
+	uintptr_t i = addr >> (SS_SHIFT + REG_L2_BITS);
 	uintptr_t t;
 
-	if (unlikely(chunk >> REG_CHUNK_BITS))
+	if (unlikely(i >= REG_L1_ENTRIES))
 		return REG_FOREIGN;
-	t = a_load(&hk_registry_dir[chunk >> REG_L2_BITS], A_RELAXED);
-	return a_load((const unsigned char *)(t + chunk), A_RELAXED);
+	t = a_load(&hk_registry_dir[i], A_RELAXED);
+	return a_load((const unsigned char *)(t + (addr >> SS_SHIFT)), A_RELAXED);
 }
 
 /*

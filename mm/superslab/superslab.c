@@ -19,6 +19,7 @@
 
 /* The pool of every slab box that has none of its own. */
 struct ss_pool ss_pool_main = SS_POOL_INIT;
+uintptr_t ss_slot_tpoff;
 HK_LOCK_REGISTER(&ss_pool_main.lock, HK_LOCK_SS_POOL);
 
 /* Free slots still committed, over all pools (hysteresis budget). */
@@ -76,6 +77,7 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	ss->pool = pool;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
+		ss->slabs[i].bin_tpoff = ss_slot_tpoff;
 		ss->slabs[i].kind = SLAB_FREE;
 		ss->slabs[i].state = SLOT_UNUSED;
 	}

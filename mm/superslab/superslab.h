@@ -65,16 +65,15 @@ struct ss_pool;
  * owner's; the second is where other threads push remote frees.
  */
 struct slab {
-	/* --- owner's cache line: read or written by every owner free --- */
+	/* --- owner's cache line: what every free reads, the owner's list --- */
 	void *local_free;		/* blocks freed by the owner (LIFO) */
 	struct heap *owner;		/* owning heap record, or HEAP_NONE */
 	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = check off */
+	uintptr_t bin_tpoff;		/* thread-pointer offset of the class's bin (ss_slot_tpoff if none yet) */
+	uint32_t start_mask;		/* block-start check: size - 1 if that decides it, else ~0 */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
 	uint32_t div_mul;		/* block-start check: inverse of the size's odd part */
 	uint32_t div_limit;		/* block-start check: capacity - 1 */
-	uint32_t capacity;		/* blocks in the slab */
-	uint32_t block_size;		/* bytes per block */
-	uint32_t uncarved;		/* blocks not yet carved from bump */
 	uint32_t base;			/* low 32 bits of the head slot's address */
 	uint8_t div_shift;		/* block-start check: power-of-two part of the size */
 	uint8_t class_idx;		/* size class */
@@ -83,11 +82,10 @@ struct slab {
 	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
-	uint16_t bin_off;		/* offset of the class's bin in struct heap_tls */
 	/*
-	 * A tail slot of a span mirrors the head's owner, dfkey, div_*,
-	 * base and class_idx, so that the owner's free of a block in any
-	 * slot of the span takes the same fast path.
+	 * A tail slot of a span mirrors the head's owner, dfkey, bin_tpoff,
+	 * start_mask, div_*, base and class_idx, so that the owner's free of
+	 * a block in any slot of the span takes the same fast path.
 	 */
 	/* --- shared cache line: remote frees, and the owner's slow paths --- */
 	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: remote-free list | REMOTE_* bits */
@@ -95,6 +93,9 @@ struct slab {
 	char *bump;			/* next uncarved block */
 	struct slab *next;		/* owner's partial list */
 	struct slab *prev;		/* owner's partial list */
+	uint32_t capacity;		/* blocks in the slab */
+	uint32_t block_size;		/* bytes per block */
+	uint32_t uncarved;		/* blocks not yet carved from bump */
 } __aligned(L1_CACHE_BYTES);
 
 struct superslab {
@@ -128,6 +129,7 @@ struct superslab {
 
 BUILD_BUG_ON(sizeof(struct slab) != 2 * L1_CACHE_BYTES);
 BUILD_BUG_ON(sizeof(struct slab) != 1UL << SLAB_SHIFT);
+BUILD_BUG_ON(offsetof(struct slab, remote) != L1_CACHE_BYTES);
 BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
 BUILD_BUG_ON(SS_COLORS < 1 || (SS_COLORS & (SS_COLORS - 1)));
 BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT_SIZE);
@@ -149,6 +151,12 @@ struct ss_pool {
 #define SS_POOL_INIT	{ .lock = HK_LOCK_INIT }
 
 extern struct ss_pool ss_pool_main;
+/*
+ * slab::bin_tpoff of a slot that never held a slab (set by the heap at
+ * initialisation): free reads the bin at that offset before it finds
+ * that the slot has no owner, so it must be a bin's.
+ */
+extern uintptr_t ss_slot_tpoff;
 /* Defined by the Small-Mid box (CONFIG_SMALLMID) only. */
 extern struct ss_pool ss_pool_smallmid;
 
@@ -182,6 +190,21 @@ static __always_inline struct slab *slab_of(const void *p)
 			((SS_COLORS * SS_SLOTS - 1) << SLAB_SHIFT);
 
 	return ((struct superslab *)(ss_base(p) + off))->slabs;
+}
+
+/*
+ * slab_of(p) for a caller that has p's chunk number (p >> SS_SHIFT, the
+ * registry's index) in a register: the SuperSlab is that shifted back,
+ * one instruction where masking p costs a copy and a mask. (Hidden from
+ * the compiler, which would otherwise turn the shifts back into a mask.)
+ */
+static __always_inline struct slab *slab_of_chunk(uintptr_t chunk, const void *p)
+{
+	uintptr_t off = ((uintptr_t)p >> (SLOT_SHIFT - SLAB_SHIFT)) &
+			((SS_COLORS * SS_SLOTS - 1) << SLAB_SHIFT);
+
+	OPTIMIZER_HIDE_VAR(chunk);
+	return ((struct superslab *)((chunk << SS_SHIFT) + off))->slabs;
 }
 
 /* The head slab of the slot holding block p. */

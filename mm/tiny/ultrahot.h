@@ -30,7 +30,7 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 		return 0;
 	p = u->slot[i][--u->count[i]];
 	vg_open(p, FL_WORDS);
-	if (unlikely(dfkey_bad(p)))
+	if (unlikely(dfkey_bad(p, hk_tls.dfkey)))
 		heap_free_list_corrupt(p);
 	dfkey_clear(p);
 	vg_close(p, FL_WORDS);

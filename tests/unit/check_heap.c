@@ -29,6 +29,50 @@ START_TEST(test_bin_lifo)
 }
 END_TEST
 
+/*
+ * What free's fast path reads from a slab: the offset of its class's bin
+ * from the thread pointer (the calling thread's bin gets the block), the
+ * heap record each bin names (the owner test), and the block-start mask,
+ * which decides alone only for power-of-two blocks that fill the slab and
+ * then agrees with the exact test at every offset.
+ */
+START_TEST(test_slab_fast_path_fields)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		uint32_t size = hk_classes[cls].size, off;
+		void *p = hak_malloc(size);
+		struct slab *s, *head;
+		size_t span;
+		char *start;
+		int exact;
+
+		ck_assert_ptr_nonnull(p);
+		s = slab_of(p);
+		head = slab_block_head(p);
+		ck_assert_uint_eq(head->class_idx, cls);
+		ck_assert_ptr_eq(hk_tls.bins[cls].heap, hk_tls.heap);
+		ck_assert_uint_eq(s->bin_tpoff, heap_bin_tpoff(cls));
+		ck_assert_uint_eq(s->start_mask, head->start_mask);
+		span = (size_t)head->span << SLOT_SHIFT;
+		exact = IS_POWER_OF_2(size) && span % size == 0;
+		ck_assert_uint_eq(head->start_mask, exact ? size - 1 : UINT32_MAX);
+		start = slab_start(head);
+		for (off = 0; off < span; off += 16) {
+			int want = off % size == 0 && off / size < head->capacity;
+
+			if (slab_is_block_start_fast(slab_of(start + off), start + off) != want)
+				ck_abort_msg("class %u (%u B): offset %u misjudged", cls, size, off);
+		}
+		hak_free(p);
+		/* Freed by its owner: on top of this thread's bin (or UltraHot's stack). */
+		if (!IS_ENABLED(CONFIG_TINY_ULTRAHOT) || cls > 1)
+			ck_assert_ptr_eq(hk_tls.bins[cls].free, p);
+	}
+}
+END_TEST
+
 /* Freeing everything returns every slab to the pool. */
 START_TEST(test_slabs_retire)
 {
@@ -381,6 +425,7 @@ static Suite *heap_suite(void)
 	TCase *tc = tcase_create("heap");
 
 	tcase_add_test(tc, test_bin_lifo);
+	tcase_add_test(tc, test_slab_fast_path_fields);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
