@@ -36,17 +36,11 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	if (ultrahot_alloc(size, &p))
 		return p;
 	/*
-	 * Tiny first. Power-of-two classes are computed, not looked up,
-	 * so they are right before the tables are filled and the slow path
-	 * needs only the bin; finer classes come from the table, all zero
-	 * before the first initialisation, so their slow path takes the
-	 * size.
+	 * Tiny first: its class is computed (a bit scan) or read from a
+	 * table the compiler filled, right even before initialisation.
 	 */
-	if (likely(size_is_tiny(size))) {
-		if (HEAP_FIRST_POW2)
-			return heap_alloc_tiny(size_to_tiny_class(size));
-		return heap_alloc_cls(size_to_tiny_class(size), size);
-	}
+	if (likely(size_is_tiny(size)))
+		return heap_alloc_tiny(size_to_tiny_class(size));
 	/* Without slab boxes (HK_NR_CLASSES 0) Large serves everything. */
 	if (HK_NR_CLASSES && likely(size <= HEAP_MAX_SIZE))
 		return heap_alloc_cls(size_to_class(size), size);

@@ -82,8 +82,8 @@ extern uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
  * class). The first classes (Tiny's) are tested first: with power-of-two
  * classes from 16 B, 1..HEAP_FIRST_MAX_SIZE is computed (a bit scan) and
  * 0 goes through the table; with finer classes 0..HEAP_FIRST_MAX_SIZE is
- * one byte load from the 16-byte-step table, the same number of
- * instructions (Documentation/tiny.md). The tests on the constants fold
+ * one byte load from hk_tiny_class[], a table the compiler fills
+ * (mm/tiny/tiny.h), so it is right before initialisation too. The tests on the constants fold
  * away (no first classes without Tiny: size_is_tiny() is then always
  * false).
  */
@@ -106,7 +106,7 @@ static __always_inline unsigned int size_to_tiny_class(size_t size)
 	if (HEAP_FIRST_POW2)
 		return hk_log2((size - 1) | ((1UL << HEAP_FIRST_MIN_SHIFT) - 1)) -
 		       (HEAP_FIRST_MIN_SHIFT - 1);
-	return size_to_small_class(size);
+	return hk_tiny_class[(size + 15) >> 4];
 }
 
 static __always_inline unsigned int size_to_class(size_t size)

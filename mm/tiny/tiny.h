@@ -30,6 +30,27 @@
 #define TINY_PER(d)		((d) < TINY_MAX_SHIFT ? TINY_STEPS(d) : 0)
 #define TINY_NR_CLASSES		(1 + TINY_PER(4) + TINY_PER(5) + TINY_PER(6) + \
 				 TINY_PER(7) + TINY_PER(8) + TINY_PER(9))
+
+/*
+ * Tiny's class for a request of s bytes, s a multiple of 16 up to
+ * TINY_MAX_SIZE, as a constant expression: the number of classes below
+ * s, counted per doubling (the 16 B class, then those of each 2^d+1 ..
+ * 2^(d+1) that are smaller than s). hk_tiny_class[] is built from it at
+ * compile time, so that malloc's lookup is right before any
+ * initialisation (the slow path then needs only the bin).
+ */
+#define TINY_STEP(d)		((1U << (d)) / TINY_STEPS(d))
+#define TINY_BELOW_IN(d, s)	((d) >= TINY_MAX_SHIFT || (s) <= (1U << (d)) ? 0 :		\
+				 (s) > (2U << (d)) ? TINY_STEPS(d) :				\
+				 ((s) - (1U << (d)) + TINY_STEP(d) - 1) / TINY_STEP(d) - 1)
+#define TINY_CLASS_OF(s)	((s) > 16 ? 1 + TINY_BELOW_IN(4, s) + TINY_BELOW_IN(5, s) +	\
+				 TINY_BELOW_IN(6, s) + TINY_BELOW_IN(7, s) +			\
+				 TINY_BELOW_IN(8, s) + TINY_BELOW_IN(9, s) : 0)
+/* One entry per 16 B up to 1 KiB (Tiny's largest possible class). */
+#define TINY_CLASS_TABLE_LEN	65
+
+/* hk_tiny_class[(size + 15) >> 4]: Tiny's class of size (<= TINY_MAX_SIZE). */
+extern const uint8_t hk_tiny_class[TINY_CLASS_TABLE_LEN];
 #else
 #define TINY_PER_DOUBLING	1
 #define TINY_NR_CLASSES		0
