@@ -2,23 +2,30 @@
 /*
  * mm/large/large.c - the Large box: blocks above Mid's largest class.
  *
- * Every block has a mapping of its own that starts on a SuperSlab
- * boundary (base) and is registered there. Its first chunk is always
- * mapped in full, so that once the registry says "large", any address in
- * that chunk can be read without faulting. The 48-byte header sits right
- * before the block, in the same cache line as its first bytes:
+ * Every block has a mapping of its own in a SuperSlab-sized chunk (base)
+ * whose registry byte says where the header is. Usually the mapping
+ * starts at base and its first chunk is mapped in full, so that once the
+ * registry says REG_LARGE, any address in that chunk can be read without
+ * faulting. The 48-byte header sits right before the block, in the same
+ * cache line as its first bytes:
  *
  *   align < SS_SIZE:   registry(user & ~SS_MASK) = REG_LARGE, hdr = user - 48
  *
  *     base            hdr   user                      hdr + size
  *     | ... colour ... | hdr | block ................... | ... | base + map_len
  *
- *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT, hdr = base
- *                      registry(base) = REG_LARGE, registry(user) = REG_LARGE_AT(k)
+ *   exactly mapped (the first LARGE_EXACT_MAX blocks of up to half a
+ *   chunk, align 16; large_map_coloured): hdr = base + j * REG_LARGE_STEP,
+ *                      registry(base) = REG_LARGE_OFF(j), 0 < j; mapped
+ *                      from hdr's page to twice the block's end, the rest
+ *                      of the chunk is not ours (large_gap())
+ *
+ *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT = 2^i, hdr = base
+ *                      registry(base) = REG_LARGE, registry(user) = REG_LARGE_BACK(i)
  *                      base = ((user >> SS_SHIFT) - k) << SS_SHIFT
  *
  *   address space short: mapped exactly (large_map_exact), hdr = base,
- *                      registry(base) = REG_LARGE_AT(0); the rest of the
+ *                      registry(base) = REG_LARGE_OFF(0); the rest of the
  *                      chunk is not ours and may be unmapped
  *
  * A block of up to half a chunk is placed at a varying offset (its
@@ -1264,17 +1271,34 @@ static size_t large_pick_offset(size_t size, size_t align)
  */
 static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
 {
-	uintptr_t base, busy = 0;
+	static uintptr_t hint;		/* the chunk claimed last (racy, a hint) */
+	uintptr_t base = a_load(&hint, A_RELAXED), busy = 0;
 	int tries;
 
+	/*
+	 * First the chunk below the last one, mapped where the block goes:
+	 * one mmap, where os_map_aligned() and unmapping the gap take two.
+	 */
+	if (gap && base > SS_SIZE + (1UL << 32)) {
+		base -= SS_SIZE;
+		if (!registry_prepare(base + gap, len) && !os_map_at((void *)(base + gap), len)) {
+			if (likely(registry_claim(base, value))) {
+				a_store(&hint, base, A_RELAXED);
+				return base;
+			}
+			os_unmap((void *)(base + gap), len);
+		}
+	}
 	for (tries = 0; tries < 3; tries++) {
 		base = (uintptr_t)os_map_aligned(gap + len, SS_SIZE);
 		if (unlikely(!base))
 			break;
 		if (gap)
 			os_unmap((void *)base, gap);
-		if (likely(registry_claim(base, value)))
+		if (likely(registry_claim(base, value))) {
+			a_store(&hint, base, A_RELAXED);
 			break;
+		}
 		if (busy)
 			os_unmap((void *)(busy + gap), len);
 		busy = base;
