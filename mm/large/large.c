@@ -460,6 +460,8 @@ static inline void large_account(const struct large_hdr *h, long dir)
 #endif
 /* An exactly mapped block has address space for this many times its size. */
 #define LARGE_EXACT_ROOM	2
+/* ... and once it grew past that, four times (large_grow()). */
+#define LARGE_EXACT_GROW_ROOM	4
 
 /*
  * Exactly mapped coloured blocks (REG_LARGE_OFF(j), j > 0) now mapped:
@@ -1211,9 +1213,17 @@ static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
 		h->size = bsize;
 		return h;
 	}
-	/* An exactly mapped block grows with room again (large_map_coloured). */
-	if (gap)
-		map_len = ALIGN_UP((uintptr_t)h - base + LARGE_EXACT_ROOM * bsize, os_page_size);
+	/*
+	 * An exactly mapped block that keeps growing (realloc) grows with
+	 * room for four times its size, or once that would pass its chunk,
+	 * moves to a whole chunk, where it grows to 2 MiB without a system
+	 * call (large_move).
+	 */
+	if (gap) {
+		map_len = ALIGN_UP((uintptr_t)h - base + LARGE_EXACT_GROW_ROOM * bsize, os_page_size);
+		if (map_len > SS_SIZE && end <= SS_SIZE / 2)
+			return large_move(h, end, bsize);
+	}
 	if (os_remap_inplace((void *)(base + gap), old_len - gap, map_len - gap) == 0) {
 		large_thp(base + gap, old_len - gap, map_len - gap);
 		h->map_len = map_len;
