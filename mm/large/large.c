@@ -469,6 +469,93 @@ static inline void large_account(const struct large_hdr *h, long dir)
  */
 static unsigned long large_exact_nr;
 
+/*
+ * Exactly mapped blocks that left the cache, decommitted but still mapped
+ * and registered, for the next new coloured block that fits (what the
+ * reserve does for whole chunks): a program that keeps replacing its
+ * blocks pays one madvise per block instead of an munmap and an mmap (and
+ * the page tables of a fresh mapping). A stale pointer into one reads a
+ * zero header and goes to the guard. Under the reserve's lock; still
+ * counted in large_exact_nr (each is a VMA).
+ */
+#define LARGE_EXACT_KEEP	32
+
+static struct {
+	struct large_hdr *h[LARGE_EXACT_KEEP];	/* their headers (zero pages) */
+	size_t map_len[LARGE_EXACT_KEEP];	/* their map_len */
+	unsigned int nr;			/* entries in use (atomic: peeked at unlocked) */
+} large_kept;
+
+/* Keep the exactly mapped block h (gap bytes unmapped below it). 0 if it must go. */
+static int large_keep_put(struct large_hdr *h, size_t gap)
+{
+	uintptr_t base = large_base(h);
+	size_t map_len = h->map_len;
+	int kept = 0;
+
+	if (a_load(&large_kept.nr, A_RELAXED) >= LARGE_EXACT_KEEP)
+		return 0;
+	os_decommit((void *)(base + gap), map_len - gap);
+	hk_lock(&large_reserve.lock);
+	if (large_kept.nr < LARGE_EXACT_KEEP) {
+		large_kept.h[large_kept.nr] = h;
+		large_kept.map_len[large_kept.nr] = map_len;
+		a_store(&large_kept.nr, large_kept.nr + 1, A_RELAXED);
+		kept = 1;
+	}
+	hk_unlock(&large_reserve.lock);
+	return kept;
+}
+
+/*
+ * A kept block with room for size bytes (LARGE_EXACT_ROOM times), its
+ * map_len in *map_len; NULL if none.
+ */
+static struct large_hdr *large_keep_get(size_t size, size_t *map_len)
+{
+	struct large_hdr *h = NULL;
+	unsigned int i;
+
+	if (!a_load(&large_kept.nr, A_RELAXED))
+		return NULL;
+	hk_lock(&large_reserve.lock);
+	for (i = 0; i < large_kept.nr; i++) {
+		uintptr_t off = (uintptr_t)large_kept.h[i] & SS_MASK;
+
+		if (off + LARGE_EXACT_ROOM * size <= large_kept.map_len[i]) {
+			h = large_kept.h[i];
+			*map_len = large_kept.map_len[i];
+			large_kept.h[i] = large_kept.h[large_kept.nr - 1];
+			large_kept.map_len[i] = large_kept.map_len[large_kept.nr - 1];
+			a_store(&large_kept.nr, large_kept.nr - 1, A_RELAXED);
+			break;
+		}
+	}
+	hk_unlock(&large_reserve.lock);
+	return h;
+}
+
+/* Unmap every kept block (lock not held). Returns 1 if there was any. */
+static int large_keep_drain(void)
+{
+	int done = 0;
+
+	hk_lock(&large_reserve.lock);
+	while (large_kept.nr) {
+		unsigned int i = large_kept.nr - 1;
+		uintptr_t base = (uintptr_t)large_kept.h[i] & ~SS_MASK;
+		size_t gap = ALIGN_DOWN((uintptr_t)large_kept.h[i] - base, os_page_size);
+
+		a_store(&large_kept.nr, i, A_RELAXED);
+		registry_set(base, REG_FOREIGN);
+		os_unmap((void *)(base + gap), large_kept.map_len[i] - gap);
+		a_fetch_sub(&large_exact_nr, 1, A_RELAXED);
+		done = 1;
+	}
+	hk_unlock(&large_reserve.lock);
+	return done;
+}
+
 /* Clear the registry first: from then on no free can reach the header. */
 static void large_unmap(struct large_hdr *h)
 {
@@ -476,6 +563,8 @@ static void large_unmap(struct large_hdr *h)
 	size_t gap = large_gap(h);
 
 	large_account(h, -1);
+	if (gap && large_keep_put(h, gap))
+		return;
 	if (gap)
 		a_fetch_sub(&large_exact_nr, 1, A_RELAXED);
 	if (((uintptr_t)h->user - base) >> SS_SHIFT)
@@ -1150,6 +1239,7 @@ int large_reclaim(void)
 	int done = large_trim();
 
 	/* The cache's blocks of one chunk went to the reserve: drain it last. */
+	done |= large_keep_drain();
 	return large_reserve_drain() | done;
 }
 
@@ -1368,6 +1458,14 @@ static __slowpath void *large_map_coloured(size_t size)
 	struct large_hdr *h;
 	uintptr_t base;
 
+	h = large_keep_get(size, &map_len);
+	if (h) {
+		/* Decommitted: reads as zero, like a new mapping. */
+		vg_defined(h, LARGE_HDR_SIZE);
+		goto found;
+	}
+	if (!(a_load(&large_exact_nr, A_RELAXED) + 1 <= LARGE_EXACT_MAX))
+		return NULL;
 	a_store(&large_colour, n + 1, A_RELAXED);
 	hoff = (1 + n % (REG_LARGE_OFF_NR - 1)) * REG_LARGE_STEP;
 	gap = ALIGN_DOWN(hoff, os_page_size);
@@ -1382,6 +1480,7 @@ static __slowpath void *large_map_coloured(size_t size)
 		return NULL;
 	a_fetch_add(&large_exact_nr, 1, A_RELAXED);
 	h = (struct large_hdr *)(base + hoff);
+found:
 	h->user = (char *)h + LARGE_HDR_SIZE;
 	h->size = size;
 	h->magic = LARGE_MAGIC;
@@ -1425,7 +1524,6 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 			if (unlikely(os_vm_tight()))
 				return large_map_exact(need, align);
 			if (LARGE_EXACT_MAX && align == HK_MIN_ALIGN && size <= SS_SIZE / 2 &&
-			    a_load(&large_exact_nr, A_RELAXED) + 1 <= LARGE_EXACT_MAX &&
 			    (p = large_map_coloured(size)))
 				return p;
 			base = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));

@@ -699,7 +699,8 @@ START_TEST(test_large_exact_bounded)
 	}
 	ck_assert_int_le(coloured, CONFIG_LARGE_EXACT_MAX);
 	ck_assert_int_ge(coloured, CONFIG_LARGE_EXACT_MAX / 2);
-	ck_assert_int_le(map_count(), before + CONFIG_LARGE_EXACT_MAX + 64);
+	/* All coloured would be N more; whole chunks merge (less well under qemu). */
+	ck_assert_int_le(map_count(), before + CONFIG_LARGE_EXACT_MAX + 128);
 	for (i = 0; i < N; i++)
 		hak_free(v[i]);
 }
