@@ -14,7 +14,7 @@
  *     base            hdr   user                      hdr + size
  *     | ... colour ... | hdr | block ................... | ... | base + map_len
  *
- *   exactly mapped (the first LARGE_EXACT_MAX blocks of up to half a
+ *   exactly mapped (the first LARGE_EXACT_MAX blocks of up to a quarter of a
  *   chunk, align 16; large_map_coloured): hdr = base + j * REG_LARGE_STEP,
  *                      registry(base) = REG_LARGE_OFF(j), 0 < j; mapped
  *                      from hdr's page to twice the block's end, the rest
@@ -462,6 +462,11 @@ static inline void large_account(const struct large_hdr *h, long dir)
 #define LARGE_EXACT_ROOM	2
 /* ... and once it grew past that, four times (large_grow()). */
 #define LARGE_EXACT_GROW_ROOM	4
+/*
+ * The largest block mapped exactly: beyond a quarter of a chunk, its
+ * mapping with room is about as large as a whole chunk anyway.
+ */
+#define LARGE_EXACT_SIZE	(SS_SIZE / 4)
 
 /*
  * Exactly mapped coloured blocks (REG_LARGE_OFF(j), j > 0) now mapped:
@@ -1523,7 +1528,7 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 			/* Address space is short: no chunk wasted on colour. */
 			if (unlikely(os_vm_tight()))
 				return large_map_exact(need, align);
-			if (LARGE_EXACT_MAX && align == HK_MIN_ALIGN && size <= SS_SIZE / 2 &&
+			if (LARGE_EXACT_MAX && align == HK_MIN_ALIGN && size <= LARGE_EXACT_SIZE &&
 			    (p = large_map_coloured(size)))
 				return p;
 			base = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
