@@ -743,9 +743,16 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_aligned);
 	tcase_add_test(tc, test_large_free_keeps_mappings_whole);
 #if CONFIG_LARGE_EXACT_MAX >= 64
+#ifndef HK_TEST_EMULATED
+	/*
+	 * Under qemu-user VmSize is qemu's own (with 64 KiB guest pages it
+	 * grew by 84 MiB for 16 blocks), and with 64 KiB pages qemu placed
+	 * the test's MAP_FIXED_NOREPLACE blocker elsewhere.
+	 */
 	tcase_add_test(tc, test_large_exact_vmsize);
-	tcase_add_test(tc, test_large_exact_foreign);
 	tcase_add_test(tc, test_large_exact_grow_moves);
+#endif
+	tcase_add_test(tc, test_large_exact_foreign);
 	tcase_add_test(tc, test_large_exact_bounded);
 #endif
 	suite_add_tcase(s, tc);
