@@ -2,23 +2,30 @@
 /*
  * mm/large/large.c - the Large box: blocks above Mid's largest class.
  *
- * Every block has a mapping of its own that starts on a SuperSlab
- * boundary (base) and is registered there. Its first chunk is always
- * mapped in full, so that once the registry says "large", any address in
- * that chunk can be read without faulting. The 48-byte header sits right
- * before the block, in the same cache line as its first bytes:
+ * Every block has a mapping of its own in a SuperSlab-sized chunk (base)
+ * whose registry byte says where the header is. Usually the mapping
+ * starts at base and its first chunk is mapped in full, so that once the
+ * registry says REG_LARGE, any address in that chunk can be read without
+ * faulting. The 48-byte header sits right before the block, in the same
+ * cache line as its first bytes:
  *
  *   align < SS_SIZE:   registry(user & ~SS_MASK) = REG_LARGE, hdr = user - 48
  *
  *     base            hdr   user                      hdr + size
  *     | ... colour ... | hdr | block ................... | ... | base + map_len
  *
- *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT, hdr = base
- *                      registry(base) = REG_LARGE, registry(user) = REG_LARGE_AT(k)
+ *   exactly mapped (the first LARGE_EXACT_MAX blocks of up to a quarter of a
+ *   chunk, align 16; large_map_coloured): hdr = base + j * REG_LARGE_STEP,
+ *                      registry(base) = REG_LARGE_OFF(j), 0 < j; mapped
+ *                      from hdr's page to twice the block's end, the rest
+ *                      of the chunk is not ours (large_gap())
+ *
+ *   align >= SS_SIZE:  user = base + align, k = align >> SS_SHIFT = 2^i, hdr = base
+ *                      registry(base) = REG_LARGE, registry(user) = REG_LARGE_BACK(i)
  *                      base = ((user >> SS_SHIFT) - k) << SS_SHIFT
  *
  *   address space short: mapped exactly (large_map_exact), hdr = base,
- *                      registry(base) = REG_LARGE_AT(0); the rest of the
+ *                      registry(base) = REG_LARGE_OFF(0); the rest of the
  *                      chunk is not ours and may be unmapped
  *
  * A block of up to half a chunk is placed at a varying offset (its
@@ -89,15 +96,24 @@ struct large_hdr {
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
 BUILD_BUG_ON(LARGE_HDR_SIZE % HK_MIN_ALIGN);
-BUILD_BUG_ON(REG_LARGE_AT(REG_LARGE_BACK_MAX) > 255);
+/* A coloured header and its block start in the chunk the registry names. */
+BUILD_BUG_ON((REG_LARGE_OFF_NR - 1) * REG_LARGE_STEP + LARGE_HDR_SIZE + 64 > SS_SIZE);
 
+/*
+ * The header the registry value of ptr's chunk names: right below ptr
+ * (REG_LARGE), at a colour offset in the chunk (REG_LARGE_OFF(j)), or
+ * 2^i chunks below it (REG_LARGE_BACK(i)). Only REG_LARGE depends on ptr
+ * beyond its chunk: the others are read whatever ptr is.
+ */
 static __always_inline struct large_hdr *large_hdr_of(const void *ptr, unsigned int reg)
 {
-	uintptr_t p = (uintptr_t)ptr;
+	uintptr_t p = (uintptr_t)ptr, chunk = p & ~SS_MASK;
 
 	if (reg == REG_LARGE)
 		return (struct large_hdr *)(p - LARGE_HDR_SIZE);
-	return (struct large_hdr *)(((p >> SS_SHIFT) - (reg - REG_LARGE_AT(0))) << SS_SHIFT);
+	if (reg < REG_LARGE_BACK(0))
+		return (struct large_hdr *)(chunk + (reg - REG_LARGE_OFF(0)) * REG_LARGE_STEP);
+	return (struct large_hdr *)(chunk - (SS_SIZE << (reg - REG_LARGE_BACK(0))));
 }
 
 /*
@@ -119,6 +135,27 @@ static __always_inline uintptr_t large_base(const struct large_hdr *h)
 static __always_inline int large_huge_align(const struct large_hdr *h)
 {
 	return (uintptr_t)h->user != (uintptr_t)h + LARGE_HDR_SIZE;
+}
+
+/*
+ * Bytes at the start of h's chunk that are not mapped: an exactly mapped
+ * coloured block (REG_LARGE_OFF(j), j > 0) is mapped from its header's
+ * page on; every other block from its chunk's start (base). Its map_len
+ * counts from base all the same, so that base + map_len is its end.
+ */
+static __always_inline size_t large_gap(const struct large_hdr *h)
+{
+	unsigned int reg = registry_lookup(large_base(h));
+
+	if (reg > REG_LARGE_OFF(0) && reg < REG_LARGE_BACK(0))
+		return ALIGN_DOWN((uintptr_t)h - large_base(h), os_page_size);
+	return 0;
+}
+
+/* Bytes mapped for h (its gap left out). */
+static __always_inline size_t large_map_bytes(const struct large_hdr *h)
+{
+	return h->map_len - large_gap(h);
 }
 
 /*
@@ -270,12 +307,20 @@ static void large_thp(uintptr_t base, size_t old_len, size_t map_len)
 		os_hugepage((void *)base, map_len);
 }
 
-static void large_register(struct large_hdr *h)
+/*
+ * Register a new block whose first chunk is mapped in full. The user
+ * chunk of a block aligned to 2^i chunks may be only partly ours (the
+ * block may end inside it): a coloured block may have claimed it, with
+ * its header past our end. 0, or -1 (nothing registered) then.
+ */
+static int large_register(struct large_hdr *h)
 {
+	if (large_huge_align(h) &&
+	    !registry_claim((uintptr_t)h->user,
+			    REG_LARGE_BACK(hk_log2(((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT))))
+		return -1;
 	registry_set(large_base(h), REG_LARGE);
-	if (large_huge_align(h))
-		registry_set((uintptr_t)h->user,
-			     REG_LARGE_AT(((uintptr_t)h->user - (uintptr_t)h) >> SS_SHIFT));
+	return 0;
 }
 
 /*
@@ -404,21 +449,135 @@ static inline void large_account_add(long nr, long bytes, long map)
 static inline void large_account(const struct large_hdr *h, long dir)
 {
 	if (IS_ENABLED(CONFIG_MALLOC_INFO))
-		large_account_add(dir, dir * (long)large_usable(h), dir * (long)h->map_len);
+		large_account_add(dir, dir * (long)large_usable(h), dir * (long)large_map_bytes(h));
+}
+
+/* Most exactly mapped coloured blocks at a time (CONFIG_LARGE_EXACT_MAX). */
+#ifdef CONFIG_LARGE_EXACT_MAX
+#define LARGE_EXACT_MAX		CONFIG_LARGE_EXACT_MAX
+#else
+#define LARGE_EXACT_MAX		0
+#endif
+/* An exactly mapped block has address space for this many times its size. */
+#define LARGE_EXACT_ROOM	2
+/* ... and once it grew past that, four times (large_grow()). */
+#define LARGE_EXACT_GROW_ROOM	4
+/*
+ * The largest block mapped exactly: beyond a quarter of a chunk, its
+ * mapping with room is about as large as a whole chunk anyway.
+ */
+#define LARGE_EXACT_SIZE	(SS_SIZE / 4)
+
+/*
+ * Exactly mapped coloured blocks (REG_LARGE_OFF(j), j > 0) now mapped:
+ * each is a VMA of its own, so there are at most LARGE_EXACT_MAX.
+ */
+static unsigned long large_exact_nr;
+
+/*
+ * Exactly mapped blocks that left the cache, decommitted but still mapped
+ * and registered, for the next new coloured block that fits (what the
+ * reserve does for whole chunks): a program that keeps replacing its
+ * blocks pays one madvise per block instead of an munmap and an mmap (and
+ * the page tables of a fresh mapping). A stale pointer into one reads a
+ * zero header and goes to the guard. Under the reserve's lock; still
+ * counted in large_exact_nr (each is a VMA).
+ */
+#define LARGE_EXACT_KEEP	32
+
+static struct {
+	struct large_hdr *h[LARGE_EXACT_KEEP];	/* their headers (zero pages) */
+	size_t map_len[LARGE_EXACT_KEEP];	/* their map_len */
+	unsigned int nr;			/* entries in use (atomic: peeked at unlocked) */
+} large_kept;
+
+/* Keep the exactly mapped block h (gap bytes unmapped below it). 0 if it must go. */
+static int large_keep_put(struct large_hdr *h, size_t gap)
+{
+	uintptr_t base = large_base(h);
+	size_t map_len = h->map_len;
+	int kept = 0;
+
+	if (a_load(&large_kept.nr, A_RELAXED) >= LARGE_EXACT_KEEP)
+		return 0;
+	os_decommit((void *)(base + gap), map_len - gap);
+	hk_lock(&large_reserve.lock);
+	if (large_kept.nr < LARGE_EXACT_KEEP) {
+		large_kept.h[large_kept.nr] = h;
+		large_kept.map_len[large_kept.nr] = map_len;
+		a_store(&large_kept.nr, large_kept.nr + 1, A_RELAXED);
+		kept = 1;
+	}
+	hk_unlock(&large_reserve.lock);
+	return kept;
+}
+
+/*
+ * A kept block with room for size bytes (LARGE_EXACT_ROOM times), its
+ * map_len in *map_len; NULL if none.
+ */
+static struct large_hdr *large_keep_get(size_t size, size_t *map_len)
+{
+	struct large_hdr *h = NULL;
+	unsigned int i;
+
+	if (!a_load(&large_kept.nr, A_RELAXED))
+		return NULL;
+	hk_lock(&large_reserve.lock);
+	for (i = 0; i < large_kept.nr; i++) {
+		uintptr_t off = (uintptr_t)large_kept.h[i] & SS_MASK;
+
+		if (off + LARGE_EXACT_ROOM * size <= large_kept.map_len[i]) {
+			h = large_kept.h[i];
+			*map_len = large_kept.map_len[i];
+			large_kept.h[i] = large_kept.h[large_kept.nr - 1];
+			large_kept.map_len[i] = large_kept.map_len[large_kept.nr - 1];
+			a_store(&large_kept.nr, large_kept.nr - 1, A_RELAXED);
+			break;
+		}
+	}
+	hk_unlock(&large_reserve.lock);
+	return h;
+}
+
+/* Unmap every kept block (lock not held). Returns 1 if there was any. */
+static int large_keep_drain(void)
+{
+	int done = 0;
+
+	hk_lock(&large_reserve.lock);
+	while (large_kept.nr) {
+		unsigned int i = large_kept.nr - 1;
+		uintptr_t base = (uintptr_t)large_kept.h[i] & ~SS_MASK;
+		size_t gap = ALIGN_DOWN((uintptr_t)large_kept.h[i] - base, os_page_size);
+
+		a_store(&large_kept.nr, i, A_RELAXED);
+		registry_set(base, REG_FOREIGN);
+		os_unmap((void *)(base + gap), large_kept.map_len[i] - gap);
+		a_fetch_sub(&large_exact_nr, 1, A_RELAXED);
+		done = 1;
+	}
+	hk_unlock(&large_reserve.lock);
+	return done;
 }
 
 /* Clear the registry first: from then on no free can reach the header. */
 static void large_unmap(struct large_hdr *h)
 {
 	uintptr_t base = large_base(h);
+	size_t gap = large_gap(h);
 
 	large_account(h, -1);
+	if (gap && large_keep_put(h, gap))
+		return;
+	if (gap)
+		a_fetch_sub(&large_exact_nr, 1, A_RELAXED);
 	if (((uintptr_t)h->user - base) >> SS_SHIFT)
 		registry_set((uintptr_t)h->user, REG_FOREIGN);
 	registry_set(base, REG_FOREIGN);
-	if (h->map_len == SS_SIZE && !large_huge_align(h) && large_reserve_put(base))
+	if (!gap && h->map_len == SS_SIZE && !large_huge_align(h) && large_reserve_put(base))
 		return;
-	os_unmap((void *)base, h->map_len);
+	os_unmap((void *)(base + gap), h->map_len - gap);
 }
 
 /* Unmap every reserved chunk (lock not held). Returns 1 if there was any. */
@@ -733,7 +892,8 @@ static void large_cache_check_locked(struct large_cache *c)
 				     large_huge_align(h) ||
 				     large_class_floor(h->size) != (int)i ||
 				     (registry_lookup((uintptr_t)h) != REG_LARGE &&
-				      registry_lookup((uintptr_t)h) != REG_LARGE_AT(0)) ||
+				      (registry_lookup((uintptr_t)h) < REG_LARGE_OFF(0) ||
+				       registry_lookup((uintptr_t)h) >= REG_LARGE_BACK(0))) ||
 				     (uintptr_t)h - large_base(h) + h->size > h->map_len))
 				hk_fatal("large cache: bad entry %p in bin %u: magic %x, state %u, size %zu, map_len %zu",
 					 (const void *)h, i, h->magic, h->state, h->size, h->map_len);
@@ -1010,7 +1170,7 @@ static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *ma
 	for (i = 0; i < LARGE_NR_CLASSES; i++) {
 		for (l = c->bin[i].newest; l; l = l->older) {
 			++*nr;
-			*map += large_of_bin(l)->map_len;
+			*map += large_map_bytes(large_of_bin(l));
 		}
 	}
 	*bytes = c->bytes;
@@ -1084,6 +1244,7 @@ int large_reclaim(void)
 	int done = large_trim();
 
 	/* The cache's blocks of one chunk went to the reserve: drain it last. */
+	done |= large_keep_drain();
 	return large_reserve_drain() | done;
 }
 
@@ -1091,18 +1252,35 @@ int large_reclaim(void)
 /* Growing a mapping                                                  */
 /* ------------------------------------------------------------------ */
 
-/* Grow by moving the pages elsewhere (no copy); NULL if that fails too. */
+/*
+ * Grow by moving the pages elsewhere (no copy); NULL if that fails too.
+ * map_len counts from base. The new mapping starts on a chunk boundary
+ * and its first chunk is mapped in full (REG_LARGE): an exactly mapped
+ * coloured block becomes an ordinary one, its header at the same offset
+ * in its page.
+ */
 static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_len, size_t size)
 {
-	uintptr_t base = large_base(h), off = (uintptr_t)h - base, nbase;
-	size_t old_len = h->map_len;
+	uintptr_t base = large_base(h), gap = large_gap(h), off = (uintptr_t)h - base - gap, nbase;
+	unsigned int reg = registry_lookup(base);
+	size_t old_len = h->map_len - gap;
 	struct large_hdr *n;
 
+	map_len -= gap;
+	if (map_len < SS_SIZE)
+		map_len = SS_SIZE;
 	registry_set(base, REG_FOREIGN);
-	nbase = (uintptr_t)os_remap_move((void *)base, old_len, map_len, large_map_align(map_len));
+	nbase = (uintptr_t)os_remap_move((void *)(base + gap), old_len, map_len,
+					 large_map_align(map_len));
 	if (unlikely(!nbase)) {
-		registry_set(base, REG_LARGE);
+		registry_set(base, reg);
 		return NULL;
+	}
+	if (gap) {
+		a_fetch_sub(&large_exact_nr, 1, A_RELAXED);
+		/* A one-chunk mapping: no huge page for a small block (see the reserve). */
+		if (map_len == SS_SIZE)
+			os_nohugepage((void *)nbase, map_len);
 	}
 	large_thp(nbase, old_len, map_len);
 	n = (struct large_hdr *)(nbase + off);
@@ -1123,15 +1301,26 @@ static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_l
 static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
 {
 	uintptr_t base = large_base(h);
-	size_t end = (uintptr_t)h - base + bsize, old_len = h->map_len;
-	size_t map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
+	size_t end = (uintptr_t)h - base + bsize, old_len = h->map_len, gap = large_gap(h);
+	size_t map_len = ALIGN_UP(end > SS_SIZE || gap ? end : SS_SIZE, os_page_size);
 
 	if (map_len <= old_len) {
 		h->size = bsize;
 		return h;
 	}
-	if (os_remap_inplace((void *)base, old_len, map_len) == 0) {
-		large_thp(base, old_len, map_len);
+	/*
+	 * An exactly mapped block that keeps growing (realloc) grows with
+	 * room for four times its size, or once that would pass its chunk,
+	 * moves to a whole chunk, where it grows to 2 MiB without a system
+	 * call (large_move).
+	 */
+	if (gap) {
+		map_len = ALIGN_UP((uintptr_t)h - base + LARGE_EXACT_GROW_ROOM * bsize, os_page_size);
+		if (map_len > SS_SIZE && end <= SS_SIZE / 2)
+			return large_move(h, end, bsize);
+	}
+	if (os_remap_inplace((void *)(base + gap), old_len - gap, map_len - gap) == 0) {
+		large_thp(base + gap, old_len - gap, map_len - gap);
 		h->map_len = map_len;
 		h->size = bsize;
 		STAT_INC(STAT_LARGE_MREMAP);
@@ -1163,7 +1352,8 @@ static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t
  * step by a page and a cache line, so their first lines and pages spread
  * over the sets of the caches and of the TLB.
  */
-#define LARGE_COLOUR_STEP	(4096 + 64)
+#define LARGE_COLOUR_STEP	REG_LARGE_STEP
+
 
 static unsigned long large_colour;		/* blocks placed so far (racy, a hint) */
 
@@ -1177,12 +1367,61 @@ static size_t large_pick_offset(size_t size, size_t align)
 }
 
 /*
+ * Map len bytes at offset gap of a chunk that nothing of ours is
+ * registered in, and register the chunk as value. Returns the chunk's
+ * base, or 0. The rest of the chunk is not ours: the kernel may place
+ * someone else's mappings there, and a coloured block may have its header
+ * past our end (registry_claim() fails then: we try elsewhere, keeping
+ * the range we could not use until the next attempt is placed).
+ */
+static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
+{
+	static uintptr_t hint;		/* the chunk claimed last (racy, a hint) */
+	uintptr_t base = a_load(&hint, A_RELAXED), busy = 0;
+	int tries;
+
+	/*
+	 * First the chunk below the last one, mapped where the block goes:
+	 * one mmap, where os_map_aligned() and unmapping the gap take two.
+	 */
+	if (gap && base > SS_SIZE + (1UL << 32)) {
+		base -= SS_SIZE;
+		if (!registry_prepare(base + gap, len) && !os_map_at((void *)(base + gap), len)) {
+			if (likely(registry_claim(base, value))) {
+				a_store(&hint, base, A_RELAXED);
+				return base;
+			}
+			os_unmap((void *)(base + gap), len);
+		}
+	}
+	for (tries = 0; tries < 3; tries++) {
+		base = (uintptr_t)os_map_aligned(gap + len, SS_SIZE);
+		if (unlikely(!base))
+			break;
+		if (gap)
+			os_unmap((void *)base, gap);
+		if (likely(registry_claim(base, value))) {
+			a_store(&hint, base, A_RELAXED);
+			break;
+		}
+		if (busy)
+			os_unmap((void *)(busy + gap), len);
+		busy = base;
+		base = 0;
+	}
+	if (busy)
+		os_unmap((void *)(busy + gap), len);
+	return base;
+}
+
+/*
  * The address space is short (os_vm_tight(), or not even the first chunk
  * of a block could be mapped in full after core_reclaim()). Map only what
  * the block needs (need bytes for the program, no class rounding, no
- * colour), with the header at the start of the chunk: REG_LARGE_AT(0) finds it there
- * whatever the pointer into the chunk, so no read ever goes past the
- * mapping into the rest of the chunk (unmapped, or someone else's).
+ * colour), with the header at the start of the chunk: REG_LARGE_OFF(0)
+ * finds it there whatever the pointer into the chunk, so no read ever
+ * goes past the mapping into the rest of the chunk (unmapped, or someone
+ * else's).
  */
 static __slowpath void *large_map_exact(size_t need, size_t align)
 {
@@ -1191,7 +1430,7 @@ static __slowpath void *large_map_exact(size_t need, size_t align)
 	struct large_hdr *h;
 	uintptr_t base;
 
-	base = (uintptr_t)os_map_aligned(map_len, SS_SIZE);
+	base = large_map_claim(0, map_len, REG_LARGE_OFF(0));
 	if (unlikely(!base))
 		return NULL;
 	h = (struct large_hdr *)base;
@@ -1200,7 +1439,58 @@ static __slowpath void *large_map_exact(size_t need, size_t align)
 	h->magic = LARGE_MAGIC;
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
-	registry_set(base, REG_LARGE_AT(0));
+	large_account(h, 1);
+	large_live_add(h->size);
+	return large_hdr_close(h);
+}
+
+/*
+ * A new block of size bytes (header included, a class size) mapped
+ * exactly, in the normal case: the header at colour j > 0 of a chunk
+ * (REG_LARGE_OFF(j)), mapped from the header's page to the block's end.
+ * A whole chunk per block (the layout below) costs 2 MiB of address space
+ * for a 40 KiB block: python3 starts with six such blocks. The colour
+ * keeps what the whole-chunk layout's colour gives (headers and first
+ * lines spread over the sets of the caches and the TLB). Each such block
+ * is a VMA of its own: at most LARGE_EXACT_MAX of them, beyond which
+ * blocks take whole chunks, which merge into few VMAs and go to the
+ * reserve when freed. NULL if it could not be mapped this way.
+ */
+static __slowpath void *large_map_coloured(size_t size)
+{
+	unsigned long n = a_load(&large_colour, A_RELAXED);
+	size_t hoff, gap, map_len;
+	struct large_hdr *h;
+	uintptr_t base;
+
+	h = large_keep_get(size, &map_len);
+	if (h) {
+		/* Decommitted: reads as zero, like a new mapping. */
+		vg_defined(h, LARGE_HDR_SIZE);
+		goto found;
+	}
+	if (!(a_load(&large_exact_nr, A_RELAXED) + 1 <= LARGE_EXACT_MAX))
+		return NULL;
+	a_store(&large_colour, n + 1, A_RELAXED);
+	hoff = (1 + n % (REG_LARGE_OFF_NR - 1)) * REG_LARGE_STEP;
+	gap = ALIGN_DOWN(hoff, os_page_size);
+	/*
+	 * Room to grow to twice the size in place, as the cache grows a
+	 * block of up to LARGE_REUSE_DOWN classes below the request (one
+	 * doubling), without a system call; untouched, it costs nothing.
+	 */
+	map_len = ALIGN_UP(hoff + LARGE_EXACT_ROOM * size, os_page_size);
+	base = large_map_claim(gap, map_len - gap, REG_LARGE_OFF(hoff / REG_LARGE_STEP));
+	if (unlikely(!base))
+		return NULL;
+	a_fetch_add(&large_exact_nr, 1, A_RELAXED);
+	h = (struct large_hdr *)(base + hoff);
+found:
+	h->user = (char *)h + LARGE_HDR_SIZE;
+	h->size = size;
+	h->magic = LARGE_MAGIC;
+	h->map_len = map_len;
+	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	large_account(h, 1);
 	large_live_add(h->size);
 	return large_hdr_close(h);
@@ -1233,9 +1523,14 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 			off = large_pick_offset(size + align, align);
 		base = map_len == SS_SIZE ? large_reserve_get() : 0;
 		if (!base) {
+			void *p;
+
 			/* Address space is short: no chunk wasted on colour. */
 			if (unlikely(os_vm_tight()))
 				return large_map_exact(need, align);
+			if (LARGE_EXACT_MAX && align == HK_MIN_ALIGN && size <= LARGE_EXACT_SIZE &&
+			    (p = large_map_coloured(size)))
+				return p;
 			base = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
 			if (unlikely(!base))
 				return large_map_exact(need, align);
@@ -1252,7 +1547,10 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 	h->magic = LARGE_MAGIC;
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
-	large_register(h);
+	if (unlikely(large_register(h))) {
+		os_unmap((void *)base, map_len);
+		return NULL;
+	}
 	large_account(h, 1);
 	large_live_add(h->size);
 	return large_hdr_close(h);
@@ -1386,16 +1684,17 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 
 	if (size < usable) {
 		/* Shrink by more than half: give the tail back. */
-		uintptr_t end = (uintptr_t)h - large_base(h) + bsize;
-		size_t map_len = ALIGN_UP(end > SS_SIZE ? end : SS_SIZE, os_page_size);
+		uintptr_t end = (uintptr_t)h - large_base(h) + bsize, gap = large_gap(h);
+		size_t map_len = ALIGN_UP(end > SS_SIZE || gap ? end : SS_SIZE, os_page_size);
 		uintptr_t from = ALIGN_UP((uintptr_t)h + bsize, os_page_size);
 		uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
 
 		if (map_len < h->map_len &&
-		    os_remap_inplace((void *)large_base(h), h->map_len, map_len) == 0) {
+		    os_remap_inplace((void *)(large_base(h) + gap), h->map_len - gap,
+				     map_len - gap) == 0) {
 			/* A one-chunk mapping goes to the reserve: no huge pages there. */
-			if (large_wants_thp(h->map_len) && !large_wants_thp(map_len))
-				os_nohugepage((void *)large_base(h), map_len);
+			if (large_wants_thp(h->map_len - gap) && !large_wants_thp(map_len - gap))
+				os_nohugepage((void *)(large_base(h) + gap), map_len - gap);
 			h->map_len = map_len;
 			STAT_INC(STAT_LARGE_MREMAP);
 		}
@@ -1426,13 +1725,13 @@ static void *large_resize_accounted(void *ptr, unsigned int reg, size_t size)
 	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)))
 		return NULL;
 	usable = large_usable(h);
-	map_len = h->map_len;
+	map_len = large_map_bytes(h);
 	p = large_resize_block(ptr, reg, size);
 	if (p) {
 		/* A block that was resized has its header right below it. */
 		h = (struct large_hdr *)((char *)p - LARGE_HDR_SIZE);
 		large_account_add(0, (long)large_usable(h) - (long)usable,
-				  (long)h->map_len - (long)map_len);
+				  (long)large_map_bytes(h) - (long)map_len);
 	}
 	return p;
 }

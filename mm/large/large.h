@@ -15,7 +15,7 @@ void *large_alloc(size_t size, size_t align);
 void *large_calloc(size_t size);
 
 /*
- * ptr's registry value was REG_LARGE or above (REG_LARGE_AT(k)). These check the header
+ * ptr's registry value was REG_LARGE or above (REG_LARGE_OFF(j), REG_LARGE_BACK(i)). These check the header
  * and hand pointers that are not the start of a live large block to the
  * guard (free) or return 0 / NULL.
  */

@@ -42,6 +42,8 @@ uintptr_t hk_registry_dir[REG_L1_ENTRIES] = {
 };
 
 BUILD_BUG_ON(REG_CHUNK_BITS <= REG_L2_BITS);
+/* Every registry value fits in its byte. */
+BUILD_BUG_ON(REG_LARGE_BACK(REG_LARGE_BACK_LG) > 255);
 /* A table is a whole number of pages of every page size. */
 BUILD_BUG_ON(REG_L2_ENTRIES % ARCH_PAGE_SIZE_MAX);
 

@@ -42,9 +42,23 @@
 #define REG_FOREIGN	0	/* not ours */
 #define REG_SUPERSLAB	1	/* a SuperSlab starts at this chunk */
 #define REG_LARGE	2	/* a large block's header is right below the pointer (chunk mapped in full) */
-/* REG_LARGE_AT(k): a large block's header starts k chunks below this chunk's start. */
-#define REG_LARGE_AT(k)	(3U + (unsigned int)(k))
-#define REG_LARGE_BACK_MAX	252
+/*
+ * REG_LARGE_OFF(j): a large block's header is at this chunk's start plus
+ * j colour steps (REG_LARGE_STEP bytes each); only the pages from the
+ * header's on are mapped (mm/large/large.c, Documentation/large.md).
+ * j = 0 is the header at the chunk start.
+ */
+#define REG_LARGE_OFF_NR	240
+#define REG_LARGE_STEP		(4096 + 64)
+#define REG_LARGE_OFF(j)	(3U + (unsigned int)(j))
+/*
+ * REG_LARGE_BACK(i): a large block's header starts 2^i chunks below this
+ * chunk's start (a block aligned to 2^i chunks, i <= REG_LARGE_BACK_LG).
+ */
+#define REG_LARGE_BACK_LG	7
+#define REG_LARGE_BACK(i)	(REG_LARGE_OFF(REG_LARGE_OFF_NR) + (unsigned int)(i))
+/* The largest alignment in chunks such a block may have. */
+#define REG_LARGE_BACK_MAX	(1U << REG_LARGE_BACK_LG)
 
 /* Bits of a directory index. */
 #define REG_L1_BITS	(REG_CHUNK_BITS - REG_L2_BITS)
@@ -94,6 +108,23 @@ static inline void registry_set(uintptr_t addr, unsigned int value)
 	if (t == registry_unmapped(i))
 		return;		/* REG_FOREIGN already: never prepared, never set */
 	a_store((unsigned char *)(t + chunk), (unsigned char)value, A_RELEASE);
+}
+
+/*
+ * Register addr's chunk as value if it is REG_FOREIGN (prepared): 1, or 0
+ * if something of ours is registered there already. For mappings that do
+ * not cover the whole chunk (REG_LARGE_OFF(j), j > 0), where another such
+ * block may have claimed the same chunk with a mapping elsewhere in it.
+ */
+static inline int registry_claim(uintptr_t addr, unsigned int value)
+{
+	uintptr_t chunk = addr >> SS_SHIFT, i = chunk >> REG_L2_BITS;
+	uintptr_t t = a_load(&hk_registry_dir[i], A_ACQUIRE);
+	unsigned char expect = REG_FOREIGN;
+
+	if (t == registry_unmapped(i))
+		return 0;
+	return a_cas((unsigned char *)(t + chunk), &expect, (unsigned char)value, A_ACQ_REL);
 }
 
 #endif /* _MM_SUPERSLAB_REGISTRY_H */

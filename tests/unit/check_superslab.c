@@ -391,7 +391,7 @@ static unsigned long vm_size_bytes(void)
 
 /*
  * Under an address-space limit a large block is mapped exactly, its header
- * at the start of its chunk (REG_LARGE_AT(0)), not in a whole coloured
+ * at the start of its chunk (REG_LARGE_OFF(0)), not in a whole coloured
  * chunk; it still works as a block (usable size, free, reuse).
  */
 START_TEST(test_large_exact_under_rlimit)
@@ -420,7 +420,7 @@ START_TEST(test_large_exact_under_rlimit)
 	for (i = 0; i < 4; i++) {
 		p = hak_malloc(100000);
 		ck_assert_ptr_nonnull(p);
-		ck_assert_uint_eq(registry_lookup((uintptr_t)p), REG_LARGE_AT(0));
+		ck_assert_uint_eq(registry_lookup((uintptr_t)p), REG_LARGE_OFF(0));
 		ck_assert_uint_eq((uintptr_t)p & SS_MASK, 48);
 		ck_assert_uint_ge(hak_malloc_usable_size(p), 100000);
 		memset(p, 0x5a, 100000);
