@@ -35,7 +35,11 @@ START_TEST(test_every_size_fits_its_class)
 	size_t size;
 
 	classes_setup();
-	for (size = 0; size <= HEAP_MAX_SIZE; size++) {
+	/*
+	 * Every size up to 33 KiB; above, where the table has one entry per
+	 * 256 B, each multiple of 256 and its neighbours (all that differ).
+	 */
+	for (size = 0; size <= HEAP_MAX_SIZE; size += size < 33792 || size % 256 != 1 ? 1 : 254) {
 		unsigned int c = size_to_class(size);
 
 		ck_assert_uint_lt(c, HK_NR_CLASSES);
@@ -126,6 +130,61 @@ START_TEST(test_mid_waste_bounded)
 END_TEST
 #endif
 
+#ifdef CONFIG_MID
+/*
+ * Mid serves up to CONFIG_MID_MAX_KB: every request from 32 KiB to that
+ * maximum is a slab block (no mapping of its own), one byte more a Large
+ * block. The classes above 32 KiB share one span (a run of slots that one
+ * gives back fits any other), larger only for a class that needs more
+ * slots for one block, and at most half a SuperSlab; their bins start at
+ * HEAP_BIN_BYTES of blocks at most (two refills at least), so that a
+ * thread's cache of big blocks stays small.
+ */
+START_TEST(test_mid_big_classes)
+{
+	size_t max = (size_t)CONFIG_MID_MAX_KB << 10, n;
+	unsigned int i, big = 0, span = 0;
+	char *p;
+
+	classes_setup();
+	ck_assert_uint_eq(HEAP_MAX_SIZE, max);
+	for (n = 32768; n <= max; n = n < max && n + n / 5 + 4093 > max ? max : n + n / 5 + 4093) {
+		p = hak_malloc(n);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_ge(hak_malloc_usable_size(p), n);
+		p[0] = 1;
+		p[n - 1] = 2;
+		ck_assert_msg(registry_lookup((uintptr_t)p) == REG_SUPERSLAB,
+			      "%zu B (Mid up to %zu) is not a slab block", n, max);
+		hak_free(p);
+		if (n == max)
+			break;
+	}
+	p = hak_malloc(max + 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_ge(registry_lookup((uintptr_t)p), REG_LARGE);
+	hak_free(p);
+
+	for (i = MID_FIRST_CLASS; i < HK_NR_CLASSES; i++) {
+		const struct size_class *c = &hk_classes[i];
+		size_t bytes = (size_t)c->span << SLOT_SHIFT;
+
+		if (c->size <= 32768)
+			continue;
+		if (!big++)
+			span = c->span;
+		ck_assert_uint_le(c->span, SS_SLOTS / 2);
+		ck_assert_uint_ge(bytes / c->size, 1);
+		ck_assert_msg(c->span == span || (c->span > span && bytes - c->size < SLOT_SIZE),
+			      "class %u B: span %u, the first big class's %u", c->size, c->span, span);
+		ck_assert_msg(c->limit == 2 * c->batch || (size_t)c->limit * c->size <= HEAP_BIN_BYTES,
+			      "class %u B: bin of %u blocks", c->size, c->limit);
+	}
+	ck_assert_uint_eq(big > 0, max > 32768);
+}
+END_TEST
+#endif
+
 /*
  * The block-start test agrees with the remainder for every class, over
  * every slot of a span, and rejects the tail beyond the last block when
@@ -172,7 +231,8 @@ END_TEST
 START_TEST(test_routing)
 {
 	static const size_t sizes[] = { 1, 8, 16, 100, 256, 257, 1024, 1025, 4096,
-					4097, 32768, 32769, 100000, 1 << 20 };
+					4097, 32768, 32769, 100000, 1 << 20,
+					HEAP_MAX_SIZE, HEAP_MAX_SIZE + 1, (size_t)2 << 20 };
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
@@ -206,6 +266,7 @@ static Suite *classes_suite(void)
 #endif
 #ifdef CONFIG_MID
 	tcase_add_test(tc, test_mid_waste_bounded);
+	tcase_add_test(tc, test_mid_big_classes);
 #endif
 	tcase_add_test(tc, test_block_start_check);
 #endif

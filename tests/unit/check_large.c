@@ -28,6 +28,9 @@
 
 #define LARGE_HDR	48	/* header bytes before a block */
 
+/* A Large request (unit.h): as far above Mid's top as n is above 32 KiB. */
+#define LSZ(n)		UNIT_LARGE(n)
+
 static size_t rss_now(void)
 {
 	unsigned long size = 0, resident = 0;
@@ -53,7 +56,7 @@ START_TEST(test_large_classes)
 	/* With 16 or 64 KiB pages a class is also rounded up to a page. */
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n;
 
-	for (n = 32769; n < ((size_t)64 << 20); n += n / 7 + 4093) {
+	for (n = LSZ(32769); n < ((size_t)64 << 20); n += n / 7 + 4093) {
 		void *p = hak_malloc(n);
 		size_t u, step = (n + LARGE_HDR) + (n + LARGE_HDR) / 4 + 1;
 
@@ -75,7 +78,7 @@ END_TEST
 /* A freed block serves the next request of its class, whatever the size in it. */
 START_TEST(test_large_class_reuse)
 {
-	char *p = hak_malloc(100000), *q;
+	char *p = hak_malloc(LSZ(100000)), *q;
 	size_t u = hak_malloc_usable_size(p);
 
 	ck_assert_ptr_nonnull(p);
@@ -241,7 +244,7 @@ END_TEST
  */
 START_TEST(test_large_cache_many)
 {
-	enum { N = 4000, SIZE = 40000 };
+	enum { N = 4000, SIZE = LSZ(40000) };
 	static char *v[N], *prev[N];
 	size_t cls = 0;
 	int round, i;
@@ -272,7 +275,7 @@ END_TEST
 /* A large block freed twice, cached in between: the process aborts (guard.md). */
 START_TEST(test_large_double_free_aborts)
 {
-	char *p = hak_malloc(100000);
+	char *p = hak_malloc(LSZ(100000));
 	char *volatile q = p;
 
 	ck_assert_ptr_nonnull(p);
@@ -284,7 +287,7 @@ END_TEST
 /* Freed blocks are kept (pages committed) until malloc_trim. */
 START_TEST(test_large_cache_trim)
 {
-	enum { N = 12, SIZE = 200000 };
+	enum { N = 12, SIZE = LSZ(200000) };
 	void *v[N];
 	size_t left;
 	int i;
@@ -321,7 +324,7 @@ END_TEST
  */
 START_TEST(test_large_budget_grows)
 {
-	enum { N = 24, SIZE = 1 << 20 };
+	enum { N = 24, SIZE = LSZ(1 << 20) };
 	void *v[N], *prev[N];
 	int round, i, j;
 
@@ -357,7 +360,8 @@ END_TEST
  */
 START_TEST(test_large_decay)
 {
-	enum { N = 10, SIZE = 300000 };	/* within the initial 4 MiB budget */
+	/* Within the initial 4 MiB budget (10 blocks of 300000 B with Large from 32 KiB). */
+	enum { SIZE = LSZ(300000), N = 3000000 / SIZE };
 	void *v[N];
 	size_t full, after;
 	int i;
@@ -375,7 +379,7 @@ START_TEST(test_large_decay)
 
 	/* One second of traffic in another class. */
 	for (i = 0; i < 200; i++) {
-		char *p = hak_malloc(50000);
+		char *p = hak_malloc(LSZ(50000));
 
 		ck_assert_ptr_nonnull(p);
 		p[0] = 1;
@@ -437,7 +441,7 @@ END_TEST
 /* realloc growth and shrinking keep the contents, and go through classes. */
 START_TEST(test_large_realloc_grow)
 {
-	size_t n = 40000, k;
+	size_t n = LSZ(40000), k;
 	unsigned char *p = hak_malloc(n);
 
 	ck_assert_ptr_nonnull(p);
@@ -456,9 +460,9 @@ START_TEST(test_large_realloc_grow)
 			p[k] = (unsigned char)(k * 7);
 		n = m;
 	}
-	p = hak_realloc(p, 100000);
+	p = hak_realloc(p, LSZ(100000));
 	ck_assert_ptr_nonnull(p);
-	for (k = 0; k < 100000; k += 997)
+	for (k = 0; k < LSZ(100000); k += 997)
 		ck_assert_uint_eq(p[k], (unsigned char)(k * 7));
 	hak_free(p);
 }
@@ -470,7 +474,7 @@ START_TEST(test_large_aligned)
 	size_t a, n;
 
 	for (a = 32; a <= ((size_t)4 << 20); a <<= 1) {
-		for (n = 33000; n < ((size_t)3 << 20); n *= 5) {
+		for (n = LSZ(33000); n < ((size_t)3 << 20); n *= 5) {
 			void *p = NULL;
 
 			ck_assert_int_eq(hak_posix_memalign(&p, a, n), 0);
@@ -510,7 +514,7 @@ START_TEST(test_large_free_keeps_mappings_whole)
 
 	hak_malloc_trim(0);
 	for (i = 0; i < N; i++) {
-		v[i] = hak_malloc(40000);
+		v[i] = hak_malloc(LSZ(40000));
 		ck_assert_ptr_nonnull(v[i]);
 		v[i][0] = 1;
 	}
@@ -525,9 +529,9 @@ START_TEST(test_large_free_keeps_mappings_whole)
 		      N / 2, N, after, before);
 	/* The freed chunks serve new blocks. */
 	for (i = 0; i < N; i += 2) {
-		v[i] = hak_malloc(40000);
+		v[i] = hak_malloc(LSZ(40000));
 		ck_assert_ptr_nonnull(v[i]);
-		v[i][39999] = 2;
+		v[i][LSZ(40000) - 1] = 2;
 	}
 	ck_assert_int_lt(map_count(), before + 64);
 	for (i = 0; i < N; i++)
@@ -591,9 +595,9 @@ START_TEST(test_large_cache_bins)
 
 	hak_malloc_trim(0);
 	ck_assert_uint_eq(large_cached_bytes(), 0);
-	a1 = hak_malloc(100000);
-	a2 = hak_malloc(100000);
-	b1 = hak_malloc(300000);
+	a1 = hak_malloc(LSZ(100000));
+	a2 = hak_malloc(LSZ(100000));
+	b1 = hak_malloc(LSZ(300000));
 	ck_assert(a1 && a2 && b1);
 	ua = hak_malloc_usable_size(a1);
 	ub = hak_malloc_usable_size(b1);
@@ -609,15 +613,15 @@ START_TEST(test_large_cache_bins)
 	large_cache_check();
 
 	/* The other class's bin first, then a's: a2 (newest), a1. */
-	ck_assert_ptr_eq(hak_malloc(300000), b1);
+	ck_assert_ptr_eq(hak_malloc(LSZ(300000)), b1);
 	ck_assert_uint_eq(large_cached_bytes(), 2 * (ua + LARGE_HDR));
-	ck_assert_ptr_eq(hak_malloc(99000), a2);	/* same class */
+	ck_assert_ptr_eq(hak_malloc(LSZ(99000)), a2);	/* same class */
 	ck_assert_uint_eq(large_cached_bytes(), ua + LARGE_HDR);
 	large_cache_check();
-	ck_assert_ptr_eq(hak_malloc(100000), a1);
+	ck_assert_ptr_eq(hak_malloc(LSZ(100000)), a1);
 	ck_assert_uint_eq(large_cached_bytes(), 0);
 	/* An empty bin: a new mapping. */
-	a2 = hak_malloc(100000);
+	a2 = hak_malloc(LSZ(100000));
 	ck_assert_ptr_ne(a2, a1);
 
 	hak_free(a1);
@@ -638,17 +642,17 @@ START_TEST(test_large_cache_shrunk_block)
 	size_t u;
 
 	hak_malloc_trim(0);
-	p = hak_malloc(1 << 20);
+	p = hak_malloc(10 * LSZ(100000));
 	ck_assert_ptr_nonnull(p);
-	memset(p, 0x11, 1 << 20);
-	q = hak_realloc(p, 100000);
+	memset(p, 0x11, 10 * LSZ(100000));
+	q = hak_realloc(p, LSZ(100000));
 	ck_assert_ptr_eq(q, p);
 	u = hak_malloc_usable_size(q);
-	ck_assert_uint_lt(u, 1 << 19);
+	ck_assert_uint_lt(u, 5 * LSZ(100000));
 	hak_free(q);
 	ck_assert_uint_eq(large_cached_bytes(), u + LARGE_HDR);
 	large_cache_check();
-	ck_assert_ptr_eq(hak_malloc(100000), p);
+	ck_assert_ptr_eq(hak_malloc(LSZ(100000)), p);
 	ck_assert_uint_eq(large_cached_bytes(), 0);
 	hak_free(p);
 	large_cache_check();
@@ -661,7 +665,7 @@ START_TEST(test_large_cache_skips_huge_align)
 	void *p;
 
 	hak_malloc_trim(0);
-	p = hak_aligned_alloc(4 << 20, 100000);
+	p = hak_aligned_alloc(4 << 20, LSZ(100000));
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq((uintptr_t)p % (4 << 20), 0);
 	hak_free(p);
@@ -696,11 +700,11 @@ static struct test_large_hdr *hdr_of(void *p)
 /* A cached header whose magic was overwritten (use after free). */
 START_TEST(test_inv_large_magic)
 {
-	char *p = hak_malloc(100000), *q;
+	char *p = hak_malloc(LSZ(100000)), *q;
 
 	hak_free(p);
 	hdr_of(p)->magic = 0;
-	q = hak_malloc(100000);	/* would take p from the cache */
+	q = hak_malloc(LSZ(100000));	/* would take p from the cache */
 	ck_abort_msg("cached block with a bad magic handed out (%p, %p)", (void *)p, (void *)q);
 }
 END_TEST
@@ -708,7 +712,7 @@ END_TEST
 /* A cached block whose size no longer matches its bin. */
 START_TEST(test_inv_large_wrong_bin)
 {
-	char *p = hak_malloc(100000);
+	char *p = hak_malloc(LSZ(100000));
 
 	hak_free(p);
 	hdr_of(p)->size *= 2;
@@ -720,7 +724,7 @@ END_TEST
 /* A cached block marked live (handed out and still in the cache). */
 START_TEST(test_inv_large_state)
 {
-	char *p = hak_malloc(100000);
+	char *p = hak_malloc(LSZ(100000));
 
 	hak_free(p);
 	hdr_of(p)->state = 1;	/* LARGE_LIVE */
