@@ -185,6 +185,48 @@ START_TEST(test_mid_big_classes)
 END_TEST
 #endif
 
+#ifdef CONFIG_MID
+/*
+ * A block that realloc grows past 32 KiB goes to the Large box even where
+ * Mid would serve malloc() of that size (HEAP_REALLOC_MAX, mm/boxes.h): a
+ * buffer grown once grows again, and Large grows it in place where a
+ * big Mid class would be copied at every class (bench_realloc: 0.62x the
+ * Large-only build without this, 1.02x with it). Shrunk to 32 KiB or less,
+ * it goes back to a slab class.
+ */
+START_TEST(test_realloc_growth_goes_large)
+{
+	char *p = hak_malloc(1000), *q;
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < 1000; i++)
+		p[i] = (char)i;
+	q = hak_realloc(p, 40000);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_ge(registry_lookup((uintptr_t)q), REG_LARGE);
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(q[i], (char)i);
+	q[39999] = 7;
+	p = hak_realloc(q, 50000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_ge(registry_lookup((uintptr_t)p), REG_LARGE);
+	ck_assert_int_eq(p[999], (char)999);
+	ck_assert_int_eq(p[39999], 7);
+	q = hak_realloc(p, 20000);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(registry_lookup((uintptr_t)q), REG_SUPERSLAB);
+	ck_assert_int_eq(q[999], (char)999);
+	hak_free(q);
+	/* malloc of the same size stays a slab block when Mid serves it. */
+	p = hak_malloc(40000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(registry_lookup((uintptr_t)p) == REG_SUPERSLAB, HEAP_MAX_SIZE >= 40000);
+	hak_free(p);
+}
+END_TEST
+#endif
+
 /*
  * The block-start test agrees with the remainder for every class, over
  * every slot of a span, and rejects the tail beyond the last block when
@@ -267,6 +309,7 @@ static Suite *classes_suite(void)
 #ifdef CONFIG_MID
 	tcase_add_test(tc, test_mid_waste_bounded);
 	tcase_add_test(tc, test_mid_big_classes);
+	tcase_add_test(tc, test_realloc_growth_goes_large);
 #endif
 	tcase_add_test(tc, test_block_start_check);
 #endif

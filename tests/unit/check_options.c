@@ -340,7 +340,8 @@ START_TEST(test_api_stats)
 		return;
 	}
 	before = opt("stat.in_use");
-	p = hak_malloc(1 << 20);
+	/* A Large block of at least 1 MiB (Mid may go up to 1 MiB). */
+	p = hak_malloc(UNIT_LARGE(1 << 20));
 	ck_assert_ptr_nonnull(p);
 	live = opt("stat.in_use");
 	ck_assert_uint_ge(live, before + (1 << 20));
