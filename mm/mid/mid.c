@@ -21,8 +21,8 @@
  * that the run of slots one of them gives back fits a slab of any other
  * (mixed spans left committed runs that no claim could use: they were
  * returned to the kernel and the next claim faulted fresh pages, about
- * 50,000 page faults in 600,000 operations of random_mixed 32-256 KiB
- * against 4,000 with one span). 15 slots (960 KiB): two slabs and a slot
+ * 51,000 page faults in 600,000 operations of random_mixed 32-256 KiB
+ * against 8,000 with one span). 15 slots (960 KiB): two slabs and a slot
  * to spare in a 2 MiB SuperSlab; 7 in a 1 MiB one.
  */
 #define MID_BIG_SPAN		((SS_SLOTS - 1) / 2 < 15 ? (SS_SLOTS - 1) / 2 : 15)
