@@ -245,7 +245,8 @@ END_TEST
  */
 START_TEST(test_large_cache_many)
 {
-	enum { N = 4000, SIZE = LSZ(40000) };
+	/* 4000 blocks of 40000 B with Large from 32 KiB: the same 160 MB now. */
+	enum { SIZE = LSZ(40000), N = 160000000 / SIZE < 4000 ? 160000000 / SIZE : 4000 };
 	static char *v[N], *prev[N];
 	size_t cls = 0;
 	int round, i;
