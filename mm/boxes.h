@@ -49,6 +49,16 @@
 				 SMALLMID_MAX_SIZE ? SMALLMID_MAX_SIZE : TINY_MAX_SIZE)
 
 /*
+ * realloc() keeps a block in a slab class up to this size; a block that
+ * realloc grows beyond it goes to the Large box, and a Large block
+ * resized to more than it stays there: a buffer grown once is likely to
+ * grow again, which Large does in place (within its mapping or with
+ * mremap) where Mid's big classes (above 32 KiB) would copy it at every
+ * class.
+ */
+#define HEAP_REALLOC_MAX	(HEAP_MAX_SIZE < 32768 ? HEAP_MAX_SIZE : 32768UL)
+
+/*
  * Requests of 0 .. HEAP_FIRST_MAX_SIZE bytes are in the HEAP_FIRST_NR_CLASSES
  * classes that start the table (0: none; size_to_class() then uses its
  * tables only), which malloc tests first. HEAP_FIRST_POW2: they are the

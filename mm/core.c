@@ -144,7 +144,7 @@ void *hk_resize(void *ptr, size_t size)
 			return ptr;
 		return NULL;
 	}
-	if (reg >= REG_LARGE && size > HEAP_MAX_SIZE)
+	if (reg >= REG_LARGE && size > HEAP_REALLOC_MAX)
 		return large_resize(ptr, reg, size);
 	return NULL;
 }

@@ -47,6 +47,18 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	return core_alloc_large(size);
 }
 
+/*
+ * realloc's new block of size bytes for one of old bytes: a block grown
+ * past HEAP_REALLOC_MAX (32 KiB, mm/boxes.h) goes to Large, which grows it
+ * in place the next time, where Mid's big classes would copy it again.
+ */
+static inline void *hk_alloc_grown(size_t size, size_t old)
+{
+	if (size > old && size > HEAP_REALLOC_MAX)
+		return core_alloc_large(size);
+	return hk_alloc(size);
+}
+
 static __fastpath_inline void hk_free(void *ptr)
 {
 	uintptr_t chunk = (uintptr_t)ptr >> SS_SHIFT;

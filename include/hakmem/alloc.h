@@ -29,6 +29,12 @@ void *hk_alloc(size_t size);
 
 /* Free a block; NULL is not passed. Foreign pointers go to the guard. */
 void hk_free(void *ptr);
+
+/* realloc's new block of size bytes for one of old bytes. */
+static inline void *hk_alloc_grown(size_t size, size_t old)
+{
+	return hk_alloc(size);
+}
 #endif
 
 /*

@@ -41,8 +41,11 @@ __export void *hak_realloc(void *ptr, size_t size)
 		prof_free_large(ptr);
 		return p;
 	}
-	/* Not api_alloc(): this realloc had its profiler tick above. */
-	p = hk_alloc(size);
+	/*
+	 * Not api_alloc(): this realloc had its profiler tick above. A
+	 * block grown past 32 KiB goes to Large (mm/core.h).
+	 */
+	p = hk_alloc_grown(size, old);
 	vg_alloc(p, size, 0);
 	if (unlikely(!p))
 		return NULL;

@@ -96,7 +96,7 @@ void heap_classes_init(void)
 		class_set_divisor(c);
 		/*
 		 * A bin holds about 128 KiB: 8 to 128 blocks (up to 256 KiB
-		 * for the largest classes), at least two refills' worth. Fewer
+		 * for the classes up to 32 KiB), at least two refills' worth. Fewer
 		 * blocks make a program that frees and allocates one class in
 		 * runs bounce between bin and slab.
 		 */
@@ -105,6 +105,13 @@ void heap_classes_init(void)
 			c->limit = 8;
 		if (c->limit > 128)
 			c->limit = 128;
+		/*
+		 * Classes above 32 KiB: at most HEAP_BIN_BYTES of blocks (two
+		 * refills at least, below), so that a thread's bins of big
+		 * blocks hold a few hundred KiB each, not MiBs.
+		 */
+		if ((size_t)c->limit * c->size > HEAP_BIN_BYTES)
+			c->limit = (uint16_t)(HEAP_BIN_BYTES / c->size);
 		/* tcache_pct=: the thread caches scaled (10% to 1000%). */
 		limit = (unsigned long)c->limit * pct / 100;
 		if (limit > 65535)

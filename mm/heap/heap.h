@@ -51,6 +51,8 @@ static inline unsigned int heap_nr_classes(void)
 
 /* Most bytes one bin grows to when it keeps overflowing. */
 #define HEAP_BIN_MAX_BYTES	(1UL << 20)
+/* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
+#define HEAP_BIN_BYTES		(256UL << 10)
 
 /*
  * Requests up to SMALL_LOOKUP_MAX map through a 16-byte-step table (every

@@ -1669,7 +1669,7 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 
 	/* Small enough for a slab class: the caller moves it there. */
 	if (unlikely(!large_hdr_readable(ptr, reg) || !large_live(h, ptr)) ||
-	    size <= HEAP_MAX_SIZE)
+	    size <= HEAP_REALLOC_MAX)
 		return NULL;
 	usable = large_usable(h);
 	if (size <= usable && size >= usable / 2)

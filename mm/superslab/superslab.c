@@ -94,14 +94,23 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 /* Claiming slots                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Bits where a run of nr set bits of m starts. */
+/*
+ * Bits where a run of nr set bits of m starts. A bit of run stands for
+ * the have bits from it: run & (run >> k), k <= have, for have + k of
+ * them, so a run of nr takes log2(nr) steps (the slabs of the big Mid
+ * classes span 15 slots).
+ */
 static inline unsigned long ss_run_starts(unsigned long m, unsigned int nr)
 {
 	unsigned long run = m;
-	unsigned int i;
+	unsigned int have = 1;
 
-	for (i = 1; i < nr; i++)
-		run &= m >> i;
+	while (have < nr) {
+		unsigned int k = have < nr - have ? have : nr - have;
+
+		run &= run >> k;
+		have += k;
+	}
 	return run;
 }
 

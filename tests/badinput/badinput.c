@@ -56,6 +56,16 @@
 #define CONFIG_SUPERSLAB_SHIFT	21
 #endif
 
+/*
+ * A Large block of up to half a chunk: 100000 B when Mid ended at 32 KiB,
+ * as far above CONFIG_MID_MAX_KB now (1 MiB at most: then a whole chunk).
+ */
+#ifdef CONFIG_MID_MAX_KB
+#define LARGE_SMALL	((size_t)CONFIG_MID_MAX_KB * 1024 + 100000 - 32768)
+#else
+#define LARGE_SMALL	((size_t)100000)
+#endif
+
 /* glibc's own allocator, whoever provides malloc. */
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
@@ -423,8 +433,8 @@ static void case_free_slab_tail(void)
 
 static void case_free_interior_large(void)
 {
-	interior(200000, 16);
-	interior(200000, 4096);		/* page aligned, like a block start */
+	interior(LARGE_SMALL, 16);
+	interior(LARGE_SMALL, 4096);	/* page aligned, like a block start */
 	interior((size_t)4 << 20, (size_t)1 << 20);
 }
 
@@ -487,8 +497,8 @@ static void remote_double_free(size_t n)
 static void case_double_free_remote_tiny(void) { remote_double_free(64); }
 static void case_double_free_remote_mid(void) { remote_double_free(20000); }
 /* Large: the first free puts the block in the cache, the second finds it there. */
-static void case_double_free_large(void) { double_free(100000); }
-static void case_double_free_remote_large(void) { remote_double_free(100000); }
+static void case_double_free_large(void) { double_free(LARGE_SMALL); }
+static void case_double_free_remote_large(void) { remote_double_free(LARGE_SMALL); }
 
 static void case_double_free_tiny(void) { double_free(16); }
 static void case_double_free_tiny_1k(void) { double_free(1000); }

@@ -73,7 +73,8 @@ static void tier(const char *name, size_t size)
 	CHECK(live.arena == live.uordblks + live.fordblks,
 	      "%s: arena %zu != uordblks %zu + fordblks %zu", name, live.arena,
 	      live.uordblks, live.fordblks);
-	if (size > 32768) {
+	/* Large blocks: above Mid's maximum (CONFIG_MID_MAX_KB, 1 MiB at most). */
+	if (size > (1 << 20)) {
 		CHECK(live.hblks >= before.hblks + n, "%s: hblks %zu -> %zu for %zu blocks",
 		      name, before.hblks, live.hblks, n);
 		CHECK(live.hblkhd >= before.hblkhd + usable, "%s: hblkhd %zu -> %zu for %zu bytes",
@@ -88,7 +89,7 @@ static void tier(const char *name, size_t size)
 	      after.uordblks + INFO_SLACK >= before.uordblks,
 	      "%s: uordblks %zu after the frees, %zu before", name, after.uordblks,
 	      before.uordblks);
-	if (size > 32768)
+	if (size > (1 << 20))
 		CHECK(after.hblks <= before.hblks, "%s: hblks %zu after the frees, %zu before",
 		      name, after.hblks, before.hblks);
 	t_free(p);
@@ -105,7 +106,7 @@ static void trim(void)
 		p[i] = t_malloc(20000);
 	for (i = 0; i < 64; i++)
 		t_free(p[i]);
-	p[0] = t_malloc(200000);
+	p[0] = t_malloc(2 << 20);	/* Large whatever Mid's maximum */
 	t_free(p[0]);
 	mi = t_mallinfo2();
 	CHECK(mi.keepcost > 0, "keepcost 0 with free slabs and a cached Large block");
@@ -118,7 +119,7 @@ static void trim(void)
 
 static void old_mallinfo(void)
 {
-	void *p = t_malloc(1 << 20);
+	void *p = t_malloc(2 << 20);
 	struct mallinfo2 m2 = t_mallinfo2();
 	struct mallinfo m = t_mallinfo();
 
@@ -290,7 +291,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tier("tiny", 64);
 	tier("mid", 10000);
-	tier("large", 1 << 20);
+	tier("large", (1 << 20) + 4096);	/* Large whatever Mid's maximum */
 	trim();
 	old_mallinfo();
 	stats_text();

@@ -68,7 +68,8 @@ END_TEST
 START_TEST(test_ranges_follow_registration)
 {
 	static const size_t sizes[] = { 0, 1, 8, 9, 16, 17, 32, 100, 256, 257, 512,
-					1024, 1025, 4096, 4097, 8192, 32768, 32769 };
+					1024, 1025, 4096, 4097, 8192, 32768, 32769,
+					HEAP_MAX_SIZE, HEAP_MAX_SIZE + 1 };
 	unsigned int i;
 
 	ck_assert_int_eq(heap_init(), 0);
@@ -97,8 +98,13 @@ END_TEST
 /* Expected limits of each configuration. */
 START_TEST(test_configured_limits)
 {
-	if (IS_ENABLED(CONFIG_MID))
-		ck_assert_uint_eq(HEAP_MAX_SIZE, 32768);
+	if (IS_ENABLED(CONFIG_MID)) {
+		/* Mid ends at CONFIG_MID_MAX_KB: 32 KiB .. 1 MiB. */
+		ck_assert_uint_eq(HEAP_MAX_SIZE, MID_MAX_SIZE);
+		ck_assert_uint_ge(HEAP_MAX_SIZE, 32768);
+		ck_assert_uint_le(HEAP_MAX_SIZE, 1 << 20);
+		ck_assert_uint_eq(HEAP_MAX_SIZE % 1024, 0);
+	}
 	else if (IS_ENABLED(CONFIG_SMALLMID))
 		ck_assert_uint_eq(HEAP_MAX_SIZE, 4096);
 	else if (IS_ENABLED(CONFIG_TINY))

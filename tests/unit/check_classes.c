@@ -35,7 +35,11 @@ START_TEST(test_every_size_fits_its_class)
 	size_t size;
 
 	classes_setup();
-	for (size = 0; size <= HEAP_MAX_SIZE; size++) {
+	/*
+	 * Every size up to 33 KiB; above, where the table has one entry per
+	 * 256 B, each multiple of 256 and its neighbours (all that differ).
+	 */
+	for (size = 0; size <= HEAP_MAX_SIZE; size += size < 33792 || size % 256 != 1 ? 1 : 254) {
 		unsigned int c = size_to_class(size);
 
 		ck_assert_uint_lt(c, HK_NR_CLASSES);
@@ -182,6 +186,103 @@ START_TEST(test_mid_waste_bounded)
 END_TEST
 #endif
 
+#ifdef CONFIG_MID
+/*
+ * Mid serves up to CONFIG_MID_MAX_KB: every request from 32 KiB to that
+ * maximum is a slab block (no mapping of its own), one byte more a Large
+ * block. The classes above 32 KiB share one span (a run of slots that one
+ * gives back fits any other), larger only for a class that needs more
+ * slots for one block, and at most half a SuperSlab; their bins start at
+ * HEAP_BIN_BYTES of blocks at most (two refills at least), so that a
+ * thread's cache of big blocks stays small.
+ */
+START_TEST(test_mid_big_classes)
+{
+	size_t max = (size_t)CONFIG_MID_MAX_KB << 10, n;
+	unsigned int i, big = 0, span = 0;
+	char *p;
+
+	classes_setup();
+	ck_assert_uint_eq(HEAP_MAX_SIZE, max);
+	for (n = 32768; n <= max; n = n < max && n + n / 5 + 4093 > max ? max : n + n / 5 + 4093) {
+		p = hak_malloc(n);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_ge(hak_malloc_usable_size(p), n);
+		p[0] = 1;
+		p[n - 1] = 2;
+		ck_assert_msg(registry_lookup((uintptr_t)p) == REG_SUPERSLAB,
+			      "%zu B (Mid up to %zu) is not a slab block", n, max);
+		hak_free(p);
+		if (n == max)
+			break;
+	}
+	p = hak_malloc(max + 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_ge(registry_lookup((uintptr_t)p), REG_LARGE);
+	hak_free(p);
+
+	for (i = MID_FIRST_CLASS; i < HK_NR_CLASSES; i++) {
+		const struct size_class *c = &hk_classes[i];
+		size_t bytes = (size_t)c->span << SLOT_SHIFT;
+
+		if (c->size <= 32768)
+			continue;
+		if (!big++)
+			span = c->span;
+		ck_assert_uint_le(c->span, SS_SLOTS / 2);
+		ck_assert_uint_ge(bytes / c->size, 1);
+		ck_assert_msg(c->span == span || (c->span > span && bytes - c->size < SLOT_SIZE),
+			      "class %u B: span %u, the first big class's %u", c->size, c->span, span);
+		ck_assert_msg(c->limit == 2 * c->batch || (size_t)c->limit * c->size <= HEAP_BIN_BYTES,
+			      "class %u B: bin of %u blocks", c->size, c->limit);
+	}
+	ck_assert_uint_eq(big > 0, max > 32768);
+}
+END_TEST
+#endif
+
+#ifdef CONFIG_MID
+/*
+ * A block that realloc grows past 32 KiB goes to the Large box even where
+ * Mid would serve malloc() of that size (HEAP_REALLOC_MAX, mm/boxes.h): a
+ * buffer grown once grows again, and Large grows it in place where a
+ * big Mid class would be copied at every class (bench_realloc: 0.62x the
+ * Large-only build without this, 1.02x with it). Shrunk to 32 KiB or less,
+ * it goes back to a slab class.
+ */
+START_TEST(test_realloc_growth_goes_large)
+{
+	char *p = hak_malloc(1000), *q;
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < 1000; i++)
+		p[i] = (char)i;
+	q = hak_realloc(p, 40000);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_ge(registry_lookup((uintptr_t)q), REG_LARGE);
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(q[i], (char)i);
+	q[39999] = 7;
+	p = hak_realloc(q, 50000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_ge(registry_lookup((uintptr_t)p), REG_LARGE);
+	ck_assert_int_eq(p[999], (char)999);
+	ck_assert_int_eq(p[39999], 7);
+	q = hak_realloc(p, 20000);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(registry_lookup((uintptr_t)q), REG_SUPERSLAB);
+	ck_assert_int_eq(q[999], (char)999);
+	hak_free(q);
+	/* malloc of the same size stays a slab block when Mid serves it. */
+	p = hak_malloc(40000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(registry_lookup((uintptr_t)p) == REG_SUPERSLAB, HEAP_MAX_SIZE >= 40000);
+	hak_free(p);
+}
+END_TEST
+#endif
+
 /*
  * The block-start test agrees with the remainder for every class, over
  * every slot of a span, and rejects the tail beyond the last block when
@@ -228,7 +329,8 @@ END_TEST
 START_TEST(test_routing)
 {
 	static const size_t sizes[] = { 1, 8, 16, 100, 256, 257, 1024, 1025, 4096,
-					4097, 32768, 32769, 100000, 1 << 20 };
+					4097, 32768, 32769, 100000, 1 << 20,
+					HEAP_MAX_SIZE, HEAP_MAX_SIZE + 1, (size_t)2 << 20 };
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
@@ -265,6 +367,8 @@ static Suite *classes_suite(void)
 #endif
 #ifdef CONFIG_MID
 	tcase_add_test(tc, test_mid_waste_bounded);
+	tcase_add_test(tc, test_mid_big_classes);
+	tcase_add_test(tc, test_realloc_growth_goes_large);
 #endif
 	tcase_add_test(tc, test_block_start_check);
 #endif

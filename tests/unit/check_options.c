@@ -340,7 +340,8 @@ START_TEST(test_api_stats)
 		return;
 	}
 	before = opt("stat.in_use");
-	p = hak_malloc(1 << 20);
+	/* A Large block of at least 1 MiB (Mid may go up to 1 MiB). */
+	p = hak_malloc(UNIT_LARGE(1 << 20));
 	ck_assert_ptr_nonnull(p);
 	live = opt("stat.in_use");
 	ck_assert_uint_ge(live, before + (1 << 20));
@@ -359,7 +360,7 @@ START_TEST(test_api_stats)
 	if (IS_ENABLED(CONFIG_STATS)) {
 		unsigned long a = opt("stat.large_alloc");
 
-		hak_free(hak_malloc(100000));
+		hak_free(hak_malloc(UNIT_LARGE(100000)));
 		/* With no slab box, Check's own allocations are Large ones too. */
 		if (UNIT_SLAB_CLASSES)
 			ck_assert_uint_eq(opt("stat.large_alloc"), a + 1);
@@ -429,15 +430,15 @@ START_TEST(test_effect_large_cache)
 		return;
 	hak_malloc_trim(0);
 	ck_assert_int_eq(hak_option_set("decay_ms", 0), 0);
-	hak_free(hak_malloc(300000));
+	hak_free(hak_malloc(UNIT_LARGE(300000)));
 	ck_assert_uint_eq(opt("stat.large_cached"), 0);
 	ck_assert_int_eq(hak_option_set("decay_ms", 50), 0);
 	ck_assert_int_eq(hak_option_set("large_cache_mb", 0), 0);
-	hak_free(hak_malloc(300000));
+	hak_free(hak_malloc(UNIT_LARGE(300000)));
 	ck_assert_uint_eq(opt("stat.large_cached"), 0);
 	ck_assert_int_eq(hak_option_set("large_cache_mb", 64), 0);
-	hak_free(hak_malloc(300000));
-	ck_assert_uint_ge(opt("stat.large_cached"), 300000);
+	hak_free(hak_malloc(UNIT_LARGE(300000)));
+	ck_assert_uint_ge(opt("stat.large_cached"), UNIT_LARGE(300000));
 }
 END_TEST
 

@@ -51,7 +51,7 @@ START_TEST(test_stats_count_events)
 		hak_free(stats_blocks[i]);
 	/* Large blocks: the second and later come from the cache. */
 	for (i = 0; i < 100; i++) {
-		void *p = hak_malloc(100000);
+		void *p = hak_malloc(UNIT_LARGE(100000));
 
 		bad |= !p;
 		hak_free(p);

@@ -256,8 +256,9 @@ static int static_object;
 START_TEST(test_registry_ours_and_foreign)
 {
 	int local;
-	/* The largest slab class: Mid's 32 KiB, or Tiny's or Small-Mid's top. */
-	void *small = hak_malloc(64), *mid = hak_malloc(HEAP_MAX_SIZE), *large = hak_malloc(1 << 20);
+	/* The largest slab class: Mid's top (MID_MAX_SIZE), or Tiny's or Small-Mid's. */
+	void *small = hak_malloc(64), *mid = hak_malloc(HEAP_MAX_SIZE);
+	void *large = hak_malloc(HEAP_MAX_SIZE + (1 << 20));
 	void *libc;
 
 	/* Without slab boxes (only Large) every block is a Large one. */
@@ -396,6 +397,8 @@ static unsigned long vm_size_bytes(void)
  */
 START_TEST(test_large_exact_under_rlimit)
 {
+	/* A Large block (100000 B when Large started above 32 KiB). */
+	enum { BIG = UNIT_LARGE(100000) };
 	struct rlimit rl = { 0, 0 };
 	unsigned long vm = vm_size_bytes();
 	char *p, *q;
@@ -418,17 +421,17 @@ START_TEST(test_large_exact_under_rlimit)
 	hak_malloc_trim(0);
 	large_reclaim();
 	for (i = 0; i < 4; i++) {
-		p = hak_malloc(100000);
+		p = hak_malloc(BIG);
 		ck_assert_ptr_nonnull(p);
 		ck_assert_uint_eq(registry_lookup((uintptr_t)p), REG_LARGE_OFF(0));
 		ck_assert_uint_eq((uintptr_t)p & SS_MASK, 48);
-		ck_assert_uint_ge(hak_malloc_usable_size(p), 100000);
-		memset(p, 0x5a, 100000);
+		ck_assert_uint_ge(hak_malloc_usable_size(p), BIG);
+		memset(p, 0x5a, BIG);
 		q = hak_malloc(3 << 20);	/* more than a chunk */
 		ck_assert_ptr_nonnull(q);
 		ck_assert_uint_eq((uintptr_t)q & SS_MASK, 48);
 		memset(q, 0x6b, 3 << 20);
-		ck_assert_uint_eq((unsigned char)p[99999], 0x5a);
+		ck_assert_uint_eq((unsigned char)p[BIG - 1], 0x5a);
 		hak_free(q);
 		hak_free(p);
 	}
@@ -436,7 +439,7 @@ START_TEST(test_large_exact_under_rlimit)
 	errno = 0;
 	ck_assert_ptr_null(hak_malloc(128 << 20));
 	ck_assert_int_eq(errno, ENOMEM);
-	p = hak_malloc(100000);
+	p = hak_malloc(BIG);
 	ck_assert_ptr_nonnull(p);
 	hak_free(p);
 }

@@ -38,6 +38,15 @@ void hk_register_suite(hk_suite_fn fn, const char *name);
 	struct hk_suite_dummy_##fn
 
 /*
+ * A request that the Large box serves (mmap backend; uses boxes.h): the
+ * size n of a test written when Large started above 32 KiB, moved up by as
+ * much as the slab classes now go beyond that (CONFIG_MID_MAX_KB), so
+ * that it stays as far above the largest slab class (HEAP_MAX_SIZE).
+ */
+#define UNIT_LARGE(n)	((size_t)(n) + (HK_NR_CLASSES && HEAP_MAX_SIZE > 32768 ? \
+					HEAP_MAX_SIZE - 32768 : 0))
+
+/*
  * Scale factor for loop counts: 1 natively, smaller under qemu or the
  * sanitizers (HK_TEST_SCALE=percent, set by tests/run.sh).
  */
