@@ -177,7 +177,7 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc \
+noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc config-ifdefs \
 			   randconfig-check check-mutants,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
@@ -665,7 +665,7 @@ else
 # ===========================================================================
 # Targets that need no configuration
 
-PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc check-mutants
+PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc config-ifdefs check-mutants
 
 # Only the directories this Makefile builds: an in-tree 'make clean' must not
 # touch O= build directories that live inside the source tree.
@@ -723,6 +723,10 @@ randconfig-check:
 kconfig-doc:
 	$(Q)srctree=$(srctree) $(PYTHON) $(srctree)/scripts/kconfig-doc.py $(srctree)/Documentation/kconfig.md
 
+# No #if on a CONFIG_ symbol inside a function body (IS_ENABLED() or a stub).
+config-ifdefs:
+	$(Q)cd $(srctree) && $(PYTHON) scripts/config-ifdefs.py $(sort $(patsubst $(srctree)/%,%,$(wildcard $(srctree)/mm/*.c $(srctree)/mm/*/*.c $(srctree)/lib/*.c $(srctree)/arch/*/*.c $(srctree)/arch/*/*/*.c)))
+
 help:
 	@echo 'Configuration (kconfiglib, run with $(PYTHON)):'
 	@echo '  defconfig         .config from configs/$(DEFCONFIG) (aarch64_defconfig for ARCH=aarch64)'
@@ -753,6 +757,7 @@ help:
 	@echo '  clean             objects and libraries (keeps .config)'
 	@echo '  mrproper          clean, and .config and generated files'
 	@echo '  kconfig-doc       regenerate Documentation/kconfig.md from the Kconfig help'
+	@echo '  config-ifdefs     list #if CONFIG_ inside function bodies of .c files (must be none)'
 	@echo ''
 	@echo 'Testing and benchmarks:'
 	@echo '  check             unit tests (tests/Makefile)'

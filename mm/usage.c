@@ -69,6 +69,7 @@ void hk_usage(struct hk_usage *u)
 	unsigned long cached[HK_CLASS_ARRAY];
 	unsigned int box_of[HK_CLASS_ARRAY];
 	const struct hk_box *bx;
+	struct ss_pool *pool;
 	struct ss_usage ss;
 	struct large_usage lu;
 	struct hk_box_usage *b;
@@ -83,10 +84,8 @@ void hk_usage(struct hk_usage *u)
 
 	/* Caches first: a block moving from a cache to the program meanwhile is in use either way. */
 	heap_cached_blocks(cached);
-	ss_usage(&ss_pool_main, &ss, usage_slab, uc);
-	for_each_box(bx)
-		if (bx->pool)
-			ss_usage(bx->pool, &ss, usage_slab, uc);
+	for_each_ss_pool(pool, bx)
+		ss_usage(pool, &ss, usage_slab, uc);
 	large_usage(&lu);
 
 	large = usage_slab_boxes(u, box_of);

@@ -171,8 +171,13 @@ stress_args() {
 		# The whole arena: small blocks, failures allowed. One worker:
 		# the arena is the process malloc here, too small for the
 		# harness of more.
-		local kb=${HK_ARENA_KB:-64}
-		[ "$kb" -gt 0 ] || kb=64
+		# Without a built-in array (CONFIG_ARENA_SIZE_KB=0) the
+		# program hands it one of 64 KiB first (-a).
+		local kb=${HK_ARENA_KB:-0}
+		if [ "$kb" -le 0 ]; then
+			kb=64
+			args+=(-a "$kb")
+		fi
 		args+=(-t 0 -e -m $((kb * 1024 / 32)) -b 0)
 	elif [ "${HK_THREADS:-}" != y ]; then
 		args+=(-t 0)

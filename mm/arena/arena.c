@@ -26,6 +26,18 @@ static struct arena_ctl *arena;
 #if CONFIG_ARENA_SIZE_KB > 0
 /* The region used when the program hands none over. */
 static char arena_static[CONFIG_ARENA_SIZE_KB * 1024UL] __aligned(ARENA_ALIGN);
+
+/* The arena over it (first use). */
+static inline struct arena_ctl *arena_builtin(void)
+{
+	return arena_setup(arena_static, sizeof(arena_static));
+}
+#else
+/* None built in: nothing until hak_arena_init(). */
+static inline struct arena_ctl *arena_builtin(void)
+{
+	return NULL;
+}
 #endif
 
 /* ------------------------------------------------------------------------
@@ -67,10 +79,8 @@ __attribute__((constructor)) static void arena_fork_init(void)
 /* The arena, set up over the static array on first use. */
 static struct arena_ctl *arena_get(void)
 {
-#if CONFIG_ARENA_SIZE_KB > 0
-	if (unlikely(!arena))
-		arena = arena_setup(arena_static, sizeof(arena_static));
-#endif
+	if (CONFIG_ARENA_SIZE_KB > 0 && unlikely(!arena))
+		arena = arena_builtin();
 	return arena;
 }
 

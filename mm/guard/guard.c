@@ -49,6 +49,27 @@ const char *const guard_op_name[NR_GUARD_OPS] = {
 };
 #endif
 
+/*
+ * Whether the page of p is mapped, by mincore(2) (CONFIG_EXTERNAL_GUARD_MINCORE).
+ * Length 1: one page, one byte of vec, whatever page size the kernel
+ * uses. (qemu-user emulating 64 KiB pages on a 4 KiB host hands the
+ * length through, and a 64 KiB length made the host write 16 bytes into
+ * vec.)
+ */
+static enum guard_outcome guard_mincore(uintptr_t p)
+{
+	enum guard_outcome out = GUARD_UNCHECKED;
+	int saved_errno = errno;
+	unsigned char vec;
+
+	if (mincore((void *)ALIGN_DOWN(p, os_page_size), 1, &vec) == 0)
+		out = GUARD_MAPPED;
+	else if (errno == ENOMEM)
+		out = GUARD_UNMAPPED;
+	errno = saved_errno;
+	return out;
+}
+
 /* Where ptr points, found without dereferencing it. */
 enum guard_outcome guard_classify(const void *ptr)
 {
@@ -58,29 +79,11 @@ enum guard_outcome guard_classify(const void *ptr)
 		return GUARD_NONCANONICAL;
 	if (p < os_page_size)
 		return GUARD_NULL_PAGE;
-#ifdef CONFIG_EXTERNAL_GUARD_MINCORE
-	{
-		enum guard_outcome out = GUARD_UNCHECKED;
-		int saved_errno = errno;
-		unsigned char vec;
-
-		/*
-		 * Length 1: one page, one byte of vec, whatever page size the
-		 * kernel uses. (qemu-user emulating 64 KiB pages on a 4 KiB
-		 * host hands the length through, and a 64 KiB length made
-		 * the host write 16 bytes into vec.)
-		 */
-		if (mincore((void *)ALIGN_DOWN(p, os_page_size), 1, &vec) == 0)
-			out = GUARD_MAPPED;
-		else if (errno == ENOMEM)
-			out = GUARD_UNMAPPED;
-		errno = saved_errno;
-		return out;
-	}
-#else
+	if (IS_ENABLED(CONFIG_EXTERNAL_GUARD_MINCORE))
+		return guard_mincore(p);
 	return GUARD_UNCHECKED;
-#endif
 }
+
 /* ------------------------------------------------------------------ */
 /* Event log (CONFIG_EXTERNAL_GUARD_LOG)                              */
 /* ------------------------------------------------------------------ */

@@ -797,9 +797,10 @@ static void heap_check_slab(struct heap *h, struct slab *s, unsigned int cls)
 
 void heap_check(struct heap *h)
 {
-	unsigned int cls;
+	/* A variable: with no slab box, cls < 0 would be a -Wtype-limits error. */
+	unsigned int cls, nr = HK_NR_CLASSES;
 
-	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+	for (cls = 0; cls < nr; cls++) {
 		struct slab *s, *prev = NULL, *cur = heap_current(h, cls);
 
 		for (s = h->partial[cls]; s; prev = s, s = s->next) {

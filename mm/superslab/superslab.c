@@ -433,29 +433,35 @@ unsigned long ss_trim(struct ss_pool *pool)
 }
 
 /*
- * Pools: the shared one first, then the registered boxes' own pools in
- * link order.
+ * The sum of fn over every pool: the shared one first, then the
+ * registered boxes' own pools in link order (ss_trim, ss_unmap_pool).
  */
-unsigned long ss_trim_all(void)
+static unsigned long ss_sum_pools(unsigned long (*fn)(struct ss_pool *pool))
 {
 	const struct hk_box *b;
-	unsigned long done = ss_trim(&ss_pool_main);
+	struct ss_pool *pool;
+	unsigned long done = 0;
 
-	for_each_box(b)
-		if (b->pool)
-			done += ss_trim(b->pool);
+	for_each_ss_pool(pool, b)
+		done += fn(pool);
 	return done;
+}
+
+unsigned long ss_trim_all(void)
+{
+	return ss_sum_pools(ss_trim);
 }
 
 /* Return up to max EMPTY slots, from any pool. */
 static unsigned long ss_purge(unsigned long max)
 {
 	const struct hk_box *b;
-	unsigned long done = ss_purge_pool(&ss_pool_main, max);
+	struct ss_pool *pool;
+	unsigned long done = 0;
 
-	for_each_box(b)
-		if (b->pool && done < max)
-			done += ss_purge_pool(b->pool, max - done);
+	for_each_ss_pool(pool, b)
+		if (done < max)
+			done += ss_purge_pool(pool, max - done);
 	return done;
 }
 
@@ -654,11 +660,5 @@ unsigned long ss_unmap_pool(struct ss_pool *pool)
 
 unsigned long ss_unmap_free(void)
 {
-	const struct hk_box *b;
-	unsigned long done = ss_unmap_pool(&ss_pool_main);
-
-	for_each_box(b)
-		if (b->pool)
-			done += ss_unmap_pool(b->pool);
-	return done;
+	return ss_sum_pools(ss_unmap_pool);
 }

@@ -20,6 +20,7 @@
 #include <hakmem/atomic.h>
 #include <hakmem/lock.h>
 #include <asm/cache.h>
+#include "box.h"
 #include "registry.h"
 
 #define SLOT_SHIFT	16
@@ -159,6 +160,22 @@ extern struct ss_pool ss_pool_main;
 extern uintptr_t ss_slot_tpoff;
 /* Defined by the Small-Mid box (CONFIG_SMALLMID) only. */
 extern struct ss_pool ss_pool_smallmid;
+
+/* The next registered box after *b (NULL: the first) with its own pool. */
+static inline struct ss_pool *ss_next_pool(const struct hk_box **b)
+{
+	for (*b = *b ? *b + 1 : __start_hakmem_box; *b < __stop_hakmem_box; (*b)++)
+		if ((*b)->pool)
+			return (*b)->pool;
+	return NULL;
+}
+
+/*
+ * Every SuperSlab pool: the shared one first, then the registered boxes'
+ * own pools in link order; b (const struct hk_box *) is the cursor.
+ */
+#define for_each_ss_pool(pool, b)					\
+	for ((b) = NULL, (pool) = &ss_pool_main; (pool); (pool) = ss_next_pool(&(b)))
 
 /* First byte of the SuperSlab holding p (its slot 0). */
 static __always_inline uintptr_t ss_base(const void *p)

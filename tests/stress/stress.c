@@ -5,7 +5,7 @@
  * owner that is checked before every free and realloc.
  *
  *	stress [-t threads] [-d seconds] [-s seed] [-m max_size]
- *	       [-b budget_MiB] [-e] [-q]
+ *	       [-b budget_MiB] [-e] [-a arena_KiB] [-q]
  *
  *	-t n	worker threads (default 8; 0: one worker in the main thread,
  *		for builds without CONFIG_THREADS)
@@ -16,6 +16,10 @@
  *	-b n	live memory budget in MiB (default 128): above it only
  *		small blocks are allocated
  *	-e	a failed allocation is not an error (arena builds)
+ *	-a n	hand the allocator an arena of n KiB first (hak_arena_init),
+ *		for an arena build without a built-in array
+ *		(CONFIG_ARENA_SIZE_KB=0): until then every allocation fails,
+ *		and with CONFIG_EXPORT_MALLOC the process malloc is the arena
  *	-q	quiet: only the summary line
  *
  * Workers own slots. Each slot has an inbound queue; workers send blocks
@@ -40,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include "hk_api.h"
 
@@ -591,16 +596,41 @@ static void drain_all(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: stress [-t threads] [-d seconds] [-s seed] [-m max_size] "
-		"[-b budget_MiB] [-e] [-q]\n");
+		"[-b budget_MiB] [-e] [-a arena_KiB] [-q]\n");
 	exit(2);
+}
+
+/*
+ * -a: an arena of kib KiB for the allocator, before anything allocates
+ * (stdio's buffers and this program's bookkeeping come from malloc, which
+ * is the arena when the library exports it). Mapped, not static: its size
+ * is the caller's.
+ */
+static void arena_init(size_t kib)
+{
+#ifdef HK_USE_LIBC
+	(void)kib;
+	fprintf(stderr, "stress: -a needs the hak_* API build\n");
+	exit(2);
+#else
+	size_t len = kib << 10;
+	void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (base == MAP_FAILED || hak_arena_init(base, len)) {
+		fprintf(stderr, "stress: hak_arena_init(%zu KiB): %s\n", kib, strerror(errno));
+		exit(2);
+	}
+#endif
 }
 
 int main(int argc, char **argv)
 {
 	double t0, deadline;
+	size_t arena_kib = 0;
 	int opt, s;
 
-	while ((opt = getopt(argc, argv, "t:d:s:m:b:eq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:d:s:m:b:ea:q")) != -1) {
 		switch (opt) {
 		case 't': nthreads = atoi(optarg); break;
 		case 'd': duration = atof(optarg); break;
@@ -608,18 +638,24 @@ int main(int argc, char **argv)
 		case 'm': max_size = strtoull(optarg, NULL, 0); break;
 		case 'b': budget = strtoull(optarg, NULL, 0) << 20; break;
 		case 'e': allow_enomem = 1; break;
+		case 'a': arena_kib = strtoull(optarg, NULL, 0); break;
 		case 'q': quiet = 1; break;
 		default: usage();
 		}
 	}
 	if (nthreads < 0 || nthreads > MAX_THREADS || max_size < 1)
 		usage();
+	if (arena_kib)
+		arena_init(arena_kib);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	nslots = nthreads ? nthreads : 1;
 	slots = calloc((size_t)nslots, sizeof(*slots));
-	if (!slots)
+	if (!slots) {
+		fprintf(stderr, "stress: out of memory for %d slots%s\n", nslots,
+			allow_enomem ? " (an arena build without an arena? -a)" : "");
 		return 2;
+	}
 	for (s = 0; s < nslots; s++)
 		pthread_mutex_init(&slots[s].q.lock, NULL);
 #ifdef HK_USE_LIBC

@@ -110,7 +110,7 @@ static int intact(const void *p, size_t n, unsigned int seed)
 }
 
 /*
- * Allocate blocks of n bytes, then of 1 byte, until the arena is full.
+ * Allocate blocks of n bytes, then of halves of n, until the arena is full.
  * Returns the count; *used gets the bytes the blocks take (payload and
  * size word). No Check assertion may run while the arena is full: in a
  * build that exports malloc, Check itself allocates from it.
@@ -122,8 +122,14 @@ static size_t fill_arena(size_t n, size_t *used)
 	*used = 0;
 	for (i = 0; i < MAX_PTRS; i++) {
 		ptrs[i] = hak_malloc(n);
-		if (!ptrs[i] && n > 1)
-			ptrs[i] = hak_malloc(n = 1);
+		/*
+		 * Halve the size until a block fits: the space left after
+		 * the big blocks fills in a few dozen smaller ones, whatever
+		 * the arena's size (1-byte blocks could need more than
+		 * MAX_PTRS of them).
+		 */
+		while (!ptrs[i] && n > 1)
+			ptrs[i] = hak_malloc(n /= 2);
 		if (!ptrs[i])
 			break;
 		*used += hak_malloc_usable_size(ptrs[i]) + sizeof(size_t);
@@ -448,12 +454,27 @@ END_TEST
  */
 static size_t overlaps_after(char *const *live, const size_t *len, size_t nlive)
 {
-	size_t n, i, j, bad = 0;
+	size_t n, i, j, gap, bad = 0;
 
 	for (n = 0; n < MAX_PTRS; n++) {
 		ptrs[n] = hak_malloc(n % 3 == 0 ? 40 : n % 3 == 1 ? 8 : 200);
 		if (!ptrs[n])
 			break;
+	}
+	/*
+	 * By address (a Shell sort: nothing allocated), so that a block
+	 * overlaps another only if it overlaps the next one: linear in the
+	 * blocks, whatever the arena's size (every pair was quadratic, with
+	 * CONFIG_DEBUG_ASSERT's walk of the arena in each call).
+	 */
+	for (gap = n / 2; gap > 0; gap /= 2) {
+		for (i = gap; i < n; i++) {
+			void *t = ptrs[i];
+
+			for (j = i; j >= gap && (char *)ptrs[j - gap] > (char *)t; j -= gap)
+				ptrs[j] = ptrs[j - gap];
+			ptrs[j] = t;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		char *p = ptrs[i];
@@ -462,12 +483,8 @@ static size_t overlaps_after(char *const *live, const size_t *len, size_t nlive)
 		for (j = 0; j < nlive; j++)
 			if (p < live[j] + len[j] && live[j] < p + u)
 				bad++;
-		for (j = i + 1; j < n; j++) {
-			char *q = ptrs[j];
-
-			if (p < q + hak_malloc_usable_size(q) && q < p + u)
-				bad++;
-		}
+		if (i + 1 < n && (char *)ptrs[i + 1] < p + u)
+			bad++;
 	}
 	for (i = 0; i < n; i++)
 		hak_free(ptrs[i]);

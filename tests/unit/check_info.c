@@ -19,9 +19,15 @@
 #include "heap/heap.h"
 #endif
 
-/* Freed memory stays held: the arena, a slab box, or the Large cache. */
+/*
+ * Freed memory stays held: the arena, a slab box that serves INFO_SIZE
+ * and keeps free slots committed (a dirty floor of 0 gives every empty
+ * slot back at once), or the Large cache where Large serves INFO_SIZE.
+ */
 #ifdef CONFIG_BACKEND_MMAP
-# define INFO_KEEPS_FREED	(HK_NR_CLASSES || IS_ENABLED(CONFIG_LARGE_CACHE))
+# define INFO_SLAB_SERVES	(HK_NR_CLASSES && INFO_SIZE <= HEAP_MAX_SIZE)
+# define INFO_KEEPS_FREED	((INFO_SLAB_SERVES && CONFIG_SUPERSLAB_DIRTY_SLOTS > 0) || \
+				 (!INFO_SLAB_SERVES && IS_ENABLED(CONFIG_LARGE_CACHE)))
 #else
 # define INFO_KEEPS_FREED	1
 #endif
