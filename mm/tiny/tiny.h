@@ -46,16 +46,20 @@
 #define TINY_CLASS_OF(s)	((s) > 16 ? 1 + TINY_BELOW_IN(4, s) + TINY_BELOW_IN(5, s) +	\
 				 TINY_BELOW_IN(6, s) + TINY_BELOW_IN(7, s) +			\
 				 TINY_BELOW_IN(8, s) + TINY_BELOW_IN(9, s) : 0)
-/* One entry per 16 B up to 1 KiB (Tiny's largest possible class). */
-#define TINY_CLASS_TABLE_LEN	65
-
-/* hk_tiny_class[(size + 15) >> 4]: Tiny's class of size (<= TINY_MAX_SIZE). */
-extern const uint8_t hk_tiny_class[TINY_CLASS_TABLE_LEN];
 #else
 #define TINY_PER_DOUBLING	1
 #define TINY_NR_CLASSES		0
 #define TINY_MAX_SIZE		0UL
 #endif
+
+/* One entry per 16 B up to 1 KiB (Tiny's largest possible class). */
+#define TINY_CLASS_TABLE_LEN	65
+
+/*
+ * hk_tiny_class[(size + 15) >> 4]: Tiny's class of size (<= TINY_MAX_SIZE).
+ * Defined by the Tiny box only; without it no code reads it.
+ */
+extern const uint8_t hk_tiny_class[TINY_CLASS_TABLE_LEN];
 
 #ifdef CONFIG_TINY_ULTRAHOT
 #define ULTRAHOT_CAP	32
