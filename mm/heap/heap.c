@@ -195,8 +195,14 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	 * bytes at the end of the slab.
 	 */
 	s->div_limit = s->capacity - 1;
-	/* A power of two that fills the span exactly: alignment decides. */
-	if (IS_POWER_OF_2(c->size) && (size_t)s->capacity * c->size == (size_t)c->span << SLOT_SHIFT)
+	/*
+	 * A power of two that fills the span exactly, from a start aligned
+	 * to it: alignment decides. (A slab of several slots starts on a
+	 * slot boundary only: a 1 MiB class in 16 slots is not 1 MiB
+	 * aligned, randconfig KCONFIG_SEED=0xd5ef97da, CONFIG_MID_MAX_KB=1024.)
+	 */
+	if (IS_POWER_OF_2(c->size) && (size_t)s->capacity * c->size == (size_t)c->span << SLOT_SHIFT &&
+	    !((uintptr_t)slab_start(s) & (c->size - 1)))
 		s->start_mask = c->size - 1;
 	else
 		s->start_mask = UINT32_MAX;
