@@ -14,6 +14,7 @@
 
 struct size_class hk_classes[HK_CLASS_ARRAY];
 size_t heap_cache_budget;
+size_t heap_cache_max;
 uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* One more entry than used, so that it never has length 0. */
 uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
@@ -88,6 +89,10 @@ void heap_classes_init(void)
 
 	/* tcache_pct= scales the growth budget as it scales the limits. */
 	heap_cache_budget = ((size_t)CONFIG_HEAP_CACHE_GROW_KB << 10) * pct / 100;
+	/* And the bound on what a thread's bins hold (heap_cache_check()). */
+	heap_cache_max = ((size_t)CONFIG_HEAP_CACHE_MAX_KB << 10) * pct / 100;
+	if (!heap_cache_max)
+		heap_cache_max = SIZE_MAX;
 	for (i = 0; i < heap_nr_classes(); i++) {
 		struct size_class *c = &hk_classes[i];
 

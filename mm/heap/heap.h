@@ -152,6 +152,12 @@ struct heap {
  */
 extern size_t heap_cache_budget;
 
+/*
+ * Most bytes a thread's bins hold, all classes together (0: no bound);
+ * checked where a bin refills, grows or flushes (heap_cache_check()).
+ */
+extern size_t heap_cache_max;
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -159,6 +165,7 @@ struct heap_tls {
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
+	size_t cache_bytes;		/* bytes the bins held at the last count, plus refills since */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
@@ -417,6 +424,8 @@ void *heap_alloc_class(unsigned int cls);
 void heap_bin_flush(struct bin *b);
 /* The bin of the class of block p grew past its limit (free's tail call). */
 void heap_bin_overflow(const void *p);
+size_t heap_cache_held(void);
+void heap_cache_check(struct bin *busy);
 void heap_free_local_slow(struct slab *s, void *p);
 /* Tail-called by free: the return address is the program's. */
 void heap_free_other(void *p);
