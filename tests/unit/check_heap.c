@@ -438,7 +438,7 @@ static size_t bins_held_bytes(void)
 /*
  * The thread's bins together hold at most CONFIG_HEAP_CACHE_MAX_KB (scaled
  * by tcache_pct=) after every flush or growth of a bin: each class in turn
- * gets twice its bin limit of blocks freed, more than the bound for all
+ * gets four times its bin limit of blocks freed, more than the bound for all
  * classes together, and at every flush or growth (a free after which the
  * bin has more room) the bytes all bins hold are checked.
  */
@@ -453,7 +453,7 @@ START_TEST(test_thread_cache_bytes_bound)
 	if (!CONFIG_HEAP_CACHE_MAX_KB)
 		return;
 	for (cls = first; cls < HK_NR_CLASSES; cls++) {
-		uint32_t size = hk_classes[cls].size, n = 2U * hk_classes[cls].limit;
+		uint32_t size = hk_classes[cls].size, n = 4U * hk_classes[cls].limit;
 		void **v = malloc(n * sizeof(*v));
 
 		ck_assert_ptr_nonnull(v);
