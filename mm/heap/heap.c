@@ -662,44 +662,53 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 /*
  * Count what the thread's bins hold; over heap_cache_max, halve the bins
  * that hold the most bytes (never busy, the bin the caller is refilling
- * or flushing) until they hold 3/4 of it. Runs where a bin refills,
- * grows or flushes, never on malloc's or free's fast path.
+ * or flushing) until they hold 3/4 of it. Runs where a bin grows or
+ * flushes and at every 16th refill or flush, once the bins may be over
+ * the bound (heap_cache_may_exceed()); never on malloc's or free's fast
+ * path.
  */
 void heap_cache_check(struct bin *busy)
 {
 	struct heap_tls *t = &hk_tls;
-	size_t held = heap_cache_held();
+	size_t held = heap_cache_held(), low = heap_cache_max / 4 * 3;
 
-	if (unlikely(held > heap_cache_max)) {
-		size_t low = heap_cache_max / 4 * 3;
+	if (held <= heap_cache_max)
+		return;
+	while (held > low) {
+		struct bin *victim = NULL;
+		size_t most = 0, got;
+		unsigned int cls;
 
-		while (held > low) {
-			struct bin *victim = NULL;
-			size_t most = 0, got;
-			unsigned int cls;
+		for (cls = 0; cls < heap_nr_classes(); cls++) {
+			struct bin *b = &t->bins[cls];
+			int32_t n = (int32_t)b->limit - b->room;
+			size_t bytes;
 
-			for (cls = 0; cls < heap_nr_classes(); cls++) {
-				struct bin *b = &t->bins[cls];
-				int32_t n = (int32_t)b->limit - b->room;
-				size_t bytes;
-
-				if (b == busy || n <= 0)
-					continue;
-				bytes = (size_t)n * hk_classes[cls].size;
-				if (bytes > most) {
-					most = bytes;
-					victim = b;
-				}
+			if (b == busy || n <= 0)
+				continue;
+			bytes = (size_t)n * hk_classes[cls].size;
+			if (bytes > most) {
+				most = bytes;
+				victim = b;
 			}
-			if (!victim)
-				break;
-			got = bin_trim(victim, (uint32_t)((victim->limit - victim->room) / 2));
-			if (!got)
-				break;
-			held -= got;
 		}
+		if (!victim)
+			break;
+		got = bin_trim(victim, (uint32_t)((victim->limit - victim->room) / 2));
+		if (!got)
+			break;
+		held -= got;
 	}
-	t->cache_bytes = held;
+}
+
+/*
+ * Whether the bins may hold more than the bound: only once they grew by
+ * heap_cache_safe_grow (classes.c), which the default limits do not reach
+ * without growing. Else a count would find them under it.
+ */
+static inline int heap_cache_may_exceed(void)
+{
+	return hk_tls.cache_grown >= heap_cache_safe_grow;
 }
 
 /*
@@ -710,7 +719,8 @@ static inline void heap_tick(struct bin *busy)
 {
 	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
-		heap_cache_check(busy);
+		if (heap_cache_may_exceed())
+			heap_cache_check(busy);
 	}
 }
 
@@ -750,10 +760,6 @@ void *heap_alloc_class(unsigned int cls)
 		t->cur[cls] = s;
 	}
 	STAT_INC_TLS(STAT_REFILL);
-	/* Charge what the refill brought (the bin was empty). */
-	t->cache_bytes += (size_t)((int32_t)b->limit - b->room) * hk_classes[cls].size;
-	if (unlikely(t->cache_bytes > heap_cache_max))
-		heap_cache_check(b);
 	heap_tick(b);
 	return BIN_POP(b, b->free, cls, t->dfkey);
 }
@@ -805,7 +811,8 @@ void heap_bin_flush(struct bin *b)
 			b->room += (int32_t)grow;
 			STAT_INC_TLS(STAT_BIN_GROW);
 			/* The thread's bins as a whole stay bounded. */
-			heap_cache_check(b);
+			if (heap_cache_may_exceed())
+				heap_cache_check(b);
 			return;
 		}
 	}
@@ -820,7 +827,8 @@ void heap_bin_flush(struct bin *b)
 		heap_free_local_slow(slab_block_head(p), p);
 	}
 	/* Frees filled the bins unseen: count them, and bound them. */
-	heap_cache_check(b);
+	if (heap_cache_may_exceed())
+		heap_cache_check(b);
 }
 
 void heap_bin_overflow(const void *p)

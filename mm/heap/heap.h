@@ -157,6 +157,8 @@ extern size_t heap_cache_budget;
  * checked where a bin refills, grows or flushes (heap_cache_check()).
  */
 extern size_t heap_cache_max;
+/* Growth of the bins below which they cannot hold more than that. */
+extern size_t heap_cache_safe_grow;
 
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
@@ -165,7 +167,6 @@ struct heap_tls {
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
-	size_t cache_bytes;		/* bytes the bins held at the last count, plus refills since */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
