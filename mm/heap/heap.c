@@ -613,11 +613,121 @@ static __maybe_unused void heap_thread_exit(void *arg)
 /* Allocation slow path                                               */
 /* ------------------------------------------------------------------ */
 
-/* Every 16th refill or flush looks at the SuperSlab decay clock. */
-static inline void heap_tick(void)
+/* ------------------------------------------------------------------ */
+/* The thread's bound on what its bins hold                           */
+/* ------------------------------------------------------------------ */
+
+/* Bytes the calling thread's bins hold, all classes together. */
+size_t heap_cache_held(void)
 {
-	if (unlikely(!(++hk_tls.ticks & 15)))
+	size_t n = 0;
+	unsigned int cls;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		const struct bin *b = &hk_tls.bins[cls];
+		/* room = limit - blocks held (below 0 just before a flush) */
+		int32_t held = (int32_t)b->limit - b->room;
+
+		if (held > 0)
+			n += (size_t)held * hk_classes[cls].size;
+	}
+	return n;
+}
+
+/*
+ * Give blocks of bin b back to their slabs until it holds at most keep of
+ * them (at most its class's initial limit), and take a grown bin back to
+ * that limit. Returns the bytes given back.
+ */
+static size_t bin_trim(struct bin *b, uint32_t keep)
+{
+	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+	size_t n = 0;
+
+	if (keep > c->limit)
+		keep = c->limit;
+	while ((int32_t)b->limit - b->room > (int32_t)keep) {
+		void *p = b->free;
+
+		b->free = fl_next(p);
+		b->room++;
+		n++;
+		heap_free_local_slow(slab_block_head(p), p);
+	}
+	if (b->limit > c->limit) {
+		uint32_t shrink = b->limit - c->limit;
+
+		hk_tls.cache_grown -= (size_t)shrink * c->size;
+		b->limit = c->limit;
+		/* Still limit - blocks held. */
+		b->room -= (int32_t)shrink;
+	}
+	return n * c->size;
+}
+
+/*
+ * Count what the thread's bins hold; over heap_cache_max, halve the bins
+ * that hold the most bytes (never busy, the bin the caller is refilling
+ * or flushing) until they hold 3/4 of it. Runs where a bin grows or
+ * flushes and at every 16th refill or flush, once the bins may be over
+ * the bound (heap_cache_may_exceed()); never on malloc's or free's fast
+ * path.
+ */
+void heap_cache_check(struct bin *busy)
+{
+	struct heap_tls *t = &hk_tls;
+	size_t held = heap_cache_held(), low = heap_cache_max / 4 * 3;
+
+	if (held <= heap_cache_max)
+		return;
+	while (held > low) {
+		struct bin *victim = NULL;
+		size_t most = 0, got;
+		unsigned int cls;
+
+		for (cls = 0; cls < heap_nr_classes(); cls++) {
+			struct bin *b = &t->bins[cls];
+			int32_t n = (int32_t)b->limit - b->room;
+			size_t bytes;
+
+			if (b == busy || n <= 0)
+				continue;
+			bytes = (size_t)n * hk_classes[cls].size;
+			if (bytes > most) {
+				most = bytes;
+				victim = b;
+			}
+		}
+		if (!victim)
+			break;
+		got = bin_trim(victim, (uint32_t)((victim->limit - victim->room) / 2));
+		if (!got)
+			break;
+		held -= got;
+	}
+}
+
+/*
+ * Whether the bins may hold more than the bound: only once they grew by
+ * heap_cache_safe_grow (classes.c), which the default limits do not reach
+ * without growing. Else a count would find them under it.
+ */
+static inline int heap_cache_may_exceed(void)
+{
+	return hk_tls.cache_grown >= heap_cache_safe_grow;
+}
+
+/*
+ * Every 16th refill or flush looks at the SuperSlab decay clock and
+ * counts what the bins hold (busy: the bin being refilled or flushed).
+ */
+static inline void heap_tick(struct bin *busy)
+{
+	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
+		if (heap_cache_may_exceed())
+			heap_cache_check(busy);
+	}
 }
 
 void *heap_alloc_class(unsigned int cls)
@@ -656,7 +766,7 @@ void *heap_alloc_class(unsigned int cls)
 		t->cur[cls] = s;
 	}
 	STAT_INC_TLS(STAT_REFILL);
-	heap_tick();
+	heap_tick(b);
 	return BIN_POP(b, b->free, cls, t->dfkey);
 }
 
@@ -699,16 +809,21 @@ void heap_bin_flush(struct bin *b)
 				b->limit : c->limit_max - b->limit;
 		size_t bytes = (size_t)grow * c->size;
 
-		if (hk_tls.cache_grown + bytes <= heap_cache_budget) {
+		/* Half of the thread's bound at most for one bin. */
+		if (hk_tls.cache_grown + bytes <= heap_cache_budget &&
+		    (size_t)(b->limit + grow) * c->size <= heap_cache_max / 2) {
 			hk_tls.cache_grown += bytes;
 			b->limit += grow;
 			b->room += (int32_t)grow;
 			STAT_INC_TLS(STAT_BIN_GROW);
+			/* The thread's bins as a whole stay bounded. */
+			if (heap_cache_may_exceed())
+				heap_cache_check(b);
 			return;
 		}
 	}
 	room = (int32_t)(b->limit / 2);
-	heap_tick();
+	heap_tick(b);
 
 	while (b->room < room) {
 		void *p = b->free;
@@ -717,6 +832,9 @@ void heap_bin_flush(struct bin *b)
 		b->room++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
+	/* Frees filled the bins unseen: count them, and bound them. */
+	if (heap_cache_may_exceed())
+		heap_cache_check(b);
 }
 
 void heap_bin_overflow(const void *p)

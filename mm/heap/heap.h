@@ -154,6 +154,14 @@ struct heap {
  */
 extern size_t heap_cache_budget;
 
+/*
+ * Most bytes a thread's bins hold, all classes together (0: no bound);
+ * checked where a bin refills, grows or flushes (heap_cache_check()).
+ */
+extern size_t heap_cache_max;
+/* Growth of the bins below which they cannot hold more than that. */
+extern size_t heap_cache_safe_grow;
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -419,6 +427,8 @@ void *heap_alloc_class(unsigned int cls);
 void heap_bin_flush(struct bin *b);
 /* The bin of the class of block p grew past its limit (free's tail call). */
 void heap_bin_overflow(const void *p);
+size_t heap_cache_held(void);
+void heap_cache_check(struct bin *busy);
 void heap_free_local_slow(struct slab *s, void *p);
 /* Tail-called by free: the return address is the program's. */
 void heap_free_other(void *p);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <hakmem.h>
 #include "heap/heap.h"
+#include "options/options.h"
 
 /* The thread heaps serve slab classes: none without a slab box. */
 #if HK_NR_CLASSES
@@ -427,6 +428,70 @@ START_TEST(test_thread_exit_blocks_live_on)
 END_TEST
 #endif
 
+/* Bytes the calling thread's bins hold, counted here from the bins. */
+static size_t bins_held_bytes(void)
+{
+	size_t n = 0;
+	unsigned int cls;
+
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		int32_t held = (int32_t)hk_tls.bins[cls].limit - hk_tls.bins[cls].room;
+
+		if (held > 0)
+			n += (size_t)held * hk_classes[cls].size;
+	}
+	return n;
+}
+
+/*
+ * The thread's bins together hold at most CONFIG_HEAP_CACHE_MAX_KB (scaled
+ * by tcache_pct=) after every flush or growth of a bin: each class in turn
+ * gets four times its bin limit of blocks freed, more than the bound for all
+ * classes together, and at every flush or growth (a free after which the
+ * bin has more room) the bytes all bins hold are checked.
+ */
+START_TEST(test_thread_cache_bytes_bound)
+{
+	size_t bound = ((size_t)CONFIG_HEAP_CACHE_MAX_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
+	/* UltraHot's stacks take the first two classes' frees before the bins. */
+	unsigned int first = IS_ENABLED(CONFIG_TINY_ULTRAHOT) ? 2 : 0, cls, i;
+	size_t freed = 0, worst = 0;
+	unsigned int events = 0;
+
+	if (!CONFIG_HEAP_CACHE_MAX_KB)
+		return;
+	for (cls = first; cls < HK_NR_CLASSES; cls++) {
+		uint32_t size = hk_classes[cls].size, n = 4U * hk_classes[cls].limit;
+		void **v = malloc(n * sizeof(*v));
+
+		ck_assert_ptr_nonnull(v);
+		for (i = 0; i < n; i++) {
+			v[i] = hak_malloc(size);
+			ck_assert_ptr_nonnull(v[i]);
+		}
+		for (i = 0; i < n; i++) {
+			int32_t room = hk_tls.bins[cls].room;
+
+			hak_free(v[i]);
+			if (hk_tls.bins[cls].room > room - 1) {
+				size_t held = bins_held_bytes();
+
+				events++;
+				if (held > worst)
+					worst = held;
+			}
+		}
+		freed += (size_t)n * size;
+		free(v);
+	}
+	/* What was freed is more than the bound: the bins had to give back. */
+	ck_assert_uint_gt(freed, 2 * bound);
+	ck_assert_uint_gt(events, 0);
+	ck_assert_msg(worst <= bound, "the bins held %zu bytes after a flush, bound %zu",
+		      worst, bound);
+}
+END_TEST
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -437,6 +502,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
+	tcase_add_test(tc, test_thread_cache_bytes_bound);
 #if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
 	tcase_add_test_raise_signal(tc, test_forged_link_aborts, SIGABRT);
 #endif
