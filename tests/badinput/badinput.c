@@ -383,7 +383,12 @@ static int slab_tail(size_t n)
 
 	require(p);
 	b = t_malloc_usable_size(p);
-	require(b >= n && b <= 8192);
+	require(b >= n);
+	if (b > 8192) {
+		/* Not a one-slot slab class: a Large block (Mid off, or only Large). */
+		t_free(p);
+		return 0;
+	}
 	slot = (char *)((uintptr_t)p & ~(uintptr_t)65535);
 	cap = 65536 / b;
 	tail = slot + cap * b;

@@ -462,7 +462,13 @@ START_TEST(test_thread_cache_bytes_bound)
 		return;
 	for (cls = first; cls < HK_NR_CLASSES; cls++) {
 		uint32_t size = hk_classes[cls].size, n = 4U * hk_classes[cls].limit;
-		void **v = malloc(n * sizeof(*v));
+		/* Enough in all for twice the bound, with few classes too (Mid off). */
+		size_t share = 2 * bound / (HK_NR_CLASSES - first) / size + 1;
+		void **v;
+
+		if (n < share)
+			n = (uint32_t)share;
+		v = malloc(n * sizeof(*v));
 
 		ck_assert_ptr_nonnull(v);
 		for (i = 0; i < n; i++) {
