@@ -124,33 +124,37 @@ static uint8_t uw_u8(struct uw_in *in)
 	return *in->p++;
 }
 
-static unsigned long uw_uleb(struct uw_in *in)
+/* A LEB128 number's bits; *shift: how many it had, *last: its last byte. */
+static unsigned long uw_leb(struct uw_in *in, unsigned int *shift, uint8_t *last)
 {
 	unsigned long v = 0;
-	unsigned int shift = 0;
 	uint8_t b;
 
+	*shift = 0;
 	do {
 		b = uw_u8(in);
-		if (shift < 64)
-			v |= (unsigned long)(b & 0x7f) << shift;
-		shift += 7;
+		if (*shift < 64)
+			v |= (unsigned long)(b & 0x7f) << *shift;
+		*shift += 7;
 	} while ((b & 0x80) && !in->bad);
+	*last = b;
 	return v;
+}
+
+static unsigned long uw_uleb(struct uw_in *in)
+{
+	unsigned int shift;
+	uint8_t b;
+
+	return uw_leb(in, &shift, &b);
 }
 
 static long uw_sleb(struct uw_in *in)
 {
-	unsigned long v = 0;
-	unsigned int shift = 0;
+	unsigned int shift;
 	uint8_t b;
+	unsigned long v = uw_leb(in, &shift, &b);
 
-	do {
-		b = uw_u8(in);
-		if (shift < 64)
-			v |= (unsigned long)(b & 0x7f) << shift;
-		shift += 7;
-	} while ((b & 0x80) && !in->bad);
 	if (shift < 64 && (b & 0x40))
 		v |= ~0UL << shift;
 	return (long)v;
