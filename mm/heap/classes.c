@@ -24,21 +24,6 @@ BUILD_BUG_ON(HK_NR_CLASSES > 255);
 /* Finer first classes are looked up in hk_class_small[]. */
 BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
 
-/* Constants for the multiply-and-rotate divisibility test. */
-static void class_set_divisor(struct size_class *c)
-{
-	uint32_t d = c->size;
-	unsigned int k = hk_ctz(d);
-	uint32_t odd = d >> k, inv = odd;
-	int i;
-
-	/* Newton's iteration: inv = odd^-1 mod 2^32. */
-	for (i = 0; i < 5; i++)
-		inv *= 2 - odd * inv;
-	c->div_mul = inv;
-	c->div_shift = (uint8_t)k;
-}
-
 static unsigned int class_first_fit(size_t size)
 {
 	unsigned int i;
@@ -119,7 +104,9 @@ void heap_classes_init(void)
 
 		HK_ASSERT(c->size % 16 == 0);
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << COARSE_LOOKUP_SHIFT) == 0);
-		class_set_divisor(c);
+		/* The block-start test is exact for sizes below 2^31 (heap.h). */
+		HK_ASSERT(c->size < (1U << 31));
+		c->start_mul = slab_start_mul(c->size);
 		/*
 		 * A bin holds about 128 KiB: 8 to 128 blocks (up to 256 KiB
 		 * for the classes up to 32 KiB), at least two refills' worth. Fewer

@@ -187,25 +187,13 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->used = 0;
 	s->flags = 0;
 	s->next = s->prev = NULL;
-	s->div_mul = c->div_mul;
-	s->div_shift = c->div_shift;
 	/*
-	 * For a multiple of the size, the block-start test computes the
-	 * block index: bounding it by the capacity also rejects the unused
-	 * bytes at the end of the slab.
+	 * The block-start test computes a multiple of the block index for
+	 * a block start: bounding it by the last block's also rejects the
+	 * unused bytes at the end of the slab.
 	 */
-	s->div_limit = s->capacity - 1;
-	/*
-	 * A power of two that fills the span exactly, from a start aligned
-	 * to it: alignment decides. (A slab of several slots starts on a
-	 * slot boundary only: a 1 MiB class in 16 slots is not 1 MiB
-	 * aligned, randconfig KCONFIG_SEED=0xd5ef97da, CONFIG_MID_MAX_KB=1024.)
-	 */
-	if (IS_POWER_OF_2(c->size) && (size_t)s->capacity * c->size == (size_t)c->span << SLOT_SHIFT &&
-	    !((uintptr_t)slab_start(s) & (c->size - 1)))
-		s->start_mask = c->size - 1;
-	else
-		s->start_mask = UINT32_MAX;
+	s->start_mul = c->start_mul;
+	s->start_limit = slab_start_limit(c->size, s->capacity);
 	s->dfkey = dfkey_of_slab();
 	s->bin_tpoff = heap_bin_tpoff(cls);
 	s->base = (uint32_t)(uintptr_t)slab_start(s);
@@ -218,10 +206,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 		s[i].class_idx = s->class_idx;
 		s[i].dfkey = s->dfkey;
 		s[i].bin_tpoff = s->bin_tpoff;
-		s[i].start_mask = s->start_mask;
-		s[i].div_mul = s->div_mul;
-		s[i].div_shift = s->div_shift;
-		s[i].div_limit = s->div_limit;
+		s[i].start_mul = s->start_mul;
+		s[i].start_limit = s->start_limit;
 		s[i].base = s->base;
 		a_store(&s[i].owner, h, A_RELEASE);
 	}

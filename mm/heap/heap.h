@@ -71,8 +71,7 @@ struct size_class {
 	uint8_t span;			/* slots per slab */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	struct ss_pool *pool;		/* where its slabs come from */
-	uint32_t div_mul;		/* block-start check: inverse of the odd part */
-	uint8_t div_shift;		/* block-start check: power-of-two part */
+	uint64_t start_mul;		/* block-start check: slab_start_mul(size) */
 };
 
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
@@ -556,38 +555,48 @@ static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 	return bin_pop(b, p, cls);
 }
 
-static inline uint32_t ror32(uint32_t x, unsigned int k)
+/*
+ * The block-start test: one multiply and one compare, the same for every
+ * class (Documentation/architecture.md, "The block-start check").
+ *
+ * With m = floor(2^64 / d) + 1 for a block size d, and e = m * d - 2^64
+ * (0 < e <= d: e = d for a power of two, where 2^64 / d is exact), an
+ * offset n = q * d + r below 2^32 gives
+ *
+ *   n * m mod 2^64 = q * e + r * m
+ *
+ * without wrapping (as long as (q + 1) * e < m, true for every d below
+ * 2^31 and n below 2^32): q * e (below n) for a multiple of d, and at
+ * least m (above 2^32) for anything else. The multiples map in order, so
+ * one unsigned compare with (capacity - 1) * e accepts exactly the block
+ * starts of the slab and rejects the rest: a pointer inside a block, the
+ * unused tail beyond the last block, and (the offset wraps to near 2^32)
+ * anything below the slab's start. tests/unit/check_classes.c checks it
+ * for every class at every byte offset of a slab.
+ */
+static inline uint64_t slab_start_mul(uint32_t size)
 {
-	return (x >> k) | (x << ((32 - k) & 31));
+	return UINT64_MAX / size + 1 + IS_POWER_OF_2(size);
+}
+
+/* The start_limit of a slab of capacity blocks of size bytes. */
+static inline uint64_t slab_start_limit(uint32_t size, uint32_t capacity)
+{
+	return (uint64_t)(capacity - 1) * (slab_start_mul(size) * size);
 }
 
 /*
  * Is p the start of a block of s? (p lies in one of the slots of s; s is
- * the head slot or a tail slot that mirrors it)
+ * the head slot or a tail slot that mirrors it.) The offset is taken in
+ * 32 bits: a slab never crosses a 4 GiB boundary (a SuperSlab does not).
  */
+BUILD_BUG_ON(SS_SHIFT > 32);
+
 static __always_inline int slab_is_block_start(const struct slab *s, const void *p)
 {
 	uint32_t off = (uint32_t)(uintptr_t)p - s->base;
 
-	return ror32(off * s->div_mul, s->div_shift) <= s->div_limit;
-}
-
-/*
- * The same, in two steps for free: a slab whose blocks are a power of two
- * that fill its slots exactly (every Tiny class) has start_mask = size - 1,
- * and an aligned pointer is a block start; any other slab has start_mask
- * UINT32_MAX and the full test decides. The mask tests the low 32 bits
- * only (one "test" instruction): they are never all zero for a pointer
- * into a slab, because a 4 GiB boundary is a SuperSlab's start, its slot
- * 0, the header.
- */
-BUILD_BUG_ON(SS_SHIFT > 32);
-
-static __always_inline int slab_is_block_start_fast(const struct slab *s, const void *p)
-{
-	if (likely(!((uint32_t)(uintptr_t)p & s->start_mask)))
-		return 1;
-	return slab_is_block_start(s, p);
+	return (uint64_t)off * s->start_mul <= s->start_limit;
 }
 
 /*
@@ -597,7 +606,7 @@ static __always_inline int slab_is_block_start_fast(const struct slab *s, const 
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
 	/* Not a block of s (an interior or stray pointer): the guard. */
-	if (unlikely(!slab_is_block_start_fast(s, p))) {
+	if (unlikely(!slab_is_block_start(s, p))) {
 		heap_bad_pointer(p);
 		return;
 	}

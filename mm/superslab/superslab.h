@@ -71,12 +71,10 @@ struct slab {
 	struct heap *owner;		/* owning heap record, or HEAP_NONE */
 	uintptr_t dfkey;		/* double-free key written into freed blocks; 0 = check off */
 	uintptr_t bin_tpoff;		/* thread-pointer offset of the class's bin (ss_slot_tpoff if none yet) */
-	uint32_t start_mask;		/* block-start check: size - 1 if that decides it, else ~0 */
+	uint64_t start_mul;		/* block-start check: 2^64 / size + 1, rounded down */
+	uint64_t start_limit;		/* block-start check: the last block's offset times start_mul */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
-	uint32_t div_mul;		/* block-start check: inverse of the size's odd part */
-	uint32_t div_limit;		/* block-start check: capacity - 1 */
 	uint32_t base;			/* low 32 bits of the head slot's address */
-	uint8_t div_shift;		/* block-start check: power-of-two part of the size */
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
 	uint8_t span;			/* slots covered (head slot only) */
@@ -85,7 +83,7 @@ struct slab {
 	uint8_t head_off;		/* tail slots: distance to the head slot */
 	/*
 	 * A tail slot of a span mirrors the head's owner, dfkey, bin_tpoff,
-	 * start_mask, div_*, base and class_idx, so that the owner's free of
+	 * start_mul, start_limit, base and class_idx, so that the owner's free of
 	 * a block in any slot of the span takes the same fast path.
 	 */
 	/* --- shared cache line: remote frees, and the owner's slow paths --- */

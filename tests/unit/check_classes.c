@@ -284,9 +284,13 @@ END_TEST
 #endif
 
 /*
- * The block-start test agrees with the remainder for every class, over
- * every slot of a span, and rejects the tail beyond the last block when
- * the limit is the capacity (as slab_new sets it).
+ * The block-start test (one multiply, one compare: slab_is_block_start())
+ * agrees with the remainder for every class at every byte offset of a
+ * slab of the class and a size beyond it, and for every offset that wraps
+ * from below the slab's start; the class-wide multiplier with the limit of
+ * a slab as long as the 32-bit offsets tests divisibility alone. The
+ * slab's base sits at the top of a 4 GiB window, so that the offsets
+ * wrap in 32 bits as they do for the slabs at the end of a window.
  */
 START_TEST(test_block_start_check)
 {
@@ -298,27 +302,30 @@ START_TEST(test_block_start_check)
 		uint32_t size = hk_classes[i].size;
 		uint32_t span = (uint32_t)hk_classes[i].span << SLOT_SHIFT;
 		uint32_t cap = span / size;
+		uint32_t base = (uint32_t)(0x100000000ULL - 4 * (uint64_t)span);
 		struct slab s = {
-			.base = 0x100000,
-			.div_mul = hk_classes[i].div_mul,
-			.div_shift = hk_classes[i].div_shift,
-			.div_limit = UINT32_MAX / hk_classes[i].size,
+			.base = base,
+			.start_mul = hk_classes[i].start_mul,
+			.start_limit = slab_start_limit(size, cap),
 		};
 
-		/* The class-wide limit: divisibility only. */
-		for (off = 0; off < SLOT_SIZE; off += 8)
-			if (slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 + off)) !=
-			    (off % size == 0))
-				ck_abort_msg("class %u (%u B): offset %u misjudged", i, size, off);
-		/* The per-slab limit: divisibility and index < capacity. */
-		s.div_limit = cap - 1;
-		for (off = 0; off < span + 2 * size; off += 8)
-			if (slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 + off)) !=
+		ck_assert_uint_eq(hk_classes[i].start_mul, slab_start_mul(size));
+		for (off = 0; off < span + 2 * size; off++)
+			if (slab_is_block_start(&s, (void *)(uintptr_t)(base + off)) !=
 			    (off % size == 0 && off / size < cap))
 				ck_abort_msg("class %u (%u B, %u blocks): offset %u misjudged",
 					     i, size, cap, off);
 		/* Below the base: never a block. */
-		ck_assert_int_eq(slab_is_block_start(&s, (void *)(uintptr_t)(0x100000 - size)), 0);
+		for (off = 1; off <= span; off++)
+			if (slab_is_block_start(&s, (void *)(uintptr_t)(base - off)))
+				ck_abort_msg("class %u (%u B): %u bytes below the slab accepted",
+					     i, size, off);
+		/* Divisibility alone over the offsets of a whole 4 GiB window's start. */
+		s.start_limit = slab_start_limit(size, UINT32_MAX / size + 1);
+		s.base = 0;
+		for (off = 0; off < 4 * span; off++)
+			if (slab_is_block_start(&s, (void *)(uintptr_t)off) != (off % size == 0))
+				ck_abort_msg("class %u (%u B): offset %u misjudged (no bound)", i, size, off);
 	}
 }
 END_TEST
