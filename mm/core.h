@@ -39,8 +39,11 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	 * Tiny first: its class is computed (a bit scan) or read from a
 	 * table the compiler filled, right even before initialisation.
 	 */
-	if (likely(size_is_tiny(size)))
-		return heap_alloc_tiny(size_to_tiny_class(size));
+	if (likely(size_is_tiny(size))) {
+		if (HEAP_FIRST_POW2)
+			return heap_alloc_tiny(size_to_tiny_class(size));
+		return heap_alloc_tiny_bin(size_to_tiny_bin(size));
+	}
 	/* Without slab boxes (HK_NR_CLASSES 0) Large serves everything. */
 	if (HK_NR_CLASSES && likely(size <= HEAP_MAX_SIZE))
 		return heap_alloc_cls(size_to_class(size), size);
@@ -65,7 +68,7 @@ static __fastpath_inline void hk_free(void *ptr)
 	struct slab *s;
 	tp_bin_t *b;
 
-	if (unlikely(registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)) {
+	if (unlikely(registry_lookup_is_not((uintptr_t)ptr, REG_SUPERSLAB))) {
 		core_free_slow(ptr);
 		return;
 	}

@@ -45,6 +45,11 @@
 #define a_fence(mo)		__atomic_thread_fence(mo)
 #endif
 
+/* A relaxed load of the byte at p compared with v: nonzero if they differ. */
+#ifndef a_load_u8_ne
+#define a_load_u8_ne(p, v)	(__atomic_load_n((const unsigned char *)(p), A_RELAXED) != (v))
+#endif
+
 /* A spin-wait hint; without one, only a compiler barrier. */
 #ifndef cpu_relax
 static inline void cpu_relax(void)

@@ -74,6 +74,16 @@ struct size_class {
 	uint64_t start_mul;		/* block-start check: slab_start_mul(size) */
 };
 
+struct heap;
+
+/* A thread's free blocks of one class (struct heap_tls::bins). */
+struct bin {
+	void *free;			/* free blocks of this heap's slabs (LIFO) */
+	struct heap *heap;		/* hk_tls.heap (NULL without one): free's owner test */
+	int32_t room;			/* frees until a flush: limit - blocks held */
+	uint32_t limit;			/* most blocks held (0 before init) */
+} __aligned(32);
+
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 extern uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
@@ -101,13 +111,22 @@ static __always_inline unsigned int size_to_small_class(size_t size)
 	return hk_class_small[(size + (1UL << SMALL_LOOKUP_SHIFT) - 1) >> SMALL_LOOKUP_SHIFT];
 }
 
+/*
+ * Offset in heap_tls::bins of the bin for a request for which
+ * size_is_tiny(), with finer Tiny classes (!HEAP_FIRST_POW2).
+ */
+static __always_inline unsigned int size_to_tiny_bin(size_t size)
+{
+	return hk_tiny_bin[(size + 15) >> 4];
+}
+
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
 {
 	if (HEAP_FIRST_POW2)
 		return hk_log2((size - 1) | ((1UL << HEAP_FIRST_MIN_SHIFT) - 1)) -
 		       (HEAP_FIRST_MIN_SHIFT - 1);
-	return hk_tiny_class[(size + 15) >> 4];
+	return size_to_tiny_bin(size) / sizeof(struct bin);
 }
 
 static __always_inline unsigned int size_to_class(size_t size)
@@ -124,13 +143,6 @@ static __always_inline unsigned int size_to_class(size_t size)
 /* ------------------------------------------------------------------ */
 
 struct heap_tls;
-
-struct bin {
-	void *free;			/* free blocks of this heap's slabs (LIFO) */
-	struct heap *heap;		/* hk_tls.heap (NULL without one): free's owner test */
-	int32_t room;			/* frees until a flush: limit - blocks held */
-	uint32_t limit;			/* most blocks held (0 before init) */
-} __aligned(32);
 
 struct heap {
 	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
@@ -548,6 +560,25 @@ static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 	      (HEAP_FIRST_MIN_SHIFT - 1) * sizeof(struct bin);
 	b = tp_bin(off);
 	p = b->free;
+
+	if (unlikely(!p))
+		return heap_alloc_slow_bin(off);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	return bin_pop(b, p, cls);
+}
+
+/*
+ * The same for finer Tiny classes (!HEAP_FIRST_POW2): binoff is the
+ * bin's offset in heap_tls::bins, read from hk_tiny_bin[] (a table the
+ * compiler filled, so valid before initialisation too), and is added to
+ * the front's offset as it is, with no shift of a class.
+ */
+static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int binoff)
+{
+	uintptr_t off = heap_tls_tpoff() + offsetof(struct heap_tls, bins) + binoff;
+	unsigned int cls = binoff / sizeof(struct bin);
+	tp_bin_t *b = tp_bin(off);
+	void *p = b->free;
 
 	if (unlikely(!p))
 		return heap_alloc_slow_bin(off);

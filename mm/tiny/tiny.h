@@ -35,7 +35,7 @@
  * Tiny's class for a request of s bytes, s a multiple of 16 up to
  * TINY_MAX_SIZE, as a constant expression: the number of classes below
  * s, counted per doubling (the 16 B class, then those of each 2^d+1 ..
- * 2^(d+1) that are smaller than s). hk_tiny_class[] is built from it at
+ * 2^(d+1) that are smaller than s). hk_tiny_bin[] is built from it at
  * compile time, so that malloc's lookup is right before any
  * initialisation (the slow path then needs only the bin).
  */
@@ -56,10 +56,13 @@
 #define TINY_CLASS_TABLE_LEN	65
 
 /*
- * hk_tiny_class[(size + 15) >> 4]: Tiny's class of size (<= TINY_MAX_SIZE).
- * Defined by the Tiny box only; without it no code reads it.
+ * hk_tiny_bin[(size + 15) >> 4]: the offset in struct heap_tls::bins of
+ * the bin of Tiny's class of size (<= TINY_MAX_SIZE), the class times
+ * sizeof(struct bin): malloc adds it to the front's offset from the
+ * thread pointer, with no shift. Defined by the Tiny box only; without it
+ * no code reads it.
  */
-extern const uint8_t hk_tiny_class[TINY_CLASS_TABLE_LEN];
+extern const uint16_t hk_tiny_bin[TINY_CLASS_TABLE_LEN];
 
 #ifdef CONFIG_TINY_ULTRAHOT
 #define ULTRAHOT_CAP	32

@@ -14,6 +14,22 @@ static inline void cpu_relax(void)
 }
 #define cpu_relax cpu_relax
 
+/*
+ * A relaxed load of the byte at p compared with the constant v: nonzero
+ * if they differ. One "cmpb $v, (p)", where the compiler keeps an atomic
+ * load apart from the compare (a movzbl and a cmp). Used on free's fast
+ * path (registry_lookup_is()). ThreadSanitizer sees no access in an asm
+ * statement: its builds take the generic load.
+ */
+#ifndef __SANITIZE_THREAD__
+#define a_load_u8_ne(p, v)	({					\
+	int __ne;							\
+	__asm__("cmpb %2, %1" : "=@ccne" (__ne)				\
+		: "m" (*(const unsigned char *)(p)), "i" ((unsigned char)(v))); \
+	__ne;								\
+})
+#endif
+
 #include <asm-generic/atomic.h>
 
 #endif /* _ASM_X86_64_ATOMIC_H */
