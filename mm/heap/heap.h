@@ -93,7 +93,7 @@ extern uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
  * class). The first classes (Tiny's) are tested first: with power-of-two
  * classes from 16 B, 1..HEAP_FIRST_MAX_SIZE is computed (a bit scan) and
  * 0 goes through the table; with finer classes 0..HEAP_FIRST_MAX_SIZE is
- * one byte load from hk_tiny_class[], a table the compiler fills
+ * one load from hk_tiny_bin[], a table the compiler fills
  * (mm/tiny/tiny.h), so it is right before initialisation too. The tests on the constants fold
  * away (no first classes without Tiny: size_is_tiny() is then always
  * false).

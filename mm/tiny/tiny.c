@@ -9,7 +9,7 @@
  * TINY_MAX_SIZE is a class, so the aligned allocation paths (which take
  * the first class whose size is a multiple of the alignment) always find
  * one within the doubling. The block-start check of free works for any
- * size (the slab's div_mul/div_shift).
+ * size (the slab's start_mul/start_limit).
  */
 #include <hakmem/print.h>
 #include "box.h"
