@@ -46,7 +46,7 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	}
 	/* Without slab boxes (HK_NR_CLASSES 0) Large serves everything. */
 	if (HK_NR_CLASSES && likely(size <= HEAP_MAX_SIZE))
-		return heap_alloc_cls(size_to_class(size), size);
+		return heap_alloc_bin(size_to_bin(size), size);
 	return core_alloc_large(size);
 }
 
@@ -74,15 +74,15 @@ static __fastpath_inline void hk_free(void *ptr)
 	}
 	s = slab_of_chunk(chunk, ptr);
 	/*
-	 * The bin of the slab's class in this thread; it names this thread's
-	 * heap (b->heap is hk_tls.heap), so the owner test needs no other
-	 * TLS access. A slot without a slab has a bin's offset too
-	 * (ss_slot_tpoff, or its last slab's) and HEAP_NONE as its owner,
-	 * which matches no bin.
+	 * The bin of the slab's class in this thread. Its tag names this
+	 * thread's heap: one test says that the slab is this thread's and
+	 * that ptr is one of its block starts (slab_owner_block_start()).
+	 * A slot without a slab has a bin's offset too (ss_slot_tpoff, or
+	 * its last slab's) and SLAB_TAG_NONE, which matches no bin.
 	 */
 	b = tp_bin(s->bin_tpoff);
-	if (unlikely(s->owner != b->heap)) {
-		heap_free_other(ptr);
+	if (unlikely(!slab_owner_block_start(s, ptr, b->tag))) {
+		heap_free_nonlocal(ptr);
 		return;
 	}
 	if (ultrahot_free(s, ptr))

@@ -18,9 +18,10 @@ size_t heap_cache_max;
 size_t heap_cache_safe_grow;
 uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* One more entry than used, so that it never has length 0. */
-uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
+uint16_t hk_bin_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
 
 BUILD_BUG_ON(HK_NR_CLASSES > 255);
+BUILD_BUG_ON(HK_CLASS_ARRAY * sizeof(struct bin) > UINT16_MAX);
 /* Finer first classes are looked up in hk_class_small[]. */
 BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
 
@@ -153,7 +154,8 @@ void heap_classes_init(void)
 	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)
 		hk_class_small[i] = (uint8_t)class_first_fit(i ? (size_t)i << SMALL_LOOKUP_SHIFT : 1);
 	for (i = SMALL_LOOKUP_MAX >> COARSE_LOOKUP_SHIFT; i < coarse_end; i++)
-		hk_class_coarse[i] = (uint8_t)class_first_fit(((size_t)i + 1) << COARSE_LOOKUP_SHIFT);
+		hk_bin_coarse[i] = (uint16_t)(class_first_fit(((size_t)i + 1) << COARSE_LOOKUP_SHIFT) *
+					      sizeof(struct bin));
 	if (IS_ENABLED(CONFIG_DEBUG_ASSERT))
 		heap_boxes_check();
 }

@@ -196,7 +196,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->start_limit = slab_start_limit(c->size, s->capacity);
 	s->dfkey = dfkey_of_slab();
 	s->bin_tpoff = heap_bin_tpoff(cls);
-	s->base = (uint32_t)(uintptr_t)slab_start(s);
+	/* free's owner test: the thread's tag added to p - tbase cancels this one. */
+	s->tbase = (uint32_t)(uintptr_t)slab_start(s) + h->tag;
 	a_store(&s->remote, 0UL, A_RELAXED);
 	/* Memcheck: no block of a new slab may be touched until handed out. */
 	vg_noaccess(slab_start(s), (size_t)c->span << SLOT_SHIFT);
@@ -208,7 +209,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 		s[i].bin_tpoff = s->bin_tpoff;
 		s[i].start_mul = s->start_mul;
 		s[i].start_limit = s->start_limit;
-		s[i].base = s->base;
+		s[i].tbase = s->tbase;
 		a_store(&s[i].owner, h, A_RELEASE);
 	}
 	a_store(&s->owner, h, A_RELEASE);
@@ -390,6 +391,23 @@ static void *meta_alloc(size_t size)
 	return p;
 }
 
+/*
+ * Owner tags (superslab.h): the heap records made so far that have one.
+ * Records are never freed (an exited thread's is adopted by the next), so
+ * the tags run out only with more live threads than SLAB_NR_TAGS - 2
+ * (1022 with 2 MiB SuperSlabs); a record made after that gets none, and
+ * its thread's frees take heap_free_nonlocal(). Under heap_lock.
+ */
+unsigned int heap_tags_used;
+unsigned int heap_tags_max = SLAB_NR_TAGS - 2;
+
+static uint32_t heap_new_tag(void)
+{
+	if (heap_tags_used >= heap_tags_max)
+		return SLAB_TAG_NONE;
+	return ++heap_tags_used << SLAB_TAG_SHIFT;
+}
+
 static __slowpath struct heap *heap_thread_start(void)
 {
 	struct heap *h;
@@ -408,6 +426,7 @@ static __slowpath struct heap *heap_thread_start(void)
 		if (h) {
 			h->all_next = heap_all;
 			heap_all = h;
+			h->tag = heap_new_tag();
 		}
 	}
 	if (h) {
@@ -433,8 +452,9 @@ static __slowpath struct heap *heap_thread_start(void)
 			hk_tls.bins[i].limit = hk_classes[i].limit;
 			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
 		}
-		/* free's owner test compares a slab's owner with this. */
 		hk_tls.bins[i].heap = h;
+		/* free's owner test: the tag of h's slabs, or 0 if it has none. */
+		hk_tls.bins[i].tag = h->tag == SLAB_TAG_NONE ? 0 : h->tag;
 	}
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
@@ -538,6 +558,7 @@ static void heap_hand_back_front(struct heap *h, int park)
 		t->bins[cls].limit = 0;
 		/* No slab is this thread's any more: frees go the remote way. */
 		t->bins[cls].heap = NULL;
+		t->bins[cls].tag = 0;
 	}
 	if (park) {
 		h->saved_grown = t->cache_grown;
@@ -982,6 +1003,27 @@ void heap_free_other(void *p)
 	} while (!a_cas(&s->remote, &old, nw, A_RELEASE));
 	if (old & REMOTE_FULL)
 		notify_push(s->owner, s);
+}
+
+/*
+ * free's fast test failed: the slab is another heap's (or no slab's), p
+ * is not one of its block starts, or the caller's heap has no tag (then
+ * the test fails for its own blocks too, and they are freed here).
+ */
+void heap_free_nonlocal(void *p)
+{
+	struct slab *s = slab_of(p);
+	struct heap *h = hk_tls.heap;
+
+	if (!h || s->owner != h) {
+		heap_free_other(p);
+		return;
+	}
+	if (h->tag != SLAB_TAG_NONE || !slab_is_block_start(s, p)) {
+		heap_bad_pointer(p);
+		return;
+	}
+	heap_free_local(s, tp_bin(s->bin_tpoff), p);
 }
 
 /* ------------------------------------------------------------------ */

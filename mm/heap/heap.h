@@ -79,14 +79,16 @@ struct heap;
 /* A thread's free blocks of one class (struct heap_tls::bins). */
 struct bin {
 	void *free;			/* free blocks of this heap's slabs (LIFO) */
-	struct heap *heap;		/* hk_tls.heap (NULL without one): free's owner test */
+	struct heap *heap;		/* hk_tls.heap (NULL without one) */
 	int32_t room;			/* frees until a flush: limit - blocks held */
 	uint32_t limit;			/* most blocks held (0 before init) */
+	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 } __aligned(32);
 
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
-extern uint8_t hk_class_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
+/* Above SMALL_LOOKUP_MAX: the class's bin offset in heap_tls::bins (class * sizeof(struct bin)). */
+extern uint16_t hk_bin_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
 
 /*
  * Class of a request of at most HEAP_MAX_SIZE bytes (with at least one
@@ -129,13 +131,23 @@ static __always_inline unsigned int size_to_tiny_class(size_t size)
 	return size_to_tiny_bin(size) / sizeof(struct bin);
 }
 
+/*
+ * Offset in heap_tls::bins of the bin of a request of at most
+ * HEAP_MAX_SIZE bytes that is not Tiny's: above SMALL_LOOKUP_MAX it is
+ * read as it is from hk_bin_coarse[] (no shift of a class number).
+ */
+static __always_inline unsigned int size_to_bin(size_t size)
+{
+	if (HEAP_MAX_SIZE <= SMALL_LOOKUP_MAX || likely(size <= SMALL_LOOKUP_MAX))
+		return size_to_small_class(size) * sizeof(struct bin);
+	return hk_bin_coarse[(size - 1) >> COARSE_LOOKUP_SHIFT];
+}
+
 static __always_inline unsigned int size_to_class(size_t size)
 {
 	if (likely(size_is_tiny(size)))
 		return size_to_tiny_class(size);
-	if (HEAP_MAX_SIZE <= SMALL_LOOKUP_MAX || likely(size <= SMALL_LOOKUP_MAX))
-		return size_to_small_class(size);
-	return hk_class_coarse[(size - 1) >> COARSE_LOOKUP_SHIFT];
+	return size_to_bin(size) / sizeof(struct bin);
 }
 
 /* ------------------------------------------------------------------ */
@@ -153,6 +165,7 @@ struct heap {
 	struct heap *all_next;			/* list of every heap record */
 	struct heap *parked_next;		/* list of records of exited threads */
 	int alive;				/* a thread uses this record */
+	uint32_t tag;				/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */
 #endif
@@ -443,6 +456,15 @@ void heap_cache_check(struct bin *busy);
 void heap_free_local_slow(struct slab *s, void *p);
 /* Tail-called by free: the return address is the program's. */
 void heap_free_other(void *p);
+/*
+ * What free's fast test refused (slab_owner_block_start()): a remote
+ * free, a bad pointer, or the owner's free of a heap without a tag.
+ * Tail-called by free.
+ */
+void heap_free_nonlocal(void *p);
+/* Owner tags given to heap records so far, and how many may be (tests lower it). */
+extern unsigned int heap_tags_used;
+extern unsigned int heap_tags_max;
 void heap_bad_pointer(void *p);
 
 void heap_classes_init(void);
@@ -521,13 +543,15 @@ static __always_inline void *bin_pop(tp_bin_t *b, void *p, unsigned int cls)
 }
 
 /*
- * Allocate a block for a request of size <= HEAP_MAX_SIZE. The slow path
- * takes the size, not the class: before the first initialisation the
- * class tables are all zero and every request misses into it.
+ * Allocate a block for a request of size <= HEAP_MAX_SIZE from the bin at
+ * binoff in heap_tls::bins (size_to_bin()). The slow path takes the size,
+ * not the class: before the first initialisation the class tables are
+ * all zero and every request misses into it.
  */
-static __fastpath_inline void *heap_alloc_cls(unsigned int cls, size_t size)
+static __fastpath_inline void *heap_alloc_bin(unsigned int binoff, size_t size)
 {
-	tp_bin_t *b = tp_bin(heap_bin_tpoff(cls));
+	unsigned int cls = binoff / sizeof(struct bin);
+	tp_bin_t *b = tp_bin(heap_tls_tpoff() + offsetof(struct heap_tls, bins) + binoff);
 	void *p = b->free;
 
 	if (unlikely(!p))
@@ -590,57 +614,61 @@ static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int binoff)
  * The block-start test: one multiply and one compare, the same for every
  * class (Documentation/architecture.md, "The block-start check").
  *
- * With m = floor(2^64 / d) + 1 for a block size d, and e = m * d - 2^64
- * (0 < e <= d: e = d for a power of two, where 2^64 / d is exact), an
- * offset n = q * d + r below 2^32 gives
+ * With m = slab_start_mul(d) = floor(2^64 / d) + 2 for a block size d,
+ * and e = m * d - 2^64 (d < e <= 2 * d), an offset n = q * d + r below
+ * 2^32 gives
  *
  *   n * m mod 2^64 = q * e + r * m
  *
  * without wrapping (as long as (q + 1) * e < m, true for every d below
- * 2^31 and n below 2^32): q * e (below n) for a multiple of d, and at
- * least m (above 2^32) for anything else. The multiples map in order, so
+ * 2^30 and n below 2^32): q * e (below 2 * n) for a multiple of d, and at
+ * least m (above 2^34) for anything else. The multiples map in order, so
  * one unsigned compare with (capacity - 1) * e accepts exactly the block
  * starts of the slab and rejects the rest: a pointer inside a block, the
  * unused tail beyond the last block, and (the offset wraps to near 2^32)
- * anything below the slab's start. tests/unit/check_classes.c checks it
- * for every class at every byte offset of a slab.
- */
-static inline uint64_t slab_start_mul(uint32_t size)
-{
-	return UINT64_MAX / size + 1 + IS_POWER_OF_2(size);
-}
-
-/* The start_limit of a slab of capacity blocks of size bytes. */
-static inline uint64_t slab_start_limit(uint32_t size, uint32_t capacity)
-{
-	return (uint64_t)(capacity - 1) * (slab_start_mul(size) * size);
-}
-
-/*
- * Is p the start of a block of s? (p lies in one of the slots of s; s is
- * the head slot or a tail slot that mirrors it.) The offset is taken in
- * 32 bits: a slab never crosses a 4 GiB boundary (a SuperSlab does not).
+ * anything below the slab's start. And whatever the constants (any
+ * class's m with any slab's limit, below 2 * SS_SIZE), no offset of
+ * SLAB_TAG_UNIT or more passes: that makes it the owner test as well
+ * (superslab.h, "Owner tags"). tests/unit/check_classes.c checks it for
+ * every class at every byte offset of a slab, and with every other tag.
+ *
+ * The offset is taken in 32 bits: a slab never crosses a 4 GiB boundary
+ * (a SuperSlab does not).
  */
 BUILD_BUG_ON(SS_SHIFT > 32);
 
-static __always_inline int slab_is_block_start(const struct slab *s, const void *p)
+static __always_inline int slab_block_start_off(const struct slab *s, uint32_t off)
 {
-	uint32_t off = (uint32_t)(uintptr_t)p - s->base;
-
 	return (uint64_t)off * s->start_mul <= s->start_limit;
 }
 
 /*
+ * free's test: p is a block start of s (p lies in one of the slots of s;
+ * s is the head slot or a tail slot that mirrors it) and tag, the
+ * calling thread's, is its owner's.
+ */
+static __always_inline int slab_owner_block_start(const struct slab *s, const void *p, uint32_t tag)
+{
+	return slab_block_start_off(s, (uint32_t)(uintptr_t)p - s->tbase + tag);
+}
+
+/*
+ * Is p the start of a block of s, whoever owns it? (The slow paths: s is
+ * a slab's head slot, or a tail slot.)
+ */
+static inline int slab_is_block_start(const struct slab *s, const void *p)
+{
+	struct slab *head = (struct slab *)(s->kind == SLAB_TAIL ? s - s->head_off : s);
+
+	return slab_block_start_off(s, (uint32_t)(uintptr_t)p - (uint32_t)(uintptr_t)slab_start(head));
+}
+
+/*
  * Free by the slab's owner thread into the class's bin b (the bin at
- * s->bin_tpoff: the owner is this thread).
+ * s->bin_tpoff: the owner is this thread), of a block start of s.
  */
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
-	/* Not a block of s (an interior or stray pointer): the guard. */
-	if (unlikely(!slab_is_block_start(s, p))) {
-		heap_bad_pointer(p);
-		return;
-	}
 	vg_open(p, FL_WORDS);
 	dfkey_put(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);

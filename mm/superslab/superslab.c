@@ -78,6 +78,9 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
 		ss->slabs[i].bin_tpoff = ss_slot_tpoff;
+		ss->slabs[i].start_mul = slab_start_mul(16);
+		ss->slabs[i].start_limit = 0;
+		slab_set_free_tag(&ss->slabs[i]);
 		ss->slabs[i].kind = SLAB_FREE;
 		ss->slabs[i].state = SLOT_UNUSED;
 	}
@@ -368,6 +371,7 @@ void ss_release(struct slab *head, unsigned int nr)
 	for (i = idx; i < idx + nr; i++) {
 		ss->slabs[i].kind = SLAB_FREE;
 		ss->slabs[i].owner = HEAP_NONE;
+		slab_set_free_tag(&ss->slabs[i]);
 		ss->slabs[i].state = (uint8_t)state;
 	}
 	ss_claim_lock(ss->pool);

@@ -74,7 +74,7 @@ struct slab {
 	uint64_t start_mul;		/* block-start check: 2^64 / size + 1, rounded down */
 	uint64_t start_limit;		/* block-start check: the last block's offset times start_mul */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
-	uint32_t base;			/* low 32 bits of the head slot's address */
+	uint32_t tbase;			/* low 32 bits of the head slot's address + the owner's tag */
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
 	uint8_t span;			/* slots covered (head slot only) */
@@ -83,7 +83,7 @@ struct slab {
 	uint8_t head_off;		/* tail slots: distance to the head slot */
 	/*
 	 * A tail slot of a span mirrors the head's owner, dfkey, bin_tpoff,
-	 * start_mul, start_limit, base and class_idx, so that the owner's free of
+	 * start_mul, start_limit, tbase and class_idx, so that the owner's free of
 	 * a block in any slot of the span takes the same fast path.
 	 */
 	/* --- shared cache line: remote frees, and the owner's slow paths --- */
@@ -236,6 +236,54 @@ static inline char *slab_start(struct slab *s)
 	struct superslab *ss = ss_of(s);
 
 	return (char *)ss_base(s) + ((size_t)(s - ss->slabs) << SLOT_SHIFT);
+}
+
+/*
+ * The block-start test's constants (slab::start_mul, start_limit; the
+ * test itself is in mm/heap/heap.h, Documentation/architecture.md "The
+ * block-start check"): m = floor(2^64 / size) + 2, so that
+ * e = m * size - 2^64 lies in (size, 2 * size], and the limit of a slab of
+ * capacity blocks, (capacity - 1) * e.
+ */
+static inline uint64_t slab_start_mul(uint32_t size)
+{
+	return UINT64_MAX / size + 2 + IS_POWER_OF_2(size);
+}
+
+static inline uint64_t slab_start_limit(uint32_t size, uint32_t capacity)
+{
+	return (uint64_t)(capacity - 1) * (slab_start_mul(size) * size);
+}
+
+/*
+ * Owner tags. free's block-start test adds the freeing thread's tag (its
+ * bins', bin::tag) to the offset of the pointer from slab::tbase, which
+ * is the slab's start plus its owner heap's tag: the offset is the true
+ * one when the tags are equal, and at least SLAB_TAG_UNIT (2^(SS_SHIFT +
+ * 1)) when they differ, above any offset the test accepts with any
+ * slab's constants (every slab is smaller than a SuperSlab, and e is
+ * below 2 * size). So the test is the owner test too. Tags are multiples
+ * of SLAB_TAG_UNIT in 32 bits: 0 is the tag of a thread without a heap
+ * (and of one whose heap got none), SLAB_TAG_NONE that of free slots
+ * (and of the slabs of a heap without a tag), and the heaps get the ones
+ * between, as long as they last (mm/heap/heap.c).
+ */
+#define SLAB_TAG_SHIFT	(SS_SHIFT + 1)
+#define SLAB_TAG_UNIT	(1U << SLAB_TAG_SHIFT)
+#define SLAB_NR_TAGS	(1U << (32 - SLAB_TAG_SHIFT))
+#define SLAB_TAG_NONE	((SLAB_NR_TAGS - 1) << SLAB_TAG_SHIFT)
+BUILD_BUG_ON(SLAB_NR_TAGS < 4);
+
+/*
+ * A slot in no slab: a tbase that no thread's tag matches, relative to
+ * the slot's own start (the offset of any pointer into it from there is
+ * below SLAB_TAG_UNIT). start_mul/start_limit stay a slab's, or are set
+ * by ss_map(): any slab's constants reject every offset that a foreign
+ * tag makes.
+ */
+static inline void slab_set_free_tag(struct slab *s)
+{
+	s->tbase = (uint32_t)(uintptr_t)slab_start(s) + SLAB_TAG_NONE;
 }
 
 /*

@@ -39,7 +39,10 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 	return 1;
 }
 
-/* Keep an owned C0/C1 block; 0 if it is not one or the stack is full. */
+/*
+ * Keep a C0/C1 block of this thread's (free checked that it is a block
+ * start of its own slab); 0 if it is not one or the stack is full.
+ */
 static __always_inline int ultrahot_free(struct slab *s, void *p)
 {
 	struct ultrahot *u = &hk_tls.boxes.ultrahot;
@@ -47,8 +50,6 @@ static __always_inline int ultrahot_free(struct slab *s, void *p)
 
 	if (i > 1 || u->count[i] == ULTRAHOT_CAP)
 		return 0;
-	if (unlikely(!slab_is_block_start(s, p)))
-		return 0;	/* the normal path reports it */
 	vg_open(p, FL_WORDS);
 	dfkey_put(s, p);
 	vg_close(p, FL_WORDS);

@@ -284,7 +284,7 @@ END_TEST
 #endif
 
 /*
- * The block-start test (one multiply, one compare: slab_is_block_start())
+ * The block-start test (one multiply, one compare: slab_owner_block_start())
  * agrees with the remainder for every class at every byte offset of a
  * slab of the class and a size beyond it, and for every offset that wraps
  * from below the slab's start; the class-wide multiplier with the limit of
@@ -304,28 +304,100 @@ START_TEST(test_block_start_check)
 		uint32_t cap = span / size;
 		uint32_t base = (uint32_t)(0x100000000ULL - 4 * (uint64_t)span);
 		struct slab s = {
-			.base = base,
+			.tbase = base,
 			.start_mul = hk_classes[i].start_mul,
 			.start_limit = slab_start_limit(size, cap),
 		};
 
 		ck_assert_uint_eq(hk_classes[i].start_mul, slab_start_mul(size));
 		for (off = 0; off < span + 2 * size; off++)
-			if (slab_is_block_start(&s, (void *)(uintptr_t)(base + off)) !=
+			if (slab_owner_block_start(&s, (void *)(uintptr_t)(base + off), 0) !=
 			    (off % size == 0 && off / size < cap))
 				ck_abort_msg("class %u (%u B, %u blocks): offset %u misjudged",
 					     i, size, cap, off);
 		/* Below the base: never a block. */
 		for (off = 1; off <= span; off++)
-			if (slab_is_block_start(&s, (void *)(uintptr_t)(base - off)))
+			if (slab_owner_block_start(&s, (void *)(uintptr_t)(base - off), 0))
 				ck_abort_msg("class %u (%u B): %u bytes below the slab accepted",
 					     i, size, off);
 		/* Divisibility alone over the offsets of a whole 4 GiB window's start. */
 		s.start_limit = slab_start_limit(size, UINT32_MAX / size + 1);
-		s.base = 0;
+		s.tbase = 0;
 		for (off = 0; off < 4 * span; off++)
-			if (slab_is_block_start(&s, (void *)(uintptr_t)off) != (off % size == 0))
+			if (slab_owner_block_start(&s, (void *)(uintptr_t)off, 0) != (off % size == 0))
 				ck_abort_msg("class %u (%u B): offset %u misjudged (no bound)", i, size, off);
+	}
+}
+END_TEST
+
+/*
+ * The same test is the owner test: a slab whose tbase carries its owner's
+ * tag accepts a pointer only with that tag. For every class, every other
+ * tag a thread may have (the heaps', 0 for none) and every 16-byte offset
+ * of a slab (block sizes are multiples of 16 B; any other offset is no
+ * multiple of the size and never passes, checked byte by byte with the
+ * first and last tags), nothing passes; with the owner's tag the block
+ * starts do. Then the constants of any class with the limit of any other
+ * (what a thread may read while a freed slot is claimed again): no
+ * offset of SLAB_TAG_UNIT or more passes, and a free slot (SLAB_TAG_NONE,
+ * as ss_map() and ss_release() leave it) is no thread's.
+ */
+START_TEST(test_block_start_owner_tag)
+{
+	const uint32_t owner = 5 << SLAB_TAG_SHIFT;
+	unsigned int i, j, k;
+	uint32_t off;
+
+	classes_setup();
+	ck_assert_uint_ge(SLAB_NR_TAGS, 8);
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		uint32_t size = hk_classes[i].size;
+		uint32_t span = (uint32_t)hk_classes[i].span << SLOT_SHIFT;
+		uint32_t cap = span / size;
+		uint32_t base = 0x40000000u + (uint32_t)SS_SIZE - span;
+		struct slab s = {
+			.tbase = base + owner,
+			.start_mul = slab_start_mul(size),
+			.start_limit = slab_start_limit(size, cap),
+		};
+
+		ck_assert_uint_lt((uint64_t)span, (uint64_t)SLAB_TAG_UNIT);
+		for (off = 0; off < span; off += 16)
+			if (slab_owner_block_start(&s, (void *)(uintptr_t)(base + off), owner) !=
+			    (off % size == 0 && off / size < cap))
+				ck_abort_msg("class %u: offset %u misjudged with the owner's tag", i, off);
+		for (k = 0; k < SLAB_NR_TAGS; k++) {
+			uint32_t tag = k << SLAB_TAG_SHIFT;
+			uint32_t step = k == 1 || k == SLAB_NR_TAGS - 1 ? 1 : 16;
+
+			if (tag == owner)
+				continue;
+			for (off = 0; off < span; off += step)
+				if (slab_owner_block_start(&s, (void *)(uintptr_t)(base + off), tag))
+					ck_abort_msg("class %u (%u B): offset %u passes with tag %u (owner 5)",
+						     i, size, off, k);
+		}
+	}
+	/* Constants of class i, limit of class j, any foreign tag: rejected. */
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		uint32_t size = hk_classes[i].size;
+
+		for (j = 0; j < HK_NR_CLASSES; j++) {
+			uint32_t sz = hk_classes[j].size;
+			uint32_t cap = ((uint32_t)hk_classes[j].span << SLOT_SHIFT) / sz;
+			struct slab s = {
+				.tbase = 0x40000000u + SLAB_TAG_NONE,
+				.start_mul = slab_start_mul(size),
+				.start_limit = slab_start_limit(sz, cap),
+			};
+
+			for (k = 0; k < SLAB_NR_TAGS - 1; k += SLAB_NR_TAGS - 2)
+				for (off = 0; off < SS_SIZE; off += size)
+					if (slab_owner_block_start(&s, (void *)(uintptr_t)(0x40000000u + off),
+								   k << SLAB_TAG_SHIFT))
+						ck_abort_msg("constants of class %u, limit of class %u: offset %u of a free slot passes with tag %u",
+							     i, j, off, k);
+		}
 	}
 }
 END_TEST
@@ -378,6 +450,7 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_realloc_growth_goes_large);
 #endif
 	tcase_add_test(tc, test_block_start_check);
+	tcase_add_test(tc, test_block_start_owner_tag);
 #endif
 	tcase_add_test(tc, test_routing);
 	suite_add_tcase(s, tc);

@@ -62,21 +62,110 @@ START_TEST(test_slab_fast_path_fields)
 		ck_assert_uint_eq(s->bin_tpoff, heap_bin_tpoff(cls));
 		ck_assert_uint_eq(s->start_mul, head->start_mul);
 		ck_assert_uint_eq(s->start_limit, head->start_limit);
-		ck_assert_uint_eq(s->base, head->base);
+		ck_assert_uint_eq(s->tbase, head->tbase);
+		/* The thread's tag is its heap's, and its slabs carry it. */
+		ck_assert_uint_eq(hk_tls.bins[cls].tag, hk_tls.heap->tag);
+		ck_assert_uint_ne(hk_tls.heap->tag, 0);
+		ck_assert_uint_ne(hk_tls.heap->tag, SLAB_TAG_NONE);
+		ck_assert_uint_eq(head->tbase, (uint32_t)(uintptr_t)slab_start(head) + hk_tls.heap->tag);
 		span = (size_t)head->span << SLOT_SHIFT;
 		start = slab_start(head);
 		/* Every byte of the span, through the slot's own record. */
 		for (off = 0; off < span; off++) {
 			int want = off % size == 0 && off / size < head->capacity;
 
-			if (slab_is_block_start(slab_of(start + off), start + off) != want)
+			if (slab_owner_block_start(slab_of(start + off), start + off,
+						   hk_tls.bins[cls].tag) != want ||
+			    slab_is_block_start(slab_of(start + off), start + off) != want)
 				ck_abort_msg("class %u (%u B): offset %u misjudged", cls, size, off);
+			/* No other thread's tag, nor none, passes. */
+			if (slab_owner_block_start(slab_of(start + off), start + off, 0) ||
+			    slab_owner_block_start(slab_of(start + off), start + off,
+						   hk_tls.heap->tag + SLAB_TAG_UNIT))
+				ck_abort_msg("class %u (%u B): offset %u passes a foreign tag", cls, size, off);
 		}
 		hak_free(p);
 		/* Freed by its owner: on top of this thread's bin (or UltraHot's stack). */
 		if (!IS_ENABLED(CONFIG_TINY_ULTRAHOT) || cls > 1)
 			ck_assert_ptr_eq(hk_tls.bins[cls].free, p);
 	}
+}
+END_TEST
+
+/*
+ * A heap record made after the owner tags ran out has none: its thread's
+ * frees fail the fast test for its own blocks too and are made by
+ * heap_free_nonlocal(), into the same bin; an interior pointer is still
+ * refused, and another thread's free of its block is a remote free.
+ */
+static void *untagged_worker(void *arg)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		uint32_t size = hk_classes[cls].size;
+		char *p = hak_malloc(size), *q;
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(hk_tls.heap->tag, SLAB_TAG_NONE);
+		ck_assert_uint_eq(hk_tls.bins[cls].tag, 0);
+		ck_assert_int_eq(slab_owner_block_start(slab_of(p), p, hk_tls.bins[cls].tag), 0);
+		memset(p, 7, size);
+		hak_free(p + 16);		/* refused: p stays allocated */
+		ck_assert_int_eq(p[size - 1], 7);
+		hak_free(p);
+		if (!IS_ENABLED(CONFIG_TINY_ULTRAHOT) || cls > 1)
+			ck_assert_ptr_eq(hk_tls.bins[cls].free, p);
+		q = hak_malloc(size);
+		ck_assert_ptr_eq(q, p);
+		*(char **)arg = q;	/* the last one, for the main thread */
+		if (cls + 1 < HK_NR_CLASSES)
+			hak_free(q);
+	}
+	return NULL;
+}
+
+START_TEST(test_untagged_heap_frees)
+{
+	pthread_t t;
+	char *last = NULL;
+
+	hak_free(hak_malloc(16));	/* this thread's heap: tagged */
+	ck_assert_uint_ne(hk_tls.heap->tag, SLAB_TAG_NONE);
+	heap_tags_max = heap_tags_used;
+	ck_assert_int_eq(pthread_create(&t, NULL, untagged_worker, &last), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_ptr_nonnull(last);
+	/* Remote: onto the parked heap's slab, not into this thread's bin. */
+	hak_free(last);
+	ck_assert_ptr_ne(hk_tls.bins[HK_NR_CLASSES - 1].free, last);
+}
+END_TEST
+
+/*
+ * A slab given back to the pool takes its owner's tag with it: a stale
+ * pointer into the free slot, freed again by the thread that owned it,
+ * fails free's fast test and is refused (the guard), not put in a bin.
+ */
+START_TEST(test_free_slot_not_owned)
+{
+	unsigned int cls = HK_NR_CLASSES - 1;
+	uint32_t size;
+	char *p;
+
+	ck_assert_int_eq(heap_init(), 0);
+	size = hk_classes[cls].size;
+	p = hak_malloc(size);
+	ck_assert_ptr_nonnull(p);
+	hak_free(p);
+	hak_malloc_trim(0);	/* the bin flushed, the slab all free: retired */
+	if (slab_of(p)->kind != SLAB_FREE)
+		return;		/* kept (a dirty floor): nothing to try */
+	ck_assert_ptr_eq(slab_of(p)->owner, HEAP_NONE);
+	ck_assert_int_eq(slab_owner_block_start(slab_of(p), p, hk_tls.bins[cls].tag), 0);
+	hak_free(p);		/* refused: leaked by the guard */
+	ck_assert_ptr_ne(hk_tls.bins[cls].free, p);
+	ck_assert_uint_eq(slab_of(p)->kind, SLAB_FREE);
 }
 END_TEST
 
@@ -165,8 +254,7 @@ START_TEST(test_slab_tail_refused)
 		p = hak_malloc(size);
 		ck_assert_ptr_nonnull(p);
 		s = slab_block_head(p);
-		tail = (char *)(uintptr_t)(s->base + (uintptr_t)s->capacity * size) +
-		       ((uintptr_t)p & ~(uintptr_t)UINT32_MAX);
+		tail = slab_start(s) + (uintptr_t)s->capacity * size;
 		if (((size_t)s->span << SLOT_SHIFT) - (size_t)s->capacity * size < 16) {
 			hak_free(p);
 			continue;
@@ -509,6 +597,8 @@ static Suite *heap_suite(void)
 
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_slab_fast_path_fields);
+	tcase_add_test(tc, test_untagged_heap_frees);
+	tcase_add_test(tc, test_free_slot_not_owned);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
