@@ -887,7 +887,13 @@ START_TEST(test_large_cache_bins)
 	ck_assert_int_eq(hak_malloc_trim(0), 1);
 	ck_assert_uint_eq(large_cached_bytes(), 0);
 	large_cache_check();
-	ck_assert_int_eq(hak_malloc_trim(0), 0);
+	/*
+	 * Nothing left in Large's cache to give back. (Not malloc_trim():
+	 * the slab side may have something again, Check's own buffers
+	 * between the two calls, alone in a slab: the suite run alone
+	 * failed so, CK_RUN_SUITE=large-cache, on main at bb9f6f2 too.)
+	 */
+	ck_assert_int_eq(large_trim(), 0);
 }
 END_TEST
 
