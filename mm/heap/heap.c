@@ -36,6 +36,21 @@ static struct heap *heap_all;			/* every record ever made */
 static struct heap *heap_parked;		/* records of exited threads */
 static char *meta_cur, *meta_end;		/* bump area for records */
 
+/*
+ * The record whose block the calling thread freed first while it had no
+ * heap of its own (NULL: none yet), the one it wants. A thread that
+ * starts by freeing what an exited thread left it (a server handing its
+ * live blocks over to a new thread) adopts that thread's record if it is
+ * parked, rather than whichever record was parked last: the blocks it
+ * inherits are then its own, and their frees local. If the record is
+ * still in use (the new thread raced ahead of the exiting one), the
+ * thread starts with another and records what it wanted in that record
+ * (heap::want), for heap_want_free(). Also set by heap_thread_exit() to
+ * the exiting thread's own record: a thread that frees after its heap
+ * was parked (other keys' destructors) does not adopt one on free.
+ */
+static __hk_tls struct heap *heap_hint;
+
 static void heap_thread_exit(void *arg);
 static void heap_stats_fold(struct heap *h);
 
@@ -404,6 +419,32 @@ static void *meta_alloc(size_t size)
 	return p;
 }
 
+/* Put record h on the parked list (heap_lock held). */
+static void parked_push(struct heap *h)
+{
+	h->parked_next = heap_parked;
+	if (heap_parked)
+		heap_parked->parked_pprev = &h->parked_next;
+	h->parked_pprev = &heap_parked;
+	heap_parked = h;
+}
+
+/* Take record h, on the parked list, off it (heap_lock held). */
+static void parked_remove(struct heap *h)
+{
+	HK_ASSERT(h->parked_pprev && *h->parked_pprev == h && !h->alive);
+	*h->parked_pprev = h->parked_next;
+	if (h->parked_next)
+		h->parked_next->parked_pprev = h->parked_pprev;
+	h->parked_next = NULL;
+	h->parked_pprev = NULL;
+}
+
+/*
+ * The calling thread's first use of the heap: adopt a parked record (the
+ * one of heap_hint if it is parked, else the one parked last), with the
+ * bins its last thread left, or make a new one.
+ */
 static __slowpath struct heap *heap_thread_start(void)
 {
 	struct heap *h;
@@ -413,9 +454,11 @@ static __slowpath struct heap *heap_thread_start(void)
 	if (unlikely(heap_init()))
 		return NULL;
 	hk_lock(&heap_lock);
-	h = heap_parked;
+	h = heap_hint;
+	if (!h || !h->parked_pprev)
+		h = heap_parked;
 	if (h) {
-		heap_parked = h->parked_next;
+		parked_remove(h);
 		adopted = 1;
 	} else {
 		h = meta_alloc(sizeof(*h));
@@ -426,6 +469,8 @@ static __slowpath struct heap *heap_thread_start(void)
 	}
 	if (h) {
 		h->alive = 1;
+		/* What this thread still wants, if it did not get it. */
+		a_store(&h->want, heap_hint != h ? heap_hint : NULL, A_RELAXED);
 		/* For mallinfo(): the front whose bins it may read. */
 		if (IS_ENABLED(CONFIG_MALLOC_INFO))
 			h->tls = &hk_tls;
@@ -590,23 +635,28 @@ static void heap_saved_drain(struct heap *h)
 	h->saved_grown = 0;
 }
 
-/* The pthread key's destructor (CONFIG_THREADS). */
-static __maybe_unused void heap_thread_exit(void *arg)
+/* Park h, the calling thread's record: the thread has no heap after it. */
+static void heap_park(struct heap *h)
 {
-	struct heap_tls *t = &hk_tls;
-	struct heap *h = t->heap;
-
-	if (!h)
-		return;
 	heap_park_front(h);
 	heap_stats_fold(h);
-	t->heap = NULL;
+	hk_tls.heap = NULL;
 	hk_lock(&heap_lock);
 	h->alive = 0;
 	h->tls = NULL;
-	h->parked_next = heap_parked;
-	heap_parked = h;
+	parked_push(h);
 	hk_unlock(&heap_lock);
+}
+
+/* The pthread key's destructor (CONFIG_THREADS). */
+static __maybe_unused void heap_thread_exit(void *arg)
+{
+	struct heap *h = hk_tls.heap;
+
+	if (!h)
+		return;
+	heap_park(h);
+	heap_hint = h;
 }
 
 /* ------------------------------------------------------------------ */
@@ -969,6 +1019,43 @@ static void notify_push(struct heap *h, struct slab *s)
 	} while (!a_cas(&h->notify, &old, s, A_RELEASE));
 }
 
+/*
+ * The first free of a thread without a heap (heap_hint NULL), of a block
+ * of slab s: if the record that owns s is parked (its thread exited),
+ * adopt it now; the block is then the caller's own (returns 1). Else
+ * remember the record for heap_thread_start().
+ */
+static __slowpath int heap_adopt_on_free(struct slab *s)
+{
+	struct heap *owner = a_load(&s->owner, A_ACQUIRE);
+
+	heap_hint = owner;
+	if (a_load(&owner->alive, A_RELAXED))
+		return 0;
+	return heap_thread_start() == owner;
+}
+
+/*
+ * A free into slab s, owned by the record that the caller's, h, wants
+ * (h->want: the caller started while that record was still in use, its
+ * thread not yet gone). Once that record is parked, the caller parks h
+ * and adopts it: the blocks it inherited become local again, and h is
+ * free for whoever wants it. Returns 1 if the block is the caller's own
+ * then. A thread moves at most once this way (adopting the wanted record
+ * ends its want; if another thread took it first, the caller starts
+ * again with what it finds and keeps wanting it).
+ */
+static __slowpath int heap_want_free(struct slab *s, struct heap *h)
+{
+	struct heap *owner = a_load(&s->owner, A_ACQUIRE);
+
+	if (a_load(&owner->alive, A_RELAXED))
+		return 0;
+	heap_park(h);
+	STAT_INC_TLS(STAT_HEAPS_SWITCHED);
+	return heap_thread_start() == owner;
+}
+
 /* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
 void heap_free_other(void *p)
 {
@@ -982,6 +1069,15 @@ void heap_free_other(void *p)
 		/* A free slot or the middle of a block. */
 		guard_foreign(p, GUARD_FREE, caller);
 		return;
+	}
+	if (IS_ENABLED(CONFIG_THREADS)) {
+		struct heap *h = hk_tls.heap;
+
+		if (unlikely(h ? s->owner == h->want && heap_want_free(s, h) :
+			     !heap_hint && heap_adopt_on_free(s))) {
+			heap_free_local(s, tp_bin(s->bin_tpoff), p);
+			return;
+		}
 	}
 	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */
@@ -1032,28 +1128,38 @@ int heap_init(void)
 
 unsigned long heap_trim(void)
 {
-	struct heap *h, *list;
+	struct heap *h, *list, *rev;
 
 	/* The caller's own front first. */
 	if (hk_tls.heap)
 		heap_release_front(hk_tls.heap);
-	/* Parked records: take them all, sweep, park them again. */
+	/*
+	 * Parked records: take them all (off the list: no thread adopts one
+	 * meanwhile), sweep, park them again.
+	 */
 	hk_lock(&heap_lock);
 	list = heap_parked;
 	heap_parked = NULL;
+	for (h = list; h; h = h->parked_next)
+		h->parked_pprev = NULL;
 	hk_unlock(&heap_lock);
 	for (h = list; h; h = h->parked_next) {
 		heap_saved_drain(h);
 		heap_collect(h);
 	}
-	if (list) {
-		hk_lock(&heap_lock);
-		for (h = list; h->parked_next; h = h->parked_next)
-			;
-		h->parked_next = heap_parked;
-		heap_parked = list;
-		hk_unlock(&heap_lock);
+	/* Reversed, then pushed one by one: the same order as before. */
+	for (rev = NULL; list; rev = h) {
+		h = list;
+		list = h->parked_next;
+		h->parked_next = rev;
 	}
+	hk_lock(&heap_lock);
+	while (rev) {
+		h = rev;
+		rev = h->parked_next;
+		parked_push(h);
+	}
+	hk_unlock(&heap_lock);
 	return ss_trim_all();
 }
 
@@ -1151,7 +1257,6 @@ void heap_fork_child(void)
 			continue;
 		h->alive = 0;
 		h->tls = NULL;
-		h->parked_next = heap_parked;
-		heap_parked = h;
+		parked_push(h);
 	}
 }
