@@ -38,16 +38,17 @@ static char *meta_cur, *meta_end;		/* bump area for records */
 
 /*
  * The record whose block the calling thread freed first while it had no
- * heap of its own (NULL: none yet), the one it wants. A thread that
- * starts by freeing what an exited thread left it (a server handing its
- * live blocks over to a new thread) adopts that thread's record if it is
- * parked, rather than whichever record was parked last: the blocks it
- * inherits are then its own, and their frees local. If the record is
- * still in use (the new thread raced ahead of the exiting one), the
- * thread starts with another and records what it wanted in that record
- * (heap::want), for heap_want_free(). Also set by heap_thread_exit() to
- * the exiting thread's own record: a thread that frees after its heap
- * was parked (other keys' destructors) does not adopt one on free.
+ * heap of its own, or the record it has or had (NULL: neither yet, the
+ * one test on the remote-free path). A thread that starts by freeing what
+ * an exited thread left it (a server handing its live blocks over to a
+ * new thread) adopts that thread's record if it is parked, rather than
+ * whichever record was parked last: the blocks it inherits are then its
+ * own, and their frees local. If the record is still in use (the new
+ * thread raced ahead of the exiting one), it is remembered: the thread
+ * adopts it at its first malloc if it is parked by then. Also set by
+ * heap_thread_exit() to the exiting thread's own record: a thread that
+ * frees after its heap was parked (other keys' destructors) does not
+ * adopt one on free.
  */
 static __hk_tls struct heap *heap_hint;
 
@@ -469,8 +470,6 @@ static __slowpath struct heap *heap_thread_start(void)
 	}
 	if (h) {
 		h->alive = 1;
-		/* What this thread still wants, if it did not get it. */
-		a_store(&h->want, heap_hint != h ? heap_hint : NULL, A_RELAXED);
 		/* For mallinfo(): the front whose bins it may read. */
 		if (IS_ENABLED(CONFIG_MALLOC_INFO))
 			h->tls = &hk_tls;
@@ -498,6 +497,7 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
 	hk_tls.heap = h;
+	heap_hint = h;
 	hk_tls.dfkey = hk_dfkey;
 	heap_key_set(h);
 	hk_tls.flkey = hk_flkey;
@@ -1035,50 +1035,11 @@ static __slowpath int heap_adopt_on_free(struct slab *s)
 	return heap_thread_start() == owner;
 }
 
-/*
- * A free into slab s, owned by the record that the caller's, h, wants
- * (h->want: the caller started while that record was still in use, its
- * thread not yet gone). Once that record is parked, the caller parks h
- * and adopts it: the blocks it inherited become local again, and h is
- * free for whoever wants it. Returns 1 if the block is the caller's own
- * then. A thread moves at most once this way (adopting the wanted record
- * ends its want; if another thread took it first, the caller starts
- * again with what it finds and keeps wanting it).
- */
-static __slowpath int heap_want_free(struct slab *s, struct heap *h)
+/* Push block p of slab s, another heap's, on the slab's remote list. */
+static __always_inline void heap_free_remote(struct slab *s, void *p)
 {
-	struct heap *owner = a_load(&s->owner, A_ACQUIRE);
-
-	if (a_load(&owner->alive, A_RELAXED))
-		return 0;
-	heap_park(h);
-	STAT_INC_TLS(STAT_HEAPS_SWITCHED);
-	return heap_thread_start() == owner;
-}
-
-/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
-void heap_free_other(void *p)
-{
-	const void *caller = __builtin_return_address(0);
-	struct slab *s = slab_of(p);
 	uintptr_t old, nw;
 
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
-	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
-		/* A free slot or the middle of a block. */
-		guard_foreign(p, GUARD_FREE, caller);
-		return;
-	}
-	if (IS_ENABLED(CONFIG_THREADS)) {
-		struct heap *h = hk_tls.heap;
-
-		if (unlikely(h ? s->owner == h->want && heap_want_free(s, h) :
-			     !heap_hint && heap_adopt_on_free(s))) {
-			heap_free_local(s, tp_bin(s->bin_tpoff), p);
-			return;
-		}
-	}
 	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
@@ -1092,6 +1053,41 @@ void heap_free_other(void *p)
 	} while (!a_cas(&s->remote, &old, nw, A_RELEASE));
 	if (old & REMOTE_FULL)
 		notify_push(s->owner, s);
+}
+
+/*
+ * The first free of a thread without a heap, of block p of slab s: local
+ * if the thread adopts the record that owns s (heap_adopt_on_free()),
+ * else remote. Apart from heap_free_other() so that the remote path
+ * saves no register for it.
+ */
+static __slowpath void heap_free_first(struct slab *s, void *p)
+{
+	if (heap_adopt_on_free(s))
+		heap_free_local(s, tp_bin(s->bin_tpoff), p);
+	else
+		heap_free_remote(s, p);
+}
+
+/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
+void heap_free_other(void *p)
+{
+	const void *caller = __builtin_return_address(0);
+	struct slab *s = slab_of(p);
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
+		/* A free slot or the middle of a block. */
+		guard_foreign(p, GUARD_FREE, caller);
+		return;
+	}
+	/* (A thread with a heap has a hint: its own record.) */
+	if (IS_ENABLED(CONFIG_THREADS) && unlikely(!heap_hint)) {
+		heap_free_first(s, p);
+		return;
+	}
+	heap_free_remote(s, p);
 }
 
 /* ------------------------------------------------------------------ */

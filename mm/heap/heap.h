@@ -142,7 +142,6 @@ struct heap {
 	struct heap *all_next;			/* list of every heap record */
 	struct heap *parked_next;		/* list of records of exited threads */
 	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
-	struct heap *want;			/* record its thread wanted at start and has not got */
 	int alive;				/* a thread uses this record */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */

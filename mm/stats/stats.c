@@ -49,7 +49,6 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_GUARD_EVENTS] = "guard_events",
 	[STAT_THREADS] = "threads",
 	[STAT_HEAPS_ADOPTED] = "heaps_adopted",
-	[STAT_HEAPS_SWITCHED] = "heaps_switched",
 };
 
 int stats_index(const char *name)
@@ -134,7 +133,6 @@ static void stats_print(const unsigned long *s)
 	stats_title("Threads");
 	stats_row("heaps created", s[STAT_THREADS]);
 	stats_row("heaps adopted", s[STAT_HEAPS_ADOPTED]);
-	stats_row("heaps switched", s[STAT_HEAPS_SWITCHED]);
 }
 
 __attribute__((destructor)) static void stats_exit(void)

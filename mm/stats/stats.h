@@ -31,7 +31,6 @@ enum hk_stat {
 	STAT_GUARD_EVENTS,	/* foreign pointers seen by ExternalGuard */
 	STAT_THREADS,		/* heaps created */
 	STAT_HEAPS_ADOPTED,	/* heaps of exited threads taken over */
-	STAT_HEAPS_SWITCHED,	/* threads that parked their heap for the one they wanted */
 	NR_HK_STATS
 };
 

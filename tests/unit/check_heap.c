@@ -873,8 +873,9 @@ END_TEST
 /*
  * Which record a new thread takes: the one whose blocks it frees first
  * (the exited thread that handed them over), not the one parked last,
- * and, if that record was still in use when the thread started, the
- * wanted one as soon as it is parked. No block is lost on the way.
+ * whether it is parked at that free or only at the thread's first
+ * malloc. No block is lost on the way: after every block is freed and
+ * malloc_trim() swept the parked records, every slab is free again.
  */
 #define HINT_N		8
 
@@ -995,7 +996,7 @@ static void *hint_start_late(void *arg)
 	if (hk_tls.heap)
 		return (void *)1;
 	p = hak_malloc(INV_SIZE);
-	if (hk_tls.heap != hint_a.rec || hk_tls.heap->want)
+	if (hk_tls.heap != hint_a.rec)
 		return (void *)2;
 	for (i = 1; i < HINT_N; i++) {
 		hak_free(hint_a.blk[i]);
@@ -1030,73 +1031,6 @@ START_TEST(test_adopt_wanted_at_start)
 }
 END_TEST
 
-/*
- * Starts while a's record is still in use (takes another, wanting a's),
- * then frees a's blocks once a has exited: it must move to a's record,
- * park the one it had, and lose none of that record's blocks.
- */
-static void *hint_mine;		/* allocated from the record it had first */
-static struct heap *hint_first;	/* that record */
-
-static void *hint_switch(void *arg)
-{
-	unsigned int i;
-
-	hak_free(hint_a.blk[0]);	/* a runs: a remote free */
-	hint_mine = hak_malloc(INV_SIZE);
-	hint_first = hk_tls.heap;
-	sem_post(&hint_step);
-	sem_wait(&hint_resume);
-	if (!hint_first || hint_first == hint_a.rec || hint_first->want != hint_a.rec)
-		return (void *)1;
-	hak_free(hint_a.blk[1]);	/* a's record is parked now */
-	if (hk_tls.heap != hint_a.rec || hk_tls.heap->want)
-		return (void *)2;
-	if (hk_tls.bins[size_to_class(INV_SIZE)].free != hint_a.blk[1])
-		return (void *)3;
-	if (hint_first->alive || slab_block_head(hint_mine)->owner != hint_first)
-		return (void *)4;
-	for (i = 2; i < HINT_N; i++)
-		hak_free(hint_a.blk[i]);
-	heap_check(hk_tls.heap);
-	return NULL;
-}
-
-/* Adopts whatever is parked (the record the switching thread left). */
-static void *hint_adopt_any(void *arg)
-{
-	void *p = hak_malloc(INV_SIZE);
-
-	heap_check(hk_tls.heap);
-	return p;
-}
-
-START_TEST(test_switch_to_wanted)
-{
-	pthread_t t, ta;
-	void *ret, *p;
-
-	hak_free(hak_malloc(16));
-	sem_init(&hint_step, 0, 0);
-	sem_init(&hint_resume, 0, 0);
-	hint_owner_start(&hint_a, &ta);
-	ck_assert_int_eq(pthread_create(&t, NULL, hint_switch, NULL), 0);
-	sem_wait(&hint_step);
-	hint_owner_exit(&hint_a, ta);
-	sem_post(&hint_resume);
-	pthread_join(t, &ret);
-	ck_assert_ptr_null(ret);
-	/* The record left behind keeps its block; a remote free into it. */
-	ck_assert_int_eq(hint_first->alive, 0);
-	hak_free(hint_mine);
-	ck_assert_int_eq(pthread_create(&t, NULL, hint_adopt_any, NULL), 0);
-	pthread_join(t, &p);
-	ck_assert_ptr_nonnull(p);
-	hak_free(p);
-	hint_all_released(hint_a.blk, HINT_N);
-	hint_all_released(&hint_mine, 1);
-}
-END_TEST
 #endif /* CONFIG_THREADS */
 
 #ifdef CONFIG_DEBUG_ASSERT
@@ -1311,7 +1245,6 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_adopt_parked_heap);
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
-	tcase_add_test(tc, test_switch_to_wanted);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);
