@@ -945,19 +945,20 @@ static void hint_all_released(void **blk, unsigned int n)
 static struct hint_owner hint_a, hint_b;
 static sem_t hint_step, hint_resume;
 
-/* Frees a's blocks first: it must take a's record, the block local. */
+/* Frees o's blocks first: it must take o's record, the block local. */
 static void *hint_free_first(void *arg)
 {
+	struct hint_owner *o = arg;
 	unsigned int i;
 
-	hak_free(hint_a.blk[0]);
-	if (hk_tls.heap != hint_a.rec)
+	hak_free(o->blk[0]);
+	if (hk_tls.heap != o->rec)
 		return (void *)1;
 	/* A local free: the block is at the head of the bin of its class. */
-	if (hk_tls.bins[size_to_class(INV_SIZE)].free != hint_a.blk[0])
+	if (hk_tls.bins[size_to_class(INV_SIZE)].free != o->blk[0])
 		return (void *)2;
 	for (i = 1; i < HINT_N; i++)
-		hak_free(hint_a.blk[i]);
+		hak_free(o->blk[i]);
 	heap_check(hk_tls.heap);
 	return NULL;
 }
@@ -971,7 +972,7 @@ START_TEST(test_adopt_on_first_free)
 	hak_free(hak_malloc(16));	/* the main thread has its own heap */
 	hint_owner_start(&hint_a, &ta);
 	hint_owners_park(&hint_a, ta, &hint_b);
-	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, NULL), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
 	pthread_join(t, &ret);
 	ck_assert_ptr_null(ret);
 	for (i = 0; i < HINT_N; i++)
@@ -1031,6 +1032,37 @@ START_TEST(test_adopt_wanted_at_start)
 }
 END_TEST
 
+
+/*
+ * malloc_trim() takes the parked list, sweeps it and parks the records
+ * again: a new thread still finds a's record there, below b's, and takes
+ * it out of the middle of the list.
+ */
+START_TEST(test_adopt_after_trim)
+{
+	pthread_t t, ta;
+	void *ret;
+
+	hak_free(hak_malloc(16));
+	hint_owner_start(&hint_a, &ta);
+	hint_owners_park(&hint_a, ta, &hint_b);
+	hak_malloc_trim(0);
+	ck_assert_int_eq(hint_a.rec->alive, 0);
+	ck_assert_int_eq(hint_b.rec->alive, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	/* a's record is parked again, above b's: b's comes out of the middle. */
+	ck_assert_int_eq(hint_a.rec->alive, 0);
+	ck_assert_ptr_eq(hint_b.rec->parked_pprev, &hint_a.rec->parked_next);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_b), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_ptr_nonnull(hint_a.rec->parked_pprev);
+	hint_all_released(hint_a.blk, HINT_N);
+	hint_all_released(hint_b.blk, HINT_N);
+}
+END_TEST
 #endif /* CONFIG_THREADS */
 
 #ifdef CONFIG_DEBUG_ASSERT
@@ -1245,6 +1277,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_adopt_parked_heap);
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
+	tcase_add_test(tc, test_adopt_after_trim);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);
