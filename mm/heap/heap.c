@@ -36,22 +36,6 @@ static struct heap *heap_all;			/* every record ever made */
 static struct heap *heap_parked;		/* records of exited threads */
 static char *meta_cur, *meta_end;		/* bump area for records */
 
-/*
- * The record whose block the calling thread freed first while it had no
- * heap of its own, or the record it has or had (NULL: neither yet, the
- * one test on the remote-free path). A thread that starts by freeing what
- * an exited thread left it (a server handing its live blocks over to a
- * new thread) adopts that thread's record if it is parked, rather than
- * whichever record was parked last: the blocks it inherits are then its
- * own, and their frees local. If the record is still in use (the new
- * thread raced ahead of the exiting one), it is remembered: the thread
- * adopts it at its first malloc if it is parked by then. Also set by
- * heap_thread_exit() to the exiting thread's own record: a thread that
- * frees after its heap was parked (other keys' destructors) does not
- * adopt one on free.
- */
-static __hk_tls struct heap *heap_hint;
-
 static void heap_thread_exit(void *arg);
 static void heap_stats_fold(struct heap *h);
 
@@ -443,7 +427,7 @@ static void parked_remove(struct heap *h)
 
 /*
  * The calling thread's first use of the heap: adopt a parked record (the
- * one of heap_hint if it is parked, else the one parked last), with the
+ * one of hk_tls.hint if it is parked, else the one parked last), with the
  * bins its last thread left, or make a new one.
  */
 static __slowpath struct heap *heap_thread_start(void)
@@ -455,7 +439,7 @@ static __slowpath struct heap *heap_thread_start(void)
 	if (unlikely(heap_init()))
 		return NULL;
 	hk_lock(&heap_lock);
-	h = heap_hint;
+	h = hk_tls.hint;
 	if (!h || !h->parked_pprev)
 		h = heap_parked;
 	if (h) {
@@ -497,7 +481,7 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
 	hk_tls.heap = h;
-	heap_hint = h;
+	hk_tls.hint = h;
 	hk_tls.dfkey = hk_dfkey;
 	heap_key_set(h);
 	hk_tls.flkey = hk_flkey;
@@ -656,7 +640,7 @@ static __maybe_unused void heap_thread_exit(void *arg)
 	if (!h)
 		return;
 	heap_park(h);
-	heap_hint = h;
+	hk_tls.hint = h;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1020,16 +1004,31 @@ static void notify_push(struct heap *h, struct slab *s)
 }
 
 /*
- * The first free of a thread without a heap (heap_hint NULL), of a block
- * of slab s: if the record that owns s is parked (its thread exited),
- * adopt it now; the block is then the caller's own (returns 1). Else
- * remember the record for heap_thread_start().
+ * hk_tls.hint is the record whose block the calling thread freed first
+ * while it had no heap of its own, or the record it has or had (NULL:
+ * neither yet, the one test on the remote-free path). A thread that
+ * starts by freeing what an exited thread left it (a server handing its
+ * live blocks over to a new thread) adopts that thread's record if it is
+ * parked, rather than whichever record was parked last: the blocks it
+ * inherits are then its own, and their frees local. If the record is
+ * still in use (the new thread raced ahead of the exiting one), it is
+ * remembered: heap_thread_start() adopts it at the thread's first malloc
+ * if it is parked by then. heap_thread_exit() leaves it at the exiting
+ * thread's own record: a thread that frees after its heap was parked
+ * (other keys' destructors) does not adopt one on free. (A field of the
+ * front, not a TLS variable of its own: with CONFIG_VALGRIND the front
+ * is .tdata, which memcheck sees initialised.)
+ *
+ * Here, the first free of a thread without a heap, of a block of slab s:
+ * if the record that owns s is parked (its thread exited), adopt it now;
+ * the block is then the caller's own (returns 1). Else remember the
+ * record.
  */
 static __slowpath int heap_adopt_on_free(struct slab *s)
 {
 	struct heap *owner = a_load(&s->owner, A_ACQUIRE);
 
-	heap_hint = owner;
+	hk_tls.hint = owner;
 	if (a_load(&owner->alive, A_RELAXED))
 		return 0;
 	return heap_thread_start() == owner;
@@ -1083,7 +1082,7 @@ void heap_free_other(void *p)
 		return;
 	}
 	/* (A thread with a heap has a hint: its own record.) */
-	if (IS_ENABLED(CONFIG_THREADS) && unlikely(!heap_hint)) {
+	if (IS_ENABLED(CONFIG_THREADS) && unlikely(!hk_tls.hint)) {
 		heap_free_first(s, p);
 		return;
 	}

@@ -167,6 +167,7 @@ struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
+	struct heap *hint;		/* record to adopt: see heap_adopt_on_free() */
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
