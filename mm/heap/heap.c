@@ -408,6 +408,32 @@ static uint32_t heap_new_tag(void)
 	return ++heap_tags_used << SLAB_TAG_SHIFT;
 }
 
+/* Put record h on the parked list (heap_lock held). */
+static void parked_push(struct heap *h)
+{
+	h->parked_next = heap_parked;
+	if (heap_parked)
+		heap_parked->parked_pprev = &h->parked_next;
+	h->parked_pprev = &heap_parked;
+	heap_parked = h;
+}
+
+/* Take record h, on the parked list, off it (heap_lock held). */
+static void parked_remove(struct heap *h)
+{
+	HK_ASSERT(h->parked_pprev && *h->parked_pprev == h && !h->alive);
+	*h->parked_pprev = h->parked_next;
+	if (h->parked_next)
+		h->parked_next->parked_pprev = h->parked_pprev;
+	h->parked_next = NULL;
+	h->parked_pprev = NULL;
+}
+
+/*
+ * The calling thread's first use of the heap: adopt a parked record (the
+ * one of hk_tls.hint if it is parked, else the one parked last), with the
+ * bins its last thread left, or make a new one.
+ */
 static __slowpath struct heap *heap_thread_start(void)
 {
 	struct heap *h;
@@ -417,9 +443,11 @@ static __slowpath struct heap *heap_thread_start(void)
 	if (unlikely(heap_init()))
 		return NULL;
 	hk_lock(&heap_lock);
-	h = heap_parked;
+	h = hk_tls.hint;
+	if (!h || !h->parked_pprev)
+		h = heap_parked;
 	if (h) {
-		heap_parked = h->parked_next;
+		parked_remove(h);
 		adopted = 1;
 	} else {
 		h = meta_alloc(sizeof(*h));
@@ -459,6 +487,7 @@ static __slowpath struct heap *heap_thread_start(void)
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
 	hk_tls.heap = h;
+	hk_tls.hint = h;
 	hk_tls.dfkey = hk_dfkey;
 	heap_key_set(h);
 	hk_tls.flkey = hk_flkey;
@@ -597,23 +626,28 @@ static void heap_saved_drain(struct heap *h)
 	h->saved_grown = 0;
 }
 
-/* The pthread key's destructor (CONFIG_THREADS). */
-static __maybe_unused void heap_thread_exit(void *arg)
+/* Park h, the calling thread's record: the thread has no heap after it. */
+static void heap_park(struct heap *h)
 {
-	struct heap_tls *t = &hk_tls;
-	struct heap *h = t->heap;
-
-	if (!h)
-		return;
 	heap_park_front(h);
 	heap_stats_fold(h);
-	t->heap = NULL;
+	hk_tls.heap = NULL;
 	hk_lock(&heap_lock);
 	h->alive = 0;
 	h->tls = NULL;
-	h->parked_next = heap_parked;
-	heap_parked = h;
+	parked_push(h);
 	hk_unlock(&heap_lock);
+}
+
+/* The pthread key's destructor (CONFIG_THREADS). */
+static __maybe_unused void heap_thread_exit(void *arg)
+{
+	struct heap *h = hk_tls.heap;
+
+	if (!h)
+		return;
+	heap_park(h);
+	hk_tls.hint = h;
 }
 
 /* ------------------------------------------------------------------ */
@@ -976,20 +1010,42 @@ static void notify_push(struct heap *h, struct slab *s)
 	} while (!a_cas(&h->notify, &old, s, A_RELEASE));
 }
 
-/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
-void heap_free_other(void *p)
+/*
+ * hk_tls.hint is the record whose block the calling thread freed first
+ * while it had no heap of its own, or the record it has or had (NULL:
+ * neither yet, the one test on the remote-free path). A thread that
+ * starts by freeing what an exited thread left it (a server handing its
+ * live blocks over to a new thread) adopts that thread's record if it is
+ * parked, rather than whichever record was parked last: the blocks it
+ * inherits are then its own, and their frees local. If the record is
+ * still in use (the new thread raced ahead of the exiting one), it is
+ * remembered: heap_thread_start() adopts it at the thread's first malloc
+ * if it is parked by then. heap_thread_exit() leaves it at the exiting
+ * thread's own record: a thread that frees after its heap was parked
+ * (other keys' destructors) does not adopt one on free. (A field of the
+ * front, not a TLS variable of its own: with CONFIG_VALGRIND the front
+ * is .tdata, which memcheck sees initialised.)
+ *
+ * Here, the first free of a thread without a heap, of a block of slab s:
+ * if the record that owns s is parked (its thread exited), adopt it now;
+ * the block is then the caller's own (returns 1). Else remember the
+ * record.
+ */
+static __slowpath int heap_adopt_on_free(struct slab *s)
 {
-	const void *caller = __builtin_return_address(0);
-	struct slab *s = slab_of(p);
+	struct heap *owner = a_load(&s->owner, A_ACQUIRE);
+
+	hk_tls.hint = owner;
+	if (a_load(&owner->alive, A_RELAXED))
+		return 0;
+	return heap_thread_start() == owner;
+}
+
+/* Push block p of slab s, another heap's, on the slab's remote list. */
+static __always_inline void heap_free_remote(struct slab *s, void *p)
+{
 	uintptr_t old, nw;
 
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
-	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
-		/* A free slot or the middle of a block. */
-		guard_foreign(p, GUARD_FREE, caller);
-		return;
-	}
 	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
@@ -1026,6 +1082,41 @@ void heap_free_nonlocal(void *p)
 	heap_free_local(s, tp_bin(s->bin_tpoff), p);
 }
 
+/*
+ * The first free of a thread without a heap, of block p of slab s: local
+ * if the thread adopts the record that owns s (heap_adopt_on_free()),
+ * else remote. Apart from heap_free_other() so that the remote path
+ * saves no register for it.
+ */
+static __slowpath void heap_free_first(struct slab *s, void *p)
+{
+	if (heap_adopt_on_free(s))
+		heap_free_local(s, tp_bin(s->bin_tpoff), p);
+	else
+		heap_free_remote(s, p);
+}
+
+/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
+void heap_free_other(void *p)
+{
+	const void *caller = __builtin_return_address(0);
+	struct slab *s = slab_of(p);
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
+		/* A free slot or the middle of a block. */
+		guard_foreign(p, GUARD_FREE, caller);
+		return;
+	}
+	/* (A thread with a heap has a hint: its own record.) */
+	if (IS_ENABLED(CONFIG_THREADS) && unlikely(!hk_tls.hint)) {
+		heap_free_first(s, p);
+		return;
+	}
+	heap_free_remote(s, p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Initialisation, trim, statistics, fork                             */
 /* ------------------------------------------------------------------ */
@@ -1060,28 +1151,38 @@ int heap_init(void)
 
 unsigned long heap_trim(void)
 {
-	struct heap *h, *list;
+	struct heap *h, *list, *rev;
 
 	/* The caller's own front first. */
 	if (hk_tls.heap)
 		heap_release_front(hk_tls.heap);
-	/* Parked records: take them all, sweep, park them again. */
+	/*
+	 * Parked records: take them all (off the list: no thread adopts one
+	 * meanwhile), sweep, park them again.
+	 */
 	hk_lock(&heap_lock);
 	list = heap_parked;
 	heap_parked = NULL;
+	for (h = list; h; h = h->parked_next)
+		h->parked_pprev = NULL;
 	hk_unlock(&heap_lock);
 	for (h = list; h; h = h->parked_next) {
 		heap_saved_drain(h);
 		heap_collect(h);
 	}
-	if (list) {
-		hk_lock(&heap_lock);
-		for (h = list; h->parked_next; h = h->parked_next)
-			;
-		h->parked_next = heap_parked;
-		heap_parked = list;
-		hk_unlock(&heap_lock);
+	/* Reversed, then pushed one by one: the same order as before. */
+	for (rev = NULL; list; rev = h) {
+		h = list;
+		list = h->parked_next;
+		h->parked_next = rev;
 	}
+	hk_lock(&heap_lock);
+	while (rev) {
+		h = rev;
+		rev = h->parked_next;
+		parked_push(h);
+	}
+	hk_unlock(&heap_lock);
 	return ss_trim_all();
 }
 
@@ -1179,7 +1280,6 @@ void heap_fork_child(void)
 			continue;
 		h->alive = 0;
 		h->tls = NULL;
-		h->parked_next = heap_parked;
-		heap_parked = h;
+		parked_push(h);
 	}
 }

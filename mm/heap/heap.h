@@ -164,6 +164,7 @@ struct heap {
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
 	struct heap *parked_next;		/* list of records of exited threads */
+	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
 	int alive;				/* a thread uses this record */
 	uint32_t tag;				/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
 #ifdef CONFIG_STATS
@@ -190,6 +191,7 @@ struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
 	struct heap *heap;		/* this thread's record (NULL before first use) */
+	struct heap *hint;		/* record to adopt: see heap_adopt_on_free() */
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */

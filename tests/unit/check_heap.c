@@ -8,6 +8,7 @@
 
 #ifdef CONFIG_BACKEND_MMAP
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -956,6 +957,200 @@ START_TEST(test_adopt_parked_heap)
 	ck_assert_ptr_null(ret);
 }
 END_TEST
+
+/*
+ * Which record a new thread takes: the one whose blocks it frees first
+ * (the exited thread that handed them over), not the one parked last,
+ * whether it is parked at that free or only at the thread's first
+ * malloc. No block is lost on the way: after every block is freed and
+ * malloc_trim() swept the parked records, every slab is free again.
+ */
+#define HINT_N		8
+
+/* A thread that allocates HINT_N blocks, then exits when told to. */
+struct hint_owner {
+	void *blk[HINT_N];		/* its blocks, left alive */
+	struct heap *rec;		/* its record */
+	sem_t ready;			/* posted once the blocks are there */
+	sem_t go;			/* posted to let it exit */
+};
+
+static void *hint_owner_main(void *arg)
+{
+	struct hint_owner *o = arg;
+	unsigned int i;
+
+	for (i = 0; i < HINT_N; i++)
+		o->blk[i] = hak_malloc(INV_SIZE);
+	o->rec = hk_tls.heap;
+	sem_post(&o->ready);
+	sem_wait(&o->go);
+	return NULL;
+}
+
+/* Start an owner thread, wait for its blocks. */
+static void hint_owner_start(struct hint_owner *o, pthread_t *t)
+{
+	sem_init(&o->ready, 0, 0);
+	sem_init(&o->go, 0, 0);
+	ck_assert_int_eq(pthread_create(t, NULL, hint_owner_main, o), 0);
+	sem_wait(&o->ready);
+	ck_assert_ptr_nonnull(o->rec);
+}
+
+/* Let it exit, and wait until its record is parked. */
+static void hint_owner_exit(struct hint_owner *o, pthread_t t)
+{
+	sem_post(&o->go);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(o->rec->alive, 0);
+}
+
+/*
+ * Owner threads a and b, both running (two records), then parked: a's
+ * first, b's last (the head of the list).
+ */
+static void hint_owners_park(struct hint_owner *a, pthread_t ta, struct hint_owner *b)
+{
+	pthread_t tb;
+
+	hint_owner_start(b, &tb);
+	ck_assert_ptr_ne(a->rec, b->rec);
+	hint_owner_exit(a, ta);
+	hint_owner_exit(b, tb);
+}
+
+/* Every slab of the n blocks blk is back in its SuperSlab (none leaked). */
+static void hint_all_released(void **blk, unsigned int n)
+{
+	unsigned int i;
+
+	hak_malloc_trim(0);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(slab_block_head(blk[i])->kind, SLAB_FREE);
+}
+
+static struct hint_owner hint_a, hint_b;
+static sem_t hint_step, hint_resume;
+
+/* Frees o's blocks first: it must take o's record, the block local. */
+static void *hint_free_first(void *arg)
+{
+	struct hint_owner *o = arg;
+	unsigned int i;
+
+	hak_free(o->blk[0]);
+	if (hk_tls.heap != o->rec)
+		return (void *)1;
+	/* A local free: the block is at the head of the bin of its class. */
+	if (hk_tls.bins[size_to_class(INV_SIZE)].free != o->blk[0])
+		return (void *)2;
+	for (i = 1; i < HINT_N; i++)
+		hak_free(o->blk[i]);
+	heap_check(hk_tls.heap);
+	return NULL;
+}
+
+START_TEST(test_adopt_on_first_free)
+{
+	pthread_t t, ta;
+	unsigned int i;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	hint_owner_start(&hint_a, &ta);
+	hint_owners_park(&hint_a, ta, &hint_b);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	for (i = 0; i < HINT_N; i++)
+		hak_free(hint_b.blk[i]);
+	hint_all_released(hint_a.blk, HINT_N);
+	hint_all_released(hint_b.blk, HINT_N);
+}
+END_TEST
+
+/*
+ * Frees a block of a's record while a still runs, then allocates only
+ * once a's record is parked (and b's after it): it must take a's.
+ */
+static void *hint_start_late(void *arg)
+{
+	unsigned int i;
+	void *p;
+
+	hak_free(hint_a.blk[0]);	/* a runs: a remote free */
+	sem_post(&hint_step);
+	sem_wait(&hint_resume);
+	if (hk_tls.heap)
+		return (void *)1;
+	p = hak_malloc(INV_SIZE);
+	if (hk_tls.heap != hint_a.rec)
+		return (void *)2;
+	for (i = 1; i < HINT_N; i++) {
+		hak_free(hint_a.blk[i]);
+		if (hk_tls.bins[size_to_class(INV_SIZE)].free != hint_a.blk[i])
+			return (void *)3;
+	}
+	hak_free(p);
+	heap_check(hk_tls.heap);
+	return NULL;
+}
+
+START_TEST(test_adopt_wanted_at_start)
+{
+	pthread_t t, ta;
+	unsigned int i;
+	void *ret;
+
+	hak_free(hak_malloc(16));
+	sem_init(&hint_step, 0, 0);
+	sem_init(&hint_resume, 0, 0);
+	hint_owner_start(&hint_a, &ta);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_start_late, NULL), 0);
+	sem_wait(&hint_step);
+	hint_owners_park(&hint_a, ta, &hint_b);
+	sem_post(&hint_resume);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	for (i = 0; i < HINT_N; i++)
+		hak_free(hint_b.blk[i]);
+	hint_all_released(hint_a.blk, HINT_N);
+	hint_all_released(hint_b.blk, HINT_N);
+}
+END_TEST
+
+
+/*
+ * malloc_trim() takes the parked list, sweeps it and parks the records
+ * again: a new thread still finds a's record there, below b's, and takes
+ * it out of the middle of the list.
+ */
+START_TEST(test_adopt_after_trim)
+{
+	pthread_t t, ta;
+	void *ret;
+
+	hak_free(hak_malloc(16));
+	hint_owner_start(&hint_a, &ta);
+	hint_owners_park(&hint_a, ta, &hint_b);
+	hak_malloc_trim(0);
+	ck_assert_int_eq(hint_a.rec->alive, 0);
+	ck_assert_int_eq(hint_b.rec->alive, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	/* a's record is parked again, above b's: b's comes out of the middle. */
+	ck_assert_int_eq(hint_a.rec->alive, 0);
+	ck_assert_ptr_eq(hint_b.rec->parked_pprev, &hint_a.rec->parked_next);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_b), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_ptr_nonnull(hint_a.rec->parked_pprev);
+	hint_all_released(hint_a.blk, HINT_N);
+	hint_all_released(hint_b.blk, HINT_N);
+}
+END_TEST
 #endif /* CONFIG_THREADS */
 
 #ifdef CONFIG_DEBUG_ASSERT
@@ -1168,6 +1363,9 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_adopt_parked_heap);
+	tcase_add_test(tc, test_adopt_on_first_free);
+	tcase_add_test(tc, test_adopt_wanted_at_start);
+	tcase_add_test(tc, test_adopt_after_trim);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);
