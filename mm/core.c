@@ -81,8 +81,8 @@ void core_free_slow(void *ptr)
 	if (!ptr)
 		return;
 	if (reg >= REG_LARGE) {
-		/* Sampled blocks are Large ones (mm/prof). */
-		prof_free_large(ptr);
+		/* A sampled Large block leaves the profile (mm/prof). */
+		prof_free_block(ptr);
 		large_free(ptr, reg, caller);
 	}
 	else

@@ -10,6 +10,7 @@
 #include "box.h"
 #include "options/options.h"
 #include "heap.h"
+#include "prof/prof.h"
 
 #ifdef CONFIG_THREADS
 #include <pthread.h>
@@ -982,6 +983,21 @@ void heap_free_other(void *p)
 		/* A free slot or the middle of a block. */
 		guard_foreign(p, GUARD_FREE, caller);
 		return;
+	}
+	if (IS_ENABLED(CONFIG_HEAP_PROFILE)) {
+		tp_bin_t *b = tp_bin(heap_bin_tpoff(s->class_idx));
+
+		/*
+		 * A slab that holds a sampled block sends every free here,
+		 * its owner's too (heap_prof_tpoff()): the profiler forgets
+		 * the block if it is a sample (before the block can be
+		 * reused), and the owner's free is then a local one.
+		 */
+		prof_free_block(p);
+		if (s->owner == b->heap) {
+			heap_free_local(s, b, p);
+			return;
+		}
 	}
 	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */

@@ -15,9 +15,12 @@
  * A sampled block records its call stack (the .eh_frame tables, no frame
  * pointers needed: mm/prof/unwind.c on x86-64, which keeps the decoded rule
  * of each return address, else libgcc's _Unwind_Backtrace; either way the
- * stack starts at the program's call) and is served by the Large box
- * whatever its size, so that its free goes to core_free_slow(), the only
- * place that asks the profiler. The profiler's tables live in memory it
+ * stack starts at the program's call) and is served by its usual box. A
+ * slab that holds sampled blocks has its bin offset pointed at a bin no
+ * heap owns (heap_prof_tpoff()), so that every free of one of its blocks
+ * fails free's owner test and reaches heap_free_other(); a Large block's
+ * free reaches core_free_slow(). Those slow paths are the only places that
+ * ask the profiler. The profiler's tables live in memory it
  * maps itself (never malloc): stacks, interned in a hash table, with the
  * estimated live and total counts and bytes of their samples, and the
  * sampled blocks, in an open-addressing table keyed by address, with a
@@ -461,8 +464,47 @@ static int prof_sample_grow(void)
 	return 0;
 }
 
+/*
+ * The slab of block p (its head slot), or NULL if p is a Large block. p
+ * is alive: its slab stays what it is.
+ */
+static struct slab *prof_slab_of(const void *p)
+{
+	struct slab *s;
+
+	if (registry_lookup((uintptr_t)p) != REG_SUPERSLAB)
+		return NULL;
+	s = slab_of(p);
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	return s;
+}
+
+/*
+ * One sample more (d = 1) or fewer (d = -1) in slab s; under the lock.
+ * While s holds samples, the bin offset of each of its slots is
+ * heap_prof_tpoff(), a bin no heap owns: free's owner test fails for
+ * every block of s and heap_free_other() asks the profiler. The owner
+ * stores it before it hands the sampled block out, so any free of that
+ * block sees it; the last sample's free gives the slab its bin back
+ * before the block is freed (the slab cannot be empty before).
+ */
+static void prof_slab_count(struct slab *s, int d)
+{
+	uintptr_t off;
+	unsigned int i;
+
+	s->prof_nr += d;
+	if (s->prof_nr != (d > 0 ? 1U : 0U))
+		return;
+	off = s->prof_nr ? heap_prof_tpoff() : heap_bin_tpoff(s->class_idx);
+	for (i = 0; i < s->span; i++)
+		a_store(&s[i].bin_tpoff, off, A_RELAXED);
+}
+
 static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow)
 {
+	struct slab *slab = prof_slab_of(p);
 	double w = 1 / prof_one_minus_exp_neg((double)size / prof_mean);
 	struct prof_stack *s;
 	struct prof_sample *e;
@@ -501,6 +543,8 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
 	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	if (slab)
+		prof_slab_count(slab, 1);
 	if (prof_live_bytes > prof_peak_bytes) {
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
@@ -514,6 +558,7 @@ void prof_forget(const void *ptr)
 	unsigned long mask, i, j, k;
 	struct prof_sample *e;
 	struct prof_stack *s;
+	struct slab *slab;
 
 	/* Not sampled (nearly always): no lock, no lookup. */
 	if (!a_load(&prof_filter, A_ACQUIRE) || !a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
@@ -533,6 +578,9 @@ void prof_forget(const void *ptr)
 	s->live_bytes -= e->bytes;
 	prof_live_bytes -= e->bytes;
 	a_store(&prof_nr_live, prof_nr_live - 1, A_RELAXED);
+	slab = prof_slab_of(ptr);
+	if (slab)
+		prof_slab_count(slab, -1);
 	/* Backward-shift deletion: no tombstones. */
 	for (j = (i + 1) & mask; prof_sample_tab[j].ptr; j = (j + 1) & mask) {
 		k = prof_slot(prof_sample_tab[j].ptr, prof_sample_cap);
@@ -974,28 +1022,22 @@ __attribute__((destructor)) static void prof_dtor(void)
 /* Allocation                                                         */
 /* ------------------------------------------------------------------ */
 
-/* As the entry point would have, without sampling. */
-static void *prof_plain(size_t size, size_t align, int zero)
+/*
+ * As the entry point would have (sampled or not: a sampled block comes
+ * from its usual box too). grown: realloc's new block for one of that
+ * many bytes (a block grown past 32 KiB goes to Large, mm/core.h).
+ */
+static void *prof_plain(size_t size, size_t align, int zero, size_t grown)
 {
 	void *p;
 
 	if (zero)
 		return hk_alloc_zeroed(size);
+	if (grown)
+		return hk_alloc_grown(size, grown);
 	if (align <= HK_MIN_ALIGN)
 		return hk_alloc(size);
 	p = hk_alloc_aligned(align, size);
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
-	return p;
-}
-
-/* A sampled block: from the Large box, whatever its size. */
-static void *prof_large(size_t size, size_t align, int zero)
-{
-	void *p = NULL;
-
-	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
-		p = zero ? large_calloc(size) : large_alloc(size, align < HK_MIN_ALIGN ? HK_MIN_ALIGN : align);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
@@ -1045,7 +1087,7 @@ static int prof_take(struct prof_tls *t, size_t size)
 	return !t->busy;
 }
 
-__slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *caller)
+static void *prof_sample(size_t size, size_t align, int zero, size_t grown, const void *caller)
 {
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
@@ -1054,19 +1096,24 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	void *p;
 
 	if (!prof_take(t, size))
-		return prof_plain(size, align, zero);
+		return prof_plain(size, align, zero, grown);
 	t->busy++;
 	depth = prof_backtrace(pc, caller, &slow);
-	p = prof_large(size, align, zero);
+	p = prof_plain(size, align, zero, grown);
 	if (p)
 		prof_record(p, size, pc, depth, slow);
 	t->busy--;
 	return p;
 }
 
+__slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *caller)
+{
+	return prof_sample(size, align, zero, 0, caller);
+}
+
 __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller)
 {
-	void *p = prof_alloc(size, 0, 0, caller);
+	void *p = prof_sample(size, 0, 0, old, caller);
 
 	if (unlikely(!p))
 		return NULL;

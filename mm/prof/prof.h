@@ -6,10 +6,12 @@
  *
  * Each thread counts down the bytes it may still allocate before its next
  * sample (prof_left); an allocation that crosses zero takes the slow path
- * (prof_alloc), which records the call stack and serves the block from the
- * Large box. A sampled block is therefore always a Large block, and its
- * free reaches core_free_slow(), where prof_free_large() forgets it: the
- * fast path of free never looks at the profiler.
+ * (prof_alloc), which records the call stack of a block served by its
+ * usual box. The free of a sampled block always reaches a slow path: a
+ * Large block's core_free_slow(), a slab block's heap_free_other() (the
+ * profiler points its slab's bin offset at a bin no heap owns while the
+ * slab holds a sample: heap_prof_tpoff()). There prof_free_block() forgets
+ * it: the fast path of free never looks at the profiler.
  */
 #ifndef _MM_PROF_H
 #define _MM_PROF_H
@@ -43,7 +45,10 @@ void *prof_alloc(size_t size, size_t align, int zero, const void *caller);
  * crossed: a sampled new block, the contents copied, ptr freed.
  */
 void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller);
-/* ptr (a Large block) is freed or moved: drop its sample if it has one. */
+/*
+ * ptr is freed or resized in place: drop its sample if it has one (and
+ * give its slab back its bin offset if it was the slab's last sample).
+ */
 void prof_forget(const void *ptr);
 
 /*
@@ -68,8 +73,11 @@ static __always_inline int prof_tick(size_t size)
 	return unlikely((long)(prof_left -= size) < 0);
 }
 
-/* A Large block is freed (or realloc moved it). */
-static __always_inline void prof_free_large(const void *ptr)
+/*
+ * A block that may be a sample is freed (or realloc resized it in place):
+ * a Large block, or a block of a slab that holds samples.
+ */
+static __always_inline void prof_free_block(const void *ptr)
 {
 	if (unlikely(a_load(&prof_nr_live, A_RELAXED) != 0))
 		prof_forget(ptr);
@@ -92,7 +100,7 @@ static inline void *prof_realloc(void *ptr, size_t size, size_t old, const void 
 	return NULL;
 }
 
-static __always_inline void prof_free_large(const void *ptr)
+static __always_inline void prof_free_block(const void *ptr)
 {
 }
 
