@@ -958,6 +958,9 @@ void heap_check(struct heap *h)
 
 void heap_bad_pointer(void *p)
 {
+	/* A sampled block is handed out inside its block (mm/prof). */
+	if (prof_free_bad(p))
+		return;
 	guard_foreign(p, GUARD_FREE, __builtin_return_address(0));
 }
 
@@ -980,24 +983,11 @@ void heap_free_other(void *p)
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
 	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
-		/* A free slot or the middle of a block. */
+		/* A free slot or the middle of a block (a sampled one?). */
+		if (prof_free_bad(p))
+			return;
 		guard_foreign(p, GUARD_FREE, caller);
 		return;
-	}
-	if (IS_ENABLED(CONFIG_HEAP_PROFILE)) {
-		tp_bin_t *b = tp_bin(heap_bin_tpoff(s->class_idx));
-
-		/*
-		 * A slab that holds a sampled block sends every free here,
-		 * its owner's too (heap_prof_tpoff()): the profiler forgets
-		 * the block if it is a sample (before the block can be
-		 * reused), and the owner's free is then a local one.
-		 */
-		prof_free_block(p);
-		if (s->owner == b->heap) {
-			heap_free_local(s, b, p);
-			return;
-		}
 	}
 	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */

@@ -171,9 +171,6 @@ struct heap_tls {
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
-#ifdef CONFIG_HEAP_PROFILE
-	struct bin prof_bin;		/* never used: its heap is NULL (heap_prof_tpoff()) */
-#endif
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
 #endif
@@ -200,20 +197,6 @@ static __always_inline uintptr_t heap_bin_tpoff(unsigned int cls)
 {
 	return heap_tls_tpoff() + offsetof(struct heap_tls, bins) + (uintptr_t)cls * sizeof(struct bin);
 }
-
-#ifdef CONFIG_HEAP_PROFILE
-/*
- * The bin offset of a slab that holds a block the heap profiler sampled
- * (mm/prof): a bin no heap owns (its heap is NULL, which no slab's owner
- * is), so that free's owner test fails and every free of a block of that
- * slab, the owner's included, goes to heap_free_other(), which tells the
- * profiler. The fast path of free is unchanged.
- */
-static __always_inline uintptr_t heap_prof_tpoff(void)
-{
-	return heap_tls_tpoff() + offsetof(struct heap_tls, prof_bin);
-}
-#endif
 
 static __always_inline tp_bin_t *tp_bin(uintptr_t tpoff)
 {

@@ -15,12 +15,14 @@
  * A sampled block records its call stack (the .eh_frame tables, no frame
  * pointers needed: mm/prof/unwind.c on x86-64, which keeps the decoded rule
  * of each return address, else libgcc's _Unwind_Backtrace; either way the
- * stack starts at the program's call) and is served by its usual box. A
- * slab that holds sampled blocks has its bin offset pointed at a bin no
- * heap owns (heap_prof_tpoff()), so that every free of one of its blocks
- * fails free's owner test and reaches heap_free_other(); a Large block's
- * free reaches core_free_slow(). Those slow paths are the only places that
- * ask the profiler. The profiler's tables live in memory it
+ * stack starts at the program's call) and is served by the box of its
+ * size: a small one from a slab class, with PROF_OFFSET bytes more, at an
+ * address PROF_OFFSET bytes into the block, which is not a block start,
+ * so that its free fails the block-start test of free's fast path and
+ * reaches the slow path of bad pointers; a Large one (or an aligned one)
+ * by the Large box, whose free reaches core_free_slow(). Those slow paths
+ * are the only places that ask the profiler (prof_block()). The
+ * profiler's tables live in memory it
  * maps itself (never malloc): stacks, interned in a hash table, with the
  * estimated live and total counts and bytes of their samples, and the
  * sampled blocks, in an open-addressing table keyed by address, with a
@@ -73,6 +75,7 @@
 #define PROF_FP_SHIFT		16		/* counts are fixed point, 1/65536 */
 #define PROF_CHUNK		(1UL << 20)	/* arena chunk for stack records */
 #define PROF_PREFIX_MAX		200		/* longest HAKMEM_PROF_PREFIX used */
+#define PROF_OFFSET		HK_MIN_ALIGN	/* a sampled slab block: the program's address in it */
 
 /* A distinct call stack and the estimates of its samples. */
 struct prof_stack {
@@ -464,47 +467,8 @@ static int prof_sample_grow(void)
 	return 0;
 }
 
-/*
- * The slab of block p (its head slot), or NULL if p is a Large block. p
- * is alive: its slab stays what it is.
- */
-static struct slab *prof_slab_of(const void *p)
-{
-	struct slab *s;
-
-	if (registry_lookup((uintptr_t)p) != REG_SUPERSLAB)
-		return NULL;
-	s = slab_of(p);
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
-	return s;
-}
-
-/*
- * One sample more (d = 1) or fewer (d = -1) in slab s; under the lock.
- * While s holds samples, the bin offset of each of its slots is
- * heap_prof_tpoff(), a bin no heap owns: free's owner test fails for
- * every block of s and heap_free_other() asks the profiler. The owner
- * stores it before it hands the sampled block out, so any free of that
- * block sees it; the last sample's free gives the slab its bin back
- * before the block is freed (the slab cannot be empty before).
- */
-static void prof_slab_count(struct slab *s, int d)
-{
-	uintptr_t off;
-	unsigned int i;
-
-	s->prof_nr += d;
-	if (s->prof_nr != (d > 0 ? 1U : 0U))
-		return;
-	off = s->prof_nr ? heap_prof_tpoff() : heap_bin_tpoff(s->class_idx);
-	for (i = 0; i < s->span; i++)
-		a_store(&s[i].bin_tpoff, off, A_RELAXED);
-}
-
 static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow)
 {
-	struct slab *slab = prof_slab_of(p);
 	double w = 1 / prof_one_minus_exp_neg((double)size / prof_mean);
 	struct prof_stack *s;
 	struct prof_sample *e;
@@ -543,8 +507,6 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
 	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
-	if (slab)
-		prof_slab_count(slab, 1);
 	if (prof_live_bytes > prof_peak_bytes) {
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
@@ -553,34 +515,42 @@ out:
 	prof_unlock();
 }
 
-void prof_forget(const void *ptr)
+/*
+ * Might ptr be a live sample? Read without the lock: a block's free comes
+ * after its malloc returned, which came after its count went up.
+ */
+static int prof_maybe(const void *ptr)
 {
-	unsigned long mask, i, j, k;
-	struct prof_sample *e;
-	struct prof_stack *s;
-	struct slab *slab;
+	return a_load(&prof_filter, A_ACQUIRE) && a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED);
+}
 
-	/* Not sampled (nearly always): no lock, no lookup. */
-	if (!a_load(&prof_filter, A_ACQUIRE) || !a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
-		return;
-	prof_lock();
+/* The slot of ptr's sample in prof_sample_tab, or -1. Under the lock. */
+static long prof_find(const void *ptr)
+{
+	unsigned long mask = prof_sample_cap - 1, i;
+
 	prof_nr_lookups++;
-	mask = prof_sample_cap - 1;
 	for (i = prof_slot((uintptr_t)ptr, prof_sample_cap); prof_sample_tab[i].ptr != (uintptr_t)ptr;
 	     i = (i + 1) & mask)
 		if (!prof_sample_tab[i].ptr)
-			goto out;
-	e = &prof_sample_tab[i];
-	s = e->stack;
-	a_store(prof_filter_of((uintptr_t)ptr), *prof_filter_of((uintptr_t)ptr) - 1, A_RELAXED);
+			return -1;
+	return (long)i;
+}
+
+/* Drop the sample in slot i. Under the lock. */
+static void prof_remove(unsigned long i)
+{
+	unsigned long mask = prof_sample_cap - 1, j, k;
+	struct prof_sample *e = &prof_sample_tab[i];
+	struct prof_stack *s = e->stack;
+	uintptr_t ptr = e->ptr;
+
+	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
 	prof_stack_touch(s);
 	s->live_count -= e->count;
 	s->live_bytes -= e->bytes;
 	prof_live_bytes -= e->bytes;
 	a_store(&prof_nr_live, prof_nr_live - 1, A_RELAXED);
-	slab = prof_slab_of(ptr);
-	if (slab)
-		prof_slab_count(slab, -1);
 	/* Backward-shift deletion: no tombstones. */
 	for (j = (i + 1) & mask; prof_sample_tab[j].ptr; j = (j + 1) & mask) {
 		k = prof_slot(prof_sample_tab[j].ptr, prof_sample_cap);
@@ -591,8 +561,54 @@ void prof_forget(const void *ptr)
 		}
 	}
 	prof_sample_tab[i].ptr = 0;
-out:
+}
+
+/* Drop ptr's sample if it has one; 1 if it had. */
+static int prof_drop(const void *ptr)
+{
+	long i;
+
+	/* Not sampled (nearly always): no lock, no lookup. */
+	if (!prof_maybe(ptr))
+		return 0;
+	prof_lock();
+	i = prof_find(ptr);
+	if (i >= 0)
+		prof_remove((unsigned long)i);
 	prof_unlock();
+	return i >= 0;
+}
+
+void prof_forget(const void *ptr)
+{
+	prof_drop(ptr);
+}
+
+int prof_free_inner(void *ptr)
+{
+	if (!prof_drop(ptr))
+		return 0;
+	/* The block itself: its usual free (the owner's or a remote one). */
+	hk_free((char *)ptr - PROF_OFFSET);
+	return 1;
+}
+
+size_t prof_usable_inner(const void *ptr)
+{
+	struct slab *s;
+	long i;
+
+	if (!prof_maybe(ptr))
+		return 0;
+	prof_lock();
+	i = prof_find(ptr);
+	prof_unlock();
+	if (i < 0)
+		return 0;
+	s = slab_of(ptr);
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	return s->block_size - PROF_OFFSET;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1022,25 +1038,55 @@ __attribute__((destructor)) static void prof_dtor(void)
 /* Allocation                                                         */
 /* ------------------------------------------------------------------ */
 
-/*
- * As the entry point would have (sampled or not: a sampled block comes
- * from its usual box too). grown: realloc's new block for one of that
- * many bytes (a block grown past 32 KiB goes to Large, mm/core.h).
- */
-static void *prof_plain(size_t size, size_t align, int zero, size_t grown)
+/* As the entry point would have, without sampling. */
+static void *prof_plain(size_t size, size_t align, int zero)
 {
 	void *p;
 
 	if (zero)
 		return hk_alloc_zeroed(size);
-	if (grown)
-		return hk_alloc_grown(size, grown);
 	if (align <= HK_MIN_ALIGN)
 		return hk_alloc(size);
 	p = hk_alloc_aligned(align, size);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
+}
+
+/* A sampled block from the Large box. */
+static void *prof_large(size_t size, size_t align, int zero)
+{
+	void *p = NULL;
+
+	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
+		p = zero ? large_calloc(size) : large_alloc(size, align < HK_MIN_ALIGN ? HK_MIN_ALIGN : align);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
+/*
+ * A sampled block. One that a slab class can hold with PROF_OFFSET bytes
+ * more comes from that class (the box of its size), and the program gets
+ * the address PROF_OFFSET bytes into it: not a block start, so that its
+ * free fails the block-start test of free's fast path and reaches the
+ * slow path that reports bad pointers (heap_bad_pointer(), or
+ * heap_free_other() from another thread), which asks the profiler first
+ * (prof_free_bad()). Every other free is left as it was. An aligned block
+ * (align > 16), a larger one, and a block that realloc grows to Large
+ * (grown: the old block's bytes) is a Large block, whose free asks the
+ * profiler in core_free_slow().
+ */
+static void *prof_block(size_t size, size_t align, int zero, size_t grown)
+{
+	char *p;
+
+	if (HK_NR_CLASSES && align <= HK_MIN_ALIGN && size <= HEAP_MAX_SIZE - PROF_OFFSET &&
+	    !(grown && size > grown && size > HEAP_REALLOC_MAX)) {
+		p = zero ? hk_alloc_zeroed(size + PROF_OFFSET) : hk_alloc(size + PROF_OFFSET);
+		return p ? p + PROF_OFFSET : NULL;
+	}
+	return prof_large(size, align, zero);
 }
 
 /*
@@ -1087,7 +1133,7 @@ static int prof_take(struct prof_tls *t, size_t size)
 	return !t->busy;
 }
 
-static void *prof_sample(size_t size, size_t align, int zero, size_t grown, const void *caller)
+__slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *caller)
 {
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
@@ -1096,28 +1142,51 @@ static void *prof_sample(size_t size, size_t align, int zero, size_t grown, cons
 	void *p;
 
 	if (!prof_take(t, size))
-		return prof_plain(size, align, zero, grown);
+		return prof_plain(size, align, zero);
 	t->busy++;
 	depth = prof_backtrace(pc, caller, &slow);
-	p = prof_plain(size, align, zero, grown);
+	p = prof_block(size, align, zero, 0);
 	if (p)
 		prof_record(p, size, pc, depth, slow);
 	t->busy--;
 	return p;
 }
 
-__slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *caller)
-{
-	return prof_sample(size, align, zero, 0, caller);
-}
-
+/*
+ * realloc after the countdown crossed: as realloc would (resize in place
+ * if the block's box can, else move), and if sampled, the block that
+ * results is recorded. (Moving every sampled realloc made a loop that
+ * grows a buffer copy it at nearly every step: at 1 MiB a realloc is
+ * sampled with probability 0.86.)
+ */
 __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller)
 {
-	void *p = prof_sample(size, 0, 0, old, caller);
+	struct prof_tls *t = &prof_tls;
+	uintptr_t pc[PROF_MAX_DEPTH];
+	unsigned int depth = 0;
+	int sampled, slow = 0;
+	void *p;
 
-	if (unlikely(!p))
-		return NULL;
-	memcpy(p, ptr, old < size ? old : size);
-	hk_free(ptr);
+	sampled = prof_take(t, size);
+	if (sampled) {
+		t->busy++;
+		depth = prof_backtrace(pc, caller, &slow);
+	}
+	p = hk_resize(ptr, size);
+	if (p) {
+		/* In place (or moved by mremap): the old sample goes. */
+		prof_free_block(ptr);
+	} else {
+		p = sampled ? prof_block(size, 0, 0, old) : hk_alloc_grown(size, old);
+		if (p) {
+			memcpy(p, ptr, old < size ? old : size);
+			hk_free(ptr);
+		}
+	}
+	if (sampled) {
+		if (p)
+			prof_record(p, size, pc, depth, slow);
+		t->busy--;
+	}
 	return p;
 }

@@ -6,12 +6,13 @@
  *
  * Each thread counts down the bytes it may still allocate before its next
  * sample (prof_left); an allocation that crosses zero takes the slow path
- * (prof_alloc), which records the call stack of a block served by its
- * usual box. The free of a sampled block always reaches a slow path: a
- * Large block's core_free_slow(), a slab block's heap_free_other() (the
- * profiler points its slab's bin offset at a bin no heap owns while the
- * slab holds a sample: heap_prof_tpoff()). There prof_free_block() forgets
- * it: the fast path of free never looks at the profiler.
+ * (prof_alloc), which records the call stack of a block served by the box
+ * of its size. The free of a sampled block always reaches a slow path,
+ * which asks the profiler: a Large block's core_free_slow()
+ * (prof_free_block()); a slab block is handed out 16 bytes into a block of
+ * a class 16 bytes larger, which is not a block start, so its free goes
+ * where a bad pointer's does (prof_free_bad()). The fast path of free
+ * never looks at the profiler.
  */
 #ifndef _MM_PROF_H
 #define _MM_PROF_H
@@ -52,6 +53,15 @@ void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller);
 void prof_forget(const void *ptr);
 
 /*
+ * ptr, in a slab but not a block start, is a sampled block (16 bytes into
+ * its block): drop the sample and free the block; 1 if it was one, 0 if
+ * ptr is a bad pointer after all.
+ */
+int prof_free_inner(void *ptr);
+/* The same for malloc_usable_size and realloc: its usable bytes, or 0. */
+size_t prof_usable_inner(const void *ptr);
+
+/*
  * hak_option_get("stat.prof_<name>"): the profiler's counts (samples,
  * libgcc_unwinds, free_lookups). 0, or -ENOENT for another name.
  */
@@ -83,6 +93,21 @@ static __always_inline void prof_free_block(const void *ptr)
 		prof_forget(ptr);
 }
 
+/*
+ * A free of ptr, in a slab, found that it is not a block start: 1 if it
+ * was a sampled block (then freed), 0 for the bad pointer's report.
+ */
+static __always_inline int prof_free_bad(void *ptr)
+{
+	return a_load(&prof_nr_live, A_RELAXED) != 0 && prof_free_inner(ptr);
+}
+
+/* The same for the usable size (0: a bad pointer). */
+static __always_inline size_t prof_usable_bad(const void *ptr)
+{
+	return a_load(&prof_nr_live, A_RELAXED) != 0 ? prof_usable_inner(ptr) : 0;
+}
+
 #else /* !CONFIG_HEAP_PROFILE */
 
 static __always_inline int prof_tick(size_t size)
@@ -102,6 +127,16 @@ static inline void *prof_realloc(void *ptr, size_t size, size_t old, const void 
 
 static __always_inline void prof_free_block(const void *ptr)
 {
+}
+
+static __always_inline int prof_free_bad(void *ptr)
+{
+	return 0;
+}
+
+static __always_inline size_t prof_usable_bad(const void *ptr)
+{
+	return 0;
 }
 
 static inline int prof_stat(const char *name, unsigned long *value)

@@ -97,9 +97,6 @@ struct slab {
 	uint32_t capacity;		/* blocks in the slab */
 	uint32_t block_size;		/* bytes per block */
 	uint32_t uncarved;		/* blocks not yet carved from bump */
-#ifdef CONFIG_HEAP_PROFILE
-	uint32_t prof_nr;		/* head slot: live sampled blocks (mm/prof, under its lock) */
-#endif
 } __aligned(L1_CACHE_BYTES);
 
 struct superslab {
