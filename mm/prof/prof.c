@@ -76,6 +76,7 @@
 #define PROF_CHUNK		(1UL << 20)	/* arena chunk for stack records */
 #define PROF_PREFIX_MAX		200		/* longest HAKMEM_PROF_PREFIX used */
 #define PROF_OFFSET		HK_MIN_ALIGN	/* a sampled slab block: the program's address in it */
+#define PROF_DEPTH_SAME		(~0U)		/* prof_backtrace(): the memo's stack */
 
 /* A distinct call stack and the estimates of its samples. */
 struct prof_stack {
@@ -104,6 +105,7 @@ struct prof_sample {
 struct prof_tls {
 	uint64_t rng;			/* xorshift state; 0 before the first sample point */
 	int busy;			/* inside the profiler: do not sample */
+	struct prof_uw_memo memo;	/* the last stack unwound (mm/prof/unwind.h) */
 };
 
 static __hk_tls struct prof_tls prof_tls;
@@ -221,12 +223,27 @@ void prof_fork_child(void)
 
 #define PROF_LN2	0.69314718055994530942
 
+/*
+ * The bits of a double and back, through a union (GNU C): memcpy is a
+ * call here (-fno-builtin), 2 x 12 instructions a sample.
+ */
+union prof_bits {
+	double d;		/* the value */
+	uint64_t u;		/* its IEEE 754 bits */
+};
+
 static double prof_bits_double(uint64_t b)
 {
-	double d;
+	union prof_bits x = { .u = b };
 
-	memcpy(&d, &b, sizeof(d));
-	return d;
+	return x.d;
+}
+
+static uint64_t prof_double_bits(double d)
+{
+	union prof_bits x = { .d = d };
+
+	return x.u;
 }
 
 /* 1/k: the series below multiply rather than divide. */
@@ -284,7 +301,7 @@ static double prof_ln(double u)
 	double m, z, z2, sum;
 	int e, i;
 
-	memcpy(&b, &u, sizeof(b));
+	b = prof_double_bits(u);
 	e = (int)((b >> 52) & 0x7ff) - 1023;
 	m = prof_bits_double((b & ((1ULL << 52) - 1)) | (1023ULL << 52));	/* [1, 2) */
 	if (m > 1.4142135623730951) {		/* [sqrt(1/2), sqrt(2)): z below 0.172 */
@@ -471,7 +488,12 @@ static int prof_sample_grow(void)
 	return 0;
 }
 
-static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow)
+/*
+ * Record the sample p of size bytes, allocated from the stack pc[depth]
+ * (depth PROF_UNWIND_DEPTH_SAME: the stack of the thread's memo, m).
+ */
+static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow,
+			struct prof_uw_memo *m)
 {
 	double w = prof_weight((double)size / prof_mean);
 	struct prof_stack *s;
@@ -490,7 +512,13 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	}
 	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
 		goto out;
-	s = prof_stack_get(pc, depth);
+	if (depth == PROF_DEPTH_SAME) {
+		s = m->stack;
+	} else {
+		s = prof_stack_get(pc, depth);
+		/* The memo describes this walk (if any): its stack is s. */
+		m->stack = s;
+	}
 	if (!s)
 		goto out;
 	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
@@ -642,12 +670,20 @@ static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
  * that for the others). *slow: 1 if libgcc's unwinder did it (mm/prof/
  * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
  */
-static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow)
+static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow,
+					      struct prof_uw_memo *m)
 {
 	struct prof_bt bt;
 	unsigned int i, from = 0, n;
-	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller);
+	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
 
+	if (got == PROF_UNWIND_SAME) {
+		*slow = 0;
+		return PROF_DEPTH_SAME;
+	}
+	/* libgcc's walks are not remembered. */
+	if (got < 0)
+		m->nr = 0;
 	*slow = got < 0;
 	if (got >= 0) {
 		/* Straight into pc[], from the program's frame. */
@@ -977,7 +1013,7 @@ static void prof_warm_up(void)
 
 	prof_tls.busy++;
 	prof_unwind_init();
-	prof_backtrace(pc, NULL, &slow);
+	prof_backtrace(pc, NULL, &slow, &prof_tls.memo);
 	prof_tls.busy--;
 }
 
@@ -1148,10 +1184,10 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	if (!prof_take(t, size))
 		return prof_plain(size, align, zero);
 	t->busy++;
-	depth = prof_backtrace(pc, caller, &slow);
+	depth = prof_backtrace(pc, caller, &slow, &t->memo);
 	p = prof_block(size, align, zero, 0);
 	if (p)
-		prof_record(p, size, pc, depth, slow);
+		prof_record(p, size, pc, depth, slow, &t->memo);
 	t->busy--;
 	return p;
 }
@@ -1174,7 +1210,7 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	sampled = prof_take(t, size);
 	if (sampled) {
 		t->busy++;
-		depth = prof_backtrace(pc, caller, &slow);
+		depth = prof_backtrace(pc, caller, &slow, &t->memo);
 	}
 	p = hk_resize(ptr, size);
 	if (p) {
@@ -1189,7 +1225,7 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	}
 	if (sampled) {
 		if (p)
-			prof_record(p, size, pc, depth, slow);
+			prof_record(p, size, pc, depth, slow, &t->memo);
 		t->busy--;
 	}
 	return p;
