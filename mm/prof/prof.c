@@ -140,8 +140,9 @@ static unsigned long prof_nr_lookups;		/* frees that looked in prof_sample_tab *
 
 /*
  * Live samples by a hash of their address (PROF_FILTER entries, counts):
- * the free of a Large block looks in prof_sample_tab, under the lock, only
- * if its entry is not zero. Written under the lock, read without it: a
+ * the free of a Large block, or of a slab block that is not a block
+ * start, looks in prof_sample_tab, under the lock, only if its entry is
+ * not zero. Written under the lock, read without it: a
  * block's free comes after its malloc returned, which came after the
  * count went up.
  */

@@ -49,13 +49,11 @@ extern unsigned long prof_nr_live;
 void *prof_alloc(size_t size, size_t align, int zero, const void *caller);
 /*
  * realloc of ptr (ours, old usable bytes) to size, after the countdown
- * crossed: a sampled new block, the contents copied, ptr freed.
+ * crossed: resized in place if its box can, else moved; the block that
+ * results is recorded if the allocation is sampled.
  */
 void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller);
-/*
- * ptr is freed or resized in place: drop its sample if it has one (and
- * give its slab back its bin offset if it was the slab's last sample).
- */
+/* ptr is freed or resized in place: drop its sample if it has one. */
 void prof_forget(const void *ptr);
 
 /*
@@ -90,8 +88,8 @@ static __always_inline int prof_tick(size_t size)
 }
 
 /*
- * A block that may be a sample is freed (or realloc resized it in place):
- * a Large block, or a block of a slab that holds samples.
+ * A block that may be a sample is freed (a Large block), or realloc
+ * resized a block in place.
  */
 static __always_inline void prof_free_block(const void *ptr)
 {
