@@ -497,15 +497,17 @@ static int prof_sample_grow(void)
 
 /*
  * Record the sample p of size bytes, allocated from the stack pc[depth]
- * (depth PROF_UNWIND_DEPTH_SAME: the stack of the thread's memo, m).
+ * (depth PROF_DEPTH_SAME: the stack of the thread's memo, m). 0, or -1 if
+ * it could not be recorded (a table could not grow).
  */
-static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow,
-			struct prof_uw_memo *m)
+static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow,
+		       struct prof_uw_memo *m)
 {
 	double w = prof_weight((double)size / prof_mean);
 	struct prof_stack *s;
 	struct prof_sample *e;
 	unsigned long j;
+	int ret = -1;
 
 	prof_lock();
 	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
@@ -550,8 +552,10 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
 	}
+	ret = 0;
 out:
 	prof_unlock();
+	return ret;
 }
 
 /*
@@ -1124,16 +1128,30 @@ static void *prof_large(size_t size, size_t align, int zero)
  * (grown: the old block's bytes) is a Large block, whose free asks the
  * profiler in core_free_slow().
  */
-static void *prof_block(size_t size, size_t align, int zero, size_t grown)
+static void *prof_block(size_t size, size_t align, int zero, size_t grown, int *inner)
 {
 	char *p;
 
-	if (HK_NR_CLASSES && align <= HK_MIN_ALIGN && size <= HEAP_MAX_SIZE - PROF_OFFSET &&
-	    !(grown && size > grown && size > HEAP_REALLOC_MAX)) {
+	*inner = HK_NR_CLASSES && align <= HK_MIN_ALIGN && size <= HEAP_MAX_SIZE - PROF_OFFSET &&
+		 !(grown && size > grown && size > HEAP_REALLOC_MAX);
+	if (*inner) {
 		p = zero ? hk_alloc_zeroed(size + PROF_OFFSET) : hk_alloc(size + PROF_OFFSET);
 		return p ? p + PROF_OFFSET : NULL;
 	}
 	return prof_large(size, align, zero);
+}
+
+/*
+ * Record the sampled block p (see prof_record()). A block handed out
+ * inside its block (inner) that could not be recorded is handed out at
+ * its block start instead: its free must not look like a bad pointer's.
+ */
+static void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc, unsigned int depth,
+		       int slow, struct prof_uw_memo *m)
+{
+	if (prof_record(p, size, pc, depth, slow, m) && inner)
+		return (char *)p - PROF_OFFSET;
+	return p;
 }
 
 /*
@@ -1185,16 +1203,16 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
 	unsigned int depth;
-	int slow;
+	int slow, inner;
 	void *p;
 
 	if (!prof_take(t, size))
 		return prof_plain(size, align, zero);
 	t->busy++;
 	depth = prof_backtrace(pc, caller, &slow, &t->memo);
-	p = prof_block(size, align, zero, 0);
+	p = prof_block(size, align, zero, 0, &inner);
 	if (p)
-		prof_record(p, size, pc, depth, slow, &t->memo);
+		p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
 	t->busy--;
 	return p;
 }
@@ -1211,7 +1229,7 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
 	unsigned int depth = 0;
-	int sampled, slow = 0;
+	int sampled, slow = 0, inner = 0;
 	void *p;
 
 	sampled = prof_take(t, size);
@@ -1219,21 +1237,29 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 		t->busy++;
 		depth = prof_backtrace(pc, caller, &slow, &t->memo);
 	}
-	p = hk_resize(ptr, size);
+	/*
+	 * A sampled slab block must be handed out inside its block (its
+	 * free must reach the profiler): such a realloc moves. A Large
+	 * block's free reaches it anyway.
+	 */
+	p = NULL;
+	if (!sampled || registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)
+		p = hk_resize(ptr, size);
 	if (p) {
 		/* In place (or moved by mremap): the old sample goes. */
 		prof_free_block(ptr);
+		if (sampled)
+			prof_record(p, size, pc, depth, slow, &t->memo);
 	} else {
-		p = sampled ? prof_block(size, 0, 0, old) : hk_alloc_grown(size, old);
+		p = sampled ? prof_block(size, 0, 0, old, &inner) : hk_alloc_grown(size, old);
 		if (p) {
+			if (sampled)
+				p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
 			memcpy(p, ptr, old < size ? old : size);
 			hk_free(ptr);
 		}
 	}
-	if (sampled) {
-		if (p)
-			prof_record(p, size, pc, depth, slow, &t->memo);
+	if (sampled)
 		t->busy--;
-	}
 	return p;
 }

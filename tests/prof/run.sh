@@ -193,6 +193,18 @@ else
 	fi
 fi
 
+# A sampled realloc that its class could do in place must move the block
+# inside a block (its free must reach the profiler): the dump after its
+# free is the one before (a mean of 4 KiB, so that the block resized is
+# an unsampled one).
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" realloc "$d" > "$d/realloc.out" 2>&1 && grep -q '^slab: done' "$d/realloc.out"; then
+	ok "slab: a block resized by a sampled realloc leaves the profile at its free"
+else
+	cat "$d/realloc.out"
+	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
+fi
+
 # The profiler's unwinder (mm/prof/unwind.c) against libgcc's: every
 # allocation sampled (HAKMEM_PROF_SAMPLE=1), so both runs sample the same
 # blocks; pprof must read the same stacks from both exit dumps. On x86-64
