@@ -110,6 +110,7 @@ struct prof_tls {
 
 static __hk_tls struct prof_tls prof_tls;
 unsigned long prof_nr_live;
+int prof_any;
 
 /* Configuration, read once from the environment. */
 static int prof_ready;			/* 0: not read, 1: read */
@@ -548,6 +549,8 @@ static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int d
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
 	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	if (!prof_any)
+		a_store(&prof_any, 1, A_RELAXED);
 	if (prof_live_bytes > prof_peak_bytes) {
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
@@ -627,10 +630,29 @@ void prof_forget(const void *ptr)
 	prof_drop(ptr);
 }
 
+/*
+ * ptr is in a slab, not a block start, and not a live sample: if the
+ * block 16 bytes below is a free block, ptr is a sampled block freed
+ * twice (a live block's word there is 0: the program's bytes start 16
+ * bytes in), reported as the double free it is.
+ */
+static void prof_check_twice(void *ptr)
+{
+	char *b = (char *)ptr - PROF_OFFSET;
+	struct slab *s = slab_of(ptr);
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind == SLAB_BLOCKS && slab_is_block_start(s, b) && dfkey_is_free(s, b))
+		guard_double_free(ptr);
+}
+
 int prof_free_inner(void *ptr)
 {
-	if (!prof_drop(ptr))
+	if (!prof_drop(ptr)) {
+		prof_check_twice(ptr);
 		return 0;
+	}
 	/* The block itself: its usual free (the owner's or a remote one). */
 	hk_free((char *)ptr - PROF_OFFSET);
 	return 1;

@@ -39,6 +39,8 @@
 				    offsetof(struct heap_tls, boxes.prof_left)))
 /* Sampled blocks alive (read without the lock by the free hook). */
 extern unsigned long prof_nr_live;
+/* A block was sampled once (read without the lock by prof_free_bad()). */
+extern int prof_any;
 
 /*
  * The slow path of an allocation that crossed its thread's sample point
@@ -99,11 +101,12 @@ static __always_inline void prof_free_block(const void *ptr)
 
 /*
  * A free of ptr, in a slab, found that it is not a block start: 1 if it
- * was a sampled block (then freed), 0 for the bad pointer's report.
+ * was a sampled block (then freed), 0 for the bad pointer's report (a
+ * sampled block freed twice is reported as a double free: it aborts).
  */
 static __always_inline int prof_free_bad(void *ptr)
 {
-	return a_load(&prof_nr_live, A_RELAXED) != 0 && prof_free_inner(ptr);
+	return a_load(&prof_any, A_RELAXED) && prof_free_inner(ptr);
 }
 
 /* The same for the usable size (0: a bad pointer). */

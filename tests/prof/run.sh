@@ -205,6 +205,23 @@ else
 	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
 fi
 
+# A sampled block freed twice: reported as a double free (SIGABRT), as
+# the double-free check does for any block (its second free is not a
+# block start: it looks like a bad pointer, which is only reported).
+if grep -q '^CONFIG_DOUBLE_FREE_CHECK=y' "$lib/.config" 2>/dev/null; then
+	HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+		timeout 60 "$tdir/slab" twice > "$d/twice.out" 2>&1
+	st=$?
+	if [ $st = 134 ] && grep -q 'double free' "$d/twice.out"; then
+		ok "slab: a sampled block freed twice aborts as a double free"
+	else
+		cat "$d/twice.out"
+		bad "slab: a sampled block freed twice: status $st, expected 134 (SIGABRT) and a double-free report"
+	fi
+else
+	echo "skip slab twice: CONFIG_DOUBLE_FREE_CHECK is off"
+fi
+
 # The profiler's unwinder (mm/prof/unwind.c) against libgcc's: every
 # allocation sampled (HAKMEM_PROF_SAMPLE=1), so both runs sample the same
 # blocks; pprof must read the same stacks from both exit dumps. On x86-64

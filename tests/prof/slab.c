@@ -8,6 +8,7 @@
  *                      its blocks added (and check their usable size)
  *   slab DIR           the same (first lines), then the profile checks
  *   slab realloc DIR   a sampled realloc in place (realloc_in_place())
+ *   slab twice         free a sampled block twice (must abort)
  *
  * tests/prof/run.sh runs "slab box" with the profiler off and "slab DIR"
  * with every allocation sampled (HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1): the
@@ -199,6 +200,15 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(dir, "realloc") && argc > 2)
 		return realloc_in_place(argv[2]);
+	if (!strcmp(dir, "twice")) {
+		/* A sampled block freed twice: the second free must abort. */
+		char *volatile q = malloc(100);
+
+		free(q);
+		free(q);
+		printf("slab: the second free returned\n");
+		return 0;
+	}
 	if (sem_init(&go, 0, 0) || sem_init(&done, 0, 0) || pthread_create(&t, NULL, remote, NULL)) {
 		printf("FAIL thread\n");
 		return 1;
