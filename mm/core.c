@@ -81,8 +81,8 @@ void core_free_slow(void *ptr)
 	if (!ptr)
 		return;
 	if (reg >= REG_LARGE) {
-		/* Sampled blocks are Large ones (mm/prof). */
-		prof_free_large(ptr);
+		/* A sampled Large block leaves the profile (mm/prof). */
+		prof_free_block(ptr);
 		large_free(ptr, reg, caller);
 	}
 	else
@@ -109,9 +109,15 @@ static size_t core_usable_size(const void *ptr, enum guard_op op, const void *ca
 	struct slab *s;
 
 	if (reg == REG_SUPERSLAB) {
+		size_t n;
+
 		s = core_block_slab(ptr);
 		if (s)
 			return s->block_size;
+		/* A sampled block is handed out inside its block (mm/prof). */
+		n = prof_usable_bad(ptr);
+		if (n)
+			return n;
 	} else if (reg >= REG_LARGE) {
 		size_t n = large_usable_size(ptr, reg);
 

@@ -37,8 +37,8 @@ __export void *hak_realloc(void *ptr, size_t size)
 	 */
 	p = vg_running() ? NULL : hk_resize(ptr, size);
 	if (p) {
-		/* A sampled block (a Large one) is not sampled any more. */
-		prof_free_large(ptr);
+		/* A sampled block resized in place leaves the profile. */
+		prof_free_block(ptr);
 		return p;
 	}
 	/*

@@ -10,6 +10,7 @@
 #include "box.h"
 #include "options/options.h"
 #include "heap.h"
+#include "prof/prof.h"
 
 #ifdef CONFIG_THREADS
 #include <pthread.h>
@@ -998,6 +999,9 @@ void heap_check(struct heap *h)
 
 void heap_bad_pointer(void *p)
 {
+	/* A sampled block is handed out inside its block (mm/prof). */
+	if (prof_free_bad(p))
+		return;
 	guard_foreign(p, GUARD_FREE, __builtin_return_address(0));
 }
 
@@ -1105,7 +1109,9 @@ void heap_free_other(void *p)
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
 	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
-		/* A free slot or the middle of a block. */
+		/* A free slot or the middle of a block (a sampled one?). */
+		if (prof_free_bad(p))
+			return;
 		guard_foreign(p, GUARD_FREE, caller);
 		return;
 	}

@@ -424,6 +424,17 @@ static inline void dfkey_carve(const struct slab *s, void *p)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
+/* Is block p of s free (in a bin, a stack, a remote or local list)? */
+static inline int dfkey_is_free(const struct slab *s, void *p)
+{
+	int ret;
+
+	vg_open(dfkey_word(p), FL_WORD);
+	ret = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB;
+	vg_close(dfkey_word(p), FL_WORD);
+	return ret;
+}
+
 /* A remote free: the block must not be on any free list already. */
 static inline void dfkey_remote_free(const struct slab *s, void *p)
 {
@@ -442,6 +453,7 @@ static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p) { }
+static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 #endif
 
 void *heap_alloc_slow(size_t size);

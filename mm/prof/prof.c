@@ -15,9 +15,14 @@
  * A sampled block records its call stack (the .eh_frame tables, no frame
  * pointers needed: mm/prof/unwind.c on x86-64, which keeps the decoded rule
  * of each return address, else libgcc's _Unwind_Backtrace; either way the
- * stack starts at the program's call) and is served by the Large box
- * whatever its size, so that its free goes to core_free_slow(), the only
- * place that asks the profiler. The profiler's tables live in memory it
+ * stack starts at the program's call) and is served by the box of its
+ * size: a small one from a slab class, with PROF_OFFSET bytes more, at an
+ * address PROF_OFFSET bytes into the block, which is not a block start,
+ * so that its free fails the block-start test of free's fast path and
+ * reaches the slow path of bad pointers; a Large one (or an aligned one)
+ * by the Large box, whose free reaches core_free_slow(). Those slow paths
+ * are the only places that ask the profiler (prof_block()). The
+ * profiler's tables live in memory it
  * maps itself (never malloc): stacks, interned in a hash table, with the
  * estimated live and total counts and bytes of their samples, and the
  * sampled blocks, in an open-addressing table keyed by address, with a
@@ -70,6 +75,8 @@
 #define PROF_FP_SHIFT		16		/* counts are fixed point, 1/65536 */
 #define PROF_CHUNK		(1UL << 20)	/* arena chunk for stack records */
 #define PROF_PREFIX_MAX		200		/* longest HAKMEM_PROF_PREFIX used */
+#define PROF_OFFSET		HK_MIN_ALIGN	/* a sampled slab block: the program's address in it */
+#define PROF_DEPTH_SAME		(~0U)		/* prof_backtrace(): the memo's stack */
 
 /* A distinct call stack and the estimates of its samples. */
 struct prof_stack {
@@ -98,10 +105,12 @@ struct prof_sample {
 struct prof_tls {
 	uint64_t rng;			/* xorshift state; 0 before the first sample point */
 	int busy;			/* inside the profiler: do not sample */
+	struct prof_uw_memo memo;	/* the last stack unwound (mm/prof/unwind.h) */
 };
 
 static __hk_tls struct prof_tls prof_tls;
 unsigned long prof_nr_live;
+int prof_any;
 
 /* Configuration, read once from the environment. */
 static int prof_ready;			/* 0: not read, 1: read */
@@ -132,8 +141,9 @@ static unsigned long prof_nr_lookups;		/* frees that looked in prof_sample_tab *
 
 /*
  * Live samples by a hash of their address (PROF_FILTER entries, counts):
- * the free of a Large block looks in prof_sample_tab, under the lock, only
- * if its entry is not zero. Written under the lock, read without it: a
+ * the free of a Large block, or of a slab block that is not a block
+ * start, looks in prof_sample_tab, under the lock, only if its entry is
+ * not zero. Written under the lock, read without it: a
  * block's free comes after its malloc returned, which came after the
  * count went up.
  */
@@ -215,12 +225,27 @@ void prof_fork_child(void)
 
 #define PROF_LN2	0.69314718055994530942
 
+/*
+ * The bits of a double and back, through a union (GNU C): memcpy is a
+ * call here (-fno-builtin), 2 x 12 instructions a sample.
+ */
+union prof_bits {
+	double d;		/* the value */
+	uint64_t u;		/* its IEEE 754 bits */
+};
+
 static double prof_bits_double(uint64_t b)
 {
-	double d;
+	union prof_bits x = { .u = b };
 
-	memcpy(&d, &b, sizeof(d));
-	return d;
+	return x.d;
+}
+
+static uint64_t prof_double_bits(double d)
+{
+	union prof_bits x = { .d = d };
+
+	return x.u;
 }
 
 /* 1/k: the series below multiply rather than divide. */
@@ -253,22 +278,22 @@ static double prof_exp_neg(double x)
 	return sum * prof_bits_double((uint64_t)(1023 - k) << 52);
 }
 
-/* 1 - exp(-x) for x > 0, accurate for small x too. */
-static double prof_one_minus_exp_neg(double x)
+/*
+ * The weight of a sample of x = size / mean, 1 / (1 - exp(-x)), x > 0.
+ * Below 0.5 (the sampled sizes are mostly x < 0.1) it is (1/x) times
+ * x / (1 - exp(-x)) = 1 + x/2 + x^2/12 - x^4/720 + x^6/30240 -
+ * x^8/1209600 + x^10/47900160 - ... (the Bernoulli numbers), cut where
+ * the next term is below 2e-13 of the sum: some 20 instructions where
+ * the series of 1 - exp(-x) took 140.
+ */
+static double prof_weight(double x)
 {
-	double term, sum;
-	int i;
+	double y = x * x;
 
 	if (x >= 0.5)
-		return 1 - prof_exp_neg(x);
-	/* x - x^2/2 + x^3/6 - ...; the sampled sizes are mostly x < 0.01. */
-	term = x;
-	sum = x;
-	for (i = 2; i < 20 && term > 1e-17 * sum; i++) {
-		term *= x * prof_inv[i];
-		sum += (i & 1) ? term : -term;
-	}
-	return sum;
+		return 1 / (1 - prof_exp_neg(x));
+	return (1 + 0.5 * x + y * (1.0 / 12 + y * (-1.0 / 720 + y * (1.0 / 30240 +
+		y * (-1.0 / 1209600 + y * (1.0 / 47900160)))))) / x;
 }
 
 /* ln(u) for 0 < u <= 1. */
@@ -276,21 +301,31 @@ static double prof_ln(double u)
 {
 	uint64_t b;
 	double m, z, z2, sum;
-	int e, i;
+	int e;
 
-	memcpy(&b, &u, sizeof(b));
+	b = prof_double_bits(u);
 	e = (int)((b >> 52) & 0x7ff) - 1023;
 	m = prof_bits_double((b & ((1ULL << 52) - 1)) | (1023ULL << 52));	/* [1, 2) */
 	if (m > 1.4142135623730951) {		/* [sqrt(1/2), sqrt(2)): z below 0.172 */
 		m *= 0.5;
 		e++;
 	}
-	/* ln m = 2 atanh(z), z = (m - 1) / (m + 1): z^2 < 0.0295, 2 z^25 / 25 < 1e-20. */
+	/*
+	 * ln m = 2 atanh(z), z = (m - 1) / (m + 1): z^2 < 0.0295, the
+	 * first term left out 2 z^17 / 17 < 1.2e-14 (a distance to the next
+	 * sample needs no more).
+	 */
 	z = (m - 1) / (m + 1);
 	z2 = z * z;
-	sum = 0;
-	for (i = 23; i >= 1; i -= 2)
-		sum = sum * z2 + prof_inv[i];
+	/* Written out: the loop cost 40 instructions where this is 16. */
+	sum = 1.0 / 15;
+	sum = sum * z2 + 1.0 / 13;
+	sum = sum * z2 + 1.0 / 11;
+	sum = sum * z2 + 1.0 / 9;
+	sum = sum * z2 + 1.0 / 7;
+	sum = sum * z2 + 1.0 / 5;
+	sum = sum * z2 + 1.0 / 3;
+	sum = sum * z2 + 1;
 	return e * PROF_LN2 + 2 * z * sum;
 }
 
@@ -461,12 +496,19 @@ static int prof_sample_grow(void)
 	return 0;
 }
 
-static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow)
+/*
+ * Record the sample p of size bytes, allocated from the stack pc[depth]
+ * (depth PROF_DEPTH_SAME: the stack of the thread's memo, m). 0, or -1 if
+ * it could not be recorded (a table could not grow).
+ */
+static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow,
+		       struct prof_uw_memo *m)
 {
-	double w = 1 / prof_one_minus_exp_neg((double)size / prof_mean);
+	double w = prof_weight((double)size / prof_mean);
 	struct prof_stack *s;
 	struct prof_sample *e;
 	unsigned long j;
+	int ret = -1;
 
 	prof_lock();
 	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
@@ -480,7 +522,13 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	}
 	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
 		goto out;
-	s = prof_stack_get(pc, depth);
+	if (depth == PROF_DEPTH_SAME) {
+		s = m->stack;
+	} else {
+		s = prof_stack_get(pc, depth);
+		/* The memo describes this walk (if any): its stack is s. */
+		m->stack = s;
+	}
 	if (!s)
 		goto out;
 	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
@@ -501,33 +549,49 @@ static void prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int 
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
 	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	if (!prof_any)
+		a_store(&prof_any, 1, A_RELAXED);
 	if (prof_live_bytes > prof_peak_bytes) {
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
 	}
+	ret = 0;
 out:
 	prof_unlock();
+	return ret;
 }
 
-void prof_forget(const void *ptr)
+/*
+ * Might ptr be a live sample? Read without the lock: a block's free comes
+ * after its malloc returned, which came after its count went up.
+ */
+static int prof_maybe(const void *ptr)
 {
-	unsigned long mask, i, j, k;
-	struct prof_sample *e;
-	struct prof_stack *s;
+	return a_load(&prof_filter, A_ACQUIRE) && a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED);
+}
 
-	/* Not sampled (nearly always): no lock, no lookup. */
-	if (!a_load(&prof_filter, A_ACQUIRE) || !a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
-		return;
-	prof_lock();
+/* The slot of ptr's sample in prof_sample_tab, or -1. Under the lock. */
+static long prof_find(const void *ptr)
+{
+	unsigned long mask = prof_sample_cap - 1, i;
+
 	prof_nr_lookups++;
-	mask = prof_sample_cap - 1;
 	for (i = prof_slot((uintptr_t)ptr, prof_sample_cap); prof_sample_tab[i].ptr != (uintptr_t)ptr;
 	     i = (i + 1) & mask)
 		if (!prof_sample_tab[i].ptr)
-			goto out;
-	e = &prof_sample_tab[i];
-	s = e->stack;
-	a_store(prof_filter_of((uintptr_t)ptr), *prof_filter_of((uintptr_t)ptr) - 1, A_RELAXED);
+			return -1;
+	return (long)i;
+}
+
+/* Drop the sample in slot i. Under the lock. */
+static void prof_remove(unsigned long i)
+{
+	unsigned long mask = prof_sample_cap - 1, j, k;
+	struct prof_sample *e = &prof_sample_tab[i];
+	struct prof_stack *s = e->stack;
+	uintptr_t ptr = e->ptr;
+
+	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
 	prof_stack_touch(s);
 	s->live_count -= e->count;
 	s->live_bytes -= e->bytes;
@@ -543,8 +607,73 @@ void prof_forget(const void *ptr)
 		}
 	}
 	prof_sample_tab[i].ptr = 0;
-out:
+}
+
+/* Drop ptr's sample if it has one; 1 if it had. */
+static int prof_drop(const void *ptr)
+{
+	long i;
+
+	/* Not sampled (nearly always): no lock, no lookup. */
+	if (!prof_maybe(ptr))
+		return 0;
+	prof_lock();
+	i = prof_find(ptr);
+	if (i >= 0)
+		prof_remove((unsigned long)i);
 	prof_unlock();
+	return i >= 0;
+}
+
+void prof_forget(const void *ptr)
+{
+	prof_drop(ptr);
+}
+
+/*
+ * ptr is in a slab, not a block start, and not a live sample: if the
+ * block 16 bytes below is a free block, ptr is a sampled block freed
+ * twice (a live block's word there is 0: the program's bytes start 16
+ * bytes in), reported as the double free it is.
+ */
+static void prof_check_twice(void *ptr)
+{
+	char *b = (char *)ptr - PROF_OFFSET;
+	struct slab *s = slab_of(ptr);
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind == SLAB_BLOCKS && slab_is_block_start(s, b) && dfkey_is_free(s, b))
+		guard_double_free(ptr);
+}
+
+int prof_free_inner(void *ptr)
+{
+	if (!prof_drop(ptr)) {
+		prof_check_twice(ptr);
+		return 0;
+	}
+	/* The block itself: its usual free (the owner's or a remote one). */
+	hk_free((char *)ptr - PROF_OFFSET);
+	return 1;
+}
+
+size_t prof_usable_inner(const void *ptr)
+{
+	struct slab *s;
+	long i;
+
+	if (!prof_maybe(ptr))
+		return 0;
+	prof_lock();
+	i = prof_find(ptr);
+	prof_unlock();
+	if (i < 0)
+		return 0;
+	s = slab_of(ptr);
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	return s->block_size - PROF_OFFSET;
 }
 
 /* ------------------------------------------------------------------ */
@@ -574,12 +703,20 @@ static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
  * that for the others). *slow: 1 if libgcc's unwinder did it (mm/prof/
  * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
  */
-static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow)
+static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow,
+					      struct prof_uw_memo *m)
 {
 	struct prof_bt bt;
 	unsigned int i, from = 0, n;
-	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller);
+	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
 
+	if (got == PROF_UNWIND_SAME) {
+		*slow = 0;
+		return PROF_DEPTH_SAME;
+	}
+	/* libgcc's walks are not remembered. */
+	if (got < 0)
+		m->nr = 0;
 	*slow = got < 0;
 	if (got >= 0) {
 		/* Straight into pc[], from the program's frame. */
@@ -909,7 +1046,7 @@ static void prof_warm_up(void)
 
 	prof_tls.busy++;
 	prof_unwind_init();
-	prof_backtrace(pc, NULL, &slow);
+	prof_backtrace(pc, NULL, &slow, &prof_tls.memo);
 	prof_tls.busy--;
 }
 
@@ -989,7 +1126,7 @@ static void *prof_plain(size_t size, size_t align, int zero)
 	return p;
 }
 
-/* A sampled block: from the Large box, whatever its size. */
+/* A sampled block from the Large box. */
 static void *prof_large(size_t size, size_t align, int zero)
 {
 	void *p = NULL;
@@ -998,6 +1135,44 @@ static void *prof_large(size_t size, size_t align, int zero)
 		p = zero ? large_calloc(size) : large_alloc(size, align < HK_MIN_ALIGN ? HK_MIN_ALIGN : align);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
+	return p;
+}
+
+/*
+ * A sampled block. One that a slab class can hold with PROF_OFFSET bytes
+ * more comes from that class (the box of its size), and the program gets
+ * the address PROF_OFFSET bytes into it: not a block start, so that its
+ * free fails the block-start test of free's fast path and reaches the
+ * slow path that reports bad pointers (heap_bad_pointer(), or
+ * heap_free_other() from another thread), which asks the profiler first
+ * (prof_free_bad()). Every other free is left as it was. An aligned block
+ * (align > 16), a larger one, and a block that realloc grows to Large
+ * (grown: the old block's bytes) is a Large block, whose free asks the
+ * profiler in core_free_slow().
+ */
+static void *prof_block(size_t size, size_t align, int zero, size_t grown, int *inner)
+{
+	char *p;
+
+	*inner = HK_NR_CLASSES && align <= HK_MIN_ALIGN && size <= HEAP_MAX_SIZE - PROF_OFFSET &&
+		 !(grown && size > grown && size > HEAP_REALLOC_MAX);
+	if (*inner) {
+		p = zero ? hk_alloc_zeroed(size + PROF_OFFSET) : hk_alloc(size + PROF_OFFSET);
+		return p ? p + PROF_OFFSET : NULL;
+	}
+	return prof_large(size, align, zero);
+}
+
+/*
+ * Record the sampled block p (see prof_record()). A block handed out
+ * inside its block (inner) that could not be recorded is handed out at
+ * its block start instead: its free must not look like a bad pointer's.
+ */
+static void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc, unsigned int depth,
+		       int slow, struct prof_uw_memo *m)
+{
+	if (prof_record(p, size, pc, depth, slow, m) && inner)
+		return (char *)p - PROF_OFFSET;
 	return p;
 }
 
@@ -1050,27 +1225,63 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	struct prof_tls *t = &prof_tls;
 	uintptr_t pc[PROF_MAX_DEPTH];
 	unsigned int depth;
-	int slow;
+	int slow, inner;
 	void *p;
 
 	if (!prof_take(t, size))
 		return prof_plain(size, align, zero);
 	t->busy++;
-	depth = prof_backtrace(pc, caller, &slow);
-	p = prof_large(size, align, zero);
+	depth = prof_backtrace(pc, caller, &slow, &t->memo);
+	p = prof_block(size, align, zero, 0, &inner);
 	if (p)
-		prof_record(p, size, pc, depth, slow);
+		p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
 	t->busy--;
 	return p;
 }
 
+/*
+ * realloc after the countdown crossed: as realloc would (resize in place
+ * if the block's box can, else move), and if sampled, the block that
+ * results is recorded. (Moving every sampled realloc made a loop that
+ * grows a buffer copy it at nearly every step: at 1 MiB a realloc is
+ * sampled with probability 0.86.)
+ */
 __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller)
 {
-	void *p = prof_alloc(size, 0, 0, caller);
+	struct prof_tls *t = &prof_tls;
+	uintptr_t pc[PROF_MAX_DEPTH];
+	unsigned int depth = 0;
+	int sampled, slow = 0, inner = 0;
+	void *p;
 
-	if (unlikely(!p))
-		return NULL;
-	memcpy(p, ptr, old < size ? old : size);
-	hk_free(ptr);
+	sampled = prof_take(t, size);
+	if (sampled) {
+		t->busy++;
+		depth = prof_backtrace(pc, caller, &slow, &t->memo);
+	}
+	/*
+	 * A sampled slab block must be handed out inside its block (its
+	 * free must reach the profiler): such a realloc moves. A Large
+	 * block's free reaches it anyway.
+	 */
+	p = NULL;
+	if (!sampled || registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)
+		p = hk_resize(ptr, size);
+	if (p) {
+		/* In place (or moved by mremap): the old sample goes. */
+		prof_free_block(ptr);
+		if (sampled)
+			prof_record(p, size, pc, depth, slow, &t->memo);
+	} else {
+		p = sampled ? prof_block(size, 0, 0, old, &inner) : hk_alloc_grown(size, old);
+		if (p) {
+			if (sampled)
+				p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
+			memcpy(p, ptr, old < size ? old : size);
+			hk_free(ptr);
+		}
+	}
+	if (sampled)
+		t->busy--;
 	return p;
 }

@@ -6,10 +6,13 @@
  *
  * Each thread counts down the bytes it may still allocate before its next
  * sample (prof_left); an allocation that crosses zero takes the slow path
- * (prof_alloc), which records the call stack and serves the block from the
- * Large box. A sampled block is therefore always a Large block, and its
- * free reaches core_free_slow(), where prof_free_large() forgets it: the
- * fast path of free never looks at the profiler.
+ * (prof_alloc), which records the call stack of a block served by the box
+ * of its size. The free of a sampled block always reaches a slow path,
+ * which asks the profiler: a Large block's core_free_slow()
+ * (prof_free_block()); a slab block is handed out 16 bytes into a block of
+ * a class 16 bytes larger, which is not a block start, so its free goes
+ * where a bad pointer's does (prof_free_bad()). The fast path of free
+ * never looks at the profiler.
  */
 #ifndef _MM_PROF_H
 #define _MM_PROF_H
@@ -26,10 +29,18 @@
  * in the heap's thread-local block (mm/boxes.h), so that the countdown
  * reaches it from the TLS base that the bins' fast path loads anyway (a
  * variable of its own costs libhakmem.so one more GOT load per malloc).
+ * Through heap_tls_tpoff(), the asm load of the block's offset that the
+ * bins use too, so that the compiler merges the two (as hk_tls.boxes.
+ * prof_left it loaded the same GOT entry twice: one instruction more per
+ * malloc, 65.0 against 62.0 instructions per malloc+free with `make
+ * callgrind SIZE=32`, where this gives 64.0).
  */
-#define prof_left	(hk_tls.boxes.prof_left)
+#define prof_left	(*hk_tp_ptr(unsigned long, heap_tls_tpoff() +				\
+				    offsetof(struct heap_tls, boxes.prof_left)))
 /* Sampled blocks alive (read without the lock by the free hook). */
 extern unsigned long prof_nr_live;
+/* A block was sampled once (read without the lock by prof_free_bad()). */
+extern int prof_any;
 
 /*
  * The slow path of an allocation that crossed its thread's sample point
@@ -40,11 +51,21 @@ extern unsigned long prof_nr_live;
 void *prof_alloc(size_t size, size_t align, int zero, const void *caller);
 /*
  * realloc of ptr (ours, old usable bytes) to size, after the countdown
- * crossed: a sampled new block, the contents copied, ptr freed.
+ * crossed: resized in place if its box can, else moved; the block that
+ * results is recorded if the allocation is sampled.
  */
 void *prof_realloc(void *ptr, size_t size, size_t old, const void *caller);
-/* ptr (a Large block) is freed or moved: drop its sample if it has one. */
+/* ptr is freed or resized in place: drop its sample if it has one. */
 void prof_forget(const void *ptr);
+
+/*
+ * ptr, in a slab but not a block start, is a sampled block (16 bytes into
+ * its block): drop the sample and free the block; 1 if it was one, 0 if
+ * ptr is a bad pointer after all.
+ */
+int prof_free_inner(void *ptr);
+/* The same for malloc_usable_size and realloc: its usable bytes, or 0. */
+size_t prof_usable_inner(const void *ptr);
 
 /*
  * hak_option_get("stat.prof_<name>"): the profiler's counts (samples,
@@ -68,11 +89,30 @@ static __always_inline int prof_tick(size_t size)
 	return unlikely((long)(prof_left -= size) < 0);
 }
 
-/* A Large block is freed (or realloc moved it). */
-static __always_inline void prof_free_large(const void *ptr)
+/*
+ * A block that may be a sample is freed (a Large block), or realloc
+ * resized a block in place.
+ */
+static __always_inline void prof_free_block(const void *ptr)
 {
 	if (unlikely(a_load(&prof_nr_live, A_RELAXED) != 0))
 		prof_forget(ptr);
+}
+
+/*
+ * A free of ptr, in a slab, found that it is not a block start: 1 if it
+ * was a sampled block (then freed), 0 for the bad pointer's report (a
+ * sampled block freed twice is reported as a double free: it aborts).
+ */
+static __always_inline int prof_free_bad(void *ptr)
+{
+	return a_load(&prof_any, A_RELAXED) && prof_free_inner(ptr);
+}
+
+/* The same for the usable size (0: a bad pointer). */
+static __always_inline size_t prof_usable_bad(const void *ptr)
+{
+	return a_load(&prof_nr_live, A_RELAXED) != 0 ? prof_usable_inner(ptr) : 0;
 }
 
 #else /* !CONFIG_HEAP_PROFILE */
@@ -92,8 +132,18 @@ static inline void *prof_realloc(void *ptr, size_t size, size_t old, const void 
 	return NULL;
 }
 
-static __always_inline void prof_free_large(const void *ptr)
+static __always_inline void prof_free_block(const void *ptr)
 {
+}
+
+static __always_inline int prof_free_bad(void *ptr)
+{
+	return 0;
+}
+
+static __always_inline size_t prof_usable_bad(const void *ptr)
+{
+	return 0;
 }
 
 static inline int prof_stat(const char *name, unsigned long *value)

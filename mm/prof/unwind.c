@@ -521,11 +521,44 @@ static __always_inline union uw_rule uw_rule_of(uintptr_t target)
 	return r;
 }
 
-__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from)
+/* Keep the read of val at addr in the memo (ok: 0 if it has no room). */
+static __always_inline void uw_memo_read(struct prof_uw_memo *m, unsigned int *nr, int *ok,
+					 uintptr_t addr, uintptr_t val)
 {
-	uintptr_t pc, sp, bp, cfa, target, ra;
+	if (*nr < PROF_MEMO_READS) {
+		m->addr[*nr] = addr;
+		m->val[*nr] = val;
+		(*nr)++;
+	} else {
+		*ok = 0;
+	}
+}
+
+/*
+ * Is the walk from sp, bp and from the one m describes? Each address is
+ * the one the walk would read now, since the words read before it are the
+ * same: reading it is as safe as the walk.
+ */
+static __always_inline int uw_memo_same(const struct prof_uw_memo *m, uintptr_t sp, uintptr_t bp,
+					uintptr_t from)
+{
+	unsigned int i;
+
+	if (!m->nr || !m->stack || m->sp != sp || (m->bp_used && m->bp != bp) || m->from != from)
+		return 0;
+	for (i = 0; i < m->nr; i++)
+		if (*(const uintptr_t *)m->addr[i] != m->val[i])
+			return 0;
+	return 1;
+}
+
+__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from, struct prof_uw_memo *m)
+{
+	uintptr_t pc, sp, bp, sp0, bp0, cfa, target, ra;
 	union uw_rule r;
-	unsigned int n = 0, skipped = 0;
+	unsigned int n = 0, skipped = 0, nr = 0;
+	uintptr_t bp_addr = 0;
+	int ok = 1, bp_first = 1, bp_used = 0, bp_pending = 0;
 
 	/* Where this function is, and its rsp and rbp there. */
 	__asm__ __volatile__("lea 0(%%rip), %0\n\t"
@@ -534,6 +567,12 @@ __noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from)
 			     : "=r"(pc), "=r"(sp), "=r"(bp));
 	if (unlikely(!uw_cache))
 		return -1;
+	if (uw_memo_same(m, sp, bp, from))
+		return PROF_UNWIND_SAME;
+	m->nr = 0;
+	m->stack = NULL;
+	sp0 = sp;
+	bp0 = bp;
 	/* The first frame is at pc exactly; the others just before their return address. */
 	target = pc;
 	while (n < max) {
@@ -547,18 +586,43 @@ __noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from)
 			break;
 		if (unlikely(r.kind != UW_FRAME))
 			return -1;
+		/*
+		 * rbp is often a plain register (its saved value a loop
+		 * counter of the caller's): the memo keeps rbp, and each
+		 * saved rbp read, only when a rule uses it.
+		 */
+		if (r.cfa_rbp) {
+			bp_used |= bp_first;
+			if (bp_pending)
+				uw_memo_read(m, &nr, &ok, bp_addr, bp);
+			bp_pending = 0;
+		}
 		cfa = (r.cfa_rbp ? bp : sp) + (long)r.cfa_off;
 		/* A CFA must lie above the frame below it, 8-aligned: else stop. */
 		if (unlikely(cfa <= sp || cfa - sp > UW_MAX_FRAME || (cfa & 7)))
 			break;
 		ra = *(const uintptr_t *)(cfa + (long)r.ra_off);
-		if (r.rbp_saved)
-			bp = *(const uintptr_t *)(cfa + (long)r.rbp_off);
+		uw_memo_read(m, &nr, &ok, cfa + (long)r.ra_off, ra);
+		if (r.rbp_saved) {
+			bp_addr = cfa + (long)r.rbp_off;
+			bp = *(const uintptr_t *)bp_addr;
+			bp_pending = 1;
+			bp_first = 0;
+		}
 		sp = cfa;
 		if (!ra)
 			break;
 		pc = ra;
 		target = ra - 1;
 	}
-	return n || !from ? (int)n : -1;
+	if (!n && from)
+		return -1;
+	if (ok) {
+		m->sp = sp0;
+		m->bp = bp0;
+		m->bp_used = bp_used;
+		m->from = from;
+		m->nr = nr;
+	}
+	return (int)n;
 }

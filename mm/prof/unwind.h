@@ -11,6 +11,30 @@
 
 #include <hakmem/compiler.h>
 
+/* Reads of the stack a memo of the last unwind keeps, at most. */
+#define PROF_MEMO_READS		40
+
+/*
+ * A thread's last unwind (mm/prof/unwind.c): prof_unwind() is a function
+ * of the registers it starts from, of from, and of the words it reads from
+ * the stack (each read's address follows from the words read before it),
+ * so if those are the same, the stack is the same, and the profiler's
+ * record of it (stack) serves again without a walk or a lookup.
+ */
+struct prof_uw_memo {
+	uintptr_t sp;				/* rsp where prof_unwind() started */
+	uintptr_t bp;				/* rbp there */
+	int bp_used;				/* the walk used that rbp (else any rbp is the same) */
+	uintptr_t from;				/* its from argument */
+	void *stack;				/* the profiler's record of the stack (NULL: none) */
+	unsigned int nr;			/* reads below (0: no memo) */
+	uintptr_t addr[PROF_MEMO_READS];	/* address of each word read, in order */
+	uintptr_t val[PROF_MEMO_READS];		/* the word read there */
+};
+
+/* prof_unwind(): the same stack as memo->stack. */
+#define PROF_UNWIND_SAME	(-2)
+
 #ifdef CONFIG_ARCH_X86_64
 /*
  * The return addresses of the calling thread's stack, innermost first,
@@ -19,14 +43,19 @@
  * or -1 if a frame needs what this unwinder does not do (a signal frame,
  * a DWARF expression), if from is not among the first 16 frames, or if
  * the cache could not be mapped: then the caller asks _Unwind_Backtrace.
+ * With a memo (the calling thread's): PROF_UNWIND_SAME if the registers,
+ * from and every word the last walk read are the same (pc[] is not
+ * written: memo->stack is the stack), else the walk, which the memo then
+ * describes (its stack NULL until the caller sets it).
  */
-int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from);
+int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from, struct prof_uw_memo *memo);
 /* Map the cache of frame rules (from the profiler's constructor). */
 void prof_unwind_init(void);
 /* fork's child: another thread may have held the cache's writer lock. */
 void prof_unwind_fork_child(void);
 #else
-static inline int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from)
+static inline int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from,
+			      struct prof_uw_memo *memo)
 {
 	return -1;
 }

@@ -166,6 +166,62 @@ run_known static-link "$tdir/prof-static"
 echo "--- tests/prof/prof.c (plain malloc) under LD_PRELOAD"
 run_known preload "$tdir/prof-libc" LD_PRELOAD="$lib/libhakmem.so"
 
+# A sampled block comes from the box of an unsampled one (the same usable
+# size, no Large block), and every free takes it out of the profile: by
+# its thread, by another thread, in a child of fork, by realloc. Every
+# allocation is sampled (HAKMEM_PROF_SAMPLE=1), with a weight of 1: the
+# program compares the dumps' live bytes with what it holds.
+echo "--- tests/prof/slab.c: sampled blocks in their box, their frees"
+d=$work/slab
+rm -rf "$d"
+mkdir -p "$d"
+if ! timeout 120 "$tdir/slab" box > "$d/box.want" 2>&1; then
+	cat "$d/box.want"
+	bad "slab: the program failed with the profiler off"
+elif ! timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1 HAKMEM_PROF_AT_EXIT=0 \
+	HAKMEM_PROF_PEAK=0 "$tdir/slab" "$d" > "$d/out" 2>&1 || ! grep -q '^slab: done$' "$d/out"; then
+	cat "$d/out"
+	bad "slab: the program failed (sampled blocks, frees)"
+else
+	ok "slab: exact live bytes after local, remote, child and realloc frees"
+	grep '^box ' "$d/out" > "$d/box.got"
+	if [ -s "$d/box.want" ] && cmp -s "$d/box.want" "$d/box.got"; then
+		ok "slab: sampled blocks come from their box ($(wc -l < "$d/box.got") sizes)"
+	else
+		diff "$d/box.want" "$d/box.got"
+		bad "slab: sampled blocks do not come from the box of unsampled ones"
+	fi
+fi
+
+# A sampled realloc that its class could do in place must move the block
+# inside a block (its free must reach the profiler): the dump after its
+# free is the one before (a mean of 4 KiB, so that the block resized is
+# an unsampled one).
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" realloc "$d" > "$d/realloc.out" 2>&1 && grep -q '^slab: done' "$d/realloc.out"; then
+	ok "slab: a block resized by a sampled realloc leaves the profile at its free"
+else
+	cat "$d/realloc.out"
+	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
+fi
+
+# A sampled block freed twice: reported as a double free (SIGABRT), as
+# the double-free check does for any block (its second free is not a
+# block start: it looks like a bad pointer, which is only reported).
+if grep -q '^CONFIG_DOUBLE_FREE_CHECK=y' "$lib/.config" 2>/dev/null; then
+	HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+		timeout 60 "$tdir/slab" twice > "$d/twice.out" 2>&1
+	st=$?
+	if [ $st = 134 ] && grep -q 'double free' "$d/twice.out"; then
+		ok "slab: a sampled block freed twice aborts as a double free"
+	else
+		cat "$d/twice.out"
+		bad "slab: a sampled block freed twice: status $st, expected 134 (SIGABRT) and a double-free report"
+	fi
+else
+	echo "skip slab twice: CONFIG_DOUBLE_FREE_CHECK is off"
+fi
+
 # The profiler's unwinder (mm/prof/unwind.c) against libgcc's: every
 # allocation sampled (HAKMEM_PROF_SAMPLE=1), so both runs sample the same
 # blocks; pprof must read the same stacks from both exit dumps. On x86-64

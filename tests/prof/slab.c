@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/prof/slab.c - a sampled block is served by its usual box, and its
+ * free (by its thread, by another thread, in a child of fork, by realloc)
+ * takes it out of the profile.
+ *
+ *   slab box           print, for each size below, how many Large blocks
+ *                      its blocks added (and check their usable size)
+ *   slab DIR           the same (first lines), then the profile checks
+ *   slab realloc DIR   a sampled realloc in place (realloc_in_place())
+ *   slab twice         free a sampled block twice (must abort)
+ *
+ * tests/prof/run.sh runs "slab box" with the profiler off and "slab DIR"
+ * with every allocation sampled (HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1): the
+ * "box" lines of both runs must be the same, i.e. a sampled block comes
+ * from the box an unsampled one does (before, every sampled block was a
+ * Large block, of some 40 KiB for a 64-byte request), and the usable size
+ * of every block must be at least its size and less than twice it. With a mean of one
+ * byte, every allocation of 64 bytes or more is sampled with a weight of
+ * exactly 1, so the live bytes of a dump are exact: the checks compare
+ * them with what the program holds.
+ *
+ *   1. a thread is started (it waits), DIR/0.heap: B0 live bytes
+ *   2. N blocks of each size, and one block grown by realloc (100 B to
+ *      5000 B); DIR/1.heap: B0 + all of them
+ *   3. fork: the child frees every block and dumps DIR/child.heap: B0 + the
+ *      realloc'd block
+ *   4. the parent frees half of the blocks itself, the thread the other
+ *      half (remote frees); DIR/2.heap: B0 + the realloc'd block
+ *   5. free the realloc'd block; DIR/3.heap: B0
+ *
+ * Prints "slab: done" if every check passed.
+ */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <malloc.h>
+
+extern int hak_prof_dump(const char *path) __attribute__((weak));
+extern int hak_option_get(const char *name, unsigned long *value) __attribute__((weak));
+
+#define N	32
+static const size_t sizes[] = { 64, 1000, 3000, 20000, 100000 };
+#define NR_SIZES	(sizeof(sizes) / sizeof(sizes[0]))
+
+static void *blocks[NR_SIZES][N];
+static sem_t go, done;
+static int failed;
+
+static void fail(const char *what, unsigned long got, unsigned long want)
+{
+	printf("FAIL %s: %lu, expected %lu\n", what, got, want);
+	failed = 1;
+}
+
+/* A statistic, or ULONG_MAX if the library has none of that name. */
+static unsigned long stat(const char *name)
+{
+	unsigned long v;
+
+	if (!hak_option_get || hak_option_get(name, &v))
+		return (unsigned long)-1;
+	return v;
+}
+
+/* The live bytes of a dump to DIR/NAME (its first line). */
+static unsigned long live_bytes(const char *dir, const char *name)
+{
+	unsigned long count, bytes;
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!hak_prof_dump || hak_prof_dump(path)) {
+		printf("FAIL hak_prof_dump(%s)\n", path);
+		exit(1);
+	}
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "heap profile: %lu: %lu", &count, &bytes) != 2) {
+		printf("FAIL %s: no heap profile header\n", path);
+		exit(1);
+	}
+	fclose(f);
+	return bytes;
+}
+
+/* The other thread: frees the odd blocks of each size when told to. */
+static void *remote(void *arg)
+{
+	unsigned int i, j;
+
+	sem_wait(&go);
+	for (i = 0; i < NR_SIZES; i++)
+		for (j = 1; j < N; j += 2)
+			free(blocks[i][j]);
+	sem_post(&done);
+	return NULL;
+}
+
+/*
+ * "box" lines: Large blocks added per size. The usable size of a block
+ * must be at least the size asked and less than twice it (a Large block
+ * serving a 64-byte request has some 40 KiB).
+ */
+static void allocate(void)
+{
+	unsigned long large, now;
+	unsigned int i, j, bad;
+	size_t u;
+
+	for (i = 0; i < NR_SIZES; i++) {
+		bad = 0;
+		large = stat("stat.large_blocks");
+		for (j = 0; j < N; j++) {
+			blocks[i][j] = malloc(sizes[i]);
+			if (!blocks[i][j]) {
+				printf("FAIL malloc(%zu)\n", sizes[i]);
+				exit(1);
+			}
+			memset(blocks[i][j], 0x5a, sizes[i]);
+			u = malloc_usable_size(blocks[i][j]);
+			if ((u < sizes[i] || u >= 2 * sizes[i]) && !bad++)
+				fail("usable size", u, sizes[i]);
+		}
+		now = stat("stat.large_blocks");
+		if (large == (unsigned long)-1 || now == (unsigned long)-1)
+			printf("box %zu: Large blocks -\n", sizes[i]);
+		else
+			printf("box %zu: Large blocks +%lu\n", sizes[i], now - large);
+	}
+}
+
+/*
+ * "slab realloc DIR", with a mean of 4096 bytes: an unsampled 64-byte
+ * block (a block start) is resized to 60 and 64 bytes, which its class
+ * holds in place, until one of these reallocs is sampled; then it is
+ * freed, and the dump must be what it was before (a sampled realloc
+ * kept in place would be a block start, whose free never reaches the
+ * profiler: its estimate, some 4 KiB, would stay).
+ */
+static int realloc_in_place(const char *dir)
+{
+	unsigned long b0, b, s;
+	unsigned int tries, k;
+	char *p, *q;
+
+	if (stat("stat.prof_samples") == (unsigned long)-1) {
+		printf("slab: done (no stat.prof_samples: skipped)\n");
+		return 0;
+	}
+	b0 = live_bytes(dir, "r0.heap");
+	for (tries = 0; tries < 1000; tries++) {
+		s = stat("stat.prof_samples");
+		p = malloc(64);
+		if (!p || stat("stat.prof_samples") != s) {
+			free(p);
+			continue;
+		}
+		for (k = 0; k < 100000; k++) {
+			s = stat("stat.prof_samples");
+			q = realloc(p, k & 1 ? 64 : 60);
+			if (!q) {
+				printf("FAIL realloc\n");
+				return 1;
+			}
+			p = q;
+			if (stat("stat.prof_samples") != s)
+				break;
+		}
+		free(p);
+		b = live_bytes(dir, "r1.heap");
+		if (b != b0)
+			fail("live bytes after the free of a block a sampled realloc resized", b, b0);
+		if (!failed)
+			printf("slab: done\n");
+		return failed;
+	}
+	printf("FAIL no unsampled malloc in 1000 tries\n");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long b0, b, held = 0, samples;
+	const char *dir = argc > 1 ? argv[1] : "box";
+	unsigned int i, j;
+	pthread_t t;
+	char *r;
+	pid_t pid;
+	int status;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(dir, "box")) {
+		allocate();
+		return failed;
+	}
+	if (!strcmp(dir, "realloc") && argc > 2)
+		return realloc_in_place(argv[2]);
+	if (!strcmp(dir, "twice")) {
+		/* A sampled block freed twice: the second free must abort. */
+		char *volatile q = malloc(100);
+
+		free(q);
+		free(q);
+		printf("slab: the second free returned\n");
+		return 0;
+	}
+	if (sem_init(&go, 0, 0) || sem_init(&done, 0, 0) || pthread_create(&t, NULL, remote, NULL)) {
+		printf("FAIL thread\n");
+		return 1;
+	}
+	b0 = live_bytes(dir, "0.heap");
+	samples = stat("stat.prof_samples");
+	allocate();
+	r = malloc(100);
+	r = realloc(r, 5000);
+	memset(r, 1, 5000);
+	if (samples != (unsigned long)-1 && stat("stat.prof_samples") - samples != NR_SIZES * N + 2)
+		fail("samples taken", stat("stat.prof_samples") - samples, NR_SIZES * N + 2);
+	for (i = 0; i < NR_SIZES; i++)
+		held += N * sizes[i];
+	b = live_bytes(dir, "1.heap");
+	if (b != b0 + held + 5000)
+		fail("live bytes with every block held", b, b0 + held + 5000);
+
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < NR_SIZES; i++)
+			for (j = 0; j < N; j++)
+				free(blocks[i][j]);
+		b = live_bytes(dir, "child.heap");
+		if (b != b0 + 5000)
+			fail("child: live bytes after its frees", b, b0 + 5000);
+		_exit(failed);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		fail("child", (unsigned long)status, 0);
+
+	for (i = 0; i < NR_SIZES; i++)
+		for (j = 0; j < N; j += 2)
+			free(blocks[i][j]);
+	b = live_bytes(dir, "half.heap");
+	if (b != b0 + held / 2 + 5000)
+		fail("live bytes after the local frees", b, b0 + held / 2 + 5000);
+	sem_post(&go);
+	sem_wait(&done);
+	b = live_bytes(dir, "2.heap");
+	if (b != b0 + 5000)
+		fail("live bytes after the remote frees", b, b0 + 5000);
+	free(r);
+	b = live_bytes(dir, "3.heap");
+	if (b != b0)
+		fail("live bytes after the realloc'd block's free", b, b0);
+	pthread_join(t, NULL);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
+}
