@@ -1051,22 +1051,32 @@ static void *hint_free_first(void *arg)
 	return NULL;
 }
 
-START_TEST(test_adopt_on_first_free)
+/*
+ * The end of the adoption tests: thread t must have returned NULL; b's
+ * blocks are freed and every slab of both owners must be released.
+ */
+static void hint_finish(pthread_t t)
 {
-	pthread_t t, ta;
 	unsigned int i;
 	void *ret;
 
-	hak_free(hak_malloc(16));	/* the main thread has its own heap */
-	hint_owner_start(&hint_a, &ta);
-	hint_owners_park(&hint_a, ta, &hint_b);
-	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
 	pthread_join(t, &ret);
 	ck_assert_ptr_null(ret);
 	for (i = 0; i < HINT_N; i++)
 		hak_free(hint_b.blk[i]);
 	hint_all_released(hint_a.blk, HINT_N);
 	hint_all_released(hint_b.blk, HINT_N);
+}
+
+START_TEST(test_adopt_on_first_free)
+{
+	pthread_t t, ta;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	hint_owner_start(&hint_a, &ta);
+	hint_owners_park(&hint_a, ta, &hint_b);
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
+	hint_finish(t);
 }
 END_TEST
 
@@ -1100,8 +1110,6 @@ static void *hint_start_late(void *arg)
 START_TEST(test_adopt_wanted_at_start)
 {
 	pthread_t t, ta;
-	unsigned int i;
-	void *ret;
 
 	hak_free(hak_malloc(16));
 	sem_init(&hint_step, 0, 0);
@@ -1111,12 +1119,7 @@ START_TEST(test_adopt_wanted_at_start)
 	sem_wait(&hint_step);
 	hint_owners_park(&hint_a, ta, &hint_b);
 	sem_post(&hint_resume);
-	pthread_join(t, &ret);
-	ck_assert_ptr_null(ret);
-	for (i = 0; i < HINT_N; i++)
-		hak_free(hint_b.blk[i]);
-	hint_all_released(hint_a.blk, HINT_N);
-	hint_all_released(hint_b.blk, HINT_N);
+	hint_finish(t);
 }
 END_TEST
 
