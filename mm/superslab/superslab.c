@@ -255,18 +255,49 @@ static void ss_unclaim(struct superslab *ss, unsigned int idx, unsigned int nr)
 	ss_claim_unlock(ss->pool);
 }
 
-/* Claim a run in a SuperSlab of pool; NULL if none has one. */
+/*
+ * Claim a run in a SuperSlab of pool; NULL if none has one. Next fit: the
+ * walk starts at the SuperSlab of the last successful claim (pool->hint)
+ * and goes round the list once (on to its end, then from the head up to
+ * the hint). A program that claims many slabs in a row (a burst of
+ * allocations that fills one SuperSlab after another, or one that takes
+ * back a heap it freed) would otherwise walk every full SuperSlab before
+ * the first with room at every claim: quadratic in the SuperSlabs (4000
+ * blocks of 40,000 B: 80 SuperSlabs, a third of the instructions of the
+ * whole program in ss_try_claim()). The list only grows at its head and
+ * no SuperSlab is ever removed, so a stale hint is still a node of it.
+ */
 static struct superslab *ss_claim_existing(struct ss_pool *pool, unsigned int nr,
 					   enum ss_claim_mode mode, int *idx)
 {
-	struct superslab *ss;
+	struct superslab *head = a_load(&pool->head, A_ACQUIRE);
+	struct superslab *hint = a_load(&pool->hint, A_RELAXED);
+	struct superslab *ss, *found = NULL;
+	unsigned long visits = 0;
 
-	for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {
+	if (!hint)
+		hint = head;
+	for (ss = hint; ss; ss = ss->next) {
+		visits++;
 		*idx = ss_try_claim(ss, nr, mode);
-		if (*idx >= 0)
-			return ss;
+		if (*idx >= 0) {
+			found = ss;
+			goto out;
+		}
 	}
-	return NULL;
+	for (ss = head; ss && ss != hint; ss = ss->next) {
+		visits++;
+		*idx = ss_try_claim(ss, nr, mode);
+		if (*idx >= 0) {
+			found = ss;
+			goto out;
+		}
+	}
+out:
+	if (found && found != hint)
+		a_store(&pool->hint, found, A_RELAXED);
+	a_fetch_add(&pool->claim_visits, visits, A_RELAXED);
+	return found;
 }
 
 struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
@@ -323,6 +354,8 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 			}
 			ss->next = pool->head;
 			a_store(&pool->head, ss, A_RELEASE);
+			/* The next claims start in the new SuperSlab. */
+			a_store(&pool->hint, ss, A_RELAXED);
 			pool->nr_superslabs++;
 			if (IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
 				hk_unlock(&pool->lock);

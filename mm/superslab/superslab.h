@@ -145,6 +145,8 @@ BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT
 struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
 	struct superslab *head;		/* atomic: newest SuperSlab first */
+	struct superslab *hint;		/* atomic: where the last claim succeeded; claims look there first */
+	unsigned long claim_visits;	/* atomic: SuperSlabs looked at by claims (tests, statistics) */
 	unsigned long nr_superslabs;	/* SuperSlabs mapped */
 	struct ss_pool *all_next;	/* list of pools that mapped a SuperSlab (ss_check_counts) */
 };

@@ -111,6 +111,52 @@ START_TEST(test_pool_grows)
 END_TEST
 
 /*
+ * Claims are next fit: one that follows a run of claims starts where the
+ * last one succeeded, so that taking back the slabs of many SuperSlabs
+ * (a heap of 160 MB freed and allocated again) does not walk the full
+ * SuperSlabs at the head of the list again at every claim (quadratic: 40
+ * SuperSlabs, 80 claims of half a SuperSlab looked at 1,600 of them).
+ */
+static struct ss_pool fit_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&fit_pool.lock, HK_LOCK_SS_POOL);
+
+START_TEST(test_claim_next_fit)
+{
+	enum { K = 40 };
+	const unsigned int nr = (SS_SLOTS - 1) / 2;
+	static struct slab *s[2 * K];
+	unsigned long visits;
+	unsigned int i;
+
+	ss_setup();
+	/* Freed slots stay committed for the whole test (no decay purge). */
+	ck_assert_int_eq(hak_option_set("dirty_slots", 1UL << 20), 0);
+	for (i = 0; i < 2 * K; i++) {
+		s[i] = ss_claim(&fit_pool, nr);
+		ck_assert_ptr_nonnull(s[i]);
+	}
+	ck_assert_uint_ge(fit_pool.nr_superslabs, K);
+	for (i = 0; i < 2 * K; i++)
+		ss_release(s[i], nr);
+	visits = a_load(&fit_pool.claim_visits, A_RELAXED);
+	for (i = 0; i < 2 * K; i++) {
+		s[i] = ss_claim(&fit_pool, nr);
+		ck_assert_ptr_nonnull(s[i]);
+		memset(slab_start(s[i]), 1, SLOT_SIZE);
+	}
+	visits = a_load(&fit_pool.claim_visits, A_RELAXED) - visits;
+	/* Every run comes back from the SuperSlabs already mapped. */
+	ck_assert_uint_le(fit_pool.nr_superslabs, K + 1);
+	/* About one SuperSlab looked at per claim, not the K before it. */
+	ck_assert_msg(visits <= 4 * 2 * K, "%lu SuperSlabs looked at in %u claims",
+		      visits, 2 * K);
+	for (i = 0; i < 2 * K; i++)
+		ss_release(s[i], nr);
+	ck_assert_int_eq(hak_option_set("dirty_slots", CONFIG_SUPERSLAB_DIRTY_SLOTS), 0);
+}
+END_TEST
+
+/*
  * Header colours: the slot metadata of two SuperSlabs next to each other
  * (numbers of different parity) does not sit at the same offset of each,
  * so that it does not fall in the same cache sets; slab_of() of any byte
@@ -469,6 +515,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_claim_release_states);
 	tcase_add_test(tc, test_claim_spans);
 	tcase_add_test(tc, test_pool_grows);
+	tcase_add_test(tc, test_claim_next_fit);
 	tcase_add_test(tc, test_header_colours);
 	tcase_add_test(tc, test_trim_returns_empty_slots);
 #ifdef CONFIG_THREADS
