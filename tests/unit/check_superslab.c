@@ -19,6 +19,7 @@
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "large/large.h"
+#include "os/os.h"
 
 static struct ss_pool test_pool = SS_POOL_INIT;
 /* Every lock is registered (CONFIG_DEBUG_ASSERT checks it), this one too. */
@@ -432,6 +433,48 @@ START_TEST(test_unmap_free_slots)
 }
 END_TEST
 
+/*
+ * Under an address-space limit the header slot gives way too: only the
+ * pages of the header stay mapped, the rest of slot 0 (never read or
+ * written) is unmapped once, and the SuperSlab keeps working.
+ */
+static struct ss_pool hdr_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&hdr_pool.lock, HK_LOCK_SS_POOL);
+
+START_TEST(test_unmap_header_slot)
+{
+	uintptr_t base, lo, hi;
+	struct superslab *ss;
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&hdr_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ss = ss_of(s);
+	base = ss_base(ss);
+	lo = ALIGN_DOWN((uintptr_t)ss, os_page_size);
+	hi = ALIGN_UP((uintptr_t)(ss + 1), os_page_size);
+	ck_assert(mapped((void *)base));
+	ss_unmap_pool(&hdr_pool);
+	ck_assert(mapped(ss) && mapped((char *)(ss + 1) - 1));	/* the header stays */
+	ck_assert_uint_eq(hdr_pool.hdr_unmapped, SLOT_SIZE - (hi - lo));
+	if (lo > base)
+		ck_assert(!mapped((void *)base));
+	if (hi < base + SLOT_SIZE)
+		ck_assert(!mapped((void *)hi));
+	/* Once: nothing more the next time. */
+	ss_unmap_pool(&hdr_pool);
+	ck_assert_uint_eq(hdr_pool.hdr_unmapped, SLOT_SIZE - (hi - lo));
+	/* The slab in use and new claims work as before. */
+	memset(slab_start(s), 0x33, SLOT_SIZE);
+	ss_release(s, 1);
+	s = ss_claim(&hdr_pool, 2);
+	ck_assert_ptr_nonnull(s);
+	memset(slab_start(s), 0x44, 2 * SLOT_SIZE);
+	ss_release(s, 2);
+}
+END_TEST
+
 static unsigned long vm_size_bytes(void)
 {
 	unsigned long size = 0;
@@ -524,6 +567,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_registry_ours_and_foreign);
 	tcase_add_test(tc, test_registry_two_level);
 	tcase_add_test(tc, test_unmap_free_slots);
+	tcase_add_test(tc, test_unmap_header_slot);
 	tcase_add_test(tc, test_large_exact_under_rlimit);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
