@@ -61,7 +61,8 @@ void *hk_alloc_aligned(size_t align, size_t size)
 		/* A variable: no "always false" warning when there is no class. */
 		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < nr && hk_classes[cls].size % align)
+		while (cls < nr && (hk_classes[cls].size % align ||
+				    (hk_classes[cls].colours > 1 && align > HEAP_COLOUR_STEP)))
 			cls++;
 		if (cls < nr)
 			return heap_alloc_class(cls);

@@ -168,6 +168,20 @@ static struct slab *partial_pop(struct heap *h, unsigned int cls)
 /* Slabs                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Where the first block of slab s starts, past its first byte: 0, or for
+ * a class with an unused tail one of its colours, picked from the slab's
+ * address (any slot of any SuperSlab: successive slabs differ).
+ */
+static inline size_t slab_colour(struct slab *s, const struct size_class *c)
+{
+	uintptr_t slot = (uintptr_t)slab_start(s) >> SLOT_SHIFT;
+
+	if (c->colours <= 1)
+		return 0;
+	return (size_t)((slot * 37) % c->colours) * HEAP_COLOUR_STEP;
+}
+
 static struct slab *slab_new(struct heap *h, unsigned int cls)
 {
 	const struct size_class *c = &hk_classes[cls];
@@ -180,8 +194,11 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->class_idx = (uint8_t)cls;
 	s->span = c->span;
 	s->block_size = c->size;
-	s->capacity = (uint32_t)(((size_t)c->span << SLOT_SHIFT) / c->size);
-	s->bump = slab_start(s);
+	/* The blocks leave room for the class's colours. */
+	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) -
+				  (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP) /
+				 c->size);
+	s->bump = slab_start(s) + slab_colour(s, c);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
 	s->used = 0;
@@ -208,7 +225,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 		s->start_mask = UINT32_MAX;
 	s->dfkey = dfkey_of_slab();
 	s->bin_tpoff = heap_bin_tpoff(cls);
-	s->base = (uint32_t)(uintptr_t)slab_start(s);
+	s->base = (uint32_t)(uintptr_t)s->bump;
 	a_store(&s->remote, 0UL, A_RELAXED);
 	/* Memcheck: no block of a new slab may be touched until handed out. */
 	vg_noaccess(slab_start(s), (size_t)c->span << SLOT_SHIFT);

@@ -69,11 +69,20 @@ struct size_class {
 	uint16_t limit;			/* bin length that triggers a flush, at first */
 	uint16_t limit_max;		/* what a bin that keeps overflowing grows to */
 	uint8_t span;			/* slots per slab */
+	uint8_t colours;		/* block offsets a slab may start at (HEAP_COLOUR_STEP apart), 1 = none */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint32_t div_mul;		/* block-start check: inverse of the odd part */
 	uint8_t div_shift;		/* block-start check: power-of-two part */
 };
+
+/*
+ * Slabs of a class with an unused tail (colours > 1) start their first
+ * block at a multiple of HEAP_COLOUR_STEP into it, so that the blocks of
+ * different slabs do not all fall on the same cache sets: such blocks are
+ * aligned to HEAP_COLOUR_STEP only (hk_alloc_aligned() knows).
+ */
+#define HEAP_COLOUR_STEP	64U
 
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];

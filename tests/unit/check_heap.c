@@ -48,7 +48,7 @@ START_TEST(test_slab_fast_path_fields)
 	 */
 	ck_assert_int_eq(heap_init(), 0);
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
-		uint32_t size = hk_classes[cls].size, off;
+		uint32_t size = hk_classes[cls].size, off, colour;
 		void *p = hak_malloc(size);
 		struct slab *s, *head;
 		size_t span;
@@ -64,12 +64,17 @@ START_TEST(test_slab_fast_path_fields)
 		ck_assert_uint_eq(s->start_mask, head->start_mask);
 		span = (size_t)head->span << SLOT_SHIFT;
 		start = slab_start(head);
-		exact = IS_POWER_OF_2(size) && span % size == 0 && !((uintptr_t)start & (size - 1));
+		exact = IS_POWER_OF_2(size) && (size_t)head->capacity * size == span &&
+			!((uintptr_t)start & (size - 1));
 		ck_assert_msg(head->start_mask == (exact ? size - 1 : UINT32_MAX),
 			      "class %u (%u B, span %zu, capacity %u): start mask %#x",
 			      cls, size, span, (unsigned int)head->capacity, head->start_mask);
+		/* A coloured slab's first block is past its first byte. */
+		colour = (uint32_t)head->base - (uint32_t)(uintptr_t)start;
+		ck_assert_uint_le((size_t)colour + (size_t)head->capacity * size, span);
 		for (off = 0; off < span; off += 16) {
-			int want = off % size == 0 && off / size < head->capacity;
+			int want = off >= colour && (off - colour) % size == 0 &&
+				   (off - colour) / size < head->capacity;
 
 			if (slab_is_block_start_fast(slab_of(start + off), start + off) != want)
 				ck_abort_msg("class %u (%u B): offset %u misjudged", cls, size, off);
@@ -79,6 +84,75 @@ START_TEST(test_slab_fast_path_fields)
 		if (!IS_ENABLED(CONFIG_TINY_ULTRAHOT) || cls > 1)
 			ck_assert_ptr_eq(hk_tls.bins[cls].free, p);
 	}
+}
+END_TEST
+
+/*
+ * Slab colours: the slabs of a class whose slab has an unused tail start
+ * their first block at different multiples of HEAP_COLOUR_STEP into it,
+ * so that the blocks of its slabs do not all begin on the same few cache
+ * sets (blocks of 40 KiB to 256 KiB are multiples of 8 KiB, slabs start
+ * on 64 KiB boundaries: without colours every block of such a class
+ * began on one of 16 of an L2's 2048 sets). Every block still lies in
+ * its slab, aligned to HEAP_COLOUR_STEP; aligned requests stay aligned.
+ */
+START_TEST(test_slab_colours)
+{
+	enum { NSLABS = 8 };
+	unsigned int cls, i, coloured = 0;
+
+	ck_assert_int_eq(heap_init(), 0);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		const struct size_class *c = &hk_classes[cls];
+		size_t span = (size_t)c->span << SLOT_SHIFT;
+		size_t room = (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP;
+		uint32_t cap = (uint32_t)((span - room) / c->size), first = UINT32_MAX;
+		int differ = 0;
+		void **v, *a = NULL;
+		unsigned int n;
+
+		/*
+		 * Mid's big classes (above 32 KiB) with an unused tail, or
+		 * eight blocks at least: they have colours.
+		 */
+		if (c->size <= 32768 ||
+		    (span % c->size < 8 * HEAP_COLOUR_STEP && span / c->size < 8))
+			continue;
+		ck_assert_uint_gt(c->colours, 1);
+		coloured++;
+		n = NSLABS * cap;
+		v = malloc(n * sizeof(*v));
+		ck_assert_ptr_nonnull(v);
+		for (i = 0; i < n; i++) {
+			struct slab *h;
+			uint32_t colour;
+
+			v[i] = hak_malloc(c->size);
+			ck_assert_ptr_nonnull(v[i]);
+			h = slab_block_head(v[i]);
+			colour = (uint32_t)((uintptr_t)v[i] - (uintptr_t)slab_start(h)) % c->size;
+			ck_assert_uint_eq(colour % HEAP_COLOUR_STEP, 0);
+			ck_assert_uint_eq(colour, (uint32_t)h->base - (uint32_t)(uintptr_t)slab_start(h));
+			ck_assert_uint_le((size_t)colour + (size_t)cap * c->size, span);
+			/* The whole block is usable. */
+			((char *)v[i])[c->size - 1] = 1;
+			if (first == UINT32_MAX)
+				first = colour;
+			differ |= colour != first;
+		}
+		/* Not every slab at the same offset. */
+		ck_assert_msg(differ, "class %u (%u B): every slab at colour %u",
+			      cls, c->size, first);
+		ck_assert_int_eq(hak_posix_memalign(&a, 4096, c->size - 4096), 0);
+		ck_assert_uint_eq((uintptr_t)a & 4095, 0);
+		hak_free(a);
+		for (i = 0; i < n; i++)
+			hak_free(v[i]);
+		free(v);
+	}
+	/* The default big classes have some (40 to 128 KiB). */
+	if (HEAP_MAX_SIZE >= 131072 && HK_NR_CLASSES > 30)
+		ck_assert_uint_gt(coloured, 0);
 }
 END_TEST
 
@@ -156,20 +230,34 @@ START_TEST(test_slab_tail_refused)
 	 * CONFIG_MID_CLASSES_PER_DOUBLING=1 and no Small-Mid) there is none,
 	 * and nothing to try.
 	 */
-	for (cls = 1; cls < HK_NR_CLASSES; cls++)
-		if (((size_t)hk_classes[cls].span << SLOT_SHIFT) % hk_classes[cls].size >= 16)
-			expected++;
 	for (cls = 1; cls < HK_NR_CLASSES; cls++) {
-		size_t size = hk_classes[cls].size, i;
+		const struct size_class *c = &hk_classes[cls];
+		size_t span = (size_t)c->span << SLOT_SHIFT;
+		/* A coloured class's blocks leave room for its colours. */
+		size_t room = c->colours > 1 ? (size_t)(c->colours - 1) * HEAP_COLOUR_STEP : 0;
+
+		if (span - (span - room) / c->size * c->size >= 16)
+			expected++;
+	}
+	for (cls = 1; cls < HK_NR_CLASSES; cls++) {
+		size_t size = hk_classes[cls].size, i, colour, span;
 		struct slab *s;
 		char *p, *tail, *q;
 
 		p = hak_malloc(size);
 		ck_assert_ptr_nonnull(p);
 		s = slab_block_head(p);
+		span = (size_t)s->span << SLOT_SHIFT;
+		colour = (uint32_t)s->base - (uint32_t)(uintptr_t)slab_start(s);
 		tail = (char *)(uintptr_t)(s->base + (uintptr_t)s->capacity * size) +
 		       ((uintptr_t)p & ~(uintptr_t)UINT32_MAX);
-		if (((size_t)s->span << SLOT_SHIFT) - (size_t)s->capacity * size < 16) {
+		/*
+		 * Past the last block, or (a coloured slab whose colour took
+		 * its tail) before the first.
+		 */
+		if (span - colour - (size_t)s->capacity * size < 16)
+			tail = colour >= 16 ? slab_start(s) : NULL;
+		if (!tail) {
 			hak_free(p);
 			continue;
 		}
@@ -511,6 +599,7 @@ static Suite *heap_suite(void)
 
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_slab_fast_path_fields);
+	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
