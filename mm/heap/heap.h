@@ -171,6 +171,14 @@ extern size_t heap_cache_max;
 /* Growth of the bins below which they cannot hold more than that. */
 extern size_t heap_cache_safe_grow;
 
+/*
+ * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
+ * refill, or from frees of blocks of this heap's slabs, which a refill of
+ * the same class handed out: a class never refilled has an empty bin
+ * (a heap taken over from an exited thread sets every bit).
+ */
+#define HEAP_FILLED_WORDS	((HK_CLASS_ARRAY + 8 * sizeof(long) - 1) / (8 * sizeof(long)))
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -178,6 +186,7 @@ struct heap_tls {
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
+	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS

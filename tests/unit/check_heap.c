@@ -935,6 +935,69 @@ static void *adopt_new(void *arg)
 	return found == 64 ? NULL : (void *)3;
 }
 
+/*
+ * The count of what a thread's bins hold looks only at the classes the
+ * thread ever refilled (heap_tls::filled), and finds what a count of
+ * every bin finds: in a new thread that used two classes, and in one
+ * that took over the warm bins of an exited thread without refilling
+ * anything yet (its bits are all set on adoption).
+ */
+static void *count_two_classes(void *arg)
+{
+	void *a = hak_malloc(100), *b = hak_malloc(3000);
+	unsigned int w, bits = 0;
+
+	hak_free(a);
+	hak_free(b);
+	for (w = 0; w < HEAP_FILLED_WORDS; w++)
+		bits += (unsigned int)__builtin_popcountl(hk_tls.filled[w]);
+	if (bits < 1 || bits > 4)
+		return (void *)1;
+	if (heap_cache_held() != bins_held_bytes() || !heap_cache_held())
+		return (void *)2;
+	return NULL;
+}
+
+static void *leave_warm_bins(void *arg)
+{
+	static const size_t sizes[] = { 32, 200, 1500, 5000, 20000 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		hak_free(hak_malloc(sizes[i]));
+	return NULL;
+}
+
+static void *count_adopted_bins(void *arg)
+{
+	/* Takes the parked record over; served from its warm bin, no refill. */
+	void *p = hak_malloc(200), *ret;
+	size_t held = bins_held_bytes();
+
+	if (!p || !held)
+		return (void *)1;	/* the bins were not warm: nothing tested */
+	ret = heap_cache_held() == held ? NULL : (void *)2;
+	hak_free(p);
+	return ret;
+}
+
+START_TEST(test_cache_count_filled_classes)
+{
+	pthread_t t;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	ck_assert_int_eq(pthread_create(&t, NULL, count_two_classes, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_eq(pthread_create(&t, NULL, leave_warm_bins, NULL), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, count_adopted_bins, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+}
+END_TEST
+
 START_TEST(test_adopt_parked_heap)
 {
 	pthread_t t;
@@ -1169,6 +1232,7 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_adopt_parked_heap);
+	tcase_add_test(tc, test_cache_count_filled_classes);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);
