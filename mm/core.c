@@ -61,10 +61,14 @@ void *hk_alloc_aligned(size_t align, size_t size)
 		/* A variable: no "always false" warning when there is no class. */
 		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < nr && (hk_classes[cls].size % align ||
-				    (hk_classes[cls].colours > 1 && align > HEAP_COLOUR_STEP)))
+		while (cls < nr && hk_classes[cls].size % align)
 			cls++;
-		if (cls < nr)
+		/*
+		 * A coloured class's blocks are aligned to HEAP_COLOUR_STEP
+		 * only (mm/mid): Large serves more, rather than a class
+		 * several times the size.
+		 */
+		if (cls < nr && (hk_classes[cls].colours <= 1 || align <= HEAP_COLOUR_STEP))
 			return heap_alloc_class(cls);
 	}
 	return large_alloc(size, align);

@@ -146,6 +146,11 @@ START_TEST(test_slab_colours)
 		ck_assert_int_eq(hak_posix_memalign(&a, 4096, c->size - 4096), 0);
 		ck_assert_uint_eq((uintptr_t)a & 4095, 0);
 		hak_free(a);
+		/* Aligned, and not from a class several times the size. */
+		ck_assert_int_eq(hak_posix_memalign(&a, 128, c->size - 256), 0);
+		ck_assert_uint_eq((uintptr_t)a & 127, 0);
+		ck_assert_uint_lt(hak_malloc_usable_size(a), 2 * (size_t)c->size);
+		hak_free(a);
 		for (i = 0; i < n; i++)
 			hak_free(v[i]);
 		free(v);
