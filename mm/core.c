@@ -63,7 +63,12 @@ void *hk_alloc_aligned(size_t align, size_t size)
 
 		while (cls < nr && hk_classes[cls].size % align)
 			cls++;
-		if (cls < nr)
+		/*
+		 * A coloured class's blocks are aligned to HEAP_COLOUR_STEP
+		 * only (mm/mid): Large serves more, rather than a class
+		 * several times the size.
+		 */
+		if (cls < nr && (hk_classes[cls].colours <= 1 || align <= HEAP_COLOUR_STEP))
 			return heap_alloc_class(cls);
 	}
 	return large_alloc(size, align);

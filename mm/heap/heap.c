@@ -31,6 +31,22 @@ __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
 
+/* Mark class cls as one whose bin may hold blocks. */
+static inline void heap_filled_set(unsigned int cls)
+{
+	hk_tls.filled[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
+}
+
+/*
+ * Each class whose bin may hold blocks (heap_tls::filled), lowest first:
+ * a program that uses a dozen classes counts a dozen bins, not all of
+ * them (fifty with Mid up to 256 KiB).
+ */
+#define for_each_filled_class(cls, w, m)					\
+	for ((w) = 0; (w) < HEAP_FILLED_WORDS; (w)++)				\
+		for ((m) = hk_tls.filled[w]; (m) && ((cls) = (w) * 8 * sizeof(long) + \
+						      hk_ctz(m), 1); (m) &= (m) - 1)
+
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
 HK_LOCK_REGISTER(&heap_lock, HK_LOCK_HEAP);
 static struct heap *heap_all;			/* every record ever made */
@@ -181,8 +197,11 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->class_idx = (uint8_t)cls;
 	s->span = c->span;
 	s->block_size = c->size;
-	s->capacity = (uint32_t)(((size_t)c->span << SLOT_SHIFT) / c->size);
-	s->bump = slab_start(s);
+	/* The blocks leave room for the class's colours. */
+	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) -
+				  (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP) /
+				 c->size);
+	s->bump = slab_start(s) + slab_colour(s, c);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
 	s->used = 0;
@@ -197,8 +216,11 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->start_limit = slab_start_limit(c->size, s->capacity);
 	s->dfkey = dfkey_of_slab();
 	s->bin_tpoff = heap_bin_tpoff(cls);
-	/* free's owner test: the thread's tag added to p - tbase cancels this one. */
-	s->tbase = (uint32_t)(uintptr_t)slab_start(s) + h->tag;
+	/*
+	 * free's owner test: the thread's tag added to p - tbase cancels
+	 * this one. The offsets are from the first block (past the colour).
+	 */
+	s->tbase = (uint32_t)(uintptr_t)s->bump + h->tag;
 	a_store(&s->remote, 0UL, A_RELAXED);
 	/* Memcheck: no block of a new slab may be touched until handed out. */
 	vg_noaccess(slab_start(s), (size_t)c->span << SLOT_SHIFT);
@@ -485,6 +507,10 @@ static __slowpath struct heap *heap_thread_start(void)
 		/* free's owner test: the tag of h's slabs, or 0 if it has none. */
 		hk_tls.bins[i].tag = h->tag == SLAB_TAG_NONE ? 0 : h->tag;
 	}
+	/* An exited thread's slabs and bins: any class may hold blocks. */
+	if (adopted)
+		for (i = 0; i < heap_nr_classes(); i++)
+			heap_filled_set(i);
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
 	hk_tls.heap = h;
@@ -663,9 +689,10 @@ static __maybe_unused void heap_thread_exit(void *arg)
 size_t heap_cache_held(void)
 {
 	size_t n = 0;
-	unsigned int cls;
+	unsigned int cls, w;
+	unsigned long m;
 
-	for (cls = 0; cls < heap_nr_classes(); cls++) {
+	for_each_filled_class(cls, w, m) {
 		const struct bin *b = &hk_tls.bins[cls];
 		/* room = limit - blocks held (below 0 just before a flush) */
 		int32_t held = (int32_t)b->limit - b->room;
@@ -725,9 +752,10 @@ void heap_cache_check(struct bin *busy)
 	while (held > low) {
 		struct bin *victim = NULL;
 		size_t most = 0, got;
-		unsigned int cls;
+		unsigned int cls, w;
+		unsigned long m;
 
-		for (cls = 0; cls < heap_nr_classes(); cls++) {
+		for_each_filled_class(cls, w, m) {
 			struct bin *b = &t->bins[cls];
 			int32_t n = (int32_t)b->limit - b->room;
 			size_t bytes;
@@ -807,6 +835,7 @@ void *heap_alloc_class(unsigned int cls)
 		}
 		t->cur[cls] = s;
 	}
+	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
 	return BIN_POP(b, b->free, cls, t->dfkey);

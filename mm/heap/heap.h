@@ -69,6 +69,7 @@ struct size_class {
 	uint16_t limit;			/* bin length that triggers a flush, at first */
 	uint16_t limit_max;		/* what a bin that keeps overflowing grows to */
 	uint8_t span;			/* slots per slab */
+	uint8_t colours;		/* block offsets a slab may start at (HEAP_COLOUR_STEP apart), 1 = none */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint64_t start_mul;		/* block-start check: slab_start_mul(size) */
@@ -84,6 +85,14 @@ struct bin {
 	uint32_t limit;			/* most blocks held (0 before init) */
 	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 } __aligned(32);
+
+/*
+ * Slabs of a class with an unused tail (colours > 1) start their first
+ * block at a multiple of HEAP_COLOUR_STEP into it, so that the blocks of
+ * different slabs do not all fall on the same cache sets: such blocks are
+ * aligned to HEAP_COLOUR_STEP only (hk_alloc_aligned() knows).
+ */
+#define HEAP_COLOUR_STEP	64U
 
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
@@ -187,6 +196,14 @@ extern size_t heap_cache_max;
 /* Growth of the bins below which they cannot hold more than that. */
 extern size_t heap_cache_safe_grow;
 
+/*
+ * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
+ * refill, or from frees of blocks of this heap's slabs, which a refill of
+ * the same class handed out: a class never refilled has an empty bin
+ * (a heap taken over from an exited thread sets every bit).
+ */
+#define HEAP_FILLED_WORDS	((HK_CLASS_ARRAY + 8 * sizeof(long) - 1) / (8 * sizeof(long)))
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -195,6 +212,7 @@ struct heap_tls {
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
+	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
@@ -667,6 +685,26 @@ static __always_inline int slab_owner_block_start(const struct slab *s, const vo
 }
 
 /*
+ * Where the first block of slab s starts, past its first byte: 0, or for
+ * a class with an unused tail one of its colours, picked from the slab's
+ * address (any slot of any SuperSlab: successive slabs differ).
+ */
+static inline size_t slab_colour(struct slab *s, const struct size_class *c)
+{
+	uintptr_t slot = (uintptr_t)slab_start(s) >> SLOT_SHIFT;
+
+	if (c->colours <= 1)
+		return 0;
+	return (size_t)((slot * 37) % c->colours) * HEAP_COLOUR_STEP;
+}
+
+/* The first block of slab s (a head slot): its start plus its colour. */
+static inline char *slab_first_block(struct slab *s)
+{
+	return slab_start(s) + slab_colour(s, &hk_classes[s->class_idx]);
+}
+
+/*
  * Is p the start of a block of s, whoever owns it? (The slow paths: s is
  * a slab's head slot, or a tail slot.)
  */
@@ -674,7 +712,7 @@ static inline int slab_is_block_start(const struct slab *s, const void *p)
 {
 	struct slab *head = (struct slab *)(s->kind == SLAB_TAIL ? s - s->head_off : s);
 
-	return slab_block_start_off(s, (uint32_t)(uintptr_t)p - (uint32_t)(uintptr_t)slab_start(head));
+	return slab_block_start_off(s, (uint32_t)(uintptr_t)p - (uint32_t)(uintptr_t)slab_first_block(head));
 }
 
 /*

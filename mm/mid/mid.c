@@ -27,6 +27,12 @@
  */
 #define MID_BIG_SPAN		((SS_SLOTS - 1) / 2 < 15 ? (SS_SLOTS - 1) / 2 : 15)
 
+/*
+ * Colours of a big class's slab: 128 offsets 64 B apart cover every line
+ * of the 8 KiB that the big classes' sizes are multiples of.
+ */
+#define MID_BIG_COLOURS		128U
+
 /* The largest class must fit a slab of at most half a SuperSlab. */
 BUILD_BUG_ON(MID_MAX_SIZE > ((SS_SLOTS / 2) << SLOT_SHIFT));
 BUILD_BUG_ON(MID_MAX_SIZE > (1UL << MID_TOP_SHIFT));
@@ -44,8 +50,21 @@ static void mid_big_class(struct size_class *c)
 	uint32_t span = (c->size + SLOT_SIZE - 1) >> SLOT_SHIFT;
 	uint32_t batch = 131072 / c->size;
 
+	size_t bytes, tail;
+
 	c->span = (uint8_t)(span > MID_BIG_SPAN ? span : MID_BIG_SPAN);
 	c->batch = (uint16_t)(batch < 1 ? 1 : batch);
+	/*
+	 * The tail after the last whole block: room for colours. A class
+	 * whose blocks fill the slab gives up one block for them if it has
+	 * eight or more (at most an eighth of its address space, never
+	 * touched).
+	 */
+	bytes = (size_t)c->span << SLOT_SHIFT;
+	tail = (bytes - bytes / c->size * c->size) / HEAP_COLOUR_STEP;
+	if (tail + 1 < MID_BIG_COLOURS && bytes / c->size >= 8)
+		tail = MID_BIG_COLOURS - 1;
+	c->colours = (uint8_t)(tail + 1 > MID_BIG_COLOURS ? MID_BIG_COLOURS : tail + 1);
 }
 
 static void mid_classes_init(struct size_class *c)

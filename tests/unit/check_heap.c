@@ -49,7 +49,7 @@ START_TEST(test_slab_fast_path_fields)
 	 */
 	ck_assert_int_eq(heap_init(), 0);
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
-		uint32_t size = hk_classes[cls].size, off;
+		uint32_t size = hk_classes[cls].size, off, colour;
 		void *p = hak_malloc(size);
 		struct slab *s, *head;
 		size_t span;
@@ -68,12 +68,16 @@ START_TEST(test_slab_fast_path_fields)
 		ck_assert_uint_eq(hk_tls.bins[cls].tag, hk_tls.heap->tag);
 		ck_assert_uint_ne(hk_tls.heap->tag, 0);
 		ck_assert_uint_ne(hk_tls.heap->tag, SLAB_TAG_NONE);
-		ck_assert_uint_eq(head->tbase, (uint32_t)(uintptr_t)slab_start(head) + hk_tls.heap->tag);
+		ck_assert_uint_eq(head->tbase, (uint32_t)(uintptr_t)slab_first_block(head) + hk_tls.heap->tag);
 		span = (size_t)head->span << SLOT_SHIFT;
 		start = slab_start(head);
+		/* A coloured slab's first block is past its first byte. */
+		colour = (uint32_t)(slab_first_block(head) - start);
+		ck_assert_uint_le((size_t)colour + (size_t)head->capacity * size, span);
 		/* Every byte of the span, through the slot's own record. */
 		for (off = 0; off < span; off++) {
-			int want = off % size == 0 && off / size < head->capacity;
+			int want = off >= colour && (off - colour) % size == 0 &&
+				   (off - colour) / size < head->capacity;
 
 			if (slab_owner_block_start(slab_of(start + off), start + off,
 						   hk_tls.bins[cls].tag) != want ||
@@ -170,6 +174,80 @@ START_TEST(test_free_slot_not_owned)
 }
 END_TEST
 
+/*
+ * Slab colours: the slabs of a class whose slab has an unused tail start
+ * their first block at different multiples of HEAP_COLOUR_STEP into it,
+ * so that the blocks of its slabs do not all begin on the same few cache
+ * sets (blocks of 40 KiB to 256 KiB are multiples of 8 KiB, slabs start
+ * on 64 KiB boundaries: without colours every block of such a class
+ * began on one of 16 of an L2's 2048 sets). Every block still lies in
+ * its slab, aligned to HEAP_COLOUR_STEP; aligned requests stay aligned.
+ */
+START_TEST(test_slab_colours)
+{
+	enum { NSLABS = 8 };
+	unsigned int cls, i, coloured = 0;
+
+	ck_assert_int_eq(heap_init(), 0);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		const struct size_class *c = &hk_classes[cls];
+		size_t span = (size_t)c->span << SLOT_SHIFT;
+		size_t room = (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP;
+		uint32_t cap = (uint32_t)((span - room) / c->size), first = UINT32_MAX;
+		int differ = 0;
+		void **v, *a = NULL;
+		unsigned int n;
+
+		/*
+		 * Mid's big classes (above 32 KiB) with an unused tail, or
+		 * eight blocks at least: they have colours.
+		 */
+		if (c->size <= 32768 ||
+		    (span % c->size < 8 * HEAP_COLOUR_STEP && span / c->size < 8))
+			continue;
+		ck_assert_uint_gt(c->colours, 1);
+		coloured++;
+		n = NSLABS * cap;
+		v = malloc(n * sizeof(*v));
+		ck_assert_ptr_nonnull(v);
+		for (i = 0; i < n; i++) {
+			struct slab *h;
+			uint32_t colour;
+
+			v[i] = hak_malloc(c->size);
+			ck_assert_ptr_nonnull(v[i]);
+			h = slab_block_head(v[i]);
+			colour = (uint32_t)((uintptr_t)v[i] - (uintptr_t)slab_start(h)) % c->size;
+			ck_assert_uint_eq(colour % HEAP_COLOUR_STEP, 0);
+			ck_assert_uint_eq(colour, (uint32_t)(slab_first_block(h) - slab_start(h)));
+			ck_assert_uint_le((size_t)colour + (size_t)cap * c->size, span);
+			/* The whole block is usable. */
+			((char *)v[i])[c->size - 1] = 1;
+			if (first == UINT32_MAX)
+				first = colour;
+			differ |= colour != first;
+		}
+		/* Not every slab at the same offset. */
+		ck_assert_msg(differ, "class %u (%u B): every slab at colour %u",
+			      cls, c->size, first);
+		ck_assert_int_eq(hak_posix_memalign(&a, 4096, c->size - 4096), 0);
+		ck_assert_uint_eq((uintptr_t)a & 4095, 0);
+		hak_free(a);
+		/* Aligned, and not from a class several times the size. */
+		ck_assert_int_eq(hak_posix_memalign(&a, 128, c->size - 256), 0);
+		ck_assert_uint_eq((uintptr_t)a & 127, 0);
+		ck_assert_uint_lt(hak_malloc_usable_size(a), 2 * (size_t)c->size);
+		hak_free(a);
+		for (i = 0; i < n; i++)
+			hak_free(v[i]);
+		free(v);
+	}
+	/* The default big classes have some (40 to 128 KiB). */
+	if (HEAP_MAX_SIZE >= 131072 && HK_NR_CLASSES > 30)
+		ck_assert_uint_gt(coloured, 0);
+}
+END_TEST
+
 /* Freeing everything returns every slab to the pool. */
 START_TEST(test_slabs_retire)
 {
@@ -244,19 +322,33 @@ START_TEST(test_slab_tail_refused)
 	 * CONFIG_MID_CLASSES_PER_DOUBLING=1 and no Small-Mid) there is none,
 	 * and nothing to try.
 	 */
-	for (cls = 1; cls < HK_NR_CLASSES; cls++)
-		if (((size_t)hk_classes[cls].span << SLOT_SHIFT) % hk_classes[cls].size >= 16)
-			expected++;
 	for (cls = 1; cls < HK_NR_CLASSES; cls++) {
-		size_t size = hk_classes[cls].size, i;
+		const struct size_class *c = &hk_classes[cls];
+		size_t span = (size_t)c->span << SLOT_SHIFT;
+		/* A coloured class's blocks leave room for its colours. */
+		size_t room = c->colours > 1 ? (size_t)(c->colours - 1) * HEAP_COLOUR_STEP : 0;
+
+		if (span - (span - room) / c->size * c->size >= 16)
+			expected++;
+	}
+	for (cls = 1; cls < HK_NR_CLASSES; cls++) {
+		size_t size = hk_classes[cls].size, i, colour, span;
 		struct slab *s;
 		char *p, *tail, *q;
 
 		p = hak_malloc(size);
 		ck_assert_ptr_nonnull(p);
 		s = slab_block_head(p);
-		tail = slab_start(s) + (uintptr_t)s->capacity * size;
-		if (((size_t)s->span << SLOT_SHIFT) - (size_t)s->capacity * size < 16) {
+		span = (size_t)s->span << SLOT_SHIFT;
+		colour = (uint32_t)(slab_first_block(s) - slab_start(s));
+		tail = slab_first_block(s) + (uintptr_t)s->capacity * size;
+		/*
+		 * Past the last block, or (a coloured slab whose colour took
+		 * its tail) before the first.
+		 */
+		if (span - colour - (size_t)s->capacity * size < 16)
+			tail = colour >= 16 ? slab_start(s) : NULL;
+		if (!tail) {
 			hak_free(p);
 			continue;
 		}
@@ -600,6 +692,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_slab_fast_path_fields);
 	tcase_add_test(tc, test_untagged_heap_frees);
 	tcase_add_test(tc, test_free_slot_not_owned);
+	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
@@ -934,6 +1027,69 @@ static void *adopt_new(void *arg)
 	heap_check(hk_tls.heap);
 	return found == 64 ? NULL : (void *)3;
 }
+
+/*
+ * The count of what a thread's bins hold looks only at the classes the
+ * thread ever refilled (heap_tls::filled), and finds what a count of
+ * every bin finds: in a new thread that used two classes, and in one
+ * that took over the warm bins of an exited thread without refilling
+ * anything yet (its bits are all set on adoption).
+ */
+static void *count_two_classes(void *arg)
+{
+	void *a = hak_malloc(100), *b = hak_malloc(3000);
+	unsigned int w, bits = 0;
+
+	hak_free(a);
+	hak_free(b);
+	for (w = 0; w < HEAP_FILLED_WORDS; w++)
+		bits += (unsigned int)__builtin_popcountl(hk_tls.filled[w]);
+	if (bits < 1 || bits > 4)
+		return (void *)1;
+	if (heap_cache_held() != bins_held_bytes() || !heap_cache_held())
+		return (void *)2;
+	return NULL;
+}
+
+static void *leave_warm_bins(void *arg)
+{
+	static const size_t sizes[] = { 32, 200, 1500, 5000, 20000 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		hak_free(hak_malloc(sizes[i]));
+	return NULL;
+}
+
+static void *count_adopted_bins(void *arg)
+{
+	/* Takes the parked record over; served from its warm bin, no refill. */
+	void *p = hak_malloc(200), *ret;
+	size_t held = bins_held_bytes();
+
+	if (!p || !held)
+		return (void *)1;	/* the bins were not warm: nothing tested */
+	ret = heap_cache_held() == held ? NULL : (void *)2;
+	hak_free(p);
+	return ret;
+}
+
+START_TEST(test_cache_count_filled_classes)
+{
+	pthread_t t;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	ck_assert_int_eq(pthread_create(&t, NULL, count_two_classes, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_eq(pthread_create(&t, NULL, leave_warm_bins, NULL), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, count_adopted_bins, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+}
+END_TEST
 
 START_TEST(test_adopt_parked_heap)
 {
@@ -1369,6 +1525,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
 	tcase_add_test(tc, test_adopt_after_trim);
+	tcase_add_test(tc, test_cache_count_filled_classes);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
 	tcase_add_test_raise_signal(tc, test_inv_used_underflow, SIGABRT);

@@ -19,6 +19,7 @@
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "large/large.h"
+#include "os/os.h"
 
 static struct ss_pool test_pool = SS_POOL_INIT;
 /* Every lock is registered (CONFIG_DEBUG_ASSERT checks it), this one too. */
@@ -107,6 +108,52 @@ START_TEST(test_pool_grows)
 	ck_assert_uint_ge(test_pool.nr_superslabs, 3);
 	for (i = 0; i < n; i++)
 		ss_release(s[i], 1);
+}
+END_TEST
+
+/*
+ * Claims are next fit: one that follows a run of claims starts where the
+ * last one succeeded, so that taking back the slabs of many SuperSlabs
+ * (a heap of 160 MB freed and allocated again) does not walk the full
+ * SuperSlabs at the head of the list again at every claim (quadratic: 40
+ * SuperSlabs, 80 claims of half a SuperSlab looked at 1,600 of them).
+ */
+static struct ss_pool fit_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&fit_pool.lock, HK_LOCK_SS_POOL);
+
+START_TEST(test_claim_next_fit)
+{
+	enum { K = 40 };
+	const unsigned int nr = (SS_SLOTS - 1) / 2;
+	static struct slab *s[2 * K];
+	unsigned long visits;
+	unsigned int i;
+
+	ss_setup();
+	/* Freed slots stay committed for the whole test (no decay purge). */
+	ck_assert_int_eq(hak_option_set("dirty_slots", 1UL << 20), 0);
+	for (i = 0; i < 2 * K; i++) {
+		s[i] = ss_claim(&fit_pool, nr);
+		ck_assert_ptr_nonnull(s[i]);
+	}
+	ck_assert_uint_ge(fit_pool.nr_superslabs, K);
+	for (i = 0; i < 2 * K; i++)
+		ss_release(s[i], nr);
+	visits = a_load(&fit_pool.claim_visits, A_RELAXED);
+	for (i = 0; i < 2 * K; i++) {
+		s[i] = ss_claim(&fit_pool, nr);
+		ck_assert_ptr_nonnull(s[i]);
+		memset(slab_start(s[i]), 1, SLOT_SIZE);
+	}
+	visits = a_load(&fit_pool.claim_visits, A_RELAXED) - visits;
+	/* Every run comes back from the SuperSlabs already mapped. */
+	ck_assert_uint_le(fit_pool.nr_superslabs, K + 1);
+	/* About one SuperSlab looked at per claim, not the K before it. */
+	ck_assert_msg(visits <= 4 * 2 * K, "%lu SuperSlabs looked at in %u claims",
+		      visits, 2 * K);
+	for (i = 0; i < 2 * K; i++)
+		ss_release(s[i], nr);
+	ck_assert_int_eq(hak_option_set("dirty_slots", CONFIG_SUPERSLAB_DIRTY_SLOTS), 0);
 }
 END_TEST
 
@@ -386,6 +433,48 @@ START_TEST(test_unmap_free_slots)
 }
 END_TEST
 
+/*
+ * Under an address-space limit the header slot gives way too: only the
+ * pages of the header stay mapped, the rest of slot 0 (never read or
+ * written) is unmapped once, and the SuperSlab keeps working.
+ */
+static struct ss_pool hdr_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&hdr_pool.lock, HK_LOCK_SS_POOL);
+
+START_TEST(test_unmap_header_slot)
+{
+	uintptr_t base, lo, hi;
+	struct superslab *ss;
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&hdr_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ss = ss_of(s);
+	base = ss_base(ss);
+	lo = ALIGN_DOWN((uintptr_t)ss, os_page_size);
+	hi = ALIGN_UP((uintptr_t)(ss + 1), os_page_size);
+	ck_assert(mapped((void *)base));
+	ss_unmap_pool(&hdr_pool);
+	ck_assert(mapped(ss) && mapped((char *)(ss + 1) - 1));	/* the header stays */
+	ck_assert_uint_eq(hdr_pool.hdr_unmapped, SLOT_SIZE - (hi - lo));
+	if (lo > base)
+		ck_assert(!mapped((void *)base));
+	if (hi < base + SLOT_SIZE)
+		ck_assert(!mapped((void *)hi));
+	/* Once: nothing more the next time. */
+	ss_unmap_pool(&hdr_pool);
+	ck_assert_uint_eq(hdr_pool.hdr_unmapped, SLOT_SIZE - (hi - lo));
+	/* The slab in use and new claims work as before. */
+	memset(slab_start(s), 0x33, SLOT_SIZE);
+	ss_release(s, 1);
+	s = ss_claim(&hdr_pool, 2);
+	ck_assert_ptr_nonnull(s);
+	memset(slab_start(s), 0x44, 2 * SLOT_SIZE);
+	ss_release(s, 2);
+}
+END_TEST
+
 static unsigned long vm_size_bytes(void)
 {
 	unsigned long size = 0;
@@ -469,6 +558,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_claim_release_states);
 	tcase_add_test(tc, test_claim_spans);
 	tcase_add_test(tc, test_pool_grows);
+	tcase_add_test(tc, test_claim_next_fit);
 	tcase_add_test(tc, test_header_colours);
 	tcase_add_test(tc, test_trim_returns_empty_slots);
 #ifdef CONFIG_THREADS
@@ -477,6 +567,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_registry_ours_and_foreign);
 	tcase_add_test(tc, test_registry_two_level);
 	tcase_add_test(tc, test_unmap_free_slots);
+	tcase_add_test(tc, test_unmap_header_slot);
 	tcase_add_test(tc, test_large_exact_under_rlimit);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
