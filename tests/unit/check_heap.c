@@ -97,6 +97,7 @@ START_TEST(test_slab_fast_path_fields)
 }
 END_TEST
 
+#ifdef CONFIG_THREADS
 /*
  * A heap record made after the owner tags ran out has none: its thread's
  * frees fail the fast test for its own blocks too and are made by
@@ -146,6 +147,7 @@ START_TEST(test_untagged_heap_frees)
 	ck_assert_ptr_ne(hk_tls.bins[HK_NR_CLASSES - 1].free, last);
 }
 END_TEST
+#endif /* CONFIG_THREADS */
 
 /*
  * A slab given back to the pool takes its owner's tag with it: a stale
@@ -690,7 +692,10 @@ static Suite *heap_suite(void)
 
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_slab_fast_path_fields);
+#ifdef CONFIG_THREADS
+	/* A second thread makes the record without a tag. */
 	tcase_add_test(tc, test_untagged_heap_frees);
+#endif
 	tcase_add_test(tc, test_free_slot_not_owned);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
