@@ -74,7 +74,7 @@ struct slab {
 	uint64_t start_mul;		/* block-start check: 2^64 / size + 1, rounded down */
 	uint64_t start_limit;		/* block-start check: the last block's offset times start_mul */
 	uint32_t used;			/* blocks not in local_free and not uncarved */
-	uint32_t tbase;			/* low 32 bits of the head slot's address + the owner's tag */
+	uint32_t tbase;			/* low 32 bits of the first block's address + the owner's tag */
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
 	uint8_t span;			/* slots covered (head slot only) */
