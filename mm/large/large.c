@@ -1500,7 +1500,13 @@ found:
  * Map a new block of size bytes (header included) for alignment align;
  * need: the bytes the program asked for.
  */
-static void *large_map_new(size_t size, size_t need, size_t align)
+/*
+ * A new mapping for a block of size bytes (need asked for) aligned to
+ * align. whole_chunks: a block aligned to chunks gets the whole chunk its
+ * user pointer is in, not only the pages it reaches into (the retry when
+ * another block claimed the rest of that chunk, large_register()).
+ */
+static void *large_map_new_chunks(size_t size, size_t need, size_t align, int whole_chunks)
 {
 	size_t map_len, off = 0;
 	struct large_hdr *h;
@@ -1508,7 +1514,8 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 
 	if (align >= SS_SIZE) {
 		/* Header at base, block at base + align. */
-		map_len = ALIGN_UP(align + size - LARGE_HDR_SIZE, os_page_size);
+		map_len = ALIGN_UP(align + size - LARGE_HDR_SIZE,
+				   whole_chunks ? SS_SIZE : os_page_size);
 		base = (uintptr_t)os_map_aligned(map_len, align > large_map_align(map_len) ?
 						 align : large_map_align(map_len));
 		if (unlikely(!base))
@@ -1549,11 +1556,24 @@ static void *large_map_new(size_t size, size_t need, size_t align)
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
 	if (unlikely(large_register(h))) {
 		os_unmap((void *)base, map_len);
+		/*
+		 * Aligned to chunks, the block ends inside its user chunk,
+		 * and an exactly mapped block took the rest of that chunk
+		 * (and its registry byte): map the whole chunk this time,
+		 * which no other block can then share.
+		 */
+		if (align >= SS_SIZE && !whole_chunks)
+			return large_map_new_chunks(size, need, align, 1);
 		return NULL;
 	}
 	large_account(h, 1);
 	large_live_add(h->size);
 	return large_hdr_close(h);
+}
+
+static void *large_map_new(size_t size, size_t need, size_t align)
+{
+	return large_map_new_chunks(size, need, align, 0);
 }
 
 /*

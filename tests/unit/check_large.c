@@ -627,6 +627,47 @@ static size_t vm_size_now(void)
  */
 #define SZ_MAPPED_EXACTLY	(HK_NR_CLASSES && SZ + SZ / 4 + 4096 <= SS_SIZE / 4)
 
+/*
+ * A block aligned to a chunk ends a few pages into its user chunk; the
+ * rest of that chunk may hold an exactly mapped block, which has claimed
+ * the chunk's registry byte. The aligned request must still succeed (it
+ * failed with ENOMEM: posix_memalign(2 MiB, 48) in the fuzz suite, and
+ * at the 16th request here with exactly mapped blocks around).
+ */
+START_TEST(test_large_exact_then_chunk_aligned)
+{
+	enum { N = 64, ROUNDS = 1000 };
+	void *e[N] = { NULL }, *h[N] = { NULL };
+	uint64_t x = 88172645463325252ULL;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		unsigned int s;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		s = (unsigned int)(x % N);
+		if ((x >> 20) & 1) {
+			hak_free(e[s]);
+			e[s] = hak_malloc(SZ + (size_t)((x >> 40) % 4096));
+			ck_assert_ptr_nonnull(e[s]);
+		} else {
+			hak_free(h[s]);
+			h[s] = NULL;
+			ck_assert_msg(hak_posix_memalign(&h[s], SS_SIZE, 48) == 0,
+				      "round %d: posix_memalign(SS_SIZE, 48) failed", i);
+			ck_assert_uint_eq((uintptr_t)h[s] & SS_MASK, 0);
+			memset(h[s], 0x3c, 48);
+		}
+	}
+	for (i = 0; i < N; i++) {
+		hak_free(e[i]);
+		hak_free(h[i]);
+	}
+}
+END_TEST
+
 /* ptr is registered as a block whose header sits at a colour j > 0 of its chunk. */
 static int is_coloured(const void *ptr)
 {
@@ -828,6 +869,7 @@ static Suite *large_suite(void)
 	if (SZ_MAPPED_EXACTLY) {
 		tcase_add_test(tc, test_large_exact_foreign);
 		tcase_add_test(tc, test_large_exact_bounded);
+		tcase_add_test(tc, test_large_exact_then_chunk_aligned);
 	}
 #endif
 	suite_add_tcase(s, tc);
