@@ -15,7 +15,6 @@
 struct size_class hk_classes[HK_CLASS_ARRAY];
 size_t heap_cache_budget;
 size_t heap_cache_max;
-size_t heap_cache_safe_grow;
 uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* One more entry than used, so that it never has length 0. */
 uint16_t hk_bin_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
@@ -62,26 +61,6 @@ static unsigned int classes_from_boxes(void)
 		n += b->nr_classes;
 	}
 	return n;
-}
-
-/*
- * The bins of a thread hold at most the classes' initial limits plus what
- * they grew by (hk_tls.cache_grown), and one block more in the bin being
- * flushed: below heap_cache_safe_grow of growth they cannot be over
- * heap_cache_max, and nothing needs counting (heap_cache_may_exceed()).
- */
-static void heap_cache_bound_init(void)
-{
-	size_t base = 0, largest = 0;
-	unsigned int i;
-
-	for (i = 0; i < heap_nr_classes(); i++) {
-		base += (size_t)hk_classes[i].limit * hk_classes[i].size;
-		if (hk_classes[i].size > largest)
-			largest = hk_classes[i].size;
-	}
-	heap_cache_safe_grow = heap_cache_max > base + largest ?
-			       heap_cache_max - base - largest : 0;
 }
 
 void heap_classes_init(void)
@@ -148,7 +127,6 @@ void heap_classes_init(void)
 		if (c->limit_max < c->limit)
 			c->limit_max = c->limit;
 	}
-	heap_cache_bound_init();
 	if (!HK_NR_CLASSES)
 		return;
 	for (i = 0; i < ARRAY_SIZE(hk_class_small); i++)

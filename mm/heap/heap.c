@@ -31,10 +31,24 @@ __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
 
-/* Mark class cls as one whose bin may hold blocks. */
+static inline int heap_filled_test(unsigned int cls)
+{
+	return !!(hk_tls.filled[cls / (8 * sizeof(long))] & (1UL << (cls % (8 * sizeof(long)))));
+}
+
+/*
+ * Mark class cls as one whose bin may hold blocks; its limit now counts
+ * in what the filled bins may hold (heap_tls::cache_cap).
+ */
 static inline void heap_filled_set(unsigned int cls)
 {
-	hk_tls.filled[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
+	unsigned long *w = &hk_tls.filled[cls / (8 * sizeof(long))];
+	unsigned long bit = 1UL << (cls % (8 * sizeof(long)));
+
+	if (unlikely(!(*w & bit))) {
+		*w |= bit;
+		hk_tls.cache_cap += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+	}
 }
 
 /*
@@ -507,10 +521,15 @@ static __slowpath struct heap *heap_thread_start(void)
 		/* free's owner test: the tag of h's slabs, or 0 if it has none. */
 		hk_tls.bins[i].tag = h->tag == SLAB_TAG_NONE ? 0 : h->tag;
 	}
-	/* An exited thread's slabs and bins: any class may hold blocks. */
+	/*
+	 * An exited thread's slabs and bins: any class may hold blocks. What
+	 * the filled bins may hold is counted again from their limits (the
+	 * bits of a thread that had a heap before stay set).
+	 */
 	if (adopted)
 		for (i = 0; i < heap_nr_classes(); i++)
-			heap_filled_set(i);
+			hk_tls.filled[i / (8 * sizeof(long))] |= 1UL << (i % (8 * sizeof(long)));
+	hk_tls.cache_cap = heap_cache_cap_count();
 	hk_tls.cache_grown = h->saved_grown;
 	h->saved_grown = 0;
 	hk_tls.heap = h;
@@ -551,13 +570,29 @@ static void heap_collect(struct heap *h)
 }
 
 
+/*
+ * Set the limit of bin b, one of the calling thread's, to limit (at least
+ * its class's initial limit): room follows (still limit - blocks held),
+ * and so do the bytes the bins grew by and what the filled ones may hold.
+ */
+static void bin_limit_set(struct bin *b, uint32_t limit)
+{
+	unsigned int cls = (unsigned int)(b - hk_tls.bins);
+	const struct size_class *c = &hk_classes[cls];
+	size_t old = (size_t)b->limit * c->size, new = (size_t)limit * c->size;
+
+	HK_ASSERT(limit >= c->limit && b->limit >= c->limit);
+	hk_tls.cache_grown += new - old;
+	if (heap_filled_test(cls))
+		hk_tls.cache_cap += new - old;
+	b->room += (int32_t)(limit - b->limit);
+	b->limit = limit;
+}
+
+/* An emptied bin (heap_bin_drain()) back to its class's initial limit. */
 static void cls_limit_reset(struct bin *b)
 {
-	const struct size_class *c = &hk_classes[b - hk_tls.bins];
-
-	if (b->limit > c->limit)
-		hk_tls.cache_grown -= (size_t)(b->limit - c->limit) * c->size;
-	b->limit = c->limit;
+	bin_limit_set(b, hk_classes[b - hk_tls.bins].limit);
 	b->room = (int32_t)b->limit;
 }
 
@@ -619,6 +654,8 @@ static void heap_hand_back_front(struct heap *h, int park)
 	if (park) {
 		h->saved_grown = t->cache_grown;
 		t->cache_grown = 0;
+		/* Every limit is 0 now. */
+		t->cache_cap = 0;
 	}
 	heap_collect(h);
 }
@@ -685,6 +722,18 @@ static __maybe_unused void heap_thread_exit(void *arg)
 /* The thread's bound on what its bins hold                           */
 /* ------------------------------------------------------------------ */
 
+/* Bytes the calling thread's filled bins may hold at their limits. */
+size_t heap_cache_cap_count(void)
+{
+	size_t n = 0;
+	unsigned int cls, w;
+	unsigned long m;
+
+	for_each_filled_class(cls, w, m)
+		n += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+	return n;
+}
+
 /* Bytes the calling thread's bins hold, all classes together. */
 size_t heap_cache_held(void)
 {
@@ -723,14 +772,8 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 		n++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
-	if (b->limit > c->limit) {
-		uint32_t shrink = b->limit - c->limit;
-
-		hk_tls.cache_grown -= (size_t)shrink * c->size;
-		b->limit = c->limit;
-		/* Still limit - blocks held. */
-		b->room -= (int32_t)shrink;
-	}
+	if (b->limit > c->limit)
+		bin_limit_set(b, c->limit);
 	return n * c->size;
 }
 
@@ -747,6 +790,8 @@ void heap_cache_check(struct bin *busy)
 	struct heap_tls *t = &hk_tls;
 	size_t held = heap_cache_held(), low = heap_cache_max / 4 * 3;
 
+	HK_ASSERT(t->cache_cap == heap_cache_cap_count());
+	t->cache_counts++;
 	if (held <= heap_cache_max)
 		return;
 	while (held > low) {
@@ -778,13 +823,15 @@ void heap_cache_check(struct bin *busy)
 }
 
 /*
- * Whether the bins may hold more than the bound: only once they grew by
- * heap_cache_safe_grow (classes.c), which the default limits do not reach
- * without growing. Else a count would find them under it.
+ * Whether the bins may hold more than the bound: only if the limits of the
+ * filled bins (heap_tls::cache_cap) add up to more than it. Else a count
+ * would find them under it. Asked only where every bin holds at most its
+ * limit (after a refill, a growth or a flush; the bin being flushed held
+ * one block more before).
  */
 static inline int heap_cache_may_exceed(void)
 {
-	return hk_tls.cache_grown >= heap_cache_safe_grow;
+	return hk_tls.cache_cap > heap_cache_max;
 }
 
 /*
@@ -883,9 +930,7 @@ void heap_bin_flush(struct bin *b)
 		/* Half of the thread's bound at most for one bin. */
 		if (hk_tls.cache_grown + bytes <= heap_cache_budget &&
 		    (size_t)(b->limit + grow) * c->size <= heap_cache_max / 2) {
-			hk_tls.cache_grown += bytes;
-			b->limit += grow;
-			b->room += (int32_t)grow;
+			bin_limit_set(b, b->limit + grow);
 			STAT_INC_TLS(STAT_BIN_GROW);
 			/* The thread's bins as a whole stay bounded. */
 			if (heap_cache_may_exceed())

@@ -193,8 +193,6 @@ extern size_t heap_cache_budget;
  * checked where a bin refills, grows or flushes (heap_cache_check()).
  */
 extern size_t heap_cache_max;
-/* Growth of the bins below which they cannot hold more than that. */
-extern size_t heap_cache_safe_grow;
 
 /*
  * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
@@ -212,6 +210,8 @@ struct heap_tls {
 	uintptr_t dfkey;		/* copy of hk_dfkey (set when the heap starts) */
 	uintptr_t flkey;		/* copy of hk_flkey (set when the heap starts) */
 	size_t cache_grown;		/* bytes the bins grew beyond their classes' limits */
+	size_t cache_cap;		/* bytes the filled classes' bins hold at their limits (heap_cache_cap_count()) */
+	unsigned long cache_counts;	/* counts of what the bins hold (heap_cache_check()) */
 	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
@@ -484,6 +484,7 @@ void heap_bin_flush(struct bin *b);
 /* The bin of the class of block p grew past its limit (free's tail call). */
 void heap_bin_overflow(const void *p);
 size_t heap_cache_held(void);
+size_t heap_cache_cap_count(void);
 void heap_cache_check(struct bin *busy);
 void heap_free_local_slow(struct slab *s, void *p);
 /* Tail-called by free: the return address is the program's. */

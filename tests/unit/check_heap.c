@@ -685,6 +685,77 @@ START_TEST(test_thread_cache_bytes_bound)
 }
 END_TEST
 
+/* Free n blocks of class cls, allocated first: its bin overflows. */
+static void class_overflow(unsigned int cls, uint32_t n)
+{
+	void **v = malloc(n * sizeof(*v));
+	uint32_t i;
+
+	ck_assert_ptr_nonnull(v);
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(hk_classes[cls].size);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	free(v);
+}
+
+/* What the filled bins hold at their limits, counted here from the bins. */
+static size_t filled_limits_bytes(void)
+{
+	size_t n = 0;
+	unsigned int cls;
+
+	for (cls = 0; cls < HK_NR_CLASSES; cls++)
+		if (hk_tls.filled[cls / (8 * sizeof(long))] & (1UL << (cls % (8 * sizeof(long)))))
+			n += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+	return n;
+}
+
+/*
+ * The thread's bins are counted (heap_cache_check()) only once the limits
+ * of the classes it filled add up to more than its bound: two classes
+ * whose bins overflow and grow over and over are never counted, however
+ * large the rest of the table (at 256 KiB the initial limits of all
+ * classes add up to more than the bound). Once the classes it filled may
+ * hold more, the bins are counted, and stay bounded. The running total
+ * (heap_tls::cache_cap) is what the bins' limits add up to all along.
+ */
+START_TEST(test_cache_count_only_over_bound)
+{
+	/* UltraHot's stacks take the first two classes' frees before the bins. */
+	unsigned int first = IS_ENABLED(CONFIG_TINY_ULTRAHOT) ? 2 : 0, cls, r;
+
+	ck_assert_int_eq(heap_init(), 0);
+	if (!CONFIG_HEAP_CACHE_MAX_KB || HK_NR_CLASSES < first + 2)
+		return;
+	for (r = 0; r < 4; r++)
+		for (cls = first; cls < first + 2; cls++)
+			class_overflow(cls, 4U * hk_classes[cls].limit_max + 1);
+	ck_assert_uint_eq(hk_tls.cache_cap, filled_limits_bytes());
+	/* Two classes grown to their most: still under the bound. */
+	ck_assert_uint_le(hk_tls.cache_cap, heap_cache_max);
+	ck_assert_uint_gt(hk_tls.bins[first + 1].limit, hk_classes[first + 1].limit);
+	ck_assert_msg(hk_tls.cache_counts == 0,
+		      "the bins were counted %lu times, their limits add up to %zu bytes, bound %zu",
+		      hk_tls.cache_counts, hk_tls.cache_cap, heap_cache_max);
+
+	/* The largest classes, until the filled ones may hold more. */
+	for (cls = HK_NR_CLASSES - 1; cls >= first + 2 && hk_tls.cache_cap <= heap_cache_max; cls--)
+		class_overflow(cls, 4U * hk_classes[cls].limit + 1);
+	ck_assert_uint_eq(hk_tls.cache_cap, filled_limits_bytes());
+	if (hk_tls.cache_cap <= heap_cache_max) {
+		/* Every class fits (a small Mid): never counted. */
+		ck_assert_uint_eq(hk_tls.cache_counts, 0);
+		return;
+	}
+	class_overflow(HK_NR_CLASSES - 1, 4U * hk_classes[HK_NR_CLASSES - 1].limit + 1);
+	ck_assert_uint_gt(hk_tls.cache_counts, 0);
+	ck_assert_uint_eq(hk_tls.cache_cap, filled_limits_bytes());
+}
+END_TEST
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -702,6 +773,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
 	tcase_add_test(tc, test_thread_cache_bytes_bound);
+	tcase_add_test(tc, test_cache_count_only_over_bound);
 #if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
 	tcase_add_test_raise_signal(tc, test_forged_link_aborts, SIGABRT);
 #endif
