@@ -18,7 +18,8 @@
  *
  * Block accounting per slab (owner-only, no atomics):
  *   used = capacity - |local_free| - |uncarved|
- * Blocks in a bin and blocks in the slab's remote list count as used.
+ * Blocks in a bin, in a spare batch (struct heap_spare) and in the
+ * slab's remote list count as used.
  */
 #ifndef _MM_HEAP_H
 #define _MM_HEAP_H
@@ -389,7 +390,13 @@ static inline void fl_set_next(void *p, const void *next)
  * beside the key), the bin flush or drain that moves it to its slab, the
  * refill that moves it back. A block freed twice is on a list twice:
  * whichever pass reaches the second copy finds the key gone and aborts,
- * before the block is handed out a second time. A remote free (of
+ * before the block is handed out a second time. A flush that sets a
+ * batch aside whole (struct heap_spare) and the refill that takes it
+ * back read no key: the batch's blocks keep the bin's key, and the
+ * malloc that pops them or the pass that gives them back to their slabs
+ * (malloc_trim(), a batch too long for its bin) checks them, so a copy
+ * in a spare batch is found later than a flush to the slabs would have
+ * found it, but still before the block is handed out twice. A remote free (of
  * another thread's block) still reads the key: that path is slow anyway.
  */
 #define DFKEY_ON_SLAB		1UL
