@@ -809,6 +809,19 @@ START_TEST(test_spare_batch_whole)
 	head = h->spare[cls].head[nr - 1];
 	n = h->spare[cls].count[nr - 1];
 	ck_assert_uint_ge(h->spare_bytes, (size_t)n * hk_classes[cls].size);
+#ifdef CONFIG_MALLOC_INFO
+	{
+		/* mallinfo()'s cached blocks: the bin's and the spare batches'. */
+		static unsigned long cached[HK_CLASS_ARRAY];
+		unsigned long want = (unsigned long)((int32_t)b->limit - b->room);
+		uint32_t k;
+
+		for (k = 0; k < nr; k++)
+			want += h->spare[cls].count[k];
+		heap_cached_blocks(cached);
+		ck_assert_uint_eq(cached[cls], want);
+	}
+#endif
 	/* Empty the bin. */
 	while (b->free) {
 		p = hak_malloc(hk_classes[cls].size);
