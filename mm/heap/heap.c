@@ -407,6 +407,131 @@ static __slowpath void heap_drain_notify(struct heap *h)
 }
 
 /* ------------------------------------------------------------------ */
+/* Spare batches (CONFIG_HEAP_SPARE_KB)                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A flush that may not grow its bin keeps the bin's most recently freed
+ * half and sets the older half aside whole (struct heap_spare): one
+ * chain, kept by its head and its count, whose blocks are not read; a
+ * refill of an empty bin takes the newest chain back whole. Neither
+ * touches a slab or a block of the chain, where the flush to the slabs
+ * reads and writes every block and its slab's metadata and the refill
+ * from a slab walks its free list (one dependent miss per block). Spare
+ * blocks stay in bin state: they carry the bin's double-free key and
+ * count as used by their slabs, as blocks in a bin do, so that no slab
+ * is retired under them; their key is checked by the malloc that pops
+ * them or by the pass that gives them back to their slabs
+ * (heap_chain_to_slabs()), as for a bin's blocks.
+ */
+
+/* Most bytes of spare batches per heap record (tcache_pct= scales it). */
+static size_t heap_spare_max;
+
+static inline int heap_spare_on(void)
+{
+	return CONFIG_HEAP_SPARE_KB != 0;
+}
+
+/* Give a NULL-terminated chain of blocks in bin state back to their slabs. */
+static void heap_chain_to_slabs(void *p)
+{
+	while (p) {
+		void *next = fl_next(p);
+
+		heap_free_local_slow(slab_block_head(p), p);
+		p = next;
+	}
+}
+
+/*
+ * Flush bin b of class cls of heap h down to room: keep its first
+ * limit - room blocks and set the others aside as one spare batch, if
+ * it fits (a free slot, the heap's byte bound). Reads the links of the
+ * kept blocks only, the most recently freed. 0 if it does not fit.
+ */
+static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32_t room)
+{
+	struct heap_spare *sp = &h->spare[cls];
+	uint32_t keep = b->limit - (uint32_t)room, n, i;
+	void *last, *tail;
+	size_t bytes;
+
+	if (hk_classes[cls].size < HEAP_SPARE_MIN_SIZE ||
+	    (int32_t)b->limit - b->room <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS)
+		return 0;
+	n = (uint32_t)((int32_t)b->limit - b->room) - keep;
+	bytes = (size_t)n * hk_classes[cls].size;
+	if (h->spare_bytes + bytes > heap_spare_max)
+		return 0;
+	if (!keep) {
+		tail = b->free;
+		b->free = NULL;
+	} else {
+		last = b->free;
+		for (i = 1; i < keep; i++)
+			last = fl_next(last);
+		tail = fl_next(last);
+		fl_set_next(last, NULL);
+	}
+	sp->head[sp->nr] = tail;
+	sp->count[sp->nr] = n;
+	sp->nr++;
+	h->spare_bytes += bytes;
+	b->room = room;
+	STAT_INC_TLS(STAT_SPARE_PUT);
+	return 1;
+}
+
+/*
+ * Fill empty bin b of class cls with h's newest spare batch, whole (no
+ * block is read); 0 if h has none. A batch longer than the bin's limit
+ * (set aside before a trim shrank the bin) goes back to its slabs.
+ */
+static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
+{
+	struct heap_spare *sp = &h->spare[cls];
+
+	while (sp->nr) {
+		void *head;
+		uint32_t n;
+
+		sp->nr--;
+		head = sp->head[sp->nr];
+		n = sp->count[sp->nr];
+		h->spare_bytes -= (size_t)n * hk_classes[cls].size;
+		if (unlikely(n > (uint32_t)b->room)) {
+			heap_chain_to_slabs(head);
+			continue;
+		}
+		b->free = head;
+		b->room -= (int32_t)n;
+		STAT_INC_TLS(STAT_SPARE_TAKE);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Every spare batch of h back to its slabs (malloc_trim(), the caller's
+ * own record or a parked one it holds).
+ */
+static void heap_spare_drain(struct heap *h)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		struct heap_spare *sp = &h->spare[cls];
+
+		while (sp->nr) {
+			sp->nr--;
+			heap_chain_to_slabs(sp->head[sp->nr]);
+		}
+	}
+	h->spare_bytes = 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Thread start and exit                                              */
 /* ------------------------------------------------------------------ */
 
@@ -652,10 +777,13 @@ static void heap_hand_back_front(struct heap *h, int park)
 		t->bins[cls].tag = 0;
 	}
 	if (park) {
+		/* The spare batches stay with h, for the thread that adopts it. */
 		h->saved_grown = t->cache_grown;
 		t->cache_grown = 0;
 		/* Every limit is 0 now. */
 		t->cache_cap = 0;
+	} else if (heap_spare_on()) {
+		heap_spare_drain(h);
 	}
 	heap_collect(h);
 }
@@ -688,6 +816,8 @@ static void heap_saved_drain(struct heap *h)
 		b->limit = 0;
 	}
 	h->saved_grown = 0;
+	if (heap_spare_on())
+		heap_spare_drain(h);
 }
 
 /* Park h, the calling thread's record: the thread has no heap after it. */
@@ -864,6 +994,8 @@ void *heap_alloc_class(unsigned int cls)
 		return BIN_POP(b, b->free, cls, t->dfkey);
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
+	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
+		goto filled;
 	for (;;) {
 		struct slab *s = t->cur[cls];
 
@@ -882,6 +1014,7 @@ void *heap_alloc_class(unsigned int cls)
 		}
 		t->cur[cls] = s;
 	}
+filled:
 	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
@@ -941,12 +1074,15 @@ void heap_bin_flush(struct bin *b)
 	room = (int32_t)(b->limit / 2);
 	heap_tick(b);
 
-	while (b->room < room) {
-		void *p = b->free;
+	/* The older half aside whole if it fits, else to the slabs. */
+	if (!heap_spare_on() || !heap_spare_put(hk_tls.heap, b, (unsigned int)(c - hk_classes), room)) {
+		while (b->room < room) {
+			void *p = b->free;
 
-		b->free = fl_next(p);
-		b->room++;
-		heap_free_local_slow(slab_block_head(p), p);
+			b->free = fl_next(p);
+			b->room++;
+			heap_free_local_slow(slab_block_head(p), p);
+		}
 	}
 	/* Frees filled the bins unseen: count them, and bound them. */
 	if (heap_cache_may_exceed())
@@ -1035,10 +1171,35 @@ static void heap_check_slab(struct heap *h, struct slab *s, unsigned int cls)
 	remote_check(a_load(&s->remote, A_RELAXED));
 }
 
+/* The spare batches of h of class cls: blocks of h's slabs of cls; their bytes. */
+static size_t heap_check_spare(struct heap *h, unsigned int cls)
+{
+	const struct heap_spare *sp = &h->spare[cls];
+	size_t bytes = 0;
+	uint32_t i, n;
+	const void *q;
+
+	HK_ASSERT(sp->nr <= HEAP_SPARE_SLOTS);
+	for (i = 0; i < sp->nr; i++) {
+		n = 0;
+		for (q = sp->head[i]; q; q = fl_next(q)) {
+			const struct slab *s = slab_block_head(q);
+
+			HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
+			HK_ASSERT(slab_is_block_start(s, q) && dfkey_is_free(s, (void *)q));
+			HK_ASSERT(++n <= sp->count[i]);
+		}
+		HK_ASSERT(n == sp->count[i]);
+		bytes += (size_t)n * hk_classes[cls].size;
+	}
+	return bytes;
+}
+
 void heap_check(struct heap *h)
 {
 	/* A variable: with no slab box, cls < 0 would be a -Wtype-limits error. */
 	unsigned int cls, nr = HK_NR_CLASSES;
+	size_t spare = 0;
 
 	for (cls = 0; cls < nr; cls++) {
 		struct slab *s, *prev = NULL, *cur = heap_current(h, cls);
@@ -1067,7 +1228,9 @@ void heap_check(struct heap *h)
 			}
 			HK_ASSERT(n == (int32_t)b->limit - b->room);
 		}
+		spare += heap_check_spare(h, cls);
 	}
+	HK_ASSERT(spare == h->spare_bytes);
 }
 #endif /* CONFIG_DEBUG_ASSERT */
 
@@ -1219,6 +1382,7 @@ int heap_init(void)
 			if (b->init)
 				b->init();
 		heap_classes_init();
+		heap_spare_max = ((size_t)CONFIG_HEAP_SPARE_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
 		if (heap_key_create()) {
 			hk_unlock(&heap_lock);
 			return -1;
@@ -1314,6 +1478,13 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 	for (h = heap_all; h; h = h->all_next) {
 		struct heap_tls *t = a_load(&h->tls, A_RELAXED);
 
+		/* Spare batches, of a live or a parked record. */
+		for (cls = 0; cls < heap_nr_classes(); cls++) {
+			uint32_t i, nr = a_load(&h->spare[cls].nr, A_RELAXED);
+
+			for (i = 0; i < nr && i < HEAP_SPARE_SLOTS; i++)
+				out[cls] += a_load(&h->spare[cls].count[i], A_RELAXED);
+		}
 		if (!t) {
 			/* A parked heap: the bins its last thread left. */
 			for (cls = 0; cls < heap_nr_classes(); cls++) {
@@ -1354,12 +1525,17 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 void heap_fork_child(void)
 {
 	struct heap *h;
+	unsigned int cls;
 
 	for (h = heap_all; h; h = h->all_next) {
 		if (h == hk_tls.heap || !h->alive)
 			continue;
 		h->alive = 0;
 		h->tls = NULL;
+		/* Its spare batches were being changed too: lost, as its bins. */
+		for (cls = 0; cls < heap_nr_classes(); cls++)
+			h->spare[cls].nr = 0;
+		h->spare_bytes = 0;
 		parked_push(h);
 	}
 }

@@ -18,7 +18,8 @@
  *
  * Block accounting per slab (owner-only, no atomics):
  *   used = capacity - |local_free| - |uncarved|
- * Blocks in a bin and blocks in the slab's remote list count as used.
+ * Blocks in a bin, in a spare batch (struct heap_spare) and in the
+ * slab's remote list count as used.
  */
 #ifndef _MM_HEAP_H
 #define _MM_HEAP_H
@@ -165,10 +166,39 @@ static __always_inline unsigned int size_to_class(size_t size)
 
 struct heap_tls;
 
+/* Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB). */
+#define HEAP_SPARE_SLOTS	4
+
+/*
+ * Only classes of blocks above 4 KiB (Mid's) set batches aside: their
+ * bins hold 4 to 32 blocks and refill and flush every few operations of
+ * a working set that misses the cache. Smaller classes' bins are long
+ * (up to 128 blocks) and were measured slower with spare batches
+ * (bench_batch 1024 25 1600 0: 1.20x the CPU time, the refilled older
+ * halves colder than the blocks a slab hands out; bench_band_phases'
+ * peak 22.3 to 23.9 MB): Documentation/mid.md, "Spare batches".
+ */
+#define HEAP_SPARE_MIN_SIZE	4097U
+
+/*
+ * Whole batches of free blocks of one class that flushes set aside
+ * (struct heap::spare, CONFIG_HEAP_SPARE_KB): each a NULL-terminated
+ * chain in bin state (the blocks carry the bin's double-free key and
+ * count as used by their slabs), kept by its head and its count so that
+ * neither setting it aside nor taking it back reads its blocks.
+ */
+struct heap_spare {
+	void *head[HEAP_SPARE_SLOTS];		/* chains, the newest last */
+	uint32_t count[HEAP_SPARE_SLOTS];	/* blocks in each chain */
+	uint32_t nr;				/* chains held */
+};
+
 struct heap {
 	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
 	struct bin saved[HK_CLASS_ARRAY];	/* bins of the thread that exited, for the next one */
 	size_t saved_grown;			/* their cache_grown */
+	struct heap_spare spare[HK_CLASS_ARRAY];	/* whole batches set aside by flushes, per class */
+	size_t spare_bytes;			/* bytes of blocks in spare[] */
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
@@ -360,7 +390,13 @@ static inline void fl_set_next(void *p, const void *next)
  * beside the key), the bin flush or drain that moves it to its slab, the
  * refill that moves it back. A block freed twice is on a list twice:
  * whichever pass reaches the second copy finds the key gone and aborts,
- * before the block is handed out a second time. A remote free (of
+ * before the block is handed out a second time. A flush that sets a
+ * batch aside whole (struct heap_spare) and the refill that takes it
+ * back read no key: the batch's blocks keep the bin's key, and the
+ * malloc that pops them or the pass that gives them back to their slabs
+ * (malloc_trim(), a batch too long for its bin) checks them, so a copy
+ * in a spare batch is found later than a flush to the slabs would have
+ * found it, but still before the block is handed out twice. A remote free (of
  * another thread's block) still reads the key: that path is slow anyway.
  */
 #define DFKEY_ON_SLAB		1UL

@@ -19,6 +19,8 @@ enum hk_stat {
 	STAT_ULTRAHOT_HIT,	/* UltraHot L0 hits */
 	STAT_REFILL,		/* thread cache refills */
 	STAT_BIN_GROW,		/* bins that overflowed and grew instead of flushing */
+	STAT_SPARE_PUT,		/* flushes that set a whole batch aside (struct heap_spare) */
+	STAT_SPARE_TAKE,	/* refills that took a whole spare batch */
 	STAT_REMOTE_FREE,	/* frees of another thread's block */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
 	STAT_SLAB_RETIRE,	/* slabs given back to a pool */

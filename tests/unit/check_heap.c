@@ -385,7 +385,12 @@ START_TEST(test_double_free_aborts)
 }
 END_TEST
 
-/* The same when the bin flushes both copies to the slab. */
+/*
+ * The same when the bin flushes both copies: to the slab (the flush
+ * aborts), or set aside whole in a spare batch (CONFIG_HEAP_SPARE_KB:
+ * the malloc that reaches the second copy aborts). Twice as many
+ * mallocs as blocks freed reach every copy.
+ */
 START_TEST(test_double_free_aborts_on_flush)
 {
 	static void *v[4096];
@@ -398,8 +403,8 @@ START_TEST(test_double_free_aborts_on_flush)
 	hak_free(p);
 	for (i = 0; i < 4096; i++)
 		hak_free(v[i]);	/* a flush moves both copies: aborts */
-	for (i = 0; i < 4096; i++)
-		v[i] = hak_malloc(64);
+	for (i = 0; i < 2 * 4096 + 2; i++)
+		v[i % 4096] = hak_malloc(64);
 	ck_abort_msg("double free not detected");
 }
 END_TEST
@@ -756,6 +761,282 @@ START_TEST(test_cache_count_only_over_bound)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Spare batches (CONFIG_HEAP_SPARE_KB)                               */
+/* ------------------------------------------------------------------ */
+
+/* The class the spare tests use: 16 KiB, or the largest one below (above HEAP_SPARE_MIN_SIZE). */
+static unsigned int spare_class(void)
+{
+	ck_assert_int_eq(heap_init(), 0);
+	return size_to_class(HEAP_MAX_SIZE < 16384 ? HEAP_MAX_SIZE : 16384);
+}
+
+#define SPARE_BLOCKS	1024
+
+/* Is p one of v[0..n-1]? */
+static int spare_in(void *const *v, unsigned int n, const void *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == p)
+			return 1;
+	return 0;
+}
+
+/* Blocks counted as used by the slabs of v[0..n-1], each slab once. */
+static unsigned long spare_used(void *const *v, unsigned int n)
+{
+	static struct slab *seen[SPARE_BLOCKS];
+	unsigned int i, j, k = 0;
+	unsigned long used = 0;
+
+	for (i = 0; i < n; i++) {
+		struct slab *s = slab_block_head(v[i]);
+
+		for (j = 0; j < k && seen[j] != s; j++)
+			;
+		if (j == k) {
+			seen[k++] = s;
+			used += s->used;
+		}
+	}
+	return used;
+}
+
+/*
+ * Allocate v[] of class cls and free them until a flush sets a batch
+ * aside (the bin, which grows at first, cannot grow any more); check
+ * that batch: the older blocks of the bin beyond what it keeps, the
+ * ones freed first, handed over whole (the chain holds exactly its
+ * count of distinct blocks of v[], the slabs still count them as used).
+ * Returns how many of v[] were freed (v[0..freed-1]).
+ */
+static unsigned int spare_make(unsigned int cls, void **v)
+{
+	struct heap *h = hk_tls.heap;
+	struct bin *b = &hk_tls.bins[cls];
+	uint32_t size = hk_classes[cls].size;
+	unsigned int i, nr, n = 0;
+	unsigned long used;
+	const void *q;
+
+	for (i = 0; i < SPARE_BLOCKS; i++) {
+		v[i] = hak_malloc(size);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	h = hk_tls.heap;
+	nr = h->spare[cls].nr;
+	used = spare_used(v, SPARE_BLOCKS);
+	for (i = 0; i < SPARE_BLOCKS && h->spare[cls].nr == nr; i++) {
+		uint32_t limit = b->limit;
+		int32_t room = b->room;
+
+		hak_free(v[i]);
+		if (h->spare[cls].nr != nr) {
+			/* The bin keeps limit - limit / 2; the rest is the batch. */
+			ck_assert_uint_eq(b->limit, limit);
+			ck_assert_int_eq(b->room, (int32_t)(limit / 2));
+			n = (unsigned int)((int32_t)limit - room + 1) - (limit - limit / 2);
+			ck_assert_uint_eq(h->spare[cls].count[nr], n);
+		}
+	}
+	ck_assert_msg(h->spare[cls].nr == nr + 1, "no batch set aside after %u frees", i);
+	ck_assert_uint_gt(n, 0);
+	/* The batch: the oldest blocks of the bin, in order, none lost. */
+	for (q = h->spare[cls].head[nr]; q; q = fl_next(q)) {
+		ck_assert_msg(spare_in(v, i, q), "%p in the batch was not freed here", q);
+		ck_assert_uint_gt(n, 0);
+		n--;
+	}
+	ck_assert_uint_eq(n, 0);
+	/* Nothing went back to a slab: no walk through the batch. */
+	ck_assert_uint_eq(spare_used(v, SPARE_BLOCKS), used);
+	return i;
+}
+
+/*
+ * A flush that cannot grow its bin sets the bin's older half aside as
+ * one batch, which the next refill of the empty bin takes back whole:
+ * the malloc after the bin's last block hands out the batch's head.
+ */
+START_TEST(test_spare_batch_whole)
+{
+	static void *v[SPARE_BLOCKS];
+	unsigned int cls, freed, i;
+	struct heap *h;
+	struct bin *b;
+	void *head, *p;
+	uint32_t nr, n;
+
+	if (!CONFIG_HEAP_SPARE_KB || HEAP_MAX_SIZE < HEAP_SPARE_MIN_SIZE)
+		return;
+	cls = spare_class();
+	freed = spare_make(cls, v);
+	h = hk_tls.heap;
+	b = &hk_tls.bins[cls];
+	nr = h->spare[cls].nr;
+	head = h->spare[cls].head[nr - 1];
+	n = h->spare[cls].count[nr - 1];
+	ck_assert_uint_ge(h->spare_bytes, (size_t)n * hk_classes[cls].size);
+#ifdef CONFIG_MALLOC_INFO
+	{
+		/* mallinfo()'s cached blocks: the bin's and the spare batches'. */
+		static unsigned long cached[HK_CLASS_ARRAY];
+		unsigned long want = (unsigned long)((int32_t)b->limit - b->room);
+		uint32_t k;
+
+		for (k = 0; k < nr; k++)
+			want += h->spare[cls].count[k];
+		heap_cached_blocks(cached);
+		ck_assert_uint_eq(cached[cls], want);
+	}
+#endif
+	/* Empty the bin. */
+	while (b->free) {
+		p = hak_malloc(hk_classes[cls].size);
+		ck_assert_ptr_ne(p, head);
+		ck_assert(spare_in(v, freed, p));
+	}
+	p = hak_malloc(hk_classes[cls].size);
+	ck_assert_ptr_eq(p, head);
+	ck_assert_uint_eq(h->spare[cls].nr, nr - 1);
+	/* The rest of the batch is the bin: n - 1 blocks. */
+	ck_assert_int_eq((int32_t)b->limit - b->room, (int32_t)n - 1);
+	hak_free(p);
+	for (i = freed; i < SPARE_BLOCKS; i++)
+		hak_free(v[i]);
+	heap_check(h);
+}
+END_TEST
+
+/*
+ * malloc_trim() gives every spare block back to its slab: no batch is
+ * left, and the slabs count none of the freed blocks as used any more.
+ */
+START_TEST(test_spare_trim_returns_all)
+{
+	static void *v[SPARE_BLOCKS];
+	unsigned int cls, freed, c, i;
+	struct heap *h;
+
+	if (!CONFIG_HEAP_SPARE_KB || HEAP_MAX_SIZE < HEAP_SPARE_MIN_SIZE)
+		return;
+	cls = spare_class();
+	freed = spare_make(cls, v);
+	/* The live ones stay: their slabs stay too, to be looked at. */
+	h = hk_tls.heap;
+	hak_malloc_trim(0);
+	for (c = 0; c < HK_NR_CLASSES; c++)
+		ck_assert_uint_eq(h->spare[c].nr, 0);
+	ck_assert_uint_eq(h->spare_bytes, 0);
+	/* Only the blocks still allocated count: v[freed..]. */
+	ck_assert_uint_eq(spare_used(v + freed, SPARE_BLOCKS - freed), SPARE_BLOCKS - freed);
+	for (i = freed; i < SPARE_BLOCKS; i++)
+		hak_free(v[i]);
+	heap_check(h);
+}
+END_TEST
+
+#ifdef CONFIG_THREADS
+struct spare_exit {
+	void *v[SPARE_BLOCKS];		/* the exiting thread's blocks */
+	unsigned int freed;		/* v[0..freed-1] were freed */
+	struct heap *heap;		/* its record */
+	void *head;			/* its newest spare batch */
+	uint32_t nr;			/* its spare batches of the class */
+};
+
+static void *spare_exit_worker(void *arg)
+{
+	struct spare_exit *x = arg;
+	unsigned int cls = spare_class();
+
+	x->freed = spare_make(cls, x->v);
+	x->heap = hk_tls.heap;
+	x->nr = x->heap->spare[cls].nr;
+	x->head = x->heap->spare[cls].head[x->nr - 1];
+	return NULL;		/* parks its record, batches and all */
+}
+
+static void *spare_adopt_worker(void *arg)
+{
+	struct spare_exit *x = arg;
+	unsigned int cls = spare_class();
+	struct bin *b;
+	void *p;
+
+	p = hak_malloc(16);	/* adopts the parked record */
+	hak_free(p);
+	ck_assert_ptr_eq(hk_tls.heap, x->heap);
+	ck_assert_uint_eq(x->heap->spare[cls].nr, x->nr);
+	b = &hk_tls.bins[cls];
+	while (b->free) {
+		p = hak_malloc(hk_classes[cls].size);
+		ck_assert(spare_in(x->v, x->freed, p));
+	}
+	/* The first refill takes the batch the exited thread set aside. */
+	p = hak_malloc(hk_classes[cls].size);
+	ck_assert_ptr_eq(p, x->head);
+	ck_assert_uint_eq(x->heap->spare[cls].nr, x->nr - 1);
+	return p;
+}
+
+/*
+ * Thread exit keeps the spare batches with the parked record; the thread
+ * that adopts it refills from them.
+ */
+START_TEST(test_spare_thread_exit_adopted)
+{
+	static struct spare_exit x;
+	pthread_t t;
+	void *p;
+	unsigned int i;
+
+	if (!CONFIG_HEAP_SPARE_KB || HEAP_MAX_SIZE < HEAP_SPARE_MIN_SIZE)
+		return;
+	ck_assert_int_eq(pthread_create(&t, NULL, spare_exit_worker, &x), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(x.heap->alive, 0);
+	ck_assert_uint_gt(x.nr, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, spare_adopt_worker, &x), 0);
+	pthread_join(t, &p);
+	ck_assert_ptr_eq(p, x.head);
+	for (i = x.freed; i < SPARE_BLOCKS; i++)
+		hak_free(x.v[i]);
+	hak_free(p);
+}
+END_TEST
+#endif
+
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && defined(CONFIG_MID) && CONFIG_HEAP_SPARE_KB
+/*
+ * Both copies of a block freed twice set aside in a spare batch: the
+ * pass that reaches them (here malloc_trim(), which gives the batch
+ * back to the slabs) finds the second copy's key gone.
+ */
+START_TEST(test_spare_double_free_aborts)
+{
+	static void *v[SPARE_BLOCKS];
+	unsigned int cls, i;
+	void *p;
+
+	cls = spare_class();
+	p = hak_malloc(hk_classes[cls].size);
+	for (i = 0; i < SPARE_BLOCKS; i++)
+		v[i] = hak_malloc(hk_classes[cls].size);
+	hak_free(p);
+	hak_free(p);
+	for (i = 0; i < SPARE_BLOCKS && !hk_tls.heap->spare[cls].nr; i++)
+		hak_free(v[i]);
+	ck_assert_uint_gt(hk_tls.heap->spare[cls].nr, 0);
+	hak_malloc_trim(0);	/* aborts */
+	ck_abort_msg("double free not detected");
+}
+END_TEST
+#endif
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -774,6 +1055,14 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_slab_tail_refused);
 	tcase_add_test(tc, test_thread_cache_bytes_bound);
 	tcase_add_test(tc, test_cache_count_only_over_bound);
+	tcase_add_test(tc, test_spare_batch_whole);
+	tcase_add_test(tc, test_spare_trim_returns_all);
+#ifdef CONFIG_THREADS
+	tcase_add_test(tc, test_spare_thread_exit_adopted);
+#endif
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && defined(CONFIG_MID) && CONFIG_HEAP_SPARE_KB
+	tcase_add_test_raise_signal(tc, test_spare_double_free_aborts, SIGABRT);
+#endif
 #if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
 	tcase_add_test_raise_signal(tc, test_forged_link_aborts, SIGABRT);
 #endif
