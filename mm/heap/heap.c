@@ -257,8 +257,18 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 /* Give an all-free slab back to its pool. */
 static void slab_retire(struct heap *h, struct slab *s)
 {
+	uintptr_t full = REMOTE_FULL;
+
 	if (s->flags & SLAB_IN_PARTIAL)
 		partial_remove(h, s);
+	/*
+	 * A slab of one block (a big class in a small SuperSlab: 256 KiB
+	 * blocks, 448 KiB slabs with 1 MiB SuperSlabs) goes from full to
+	 * empty in one free, which leaves its FULL mark: nobody needs to
+	 * tell us about it any more (randconfig KCONFIG_SEED=0x76b5d30b).
+	 * No remote free can be pending: every block is back.
+	 */
+	a_cas(&s->remote, &full, 0UL, A_RELAXED);
 	if (a_load(&s->remote, A_ACQUIRE) & REMOTE_QUEUED) {
 		/* Still linked in the notify stack: release once drained. */
 		s->flags |= SLAB_RETIRE_PENDING;

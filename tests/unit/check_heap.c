@@ -177,6 +177,45 @@ START_TEST(test_free_slot_not_owned)
 END_TEST
 
 /*
+ * A slab of one block (a big class in a small SuperSlab, as 256 KiB blocks
+ * in 448 KiB slabs with 1 MiB SuperSlabs) is marked full (REMOTE_FULL)
+ * when the next allocation of its class moves on, and goes from full to
+ * empty in one free: it retires with no mark left (randconfig
+ * KCONFIG_SEED=0x76b5d30b: CONFIG_DEBUG_ASSERT aborted in slab_retire()).
+ * Nothing to try where no class has such slabs.
+ */
+START_TEST(test_one_block_slab_retires)
+{
+	unsigned int cls;
+	struct slab *s = NULL;
+	char *p = NULL, *q;
+
+	ck_assert_int_eq(heap_init(), 0);
+	for (cls = HK_NR_CLASSES; cls-- > 0 && !p;) {
+		p = hak_malloc(hk_classes[cls].size);
+		ck_assert_ptr_nonnull(p);
+		s = slab_block_head(p);
+		if (s->capacity != 1) {
+			hak_free(p);
+			p = NULL;
+		}
+	}
+	if (!p)
+		return;
+	cls++;
+	q = hak_malloc(hk_classes[cls].size);	/* p's slab is full: a new one */
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_ne(slab_block_head(q), s);
+	ck_assert_uint_eq(a_load(&s->remote, A_RELAXED), REMOTE_FULL);
+	hak_free(p);
+	hak_malloc_trim(0);	/* the bin flushed: the slab all free, retired */
+	ck_assert_uint_eq(s->kind, SLAB_FREE);
+	ck_assert_uint_eq(a_load(&s->remote, A_RELAXED), 0);
+	hak_free(q);
+}
+END_TEST
+
+/*
  * Slab colours: the slabs of a class whose slab has an unused tail start
  * their first block at different multiples of HEAP_COLOUR_STEP into it,
  * so that the blocks of its slabs do not all begin on the same few cache
@@ -1049,6 +1088,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_untagged_heap_frees);
 #endif
 	tcase_add_test(tc, test_free_slot_not_owned);
+	tcase_add_test(tc, test_one_block_slab_retires);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_interior_pointer_leaked);
