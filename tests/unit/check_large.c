@@ -456,6 +456,7 @@ START_TEST(test_large_decay)
 END_TEST
 #endif /* CONFIG_LARGE_CACHE */
 
+#if defined(CONFIG_LARGE_HUGEPAGES) && !defined(HK_TEST_EMULATED)
 /*
  * Blocks of several MiB are placed on a huge-page boundary and madvised
  * for transparent huge pages: the kernel reports the mapping eligible
@@ -497,6 +498,7 @@ START_TEST(test_large_hugepages)
 	hak_malloc_trim(0);
 }
 END_TEST
+#endif
 
 /* realloc growth and shrinking keep the contents, and go through classes. */
 START_TEST(test_large_realloc_grow)
