@@ -630,6 +630,21 @@ static __fastpath_inline void *heap_alloc_bin(unsigned int binoff, size_t size)
 }
 
 /*
+ * Both Tiny fast paths end here: pop from the bin at thread-pointer
+ * offset off (class cls), or take the slow path with that offset.
+ */
+static __fastpath_inline void *heap_alloc_tiny_at(uintptr_t off, unsigned int cls)
+{
+	tp_bin_t *b = tp_bin(off);
+	void *p = b->free;
+
+	if (unlikely(!p))
+		return heap_alloc_slow_bin(off);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	return bin_pop(b, p, cls);
+}
+
+/*
  * The same for a class computed without the tables (size_is_tiny() with
  * power-of-two Tiny classes, HEAP_FIRST_POW2), valid before
  * initialisation: the slow path takes the bin's offset,
@@ -639,8 +654,6 @@ static __fastpath_inline void *heap_alloc_bin(unsigned int binoff, size_t size)
 static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 {
 	uintptr_t off;
-	tp_bin_t *b;
-	void *p;
 
 	/*
 	 * heap_bin_tpoff(cls), written so that the subtraction that ends
@@ -651,13 +664,7 @@ static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 	off = heap_tls_tpoff() + offsetof(struct heap_tls, bins) +
 	      (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * sizeof(struct bin) -
 	      (HEAP_FIRST_MIN_SHIFT - 1) * sizeof(struct bin);
-	b = tp_bin(off);
-	p = b->free;
-
-	if (unlikely(!p))
-		return heap_alloc_slow_bin(off);
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return bin_pop(b, p, cls);
+	return heap_alloc_tiny_at(off, cls);
 }
 
 /*
@@ -668,15 +675,8 @@ static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
  */
 static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int binoff)
 {
-	uintptr_t off = heap_tls_tpoff() + offsetof(struct heap_tls, bins) + binoff;
-	unsigned int cls = binoff / sizeof(struct bin);
-	tp_bin_t *b = tp_bin(off);
-	void *p = b->free;
-
-	if (unlikely(!p))
-		return heap_alloc_slow_bin(off);
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return bin_pop(b, p, cls);
+	return heap_alloc_tiny_at(heap_tls_tpoff() + offsetof(struct heap_tls, bins) + binoff,
+				  binoff / sizeof(struct bin));
 }
 
 /*
