@@ -25,13 +25,15 @@ import time
 
 # --------------------------------------------------------------------------
 # The suite.  (case name, program, argv, index of the iteration-count argument
-# in argv).  Iteration counts are tuned so that one run takes roughly
-# 0.2-1 s with the system malloc on a 2-core EPYC VM; QUICK=1 scales them by
+# in argv).  Iteration counts are tuned so that one run takes at least about
+# 0.15 s with the fastest allocator (shorter runs measure start-up, first-touch
+# page faults and timer noise more than the steady state) and at most a few
+# seconds with the slowest, on a 2-core EPYC VM; QUICK=1 scales them by
 # QUICK_SCALE and --scale by any factor.
 
 FIXED_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
-MIXED_BANDS = [(16, 1024, 20000000), (256, 4096, 6000000), (1024, 8192, 5000000),
-               (8192, 32768, 3000000), (32768, 262144, 600000)]
+MIXED_BANDS = [(16, 1024, 20000000), (256, 4096, 18000000), (1024, 8192, 15000000),
+               (8192, 32768, 12000000), (32768, 262144, 3600000)]
 QUICK_SCALE = 0.25
 
 
@@ -45,20 +47,20 @@ def all_cases():
                           prog="bench_random_mixed", args=[lo, hi, n], it=2, band=(lo, hi)))
     for t in (1, 2):
         cases.append(dict(case="mid_large_mt/%dt" % t, bench="mid_large_mt", prog="bench_mid_large_mt",
-                          args=[t, 4000000], it=1))
+                          args=[t, 12000000], it=1))
     cases.append(dict(case="xthread", bench="xthread", prog="bench_xthread",
-                      args=[1, 1500000], it=1))
+                      args=[1, 3000000], it=1))
     cases.append(dict(case="larson", bench="larson", prog="bench_larson",
                       args=[2, 200, 50000], it=2))
     cases.append(dict(case="realloc", bench="realloc", prog="bench_realloc",
                       args=[700000], it=0))
     cases.append(dict(case="thread_churn", bench="thread_churn", prog="bench_thread_churn",
-                      args=[1000], it=0))
+                      args=[3000], it=0))
     # Working-set churn; blocks are never touched before free (see
     # bench_churn.c): the cost of reading a cold block in free shows here.
-    for name, args in (("churn/untouched-2t", [2, 1024, 4, 32768, 1, 6000000, 0]),
-                       ("churn/untouched-1t", [1, 1024, 4, 32768, 1, 10000000, 0]),
-                       ("churn/mid", [1, 1024, 8192, 32768, 0, 3000000, 1]),
+    for name, args in (("churn/untouched-2t", [2, 1024, 4, 32768, 1, 18000000, 0]),
+                       ("churn/untouched-1t", [1, 1024, 4, 32768, 1, 20000000, 0]),
+                       ("churn/mid", [1, 1024, 8192, 32768, 0, 18000000, 1]),
                        ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1])):
         cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5))
     # Batches of same-size blocks, filled, freed FIFO / LIFO.
@@ -69,7 +71,7 @@ def all_cases():
                               it=4, size=size))
     cases.append(dict(case="large_reuse", bench="large_reuse", prog="bench_large_reuse",
                       args=[200, 20, 5 << 20, 25 << 20], it=0))
-    for n, rounds in ((1000, 300), (4000, 75)):
+    for n, rounds in ((1000, 1200), (4000, 300)):
         cases.append(dict(case="large_cache/%d" % n, bench="large_cache", prog="bench_large_cache",
                           args=[rounds, n, 40000], it=0))
     return cases
