@@ -203,6 +203,11 @@ void os_decommit(void *addr, size_t size)
 	madvise(addr, size, MADV_DONTNEED);
 }
 
+void os_protect_ro(void *addr, size_t size)
+{
+	mprotect(addr, size, PROT_READ);
+}
+
 int os_remap_inplace(void *addr, size_t old_size, size_t new_size)
 {
 	void *p = mremap(addr, old_size, new_size, 0);

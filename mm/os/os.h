@@ -66,6 +66,9 @@ void os_hugepage(void *addr, size_t size);
 /* Give the pages back to the kernel; they read as zero afterwards. */
 void os_decommit(void *addr, size_t size);
 
+/* Make the pages read-only (page-aligned range); best effort. */
+void os_protect_ro(void *addr, size_t size);
+
 /*
  * Grow or shrink a mapping without moving it. Returns 0 on success.
  */

@@ -7,10 +7,19 @@
 #include "registry.h"
 
 /*
- * Read-only: a stray store through a missing table faults instead of
- * registering something everywhere.
+ * In .bss, not .rodata: pages of it that lookups read are the kernel's
+ * shared zero page and count nothing in the resident set, where a
+ * .rodata table is page cache that a read maps, with its neighbours
+ * (fault-around), 64 KiB per process. Made read-only at start-up, so
+ * that a stray store through a missing table faults instead of
+ * registering something everywhere; nothing writes it before that.
  */
-const unsigned char hk_registry_zero[REG_L2_ENTRIES] __aligned(4096);
+unsigned char hk_registry_zero[REG_L2_ENTRIES] __aligned(4096);
+
+__attribute__((constructor)) static void registry_zero_protect(void)
+{
+	os_protect_ro(hk_registry_zero, sizeof(hk_registry_zero));
+}
 
 /*
  * Every range starts without a table: entry i is registry_unmapped(i).

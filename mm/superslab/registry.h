@@ -64,7 +64,7 @@
 #define REG_L1_BITS	(REG_CHUNK_BITS - REG_L2_BITS)
 
 /* Zeros: the table of every range where nothing of ours was ever mapped. */
-extern const unsigned char hk_registry_zero[REG_L2_ENTRIES];
+extern unsigned char hk_registry_zero[REG_L2_ENTRIES];
 /* Per range i: its table - i * REG_L2_ENTRIES, as an integer (atomic). */
 extern uintptr_t hk_registry_dir[REG_L1_ENTRIES];
 

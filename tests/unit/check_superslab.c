@@ -405,6 +405,62 @@ START_TEST(test_registry_two_level)
 }
 END_TEST
 
+/*
+ * The smaps entry of the mapping that holds addr: its permissions (4
+ * characters) and its resident kilobytes; 0, or -1 if not found.
+ */
+static int smaps_of(const void *addr, char perms[5], long *rss_kb)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, found = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			if (in)
+				memcpy(perms, p, 5);
+		} else if (in && sscanf(line, "Rss: %ld kB", rss_kb) == 1) {
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The zero table is read by every lookup in a range where nothing of
+ * ours was mapped, yet costs no resident memory (its pages are the
+ * kernel's zero page, not page cache of the library mapped with its
+ * neighbours) and is read-only (a stray store faults).
+ */
+START_TEST(test_registry_zero_table_not_resident)
+{
+	uintptr_t far = (uintptr_t)1 << (ARCH_VA_BITS - 2);
+	uintptr_t i = far >> SS_SHIFT >> REG_L2_BITS;
+	uintptr_t step = (uintptr_t)4096 << SS_SHIFT;	/* a page of the table */
+	char perms[5] = "";
+	long rss = -1;
+	unsigned int k;
+
+	if (a_load(&hk_registry_dir[i], A_RELAXED) != registry_unmapped(i))
+		return;		/* something of ours lives there after all */
+	if (sysconf(_SC_PAGESIZE) > 4096)
+		return;		/* aligned to 4 KiB: mprotect() refuses it */
+	for (k = 0; k < REG_L2_ENTRIES / 4096; k++)
+		ck_assert_uint_eq(registry_lookup(far + k * step), REG_FOREIGN);
+	ck_assert_int_eq(smaps_of(hk_registry_zero, perms, &rss), 0);
+	ck_assert_str_eq(perms, "r--p");
+	ck_assert_int_eq(rss, 0);
+}
+END_TEST
+
 /* A page of addr is mapped (mincore fails with ENOMEM on unmapped ones). */
 static int mapped(const void *addr)
 {
@@ -597,6 +653,7 @@ static Suite *superslab_suite(void)
 #endif
 	tcase_add_test(tc, test_registry_ours_and_foreign);
 	tcase_add_test(tc, test_registry_two_level);
+	tcase_add_test(tc, test_registry_zero_table_not_resident);
 	tcase_add_test(tc, test_unmap_free_slots);
 	tcase_add_test(tc, test_unmap_header_slot);
 	tcase_add_test(tc, test_large_exact_under_rlimit);
