@@ -1179,6 +1179,8 @@ START_TEST(test_decay_bound)
 		held--;
 		ss_release(s[held], nr[held]);
 	}
+	/* CONFIG_DEBUG_ASSERT: the counters agree with the slots' states. */
+	ss_check_counts();
 }
 END_TEST
 
