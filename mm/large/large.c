@@ -613,8 +613,11 @@ static int large_reserve_drain(void)
 #define LARGE_CACHE_FLOOR	(LARGE_CACHE_MAX < (4UL << 20) ? LARGE_CACHE_MAX : (4UL << 20))
 #define LARGE_DECAY_MS		hk_opt_inited(OPT_DECAY_MS)
 #define LARGE_DECAY_CHECK	31	/* read the clock every 32 large operations */
-#define LARGE_DECAY_EPOCHS	3	/* a block cached this many epochs ago goes */
-#define LARGE_PEAK_EPOCHS	4	/* the limit follows the live peak of this many epochs */
+#define LARGE_DECAY_EPOCHS	20	/* a block cached this many epochs ago goes (1 s) */
+#define LARGE_PEAK_EPOCHS	20	/* the limit follows the live peak of this many epochs */
+#define LARGE_PEAK_RING		32	/* entries of the peak ring (a power of two) */
+BUILD_BUG_ON(LARGE_PEAK_RING & (LARGE_PEAK_RING - 1));
+BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
 #define LARGE_PEAK_SHIFT	3	/* the cache may hold an eighth of that peak more */
 
 /*
@@ -653,7 +656,7 @@ struct large_cache {
 	size_t live;					/* sum of size of the live blocks (atomic) */
 	size_t bytes;					/* sum of size of the cached blocks */
 	size_t budget;					/* adaptive allowance beyond the peak */
-	size_t peak[LARGE_PEAK_EPOCHS];			/* most live bytes seen in each recent epoch */
+	size_t peak[LARGE_PEAK_RING];			/* most live bytes seen in each recent epoch */
 	size_t hi;					/* the largest of them */
 	int tight;					/* atomic: address space short (os_vm_tight()): keep nothing */
 	unsigned long clock;				/* large operations so far */
@@ -813,9 +816,11 @@ static void large_cache_shrink(struct large_cache *c, size_t limit, struct large
  * LARGE_DECAY_EPOCHS epochs was not needed and goes (oldest first, from
  * the tail of the age list); the peak of the live bytes moves on (so the
  * limit follows a program whose heap shrinks); the budget halves once the
- * cache holds less than a quarter of it. Blocks a program keeps reusing
- * stay; the memory of sizes it stopped asking for goes back within
- * 150-200 ms of further large traffic.
+ * cache holds less than a quarter of it. Blocks a program reused within
+ * the last second (20 epochs of 50 ms) stay, so that one that needs a
+ * big buffer every few hundred milliseconds does not fault it in again
+ * each time; the memory of sizes it stopped asking for goes back after
+ * about a second of further large traffic.
  */
 static void large_cache_decay(struct large_cache *c, unsigned long now,
 			      struct large_hdr **victims)
@@ -835,11 +840,11 @@ static void large_cache_decay(struct large_cache *c, unsigned long now,
 	       large_age_of(large_of_age(c->age.oldest))->epoch + LARGE_DECAY_EPOCHS <= c->epoch)
 		large_cache_evict_oldest(c, victims);
 	c->dropped = 0;
-	c->peak[c->epoch % LARGE_PEAK_EPOCHS] = live;
+	c->peak[c->epoch % LARGE_PEAK_RING] = live;
 	c->hi = live;
 	for (i = 0; i < LARGE_PEAK_EPOCHS; i++)
-		if (c->peak[i] > c->hi)
-			c->hi = c->peak[i];
+		if (c->peak[(c->epoch - i) % LARGE_PEAK_RING] > c->hi)
+			c->hi = c->peak[(c->epoch - i) % LARGE_PEAK_RING];
 	large_cache_shrink(c, large_cache_limit(c, live), victims);
 	if (c->bytes < c->budget / 4)
 		c->budget = c->budget / 2 > LARGE_CACHE_FLOOR ? c->budget / 2 : LARGE_CACHE_FLOOR;
@@ -1094,8 +1099,8 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 	hk_lock(&c->lock);
 	large_cache_tick(c, &victims);
 	/* The live bytes peak just before a free. */
-	if (live > c->peak[c->epoch % LARGE_PEAK_EPOCHS]) {
-		c->peak[c->epoch % LARGE_PEAK_EPOCHS] = live;
+	if (live > c->peak[c->epoch % LARGE_PEAK_RING]) {
+		c->peak[c->epoch % LARGE_PEAK_RING] = live;
 		if (live > c->hi)
 			c->hi = live;
 	}

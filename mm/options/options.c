@@ -62,6 +62,10 @@ static const struct opt_desc opt_desc[NR_HK_OPTS] = {
 		.name = "dirty_slots", .kind = OPT_NUM, .min = 0, .max = 1UL << 20,
 		.built = 1, .settable = 1,
 	},
+	[OPT_DIRTY_DECAY_MS] = {
+		.name = "dirty_decay_ms", .kind = OPT_NUM, .min = 0, .max = 3600000,
+		.built = 1, .settable = 1,
+	},
 	[OPT_LARGE_CACHE_MB] = {
 		.name = "large_cache_mb", .needs = "CONFIG_LARGE_CACHE", .kind = OPT_NUM,
 		.min = 0, .max = 1UL << 20, .built = IS_ENABLED(CONFIG_LARGE_CACHE), .settable = 1,
@@ -88,6 +92,7 @@ static const struct opt_desc opt_desc[NR_HK_OPTS] = {
 unsigned long hk_opt_val[NR_HK_OPTS] = {
 	[OPT_DECAY_MS] = OPT_DEF_DECAY_MS,
 	[OPT_DIRTY_SLOTS] = CONFIG_SUPERSLAB_DIRTY_SLOTS,
+	[OPT_DIRTY_DECAY_MS] = OPT_DEF_DIRTY_DECAY_MS,
 	[OPT_LARGE_CACHE_MB] = OPT_DEF_LARGE_CACHE_MB,
 	[OPT_TCACHE_PCT] = 100,
 	[OPT_THP] = IS_ENABLED(CONFIG_SUPERSLAB_THP),

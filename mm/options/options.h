@@ -21,6 +21,7 @@ enum hk_opt_id {
 	OPT_VERBOSE,		/* start-up report of the configuration */
 	OPT_DECAY_MS,		/* Large cache: decay epoch, 0 = keep nothing */
 	OPT_DIRTY_SLOTS,	/* SuperSlab: free slots kept committed */
+	OPT_DIRTY_DECAY_MS,	/* SuperSlab: the dirty budget's window, ms */
 	OPT_LARGE_CACHE_MB,	/* Large cache: most memory it may hold */
 	OPT_TCACHE_PCT,		/* thread cache (bin) limits, percent of the built-in ones */
 	OPT_THP,		/* MADV_HUGEPAGE on SuperSlabs (CONFIG_SUPERSLAB_THP) */
@@ -31,6 +32,7 @@ enum hk_opt_id {
 
 /* Built-in defaults, from the configuration. */
 #define OPT_DEF_DECAY_MS		50
+#define OPT_DEF_DIRTY_DECAY_MS		1000
 #ifdef CONFIG_LARGE_CACHE_MAX_MB
 #define OPT_DEF_LARGE_CACHE_MB		CONFIG_LARGE_CACHE_MAX_MB
 #else
@@ -49,6 +51,8 @@ static __always_inline unsigned long hk_opt_default(enum hk_opt_id id)
 		return OPT_DEF_DECAY_MS;
 	case OPT_DIRTY_SLOTS:
 		return CONFIG_SUPERSLAB_DIRTY_SLOTS;
+	case OPT_DIRTY_DECAY_MS:
+		return OPT_DEF_DIRTY_DECAY_MS;
 	case OPT_LARGE_CACHE_MB:
 		return OPT_DEF_LARGE_CACHE_MB;
 	case OPT_TCACHE_PCT:

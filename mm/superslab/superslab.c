@@ -27,18 +27,32 @@ static unsigned long ss_dirty_slots;
 /* Slots in use (ACTIVE, the headers excluded), over all pools. */
 static unsigned long ss_active_slots;
 /*
- * The dirty budget follows the program's recent peak of slots in use: a
- * program that frees what it will allocate again a moment later keeps
- * the memory committed (no madvise, no page faults on the way back),
- * and what is committed never exceeds that recent peak plus
- * CONFIG_SUPERSLAB_DIRTY_SLOTS. The peak halves every SS_DECAY_MS (or is
- * the current use, if higher); the release or claim that sees an epoch
- * go by returns the excess to the kernel.
+ * The dirty budget follows the program's peak of slots in use over a
+ * sliding window: a program that frees what it will allocate again
+ * within the window keeps the memory committed (no madvise, no page
+ * faults on the way back), and what is committed never exceeds that
+ * peak plus CONFIG_SUPERSLAB_DIRTY_SLOTS. The window (dirty_decay_ms=,
+ * SS_DECAY_HOLD epochs) is a ring of per-epoch maxima: the peak of an
+ * epoch counts in full while it is at most SS_DECAY_HOLD epochs old, then
+ * loses an eighth of itself per epoch (SS_DECAY_EPOCHS - SS_DECAY_HOLD
+ * of them), so memory unused for a whole window goes back gradually and
+ * all of it within two. The release or claim that sees an epoch go by
+ * returns the excess to the kernel.
  */
-#define SS_DECAY_MS	100
-static unsigned long ss_recent_peak;	/* recent peak of ss_active_slots */
+BUILD_BUG_ON(SS_DECAY_EPOCHS & (SS_DECAY_EPOCHS - 1));
+BUILD_BUG_ON(SS_DECAY_HOLD >= SS_DECAY_EPOCHS);
+static unsigned long ss_epoch_peak[SS_DECAY_EPOCHS];	/* most slots in use in each recent epoch */
+static unsigned long ss_epoch;		/* epochs so far (ring index of the current one) */
+static unsigned long ss_recent_peak;	/* the window's peak, tapered: the budget's base */
 static unsigned long ss_epoch_ms;	/* when the current decay epoch began */
 static int ss_purging;			/* a thread is returning the excess */
+unsigned long ss_clock_skew_ms;		/* test hook: added to the clock (unit tests) */
+
+void ss_slot_counts(unsigned long *active, unsigned long *dirty)
+{
+	*active = a_load(&ss_active_slots, A_RELAXED);
+	*dirty = a_load(&ss_dirty_slots, A_RELAXED);
+}
 
 static unsigned long ss_purge(unsigned long max);
 
@@ -175,35 +189,85 @@ static unsigned long ss_dirty_budget(void)
 	return spare > floor ? spare : floor;
 }
 
+/* The decay clock: the coarse monotonic clock, plus the tests' skew. */
+static inline unsigned long ss_now_ms(void)
+{
+	return os_now_ms() + a_load(&ss_clock_skew_ms, A_RELAXED);
+}
+
+/* Raise *v to at least x. */
+static inline void ss_raise(unsigned long *v, unsigned long x)
+{
+	unsigned long old = a_load(v, A_RELAXED);
+
+	while (x > old && !a_cas(v, &old, x, A_RELAXED))
+		;
+}
+
 /*
- * A new count of slots in use: raise the recent peak; at the end of an
- * epoch halve it (once per epoch gone by) and return the dirty slots
- * above the new budget to the kernel.
+ * The budget's peak at the start of epoch e: the most slots in use in
+ * any of the last SS_DECAY_HOLD epochs and this one, or a shrinking share
+ * of an older epoch's (7/8 one epoch past the window, 1/8 seven epochs
+ * past it), and at least what is in use now.
+ */
+static unsigned long ss_window_peak(unsigned long e, unsigned long active)
+{
+	unsigned long peak = active, age;
+
+	for (age = 0; age < SS_DECAY_EPOCHS; age++) {
+		unsigned long v = a_load(&ss_epoch_peak[(e - age) % SS_DECAY_EPOCHS], A_RELAXED);
+
+		if (age > SS_DECAY_HOLD)
+			v = v * (SS_DECAY_EPOCHS - age) / (SS_DECAY_EPOCHS - SS_DECAY_HOLD);
+		if (v > peak)
+			peak = v;
+	}
+	return peak;
+}
+
+/* Return the EMPTY slots above the dirty budget (the caller holds ss_purging). */
+static void ss_purge_excess(void)
+{
+	unsigned long dirty = a_load(&ss_dirty_slots, A_RELAXED);
+	unsigned long budget = ss_dirty_budget();
+
+	if (dirty > budget)
+		ss_purge(dirty - budget);
+}
+
+/*
+ * A new count of slots in use: raise the recent peak and this epoch's;
+ * at the end of an epoch move the window on and return the dirty slots
+ * above the new budget to the kernel. dirty_decay_ms=0: the window is
+ * the current millisecond, the budget the floor alone.
  */
 static void ss_note_active(unsigned long active)
 {
-	unsigned long peak = a_load(&ss_recent_peak, A_RELAXED);
-	unsigned long now, epochs, dirty, budget;
+	unsigned long window = hk_opt_inited(OPT_DIRTY_DECAY_MS);
+	unsigned long len = window >= SS_DECAY_HOLD ? window / SS_DECAY_HOLD : 1;
+	unsigned long now, epochs, e, i;
 
-	while (active > peak &&
-	       !a_cas(&ss_recent_peak, &peak, active, A_RELAXED))
-		;
-	now = os_now_ms();
-	epochs = (now - a_load(&ss_epoch_ms, A_RELAXED)) / SS_DECAY_MS;
+	ss_raise(&ss_recent_peak, active);
+	ss_raise(&ss_epoch_peak[a_load(&ss_epoch, A_RELAXED) % SS_DECAY_EPOCHS], active);
+	now = ss_now_ms();
+	epochs = (now - a_load(&ss_epoch_ms, A_RELAXED)) / len;
 	if (likely(!epochs))
 		return;
 	if (a_swap(&ss_purging, 1, A_ACQUIRE))
 		return;		/* another thread does it */
-	a_store(&ss_epoch_ms, now, A_RELAXED);
-	peak = a_load(&ss_recent_peak, A_RELAXED);
-	peak = epochs >= 8 * sizeof(long) ? 0 : peak >> epochs;
-	if (peak < active)
-		peak = active;
-	a_store(&ss_recent_peak, peak, A_RELAXED);
-	dirty = a_load(&ss_dirty_slots, A_RELAXED);
-	budget = ss_dirty_budget();
-	if (dirty > budget)
-		ss_purge(dirty - budget);
+	/*
+	 * The epochs that went by without a claim or release had the use
+	 * of now; the new current epoch starts with it. Slots first, then
+	 * the index, so that a raise through the new index lands on top.
+	 */
+	e = a_load(&ss_epoch, A_RELAXED);
+	for (i = 1; i <= epochs && i <= SS_DECAY_EPOCHS; i++)
+		a_store(&ss_epoch_peak[(e + i) % SS_DECAY_EPOCHS], active, A_RELAXED);
+	e += epochs;
+	a_store(&ss_epoch, e, A_RELAXED);
+	a_store(&ss_epoch_ms, now - (now - a_load(&ss_epoch_ms, A_RELAXED)) % len, A_RELAXED);
+	a_store(&ss_recent_peak, window ? ss_window_peak(e, active) : active, A_RELAXED);
+	ss_purge_excess();
 	a_store(&ss_purging, 0, A_RELEASE);
 }
 
@@ -231,10 +295,15 @@ void ss_tick(void)
 	ss_note_active(a_load(&ss_active_slots, A_RELAXED));
 }
 
-/* Account the slots we now hold: EMPTY ones leave the dirty budget. */
+/*
+ * Account the slots we now hold: EMPTY ones leave the dirty budget. A
+ * run that could not be found among the EMPTY slots commits new memory
+ * while they stay: return those above the budget now, so that what is
+ * committed stays within the window's peak and the floor.
+ */
 static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int nr)
 {
-	unsigned int i;
+	unsigned int i, fresh = 0;
 
 	for (i = idx; i < idx + nr; i++) {
 		struct slab *s = &ss->slabs[i];
@@ -245,10 +314,17 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 		if (s->state == SLOT_EMPTY) {
 			a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);
 			a_fetch_and(&ss->dirty_mask, ~(1UL << i), A_RELAXED);
+		} else {
+			fresh++;
 		}
 		s->state = SLOT_ACTIVE;
 	}
 	ss_note_active(a_fetch_add(&ss_active_slots, (unsigned long)nr, A_RELAXED) + nr);
+	if (unlikely(fresh && a_load(&ss_dirty_slots, A_RELAXED) > ss_dirty_budget()) &&
+	    !a_swap(&ss_purging, 1, A_ACQUIRE)) {
+		ss_purge_excess();
+		a_store(&ss_purging, 0, A_RELEASE);
+	}
 }
 
 /* Give back slots claimed but not taken. */

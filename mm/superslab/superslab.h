@@ -306,6 +306,23 @@ void ss_release(struct slab *head, unsigned int nr);
  */
 void ss_tick(void);
 
+/*
+ * The decay window (dirty_decay_ms=) is SS_DECAY_HOLD epochs of
+ * dirty_decay_ms / SS_DECAY_HOLD ms each; a peak older than that counts
+ * less each epoch and not at all after SS_DECAY_EPOCHS.
+ * ss_clock_skew_ms is added to the decay clock: a test hook (the unit
+ * tests move time on with it), 0 otherwise.
+ */
+#define SS_DECAY_EPOCHS	16
+#define SS_DECAY_HOLD	8
+extern unsigned long ss_clock_skew_ms;
+
+/*
+ * Slots in use (ACTIVE, headers excluded) and free slots still committed
+ * (EMPTY), over all pools: a racy snapshot.
+ */
+void ss_slot_counts(unsigned long *active, unsigned long *dirty);
+
 /* Return every EMPTY slot's memory to the kernel. Returns slots returned. */
 unsigned long ss_trim(struct ss_pool *pool);
 /* The same for the shared pool and every registered box's own pool. */

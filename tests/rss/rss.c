@@ -211,9 +211,10 @@ static int run_notrim(void)
 	limit += (size_t)16 << 20;
 #endif
 	/*
-	 * Free slots stay committed up to the recent peak of slots in use,
-	 * which halves every 100 ms; the program's next refills and flushes
-	 * return the excess. The program goes on working (batches of 512
+	 * Free slots stay committed up to the peak of slots in use over
+	 * the decay window (dirty_decay_ms, 1 s), then go back an eighth of
+	 * the peak per eighth of a second; the program's next refills and
+	 * flushes return the excess. The program goes on working (batches of 512
 	 * blocks of another size, which refill and flush its thread cache)
 	 * for up to 5 s; the RSS must come down in that time. Not a timing
 	 * claim: the bound only keeps a broken return from hanging the

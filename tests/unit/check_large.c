@@ -408,8 +408,8 @@ END_TEST
 
 /*
  * Decay: blocks of a class the program stopped asking for go back to the
- * kernel after a few epochs (50 ms each) of other large traffic, without
- * malloc_trim; the RSS falls.
+ * kernel after a second or so (20 epochs of 50 ms) of other large
+ * traffic, without malloc_trim; the RSS falls.
  */
 START_TEST(test_large_decay)
 {
@@ -437,8 +437,13 @@ START_TEST(test_large_decay)
 	ck_assert_uint_ge(large_cached_bytes(), (size_t)N * SIZE);
 	full = rss_now();
 
-	/* One second of traffic in another class. */
-	for (i = 0; i < 200; i++) {
+	/*
+	 * Traffic in another class until they are gone: 20 epochs at the
+	 * least, each closed by a check every 32 large operations once 50
+	 * ms went by. The 15 s bound only keeps a broken decay from
+	 * hanging the suite; not a timing claim.
+	 */
+	for (i = 0; i < 3000 && large_cached_bytes() >= (size_t)SIZE; i++) {
 		char *p = hak_malloc(LSZ(50000));
 
 		ck_assert_ptr_nonnull(p);
@@ -452,6 +457,53 @@ START_TEST(test_large_decay)
 	after = rss_now();
 	ck_assert_msg(after + (size_t)N * SIZE / 2 < full,
 		      "RSS %zu KiB, was %zu KiB with the blocks cached", after >> 10, full >> 10);
+}
+END_TEST
+
+/*
+ * A big buffer the program needs again every few epochs, with other
+ * large traffic in between (a request, a frame), stays cached: the same
+ * block comes back with its contents, not a new mapping faulted in
+ * anew. Epochs of 1 ms, and a sleep of 2 ms before each group of 32
+ * large operations (one decay check each), make every group one epoch
+ * whatever the machine's speed (the check that falls across a round's
+ * two big operations may see less than 1 ms and close none): 7-9
+ * epochs between two uses, 10 rounds. Blocks kept for 3 epochs (before)
+ * lost the buffer every time; the cache keeps them for 20.
+ */
+START_TEST(test_large_reused_within_window)
+{
+	enum { BIG = LSZ(1500000), SMALL = LSZ(60000), GROUPS = 8, ROUNDS = 10 };
+	unsigned char *b, *prev = NULL;
+	int r, g, i;
+
+	if (!IS_ENABLED(CONFIG_OPTIONS))
+		return;
+	ck_assert_int_eq(hak_option_set("decay_ms", 1), 0);
+	hak_malloc_trim(0);
+	for (r = 0; r < ROUNDS; r++) {
+		b = hak_malloc(BIG);
+		ck_assert_ptr_nonnull(b);
+		if (r && (b != prev || b[BIG / 2] != (unsigned char)r))
+			ck_abort_msg("round %d: the buffer %p (was %p) came back %s", r,
+				     (void *)b, (void *)prev, b == prev ? "emptied" : "as a new block");
+		memset(b, r + 1, BIG);
+		prev = b;
+		hak_free(b);
+		/* Other large traffic: GROUPS epochs. */
+		for (g = 0; g < GROUPS; g++) {
+			usleep(2000);
+			for (i = 0; i < 16; i++) {
+				char *p = hak_malloc(SMALL);
+
+				ck_assert_ptr_nonnull(p);
+				p[0] = 1;
+				hak_free(p);
+			}
+		}
+	}
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
 }
 END_TEST
 #endif /* CONFIG_LARGE_CACHE */
@@ -883,6 +935,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_cache_trim);
 	tcase_add_test(tc, test_large_budget_grows);
 	tcase_add_test(tc, test_large_decay);
+	tcase_add_test(tc, test_large_reused_within_window);
 	tcase_add_test(tc, test_large_buffers_reused);
 	tcase_add_test(tc, test_large_cut);
 	tcase_add_test(tc, test_large_grow_cached);

@@ -112,6 +112,9 @@ START_TEST(test_parse_good)
 	}
 	ck_assert_uint_eq(hk_opt(OPT_DIRTY_SLOTS), 3);
 	ck_assert_uint_eq(hk_opt(OPT_TCACHE_PCT), 50);
+	out = parse("dirty_decay_ms=2500", &w);
+	ck_assert_int_eq(w, 0);
+	ck_assert_uint_eq(hk_opt(OPT_DIRTY_DECAY_MS), 2500);
 	ck_assert_uint_eq(hk_opt(OPT_VERBOSE), 0);
 	/* Booleans: words, any case, and a bare name. */
 	out = parse("verbose=YES", &w);
@@ -141,6 +144,7 @@ static const struct {
 	{ "tcache_pct=5", "tcache_pct=5: not a number from 10 to 1000; using 100" },
 	{ "tcache_pct=1001", "tcache_pct=1001" },
 	{ "dirty_slots=1e3", "dirty_slots=1e3: not a number" },
+	{ "dirty_decay_ms=3600001", "dirty_decay_ms=3600001: not a number from 0 to 3600000; using 1000" },
 	{ "verbose=2", "verbose=2: not a boolean" },
 	{ "verbose=maybe", "verbose=maybe: not a boolean" },
 };
@@ -280,6 +284,14 @@ START_TEST(test_api_get_set)
 	ck_assert_uint_eq(opt("tcache_pct"), 100);
 	ck_assert_int_eq(hak_option_set("dirty_slots", 0), 0);
 	ck_assert_uint_eq(opt("dirty_slots"), 0);
+	/* The SuperSlab decay window: always built in. */
+	ck_assert_uint_eq(opt("dirty_decay_ms"), 1000);
+	ck_assert_int_eq(hak_option_set("dirty_decay_ms", 0), 0);
+	ck_assert_uint_eq(opt("dirty_decay_ms"), 0);
+	errno = 0;
+	ck_assert_int_eq(hak_option_set("dirty_decay_ms", 3600001), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(opt("dirty_decay_ms"), 0);
 	if (IS_ENABLED(CONFIG_LARGE_CACHE)) {
 		ck_assert_uint_eq(opt("decay_ms"), 50);
 		ck_assert_int_eq(hak_option_set("decay_ms", 120), 0);

@@ -1049,4 +1049,211 @@ static Suite *superslab_states_suite(void)
 }
 HK_SUITE(superslab_states_suite);
 
+/* ------------------------------------------------------------------ */
+/* Decay of the dirty budget: the window                               */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_OPTIONS
+/*
+ * The tests move the decay clock on themselves (ss_clock_skew_ms), one
+ * epoch at a time, so nothing depends on how fast the machine is: the
+ * window is 800 s (epochs of 100 s), and real time adds at most one
+ * epoch to what the test counts over the whole test.
+ */
+#define DECAY_WINDOW_MS	800000UL
+#define DECAY_EPOCH_MS	(DECAY_WINDOW_MS / SS_DECAY_HOLD)
+#define DECAY_N		64	/* slots the tests claim (4 MiB) */
+#define DECAY_FLOOR	1	/* dirty_slots: the budget's floor */
+
+static void decay_setup(void)
+{
+	ss_setup();
+	ck_assert_int_eq(hak_option_set("dirty_slots", DECAY_FLOOR), 0);
+	ck_assert_int_eq(hak_option_set("dirty_decay_ms", DECAY_WINDOW_MS), 0);
+	/* A first epoch boundary, then no EMPTY slot but the tests' own. */
+	a_fetch_add(&ss_clock_skew_ms, 4 * DECAY_WINDOW_MS, A_RELAXED);
+	ss_tick();
+	ss_trim_all();
+}
+
+/* The clock moves on by n epochs; the next claim or release (here a tick) sees it. */
+static void decay_advance(unsigned long n)
+{
+	a_fetch_add(&ss_clock_skew_ms, n * DECAY_EPOCH_MS, A_RELAXED);
+	ss_tick();
+}
+
+/* Slots of s[0..n) still committed (EMPTY). */
+static unsigned int decay_empty(struct slab **s, unsigned int n)
+{
+	unsigned int i, e = 0;
+
+	for (i = 0; i < n; i++)
+		e += s[i]->state == SLOT_EMPTY;
+	return e;
+}
+
+/*
+ * The pattern of bench_batch 16384: a program frees 4 MiB and allocates
+ * it again, over and over. Each epoch boundary falls between the free
+ * and the next allocation; the memory was in use within the window, so
+ * it stays committed: no slot is returned (and faulted in again). The
+ * old budget halved the peak at each boundary and returned half the
+ * slots there.
+ */
+START_TEST(test_decay_reuse_kept)
+{
+	static struct slab *s[DECAY_N];
+	unsigned int i, r, e;
+
+	decay_setup();
+	for (r = 0; r < 3 * SS_DECAY_EPOCHS; r++) {
+		for (i = 0; i < DECAY_N; i++) {
+			s[i] = ss_claim(&ss_pool_main, 1);
+			if (!s[i])
+				ck_abort_msg("claim %u of round %u failed", i, r);
+			*(volatile char *)slab_start(s[i]) = (char)r;
+		}
+		for (i = 0; i < DECAY_N; i++)
+			ss_release(s[i], 1);
+		e = decay_empty(s, DECAY_N);
+		if (e != DECAY_N)
+			ck_abort_msg("round %u: %u of %u freed slots returned at once",
+				     r, DECAY_N - e, DECAY_N);
+		decay_advance(1);
+		e = decay_empty(s, DECAY_N);
+		if (e != DECAY_N)
+			ck_abort_msg("round %u: the epoch's end returned %u of %u slots used in it",
+				     r, DECAY_N - e, DECAY_N);
+	}
+}
+END_TEST
+
+/*
+ * Slots idle for longer than the window go back, gradually: none while
+ * the window still holds their use (SS_DECAY_HOLD - 1 epochs counted by
+ * the test: real time may add one), then a share each epoch, and every
+ * one but the floor within SS_DECAY_EPOCHS epochs and one more.
+ */
+START_TEST(test_decay_idle_returned)
+{
+	static struct slab *s[DECAY_N];
+	unsigned int i, step, e, last = DECAY_N, partial = 0;
+	unsigned long active, dirty;
+
+	decay_setup();
+	for (i = 0; i < DECAY_N; i++) {
+		s[i] = ss_claim(&ss_pool_main, 1);
+		ck_assert_ptr_nonnull(s[i]);
+		memset(slab_start(s[i]), 0x3c, 4096);
+	}
+	for (i = 0; i < DECAY_N; i++)
+		ss_release(s[i], 1);
+	ck_assert_uint_eq(decay_empty(s, DECAY_N), DECAY_N);
+	for (step = 1; step <= SS_DECAY_EPOCHS + 2; step++) {
+		decay_advance(1);
+		e = decay_empty(s, DECAY_N);
+		if (step < SS_DECAY_HOLD && e != DECAY_N)
+			ck_abort_msg("%u of %u slots returned %u epochs after their use (window %u)",
+				     DECAY_N - e, DECAY_N, step, SS_DECAY_HOLD);
+		if (e > last)
+			ck_abort_msg("epoch %u: %u slots committed, %u before", step, e, last);
+		partial += e > 0 && e < DECAY_N;
+		last = e;
+	}
+	/* Every slot but the floor went back, and not all at once. */
+	ck_assert_uint_le(last, DECAY_FLOOR);
+	ss_slot_counts(&active, &dirty);
+	ck_assert_uint_le(dirty, DECAY_FLOOR);
+	ck_assert_msg(partial >= 3, "the slots went back in %u epochs, not gradually", partial + 1);
+	/* Returned slots read as zero. */
+	for (i = 0; i < DECAY_N; i++)
+		if (s[i]->state == SLOT_UNUSED && ((char *)slab_start(s[i]))[100])
+			ck_abort_msg("slot %u returned but its memory kept", i);
+}
+END_TEST
+
+/*
+ * What is committed (slots in use plus EMPTY ones) never exceeds the
+ * window's peak of slots in use plus the floor: random claims and
+ * releases of 1-3 slots while the clock moves 0-2 epochs now and then,
+ * first around a high working set, then a low one. The test keeps its
+ * own record of the most slots in use in each epoch it counted; the
+ * window it checks against is one epoch longer than SS_DECAY_EPOCHS (the
+ * real clock may add one). After SS_DECAY_EPOCHS + 1 epochs of the low
+ * phase nothing of the high one may be left.
+ */
+START_TEST(test_decay_bound)
+{
+	enum { MAXH = 96, ROUNDS = 6000, HIST = SS_DECAY_EPOCHS + 2 };
+	static struct slab *s[MAXH];
+	static unsigned int nr[MAXH];
+	unsigned long hist[HIST] = { 0 }, epoch = 0, active, dirty, peak;
+	unsigned int held = 0, r, k, cap;
+	unsigned long low_from = 0;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	decay_setup();
+	for (r = 0; r < ROUNDS; r++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		cap = r < ROUNDS / 2 ? MAXH : 8;
+		if (r == ROUNDS / 2)
+			low_from = epoch;
+		if (held < cap && (x % 3 || !held) && !(held > cap / 2 && x % 5 == 0)) {
+			nr[held] = 1 + (unsigned int)(x >> 8) % 3;
+			s[held] = ss_claim(&ss_pool_main, nr[held]);
+			ck_assert_ptr_nonnull(s[held]);
+			held++;
+		} else if (held) {
+			k = (unsigned int)(x >> 16) % held;
+			ss_release(s[k], nr[k]);
+			s[k] = s[held - 1];
+			nr[k] = nr[held - 1];
+			held--;
+		}
+		if ((x >> 24) % 64 == 0) {
+			unsigned int n = (unsigned int)(x >> 32) % 3, j;
+
+			for (j = 0; j < n; j++)
+				hist[++epoch % HIST] = 0;
+			if (n)
+				decay_advance(n);
+		}
+		ss_slot_counts(&active, &dirty);
+		if (active > hist[epoch % HIST])
+			hist[epoch % HIST] = active;
+		for (peak = 0, k = 0; k < HIST; k++)
+			if (hist[k] > peak)
+				peak = hist[k];
+		if (active + dirty > peak + DECAY_FLOOR)
+			ck_abort_msg("round %u: %lu slots in use and %lu committed free, window peak %lu",
+				     r, active, dirty, peak);
+	}
+	ck_assert_uint_gt(epoch - low_from, HIST);
+	while (held) {
+		held--;
+		ss_release(s[held], nr[held]);
+	}
+	/* CONFIG_DEBUG_ASSERT: the counters agree with the slots' states. */
+	ss_check_counts();
+}
+END_TEST
+
+static Suite *superslab_decay_suite(void)
+{
+	Suite *s = suite_create("superslab-decay");
+	TCase *tc = tcase_create("decay");
+
+	tcase_add_test(tc, test_decay_reuse_kept);
+	tcase_add_test(tc, test_decay_idle_returned);
+	tcase_add_test(tc, test_decay_bound);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(superslab_decay_suite);
+#endif /* CONFIG_OPTIONS */
+
 #endif /* CONFIG_BACKEND_MMAP */
