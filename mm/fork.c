@@ -12,11 +12,13 @@
 #include <hakmem/alloc.h>
 #include <hakmem/lock.h>
 #include "heap/heap.h"
+#include "superslab/superslab.h"
 #include "prof/prof.h"
 
 static void fork_child(void)
 {
 	hk_locks_reset();
+	ss_fork_child();
 	heap_fork_child();
 	prof_fork_child();
 }

@@ -45,7 +45,7 @@ static unsigned long ss_epoch_peak[SS_DECAY_EPOCHS];	/* most slots in use in eac
 static unsigned long ss_epoch;		/* epochs so far (ring index of the current one) */
 static unsigned long ss_recent_peak;	/* the window's peak, tapered: the budget's base */
 static unsigned long ss_epoch_ms;	/* when the current decay epoch began */
-static int ss_purging;			/* a thread is returning the excess */
+int ss_purging;				/* a thread is returning the excess */
 unsigned long ss_clock_skew_ms;		/* test hook: added to the clock (unit tests) */
 
 void ss_slot_counts(unsigned long *active, unsigned long *dirty)
@@ -288,6 +288,16 @@ static __slowpath int ss_remap_slots(struct superslab *ss, unsigned long bits)
 		u &= ~run;
 	}
 	return 0;
+}
+
+/*
+ * In the child of fork() only the forking thread exists: a purge another
+ * thread was running is over, and its flag must not keep the child's
+ * budget from ever decaying again.
+ */
+void ss_fork_child(void)
+{
+	a_store(&ss_purging, 0, A_RELAXED);
 }
 
 void ss_tick(void)

@@ -306,6 +306,9 @@ void ss_release(struct slab *head, unsigned int nr);
  */
 void ss_tick(void);
 
+/* The fork child's reset of the purge in progress (mm/fork.c). */
+void ss_fork_child(void);
+
 /*
  * The decay window (dirty_decay_ms=) is SS_DECAY_HOLD epochs of
  * dirty_decay_ms / SS_DECAY_HOLD ms each; a peak older than that counts
@@ -316,6 +319,8 @@ void ss_tick(void);
 #define SS_DECAY_EPOCHS	16
 #define SS_DECAY_HOLD	8
 extern unsigned long ss_clock_skew_ms;
+/* Set while a thread returns the excess (a test may set it). */
+extern int ss_purging;
 
 /*
  * Slots in use (ACTIVE, headers excluded) and free slots still committed

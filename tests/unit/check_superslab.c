@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "large/large.h"
@@ -1241,6 +1242,41 @@ START_TEST(test_decay_bound)
 }
 END_TEST
 
+#ifdef CONFIG_THREADS
+/*
+ * fork() while another thread was returning the excess (its flag set):
+ * the child, where that thread does not exist, still decays its budget.
+ */
+START_TEST(test_decay_after_fork_mid_purge)
+{
+	static struct slab *s[DECAY_N];
+	unsigned int i, step;
+	int status;
+	pid_t pid;
+
+	decay_setup();
+	for (i = 0; i < DECAY_N; i++) {
+		s[i] = ss_claim(&ss_pool_main, 1);
+		ck_assert_ptr_nonnull(s[i]);
+	}
+	for (i = 0; i < DECAY_N; i++)
+		ss_release(s[i], 1);
+	a_store(&ss_purging, 1, A_RELAXED);	/* as if a thread were purging */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		for (step = 0; step < SS_DECAY_EPOCHS + 2; step++)
+			decay_advance(1);
+		_exit(decay_empty(s, DECAY_N) <= DECAY_FLOOR ? 0 : 1);
+	}
+	a_store(&ss_purging, 0, A_RELAXED);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the child kept its idle slots: its purge flag was never cleared");
+}
+END_TEST
+#endif
+
 static Suite *superslab_decay_suite(void)
 {
 	Suite *s = suite_create("superslab-decay");
@@ -1249,6 +1285,9 @@ static Suite *superslab_decay_suite(void)
 	tcase_add_test(tc, test_decay_reuse_kept);
 	tcase_add_test(tc, test_decay_idle_returned);
 	tcase_add_test(tc, test_decay_bound);
+#ifdef CONFIG_THREADS
+	tcase_add_test(tc, test_decay_after_fork_mid_purge);
+#endif
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
