@@ -93,12 +93,29 @@ struct prof_stack {
 	uintptr_t pc[];			/* return addresses, the allocating call first */
 };
 
-/* A sampled block that is alive. */
+/*
+ * A sampled block that is alive: a slot of prof_sample_tab (a Large or
+ * aligned block), or a record that the block's first PROF_OFFSET bytes
+ * point to (a slab block, handed out PROF_OFFSET bytes in; struct
+ * prof_head).
+ */
 struct prof_sample {
-	uintptr_t ptr;			/* the block (0: empty slot) */
-	struct prof_stack *stack;	/* where it was allocated */
+	uintptr_t ptr;			/* the block (0: empty slot, free record) */
+	struct prof_stack *stack;	/* where it was allocated (free record: next free one) */
 	uint64_t count;			/* its estimated count, fixed point */
 	uint64_t bytes;			/* its estimated bytes */
+};
+
+/*
+ * The PROF_OFFSET bytes before a sampled slab block, at its block start:
+ * its record, and a tag that only the profiler can compute (a keyed hash
+ * of the address and the record), so that the free of a pointer that is
+ * not a block start finds its sample in two loads, and a bad pointer's
+ * words are not taken for one.
+ */
+struct prof_head {
+	struct prof_sample *rec;	/* the sample's record */
+	uintptr_t tag;			/* prof_tag(the program's address, rec) */
 };
 
 /* A thread's sampling state (beside prof_left). */
@@ -117,11 +134,13 @@ static int prof_ready;			/* 0: not read, 1: read */
 static int prof_on;			/* HAKMEM_PROF */
 static int prof_started;		/* the constructor has run: sample */
 static double prof_mean;		/* HAKMEM_PROF_SAMPLE */
+static double prof_inv_mean;		/* 1 / prof_mean */
 static int prof_at_exit;		/* HAKMEM_PROF_AT_EXIT (default 1) */
 static int prof_peak_at_exit;		/* HAKMEM_PROF_PEAK (default 1) */
 static int prof_signo;			/* HAKMEM_PROF_SIGNAL (default 0: none) */
 static int prof_libgcc;			/* HAKMEM_PROF_UNWIND=libgcc: always _Unwind_Backtrace */
 static char prof_prefix[PROF_PREFIX_MAX + 1];	/* HAKMEM_PROF_PREFIX (default "hakmem") */
+static uintptr_t prof_key;		/* secret of prof_tag() (random) */
 
 /* Under prof_lock_word. */
 static int prof_lock_word;
@@ -137,7 +156,8 @@ static uint64_t prof_peak_bytes;		/* its maximum */
 static unsigned long prof_peak_gen = 1;		/* advances at each new maximum */
 static unsigned long prof_nr_samples;		/* samples taken */
 static unsigned long prof_nr_libgcc;		/* of which _Unwind_Backtrace unwound */
-static unsigned long prof_nr_lookups;		/* frees that looked in prof_sample_tab */
+static unsigned long prof_nr_lookups;		/* frees that looked for their sample */
+static struct prof_sample *prof_rec_free;	/* free records of slab samples */
 
 /*
  * Live samples by a hash of their address (PROF_FILTER entries, counts):
@@ -497,31 +517,80 @@ static int prof_sample_grow(void)
 }
 
 /*
- * Record the sample p of size bytes, allocated from the stack pc[depth]
- * (depth PROF_DEPTH_SAME: the stack of the thread's memo, m). 0, or -1 if
- * it could not be recorded (a table could not grow).
+ * The tag of a slab sample's header (struct prof_head): the program's
+ * address and the record, hashed with prof_key; never 0, the tag of a
+ * block no longer sampled. A bad pointer's two words below it match only
+ * by chance (2^-63), and its record pointer is followed only then.
  */
-static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow,
-		       struct prof_uw_memo *m)
+static __always_inline uintptr_t prof_tag(const void *ptr, const struct prof_sample *e)
 {
-	double w = prof_weight((double)size / prof_mean);
-	struct prof_stack *s;
-	struct prof_sample *e;
-	unsigned long j;
-	int ret = -1;
+	return (uintptr_t)prof_mix(((uintptr_t)ptr ^ prof_key) + (uintptr_t)e) | 1;
+}
 
-	prof_lock();
+/* A record for a slab sample, or NULL. Under the lock. */
+static struct prof_sample *prof_rec_get(void)
+{
+	struct prof_sample *e = prof_rec_free;
+
+	if (likely(e)) {
+		prof_rec_free = (struct prof_sample *)e->stack;
+		return e;
+	}
+	return prof_arena_alloc(sizeof(*e));
+}
+
+/* Give record e back. Under the lock. */
+static void prof_rec_put(struct prof_sample *e)
+{
+	e->ptr = 0;
+	e->stack = (struct prof_stack *)prof_rec_free;
+	prof_rec_free = e;
+}
+
+/*
+ * The slot of a Large sample p in prof_sample_tab (the table grown if
+ * needed), or NULL. Under the lock.
+ */
+static struct prof_sample *prof_slot_new(void *p)
+{
+	unsigned long j;
+
 	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
-		goto out;
+		return NULL;
 	if (!prof_filter) {
 		uint16_t *f = prof_map(PROF_FILTER * sizeof(*prof_filter));
 
 		if (!f)
-			goto out;
+			return NULL;
 		a_store(&prof_filter, f, A_RELEASE);
 	}
 	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
-		goto out;
+		return NULL;
+	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
+	     j = (j + 1) & (prof_sample_cap - 1))
+		;
+	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
+	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	return &prof_sample_tab[j];
+}
+
+/*
+ * Record the sample p of size bytes, allocated from the stack pc[depth]
+ * (depth PROF_DEPTH_SAME: the stack of the thread's memo, m). inner: p
+ * is a slab block handed out PROF_OFFSET bytes in, whose header gets a
+ * record; else p goes into prof_sample_tab. 0, or -1 if it could not be
+ * recorded (out of memory).
+ */
+static int prof_record(void *p, int inner, size_t size, const uintptr_t *pc, unsigned int depth,
+		       int slow, struct prof_uw_memo *m)
+{
+	double w = prof_weight((double)size * prof_inv_mean);
+	struct prof_stack *s;
+	struct prof_sample *e;
+	struct prof_head *h;
+	int ret = -1;
+
+	prof_lock();
 	if (depth == PROF_DEPTH_SAME) {
 		s = m->stack;
 	} else {
@@ -531,24 +600,26 @@ static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int d
 	}
 	if (!s)
 		goto out;
-	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
-	     j = (j + 1) & (prof_sample_cap - 1))
-		;
-	e = &prof_sample_tab[j];
+	e = inner ? prof_rec_get() : prof_slot_new(p);
+	if (!e)
+		goto out;
 	prof_nr_samples++;
 	prof_nr_libgcc += slow;
-	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
 	e->ptr = (uintptr_t)p;
 	e->stack = s;
 	e->count = (uint64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
 	e->bytes = (uint64_t)(w * (double)size + 0.5);
+	if (inner) {
+		h = (struct prof_head *)((char *)p - PROF_OFFSET);
+		h->rec = e;
+		h->tag = prof_tag(p, e);
+	}
 	prof_stack_touch(s);
 	s->live_count += e->count;
 	s->live_bytes += e->bytes;
 	s->alloc_count += e->count;
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
-	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
 	if (!prof_any)
 		a_store(&prof_any, 1, A_RELAXED);
 	if (prof_live_bytes > prof_peak_bytes) {
@@ -562,8 +633,9 @@ out:
 }
 
 /*
- * Might ptr be a live sample? Read without the lock: a block's free comes
- * after its malloc returned, which came after its count went up.
+ * Might ptr be a live sample in prof_sample_tab? Read without the lock: a
+ * block's free comes after its malloc returned, which came after its
+ * count went up.
  */
 static int prof_maybe(const void *ptr)
 {
@@ -583,19 +655,25 @@ static long prof_find(const void *ptr)
 	return (long)i;
 }
 
-/* Drop the sample in slot i. Under the lock. */
-static void prof_remove(unsigned long i)
+/* Sample e leaves the estimates. Under the lock. */
+static void prof_unaccount(const struct prof_sample *e)
 {
-	unsigned long mask = prof_sample_cap - 1, j, k;
-	struct prof_sample *e = &prof_sample_tab[i];
 	struct prof_stack *s = e->stack;
-	uintptr_t ptr = e->ptr;
 
-	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
 	prof_stack_touch(s);
 	s->live_count -= e->count;
 	s->live_bytes -= e->bytes;
 	prof_live_bytes -= e->bytes;
+}
+
+/* Drop the sample in slot i of prof_sample_tab. Under the lock. */
+static void prof_remove(unsigned long i)
+{
+	unsigned long mask = prof_sample_cap - 1, j, k;
+	uintptr_t ptr = prof_sample_tab[i].ptr;
+
+	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
+	prof_unaccount(&prof_sample_tab[i]);
 	a_store(&prof_nr_live, prof_nr_live - 1, A_RELAXED);
 	/* Backward-shift deletion: no tombstones. */
 	for (j = (i + 1) & mask; prof_sample_tab[j].ptr; j = (j + 1) & mask) {
@@ -609,32 +687,49 @@ static void prof_remove(unsigned long i)
 	prof_sample_tab[i].ptr = 0;
 }
 
-/* Drop ptr's sample if it has one; 1 if it had. */
-static int prof_drop(const void *ptr)
+/* A Large block (or one resized in place) is freed: drop its sample if it has one. */
+void prof_forget(const void *ptr)
 {
 	long i;
 
 	/* Not sampled (nearly always): no lock, no lookup. */
 	if (!prof_maybe(ptr))
-		return 0;
+		return;
 	prof_lock();
 	i = prof_find(ptr);
 	if (i >= 0)
 		prof_remove((unsigned long)i);
 	prof_unlock();
-	return i >= 0;
 }
 
-void prof_forget(const void *ptr)
+/*
+ * The header of ptr (in a slab, not a block start) if ptr is a slab
+ * sample's address: PROF_OFFSET bytes above a block start of its slab,
+ * with a tag that matches. NULL otherwise. Its record still has to name
+ * ptr (under the lock): the header of a block freed, or freed and
+ * sampled again at the same address, can be stale.
+ */
+static struct prof_head *prof_head_of(const void *ptr)
 {
-	prof_drop(ptr);
+	const char *b = (const char *)ptr - PROF_OFFSET;
+	struct slab *s = slab_of(ptr);
+	struct prof_head *h;
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, b))
+		return NULL;
+	h = (struct prof_head *)b;
+	if (h->tag != prof_tag(ptr, h->rec))
+		return NULL;
+	return h;
 }
 
 /*
  * ptr is in a slab, not a block start, and not a live sample: if the
  * block 16 bytes below is a free block, ptr is a sampled block freed
- * twice (a live block's word there is 0: the program's bytes start 16
- * bytes in), reported as the double free it is.
+ * twice (the first free wrote the block's link and key over its
+ * header), reported as the double free it is.
  */
 static void prof_check_twice(void *ptr)
 {
@@ -649,26 +744,43 @@ static void prof_check_twice(void *ptr)
 
 int prof_free_inner(void *ptr)
 {
-	if (!prof_drop(ptr)) {
+	struct prof_head *h = prof_head_of(ptr);
+	struct prof_sample *e;
+	int live = 0;
+
+	if (h) {
+		e = h->rec;
+		prof_lock();
+		prof_nr_lookups++;
+		if (e->ptr == (uintptr_t)ptr) {
+			prof_unaccount(e);
+			prof_rec_put(e);
+			live = 1;
+		}
+		prof_unlock();
+	}
+	if (!live) {
 		prof_check_twice(ptr);
 		return 0;
 	}
 	/* The block itself: its usual free (the owner's or a remote one). */
-	hk_free((char *)ptr - PROF_OFFSET);
+	h->tag = 0;
+	hk_free(h);
 	return 1;
 }
 
 size_t prof_usable_inner(const void *ptr)
 {
+	struct prof_head *h = prof_head_of(ptr);
 	struct slab *s;
-	long i;
+	int live;
 
-	if (!prof_maybe(ptr))
+	if (!h)
 		return 0;
 	prof_lock();
-	i = prof_find(ptr);
+	live = h->rec->ptr == (uintptr_t)ptr;
 	prof_unlock();
-	if (i < 0)
+	if (!live)
 		return 0;
 	s = slab_of(ptr);
 	if (s->kind == SLAB_TAIL)
@@ -1023,6 +1135,8 @@ static void prof_init(void)
 	v = hk_env_long("HAKMEM_PROF_SAMPLE", (long)PROF_DEFAULT_SAMPLE);
 	if (v > 0)
 		prof_mean = (double)v;
+	prof_inv_mean = 1 / prof_mean;
+	prof_key = os_random_word();
 	prof_at_exit = hk_env_long("HAKMEM_PROF_AT_EXIT", 1) > 0;
 	prof_peak_at_exit = hk_env_long("HAKMEM_PROF_PEAK", 1) > 0;
 	v = hk_env_long("HAKMEM_PROF_SIGNAL", 0);
@@ -1171,7 +1285,7 @@ static void *prof_block(size_t size, size_t align, int zero, size_t grown, int *
 static void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc, unsigned int depth,
 		       int slow, struct prof_uw_memo *m)
 {
-	if (prof_record(p, size, pc, depth, slow, m) && inner)
+	if (prof_record(p, inner, size, pc, depth, slow, m) && inner)
 		return (char *)p - PROF_OFFSET;
 	return p;
 }
@@ -1271,7 +1385,7 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 		/* In place (or moved by mremap): the old sample goes. */
 		prof_free_block(ptr);
 		if (sampled)
-			prof_record(p, size, pc, depth, slow, &t->memo);
+			prof_record(p, 0, size, pc, depth, slow, &t->memo);
 	} else {
 		p = sampled ? prof_block(size, 0, 0, old, &inner) : hk_alloc_grown(size, old);
 		if (p) {
