@@ -664,8 +664,9 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 	prof_nr_libgcc += slow;
 	e->ptr = (uintptr_t)p;
 	e->stack = s;
-	e->count = (uint64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
-	e->bytes = (uint64_t)(w * (double)size + 0.5);
+	/* Below 2^63 (a signed conversion is 1 instruction, an unsigned 6). */
+	e->count = (uint64_t)(int64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
+	e->bytes = (uint64_t)(int64_t)(w * (double)size + 0.5);
 	if (inner) {
 		h = (struct prof_head *)((char *)p - PROF_OFFSET);
 		h->rec = e;
@@ -1347,8 +1348,8 @@ static __always_inline void *prof_block(size_t size, size_t align, int zero, siz
  * inside its block (inner) that could not be recorded is handed out at
  * its block start instead: its free must not look like a bad pointer's.
  */
-static void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc, unsigned int depth,
-		       int slow, struct prof_uw_memo *m)
+static __always_inline void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc,
+				       unsigned int depth, int slow, struct prof_uw_memo *m)
 {
 	if (prof_record(p, inner, size, pc, depth, slow, m) && inner)
 		return (char *)p - PROF_OFFSET;
