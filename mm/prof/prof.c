@@ -21,13 +21,18 @@
  * so that its free fails the block-start test of free's fast path and
  * reaches the slow path of bad pointers; a Large one (or an aligned one)
  * by the Large box, whose free reaches core_free_slow(). Those slow paths
- * are the only places that ask the profiler (prof_block()). The
- * profiler's tables live in memory it
- * maps itself (never malloc): stacks, interned in a hash table, with the
- * estimated live and total counts and bytes of their samples, and the
- * sampled blocks, in an open-addressing table keyed by address, with a
- * filter of counts by address hash that the free of an unsampled Large
- * block reads without the lock. One lock covers them; no allocation, unwinding or system call of the allocator
+ * are the only places that ask the profiler (prof_block()). A slab
+ * sample's first PROF_OFFSET bytes, below the program's address, point to
+ * its record and hold a tag that only the profiler can compute (a keyed
+ * hash of the address and the record: struct prof_head), so that its free
+ * finds the record in two loads; Large samples are found in an
+ * open-addressing table keyed by address, with a filter of counts by
+ * address hash that the free of an unsampled Large block reads without
+ * the lock. The profiler's tables live in memory it maps itself (never
+ * malloc): stacks, interned in a hash table, with the estimated live and
+ * total counts and bytes of their samples, the records of the slab
+ * samples, and the table of the Large ones. One lock covers them; no
+ * allocation, unwinding or system call of the allocator
  * happens under it, and nothing under it can call malloc.
  *
  * Recursion: the unwinder may call malloc (libgcc sorts the FDEs of
@@ -1200,8 +1205,6 @@ static void prof_init(void)
 	if (v > 0)
 		prof_mean = (double)v;
 	prof_inv_mean = 1 / prof_mean;
-	prof_key = os_random_word();
-	prof_ln_init();
 	prof_at_exit = hk_env_long("HAKMEM_PROF_AT_EXIT", 1) > 0;
 	prof_peak_at_exit = hk_env_long("HAKMEM_PROF_PEAK", 1) > 0;
 	v = hk_env_long("HAKMEM_PROF_SIGNAL", 0);
@@ -1213,6 +1216,10 @@ static void prof_init(void)
 		prefix = "hakmem";
 	memcpy(prof_prefix, prefix, strlen(prefix) + 1);
 	prof_on = hk_env_long("HAKMEM_PROF", 0) > 0;
+	if (prof_on) {
+		prof_key = os_random_word();
+		prof_ln_init();
+	}
 	a_store(&prof_ready, 1, A_RELEASE);
 }
 
