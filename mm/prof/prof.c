@@ -3,12 +3,13 @@
  * mm/prof/prof.c - the sampling heap profiler (CONFIG_HEAP_PROFILE).
  *
  * Sampling. Every thread draws the distance to its next sample, in bytes,
- * from an exponential distribution of mean HAKMEM_PROF_SAMPLE (512 KiB by
- * default) and counts its allocations down from it (prof_left, inline in
- * the entry points). The sample points form a Poisson process over the
- * bytes allocated: an allocation of s bytes holds at least one of them
- * with probability 1 - exp(-s / mean), and is sampled then; its estimate
- * is that many allocations, 1 / (1 - exp(-s / mean)), of s bytes each.
+ * from an exponential distribution of mean HAKMEM_PROF_SAMPLE (2 MiB by
+ * default, tcmalloc's; Documentation/profiling.md says why) and counts
+ * its allocations down from it (prof_left, inline in the entry points).
+ * The sample points form a Poisson process over the bytes allocated: an
+ * allocation of s bytes holds at least one of them with probability
+ * 1 - exp(-s / mean), and is sampled then; its estimate is that many
+ * allocations, 1 / (1 - exp(-s / mean)), of s bytes each.
  * After a sample the next distance is drawn afresh (the process has no
  * memory, so the rest of the crossing allocation does not count).
  *
@@ -75,7 +76,7 @@
 #include "prof.h"
 #include "unwind.h"
 
-#define PROF_DEFAULT_SAMPLE	(512UL << 10)	/* mean bytes between samples */
+#define PROF_DEFAULT_SAMPLE	(2UL << 20)	/* mean bytes between samples */
 #define PROF_MAX_DEPTH		64		/* frames kept per stack */
 #define PROF_SKIP_MAX		16		/* allocator frames above the program's */
 #define PROF_FP_SHIFT		16		/* counts are fixed point, 1/65536 */
