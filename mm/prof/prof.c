@@ -781,6 +781,9 @@ static __always_inline struct prof_head *prof_head_of(const void *ptr)
 	struct prof_head *h = (struct prof_head *)((uintptr_t)ptr - PROF_OFFSET);
 	struct slab *s = slab_of(ptr);
 
+	/* A sample's address is 16-aligned: a bad pointer that is not is not read below. */
+	if ((uintptr_t)ptr & (PROF_OFFSET - 1))
+		return NULL;
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
 	if (unlikely(s->kind != SLAB_BLOCKS) || h->tag != prof_tag(ptr, h->rec))

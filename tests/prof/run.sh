@@ -239,6 +239,18 @@ else
 	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
 fi
 
+# Bad pointers behind a copy of a live sample's 16-byte header (the
+# profiler finds a slab sample from them), and an unaligned one: reported,
+# nothing freed, the profile unchanged (a mean of 4 KiB, so that some
+# blocks are sampled and some not).
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" bad "$d" > "$d/bad.out" 2>&1 && grep -q '^slab: done' "$d/bad.out"; then
+	ok "slab: bad pointers behind a copied sample header are not taken for samples"
+else
+	cat "$d/bad.out"
+	bad "slab: a bad pointer behind a copied sample header"
+fi
+
 # A sampled block freed twice: reported as a double free (SIGABRT), as
 # the double-free check does for any block (its second free is not a
 # block start: it looks like a bad pointer, which is only reported).
