@@ -3,12 +3,13 @@
  * mm/prof/prof.c - the sampling heap profiler (CONFIG_HEAP_PROFILE).
  *
  * Sampling. Every thread draws the distance to its next sample, in bytes,
- * from an exponential distribution of mean HAKMEM_PROF_SAMPLE (512 KiB by
- * default) and counts its allocations down from it (prof_left, inline in
- * the entry points). The sample points form a Poisson process over the
- * bytes allocated: an allocation of s bytes holds at least one of them
- * with probability 1 - exp(-s / mean), and is sampled then; its estimate
- * is that many allocations, 1 / (1 - exp(-s / mean)), of s bytes each.
+ * from an exponential distribution of mean HAKMEM_PROF_SAMPLE (2 MiB by
+ * default, tcmalloc's; Documentation/profiling.md says why) and counts
+ * its allocations down from it (prof_left, inline in the entry points).
+ * The sample points form a Poisson process over the bytes allocated: an
+ * allocation of s bytes holds at least one of them with probability
+ * 1 - exp(-s / mean), and is sampled then; its estimate is that many
+ * allocations, 1 / (1 - exp(-s / mean)), of s bytes each.
  * After a sample the next distance is drawn afresh (the process has no
  * memory, so the rest of the crossing allocation does not count).
  *
@@ -21,13 +22,18 @@
  * so that its free fails the block-start test of free's fast path and
  * reaches the slow path of bad pointers; a Large one (or an aligned one)
  * by the Large box, whose free reaches core_free_slow(). Those slow paths
- * are the only places that ask the profiler (prof_block()). The
- * profiler's tables live in memory it
- * maps itself (never malloc): stacks, interned in a hash table, with the
- * estimated live and total counts and bytes of their samples, and the
- * sampled blocks, in an open-addressing table keyed by address, with a
- * filter of counts by address hash that the free of an unsampled Large
- * block reads without the lock. One lock covers them; no allocation, unwinding or system call of the allocator
+ * are the only places that ask the profiler (prof_block()). A slab
+ * sample's first PROF_OFFSET bytes, below the program's address, point to
+ * its record and hold a tag that only the profiler can compute (a keyed
+ * hash of the address and the record: struct prof_head), so that its free
+ * finds the record in two loads; Large samples are found in an
+ * open-addressing table keyed by address, with a filter of counts by
+ * address hash that the free of an unsampled Large block reads without
+ * the lock. The profiler's tables live in memory it maps itself (never
+ * malloc): stacks, interned in a hash table, with the estimated live and
+ * total counts and bytes of their samples, the records of the slab
+ * samples, and the table of the Large ones. One lock covers them; no
+ * allocation, unwinding or system call of the allocator
  * happens under it, and nothing under it can call malloc.
  *
  * Recursion: the unwinder may call malloc (libgcc sorts the FDEs of
@@ -59,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <asm/bitops.h>
 #include <hakmem.h>
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
@@ -69,7 +76,7 @@
 #include "prof.h"
 #include "unwind.h"
 
-#define PROF_DEFAULT_SAMPLE	(512UL << 10)	/* mean bytes between samples */
+#define PROF_DEFAULT_SAMPLE	(2UL << 20)	/* mean bytes between samples */
 #define PROF_MAX_DEPTH		64		/* frames kept per stack */
 #define PROF_SKIP_MAX		16		/* allocator frames above the program's */
 #define PROF_FP_SHIFT		16		/* counts are fixed point, 1/65536 */
@@ -93,12 +100,29 @@ struct prof_stack {
 	uintptr_t pc[];			/* return addresses, the allocating call first */
 };
 
-/* A sampled block that is alive. */
+/*
+ * A sampled block that is alive: a slot of prof_sample_tab (a Large or
+ * aligned block), or a record that the block's first PROF_OFFSET bytes
+ * point to (a slab block, handed out PROF_OFFSET bytes in; struct
+ * prof_head).
+ */
 struct prof_sample {
-	uintptr_t ptr;			/* the block (0: empty slot) */
-	struct prof_stack *stack;	/* where it was allocated */
+	uintptr_t ptr;			/* the block (0: empty slot, free record) */
+	struct prof_stack *stack;	/* where it was allocated (free record: next free one) */
 	uint64_t count;			/* its estimated count, fixed point */
 	uint64_t bytes;			/* its estimated bytes */
+};
+
+/*
+ * The PROF_OFFSET bytes before a sampled slab block, at its block start:
+ * its record, and a tag that only the profiler can compute (a keyed hash
+ * of the address and the record), so that the free of a pointer that is
+ * not a block start finds its sample in two loads, and a bad pointer's
+ * words are not taken for one.
+ */
+struct prof_head {
+	struct prof_sample *rec;	/* the sample's record */
+	uintptr_t tag;			/* prof_tag(the program's address, rec) */
 };
 
 /* A thread's sampling state (beside prof_left). */
@@ -117,11 +141,13 @@ static int prof_ready;			/* 0: not read, 1: read */
 static int prof_on;			/* HAKMEM_PROF */
 static int prof_started;		/* the constructor has run: sample */
 static double prof_mean;		/* HAKMEM_PROF_SAMPLE */
+static double prof_inv_mean;		/* 1 / prof_mean */
 static int prof_at_exit;		/* HAKMEM_PROF_AT_EXIT (default 1) */
 static int prof_peak_at_exit;		/* HAKMEM_PROF_PEAK (default 1) */
 static int prof_signo;			/* HAKMEM_PROF_SIGNAL (default 0: none) */
 static int prof_libgcc;			/* HAKMEM_PROF_UNWIND=libgcc: always _Unwind_Backtrace */
 static char prof_prefix[PROF_PREFIX_MAX + 1];	/* HAKMEM_PROF_PREFIX (default "hakmem") */
+static uintptr_t prof_key;		/* secret of prof_tag() (random) */
 
 /* Under prof_lock_word. */
 static int prof_lock_word;
@@ -137,7 +163,8 @@ static uint64_t prof_peak_bytes;		/* its maximum */
 static unsigned long prof_peak_gen = 1;		/* advances at each new maximum */
 static unsigned long prof_nr_samples;		/* samples taken */
 static unsigned long prof_nr_libgcc;		/* of which _Unwind_Backtrace unwound */
-static unsigned long prof_nr_lookups;		/* frees that looked in prof_sample_tab */
+static unsigned long prof_nr_lookups;		/* frees that looked for their sample */
+static struct prof_sample *prof_rec_free;	/* free records of slab samples */
 
 /*
  * Live samples by a hash of their address (PROF_FILTER entries, counts):
@@ -172,7 +199,7 @@ extern uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx);
 /* Lock                                                               */
 /* ------------------------------------------------------------------ */
 
-static int prof_trylock(void)
+static __always_inline int prof_trylock(void)
 {
 	int expected = 0;
 	int ok = a_cas(&prof_lock_word, &expected, 1, A_ACQUIRE);
@@ -189,16 +216,22 @@ static void prof_lock(void)
 
 static void prof_dump_signalled(void);
 
-static void prof_unlock(void)
+/* A signal came while the lock was held: its dump is ours to write. */
+static __noinline void prof_unlock_dump(void)
 {
-	barrier();
-	a_store(&prof_lock_word, 0, A_RELEASE);
-	/* A signal came while the lock was held: its dump is ours to write. */
-	if (unlikely(a_load(&prof_dump_pending, A_ACQUIRE)) && prof_trylock()) {
+	if (prof_trylock()) {
 		prof_dump_signalled();
 		barrier();
 		a_store(&prof_lock_word, 0, A_RELEASE);
 	}
+}
+
+static __always_inline void prof_unlock(void)
+{
+	barrier();
+	a_store(&prof_lock_word, 0, A_RELEASE);
+	if (unlikely(a_load(&prof_dump_pending, A_ACQUIRE)))
+		prof_unlock_dump();
 }
 
 void prof_fork_prepare(void)
@@ -286,7 +319,7 @@ static double prof_exp_neg(double x)
  * the next term is below 2e-13 of the sum: some 20 instructions where
  * the series of 1 - exp(-x) took 140.
  */
-static double prof_weight(double x)
+static __always_inline double prof_weight(double x)
 {
 	double y = x * x;
 
@@ -329,7 +362,7 @@ static double prof_ln(double u)
 	return e * PROF_LN2 + 2 * z * sum;
 }
 
-static uint64_t prof_random(struct prof_tls *t)
+static __always_inline uint64_t prof_random(struct prof_tls *t)
 {
 	uint64_t x = t->rng;
 
@@ -340,11 +373,61 @@ static uint64_t prof_random(struct prof_tls *t)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-/* Bytes to the next sample point: exponential, of mean prof_mean. */
-static unsigned long prof_draw(struct prof_tls *t)
+/*
+ * The next distance, -ln(u) * mean for u uniform in (0, 1], without a
+ * logarithm per draw (prof_ln() took 45 of a draw's 70 instructions).
+ * u is a random 64-bit word r over 2^64: with k leading zero bits,
+ * r = 2^(63 - k) (1 + f), 0 <= f < 1, so that
+ *
+ *   -ln u = (k + 1) ln 2 - ln(1 + f).
+ *
+ * f's first PROF_LN_BITS bits pick i, ln(1 + f) = ln(1 + i / 256) +
+ * ln(1 + t), t = (f - i / 256) / (1 + i / 256) < 2^-8, both from a table
+ * made once with prof_ln(), and ln(1 + t) = t - t^2/2 + t^3/3 (the
+ * first term left out, t^4/4, is below 6e-11): the distance is exact to
+ * 6e-11 of the mean (the series was to 1e-14; a distance needs neither).
+ */
+#define PROF_LN_BITS	8
+#define PROF_LN_SIZE	(1U << PROF_LN_BITS)
+
+/* One row of the table of ln(1 + f). */
+struct prof_ln_row {
+	double ln;		/* ln(1 + i / 256) */
+	double inv;		/* 1 / (1 + i / 256) */
+};
+
+static struct prof_ln_row prof_ln_tab[PROF_LN_SIZE];
+
+static void prof_ln_init(void)
 {
-	double u = (double)((prof_random(t) >> 11) + 1) * (1.0 / 9007199254740992.0);
-	double d = -prof_ln(u) * prof_mean;
+	unsigned int i;
+
+	for (i = 0; i < PROF_LN_SIZE; i++) {
+		double m = 1 + (double)i / PROF_LN_SIZE;
+
+		/* prof_ln() takes (0, 1]: ln m = ln(m / 2) + ln 2. */
+		prof_ln_tab[i].ln = prof_ln(m * 0.5) + PROF_LN2;
+		prof_ln_tab[i].inv = 1 / m;
+	}
+}
+
+/* -ln(r / 2^64), r != 0. */
+static __always_inline double prof_neg_ln(uint64_t r)
+{
+	unsigned int k = hk_clz(r);
+	uint64_t f = r << k << 1;	/* f's bits, the leading 1 shifted out */
+	const struct prof_ln_row *row = &prof_ln_tab[f >> (64 - PROF_LN_BITS)];
+	/* The bits of f below i's, as a fraction of 2^-8, times 1/(1 + i/256). */
+	double t = (double)(f << PROF_LN_BITS >> 11) * (1.0 / 9007199254740992.0 / PROF_LN_SIZE) *
+		   row->inv;
+
+	return (double)(k + 1) * PROF_LN2 - row->ln - t * (1 - t * (0.5 - t * (1.0 / 3)));
+}
+
+/* Bytes to the next sample point: exponential, of mean prof_mean. */
+static __always_inline unsigned long prof_draw(struct prof_tls *t)
+{
+	double d = prof_neg_ln(prof_random(t) | 1) * prof_mean;
 
 	if (d > 1e15)
 		d = 1e15;
@@ -497,31 +580,80 @@ static int prof_sample_grow(void)
 }
 
 /*
- * Record the sample p of size bytes, allocated from the stack pc[depth]
- * (depth PROF_DEPTH_SAME: the stack of the thread's memo, m). 0, or -1 if
- * it could not be recorded (a table could not grow).
+ * The tag of a slab sample's header (struct prof_head): the program's
+ * address and the record, hashed with prof_key; never 0, the tag of a
+ * block no longer sampled. A bad pointer's two words below it match only
+ * by chance (2^-63), and its record pointer is followed only then.
  */
-static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int depth, int slow,
-		       struct prof_uw_memo *m)
+static __always_inline uintptr_t prof_tag(const void *ptr, const struct prof_sample *e)
 {
-	double w = prof_weight((double)size / prof_mean);
-	struct prof_stack *s;
-	struct prof_sample *e;
-	unsigned long j;
-	int ret = -1;
+	return (uintptr_t)prof_mix(((uintptr_t)ptr ^ prof_key) + (uintptr_t)e) | 1;
+}
 
-	prof_lock();
+/* A record for a slab sample, or NULL. Under the lock. */
+static struct prof_sample *prof_rec_get(void)
+{
+	struct prof_sample *e = prof_rec_free;
+
+	if (likely(e)) {
+		prof_rec_free = (struct prof_sample *)e->stack;
+		return e;
+	}
+	return prof_arena_alloc(sizeof(*e));
+}
+
+/* Give record e back. Under the lock. */
+static void prof_rec_put(struct prof_sample *e)
+{
+	e->ptr = 0;
+	e->stack = (struct prof_stack *)prof_rec_free;
+	prof_rec_free = e;
+}
+
+/*
+ * The slot of a Large sample p in prof_sample_tab (the table grown if
+ * needed), or NULL. Under the lock.
+ */
+static struct prof_sample *prof_slot_new(void *p)
+{
+	unsigned long j;
+
 	if ((prof_nr_live + 1) * 2 > prof_sample_cap && prof_sample_grow())
-		goto out;
+		return NULL;
 	if (!prof_filter) {
 		uint16_t *f = prof_map(PROF_FILTER * sizeof(*prof_filter));
 
 		if (!f)
-			goto out;
+			return NULL;
 		a_store(&prof_filter, f, A_RELEASE);
 	}
 	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
-		goto out;
+		return NULL;
+	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
+	     j = (j + 1) & (prof_sample_cap - 1))
+		;
+	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
+	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	return &prof_sample_tab[j];
+}
+
+/*
+ * Record the sample p of size bytes, allocated from the stack pc[depth]
+ * (depth PROF_DEPTH_SAME: the stack of the thread's memo, m). inner: p
+ * is a slab block handed out PROF_OFFSET bytes in, whose header gets a
+ * record; else p goes into prof_sample_tab. 0, or -1 if it could not be
+ * recorded (out of memory).
+ */
+static __always_inline int prof_record(void *p, int inner, size_t size, const uintptr_t *pc,
+				       unsigned int depth, int slow, struct prof_uw_memo *m)
+{
+	double w = prof_weight((double)size * prof_inv_mean);
+	struct prof_stack *s;
+	struct prof_sample *e;
+	struct prof_head *h;
+	int ret = -1;
+
+	prof_lock();
 	if (depth == PROF_DEPTH_SAME) {
 		s = m->stack;
 	} else {
@@ -531,24 +663,27 @@ static int prof_record(void *p, size_t size, const uintptr_t *pc, unsigned int d
 	}
 	if (!s)
 		goto out;
-	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
-	     j = (j + 1) & (prof_sample_cap - 1))
-		;
-	e = &prof_sample_tab[j];
+	e = inner ? prof_rec_get() : prof_slot_new(p);
+	if (!e)
+		goto out;
 	prof_nr_samples++;
 	prof_nr_libgcc += slow;
-	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
 	e->ptr = (uintptr_t)p;
 	e->stack = s;
-	e->count = (uint64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
-	e->bytes = (uint64_t)(w * (double)size + 0.5);
+	/* Below 2^63 (a signed conversion is 1 instruction, an unsigned 6). */
+	e->count = (uint64_t)(int64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
+	e->bytes = (uint64_t)(int64_t)(w * (double)size + 0.5);
+	if (inner) {
+		h = (struct prof_head *)((char *)p - PROF_OFFSET);
+		h->rec = e;
+		h->tag = prof_tag(p, e);
+	}
 	prof_stack_touch(s);
 	s->live_count += e->count;
 	s->live_bytes += e->bytes;
 	s->alloc_count += e->count;
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
-	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
 	if (!prof_any)
 		a_store(&prof_any, 1, A_RELAXED);
 	if (prof_live_bytes > prof_peak_bytes) {
@@ -562,8 +697,9 @@ out:
 }
 
 /*
- * Might ptr be a live sample? Read without the lock: a block's free comes
- * after its malloc returned, which came after its count went up.
+ * Might ptr be a live sample in prof_sample_tab? Read without the lock: a
+ * block's free comes after its malloc returned, which came after its
+ * count went up.
  */
 static int prof_maybe(const void *ptr)
 {
@@ -583,19 +719,25 @@ static long prof_find(const void *ptr)
 	return (long)i;
 }
 
-/* Drop the sample in slot i. Under the lock. */
-static void prof_remove(unsigned long i)
+/* Sample e leaves the estimates. Under the lock. */
+static __always_inline void prof_unaccount(const struct prof_sample *e)
 {
-	unsigned long mask = prof_sample_cap - 1, j, k;
-	struct prof_sample *e = &prof_sample_tab[i];
 	struct prof_stack *s = e->stack;
-	uintptr_t ptr = e->ptr;
 
-	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
 	prof_stack_touch(s);
 	s->live_count -= e->count;
 	s->live_bytes -= e->bytes;
 	prof_live_bytes -= e->bytes;
+}
+
+/* Drop the sample in slot i of prof_sample_tab. Under the lock. */
+static void prof_remove(unsigned long i)
+{
+	unsigned long mask = prof_sample_cap - 1, j, k;
+	uintptr_t ptr = prof_sample_tab[i].ptr;
+
+	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
+	prof_unaccount(&prof_sample_tab[i]);
 	a_store(&prof_nr_live, prof_nr_live - 1, A_RELAXED);
 	/* Backward-shift deletion: no tombstones. */
 	for (j = (i + 1) & mask; prof_sample_tab[j].ptr; j = (j + 1) & mask) {
@@ -609,32 +751,51 @@ static void prof_remove(unsigned long i)
 	prof_sample_tab[i].ptr = 0;
 }
 
-/* Drop ptr's sample if it has one; 1 if it had. */
-static int prof_drop(const void *ptr)
+/* A Large block (or one resized in place) is freed: drop its sample if it has one. */
+void prof_forget(const void *ptr)
 {
 	long i;
 
 	/* Not sampled (nearly always): no lock, no lookup. */
 	if (!prof_maybe(ptr))
-		return 0;
+		return;
 	prof_lock();
 	i = prof_find(ptr);
 	if (i >= 0)
 		prof_remove((unsigned long)i);
 	prof_unlock();
-	return i >= 0;
 }
 
-void prof_forget(const void *ptr)
+/*
+ * The header of ptr (in a slab, not a block start) if ptr is a slab
+ * sample's address: its two words below ptr hold a record and a tag that
+ * matches. NULL otherwise. Reading them is safe: ptr lies in a slab, so
+ * ptr - PROF_OFFSET lies in its SuperSlab (at worst in the slot before,
+ * or in the SuperSlab's own header), which stays mapped; it need not be
+ * a block start (a tag that matches says it is). The record still has
+ * to name ptr (under the lock): the header of a block freed, or freed
+ * and sampled again at the same address, can be stale.
+ */
+static __always_inline struct prof_head *prof_head_of(const void *ptr)
 {
-	prof_drop(ptr);
+	struct prof_head *h = (struct prof_head *)((uintptr_t)ptr - PROF_OFFSET);
+	struct slab *s = slab_of(ptr);
+
+	/* A sample's address is 16-aligned: a bad pointer that is not is not read below. */
+	if ((uintptr_t)ptr & (PROF_OFFSET - 1))
+		return NULL;
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (unlikely(s->kind != SLAB_BLOCKS) || h->tag != prof_tag(ptr, h->rec))
+		return NULL;
+	return h;
 }
 
 /*
  * ptr is in a slab, not a block start, and not a live sample: if the
  * block 16 bytes below is a free block, ptr is a sampled block freed
- * twice (a live block's word there is 0: the program's bytes start 16
- * bytes in), reported as the double free it is.
+ * twice (the first free wrote the block's link and key over its
+ * header), reported as the double free it is.
  */
 static void prof_check_twice(void *ptr)
 {
@@ -649,26 +810,43 @@ static void prof_check_twice(void *ptr)
 
 int prof_free_inner(void *ptr)
 {
-	if (!prof_drop(ptr)) {
+	struct prof_head *h = prof_head_of(ptr);
+	struct prof_sample *e;
+	int live = 0;
+
+	if (h) {
+		e = h->rec;
+		prof_lock();
+		prof_nr_lookups++;
+		if (e->ptr == (uintptr_t)ptr) {
+			prof_unaccount(e);
+			prof_rec_put(e);
+			live = 1;
+		}
+		prof_unlock();
+	}
+	if (!live) {
 		prof_check_twice(ptr);
 		return 0;
 	}
 	/* The block itself: its usual free (the owner's or a remote one). */
-	hk_free((char *)ptr - PROF_OFFSET);
+	h->tag = 0;
+	hk_free(h);
 	return 1;
 }
 
 size_t prof_usable_inner(const void *ptr)
 {
+	struct prof_head *h = prof_head_of(ptr);
 	struct slab *s;
-	long i;
+	int live;
 
-	if (!prof_maybe(ptr))
+	if (!h)
 		return 0;
 	prof_lock();
-	i = prof_find(ptr);
+	live = h->rec->ptr == (uintptr_t)ptr;
 	prof_unlock();
-	if (i < 0)
+	if (!live)
 		return 0;
 	s = slab_of(ptr);
 	if (s->kind == SLAB_TAIL)
@@ -696,35 +874,12 @@ static int prof_bt_frame(struct _Unwind_Context *ctx, void *arg)
 	return URC_NO_REASON;
 }
 
-/*
- * The call stack from the program's call of the allocator (caller, the
- * entry point's return address) outwards, into pc[]; returns the depth.
- * The first address is moved back into the call instruction (pprof does
- * that for the others). *slow: 1 if libgcc's unwinder did it (mm/prof/
- * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
- */
-static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow,
-					      struct prof_uw_memo *m)
+/* prof_backtrace() by libgcc's _Unwind_Backtrace. */
+static __noinline unsigned int prof_backtrace_libgcc(uintptr_t *pc, const void *caller)
 {
 	struct prof_bt bt;
 	unsigned int i, from = 0, n;
-	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
 
-	if (got == PROF_UNWIND_SAME) {
-		*slow = 0;
-		return PROF_DEPTH_SAME;
-	}
-	/* libgcc's walks are not remembered. */
-	if (got < 0)
-		m->nr = 0;
-	*slow = got < 0;
-	if (got >= 0) {
-		/* Straight into pc[], from the program's frame. */
-		n = (unsigned int)got;
-		if (n)
-			pc[0]--;
-		return n;
-	}
 	bt.n = 0;
 	_Unwind_Backtrace(prof_bt_frame, &bt);
 	for (i = 0; i < bt.n && i < PROF_SKIP_MAX; i++) {
@@ -737,6 +892,36 @@ static __noinline unsigned int prof_backtrace(uintptr_t *pc, const void *caller,
 	if (n > PROF_MAX_DEPTH)
 		n = PROF_MAX_DEPTH;
 	memcpy(pc, &bt.pc[from], n * sizeof(*pc));
+	if (n)
+		pc[0]--;
+	return n;
+}
+
+/*
+ * The call stack from the program's call of the allocator (caller, the
+ * entry point's return address) outwards, into pc[]; returns the depth.
+ * The first address is moved back into the call instruction (pprof does
+ * that for the others). *slow: 1 if libgcc's unwinder did it (mm/prof/
+ * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
+ */
+static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow,
+						   struct prof_uw_memo *m)
+{
+	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
+	unsigned int n;
+
+	if (got == PROF_UNWIND_SAME) {
+		*slow = 0;
+		return PROF_DEPTH_SAME;
+	}
+	*slow = got < 0;
+	if (unlikely(got < 0)) {
+		/* libgcc's walks are not remembered. */
+		m->nr = 0;
+		return prof_backtrace_libgcc(pc, caller);
+	}
+	/* Straight into pc[], from the program's frame. */
+	n = (unsigned int)got;
 	if (n)
 		pc[0]--;
 	return n;
@@ -1023,6 +1208,7 @@ static void prof_init(void)
 	v = hk_env_long("HAKMEM_PROF_SAMPLE", (long)PROF_DEFAULT_SAMPLE);
 	if (v > 0)
 		prof_mean = (double)v;
+	prof_inv_mean = 1 / prof_mean;
 	prof_at_exit = hk_env_long("HAKMEM_PROF_AT_EXIT", 1) > 0;
 	prof_peak_at_exit = hk_env_long("HAKMEM_PROF_PEAK", 1) > 0;
 	v = hk_env_long("HAKMEM_PROF_SIGNAL", 0);
@@ -1034,6 +1220,10 @@ static void prof_init(void)
 		prefix = "hakmem";
 	memcpy(prof_prefix, prefix, strlen(prefix) + 1);
 	prof_on = hk_env_long("HAKMEM_PROF", 0) > 0;
+	if (prof_on) {
+		prof_key = os_random_word();
+		prof_ln_init();
+	}
 	a_store(&prof_ready, 1, A_RELEASE);
 }
 
@@ -1150,7 +1340,8 @@ static void *prof_large(size_t size, size_t align, int zero)
  * (grown: the old block's bytes) is a Large block, whose free asks the
  * profiler in core_free_slow().
  */
-static void *prof_block(size_t size, size_t align, int zero, size_t grown, int *inner)
+static __always_inline void *prof_block(size_t size, size_t align, int zero, size_t grown,
+					 int *inner)
 {
 	char *p;
 
@@ -1168,19 +1359,21 @@ static void *prof_block(size_t size, size_t align, int zero, size_t grown, int *
  * inside its block (inner) that could not be recorded is handed out at
  * its block start instead: its free must not look like a bad pointer's.
  */
-static void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc, unsigned int depth,
-		       int slow, struct prof_uw_memo *m)
+static __always_inline void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc,
+				       unsigned int depth, int slow, struct prof_uw_memo *m)
 {
-	if (prof_record(p, size, pc, depth, slow, m) && inner)
+	if (prof_record(p, inner, size, pc, depth, slow, m) && inner)
 		return (char *)p - PROF_OFFSET;
 	return p;
 }
 
 /*
- * Is this allocation (size bytes; prof_left has crossed zero) sampled?
- * Sets the thread's next sample point either way.
+ * prof_take() where it is not the sample point of a thread that has
+ * sampled before: the first allocations of the process (the environment
+ * not read, the constructor not run), profiling off, a thread's first
+ * sample point.
  */
-static int prof_take(struct prof_tls *t, size_t size)
+static __noinline int prof_take_first(struct prof_tls *t, size_t size)
 {
 	if (unlikely(!a_load(&prof_ready, A_ACQUIRE))) {
 		/*
@@ -1205,7 +1398,7 @@ static int prof_take(struct prof_tls *t, size_t size)
 		prof_left = 1UL << 16;
 		return 0;
 	}
-	if (unlikely(!t->rng)) {
+	if (!t->rng) {
 		/* The thread's first allocation: draw its first point. */
 		t->rng = os_random_word() ^ (uintptr_t)t;
 		if (!t->rng)
@@ -1216,6 +1409,19 @@ static int prof_take(struct prof_tls *t, size_t size)
 			return 0;
 		}
 	}
+	prof_left = prof_draw(t);
+	return !t->busy;
+}
+
+/*
+ * Is this allocation (size bytes; prof_left has crossed zero) sampled?
+ * Sets the thread's next sample point either way. (prof_started: the
+ * constructor has run with profiling on.)
+ */
+static __always_inline int prof_take(struct prof_tls *t, size_t size)
+{
+	if (unlikely(!a_load(&prof_started, A_ACQUIRE) || !t->rng))
+		return prof_take_first(t, size);
 	prof_left = prof_draw(t);
 	return !t->busy;
 }
@@ -1271,7 +1477,7 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 		/* In place (or moved by mremap): the old sample goes. */
 		prof_free_block(ptr);
 		if (sampled)
-			prof_record(p, size, pc, depth, slow, &t->memo);
+			prof_record(p, 0, size, pc, depth, slow, &t->memo);
 	} else {
 		p = sampled ? prof_block(size, 0, 0, old, &inner) : hk_alloc_grown(size, old);
 		if (p) {

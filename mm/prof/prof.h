@@ -37,7 +37,7 @@
  */
 #define prof_left	(*hk_tp_ptr(unsigned long, heap_tls_tpoff() +				\
 				    offsetof(struct heap_tls, boxes.prof_left)))
-/* Sampled blocks alive (read without the lock by the free hook). */
+/* Large (and aligned) samples alive (read without the lock by the free hook). */
 extern unsigned long prof_nr_live;
 /* A block was sampled once (read without the lock by prof_free_bad()). */
 extern int prof_any;
@@ -112,7 +112,7 @@ static __always_inline int prof_free_bad(void *ptr)
 /* The same for the usable size (0: a bad pointer). */
 static __always_inline size_t prof_usable_bad(const void *ptr)
 {
-	return a_load(&prof_nr_live, A_RELAXED) != 0 ? prof_usable_inner(ptr) : 0;
+	return a_load(&prof_any, A_RELAXED) ? prof_usable_inner(ptr) : 0;
 }
 
 #else /* !CONFIG_HEAP_PROFILE */

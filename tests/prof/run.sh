@@ -166,6 +166,40 @@ run_known static-link "$tdir/prof-static"
 echo "--- tests/prof/prof.c (plain malloc) under LD_PRELOAD"
 run_known preload "$tdir/prof-libc" LD_PRELOAD="$lib/libhakmem.so"
 
+# The default mean (HAKMEM_PROF_SAMPLE unset), 2 MiB: 4 GiB allocated and
+# freed at once, half in 4 KiB and half in 256-byte blocks, hold 2048
+# sample points (+-45, Poisson): the count must be within 5 standard
+# errors of it (at a mean of 512 KiB it would be 8192), and pprof's
+# --alloc_space must give each half within 15% (1024 samples each: 4.8
+# standard errors).
+run_rate() {
+	local name=$1 prog=$2 d=$work/rate-$1 n
+	shift 2
+	rm -rf "$d"
+	mkdir -p "$d"
+	if ! timeout 300 env -u HAKMEM_PROF_SAMPLE HAKMEM_PROF=1 HAKMEM_PROF_AT_EXIT=0 \
+		HAKMEM_PROF_PEAK=0 "$@" "$prog" rate "$d" > "$d/out" 2>&1 ||
+	   ! grep -q '^prof: done$' "$d/out"; then
+		cat "$d/out"
+		bad "$name rate: the program failed"
+		return
+	fi
+	n=$(awk '/^rate: samples / { print $3 }' "$d/out")
+	if [ "$n" = -1 ]; then
+		echo "skip $name rate: no stat.prof_samples (CONFIG_OPTIONS)"
+	elif [ "$n" -ge 1822 ] && [ "$n" -le 2274 ]; then
+		ok "$name rate: $n samples in 4 GiB at the default mean (expected 2048 +-226)"
+	else
+		bad "$name rate: $n samples in 4 GiB at the default mean, expected 2048 +-226 (a mean of 2 MiB)"
+	fi
+	near "$name rate alloc_space churn_a" "$(mb "$prog" "$d/rate.heap" churn_a --alloc_space)" 2048
+	near "$name rate alloc_space churn_b" "$(mb "$prog" "$d/rate.heap" churn_b --alloc_space)" 2048
+}
+
+echo "--- the default mean: tests/prof/prof.c rate, linked and under LD_PRELOAD"
+run_rate static "$tdir/prof"
+run_rate preload "$tdir/prof-libc" LD_PRELOAD="$lib/libhakmem.so"
+
 # A sampled block comes from the box of an unsampled one (the same usable
 # size, no Large block), and every free takes it out of the profile: by
 # its thread, by another thread, in a child of fork, by realloc. Every
@@ -203,6 +237,18 @@ if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 H
 else
 	cat "$d/realloc.out"
 	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
+fi
+
+# Bad pointers behind a copy of a live sample's 16-byte header (the
+# profiler finds a slab sample from them), and an unaligned one: reported,
+# nothing freed, the profile unchanged (a mean of 4 KiB, so that some
+# blocks are sampled and some not).
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" bad "$d" > "$d/bad.out" 2>&1 && grep -q '^slab: done' "$d/bad.out"; then
+	ok "slab: bad pointers behind a copied sample header are not taken for samples"
+else
+	cat "$d/bad.out"
+	bad "slab: a bad pointer behind a copied sample header"
 fi
 
 # A sampled block freed twice: reported as a double free (SIGABRT), as

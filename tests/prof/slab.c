@@ -9,6 +9,8 @@
  *   slab DIR           the same (first lines), then the profile checks
  *   slab realloc DIR   a sampled realloc in place (realloc_in_place())
  *   slab twice         free a sampled block twice (must abort)
+ *   slab bad DIR       bad pointers with the header of a live sample in
+ *                      front of them (bad_pointers())
  *
  * tests/prof/run.sh runs "slab box" with the profiler off and "slab DIR"
  * with every allocation sampled (HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=1): the
@@ -183,6 +185,68 @@ static int realloc_in_place(const char *dir)
 	return 1;
 }
 
+/*
+ * "slab bad DIR", with a mean of 4096 bytes: a sampled block p and an
+ * unsampled one q of 200 bytes. The profiler finds a slab sample from the
+ * 16 bytes below its address (a record pointer and a tag); q's first 16
+ * bytes get a copy of p's, and q + 16 is freed, then q + 3: both are bad
+ * pointers, reported and left alone (the tag is of p's address, not
+ * q + 16's; q + 3 is not 16-aligned). The dump's live bytes must not
+ * move, q must still be whole, and the frees of q and p must take their
+ * blocks (and p's estimate) as before.
+ */
+static int bad_pointers(const char *dir)
+{
+	unsigned long b0, b, s;
+	unsigned int tries;
+	char *p = NULL, *q = NULL, *x;
+
+	if (stat("stat.prof_samples") == (unsigned long)-1) {
+		printf("slab: done (no stat.prof_samples: skipped)\n");
+		return 0;
+	}
+	b0 = live_bytes(dir, "b0.heap");
+	for (tries = 0; tries < 100000 && (!p || !q); tries++) {
+		s = stat("stat.prof_samples");
+		x = malloc(200);
+		if (!x) {
+			printf("FAIL malloc\n");
+			return 1;
+		}
+		if (stat("stat.prof_samples") != s && !p)
+			p = x;
+		else if (stat("stat.prof_samples") == s && !q)
+			q = x;
+		else
+			free(x);
+	}
+	if (!p || !q) {
+		printf("FAIL no sampled and unsampled block in %u tries\n", tries);
+		return 1;
+	}
+	memset(p, 0x11, 200);
+	memset(q, 0x22, 200);
+	b = live_bytes(dir, "b1.heap");
+	memcpy(q, p - 16, 16);		/* p's header, in front of q + 16 */
+	free(q + 16);
+	free(q + 3);
+	if (live_bytes(dir, "b2.heap") != b)
+		fail("live bytes after the bad frees", live_bytes(dir, "b2.heap"), b);
+	for (unsigned int i = 16; i < 200; i++)
+		if (q[i] != 0x22) {
+			fail("q's byte after the bad frees", (unsigned char)q[i], 0x22);
+			break;
+		}
+	free(q);
+	free(p);
+	b = live_bytes(dir, "b3.heap");
+	if (b != b0)
+		fail("live bytes after the frees of p and q", b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long b0, b, held = 0, samples;
@@ -200,6 +264,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(dir, "realloc") && argc > 2)
 		return realloc_in_place(argv[2]);
+	if (!strcmp(dir, "bad") && argc > 2)
+		return bad_pointers(argv[2]);
 	if (!strcmp(dir, "twice")) {
 		/* A sampled block freed twice: the second free must abort. */
 		char *volatile q = malloc(100);
