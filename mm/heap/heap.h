@@ -439,26 +439,12 @@ static __always_inline uintptr_t *dfkey_word(void *p)
 }
 
 /*
- * Leaving a bin or UltraHot stack for the program: dfkey_bad() is
- * nonzero if the key (the thread's copy, hk_tls.dfkey) is not there (the
- * caller reports it), dfkey_clear() forgets it.
- */
-static __always_inline uintptr_t dfkey_bad(void *p, uintptr_t key)
-{
-	return *dfkey_word(p) ^ key;
-}
-
-static __always_inline void dfkey_clear(void *p)
-{
-	*dfkey_word(p) = 0;
-}
-
-/*
- * dfkey_bad() and dfkey_clear() in one: the key is subtracted from the
- * word, which is then 0 if it was the key (forgotten) and nonzero
- * otherwise (the caller reports it). x86_64 does it with one
- * subtraction into memory and the branch on its flags, where a load, a
- * compare and a store of 0 took three instructions.
+ * Leaving a bin or UltraHot stack for the program: the key (the thread's
+ * copy, hk_tls.dfkey) is subtracted from the block's key word, which is
+ * then 0 if it held the key (forgotten) and nonzero otherwise: the caller
+ * reports that. On x86_64 that is one subtraction into memory and a
+ * branch on its flags (hk_sub_nz()), where a load, a compare and a store
+ * of 0 took three instructions.
  */
 static __always_inline int dfkey_take(void *p, uintptr_t key)
 {
@@ -521,8 +507,6 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
-static inline uintptr_t dfkey_bad(void *p, uintptr_t key) { return 0; }
-static inline void dfkey_clear(void *p) { }
 static inline int dfkey_take(void *p, uintptr_t key) { return 0; }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
@@ -684,17 +668,17 @@ static __fastpath_inline void *heap_alloc_bin(unsigned int binoff, size_t size)
 static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 {
 	/*
-	 * The bin of class cls, written so that the subtraction that ends
-	 * size_to_tiny_class() (a bit index minus HEAP_FIRST_MIN_SHIFT - 1)
-	 * cancels in 32 bits and its constant moves into the displacement:
-	 * one instruction less. The same value for any cls.
+	 * j = cls * sizeof(struct bin) / BIN_UNIT, written so that the
+	 * subtraction that ends size_to_tiny_class() (a bit index minus
+	 * HEAP_FIRST_MIN_SHIFT - 1) cancels in 32 bits and the bit index
+	 * is scaled and offset in 64 bits: one lea. The same value for any
+	 * cls.
 	 */
 	uintptr_t base = heap_tls_tpoff();
-	uintptr_t j = (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * (sizeof(struct bin) / BIN_UNIT);
+	uintptr_t j = (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * (sizeof(struct bin) / BIN_UNIT) -
+		      (HEAP_FIRST_MIN_SHIFT - 1) * (sizeof(struct bin) / BIN_UNIT);
 
-	return heap_alloc_at(base, offsetof(struct heap_tls, bins) -
-			     (HEAP_FIRST_MIN_SHIFT - 1) * sizeof(struct bin),
-			     j, BIN_UNIT, cls, 0, 0);
+	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT, cls, 0, 0);
 }
 
 /*
