@@ -31,7 +31,7 @@ BUILD_BUG_ON(TINY_NR_CLASSES * (sizeof(struct bin) / BIN_UNIT) > UINT8_MAX);
 #define TC16(s)	TC4(s), TC4((s) + 4), TC4((s) + 8), TC4((s) + 12)
 #define TC64(s)	TC16(s), TC16((s) + 16), TC16((s) + 32), TC16((s) + 48)
 #define TC256(s) TC64(s), TC64((s) + 64), TC64((s) + 128), TC64((s) + 192)
-const uint8_t hk_tiny_bin[TINY_BIN_TABLE_LEN] = {
+const uint8_t hk_tiny_bin[TINY_BIN_TABLE_LEN] __aligned(64) = {
 	TC256(0),
 #if TINY_MAX_SIZE > 256
 	TC256(256),
