@@ -81,7 +81,9 @@ static __fastpath_inline void hk_free(void *ptr)
 	/*
 	 * The bin of the slab's class in this thread. Its tag names this
 	 * thread's heap: one test says that the slab is this thread's and
-	 * that ptr is one of its block starts (slab_owner_block_start()).
+	 * that ptr is one of its block starts (SLAB_OWNER_BLOCK_START(),
+	 * slab_owner_block_start()'s, with each field read through
+	 * SLAB_AT()).
 	 * A slot without a slab has a bin's offset too (ss_slot_tpoff, or
 	 * its last slab's) and SLAB_TAG_NONE, which matches no bin.
 	 */
