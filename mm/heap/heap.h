@@ -140,6 +140,7 @@ static __always_inline unsigned int size_to_tiny_bin(size_t size)
 {
 	return hk_tiny_bin[size];
 }
+BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && !HEAP_FIRST_POW2 && HEAP_FIRST_MAX_SIZE >= TINY_BIN_TABLE_LEN);
 
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
