@@ -16,32 +16,18 @@
 #include "heap/heap.h"
 
 BUILD_BUG_ON(TINY_NR_CLASSES < 5 || TINY_NR_CLASSES > 1 + 1 + 2 + 4 * 4);
-BUILD_BUG_ON(TINY_MAX_SIZE > 1024);
+BUILD_BUG_ON(TINY_MAX_SIZE / 16 >= TINY_CLASS_TABLE_LEN);
 BUILD_BUG_ON(TINY_CLASS_OF(TINY_MAX_SIZE) != TINY_NR_CLASSES - 1);
 BUILD_BUG_ON(sizeof(struct bin) % BIN_UNIT);
 BUILD_BUG_ON(TINY_NR_CLASSES * (sizeof(struct bin) / BIN_UNIT) > UINT8_MAX);
 
-/*
- * Size to bin for the finer spacings (tiny.h), filled by the compiler:
- * for every size s up to TINY_MAX_SIZE (256 B, 512 B or 1 KiB), the
- * class of s rounded up to 16 B.
- */
-#define TC(s)	(TINY_CLASS_OF(((s) + 15U) & ~15U) * (sizeof(struct bin) / BIN_UNIT))
-#define TC4(s)	TC(s), TC((s) + 1), TC((s) + 2), TC((s) + 3)
-#define TC16(s)	TC4(s), TC4((s) + 4), TC4((s) + 8), TC4((s) + 12)
-#define TC64(s)	TC16(s), TC16((s) + 16), TC16((s) + 32), TC16((s) + 48)
-#define TC256(s) TC64(s), TC64((s) + 64), TC64((s) + 128), TC64((s) + 192)
-const uint8_t hk_tiny_bin[TINY_BIN_TABLE_LEN] __aligned(64) = {
-	TC256(0),
-#if TINY_MAX_SIZE > 256
-	TC256(256),
-#endif
-#if TINY_MAX_SIZE > 512
-	TC256(512), TC256(768),
-#endif
-	TC(TINY_MAX_SIZE)
+/* Size to bin for the finer spacings (tiny.h), filled by the compiler. */
+#define TC(i)	(TINY_CLASS_OF((i) * 16U) * (sizeof(struct bin) / BIN_UNIT))
+#define TC4(i)	TC(i), TC((i) + 1), TC((i) + 2), TC((i) + 3)
+#define TC16(i)	TC4(i), TC4((i) + 4), TC4((i) + 8), TC4((i) + 12)
+const uint8_t hk_tiny_bin[TINY_CLASS_TABLE_LEN] = {
+	TC16(0), TC16(16), TC16(32), TC16(48), TC(64)
 };
-BUILD_BUG_ON(TINY_MAX_SIZE != 256 && TINY_MAX_SIZE != 512 && TINY_MAX_SIZE != 1024);
 
 /* Size of Tiny's class i (i < TINY_NR_CLASSES). */
 static uint32_t tiny_class_size(unsigned int i)
@@ -86,9 +72,9 @@ static void tiny_check(void)
 			hk_fatal("tiny: class %u is %u B", i, hk_classes[i].size);
 	/* malloc's compile-time lookup agrees with the tables (classes.c), at every size. */
 	for (i = 0; i <= TINY_MAX_SIZE; i++)
-		if (hk_tiny_bin[i] * BIN_UNIT != size_to_small_class(i) * sizeof(struct bin))
+		if (size_to_tiny_bin(i) * BIN_UNIT != size_to_small_class(i) * sizeof(struct bin))
 			hk_fatal("tiny: %u B maps to bin offset %u, expected class %u", i,
-				 hk_tiny_bin[i] * BIN_UNIT, size_to_small_class(i));
+				 size_to_tiny_bin(i) * BIN_UNIT, size_to_small_class(i));
 	/* UltraHot's two stacks are C0 and C1. */
 	if (hk_classes[0].size != 16 || hk_classes[1].size != 32 ||
 	    hk_classes[TINY_NR_CLASSES - 1].size != TINY_MAX_SIZE)

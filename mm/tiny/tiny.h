@@ -52,18 +52,19 @@
 #define TINY_MAX_SIZE		0UL
 #endif
 
+/* One entry per 16 B up to 1 KiB (Tiny's largest possible class). */
+#define TINY_CLASS_TABLE_LEN	65
+
 /*
- * hk_tiny_bin[size], one byte per request size 0 .. TINY_MAX_SIZE: the
- * offset in struct heap_tls::bins of the bin of Tiny's class of size, in
- * units of BIN_UNIT bytes (mm/heap/heap.h), that is the class times
- * sizeof(struct bin) / BIN_UNIT. Indexed by the size itself, so that
- * malloc computes no index (no rounding, no shift), and scaled by the
- * addressing mode of the bin's accesses (x86_64: disp(base, index, 8)).
- * TINY_MAX_SIZE + 1 bytes (1 KiB by default), filled by the compiler.
- * Defined by the Tiny box only; without it no code reads it.
+ * hk_tiny_bin[(size + 15) >> 4]: the offset in struct heap_tls::bins of
+ * the bin of Tiny's class of size (<= TINY_MAX_SIZE), in units of
+ * BIN_UNIT bytes (mm/heap/heap.h), that is the class times
+ * sizeof(struct bin) / BIN_UNIT: a byte, which the addressing mode of the
+ * bin's accesses scales (x86_64: disp(base, index, 8)), so that malloc
+ * adds nothing. 65 bytes, filled by the compiler. Defined by the Tiny
+ * box only; without it no code reads it.
  */
-#define TINY_BIN_TABLE_LEN	(TINY_MAX_SIZE + 1)
-extern const uint8_t hk_tiny_bin[TINY_BIN_TABLE_LEN];
+extern const uint8_t hk_tiny_bin[TINY_CLASS_TABLE_LEN];
 
 #ifdef CONFIG_TINY_ULTRAHOT
 #define ULTRAHOT_CAP	32
