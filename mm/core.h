@@ -65,29 +65,36 @@ static inline void *hk_alloc_grown(size_t size, size_t old)
 static __fastpath_inline void hk_free(void *ptr)
 {
 	uintptr_t chunk = (uintptr_t)ptr >> SS_SHIFT;
-	struct slab *s;
+	uintptr_t ss, off;
 	tp_bin_t *b;
 
 	if (unlikely(registry_lookup_is_not((uintptr_t)ptr, REG_SUPERSLAB))) {
 		core_free_slow(ptr);
 		return;
 	}
-	s = slab_of_chunk(chunk, ptr);
+	/*
+	 * slab_of(ptr) as the SuperSlab and the offset of the slot's
+	 * metadata, its fields read one by one through SLAB_FIELD().
+	 */
+	ss = ss_of_chunk(chunk);
+	off = slab_off(ptr);
 	/*
 	 * The bin of the slab's class in this thread. Its tag names this
 	 * thread's heap: one test says that the slab is this thread's and
-	 * that ptr is one of its block starts (slab_owner_block_start()).
+	 * that ptr is one of its block starts (SLAB_OWNER_BLOCK_START(),
+	 * slab_owner_block_start()'s, with each field read through
+	 * SLAB_AT()).
 	 * A slot without a slab has a bin's offset too (ss_slot_tpoff, or
 	 * its last slab's) and SLAB_TAG_NONE, which matches no bin.
 	 */
-	b = tp_bin(s->bin_tpoff);
-	if (unlikely(!slab_owner_block_start(s, ptr, b->tag))) {
+	b = tp_bin(SLAB_FIELD(ss, off, bin_tpoff));
+	if (unlikely(!SLAB_OWNER_BLOCK_START(SLAB_AT(ss, off), ptr, b->tag))) {
 		heap_free_nonlocal(ptr);
 		return;
 	}
-	if (ultrahot_free(s, ptr))
+	if (ultrahot_free(SLAB_AT(ss, off), ptr))
 		return;
-	heap_free_local(s, b, ptr);
+	heap_free_local(SLAB_AT(ss, off), b, ptr);
 }
 
 #endif /* _MM_CORE_H */

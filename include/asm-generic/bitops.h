@@ -34,4 +34,22 @@ static inline unsigned int hk_log2(unsigned long x)
 }
 #endif
 
+/*
+ * hk_addr_index(x): x, for an address base + x * scale + disp (see the
+ * x86_64 version: architectures whose loads take no base + index +
+ * displacement keep the sum in a register, and x as it is).
+ */
+#ifndef hk_addr_index
+#define hk_addr_index(x)	(x)
+#endif
+
+/* *p -= v; nonzero if the result is. */
+#ifndef hk_sub_nz
+static inline int hk_sub_nz(uintptr_t *p, uintptr_t v)
+{
+	*p -= v;
+	return *p != 0;
+}
+#endif
+
 #endif /* _ASM_GENERIC_BITOPS_H */

@@ -6,7 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* hk_clz(), hk_ctz(), hk_log2(): the architecture's, or asm-generic's. */
+/*
+ * HK_SANITIZED: built with AddressSanitizer or ThreadSanitizer, which see
+ * no memory access in an asm statement: helpers that read or write
+ * memory in asm take their generic C version there. gcc defines
+ * __SANITIZE_*__; clang 14 does not and answers __has_feature().
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HK_SANITIZED	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HK_SANITIZED	1
+#endif
+#endif
+
+/* hk_clz(), hk_ctz(), hk_log2(), hk_sub_nz(): the architecture's, or asm-generic's. */
 #include <asm/bitops.h>
 
 #define likely(x)	__builtin_expect(!!(x), 1)

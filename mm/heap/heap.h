@@ -124,13 +124,26 @@ static __always_inline unsigned int size_to_small_class(size_t size)
 }
 
 /*
- * Offset in heap_tls::bins of the bin for a request for which
- * size_is_tiny(), with finer Tiny classes (!HEAP_FIRST_POW2).
+ * The fast paths address a bin as the front's offset from the thread
+ * pointer plus the bin's offset in heap_tls::bins given in units of
+ * BIN_UNIT bytes (the largest scale of x86_64's addressing modes), so
+ * that malloc's table of Tiny bins fits in bytes (hk_tiny_bin[]).
+ */
+#define BIN_UNIT		8U
+
+/*
+ * Offset in heap_tls::bins, in units of BIN_UNIT bytes, of the bin for a
+ * request for which size_is_tiny(), with finer Tiny classes
+ * (!HEAP_FIRST_POW2). (A table with one entry per size would save the
+ * add and the shift, two instructions, and cost 16 cache lines instead
+ * of 2: measured slower, Documentation/benchmarks.md.)
  */
 static __always_inline unsigned int size_to_tiny_bin(size_t size)
 {
 	return hk_tiny_bin[(size + 15) >> 4];
 }
+BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && !HEAP_FIRST_POW2 &&
+	     (HEAP_FIRST_MAX_SIZE + 15) >> 4 >= TINY_CLASS_TABLE_LEN);
 
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
@@ -138,7 +151,7 @@ static __always_inline unsigned int size_to_tiny_class(size_t size)
 	if (HEAP_FIRST_POW2)
 		return hk_log2((size - 1) | ((1UL << HEAP_FIRST_MIN_SHIFT) - 1)) -
 		       (HEAP_FIRST_MIN_SHIFT - 1);
-	return size_to_tiny_bin(size) / sizeof(struct bin);
+	return size_to_tiny_bin(size) / (sizeof(struct bin) / BIN_UNIT);
 }
 
 /*
@@ -430,18 +443,16 @@ static __always_inline uintptr_t *dfkey_word(void *p)
 }
 
 /*
- * Leaving a bin or UltraHot stack for the program: dfkey_bad() is
- * nonzero if the key (the thread's copy, hk_tls.dfkey) is not there (the
- * caller reports it), dfkey_clear() forgets it.
+ * Leaving a bin or UltraHot stack for the program: the key (the thread's
+ * copy, hk_tls.dfkey) is subtracted from the block's key word, which is
+ * then 0 if it held the key (forgotten) and nonzero otherwise: the caller
+ * reports that. On x86_64 that is one subtraction into memory and a
+ * branch on its flags (hk_sub_nz()), where a load, a compare and a store
+ * of 0 took three instructions.
  */
-static __always_inline uintptr_t dfkey_bad(void *p, uintptr_t key)
+static __always_inline int dfkey_take(void *p, uintptr_t key)
 {
-	return *dfkey_word(p) ^ key;
-}
-
-static __always_inline void dfkey_clear(void *p)
-{
-	*dfkey_word(p) = 0;
+	return hk_sub_nz(dfkey_word(p), key);
 }
 
 /* Freed by the owner into a bin or UltraHot stack: store only. */
@@ -500,8 +511,7 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
-static inline uintptr_t dfkey_bad(void *p, uintptr_t key) { return 0; }
-static inline void dfkey_clear(void *p) { }
+static inline int dfkey_take(void *p, uintptr_t key) { return 0; }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
@@ -593,11 +603,10 @@ void heap_fork_child(void);
 										\
 	vg_open(__p, FL_WORDS);							\
 	__next = fl_raw_next(__p, hk_tls.flkey);				\
-	if (unlikely(fl_bad(__next) | dfkey_bad(__p, (key)))) {			\
+	if (unlikely(fl_bad(__next) | dfkey_take(__p, (key)))) {		\
 		__p = heap_pop_corrupt(__p);					\
 	} else {								\
 		heap_check_block(__p, (cls));					\
-		dfkey_clear(__p);						\
 		/* The front announces the block (vg_alloc) for the bytes asked. */ \
 		vg_close(__p, FL_WORDS);					\
 		(b)->free = (void *)__next;					\
@@ -606,42 +615,51 @@ void heap_fork_child(void);
 	__p;									\
 })
 
-static __always_inline void *bin_pop(tp_bin_t *b, void *p, unsigned int cls)
+/*
+ * The bin at thread-pointer offset base + disp + j * unit: base is the
+ * front's offset (heap_tls_tpoff()), disp a constant, j the bin's index
+ * in units of unit bytes. j is hidden from the compiler at each use
+ * (hk_addr_index(), asm/bitops.h), so that x86_64 reaches the bin with
+ * the addressing mode %fs:disp(base, j, unit) at every access and no
+ * register holds the sum.
+ */
+#define TP_BIN_AT(base, disp, j, unit)	\
+	tp_bin((base) + (disp) + hk_addr_index(j) * (unit))
+
+/*
+ * Pop the head of the bin at TP_BIN_AT(base, disp, j, unit) (class
+ * cls), or take the slow path. by_size (a constant): the slow path gets
+ * the request's size, for a lookup in the tables that are all zero
+ * before the first initialisation (every request then misses into it);
+ * otherwise the bin's offset (Tiny's lookups are right before
+ * initialisation).
+ */
+static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uintptr_t j,
+					     unsigned int unit, unsigned int cls,
+					     int by_size, size_t size)
 {
-	return BIN_POP(b, p, cls, hk_tp_ptr(struct heap_tls, heap_tls_tpoff())->dfkey);
+	void *p = TP_BIN_AT(base, disp, j, unit)->free;
+
+	if (unlikely(!p)) {
+		if (by_size)
+			return heap_alloc_slow(size);
+		return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
+	}
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls,
+		       hk_tp_ptr(struct heap_tls, base)->dfkey);
 }
 
 /*
  * Allocate a block for a request of size <= HEAP_MAX_SIZE from the bin at
- * binoff in heap_tls::bins (size_to_bin()). The slow path takes the size,
- * not the class: before the first initialisation the class tables are
- * all zero and every request misses into it.
+ * binoff in heap_tls::bins (size_to_bin(), bytes).
  */
 static __fastpath_inline void *heap_alloc_bin(unsigned int binoff, size_t size)
 {
-	unsigned int cls = binoff / sizeof(struct bin);
-	tp_bin_t *b = tp_bin(heap_tls_tpoff() + offsetof(struct heap_tls, bins) + binoff);
-	void *p = b->free;
+	uintptr_t base = heap_tls_tpoff(), j = binoff;
 
-	if (unlikely(!p))
-		return heap_alloc_slow(size);
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return bin_pop(b, p, cls);
-}
-
-/*
- * Both Tiny fast paths end here: pop from the bin at thread-pointer
- * offset off (class cls), or take the slow path with that offset.
- */
-static __fastpath_inline void *heap_alloc_tiny_at(uintptr_t off, unsigned int cls)
-{
-	tp_bin_t *b = tp_bin(off);
-	void *p = b->free;
-
-	if (unlikely(!p))
-		return heap_alloc_slow_bin(off);
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return bin_pop(b, p, cls);
+	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, 1,
+			     binoff / sizeof(struct bin), 1, size);
 }
 
 /*
@@ -653,30 +671,32 @@ static __fastpath_inline void *heap_alloc_tiny_at(uintptr_t off, unsigned int cl
  */
 static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 {
-	uintptr_t off;
-
 	/*
-	 * heap_bin_tpoff(cls), written so that the subtraction that ends
-	 * size_to_tiny_class() (a bit index minus HEAP_FIRST_MIN_SHIFT - 1)
-	 * cancels in 32 bits and its constant moves into the displacement:
-	 * one instruction less. The same value for any cls.
+	 * j = cls * sizeof(struct bin) / BIN_UNIT, written so that the
+	 * subtraction that ends size_to_tiny_class() (a bit index minus
+	 * HEAP_FIRST_MIN_SHIFT - 1) cancels in 32 bits and the bit index
+	 * is scaled and offset in 64 bits: one lea. The same value for any
+	 * cls.
 	 */
-	off = heap_tls_tpoff() + offsetof(struct heap_tls, bins) +
-	      (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * sizeof(struct bin) -
-	      (HEAP_FIRST_MIN_SHIFT - 1) * sizeof(struct bin);
-	return heap_alloc_tiny_at(off, cls);
+	uintptr_t base = heap_tls_tpoff();
+	uintptr_t j = (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * (sizeof(struct bin) / BIN_UNIT) -
+		      (HEAP_FIRST_MIN_SHIFT - 1) * (sizeof(struct bin) / BIN_UNIT);
+
+	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT, cls, 0, 0);
 }
 
 /*
- * The same for finer Tiny classes (!HEAP_FIRST_POW2): binoff is the
- * bin's offset in heap_tls::bins, read from hk_tiny_bin[] (a table the
- * compiler filled, so valid before initialisation too), and is added to
- * the front's offset as it is, with no shift of a class.
+ * The same for finer Tiny classes (!HEAP_FIRST_POW2): bin is the bin's
+ * offset in heap_tls::bins in units of BIN_UNIT bytes, read from
+ * hk_tiny_bin[] (a table the compiler filled, so valid before
+ * initialisation too), and scaled by the addressing mode.
  */
-static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int binoff)
+static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int bin)
 {
-	return heap_alloc_tiny_at(heap_tls_tpoff() + offsetof(struct heap_tls, bins) + binoff,
-				  binoff / sizeof(struct bin));
+	uintptr_t base = heap_tls_tpoff(), j = bin;
+
+	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT,
+			     bin / (sizeof(struct bin) / BIN_UNIT), 0, 0);
 }
 
 /*
@@ -712,13 +732,27 @@ static __always_inline int slab_block_start_off(const struct slab *s, uint32_t o
 }
 
 /*
+ * The same test as a macro, for free's fast path: s, an expression for
+ * the slab, is evaluated at each of the three field reads, in the order
+ * written (free gives SLAB_AT(), which reads each field through its own
+ * addressing: superslab.h), and the offset is the 32-bit one of
+ * slab_block_start_off().
+ */
+#define SLAB_OWNER_BLOCK_START(s, p, tag)	({				\
+	uint64_t __o = (uint32_t)((uint32_t)(uintptr_t)(p) - (s)->tbase + (tag)); \
+										\
+	__o *= (s)->start_mul;							\
+	__o <= (s)->start_limit;						\
+})
+
+/*
  * free's test: p is a block start of s (p lies in one of the slots of s;
  * s is the head slot or a tail slot that mirrors it) and tag, the
  * calling thread's, is its owner's.
  */
 static __always_inline int slab_owner_block_start(const struct slab *s, const void *p, uint32_t tag)
 {
-	return slab_block_start_off(s, (uint32_t)(uintptr_t)p - s->tbase + tag);
+	return SLAB_OWNER_BLOCK_START(s, p, tag);
 }
 
 /*

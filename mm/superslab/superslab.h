@@ -212,19 +212,30 @@ static __always_inline struct slab *slab_of(const void *p)
 }
 
 /*
- * slab_of(p) for a caller that has p's chunk number (p >> SS_SHIFT, the
- * registry's index) in a register: the SuperSlab is that shifted back,
- * one instruction where masking p costs a copy and a mask. (Hidden from
- * the compiler, which would otherwise turn the shifts back into a mask.)
+ * slab_of(p) in two parts, for free's fast path, which has p's chunk
+ * number (p >> SS_SHIFT, the registry's index) in a register: the
+ * SuperSlab is that shifted back (ss_of_chunk(), one instruction where
+ * masking p costs a copy and a mask; hidden from the compiler, which
+ * would otherwise turn the shifts back into a mask), and slab_off(p) is
+ * the offset of p's slot metadata in it. SLAB_FIELD() reads a field of
+ * that metadata with the offset hidden at each access (hk_addr_index()),
+ * so that x86_64 addresses it as disp(base, offset) every time and adds
+ * no pointer of its own.
  */
-static __always_inline struct slab *slab_of_chunk(uintptr_t chunk, const void *p)
+static __always_inline uintptr_t ss_of_chunk(uintptr_t chunk)
 {
-	uintptr_t off = ((uintptr_t)p >> (SLOT_SHIFT - SLAB_SHIFT)) &
-			((SS_COLORS * SS_SLOTS - 1) << SLAB_SHIFT);
-
 	OPTIMIZER_HIDE_VAR(chunk);
-	return ((struct superslab *)((chunk << SS_SHIFT) + off))->slabs;
+	return chunk << SS_SHIFT;
 }
+
+static __always_inline uintptr_t slab_off(const void *p)
+{
+	return ((uintptr_t)p >> (SLOT_SHIFT - SLAB_SHIFT)) &
+	       ((SS_COLORS * SS_SLOTS - 1) << SLAB_SHIFT);
+}
+
+#define SLAB_AT(ss, off)		(((struct superslab *)((ss) + hk_addr_index(off)))->slabs)
+#define SLAB_FIELD(ss, off, field)	(SLAB_AT(ss, off)->field)
 
 /* The head slab of the slot holding block p. */
 static __always_inline struct slab *slab_block_head(const void *p)

@@ -18,13 +18,14 @@
 BUILD_BUG_ON(TINY_NR_CLASSES < 5 || TINY_NR_CLASSES > 1 + 1 + 2 + 4 * 4);
 BUILD_BUG_ON(TINY_MAX_SIZE / 16 >= TINY_CLASS_TABLE_LEN);
 BUILD_BUG_ON(TINY_CLASS_OF(TINY_MAX_SIZE) != TINY_NR_CLASSES - 1);
-BUILD_BUG_ON(TINY_NR_CLASSES * sizeof(struct bin) > UINT16_MAX);
+BUILD_BUG_ON(sizeof(struct bin) % BIN_UNIT);
+BUILD_BUG_ON(TINY_NR_CLASSES * (sizeof(struct bin) / BIN_UNIT) > UINT8_MAX);
 
 /* Size to bin for the finer spacings (tiny.h), filled by the compiler. */
-#define TC(i)	(TINY_CLASS_OF((i) * 16U) * sizeof(struct bin))
+#define TC(i)	(TINY_CLASS_OF((i) * 16U) * (sizeof(struct bin) / BIN_UNIT))
 #define TC4(i)	TC(i), TC((i) + 1), TC((i) + 2), TC((i) + 3)
 #define TC16(i)	TC4(i), TC4((i) + 4), TC4((i) + 8), TC4((i) + 12)
-const uint16_t hk_tiny_bin[TINY_CLASS_TABLE_LEN] = {
+const uint8_t hk_tiny_bin[TINY_CLASS_TABLE_LEN] = {
 	TC16(0), TC16(16), TC16(32), TC16(48), TC(64)
 };
 
@@ -69,11 +70,11 @@ static void tiny_check(void)
 		if (hk_classes[i].size != tiny_class_size(i) ||
 		    hk_classes[i].pool != &ss_pool_main)
 			hk_fatal("tiny: class %u is %u B", i, hk_classes[i].size);
-	/* malloc's compile-time lookup agrees with the tables (classes.c). */
-	for (i = 0; i <= TINY_MAX_SIZE / 16; i++)
-		if (hk_tiny_bin[i] != hk_class_small[i << 4 >> SMALL_LOOKUP_SHIFT] * sizeof(struct bin))
-			hk_fatal("tiny: %u B maps to bin offset %u, expected class %u", i * 16,
-				 hk_tiny_bin[i], hk_class_small[i << 4 >> SMALL_LOOKUP_SHIFT]);
+	/* malloc's compile-time lookup agrees with the tables (classes.c), at every size. */
+	for (i = 0; i <= TINY_MAX_SIZE; i++)
+		if (size_to_tiny_bin(i) * BIN_UNIT != size_to_small_class(i) * sizeof(struct bin))
+			hk_fatal("tiny: %u B maps to bin offset %u, expected class %u", i,
+				 size_to_tiny_bin(i) * BIN_UNIT, size_to_small_class(i));
 	/* UltraHot's two stacks are C0 and C1. */
 	if (hk_classes[0].size != 16 || hk_classes[1].size != 32 ||
 	    hk_classes[TINY_NR_CLASSES - 1].size != TINY_MAX_SIZE)

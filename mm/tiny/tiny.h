@@ -57,12 +57,14 @@
 
 /*
  * hk_tiny_bin[(size + 15) >> 4]: the offset in struct heap_tls::bins of
- * the bin of Tiny's class of size (<= TINY_MAX_SIZE), the class times
- * sizeof(struct bin): malloc adds it to the front's offset from the
- * thread pointer, with no shift. Defined by the Tiny box only; without it
- * no code reads it.
+ * the bin of Tiny's class of size (<= TINY_MAX_SIZE), in units of
+ * BIN_UNIT bytes (mm/heap/heap.h), that is the class times
+ * sizeof(struct bin) / BIN_UNIT: a byte, which the addressing mode of the
+ * bin's accesses scales (x86_64: disp(base, index, 8)), so that malloc
+ * adds nothing. 65 bytes, filled by the compiler. Defined by the Tiny
+ * box only; without it no code reads it.
  */
-extern const uint16_t hk_tiny_bin[TINY_CLASS_TABLE_LEN];
+extern const uint8_t hk_tiny_bin[TINY_CLASS_TABLE_LEN];
 
 #ifdef CONFIG_TINY_ULTRAHOT
 #define ULTRAHOT_CAP	32

@@ -30,9 +30,8 @@ static __always_inline int ultrahot_alloc(size_t size, void **out)
 		return 0;
 	p = u->slot[i][--u->count[i]];
 	vg_open(p, FL_WORDS);
-	if (unlikely(dfkey_bad(p, hk_tls.dfkey)))
+	if (unlikely(dfkey_take(p, hk_tls.dfkey)))
 		heap_free_list_corrupt(p);
-	dfkey_clear(p);
 	vg_close(p, FL_WORDS);
 	STAT_INC_TLS(STAT_ULTRAHOT_HIT);
 	*out = p;

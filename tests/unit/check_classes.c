@@ -142,6 +142,29 @@ START_TEST(test_tiny_waste_bounded)
 	}
 }
 END_TEST
+
+/*
+ * malloc's own lookup (hk_tiny_bin[], one entry per request size, or the
+ * bit scan with power-of-two classes) at every size up to Tiny's largest
+ * and just past it (the first sizes of the next box's table): the block
+ * is of the class size_to_class() names, the smallest that fits.
+ */
+START_TEST(test_malloc_class_every_tiny_size)
+{
+	size_t size;
+
+	classes_setup();
+	for (size = 0; size <= TINY_MAX_SIZE + 32 && size <= HEAP_MAX_SIZE; size++) {
+		void *p = hak_malloc(size);
+		size_t n = hak_malloc_usable_size(p);
+
+		ck_assert_msg(n == hk_classes[size_to_class(size)].size,
+			      "malloc(%zu): %zu usable bytes, class %u is %u B", size, n,
+			      size_to_class(size), hk_classes[size_to_class(size)].size);
+		hak_free(p);
+	}
+}
+END_TEST
 #endif /* CONFIG_TINY */
 
 #ifdef CONFIG_SMALLMID
@@ -440,6 +463,7 @@ static Suite *classes_suite(void)
 #ifdef CONFIG_TINY
 	tcase_add_test(tc, test_tiny_boundaries);
 	tcase_add_test(tc, test_tiny_waste_bounded);
+	tcase_add_test(tc, test_malloc_class_every_tiny_size);
 #endif
 #ifdef CONFIG_SMALLMID
 	tcase_add_test(tc, test_smallmid_band);

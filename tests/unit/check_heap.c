@@ -509,6 +509,77 @@ END_TEST
 #endif /* CONFIG_THREADS */
 #endif
 
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A free block's key word that differs from the key in its upper 32 bits
+ * only (a use-after-free write of a 32-bit value over the key's low half
+ * leaves such a word, or of the key's low half into a word): malloc's pop
+ * compares all 64 bits (dfkey_take(), hk_sub_nz()) and aborts.
+ */
+START_TEST(test_dfkey_high_half_aborts)
+{
+	void *p = hak_malloc(64), *q;
+
+	hak_free(p);
+	((uintptr_t *)p)[1] ^= 1UL << 40;	/* use after free */
+	q = hak_malloc(64);			/* aborts: p's key is not the key */
+	ck_abort_msg("key word off in its upper half not detected: %p handed out as %p", p, q);
+}
+END_TEST
+
+/* The same in the lower half: one bit. */
+START_TEST(test_dfkey_low_bit_aborts)
+{
+	void *p = hak_malloc(64), *q;
+
+	hak_free(p);
+	((uintptr_t *)p)[1] ^= 1;		/* use after free */
+	q = hak_malloc(64);
+	ck_abort_msg("key word off by one bit not detected: %p handed out as %p", p, q);
+}
+END_TEST
+
+/*
+ * The pop forgets the key: the block malloc hands out has 0 in its key
+ * word (else a second free of it would find the key of the first).
+ */
+START_TEST(test_dfkey_forgotten_on_pop)
+{
+	void *p = hak_malloc(64), *q;
+
+	hak_free(p);
+	ck_assert_uint_eq(((uintptr_t *)p)[1], hk_tls.dfkey);
+	q = hak_malloc(64);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(((uintptr_t *)q)[1], 0);
+	hak_free(q);
+}
+END_TEST
+#endif
+
+/*
+ * hk_sub_nz() (asm/bitops.h; an asm subtraction into memory on x86_64):
+ * subtracts all 64 bits, and answers for all 64.
+ */
+START_TEST(test_sub_nz)
+{
+	static const uintptr_t v[] = {
+		0, 1, 2, 0xffffffffUL, 0x100000000UL, 0x100000001UL,
+		0x8000000000000000UL, 0x5a5a5a5a12345678UL, 0x12345678UL, UINTPTR_MAX,
+	};
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		for (j = 0; j < ARRAY_SIZE(v); j++) {
+			uintptr_t w = v[i];
+			int nz = hk_sub_nz(&w, v[j]);
+
+			ck_assert_uint_eq(w, v[i] - v[j]);
+			ck_assert_int_eq(nz, v[i] != v[j]);
+		}
+}
+END_TEST
+
 #if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
 /*
  * A use-after-free write of an address into a free block's link: malloc
@@ -1108,7 +1179,11 @@ static Suite *heap_suite(void)
 #if defined(CONFIG_FREELIST_HARDENED) || defined(CONFIG_DOUBLE_FREE_CHECK)
 	tcase_add_test_raise_signal(tc, test_forged_link_aborts, SIGABRT);
 #endif
+	tcase_add_test(tc, test_sub_nz);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_dfkey_high_half_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_low_bit_aborts, SIGABRT);
+	tcase_add_test(tc, test_dfkey_forgotten_on_pop);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts_on_flush, SIGABRT);
 #ifdef CONFIG_THREADS

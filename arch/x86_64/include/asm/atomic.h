@@ -18,10 +18,11 @@ static inline void cpu_relax(void)
  * A relaxed load of the byte at p compared with the constant v: nonzero
  * if they differ. One "cmpb $v, (p)", where the compiler keeps an atomic
  * load apart from the compare (a movzbl and a cmp). Used on free's fast
- * path (registry_lookup_is()). ThreadSanitizer sees no access in an asm
- * statement: its builds take the generic load.
+ * path (registry_lookup_is()). The sanitizers see no access in an asm
+ * statement: their builds take the generic load (HK_SANITIZED, also
+ * under clang, which does not define __SANITIZE_THREAD__).
  */
-#ifndef __SANITIZE_THREAD__
+#ifndef HK_SANITIZED
 #define a_load_u8_ne(p, v)	({					\
 	int __ne;							\
 	__asm__("cmpb %2, %1" : "=@ccne" (__ne)				\
