@@ -2,6 +2,8 @@
 #ifndef _ASM_X86_64_BITOPS_H
 #define _ASM_X86_64_BITOPS_H
 
+#include <stdint.h>
+
 /*
  * *p -= v, and nonzero if the result is: one "subq %reg, (p)" whose flags
  * the caller branches on, where the compiler loads, subtracts and stores
