@@ -1,20 +1,28 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_pool THREADS SLOTS MIN MAX ITERS
+ * bench_pool THREADS SLOTS MIN MAX XFER ITERS
  *
- * Many threads allocating and freeing through one shared pool, the
- * pattern of stress tests such as xmalloc-test and mstress (written anew
- * here). The pool is one array of SLOTS block pointers shared by all
- * THREADS threads. Each step of a thread draws a slot, allocates a block
- * of a size drawn with density proportional to 1/size^2 on [MIN, MAX]
- * (mostly small, now and then a big one), writes its size and a tag in
- * its first words, swaps it into the slot, and frees the block it took
- * out after checking its header. A block therefore lives for a random
- * time (SLOTS steps on average) and is freed by whichever thread draws its
- * slot next: with two threads, half the frees are of another thread's
- * blocks, in no order, mixed with local frees.
+ * Many threads allocating and freeing, with blocks passed between them
+ * through shared slots, the pattern of stress tests such as xmalloc-test
+ * and mstress (written anew here). Each thread keeps SLOTS live blocks of
+ * its own and has SLOTS shared slots that the previous thread (in a ring)
+ * fills. A step allocates a block of a size drawn with density
+ * proportional to 1/size^2 on [MIN, MAX] (mostly small, now and then a big
+ * one), writes its size and a tag, and then
  *
- * One op = one malloc + one free (of the block swapped out).
+ *   - with probability XFER %, passes it on: swaps it into a random
+ *     shared slot of the next thread (freeing what it finds there, a block
+ *     of its own the next thread did not take yet), and takes a block out
+ *     of a random shared slot of its own, allocated by the previous thread,
+ *     which it checks and frees: a remote free;
+ *   - otherwise replaces a random block of its own, checked and freed.
+ *
+ * So a block lives for a random time and about XFER/2 % of the frees are
+ * of another thread's blocks, in no order, mixed with local frees, however
+ * the threads are scheduled. With one thread every free is local.
+ *
+ * One op = one step: one malloc and, once the slots are full, one free
+ * on average.
  */
 #include <pthread.h>
 #include "bench_common.h"
@@ -24,8 +32,8 @@ struct hdr {
 	uint32_t tag;		/* bench_tag8 input of the last byte */
 };
 
-static unsigned long nthreads, slots, min_size, max_size, iters;
-static struct hdr **pool;
+static unsigned long nthreads, slots, min_size, max_size, xfer, iters;
+static struct hdr **shared;	/* thread t's shared slots: [t * slots, (t + 1) * slots) */
 
 static size_t draw_size(rng_t *r)
 {
@@ -61,16 +69,34 @@ static void drop_block(struct hdr *h)
 static void *worker(void *arg)
 {
 	uint64_t id = (uint64_t)(uintptr_t)arg;
+	struct hdr **own = calloc(slots, sizeof(*own));
+	struct hdr **mine = shared + id * slots;
+	struct hdr **next = shared + ((id + 1) % nthreads) * slots;
 	unsigned long i;
 	rng_t r;
 
+	if (!own)
+		bench_oom(slots * sizeof(*own));
 	rng_seed(&r, id + 11);
+	for (i = 0; i < slots; i++)
+		own[i] = new_block(&r, (uint32_t)((id << 28) + i));
 	for (i = 0; i < iters; i++) {
-		size_t k = (size_t)((rng_next(&r) >> 16) % slots);
+		uint64_t x = rng_next(&r);
+		size_t k = (size_t)((x >> 16) % slots);
 		struct hdr *h = new_block(&r, (uint32_t)((id << 28) + i));
 
-		drop_block(__atomic_exchange_n(&pool[k], h, __ATOMIC_ACQ_REL));
+		if ((x & 0xffff) % 100 < xfer) {
+			drop_block(__atomic_exchange_n(&next[k], h, __ATOMIC_ACQ_REL));
+			k = (size_t)((rng_next(&r) >> 16) % slots);
+			drop_block(__atomic_exchange_n(&mine[k], NULL, __ATOMIC_ACQ_REL));
+		} else {
+			drop_block(own[k]);
+			own[k] = h;
+		}
 	}
+	for (i = 0; i < slots; i++)
+		drop_block(own[i]);
+	free(own);
 	return NULL;
 }
 
@@ -79,22 +105,19 @@ int main(int argc, char **argv)
 	pthread_t tid[64];
 	double t0, t1;
 	unsigned long t, k;
-	rng_t r;
 
 	nthreads = bench_arg(argc, argv, 1, 2);
 	slots = bench_arg(argc, argv, 2, 4096);
 	min_size = bench_arg(argc, argv, 3, 16);
 	max_size = bench_arg(argc, argv, 4, 8192);
-	iters = bench_arg(argc, argv, 5, 5000000);
+	xfer = bench_arg(argc, argv, 5, 50);
+	iters = bench_arg(argc, argv, 6, 3000000);
 	if (!nthreads || nthreads > 64 || !slots || min_size < sizeof(struct hdr) + 1 ||
-	    min_size > max_size)
-		bench_die("usage: bench_pool THREADS(1-64) SLOTS MIN(>=9) MAX ITERS");
-	pool = calloc(slots, sizeof(*pool));
-	if (!pool)
-		bench_oom(slots * sizeof(*pool));
-	rng_seed(&r, 3);
-	for (k = 0; k < slots; k++)
-		pool[k] = new_block(&r, (uint32_t)k);
+	    min_size > max_size || max_size > 0xffffffffu || xfer > 100)
+		bench_die("usage: bench_pool THREADS(1-64) SLOTS MIN(>=9) MAX XFER(0-100) ITERS");
+	shared = calloc(nthreads * slots, sizeof(*shared));
+	if (!shared)
+		bench_oom(nthreads * slots * sizeof(*shared));
 	t0 = bench_now();
 	for (t = 0; t < nthreads; t++)
 		if (pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t))
@@ -102,11 +125,11 @@ int main(int argc, char **argv)
 	for (t = 0; t < nthreads; t++)
 		pthread_join(tid[t], NULL);
 	t1 = bench_now();
-	for (k = 0; k < slots; k++)
-		drop_block(pool[k]);
-	free(pool);
+	for (k = 0; k < nthreads * slots; k++)
+		drop_block(shared[k]);
+	free(shared);
 	bench_report("pool", (uint64_t)(nthreads * iters), t1 - t0,
-		     "threads=%lu slots=%lu min=%lu max=%lu",
-		     nthreads, slots, min_size, max_size);
+		     "threads=%lu slots=%lu min=%lu max=%lu xfer=%lu",
+		     nthreads, slots, min_size, max_size, xfer);
 	return 0;
 }

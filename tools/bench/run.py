@@ -77,7 +77,7 @@ def all_cases():
         cases.append(dict(case="false_share/%s" % mname, bench="false_share",
                           prog="bench_false_share", args=[mode, 2, 8, 1000, 20000], it=4))
     cases.append(dict(case="pool", bench="pool", prog="bench_pool",
-                      args=[2, 4096, 16, 8192, 3000000], it=4))
+                      args=[2, 4096, 16, 8192, 50, 3000000], it=5))
     cases.append(dict(case="objects", bench="objects", prog="bench_objects",
                       args=[30000, 16384, 4, 2000000], it=3))
     cases.append(dict(case="strbuild", bench="strbuild", prog="bench_strbuild",
