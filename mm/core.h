@@ -61,11 +61,14 @@ static __fastpath_inline void *hk_alloc(size_t size)
  * (16 bytes apart up to 128 B, four per power of two above), and its
  * copies add up to a few times its final size (tools/bench/bench_strbuild,
  * Documentation/benchmarks.md). The slack is at most a quarter of a block
- * that grew, as with tcmalloc's realloc.
+ * that grew, as with tcmalloc's realloc, and only for slab blocks (the
+ * room stays within HEAP_REALLOC_MAX): Large grows its blocks in place,
+ * and a request a quarter larger than asked could fail where the size
+ * asked would not.
  */
 static inline void *hk_alloc_grown(size_t size, size_t old)
 {
-	if (size > old && size - old < old / 4)
+	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_MAX)
 		size = old + old / 4;
 	if (size > old && size > HEAP_REALLOC_MAX)
 		return core_alloc_large(size);

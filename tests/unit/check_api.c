@@ -777,8 +777,9 @@ END_TEST
 #ifndef CONFIG_BACKEND_ARENA
 /*
  * A slab block grown a little past its usable size gets room for a
- * quarter more (hk_alloc_grown(), mm/core.h): a string grown by small
- * appends moves once per 1.25x of growth, not at every size class.
+ * quarter more, up to HEAP_REALLOC_MAX (hk_alloc_grown(), mm/core.h): a
+ * string grown by small appends moves once per 1.25x of growth, not at
+ * every size class.
  */
 START_TEST(test_realloc_growth_room)
 {
@@ -795,7 +796,7 @@ START_TEST(test_realloc_growth_room)
 		REQ_NONNULL(p);
 		u = hak_malloc_usable_size(p);
 		want = u + u / 4;
-		if (want > HEAP_MAX_SIZE)
+		if (want > HEAP_REALLOC_MAX)
 			continue;
 		fill(p, u, (unsigned int)k);
 		q = hak_realloc(p, u + 1);
