@@ -158,11 +158,11 @@ size_t hk_usable_size(const void *ptr)
 }
 
 /*
- * One registry lookup and one slab check for realloc, which asked for the
- * usable size and then hk_resize() (a second lookup and check) before. A
- * slab block stays while it is at most half empty, as in hk_resize(); a
- * Large block is resized by large_resize() when it stays above
- * HEAP_REALLOC_MAX.
+ * One registry lookup and one block check for realloc, which asked for
+ * the usable size and then hk_resize() (a second lookup and check) before.
+ * A block stays while it is at most half empty, as in hk_resize() and
+ * large_resize(); a Large block that does not stay is resized by
+ * large_resize() when it stays above HEAP_REALLOC_MAX.
  */
 size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			      enum hk_realloc_way *way)
@@ -183,8 +183,16 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 				*way = HK_REALLOC_STAY;
 			return n;
 		}
-	} else if (reg >= REG_LARGE && size > HEAP_REALLOC_MAX) {
-		*way = HK_REALLOC_RESIZE;
+	} else if (reg >= REG_LARGE) {
+		size_t n = large_usable_size(ptr, reg);
+
+		/* large_resize()'s own first answer, without its lookups. */
+		if (likely(n)) {
+			if (size > HEAP_REALLOC_MAX)
+				*way = size <= n && size >= n / 2 ? HK_REALLOC_STAY :
+								      HK_REALLOC_RESIZE;
+			return n;
+		}
 	}
 	return core_usable_size(ptr, GUARD_REALLOC, caller);
 }

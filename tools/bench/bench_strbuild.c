@@ -24,17 +24,19 @@ struct str {
 	uint64_t gen;		/* which string this is, for the check */
 };
 
+/* Log-uniform in [16, maxlen): 2^e for e uniform, linear between powers. */
 static size_t draw_target(rng_t *r, size_t maxlen)
 {
 	double u = (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-	double lo = 4.0, hi = 0;	/* log2(16) */
+	double e = 4.0, hi = 0;		/* log2(16) */
 	size_t m = maxlen;
 
 	while (m > 1) {
 		hi += 1.0;
 		m >>= 1;
 	}
-	return (size_t)1 << (size_t)(lo + u * (hi - lo));
+	e += u * (hi - e);
+	return (size_t)((double)((size_t)1 << (size_t)e) * (1.0 + (e - (double)(size_t)e)));
 }
 
 static void restart(struct str *x, rng_t *r, size_t maxlen, uint64_t gen)
