@@ -108,14 +108,33 @@ static struct slab *core_block_slab(const void *ptr)
 	return s;
 }
 
+/*
+ * The size of block ptr if it is a block start of a slab this thread
+ * owns, else 0 (then core_block_slab() answers). free's one test
+ * (slab_owner_block_start(): a tail slot mirrors its head's tbase,
+ * start_mul, start_limit and class_idx), where core_block_slab() finds
+ * the head slot and the first block, with a division for a coloured
+ * slab. ptr lies in a SuperSlab.
+ */
+static __always_inline size_t core_own_block_size(const void *ptr)
+{
+	const struct slab *s = slab_of(ptr);
+
+	if (slab_owner_block_start(s, ptr, tp_bin(s->bin_tpoff)->tag))
+		return hk_classes[s->class_idx].size;
+	return 0;
+}
+
 static size_t core_usable_size(const void *ptr, enum guard_op op, const void *caller)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
 	struct slab *s;
 
 	if (reg == REG_SUPERSLAB) {
-		size_t n;
+		size_t n = core_own_block_size(ptr);
 
+		if (likely(n))
+			return n;
 		s = core_block_slab(ptr);
 		if (s)
 			return s->block_size;
@@ -138,8 +157,43 @@ size_t hk_usable_size(const void *ptr)
 	return core_usable_size(ptr, GUARD_USABLE_SIZE, __builtin_return_address(0));
 }
 
-size_t hk_realloc_usable_size(const void *ptr, const void *caller)
+/*
+ * One registry lookup and one block check for realloc, which asked for
+ * the usable size and then hk_resize() (a second lookup and check) before.
+ * A block stays while it is at most half empty, as in hk_resize() and
+ * large_resize(); a Large block that does not stay is resized by
+ * large_resize() when it stays above HEAP_REALLOC_MAX.
+ */
+size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
+			      enum hk_realloc_way *way)
 {
+	unsigned int reg = registry_lookup((uintptr_t)ptr);
+
+	*way = HK_REALLOC_MOVE;
+	if (likely(reg == REG_SUPERSLAB)) {
+		size_t n = core_own_block_size(ptr);
+
+		if (!n) {
+			struct slab *s = core_block_slab(ptr);
+
+			n = s ? s->block_size : 0;
+		}
+		if (likely(n)) {
+			if (size <= n && size >= n / 2)
+				*way = HK_REALLOC_STAY;
+			return n;
+		}
+	} else if (reg >= REG_LARGE) {
+		size_t n = large_usable_size(ptr, reg);
+
+		/* large_resize()'s own first answer, without its lookups. */
+		if (likely(n)) {
+			if (size > HEAP_REALLOC_MAX)
+				*way = size <= n && size >= n / 2 ? HK_REALLOC_STAY :
+								      HK_REALLOC_RESIZE;
+			return n;
+		}
+	}
 	return core_usable_size(ptr, GUARD_REALLOC, caller);
 }
 

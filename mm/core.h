@@ -54,9 +54,22 @@ static __fastpath_inline void *hk_alloc(size_t size)
  * realloc's new block of size bytes for one of old bytes: a block grown
  * past HEAP_REALLOC_MAX (32 KiB, mm/boxes.h) goes to Large, which grows it
  * in place the next time, where Mid's big classes would copy it again.
+ *
+ * A block that grows by less than a quarter of its size gets a quarter
+ * more: a buffer grown by small appends (realloc(s, len + n) on every
+ * append) then moves once per 1.25x of growth, not once per size class
+ * (16 bytes apart up to 128 B, four per power of two above), and its
+ * copies add up to a few times its final size (tools/bench/bench_strbuild,
+ * Documentation/benchmarks.md). The slack is at most a quarter of a block
+ * that grew, as with tcmalloc's realloc, and only for slab blocks (the
+ * room stays within HEAP_REALLOC_MAX): Large grows its blocks in place,
+ * and a request a quarter larger than asked could fail where the size
+ * asked would not.
  */
 static inline void *hk_alloc_grown(size_t size, size_t old)
 {
+	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_MAX)
+		size = old + old / 4;
 	if (size > old && size > HEAP_REALLOC_MAX)
 		return core_alloc_large(size);
 	return hk_alloc(size);

@@ -35,9 +35,10 @@ TEST_PACKAGES=(
 	valgrind clang libclang-rt-14-dev
 	sqlite3 redis-server redis-tools google-perftools graphviz
 )
-# make bench: the other allocators and the charts.
+# make bench: the other allocators, the charts, and /usr/bin/time for the
+# real programs' peak RSS (tools/bench/bench_real.sh).
 BENCH_PACKAGES=(
-	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox tmux
+	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox tmux time
 )
 PACKAGES=("${ESSENTIAL[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
 

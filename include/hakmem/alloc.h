@@ -55,11 +55,21 @@ void *hk_alloc_zeroed(size_t size);
  */
 size_t hk_usable_size(const void *ptr);
 
+/* What realloc can do with a block of ours (hk_realloc_usable_size()). */
+enum hk_realloc_way {
+	HK_REALLOC_MOVE,	/* allocate, copy, free */
+	HK_REALLOC_STAY,	/* the block holds the new size where it is */
+	HK_REALLOC_RESIZE,	/* hk_resize() may resize it without a copy */
+};
+
 /*
- * The same for realloc: a pointer we do not own is recorded as passed to
- * realloc by caller (the program's return address).
+ * realloc's one look at ptr before resizing it to size bytes: its usable
+ * size, as hk_usable_size(), and in *way what realloc can do with it. A
+ * pointer we do not own gives 0 and is recorded as passed to realloc by
+ * caller (the program's return address).
  */
-size_t hk_realloc_usable_size(const void *ptr, const void *caller);
+size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
+			      enum hk_realloc_way *way);
 
 /*
  * Resize without copying: in place if the block can hold size bytes, or

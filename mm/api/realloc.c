@@ -7,6 +7,7 @@
 
 __export void *hak_realloc(void *ptr, size_t size)
 {
+	enum hk_realloc_way way;
 	size_t old;
 	void *p;
 
@@ -21,7 +22,7 @@ __export void *hak_realloc(void *ptr, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	old = hk_realloc_usable_size(ptr, __builtin_return_address(0));
+	old = hk_realloc_usable_size(ptr, size, __builtin_return_address(0), &way);
 	if (unlikely(!old)) {
 		/* Not ours: the guard recorded it; leave it alone. */
 		hk_set_errno(EINVAL);
@@ -35,11 +36,13 @@ __export void *hak_realloc(void *ptr, size_t size)
 	 * keep: under Valgrind (CONFIG_VALGRIND) realloc always moves, as
 	 * memcheck's own realloc does; memcpy carries the definedness.
 	 */
-	p = vg_running() ? NULL : hk_resize(ptr, size);
-	if (p) {
-		/* A sampled block resized in place leaves the profile. */
-		prof_free_block(ptr);
-		return p;
+	if (!vg_running() && way != HK_REALLOC_MOVE) {
+		p = way == HK_REALLOC_STAY ? ptr : hk_resize(ptr, size);
+		if (p) {
+			/* A sampled block resized in place leaves the profile. */
+			prof_free_block(ptr);
+			return p;
+		}
 	}
 	/*
 	 * Not api_alloc(): this realloc had its profiler tick above. A

@@ -258,8 +258,10 @@ size_t hk_usable_size(const void *ptr)
 }
 
 /* realloc's question: a bad pointer in the arena is reported. */
-size_t hk_realloc_usable_size(const void *ptr, const void *caller)
+size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
+			      enum hk_realloc_way *way)
 {
+	*way = HK_REALLOC_RESIZE;
 	return arena_usable_size(ptr, "realloc");
 }
 

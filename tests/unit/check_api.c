@@ -774,6 +774,43 @@ START_TEST(test_realloc_small_steps)
 }
 END_TEST
 
+#ifndef CONFIG_BACKEND_ARENA
+/*
+ * A slab block grown a little past its usable size gets room for a
+ * quarter more, up to HEAP_REALLOC_MAX (hk_alloc_grown(), mm/core.h): a
+ * string grown by small appends moves once per 1.25x of growth, not at
+ * every size class.
+ */
+START_TEST(test_realloc_growth_room)
+{
+	static const size_t sizes[] = { 24, 100, 200, 1000, 3000, 6000, 20000 };
+	size_t k;
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t u, want;
+		char *p, *q;
+
+		if (!UNIT_SLAB_CLASSES || sizes[k] > HEAP_MAX_SIZE)
+			continue;
+		p = hak_malloc(sizes[k]);
+		REQ_NONNULL(p);
+		u = hak_malloc_usable_size(p);
+		want = u + u / 4;
+		if (want > HEAP_REALLOC_MAX)
+			continue;
+		fill(p, u, (unsigned int)k);
+		q = hak_realloc(p, u + 1);
+		REQ_NONNULL(q);
+		ck_assert_intact(q, u, (unsigned int)k);
+		REQ_MSG(hak_malloc_usable_size(q) >= want,
+			"realloc(%zu-byte block, %zu): usable %zu, want at least %zu",
+			u, u + 1, hak_malloc_usable_size(q), want);
+		hak_free(q);
+	}
+}
+END_TEST
+#endif
+
 /* ------------------------------------------------------------------------
  * Aligned allocation
  */
@@ -1436,6 +1473,9 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_realloc_zero);
 	tcase_add_test(tc, test_realloc_chain);
 	tcase_add_test(tc, test_realloc_small_steps);
+#ifndef CONFIG_BACKEND_ARENA
+	tcase_add_test(tc, test_realloc_growth_room);
+#endif
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("aligned");

@@ -74,11 +74,28 @@ def all_cases():
     for n, rounds in ((1000, 1200), (4000, 300)):
         cases.append(dict(case="large_cache/%d" % n, bench="large_cache", prog="bench_large_cache",
                           args=[rounds, n, 40000], it=0))
+    # Patterns of the classic allocator suites (Documentation/benchmarks.md).
+    for mode, mname in ((0, "active"), (1, "passive")):
+        cases.append(dict(case="false_share/%s" % mname, bench="false_share",
+                          prog="bench_false_share", args=[mode, 2, 8, 1000, 20000], it=4))
+    cases.append(dict(case="pool", bench="pool", prog="bench_pool",
+                      args=[2, 4096, 16, 8192, 50, 3000000], it=5))
+    cases.append(dict(case="objects", bench="objects", prog="bench_objects",
+                      args=[30000, 16384, 4, 2000000], it=3))
+    cases.append(dict(case="strbuild", bench="strbuild", prog="bench_strbuild",
+                      args=[32, 65536, 5000000], it=2))
+    cases.append(dict(case="request", bench="request", prog="bench_request",
+                      args=[2, 100, 16384, 100000], it=3))
+    # Debian programs (bench_real.sh, a script in this directory).
+    for w, n in (("sqlite", 40000), ("python", 30000), ("redis", 30000)):
+        cases.append(dict(case="real/%s" % w, bench="real", prog="bench_real.sh",
+                          args=[w, n], it=1))
     return cases
 
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
-               "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache"]
+               "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache",
+               "false_share", "pool", "objects", "strbuild", "request", "real"]
 
 
 def select_cases(benches, sizes):
@@ -241,7 +258,9 @@ def parse_result(stdout):
 def case_argv(c, bindir, scale):
     args = list(c["args"])
     args[c["it"]] = max(1, int(round(args[c["it"]] * scale)))
-    return [os.path.join(bindir, c["prog"])] + [str(a) for a in args]
+    # Scripts are not built: they run from the source directory.
+    d = os.path.dirname(os.path.abspath(__file__)) if c["prog"].endswith(".sh") else bindir
+    return [os.path.join(d, c["prog"])] + [str(a) for a in args]
 
 
 def run_one(argv, so, timeout):
