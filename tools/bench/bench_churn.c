@@ -79,9 +79,7 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t tid[64];
 	double t0, t1;
-	unsigned long t;
 
 	nthreads = bench_arg(argc, argv, 1, 2);
 	slots = bench_arg(argc, argv, 2, 1024);
@@ -93,11 +91,7 @@ int main(int argc, char **argv)
 	if (!nthreads || nthreads > 64 || !slots || !min_size || min_size > max_size)
 		bench_die("usage: bench_churn THREADS(1-64) SLOTS MIN MAX DIST ITERS [TOUCH]");
 	t0 = bench_now();
-	for (t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t))
-			bench_die("pthread_create failed");
-	for (t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
+	bench_run_threads(nthreads, worker);
 	t1 = bench_now();
 	bench_report("churn", (uint64_t)(nthreads * iters), t1 - t0,
 		     "threads=%lu slots=%lu min=%lu max=%lu dist=%lu touch=%lu",

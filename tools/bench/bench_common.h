@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -157,6 +158,24 @@ static inline unsigned char bench_tag8(uint64_t t)
 }
 
 /* Stamp the first and last byte of a block. */
+/*
+ * Run fn in n threads (at most 64), each given its index as the argument,
+ * and wait for them all.
+ */
+static BENCH_UNUSED void bench_run_threads(unsigned long n, void *(*fn)(void *))
+{
+	pthread_t tid[64];
+	unsigned long t;
+
+	if (n > 64)
+		bench_die("at most 64 threads");
+	for (t = 0; t < n; t++)
+		if (pthread_create(&tid[t], NULL, fn, (void *)(uintptr_t)t))
+			bench_die("pthread_create failed");
+	for (t = 0; t < n; t++)
+		pthread_join(tid[t], NULL);
+}
+
 static inline void bench_stamp(void *p, size_t sz, uint64_t tag)
 {
 	unsigned char *c = (unsigned char *)p;

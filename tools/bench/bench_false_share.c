@@ -53,7 +53,6 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t tid[64];
 	double t0, t1;
 	unsigned long t;
 
@@ -71,11 +70,7 @@ int main(int argc, char **argv)
 		memset(handed[t], 0, size);
 	}
 	t0 = bench_now();
-	for (t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t))
-			bench_die("pthread_create failed");
-	for (t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
+	bench_run_threads(nthreads, worker);
 	t1 = bench_now();
 	bench_report("false_share", (uint64_t)(nthreads * iters), t1 - t0,
 		     "mode=%s threads=%lu size=%lu writes=%lu",

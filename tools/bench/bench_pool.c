@@ -102,9 +102,8 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t tid[64];
 	double t0, t1;
-	unsigned long t, k;
+	unsigned long k;
 
 	nthreads = bench_arg(argc, argv, 1, 2);
 	slots = bench_arg(argc, argv, 2, 4096);
@@ -119,11 +118,7 @@ int main(int argc, char **argv)
 	if (!shared)
 		bench_oom(nthreads * slots * sizeof(*shared));
 	t0 = bench_now();
-	for (t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t))
-			bench_die("pthread_create failed");
-	for (t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
+	bench_run_threads(nthreads, worker);
 	t1 = bench_now();
 	for (k = 0; k < nthreads * slots; k++)
 		drop_block(shared[k]);

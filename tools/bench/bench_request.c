@@ -100,7 +100,6 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t tid[64];
 	double t0, t1;
 	unsigned long t;
 
@@ -114,11 +113,7 @@ int main(int argc, char **argv)
 	if (!cache)
 		bench_oom(cache_n * sizeof(*cache));
 	t0 = bench_now();
-	for (t = 0; t < nthreads; t++)
-		if (pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t))
-			bench_die("pthread_create failed");
-	for (t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
+	bench_run_threads(nthreads, worker);
 	t1 = bench_now();
 	for (t = 0; t < cache_n; t++)
 		free(cache[t]);
