@@ -1666,6 +1666,53 @@ START_TEST(test_cache_count_filled_classes)
 }
 END_TEST
 
+/* The exiting thread of test_empty_slab_thread_exit. */
+static struct slab *empty_exit_slab;	/* its kept slab */
+static struct heap *empty_exit_heap;	/* its record */
+
+static void *empty_exit_main(void *arg)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	inv_empty_slab(v, n, sl[0]);
+	empty_exit_heap = hk_tls.heap;
+	empty_exit_slab = sl[0];
+	if (sl[0]->kind != SLAB_BLOCKS || sl[0]->owner != empty_exit_heap ||
+	    empty_exit_heap->empty != sl[0])
+		return (void *)1;
+	/* B's blocks stay in the bin, parked warm with the record. */
+	for (n = 0; n < 256; n++)
+		if (v[n])
+			hak_free(v[n]);
+	return NULL;
+}
+
+/*
+ * A thread's kept empty slabs go back to the pool when it exits (the
+ * record is parked without them); before, it keeps them like any
+ * thread. (Before the change: no slab was kept.)
+ */
+START_TEST(test_empty_slab_thread_exit)
+{
+	pthread_t t;
+	void *ret;
+
+	if (!CONFIG_HEAP_EMPTY_KB)
+		return;
+	ck_assert_int_eq(pthread_create(&t, NULL, empty_exit_main, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_eq(empty_exit_heap->alive, 0);
+	ck_assert_uint_eq(empty_exit_slab->kind, SLAB_FREE);
+	ck_assert_ptr_null(empty_exit_heap->empty);
+	ck_assert_ptr_null(empty_exit_heap->empty_last);
+	ck_assert_uint_eq(empty_exit_heap->empty_bytes, 0);
+}
+END_TEST
+
 START_TEST(test_adopt_parked_heap)
 {
 	pthread_t t;
@@ -2098,6 +2145,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_empty_slab_bounds);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_empty_slab_thread_exit);
 	tcase_add_test(tc, test_adopt_parked_heap);
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
