@@ -499,6 +499,38 @@ static void heap_empty_drain(struct heap *h)
 }
 
 /*
+ * A mapping failed (core_reclaim()): the calling thread's kept slabs go
+ * back to their pools first, where ss_unmap_free() can unmap them (a
+ * program that freed its small blocks and now maps large ones under an
+ * address-space limit). core_reclaim() may run under a pool's lock
+ * (ss_claim() without CONFIG_SUPERSLAB_LOCKFREE holds its claim lock),
+ * which slab_retire() takes: a slab whose pool's lock is busy is left
+ * kept (a try, let go at once: never a wait on our own lock). Returns
+ * 1 if any went back.
+ */
+int heap_reclaim(void)
+{
+	struct heap *h = hk_tls.heap;
+	struct slab *s, *prev;
+	int done = 0;
+
+	if (!heap_empty_on() || !h)
+		return 0;
+	for (s = h->empty_last; s; s = prev) {
+		struct ss_pool *pool = ss_of(s)->pool;
+
+		prev = s->prev;
+		if (!hk_trylock(&pool->lock))
+			continue;
+		hk_unlock(&pool->lock);
+		heap_empty_remove(h, s);
+		slab_retire(h, s);
+		done = 1;
+	}
+	return done;
+}
+
+/*
  * Slab s of h, not current, has all its blocks back: keep it if the
  * bounds allow, else give it back to its pool.
  */

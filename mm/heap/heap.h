@@ -581,6 +581,8 @@ static inline void heap_check(struct heap *h)
 }
 #endif
 unsigned long heap_trim(void);
+/* A mapping failed: the caller's kept empty slabs back to their pools (1 if any). */
+int heap_reclaim(void);
 void heap_stats_sum(unsigned long out[NR_HK_STATS]);
 /*
  * Blocks held in the thread caches (bins, UltraHot) of every live

@@ -15,6 +15,7 @@
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "options/options.h"
+#include "os/os.h"
 
 /* The thread heaps serve slab classes: none without a slab box. */
 #if HK_NR_CLASSES
@@ -1479,6 +1480,34 @@ START_TEST(test_empty_slab_bounds)
 }
 END_TEST
 
+/*
+ * When the kernel refuses a mapping (core_reclaim()), the calling
+ * thread's kept slabs go back to the pool, where the free slots can be
+ * unmapped (tests/aslimit: small blocks freed, then large ones mapped
+ * under RLIMIT_AS).
+ */
+START_TEST(test_empty_slab_reclaim)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n;
+	struct heap *h;
+
+	if (!CONFIG_HEAP_EMPTY_KB)
+		return;
+	n = inv_fill_slabs(v, 256, sl, 2);
+	inv_empty_slab(v, n, sl[0]);
+	h = hk_tls.heap;
+	ck_assert_ptr_eq(h->empty, sl[0]);
+	ck_assert_int_eq(core_reclaim(), 1);
+	ck_assert_uint_eq(sl[0]->kind, SLAB_FREE);
+	ck_assert_ptr_null(h->empty);
+	ck_assert_uint_eq(h->empty_bytes, 0);
+	heap_check(h);
+	inv_free_all(v, n, sl, 2);
+}
+END_TEST
+
 #ifdef CONFIG_THREADS
 static void *inv_remote_block;
 
@@ -2143,6 +2172,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_used_accounting);
 	tcase_add_test(tc, test_empty_slab_kept);
 	tcase_add_test(tc, test_empty_slab_bounds);
+	tcase_add_test(tc, test_empty_slab_reclaim);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_empty_slab_thread_exit);
