@@ -230,8 +230,9 @@ int hk_trim(size_t pad)
 
 /*
  * Called by os_map_aligned() when the kernel refuses a mapping: what the
- * boxes cache (Large's reserve and cache) first, then the SuperSlab
- * pools' free slots.
+ * boxes cache (Large's reserve and cache) first, then the calling
+ * thread's kept empty slabs (heap_reclaim()), then the SuperSlab pools'
+ * free slots.
  */
 int core_reclaim(void)
 {
@@ -241,5 +242,8 @@ int core_reclaim(void)
 	for_each_box(b)
 		if (b->reclaim && b->reclaim())
 			done = 1;
+	/* The calling thread's kept empty slabs, so that they can be unmapped. */
+	if (heap_reclaim())
+		done = 1;
 	return ss_unmap_free() || done;
 }

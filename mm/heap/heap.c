@@ -417,6 +417,154 @@ static __slowpath void heap_drain_notify(struct heap *h)
 }
 
 /* ------------------------------------------------------------------ */
+/* Empty slabs kept (CONFIG_HEAP_EMPTY_KB)                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A slab of the heap whose blocks have all come back (used 0, not the
+ * current slab of its class) is kept rather than given back to its pool:
+ * the next refill of its class that finds no partial slab takes it
+ * whole, with the blocks, addresses and pages the class used last,
+ * instead of claiming a run of slots and carving blocks at addresses
+ * the program has not written for this class. Kept slabs are on no
+ * partial list; they are linked in h->empty (newest first, through
+ * next and prev, which only the partial lists use otherwise), at most
+ * HEAP_EMPTY_PER_CLASS of a class and heap_empty_max bytes of slots in
+ * all; their remote word is 0 (no block is out, so no remote free can
+ * come). Bounds and claims give back the oldest first.
+ */
+
+/* Most bytes of slots of kept empty slabs per heap record (tcache_pct= scales it). */
+size_t heap_empty_max;
+
+static inline int heap_empty_on(void)
+{
+	return CONFIG_HEAP_EMPTY_KB != 0;
+}
+
+static inline size_t slab_bytes(const struct slab *s)
+{
+	return (size_t)s->span << SLOT_SHIFT;
+}
+
+/* Take kept slab s off h's list. */
+static void heap_empty_remove(struct heap *h, struct slab *s)
+{
+	HK_ASSERT(h->empty_nr[s->class_idx] > 0 && h->empty_bytes >= slab_bytes(s));
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->empty = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		h->empty_last = s->prev;
+	s->next = s->prev = NULL;
+	h->empty_nr[s->class_idx]--;
+	h->empty_bytes -= slab_bytes(s);
+}
+
+/* The newest kept slab of class cls, off the list; NULL if none. */
+static struct slab *heap_empty_take(struct heap *h, unsigned int cls)
+{
+	struct slab *s;
+
+	if (!heap_empty_on() || !h->empty_nr[cls])
+		return NULL;
+	for (s = h->empty; s->class_idx != cls; s = s->next)
+		;
+	heap_empty_remove(h, s);
+	STAT_INC_TLS(STAT_EMPTY_TAKE);
+	return s;
+}
+
+/* Give h's oldest kept slab (of class cls, or of any class if cls < 0) back to its pool. */
+static void heap_empty_shed(struct heap *h, int cls)
+{
+	struct slab *s = h->empty_last;
+
+	while (cls >= 0 && s && s->class_idx != (unsigned int)cls)
+		s = s->prev;
+	if (!s)
+		return;
+	heap_empty_remove(h, s);
+	slab_retire(h, s);
+}
+
+/* Every kept slab of h back to its pool (trim, thread exit). */
+static void heap_empty_drain(struct heap *h)
+{
+	while (heap_empty_on() && h->empty_last)
+		heap_empty_shed(h, -1);
+}
+
+/*
+ * A mapping failed (core_reclaim()): the calling thread's kept slabs go
+ * back to their pools first, where ss_unmap_free() can unmap them (a
+ * program that freed its small blocks and now maps large ones under an
+ * address-space limit). core_reclaim() may run under a pool's lock
+ * (ss_claim() without CONFIG_SUPERSLAB_LOCKFREE holds its claim lock),
+ * which slab_retire() takes: a slab whose pool's lock is busy is left
+ * kept (a try, let go at once: never a wait on our own lock). Returns
+ * 1 if any went back.
+ */
+int heap_reclaim(void)
+{
+	struct heap *h = hk_tls.heap;
+	struct slab *s, *prev;
+	int done = 0;
+
+	if (!heap_empty_on() || !h)
+		return 0;
+	for (s = h->empty_last; s; s = prev) {
+		struct ss_pool *pool = ss_of(s)->pool;
+
+		prev = s->prev;
+		if (!hk_trylock(&pool->lock))
+			continue;
+		hk_unlock(&pool->lock);
+		heap_empty_remove(h, s);
+		slab_retire(h, s);
+		done = 1;
+	}
+	return done;
+}
+
+/*
+ * Slab s of h, not current, has all its blocks back: keep it if the
+ * bounds allow, else give it back to its pool.
+ */
+static void heap_slab_emptied(struct heap *h, struct slab *s)
+{
+	uintptr_t full = REMOTE_FULL;
+	unsigned int cls = s->class_idx;
+
+	/* A one-block slab goes from FULL to empty in one free. */
+	a_cas(&s->remote, &full, 0UL, A_RELAXED);
+	if (!heap_empty_on() || slab_bytes(s) > heap_empty_max ||
+	    a_load(&s->remote, A_ACQUIRE)) {
+		slab_retire(h, s);
+		return;
+	}
+	if (h->empty_nr[cls] >= HEAP_EMPTY_PER_CLASS)
+		heap_empty_shed(h, (int)cls);
+	while (h->empty_bytes + slab_bytes(s) > heap_empty_max)
+		heap_empty_shed(h, -1);
+	if (s->flags & SLAB_IN_PARTIAL)
+		partial_remove(h, s);
+	s->prev = NULL;
+	s->next = h->empty;
+	if (h->empty)
+		h->empty->prev = s;
+	else
+		h->empty_last = s;
+	h->empty = s;
+	h->empty_nr[cls]++;
+	h->empty_bytes += slab_bytes(s);
+	STAT_INC_TLS(STAT_EMPTY_KEEP);
+}
+
+/* ------------------------------------------------------------------ */
 /* Spare batches (CONFIG_HEAP_SPARE_KB)                               */
 /* ------------------------------------------------------------------ */
 
@@ -690,6 +838,7 @@ static void heap_collect(struct heap *h)
 	unsigned int cls;
 
 	heap_drain_notify(h);
+	heap_empty_drain(h);
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = h->partial[cls], *next;
 
@@ -1017,7 +1166,16 @@ void *heap_alloc_class(unsigned int cls)
 			t->cur[cls] = NULL;
 		}
 		s = partial_pop(h, cls);
+		if (!s)
+			s = heap_empty_take(h, cls);
 		if (!s) {
+			/*
+			 * Claiming: the oldest kept slabs go back first, down
+			 * to half of the bound (a program that moved on to
+			 * other sizes does not keep the old ones).
+			 */
+			while (heap_empty_on() && h->empty_bytes > heap_empty_max / 2)
+				heap_empty_shed(h, -1);
 			s = slab_new(h, cls);
 			if (unlikely(!s))
 				return NULL;
@@ -1120,7 +1278,7 @@ void heap_free_local_slow(struct slab *s, void *p)
 	s->local_free = p;
 	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
 	if (--s->used == 0 && s != cur) {
-		slab_retire(h, s);
+		heap_slab_emptied(h, s);
 		return;
 	}
 	if (!head && !(s->flags & SLAB_IN_PARTIAL) && s != cur) {
@@ -1205,11 +1363,36 @@ static size_t heap_check_spare(struct heap *h, unsigned int cls)
 	return bytes;
 }
 
+/* h's kept empty slabs: linked both ways, all free, counted per class and in bytes. */
+static void heap_check_empty(struct heap *h)
+{
+	unsigned int nr[HK_CLASS_ARRAY] = { 0 }, cls;
+	struct slab *s, *prev = NULL;
+	size_t bytes = 0;
+
+	for (s = h->empty; s; prev = s, s = s->next) {
+		cls = s->class_idx;
+		HK_ASSERT(s->prev == prev);
+		HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && s != heap_current(h, cls));
+		HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
+		heap_check_slab(h, s, cls);
+		HK_ASSERT(s->used == 0);
+		HK_ASSERT(++nr[cls] <= HEAP_EMPTY_PER_CLASS);
+		bytes += slab_bytes(s);
+	}
+	HK_ASSERT(h->empty_last == prev);
+	for (cls = 0; cls < heap_nr_classes(); cls++)
+		HK_ASSERT(h->empty_nr[cls] == nr[cls]);
+	HK_ASSERT(h->empty_bytes == bytes);
+}
+
 void heap_check(struct heap *h)
 {
 	/* A variable: with no slab box, cls < 0 would be a -Wtype-limits error. */
 	unsigned int cls, nr = HK_NR_CLASSES;
 	size_t spare = 0;
+
+	heap_check_empty(h);
 
 	for (cls = 0; cls < nr; cls++) {
 		struct slab *s, *prev = NULL, *cur = heap_current(h, cls);
@@ -1393,6 +1576,7 @@ int heap_init(void)
 				b->init();
 		heap_classes_init();
 		heap_spare_max = ((size_t)CONFIG_HEAP_SPARE_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
+		heap_empty_max = ((size_t)CONFIG_HEAP_EMPTY_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
 		if (heap_key_create()) {
 			hk_unlock(&heap_lock);
 			return -1;

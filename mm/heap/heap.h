@@ -206,8 +206,15 @@ struct heap_spare {
 	uint32_t nr;				/* chains held */
 };
 
+/* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
+#define HEAP_EMPTY_PER_CLASS	4U
+
 struct heap {
 	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
+	struct slab *empty;			/* kept empty slabs (CONFIG_HEAP_EMPTY_KB), newest first, through next/prev */
+	struct slab *empty_last;		/* the oldest of them */
+	size_t empty_bytes;			/* their slots' bytes */
+	uint8_t empty_nr[HK_CLASS_ARRAY];	/* how many of them are of each class */
 	struct bin saved[HK_CLASS_ARRAY];	/* bins of the thread that exited, for the next one */
 	size_t saved_grown;			/* their cache_grown */
 	struct heap_spare spare[HK_CLASS_ARRAY];	/* whole batches set aside by flushes, per class */
@@ -236,6 +243,12 @@ extern size_t heap_cache_budget;
  * checked where a bin refills, grows or flushes (heap_cache_check()).
  */
 extern size_t heap_cache_max;
+
+/*
+ * Most bytes of slots a heap keeps in empty slabs (CONFIG_HEAP_EMPTY_KB,
+ * scaled by tcache_pct=; tests lower it).
+ */
+extern size_t heap_empty_max;
 
 /*
  * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
@@ -578,6 +591,8 @@ static inline void heap_check(struct heap *h)
 }
 #endif
 unsigned long heap_trim(void);
+/* A mapping failed: the caller's kept empty slabs back to their pools (1 if any). */
+int heap_reclaim(void);
 void heap_stats_sum(unsigned long out[NR_HK_STATS]);
 /*
  * Blocks held in the thread caches (bins, UltraHot) of every live

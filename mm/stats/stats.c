@@ -39,6 +39,8 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_BIN_GROW] = "bin_grow",
 	[STAT_SPARE_PUT] = "spare_put",
 	[STAT_SPARE_TAKE] = "spare_take",
+	[STAT_EMPTY_KEEP] = "empty_keep",
+	[STAT_EMPTY_TAKE] = "empty_take",
 	[STAT_REMOTE_FREE] = "remote_free",
 	[STAT_SLAB_NEW] = "slab_new",
 	[STAT_SLAB_RETIRE] = "slab_retire",
@@ -122,6 +124,8 @@ static void stats_print(const unsigned long *s)
 	stats_row("bin growths", s[STAT_BIN_GROW]);
 	stats_row("spare batches set aside", s[STAT_SPARE_PUT]);
 	stats_row("refills from spare batches", s[STAT_SPARE_TAKE]);
+	stats_row("empty slabs kept", s[STAT_EMPTY_KEEP]);
+	stats_row("empty slabs reused", s[STAT_EMPTY_TAKE]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
 
 	stats_title("SuperSlab");

@@ -21,6 +21,8 @@ enum hk_stat {
 	STAT_BIN_GROW,		/* bins that overflowed and grew instead of flushing */
 	STAT_SPARE_PUT,		/* flushes that set a whole batch aside (struct heap_spare) */
 	STAT_SPARE_TAKE,	/* refills that took a whole spare batch */
+	STAT_EMPTY_KEEP,	/* emptied slabs kept by their heap (CONFIG_HEAP_EMPTY_KB) */
+	STAT_EMPTY_TAKE,	/* refills that took a kept empty slab instead of claiming one */
 	STAT_REMOTE_FREE,	/* frees of another thread's block */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
 	STAT_SLAB_RETIRE,	/* slabs given back to a pool */

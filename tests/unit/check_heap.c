@@ -15,6 +15,7 @@
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "options/options.h"
+#include "os/os.h"
 
 /* The thread heaps serve slab classes: none without a slab box. */
 #if HK_NR_CLASSES
@@ -1387,6 +1388,201 @@ START_TEST(test_used_accounting)
 }
 END_TEST
 
+/*
+ * Give every block of class cls's bin back to its slab, as a flush or
+ * the drain of a trim does, but without a trim (which gives the kept
+ * empty slabs back as well).
+ */
+static void bin_to_slabs(unsigned int cls)
+{
+	struct bin *b = &hk_tls.bins[cls];
+
+	while (b->free) {
+		void *p = b->free;
+
+		b->free = fl_next(p);
+		b->room++;
+		heap_free_local_slow(slab_block_head(p), p);
+	}
+}
+
+/* Free the blocks of v[0..n) that lie in slab s, then drain the bin: s is empty. */
+static void inv_empty_slab(void **v, unsigned int n, struct slab *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] && slab_block_head(v[i]) == s) {
+			hak_free(v[i]);
+			v[i] = NULL;
+		}
+	bin_to_slabs(size_to_class(INV_SIZE));
+	ck_assert_uint_eq(s->used, 0);
+}
+
+/* Free what is left of v[0..n), trim: every slab of the class is back in its pool. */
+static void inv_free_all(void **v, unsigned int n, struct slab **sl, unsigned int nslabs)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i])
+			hak_free(v[i]);
+	hak_malloc_trim(0);
+	for (i = 0; i < nslabs; i++)
+		ck_assert_uint_eq(sl[i]->kind, SLAB_FREE);
+	heap_check(hk_tls.heap);
+}
+
+/*
+ * A slab whose blocks have all come back, not the current one, stays
+ * with its heap (CONFIG_HEAP_EMPTY_KB), whole and on no partial list,
+ * and the next refill of its class that finds no partial slab takes it
+ * back rather than claiming one. (Before: given back to its pool at
+ * once, SLAB_FREE.)
+ */
+START_TEST(test_empty_slab_kept)
+{
+	static void *v[256];
+	struct slab *sl[2], *a, *b;
+	unsigned int cls = size_to_class(INV_SIZE), n, i;
+	struct heap *h;
+
+	if (!CONFIG_HEAP_EMPTY_KB)
+		return;
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	b = sl[1];
+	h = hk_tls.heap;
+	ck_assert_ptr_eq(hk_tls.cur[cls], b);
+	inv_empty_slab(v, n, a);
+	ck_assert_uint_eq(a->kind, SLAB_BLOCKS);
+	ck_assert_ptr_eq(a->owner, h);
+	ck_assert(!(a->flags & SLAB_IN_PARTIAL));
+	ck_assert_ptr_null(h->partial[cls]);
+	ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), 0);
+	heap_check(h);
+	/* B is exhausted and nothing is partial: the refill takes A. */
+	for (i = 0; i < n && v[i]; i++)
+		;
+	v[i] = hak_malloc(INV_SIZE);
+	ck_assert_ptr_eq(slab_block_head(v[i]), a);
+	ck_assert_ptr_eq(hk_tls.cur[cls], a);
+	ck_assert_uint_eq(b->kind, SLAB_BLOCKS);
+	heap_check(h);
+	inv_free_all(v, n, sl, 2);
+}
+END_TEST
+
+/*
+ * The bounds on kept slabs: HEAP_EMPTY_PER_CLASS of a class (the oldest
+ * goes), heap_empty_max bytes (the oldest goes), half of it once the
+ * heap claims a slab; newest first on the list; trim gives them all
+ * back.
+ */
+START_TEST(test_empty_slab_bounds)
+{
+	enum { SLABS = HEAP_EMPTY_PER_CLASS + 3 };
+	static void *v[1024];
+	struct slab *sl[SLABS];
+	unsigned int cls = size_to_class(INV_SIZE), n, i;
+	size_t bytes;
+	struct heap *h;
+	void *other;
+
+	if (!CONFIG_HEAP_EMPTY_KB)
+		return;
+	n = inv_fill_slabs(v, 1024, sl, SLABS);
+	h = hk_tls.heap;
+	bytes = (size_t)sl[0]->span << SLOT_SHIFT;
+	heap_empty_max = 64 * bytes;
+	/* Per class: the newest HEAP_EMPTY_PER_CLASS of the SLABS - 1 emptied. */
+	for (i = 0; i < SLABS - 1; i++)
+		inv_empty_slab(v, n, sl[i]);
+	ck_assert_uint_eq(h->empty_nr[cls], HEAP_EMPTY_PER_CLASS);
+	ck_assert_uint_eq(h->empty_bytes, HEAP_EMPTY_PER_CLASS * bytes);
+	ck_assert_ptr_eq(h->empty, sl[SLABS - 2]);
+	ck_assert_ptr_eq(h->empty_last, sl[SLABS - 1 - HEAP_EMPTY_PER_CLASS]);
+	for (i = 0; i < SLABS - 1 - HEAP_EMPTY_PER_CLASS; i++)
+		ck_assert_uint_eq(sl[i]->kind, SLAB_FREE);
+	for (; i < SLABS - 1; i++)
+		ck_assert_uint_eq(sl[i]->kind, SLAB_BLOCKS);
+	heap_check(h);
+
+	/* A refill takes the newest. */
+	for (i = 0; i < n && v[i]; i++)
+		;
+	v[i] = hak_malloc(INV_SIZE);
+	ck_assert_ptr_eq(slab_block_head(v[i]), sl[SLABS - 2]);
+	ck_assert_uint_eq(h->empty_nr[cls], HEAP_EMPTY_PER_CLASS - 1);
+	ck_assert_ptr_eq(h->empty, sl[SLABS - 3]);
+	heap_check(h);
+
+	/*
+	 * In bytes: with a bound of two slabs, emptying the last one (no
+	 * longer current: the refill made sl[SLABS - 2] current, which is
+	 * never kept) keeps it and the newest before it.
+	 */
+	heap_empty_max = 2 * bytes;
+	inv_empty_slab(v, n, sl[SLABS - 1]);
+	ck_assert_uint_eq(h->empty_nr[cls], 2);
+	ck_assert_uint_eq(h->empty_bytes, 2 * bytes);
+	ck_assert_ptr_eq(h->empty, sl[SLABS - 1]);
+	ck_assert_ptr_eq(h->empty_last, sl[SLABS - 3]);
+	ck_assert_uint_eq(sl[SLABS - 4]->kind, SLAB_FREE);
+	ck_assert_uint_eq(sl[SLABS - 5]->kind, SLAB_FREE);
+	heap_check(h);
+
+	/*
+	 * A claim (another class, whose bin and slabs are empty) gives the
+	 * oldest back until they hold half of the bound.
+	 */
+	other = hak_malloc(INV_SIZE - 1500);
+	ck_assert_uint_ne(slab_block_head(other)->class_idx, cls);
+	ck_assert_uint_eq(h->empty_nr[cls], 1);
+	ck_assert_ptr_eq(h->empty, sl[SLABS - 1]);
+	ck_assert_ptr_eq(h->empty_last, sl[SLABS - 1]);
+	ck_assert_uint_eq(sl[SLABS - 3]->kind, SLAB_FREE);
+	heap_check(h);
+	hak_free(other);
+
+	/* Trim: none left. */
+	inv_free_all(v, n, sl, SLABS);
+	ck_assert_ptr_null(h->empty);
+	ck_assert_ptr_null(h->empty_last);
+	ck_assert_uint_eq(h->empty_bytes, 0);
+	ck_assert_uint_eq(h->empty_nr[cls], 0);
+}
+END_TEST
+
+/*
+ * When the kernel refuses a mapping (core_reclaim()), the calling
+ * thread's kept slabs go back to the pool, where the free slots can be
+ * unmapped (tests/aslimit: small blocks freed, then large ones mapped
+ * under RLIMIT_AS).
+ */
+START_TEST(test_empty_slab_reclaim)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n;
+	struct heap *h;
+
+	if (!CONFIG_HEAP_EMPTY_KB)
+		return;
+	n = inv_fill_slabs(v, 256, sl, 2);
+	inv_empty_slab(v, n, sl[0]);
+	h = hk_tls.heap;
+	ck_assert_ptr_eq(h->empty, sl[0]);
+	ck_assert_int_eq(core_reclaim(), 1);
+	ck_assert_uint_eq(sl[0]->kind, SLAB_FREE);
+	ck_assert_ptr_null(h->empty);
+	ck_assert_uint_eq(h->empty_bytes, 0);
+	heap_check(h);
+	inv_free_all(v, n, sl, 2);
+}
+END_TEST
+
 #ifdef CONFIG_THREADS
 static void *inv_remote_block;
 
@@ -1571,6 +1767,53 @@ START_TEST(test_cache_count_filled_classes)
 	ck_assert_int_eq(pthread_create(&t, NULL, count_adopted_bins, NULL), 0);
 	pthread_join(t, &ret);
 	ck_assert_ptr_null(ret);
+}
+END_TEST
+
+/* The exiting thread of test_empty_slab_thread_exit. */
+static struct slab *empty_exit_slab;	/* its kept slab */
+static struct heap *empty_exit_heap;	/* its record */
+
+static void *empty_exit_main(void *arg)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	inv_empty_slab(v, n, sl[0]);
+	empty_exit_heap = hk_tls.heap;
+	empty_exit_slab = sl[0];
+	if (sl[0]->kind != SLAB_BLOCKS || sl[0]->owner != empty_exit_heap ||
+	    empty_exit_heap->empty != sl[0])
+		return (void *)1;
+	/* B's blocks stay in the bin, parked warm with the record. */
+	for (n = 0; n < 256; n++)
+		if (v[n])
+			hak_free(v[n]);
+	return NULL;
+}
+
+/*
+ * A thread's kept empty slabs go back to the pool when it exits (the
+ * record is parked without them); before, it keeps them like any
+ * thread. (Before the change: no slab was kept.)
+ */
+START_TEST(test_empty_slab_thread_exit)
+{
+	pthread_t t;
+	void *ret;
+
+	if (!CONFIG_HEAP_EMPTY_KB)
+		return;
+	ck_assert_int_eq(pthread_create(&t, NULL, empty_exit_main, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_eq(empty_exit_heap->alive, 0);
+	ck_assert_uint_eq(empty_exit_slab->kind, SLAB_FREE);
+	ck_assert_ptr_null(empty_exit_heap->empty);
+	ck_assert_ptr_null(empty_exit_heap->empty_last);
+	ck_assert_uint_eq(empty_exit_heap->empty_bytes, 0);
 }
 END_TEST
 
@@ -2002,8 +2245,12 @@ static Suite *heap_engine_suite(void)
 	tcase_add_checked_fixture(tc, engine_fixture, NULL);
 	tcase_add_test(tc, test_partial_list_order);
 	tcase_add_test(tc, test_used_accounting);
+	tcase_add_test(tc, test_empty_slab_kept);
+	tcase_add_test(tc, test_empty_slab_bounds);
+	tcase_add_test(tc, test_empty_slab_reclaim);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_empty_slab_thread_exit);
 	tcase_add_test(tc, test_adopt_parked_heap);
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
