@@ -362,7 +362,13 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 	}
 	if (s->uncarved) {
 		unsigned int n = batch < s->uncarved ? batch : s->uncarved;
-		char *first = slab_carve(s, n);
+		char *first;
+
+		/* Fresh memory: no more than HEAP_CARVE_BYTES of it touched ahead. */
+		if ((size_t)n * s->block_size > HEAP_CARVE_BYTES)
+			n = s->block_size >= HEAP_CARVE_BYTES ? 1 :
+			    (unsigned int)(HEAP_CARVE_BYTES / s->block_size);
+		first = slab_carve(s, n);
 
 		/* slab_carve ends its list with NULL: splice it before the bin. */
 		fl_set_next(first + (size_t)(n - 1) * s->block_size, b->free);

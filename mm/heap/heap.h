@@ -54,6 +54,13 @@ static inline unsigned int heap_nr_classes(void)
 #define HEAP_BIN_MAX_BYTES	(1UL << 20)
 /* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
 #define HEAP_BIN_BYTES		(256UL << 10)
+/*
+ * Most bytes of a slab's never-used blocks one refill carves (links and
+ * keys written, so every page of them faulted in): a program that asks
+ * once for a 4 KiB block makes 16 KiB resident, not the 64 KiB of a
+ * whole refill batch. Refills from freed blocks take whole batches.
+ */
+#define HEAP_CARVE_BYTES	(16UL << 10)
 
 /*
  * Requests up to SMALL_LOOKUP_MAX map through a 16-byte-step table (every

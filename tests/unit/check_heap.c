@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "options/options.h"
@@ -1150,6 +1152,45 @@ START_TEST(test_spare_double_free_aborts)
 END_TEST
 #endif
 
+/* Resident bytes in [p, p + len) (pages that are not mapped count as 0). */
+static size_t resident_bytes(const char *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	uintptr_t a = (uintptr_t)p & ~(pg - 1);
+	unsigned char v;
+
+	for (; a < (uintptr_t)p + len; a += pg)
+		if (mincore((void *)a, pg, &v) == 0 && (v & 1))
+			n += pg;
+	return n;
+}
+
+/*
+ * The first block of a class in a fresh slab: the refill carves (writes
+ * the link and key of) at most HEAP_CARVE_BYTES of never-used blocks, one
+ * page of each, so the blocks past them stay untouched. A 12 KiB class's
+ * whole batch was carved before, 5 blocks: 5 pages faulted in for one
+ * malloc; now one block is (HEAP_CARVE_BYTES / 12 KiB), and the next
+ * block's pages are not resident.
+ */
+START_TEST(test_refill_carves_little_fresh_memory)
+{
+	size_t want = 12288, bs, k;
+	char *p;
+
+	if (HEAP_MAX_SIZE < want)
+		return;
+	p = hak_malloc(want);
+	ck_assert_ptr_nonnull(p);
+	bs = hak_malloc_usable_size(p);
+	ck_assert_uint_ge(bs, want);
+	k = HEAP_CARVE_BYTES / bs ? HEAP_CARVE_BYTES / bs : 1;
+	/* The block after the carved ones was not written. */
+	ck_assert_uint_eq(resident_bytes(p + k * bs, bs), 0);
+	hak_free(p);
+}
+END_TEST
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -1162,6 +1203,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_untagged_heap_frees);
 #endif
 	tcase_add_test(tc, test_free_slot_not_owned);
+	tcase_add_test(tc, test_refill_carves_little_fresh_memory);
 	tcase_add_test(tc, test_one_block_slab_retires);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
