@@ -1192,8 +1192,7 @@ static void large_cache_make_room(size_t size)
 	struct large_hdr *victims = NULL;
 	size_t limit;
 
-	if (!a_load(&c->bytes, A_RELAXED))
-		return;
+	/* The lock, even to see an empty cache: a miss maps memory anyway. */
 	hk_lock(&c->lock);
 	large_note_peak(c, a_load(&c->live, A_RELAXED));
 	limit = large_cache_limit(c, a_load(&c->live, A_RELAXED) + size);
