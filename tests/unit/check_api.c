@@ -1409,6 +1409,23 @@ START_TEST(test_flat_rss_large)
 END_TEST
 
 /* 20000 blocks, all freed, 20000 again: the second round reuses the first's. */
+/*
+ * Under qemu-user /proc/self/statm is qemu's own RSS, and qemu's records
+ * of the guest pages grow with every distinct page mapped: 20000 Large
+ * blocks mapped and unmapped each round (a configuration with no slab
+ * class above 512 B and no Large cache: randconfig KCONFIG_SEED=0xe87234d6,
+ * aarch64) grew it by 185 MB in the second round, natively nothing.
+ */
+static int emulated_large(size_t size)
+{
+#ifdef HK_TEST_EMULATED
+	return size > HEAP_MAX_SIZE;
+#else
+	(void)size;
+	return 0;
+#endif
+}
+
 START_TEST(test_batch_reuse)
 {
 	static void *p[20000];
@@ -1429,7 +1446,7 @@ START_TEST(test_batch_reuse)
 				hak_free(p[i]);
 			if (round == 0)
 				r1 = r2;
-			else
+			else if (!emulated_large(sizes[k]))
 				ck_assert_msg(r2 <= r1 + r1 / 10 + rss_slack(4 << 20),
 					      "size %zu round %d: RSS %zu KiB, first round %zu KiB",
 					      sizes[k], round, r2 >> 10, r1 >> 10);
