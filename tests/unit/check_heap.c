@@ -1152,6 +1152,7 @@ START_TEST(test_spare_double_free_aborts)
 END_TEST
 #endif
 
+#ifndef HK_TEST_EMULATED
 /* Resident bytes in [p, p + len) (pages that are not mapped count as 0). */
 static size_t resident_bytes(const char *p, size_t len)
 {
@@ -1178,7 +1179,8 @@ START_TEST(test_refill_carves_little_fresh_memory)
 	size_t want = 12288, bs, k;
 	char *p;
 
-	if (HEAP_MAX_SIZE < want)
+	/* Huge pages fault a whole 2 MiB in at the first touch. */
+	if (HEAP_MAX_SIZE < want || IS_ENABLED(CONFIG_SUPERSLAB_THP))
 		return;
 	p = hak_malloc(want);
 	ck_assert_ptr_nonnull(p);
@@ -1190,6 +1192,7 @@ START_TEST(test_refill_carves_little_fresh_memory)
 	hak_free(p);
 }
 END_TEST
+#endif /* !HK_TEST_EMULATED */
 
 static Suite *heap_suite(void)
 {
@@ -1203,7 +1206,10 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_untagged_heap_frees);
 #endif
 	tcase_add_test(tc, test_free_slot_not_owned);
+#ifndef HK_TEST_EMULATED
+	/* qemu-user reports the guest's untouched pages resident (mincore). */
 	tcase_add_test(tc, test_refill_carves_little_fresh_memory);
+#endif
 	tcase_add_test(tc, test_one_block_slab_retires);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
