@@ -393,7 +393,6 @@ END_TEST
  * of a class), so that slabs go back to the pool whatever EFFECT_SIZE is.
  */
 #define EFFECT_N	((8UL << 20) / EFFECT_SIZE)
-#define EFFECT_N_MAX	8192
 
 /* A slab class: Mid's 20000 B one, or the largest without Mid. */
 #define EFFECT_SIZE	(UNIT_SLAB_MAX < 20000 ? UNIT_SLAB_MAX : 20000)
@@ -401,10 +400,9 @@ END_TEST
 /* Fill slabs of a slab class, free them all: their slots go back to the pool. */
 static void slab_cycle(void)
 {
-	static void *p[EFFECT_N_MAX];
+	static void *p[EFFECT_N];
 	unsigned long i;
 
-	ck_assert_uint_le(EFFECT_N, EFFECT_N_MAX);
 	for (i = 0; i < EFFECT_N; i++) {
 		p[i] = hak_malloc(EFFECT_SIZE);
 		ck_assert_ptr_nonnull(p[i]);
@@ -489,14 +487,17 @@ static int vma_has_flag(const void *p, const char *flag)
 	return found;
 }
 
-/* A block in a SuperSlab mapped after the call: a new SuperSlab's worth of Tiny blocks. */
+/* A slab class's size: 512 B, or the largest slab class if that is smaller. */
+#define THP_BLOCK_SIZE	(UNIT_SLAB_MAX < 512 ? UNIT_SLAB_MAX : 512)
+
+/* A block in a SuperSlab mapped after the call: a new SuperSlab's worth of slab blocks. */
 static void *block_in_new_superslab(void)
 {
 	void *p = NULL;
 	size_t i;
 
-	for (i = 0; i < (4UL << 20) / 512; i++)
-		p = hak_malloc(512);	/* leaked: the test's child exits */
+	for (i = 0; i < (4UL << 20) / THP_BLOCK_SIZE; i++)
+		p = hak_malloc(THP_BLOCK_SIZE);	/* leaked: the test's child exits */
 	return p;
 }
 
