@@ -72,14 +72,15 @@ void *hk_alloc_aligned(size_t align, size_t size)
 		return NULL;
 	/*
 	 * Slabs start on 64 KiB boundaries, so every block of a class whose
-	 * size is a multiple of align is aligned.
+	 * stride (its size, or more: CONFIG_HEAP_STRIDE_PAD) is a multiple of
+	 * align is aligned.
 	 */
 	need = ALIGN_UP(size ? size : 1, align);
 	if (HK_NR_CLASSES && align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
 		/* A variable: no "always false" warning when there is no class. */
 		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < nr && hk_classes[cls].size % align)
+		while (cls < nr && class_stride(&hk_classes[cls]) % align)
 			cls++;
 		/*
 		 * A coloured class's blocks are aligned to HEAP_COLOUR_STEP
@@ -138,7 +139,7 @@ static size_t core_usable_size(const void *ptr, enum guard_op op, const void *ca
 			return n;
 		s = core_block_slab(ptr);
 		if (s)
-			return s->block_size;
+			return hk_classes[s->class_idx].size;
 		/* A sampled block is handed out inside its block (mm/prof). */
 		n = prof_usable_bad(ptr);
 		if (n)
@@ -177,7 +178,7 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 		if (!n) {
 			struct slab *s = core_block_slab(ptr);
 
-			n = s ? s->block_size : 0;
+			n = s ? hk_classes[s->class_idx].size : 0;
 		}
 		if (likely(n)) {
 			if (size <= n && size >= n / 2)
@@ -204,9 +205,10 @@ void *hk_resize(void *ptr, size_t size)
 
 	if (reg == REG_SUPERSLAB) {
 		struct slab *s = core_block_slab(ptr);
+		size_t n = s ? hk_classes[s->class_idx].size : 0;
 
 		/* Stay while the block is at most half empty. */
-		if (s && size <= s->block_size && size >= s->block_size / 2)
+		if (s && size <= n && size >= n / 2)
 			return ptr;
 		return NULL;
 	}
