@@ -15,13 +15,26 @@
 /* Allocation                                                         */
 /* ------------------------------------------------------------------ */
 
-/* A Large block of size bytes, zeroed if zero; NULL + ENOMEM on failure. */
-static void *core_large(size_t size, int zero)
+/* How core_large() allocates. */
+enum core_large_how {
+	CORE_LARGE_PLAIN,	/* malloc */
+	CORE_LARGE_ZERO,	/* calloc */
+	CORE_LARGE_GROWN,	/* realloc of a block that grew */
+};
+
+/* A Large block of size bytes as how says; NULL + ENOMEM on failure. */
+static void *core_large(size_t size, enum core_large_how how)
 {
 	void *p = NULL;
 
-	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init()))
-		p = zero ? large_calloc(size) : large_alloc(size, HK_MIN_ALIGN);
+	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init())) {
+		if (how == CORE_LARGE_ZERO)
+			p = large_calloc(size);
+		else if (how == CORE_LARGE_GROWN)
+			p = large_alloc_grown(size);
+		else
+			p = large_alloc(size, HK_MIN_ALIGN);
+	}
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
@@ -29,7 +42,12 @@ static void *core_large(size_t size, int zero)
 
 void *core_alloc_large(size_t size)
 {
-	return core_large(size, 0);
+	return core_large(size, CORE_LARGE_PLAIN);
+}
+
+void *core_alloc_grown(size_t size)
+{
+	return core_large(size, CORE_LARGE_GROWN);
 }
 
 void *hk_alloc_zeroed(size_t size)
@@ -37,7 +55,7 @@ void *hk_alloc_zeroed(size_t size)
 	void *p;
 
 	if (!HK_NR_CLASSES || size > HEAP_MAX_SIZE)
-		return core_large(size, 1);
+		return core_large(size, CORE_LARGE_ZERO);
 	p = hk_alloc(size);
 	if (!p)
 		return NULL;
@@ -54,14 +72,15 @@ void *hk_alloc_aligned(size_t align, size_t size)
 		return NULL;
 	/*
 	 * Slabs start on 64 KiB boundaries, so every block of a class whose
-	 * size is a multiple of align is aligned.
+	 * stride (its size, or more: CONFIG_HEAP_STRIDE_PAD) is a multiple of
+	 * align is aligned.
 	 */
 	need = ALIGN_UP(size ? size : 1, align);
 	if (HK_NR_CLASSES && align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
 		/* A variable: no "always false" warning when there is no class. */
 		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < nr && hk_classes[cls].size % align)
+		while (cls < nr && class_stride(&hk_classes[cls]) % align)
 			cls++;
 		/*
 		 * A coloured class's blocks are aligned to HEAP_COLOUR_STEP
@@ -108,23 +127,6 @@ static struct slab *core_block_slab(const void *ptr)
 	return s;
 }
 
-/*
- * The size of block ptr if it is a block start of a slab this thread
- * owns, else 0 (then core_block_slab() answers). free's one test
- * (slab_owner_block_start(): a tail slot mirrors its head's tbase,
- * start_mul, start_limit and class_idx), where core_block_slab() finds
- * the head slot and the first block, with a division for a coloured
- * slab. ptr lies in a SuperSlab.
- */
-static __always_inline size_t core_own_block_size(const void *ptr)
-{
-	const struct slab *s = slab_of(ptr);
-
-	if (slab_owner_block_start(s, ptr, tp_bin(s->bin_tpoff)->tag))
-		return hk_classes[s->class_idx].size;
-	return 0;
-}
-
 static size_t core_usable_size(const void *ptr, enum guard_op op, const void *caller)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
@@ -137,7 +139,7 @@ static size_t core_usable_size(const void *ptr, enum guard_op op, const void *ca
 			return n;
 		s = core_block_slab(ptr);
 		if (s)
-			return s->block_size;
+			return hk_classes[s->class_idx].size;
 		/* A sampled block is handed out inside its block (mm/prof). */
 		n = prof_usable_bad(ptr);
 		if (n)
@@ -176,7 +178,7 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 		if (!n) {
 			struct slab *s = core_block_slab(ptr);
 
-			n = s ? s->block_size : 0;
+			n = s ? hk_classes[s->class_idx].size : 0;
 		}
 		if (likely(n)) {
 			if (size <= n && size >= n / 2)
@@ -203,9 +205,10 @@ void *hk_resize(void *ptr, size_t size)
 
 	if (reg == REG_SUPERSLAB) {
 		struct slab *s = core_block_slab(ptr);
+		size_t n = s ? hk_classes[s->class_idx].size : 0;
 
 		/* Stay while the block is at most half empty. */
-		if (s && size <= s->block_size && size >= s->block_size / 2)
+		if (s && size <= n && size >= n / 2)
 			return ptr;
 		return NULL;
 	}

@@ -20,6 +20,8 @@
 #include "tiny/ultrahot.h"
 
 void *core_alloc_large(size_t size);
+/* A Large block for realloc's growth (hk_alloc_grown(), large_alloc_grown()). */
+void *core_alloc_grown(size_t size);
 /*
  * The slow paths of free take no caller argument: free reaches them with a
  * tail call, so their own return address is the program's (and passing
@@ -51,6 +53,37 @@ static __fastpath_inline void *hk_alloc(size_t size)
 }
 
 /*
+ * The size of block ptr if it is a block start of a slab this thread
+ * owns, else 0 (then core_block_slab() answers). free's one test
+ * (slab_owner_block_start(): a tail slot mirrors its head's tbase,
+ * start_mul, start_limit and class_idx), where core_block_slab() finds
+ * the head slot and the first block, with a division for a coloured
+ * slab. ptr lies in a SuperSlab.
+ */
+static __always_inline size_t core_own_block_size(const void *ptr)
+{
+	const struct slab *s = slab_of(ptr);
+
+	if (slab_owner_block_start(s, ptr, tp_bin(s->bin_tpoff)->tag))
+		return hk_classes[s->class_idx].size;
+	return 0;
+}
+
+/*
+ * realloc's first question, inlined into it: the usable size of ptr if it
+ * is a slab block this thread owns (the registry byte and free's one
+ * test), else 0, and then hk_realloc_usable_size() answers. Most calls of
+ * a program that grows a buffer by small appends find the block large
+ * enough, and stay on this path: no call, no out parameter.
+ */
+static __fastpath_inline size_t hk_own_size(const void *ptr)
+{
+	if (unlikely(registry_lookup_is_not((uintptr_t)ptr, REG_SUPERSLAB)))
+		return 0;
+	return core_own_block_size(ptr);
+}
+
+/*
  * realloc's new block of size bytes for one of old bytes: a block grown
  * past HEAP_REALLOC_MAX (32 KiB, mm/boxes.h) goes to Large, which grows it
  * in place the next time, where Mid's big classes would copy it again.
@@ -71,7 +104,7 @@ static inline void *hk_alloc_grown(size_t size, size_t old)
 	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_MAX)
 		size = old + old / 4;
 	if (size > old && size > HEAP_REALLOC_MAX)
-		return core_alloc_large(size);
+		return core_alloc_grown(size);
 	return hk_alloc(size);
 }
 

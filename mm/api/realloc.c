@@ -5,14 +5,16 @@
 #include <string.h>
 #include "api.h"
 
-__export void *hak_realloc(void *ptr, size_t size)
+/*
+ * Everything but a block of this thread that stays where it is; ptr is
+ * not NULL, caller is the program's return address.
+ */
+static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 {
 	enum hk_realloc_way way;
 	size_t old;
 	void *p;
 
-	if (!ptr)
-		return hak_malloc(size);
 	if (size == 0) {
 		/* glibc frees and returns NULL. */
 		api_free(ptr);
@@ -22,7 +24,7 @@ __export void *hak_realloc(void *ptr, size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	old = hk_realloc_usable_size(ptr, size, __builtin_return_address(0), &way);
+	old = hk_realloc_usable_size(ptr, size, caller, &way);
 	if (unlikely(!old)) {
 		/* Not ours: the guard recorded it; leave it alone. */
 		hk_set_errno(EINVAL);
@@ -30,7 +32,7 @@ __export void *hak_realloc(void *ptr, size_t size)
 	}
 	/* Under Valgrind a sampled realloc would not be announced: no sampling. */
 	if (!vg_running() && prof_tick(size))
-		return prof_realloc(ptr, size, old, __builtin_return_address(0));
+		return prof_realloc(ptr, size, old, caller);
 	/*
 	 * Memcheck knows the block by the size asked, which hakmem does not
 	 * keep: under Valgrind (CONFIG_VALGRIND) realloc always moves, as
@@ -55,6 +57,29 @@ __export void *hak_realloc(void *ptr, size_t size)
 	memcpy(p, ptr, old < size ? old : size);
 	api_free(ptr);
 	return p;
+}
+
+__export void *hak_realloc(void *ptr, size_t size)
+{
+	size_t n;
+
+	if (!ptr)
+		return hak_malloc(size);
+	/*
+	 * The common call: a slab block of this thread that holds size bytes
+	 * and stays at most half empty (as hk_realloc_usable_size() decides)
+	 * is kept, after free's one test and no call. Size 0 and sizes past
+	 * HK_MAX_REQUEST never pass (n / 2 is at least 8).
+	 */
+	n = hk_own_size(ptr);
+	if (likely(n) && size <= n && size >= n / 2 && !vg_running()) {
+		if (unlikely(prof_tick(size)))
+			return prof_realloc(ptr, size, n, __builtin_return_address(0));
+		/* A sampled block resized in place leaves the profile. */
+		prof_free_block(ptr);
+		return ptr;
+	}
+	return realloc_slow(ptr, size, __builtin_return_address(0));
 }
 HK_EXPORT_AS(realloc, hak_realloc);
 

@@ -24,6 +24,32 @@ BUILD_BUG_ON(HK_CLASS_ARRAY * sizeof(struct bin) > UINT16_MAX);
 /* Finer first classes are looked up in hk_class_small[]. */
 BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
 
+/*
+ * CONFIG_HEAP_STRIDE_PAD: the blocks of a class of 1 KiB or more whose size
+ * is a multiple of 256 (a multiple of four lines: the same offset of every
+ * block in a quarter of the L1 sets or fewer) lie HEAP_STRIDE_PAD bytes more
+ * apart, an odd number of lines, if its slabs hold 8 blocks or more that
+ * way and have no colours (mm/mid's big classes place theirs). Within a
+ * slab the blocks then reach as many sets as it holds blocks; so that
+ * the slabs of a class do not all start on the same set, the lines left
+ * at the end of the slab become its colours (slab_colour(), at most
+ * HEAP_STRIDE_COLOURS: one per set).
+ */
+#define HEAP_STRIDE_PAD		64
+#define HEAP_STRIDE_COLOURS	64
+
+static void class_pad(struct size_class *c)
+{
+	size_t bytes = (size_t)c->span << SLOT_SHIFT, stride = c->size + HEAP_STRIDE_PAD, tail;
+
+	if (!IS_ENABLED(CONFIG_HEAP_STRIDE_PAD) || c->size < 1024 || c->size % 256 ||
+	    c->colours > 1 || bytes / stride < 8)
+		return;
+	c->pad = HEAP_STRIDE_PAD >> 4;
+	tail = (bytes - bytes / stride * stride) / HEAP_COLOUR_STEP;
+	c->colours = (uint8_t)(tail + 1 > HEAP_STRIDE_COLOURS ? HEAP_STRIDE_COLOURS : tail + 1);
+}
+
 static unsigned int class_first_fit(size_t size)
 {
 	unsigned int i;
@@ -86,7 +112,8 @@ void heap_classes_init(void)
 		HK_ASSERT(c->size <= SMALL_LOOKUP_MAX || c->size % (1 << COARSE_LOOKUP_SHIFT) == 0);
 		/* The block-start test is exact for sizes below 2^31 (heap.h). */
 		HK_ASSERT(c->size < (1U << 31));
-		c->start_mul = slab_start_mul(c->size);
+		class_pad(c);
+		c->start_mul = slab_start_mul(class_stride(c));
 		/*
 		 * A bin holds about 128 KiB: 8 to 128 blocks (up to 256 KiB
 		 * for the classes up to 32 KiB), at least two refills' worth. Fewer

@@ -210,11 +210,11 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->kind = SLAB_BLOCKS;
 	s->class_idx = (uint8_t)cls;
 	s->span = c->span;
-	s->block_size = c->size;
+	s->block_size = class_stride(c);
 	/* The blocks leave room for the class's colours. */
 	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) -
 				  (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP) /
-				 c->size);
+				 s->block_size);
 	s->bump = slab_start(s) + slab_colour(s, c);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
@@ -227,7 +227,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	 * unused bytes at the end of the slab.
 	 */
 	s->start_mul = c->start_mul;
-	s->start_limit = slab_start_limit(c->size, s->capacity);
+	s->start_limit = slab_start_limit(s->block_size, s->capacity);
 	s->dfkey = dfkey_of_slab();
 	s->bin_tpoff = heap_bin_tpoff(cls);
 	/*
@@ -1334,7 +1334,7 @@ static void heap_check_slab(struct heap *h, struct slab *s, unsigned int cls)
 	uint32_t nfree = 0;
 
 	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
-	HK_ASSERT(s->block_size == hk_classes[cls].size && s->span == hk_classes[cls].span);
+	HK_ASSERT(s->block_size == class_stride(&hk_classes[cls]) && s->span == hk_classes[cls].span);
 	HK_ASSERT(s->used <= s->capacity && s->uncarved <= s->capacity - s->used);
 	for (q = s->local_free; q; q = fl_next(q)) {
 		HK_ASSERT(slab_block_head(q) == s && slab_is_block_start(s, q));

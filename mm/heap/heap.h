@@ -79,9 +79,18 @@ struct size_class {
 	uint8_t span;			/* slots per slab */
 	uint8_t colours;		/* block offsets a slab may start at (HEAP_COLOUR_STEP apart), 1 = none */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
+	uint8_t pad;			/* stride - size, in 16-byte units (CONFIG_HEAP_STRIDE_PAD) */
 	struct ss_pool *pool;		/* where its slabs come from */
-	uint64_t start_mul;		/* block-start check: slab_start_mul(size) */
+	uint64_t start_mul;		/* block-start check: slab_start_mul(class_stride()) */
 };
+
+/* Bytes from one block of class c to the next in a slab (CONFIG_HEAP_STRIDE_PAD). */
+static __always_inline uint32_t class_stride(const struct size_class *c)
+{
+	if (!IS_ENABLED(CONFIG_HEAP_STRIDE_PAD))
+		return c->size;
+	return c->size + ((uint32_t)c->pad << 4);
+}
 
 struct heap;
 

@@ -630,6 +630,22 @@ BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
 #define LARGE_REUSE_UP		2
 #define LARGE_REUSE_DOWN	(1 << LARGE_CLASS_BITS)
 
+/*
+ * A block realloc moves because it grew (large_alloc_grown()) takes a
+ * cached block of up to one doubling above its class, as it is: it is a
+ * buffer that grows, which realloc then grows into without a call
+ * (hk_realloc_usable_size() keeps a block at most half empty where it
+ * is), and the cached block's pages are committed already. Its mapping
+ * has as much room when it is new (LARGE_EXACT_ROOM). Without this, a
+ * program that grows strings by small appends past 32 KiB freed them in
+ * the classes they reached (56-80 KiB) while every new one asked for the
+ * first class (40 KiB): the big ones stayed cached until the limit
+ * evicted them (an madvise each) and the new ones faulted their pages in
+ * again (bench_strbuild: 3908 page faults, 766 with this;
+ * Documentation/benchmarks.md).
+ */
+#define LARGE_REUSE_UP_GROWN	(1 << LARGE_CLASS_BITS)
+
 /* The bins' bitmaps are 64-bit words. */
 BUILD_BUG_ON(LARGE_NR_CLASSES > 64);
 
@@ -1004,16 +1020,16 @@ static void large_cache_split(struct large_cache *c, struct large_hdr *h, size_t
  * Take a cached block for a request of size bytes (a class size): the
  * newest of its class, else of the nearest larger class, else of the
  * nearest smaller class within LARGE_REUSE_DOWN (then h->size < size:
- * the caller grows it). A larger block is taken as it is within
- * LARGE_REUSE_UP classes; beyond, only for a request of more than a
- * chunk and from classes large enough to be cut (large_cache_split).
- * NULL if there is none.
+ * the caller grows it). A larger block is taken as it is within reuse_up
+ * classes (LARGE_REUSE_UP, or LARGE_REUSE_UP_GROWN); beyond, only for a
+ * request of more than a chunk and from classes large enough to be cut
+ * (large_cache_split). NULL if there is none.
  */
-static struct large_hdr *large_cache_get(size_t size)
+static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL, *h = NULL;
-	uint64_t want = (2ULL << LARGE_REUSE_UP) - 1, up, down;
+	uint64_t want = (2ULL << reuse_up) - 1, up, down;
 	unsigned int cls, lo, i;
 
 	if (unlikely(size > LARGE_CLASS_MAX))
@@ -1253,12 +1269,15 @@ static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *ma
 
 #else /* !CONFIG_LARGE_CACHE */
 
+#define LARGE_REUSE_UP		0
+#define LARGE_REUSE_UP_GROWN	0
+
 static inline size_t large_live_add(size_t delta)
 {
 	return 0;
 }
 
-static inline struct large_hdr *large_cache_get(size_t size)
+static inline struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
 {
 	return NULL;
 }
@@ -1682,7 +1701,7 @@ static void *large_map_new(size_t size, size_t need, size_t align)
  * block from the cache is cleared, so a large calloc touches no page it
  * does not have to.
  */
-static void *large_alloc_common(size_t size, size_t align, int zero)
+static void *large_alloc_common(size_t size, size_t align, int zero, unsigned int reuse_up)
 {
 	struct large_hdr *h;
 	size_t bsize;
@@ -1700,7 +1719,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 		return NULL;
 
 	if (likely(align == HK_MIN_ALIGN)) {
-		h = large_cache_get(bsize);
+		h = large_cache_get(bsize, reuse_up);
 		if (h && unlikely(h->size < bsize))
 			h = large_reuse_grow(h, bsize);
 		if (h) {
@@ -1724,12 +1743,17 @@ static void *large_alloc_common(size_t size, size_t align, int zero)
 
 void *large_alloc(size_t size, size_t align)
 {
-	return large_alloc_common(size, align, 0);
+	return large_alloc_common(size, align, 0, LARGE_REUSE_UP);
+}
+
+void *large_alloc_grown(size_t size)
+{
+	return large_alloc_common(size, HK_MIN_ALIGN, 0, LARGE_REUSE_UP_GROWN);
 }
 
 void *large_calloc(size_t size)
 {
-	return large_alloc_common(size, HK_MIN_ALIGN, 1);
+	return large_alloc_common(size, HK_MIN_ALIGN, 1, LARGE_REUSE_UP);
 }
 
 /* Not the start of a live block: a double free, or a pointer we never gave out. */

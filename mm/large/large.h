@@ -11,6 +11,12 @@
 
 /* Allocate size bytes aligned to align (any power of two >= 16). */
 void *large_alloc(size_t size, size_t align);
+/*
+ * Allocate size bytes for a block that realloc moves because it grew:
+ * the cache may hand out a block up to twice the size, for it to grow
+ * into in place.
+ */
+void *large_alloc_grown(size_t size);
 /* Allocate size zeroed bytes; clears only memory that is not zero already. */
 void *large_calloc(size_t size);
 

@@ -93,7 +93,7 @@ struct slab {
 	struct slab *next;		/* owner's partial list */
 	struct slab *prev;		/* owner's partial list */
 	uint32_t capacity;		/* blocks in the slab */
-	uint32_t block_size;		/* bytes per block */
+	uint32_t block_size;		/* bytes from one block to the next (class_stride()) */
 	uint32_t uncarved;		/* blocks not yet carved from bump */
 } __aligned(L1_CACHE_BYTES);
 

@@ -313,7 +313,9 @@ END_TEST
  * from below the slab's start; the class-wide multiplier with the limit of
  * a slab as long as the 32-bit offsets tests divisibility alone. The
  * slab's base sits at the top of a 4 GiB window, so that the offsets
- * wrap in 32 bits as they do for the slabs at the end of a window.
+ * wrap in 32 bits as they do for the slabs at the end of a window. The
+ * blocks lie class_stride() apart (the size, or more with
+ * CONFIG_HEAP_STRIDE_PAD).
  */
 START_TEST(test_block_start_check)
 {
@@ -322,7 +324,7 @@ START_TEST(test_block_start_check)
 
 	classes_setup();
 	for (i = 0; i < HK_NR_CLASSES; i++) {
-		uint32_t size = hk_classes[i].size;
+		uint32_t size = class_stride(&hk_classes[i]);
 		uint32_t span = (uint32_t)hk_classes[i].span << SLOT_SHIFT;
 		uint32_t cap = span / size;
 		uint32_t base = (uint32_t)(0x100000000ULL - 4 * (uint64_t)span);
@@ -374,7 +376,7 @@ START_TEST(test_block_start_owner_tag)
 	classes_setup();
 	ck_assert_uint_ge(SLAB_NR_TAGS, 8);
 	for (i = 0; i < HK_NR_CLASSES; i++) {
-		uint32_t size = hk_classes[i].size;
+		uint32_t size = class_stride(&hk_classes[i]);
 		uint32_t span = (uint32_t)hk_classes[i].span << SLOT_SHIFT;
 		uint32_t cap = span / size;
 		uint32_t base = 0x40000000u + (uint32_t)SS_SIZE - span;
@@ -403,10 +405,10 @@ START_TEST(test_block_start_owner_tag)
 	}
 	/* Constants of class i, limit of class j, any foreign tag: rejected. */
 	for (i = 0; i < HK_NR_CLASSES; i++) {
-		uint32_t size = hk_classes[i].size;
+		uint32_t size = class_stride(&hk_classes[i]);
 
 		for (j = 0; j < HK_NR_CLASSES; j++) {
-			uint32_t sz = hk_classes[j].size;
+			uint32_t sz = class_stride(&hk_classes[j]);
 			uint32_t cap = ((uint32_t)hk_classes[j].span << SLOT_SHIFT) / sz;
 			struct slab s = {
 				.tbase = 0x40000000u + SLAB_TAG_NONE,
@@ -424,6 +426,41 @@ START_TEST(test_block_start_owner_tag)
 	}
 }
 END_TEST
+
+#ifdef CONFIG_HEAP_STRIDE_PAD
+/*
+ * CONFIG_HEAP_STRIDE_PAD: 64 blocks of 1 KiB allocated one after the other
+ * put their first lines in at least 32 of the 64 sets of a 32 KiB, 8-way
+ * L1 (a class size apart, they use 4), their usable size is still the
+ * class size, and aligned requests of a padded class's size are aligned.
+ */
+START_TEST(test_stride_pad_spreads_sets)
+{
+	size_t usable = hk_classes[size_to_class(1024)].size;
+	uint64_t sets = 0;
+	void *p[64], *q;
+	size_t align;
+	unsigned int i;
+
+	for (i = 0; i < 64; i++) {
+		p[i] = hak_malloc(1024);
+		ck_assert_ptr_nonnull(p[i]);
+		ck_assert_uint_eq(hak_malloc_usable_size(p[i]), usable);
+		sets |= 1ULL << (((uintptr_t)p[i] >> 6) & 63);
+	}
+	ck_assert_msg(__builtin_popcountll(sets) >= 32, "64 blocks of 1 KiB in %d L1 sets",
+		      __builtin_popcountll(sets));
+	for (align = 16; align <= 4096; align *= 2) {
+		ck_assert_int_eq(hak_posix_memalign(&q, align, 1024), 0);
+		ck_assert_uint_eq((uintptr_t)q % align, 0);
+		ck_assert_uint_ge(hak_malloc_usable_size(q), 1024);
+		hak_free(q);
+	}
+	for (i = 0; i < 64; i++)
+		hak_free(p[i]);
+}
+END_TEST
+#endif
 
 #endif /* HK_NR_CLASSES */
 
@@ -480,6 +517,9 @@ static Suite *classes_suite(void)
 #endif
 	tcase_add_test(tc, test_block_start_check);
 	tcase_add_test(tc, test_block_start_owner_tag);
+#ifdef CONFIG_HEAP_STRIDE_PAD
+	tcase_add_test(tc, test_stride_pad_spreads_sets);
+#endif
 #endif
 	tcase_add_test(tc, test_routing);
 	suite_add_tcase(s, tc);

@@ -52,7 +52,8 @@ START_TEST(test_slab_fast_path_fields)
 	 */
 	ck_assert_int_eq(heap_init(), 0);
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
-		uint32_t size = hk_classes[cls].size, off, colour;
+		/* Blocks lie a stride apart (more than size: CONFIG_HEAP_STRIDE_PAD). */
+		uint32_t size = hk_classes[cls].size, stride = class_stride(&hk_classes[cls]), off, colour;
 		void *p = hak_malloc(size);
 		struct slab *s, *head;
 		size_t span;
@@ -76,11 +77,11 @@ START_TEST(test_slab_fast_path_fields)
 		start = slab_start(head);
 		/* A coloured slab's first block is past its first byte. */
 		colour = (uint32_t)(slab_first_block(head) - start);
-		ck_assert_uint_le((size_t)colour + (size_t)head->capacity * size, span);
+		ck_assert_uint_le((size_t)colour + (size_t)head->capacity * stride, span);
 		/* Every byte of the span, through the slot's own record. */
 		for (off = 0; off < span; off++) {
-			int want = off >= colour && (off - colour) % size == 0 &&
-				   (off - colour) / size < head->capacity;
+			int want = off >= colour && (off - colour) % stride == 0 &&
+				   (off - colour) / stride < head->capacity;
 
 			if (slab_owner_block_start(slab_of(start + off), start + off,
 						   hk_tls.bins[cls].tag) != want ||
@@ -315,7 +316,7 @@ START_TEST(test_slabs_retire)
 	}
 	s = slab_block_head(v[0]);
 	ck_assert_uint_eq(s->class_idx, cls);
-	ck_assert_uint_eq(s->block_size, hk_classes[cls].size);
+	ck_assert_uint_eq(s->block_size, class_stride(&hk_classes[cls]));
 	ck_assert_ptr_eq(s->owner, hk_tls.heap);
 	for (i = 0; i < N; i++)
 		hak_free(v[i]);

@@ -228,6 +228,57 @@ START_TEST(test_large_grow_cached)
 END_TEST
 
 /*
+ * A block realloc moves into Large because it grew takes a cached block up
+ * to one doubling larger, as it is, and grows into it without a call; a
+ * malloc of the same size takes at most two classes larger. The pattern
+ * of strings built by small appends (tools/bench/bench_strbuild): they
+ * are freed in the classes they reached and each new one asks for the
+ * first; before, the new ones were mapped (and faulted) anew while the
+ * freed ones waited in the cache to be evicted.
+ */
+START_TEST(test_large_grown_takes_larger)
+{
+	size_t half = HEAP_REALLOC_MAX / 2, big = 60000, k;
+	char *a, *b, *c;
+
+	if (!HK_NR_CLASSES)
+		return;
+	hak_malloc_trim(0);
+	/* A string grown past the slabs, then to the 64 KiB class (header in). */
+	a = hak_malloc(half);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 'a', half);
+	a = hak_realloc(a, HEAP_REALLOC_MAX + 1);
+	ck_assert_ptr_nonnull(a);
+	a = hak_realloc(a, big);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 'a', big);
+	hak_free(a);
+	/* A malloc of the first class does not take it (three classes up). */
+	c = hak_malloc(HEAP_MAX_SIZE + 1 > HEAP_REALLOC_MAX + 1 ? HEAP_MAX_SIZE + 1 :
+		       HEAP_REALLOC_MAX + 1);
+	ck_assert_ptr_nonnull(c);
+	if (HEAP_MAX_SIZE + 1 + LARGE_HDR <= 40960)
+		ck_assert_ptr_ne(c, a);
+	/* The next string grown past the slabs does, with its contents. */
+	b = hak_malloc(half);
+	ck_assert_ptr_nonnull(b);
+	for (k = 0; k < half; k++)
+		b[k] = (char)(k * 13);
+	b = hak_realloc(b, HEAP_REALLOC_MAX + 1);
+	ck_assert_ptr_eq(b, a);
+	ck_assert_uint_ge(hak_malloc_usable_size(b), big);
+	for (k = 0; k < half; k++)
+		ck_assert_int_eq(b[k], (char)(k * 13));
+	/* It grows in place. */
+	ck_assert_ptr_eq(hak_realloc(b, big), a);
+	hak_free(b);
+	hak_free(c);
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
  * Neighbouring cached blocks coalesce: two blocks of 8 MiB mapped next to
  * each other and freed (in either order) serve a 16 MiB request as one
  * block, in place and committed, instead of one of them being grown with
@@ -976,6 +1027,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_buffers_reused);
 	tcase_add_test(tc, test_large_cut);
 	tcase_add_test(tc, test_large_grow_cached);
+	tcase_add_test(tc, test_large_grown_takes_larger);
 	tcase_add_test(tc, test_large_coalesce);
 	if (LARGE_CACHE_COUNTS_EXACT)
 		tcase_add_test(tc, test_large_cache_many);
