@@ -231,6 +231,15 @@ int hk_trim(size_t pad)
 	return done;
 }
 
+void core_slabs_grew(void)
+{
+	const struct hk_box *b;
+
+	for_each_box(b)
+		if (b->slabs_grew)
+			b->slabs_grew();
+}
+
 /*
  * Called by os_map_aligned() when the kernel refuses a mapping: what the
  * boxes cache (Large's reserve and cache) first, then the calling

@@ -93,7 +93,7 @@ int hk_trim(size_t pad);
 /* ------------------------------------------------------------------ */
 
 #define HK_USAGE_BOXES		5	/* most boxes reported */
-#define HK_USAGE_CLASSES	64	/* most size classes reported */
+#define HK_USAGE_CLASSES	128	/* most size classes reported */
 
 /* One box: bytes in blocks the program holds, and in free blocks. */
 struct hk_box_usage {

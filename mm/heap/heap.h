@@ -64,9 +64,10 @@ static inline unsigned int heap_nr_classes(void)
 
 /*
  * Requests up to SMALL_LOOKUP_MAX map through a 16-byte-step table (every
- * class up to there is a multiple of 16 B).
+ * class up to there is a multiple of 16 B): up to 1 KiB, or 2 KiB with
+ * Mid's finer classes (MID_FINE_MAX, mid/mid.h).
  */
-#define SMALL_LOOKUP_MAX	(HEAP_MAX_SIZE < 1024 ? HEAP_MAX_SIZE : 1024)
+#define SMALL_LOOKUP_MAX	(HEAP_MAX_SIZE < MID_FINE_MAX ? HEAP_MAX_SIZE : MID_FINE_MAX)
 #define SMALL_LOOKUP_SHIFT	4
 /* Above it, through a 256-byte-step table; classes there are 256-multiples. */
 #define COARSE_LOOKUP_SHIFT	8

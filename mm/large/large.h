@@ -39,6 +39,12 @@ int large_trim(void);
  */
 int large_reclaim(void);
 
+/*
+ * The slabs committed new memory (the box's slabs_grew hook): the cache
+ * shrinks to its limit, which counts the slabs in use.
+ */
+void large_slabs_grew(void);
+
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 

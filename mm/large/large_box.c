@@ -28,5 +28,6 @@ HK_BOX(large) = {
 	.stat_alloc	= -1,
 	.trim		= large_trim,
 	.reclaim	= large_reclaim,
+	.slabs_grew	= IS_ENABLED(CONFIG_LARGE_CACHE) ? large_slabs_grew : NULL,
 	.stats_report	= IS_ENABLED(CONFIG_STATS) ? large_stats_report : NULL,
 };

@@ -75,14 +75,18 @@ static void mid_classes_init(struct size_class *c)
 	if (MID_BASE_SHIFT == TINY_MIN_SHIFT)
 		c[n++].size = 1u << TINY_MIN_SHIFT;
 	for (d = MID_BASE_SHIFT; d < MID_TOP_SHIFT && (1ul << d) < MID_MAX_SIZE; d++) {
-		unsigned int steps = MID_STEPS(d);
+		unsigned int steps = MID_STEPS(d);	/* MID_PER_AT(d), or fewer below 128 B */
 		uint32_t step = (1u << d) / steps;
 
 		for (j = 1; j <= steps; j++) {
 			uint32_t size = (1u << d) + j * step;
 
-			/* Above 1 KiB every class is a multiple of 256 B. */
-			size = size > 1024 ? ALIGN_UP(size, 256u) : ALIGN_UP(size, 16u);
+			/*
+			 * Above SMALL_LOOKUP_MAX (1 KiB, or 2 KiB with more
+			 * than four classes per power of two) every class is
+			 * a multiple of 256 B.
+			 */
+			size = size > SMALL_LOOKUP_MAX ? ALIGN_UP(size, 256u) : ALIGN_UP(size, 16u);
 			if (size >= MID_MAX_SIZE)
 				break;
 			c[n++].size = size;

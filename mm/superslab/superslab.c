@@ -330,11 +330,15 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 		s->state = SLOT_ACTIVE;
 	}
 	ss_note_active(a_fetch_add(&ss_active_slots, (unsigned long)nr, A_RELAXED) + nr);
-	if (unlikely(fresh && a_load(&ss_dirty_slots, A_RELAXED) > ss_dirty_budget()) &&
+	if (!fresh)
+		return;
+	if (unlikely(a_load(&ss_dirty_slots, A_RELAXED) > ss_dirty_budget()) &&
 	    !a_swap(&ss_purging, 1, A_ACQUIRE)) {
 		ss_purge_excess();
 		a_store(&ss_purging, 0, A_RELEASE);
 	}
+	/* The footprint grew: the Large cache's bound counts it. */
+	core_slabs_grew();
 }
 
 /* Give back slots claimed but not taken. */

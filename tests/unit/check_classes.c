@@ -184,11 +184,15 @@ END_TEST
 #endif
 
 /*
- * Mid: with k = CONFIG_MID_CLASSES_PER_DOUBLING classes per power of two,
- * a request gets at most 1/k of its size extra (25% with the default 4,
- * 100% with power-of-two classes), plus the rounding of the class to a
- * multiple of 256 B: consecutive classes of the doubling 2^d are 2^d / k
- * apart and every request is above 2^d.
+ * Mid: with k = CONFIG_MID_CLASSES_PER_DOUBLING classes per power of two
+ * (at most MID_BIG_PER_DOUBLING_MAX above 32 KiB), a request gets at most
+ * 1/k of its size extra (12.5% with 8, 25% with 4, 100% with power-of-two
+ * classes), plus the rounding of the class: to 16 B up to
+ * SMALL_LOOKUP_MAX (2 KiB with more than four classes per power of two),
+ * to 256 B above. Consecutive classes of the doubling 2^d are 2^d / k
+ * apart and every request is above 2^d. With k above 4, a class between
+ * 1 and 2 KiB rounded up to 256 B would be up to 1/k + 256 B above the
+ * request (1032 B: 1280 B, not 1152 B), or the same as the class before.
  */
 #ifdef CONFIG_MID
 START_TEST(test_mid_waste_bounded)
@@ -198,10 +202,12 @@ START_TEST(test_mid_waste_bounded)
 	classes_setup();
 	for (size = TINY_MAX_SIZE + 1; size <= HEAP_MAX_SIZE; size += 7) {
 		unsigned int c = size_to_class(size);
+		size_t k = size > 32768 ? MID_PER_AT(MID_SMALL_MAX_SHIFT) : MID_PER_DOUBLING;
+		size_t round = hk_classes[c].size <= SMALL_LOOKUP_MAX ? 16 : 256;
 
 		if (c < MID_FIRST_CLASS)
 			continue;
-		ck_assert_msg(hk_classes[c].size < size + size / CONFIG_MID_CLASSES_PER_DOUBLING + 256,
+		ck_assert_msg(hk_classes[c].size < size + size / k + round,
 			      "size %zu -> class of %u (%d classes per doubling)", size,
 			      hk_classes[c].size, CONFIG_MID_CLASSES_PER_DOUBLING);
 	}

@@ -593,6 +593,39 @@ START_TEST(test_large_cache_yields_to_slabs)
 	hak_malloc_trim(0);
 }
 END_TEST
+
+/*
+ * The same without a large request after the slabs grew: the slabs'
+ * claims of new memory make the cache keep its limit (large_slabs_grew()).
+ * Before, the limit was kept only at large frees and misses, and a
+ * program that freed its big buffers and then grew its slabs held both
+ * at its peak (sqlite3: 5.2 MB cached at the peak of its RSS, which was
+ * 1.4 MB higher than with the cache off).
+ */
+START_TEST(test_large_cache_yields_to_slab_growth)
+{
+	enum { BIG = 8 << 20, SLABS = 12 << 20, PIECE = 4096 };
+	static void *v[SLABS / PIECE];
+	size_t big = LSZ(BIG), i;
+	void *b;
+
+	if (!HK_NR_CLASSES)
+		return;		/* no slabs to take the memory */
+	hak_malloc_trim(0);
+	b = hak_malloc(big);
+	ck_assert_ptr_nonnull(b);
+	hak_free(b);
+	ck_assert_uint_ge(large_cached_bytes(), big);
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		v[i] = hak_malloc(PIECE);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	ck_assert_uint_lt(large_cached_bytes(), big);
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+}
+END_TEST
 #endif /* CONFIG_LARGE_CACHE */
 
 #if defined(CONFIG_LARGE_HUGEPAGES) && !defined(HK_TEST_EMULATED)
@@ -1024,6 +1057,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_decay);
 	tcase_add_test(tc, test_large_reused_within_window);
 	tcase_add_test(tc, test_large_cache_yields_to_slabs);
+	tcase_add_test(tc, test_large_cache_yields_to_slab_growth);
 	tcase_add_test(tc, test_large_buffers_reused);
 	tcase_add_test(tc, test_large_cut);
 	tcase_add_test(tc, test_large_grow_cached);
