@@ -362,10 +362,11 @@ static void ss_unclaim(struct superslab *ss, unsigned int idx, unsigned int nr)
 static void ss_hint_rewind(struct superslab *ss)
 {
 	struct ss_pool *pool = ss->pool;
-	struct superslab *hint = a_load(&pool->hint, A_RELAXED);
+	/* Acquire: hint->seq was written before the hint was stored (release). */
+	struct superslab *hint = a_load(&pool->hint, A_ACQUIRE);
 
 	if (!hint || ss->seq > hint->seq)
-		a_store(&pool->hint, ss, A_RELAXED);
+		a_store(&pool->hint, ss, A_RELEASE);
 }
 
 /*
@@ -384,7 +385,7 @@ static struct superslab *ss_claim_existing(struct ss_pool *pool, unsigned int nr
 					   enum ss_claim_mode mode, int *idx)
 {
 	struct superslab *head = a_load(&pool->head, A_ACQUIRE);
-	struct superslab *hint = a_load(&pool->hint, A_RELAXED);
+	struct superslab *hint = a_load(&pool->hint, A_ACQUIRE);
 	struct superslab *ss, *found = NULL;
 	unsigned long visits = 0;
 
@@ -408,7 +409,7 @@ static struct superslab *ss_claim_existing(struct ss_pool *pool, unsigned int nr
 	}
 out:
 	if (found && found != hint)
-		a_store(&pool->hint, found, A_RELAXED);
+		a_store(&pool->hint, found, A_RELEASE);
 	a_fetch_add(&pool->claim_visits, visits, A_RELAXED);
 	return found;
 }
@@ -469,7 +470,7 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 			ss->next = pool->head;
 			a_store(&pool->head, ss, A_RELEASE);
 			/* The next claims start in the new SuperSlab. */
-			a_store(&pool->hint, ss, A_RELAXED);
+			a_store(&pool->hint, ss, A_RELEASE);
 			pool->nr_superslabs++;
 			if (IS_ENABLED(CONFIG_SUPERSLAB_LOCKFREE))
 				hk_unlock(&pool->lock);

@@ -145,7 +145,7 @@ BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT
 struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
 	struct superslab *head;		/* atomic: newest SuperSlab first */
-	struct superslab *hint;		/* atomic: where claims look first (the last claim's, or an earlier release's) */
+	struct superslab *hint;		/* atomic (release/acquire): where claims look first (the last claim's, or an earlier release's) */
 	unsigned long claim_visits;	/* atomic: SuperSlabs looked at by claims (tests, statistics) */
 	unsigned long hdr_unmapped;	/* bytes of header slots unmapped (pool lock; tests) */
 	unsigned long nr_superslabs;	/* SuperSlabs mapped */
