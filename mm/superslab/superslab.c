@@ -354,7 +354,7 @@ static void ss_unclaim(struct superslab *ss, unsigned int idx, unsigned int nr)
  * in the same order, written one batch ago, where next fit alone went on
  * from where the last claim stopped and handed out the slots idle the
  * longest, written a whole footprint ago (bench_batch 16384: 67% of the
- * blocks reused after more than 24 MiB of other writes, against 27% with
+ * blocks reused after more than 24 MiB of other writes, against 34% with
  * the rewind; Documentation/benchmarks.md, "fifth session"). The walk
  * from the hint still goes round the list once, so a claim visits no more
  * SuperSlabs than before; the hint moves back at most once per release.
