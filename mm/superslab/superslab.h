@@ -104,6 +104,7 @@ struct superslab {
 	unsigned long dirty_mask;	/* atomic: bit i = free slot i still committed */
 	unsigned long unmapped_mask;	/* atomic: bit i = free slot i is not mapped (SLOT_UNMAPPED) */
 	unsigned long hdr_trimmed;	/* slot 0's pages around the header unmapped (pool lock) */
+	unsigned long seq;		/* SuperSlabs of the pool mapped before it: higher is nearer the list's head */
 	struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0 unused) */
 };
 
@@ -144,7 +145,7 @@ BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT
 struct ss_pool {
 	struct hk_lock lock;		/* list growth; every claim if !LOCKFREE */
 	struct superslab *head;		/* atomic: newest SuperSlab first */
-	struct superslab *hint;		/* atomic: where the last claim succeeded; claims look there first */
+	struct superslab *hint;		/* atomic (release/acquire): where claims look first (the last claim's, or an earlier release's) */
 	unsigned long claim_visits;	/* atomic: SuperSlabs looked at by claims (tests, statistics) */
 	unsigned long hdr_unmapped;	/* bytes of header slots unmapped (pool lock; tests) */
 	unsigned long nr_superslabs;	/* SuperSlabs mapped */
