@@ -558,6 +558,29 @@ START_TEST(test_large_reused_within_window)
 }
 END_TEST
 /*
+ * Cache a freed 8 MiB block, then take 12 MiB of 4 KiB slab blocks into
+ * v (n entries); returns the cached block's size.
+ */
+enum { YIELD_BIG = 8 << 20, YIELD_SLABS = 12 << 20, YIELD_PIECE = 4096 };
+
+static size_t cache_big_then_grow_slabs(void **v, size_t n)
+{
+	size_t big = LSZ(YIELD_BIG), i;
+	void *b;
+
+	hak_malloc_trim(0);
+	b = hak_malloc(big);
+	ck_assert_ptr_nonnull(b);
+	hak_free(b);
+	ck_assert_uint_ge(large_cached_bytes(), big);
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(YIELD_PIECE);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	return big;
+}
+
+/*
  * A freed large block stays cached while the process uses less than its
  * recent peak; once slabs took that memory, the next new large mapping
  * makes the cache give the block back instead of holding it on top (the
@@ -567,22 +590,13 @@ END_TEST
  */
 START_TEST(test_large_cache_yields_to_slabs)
 {
-	enum { BIG = 8 << 20, SLABS = 12 << 20, PIECE = 4096 };
-	static void *v[SLABS / PIECE];
-	size_t big = LSZ(BIG), i;
-	void *b, *p;
+	static void *v[YIELD_SLABS / YIELD_PIECE];
+	size_t big, i;
+	void *p;
 
 	if (!HK_NR_CLASSES)
 		return;		/* no slabs to take the memory */
-	hak_malloc_trim(0);
-	b = hak_malloc(big);
-	ck_assert_ptr_nonnull(b);
-	hak_free(b);
-	ck_assert_uint_ge(large_cached_bytes(), big);
-	for (i = 0; i < ARRAY_SIZE(v); i++) {
-		v[i] = hak_malloc(PIECE);
-		ck_assert_ptr_nonnull(v[i]);
-	}
+	big = cache_big_then_grow_slabs(v, ARRAY_SIZE(v));
 	/* Far below the cached block's class: not served by it. */
 	p = hak_malloc(HEAP_MAX_SIZE + 4096);
 	ck_assert_ptr_nonnull(p);
@@ -604,22 +618,12 @@ END_TEST
  */
 START_TEST(test_large_cache_yields_to_slab_growth)
 {
-	enum { BIG = 8 << 20, SLABS = 12 << 20, PIECE = 4096 };
-	static void *v[SLABS / PIECE];
-	size_t big = LSZ(BIG), i;
-	void *b;
+	static void *v[YIELD_SLABS / YIELD_PIECE];
+	size_t big, i;
 
 	if (!HK_NR_CLASSES)
 		return;		/* no slabs to take the memory */
-	hak_malloc_trim(0);
-	b = hak_malloc(big);
-	ck_assert_ptr_nonnull(b);
-	hak_free(b);
-	ck_assert_uint_ge(large_cached_bytes(), big);
-	for (i = 0; i < ARRAY_SIZE(v); i++) {
-		v[i] = hak_malloc(PIECE);
-		ck_assert_ptr_nonnull(v[i]);
-	}
+	big = cache_big_then_grow_slabs(v, ARRAY_SIZE(v));
 	ck_assert_uint_lt(large_cached_bytes(), big);
 	for (i = 0; i < ARRAY_SIZE(v); i++)
 		hak_free(v[i]);
