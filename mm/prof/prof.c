@@ -884,6 +884,43 @@ size_t prof_usable_inner(const void *ptr)
 	return s->block_size - PROF_OFFSET;
 }
 
+/*
+ * An unsampled realloc of a live slab sample to size bytes, which its
+ * block holds (as hk_resize() keeps a block start: at most half empty):
+ * the block stays where it is, 16 bytes in, and so do its header and
+ * record, so that its free, usable size and next realloc still find it;
+ * the sample leaves the estimates (the record's weight becomes 0), as a
+ * free and an unsampled allocation would take it out. Before, such a
+ * realloc moved the block, and a sampled realloc (which moves a slab
+ * block into one 16 bytes larger) was followed by a second copy at the
+ * next realloc of a buffer growing in its block.
+ */
+void *prof_resize_inner(void *ptr, size_t size)
+{
+	struct prof_sample *e = prof_head_of(ptr);
+	struct slab *s;
+	size_t n;
+	int live = 0;
+
+	if (!e)
+		return NULL;
+	s = slab_of(ptr);
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	n = s->block_size - PROF_OFFSET;
+	if (size > n || size < n / 2)
+		return NULL;
+	prof_lock();
+	if (e->ptr == prof_hide(ptr)) {
+		prof_unaccount(e);
+		e->count = 0;
+		e->bytes = 0;
+		live = 1;
+	}
+	prof_unlock();
+	return live ? ptr : NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Call stacks                                                        */
 /* ------------------------------------------------------------------ */
