@@ -170,6 +170,7 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			      enum hk_realloc_way *way)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
+	size_t u;
 
 	*way = HK_REALLOC_MOVE;
 	if (likely(reg == REG_SUPERSLAB)) {
@@ -196,7 +197,18 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			return n;
 		}
 	}
-	return core_usable_size(ptr, GUARD_REALLOC, caller);
+	u = core_usable_size(ptr, GUARD_REALLOC, caller);
+	/*
+	 * A live sample of the heap profiler (mm/prof: 16 bytes into its
+	 * block, u its block's size less 16) that holds the new size as a
+	 * block start would: hk_resize() keeps it where it is (moved, and
+	 * moved again by the next realloc of a buffer growing in place,
+	 * it cost two copies a sample).
+	 */
+	if (IS_ENABLED(CONFIG_HEAP_PROFILE) && reg == REG_SUPERSLAB && u && size <= u &&
+	    size >= u / 2)
+		*way = HK_REALLOC_RESIZE;
+	return u;
 }
 
 void *hk_resize(void *ptr, size_t size)
@@ -210,6 +222,9 @@ void *hk_resize(void *ptr, size_t size)
 		/* Stay while the block is at most half empty. */
 		if (s && size <= n && size >= n / 2)
 			return ptr;
+		/* Not a block start: a live sample may stay too (mm/prof). */
+		if (!s)
+			return prof_resize_bad(ptr, size);
 		return NULL;
 	}
 	if (reg >= REG_LARGE && size > HEAP_REALLOC_MAX)

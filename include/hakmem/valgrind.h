@@ -80,6 +80,21 @@ static __always_inline void vg_defined(const void *p, size_t n)
 {
 	(void)VALGRIND_MAKE_MEM_DEFINED(p, n);
 }
+
+/*
+ * No reports from this thread until vg_quiet_end() (they nest): for code
+ * that reads memory it does not own on purpose, such as the heap
+ * profiler's walk of the program's stack.
+ */
+static __always_inline void vg_quiet_begin(void)
+{
+	VALGRIND_DISABLE_ERROR_REPORTING;
+}
+
+static __always_inline void vg_quiet_end(void)
+{
+	VALGRIND_ENABLE_ERROR_REPORTING;
+}
 #else
 static __always_inline void vg_alloc(const void *p, size_t size, int zeroed) { }
 static __always_inline void vg_free(const void *p) { }
@@ -89,6 +104,8 @@ static __always_inline void vg_close(const void *p, size_t n) { }
 static __always_inline void vg_noaccess(const void *p, size_t n) { }
 static __always_inline void vg_undefined(const void *p, size_t n) { }
 static __always_inline void vg_defined(const void *p, size_t n) { }
+static __always_inline void vg_quiet_begin(void) { }
+static __always_inline void vg_quiet_end(void) { }
 #endif
 
 #endif /* _HAKMEM_VALGRIND_H */

@@ -41,8 +41,15 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 	if (!vg_running() && way != HK_REALLOC_MOVE) {
 		p = way == HK_REALLOC_STAY ? ptr : hk_resize(ptr, size);
 		if (p) {
-			/* A sampled block resized in place leaves the profile. */
-			prof_free_block(ptr);
+			/*
+			 * A sampled Large block resized in place leaves the
+			 * profile. Large blocks stay only above
+			 * HEAP_REALLOC_MAX: below, a block that stays is a slab
+			 * block, never in the table of Large samples (a slab
+			 * sample leaves in hk_resize()), and is not looked up.
+			 */
+			if (way != HK_REALLOC_STAY || size > HEAP_REALLOC_MAX)
+				prof_free_block(ptr);
 			return p;
 		}
 	}

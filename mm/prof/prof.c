@@ -70,6 +70,7 @@
 #include <hakmem/alloc.h>
 #include <hakmem/errno.h>
 #include <hakmem/print.h>
+#include <hakmem/valgrind.h>
 #include "large/large.h"
 #include "os/os.h"
 #include "superslab/registry.h"
@@ -107,7 +108,7 @@ struct prof_stack {
  * prof_head).
  */
 struct prof_sample {
-	uintptr_t ptr;			/* the block (0: empty slot, free record) */
+	uintptr_t ptr;			/* the block, prof_hide()n (0: empty slot, free record) */
 	struct prof_stack *stack;	/* where it was allocated (free record: next free one) */
 	uint64_t count;			/* its estimated count, fixed point */
 	uint64_t bytes;			/* its estimated bytes */
@@ -549,6 +550,19 @@ static void prof_stack_touch(struct prof_stack *s)
 /* Samples                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A sample's address as its record keeps it. Under Valgrind
+ * (CONFIG_VALGRIND) memcheck's leak check scans the profiler's own
+ * mappings too, and would take a record holding a block's address for a
+ * pointer to the block: a leaked block that was sampled would be "still
+ * reachable". The complement points nowhere. Without the box: the address.
+ */
+static __always_inline uintptr_t prof_hide(const void *ptr)
+{
+	return (uintptr_t)ptr ^ (IS_ENABLED(CONFIG_VALGRIND) ? ~(uintptr_t)0 : 0);
+}
+
+/* The slot of a hidden address (prof_hide()) in a table of cap slots. */
 static unsigned long prof_slot(uintptr_t ptr, unsigned long cap)
 {
 	return (unsigned long)prof_mix(ptr >> 4) & (cap - 1);
@@ -629,7 +643,7 @@ static struct prof_sample *prof_slot_new(void *p)
 	}
 	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
 		return NULL;
-	for (j = prof_slot((uintptr_t)p, prof_sample_cap); prof_sample_tab[j].ptr;
+	for (j = prof_slot(prof_hide(p), prof_sample_cap); prof_sample_tab[j].ptr;
 	     j = (j + 1) & (prof_sample_cap - 1))
 		;
 	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
@@ -668,15 +682,18 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 		goto out;
 	prof_nr_samples++;
 	prof_nr_libgcc += slow;
-	e->ptr = (uintptr_t)p;
+	e->ptr = prof_hide(p);
 	e->stack = s;
 	/* Below 2^63 (a signed conversion is 1 instruction, an unsigned 6). */
 	e->count = (uint64_t)(int64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
 	e->bytes = (uint64_t)(int64_t)(w * (double)size + 0.5);
 	if (inner) {
 		h = (struct prof_head *)((char *)p - PROF_OFFSET);
+		/* Not the program's: no-access under Valgrind. */
+		vg_open(h, PROF_OFFSET);
 		h->rec = e;
 		h->tag = prof_tag(p, e);
+		vg_close(h, PROF_OFFSET);
 	}
 	prof_stack_touch(s);
 	s->live_count += e->count;
@@ -712,7 +729,7 @@ static long prof_find(const void *ptr)
 	unsigned long mask = prof_sample_cap - 1, i;
 
 	prof_nr_lookups++;
-	for (i = prof_slot((uintptr_t)ptr, prof_sample_cap); prof_sample_tab[i].ptr != (uintptr_t)ptr;
+	for (i = prof_slot(prof_hide(ptr), prof_sample_cap); prof_sample_tab[i].ptr != prof_hide(ptr);
 	     i = (i + 1) & mask)
 		if (!prof_sample_tab[i].ptr)
 			return -1;
@@ -734,7 +751,7 @@ static __always_inline void prof_unaccount(const struct prof_sample *e)
 static void prof_remove(unsigned long i)
 {
 	unsigned long mask = prof_sample_cap - 1, j, k;
-	uintptr_t ptr = prof_sample_tab[i].ptr;
+	uintptr_t ptr = prof_hide((const void *)prof_sample_tab[i].ptr);
 
 	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
 	prof_unaccount(&prof_sample_tab[i]);
@@ -774,21 +791,33 @@ void prof_forget(const void *ptr)
  * or in the SuperSlab's own header), which stays mapped; it need not be
  * a block start (a tag that matches says it is). The record still has
  * to name ptr (under the lock): the header of a block freed, or freed
- * and sampled again at the same address, can be stale.
+ * and sampled again at the same address, can be stale. Returns the
+ * record the header names.
+ *
+ * Under Valgrind (CONFIG_VALGRIND) the header is no-access (the block
+ * was handed out 16 bytes in), and a bad pointer's two words can be
+ * anything, a live block's undefined bytes too: they are read with
+ * memcheck's reports off, and nothing is marked.
  */
-static __always_inline struct prof_head *prof_head_of(const void *ptr)
+static __always_inline struct prof_sample *prof_head_of(const void *ptr)
 {
 	struct prof_head *h = (struct prof_head *)((uintptr_t)ptr - PROF_OFFSET);
 	struct slab *s = slab_of(ptr);
+	struct prof_sample *e;
+	int ok;
 
 	/* A sample's address is 16-aligned: a bad pointer that is not is not read below. */
 	if ((uintptr_t)ptr & (PROF_OFFSET - 1))
 		return NULL;
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
-	if (unlikely(s->kind != SLAB_BLOCKS) || h->tag != prof_tag(ptr, h->rec))
+	if (unlikely(s->kind != SLAB_BLOCKS))
 		return NULL;
-	return h;
+	vg_quiet_begin();
+	e = h->rec;
+	ok = h->tag == prof_tag(ptr, e);
+	vg_quiet_end();
+	return ok ? e : NULL;
 }
 
 /*
@@ -810,15 +839,14 @@ static void prof_check_twice(void *ptr)
 
 int prof_free_inner(void *ptr)
 {
-	struct prof_head *h = prof_head_of(ptr);
-	struct prof_sample *e;
+	struct prof_sample *e = prof_head_of(ptr);
+	struct prof_head *h = (struct prof_head *)((char *)ptr - PROF_OFFSET);
 	int live = 0;
 
-	if (h) {
-		e = h->rec;
+	if (e) {
 		prof_lock();
 		prof_nr_lookups++;
-		if (e->ptr == (uintptr_t)ptr) {
+		if (e->ptr == prof_hide(ptr)) {
 			prof_unaccount(e);
 			prof_rec_put(e);
 			live = 1;
@@ -830,21 +858,23 @@ int prof_free_inner(void *ptr)
 		return 0;
 	}
 	/* The block itself: its usual free (the owner's or a remote one). */
+	vg_open(h, PROF_OFFSET);
 	h->tag = 0;
+	vg_close(h, PROF_OFFSET);
 	hk_free(h);
 	return 1;
 }
 
 size_t prof_usable_inner(const void *ptr)
 {
-	struct prof_head *h = prof_head_of(ptr);
+	struct prof_sample *e = prof_head_of(ptr);
 	struct slab *s;
 	int live;
 
-	if (!h)
+	if (!e)
 		return 0;
 	prof_lock();
-	live = h->rec->ptr == (uintptr_t)ptr;
+	live = e->ptr == prof_hide(ptr);
 	prof_unlock();
 	if (!live)
 		return 0;
@@ -852,6 +882,43 @@ size_t prof_usable_inner(const void *ptr)
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
 	return s->block_size - PROF_OFFSET;
+}
+
+/*
+ * An unsampled realloc of a live slab sample to size bytes, which its
+ * block holds (as hk_resize() keeps a block start: at most half empty):
+ * the block stays where it is, 16 bytes in, and so do its header and
+ * record, so that its free, usable size and next realloc still find it;
+ * the sample leaves the estimates (the record's weight becomes 0), as a
+ * free and an unsampled allocation would take it out. Before, such a
+ * realloc moved the block, and a sampled realloc (which moves a slab
+ * block into one 16 bytes larger) was followed by a second copy at the
+ * next realloc of a buffer growing in its block.
+ */
+void *prof_resize_inner(void *ptr, size_t size)
+{
+	struct prof_sample *e = prof_head_of(ptr);
+	struct slab *s;
+	size_t n;
+	int live = 0;
+
+	if (!e)
+		return NULL;
+	s = slab_of(ptr);
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	n = s->block_size - PROF_OFFSET;
+	if (size > n || size < n / 2)
+		return NULL;
+	prof_lock();
+	if (e->ptr == prof_hide(ptr)) {
+		prof_unaccount(e);
+		e->count = 0;
+		e->bytes = 0;
+		live = 1;
+	}
+	prof_unlock();
+	return live ? ptr : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -907,10 +974,19 @@ static __noinline unsigned int prof_backtrace_libgcc(uintptr_t *pc, const void *
 static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow,
 						   struct prof_uw_memo *m)
 {
-	int got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
+	int got;
 	unsigned int n;
 
+	/*
+	 * Under Valgrind (CONFIG_VALGRIND) the walk reads stack words that
+	 * memcheck may take as undefined (saved registers, a static
+	 * program's first frames): no reports from it, and the return
+	 * addresses it found count as defined.
+	 */
+	vg_quiet_begin();
+	got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
 	if (got == PROF_UNWIND_SAME) {
+		vg_quiet_end();
 		*slow = 0;
 		return PROF_DEPTH_SAME;
 	}
@@ -918,12 +994,15 @@ static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *ca
 	if (unlikely(got < 0)) {
 		/* libgcc's walks are not remembered. */
 		m->nr = 0;
-		return prof_backtrace_libgcc(pc, caller);
+		n = prof_backtrace_libgcc(pc, caller);
+	} else {
+		/* Straight into pc[], from the program's frame. */
+		n = (unsigned int)got;
+		if (n)
+			pc[0]--;
 	}
-	/* Straight into pc[], from the program's frame. */
-	n = (unsigned int)got;
-	if (n)
-		pc[0]--;
+	vg_defined(pc, n * sizeof(*pc));
+	vg_quiet_end();
 	return n;
 }
 
@@ -1248,6 +1327,13 @@ __attribute__((constructor)) static void prof_ctor(void)
 		prof_init();
 	if (!prof_on)
 		return;
+	/*
+	 * A static program's first thread has its TLS in the brk segment,
+	 * which memcheck takes as undefined although the kernel zeroed it;
+	 * nothing wrote prof_tls before this (CONFIG_VALGRIND; nothing
+	 * without it).
+	 */
+	vg_defined(&prof_tls, sizeof(prof_tls));
 	prof_warm_up();
 	a_store(&prof_started, 1, A_RELEASE);
 	if (prof_signo) {

@@ -66,6 +66,11 @@ void prof_forget(const void *ptr);
 int prof_free_inner(void *ptr);
 /* The same for malloc_usable_size and realloc: its usable bytes, or 0. */
 size_t prof_usable_inner(const void *ptr);
+/*
+ * The same for a realloc to size bytes that the sample's block holds (as
+ * hk_resize() keeps a block start): ptr, its sample dropped, or NULL.
+ */
+void *prof_resize_inner(void *ptr, size_t size);
 
 /*
  * hak_option_get("stat.prof_<name>"): the profiler's counts (samples,
@@ -115,6 +120,12 @@ static __always_inline size_t prof_usable_bad(const void *ptr)
 	return a_load(&prof_any, A_RELAXED) ? prof_usable_inner(ptr) : 0;
 }
 
+/* The same for a resize in place (NULL: not a sample, or it must move). */
+static __always_inline void *prof_resize_bad(void *ptr, size_t size)
+{
+	return a_load(&prof_any, A_RELAXED) ? prof_resize_inner(ptr, size) : NULL;
+}
+
 #else /* !CONFIG_HEAP_PROFILE */
 
 static __always_inline int prof_tick(size_t size)
@@ -144,6 +155,11 @@ static __always_inline int prof_free_bad(void *ptr)
 static __always_inline size_t prof_usable_bad(const void *ptr)
 {
 	return 0;
+}
+
+static __always_inline void *prof_resize_bad(void *ptr, size_t size)
+{
+	return NULL;
 }
 
 static inline int prof_stat(const char *name, unsigned long *value)

@@ -239,6 +239,16 @@ else
 	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
 fi
 
+# An unsampled realloc of a sampled slab block that its block holds: in
+# place (no copy), out of the profile, and its free still works.
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" resize "$d" > "$d/resize.out" 2>&1 && grep -q '^slab: done' "$d/resize.out"; then
+	ok "slab: an unsampled realloc of a sample that its block holds stays in place"
+else
+	cat "$d/resize.out"
+	bad "slab: an unsampled realloc of a sample that its block holds"
+fi
+
 # Bad pointers behind a copy of a live sample's 16-byte header (the
 # profiler finds a slab sample from them), and an unaligned one: reported,
 # nothing freed, the profile unchanged (a mean of 4 KiB, so that some

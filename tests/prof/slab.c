@@ -8,6 +8,7 @@
  *                      its blocks added (and check their usable size)
  *   slab DIR           the same (first lines), then the profile checks
  *   slab realloc DIR   a sampled realloc in place (realloc_in_place())
+ *   slab resize DIR    an unsampled realloc of a sample (resize_sample())
  *   slab twice         free a sampled block twice (must abort)
  *   slab bad DIR       bad pointers with the header of a live sample in
  *                      front of them (bad_pointers())
@@ -186,6 +187,92 @@ static int realloc_in_place(const char *dir)
 }
 
 /*
+ * "slab resize DIR", with a mean of 4096 bytes: a sampled block of 3000
+ * bytes (16 bytes into its block), then reallocs to 3000 and 2900 bytes
+ * until one is not sampled: its block holds that size, so the block must
+ * stay where it is (before, it moved: a copy) and leave the profile (the
+ * dump is what it was before the malloc); a second unsampled realloc in
+ * place, the usable size and the free must still work with it, and the
+ * dump after the free is the same.
+ */
+static int resize_sample(const char *dir)
+{
+	unsigned long b0, b, s;
+	unsigned int tries, k, stays = 0;
+	size_t prev = 3000;
+	char *p, *q;
+
+	if (stat("stat.prof_samples") == (unsigned long)-1) {
+		printf("slab: done (no stat.prof_samples: skipped)\n");
+		return 0;
+	}
+	b0 = live_bytes(dir, "s0.heap");
+	for (tries = 0; tries < 1000; tries++) {
+		s = stat("stat.prof_samples");
+		p = malloc(3000);
+		if (!p) {
+			printf("FAIL malloc\n");
+			return 1;
+		}
+		if (stat("stat.prof_samples") == s) {
+			free(p);
+			continue;
+		}
+		memset(p, 0x3c, 3000);
+		for (k = 0; k < 100000 && stays < 2; k++) {
+			size_t size = k & 1 ? 2900 : 3000;
+
+			s = stat("stat.prof_samples");
+			q = realloc(p, size);
+			if (!q) {
+				printf("FAIL realloc\n");
+				return 1;
+			}
+			if (q[0] != 0x3c || q[(prev < size ? prev : size) - 1] != 0x3c) {
+				printf("FAIL contents lost\n");
+				failed = 1;
+			}
+			memset(q, 0x3c, size);
+			prev = size;
+			if (stat("stat.prof_samples") != s) {
+				/* Sampled: a new sample (it may move). */
+				p = q;
+				stays = 0;
+				continue;
+			}
+			if (q != p) {
+				printf("FAIL an unsampled realloc of a sample to %zu bytes, which its block holds, moved it\n",
+				       size);
+				failed = 1;
+			}
+			p = q;
+			if (malloc_usable_size(p) < size || malloc_usable_size(p) >= 2 * size) {
+				printf("FAIL usable size %zu for %zu bytes\n", malloc_usable_size(p), size);
+				failed = 1;
+			}
+			if (!stays++) {
+				b = live_bytes(dir, "s1.heap");
+				if (b != b0)
+					fail("live bytes after an unsampled realloc of a sample", b, b0);
+			}
+		}
+		if (stays < 2) {
+			printf("FAIL no two unsampled reallocs in a row\n");
+			return 1;
+		}
+		free(p);
+		b = live_bytes(dir, "s2.heap");
+		if (b != b0)
+			fail("live bytes after the free of a sample resized in place", b, b0);
+		if (!failed)
+			printf("slab: done\n");
+		return failed;
+	}
+	printf("FAIL no sampled malloc in 1000 tries\n");
+	return 1;
+}
+
+/*
  * "slab bad DIR", with a mean of 4096 bytes: a sampled block p and an
  * unsampled one q of 200 bytes. The profiler finds a slab sample from the
  * 16 bytes below its address (a record pointer and a tag); q's first 16
@@ -264,6 +351,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(dir, "realloc") && argc > 2)
 		return realloc_in_place(argv[2]);
+	if (!strcmp(dir, "resize") && argc > 2)
+		return resize_sample(argv[2]);
 	if (!strcmp(dir, "bad") && argc > 2)
 		return bad_pointers(argv[2]);
 	if (!strcmp(dir, "twice")) {

@@ -1,16 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# tests/valgrind/run.sh DIR SUPP - run the static test programs of DIR
+# tests/valgrind/run.sh DIR SUPP [NAME] - run the static test programs of DIR
 # (vg_bugs, vg_clean, linked with -static against a CONFIG_VALGRIND
 # libhakmem.a) under memcheck and check its report: each bug of vg_bugs
 # is reported as memcheck reports it for a dynamically linked program on
 # glibc's malloc, and vg_clean, which exercises every path of the
 # allocator, gets no error at all. SUPP: tools/valgrind/static-glibc.supp.
-# Ends with "valgrind: N passed, M failed".
+# Ends with "NAME: N passed, M failed" (NAME: valgrind).
 
 dir=$1
 supp=$2
+name=${3:-valgrind}
 pass=0
 fail=0
 out=$(mktemp)
@@ -91,5 +92,5 @@ if [ -x "$dir/vg_cxx" ]; then
 		'ERROR SUMMARY: 2 errors from 2 contexts'
 fi
 
-echo "valgrind: $pass passed, $fail failed"
+echo "$name: $pass passed, $fail failed"
 [ $fail = 0 ]
