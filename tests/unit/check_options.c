@@ -395,7 +395,8 @@ END_TEST
 #define EFFECT_N	((8UL << 20) / EFFECT_SIZE)
 
 /* A slab class: Mid's 20000 B one, or the largest without Mid. */
-#define EFFECT_SIZE	(UNIT_SLAB_MAX < 20000 ? UNIT_SLAB_MAX : 20000)
+/* (16 B without slab classes, where the tests that use it return at once) */
+#define EFFECT_SIZE	(UNIT_SLAB_MAX == 0 ? 16 : UNIT_SLAB_MAX < 20000 ? UNIT_SLAB_MAX : 20000)
 
 /* Fill slabs of a slab class, free them all: their slots go back to the pool. */
 static void slab_cycle(void)
@@ -488,7 +489,7 @@ static int vma_has_flag(const void *p, const char *flag)
 }
 
 /* A slab class's size: 512 B, or the largest slab class if that is smaller. */
-#define THP_BLOCK_SIZE	(UNIT_SLAB_MAX < 512 ? UNIT_SLAB_MAX : 512)
+#define THP_BLOCK_SIZE	(UNIT_SLAB_MAX == 0 ? 16 : UNIT_SLAB_MAX < 512 ? UNIT_SLAB_MAX : 512)
 
 /* A block in a SuperSlab mapped after the call: a new SuperSlab's worth of slab blocks. */
 static void *block_in_new_superslab(void)
