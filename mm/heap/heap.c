@@ -1319,7 +1319,15 @@ void heap_bin_flush(struct bin *b)
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
 	int32_t room;
 
-	bin_join(b);
+	/*
+	 * One count; the lists stay apart (a join walks the put list): the
+	 * pops below take put's blocks first, the most recently freed, as
+	 * from the head of one list. A spare batch is cut from one list.
+	 */
+	b->room += b->put_room;
+	b->put_room = 0;
+	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
+		bin_join(b);
 	if (b->limit < c->limit_max) {
 		uint32_t grow = b->limit < c->limit_max - b->limit ?
 				b->limit : c->limit_max - b->limit;
@@ -1342,9 +1350,15 @@ void heap_bin_flush(struct bin *b)
 	/* The older half aside whole if it fits, else to the slabs. */
 	if (!heap_spare_on() || !heap_spare_put(hk_tls.heap, b, (unsigned int)(c - hk_classes), room)) {
 		while (b->room < room) {
-			void *p = b->free;
+			void *p;
 
-			b->free = fl_next(p);
+			if (b->put) {
+				p = b->put;
+				b->put = fl_next(p);
+			} else {
+				p = b->free;
+				b->free = fl_next(p);
+			}
 			b->room++;
 			heap_free_local_slow(slab_block_head(p), p);
 		}
