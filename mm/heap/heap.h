@@ -92,7 +92,8 @@ struct heap;
  * malloc before it (whose bin is known only when the size is), and a
  * malloc never for the free's: see "Split bins" in
  * Documentation/architecture.md. malloc takes put whole when free is
- * empty (bin_swap()); the slow paths see one list after bin_join().
+ * empty (bin_swap()); the other slow paths see one list after
+ * bin_join(), but a flush, which gives back put's blocks first.
  * room + put_room = limit - blocks held (both lists): malloc adds to
  * room, free takes from put_room, and a free that finds put_room
  * spent takes room's share (heap_bin_overflow()) before it flushes.
