@@ -229,7 +229,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->start_mul = c->start_mul;
 	s->start_limit = slab_start_limit(s->block_size, s->capacity);
 	s->dfkey = dfkey_of_slab();
-	s->bin_tpoff = heap_bin_tpoff(cls);
+	s->bin_tpoff = heap_bin_tpoff(cls) - (heap_class_split(cls) ? 0 : BIN_LIFO_SHIFT);
 	/*
 	 * free's owner test: the thread's tag added to p - tbase cancels
 	 * this one. The offsets are from the first block (past the colour).
@@ -806,9 +806,12 @@ static __slowpath struct heap *heap_thread_start(void)
 			hk_tls.bins[i].limit = hk_classes[i].limit;
 			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
 		}
-		hk_tls.bins[i].heap = h;
+		/* (A parked bin was joined: put is empty.) */
+		hk_tls.bins[i].put = NULL;
+		hk_tls.bins[i].put_room = 0;
 		/* free's owner test: the tag of h's slabs, or 0 if it has none. */
 		hk_tls.bins[i].tag = h->tag == SLAB_TAG_NONE ? 0 : h->tag;
+		hk_tls.bins[i].tag_lifo = hk_tls.bins[i].tag;
 	}
 	/*
 	 * An exited thread's slabs and bins: any class may hold blocks. What
@@ -860,6 +863,49 @@ static void heap_collect(struct heap *h)
 }
 
 
+/* free's view of a one-list bin, BIN_LIFO_SHIFT below it (struct bin). */
+BUILD_BUG_ON(offsetof(struct bin, put_room) - offsetof(struct bin, room) != BIN_LIFO_SHIFT);
+BUILD_BUG_ON(offsetof(struct bin, tag) - offsetof(struct bin, tag_lifo) != BIN_LIFO_SHIFT);
+BUILD_BUG_ON(sizeof(((struct bin *)0)->put_room) != sizeof(((struct bin *)0)->room));
+
+/*
+ * Split bins (struct bin): malloc found its list empty and free's is not:
+ * take free's whole, and with it free's share of the room (malloc's is
+ * what the pops gave back; the next frees may use it all).
+ */
+static void bin_swap(struct bin *b)
+{
+	b->free = b->put;
+	b->put = NULL;
+	b->put_room += b->room;
+	b->room = 0;
+}
+
+/*
+ * One list and one count for the slow paths: free's list in front of
+ * malloc's (so the most recently freed blocks come first), room the
+ * whole room. The walk to the end of free's list is bounded by the
+ * blocks the bin holds: a block freed twice in a row links to itself,
+ * which is reported here as the free-list corruption it is.
+ */
+static void bin_join(struct bin *b)
+{
+	void *p = b->put, *last, *next;
+	int32_t n = 1, held;
+
+	b->room += b->put_room;
+	b->put_room = 0;
+	if (!p)
+		return;
+	held = (int32_t)b->limit - b->room;
+	for (last = p; (next = fl_next(last)); last = next)
+		if (unlikely(++n > held))
+			heap_free_list_corrupt(last);
+	fl_set_next(last, b->free);
+	b->free = p;
+	b->put = NULL;
+}
+
 /*
  * Set the limit of bin b, one of the calling thread's, to limit (at least
  * its class's initial limit): room follows (still limit - blocks held),
@@ -899,6 +945,7 @@ static void heap_boxes_thread_flush(void)
 /* Return every block of a bin to its slab. */
 static void heap_bin_drain(struct bin *b)
 {
+	bin_join(b);
 	while (b->free) {
 		void *p = b->free;
 
@@ -932,14 +979,14 @@ static void heap_hand_back_front(struct heap *h, int park)
 			heap_bin_drain(&t->bins[cls]);
 			continue;
 		}
+		bin_join(&t->bins[cls]);
 		h->saved[cls] = t->bins[cls];
-		h->saved[cls].heap = NULL;
 		t->bins[cls].free = NULL;
 		t->bins[cls].room = 0;
 		t->bins[cls].limit = 0;
 		/* No slab is this thread's any more: frees go the remote way. */
-		t->bins[cls].heap = NULL;
 		t->bins[cls].tag = 0;
+		t->bins[cls].tag_lifo = 0;
 	}
 	if (park) {
 		/* The spare batches stay with h, for the thread that adopts it. */
@@ -1038,8 +1085,8 @@ size_t heap_cache_held(void)
 
 	for_each_filled_class(cls, w, m) {
 		const struct bin *b = &hk_tls.bins[cls];
-		/* room = limit - blocks held (below 0 just before a flush) */
-		int32_t held = (int32_t)b->limit - b->room;
+		/* room + put_room = limit - blocks held (below 0 just before a flush) */
+		int32_t held = (int32_t)b->limit - b->room - b->put_room;
 
 		if (held > 0)
 			n += (size_t)held * hk_classes[cls].size;
@@ -1059,6 +1106,7 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 
 	if (keep > c->limit)
 		keep = c->limit;
+	bin_join(b);
 	while ((int32_t)b->limit - b->room > (int32_t)keep) {
 		void *p = b->free;
 
@@ -1097,7 +1145,7 @@ void heap_cache_check(struct bin *busy)
 
 		for_each_filled_class(cls, w, m) {
 			struct bin *b = &t->bins[cls];
-			int32_t n = (int32_t)b->limit - b->room;
+			int32_t n = (int32_t)b->limit - b->room - b->put_room;
 			size_t bytes;
 
 			if (b == busy || n <= 0)
@@ -1110,7 +1158,7 @@ void heap_cache_check(struct bin *busy)
 		}
 		if (!victim)
 			break;
-		got = bin_trim(victim, (uint32_t)((victim->limit - victim->room) / 2));
+		got = bin_trim(victim, (uint32_t)((int32_t)victim->limit - victim->room - victim->put_room) / 2);
 		if (!got)
 			break;
 		held -= got;
@@ -1155,6 +1203,12 @@ void *heap_alloc_class(unsigned int cls)
 	}
 	/* Allocations that miss the fast path count here. */
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	if (!b->free) {
+		if (b->put)
+			bin_swap(b);
+		else
+			bin_join(b);	/* the refills below count the whole room */
+	}
 	if (b->free)
 		return BIN_POP(b, b->free, cls, t->dfkey);
 	if (a_load(&h->notify, A_RELAXED))
@@ -1195,12 +1249,50 @@ filled:
 	return BIN_POP(b, b->free, cls, t->dfkey);
 }
 
+/*
+ * malloc's list of the bin of class cls is empty: pop what free() put
+ * (bin_swap()), if anything; NULL otherwise. First thing in malloc's
+ * slow paths: it happens once per list of blocks taken, so it costs
+ * the fewest instructions it can.
+ */
+static __always_inline void *heap_pop_put(unsigned int cls)
+{
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = b->put;
+
+	if (unlikely(!p))
+		return NULL;
+	bin_swap(b);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	return BIN_POP(b, p, cls, hk_tls.dfkey);
+}
+
 void *heap_alloc_slow(size_t size)
 {
 	void *p = NULL;
 
-	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
+	/* (Without a heap the bins are empty and the tables may be too.) */
+	if (likely(hk_tls.heap)) {
+		unsigned int cls = size_to_class(size);
+
+		p = heap_pop_put(cls);
+		if (likely(p))
+			return p;
+		p = heap_alloc_class(cls);
+	} else if (likely(heap_thread_start() != NULL)) {
 		p = heap_alloc_class(size_to_class(size));
+	}
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
+}
+
+static __slowpath void *heap_alloc_slow_cls(unsigned int cls)
+{
+	void *p = NULL;
+
+	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
+		p = heap_alloc_class(cls);
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
@@ -1209,13 +1301,11 @@ void *heap_alloc_slow(size_t size)
 void *heap_alloc_slow_bin(uintptr_t off)
 {
 	unsigned int cls = (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin));
-	void *p = NULL;
+	void *p = heap_pop_put(cls);
 
-	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
-		p = heap_alloc_class(cls);
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
-	return p;
+	if (likely(p))
+		return p;
+	return heap_alloc_slow_cls(cls);
 }
 
 /*
@@ -1229,6 +1319,15 @@ void heap_bin_flush(struct bin *b)
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
 	int32_t room;
 
+	/*
+	 * One count; the lists stay apart (a join walks the put list): the
+	 * pops below take put's blocks first, the most recently freed, as
+	 * from the head of one list. A spare batch is cut from one list.
+	 */
+	b->room += b->put_room;
+	b->put_room = 0;
+	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
+		bin_join(b);
 	if (b->limit < c->limit_max) {
 		uint32_t grow = b->limit < c->limit_max - b->limit ?
 				b->limit : c->limit_max - b->limit;
@@ -1251,9 +1350,15 @@ void heap_bin_flush(struct bin *b)
 	/* The older half aside whole if it fits, else to the slabs. */
 	if (!heap_spare_on() || !heap_spare_put(hk_tls.heap, b, (unsigned int)(c - hk_classes), room)) {
 		while (b->room < room) {
-			void *p = b->free;
+			void *p;
 
-			b->free = fl_next(p);
+			if (b->put) {
+				p = b->put;
+				b->put = fl_next(p);
+			} else {
+				p = b->free;
+				b->free = fl_next(p);
+			}
 			b->room++;
 			heap_free_local_slow(slab_block_head(p), p);
 		}
@@ -1265,7 +1370,19 @@ void heap_bin_flush(struct bin *b)
 
 void heap_bin_overflow(const void *p)
 {
-	heap_bin_flush(&hk_tls.bins[slab_of(p)->class_idx]);
+	struct bin *b = &hk_tls.bins[slab_of(p)->class_idx];
+
+	/*
+	 * Free's share is spent: take malloc's. Flush if that leaves fewer
+	 * than limit / 8 frees: a bin kept nearly full by a malloc and a
+	 * free in turn would come here at every free (malloc's pop credits
+	 * its own share), so it is flushed a little before its limit instead.
+	 */
+	b->put_room += b->room;
+	b->room = 0;
+	if (b->put_room >= (int32_t)(b->limit / 8))
+		return;
+	heap_bin_flush(b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1419,13 +1536,17 @@ void heap_check(struct heap *h)
 			int32_t n = 0;
 
 			/* (A thread that parks h has emptied its bins first.) */
-			HK_ASSERT(b->heap == h || (!b->heap && !b->free && !b->limit));
+			HK_ASSERT(b->limit || (!b->free && !b->put));
 
 			for (q = b->free; q; q = fl_next(q)) {
 				heap_check_block(q, cls);
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
-			HK_ASSERT(n == (int32_t)b->limit - b->room);
+			for (q = b->put; q; q = fl_next(q)) {
+				heap_check_block(q, cls);
+				HK_ASSERT(++n <= (int32_t)b->limit + 1);
+			}
+			HK_ASSERT(n == (int32_t)b->limit - b->room - b->put_room);
 		}
 		spare += heap_check_spare(h, cls);
 	}
@@ -1698,9 +1819,10 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 		}
 		for (cls = 0; cls < heap_nr_classes(); cls++) {
 			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
-			int32_t room = a_load(&t->bins[cls].room, A_RELAXED);
+			int32_t room = a_load(&t->bins[cls].room, A_RELAXED) +
+				       a_load(&t->bins[cls].put_room, A_RELAXED);
 
-			/* room = limit - blocks held (below 0 just before a flush) */
+			/* room + put_room = limit - blocks held (below 0 just before a flush) */
 			if (limit > room)
 				out[cls] += (unsigned long)(limit - room);
 		}

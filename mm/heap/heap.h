@@ -95,14 +95,46 @@ static __always_inline uint32_t class_stride(const struct size_class *c)
 
 struct heap;
 
-/* A thread's free blocks of one class (struct heap_tls::bins). */
+/*
+ * A thread's free blocks of one class (struct heap_tls::bins), in two
+ * lists: malloc pops free, free pushes put. Neither fast path reads a
+ * word the other writes, so a free never waits for the store of the
+ * malloc before it (whose bin is known only when the size is), and a
+ * malloc never for the free's: see "Split bins" in
+ * Documentation/architecture.md. malloc takes put whole when free is
+ * empty (bin_swap()); the other slow paths see one list after
+ * bin_join(), but a flush, which gives back put's blocks first.
+ * room + put_room = limit - blocks held (both lists): malloc adds to
+ * room, free takes from put_room, and a free that finds put_room
+ * spent takes room's share (heap_bin_overflow()) before it flushes.
+ *
+ * A class whose bin is short (heap_class_split()) keeps one list: its
+ * slabs' bin_tpoff points BIN_LIFO_SHIFT bytes below its bin, so that
+ * free's put, put_room and tag are the bin's free, room and tag_lifo,
+ * and put and put_room stay NULL and 0. The offsets below are checked
+ * at build time (heap.c).
+ */
 struct bin {
-	void *free;			/* free blocks of this heap's slabs (LIFO) */
-	struct heap *heap;		/* hk_tls.heap (NULL without one) */
-	int32_t room;			/* frees until a flush: limit - blocks held */
-	uint32_t limit;			/* most blocks held (0 before init) */
+	void *free;			/* blocks malloc pops (LIFO) */
+	void *put;			/* blocks free pushed since the last swap or join (LIFO) */
+	int32_t room;			/* malloc's share of limit - blocks held */
+	uint32_t tag_lifo;		/* tag again: free's owner test of a one-list class */
+	int32_t put_room;		/* free's share: frees until it takes room's */
 	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
-} __aligned(32);
+	uint32_t limit;			/* most blocks held (0 before init) */
+} __aligned(64);
+
+/* How far below its bin free sees the bin of a one-list class. */
+#define BIN_LIFO_SHIFT	(offsetof(struct bin, put) - offsetof(struct bin, free))
+
+/*
+ * Bins of at least this many blocks (a class's initial limit) are split:
+ * malloc takes free's list once per list, and the blocks of a list that
+ * long are small. Shorter bins (Mid's big blocks: 8 to 51 blocks by
+ * default) keep one list, so that a block freed is the next one handed
+ * out while its line is still in the cache.
+ */
+#define HEAP_SPLIT_MIN_LIMIT	64
 
 /*
  * Slabs of a class with an unused tail (colours > 1) start their first
@@ -307,6 +339,16 @@ typedef struct heap_tls __hk_tp_seg tp_heap_tls_t;
 static __always_inline uintptr_t heap_tls_tpoff(void)
 {
 	return hk_tp_offset(hk_tls);
+}
+
+/*
+ * Is the bin of class cls split in two lists (struct bin)? Its slabs'
+ * bin_tpoff says so to free (slab_new()); a class's initial limit is set
+ * before any slab of it.
+ */
+static inline int heap_class_split(unsigned int cls)
+{
+	return hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
 }
 
 /* The offset of the calling thread's bin of class cls (any thread's). */
@@ -820,17 +862,18 @@ static inline int slab_is_block_start(const struct slab *s, const void *p)
 
 /*
  * Free by the slab's owner thread into the class's bin b (the bin at
- * s->bin_tpoff: the owner is this thread), of a block start of s.
+ * s->bin_tpoff: the owner is this thread), of a block start of s: onto
+ * the bin's put list, with no load of a word that malloc stores.
  */
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
 	vg_open(p, FL_WORDS);
 	dfkey_put(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
-	fl_put(p, b->free, hk_tls.flkey);
+	fl_put(p, b->put, hk_tls.flkey);
 	vg_close(p, FL_WORDS);
-	b->free = p;
-	if (unlikely(--b->room < 0))
+	b->put = p;
+	if (unlikely(--b->put_room < 0))
 		heap_bin_overflow(p);
 }
 

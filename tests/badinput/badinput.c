@@ -451,11 +451,17 @@ static void case_free_interior_large(void)
  * The second free may be caught in free itself or when the block leaves
  * the thread cache again: the next mallocs of the size.
  */
+/*
+ * Allocate blocks of size n: enough to use up what malloc's list of a
+ * split bin held before the double free (a refill's batch, at most 64
+ * blocks here), so that the next malloc takes the freed blocks and finds
+ * the second copy. A one-list bin hands the block out first.
+ */
 static void realloc_some(size_t n)
 {
 	int i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 256; i++)
 		require(t_malloc(n));
 }
 

@@ -22,15 +22,118 @@
 /* The thread heaps serve slab classes: none without a slab box. */
 #if HK_NR_CLASSES
 
-/* A freed block is handed out again by the same thread (LIFO bin). */
+/*
+ * Allocate blocks of size until the malloc side of its class's bin
+ * (bin::free) is empty: the next malloc takes the blocks free() put
+ * (bin::put), the most recently freed first. The blocks are leaked.
+ * Returns 0 if it could not. No Check assertion may run between a free
+ * and the malloc that should return its block: they allocate and free.
+ */
+static int bin_use_up(size_t size)
+{
+	unsigned int cls = size_to_class(size), n = 0;
+
+	while (hk_tls.bins[cls].free && n++ < 4096)
+		if (!hak_malloc(size))
+			return 0;
+	return !hk_tls.bins[cls].free;
+}
+
+/*
+ * The head of the list a free of class cls pushes onto: bin::put of a
+ * split bin, bin::free of a one-list bin (heap_class_split()).
+ */
+static void *bin_freed_head(unsigned int cls)
+{
+	return heap_class_split(cls) ? hk_tls.bins[cls].put : hk_tls.bins[cls].free;
+}
+
+/*
+ * A freed block is handed out again by the same thread: by the first
+ * malloc once the blocks malloc's list held are used up (split bins,
+ * struct bin), the most recently freed first.
+ */
 START_TEST(test_bin_lifo)
 {
 	void *p = hak_malloc(48), *q;
 
+	int used_up;
+
 	hak_free(p);
+	used_up = bin_use_up(48);
 	q = hak_malloc(48);
+	ck_assert(used_up);
 	ck_assert_ptr_eq(p, q);
 	hak_free(q);
+}
+END_TEST
+
+/*
+ * Split bins: free() puts a block where malloc's fast path does not pop
+ * (so that neither waits for the other's stores): while the bin's malloc
+ * list holds blocks, malloc hands those out and not the block just
+ * freed; the blocks held are counted on both lists.
+ */
+START_TEST(test_bin_split_lists)
+{
+	unsigned int cls = size_to_class(48), i, n, tries = 0;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p, *q[4], *r;
+	int32_t room, room_after;
+	int used_up;
+
+	/*
+	 * (No Check assertion until the end: they allocate and free.) p is
+	 * a block after which malloc's list still holds some (the rest of a
+	 * refill's batch; a list free() put may have held one block only).
+	 */
+	do
+		p = hak_malloc(48);
+	while (!b->free && ++tries < 1000);
+	room = b->room + b->put_room;
+	hak_free(p);
+	room_after = b->room + b->put_room;
+	for (n = 0; n < 4 && b->free; n++)
+		q[n] = hak_malloc(48);
+	for (i = n; i--; )
+		hak_free(q[i]);
+	used_up = bin_use_up(48);
+	r = hak_malloc(48);
+	ck_assert_int_eq(room_after, room - 1);
+	ck_assert_uint_gt(n, 0);	/* the rest of the refill's batch was there */
+	for (i = 0; i < n; i++)
+		ck_assert_ptr_ne(q[i], p);
+	ck_assert(used_up);
+	ck_assert_ptr_eq(r, q[0]);
+}
+END_TEST
+
+/*
+ * A class with a short bin (HEAP_SPLIT_MIN_LIMIT; Mid's big blocks)
+ * keeps one list: the block freed is the next one handed out, and free
+ * leaves the put side alone.
+ */
+START_TEST(test_bin_short_one_list)
+{
+	unsigned int cls;
+
+	ck_assert_int_eq(heap_init(), 0);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		uint32_t size = hk_classes[cls].size;
+		void *p, *q, *r;
+
+		if (heap_class_split(cls))
+			continue;
+		p = hak_malloc(size);
+		q = hak_malloc(size);	/* the bin is not empty after p's free */
+		hak_free(p);
+		r = hak_malloc(size);
+		ck_assert_ptr_eq(r, p);
+		ck_assert_ptr_null(hk_tls.bins[cls].put);
+		ck_assert_int_eq(hk_tls.bins[cls].put_room, 0);
+		hak_free(q);
+		hak_free(r);
+	}
 }
 END_TEST
 
@@ -63,8 +166,8 @@ START_TEST(test_slab_fast_path_fields)
 		s = slab_of(p);
 		head = slab_block_head(p);
 		ck_assert_uint_eq(head->class_idx, cls);
-		ck_assert_ptr_eq(hk_tls.bins[cls].heap, hk_tls.heap);
-		ck_assert_uint_eq(s->bin_tpoff, heap_bin_tpoff(cls));
+		/* (A one-list class's bin is seen by free BIN_LIFO_SHIFT lower.) */
+		ck_assert_uint_eq(s->bin_tpoff, heap_bin_tpoff(cls) - (heap_class_split(cls) ? 0 : BIN_LIFO_SHIFT));
 		ck_assert_uint_eq(s->start_mul, head->start_mul);
 		ck_assert_uint_eq(s->start_limit, head->start_limit);
 		ck_assert_uint_eq(s->tbase, head->tbase);
@@ -94,9 +197,9 @@ START_TEST(test_slab_fast_path_fields)
 				ck_abort_msg("class %u (%u B): offset %u passes a foreign tag", cls, size, off);
 		}
 		hak_free(p);
-		/* Freed by its owner: on top of this thread's bin (or UltraHot's stack). */
+		/* Freed by its owner: on top of this thread's bin's put list (or UltraHot's stack). */
 		if (!IS_ENABLED(CONFIG_TINY_ULTRAHOT) || cls > 1)
-			ck_assert_ptr_eq(hk_tls.bins[cls].free, p);
+			ck_assert_ptr_eq(bin_freed_head(cls), p);
 	}
 }
 END_TEST
@@ -121,13 +224,14 @@ static void *untagged_worker(void *arg)
 		ck_assert_uint_eq(hk_tls.bins[cls].tag, 0);
 		ck_assert_int_eq(slab_owner_block_start(slab_of(p), p, hk_tls.bins[cls].tag), 0);
 		memset(p, 7, size);
-		hak_free(p + 16);		/* refused: p stays allocated */
+		/* refused: p stays allocated (p + 16 is the next block of 16 B classes) */
+		hak_free(p + 8);
 		ck_assert_int_eq(p[size - 1], 7);
 		hak_free(p);
 		if (!IS_ENABLED(CONFIG_TINY_ULTRAHOT) || cls > 1)
-			ck_assert_ptr_eq(hk_tls.bins[cls].free, p);
+			ck_assert_ptr_eq(bin_freed_head(cls), p);
 		q = hak_malloc(size);
-		ck_assert_ptr_eq(q, p);
+		ck_assert_ptr_nonnull(q);
 		*(char **)arg = q;	/* the last one, for the main thread */
 		if (cls + 1 < HK_NR_CLASSES)
 			hak_free(q);
@@ -149,6 +253,7 @@ START_TEST(test_untagged_heap_frees)
 	/* Remote: onto the parked heap's slab, not into this thread's bin. */
 	hak_free(last);
 	ck_assert_ptr_ne(hk_tls.bins[HK_NR_CLASSES - 1].free, last);
+	ck_assert_ptr_ne(hk_tls.bins[HK_NR_CLASSES - 1].put, last);
 }
 END_TEST
 #endif /* CONFIG_THREADS */
@@ -176,6 +281,7 @@ START_TEST(test_free_slot_not_owned)
 	ck_assert_int_eq(slab_owner_block_start(slab_of(p), p, hk_tls.bins[cls].tag), 0);
 	hak_free(p);		/* refused: leaked by the guard */
 	ck_assert_ptr_ne(hk_tls.bins[cls].free, p);
+	ck_assert_ptr_ne(hk_tls.bins[cls].put, p);
 	ck_assert_uint_eq(slab_of(p)->kind, SLAB_FREE);
 }
 END_TEST
@@ -422,6 +528,7 @@ START_TEST(test_double_free_aborts)
 
 	hak_free(p);
 	hak_free(p);
+	(void)bin_use_up(32);
 	q = hak_malloc(32);
 	r = hak_malloc(32);	/* aborts: p again */
 	ck_abort_msg("double free not detected: %p handed out as %p and %p", p, q, r);
@@ -526,6 +633,7 @@ START_TEST(test_dfkey_high_half_aborts)
 
 	hak_free(p);
 	((uintptr_t *)p)[1] ^= 1UL << 40;	/* use after free */
+	(void)bin_use_up(64);
 	q = hak_malloc(64);			/* aborts: p's key is not the key */
 	ck_abort_msg("key word off in its upper half not detected: %p handed out as %p", p, q);
 }
@@ -538,6 +646,7 @@ START_TEST(test_dfkey_low_bit_aborts)
 
 	hak_free(p);
 	((uintptr_t *)p)[1] ^= 1;		/* use after free */
+	(void)bin_use_up(64);
 	q = hak_malloc(64);
 	ck_abort_msg("key word off by one bit not detected: %p handed out as %p", p, q);
 }
@@ -551,9 +660,15 @@ START_TEST(test_dfkey_forgotten_on_pop)
 {
 	void *p = hak_malloc(64), *q;
 
+	uintptr_t key;
+	int used_up;
+
 	hak_free(p);
-	ck_assert_uint_eq(((uintptr_t *)p)[1], hk_tls.dfkey);
+	key = ((uintptr_t *)p)[1];
+	used_up = bin_use_up(64);
 	q = hak_malloc(64);
+	ck_assert_uint_eq(key, hk_tls.dfkey);
+	ck_assert(used_up);
 	ck_assert_ptr_eq(q, p);
 	ck_assert_uint_eq(((uintptr_t *)q)[1], 0);
 	hak_free(q);
@@ -599,6 +714,7 @@ START_TEST(test_forged_link_aborts)
 	memset(forged_target, 0, sizeof(forged_target));
 	hak_free(p);
 	*(void **)p = forged_target + 64;	/* use after free */
+	(void)bin_use_up(48);
 	q = hak_malloc(48);
 	r = hak_malloc(48);
 	ck_assert_ptr_ne(q, forged_target + 64);
@@ -728,6 +844,12 @@ START_TEST(test_thread_exit_blocks_live_on)
 END_TEST
 #endif
 
+/* limit - blocks held, of bin b: both lists' shares (struct bin). */
+static int32_t bin_room(const struct bin *b)
+{
+	return b->room + b->put_room;
+}
+
 /* Bytes the calling thread's bins hold, counted here from the bins. */
 static size_t bins_held_bytes(void)
 {
@@ -735,7 +857,7 @@ static size_t bins_held_bytes(void)
 	unsigned int cls;
 
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
-		int32_t held = (int32_t)hk_tls.bins[cls].limit - hk_tls.bins[cls].room;
+		int32_t held = (int32_t)hk_tls.bins[cls].limit - bin_room(&hk_tls.bins[cls]);
 
 		if (held > 0)
 			n += (size_t)held * hk_classes[cls].size;
@@ -782,10 +904,10 @@ START_TEST(test_thread_cache_bytes_bound)
 			ck_assert_ptr_nonnull(v[i]);
 		}
 		for (i = 0; i < n; i++) {
-			int32_t room = hk_tls.bins[cls].room;
+			int32_t room = bin_room(&hk_tls.bins[cls]);
 
 			hak_free(v[i]);
-			if (hk_tls.bins[cls].room > room - 1) {
+			if (bin_room(&hk_tls.bins[cls]) > room - 1) {
 				size_t held = bins_held_bytes();
 
 				events++;
@@ -947,13 +1069,13 @@ static unsigned int spare_make(unsigned int cls, void **v)
 	used = spare_used(v, SPARE_BLOCKS);
 	for (i = 0; i < SPARE_BLOCKS && h->spare[cls].nr == nr; i++) {
 		uint32_t limit = b->limit;
-		int32_t room = b->room;
+		int32_t room = bin_room(b);
 
 		hak_free(v[i]);
 		if (h->spare[cls].nr != nr) {
 			/* The bin keeps limit - limit / 2; the rest is the batch. */
 			ck_assert_uint_eq(b->limit, limit);
-			ck_assert_int_eq(b->room, (int32_t)(limit / 2));
+			ck_assert_int_eq(bin_room(b), (int32_t)(limit / 2));
 			n = (unsigned int)((int32_t)limit - room + 1) - (limit - limit / 2);
 			ck_assert_uint_eq(h->spare[cls].count[nr], n);
 		}
@@ -1000,7 +1122,7 @@ START_TEST(test_spare_batch_whole)
 	{
 		/* mallinfo()'s cached blocks: the bin's and the spare batches'. */
 		static unsigned long cached[HK_CLASS_ARRAY];
-		unsigned long want = (unsigned long)((int32_t)b->limit - b->room);
+		unsigned long want = (unsigned long)((int32_t)b->limit - bin_room(b));
 		uint32_t k;
 
 		for (k = 0; k < nr; k++)
@@ -1009,8 +1131,8 @@ START_TEST(test_spare_batch_whole)
 		ck_assert_uint_eq(cached[cls], want);
 	}
 #endif
-	/* Empty the bin. */
-	while (b->free) {
+	/* Empty the bin (both lists: malloc takes put when free is empty). */
+	while (b->free || b->put) {
 		p = hak_malloc(hk_classes[cls].size);
 		ck_assert_ptr_ne(p, head);
 		ck_assert(spare_in(v, freed, p));
@@ -1019,7 +1141,7 @@ START_TEST(test_spare_batch_whole)
 	ck_assert_ptr_eq(p, head);
 	ck_assert_uint_eq(h->spare[cls].nr, nr - 1);
 	/* The rest of the batch is the bin: n - 1 blocks. */
-	ck_assert_int_eq((int32_t)b->limit - b->room, (int32_t)n - 1);
+	ck_assert_int_eq((int32_t)b->limit - bin_room(b), (int32_t)n - 1);
 	hak_free(p);
 	for (i = freed; i < SPARE_BLOCKS; i++)
 		hak_free(v[i]);
@@ -1201,6 +1323,8 @@ static Suite *heap_suite(void)
 	TCase *tc = tcase_create("heap");
 
 	tcase_add_test(tc, test_bin_lifo);
+	tcase_add_test(tc, test_bin_split_lists);
+	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_slab_fast_path_fields);
 #ifdef CONFIG_THREADS
 	/* A second thread makes the record without a tag. */
@@ -1453,6 +1577,13 @@ static void bin_to_slabs(unsigned int cls)
 		b->room++;
 		heap_free_local_slow(slab_block_head(p), p);
 	}
+	while (b->put) {
+		void *p = b->put;
+
+		b->put = fl_next(p);
+		b->put_room++;
+		heap_free_local_slow(slab_block_head(p), p);
+	}
 }
 
 /* Free the blocks of v[0..n) that lie in slab s, then drain the bin: s is empty. */
@@ -1591,7 +1722,7 @@ START_TEST(test_empty_slab_bounds)
 	 * hold stdio's 4 KiB buffer with CONFIG_MID_CLASSES_PER_DOUBLING=1).
 	 */
 	for (oc = HK_NR_CLASSES - 1; oc > 0; oc--)
-		if (oc != cls && !hk_tls.cur[oc] && !hk_tls.bins[oc].free)
+		if (oc != cls && !hk_tls.cur[oc] && !hk_tls.bins[oc].free && !hk_tls.bins[oc].put)
 			break;
 	ck_assert_uint_ne(oc, 0);
 	other = hak_malloc(hk_classes[oc].size);
@@ -1700,6 +1831,7 @@ START_TEST(test_remote_notify_cycle)
 
 	/* B is exhausted too: the next malloc refills, drains the notify stack. */
 	ck_assert_ptr_null(hk_tls.bins[cls].free);
+	ck_assert_ptr_null(hk_tls.bins[cls].put);
 	v[3] = hak_malloc(INV_SIZE);
 	ck_assert_ptr_null(a_load(&h->notify, A_ACQUIRE));
 	ck_assert(!(a_load(&a->remote, A_ACQUIRE) & REMOTE_QUEUED));
@@ -1982,7 +2114,7 @@ static void *hint_free_first(void *arg)
 	if (hk_tls.heap != o->rec)
 		return (void *)1;
 	/* A local free: the block is at the head of the bin of its class. */
-	if (hk_tls.bins[size_to_class(INV_SIZE)].free != o->blk[0])
+	if (bin_freed_head(size_to_class(INV_SIZE)) != o->blk[0])
 		return (void *)2;
 	for (i = 1; i < HINT_N; i++)
 		hak_free(o->blk[i]);
@@ -2038,7 +2170,7 @@ static void *hint_start_late(void *arg)
 		return (void *)2;
 	for (i = 1; i < HINT_N; i++) {
 		hak_free(hint_a.blk[i]);
-		if (hk_tls.bins[size_to_class(INV_SIZE)].free != hint_a.blk[i])
+		if (bin_freed_head(size_to_class(INV_SIZE)) != hint_a.blk[i])
 			return (void *)3;
 	}
 	hak_free(p);

@@ -8,7 +8,7 @@
  *   vg_bugs uaf           a read of a 48-byte block after free
  *   vg_bugs large-uaf     a read of a 200000-byte block after free
  *   vg_bugs invalid-free  free of a pointer 16 bytes into a block
- *   vg_bugs double-free   a block freed twice, then two mallocs of its class
+ *   vg_bugs double-free   a block freed twice, then mallocs of its class
  *   vg_bugs uninit        a branch on the contents of a fresh block
  *   vg_bugs overflow      a write one byte past a 40-byte request
  */
@@ -57,13 +57,18 @@ static int invalid_free(void)
 static int double_free(void)
 {
 	char *p = malloc(64);
+	int i;
 
 	sink = p;
 	free(p);
 	free(sink);
-	/* hakmem's own check finds the block twice in the bin and aborts. */
-	sink = malloc(64);
-	sink = malloc(64);
+	/*
+	 * hakmem's own check finds the block twice in the bin and aborts,
+	 * when malloc has used up the blocks its list of the split bin held
+	 * (a refill's batch: at most 64) and takes the freed ones.
+	 */
+	for (i = 0; i < 256; i++)
+		sink = malloc(64);
 	return 0;
 }
 
