@@ -20,7 +20,13 @@
 #ifdef CONFIG_BACKEND_MMAP
 /* The boxes' fast paths, inlined into the front. */
 #include <core.h>
+
+/* realloc: a block that stays where it is up to this size is a slab block. */
+#define HK_REALLOC_SLAB_MAX	HEAP_REALLOC_MAX
 #else
+/* The arena has no slab blocks (and never answers HK_REALLOC_STAY). */
+#define HK_REALLOC_SLAB_MAX	0UL
+
 /*
  * Allocate size bytes (any size_t, 0 included), 16-aligned. On failure
  * sets errno to ENOMEM and returns NULL.

@@ -44,11 +44,12 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 			/*
 			 * A sampled Large block resized in place leaves the
 			 * profile. Large blocks stay only above
-			 * HEAP_REALLOC_MAX: below, a block that stays is a slab
-			 * block, never in the table of Large samples (a slab
-			 * sample leaves in hk_resize()), and is not looked up.
+			 * HK_REALLOC_SLAB_MAX (HEAP_REALLOC_MAX): below, a
+			 * block that stays is a slab block, never in the table
+			 * of Large samples (a slab sample leaves in
+			 * hk_resize()), and is not looked up.
 			 */
-			if (way != HK_REALLOC_STAY || size > HEAP_REALLOC_MAX)
+			if (way != HK_REALLOC_STAY || size > HK_REALLOC_SLAB_MAX)
 				prof_free_block(ptr);
 			return p;
 		}
