@@ -66,6 +66,18 @@ static inline uint64_t rng_next(rng_t *r)
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
+/*
+ * uniform in [0, n): the high half of x * n, a multiply instead of a
+ * division. A 64-bit division by a run-time n costs more than an
+ * allocator's malloc+free pair and made single-size loops measure the
+ * divider (Documentation/benchmarks.md, "where a single-size loop's
+ * time goes").
+ */
+static inline size_t rng_below(rng_t *r, size_t n)
+{
+	return (size_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
 /* uniform in [lo, hi] (inclusive); slight modulo bias is irrelevant here */
 static inline size_t rng_range(rng_t *r, size_t lo, size_t hi)
 {

@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+#
+# cpu_rounds.py ROUNDS "name=lib.so,name=,..." prog args...
+#
+# Like cpu_cmp.py (LD_PRELOAD each library, an empty path is the C
+# library; CPU time = user + system of the child, per operation), but
+# prints every round, rotates which library runs first in each round, and
+# ends with, per library: median, min and max, the ratio of its median
+# and of its minimum to the first library's, and in how many rounds it
+# was faster than the first library in the same round. On a shared
+# machine the per-round ordering and the minima show what the medians
+# hide (Documentation/benchmarks.md, "where a single-size loop's time
+# goes").
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+
+
+def run(cmd, so):
+    env = dict(os.environ)
+    env.pop('LD_PRELOAD', None)
+    if so:
+        env['LD_PRELOAD'] = so
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r'ops=(\d+)', out)
+    if not m:
+        sys.exit("cpu_rounds.py: no RESULT line from %s" % cmd[0])
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return cpu * 1e9 / int(m.group(1))
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit("usage: cpu_rounds.py ROUNDS name=so,... prog args...")
+    rounds = int(sys.argv[1])
+    libs = [x.split('=', 1) for x in sys.argv[2].split(',')]
+    cmd = sys.argv[3:]
+    res = {n: [] for n, _ in libs}
+    for r in range(rounds):
+        k = r % len(libs)
+        row = {}
+        for n, so in libs[k:] + libs[:k]:
+            row[n] = run(cmd, so)
+            res[n].append(row[n])
+        print("round %d: %s" % (r, " ".join("%s=%.2f" % (n, row[n]) for n, _ in libs)), flush=True)
+    base = libs[0][0]
+    bmed = statistics.median(res[base])
+    bmin = min(res[base])
+    for n, _ in libs:
+        v = res[n]
+        wins = sum(1 for i in range(rounds) if v[i] < res[base][i])
+        print("%-8s median %.2f min %.2f max %.2f ns/op  ratio(median) %.3f  ratio(min) %.3f"
+              "  faster than %s in %d/%d rounds" %
+              (n, statistics.median(v), min(v), max(v), statistics.median(v) / bmed,
+               min(v) / bmin, base, wins, rounds))
+
+
+if __name__ == '__main__':
+    main()
