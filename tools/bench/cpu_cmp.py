@@ -17,6 +17,26 @@ import subprocess
 import sys
 
 
+def run_once(cmd, so):
+    """One run of cmd under library so (empty: the C library): CPU ns per
+    operation (user + system), system ns per operation, wall Mops."""
+    env = dict(os.environ)
+    env.pop('LD_PRELOAD', None)
+    if so:
+        env['LD_PRELOAD'] = so
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r'ops=(\d+).*mops=([0-9.]+)', out)
+    if not m:
+        sys.exit("%s: no RESULT line from %s with %s" %
+                 (os.path.basename(sys.argv[0]), cmd[0], so or "the C library"))
+    ops = int(m.group(1))
+    user = r1.ru_utime - r0.ru_utime
+    syst = r1.ru_stime - r0.ru_stime
+    return (user + syst) * 1e9 / ops, syst * 1e9 / ops, float(m.group(2))
+
+
 def main():
     rounds = int(sys.argv[1])
     libs = [x.split('=', 1) for x in sys.argv[2].split(',')]
@@ -26,22 +46,10 @@ def main():
     mops = {n: [] for n, _ in libs}
     for _ in range(rounds):
         for n, so in libs:
-            env = dict(os.environ)
-            env.pop('LD_PRELOAD', None)
-            if so:
-                env['LD_PRELOAD'] = so
-            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
-            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            m = re.search(r'ops=(\d+).*mops=([0-9.]+)', out)
-            if not m:
-                sys.exit("cpu_cmp.py: no RESULT line from %s with %s" % (cmd[0], n))
-            ops = int(m.group(1))
-            user = r1.ru_utime - r0.ru_utime
-            syst = r1.ru_stime - r0.ru_stime
-            cpu[n].append((user + syst) * 1e9 / ops)
-            sysns[n].append(syst * 1e9 / ops)
-            mops[n].append(float(m.group(2)))
+            c, s, w = run_once(cmd, so)
+            cpu[n].append(c)
+            sysns[n].append(s)
+            mops[n].append(w)
     base = statistics.median(cpu[libs[0][0]])
     for n, _ in libs:
         print("%-8s cpu %6.1f ns/op [%6.1f..%6.1f] (sys %5.1f) ratio %.2f   wall %6.2f Mops" %

@@ -13,26 +13,15 @@
 # hide (Documentation/benchmarks.md, "where a single-size loop's time
 # goes").
 import os
-import re
-import resource
 import statistics
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_cmp import run_once  # noqa: E402
 
 
 def run(cmd, so):
-    env = dict(os.environ)
-    env.pop('LD_PRELOAD', None)
-    if so:
-        env['LD_PRELOAD'] = so
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    m = re.search(r'ops=(\d+)', out)
-    if not m:
-        sys.exit("cpu_rounds.py: no RESULT line from %s" % cmd[0])
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return cpu * 1e9 / int(m.group(1))
+    return run_once(cmd, so)[0]
 
 
 def main():
