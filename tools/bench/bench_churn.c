@@ -66,7 +66,7 @@ static void *worker(void *arg)
 	for (i = 0; i < slots; i++)
 		v[i] = new_block(&r);
 	for (i = 0; i < iters; i++) {
-		size_t k = (size_t)((rng_next(&r) >> 16) % slots);
+		size_t k = rng_below(&r, slots);
 
 		free(v[k]);
 		v[k] = new_block(&r);

@@ -78,10 +78,19 @@ static inline size_t rng_below(rng_t *r, size_t n)
 	return (size_t)(((unsigned __int128)rng_next(r) * n) >> 64);
 }
 
-/* uniform in [lo, hi] (inclusive); slight modulo bias is irrelevant here */
+/*
+ * uniform in [0, n) for n <= 2^32 from 32 random bits: two draws from one
+ * rng_next() (its high and low halves) without a division.
+ */
+static inline size_t rng_scale32(uint32_t bits, size_t n)
+{
+	return (size_t)(((uint64_t)bits * n) >> 32);
+}
+
+/* uniform in [lo, hi] (inclusive), by a multiply (rng_below()) */
 static inline size_t rng_range(rng_t *r, size_t lo, size_t hi)
 {
-	return lo + (size_t)((rng_next(r) >> 16) % (uint64_t)(hi - lo + 1));
+	return lo + rng_below(r, hi - lo + 1);
 }
 
 static BENCH_UNUSED BENCH_NORETURN BENCH_PRINTF(1, 2) void bench_die(const char *fmt, ...)

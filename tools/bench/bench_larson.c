@@ -43,8 +43,8 @@ static void *worker(void *arg)
 
 	for (uint64_t n = 0; n < l->steps; n++) {
 		uint64_t x = rng_next(&l->r);
-		size_t i = (size_t)((x >> 40) % l->nblocks);
-		size_t s = l->lo + (size_t)((x & 0xFFFFFFFFFFull) % (l->hi - l->lo + 1));
+		size_t i = rng_scale32((uint32_t)(x >> 32), l->nblocks);
+		size_t s = l->lo + rng_scale32((uint32_t)x, l->hi - l->lo + 1);
 		void *p = l->blk[i];
 
 		if (!bench_check(p, l->sz[i], l->tag[i]))

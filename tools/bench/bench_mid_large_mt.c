@@ -46,8 +46,8 @@ static void *worker(void *arg)
 	pthread_barrier_wait(&start_barrier);
 	for (uint64_t n = 0; n < a->iters; n++) {
 		uint64_t x = rng_next(&r);
-		size_t i = (size_t)((x >> 40) % a->ws);
-		size_t s = 1 + (size_t)((x & 0xFFFFFFFFFFull) % MAXSZ);
+		size_t i = rng_scale32((uint32_t)(x >> 32), a->ws);
+		size_t s = 1 + rng_scale32((uint32_t)x, MAXSZ);
 		void *p = slot[i];
 
 		if (!bench_check(p, sz[i], tag[i]))

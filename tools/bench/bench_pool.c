@@ -82,12 +82,12 @@ static void *worker(void *arg)
 		own[i] = new_block(&r, (uint32_t)((id << 28) + i));
 	for (i = 0; i < iters; i++) {
 		uint64_t x = rng_next(&r);
-		size_t k = (size_t)((x >> 16) % slots);
+		size_t k = rng_scale32((uint32_t)(x >> 32), slots);
 		struct hdr *h = new_block(&r, (uint32_t)((id << 28) + i));
 
-		if ((x & 0xffff) % 100 < xfer) {
+		if (rng_scale32((uint32_t)x, 100) < xfer) {
 			drop_block(__atomic_exchange_n(&next[k], h, __ATOMIC_ACQ_REL));
-			k = (size_t)((rng_next(&r) >> 16) % slots);
+			k = rng_below(&r, slots);
 			drop_block(__atomic_exchange_n(&mine[k], NULL, __ATOMIC_ACQ_REL));
 		} else {
 			drop_block(own[k]);

@@ -42,8 +42,8 @@ int main(int argc, char **argv)
 	t0 = bench_now();
 	for (uint64_t n = 0; n < iters; n++) {
 		uint64_t x = rng_next(&r);
-		size_t i = (size_t)((x >> 40) % ws);
-		size_t s = lo + (size_t)((x & 0xFFFFFFFFFFull) % (hi - lo + 1));
+		size_t i = rng_scale32((uint32_t)(x >> 32), ws);
+		size_t s = lo + rng_scale32((uint32_t)x, hi - lo + 1);
 		void *p = slot[i];
 
 		if (!bench_check(p, sz[i], tag[i]))
