@@ -34,7 +34,17 @@ BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
  * the slabs of a class do not all start on the same set, the lines left
  * at the end of the slab become its colours (slab_colour(), at most
  * HEAP_STRIDE_COLOURS: one per set).
+ *
+ * The powers of two from HEAP_STRIDE_KEEP_ALIGN up keep their stride: a
+ * padded block is aligned to 64 bytes only, and hk_alloc_aligned() looks
+ * for the next class whose stride is a multiple of the alignment, so
+ * that posix_memalign(4096, 4096) and the like (page-aligned buffers)
+ * find the 4, 8, 16 or 32 KiB class rather than the Large box, a mapping
+ * per block. A block aligned to 4 KiB starts on L1 set 0 whatever the
+ * allocator (an L1 of 64 sets of 64 bytes is indexed by address bits
+ * 6-11).
  */
+#define HEAP_STRIDE_KEEP_ALIGN	4096
 #define HEAP_STRIDE_PAD		64
 #define HEAP_STRIDE_COLOURS	64
 
@@ -43,6 +53,7 @@ static void class_pad(struct size_class *c)
 	size_t bytes = (size_t)c->span << SLOT_SHIFT, stride = c->size + HEAP_STRIDE_PAD, tail;
 
 	if (!IS_ENABLED(CONFIG_HEAP_STRIDE_PAD) || c->size < 1024 || c->size % 256 ||
+	    (c->size >= HEAP_STRIDE_KEEP_ALIGN && !(c->size & (c->size - 1))) ||
 	    c->colours > 1 || bytes / stride < 8)
 		return;
 	c->pad = HEAP_STRIDE_PAD >> 4;

@@ -471,6 +471,74 @@ START_TEST(test_stride_pad_spreads_sets)
 		hak_free(p[i]);
 }
 END_TEST
+
+/*
+ * CONFIG_HEAP_STRIDE_PAD, every padded class: 16 blocks of the class's
+ * size allocated one after the other start on at least 8 of the 64 sets
+ * of a 32 KiB, 8-way L1 (a class size apart, those of 10, 12, 14, 20,
+ * 24 and 28 KiB start on one or two).
+ */
+START_TEST(test_stride_pad_spreads_every_class)
+{
+	unsigned int i, j, padded = 0;
+	void *p[16];
+
+	classes_setup();
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		uint32_t size = hk_classes[i].size;
+		uint64_t sets = 0;
+
+		if (class_stride(&hk_classes[i]) == size)
+			continue;
+		padded++;
+		for (j = 0; j < ARRAY_SIZE(p); j++) {
+			p[j] = hak_malloc(size);
+			ck_assert_ptr_nonnull(p[j]);
+			ck_assert_uint_eq(slab_block_head(p[j])->class_idx, i);
+			sets |= 1ULL << (((uintptr_t)p[j] >> 6) & 63);
+		}
+		ck_assert_msg(__builtin_popcountll(sets) >= 8, "16 blocks of %u B in %d L1 sets",
+			      size, __builtin_popcountll(sets));
+		for (j = 0; j < ARRAY_SIZE(p); j++)
+			hak_free(p[j]);
+	}
+	/* Mid's 10-28 KiB classes (not the powers of two) are padded. */
+	if (HEAP_MAX_SIZE >= 32768 && hk_classes[size_to_class(10240)].size == 10240)
+		ck_assert_uint_eq(class_stride(&hk_classes[size_to_class(10240)]), 10240 + 64);
+	ck_assert_uint_gt(padded, 0);
+}
+END_TEST
+
+/*
+ * CONFIG_HEAP_STRIDE_PAD leaves the powers of two from 4 KiB unpadded, so
+ * that page-aligned requests of those sizes get a block of their class
+ * from a slab, not a mapping of their own from the Large box.
+ */
+START_TEST(test_stride_pad_keeps_page_alignment)
+{
+	size_t size;
+	void *p;
+
+	classes_setup();
+	for (size = 4096; size <= 32768 && size <= HEAP_MAX_SIZE; size *= 2) {
+		unsigned int cls = size_to_class(size);
+
+		if (hk_classes[cls].size != size)
+			continue;
+		ck_assert_uint_eq(class_stride(&hk_classes[cls]), size);
+		ck_assert_int_eq(hak_posix_memalign(&p, 4096, size), 0);
+		ck_assert_uint_eq((uintptr_t)p % 4096, 0);
+		ck_assert_msg(registry_lookup((uintptr_t)p) == REG_SUPERSLAB,
+			      "posix_memalign(4096, %zu) not served by a slab", size);
+		ck_assert_uint_eq(slab_block_head(p)->class_idx, cls);
+		hak_free(p);
+		ck_assert_int_eq(hak_posix_memalign(&p, size, size), 0);
+		ck_assert_uint_eq((uintptr_t)p % size, 0);
+		ck_assert_uint_eq(registry_lookup((uintptr_t)p), REG_SUPERSLAB);
+		hak_free(p);
+	}
+}
+END_TEST
 #endif
 
 #endif /* HK_NR_CLASSES */
@@ -530,6 +598,8 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_block_start_owner_tag);
 #ifdef CONFIG_HEAP_STRIDE_PAD
 	tcase_add_test(tc, test_stride_pad_spreads_sets);
+	tcase_add_test(tc, test_stride_pad_spreads_every_class);
+	tcase_add_test(tc, test_stride_pad_keeps_page_alignment);
 #endif
 #endif
 	tcase_add_test(tc, test_routing);
