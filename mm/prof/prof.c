@@ -168,16 +168,12 @@ static unsigned long prof_nr_lookups;		/* frees that looked for their sample */
 static struct prof_sample *prof_rec_free;	/* free records of slab samples */
 
 /*
- * Live samples by a hash of their address (PROF_FILTER entries, counts):
- * the free of a Large block, or of a slab block that is not a block
- * start, looks in prof_sample_tab, under the lock, only if its entry is
- * not zero. Written under the lock, read without it: a
- * block's free comes after its malloc returned, which came after the
- * count went up.
+ * Live Large samples by a hash of their address (prof.h): the free of a
+ * Large block looks in prof_sample_tab, under the lock, only if its entry
+ * is not zero (prof_free_block()). Mapped once, never unmapped.
  */
-#define PROF_FILTER_SHIFT	14
 #define PROF_FILTER		(1UL << PROF_FILTER_SHIFT)
-static uint16_t *prof_filter;
+uint16_t *prof_filter;
 
 static int prof_dump_pending;			/* a signal asked for a dump */
 static unsigned long prof_dump_seq;		/* dumps numbered per process */
@@ -430,9 +426,13 @@ static __always_inline unsigned long prof_draw(struct prof_tls *t)
 {
 	double d = prof_neg_ln(prof_random(t) | 1) * prof_mean;
 
+	/*
+	 * Below 2^63 once clamped: a signed conversion, one instruction
+	 * where an unsigned one takes six.
+	 */
 	if (d > 1e15)
 		d = 1e15;
-	return (unsigned long)d;
+	return (unsigned long)(long)d;
 }
 
 /* ------------------------------------------------------------------ */
@@ -566,11 +566,6 @@ static __always_inline uintptr_t prof_hide(const void *ptr)
 static unsigned long prof_slot(uintptr_t ptr, unsigned long cap)
 {
 	return (unsigned long)prof_mix(ptr >> 4) & (cap - 1);
-}
-
-static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
-{
-	return &prof_filter[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
 }
 
 static int prof_sample_grow(void)
@@ -713,16 +708,6 @@ out:
 	return ret;
 }
 
-/*
- * Might ptr be a live sample in prof_sample_tab? Read without the lock: a
- * block's free comes after its malloc returned, which came after its
- * count went up.
- */
-static int prof_maybe(const void *ptr)
-{
-	return a_load(&prof_filter, A_ACQUIRE) && a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED);
-}
-
 /* The slot of ptr's sample in prof_sample_tab, or -1. Under the lock. */
 static long prof_find(const void *ptr)
 {
@@ -773,9 +758,7 @@ void prof_forget(const void *ptr)
 {
 	long i;
 
-	/* Not sampled (nearly always): no lock, no lookup. */
-	if (!prof_maybe(ptr))
-		return;
+	/* (prof_free_block() found ptr's filter entry not zero.) */
 	prof_lock();
 	i = prof_find(ptr);
 	if (i >= 0)
