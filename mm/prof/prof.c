@@ -1515,6 +1515,32 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 }
 
 /*
+ * A sampled realloc of ptr, a slab block start, to size bytes: if its
+ * block holds size + PROF_OFFSET bytes and stays at most half empty (as
+ * hk_resize() would keep it), the bytes kept move PROF_OFFSET up inside
+ * the block, which becomes a sample where it is (its free then reaches
+ * the profiler): the address handed out, or NULL (the caller moves the
+ * block to another one). Before, every such realloc took a new block of
+ * the class of size + PROF_OFFSET, a copy to it and the free of the old
+ * one; memmove() within the block touches no other memory.
+ */
+static void *prof_shift(void *ptr, size_t size, size_t old)
+{
+	struct slab *s = slab_of(ptr);
+	size_t n;
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, ptr))
+		return NULL;
+	n = s->block_size;
+	if (size > n - PROF_OFFSET || size < n / 2)
+		return NULL;
+	memmove((char *)ptr + PROF_OFFSET, ptr, old < size ? old : size);
+	return (char *)ptr + PROF_OFFSET;
+}
+
+/*
  * realloc after the countdown crossed: as realloc would (resize in place
  * if the block's box can, else move), and if sampled, the block that
  * results is recorded. (Moving every sampled realloc made a loop that
@@ -1540,8 +1566,21 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	 * block's free reaches it anyway.
 	 */
 	p = NULL;
-	if (!sampled || registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)
+	if (!sampled || registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB) {
 		p = hk_resize(ptr, size);
+	} else {
+		p = prof_shift(ptr, size, old);
+		if (p) {
+			/* A block start: not a sample before. */
+			if (prof_record(p, 1, size, pc, depth, slow, &t->memo)) {
+				/* Not recorded: back to its block start. */
+				memmove(ptr, p, size);
+				p = ptr;
+			}
+			t->busy--;
+			return p;
+		}
+	}
 	if (p) {
 		/* In place (or moved by mremap): the old sample goes. */
 		prof_free_block(ptr);
