@@ -48,7 +48,10 @@ extern unsigned long prof_nr_live;
  */
 #define PROF_FILTER_SHIFT	14
 extern uint16_t *prof_filter;
-/* A block was sampled once (read without the lock by prof_free_bad()). */
+/*
+ * Profiling is on: a block may be sampled (set by the constructor before
+ * the first sample; read without the lock by prof_free_bad()).
+ */
 extern int prof_any;
 
 /*

@@ -641,10 +641,11 @@ __noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from, str
 			     "mov %%rsp, %1\n\t"
 			     "mov %%rbp, %2"
 			     : "=r"(pc), "=r"(sp), "=r"(bp));
-	if (unlikely(!uw_cache))
-		return -1;
+	/* A memo comes from a walk, which had the cache (never unmapped). */
 	if (uw_memo_same(m, sp, bp, from))
 		return PROF_UNWIND_SAME;
+	if (unlikely(!uw_cache))
+		return -1;
 	n = uw_walk(out, max, from, m, pc, sp, bp);
 	/* Not a tail call: this frame, where the walk starts, must stay. */
 	__asm__ __volatile__("" : "+r"(n));
