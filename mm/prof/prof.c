@@ -682,8 +682,13 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 		s = m->stack;
 	} else {
 		s = prof_stack_get(pc, depth);
-		/* The memo describes this walk (if any): its stack is s. */
-		m->stack = s;
+		/*
+		 * The memo describes this walk (if it kept one: nr > 0): its
+		 * stack is s. A memo without reads is no memo (libgcc's
+		 * walk, or too many reads): its stack stays NULL, so that
+		 * prof_unwind() checks only the stack.
+		 */
+		m->stack = m->nr ? s : NULL;
 	}
 	if (!s)
 		goto out;
@@ -986,7 +991,8 @@ static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *ca
 	 * addresses it found count as defined.
 	 */
 	vg_quiet_begin();
-	got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
+	/* -1 with HAKMEM_PROF_UNWIND=libgcc: it has no cache (prof_warm_up()). */
+	got = prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
 	if (got == PROF_UNWIND_SAME) {
 		vg_quiet_end();
 		*slow = 0;
@@ -1316,7 +1322,12 @@ static void prof_warm_up(void)
 	int slow;
 
 	prof_tls.busy++;
-	prof_unwind_init();
+	/*
+	 * HAKMEM_PROF_UNWIND=libgcc: no cache, so that prof_unwind() always
+	 * answers -1 (libgcc's walk) without a test of prof_libgcc a sample.
+	 */
+	if (!prof_libgcc)
+		prof_unwind_init();
 	prof_backtrace(pc, NULL, &slow, &prof_tls.memo);
 	prof_tls.busy--;
 }

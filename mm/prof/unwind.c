@@ -544,7 +544,7 @@ static __always_inline int uw_memo_same(const struct prof_uw_memo *m, uintptr_t 
 {
 	unsigned int i;
 
-	if (!m->nr || !m->stack || m->sp != sp || (m->bp_used && m->bp != bp) || m->from != from)
+	if (!m->stack || m->sp != sp || (m->bp_used && m->bp != bp) || m->from != from)
 		return 0;
 	for (i = 0; i < m->nr; i++)
 		if (*(const uintptr_t *)m->addr[i] != m->val[i])
