@@ -168,16 +168,12 @@ static unsigned long prof_nr_lookups;		/* frees that looked for their sample */
 static struct prof_sample *prof_rec_free;	/* free records of slab samples */
 
 /*
- * Live samples by a hash of their address (PROF_FILTER entries, counts):
- * the free of a Large block, or of a slab block that is not a block
- * start, looks in prof_sample_tab, under the lock, only if its entry is
- * not zero. Written under the lock, read without it: a
- * block's free comes after its malloc returned, which came after the
- * count went up.
+ * Live Large samples by a hash of their address (prof.h): the free of a
+ * Large block looks in prof_sample_tab, under the lock, only if its entry
+ * is not zero (prof_free_block()). Mapped once, never unmapped.
  */
-#define PROF_FILTER_SHIFT	14
 #define PROF_FILTER		(1UL << PROF_FILTER_SHIFT)
-static uint16_t *prof_filter;
+uint16_t *prof_filter;
 
 static int prof_dump_pending;			/* a signal asked for a dump */
 static unsigned long prof_dump_seq;		/* dumps numbered per process */
@@ -200,19 +196,29 @@ extern uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx);
 /* Lock                                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * An exchange, not a compare-and-swap: the same try-lock (the old value
+ * says whether it was free), in 4 instructions where the CAS took 8.
+ */
 static __always_inline int prof_trylock(void)
 {
-	int expected = 0;
-	int ok = a_cas(&prof_lock_word, &expected, 1, A_ACQUIRE);
+	int ok = !a_swap(&prof_lock_word, 1, A_ACQUIRE);
 
 	barrier();
 	return ok;
 }
 
-static void prof_lock(void)
+static __noinline void prof_lock_wait(void)
 {
 	while (!prof_trylock())
 		sched_yield();
+}
+
+/* Inline: a call to a function of its own cost 9 instructions a lock. */
+static __always_inline void prof_lock(void)
+{
+	if (unlikely(!prof_trylock()))
+		prof_lock_wait();
 }
 
 static void prof_dump_signalled(void);
@@ -316,9 +322,10 @@ static double prof_exp_neg(double x)
  * The weight of a sample of x = size / mean, 1 / (1 - exp(-x)), x > 0.
  * Below 0.5 (the sampled sizes are mostly x < 0.1) it is (1/x) times
  * x / (1 - exp(-x)) = 1 + x/2 + x^2/12 - x^4/720 + x^6/30240 -
- * x^8/1209600 + x^10/47900160 - ... (the Bernoulli numbers), cut where
- * the next term is below 2e-13 of the sum: some 20 instructions where
- * the series of 1 - exp(-x) took 140.
+ * x^8/1209600 + ... (the Bernoulli numbers), cut after x^6: the first
+ * term left out is below 3.3e-9 of the sum (x < 0.5), far below the
+ * sampling error of any estimate. Some 16 instructions where the series
+ * of 1 - exp(-x) took 140 (and the terms to x^10, 2e-13, took 20).
  */
 static __always_inline double prof_weight(double x)
 {
@@ -326,8 +333,7 @@ static __always_inline double prof_weight(double x)
 
 	if (x >= 0.5)
 		return 1 / (1 - prof_exp_neg(x));
-	return (1 + 0.5 * x + y * (1.0 / 12 + y * (-1.0 / 720 + y * (1.0 / 30240 +
-		y * (-1.0 / 1209600 + y * (1.0 / 47900160)))))) / x;
+	return (1 + 0.5 * x + y * (1.0 / 12 + y * (-1.0 / 720 + y * (1.0 / 30240)))) / x;
 }
 
 /* ln(u) for 0 < u <= 1. */
@@ -430,9 +436,13 @@ static __always_inline unsigned long prof_draw(struct prof_tls *t)
 {
 	double d = prof_neg_ln(prof_random(t) | 1) * prof_mean;
 
+	/*
+	 * Below 2^63 once clamped: a signed conversion, one instruction
+	 * where an unsigned one takes six.
+	 */
 	if (d > 1e15)
 		d = 1e15;
-	return (unsigned long)d;
+	return (unsigned long)(long)d;
 }
 
 /* ------------------------------------------------------------------ */
@@ -568,11 +578,6 @@ static unsigned long prof_slot(uintptr_t ptr, unsigned long cap)
 	return (unsigned long)prof_mix(ptr >> 4) & (cap - 1);
 }
 
-static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
-{
-	return &prof_filter[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
-}
-
 static int prof_sample_grow(void)
 {
 	unsigned long cap = prof_sample_cap ? prof_sample_cap * 2 : 4096, i, j;
@@ -597,11 +602,16 @@ static int prof_sample_grow(void)
  * The tag of a slab sample's header (struct prof_head): the program's
  * address and the record, hashed with prof_key; never 0, the tag of a
  * block no longer sampled. A bad pointer's two words below it match only
- * by chance (2^-63), and its record pointer is followed only then.
+ * by chance (2^-63), and its record pointer is followed only then. One
+ * multiplication by an odd constant (a bijection but for the low bit: the
+ * header copied in front of another address, with the same record,
+ * matches there only if the two sums differ by exactly the constant's
+ * inverse) rather than prof_mix(): 4 instructions where it took 11,
+ * twice a sample (its allocation and its free).
  */
 static __always_inline uintptr_t prof_tag(const void *ptr, const struct prof_sample *e)
 {
-	return (uintptr_t)prof_mix(((uintptr_t)ptr ^ prof_key) + (uintptr_t)e) | 1;
+	return ((((uintptr_t)ptr ^ prof_key) + (uintptr_t)e) * 0x9e3779b97f4a7c15ULL) | 1;
 }
 
 /* A record for a slab sample, or NULL. Under the lock. */
@@ -672,8 +682,13 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 		s = m->stack;
 	} else {
 		s = prof_stack_get(pc, depth);
-		/* The memo describes this walk (if any): its stack is s. */
-		m->stack = s;
+		/*
+		 * The memo describes this walk (if it kept one: nr > 0): its
+		 * stack is s. A memo without reads is no memo (libgcc's
+		 * walk, or too many reads): its stack stays NULL, so that
+		 * prof_unwind() checks only the stack.
+		 */
+		m->stack = m->nr ? s : NULL;
 	}
 	if (!s)
 		goto out;
@@ -701,8 +716,6 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 	s->alloc_count += e->count;
 	s->alloc_bytes += e->bytes;
 	prof_live_bytes += e->bytes;
-	if (!prof_any)
-		a_store(&prof_any, 1, A_RELAXED);
 	if (prof_live_bytes > prof_peak_bytes) {
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
@@ -711,16 +724,6 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 out:
 	prof_unlock();
 	return ret;
-}
-
-/*
- * Might ptr be a live sample in prof_sample_tab? Read without the lock: a
- * block's free comes after its malloc returned, which came after its
- * count went up.
- */
-static int prof_maybe(const void *ptr)
-{
-	return a_load(&prof_filter, A_ACQUIRE) && a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED);
 }
 
 /* The slot of ptr's sample in prof_sample_tab, or -1. Under the lock. */
@@ -773,9 +776,7 @@ void prof_forget(const void *ptr)
 {
 	long i;
 
-	/* Not sampled (nearly always): no lock, no lookup. */
-	if (!prof_maybe(ptr))
-		return;
+	/* (prof_free_block() found ptr's filter entry not zero.) */
 	prof_lock();
 	i = prof_find(ptr);
 	if (i >= 0)
@@ -816,6 +817,12 @@ static __always_inline struct prof_sample *prof_head_of(const void *ptr)
 	vg_quiet_begin();
 	e = h->rec;
 	ok = h->tag == prof_tag(ptr, e);
+	/*
+	 * The answer is defined whatever the words were: a bad pointer's
+	 * undefined bytes must not make memcheck report the branch on it.
+	 */
+	vg_defined(&ok, sizeof(ok));
+	vg_defined(&e, sizeof(e));
 	vg_quiet_end();
 	return ok ? e : NULL;
 }
@@ -984,7 +991,8 @@ static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *ca
 	 * addresses it found count as defined.
 	 */
 	vg_quiet_begin();
-	got = prof_libgcc ? -1 : prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
+	/* -1 with HAKMEM_PROF_UNWIND=libgcc: it has no cache (prof_warm_up()). */
+	got = prof_unwind(pc, PROF_MAX_DEPTH, (uintptr_t)caller, m);
 	if (got == PROF_UNWIND_SAME) {
 		vg_quiet_end();
 		*slow = 0;
@@ -1314,7 +1322,12 @@ static void prof_warm_up(void)
 	int slow;
 
 	prof_tls.busy++;
-	prof_unwind_init();
+	/*
+	 * HAKMEM_PROF_UNWIND=libgcc: no cache, so that prof_unwind() always
+	 * answers -1 (libgcc's walk) without a test of prof_libgcc a sample.
+	 */
+	if (!prof_libgcc)
+		prof_unwind_init();
 	prof_backtrace(pc, NULL, &slow, &prof_tls.memo);
 	prof_tls.busy--;
 }
@@ -1335,6 +1348,8 @@ __attribute__((constructor)) static void prof_ctor(void)
 	 */
 	vg_defined(&prof_tls, sizeof(prof_tls));
 	prof_warm_up();
+	/* Before the first sample (set there, it cost 2 instructions a sample). */
+	a_store(&prof_any, 1, A_RELAXED);
 	a_store(&prof_started, 1, A_RELEASE);
 	if (prof_signo) {
 		memset(&sa, 0, sizeof(sa));
@@ -1506,6 +1521,11 @@ static __noinline int prof_take_first(struct prof_tls *t, size_t size)
  */
 static __always_inline int prof_take(struct prof_tls *t, size_t size)
 {
+	/*
+	 * prof_started first: before the constructor, a static program's
+	 * TLS is undefined to memcheck (prof_ctor()), and t->rng must not be
+	 * read.
+	 */
 	if (unlikely(!a_load(&prof_started, A_ACQUIRE) || !t->rng))
 		return prof_take_first(t, size);
 	prof_left = prof_draw(t);
@@ -1529,6 +1549,32 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 		p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
 	t->busy--;
 	return p;
+}
+
+/*
+ * A sampled realloc of ptr, a slab block start, to size bytes: if its
+ * block holds size + PROF_OFFSET bytes and stays at most half empty (as
+ * hk_resize() would keep it), the bytes kept move PROF_OFFSET up inside
+ * the block, which becomes a sample where it is (its free then reaches
+ * the profiler): the address handed out, or NULL (the caller moves the
+ * block to another one). Before, every such realloc took a new block of
+ * the class of size + PROF_OFFSET, a copy to it and the free of the old
+ * one; memmove() within the block touches no other memory.
+ */
+static void *prof_shift(void *ptr, size_t size, size_t old)
+{
+	struct slab *s = slab_of(ptr);
+	size_t n;
+
+	if (s->kind == SLAB_TAIL)
+		s -= s->head_off;
+	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, ptr))
+		return NULL;
+	n = s->block_size;
+	if (size > n - PROF_OFFSET || size < n / 2)
+		return NULL;
+	memmove((char *)ptr + PROF_OFFSET, ptr, old < size ? old : size);
+	return (char *)ptr + PROF_OFFSET;
 }
 
 /*
@@ -1557,8 +1603,21 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	 * block's free reaches it anyway.
 	 */
 	p = NULL;
-	if (!sampled || registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB)
+	if (!sampled || registry_lookup((uintptr_t)ptr) != REG_SUPERSLAB) {
 		p = hk_resize(ptr, size);
+	} else {
+		p = prof_shift(ptr, size, old);
+		if (p) {
+			/* A block start: not a sample before. */
+			if (prof_record(p, 1, size, pc, depth, slow, &t->memo)) {
+				/* Not recorded: back to its block start. */
+				memmove(ptr, p, size);
+				p = ptr;
+			}
+			t->busy--;
+			return p;
+		}
+	}
 	if (p) {
 		/* In place (or moved by mremap): the old sample goes. */
 		prof_free_block(ptr);

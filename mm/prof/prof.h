@@ -39,7 +39,19 @@
 				    offsetof(struct heap_tls, boxes.prof_left)))
 /* Large (and aligned) samples alive (read without the lock by the free hook). */
 extern unsigned long prof_nr_live;
-/* A block was sampled once (read without the lock by prof_free_bad()). */
+/*
+ * Live Large samples by a hash of their address (PROF_FILTER counts;
+ * NULL before the first one): prof_forget() looks for a block's sample
+ * only if its count is not zero. Written under the profiler's lock, read
+ * without it: a block's free comes after its malloc returned, which came
+ * after the count went up.
+ */
+#define PROF_FILTER_SHIFT	14
+extern uint16_t *prof_filter;
+/*
+ * Profiling is on: a block may be sampled (set by the constructor before
+ * the first sample; read without the lock by prof_free_bad()).
+ */
 extern int prof_any;
 
 /*
@@ -94,13 +106,22 @@ static __always_inline int prof_tick(size_t size)
 	return unlikely((long)(prof_left -= size) < 0);
 }
 
+/* The filter count of address ptr (prof_filter not NULL). */
+static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
+{
+	return &prof_filter[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
+}
+
 /*
  * A block that may be a sample is freed (a Large block), or realloc
- * resized a block in place.
+ * resized a block in place. The filter is read here, inline: with Large
+ * samples alive, the free of every other Large block called
+ * prof_forget() only to read it (some 20 instructions a free).
  */
 static __always_inline void prof_free_block(const void *ptr)
 {
-	if (unlikely(a_load(&prof_nr_live, A_RELAXED) != 0))
+	if (unlikely(a_load(&prof_nr_live, A_RELAXED) != 0) &&
+	    a_load(&prof_filter, A_ACQUIRE) && a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
 		prof_forget(ptr);
 }
 

@@ -26,7 +26,7 @@ struct prof_uw_memo {
 	uintptr_t bp;				/* rbp there */
 	int bp_used;				/* the walk used that rbp (else any rbp is the same) */
 	uintptr_t from;				/* its from argument */
-	void *stack;				/* the profiler's record of the stack (NULL: none) */
+	void *stack;				/* the profiler's record of the stack (NULL: no memo; set only with nr > 0) */
 	unsigned int nr;			/* reads below (0: no memo) */
 	uintptr_t addr[PROF_MEMO_READS];	/* address of each word read, in order */
 	uintptr_t val[PROF_MEMO_READS];		/* the word read there */

@@ -239,6 +239,17 @@ else
 	bad "slab: a block resized by a sampled realloc stays in the profile after its free"
 fi
 
+# A sampled realloc of a block start that its block holds with 16 bytes
+# to spare: the block stays, its bytes 16 up (no other block, no copy to
+# it), and its free takes the sample out of the profile.
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" shift "$d" > "$d/shift.out" 2>&1 && grep -q '^slab: done' "$d/shift.out"; then
+	ok "slab: a sampled realloc that its block holds with 16 bytes more stays in the block"
+else
+	cat "$d/shift.out"
+	bad "slab: a sampled realloc that its block holds with 16 bytes more"
+fi
+
 # An unsampled realloc of a sampled slab block that its block holds: in
 # place (no copy), out of the profile, and its free still works.
 if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \

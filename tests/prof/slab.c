@@ -8,6 +8,8 @@
  *                      its blocks added (and check their usable size)
  *   slab DIR           the same (first lines), then the profile checks
  *   slab realloc DIR   a sampled realloc in place (realloc_in_place())
+ *   slab shift DIR     a sampled realloc that the block holds with 16
+ *                      bytes more stays in it (realloc_shift())
  *   slab resize DIR    an unsampled realloc of a sample (resize_sample())
  *   slab twice         free a sampled block twice (must abort)
  *   slab bad DIR       bad pointers with the header of a live sample in
@@ -187,6 +189,83 @@ static int realloc_in_place(const char *dir)
 }
 
 /*
+ * "slab shift DIR", with a mean of 4096 bytes: an unsampled 3000-byte
+ * block (a block start of usable size n) is resized to n - 100 and
+ * n - 200 bytes, which its block holds with 16 bytes to spare, until one
+ * of these reallocs is sampled: that one must keep the block, its bytes
+ * 16 bytes up (the address + 16; before, it moved to another block), with
+ * its contents, and the block's free must take the sample out of the
+ * profile (the dump is what it was before the malloc).
+ */
+static int realloc_shift(const char *dir)
+{
+	unsigned long b0, b, s;
+	unsigned int tries, k;
+	size_t n, size, prev;
+	char *p, *q;
+
+	if (stat("stat.prof_samples") == (unsigned long)-1) {
+		printf("slab: done (no stat.prof_samples: skipped)\n");
+		return 0;
+	}
+	b0 = live_bytes(dir, "f0.heap");
+	for (tries = 0; tries < 1000; tries++) {
+		s = stat("stat.prof_samples");
+		p = malloc(3000);
+		if (!p || stat("stat.prof_samples") != s) {
+			free(p);
+			continue;
+		}
+		n = malloc_usable_size(p);
+		prev = 3000;
+		memset(p, 0x6d, prev);
+		for (k = 0; k < 100000; k++) {
+			size = k & 1 ? n - 200 : n - 100;
+			s = stat("stat.prof_samples");
+			q = realloc(p, size);
+			if (!q) {
+				printf("FAIL realloc\n");
+				return 1;
+			}
+			if (q[0] != 0x6d || q[(prev < size ? prev : size) - 1] != 0x6d) {
+				printf("FAIL contents lost\n");
+				failed = 1;
+			}
+			memset(q, 0x6d, size);
+			prev = size;
+			if (stat("stat.prof_samples") != s) {
+				if (q != p + 16) {
+					printf("FAIL a sampled realloc to %zu bytes of a block of %zu moved it (%p -> %p, want %p)\n",
+					       size, n, (void *)p, (void *)q, (void *)(p + 16));
+					failed = 1;
+				}
+				if (malloc_usable_size(q) < size)
+					fail("usable size after the sampled realloc", malloc_usable_size(q), size);
+				b = live_bytes(dir, "f1.heap");
+				if (b <= b0)
+					fail("live bytes with the sampled realloc's block (more than)", b, b0);
+				p = q;
+				break;
+			}
+			if (q != p) {
+				printf("FAIL an unsampled realloc in the block moved it\n");
+				failed = 1;
+			}
+			p = q;
+		}
+		free(p);
+		b = live_bytes(dir, "f2.heap");
+		if (b != b0)
+			fail("live bytes after the free of the block a sampled realloc kept", b, b0);
+		if (!failed)
+			printf("slab: done\n");
+		return failed;
+	}
+	printf("FAIL no unsampled malloc in 1000 tries\n");
+	return 1;
+}
+
+/*
  * "slab resize DIR", with a mean of 4096 bytes: a sampled block of 3000
  * bytes (16 bytes into its block), then reallocs to 3000 and 2900 bytes
  * until one is not sampled: its block holds that size, so the block must
@@ -351,6 +430,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(dir, "realloc") && argc > 2)
 		return realloc_in_place(argv[2]);
+	if (!strcmp(dir, "shift") && argc > 2)
+		return realloc_shift(argv[2]);
 	if (!strcmp(dir, "resize") && argc > 2)
 		return resize_sample(argv[2]);
 	if (!strcmp(dir, "bad") && argc > 2)
