@@ -10,6 +10,8 @@
 #ifndef _ASM_GENERIC_BITOPS_H
 #define _ASM_GENERIC_BITOPS_H
 
+#include <stdint.h>
+
 /* Number of leading zero bits of a non-zero word. */
 #ifndef hk_clz
 static inline unsigned int hk_clz(unsigned long x)
