@@ -596,10 +596,14 @@ START_TEST(test_large_reused_within_window)
 }
 END_TEST
 /*
- * Cache a freed 8 MiB block, then take 12 MiB of 4 KiB slab blocks into
- * v (n entries); returns the cached block's size.
+ * Cache a freed 8 MiB block, then take 12 MiB of slab blocks of 4 KiB (or
+ * of the largest slab class below that) into v (n entries); returns the
+ * cached block's size. The pieces must be slab blocks: with slabs only up
+ * to 1 KiB (Tiny alone: randconfig KCONFIG_SEED=0x642b8403) 4 KiB ones
+ * were Large blocks themselves, cached in turn when freed.
  */
-enum { YIELD_BIG = 8 << 20, YIELD_SLABS = 12 << 20, YIELD_PIECE = 4096 };
+enum { YIELD_BIG = 8 << 20, YIELD_SLABS = 12 << 20 };
+#define YIELD_PIECE	(HEAP_MAX_SIZE >= 4096 || !HK_NR_CLASSES ? 4096 : HEAP_MAX_SIZE)
 
 static size_t cache_big_then_grow_slabs(void **v, size_t n)
 {
