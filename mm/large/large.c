@@ -745,8 +745,9 @@ static __always_inline struct large_hdr *large_of_bin(struct large_link *l)
  * at the chunk start. It changes under the cache lock only, so a block
  * whose bit is set is cached and mapped: its header can be read. It is
  * mapped on the first free that could coalesce (address space only: one
- * bit per 2 MiB is 8 MiB for 47-bit addresses, and untouched pages cost
- * nothing); until then, nothing coalesces.
+ * bit per chunk is 8 MiB for 47-bit addresses and 2 MiB chunks, 16 MiB
+ * for 1 MiB chunks, and untouched pages cost nothing, but the range
+ * counts against RLIMIT_AS); until then, nothing coalesces.
  */
 #define LARGE_HEADS_BYTES	((1UL << (ARCH_VA_BITS - SS_SHIFT)) / 8)
 #define LARGE_HEAD_BITS		(8 * sizeof(unsigned long))
@@ -1498,10 +1499,20 @@ static size_t large_pick_offset(size_t size, size_t align)
  * this many chunks (their registry bytes), and this many mmap attempts
  * on chunks the registry says are free, before it asks the kernel.
  * Every chunk of ours below the hint may be an exactly mapped block's:
- * the walk passes over LARGE_EXACT_MAX of them and more.
+ * the walk passes over LARGE_EXACT_MAX of them and more. The mmap
+ * attempts fail (EEXIST) on ranges someone else mapped, which the
+ * registry cannot know: the Large cache's own 16 MiB bitmap with 1 MiB
+ * chunks is 16 of them (4 attempts were too few: randconfig
+ * KCONFIG_SEED=0x65912167, only Large, under RLIMIT_AS).
  */
 #define LARGE_CLAIM_SCAN	(LARGE_EXACT_MAX + 64)
-#define LARGE_CLAIM_MAPS	4
+#define LARGE_CLAIM_MAPS	32
+
+/*
+ * ... and this many ranges the kernel placed in chunks of ours, kept
+ * mapped while it looks for another one (then given back).
+ */
+#define LARGE_CLAIM_PLUGS	16
 
 /*
  * Map len bytes at offset gap of a chunk that nothing of ours is
@@ -1514,8 +1525,8 @@ static size_t large_pick_offset(size_t size, size_t align)
 static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
 {
 	static uintptr_t hint;		/* the chunk claimed last (racy, a hint) */
-	uintptr_t base = a_load(&hint, A_RELAXED), busy = 0;
-	unsigned int scan, maps = 0;
+	uintptr_t base = a_load(&hint, A_RELAXED), busy[LARGE_CLAIM_PLUGS];
+	unsigned int scan, maps = 0, nbusy = 0;
 	int tries;
 
 	/*
@@ -1543,7 +1554,16 @@ static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
 		}
 		os_unmap((void *)(base + gap), len);
 	}
-	for (tries = 0; tries < 3; tries++) {
+	/*
+	 * Then the kernel's choice. A range it hands out in a chunk of ours
+	 * (the unmapped start of a coloured block's chunk) stays mapped
+	 * until the end, so that the next attempt lands elsewhere: with
+	 * only one kept, the kernel walked through the same few holes
+	 * (randconfig KCONFIG_SEED=0x65912167, only Large, 1 MiB chunks,
+	 * under RLIMIT_AS: three attempts, three holes of ours, malloc(12)
+	 * NULL with address space left).
+	 */
+	for (tries = 0; tries <= LARGE_CLAIM_PLUGS; tries++) {
 		base = (uintptr_t)os_map_aligned(gap + len, SS_SIZE);
 		if (unlikely(!base))
 			break;
@@ -1553,13 +1573,14 @@ static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
 			a_store(&hint, base, A_RELAXED);
 			break;
 		}
-		if (busy)
-			os_unmap((void *)(busy + gap), len);
-		busy = base;
+		if (nbusy < LARGE_CLAIM_PLUGS)
+			busy[nbusy++] = base;
+		else
+			os_unmap((void *)(base + gap), len);
 		base = 0;
 	}
-	if (busy)
-		os_unmap((void *)(busy + gap), len);
+	while (nbusy)
+		os_unmap((void *)(busy[--nbusy] + gap), len);
 	return base;
 }
 
