@@ -803,15 +803,14 @@ void prof_forget(const void *ptr)
 static __always_inline struct prof_sample *prof_head_of(const void *ptr)
 {
 	struct prof_head *h = (struct prof_head *)((uintptr_t)ptr - PROF_OFFSET);
-	struct slab *s = slab_of(ptr);
 	struct prof_sample *e;
+	struct slab *s;
 	int ok;
 
 	/* A sample's address is 16-aligned: a bad pointer that is not is not read below. */
 	if ((uintptr_t)ptr & (PROF_OFFSET - 1))
 		return NULL;
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
+	s = slab_block_head(ptr);
 	if (unlikely(s->kind != SLAB_BLOCKS))
 		return NULL;
 	vg_quiet_begin();
@@ -836,10 +835,8 @@ static __always_inline struct prof_sample *prof_head_of(const void *ptr)
 static void prof_check_twice(void *ptr)
 {
 	char *b = (char *)ptr - PROF_OFFSET;
-	struct slab *s = slab_of(ptr);
+	struct slab *s = slab_block_head(ptr);
 
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
 	if (s->kind == SLAB_BLOCKS && slab_is_block_start(s, b) && dfkey_is_free(s, b))
 		guard_double_free(ptr);
 }
@@ -885,9 +882,7 @@ size_t prof_usable_inner(const void *ptr)
 	prof_unlock();
 	if (!live)
 		return 0;
-	s = slab_of(ptr);
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
+	s = slab_block_head(ptr);
 	return s->block_size - PROF_OFFSET;
 }
 
@@ -911,9 +906,7 @@ void *prof_resize_inner(void *ptr, size_t size)
 
 	if (!e)
 		return NULL;
-	s = slab_of(ptr);
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
+	s = slab_block_head(ptr);
 	n = s->block_size - PROF_OFFSET;
 	if (size > n || size < n / 2)
 		return NULL;
@@ -1563,11 +1556,9 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
  */
 static void *prof_shift(void *ptr, size_t size, size_t old)
 {
-	struct slab *s = slab_of(ptr);
+	struct slab *s = slab_block_head(ptr);
 	size_t n;
 
-	if (s->kind == SLAB_TAIL)
-		s -= s->head_off;
 	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, ptr))
 		return NULL;
 	n = s->block_size;

@@ -140,6 +140,31 @@ static void allocate(void)
 }
 
 /*
+ * A block of size bytes that malloc sampled (sampled 1) or did not (0),
+ * the others freed; NULL after 1000 tries, with a FAIL line.
+ */
+static char *malloc_sampled_or_not(size_t size, int sampled)
+{
+	unsigned long s;
+	unsigned int tries;
+	char *p;
+
+	for (tries = 0; tries < 1000; tries++) {
+		s = stat("stat.prof_samples");
+		p = malloc(size);
+		if (!p) {
+			printf("FAIL malloc\n");
+			return NULL;
+		}
+		if ((stat("stat.prof_samples") != s) == sampled)
+			return p;
+		free(p);
+	}
+	printf("FAIL no %s malloc in 1000 tries\n", sampled ? "sampled" : "unsampled");
+	return NULL;
+}
+
+/*
  * "slab realloc DIR", with a mean of 4096 bytes: an unsampled 64-byte
  * block (a block start) is resized to 60 and 64 bytes, which its class
  * holds in place, until one of these reallocs is sampled; then it is
@@ -150,7 +175,7 @@ static void allocate(void)
 static int realloc_in_place(const char *dir)
 {
 	unsigned long b0, b, s;
-	unsigned int tries, k;
+	unsigned int k;
 	char *p, *q;
 
 	if (stat("stat.prof_samples") == (unsigned long)-1) {
@@ -158,34 +183,27 @@ static int realloc_in_place(const char *dir)
 		return 0;
 	}
 	b0 = live_bytes(dir, "r0.heap");
-	for (tries = 0; tries < 1000; tries++) {
+	p = malloc_sampled_or_not(64, 0);
+	if (!p)
+		return 1;
+	for (k = 0; k < 100000; k++) {
 		s = stat("stat.prof_samples");
-		p = malloc(64);
-		if (!p || stat("stat.prof_samples") != s) {
-			free(p);
-			continue;
+		q = realloc(p, k & 1 ? 64 : 60);
+		if (!q) {
+			printf("FAIL realloc\n");
+			return 1;
 		}
-		for (k = 0; k < 100000; k++) {
-			s = stat("stat.prof_samples");
-			q = realloc(p, k & 1 ? 64 : 60);
-			if (!q) {
-				printf("FAIL realloc\n");
-				return 1;
-			}
-			p = q;
-			if (stat("stat.prof_samples") != s)
-				break;
-		}
-		free(p);
-		b = live_bytes(dir, "r1.heap");
-		if (b != b0)
-			fail("live bytes after the free of a block a sampled realloc resized", b, b0);
-		if (!failed)
-			printf("slab: done\n");
-		return failed;
+		p = q;
+		if (stat("stat.prof_samples") != s)
+			break;
 	}
-	printf("FAIL no unsampled malloc in 1000 tries\n");
-	return 1;
+	free(p);
+	b = live_bytes(dir, "r1.heap");
+	if (b != b0)
+		fail("live bytes after the free of a block a sampled realloc resized", b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
 }
 
 /*
@@ -200,7 +218,7 @@ static int realloc_in_place(const char *dir)
 static int realloc_shift(const char *dir)
 {
 	unsigned long b0, b, s;
-	unsigned int tries, k;
+	unsigned int k;
 	size_t n, size, prev;
 	char *p, *q;
 
@@ -209,60 +227,53 @@ static int realloc_shift(const char *dir)
 		return 0;
 	}
 	b0 = live_bytes(dir, "f0.heap");
-	for (tries = 0; tries < 1000; tries++) {
+	p = malloc_sampled_or_not(3000, 0);
+	if (!p)
+		return 1;
+	n = malloc_usable_size(p);
+	prev = 3000;
+	memset(p, 0x6d, prev);
+	for (k = 0; k < 100000; k++) {
+		size = k & 1 ? n - 200 : n - 100;
 		s = stat("stat.prof_samples");
-		p = malloc(3000);
-		if (!p || stat("stat.prof_samples") != s) {
-			free(p);
-			continue;
+		q = realloc(p, size);
+		if (!q) {
+			printf("FAIL realloc\n");
+			return 1;
 		}
-		n = malloc_usable_size(p);
-		prev = 3000;
-		memset(p, 0x6d, prev);
-		for (k = 0; k < 100000; k++) {
-			size = k & 1 ? n - 200 : n - 100;
-			s = stat("stat.prof_samples");
-			q = realloc(p, size);
-			if (!q) {
-				printf("FAIL realloc\n");
-				return 1;
-			}
-			if (q[0] != 0x6d || q[(prev < size ? prev : size) - 1] != 0x6d) {
-				printf("FAIL contents lost\n");
+		if (q[0] != 0x6d || q[(prev < size ? prev : size) - 1] != 0x6d) {
+			printf("FAIL contents lost\n");
+			failed = 1;
+		}
+		memset(q, 0x6d, size);
+		prev = size;
+		if (stat("stat.prof_samples") != s) {
+			if (q != p + 16) {
+				printf("FAIL a sampled realloc to %zu bytes of a block of %zu moved it (%p -> %p, want %p)\n",
+				       size, n, (void *)p, (void *)q, (void *)(p + 16));
 				failed = 1;
 			}
-			memset(q, 0x6d, size);
-			prev = size;
-			if (stat("stat.prof_samples") != s) {
-				if (q != p + 16) {
-					printf("FAIL a sampled realloc to %zu bytes of a block of %zu moved it (%p -> %p, want %p)\n",
-					       size, n, (void *)p, (void *)q, (void *)(p + 16));
-					failed = 1;
-				}
-				if (malloc_usable_size(q) < size)
-					fail("usable size after the sampled realloc", malloc_usable_size(q), size);
-				b = live_bytes(dir, "f1.heap");
-				if (b <= b0)
-					fail("live bytes with the sampled realloc's block (more than)", b, b0);
-				p = q;
-				break;
-			}
-			if (q != p) {
-				printf("FAIL an unsampled realloc in the block moved it\n");
-				failed = 1;
-			}
+			if (malloc_usable_size(q) < size)
+				fail("usable size after the sampled realloc", malloc_usable_size(q), size);
+			b = live_bytes(dir, "f1.heap");
+			if (b <= b0)
+				fail("live bytes with the sampled realloc's block (more than)", b, b0);
 			p = q;
+			break;
 		}
-		free(p);
-		b = live_bytes(dir, "f2.heap");
-		if (b != b0)
-			fail("live bytes after the free of the block a sampled realloc kept", b, b0);
-		if (!failed)
-			printf("slab: done\n");
-		return failed;
+		if (q != p) {
+			printf("FAIL an unsampled realloc in the block moved it\n");
+			failed = 1;
+		}
+		p = q;
 	}
-	printf("FAIL no unsampled malloc in 1000 tries\n");
-	return 1;
+	free(p);
+	b = live_bytes(dir, "f2.heap");
+	if (b != b0)
+		fail("live bytes after the free of the block a sampled realloc kept", b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
 }
 
 /*
@@ -277,7 +288,7 @@ static int realloc_shift(const char *dir)
 static int resize_sample(const char *dir)
 {
 	unsigned long b0, b, s;
-	unsigned int tries, k, stays = 0;
+	unsigned int k, stays = 0;
 	size_t prev = 3000;
 	char *p, *q;
 
@@ -286,69 +297,58 @@ static int resize_sample(const char *dir)
 		return 0;
 	}
 	b0 = live_bytes(dir, "s0.heap");
-	for (tries = 0; tries < 1000; tries++) {
+	p = malloc_sampled_or_not(3000, 1);
+	if (!p)
+		return 1;
+	memset(p, 0x3c, 3000);
+	for (k = 0; k < 100000 && stays < 2; k++) {
+		size_t size = k & 1 ? 2900 : 3000;
+
 		s = stat("stat.prof_samples");
-		p = malloc(3000);
-		if (!p) {
-			printf("FAIL malloc\n");
+		q = realloc(p, size);
+		if (!q) {
+			printf("FAIL realloc\n");
 			return 1;
 		}
-		if (stat("stat.prof_samples") == s) {
-			free(p);
+		if (q[0] != 0x3c || q[(prev < size ? prev : size) - 1] != 0x3c) {
+			printf("FAIL contents lost\n");
+			failed = 1;
+		}
+		memset(q, 0x3c, size);
+		prev = size;
+		if (stat("stat.prof_samples") != s) {
+			/* Sampled: a new sample (it may move). */
+			p = q;
+			stays = 0;
 			continue;
 		}
-		memset(p, 0x3c, 3000);
-		for (k = 0; k < 100000 && stays < 2; k++) {
-			size_t size = k & 1 ? 2900 : 3000;
-
-			s = stat("stat.prof_samples");
-			q = realloc(p, size);
-			if (!q) {
-				printf("FAIL realloc\n");
-				return 1;
-			}
-			if (q[0] != 0x3c || q[(prev < size ? prev : size) - 1] != 0x3c) {
-				printf("FAIL contents lost\n");
-				failed = 1;
-			}
-			memset(q, 0x3c, size);
-			prev = size;
-			if (stat("stat.prof_samples") != s) {
-				/* Sampled: a new sample (it may move). */
-				p = q;
-				stays = 0;
-				continue;
-			}
-			if (q != p) {
-				printf("FAIL an unsampled realloc of a sample to %zu bytes, which its block holds, moved it\n",
-				       size);
-				failed = 1;
-			}
-			p = q;
-			if (malloc_usable_size(p) < size || malloc_usable_size(p) >= 2 * size) {
-				printf("FAIL usable size %zu for %zu bytes\n", malloc_usable_size(p), size);
-				failed = 1;
-			}
-			if (!stays++) {
-				b = live_bytes(dir, "s1.heap");
-				if (b != b0)
-					fail("live bytes after an unsampled realloc of a sample", b, b0);
-			}
+		if (q != p) {
+			printf("FAIL an unsampled realloc of a sample to %zu bytes, which its block holds, moved it\n",
+			       size);
+			failed = 1;
 		}
-		if (stays < 2) {
-			printf("FAIL no two unsampled reallocs in a row\n");
-			return 1;
+		p = q;
+		if (malloc_usable_size(p) < size || malloc_usable_size(p) >= 2 * size) {
+			printf("FAIL usable size %zu for %zu bytes\n", malloc_usable_size(p), size);
+			failed = 1;
 		}
-		free(p);
-		b = live_bytes(dir, "s2.heap");
-		if (b != b0)
-			fail("live bytes after the free of a sample resized in place", b, b0);
-		if (!failed)
-			printf("slab: done\n");
-		return failed;
+		if (!stays++) {
+			b = live_bytes(dir, "s1.heap");
+			if (b != b0)
+				fail("live bytes after an unsampled realloc of a sample", b, b0);
+		}
 	}
-	printf("FAIL no sampled malloc in 1000 tries\n");
-	return 1;
+	if (stays < 2) {
+		printf("FAIL no two unsampled reallocs in a row\n");
+		return 1;
+	}
+	free(p);
+	b = live_bytes(dir, "s2.heap");
+	if (b != b0)
+		fail("live bytes after the free of a sample resized in place", b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
 }
 
 /*
