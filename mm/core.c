@@ -104,6 +104,11 @@ void core_free_slow(void *ptr)
 
 	if (!ptr)
 		return;
+	/* A SuperSlab mapped outside the region. */
+	if (reg == REG_SUPERSLAB) {
+		core_free_superslab(ptr);
+		return;
+	}
 	if (reg >= REG_LARGE) {
 		/* A sampled Large block leaves the profile (mm/prof). */
 		prof_free_block(ptr);

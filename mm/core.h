@@ -9,9 +9,11 @@
  *                                class table, one engine (mm/heap)
  *   larger                    -> Large    (mm/large)
  *
- * A pointer's owner: the registry byte of its SuperSlab-sized chunk says
- * SuperSlab (slot metadata found by masking), Large (header just below
- * the block, checked by mm/large) or foreign (ExternalGuard).
+ * A pointer's owner: free first asks whether it lies in the SuperSlab
+ * region (ss_in_region(), mm/superslab/superslab.h: slot metadata found
+ * by masking); otherwise the registry byte of its SuperSlab-sized chunk
+ * says SuperSlab (one mapped outside the region), Large (header just
+ * below the block, checked by mm/large) or foreign (ExternalGuard).
  */
 #ifndef _MM_CORE_H
 #define _MM_CORE_H
@@ -26,8 +28,7 @@ void *core_alloc_grown(size_t size);
  * The slow paths of free take no caller argument: free reaches them with a
  * tail call, so their own return address is the program's (and passing
  * it would cost free a stack frame). core_free_slow() looks the registry
- * up again rather than take the byte: free then compares the byte in
- * memory and keeps nothing of it in a register.
+ * up for every pointer outside the SuperSlab region.
  */
 void core_free_slow(void *ptr);
 
@@ -71,14 +72,14 @@ static __always_inline size_t core_own_block_size(const void *ptr)
 
 /*
  * realloc's first question, inlined into it: the usable size of ptr if it
- * is a slab block this thread owns (the registry byte and free's one
- * test), else 0, and then hk_realloc_usable_size() answers. Most calls of
+ * is a slab block of the SuperSlab region this thread owns (free's two
+ * tests), else 0, and then hk_realloc_usable_size() answers. Most calls of
  * a program that grows a buffer by small appends find the block large
  * enough, and stay on this path: no call, no out parameter.
  */
 static __fastpath_inline size_t hk_own_size(const void *ptr)
 {
-	if (unlikely(registry_lookup_is_not((uintptr_t)ptr, REG_SUPERSLAB)))
+	if (unlikely(!ss_in_region((uintptr_t)ptr)))
 		return 0;
 	return core_own_block_size(ptr);
 }
@@ -108,21 +109,20 @@ static inline void *hk_alloc_grown(size_t size, size_t old)
 	return hk_alloc(size);
 }
 
-static __fastpath_inline void hk_free(void *ptr)
+/*
+ * free of ptr, a pointer into a SuperSlab (in the region, or found in the
+ * registry by core_free_slow()).
+ */
+static __always_inline void core_free_superslab(void *ptr)
 {
-	uintptr_t chunk = (uintptr_t)ptr >> SS_SHIFT;
 	uintptr_t ss, off;
 	tp_bin_t *b;
 
-	if (unlikely(registry_lookup_is_not((uintptr_t)ptr, REG_SUPERSLAB))) {
-		core_free_slow(ptr);
-		return;
-	}
 	/*
 	 * slab_of(ptr) as the SuperSlab and the offset of the slot's
 	 * metadata, its fields read one by one through SLAB_FIELD().
 	 */
-	ss = ss_of_chunk(chunk);
+	ss = ss_base(ptr);
 	off = slab_off(ptr);
 	/*
 	 * The bin of the slab's class in this thread. Its tag names this
@@ -141,6 +141,21 @@ static __fastpath_inline void hk_free(void *ptr)
 	if (ultrahot_free(SLAB_AT(ss, off), ptr))
 		return;
 	heap_free_local(SLAB_AT(ss, off), b, ptr);
+}
+
+/*
+ * A pointer of the SuperSlab region (ss_in_region(): two loads that do
+ * not depend on ptr, no registry) goes on to its slot's metadata; any
+ * other (NULL, Large blocks, SuperSlabs mapped outside the region,
+ * foreign pointers) to core_free_slow(), which asks the registry.
+ */
+static __fastpath_inline void hk_free(void *ptr)
+{
+	if (unlikely(!ss_in_region((uintptr_t)ptr))) {
+		core_free_slow(ptr);
+		return;
+	}
+	core_free_superslab(ptr);
 }
 
 #endif /* _MM_CORE_H */

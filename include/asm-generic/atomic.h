@@ -45,9 +45,11 @@
 #define a_fence(mo)		__atomic_thread_fence(mo)
 #endif
 
-/* A relaxed load of the byte at p compared with v: nonzero if they differ. */
-#ifndef a_load_u8_ne
-#define a_load_u8_ne(p, v)	(__atomic_load_n((const unsigned char *)(p), A_RELAXED) != (v))
+/* x - *base >= *limit (relaxed loads): x outside [*base, *base + *limit). */
+#ifndef a_outside
+#define a_outside(x, base, limit)					\
+	((uintptr_t)(x) - __atomic_load_n((base), A_RELAXED) >=		\
+	 __atomic_load_n((limit), A_RELAXED))
 #endif
 
 /* A spin-wait hint; without one, only a compiler barrier. */

@@ -37,7 +37,7 @@
 #define a_cas(p, e, d, mo)	({ int __ok = (*(p) == *(e)); \
 				   if (__ok) *(p) = (d); else *(e) = *(p); __ok; })
 #define a_fence(mo)		((void)0)
-#define a_load_u8_ne(p, v)	(*(const unsigned char *)(p) != (v))
+#define a_outside(x, base, limit)	((uintptr_t)(x) - *(base) >= *(limit))
 
 static inline void cpu_relax(void)
 {

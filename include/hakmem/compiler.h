@@ -20,6 +20,23 @@
 #endif
 #endif
 
+/*
+ * HK_TSAN: 1 when built with ThreadSanitizer, which accepts a mapping of
+ * the program only in its own application ranges and dies on one at an
+ * address it did not expect ("mmap at bad address"): the SuperSlab
+ * region, placed far below the mmap area, is off there.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define HK_TSAN		1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HK_TSAN		1
+#endif
+#endif
+#ifndef HK_TSAN
+#define HK_TSAN		0
+#endif
+
 /* hk_clz(), hk_ctz(), hk_log2(), hk_sub_nz(): the architecture's, or asm-generic's. */
 #include <asm/bitops.h>
 
@@ -35,6 +52,13 @@
 #define __maybe_unused	__attribute__((__unused__))
 #define __aligned(n)	__attribute__((__aligned__(n)))
 #define __export	__attribute__((__visibility__("default")))
+/*
+ * A declaration of a variable defined in the library (hidden by
+ * -fvisibility=hidden, which only applies to definitions): said at the
+ * declaration too, code of other files addresses it relative to the
+ * instruction pointer (a memory operand) instead of through the GOT.
+ */
+#define __hidden	__attribute__((__visibility__("hidden")))
 
 /*
  * Fast paths are forced inline, except in the size-optimised (minimal)

@@ -32,6 +32,7 @@ struct hk_lock {
 enum hk_lock_rank {
 	HK_LOCK_HEAP,		/* heap_lock: thread records (mm/heap/heap.c) */
 	HK_LOCK_SS_POOL,	/* ss_pool.lock, one per pool (mm/superslab/superslab.c) */
+	HK_LOCK_SS_REGION,	/* ss_region_lock: the region's growth (mm/superslab/superslab.c) */
 	HK_LOCK_LARGE_CACHE,	/* large_cache.lock (mm/large/large.c) */
 	HK_LOCK_LARGE_RESERVE,	/* large_reserve.lock (mm/large/large.c) */
 	HK_LOCK_GUARD_STATS,	/* guard_stats.lock: top callers (mm/guard/guard.c) */

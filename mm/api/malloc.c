@@ -11,7 +11,7 @@ __export void *hak_malloc(size_t size)
 }
 HK_EXPORT_AS(malloc, hak_malloc);
 
-/* free(NULL) finds no owner in the registry and ends in the slow path. */
+/* free(NULL) is outside the SuperSlab region and ends in the slow path. */
 __export void hak_free(void *ptr)
 {
 	api_free(ptr);

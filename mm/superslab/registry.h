@@ -91,22 +91,6 @@ static __always_inline unsigned int registry_lookup(uintptr_t addr)
 }
 
 /*
- * registry_lookup(addr) != value, for free's fast path: the registry byte
- * is compared where it lies in memory (a_load_u8_ne(): one instruction
- * less on x86_64).
- */
-static __always_inline int registry_lookup_is_not(uintptr_t addr, unsigned int value)
-{
-	uintptr_t i = addr >> (SS_SHIFT + REG_L2_BITS);
-	uintptr_t t;
-
-	if (unlikely(i >= REG_L1_ENTRIES))
-		return 1;
-	t = a_load(&hk_registry_dir[i], A_RELAXED);
-	return a_load_u8_ne(t + (addr >> SS_SHIFT), value);
-}
-
-/*
  * Make sure every chunk of [addr, addr + len) has a table, so that
  * registry_set() can store into it. 0, or -1 if a table could not be
  * mapped (out of address space or memory). Called for every mapping that

@@ -10,6 +10,7 @@
  * header page. That keeps the pool list append-only, so lock-free readers
  * never see a SuperSlab disappear under them.
  */
+#include <errno.h>
 #include <hakmem/print.h>
 #include "os/os.h"
 #include "stats/stats.h"
@@ -76,14 +77,12 @@ static inline void ss_claim_unlock(struct ss_pool *pool)
 /* Mapping a SuperSlab                                                */
 /* ------------------------------------------------------------------ */
 
-static __slowpath struct superslab *ss_map(struct ss_pool *pool)
+/* Set up the header of the SuperSlab at base (mapped, not yet touched). */
+static struct superslab *ss_setup_header(struct ss_pool *pool, void *base)
 {
-	void *base = os_map_aligned(SS_SIZE, SS_SIZE);
 	struct superslab *ss;
 	unsigned int i;
 
-	if (!base)
-		return NULL;
 	/* Before the first touch, so that faults can take whole huge pages. */
 	if (IS_ENABLED(CONFIG_SUPERSLAB_THP) && hk_opt_inited(OPT_THP))
 		os_hugepage(base, SS_SIZE);
@@ -106,6 +105,141 @@ static __slowpath struct superslab *ss_map(struct ss_pool *pool)
 	registry_set((uintptr_t)base, REG_SUPERSLAB);
 	STAT_INC(STAT_SS_MAPPED);
 	return ss;
+}
+
+/* ------------------------------------------------------------------ */
+/* The region                                                         */
+/* ------------------------------------------------------------------ */
+
+struct ss_region hk_ss_region = { .base = SS_REGION_NONE };
+/* Held while the region grows: a chunk is set up before span covers it. */
+static struct hk_lock ss_region_lock = HK_LOCK_INIT;
+HK_LOCK_REGISTER(&ss_region_lock, HK_LOCK_SS_REGION);
+/*
+ * The next chunk above the region is not ours to take: stop trying.
+ * Closed from the start under ThreadSanitizer (HK_TSAN).
+ */
+int ss_region_closed = HK_TSAN;
+
+/*
+ * Where the region starts: SS_REGION_GAP below the kernel's mmap area
+ * (found from the address of a stack variable: the main thread's stack
+ * lies above the area, another thread's stack in it), less a random
+ * number of chunks in SS_REGION_JITTER, so that the heap's address is
+ * not a fixed distance from the stack's. The kernel hands out mmap
+ * addresses top-down from the area's top: it would have to map
+ * SS_REGION_GAP before its mappings reach the region's, and the region
+ * grows upwards, into that gap. On a small address space (39 bits on
+ * some aarch64 kernels) each shrinks to an eighth of the stack's address.
+ */
+#define SS_REGION_GAP		(4UL << 40)
+#define SS_REGION_JITTER	(1UL << 40)
+
+static uintptr_t ss_region_pick(void)
+{
+	uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t gap = SS_REGION_GAP, jitter = SS_REGION_JITTER;
+
+	if (top / 4 < gap + jitter) {
+		gap = top / 8;
+		jitter = top / 8;
+	}
+	jitter = ALIGN_DOWN(os_random_word() % jitter, SS_SIZE);
+	return ALIGN_DOWN(top - gap - jitter, SS_SIZE);
+}
+
+/*
+ * Map the chunk right above the region (the region's first at its
+ * start): its address, or 0 if it could not be mapped there (the caller
+ * maps a SuperSlab elsewhere). Under ss_region_lock. Address space is
+ * taken one chunk at a time, as os_map_aligned() would: nothing is
+ * reserved ahead, so an address-space limit (RLIMIT_AS) sees exactly the
+ * SuperSlabs, and the virtual size at start-up does not grow. A chunk
+ * that is someone else's (EEXIST, or an old kernel that placed it
+ * elsewhere) closes the region; out of memory (ENOMEM under a limit) does
+ * not: the next SuperSlab tries again.
+ */
+static uintptr_t ss_region_try(uintptr_t want)
+{
+	if (registry_prepare(want, SS_SIZE))
+		return 0;
+	errno = 0;
+	if (!os_map_at((void *)want, SS_SIZE))
+		return want;
+	if (errno != ENOMEM)
+		ss_region_closed = 1;
+	return 0;
+}
+
+static uintptr_t ss_region_map_next(void)
+{
+	uintptr_t base = a_load(&hk_ss_region.base, A_RELAXED), want = 0;
+	int saved = errno, tries;
+
+	if (ss_region_closed)
+		return 0;
+	if (base != SS_REGION_NONE) {
+		want = base + a_load(&hk_ss_region.span, A_RELAXED);
+		/* Not past the top of the address space (a pointer's p - base). */
+		if (want + SS_SIZE > HK_OS_MAX_MAP * 2 || want + SS_SIZE < want)
+			ss_region_closed = 1;
+		else
+			want = ss_region_try(want);
+	} else {
+		/* A start whose first chunk is taken: pick another, a few times. */
+		for (tries = 0; tries < 4; tries++) {
+			ss_region_closed = 0;
+			want = ss_region_try(ss_region_pick());
+			if (want || !ss_region_closed)
+				break;
+		}
+		if (want)
+			a_store(&hk_ss_region.base, want, A_RELAXED);
+	}
+	errno = saved;
+	return want;
+}
+
+/* The next chunk of the region as a SuperSlab of pool, or NULL. */
+static struct superslab *ss_region_grow(struct ss_pool *pool)
+{
+	struct superslab *ss = NULL;
+	uintptr_t chunk;
+
+	hk_lock(&ss_region_lock);
+	chunk = ss_region_map_next();
+	if (chunk) {
+		ss = ss_setup_header(pool, (void *)chunk);
+		a_store(&hk_ss_region.span, chunk + SS_SIZE - hk_ss_region.base, A_RELEASE);
+	}
+	hk_unlock(&ss_region_lock);
+	return ss;
+}
+
+/*
+ * A new SuperSlab: the next chunk of the region if it can be mapped, its
+ * header set up before span covers it (free reads the header of any
+ * pointer below base + span). Out of address space (an address-space
+ * limit): what the boxes keep goes back (core_reclaim(), as
+ * os_map_aligned() would do), and the region is tried again. Else
+ * anywhere (os_map_aligned()): the registry finds it.
+ */
+static __slowpath struct superslab *ss_map(struct ss_pool *pool)
+{
+	struct superslab *ss = ss_region_grow(pool);
+	void *base;
+
+	if (ss)
+		return ss;
+	if (!a_load(&ss_region_closed, A_RELAXED) && core_reclaim()) {
+		ss = ss_region_grow(pool);
+		if (ss)
+			return ss;
+	}
+	base = os_map_aligned(SS_SIZE, SS_SIZE);
+	if (!base)
+		return NULL;
+	return ss_setup_header(pool, base);
 }
 
 /* ------------------------------------------------------------------ */

@@ -180,6 +180,45 @@ static inline struct ss_pool *ss_next_pool(const struct hk_box **b)
 #define for_each_ss_pool(pool, b)					\
 	for ((b) = NULL, (pool) = &ss_pool_main; (pool); (pool) = ss_next_pool(&(b)))
 
+/*
+ * The SuperSlab region: the SuperSlabs mapped one after another upwards
+ * from one address, base, far below the kernel's mmap area (ss_map()).
+ * Every chunk of [base, base + span) is a SuperSlab, its header mapped
+ * and initialised, and stays one (SuperSlabs are never unmapped), so
+ * free's question "is p in a SuperSlab of ours" is ss_in_region(p): a
+ * subtraction and a comparison with two words that do not depend on p,
+ * where the registry costs two dependent loads (the directory entry, then
+ * the chunk's byte). A SuperSlab mapped elsewhere (the next chunk was
+ * taken, or could not be mapped) is in the registry only, and free finds
+ * it there on its slow path (core_free_slow()). The registry knows the
+ * region's SuperSlabs too: every other lookup (realloc's, usable size,
+ * the guard) works as before. Documentation/superslab.md, "The region".
+ */
+struct ss_region {
+	uintptr_t base;		/* atomic: the lowest chunk (SS_REGION_NONE until chosen; set once) */
+	uintptr_t span;		/* atomic (release): bytes of live SuperSlabs from base, only grows */
+};
+
+/*
+ * base before the region is chosen: an address above the user address
+ * space, so that p - base is at least 2^63 for every pointer and a free
+ * that reads a new span with the old base still finds nothing.
+ */
+#define SS_REGION_NONE	(1UL << 63)
+
+extern struct ss_region hk_ss_region __hidden;
+/*
+ * Set when the chunk above the region was someone else's: new SuperSlabs
+ * are mapped anywhere from then on (a test may set it).
+ */
+extern int ss_region_closed;
+
+/* p lies in a SuperSlab of the region (its header is mapped and set up). */
+static __always_inline int ss_in_region(uintptr_t p)
+{
+	return !a_outside(p, &hk_ss_region.base, &hk_ss_region.span);
+}
+
 /* First byte of the SuperSlab holding p (its slot 0). */
 static __always_inline uintptr_t ss_base(const void *p)
 {
@@ -213,22 +252,13 @@ static __always_inline struct slab *slab_of(const void *p)
 }
 
 /*
- * slab_of(p) in two parts, for free's fast path, which has p's chunk
- * number (p >> SS_SHIFT, the registry's index) in a register: the
- * SuperSlab is that shifted back (ss_of_chunk(), one instruction where
- * masking p costs a copy and a mask; hidden from the compiler, which
- * would otherwise turn the shifts back into a mask), and slab_off(p) is
- * the offset of p's slot metadata in it. SLAB_FIELD() reads a field of
- * that metadata with the offset hidden at each access (hk_addr_index()),
- * so that x86_64 addresses it as disp(base, offset) every time and adds
- * no pointer of its own.
+ * slab_of(p) in two parts, for free's fast path: the SuperSlab
+ * (ss_base(p), a copy and a mask) and slab_off(p), the offset of p's slot
+ * metadata in it. SLAB_FIELD() reads a field of that metadata with the
+ * offset hidden at each access (hk_addr_index()), so that x86_64
+ * addresses it as disp(base, offset) every time and adds no pointer of
+ * its own.
  */
-static __always_inline uintptr_t ss_of_chunk(uintptr_t chunk)
-{
-	OPTIMIZER_HIDE_VAR(chunk);
-	return chunk << SS_SHIFT;
-}
-
 static __always_inline uintptr_t slab_off(const void *p)
 {
 	return ((uintptr_t)p >> (SLOT_SHIFT - SLAB_SHIFT)) &

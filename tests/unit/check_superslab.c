@@ -701,6 +701,248 @@ START_TEST(test_large_exact_under_rlimit)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The region (free's range test, Documentation/superslab.md)          */
+/* ------------------------------------------------------------------ */
+
+static struct ss_pool region_pool = SS_POOL_INIT;
+HK_LOCK_REGISTER(&region_pool.lock, HK_LOCK_SS_POOL);
+
+/* Keep the compiler from reasoning about pointers given to free. */
+static void *launder(void *p)
+{
+	__asm__ __volatile__("" : "+r"(p));
+	return p;
+}
+
+/*
+ * Every chunk of [base, base + span) is a live SuperSlab: registered,
+ * its header mapped and set up (free reads it for any pointer there).
+ */
+static void region_check_chunks(void)
+{
+	uintptr_t base = hk_ss_region.base, end = base + hk_ss_region.span, c;
+
+	for (c = base; c < end; c += SS_SIZE) {
+		ck_assert_msg(registry_lookup(c) == REG_SUPERSLAB,
+			      "region chunk %#lx: registry %u", (unsigned long)c, registry_lookup(c));
+		ck_assert(mapped(ss_of((void *)c)));
+		ck_assert_ptr_nonnull(ss_of((void *)c)->pool);
+		ck_assert_uint_eq(ss_of((void *)c)->slabs[0].state, SLOT_ACTIVE);
+	}
+}
+
+/*
+ * New SuperSlabs are mapped one after another upwards from the region's
+ * base, and span covers each once its header is set up: free's range
+ * test finds them without the registry.
+ */
+START_TEST(test_region_grows_upward)
+{
+	struct slab *s[4 * SS_SLOTS];
+	unsigned int n = 0, i;
+	char *p;
+
+	ss_setup();
+	p = hak_malloc(64);
+	if (HK_NR_CLASSES)
+		ck_assert(ss_in_region((uintptr_t)p));
+	hak_free(p);
+	while (region_pool.nr_superslabs < 3) {
+		unsigned long had = region_pool.nr_superslabs;
+		uintptr_t end = hk_ss_region.base + hk_ss_region.span;
+
+		ck_assert_uint_lt(n, 4 * SS_SLOTS);
+		s[n] = ss_claim(&region_pool, 1);
+		ck_assert_ptr_nonnull(s[n]);
+		ck_assert_uint_ne(hk_ss_region.base, SS_REGION_NONE);
+		ck_assert(ss_in_region((uintptr_t)s[n]));
+		ck_assert(ss_in_region((uintptr_t)slab_start(s[n])));
+		if (region_pool.nr_superslabs > had) {
+			/* The new one is the chunk right above the region. */
+			ck_assert_uint_eq(ss_base(s[n]), end);
+			ck_assert_uint_eq(hk_ss_region.base + hk_ss_region.span, end + SS_SIZE);
+		}
+		n++;
+	}
+	ck_assert_int_eq(ss_region_closed, 0);
+	region_check_chunks();
+	for (i = 0; i < n; i++)
+		ss_release(s[i], 1);
+}
+END_TEST
+
+/*
+ * The region's bounds: base is in, base - 1 and base + span (the chunk
+ * above, not a SuperSlab yet) are out, and free, realloc's first test
+ * and malloc_usable_size refuse pointers there (the guard) as they
+ * refuse a pointer into the header slot of a region SuperSlab.
+ */
+START_TEST(test_region_bounds)
+{
+	uintptr_t base, span;
+	char *p, *q;
+
+	ss_setup();
+	if (!HK_NR_CLASSES)
+		return;
+	p = hak_malloc(64);
+	ck_assert_ptr_nonnull(p);
+	base = hk_ss_region.base;
+	span = hk_ss_region.span;
+	ck_assert_uint_ge(span, SS_SIZE);
+	ck_assert(ss_in_region(base));
+	ck_assert(ss_in_region(base + span - 1));
+	ck_assert(!ss_in_region(base - 1));
+	ck_assert(!ss_in_region(base + span));
+	ck_assert(!ss_in_region(0));
+	ck_assert(!ss_in_region(~(uintptr_t)0));
+	ck_assert_uint_eq(registry_lookup(base + span), REG_FOREIGN);
+	ck_assert_uint_eq(hak_malloc_usable_size((void *)(base + span)), 0);
+	ck_assert_uint_eq(hak_malloc_usable_size((void *)(base - 64)), 0);
+	ck_assert_uint_eq(hak_malloc_usable_size((void *)(base + 64)), 0);
+	hak_free(launder((void *)(base + span)));	/* refused: leaked */
+	hak_free(launder((void *)(base + span + 64)));
+	hak_free(launder((void *)(base - 64)));
+	hak_free(launder((void *)(base + 64)));		/* slot 0: the header's */
+	/* Nothing of it reached a bin: the next blocks are ordinary ones. */
+	q = hak_malloc(64);
+	ck_assert(ss_in_region((uintptr_t)q));
+	ck_assert(q != (char *)(base + span) && q != (char *)(base - 64) && q != (char *)(base + 64));
+	memset(q, 1, 64);
+	hak_free(q);
+	hak_free(p);
+	ck_assert_uint_eq(hk_ss_region.span, span);
+}
+END_TEST
+
+/*
+ * A stale pointer into a slot of the region that was given back (its
+ * slab released, then the slot unmapped): free reads the slot's header
+ * record, which says free slot, and refuses it; the memory is not
+ * touched and the allocator goes on.
+ */
+START_TEST(test_region_released_slot)
+{
+	unsigned int cls = HK_NR_CLASSES - 1;
+	uint32_t size;
+	char *p, *q;
+
+	ss_setup();
+	if (!HK_NR_CLASSES)
+		return;
+	size = hk_classes[cls].size;
+	p = hak_malloc(size);
+	ck_assert_ptr_nonnull(p);
+	ck_assert(ss_in_region((uintptr_t)p));
+	hak_free(p);
+	hak_malloc_trim(0);
+	if (slab_block_head(p)->kind != SLAB_FREE)
+		return;		/* kept (a dirty floor): nothing to try */
+	ss_unmap_free();
+	ck_assert(ss_in_region((uintptr_t)p));
+	if (slab_of(p)->state == SLOT_UNMAPPED)
+		ck_assert(!mapped(p));
+	hak_free(launder(p));		/* refused: leaked by the guard */
+	ck_assert_uint_eq(hak_malloc_usable_size(p), 0);
+	ck_assert_uint_eq(slab_of(p)->kind, SLAB_FREE);
+	q = hak_malloc(size);
+	ck_assert_ptr_nonnull(q);
+	memset(q, 2, size);
+	hak_free(q);
+}
+END_TEST
+
+/*
+ * The chunk above the region is someone else's (ss_region_closed): new
+ * SuperSlabs are mapped elsewhere, free finds them in the registry on
+ * its slow path (core_free_slow()), and their blocks are freed, reused
+ * and sized as those of the region.
+ */
+START_TEST(test_region_closed_fallback)
+{
+	enum { N = 4096 };
+	static char *v[N];
+	unsigned int cls = HK_NR_CLASSES - 1, n, i;
+	uintptr_t span;
+	uint32_t size;
+	char *out = NULL, *q;
+
+	ss_setup();
+	if (!HK_NR_CLASSES)
+		return;
+	size = hk_classes[cls].size;
+	q = hak_malloc(size);		/* the region exists */
+	hak_free(q);
+	ss_region_closed = 1;
+	span = hk_ss_region.span;
+	for (n = 0; n < N && !out; n++) {
+		v[n] = hak_malloc(size);
+		ck_assert_ptr_nonnull(v[n]);
+		memset(v[n], 3, size);
+		if (!ss_in_region((uintptr_t)v[n]))
+			out = v[n];
+	}
+	ck_assert_msg(out != NULL, "%u blocks of %u B, none outside the region", n, size);
+	ck_assert_uint_eq(hk_ss_region.span, span);
+	ck_assert_uint_eq(registry_lookup((uintptr_t)out), REG_SUPERSLAB);
+	ck_assert_uint_ge(hak_malloc_usable_size(out), size);
+	hak_free(out);
+	q = hak_malloc(size);
+	ck_assert_ptr_eq(q, out);	/* freed into this thread's bin */
+	q = hak_realloc(q, size / 2);
+	ck_assert_ptr_eq(q, out);	/* at most half empty: stays */
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	ck_assert_uint_eq(hk_ss_region.span, span);
+}
+END_TEST
+
+#ifndef HK_TEST_EMULATED
+/*
+ * Under an address-space limit the region still grows: nothing is
+ * reserved ahead, each chunk is mapped when a SuperSlab is needed, and
+ * the virtual size grows by the SuperSlabs alone.
+ */
+START_TEST(test_region_under_rlimit)
+{
+	enum { N = 8192, SIZE = 2048 };
+	static char *v[N];
+	struct rlimit rl = { 0, 0 };
+	unsigned long vm, grew;
+	uintptr_t span;
+	unsigned int i;
+	char *p;
+
+	ss_setup();
+	if (!HK_NR_CLASSES || SIZE > HEAP_MAX_SIZE)
+		return;
+	p = hak_malloc(SIZE);
+	hak_free(p);
+	span = hk_ss_region.span;
+	vm = vm_size_bytes();
+	ck_assert_uint_gt(vm, 0);
+	rl.rlim_cur = rl.rlim_max = vm + 64 * 1024 * 1024;
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+		ck_assert(ss_in_region((uintptr_t)v[i]));
+		memset(v[i], 4, SIZE);
+	}
+	/* 16 MiB of blocks: at least 8 more chunks, and no reservation. */
+	ck_assert_uint_ge(hk_ss_region.span, span + 8 * SS_SIZE);
+	grew = vm_size_bytes() - vm;
+	ck_assert_msg(grew <= hk_ss_region.span - span + 4 * SS_SIZE,
+		      "VmSize grew by %lu KiB for %lu KiB of new SuperSlabs",
+		      grew >> 10, (unsigned long)(hk_ss_region.span - span) >> 10);
+	region_check_chunks();
+	for (i = 0; i < N; i++)
+		hak_free(v[i]);
+}
+END_TEST
+#endif
+
 static Suite *superslab_suite(void)
 {
 	Suite *s = suite_create("superslab");
@@ -722,6 +964,17 @@ static Suite *superslab_suite(void)
 	tcase_add_test(tc, test_unmap_free_slots);
 	tcase_add_test(tc, test_unmap_header_slot);
 	tcase_add_test(tc, test_large_exact_under_rlimit);
+	/* No region under ThreadSanitizer (HK_TSAN): nothing to test. */
+	if (!HK_TSAN) {
+		tcase_add_test(tc, test_region_grows_upward);
+		tcase_add_test(tc, test_region_bounds);
+		tcase_add_test(tc, test_region_released_slot);
+	}
+	tcase_add_test(tc, test_region_closed_fallback);
+#ifndef HK_TEST_EMULATED
+	if (!HK_TSAN)
+		tcase_add_test(tc, test_region_under_rlimit);
+#endif
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
