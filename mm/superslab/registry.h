@@ -2,8 +2,9 @@
 /*
  * The ownership registry: one byte per SuperSlab-sized chunk of the user
  * address space, saying whether hakmem owns that chunk and what lives
- * there. free() consults it before it reads any metadata through a
- * pointer, so a foreign pointer is never dereferenced.
+ * there. free() consults it for a pointer outside the SuperSlab region
+ * (ss_in_region(), superslab.h) before it reads any metadata through it,
+ * so a foreign pointer is never dereferenced.
  *
  * It is a two-level map. The directory (hk_registry_dir, a few KiB of
  * .data) has one pointer per REG_L2_ENTRIES chunks (128 GiB of address

@@ -815,12 +815,35 @@ void ss_check_pool(struct ss_pool *pool)
 	ss_claim_unlock(pool);
 }
 
+/* Every chunk of the region is a registered SuperSlab with a set-up header. */
+static void ss_check_region(void)
+{
+	uintptr_t base = a_load(&hk_ss_region.base, A_RELAXED), c;
+	uintptr_t span = a_load(&hk_ss_region.span, A_ACQUIRE);
+
+	if (base == SS_REGION_NONE) {
+		HK_ASSERT(!span);
+		return;
+	}
+	for (c = base; c < base + span; c += SS_SIZE) {
+		/* The registry first: nothing is read through a chunk it disowns. */
+		if (unlikely(registry_lookup(c) != REG_SUPERSLAB))
+			hk_fatal("superslab region [%p, %p): chunk %p is not a SuperSlab (registry %u)",
+				 (void *)base, (void *)(base + span), (void *)c, registry_lookup(c));
+		if (unlikely(ss_of((void *)c)->slabs[0].state != SLOT_ACTIVE || !ss_of((void *)c)->pool))
+			hk_fatal("superslab region [%p, %p): chunk %p: header not set up",
+				 (void *)base, (void *)(base + span), (void *)c);
+	}
+}
+
 void ss_check_counts(void)
 {
 	struct ss_pool *pool;
 	struct superslab *ss;
 	unsigned long empty = 0, active = 0;
 	unsigned int i;
+
+	ss_check_region();
 
 	for (pool = a_load(&ss_pools, A_ACQUIRE); pool; pool = pool->all_next) {
 		for (ss = a_load(&pool->head, A_ACQUIRE); ss; ss = ss->next) {

@@ -420,7 +420,9 @@ void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg
  * ss_check_counts(): with no claim or release in flight (a test), every
  * slot of every pool: free bit set if and only if not ACTIVE, dirty and
  * unmapped bits as above; ss_dirty_slots is the number of EMPTY slots
- * and ss_active_slots the number of ACTIVE ones (headers excluded).
+ * and ss_active_slots the number of ACTIVE ones (headers excluded); and
+ * every chunk of the region is a registered SuperSlab whose header slot
+ * is set up.
  */
 void ss_check_pool(struct ss_pool *pool);
 void ss_check_counts(void);

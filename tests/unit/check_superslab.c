@@ -1339,6 +1339,26 @@ START_TEST(test_inv_active_count)
 	ck_abort_msg("claimed slot not ACTIVE unnoticed");
 }
 END_TEST
+
+/*
+ * The region's span covers a chunk that is no SuperSlab (the one above
+ * it): free would read a header there. The registry is asked first, so
+ * the check reads nothing through the chunk.
+ */
+START_TEST(test_inv_region_not_superslab)
+{
+	struct slab *s;
+
+	ss_setup();
+	s = ss_claim(&state_pool, 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert(ss_in_region((uintptr_t)s));
+	ss_check_counts();
+	hk_ss_region.span += SS_SIZE;
+	ss_check_counts();
+	ck_abort_msg("region span past its SuperSlabs unnoticed");
+}
+END_TEST
 #endif /* CONFIG_DEBUG_ASSERT */
 
 static Suite *superslab_states_suite(void)
@@ -1360,6 +1380,8 @@ static Suite *superslab_states_suite(void)
 	tcase_add_test_raise_signal(tc, test_inv_release_not_active, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_inv_dirty_count, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_inv_active_count, SIGABRT);
+	if (!HK_TSAN)
+		tcase_add_test_raise_signal(tc, test_inv_region_not_superslab, SIGABRT);
 #endif
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
