@@ -483,6 +483,13 @@ START_TEST(test_stride_pad_spreads_every_class)
 	unsigned int i, j, padded = 0;
 	void *p[16];
 
+	/*
+	 * Only classes of 1 KiB and more are padded: none where the slab
+	 * classes end below (randconfig KCONFIG_SEED=0x75cc6d72 and
+	 * 0x735a7379: Tiny in powers of two up to 256 B and no Mid, padded 0).
+	 */
+	if (HEAP_MAX_SIZE < 1024)
+		return;
 	classes_setup();
 	for (i = 0; i < HK_NR_CLASSES; i++) {
 		uint32_t size = hk_classes[i].size;
