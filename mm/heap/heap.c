@@ -128,6 +128,10 @@ static inline struct slab *heap_current(struct heap *h, unsigned int cls)
  *   any         remote free: push a block              other   same, or
  *                                                              QUEUED
  *   any         owner takes the list (slab_take_remote) owner  same
+ *   any, list   owner puts back the rest of a list it   owner   same
+ *   empty       cut (slab_untake_remote)
+ *
+ * The high 16 bits count the blocks on the list (REMOTE_COUNT()).
  *
  * So FULL and QUEUED are never set together, FULL implies an empty list
  * (the first remote free turns it into QUEUED), only the owner sets FULL
@@ -360,6 +364,26 @@ static void slab_give_back(struct slab *s, void *list, uint32_t n)
 }
 
 /*
+ * Put back rest, n blocks that slab_take_remote() took from s, as its
+ * remote list if no remote free came since (the list is still empty);
+ * 0 if one came.
+ */
+static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
+{
+	uintptr_t old = a_load(&s->remote, A_RELAXED);
+
+	do {
+		remote_check(old);
+		if (REMOTE_PTR(old))
+			return 0;
+		HK_ASSERT(!(old & REMOTE_FULL));
+	} while (!a_cas(&s->remote, &old,
+			(uintptr_t)rest | (uintptr_t)n << REMOTE_COUNT_SHIFT | (old & REMOTE_QUEUED),
+			A_RELEASE));
+	return 1;
+}
+
+/*
  * Fill empty bin b from s's remote list, taken whole (n blocks). The
  * blocks already hold the bin's key (heap_free_remote()) and count as
  * used, so a list that fits the bin becomes its list as it is: no block
@@ -367,12 +391,14 @@ static void slab_give_back(struct slab *s, void *list, uint32_t n)
  * recently freed first, where the old refill walked the list twice
  * (onto the slab's list, then a batch into the bin) in a chain of
  * misses on lines the freeing threads wrote. A longer list is cut after
- * batch blocks and the rest goes to the slab's list.
+ * batch blocks and the rest goes back as the remote list (unread: the
+ * next refill from s takes it), or to the slab's list if a remote free
+ * came meanwhile.
  */
 static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
 			       unsigned int batch)
 {
-	void *last = list;
+	void *last = list, *rest;
 	uint32_t i;
 
 	HK_ASSERT(!b->free && !b->put && n > 0);
@@ -380,8 +406,10 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 		HK_ASSERT(batch < n);
 		for (i = 1; i < batch; i++)
 			last = fl_next(last);
-		slab_give_back(s, fl_next(last), n - batch);
+		rest = fl_next(last);
 		fl_set_next(last, NULL);
+		if (!slab_untake_remote(s, rest, n - batch))
+			slab_give_back(s, rest, n - batch);
 		n = batch;
 	}
 	b->free = list;

@@ -2014,13 +2014,16 @@ END_TEST
 
 /*
  * A remote list longer than the bin's room: the bin gets the batch
- * freed last, in that order; the rest goes to the slab's list.
+ * freed last, in that order; the rest is the slab's remote list again
+ * (no remote free came meanwhile), unread, and the next refill from the
+ * slab takes the next batch of it.
  */
 START_TEST(test_remote_list_cut)
 {
 	unsigned int cls = size_to_class(RL_SIZE), n, k, i, batch = hk_classes[cls].batch;
 	struct bin *b = &hk_tls.bins[cls];
 	struct slab *a;
+	uintptr_t w;
 
 	a = rl_cur_used_up(&n, &k);
 	if (k <= b->limit)
@@ -2029,14 +2032,19 @@ START_TEST(test_remote_list_cut)
 	rl_free_remote(k, n);
 	ck_assert_uint_eq(REMOTE_COUNT(a_load(&a->remote, A_ACQUIRE)), k);
 	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - 1]);
-	ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), 0);
+	w = a_load(&a->remote, A_RELAXED);
+	ck_assert_uint_eq(REMOTE_COUNT(w), k - batch);
+	ck_assert_ptr_eq(REMOTE_PTR(w), rl_mine[k - 1 - batch]);
 	ck_assert_int_eq((int32_t)b->limit - b->room - b->put_room, (int32_t)batch - 1);
 	for (i = 2; i <= batch; i++)
 		ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - i]);
-	ck_assert_uint_eq(rl_list_len(a->local_free), k - batch);
-	ck_assert_uint_eq(a->used, a->capacity - (k - batch));
+	ck_assert_ptr_null(a->local_free);
+	ck_assert_uint_eq(a->used, a->capacity);
+	/* The bin is empty: the next malloc takes the next batch. */
+	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - 1 - batch]);
+	ck_assert_ptr_eq(hk_tls.cur[cls], a);
 	heap_check(hk_tls.heap);
-	for (i = 1; i <= batch; i++)
+	for (i = 1; i <= batch + 1; i++)
 		hak_free(rl_mine[k - i]);
 	for (i = 0; i < n; i++)
 		hak_free(rl_blocks[i]);
