@@ -209,6 +209,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 {
 	const struct size_class *c = &hk_classes[cls];
 	struct slab *s = ss_claim(c->pool, c->span);
+	uintptr_t end;
 	unsigned int i;
 
 	if (!s)
@@ -242,8 +243,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	 */
 	s->tbase = (uint32_t)(uintptr_t)s->bump + h->tag;
 	/* The remote word holds a block's address and a count of blocks. */
-	if (unlikely(((uintptr_t)slab_start(s) + ((size_t)c->span << SLOT_SHIFT)) >> REMOTE_COUNT_SHIFT ||
-		     s->capacity >= (1U << (64 - REMOTE_COUNT_SHIFT))))
+	end = (uintptr_t)slab_start(s) + ((size_t)c->span << SLOT_SHIFT);
+	if (unlikely(end >> REMOTE_COUNT_SHIFT || s->capacity >= (1U << (64 - REMOTE_COUNT_SHIFT))))
 		hk_fatal("heap: slab at %p of %u blocks does not fit the remote word",
 			 slab_start(s), s->capacity);
 	a_store(&s->remote, 0UL, A_RELAXED);

@@ -99,7 +99,7 @@ struct slab {
 	 * a block in any slot of the span takes the same fast path.
 	 */
 	/* --- shared cache line: remote frees, and the owner's slow paths --- */
-	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: block count << 48 | remote-free list | REMOTE_* bits */
+	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: count << 48 | list | REMOTE_* */
 	struct slab *notify_next;	/* link in the owner's notify stack */
 	char *bump;			/* next uncarved block */
 	struct slab *next;		/* owner's partial list */
