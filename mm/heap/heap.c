@@ -128,6 +128,10 @@ static inline struct slab *heap_current(struct heap *h, unsigned int cls)
  *   any         remote free: push a block              other   same, or
  *                                                              QUEUED
  *   any         owner takes the list (slab_take_remote) owner  same
+ *   any, list   owner puts back the rest of a list it   owner   same
+ *   empty       cut (slab_untake_remote)
+ *
+ * The high 16 bits count the blocks on the list (REMOTE_COUNT()).
  *
  * So FULL and QUEUED are never set together, FULL implies an empty list
  * (the first remote free turns it into QUEUED), only the owner sets FULL
@@ -141,6 +145,8 @@ static inline void remote_check(uintptr_t w)
 {
 	HK_ASSERT((w & REMOTE_BITS) != REMOTE_BITS);
 	HK_ASSERT(!(w & REMOTE_FULL) || w == REMOTE_FULL);
+	/* The count is 0 exactly when the list is empty. */
+	HK_ASSERT(!REMOTE_PTR(w) == !REMOTE_COUNT(w));
 }
 
 /* ------------------------------------------------------------------ */
@@ -203,6 +209,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 {
 	const struct size_class *c = &hk_classes[cls];
 	struct slab *s = ss_claim(c->pool, c->span);
+	uintptr_t end;
 	unsigned int i;
 
 	if (!s)
@@ -235,6 +242,11 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	 * this one. The offsets are from the first block (past the colour).
 	 */
 	s->tbase = (uint32_t)(uintptr_t)s->bump + h->tag;
+	/* The remote word holds a block's address and a count of blocks. */
+	end = (uintptr_t)slab_start(s) + ((size_t)c->span << SLOT_SHIFT);
+	if (unlikely(end >> REMOTE_COUNT_SHIFT || s->capacity >= (1U << (64 - REMOTE_COUNT_SHIFT))))
+		hk_fatal("heap: slab at %p of %u blocks does not fit the remote word",
+			 slab_start(s), s->capacity);
 	a_store(&s->remote, 0UL, A_RELAXED);
 	/* Memcheck: no block of a new slab may be touched until handed out. */
 	vg_noaccess(slab_start(s), (size_t)c->span << SLOT_SHIFT);
@@ -302,15 +314,16 @@ static void *slab_carve(struct slab *s, unsigned int n)
 	return first;
 }
 
-/* Take the remote-free list, keeping the QUEUED bit. */
-static void *slab_take_remote(struct slab *s)
+/* Take the remote-free list and its count (*n), keeping the QUEUED bit. */
+static void *slab_take_remote(struct slab *s, uint32_t *n)
 {
 	uintptr_t old = a_load(&s->remote, A_RELAXED);
 
 	while (!a_cas(&s->remote, &old, old & REMOTE_QUEUED, A_ACQUIRE))
 		;
 	remote_check(old);
-	return (void *)(old & ~REMOTE_BITS);
+	*n = REMOTE_COUNT(old);
+	return REMOTE_PTR(old);
 }
 
 /* Move up to n blocks of s's local list to the bin. */
@@ -334,19 +347,75 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 	s->used += i;
 }
 
-/* Put a list of blocks counted as used back on s's local list. */
-static void slab_give_back(struct slab *s, void *list)
+/* Put a list of n blocks counted as used back on s's local list. */
+static void slab_give_back(struct slab *s, void *list, uint32_t n)
 {
+	HK_ASSERT(n <= s->used);
 	while (list) {
 		void *next = fl_next(list);
 
 		dfkey_to_slab(s, list);
 		fl_set_next(list, s->local_free);
 		s->local_free = list;
-		HK_ASSERT(s->used > 0);
+		HK_ASSERT(s->used > 0 && n-- > 0);
 		s->used--;
 		list = next;
 	}
+	HK_ASSERT(n == 0);
+}
+
+/*
+ * Put back rest, n blocks that slab_take_remote() took from s, as its
+ * remote list if no remote free came since (the list is still empty);
+ * 0 if one came.
+ */
+static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
+{
+	uintptr_t old = a_load(&s->remote, A_RELAXED);
+
+	do {
+		remote_check(old);
+		if (REMOTE_PTR(old))
+			return 0;
+		HK_ASSERT(!(old & REMOTE_FULL));
+	} while (!a_cas(&s->remote, &old,
+			(uintptr_t)rest | (uintptr_t)n << REMOTE_COUNT_SHIFT | (old & REMOTE_QUEUED),
+			A_RELEASE));
+	return 1;
+}
+
+/*
+ * Fill empty bin b from s's remote list, taken whole (n blocks). The
+ * blocks already hold the bin's key (heap_free_remote()) and count as
+ * used, so a list that fits the bin becomes its list as it is: no block
+ * is read, the owner's malloc meets each block when it pops it, most
+ * recently freed first, where the old refill walked the list twice
+ * (onto the slab's list, then a batch into the bin) in a chain of
+ * misses on lines the freeing threads wrote. A longer list is cut after
+ * batch blocks and the rest goes back as the remote list (unread: the
+ * next refill from s takes it), or to the slab's list if a remote free
+ * came meanwhile.
+ */
+static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
+			       unsigned int batch)
+{
+	void *last = list, *rest;
+	uint32_t i;
+
+	HK_ASSERT(!b->free && !b->put && n > 0);
+	if (unlikely(n > (uint32_t)b->room)) {
+		HK_ASSERT(batch < n);
+		for (i = 1; i < batch; i++)
+			last = fl_next(last);
+		rest = fl_next(last);
+		fl_set_next(last, NULL);
+		if (!slab_untake_remote(s, rest, n - batch))
+			slab_give_back(s, rest, n - batch);
+		n = batch;
+	}
+	b->free = list;
+	b->room -= (int32_t)n;
+	STAT_INC_TLS(STAT_REMOTE_TAKE);
 }
 
 /* Fill the bin from slab s; 0 if s has nothing left. */
@@ -354,8 +423,13 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 {
 	unsigned int batch = hk_classes[cls].batch;
 
-	if (!s->local_free && (a_load(&s->remote, A_RELAXED) & ~REMOTE_BITS))
-		slab_give_back(s, slab_take_remote(s));
+	if (!s->local_free && (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK)) {
+		uint32_t n;
+		void *list = slab_take_remote(s, &n);
+
+		slab_remote_to_bin(s, b, list, n, batch);
+		return 1;
+	}
 	if (s->local_free) {
 		slab_to_bin(s, b, batch);
 		return 1;
@@ -389,7 +463,7 @@ static int slab_set_full(struct slab *s)
 
 	for (;;) {
 		remote_check(old);
-		if (old & ~REMOTE_BITS)
+		if (REMOTE_PTR(old))
 			return 0;
 		if (old & (REMOTE_QUEUED | REMOTE_FULL))
 			return 1;
@@ -853,8 +927,12 @@ static void heap_collect(struct heap *h)
 
 		for (; s; s = next) {
 			next = s->next;
-			if (a_load(&s->remote, A_RELAXED) & ~REMOTE_BITS)
-				slab_give_back(s, slab_take_remote(s));
+			if (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK) {
+				uint32_t n;
+				void *list = slab_take_remote(s, &n);
+
+				slab_give_back(s, list, n);
+			}
 			if (s->used == 0)
 				slab_retire(h, s);
 		}
@@ -1618,34 +1696,16 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	old = a_load(&s->remote, A_RELAXED);
 	do {
 		remote_check(old);
-		fl_set_next(p, (void *)(old & ~REMOTE_BITS));
-		nw = (uintptr_t)p | (old & REMOTE_QUEUED);
-		if (old & REMOTE_FULL)
-			nw |= REMOTE_QUEUED;
+		fl_set_next(p, REMOTE_PTR(old));
+		/*
+		 * p on top, one more in the count, QUEUED kept; FULL (1,
+		 * never with QUEUED, 2) becomes QUEUED by adding it again.
+		 */
+		nw = (uintptr_t)p |
+		     ((old & ~REMOTE_PTR_MASK) + REMOTE_COUNT_ONE + (old & REMOTE_FULL));
 	} while (!a_cas(&s->remote, &old, nw, A_RELEASE));
 	if (old & REMOTE_FULL)
 		notify_push(s->owner, s);
-}
-
-/*
- * free's fast test failed: the slab is another heap's (or no slab's), p
- * is not one of its block starts, or the caller's heap has no tag (then
- * the test fails for its own blocks too, and they are freed here).
- */
-void heap_free_nonlocal(void *p)
-{
-	struct slab *s = slab_of(p);
-	struct heap *h = hk_tls.heap;
-
-	if (!h || s->owner != h) {
-		heap_free_other(p);
-		return;
-	}
-	if (h->tag != SLAB_TAG_NONE || !slab_is_block_start(s, p)) {
-		heap_bad_pointer(p);
-		return;
-	}
-	heap_free_local(s, tp_bin(s->bin_tpoff), p);
 }
 
 /*
@@ -1662,12 +1722,13 @@ static __slowpath void heap_free_first(struct slab *s, void *p)
 		heap_free_remote(s, p);
 }
 
-/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
-void heap_free_other(void *p)
+/*
+ * Free of block p of slot metadata s (slab_of(p)), a slab that is not
+ * the caller's (a remote free), or of a bad pointer; caller: the
+ * program's return address.
+ */
+static __always_inline void heap_free_other_slab(struct slab *s, void *p, const void *caller)
 {
-	const void *caller = __builtin_return_address(0);
-	struct slab *s = slab_of(p);
-
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
 	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
@@ -1683,6 +1744,34 @@ void heap_free_other(void *p)
 		return;
 	}
 	heap_free_remote(s, p);
+}
+
+/*
+ * free's fast test failed: the slab is another heap's (or no slab's), p
+ * is not one of its block starts, or the caller's heap has no tag (then
+ * the test fails for its own blocks too, and they are freed here).
+ */
+void heap_free_nonlocal(void *p)
+{
+	struct slab *s = slab_of(p);
+	struct heap *h = hk_tls.heap;
+
+	if (!h || s->owner != h) {
+		/* The remote free, here rather than a second call that finds s again. */
+		heap_free_other_slab(s, p, __builtin_return_address(0));
+		return;
+	}
+	if (h->tag != SLAB_TAG_NONE || !slab_is_block_start(s, p)) {
+		heap_bad_pointer(p);
+		return;
+	}
+	heap_free_local(s, tp_bin(s->bin_tpoff), p);
+}
+
+/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
+void heap_free_other(void *p)
+{
+	heap_free_other_slab(slab_of(p), p, __builtin_return_address(0));
 }
 
 /* ------------------------------------------------------------------ */

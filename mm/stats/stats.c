@@ -42,6 +42,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_EMPTY_KEEP] = "empty_keep",
 	[STAT_EMPTY_TAKE] = "empty_take",
 	[STAT_REMOTE_FREE] = "remote_free",
+	[STAT_REMOTE_TAKE] = "remote_take",
 	[STAT_SLAB_NEW] = "slab_new",
 	[STAT_SLAB_RETIRE] = "slab_retire",
 	[STAT_LARGE_ALLOC] = "large_alloc",
@@ -127,6 +128,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("empty slabs kept", s[STAT_EMPTY_KEEP]);
 	stats_row("empty slabs reused", s[STAT_EMPTY_TAKE]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
+	stats_row("refills from remote lists", s[STAT_REMOTE_TAKE]);
 
 	stats_title("SuperSlab");
 	stats_row("slabs claimed", s[STAT_SLAB_NEW]);

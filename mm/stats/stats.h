@@ -24,6 +24,7 @@ enum hk_stat {
 	STAT_EMPTY_KEEP,	/* emptied slabs kept by their heap (CONFIG_HEAP_EMPTY_KB) */
 	STAT_EMPTY_TAKE,	/* refills that took a kept empty slab instead of claiming one */
 	STAT_REMOTE_FREE,	/* frees of another thread's block */
+	STAT_REMOTE_TAKE,	/* refills that took a slab's remote list */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
 	STAT_SLAB_RETIRE,	/* slabs given back to a pool */
 	STAT_LARGE_ALLOC,	/* large blocks allocated */

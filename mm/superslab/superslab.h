@@ -44,6 +44,18 @@ enum slab_kind {
 #define REMOTE_FULL	1UL	/* owner wants a notification on the next remote free */
 #define REMOTE_QUEUED	2UL	/* slab sits in its owner's notify stack */
 #define REMOTE_BITS	3UL
+/*
+ * The high 16 bits of slab::remote count the blocks on the list, so that
+ * the owner hands a list that fits its bin to the bin whole, without
+ * reading a block (slab_remote_to_bin(), mm/heap/heap.c). Block addresses
+ * are below 2^48 (checked by slab_new()), and a slab holds fewer than
+ * 2^16 blocks (checked by heap_classes_init()).
+ */
+#define REMOTE_COUNT_SHIFT	48
+#define REMOTE_COUNT_ONE	(1UL << REMOTE_COUNT_SHIFT)
+#define REMOTE_PTR_MASK		((REMOTE_COUNT_ONE - 1) & ~REMOTE_BITS)
+#define REMOTE_PTR(w)		((void *)((w) & REMOTE_PTR_MASK))
+#define REMOTE_COUNT(w)		((uint32_t)((w) >> REMOTE_COUNT_SHIFT))
 
 /* slab::flags (owner-private) */
 #define SLAB_IN_PARTIAL		0x01	/* linked in the owner's partial list */
@@ -87,7 +99,7 @@ struct slab {
 	 * a block in any slot of the span takes the same fast path.
 	 */
 	/* --- shared cache line: remote frees, and the owner's slow paths --- */
-	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: remote-free list | REMOTE_* bits */
+	uintptr_t remote __aligned(L1_CACHE_BYTES);	/* atomic: count << 48 | list | REMOTE_* */
 	struct slab *notify_next;	/* link in the owner's notify stack */
 	char *bump;			/* next uncarved block */
 	struct slab *next;		/* owner's partial list */

@@ -1931,7 +1931,8 @@ START_TEST(test_remote_notify_cycle)
 	inv_free_in_thread(freed);
 	w = a_load(&a->remote, A_ACQUIRE);
 	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
-	ck_assert_ptr_eq((void *)(w & ~REMOTE_BITS), freed);
+	ck_assert_ptr_eq(REMOTE_PTR(w), freed);
+	ck_assert_uint_eq(REMOTE_COUNT(w), 1);
 	ck_assert_ptr_eq(a_load(&h->notify, A_ACQUIRE), a);
 	ck_assert(!(a->flags & SLAB_IN_PARTIAL));
 
@@ -1940,6 +1941,7 @@ START_TEST(test_remote_notify_cycle)
 	v[4] = NULL;
 	w = a_load(&a->remote, A_ACQUIRE);
 	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
+	ck_assert_uint_eq(REMOTE_COUNT(w), 2);
 	ck_assert_ptr_eq(a_load(&h->notify, A_ACQUIRE), a);
 	ck_assert_ptr_null(a->notify_next);
 
@@ -1966,6 +1968,152 @@ START_TEST(test_remote_notify_cycle)
 		hak_free(v[i]);
 	hak_malloc_trim(0);
 	heap_check(h);
+}
+END_TEST
+
+/*
+ * Remote lists to the bin. Allocate blocks of size until the class's
+ * current slab has no block left to hand out (every block carved, none
+ * on its lists) and the bin is empty: the next malloc refills from that
+ * slab. Its blocks among v[0..*n) are copied to mine[0..*k).
+ */
+#define RL_SIZE		96
+#define RL_MAX		4096
+
+static void *rl_blocks[RL_MAX], *rl_mine[RL_MAX];
+static unsigned int rl_nr;
+
+static struct slab *rl_cur_used_up(unsigned int *n, unsigned int *k)
+{
+	unsigned int cls = size_to_class(RL_SIZE), i;
+	struct slab *a;
+
+	for (*n = 0; *n < RL_MAX; (*n)++) {
+		a = hk_tls.cur[cls];
+		if (*n && a && !hk_tls.bins[cls].free && !hk_tls.bins[cls].put &&
+		    !a->uncarved && !a->local_free && !a_load(&a->remote, A_RELAXED))
+			break;
+		rl_blocks[*n] = hak_malloc(RL_SIZE);
+		ck_assert_ptr_nonnull(rl_blocks[*n]);
+	}
+	ck_assert_uint_lt(*n, RL_MAX);
+	for (*k = 0, i = 0; i < *n; i++)
+		if (slab_block_head(rl_blocks[i]) == a)
+			rl_mine[(*k)++] = rl_blocks[i];
+	return a;
+}
+
+/* Free rl_mine[0..rl_nr) in that order (another thread than their owner). */
+static void *rl_free_worker(void *arg)
+{
+	unsigned int i;
+
+	for (i = 0; i < rl_nr; i++)
+		hak_free(rl_mine[i]);
+	return NULL;
+}
+
+/* rl_free_worker() in a thread; the blocks it freed are NULL in rl_blocks. */
+static void rl_free_remote(unsigned int nr, unsigned int n)
+{
+	pthread_t t;
+	unsigned int i, j;
+
+	rl_nr = nr;
+	ck_assert_int_eq(pthread_create(&t, NULL, rl_free_worker, NULL), 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nr; j++)
+			if (rl_blocks[i] == rl_mine[j])
+				rl_blocks[i] = NULL;
+}
+
+static unsigned int rl_list_len(const void *q)
+{
+	unsigned int len = 0;
+
+	for (; q; q = fl_next(q))
+		len++;
+	return len;
+}
+
+/*
+ * A refill that finds the slab's remote list shorter than the bin's room
+ * takes it whole, unread: the blocks come out most recently freed first,
+ * none goes to the slab's own list, and the remote word (block count in
+ * its high bits) is 0 again.
+ */
+START_TEST(test_remote_list_to_bin)
+{
+	unsigned int cls = size_to_class(RL_SIZE), n, k, i;
+	struct bin *b = &hk_tls.bins[cls];
+	struct slab *a;
+	uintptr_t w;
+	void *p;
+
+	a = rl_cur_used_up(&n, &k);
+	ck_assert_uint_ge(k, 5);
+	ck_assert_uint_eq(a->used, a->capacity);
+	rl_free_remote(5, n);
+	w = a_load(&a->remote, A_ACQUIRE);
+	ck_assert_uint_eq(REMOTE_COUNT(w), 5);
+	ck_assert_ptr_eq(REMOTE_PTR(w), rl_mine[4]);
+	ck_assert_uint_eq(w & REMOTE_BITS, 0);
+	ck_assert_int_ge(b->room, 5);
+	for (i = 5; i-- > 0;) {
+		p = hak_malloc(RL_SIZE);
+		ck_assert_ptr_eq(p, rl_mine[i]);
+		ck_assert_ptr_eq(hk_tls.cur[cls], a);
+		ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), 0);
+		ck_assert_ptr_null(a->local_free);
+		ck_assert_uint_eq(a->used, a->capacity);
+		ck_assert_int_eq((int32_t)b->limit - b->room - b->put_room, (int32_t)i);
+		rl_mine[i] = p;
+	}
+	heap_check(hk_tls.heap);
+	for (i = 0; i < 5; i++)
+		hak_free(rl_mine[i]);
+	for (i = 0; i < n; i++)
+		hak_free(rl_blocks[i]);
+}
+END_TEST
+
+/*
+ * A remote list longer than the bin's room: the bin gets the batch
+ * freed last, in that order; the rest is the slab's remote list again
+ * (no remote free came meanwhile), unread, and the next refill from the
+ * slab takes the next batch of it.
+ */
+START_TEST(test_remote_list_cut)
+{
+	unsigned int cls = size_to_class(RL_SIZE), n, k, i, batch = hk_classes[cls].batch;
+	struct bin *b = &hk_tls.bins[cls];
+	struct slab *a;
+	uintptr_t w;
+
+	a = rl_cur_used_up(&n, &k);
+	if (k <= b->limit)
+		return;	/* (a bin that holds a whole slab: nothing to cut) */
+	ck_assert_uint_lt(batch, k);
+	rl_free_remote(k, n);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&a->remote, A_ACQUIRE)), k);
+	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - 1]);
+	w = a_load(&a->remote, A_RELAXED);
+	ck_assert_uint_eq(REMOTE_COUNT(w), k - batch);
+	ck_assert_ptr_eq(REMOTE_PTR(w), rl_mine[k - 1 - batch]);
+	ck_assert_int_eq((int32_t)b->limit - b->room - b->put_room, (int32_t)batch - 1);
+	for (i = 2; i <= batch; i++)
+		ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - i]);
+	ck_assert_ptr_null(a->local_free);
+	ck_assert_uint_eq(a->used, a->capacity);
+	/* The bin is empty: the next malloc takes the next batch. */
+	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - 1 - batch]);
+	ck_assert_ptr_eq(hk_tls.cur[cls], a);
+	heap_check(hk_tls.heap);
+	for (i = 1; i <= batch + 1; i++)
+		hak_free(rl_mine[k - i]);
+	for (i = 0; i < n; i++)
+		hak_free(rl_blocks[i]);
 }
 END_TEST
 
@@ -2553,6 +2701,8 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_empty_slab_reclaim);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_remote_list_to_bin);
+	tcase_add_test(tc, test_remote_list_cut);
 	tcase_add_test(tc, test_empty_slab_thread_exit);
 	tcase_add_test(tc, test_adopt_parked_heap);
 	tcase_add_test(tc, test_adopt_on_first_free);
