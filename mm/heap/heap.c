@@ -1727,23 +1727,36 @@ static __slowpath void heap_free_first(struct slab *s, void *p)
  * the caller's (a remote free), or of a bad pointer; caller: the
  * program's return address.
  */
-static __always_inline void heap_free_other_slab(struct slab *s, void *p, const void *caller)
+static __always_inline void heap_free_other(struct slab *s, void *p, const void *caller)
 {
+	struct heap *owner = s->owner;
+
+	/*
+	 * free's test again, with the owner's tag: exact for a block start
+	 * of any slot of the slab (a tail slot mirrors the constants), where
+	 * slab_is_block_start() finds the slab's start and colour first. A
+	 * slot in no slab has no owner (HEAP_NONE); a slab being released
+	 * has kind SLAB_FREE first.
+	 */
+	if (unlikely((uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
+		     !slab_owner_block_start(s, p, owner->tag)))
+		goto bad;
 	if (s->kind == SLAB_TAIL)
 		s -= s->head_off;
-	if (s->kind != SLAB_BLOCKS || !slab_is_block_start(s, p)) {
-		/* A free slot or the middle of a block (a sampled one?). */
-		if (prof_free_bad(p))
-			return;
-		guard_foreign(p, GUARD_FREE, caller);
-		return;
-	}
+	if (unlikely(s->kind != SLAB_BLOCKS))
+		goto bad;
 	/* (A thread with a heap has a hint: its own record.) */
 	if (IS_ENABLED(CONFIG_THREADS) && unlikely(!hk_tls.hint)) {
 		heap_free_first(s, p);
 		return;
 	}
 	heap_free_remote(s, p);
+	return;
+bad:
+	/* A free slot or the middle of a block (a sampled one?). */
+	if (prof_free_bad(p))
+		return;
+	guard_foreign(p, GUARD_FREE, caller);
 }
 
 /*
@@ -1757,8 +1770,8 @@ void heap_free_nonlocal(void *p)
 	struct heap *h = hk_tls.heap;
 
 	if (!h || s->owner != h) {
-		/* The remote free, here rather than a second call that finds s again. */
-		heap_free_other_slab(s, p, __builtin_return_address(0));
+		/* The remote free (inlined: no second call that finds s again). */
+		heap_free_other(s, p, __builtin_return_address(0));
 		return;
 	}
 	if (h->tag != SLAB_TAG_NONE || !slab_is_block_start(s, p)) {
@@ -1766,12 +1779,6 @@ void heap_free_nonlocal(void *p)
 		return;
 	}
 	heap_free_local(s, tp_bin(s->bin_tpoff), p);
-}
-
-/* Free of a block whose slab is not the caller's (a remote free), or of a bad pointer. */
-void heap_free_other(void *p)
-{
-	heap_free_other_slab(slab_of(p), p, __builtin_return_address(0));
 }
 
 /* ------------------------------------------------------------------ */

@@ -605,12 +605,11 @@ size_t heap_cache_held(void);
 size_t heap_cache_cap_count(void);
 void heap_cache_check(struct bin *busy);
 void heap_free_local_slow(struct slab *s, void *p);
-/* Tail-called by free: the return address is the program's. */
-void heap_free_other(void *p);
 /*
  * What free's fast test refused (slab_owner_block_start()): a remote
- * free, a bad pointer, or the owner's free of a heap without a tag.
- * Tail-called by free.
+ * free (heap_free_other(), inlined), a bad pointer, or the owner's free
+ * of a heap without a tag. Tail-called by free: the return address is
+ * the program's.
  */
 void heap_free_nonlocal(void *p);
 /* Owner tags given to heap records so far, and how many may be (tests lower it). */

@@ -48,8 +48,8 @@ enum slab_kind {
  * The high 16 bits of slab::remote count the blocks on the list, so that
  * the owner hands a list that fits its bin to the bin whole, without
  * reading a block (slab_remote_to_bin(), mm/heap/heap.c). Block addresses
- * are below 2^48 (checked by slab_new()), and a slab holds fewer than
- * 2^16 blocks (checked by heap_classes_init()).
+ * are below 2^48 and a slab holds fewer than 2^16 blocks (both checked by
+ * slab_new()).
  */
 #define REMOTE_COUNT_SHIFT	48
 #define REMOTE_COUNT_ONE	(1UL << REMOTE_COUNT_SHIFT)

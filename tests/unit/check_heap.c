@@ -2118,6 +2118,79 @@ START_TEST(test_remote_list_cut)
 END_TEST
 
 /*
+ * The remote free's test (free's test with the owner's tag): from another
+ * thread, an interior pointer and a pointer into a slot in no slab are
+ * refused (the guard ignores them, the remote word stays 0); a block that
+ * starts in a tail slot of a span is pushed on its head slot's list, an
+ * interior pointer there is refused.
+ */
+#define RB_MID_SIZE	20000
+
+static void *rb_ptrs[8];
+
+static void *rb_free_worker(void *arg)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rb_ptrs); i++)
+		if (rb_ptrs[i])
+			hak_free(rb_ptrs[i]);
+	return NULL;
+}
+
+static void rb_free_in_thread(void)
+{
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, rb_free_worker, NULL), 0);
+	pthread_join(t, NULL);
+	memset(rb_ptrs, 0, sizeof(rb_ptrs));
+}
+
+START_TEST(test_remote_free_refuses_non_blocks)
+{
+	static void *mid[32];
+	char *p = hak_malloc(256), *tail = NULL;
+	struct slab *s = slab_block_head(p), *h;
+	unsigned int i, n = 0;
+
+	memset(p, 7, 256);
+	rb_ptrs[0] = p + 16;
+	/* Slot 0 of its SuperSlab: the header, a slot in no slab. */
+	rb_ptrs[1] = (char *)((uintptr_t)p & ~(uintptr_t)(SS_SIZE - 1)) + 4096;
+	rb_free_in_thread();
+	ck_assert_uint_eq(a_load(&s->remote, A_ACQUIRE), 0);
+	ck_assert_int_eq(p[255], 7);
+
+	if (RB_MID_SIZE > HEAP_MAX_SIZE)
+		goto out;
+	for (; n < ARRAY_SIZE(mid) && !tail; n++) {
+		mid[n] = hak_malloc(RB_MID_SIZE);
+		ck_assert_ptr_nonnull(mid[n]);
+		if (slab_of(mid[n])->kind == SLAB_TAIL)
+			tail = mid[n];
+	}
+	if (!tail)
+		goto out;	/* (no class of this size spans slots here) */
+	h = slab_block_head(tail);
+	ck_assert_ptr_ne(h, slab_of(tail));
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&h->remote, A_ACQUIRE)), 0);
+	rb_ptrs[0] = tail + 16;
+	rb_free_in_thread();
+	ck_assert_ptr_null(REMOTE_PTR(a_load(&h->remote, A_ACQUIRE)));
+	rb_ptrs[0] = tail;
+	rb_free_in_thread();
+	ck_assert_ptr_eq(REMOTE_PTR(a_load(&h->remote, A_ACQUIRE)), tail);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&h->remote, A_ACQUIRE)), 1);
+	for (i = 0; i < n; i++)
+		if (mid[i] != tail)
+			hak_free(mid[i]);
+out:
+	hak_free(p);
+}
+END_TEST
+
+/*
  * Thread exit and adoption: the exited thread's record is parked with its
  * slabs; the blocks it left are freed remotely into it (full slabs go on
  * its notify stack); the next thread adopts that record, drains the
@@ -2703,6 +2776,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_remote_list_to_bin);
 	tcase_add_test(tc, test_remote_list_cut);
+	tcase_add_test(tc, test_remote_free_refuses_non_blocks);
 	tcase_add_test(tc, test_empty_slab_thread_exit);
 	tcase_add_test(tc, test_adopt_parked_heap);
 	tcase_add_test(tc, test_adopt_on_first_free);
