@@ -50,8 +50,18 @@ static inline unsigned int heap_nr_classes(void)
 	return HK_NR_CLASSES;
 }
 
-/* Most bytes one bin grows to when it keeps overflowing. */
-#define HEAP_BIN_MAX_BYTES	(1UL << 20)
+/*
+ * Most bytes one bin grows to when it keeps overflowing, and most blocks:
+ * as tcmalloc, which lets one class's list take a thread's whole cache
+ * (4 MiB) and 8192 objects at most. heap_bin_flush() also keeps a bin to
+ * half of the thread's bound (heap_cache_max, CONFIG_HEAP_CACHE_MAX_KB)
+ * and the growth of all bins to CONFIG_HEAP_CACHE_GROW_KB. Until branch
+ * batch 1 MiB and 4096: a program that frees batches of more than 1 MiB
+ * of one class sent the surplus to the slabs and fetched it back on
+ * every round (Documentation/architecture.md, "Thread caches").
+ */
+#define HEAP_BIN_MAX_BYTES	(4UL << 20)
+#define HEAP_BIN_MAX_BLOCKS	8192U
 /* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
 #define HEAP_BIN_BYTES		(256UL << 10)
 /*
@@ -135,6 +145,19 @@ struct bin {
  * out while its line is still in the cache.
  */
 #define HEAP_SPLIT_MIN_LIMIT	64
+
+/*
+ * ... and whose blocks at that limit hold at most this many bytes (twice
+ * a 32 KiB L1d): a bin of bigger blocks (640 B to 2 KiB by default) does
+ * not keep a list's blocks in L1 anyway, and it keeps one list, so that
+ * malloc hands out the blocks freed last first, in the order the program
+ * last used them. With split lists, a batch of such blocks freed and
+ * allocated again came back behind the older blocks left on malloc's
+ * list, in an order that no longer followed the addresses, and malloc's
+ * pop (a load from the block) missed the cache
+ * (Documentation/architecture.md, "Short bins keep one list").
+ */
+#define HEAP_SPLIT_MAX_BYTES	(64UL << 10)
 
 /*
  * Slabs of a class with an unused tail (colours > 1) start their first
@@ -348,7 +371,10 @@ static __always_inline uintptr_t heap_tls_tpoff(void)
  */
 static inline int heap_class_split(unsigned int cls)
 {
-	return hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
+	const struct size_class *c = &hk_classes[cls];
+
+	return c->limit >= HEAP_SPLIT_MIN_LIMIT &&
+	       (size_t)c->limit * c->size <= HEAP_SPLIT_MAX_BYTES;
 }
 
 /* The offset of the calling thread's bin of class cls (any thread's). */
