@@ -132,6 +132,8 @@ struct bin {
 	int32_t put_room;		/* free's share: frees until it takes room's */
 	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 	uint32_t limit;			/* most blocks held (0 before init) */
+	uint32_t grown;			/* limit is above its class's initial limit (bin_limit_set()) */
+	int32_t burst_base;		/* 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 } __aligned(64);
 
 /* How far below its bin free sees the bin of a one-list class. */
@@ -147,17 +149,10 @@ struct bin {
 #define HEAP_SPLIT_MIN_LIMIT	64
 
 /*
- * ... and whose blocks at that limit hold at most this many bytes (twice
- * a 32 KiB L1d): a bin of bigger blocks (640 B to 2 KiB by default) does
- * not keep a list's blocks in L1 anyway, and it keeps one list, so that
- * malloc hands out the blocks freed last first, in the order the program
- * last used them. With split lists, a batch of such blocks freed and
- * allocated again came back behind the older blocks left on malloc's
- * list, in an order that no longer followed the addresses, and malloc's
- * pop (a load from the block) missed the cache
- * (Documentation/architecture.md, "Short bins keep one list").
+ * Pops of a run of mallocs after which heap_bin_burst_end() (heap.c)
+ * puts what malloc's list has left under the run being freed.
  */
-#define HEAP_SPLIT_MAX_BYTES	(64UL << 10)
+#define HEAP_BURST_MIN		16
 
 /*
  * Slabs of a class with an unused tail (colours > 1) start their first
@@ -371,10 +366,7 @@ static __always_inline uintptr_t heap_tls_tpoff(void)
  */
 static inline int heap_class_split(unsigned int cls)
 {
-	const struct size_class *c = &hk_classes[cls];
-
-	return c->limit >= HEAP_SPLIT_MIN_LIMIT &&
-	       (size_t)c->limit * c->size <= HEAP_SPLIT_MAX_BYTES;
+	return hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
 }
 
 /* The offset of the calling thread's bin of class cls (any thread's). */
