@@ -152,14 +152,14 @@ void heap_classes_init(void)
 			c->limit = (uint16_t)(2 * c->batch);
 		/*
 		 * A bin that keeps overflowing grows (heap_bin_flush()) up to
-		 * HEAP_BIN_MAX_BYTES of blocks, 4096 at most: a program that
+		 * HEAP_BIN_MAX_BYTES of blocks, HEAP_BIN_MAX_BLOCKS at most: a program that
 		 * frees batches of a class and allocates them again then keeps
 		 * them in the bin instead of sending them to their slabs and
 		 * fetching them back every time.
 		 */
 		limit = HEAP_BIN_MAX_BYTES / c->size;
-		if (limit > 4096)
-			limit = 4096;
+		if (limit > HEAP_BIN_MAX_BLOCKS)
+			limit = HEAP_BIN_MAX_BLOCKS;
 		limit = limit * pct / 100;
 		c->limit_max = (uint16_t)(limit > 65535 ? 65535 : limit);
 		if (c->limit_max < c->limit)

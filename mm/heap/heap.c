@@ -879,7 +879,9 @@ static __slowpath struct heap *heap_thread_start(void)
 			hk_tls.bins[i].free = NULL;
 			hk_tls.bins[i].limit = hk_classes[i].limit;
 			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+			hk_tls.bins[i].grown = 0;
 		}
+		hk_tls.bins[i].burst_base = 0;
 		/* (A parked bin was joined: put is empty.) */
 		hk_tls.bins[i].put = NULL;
 		hk_tls.bins[i].put_room = 0;
@@ -947,6 +949,20 @@ BUILD_BUG_ON(offsetof(struct bin, tag) - offsetof(struct bin, tag_lifo) != BIN_L
 BUILD_BUG_ON(sizeof(((struct bin *)0)->put_room) != sizeof(((struct bin *)0)->room));
 
 /*
+ * A grown bin (one that overflowed: a program that frees runs of blocks)
+ * was swapped: malloc's share gets the whole room, so that the first
+ * free after it reaches heap_bin_overflow(), which counts the pops since
+ * (burst_base) and, after a run of them, puts the blocks left on
+ * malloc's list under the block just freed (heap_bin_burst_end()).
+ */
+static inline void bin_swap_grown(struct bin *b)
+{
+	b->room = b->put_room;
+	b->put_room = 0;
+	b->burst_base = b->room + 1;
+}
+
+/*
  * Split bins (struct bin): malloc found its list empty and free's is not:
  * take free's whole, and with it free's share of the room (malloc's is
  * what the pops gave back; the next frees may use it all).
@@ -1001,6 +1017,7 @@ static void bin_limit_set(struct bin *b, uint32_t limit)
 		hk_tls.cache_cap += new - old;
 	b->room += (int32_t)(limit - b->limit);
 	b->limit = limit;
+	b->grown = limit > c->limit;
 }
 
 /* An emptied bin (heap_bin_drain()) back to its class's initial limit. */
@@ -1282,10 +1299,13 @@ void *heap_alloc_class(unsigned int cls)
 	/* Allocations that miss the fast path count here. */
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	if (!b->free) {
-		if (b->put)
+		if (b->put) {
 			bin_swap(b);
-		else
+			if (b->grown)
+				bin_swap_grown(b);
+		} else {
 			bin_join(b);	/* the refills below count the whole room */
+		}
 	}
 	if (b->free)
 		return BIN_POP(b, b->free, cls, t->dfkey);
@@ -1345,6 +1365,8 @@ static __always_inline void *heap_pop_put(unsigned int cls)
 	return BIN_POP(b, p, cls, hk_tls.dfkey);
 }
 
+static __slowpath void *heap_alloc_grown(unsigned int cls);
+
 void *heap_alloc_slow(size_t size)
 {
 	void *p = NULL;
@@ -1353,6 +1375,8 @@ void *heap_alloc_slow(size_t size)
 	if (likely(hk_tls.heap)) {
 		unsigned int cls = size_to_class(size);
 
+		if (unlikely(hk_tls.bins[cls].grown))
+			return heap_alloc_grown(cls);
 		p = heap_pop_put(cls);
 		if (likely(p))
 			return p;
@@ -1376,10 +1400,30 @@ static __slowpath void *heap_alloc_slow_cls(unsigned int cls)
 	return p;
 }
 
+/*
+ * malloc's slow path for a grown bin: its swap arms bin_swap_grown()'s
+ * count (heap_alloc_class() swaps and arms it too).
+ */
+static __slowpath void *heap_alloc_grown(unsigned int cls)
+{
+	struct bin *b = &hk_tls.bins[cls];
+
+	if (!b->put)
+		return heap_alloc_slow_cls(cls);
+	bin_swap(b);
+	bin_swap_grown(b);
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	return BIN_POP(b, b->free, cls, hk_tls.dfkey);
+}
+
 void *heap_alloc_slow_bin(uintptr_t off)
 {
 	unsigned int cls = (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin));
-	void *p = heap_pop_put(cls);
+	void *p;
+
+	if (unlikely(hk_tls.bins[cls].grown))
+		return heap_alloc_grown(cls);
+	p = heap_pop_put(cls);
 
 	if (likely(p))
 		return p;
@@ -1446,9 +1490,35 @@ void heap_bin_flush(struct bin *b)
 		heap_cache_check(b);
 }
 
+/*
+ * The first free after the swap of a grown bin (bin_swap_grown()): if
+ * malloc popped a run of at least HEAP_BURST_MIN blocks since, and left
+ * some on its list, and the block just freed is alone on free's list,
+ * those older blocks go under it, so that the run the program is
+ * freeing now comes back first, in the order it is freed (last freed
+ * first), and the older blocks after it: otherwise the next run of
+ * mallocs would take the older blocks first and a batch that a program
+ * allocates, fills and frees over and over would come back in an order
+ * that no longer follows the addresses (Documentation/architecture.md,
+ * "Bins that grow"). Only the lists' order changes, not the counts.
+ */
+static void heap_bin_burst_end(struct bin *b)
+{
+	int32_t pops = b->room - (b->burst_base - 1);
+
+	b->burst_base = 0;
+	if (pops >= HEAP_BURST_MIN && b->free && b->put && !fl_next(b->put)) {
+		fl_set_next(b->put, b->free);
+		b->free = NULL;
+	}
+}
+
 void heap_bin_overflow(const void *p)
 {
 	struct bin *b = &hk_tls.bins[slab_of(p)->class_idx];
+
+	if (b->burst_base)
+		heap_bin_burst_end(b);
 
 	/*
 	 * Free's share is spent: take malloc's. Flush if that leaves fewer

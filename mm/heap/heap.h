@@ -50,8 +50,18 @@ static inline unsigned int heap_nr_classes(void)
 	return HK_NR_CLASSES;
 }
 
-/* Most bytes one bin grows to when it keeps overflowing. */
-#define HEAP_BIN_MAX_BYTES	(1UL << 20)
+/*
+ * Most bytes one bin grows to when it keeps overflowing, and most blocks:
+ * as tcmalloc, which lets one class's list take a thread's whole cache
+ * (4 MiB) and 8192 objects at most. heap_bin_flush() also keeps a bin to
+ * half of the thread's bound (heap_cache_max, CONFIG_HEAP_CACHE_MAX_KB)
+ * and the growth of all bins to CONFIG_HEAP_CACHE_GROW_KB. Until branch
+ * batch 1 MiB and 4096: a program that frees batches of more than 1 MiB
+ * of one class sent the surplus to the slabs and fetched it back on
+ * every round (Documentation/architecture.md, "Thread caches").
+ */
+#define HEAP_BIN_MAX_BYTES	(4UL << 20)
+#define HEAP_BIN_MAX_BLOCKS	8192U
 /* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
 #define HEAP_BIN_BYTES		(256UL << 10)
 /*
@@ -122,6 +132,8 @@ struct bin {
 	int32_t put_room;		/* free's share: frees until it takes room's */
 	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 	uint32_t limit;			/* most blocks held (0 before init) */
+	uint32_t grown;			/* limit is above its class's initial limit (bin_limit_set()) */
+	int32_t burst_base;		/* 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 } __aligned(64);
 
 /* How far below its bin free sees the bin of a one-list class. */
@@ -135,6 +147,12 @@ struct bin {
  * out while its line is still in the cache.
  */
 #define HEAP_SPLIT_MIN_LIMIT	64
+
+/*
+ * Pops of a run of mallocs after which heap_bin_burst_end() (heap.c)
+ * puts what malloc's list has left under the run being freed.
+ */
+#define HEAP_BURST_MIN		16
 
 /*
  * Slabs of a class with an unused tail (colours > 1) start their first

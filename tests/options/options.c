@@ -205,12 +205,13 @@ static void case_tcache(void)
 	       def, big, small);
 	/*
 	 * The bin starts at 128 blocks and grows while it overflows, up to
-	 * 4096 blocks (1 MiB) by default; tcache_pct scales both.
+	 * 8192 blocks (HEAP_BIN_MAX_BLOCKS; 2 MiB) by default; tcache_pct
+	 * scales both (4096 and 1 MiB before branch batch).
 	 */
-	CHECK(def > 128 && def <= 4096, "default: %lu blocks (bin 128, grows to 4096)", def);
-	CHECK(big > 4096 && big <= 16384, "tcache_pct=400: %lu blocks (grows to 16384)", big);
-	CHECK(small > 0 && small <= 2048 && small < def,
-	      "tcache_pct=50: %lu blocks (grows to 2048)", small);
+	CHECK(def > 128 && def <= 8192, "default: %lu blocks (bin 128, grows to 8192)", def);
+	CHECK(big > 8192 && big <= 32768, "tcache_pct=400: %lu blocks (grows to 32768)", big);
+	CHECK(small > 0 && small <= 4096 && small < def,
+	      "tcache_pct=50: %lu blocks (grows to 4096)", small);
 }
 
 static void case_stats(void)
