@@ -255,7 +255,8 @@ END_TEST
 START_TEST(test_large_grown_takes_larger)
 {
 	size_t half = HEAP_REALLOC_MAX / 2, big = 60000, k, pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t creq = HEAP_MAX_SIZE + 1 > HEAP_REALLOC_MAX + 1 ? HEAP_MAX_SIZE + 1 : HEAP_REALLOC_MAX + 1;
+	size_t creq = HEAP_MAX_SIZE > HEAP_REALLOC_MAX ? HEAP_MAX_SIZE + 1 :
+		      HEAP_REALLOC_MAX + 1;
 	size_t cblk, ablk, reach;
 	char *a, *b, *c;
 
