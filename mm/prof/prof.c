@@ -845,6 +845,7 @@ int prof_free_inner(void *ptr)
 {
 	struct prof_sample *e = prof_head_of(ptr);
 	struct prof_head *h = (struct prof_head *)((char *)ptr - PROF_OFFSET);
+	struct slab *s;
 	int live = 0;
 
 	if (e) {
@@ -861,11 +862,21 @@ int prof_free_inner(void *ptr)
 		prof_check_twice(ptr);
 		return 0;
 	}
-	/* The block itself: its usual free (the owner's or a remote one). */
 	vg_open(h, PROF_OFFSET);
 	h->tag = 0;
 	vg_close(h, PROF_OFFSET);
-	hk_free(h);
+	/*
+	 * The block itself: the owner's free into its bin, as
+	 * heap_free_nonlocal() frees a block start of the caller's heap
+	 * (hk_free() would look the SuperSlab up in the registry again and
+	 * test the block start again: some 20 instructions a sample), or
+	 * hk_free()'s remote free if the slab is another thread's.
+	 */
+	s = slab_of(h);
+	if (likely(s->owner && s->owner == hk_tls.heap))
+		heap_free_local(s, tp_bin(s->bin_tpoff), h);
+	else
+		hk_free(h);
 	return 1;
 }
 
