@@ -170,7 +170,6 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			      enum hk_realloc_way *way)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
-	size_t u;
 
 	*way = HK_REALLOC_MOVE;
 	if (likely(reg == REG_SUPERSLAB)) {
@@ -186,6 +185,22 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 				*way = HK_REALLOC_STAY;
 			return n;
 		}
+		/*
+		 * Not a block start: a live sample of the heap profiler
+		 * (mm/prof: 16 bytes into its block, n its block's size less
+		 * 16), asked here rather than after core_usable_size()'s
+		 * second lookup. One that holds the new size as a block start
+		 * would stays where it is (prof_resize_bad(), without
+		 * hk_resize()'s third lookup; moved, and moved again by the
+		 * next realloc of a buffer growing in place, it cost two
+		 * copies a sample).
+		 */
+		n = prof_usable_bad(ptr);
+		if (n) {
+			if (size <= n && size >= n / 2)
+				*way = HK_REALLOC_SAMPLE;
+			return n;
+		}
 	} else if (reg >= REG_LARGE) {
 		size_t n = large_usable_size(ptr, reg);
 
@@ -197,18 +212,7 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			return n;
 		}
 	}
-	u = core_usable_size(ptr, GUARD_REALLOC, caller);
-	/*
-	 * A live sample of the heap profiler (mm/prof: 16 bytes into its
-	 * block, u its block's size less 16) that holds the new size as a
-	 * block start would: hk_resize() keeps it where it is (moved, and
-	 * moved again by the next realloc of a buffer growing in place,
-	 * it cost two copies a sample).
-	 */
-	if (IS_ENABLED(CONFIG_HEAP_PROFILE) && reg == REG_SUPERSLAB && u && size <= u &&
-	    size >= u / 2)
-		*way = HK_REALLOC_RESIZE;
-	return u;
+	return core_usable_size(ptr, GUARD_REALLOC, caller);
 }
 
 void *hk_resize(void *ptr, size_t size)

@@ -1580,6 +1580,37 @@ static void *prof_shift(void *ptr, size_t size, size_t old)
 }
 
 /*
+ * A sampled realloc of ptr, a live slab sample (PROF_OFFSET bytes into
+ * its block), to size bytes, which its block holds as
+ * prof_resize_inner() keeps a sample (at most half empty): the block
+ * stays, its old sample leaves the estimates and its record goes back,
+ * so that the caller records the new one in the same place. ptr, or NULL
+ * (not a live sample, or it must move). Before, such a realloc moved the
+ * block, where an unsampled one kept it (bench_realloc: 214 of its 225
+ * sampled moves, 1.7 M instructions of copies).
+ */
+static void *prof_resample(void *ptr, size_t size)
+{
+	struct prof_sample *e = prof_head_of(ptr);
+	size_t n;
+	int live = 0;
+
+	if (!e)
+		return NULL;
+	n = slab_block_head(ptr)->block_size - PROF_OFFSET;
+	if (size > n || size < n / 2)
+		return NULL;
+	prof_lock();
+	if (e->ptr == prof_hide(ptr)) {
+		prof_unaccount(e);
+		prof_rec_put(e);
+		live = 1;
+	}
+	prof_unlock();
+	return live ? ptr : NULL;
+}
+
+/*
  * realloc after the countdown crossed: as realloc would (resize in place
  * if the block's box can, else move), and if sampled, the block that
  * results is recorded. (Moving every sampled realloc made a loop that
@@ -1619,6 +1650,17 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 			t->busy--;
 			return p;
 		}
+		p = prof_resample(ptr, size);
+		if (p) {
+			/* A sample that stays: a new record in its header. */
+			if (prof_record(p, 1, size, pc, depth, slow, &t->memo)) {
+				/* Not recorded: to its block start, a plain block. */
+				p = (char *)ptr - PROF_OFFSET;
+				memmove(p, ptr, size);
+			}
+			t->busy--;
+			return p;
+		}
 	}
 	if (p) {
 		/* In place (or moved by mremap): the old sample goes. */
@@ -1626,7 +1668,15 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 		if (sampled)
 			prof_record(p, 0, size, pc, depth, slow, &t->memo);
 	} else {
-		p = sampled ? prof_block(size, 0, 0, old, &inner) : hk_alloc_grown(size, old);
+		/*
+		 * A sampled block that moves gets the room an unsampled one
+		 * would (hk_grown_size()): without it, a buffer grown by small
+		 * steps moved again at its next realloc, where the unsampled
+		 * one stays (bench_realloc: 225 sampled moves, 1.83 M
+		 * instructions of copies).
+		 */
+		p = sampled ? prof_block(hk_grown_size(size, old), 0, 0, old, &inner) :
+			      hk_alloc_grown(size, old);
 		if (p) {
 			if (sampled)
 				p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
