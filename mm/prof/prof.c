@@ -930,9 +930,11 @@ size_t prof_usable_inner(const void *ptr)
 
 	if (!e)
 		return 0;
-	prof_lock();
-	live = e->ptr == prof_hide(ptr);
-	prof_unlock();
+	/*
+	 * Without the lock: ptr is the caller's, so its record changes only
+	 * at its free (and is never unmapped).
+	 */
+	live = a_load(&e->ptr, A_RELAXED) == prof_hide(ptr);
 	if (!live)
 		return 0;
 	s = slab_block_head(ptr);
@@ -963,6 +965,13 @@ void *prof_resize_inner(void *ptr, size_t size)
 	n = s->block_size - PROF_OFFSET;
 	if (size > n || size < n / 2)
 		return NULL;
+	/*
+	 * Out of the estimates already (an earlier realloc: a weight is
+	 * never 0 otherwise): nothing to take out, no lock. ptr is the
+	 * caller's, so its record changes only at its free.
+	 */
+	if (!a_load(&e->count, A_RELAXED) && a_load(&e->ptr, A_RELAXED) == prof_hide(ptr))
+		return ptr;
 	prof_lock();
 	if (e->ptr == prof_hide(ptr)) {
 		prof_unaccount(e);
