@@ -175,15 +175,34 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			      enum hk_realloc_way *way)
 {
 	unsigned int reg = registry_lookup((uintptr_t)ptr);
-	size_t u;
 
 	*way = HK_REALLOC_MOVE;
 	if (likely(reg == REG_SUPERSLAB)) {
 		size_t n = core_own_block_size(ptr);
 
 		if (!n) {
-			struct slab *s = core_block_slab(ptr);
+			struct slab *s;
 
+			/*
+			 * A live sample of the heap profiler (mm/prof: 16
+			 * bytes into its block, n its block's size less 16),
+			 * asked first: its header is one check, where
+			 * core_block_slab() finds the slab and tests the block
+			 * start (some 60 instructions on every realloc of a
+			 * buffer that was sampled once: bench_strbuild). One
+			 * that holds the new size as a block start would stays
+			 * where it is (prof_resize_bad(), without hk_resize()'s
+			 * lookups; moved, and moved again by the next realloc
+			 * of a buffer growing in place, it cost two copies a
+			 * sample). Without profiling: one load and a branch.
+			 */
+			n = prof_usable_bad(ptr);
+			if (n) {
+				if (size <= n && size >= n / 2)
+					*way = HK_REALLOC_SAMPLE;
+				return n;
+			}
+			s = core_block_slab(ptr);
 			n = s ? hk_classes[s->class_idx].size : 0;
 		}
 		if (likely(n)) {
@@ -202,18 +221,7 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			return n;
 		}
 	}
-	u = core_usable_size(ptr, GUARD_REALLOC, caller);
-	/*
-	 * A live sample of the heap profiler (mm/prof: 16 bytes into its
-	 * block, u its block's size less 16) that holds the new size as a
-	 * block start would: hk_resize() keeps it where it is (moved, and
-	 * moved again by the next realloc of a buffer growing in place,
-	 * it cost two copies a sample).
-	 */
-	if (IS_ENABLED(CONFIG_HEAP_PROFILE) && reg == REG_SUPERSLAB && u && size <= u &&
-	    size >= u / 2)
-		*way = HK_REALLOC_RESIZE;
-	return u;
+	return core_usable_size(ptr, GUARD_REALLOC, caller);
 }
 
 void *hk_resize(void *ptr, size_t size)

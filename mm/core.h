@@ -85,9 +85,10 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
 }
 
 /*
- * realloc's new block of size bytes for one of old bytes: a block grown
- * past HEAP_REALLOC_MAX (32 KiB, mm/boxes.h) goes to Large, which grows it
- * in place the next time, where Mid's big classes would copy it again.
+ * realloc's new block of size bytes for one of old bytes
+ * (hk_alloc_grown()): a block grown past HEAP_REALLOC_MAX (32 KiB,
+ * mm/boxes.h) goes to Large, which grows it in place the next time, where
+ * Mid's big classes would copy it again.
  *
  * A block that grows by less than a quarter of its size gets a quarter
  * more: a buffer grown by small appends (realloc(s, len + n) on every
@@ -98,12 +99,20 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
  * that grew, as with tcmalloc's realloc, and only for slab blocks (the
  * room stays within HEAP_REALLOC_MAX): Large grows its blocks in place,
  * and a request a quarter larger than asked could fail where the size
- * asked would not.
+ * asked would not: hk_grown_size() is the size to ask for (the heap
+ * profiler's sampled realloc asks for it too, mm/prof).
  */
-static inline void *hk_alloc_grown(size_t size, size_t old)
+static inline size_t hk_grown_size(size_t size, size_t old)
 {
 	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_MAX)
-		size = old + old / 4;
+		return old + old / 4;
+	return size;
+}
+
+/* A block for realloc of a block of old usable bytes to size: with hk_grown_size()'s room. */
+static inline void *hk_alloc_grown(size_t size, size_t old)
+{
+	size = hk_grown_size(size, old);
 	if (size > old && size > HEAP_REALLOC_MAX)
 		return core_alloc_grown(size);
 	return hk_alloc(size);

@@ -39,7 +39,12 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 	 * memcheck's own realloc does; memcpy carries the definedness.
 	 */
 	if (!vg_running() && way != HK_REALLOC_MOVE) {
-		p = way == HK_REALLOC_STAY ? ptr : hk_resize(ptr, size);
+		if (way == HK_REALLOC_STAY)
+			p = ptr;
+		else if (IS_ENABLED(CONFIG_HEAP_PROFILE) && way == HK_REALLOC_SAMPLE)
+			p = prof_resize_bad(ptr, size);
+		else
+			p = hk_resize(ptr, size);
 		if (p) {
 			/*
 			 * A sampled Large block resized in place leaves the
@@ -47,9 +52,9 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 			 * HK_REALLOC_SLAB_MAX (HEAP_REALLOC_MAX): below, a
 			 * block that stays is a slab block, never in the table
 			 * of Large samples (a slab sample leaves in
-			 * hk_resize()), and is not looked up.
+			 * prof_resize_bad()), and is not looked up.
 			 */
-			if (way != HK_REALLOC_STAY || size > HK_REALLOC_SLAB_MAX)
+			if (way == HK_REALLOC_RESIZE || size > HK_REALLOC_SLAB_MAX)
 				prof_free_block(ptr);
 			return p;
 		}
@@ -81,10 +86,14 @@ __export void *hak_realloc(void *ptr, size_t size)
 	 */
 	n = hk_own_size(ptr);
 	if (likely(n) && size <= n && size >= n / 2 && !vg_running()) {
+		/*
+		 * A slab block start is never in the profiler's table of
+		 * Large samples (a slab sample is not a block start): no
+		 * prof_free_block() here, which read its filter on every such
+		 * realloc while a Large sample lived.
+		 */
 		if (unlikely(prof_tick(size)))
 			return prof_realloc(ptr, size, n, __builtin_return_address(0));
-		/* A sampled block resized in place leaves the profile. */
-		prof_free_block(ptr);
 		return ptr;
 	}
 	return realloc_slow(ptr, size, __builtin_return_address(0));

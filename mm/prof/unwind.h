@@ -14,12 +14,20 @@
 /* Reads of the stack a memo of the last unwind keeps, at most. */
 #define PROF_MEMO_READS		40
 
+/* One word that a walk read from the stack. */
+struct prof_uw_read {
+	uintptr_t addr;				/* its address */
+	uintptr_t val;				/* the word read there */
+};
+
 /*
  * A thread's last unwind (mm/prof/unwind.c): prof_unwind() is a function
  * of the registers it starts from, of from, and of the words it reads from
  * the stack (each read's address follows from the words read before it),
  * so if those are the same, the stack is the same, and the profiler's
- * record of it (stack) serves again without a walk or a lookup.
+ * record of it (stack) serves again without a walk or a lookup. The reads
+ * end with a sentinel that never matches (rd[nr]: the address of end, a
+ * value end does not hold), so that the check of the reads has no count.
  */
 struct prof_uw_memo {
 	uintptr_t sp;				/* rsp where prof_unwind() started */
@@ -28,8 +36,8 @@ struct prof_uw_memo {
 	uintptr_t from;				/* its from argument */
 	void *stack;				/* the profiler's record of the stack (NULL: no memo; set only with nr > 0) */
 	unsigned int nr;			/* reads below (0: no memo) */
-	uintptr_t addr[PROF_MEMO_READS];	/* address of each word read, in order */
-	uintptr_t val[PROF_MEMO_READS];		/* the word read there */
+	uintptr_t end;				/* 0: the word the sentinel reads */
+	struct prof_uw_read rd[PROF_MEMO_READS + 1];	/* the reads, in order, and the sentinel */
 };
 
 /* prof_unwind(): the same stack as memo->stack. */

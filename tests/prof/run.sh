@@ -250,6 +250,27 @@ else
 	bad "slab: a sampled realloc that its block holds with 16 bytes more"
 fi
 
+# A sampled realloc of a slab sample that its block holds: in place (no
+# copy), a live sample, and its free takes it out of the profile.
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" restay "$d" > "$d/restay.out" 2>&1 && grep -q '^slab: done' "$d/restay.out"; then
+	ok "slab: a sampled realloc of a sample that its block holds stays in place"
+else
+	cat "$d/restay.out"
+	bad "slab: a sampled realloc of a sample that its block holds"
+fi
+
+# A sampled realloc that moves a block growing by a little gets the room
+# an unsampled one gets (a quarter more), so that the next small growth
+# stays in place.
+if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \
+	"$tdir/slab" grow "$d" > "$d/grow.out" 2>&1 && grep -q '^slab: done' "$d/grow.out"; then
+	ok "slab: a sampled realloc that moves a block leaves it the room of an unsampled one"
+else
+	cat "$d/grow.out"
+	bad "slab: a sampled realloc that moves a block leaves it the room of an unsampled one"
+fi
+
 # An unsampled realloc of a sampled slab block that its block holds: in
 # place (no copy), out of the profile, and its free still works.
 if timeout 120 env HAKMEM_PROF=1 HAKMEM_PROF_SAMPLE=4096 HAKMEM_PROF_AT_EXIT=0 HAKMEM_PROF_PEAK=0 \

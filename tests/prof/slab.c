@@ -277,6 +277,145 @@ static int realloc_shift(const char *dir)
 }
 
 /*
+ * "slab restay DIR", with a mean of 4096 bytes: a sampled block of 3000
+ * bytes (16 bytes into its block), then reallocs to 3000 and 2900 bytes,
+ * which its block holds, until one is sampled too: that one must keep the
+ * block where it is (before, it moved: a copy and another block) with its
+ * contents, as a live sample (the dump has more than before the malloc),
+ * and the block's free must take it out of the profile.
+ */
+static int resample_in_place(const char *dir)
+{
+	unsigned long b0, b, s;
+	unsigned int k;
+	size_t prev = 3000;
+	char *p, *q;
+	int done = 0;
+
+	if (stat("stat.prof_samples") == (unsigned long)-1) {
+		printf("slab: done (no stat.prof_samples: skipped)\n");
+		return 0;
+	}
+	b0 = live_bytes(dir, "t0.heap");
+	p = malloc_sampled_or_not(3000, 1);
+	if (!p)
+		return 1;
+	memset(p, 0x4e, 3000);
+	for (k = 0; k < 100000 && !done; k++) {
+		size_t size = k & 1 ? 2900 : 3000;
+
+		s = stat("stat.prof_samples");
+		q = realloc(p, size);
+		if (!q) {
+			printf("FAIL realloc\n");
+			return 1;
+		}
+		if (q[0] != 0x4e || q[(prev < size ? prev : size) - 1] != 0x4e) {
+			printf("FAIL contents lost\n");
+			failed = 1;
+		}
+		memset(q, 0x4e, size);
+		prev = size;
+		if (stat("stat.prof_samples") != s) {
+			if (q != p) {
+				printf("FAIL a sampled realloc of a sample to %zu bytes, which its block holds, moved it (%p -> %p)\n",
+				       size, (void *)p, (void *)q);
+				failed = 1;
+			}
+			b = live_bytes(dir, "t1.heap");
+			if (b <= b0)
+				fail("live bytes with the resampled block (more than)", b, b0);
+			done = 1;
+		}
+		p = q;
+	}
+	if (!done) {
+		printf("FAIL no sampled realloc in 100000 tries\n");
+		return 1;
+	}
+	free(p);
+	b = live_bytes(dir, "t2.heap");
+	if (b != b0)
+		fail("live bytes after the free of the resampled block", b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
+}
+
+/*
+ * "slab grow DIR", with a mean of 4096 bytes: an unsampled 3000-byte
+ * block (a block start of usable size n) grows to n + 64 bytes, which its
+ * block does not hold, until that realloc is sampled (a fresh block each
+ * try). The sampled realloc moves it, and must give it the room that an
+ * unsampled one does, a quarter more than n (hk_grown_size()): the next
+ * realloc, to n + 128 bytes, if not sampled, then keeps it in place.
+ * Before, a sampled move took the class of n + 64 + 16 bytes, and the
+ * buffer moved again at its next small growth.
+ */
+static int realloc_grow(const char *dir)
+{
+	unsigned long b0, b, s;
+	unsigned int k, checked = 0;
+	size_t n;
+	char *p, *q, *r;
+
+	if (stat("stat.prof_samples") == (unsigned long)-1) {
+		printf("slab: done (no stat.prof_samples: skipped)\n");
+		return 0;
+	}
+	b0 = live_bytes(dir, "g0.heap");
+	for (k = 0; k < 1000 && !checked; k++) {
+		p = malloc_sampled_or_not(3000, 0);
+		if (!p)
+			return 1;
+		n = malloc_usable_size(p);
+		memset(p, 0x5a, n);
+		s = stat("stat.prof_samples");
+		q = realloc(p, n + 64);
+		if (!q) {
+			printf("FAIL realloc\n");
+			return 1;
+		}
+		if (q[0] != 0x5a || q[n - 1] != 0x5a) {
+			printf("FAIL contents lost\n");
+			failed = 1;
+		}
+		if (stat("stat.prof_samples") == s) {
+			free(q);
+			continue;
+		}
+		if (malloc_usable_size(q) < n + n / 4)
+			fail("usable size after a sampled realloc that moved (at least)",
+			     malloc_usable_size(q), n + n / 4);
+		s = stat("stat.prof_samples");
+		r = realloc(q, n + 128);
+		if (!r) {
+			printf("FAIL realloc\n");
+			return 1;
+		}
+		if (stat("stat.prof_samples") == s) {
+			if (r != q) {
+				printf("FAIL the unsampled realloc after a sampled move moved again (%p -> %p)\n",
+				       (void *)q, (void *)r);
+				failed = 1;
+			}
+			checked = 1;
+		}
+		free(r);
+	}
+	if (!checked) {
+		printf("FAIL no sampled move followed by an unsampled realloc in 1000 tries\n");
+		failed = 1;
+	}
+	b = live_bytes(dir, "g1.heap");
+	if (b != b0)
+		fail("live bytes after the frees", b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
+}
+
+/*
  * "slab resize DIR", with a mean of 4096 bytes: a sampled block of 3000
  * bytes (16 bytes into its block), then reallocs to 3000 and 2900 bytes
  * until one is not sampled: its block holds that size, so the block must
@@ -434,6 +573,10 @@ int main(int argc, char **argv)
 		return realloc_shift(argv[2]);
 	if (!strcmp(dir, "resize") && argc > 2)
 		return resize_sample(argv[2]);
+	if (!strcmp(dir, "restay") && argc > 2)
+		return resample_in_place(argv[2]);
+	if (!strcmp(dir, "grow") && argc > 2)
+		return realloc_grow(argv[2]);
 	if (!strcmp(dir, "bad") && argc > 2)
 		return bad_pointers(argv[2]);
 	if (!strcmp(dir, "twice")) {
