@@ -45,11 +45,11 @@
 #define a_fence(mo)		__atomic_thread_fence(mo)
 #endif
 
-/* x - *base >= *limit (relaxed loads): x outside [*base, *base + *limit). */
+/* x - r[0] >= r[1] (relaxed loads): x outside [r[0], r[0] + r[1]). */
 #ifndef a_outside
-#define a_outside(x, base, limit)					\
-	((uintptr_t)(x) - __atomic_load_n((base), A_RELAXED) >=		\
-	 __atomic_load_n((limit), A_RELAXED))
+#define a_outside(x, r)							\
+	((uintptr_t)(x) - __atomic_load_n(&(r)[0], A_RELAXED) >=	\
+	 __atomic_load_n(&(r)[1], A_RELAXED))
 #endif
 
 /* A spin-wait hint; without one, only a compiler barrier. */

@@ -197,12 +197,16 @@ static inline struct ss_pool *ss_next_pool(const struct hk_box **b)
 struct ss_region {
 	uintptr_t base;		/* atomic: the lowest chunk (SS_REGION_NONE until chosen; set once) */
 	uintptr_t span;		/* atomic (release): bytes of live SuperSlabs from base, only grows */
-};
+} __aligned(2 * sizeof(uintptr_t));
+
+/* a_outside() takes the two words as an array: base, then span. */
+BUILD_BUG_ON(offsetof(struct ss_region, span) != sizeof(uintptr_t));
 
 /*
  * base before the region is chosen: an address above the user address
- * space, so that p - base is at least 2^63 for every pointer and a free
- * that reads a new span with the old base still finds nothing.
+ * space, so that p - base is at least 2^63 for every user-space pointer
+ * and a free that reads a new span with the old base still finds
+ * nothing.
  */
 #define SS_REGION_NONE	(1UL << 63)
 
@@ -216,7 +220,7 @@ extern int ss_region_closed;
 /* p lies in a SuperSlab of the region (its header is mapped and set up). */
 static __always_inline int ss_in_region(uintptr_t p)
 {
-	return !a_outside(p, &hk_ss_region.base, &hk_ss_region.span);
+	return !a_outside(p, &hk_ss_region.base);
 }
 
 /* First byte of the SuperSlab holding p (its slot 0). */
