@@ -766,6 +766,8 @@ START_TEST(test_region_grows_upward)
 		n++;
 	}
 	ck_assert_int_eq(ss_region_closed, 0);
+	/* Aligned to every header colour: free takes the slot from p - base. */
+	ck_assert_uint_eq(hk_ss_region.base % SS_REGION_ALIGN, 0);
 	region_check_chunks();
 	for (i = 0; i < n; i++)
 		ss_release(s[i], 1);
