@@ -750,6 +750,8 @@ START_TEST(test_region_grows_upward)
 	hak_free(p);
 	while (region_pool.nr_superslabs < 3) {
 		unsigned long had = region_pool.nr_superslabs;
+		/* Without slab boxes (only Large) this may be the region's first. */
+		int first = hk_ss_region.base == SS_REGION_NONE;
 		uintptr_t end = hk_ss_region.base + hk_ss_region.span;
 
 		ck_assert_uint_lt(n, 4 * SS_SLOTS);
@@ -758,7 +760,11 @@ START_TEST(test_region_grows_upward)
 		ck_assert_uint_ne(hk_ss_region.base, SS_REGION_NONE);
 		ck_assert(ss_in_region((uintptr_t)s[n]));
 		ck_assert(ss_in_region((uintptr_t)slab_start(s[n])));
-		if (region_pool.nr_superslabs > had) {
+		if (region_pool.nr_superslabs > had && first) {
+			/* The region's first chunk. */
+			ck_assert_uint_eq(ss_base(s[n]), hk_ss_region.base);
+			ck_assert_uint_eq(hk_ss_region.span, SS_SIZE);
+		} else if (region_pool.nr_superslabs > had) {
 			/* The new one is the chunk right above the region. */
 			ck_assert_uint_eq(ss_base(s[n]), end);
 			ck_assert_uint_eq(hk_ss_region.base + hk_ss_region.span, end + SS_SIZE);
