@@ -106,7 +106,7 @@ void core_free_slow(void *ptr)
 		return;
 	/* A SuperSlab mapped outside the region. */
 	if (reg == REG_SUPERSLAB) {
-		core_free_superslab(ptr);
+		core_free_superslab(ptr, (uintptr_t)ptr);
 		return;
 	}
 	if (reg >= REG_LARGE) {

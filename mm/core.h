@@ -120,9 +120,10 @@ static inline void *hk_alloc_grown(size_t size, size_t old)
 
 /*
  * free of ptr, a pointer into a SuperSlab (in the region, or found in the
- * registry by core_free_slow()).
+ * registry by core_free_slow()); rel is ptr, or its offset from the
+ * region's base (the same slot and colour bits: SS_REGION_ALIGN).
  */
-static __always_inline void core_free_superslab(void *ptr)
+static __always_inline void core_free_superslab(void *ptr, uintptr_t rel)
 {
 	uintptr_t ss, off;
 	tp_bin_t *b;
@@ -132,7 +133,7 @@ static __always_inline void core_free_superslab(void *ptr)
 	 * metadata, its fields read one by one through SLAB_FIELD().
 	 */
 	ss = ss_base(ptr);
-	off = slab_off(ptr);
+	off = slab_off((const void *)rel);
 	/*
 	 * The bin of the slab's class in this thread. Its tag names this
 	 * thread's heap: one test says that the slab is this thread's and
@@ -153,18 +154,22 @@ static __always_inline void core_free_superslab(void *ptr)
 }
 
 /*
- * A pointer of the SuperSlab region (ss_in_region(): two loads that do
- * not depend on ptr, no registry) goes on to its slot's metadata; any
+ * A pointer of the SuperSlab region (ss_outside_region(): two loads that
+ * do not depend on ptr, no registry; rel is left as ptr's offset from the
+ * region's base, whose slot bits are ptr's) goes on to its slot's
+ * metadata; any
  * other (NULL, Large blocks, SuperSlabs mapped outside the region,
  * foreign pointers) to core_free_slow(), which asks the registry.
  */
 static __fastpath_inline void hk_free(void *ptr)
 {
-	if (unlikely(!ss_in_region((uintptr_t)ptr))) {
+	uintptr_t rel = (uintptr_t)ptr;
+
+	if (unlikely(ss_outside_region(&rel))) {
 		core_free_slow(ptr);
 		return;
 	}
-	core_free_superslab(ptr);
+	core_free_superslab(ptr, rel);
 }
 
 #endif /* _MM_CORE_H */

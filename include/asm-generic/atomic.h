@@ -45,11 +45,14 @@
 #define a_fence(mo)		__atomic_thread_fence(mo)
 #endif
 
-/* x - *base >= *limit (relaxed loads): x outside [*base, *base + *limit). */
-#ifndef a_outside
-#define a_outside(x, base, limit)					\
-	((uintptr_t)(x) - __atomic_load_n((base), A_RELAXED) >=		\
-	 __atomic_load_n((limit), A_RELAXED))
+/*
+ * d -= r[0], then d >= r[1] (relaxed loads): d's old value outside
+ * [r[0], r[0] + r[1]); d keeps the offset from r[0].
+ */
+#ifndef a_sub_outside
+#define a_sub_outside(d, r)						\
+	(((d) -= __atomic_load_n(&(r)[0], A_RELAXED)) >=		\
+	 __atomic_load_n(&(r)[1], A_RELAXED))
 #endif
 
 /* A spin-wait hint; without one, only a compiler barrier. */

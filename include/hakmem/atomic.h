@@ -37,7 +37,7 @@
 #define a_cas(p, e, d, mo)	({ int __ok = (*(p) == *(e)); \
 				   if (__ok) *(p) = (d); else *(e) = *(p); __ok; })
 #define a_fence(mo)		((void)0)
-#define a_outside(x, base, limit)	((uintptr_t)(x) - *(base) >= *(limit))
+#define a_sub_outside(d, r)	(((d) -= (r)[0]) >= (r)[1])
 
 static inline void cpu_relax(void)
 {

@@ -125,7 +125,8 @@ int ss_region_closed = HK_TSAN;
  * Where the region starts: SS_REGION_GAP below the kernel's mmap area
  * (found from the address of a stack variable: the main thread's stack
  * lies above the area, another thread's stack in it), less a random
- * number of chunks in SS_REGION_JITTER, so that the heap's address is
+ * number of SS_REGION_ALIGN steps (16 MiB with 2 MiB SuperSlabs) below
+ * SS_REGION_JITTER, so that the heap's address is
  * not a fixed distance from the stack's. The kernel hands out mmap
  * addresses top-down from the area's top: it would have to map
  * SS_REGION_GAP before its mappings reach the region's, and the region
@@ -144,8 +145,8 @@ static uintptr_t ss_region_pick(void)
 		gap = top / 8;
 		jitter = top / 8;
 	}
-	jitter = ALIGN_DOWN(os_random_word() % jitter, SS_SIZE);
-	return ALIGN_DOWN(top - gap - jitter, SS_SIZE);
+	jitter = jitter ? os_random_word() % jitter : 0;
+	return ALIGN_DOWN(top - gap - jitter, SS_REGION_ALIGN);
 }
 
 /*
@@ -193,6 +194,7 @@ static uintptr_t ss_region_map_next(void)
 			if (want || !ss_region_closed)
 				break;
 		}
+		HK_ASSERT(!(want & (SS_REGION_ALIGN - 1)));
 		if (want)
 			a_store(&hk_ss_region.base, want, A_RELAXED);
 	}

@@ -209,12 +209,16 @@ static inline struct ss_pool *ss_next_pool(const struct hk_box **b)
 struct ss_region {
 	uintptr_t base;		/* atomic: the lowest chunk (SS_REGION_NONE until chosen; set once) */
 	uintptr_t span;		/* atomic (release): bytes of live SuperSlabs from base, only grows */
-};
+} __aligned(2 * sizeof(uintptr_t));
+
+/* a_sub_outside() takes the two words as an array: base, then span. */
+BUILD_BUG_ON(offsetof(struct ss_region, span) != sizeof(uintptr_t));
 
 /*
  * base before the region is chosen: an address above the user address
- * space, so that p - base is at least 2^63 for every pointer and a free
- * that reads a new span with the old base still finds nothing.
+ * space, so that p - base is at least 2^63 for every user-space pointer
+ * and a free that reads a new span with the old base still finds
+ * nothing.
  */
 #define SS_REGION_NONE	(1UL << 63)
 
@@ -225,10 +229,28 @@ extern struct ss_region hk_ss_region __hidden;
  */
 extern int ss_region_closed;
 
+/*
+ * The region's base is aligned to every colour of a header (SS_SIZE
+ * times SS_COLORS): an offset from it has the slot and colour bits of
+ * the address, and slab_off() of either is the same.
+ */
+#define SS_REGION_ALIGN	(SS_SIZE * SS_COLORS)
+
+/*
+ * *off (p on entry) is outside the region: p is not in a SuperSlab of the
+ * region. Otherwise its header is mapped and set up, and *off is left as
+ * p - base, whose slab_off() is p's (free takes it from there: no copy
+ * of p to shift).
+ */
+static __always_inline int ss_outside_region(uintptr_t *off)
+{
+	return a_sub_outside(*off, &hk_ss_region.base);
+}
+
 /* p lies in a SuperSlab of the region (its header is mapped and set up). */
 static __always_inline int ss_in_region(uintptr_t p)
 {
-	return !a_outside(p, &hk_ss_region.base, &hk_ss_region.span);
+	return !ss_outside_region(&p);
 }
 
 /* First byte of the SuperSlab holding p (its slot 0). */

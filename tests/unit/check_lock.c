@@ -49,6 +49,7 @@ START_TEST(test_lock_table)
 #else
 	ck_assert_uint_ge(locks_of_rank(HK_LOCK_SS_POOL), 1);
 #endif
+	ck_assert_uint_eq(locks_of_rank(HK_LOCK_SS_REGION), 1);
 #ifdef CONFIG_LARGE_CACHE
 	ck_assert_uint_eq(locks_of_rank(HK_LOCK_LARGE_CACHE), 1);
 #endif

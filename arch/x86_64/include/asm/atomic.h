@@ -16,21 +16,20 @@ static inline void cpu_relax(void)
 
 #ifndef HK_SANITIZED
 /*
- * x - *base >= *limit, with relaxed loads of both words: nonzero if x
- * lies outside [*base, *base + *limit). One "sub" and one "cmp" with the
- * words as memory operands (and a copy of x), where the compiler loads
- * each atomic into a register first (a lea and two movs more). Free's
- * fast path (ss_in_region()). The sanitizers see no access in an asm
- * statement: their builds take the generic loads (HK_SANITIZED, also
- * under clang, which does not define __SANITIZE_THREAD__).
+ * d -= r[0], then d >= r[1], with relaxed loads of both words: nonzero if
+ * d's old value lies outside [r[0], r[0] + r[1]); d keeps the offset from
+ * r[0]. One "sub" and one "cmp" with the words as memory operands, where
+ * the compiler loads each atomic into a register first (a lea and two
+ * movs more). Free's fast path (ss_outside_region()). The sanitizers see
+ * no access in an asm statement: their builds take the generic loads
+ * (HK_SANITIZED, also under clang, which does not define
+ * __SANITIZE_THREAD__).
  */
-#define a_outside(x, base, limit)	({				\
-	uintptr_t __d = (x);						\
+#define a_sub_outside(d, r)	({					\
 	int __out;							\
 	__asm__("sub %2, %0\n\tcmp %3, %0"				\
-		: "+r" (__d), "=@ccae" (__out)				\
-		: "m" (*(const uintptr_t *)(base)),			\
-		  "m" (*(const uintptr_t *)(limit)));			\
+		: "+r" (d), "=@ccae" (__out)				\
+		: "m" ((r)[0]), "m" ((r)[1]));				\
 	__out;								\
 })
 #endif
