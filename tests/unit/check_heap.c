@@ -2155,15 +2155,6 @@ static void rl_free_remote(unsigned int nr, unsigned int n)
 				rl_blocks[i] = NULL;
 }
 
-static unsigned int rl_list_len(const void *q)
-{
-	unsigned int len = 0;
-
-	for (; q; q = fl_next(q))
-		len++;
-	return len;
-}
-
 /*
  * A refill that finds the slab's remote list shorter than the bin's room
  * takes it whole, unread: the blocks come out most recently freed first,
