@@ -732,9 +732,19 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 	void *p = TP_BIN_AT(base, disp, j, unit)->free;
 
 	if (unlikely(!p)) {
-		if (by_size)
-			return heap_alloc_slow(size);
-		return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
+		/*
+		 * malloc's list is empty: take free's whole (bin_swap(),
+		 * inline), unless the bin grew (bin_swap_grown()'s count).
+		 */
+		p = TP_BIN_AT(base, disp, j, unit)->put;
+		if (unlikely(!p) || unlikely(TP_BIN_AT(base, disp, j, unit)->grown)) {
+			if (by_size)
+				return heap_alloc_slow(size);
+			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
+		}
+		TP_BIN_AT(base, disp, j, unit)->put = NULL;
+		TP_BIN_AT(base, disp, j, unit)->put_room += TP_BIN_AT(base, disp, j, unit)->room;
+		TP_BIN_AT(base, disp, j, unit)->room = 0;
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls,
