@@ -869,12 +869,11 @@ END_TEST
  */
 START_TEST(test_region_closed_fallback)
 {
-	enum { N = 4096 };
-	static char *v[N];
-	unsigned int cls = HK_NR_CLASSES - 1, n, i;
+	unsigned int cls = HK_NR_CLASSES - 1;
 	uintptr_t span;
+	size_t n, i, max;
 	uint32_t size;
-	char *out = NULL, *q;
+	char *out = NULL, *q, *last = NULL, *prev;
 
 	ss_setup();
 	if (!HK_NR_CLASSES)
@@ -884,24 +883,48 @@ START_TEST(test_region_closed_fallback)
 	hak_free(q);
 	ss_region_closed = 1;
 	span = hk_ss_region.span;
-	for (n = 0; n < N && !out; n++) {
-		v[n] = hak_malloc(size);
-		ck_assert_ptr_nonnull(v[n]);
-		memset(v[n], 3, size);
-		if (!ss_in_region((uintptr_t)v[n]))
-			out = v[n];
+	/*
+	 * The region's free room is less than its span (the runner's heap,
+	 * forked, may hold partly used SuperSlabs of it): that and two
+	 * SuperSlabs more must bring one from outside. The blocks are
+	 * chained through their first word.
+	 */
+	max = (span + 2 * SS_SIZE) / size + 1;
+	for (n = 0; n < max && !out; n++) {
+		q = hak_malloc(size);
+		ck_assert_ptr_nonnull(q);
+		memset(q, 3, size);
+		memcpy(q, &last, sizeof(last));
+		last = q;
+		if (!ss_in_region((uintptr_t)q))
+			out = q;
 	}
-	ck_assert_msg(out != NULL, "%u blocks of %u B, none outside the region", n, size);
+	ck_assert_msg(out != NULL, "%zu blocks of %u B, none outside the region", n, size);
 	ck_assert_uint_eq(hk_ss_region.span, span);
 	ck_assert_uint_eq(registry_lookup((uintptr_t)out), REG_SUPERSLAB);
 	ck_assert_uint_ge(hak_malloc_usable_size(out), size);
+	/* out is last: take it off the chain before it is freed and reused. */
+	memcpy(&last, out, sizeof(last));
 	hak_free(out);
-	q = hak_malloc(size);
-	ck_assert_ptr_eq(q, out);	/* freed into this thread's bin */
+	/* Freed into this thread's bin: a malloc of the class hands it out again. */
+	for (i = 0; i < 4 * (size_t)hk_classes[cls].limit + 64; i++) {
+		q = hak_malloc(size);
+		ck_assert_ptr_nonnull(q);
+		if (q == out)
+			break;
+		memcpy(q, &last, sizeof(last));
+		last = q;
+		n++;
+	}
+	ck_assert_ptr_eq(q, out);
 	q = hak_realloc(q, size / 2);
 	ck_assert_ptr_eq(q, out);	/* at most half empty: stays */
-	for (i = 0; i < n; i++)
-		hak_free(v[i]);
+	hak_free(q);
+	for (i = 1; i < n && last; i++) {
+		memcpy(&prev, last, sizeof(prev));
+		hak_free(last);
+		last = prev;
+	}
 	ck_assert_uint_eq(hk_ss_region.span, span);
 }
 END_TEST
