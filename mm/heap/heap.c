@@ -1348,86 +1348,31 @@ filled:
 }
 
 /*
- * malloc's list of the bin of class cls is empty: pop what free() put
- * (bin_swap()), if anything; NULL otherwise. First thing in malloc's
- * slow paths: it happens once per list of blocks taken, so it costs
- * the fewest instructions it can.
+ * malloc's slow paths: its list of the bin is empty, and free's is too
+ * or the bin grew (heap_alloc_at() swaps the lists of a bin that did not
+ * grow inline). heap_alloc_class() swaps (arming a grown bin's count,
+ * bin_swap_grown()) or refills, and starts the thread's heap first.
  */
-static __always_inline void *heap_pop_put(unsigned int cls)
-{
-	struct bin *b = &hk_tls.bins[cls];
-	void *p = b->put;
-
-	if (unlikely(!p))
-		return NULL;
-	bin_swap(b);
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return BIN_POP(b, p, cls, hk_tls.dfkey);
-}
-
-static __slowpath void *heap_alloc_grown(unsigned int cls);
-
 void *heap_alloc_slow(size_t size)
 {
 	void *p = NULL;
 
-	/* (Without a heap the bins are empty and the tables may be too.) */
-	if (likely(hk_tls.heap)) {
-		unsigned int cls = size_to_class(size);
-
-		if (unlikely(hk_tls.bins[cls].grown))
-			return heap_alloc_grown(cls);
-		p = heap_pop_put(cls);
-		if (likely(p))
-			return p;
-		p = heap_alloc_class(cls);
-	} else if (likely(heap_thread_start() != NULL)) {
-		p = heap_alloc_class(size_to_class(size));
-	}
-	if (unlikely(!p))
-		hk_set_errno(ENOMEM);
-	return p;
-}
-
-static __slowpath void *heap_alloc_slow_cls(unsigned int cls)
-{
-	void *p = NULL;
-
+	/* (Without a heap the class tables may not be set up yet.) */
 	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
-		p = heap_alloc_class(cls);
+		p = heap_alloc_class(size_to_class(size));
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
-}
-
-/*
- * malloc's slow path for a grown bin: its swap arms bin_swap_grown()'s
- * count (heap_alloc_class() swaps and arms it too).
- */
-static __slowpath void *heap_alloc_grown(unsigned int cls)
-{
-	struct bin *b = &hk_tls.bins[cls];
-
-	if (!b->put)
-		return heap_alloc_slow_cls(cls);
-	bin_swap(b);
-	bin_swap_grown(b);
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return BIN_POP(b, b->free, cls, hk_tls.dfkey);
 }
 
 void *heap_alloc_slow_bin(uintptr_t off)
 {
 	unsigned int cls = (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin));
-	void *p;
+	void *p = heap_alloc_class(cls);
 
-	if (unlikely(hk_tls.bins[cls].grown))
-		return heap_alloc_grown(cls);
-	p = heap_pop_put(cls);
-
-	if (likely(p))
-		return p;
-	return heap_alloc_slow_cls(cls);
+	if (unlikely(!p))
+		hk_set_errno(ENOMEM);
+	return p;
 }
 
 /*

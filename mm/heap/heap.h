@@ -610,6 +610,10 @@ static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 #endif
 
+/*
+ * malloc's slow path for a request of size bytes: the bin's lists are
+ * empty or it grew (heap_alloc_at()); ENOMEM and NULL if no block.
+ */
 void *heap_alloc_slow(size_t size);
 /* The same for the bin at thread-pointer offset off (heap_bin_tpoff()). */
 void *heap_alloc_slow_bin(uintptr_t off);
