@@ -942,27 +942,30 @@ size_t prof_usable_inner(const void *ptr)
 }
 
 /*
- * An unsampled realloc of a live slab sample to size bytes, which its
- * block holds (as hk_resize() keeps a block start: at most half empty):
- * the block stays where it is, 16 bytes in, and so do its header and
- * record, so that its free, usable size and next realloc still find it;
- * the sample leaves the estimates (the record's weight becomes 0), as a
- * free and an unsampled allocation would take it out. Before, such a
- * realloc moved the block, and a sampled realloc (which moves a slab
+ * A realloc of ptr, a live slab sample, to size bytes, which its block
+ * holds (as hk_resize() keeps a block start: at most half empty): ptr,
+ * the block staying where it is, 16 bytes in, with the sample out of the
+ * estimates; NULL if ptr is not a live sample or must move. Before, such
+ * a realloc moved the block, and a sampled realloc (which moves a slab
  * block into one 16 bytes larger) was followed by a second copy at the
- * next realloc of a buffer growing in its block.
+ * next realloc of a buffer growing in its block (bench_realloc: 214 of
+ * its 225 sampled moves, 1.7 M instructions of copies).
+ *
+ * Unsampled (drop 0, prof_resize_inner()): the header and the record stay,
+ * so that its free, usable size and next realloc still find it, with a
+ * weight of 0, as a free and an unsampled allocation would take it out.
+ * Sampled (drop 1, prof_realloc()): the record goes back too, and the
+ * caller records the new sample in the same place.
  */
-void *prof_resize_inner(void *ptr, size_t size)
+static void *prof_stay(void *ptr, size_t size, int drop)
 {
 	struct prof_sample *e = prof_head_of(ptr);
-	struct slab *s;
 	size_t n;
 	int live = 0;
 
 	if (!e)
 		return NULL;
-	s = slab_block_head(ptr);
-	n = s->block_size - PROF_OFFSET;
+	n = slab_block_head(ptr)->block_size - PROF_OFFSET;
 	if (size > n || size < n / 2)
 		return NULL;
 	/*
@@ -970,17 +973,26 @@ void *prof_resize_inner(void *ptr, size_t size)
 	 * never 0 otherwise): nothing to take out, no lock. ptr is the
 	 * caller's, so its record changes only at its free.
 	 */
-	if (!a_load(&e->count, A_RELAXED) && a_load(&e->ptr, A_RELAXED) == prof_hide(ptr))
+	if (!drop && !a_load(&e->count, A_RELAXED) && a_load(&e->ptr, A_RELAXED) == prof_hide(ptr))
 		return ptr;
 	prof_lock();
 	if (e->ptr == prof_hide(ptr)) {
 		prof_unaccount(e);
-		e->count = 0;
-		e->bytes = 0;
+		if (drop) {
+			prof_rec_put(e);
+		} else {
+			e->count = 0;
+			e->bytes = 0;
+		}
 		live = 1;
 	}
 	prof_unlock();
 	return live ? ptr : NULL;
+}
+
+void *prof_resize_inner(void *ptr, size_t size)
+{
+	return prof_stay(ptr, size, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1631,37 +1643,6 @@ static void *prof_shift(void *ptr, size_t size, size_t old)
 }
 
 /*
- * A sampled realloc of ptr, a live slab sample (PROF_OFFSET bytes into
- * its block), to size bytes, which its block holds as
- * prof_resize_inner() keeps a sample (at most half empty): the block
- * stays, its old sample leaves the estimates and its record goes back,
- * so that the caller records the new one in the same place. ptr, or NULL
- * (not a live sample, or it must move). Before, such a realloc moved the
- * block, where an unsampled one kept it (bench_realloc: 214 of its 225
- * sampled moves, 1.7 M instructions of copies).
- */
-static void *prof_resample(void *ptr, size_t size)
-{
-	struct prof_sample *e = prof_head_of(ptr);
-	size_t n;
-	int live = 0;
-
-	if (!e)
-		return NULL;
-	n = slab_block_head(ptr)->block_size - PROF_OFFSET;
-	if (size > n || size < n / 2)
-		return NULL;
-	prof_lock();
-	if (e->ptr == prof_hide(ptr)) {
-		prof_unaccount(e);
-		prof_rec_put(e);
-		live = 1;
-	}
-	prof_unlock();
-	return live ? ptr : NULL;
-}
-
-/*
  * realloc after the countdown crossed: as realloc would (resize in place
  * if the block's box can, else move), and if sampled, the block that
  * results is recorded. (Moving every sampled realloc made a loop that
@@ -1701,7 +1682,7 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 			t->busy--;
 			return p;
 		}
-		p = prof_resample(ptr, size);
+		p = prof_stay(ptr, size, 1);
 		if (p) {
 			/* A sample that stays: a new record in its header. */
 			if (prof_record(p, 1, size, pc, depth, slow, &t->memo)) {
