@@ -1301,7 +1301,7 @@ void *heap_alloc_class(unsigned int cls)
 	if (!b->free) {
 		if (b->put) {
 			bin_swap(b);
-			if (b->grown)
+			if (HEAP_GROW_ON && b->grown)
 				bin_swap_grown(b);
 		} else {
 			bin_join(b);	/* the refills below count the whole room */
@@ -1395,7 +1395,7 @@ void heap_bin_flush(struct bin *b)
 	b->put_room = 0;
 	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
 		bin_join(b);
-	if (b->limit < c->limit_max) {
+	if (HEAP_GROW_ON && b->limit < c->limit_max) {
 		uint32_t grow = b->limit < c->limit_max - b->limit ?
 				b->limit : c->limit_max - b->limit;
 		size_t bytes = (size_t)grow * c->size;
@@ -1462,7 +1462,7 @@ void heap_bin_overflow(const void *p)
 {
 	struct bin *b = &hk_tls.bins[slab_of(p)->class_idx];
 
-	if (b->burst_base)
+	if (HEAP_GROW_ON && b->burst_base)
 		heap_bin_burst_end(b);
 
 	/*

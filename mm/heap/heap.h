@@ -62,6 +62,11 @@ static inline unsigned int heap_nr_classes(void)
  */
 #define HEAP_BIN_MAX_BYTES	(4UL << 20)
 #define HEAP_BIN_MAX_BLOCKS	8192U
+/*
+ * Bins grow at all (CONFIG_HEAP_CACHE_GROW_KB 0: fixed limits, and the
+ * tests of bin::grown and bin::burst_base fold away).
+ */
+#define HEAP_GROW_ON		(CONFIG_HEAP_CACHE_GROW_KB > 0)
 /* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
 #define HEAP_BIN_BYTES		(256UL << 10)
 /*
@@ -741,7 +746,7 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 		 * inline), unless the bin grew (bin_swap_grown()'s count).
 		 */
 		p = TP_BIN_AT(base, disp, j, unit)->put;
-		if (unlikely(!p) || unlikely(TP_BIN_AT(base, disp, j, unit)->grown)) {
+		if (unlikely(!p) || unlikely(HEAP_GROW_ON && TP_BIN_AT(base, disp, j, unit)->grown)) {
 			if (by_size)
 				return heap_alloc_slow(size);
 			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
