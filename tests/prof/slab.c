@@ -10,6 +10,10 @@
  *   slab realloc DIR   a sampled realloc in place (realloc_in_place())
  *   slab shift DIR     a sampled realloc that the block holds with 16
  *                      bytes more stays in it (realloc_shift())
+ *   slab restay DIR    a sampled realloc of a sample that its block holds
+ *                      stays in place (resample_in_place())
+ *   slab grow DIR      a sampled realloc that moves a block leaves it the
+ *                      room of an unsampled one (realloc_grow())
  *   slab resize DIR    an unsampled realloc of a sample (resize_sample())
  *   slab twice         free a sampled block twice (must abort)
  *   slab bad DIR       bad pointers with the header of a live sample in
@@ -93,6 +97,63 @@ static unsigned long live_bytes(const char *dir, const char *name)
 	return bytes;
 }
 
+/* The samples the profiler has taken, or ULONG_MAX without the statistic. */
+static unsigned long samples(void)
+{
+	return stat("stat.prof_samples");
+}
+
+/*
+ * A case that needs stat.prof_samples to tell sampled allocations from
+ * others: without it (CONFIG_OPTIONS off), says it is skipped and
+ * returns 1.
+ */
+static int prof_skip_without_stat(void)
+{
+	if (samples() != (unsigned long)-1)
+		return 0;
+	printf("slab: done (no stat.prof_samples: skipped)\n");
+	return 1;
+}
+
+/*
+ * realloc(p, size) of a block whose first old bytes are all c: the
+ * bytes it keeps must still be c; then its size bytes are set to c.
+ * Exits if realloc fails.
+ */
+static char *realloc_kept(char *p, size_t old, size_t size, int c)
+{
+	size_t kept = old < size ? old : size;
+	char *q = realloc(p, size);
+
+	if (!q) {
+		printf("FAIL realloc\n");
+		exit(1);
+	}
+	if (kept && (q[0] != c || q[kept - 1] != c)) {
+		printf("FAIL contents lost\n");
+		failed = 1;
+	}
+	memset(q, c, size);
+	return q;
+}
+
+/*
+ * The end of a case: a dump to DIR/NAME must have the b0 live bytes of
+ * the one at its start (what: after what); prints "slab: done" if every
+ * check of the case passed.
+ */
+static int slab_finish(const char *dir, const char *name, unsigned long b0, const char *what)
+{
+	unsigned long b = live_bytes(dir, name);
+
+	if (b != b0)
+		fail(what, b, b0);
+	if (!failed)
+		printf("slab: done\n");
+	return failed;
+}
+
 /* The other thread: frees the odd blocks of each size when told to. */
 static void *remote(void *arg)
 {
@@ -150,13 +211,13 @@ static char *malloc_sampled_or_not(size_t size, int sampled)
 	char *p;
 
 	for (tries = 0; tries < 1000; tries++) {
-		s = stat("stat.prof_samples");
+		s = samples();
 		p = malloc(size);
 		if (!p) {
 			printf("FAIL malloc\n");
 			return NULL;
 		}
-		if ((stat("stat.prof_samples") != s) == sampled)
+		if ((samples() != s) == sampled)
 			return p;
 		free(p);
 	}
@@ -174,36 +235,28 @@ static char *malloc_sampled_or_not(size_t size, int sampled)
  */
 static int realloc_in_place(const char *dir)
 {
-	unsigned long b0, b, s;
+	unsigned long b0, s;
+	size_t size = 64, prev;
 	unsigned int k;
-	char *p, *q;
+	char *p;
 
-	if (stat("stat.prof_samples") == (unsigned long)-1) {
-		printf("slab: done (no stat.prof_samples: skipped)\n");
+	if (prof_skip_without_stat())
 		return 0;
-	}
 	b0 = live_bytes(dir, "r0.heap");
 	p = malloc_sampled_or_not(64, 0);
 	if (!p)
 		return 1;
+	memset(p, 0x2b, size);
 	for (k = 0; k < 100000; k++) {
-		s = stat("stat.prof_samples");
-		q = realloc(p, k & 1 ? 64 : 60);
-		if (!q) {
-			printf("FAIL realloc\n");
-			return 1;
-		}
-		p = q;
-		if (stat("stat.prof_samples") != s)
+		prev = size;
+		size = k & 1 ? 64 : 60;
+		s = samples();
+		p = realloc_kept(p, prev, size, 0x2b);
+		if (samples() != s)
 			break;
 	}
 	free(p);
-	b = live_bytes(dir, "r1.heap");
-	if (b != b0)
-		fail("live bytes after the free of a block a sampled realloc resized", b, b0);
-	if (!failed)
-		printf("slab: done\n");
-	return failed;
+	return slab_finish(dir, "r1.heap", b0, "live bytes after the free of a block a sampled realloc resized");
 }
 
 /*
@@ -222,10 +275,8 @@ static int realloc_shift(const char *dir)
 	size_t n, size, prev;
 	char *p, *q;
 
-	if (stat("stat.prof_samples") == (unsigned long)-1) {
-		printf("slab: done (no stat.prof_samples: skipped)\n");
+	if (prof_skip_without_stat())
 		return 0;
-	}
 	b0 = live_bytes(dir, "f0.heap");
 	p = malloc_sampled_or_not(3000, 0);
 	if (!p)
@@ -235,19 +286,10 @@ static int realloc_shift(const char *dir)
 	memset(p, 0x6d, prev);
 	for (k = 0; k < 100000; k++) {
 		size = k & 1 ? n - 200 : n - 100;
-		s = stat("stat.prof_samples");
-		q = realloc(p, size);
-		if (!q) {
-			printf("FAIL realloc\n");
-			return 1;
-		}
-		if (q[0] != 0x6d || q[(prev < size ? prev : size) - 1] != 0x6d) {
-			printf("FAIL contents lost\n");
-			failed = 1;
-		}
-		memset(q, 0x6d, size);
+		s = samples();
+		q = realloc_kept(p, prev, size, 0x6d);
 		prev = size;
-		if (stat("stat.prof_samples") != s) {
+		if (samples() != s) {
 			if (q != p + 16) {
 				printf("FAIL a sampled realloc to %zu bytes of a block of %zu moved it (%p -> %p, want %p)\n",
 				       size, n, (void *)p, (void *)q, (void *)(p + 16));
@@ -268,12 +310,7 @@ static int realloc_shift(const char *dir)
 		p = q;
 	}
 	free(p);
-	b = live_bytes(dir, "f2.heap");
-	if (b != b0)
-		fail("live bytes after the free of the block a sampled realloc kept", b, b0);
-	if (!failed)
-		printf("slab: done\n");
-	return failed;
+	return slab_finish(dir, "f2.heap", b0, "live bytes after the free of the block a sampled realloc kept");
 }
 
 /*
@@ -292,10 +329,8 @@ static int resample_in_place(const char *dir)
 	char *p, *q;
 	int done = 0;
 
-	if (stat("stat.prof_samples") == (unsigned long)-1) {
-		printf("slab: done (no stat.prof_samples: skipped)\n");
+	if (prof_skip_without_stat())
 		return 0;
-	}
 	b0 = live_bytes(dir, "t0.heap");
 	p = malloc_sampled_or_not(3000, 1);
 	if (!p)
@@ -304,19 +339,10 @@ static int resample_in_place(const char *dir)
 	for (k = 0; k < 100000 && !done; k++) {
 		size_t size = k & 1 ? 2900 : 3000;
 
-		s = stat("stat.prof_samples");
-		q = realloc(p, size);
-		if (!q) {
-			printf("FAIL realloc\n");
-			return 1;
-		}
-		if (q[0] != 0x4e || q[(prev < size ? prev : size) - 1] != 0x4e) {
-			printf("FAIL contents lost\n");
-			failed = 1;
-		}
-		memset(q, 0x4e, size);
+		s = samples();
+		q = realloc_kept(p, prev, size, 0x4e);
 		prev = size;
-		if (stat("stat.prof_samples") != s) {
+		if (samples() != s) {
 			if (q != p) {
 				printf("FAIL a sampled realloc of a sample to %zu bytes, which its block holds, moved it (%p -> %p)\n",
 				       size, (void *)p, (void *)q);
@@ -334,12 +360,7 @@ static int resample_in_place(const char *dir)
 		return 1;
 	}
 	free(p);
-	b = live_bytes(dir, "t2.heap");
-	if (b != b0)
-		fail("live bytes after the free of the resampled block", b, b0);
-	if (!failed)
-		printf("slab: done\n");
-	return failed;
+	return slab_finish(dir, "t2.heap", b0, "live bytes after the free of the resampled block");
 }
 
 /*
@@ -354,15 +375,13 @@ static int resample_in_place(const char *dir)
  */
 static int realloc_grow(const char *dir)
 {
-	unsigned long b0, b, s;
+	unsigned long b0, s;
 	unsigned int k, checked = 0;
 	size_t n;
 	char *p, *q, *r;
 
-	if (stat("stat.prof_samples") == (unsigned long)-1) {
-		printf("slab: done (no stat.prof_samples: skipped)\n");
+	if (prof_skip_without_stat())
 		return 0;
-	}
 	b0 = live_bytes(dir, "g0.heap");
 	for (k = 0; k < 1000 && !checked; k++) {
 		p = malloc_sampled_or_not(3000, 0);
@@ -370,30 +389,18 @@ static int realloc_grow(const char *dir)
 			return 1;
 		n = malloc_usable_size(p);
 		memset(p, 0x5a, n);
-		s = stat("stat.prof_samples");
-		q = realloc(p, n + 64);
-		if (!q) {
-			printf("FAIL realloc\n");
-			return 1;
-		}
-		if (q[0] != 0x5a || q[n - 1] != 0x5a) {
-			printf("FAIL contents lost\n");
-			failed = 1;
-		}
-		if (stat("stat.prof_samples") == s) {
+		s = samples();
+		q = realloc_kept(p, n, n + 64, 0x5a);
+		if (samples() == s) {
 			free(q);
 			continue;
 		}
 		if (malloc_usable_size(q) < n + n / 4)
 			fail("usable size after a sampled realloc that moved (at least)",
 			     malloc_usable_size(q), n + n / 4);
-		s = stat("stat.prof_samples");
-		r = realloc(q, n + 128);
-		if (!r) {
-			printf("FAIL realloc\n");
-			return 1;
-		}
-		if (stat("stat.prof_samples") == s) {
+		s = samples();
+		r = realloc_kept(q, n + 64, n + 128, 0x5a);
+		if (samples() == s) {
 			if (r != q) {
 				printf("FAIL the unsampled realloc after a sampled move moved again (%p -> %p)\n",
 				       (void *)q, (void *)r);
@@ -407,12 +414,7 @@ static int realloc_grow(const char *dir)
 		printf("FAIL no sampled move followed by an unsampled realloc in 1000 tries\n");
 		failed = 1;
 	}
-	b = live_bytes(dir, "g1.heap");
-	if (b != b0)
-		fail("live bytes after the frees", b, b0);
-	if (!failed)
-		printf("slab: done\n");
-	return failed;
+	return slab_finish(dir, "g1.heap", b0, "live bytes after the frees");
 }
 
 /*
@@ -431,10 +433,8 @@ static int resize_sample(const char *dir)
 	size_t prev = 3000;
 	char *p, *q;
 
-	if (stat("stat.prof_samples") == (unsigned long)-1) {
-		printf("slab: done (no stat.prof_samples: skipped)\n");
+	if (prof_skip_without_stat())
 		return 0;
-	}
 	b0 = live_bytes(dir, "s0.heap");
 	p = malloc_sampled_or_not(3000, 1);
 	if (!p)
@@ -443,19 +443,10 @@ static int resize_sample(const char *dir)
 	for (k = 0; k < 100000 && stays < 2; k++) {
 		size_t size = k & 1 ? 2900 : 3000;
 
-		s = stat("stat.prof_samples");
-		q = realloc(p, size);
-		if (!q) {
-			printf("FAIL realloc\n");
-			return 1;
-		}
-		if (q[0] != 0x3c || q[(prev < size ? prev : size) - 1] != 0x3c) {
-			printf("FAIL contents lost\n");
-			failed = 1;
-		}
-		memset(q, 0x3c, size);
+		s = samples();
+		q = realloc_kept(p, prev, size, 0x3c);
 		prev = size;
-		if (stat("stat.prof_samples") != s) {
+		if (samples() != s) {
 			/* Sampled: a new sample (it may move). */
 			p = q;
 			stays = 0;
@@ -482,12 +473,7 @@ static int resize_sample(const char *dir)
 		return 1;
 	}
 	free(p);
-	b = live_bytes(dir, "s2.heap");
-	if (b != b0)
-		fail("live bytes after the free of a sample resized in place", b, b0);
-	if (!failed)
-		printf("slab: done\n");
-	return failed;
+	return slab_finish(dir, "s2.heap", b0, "live bytes after the free of a sample resized in place");
 }
 
 /*
@@ -506,21 +492,19 @@ static int bad_pointers(const char *dir)
 	unsigned int tries;
 	char *p = NULL, *q = NULL, *x;
 
-	if (stat("stat.prof_samples") == (unsigned long)-1) {
-		printf("slab: done (no stat.prof_samples: skipped)\n");
+	if (prof_skip_without_stat())
 		return 0;
-	}
 	b0 = live_bytes(dir, "b0.heap");
 	for (tries = 0; tries < 100000 && (!p || !q); tries++) {
-		s = stat("stat.prof_samples");
+		s = samples();
 		x = malloc(200);
 		if (!x) {
 			printf("FAIL malloc\n");
 			return 1;
 		}
-		if (stat("stat.prof_samples") != s && !p)
+		if (samples() != s && !p)
 			p = x;
-		else if (stat("stat.prof_samples") == s && !q)
+		else if (samples() == s && !q)
 			q = x;
 		else
 			free(x);
@@ -544,17 +528,12 @@ static int bad_pointers(const char *dir)
 		}
 	free(q);
 	free(p);
-	b = live_bytes(dir, "b3.heap");
-	if (b != b0)
-		fail("live bytes after the frees of p and q", b, b0);
-	if (!failed)
-		printf("slab: done\n");
-	return failed;
+	return slab_finish(dir, "b3.heap", b0, "live bytes after the frees of p and q");
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long b0, b, held = 0, samples;
+	unsigned long b0, b, held = 0, s0;
 	const char *dir = argc > 1 ? argv[1] : "box";
 	unsigned int i, j;
 	pthread_t t;
@@ -593,13 +572,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b0 = live_bytes(dir, "0.heap");
-	samples = stat("stat.prof_samples");
+	s0 = samples();
 	allocate();
 	r = malloc(100);
 	r = realloc(r, 5000);
 	memset(r, 1, 5000);
-	if (samples != (unsigned long)-1 && stat("stat.prof_samples") - samples != NR_SIZES * N + 2)
-		fail("samples taken", stat("stat.prof_samples") - samples, NR_SIZES * N + 2);
+	if (s0 != (unsigned long)-1 && samples() - s0 != NR_SIZES * N + 2)
+		fail("samples taken", samples() - s0, NR_SIZES * N + 2);
 	for (i = 0; i < NR_SIZES; i++)
 		held += N * sizes[i];
 	b = live_bytes(dir, "1.heap");
@@ -631,11 +610,7 @@ int main(int argc, char **argv)
 	if (b != b0 + 5000)
 		fail("live bytes after the remote frees", b, b0 + 5000);
 	free(r);
-	b = live_bytes(dir, "3.heap");
-	if (b != b0)
-		fail("live bytes after the realloc'd block's free", b, b0);
+	failed = slab_finish(dir, "3.heap", b0, "live bytes after the realloc'd block's free");
 	pthread_join(t, NULL);
-	if (!failed)
-		printf("slab: done\n");
 	return failed;
 }

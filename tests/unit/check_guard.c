@@ -17,13 +17,6 @@
 
 static char guard_static[4096];
 
-/* Keep the compiler from reasoning about pointers given to free. */
-static void *launder(void *p)
-{
-	__asm__ __volatile__("" : "+r"(p));
-	return p;
-}
-
 /* A page that was mapped and is not any more. */
 static void *unmapped_page(void)
 {

@@ -161,6 +161,12 @@ static unsigned int big_block_class(void)
 	return cls;
 }
 
+/* The blocks a bin holds: on malloc's list and on free's. */
+static int32_t bin_held(const struct bin *b)
+{
+	return (int32_t)b->limit - b->room - b->put_room;
+}
+
 #define BIG_ORDER_N	64
 static void *big_order_v[BIG_ORDER_N], *big_order_w[BIG_ORDER_N], *big_order_g[1024];
 
@@ -253,13 +259,13 @@ START_TEST(test_bin_grows_past_1mib)
 	/* (No Check assertion until the end: they allocate and free.) */
 	for (i = 0; i < n; i++)
 		big_batch_v[i] = hak_malloc(size);
-	held0 = (int32_t)b->limit - b->room - b->put_room;
+	held0 = bin_held(b);
 	for (i = 0; i < n; i++)
 		hak_free(big_batch_v[i]);
-	held1 = (int32_t)b->limit - b->room - b->put_room;
+	held1 = bin_held(b);
 	for (i = 0; i < n; i++)
 		big_batch_v[i] = hak_malloc(size);
-	held2 = (int32_t)b->limit - b->room - b->put_room;
+	held2 = bin_held(b);
 	ck_assert_int_eq(held1, held0 + (int32_t)n);
 	ck_assert_int_eq(held2, held0);
 	ck_assert_uint_ge(b->limit, n);
@@ -2013,21 +2019,36 @@ START_TEST(test_empty_slab_reclaim)
 END_TEST
 
 #ifdef CONFIG_THREADS
-static void *inv_remote_block;
+/* Pointers that free_in_thread()'s thread frees. */
+struct free_list {
+	void *const *v;			/* the pointers, NULL ones skipped */
+	unsigned int n;			/* entries of v[] */
+};
 
-static void *inv_free_remote(void *arg)
+static void *free_list_worker(void *arg)
 {
-	hak_free(inv_remote_block);
+	const struct free_list *l = arg;
+	unsigned int i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i])
+			hak_free(l->v[i]);
 	return NULL;
+}
+
+/* v[0..n) freed in that order by another thread (remote frees). */
+static void free_in_thread(void *const *v, unsigned int n)
+{
+	struct free_list l = { v, n };
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, free_list_worker, &l), 0);
+	pthread_join(t, NULL);
 }
 
 static void inv_free_in_thread(void *p)
 {
-	pthread_t t;
-
-	inv_remote_block = p;
-	ck_assert_int_eq(pthread_create(&t, NULL, inv_free_remote, NULL), 0);
-	pthread_join(t, NULL);
+	free_in_thread(&p, 1);
 }
 
 /*
@@ -2108,7 +2129,6 @@ END_TEST
 #define RL_MAX		4096
 
 static void *rl_blocks[RL_MAX], *rl_mine[RL_MAX];
-static unsigned int rl_nr;
 
 static struct slab *rl_cur_used_up(unsigned int *n, unsigned int *k)
 {
@@ -2130,25 +2150,15 @@ static struct slab *rl_cur_used_up(unsigned int *n, unsigned int *k)
 	return a;
 }
 
-/* Free rl_mine[0..rl_nr) in that order (another thread than their owner). */
-static void *rl_free_worker(void *arg)
-{
-	unsigned int i;
-
-	for (i = 0; i < rl_nr; i++)
-		hak_free(rl_mine[i]);
-	return NULL;
-}
-
-/* rl_free_worker() in a thread; the blocks it freed are NULL in rl_blocks. */
+/*
+ * rl_mine[0..nr) freed in that order by another thread; the blocks it
+ * freed are NULL in rl_blocks[0..n).
+ */
 static void rl_free_remote(unsigned int nr, unsigned int n)
 {
-	pthread_t t;
 	unsigned int i, j;
 
-	rl_nr = nr;
-	ck_assert_int_eq(pthread_create(&t, NULL, rl_free_worker, NULL), 0);
-	pthread_join(t, NULL);
+	free_in_thread(rl_mine, nr);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < nr; j++)
 			if (rl_blocks[i] == rl_mine[j])
@@ -2185,7 +2195,7 @@ START_TEST(test_remote_list_to_bin)
 		ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), 0);
 		ck_assert_ptr_null(a->local_free);
 		ck_assert_uint_eq(a->used, a->capacity);
-		ck_assert_int_eq((int32_t)b->limit - b->room - b->put_room, (int32_t)i);
+		ck_assert_int_eq(bin_held(b), (int32_t)i);
 		rl_mine[i] = p;
 	}
 	heap_check(hk_tls.heap);
@@ -2219,7 +2229,7 @@ START_TEST(test_remote_list_cut)
 	w = a_load(&a->remote, A_RELAXED);
 	ck_assert_uint_eq(REMOTE_COUNT(w), k - batch);
 	ck_assert_ptr_eq(REMOTE_PTR(w), rl_mine[k - 1 - batch]);
-	ck_assert_int_eq((int32_t)b->limit - b->room - b->put_room, (int32_t)batch - 1);
+	ck_assert_int_eq(bin_held(b), (int32_t)batch - 1);
 	for (i = 2; i <= batch; i++)
 		ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - i]);
 	ck_assert_ptr_null(a->local_free);
@@ -2246,22 +2256,10 @@ END_TEST
 
 static void *rb_ptrs[8];
 
-static void *rb_free_worker(void *arg)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(rb_ptrs); i++)
-		if (rb_ptrs[i])
-			hak_free(rb_ptrs[i]);
-	return NULL;
-}
-
+/* rb_ptrs[] freed by another thread, then cleared. */
 static void rb_free_in_thread(void)
 {
-	pthread_t t;
-
-	ck_assert_int_eq(pthread_create(&t, NULL, rb_free_worker, NULL), 0);
-	pthread_join(t, NULL);
+	free_in_thread(rb_ptrs, ARRAY_SIZE(rb_ptrs));
 	memset(rb_ptrs, 0, sizeof(rb_ptrs));
 }
 

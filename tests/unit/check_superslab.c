@@ -708,13 +708,6 @@ END_TEST
 static struct ss_pool region_pool = SS_POOL_INIT;
 HK_LOCK_REGISTER(&region_pool.lock, HK_LOCK_SS_POOL);
 
-/* Keep the compiler from reasoning about pointers given to free. */
-static void *launder(void *p)
-{
-	__asm__ __volatile__("" : "+r"(p));
-	return p;
-}
-
 /*
  * Every chunk of [base, base + span) is a live SuperSlab: registered,
  * its header mapped and set up (free reads it for any pointer there).

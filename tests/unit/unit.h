@@ -47,6 +47,16 @@ void hk_register_suite(hk_suite_fn fn, const char *name);
 					HEAP_MAX_SIZE - 32768 : 0))
 
 /*
+ * p, which the compiler can no longer reason about: a bad pointer given
+ * to free (or a stale one) is not taken for undefined behaviour.
+ */
+static inline void *launder(void *p)
+{
+	__asm__ __volatile__("" : "+r"(p));
+	return p;
+}
+
+/*
  * Scale factor for loop counts: 1 natively, smaller under qemu or the
  * sanitizers (HK_TEST_SCALE=percent, set by tests/run.sh).
  */
