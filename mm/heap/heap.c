@@ -582,11 +582,10 @@ static void heap_empty_drain(struct heap *h)
  * A mapping failed (core_reclaim()): the calling thread's kept slabs go
  * back to their pools first, where ss_unmap_free() can unmap them (a
  * program that freed its small blocks and now maps large ones under an
- * address-space limit). core_reclaim() may run under a pool's lock
- * (ss_claim() without CONFIG_SUPERSLAB_LOCKFREE holds its claim lock),
- * which slab_retire() takes: a slab whose pool's lock is busy is left
- * kept (a try, let go at once: never a wait on our own lock). Returns
- * 1 if any went back.
+ * address-space limit). slab_retire() takes a pool's lock, which
+ * another thread may hold (ss_claim() without CONFIG_SUPERSLAB_LOCKFREE
+ * calls core_reclaim() without it): a slab whose pool's lock is busy is
+ * left kept (a try, let go at once). Returns 1 if any went back.
  */
 int heap_reclaim(void)
 {

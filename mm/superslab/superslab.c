@@ -577,19 +577,31 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 	 * have unmapped them and set their free bits again between our
 	 * reading the masks and our compare-exchange. The bits are ours
 	 * now, so their unmapped bits hold still. At the limit, what the
-	 * Large box keeps goes first (core_reclaim); a range taken
+	 * boxes keep goes first (core_reclaim(), without the claim lock:
+	 * the heaps' kept slabs go back through it); a range taken
 	 * meanwhile (EEXIST): a new SuperSlab is the last resort.
 	 */
 	if (ss && unlikely(a_load(&ss->unmapped_mask, A_ACQUIRE) & (((1UL << nr) - 1) << idx)) &&
-	    ss_remap_slots(ss, ((1UL << nr) - 1) << idx) &&
-	    (!core_reclaim() || ss_remap_slots(ss, ((1UL << nr) - 1) << idx))) {
+	    ss_remap_slots(ss, ((1UL << nr) - 1) << idx)) {
 		ss_claim_unlock(pool);
-		ss_unclaim(ss, (unsigned int)idx, nr);
+		if (!core_reclaim() || ss_remap_slots(ss, ((1UL << nr) - 1) << idx)) {
+			ss_unclaim(ss, (unsigned int)idx, nr);
+			ss = NULL;
+		}
 		ss_claim_lock(pool);
-		ss = NULL;
 	}
 	if (!ss) {
+		/*
+		 * Mapped without the claim lock, as lock-free claims do:
+		 * ss_map() may call core_reclaim(), whose heaps give their
+		 * kept slabs back to this pool under its lock (held here,
+		 * they stayed kept: 87.7% of the room served under
+		 * RLIMIT_AS without CONFIG_SUPERSLAB_LOCKFREE, tests/aslimit).
+		 * Two threads may then map one each; both are published.
+		 */
+		ss_claim_unlock(pool);
 		ss = ss_map(pool);
+		ss_claim_lock(pool);
 		if (ss) {
 			idx = ss_try_claim(ss, nr, SS_CLAIM_MAPPED);
 			/*
