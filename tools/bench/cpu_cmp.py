@@ -8,7 +8,10 @@
 # CPU time (user + system of the child, getrusage) per operation, with its
 # range, and the median wall-clock rate. On a machine shared with other
 # jobs the CPU time of a run moves less with the load than its wall-clock
-# rate does; the first library is the base of the ratio.
+# rate does; the first library is the base of the ratio. "paired" is the
+# median of the per-round ratios to the first library, with the quartiles
+# of those ratios: two runs next to each other see about the same load, so
+# on a busy machine the paired ratio spreads less than the medians do.
 import os
 import re
 import resource
@@ -52,10 +55,13 @@ def main():
             mops[n].append(w)
     base = statistics.median(cpu[libs[0][0]])
     for n, _ in libs:
-        print("%-8s cpu %6.1f ns/op [%6.1f..%6.1f] (sys %5.1f) ratio %.2f   wall %6.2f Mops" %
+        paired = sorted(x / y for x, y in zip(cpu[n], cpu[libs[0][0]]))
+        print("%-8s cpu %6.1f ns/op [%6.1f..%6.1f] (sys %5.1f) ratio %.2f   "
+              "paired %.3f [%.3f..%.3f]   wall %6.2f Mops" %
               (n, statistics.median(cpu[n]), min(cpu[n]), max(cpu[n]),
                statistics.median(sysns[n]), statistics.median(cpu[n]) / base,
-               statistics.median(mops[n])))
+               statistics.median(paired), paired[len(paired) // 4],
+               paired[(3 * len(paired)) // 4], statistics.median(mops[n])))
 
 
 if __name__ == '__main__':
