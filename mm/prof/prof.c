@@ -1020,8 +1020,8 @@ static void prof_copy_down(char *dst, const char *src, size_t n)
  * of a buffer sampled once failed the fast path's block-start test and
  * went through realloc's slow path, the header checked twice (some 230
  * instructions where the fast path takes 20: bench_strbuild, +20%). The
- * memmove() of its bytes is paid once per sample, as prof_shift() pays
- * one to make the sample.
+ * move of its bytes is paid once per sample, as prof_shift() pays one to
+ * make the sample.
  */
 void *prof_unsample_inner(void *ptr, size_t size)
 {
@@ -1046,7 +1046,10 @@ void *prof_unsample_inner(void *ptr, size_t size)
 	prof_unlock();
 	if (!gone)
 		return NULL;
-	/* Below size 16 the copy leaves part of the tag: no header is left. */
+	/*
+	 * The copy covers the tag only if size is 16 or more: clear it
+	 * first, so that no header names ptr once it is no sample.
+	 */
 	vg_open(h, PROF_OFFSET);
 	h->tag = 0;
 	vg_close(h, PROF_OFFSET);
