@@ -657,7 +657,7 @@ static __always_inline uintptr_t prof_tag(const void *ptr, const struct prof_sam
 }
 
 /* A record for a slab sample, or NULL. Under the lock. */
-static struct prof_sample *prof_rec_get(void)
+static __always_inline struct prof_sample *prof_rec_get(void)
 {
 	struct prof_sample *e = prof_rec_free;
 
