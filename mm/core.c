@@ -188,13 +188,12 @@ size_t hk_realloc_usable_size(const void *ptr, size_t size, const void *caller,
 			 * bytes into its block, n its block's size less 16),
 			 * asked first: its header is one check, where
 			 * core_block_slab() finds the slab and tests the block
-			 * start (some 60 instructions on every realloc of a
-			 * buffer that was sampled once: bench_strbuild). One
-			 * that holds the new size as a block start would stays
-			 * where it is (prof_resize_bad(), without hk_resize()'s
-			 * lookups; moved, and moved again by the next realloc
-			 * of a buffer growing in place, it cost two copies a
-			 * sample). Without profiling: one load and a branch.
+			 * start. One that holds the new size as a block start
+			 * would stays in its block (prof_unsample_bad(), without
+			 * hk_resize()'s lookups), out of the profile and moved
+			 * down to its block start: a plain block, whose next
+			 * realloc takes the fast path (bench_strbuild). Without
+			 * profiling: one load and a branch.
 			 */
 			n = prof_usable_bad(ptr);
 			if (n) {

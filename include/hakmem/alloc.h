@@ -72,7 +72,7 @@ enum hk_realloc_way {
 	HK_REALLOC_MOVE,	/* allocate, copy, free */
 	HK_REALLOC_STAY,	/* the block holds the new size where it is */
 	HK_REALLOC_RESIZE,	/* hk_resize() may resize it without a copy */
-	HK_REALLOC_SAMPLE,	/* a heap profiler's slab sample its block holds: prof_resize_bad() */
+	HK_REALLOC_SAMPLE,	/* a heap profiler's slab sample its block holds: prof_unsample_bad() */
 };
 
 /*

@@ -42,7 +42,8 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 		if (way == HK_REALLOC_STAY)
 			p = ptr;
 		else if (IS_ENABLED(CONFIG_HEAP_PROFILE) && way == HK_REALLOC_SAMPLE)
-			p = prof_resize_bad(ptr, size);
+			/* Out of the profile, a plain block at its block start. */
+			p = prof_unsample_bad(ptr, size);
 		else
 			p = hk_resize(ptr, size);
 		if (p) {
@@ -52,7 +53,7 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 			 * HK_REALLOC_SLAB_MAX (HEAP_REALLOC_MAX): below, a
 			 * block that stays is a slab block, never in the table
 			 * of Large samples (a slab sample leaves in
-			 * prof_resize_bad()), and is not looked up.
+			 * prof_unsample_bad()), and is not looked up.
 			 */
 			if (way == HK_REALLOC_RESIZE || size > HK_REALLOC_SLAB_MAX)
 				prof_free_block(ptr);

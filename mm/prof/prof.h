@@ -83,6 +83,12 @@ size_t prof_usable_inner(const void *ptr);
  * hk_resize() keeps a block start): ptr, its sample dropped, or NULL.
  */
 void *prof_resize_inner(void *ptr, size_t size);
+/*
+ * The same for an unsampled realloc (hk_realloc_usable_size() said
+ * HK_REALLOC_SAMPLE): the sample goes and its bytes move to the block
+ * start, which is returned (a plain block again), or NULL.
+ */
+void *prof_unsample_inner(void *ptr, size_t size);
 
 /*
  * hak_option_get("stat.prof_<name>"): the profiler's counts (samples,
@@ -147,6 +153,12 @@ static __always_inline void *prof_resize_bad(void *ptr, size_t size)
 	return a_load(&prof_any, A_RELAXED) ? prof_resize_inner(ptr, size) : NULL;
 }
 
+/* The same for an unsampled realloc: the block start, a plain block (NULL: not a sample). */
+static __always_inline void *prof_unsample_bad(void *ptr, size_t size)
+{
+	return a_load(&prof_any, A_RELAXED) ? prof_unsample_inner(ptr, size) : NULL;
+}
+
 #else /* !CONFIG_HEAP_PROFILE */
 
 static __always_inline int prof_tick(size_t size)
@@ -179,6 +191,11 @@ static __always_inline size_t prof_usable_bad(const void *ptr)
 }
 
 static __always_inline void *prof_resize_bad(void *ptr, size_t size)
+{
+	return NULL;
+}
+
+static __always_inline void *prof_unsample_bad(void *ptr, size_t size)
 {
 	return NULL;
 }

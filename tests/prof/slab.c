@@ -116,12 +116,32 @@ static int prof_skip_without_stat(void)
 	return 1;
 }
 
+/* n bytes of a pattern that differs from one round (seed) to the next. */
+static void pattern(char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (char)(i * 7 + i / 251 + seed);
+}
+
+static int pattern_is(const char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != (char)(i * 7 + i / 251 + seed))
+			return 0;
+	return 1;
+}
+
 /*
- * realloc(p, size) of a block whose first old bytes are all c: the
- * bytes it keeps must still be c; then its size bytes are set to c.
- * Exits if realloc fails.
+ * realloc(p, size) of a block whose first old bytes hold pattern(seed):
+ * every byte it keeps must still hold it (a copy off by 16 bytes loses
+ * it); then its size bytes get the pattern of seed. Exits if realloc
+ * fails.
  */
-static char *realloc_kept(char *p, size_t old, size_t size, int c)
+static char *realloc_kept(char *p, size_t old, size_t size, unsigned int seed)
 {
 	size_t kept = old < size ? old : size;
 	char *q = realloc(p, size);
@@ -130,11 +150,11 @@ static char *realloc_kept(char *p, size_t old, size_t size, int c)
 		printf("FAIL realloc\n");
 		exit(1);
 	}
-	if (kept && (q[0] != c || q[kept - 1] != c)) {
+	if (!pattern_is(q, kept, seed)) {
 		printf("FAIL contents lost\n");
 		failed = 1;
 	}
-	memset(q, c, size);
+	pattern(q, size, seed);
 	return q;
 }
 
@@ -246,7 +266,7 @@ static int realloc_in_place(const char *dir)
 	p = malloc_sampled_or_not(64, 0);
 	if (!p)
 		return 1;
-	memset(p, 0x2b, size);
+	pattern(p, size, 0x2b);
 	for (k = 0; k < 100000; k++) {
 		prev = size;
 		size = k & 1 ? 64 : 60;
@@ -283,7 +303,7 @@ static int realloc_shift(const char *dir)
 		return 1;
 	n = malloc_usable_size(p);
 	prev = 3000;
-	memset(p, 0x6d, prev);
+	pattern(p, prev, 0x6d);
 	for (k = 0; k < 100000; k++) {
 		size = k & 1 ? n - 200 : n - 100;
 		s = samples();
@@ -315,48 +335,48 @@ static int realloc_shift(const char *dir)
 
 /*
  * "slab restay DIR", with a mean of 4096 bytes: a sampled block of 3000
- * bytes (16 bytes into its block), then reallocs to 3000 and 2900 bytes,
- * which its block holds, until one is sampled too: that one must keep the
- * block where it is (before, it moved: a copy and another block) with its
- * contents, as a live sample (the dump has more than before the malloc),
- * and the block's free must take it out of the profile.
+ * bytes (16 bytes into its block), then a realloc to 2900 bytes, which
+ * its block holds, until that realloc is sampled too (a fresh sampled
+ * block each try: an unsampled realloc hands the block back at its block
+ * start, a plain block): it must keep the block where it is (before, it
+ * moved: a copy and another block) with its contents, as a live sample
+ * (the dump has more than before the malloc), and the block's free must
+ * take it out of the profile.
  */
 static int resample_in_place(const char *dir)
 {
 	unsigned long b0, b, s;
 	unsigned int k;
-	size_t prev = 3000;
 	char *p, *q;
 	int done = 0;
 
 	if (prof_skip_without_stat())
 		return 0;
 	b0 = live_bytes(dir, "t0.heap");
-	p = malloc_sampled_or_not(3000, 1);
-	if (!p)
-		return 1;
-	memset(p, 0x4e, 3000);
-	for (k = 0; k < 100000 && !done; k++) {
-		size_t size = k & 1 ? 2900 : 3000;
-
+	for (k = 0; k < 1000 && !done; k++) {
+		p = malloc_sampled_or_not(3000, 1);
+		if (!p)
+			return 1;
+		pattern(p, 3000, k);
 		s = samples();
-		q = realloc_kept(p, prev, size, 0x4e);
-		prev = size;
+		q = realloc_kept(p, 3000, 2900, k);
 		if (samples() != s) {
 			if (q != p) {
-				printf("FAIL a sampled realloc of a sample to %zu bytes, which its block holds, moved it (%p -> %p)\n",
-				       size, (void *)p, (void *)q);
+				printf("FAIL a sampled realloc of a sample to 2900 bytes, which its block holds, moved it (%p -> %p)\n",
+				       (void *)p, (void *)q);
 				failed = 1;
 			}
 			b = live_bytes(dir, "t1.heap");
 			if (b <= b0)
 				fail("live bytes with the resampled block (more than)", b, b0);
 			done = 1;
+			p = q;
+			break;
 		}
-		p = q;
+		free(q);
 	}
 	if (!done) {
-		printf("FAIL no sampled realloc in 100000 tries\n");
+		printf("FAIL no sampled realloc of a sample in 1000 tries\n");
 		return 1;
 	}
 	free(p);
@@ -369,9 +389,10 @@ static int resample_in_place(const char *dir)
  * block does not hold, until that realloc is sampled (a fresh block each
  * try). The sampled realloc moves it, and must give it the room that an
  * unsampled one does, a quarter more than n (hk_grown_size()): the next
- * realloc, to n + 128 bytes, if not sampled, then keeps it in place.
- * Before, a sampled move took the class of n + 64 + 16 bytes, and the
- * buffer moved again at its next small growth.
+ * realloc, to n + 128 bytes, if not sampled, then keeps it in its block
+ * (at its block start, 16 bytes below: a plain block again). Before, a
+ * sampled move took the class of n + 64 + 16 bytes, and the buffer moved
+ * again at its next small growth.
  */
 static int realloc_grow(const char *dir)
 {
@@ -388,7 +409,7 @@ static int realloc_grow(const char *dir)
 		if (!p)
 			return 1;
 		n = malloc_usable_size(p);
-		memset(p, 0x5a, n);
+		pattern(p, n, 0x5a);
 		s = samples();
 		q = realloc_kept(p, n, n + 64, 0x5a);
 		if (samples() == s) {
@@ -400,9 +421,13 @@ static int realloc_grow(const char *dir)
 			     malloc_usable_size(q), n + n / 4);
 		s = samples();
 		r = realloc_kept(q, n + 64, n + 128, 0x5a);
+		/*
+		 * In its block: the sample (16 bytes in) handed back at its
+		 * block start, a plain block (prof_unsample_inner()).
+		 */
 		if (samples() == s) {
-			if (r != q) {
-				printf("FAIL the unsampled realloc after a sampled move moved again (%p -> %p)\n",
+			if (r != q - 16) {
+				printf("FAIL the unsampled realloc after a sampled move did not keep it in its block at its block start (%p -> %p)\n",
 				       (void *)q, (void *)r);
 				failed = 1;
 			}
@@ -421,10 +446,13 @@ static int realloc_grow(const char *dir)
  * "slab resize DIR", with a mean of 4096 bytes: a sampled block of 3000
  * bytes (16 bytes into its block), then reallocs to 3000 and 2900 bytes
  * until one is not sampled: its block holds that size, so the block must
- * stay where it is (before, it moved: a copy) and leave the profile (the
- * dump is what it was before the malloc); a second unsampled realloc in
- * place, the usable size and the free must still work with it, and the
- * dump after the free is the same.
+ * stay where it is (before branch profband, it moved: a copy) and leave
+ * the profile (the dump is what it was before the malloc), handed back at
+ * its block start, 16 bytes below (before branch prof, it stayed a sample
+ * of weight 0, 16 bytes in, and every later realloc of it took realloc's
+ * slow path); a second unsampled realloc keeps that address, and the
+ * usable size and the free must still work with it, and the dump after
+ * the free is the same.
  */
 static int resize_sample(const char *dir)
 {
@@ -439,7 +467,7 @@ static int resize_sample(const char *dir)
 	p = malloc_sampled_or_not(3000, 1);
 	if (!p)
 		return 1;
-	memset(p, 0x3c, 3000);
+	pattern(p, 3000, 0x3c);
 	for (k = 0; k < 100000 && stays < 2; k++) {
 		size_t size = k & 1 ? 2900 : 3000;
 
@@ -452,9 +480,11 @@ static int resize_sample(const char *dir)
 			stays = 0;
 			continue;
 		}
-		if (q != p) {
-			printf("FAIL an unsampled realloc of a sample to %zu bytes, which its block holds, moved it\n",
-			       size);
+		if (q != (stays ? p : p - 16)) {
+			printf("FAIL an unsampled realloc of a %s to %zu bytes, which its block holds, %s (%p -> %p)\n",
+			       stays ? "block" : "sample", size,
+			       stays ? "moved it" : "did not hand it back at its block start, 16 bytes below",
+			       (void *)p, (void *)q);
 			failed = 1;
 		}
 		p = q;
