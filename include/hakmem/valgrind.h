@@ -95,6 +95,23 @@ static __always_inline void vg_quiet_end(void)
 {
 	VALGRIND_ENABLE_ERROR_REPORTING;
 }
+
+/*
+ * How many of the n bytes at p the program may read: up to the first
+ * byte memcheck holds no-access, asked without a report. A block's
+ * usable size can run past the size it was asked for into bytes of a
+ * block freed there before (a Large block taken from the cache, a slab's
+ * next block): realloc copies no more than this.
+ */
+static __always_inline size_t vg_readable(const void *p, size_t n)
+{
+	uintptr_t bad;
+
+	VALGRIND_DISABLE_ERROR_REPORTING;
+	bad = (uintptr_t)VALGRIND_CHECK_MEM_IS_ADDRESSABLE(p, n);
+	VALGRIND_ENABLE_ERROR_REPORTING;
+	return bad ? bad - (uintptr_t)p : n;
+}
 #else
 static __always_inline void vg_alloc(const void *p, size_t size, int zeroed) { }
 static __always_inline void vg_free(const void *p) { }
@@ -106,6 +123,7 @@ static __always_inline void vg_undefined(const void *p, size_t n) { }
 static __always_inline void vg_defined(const void *p, size_t n) { }
 static __always_inline void vg_quiet_begin(void) { }
 static __always_inline void vg_quiet_end(void) { }
+static __always_inline size_t vg_readable(const void *p, size_t n) { return n; }
 #endif
 
 #endif /* _HAKMEM_VALGRIND_H */

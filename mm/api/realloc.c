@@ -68,7 +68,16 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 	vg_alloc(p, size, 0);
 	if (unlikely(!p))
 		return NULL;
-	memcpy(p, ptr, old < size ? old : size);
+	/*
+	 * Under Valgrind the copy stops where memcheck's block does (the
+	 * size asked): past it the usable size may hold bytes of a block
+	 * freed there before, which memcheck keeps no-access.
+	 */
+	if (old > size)
+		old = size;
+	if (vg_running())
+		old = vg_readable(ptr, old);
+	memcpy(p, ptr, old);
 	api_free(ptr);
 	return p;
 }

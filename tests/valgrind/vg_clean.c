@@ -106,6 +106,23 @@ int main(void)
 	p = realloc(NULL, 100);
 	p = realloc(p, 0);
 
+	/*
+	 * realloc of a block whose usable size runs past the size asked into
+	 * a block freed there before (a Large block taken from the cache as
+	 * it is): the copy stops at the size asked (memcheck read 60000
+	 * freed bytes before). The barrier keeps the compiler from dropping
+	 * the first block, written and freed unread.
+	 */
+	p = malloc(600000);
+	memset(p, 7, 600000);
+	__asm__ volatile("" : : "r" (p) : "memory");
+	free(p);
+	p = malloc(500000);
+	memset(p, 8, 500000);
+	r = realloc(p, 560000);
+	bad += ((unsigned char *)r)[0] != 8 || ((unsigned char *)r)[499999] != 8;
+	free(r);
+
 	/* The memalign family. */
 	for (i = 4; i < 22; i++) {
 		size_t a = (size_t)1 << i;
