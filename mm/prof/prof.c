@@ -1037,26 +1037,17 @@ static void prof_copy_down(char *dst, const char *src, size_t n)
  */
 void *prof_unsample_inner(void *ptr, size_t size)
 {
-	struct prof_sample *e = prof_head_of(ptr);
 	struct prof_head *h = (struct prof_head *)((char *)ptr - PROF_OFFSET);
-	int gone = 0;
 
 	/*
 	 * A block start holds its class's size: with CONFIG_HEAP_STRIDE_PAD
 	 * the sample's usable size (the stride less 16) may be more, and
-	 * such a realloc moves.
+	 * such a realloc moves. (ptr is a slab block of the region:
+	 * hk_realloc_usable_size() said HK_REALLOC_SAMPLE.) Then the
+	 * sample leaves the estimates and its record goes back, as for a
+	 * sampled realloc that stays (prof_stay()).
 	 */
-	if (!e || size > hk_classes[slab_block_head(ptr)->class_idx].size)
-		return NULL;
-	prof_lock();
-	if (likely(e->ptr == prof_hide(ptr))) {
-		/* A weight of 0 (prof_resize_inner()): out already, nothing taken. */
-		prof_unaccount(e);
-		prof_rec_put(e);
-		gone = 1;
-	}
-	prof_unlock();
-	if (!gone)
+	if (size > hk_classes[slab_block_head(ptr)->class_idx].size || !prof_stay(ptr, size, 1))
 		return NULL;
 	/*
 	 * The copy covers the tag only if size is 16 or more: clear it
