@@ -1789,7 +1789,12 @@ void heap_free_nonlocal(void *p)
 		return;
 	}
 	if (h->tag != SLAB_TAG_NONE || !slab_is_block_start(s, p)) {
-		heap_bad_pointer(p);
+		/*
+		 * A sampled block of the caller's (mm/prof): the profiler
+		 * takes s, already found, and frees the block itself.
+		 */
+		if (!prof_free_bad_local(p, s, __builtin_return_address(0)))
+			guard_foreign(p, GUARD_FREE, __builtin_return_address(0));
 		return;
 	}
 	heap_free_local(s, tp_bin(s->bin_tpoff), p);

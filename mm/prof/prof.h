@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <hakmem/atomic.h>
 
+struct slab;
+
 #ifdef CONFIG_HEAP_PROFILE
 
 #include "heap/heap.h"
@@ -76,6 +78,13 @@ void prof_forget(const void *ptr);
  * ptr is a bad pointer after all.
  */
 int prof_free_inner(void *ptr);
+/*
+ * The same for ptr in slab s (slab_of(ptr), a slab of the caller's heap):
+ * the block is freed into the caller's bin without finding s again, and
+ * a ptr that is no sample is reported as the free of a bad pointer
+ * (caller: the program's call of free).
+ */
+void prof_free_local_inner(void *ptr, struct slab *s, const void *caller);
 /* The same for malloc_usable_size and realloc: its usable bytes, or 0. */
 size_t prof_usable_inner(const void *ptr);
 /*
@@ -141,6 +150,19 @@ static __always_inline int prof_free_bad(void *ptr)
 	return a_load(&prof_any, A_RELAXED) && prof_free_inner(ptr);
 }
 
+/*
+ * The same for ptr in slab s of the caller's heap (heap_free_nonlocal()):
+ * 1 if the profiler took the free (a sample, freed, or a bad pointer,
+ * reported), 0 if profiling is off (the caller reports it).
+ */
+static __always_inline int prof_free_bad_local(void *ptr, struct slab *s, const void *caller)
+{
+	if (!a_load(&prof_any, A_RELAXED))
+		return 0;
+	prof_free_local_inner(ptr, s, caller);
+	return 1;
+}
+
 /* The same for the usable size (0: a bad pointer). */
 static __always_inline size_t prof_usable_bad(const void *ptr)
 {
@@ -181,6 +203,11 @@ static __always_inline void prof_free_block(const void *ptr)
 }
 
 static __always_inline int prof_free_bad(void *ptr)
+{
+	return 0;
+}
+
+static __always_inline int prof_free_bad_local(void *ptr, struct slab *s, const void *caller)
 {
 	return 0;
 }
