@@ -719,8 +719,18 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 	struct prof_stack *s;
 	struct prof_sample *e;
 	struct prof_head *h;
+	uint64_t count, bytes;
 	int ret = -1;
 
+	/*
+	 * The estimates before the lock, in integer registers: the stack's
+	 * sums take them from there, not from e (which the compiler must
+	 * reload after each store to s), and w is not spilled around
+	 * prof_stack_get(). Below 2^63 (a signed conversion is 1
+	 * instruction, an unsigned 6).
+	 */
+	count = (uint64_t)(int64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
+	bytes = (uint64_t)(int64_t)(w * sz + 0.5);
 	prof_lock();
 	if (depth == PROF_DEPTH_SAME) {
 		s = m->stack;
@@ -733,9 +743,10 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 		 * prof_unwind() checks only the stack.
 		 */
 		m->stack = m->nr ? s : NULL;
+		/* (A memo's stack is never NULL: prof_unwind() checks.) */
+		if (!s)
+			goto out;
 	}
-	if (!s)
-		goto out;
 	e = inner ? prof_rec_get() : prof_slot_new(p);
 	if (!e)
 		goto out;
@@ -743,9 +754,8 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 	prof_nr_libgcc += slow;
 	e->ptr = prof_hide(p);
 	e->stack = s;
-	/* Below 2^63 (a signed conversion is 1 instruction, an unsigned 6). */
-	e->count = (uint64_t)(int64_t)(w * (1 << PROF_FP_SHIFT) + 0.5);
-	e->bytes = (uint64_t)(int64_t)(w * sz + 0.5);
+	e->count = count;
+	e->bytes = bytes;
 	if (inner) {
 		h = (struct prof_head *)((char *)p - PROF_OFFSET);
 		/* Not the program's: no-access under Valgrind. */
@@ -755,11 +765,11 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 		vg_close(h, PROF_OFFSET);
 	}
 	prof_stack_touch(s);
-	s->live_count += e->count;
-	s->live_bytes += e->bytes;
-	s->alloc_count += e->count;
-	s->alloc_bytes += e->bytes;
-	prof_live_bytes += e->bytes;
+	s->live_count += count;
+	s->live_bytes += bytes;
+	s->alloc_count += count;
+	s->alloc_bytes += bytes;
+	prof_live_bytes += bytes;
 	if (prof_live_bytes > prof_peak_bytes) {
 		prof_peak_bytes = prof_live_bytes;
 		prof_peak_gen++;
@@ -1722,8 +1732,11 @@ __slowpath void *prof_alloc(size_t size, size_t align, int zero, const void *cal
 	t->busy++;
 	depth = prof_backtrace(pc, caller, &slow, &t->memo);
 	p = prof_block(size, align, zero, 0, &inner);
-	if (p)
-		p = prof_keep(p, inner, size, pc, depth, slow, &t->memo);
+	/* inner a constant in each: prof_record() without its tests (6 instructions). */
+	if (likely(inner))
+		p = p ? prof_keep(p, 1, size, pc, depth, slow, &t->memo) : NULL;
+	else if (p)
+		p = prof_keep(p, 0, size, pc, depth, slow, &t->memo);
 	t->busy--;
 	return p;
 }

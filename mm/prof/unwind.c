@@ -549,9 +549,16 @@ static __always_inline int uw_memo_same(const struct prof_uw_memo *m, uintptr_t 
 
 	if (!m->stack || m->sp != sp || (m->bp_used && m->bp != bp) || m->from != from)
 		return 0;
-	for (r = m->rd; *(const uintptr_t *)r->addr == r->val; r++)
-		;
-	return r == &m->rd[m->nr];
+	for (r = m->rd;; r += 2) {
+		if (*(const uintptr_t *)r[0].addr != r[0].val)
+			break;
+		/* r[0] was no sentinel: r[1] is a read or the sentinel. */
+		if (*(const uintptr_t *)r[1].addr != r[1].val) {
+			r++;
+			break;
+		}
+	}
+	return r == m->last;
 }
 
 /*
@@ -626,6 +633,7 @@ static __noinline int uw_walk(uintptr_t *out, unsigned int max, uintptr_t from,
 		m->bp_used = bp_used;
 		m->from = from;
 		m->nr = nr;
+		m->last = &m->rd[nr];
 	}
 	return (int)n;
 }
