@@ -134,7 +134,7 @@ struct prof_tls {
 };
 
 static __hk_tls struct prof_tls prof_tls;
-unsigned long prof_nr_live;
+static unsigned long prof_nr_live;		/* Large (and aligned) samples alive */
 int prof_any;
 
 /* Configuration, read once from the environment. */
@@ -173,7 +173,14 @@ static struct prof_sample *prof_rec_free;	/* free records of slab samples */
  * is not zero (prof_free_block()). Mapped once, never unmapped.
  */
 #define PROF_FILTER		(1UL << PROF_FILTER_SHIFT)
-uint16_t *prof_filter;
+static uint16_t *prof_filter;
+uint16_t *prof_live_filter;			/* prof_filter while prof_nr_live, else NULL */
+
+/* The filter count of address ptr (prof_filter not NULL). Under the lock. */
+static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
+{
+	return prof_filter_at(prof_filter, ptr);
+}
 
 static int prof_dump_pending;			/* a signal asked for a dump */
 static unsigned long prof_dump_seq;		/* dumps numbered per process */
@@ -691,7 +698,7 @@ static struct prof_sample *prof_slot_new(void *p)
 
 		if (!f)
 			return NULL;
-		a_store(&prof_filter, f, A_RELEASE);
+		prof_filter = f;
 	}
 	if (*prof_filter_of((uintptr_t)p) == UINT16_MAX)
 		return NULL;
@@ -699,7 +706,8 @@ static struct prof_sample *prof_slot_new(void *p)
 	     j = (j + 1) & (prof_sample_cap - 1))
 		;
 	a_store(prof_filter_of((uintptr_t)p), *prof_filter_of((uintptr_t)p) + 1, A_RELAXED);
-	a_store(&prof_nr_live, prof_nr_live + 1, A_RELAXED);
+	if (!prof_nr_live++)
+		a_store(&prof_live_filter, prof_filter, A_RELEASE);
 	return &prof_sample_tab[j];
 }
 
@@ -812,7 +820,8 @@ static void prof_remove(unsigned long i)
 
 	a_store(prof_filter_of(ptr), *prof_filter_of(ptr) - 1, A_RELAXED);
 	prof_unaccount(&prof_sample_tab[i]);
-	a_store(&prof_nr_live, prof_nr_live - 1, A_RELAXED);
+	if (!--prof_nr_live)
+		a_store(&prof_live_filter, NULL, A_RELAXED);
 	/* Backward-shift deletion: no tombstones. */
 	for (j = (i + 1) & mask; prof_sample_tab[j].ptr; j = (j + 1) & mask) {
 		k = prof_slot(prof_sample_tab[j].ptr, prof_sample_cap);

@@ -39,17 +39,17 @@ struct slab;
  */
 #define prof_left	(*hk_tp_ptr(unsigned long, heap_tls_tpoff() +				\
 				    offsetof(struct heap_tls, boxes.prof_left)))
-/* Large (and aligned) samples alive (read without the lock by the free hook). */
-extern unsigned long prof_nr_live;
 /*
- * Live Large samples by a hash of their address (PROF_FILTER counts;
- * NULL before the first one): prof_forget() looks for a block's sample
- * only if its count is not zero. Written under the profiler's lock, read
- * without it: a block's free comes after its malloc returned, which came
- * after the count went up.
+ * Live Large samples by a hash of their address (PROF_FILTER counts),
+ * while there is one (else NULL): prof_forget() looks for a block's
+ * sample only if its count is not zero. Written under the profiler's
+ * lock, read without it: a block's free comes after its malloc returned,
+ * which came after the count went up (and the pointer was set, if it was
+ * the only Large sample). One load where the count of Large samples and
+ * the filter's pointer took two, each tested.
  */
 #define PROF_FILTER_SHIFT	14
-extern uint16_t *prof_filter;
+extern uint16_t *prof_live_filter;
 /*
  * Profiling is on: a block may be sampled (set by the constructor before
  * the first sample; read without the lock by prof_free_bad()).
@@ -121,10 +121,10 @@ static __always_inline int prof_tick(size_t size)
 	return unlikely((long)(prof_left -= size) < 0);
 }
 
-/* The filter count of address ptr (prof_filter not NULL). */
-static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
+/* The count of address ptr in filter f. */
+static __always_inline uint16_t *prof_filter_at(uint16_t *f, uintptr_t ptr)
 {
-	return &prof_filter[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
+	return &f[(ptr * 0x9e3779b97f4a7c15ULL) >> (64 - PROF_FILTER_SHIFT)];
 }
 
 /*
@@ -135,8 +135,9 @@ static __always_inline uint16_t *prof_filter_of(uintptr_t ptr)
  */
 static __always_inline void prof_free_block(const void *ptr)
 {
-	if (unlikely(a_load(&prof_nr_live, A_RELAXED) != 0) &&
-	    a_load(&prof_filter, A_ACQUIRE) && a_load(prof_filter_of((uintptr_t)ptr), A_RELAXED))
+	uint16_t *f = a_load(&prof_live_filter, A_ACQUIRE);
+
+	if (unlikely(f != NULL) && a_load(prof_filter_at(f, (uintptr_t)ptr), A_RELAXED))
 		prof_forget(ptr);
 }
 
