@@ -130,7 +130,7 @@ struct prof_head {
 struct prof_tls {
 	uint64_t rng;			/* xorshift state; 0 before the first sample point */
 	int busy;			/* inside the profiler: do not sample */
-	struct prof_uw_memo memo;	/* the last stack unwound (mm/prof/unwind.h) */
+	struct prof_uw_memos memo;	/* the last two stacks unwound (mm/prof/unwind.h) */
 };
 
 static __hk_tls struct prof_tls prof_tls;
@@ -719,7 +719,7 @@ static struct prof_sample *prof_slot_new(void *p)
  * recorded (out of memory).
  */
 static __always_inline int prof_record(void *p, int inner, size_t size, const uintptr_t *pc,
-				       unsigned int depth, int slow, struct prof_uw_memo *m)
+				       unsigned int depth, int slow, struct prof_uw_memos *m)
 {
 	/* size < 2^63: a signed conversion (an unsigned one branches on the sign). */
 	double sz = (double)(long)size;
@@ -741,7 +741,7 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 	bytes = (uint64_t)(int64_t)(w * sz + 0.5);
 	prof_lock();
 	if (depth == PROF_DEPTH_SAME) {
-		s = m->stack;
+		s = prof_memo_cur(m)->stack;
 	} else {
 		s = prof_stack_get(pc, depth);
 		/*
@@ -750,7 +750,7 @@ static __always_inline int prof_record(void *p, int inner, size_t size, const ui
 		 * walk, or too many reads): its stack stays NULL, so that
 		 * prof_unwind() checks only the stack.
 		 */
-		m->stack = m->nr ? s : NULL;
+		prof_memo_cur(m)->stack = prof_memo_cur(m)->nr ? s : NULL;
 		/* (A memo's stack is never NULL: prof_unwind() checks.) */
 		if (!s)
 			goto out;
@@ -1173,7 +1173,7 @@ static __noinline unsigned int prof_backtrace_libgcc(uintptr_t *pc, const void *
  * unwind.c could not, or HAKMEM_PROF_UNWIND=libgcc).
  */
 static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *caller, int *slow,
-						   struct prof_uw_memo *m)
+						   struct prof_uw_memos *m)
 {
 	int got;
 	unsigned int n;
@@ -1195,7 +1195,7 @@ static __always_inline unsigned int prof_backtrace(uintptr_t *pc, const void *ca
 	*slow = got < 0;
 	if (unlikely(got < 0)) {
 		/* libgcc's walks are not remembered. */
-		m->nr = 0;
+		prof_memo_cur(m)->nr = 0;
 		n = prof_backtrace_libgcc(pc, caller);
 	} else {
 		/* Straight into pc[], from the program's frame. */
@@ -1655,7 +1655,7 @@ static __always_inline void *prof_block(size_t size, size_t align, int zero, siz
  * its block start instead: its free must not look like a bad pointer's.
  */
 static __always_inline void *prof_keep(void *p, int inner, size_t size, const uintptr_t *pc,
-				       unsigned int depth, int slow, struct prof_uw_memo *m)
+				       unsigned int depth, int slow, struct prof_uw_memos *m)
 {
 	if (prof_record(p, inner, size, pc, depth, slow, m) && inner)
 		return (char *)p - PROF_OFFSET;

@@ -561,6 +561,15 @@ static __always_inline int uw_memo_same(const struct prof_uw_memo *m, uintptr_t 
 	return r == m->last;
 }
 
+/* A memo's sentinel after its reads, and the pointer to it. */
+static __always_inline void uw_memo_seal(struct prof_uw_memo *m)
+{
+	m->end = 0;
+	m->rd[m->nr].addr = (uintptr_t)&m->end;
+	m->rd[m->nr].val = 1;
+	m->last = &m->rd[m->nr];
+}
+
 /*
  * The walk of prof_unwind(), from its frame: pc, sp and bp are where it
  * read them. Its caller's frame stays where it is while this runs (it is
@@ -624,16 +633,13 @@ static __noinline int uw_walk(uintptr_t *out, unsigned int max, uintptr_t from,
 	if (!n && from)
 		return -1;
 	if (ok) {
-		/* The sentinel: end holds 0, never 1. */
-		m->end = 0;
-		m->rd[nr].addr = (uintptr_t)&m->end;
-		m->rd[nr].val = 1;
 		m->sp = sp0;
 		m->bp = bp0;
 		m->bp_used = bp_used;
 		m->from = from;
 		m->nr = nr;
-		m->last = &m->rd[nr];
+		/* The sentinel: end holds 0, never 1. */
+		uw_memo_seal(m);
 	}
 	return (int)n;
 }
@@ -646,8 +652,64 @@ static __noinline int uw_walk(uintptr_t *out, unsigned int max, uintptr_t from,
  * instructions a sample in prof_unwind(), now 70 with the memo's
  * simpler test).
  */
-__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from, struct prof_uw_memo *m)
+/* Swap memos a and b: their reads, in one pass, and their sentinels written again. */
+static void uw_memo_swap(struct prof_uw_memo *a, struct prof_uw_memo *b)
 {
+	struct prof_uw_memo t;
+	struct prof_uw_read r;
+	unsigned int i, n = a->nr > b->nr ? a->nr : b->nr;
+
+	t.sp = a->sp;
+	t.bp = a->bp;
+	t.bp_used = a->bp_used;
+	t.from = a->from;
+	t.stack = a->stack;
+	t.nr = a->nr;
+	a->sp = b->sp;
+	a->bp = b->bp;
+	a->bp_used = b->bp_used;
+	a->from = b->from;
+	a->stack = b->stack;
+	a->nr = b->nr;
+	b->sp = t.sp;
+	b->bp = t.bp;
+	b->bp_used = t.bp_used;
+	b->from = t.from;
+	b->stack = t.stack;
+	b->nr = t.nr;
+	for (i = 0; i < n; i++) {
+		r = a->rd[i];
+		a->rd[i] = b->rd[i];
+		b->rd[i] = r;
+	}
+	uw_memo_seal(a);
+	uw_memo_seal(b);
+}
+
+/*
+ * prof_unwind() after m[0] did not match: m[1] matches (the two swap), or
+ * the walk, into m[0], whose stack becomes m[1]. Apart, so that a match
+ * of m[0] saves no more registers than with one memo. Called, not jumped
+ * to: prof_unwind()'s frame, where the walk starts, stays.
+ */
+static __noinline int uw_other(uintptr_t *out, unsigned int max, uintptr_t from,
+			       struct prof_uw_memos *ms, uintptr_t pc, uintptr_t sp, uintptr_t bp)
+{
+	int same;
+
+	/* A memo comes from a walk, which had the cache (never unmapped). */
+	if (unlikely(!uw_cache))
+		return -1;
+	same = uw_memo_same(&ms->m[1], sp, bp, from);
+	uw_memo_swap(&ms->m[0], &ms->m[1]);
+	if (same)
+		return PROF_UNWIND_SAME;
+	return uw_walk(out, max, from, &ms->m[0], pc, sp, bp);
+}
+
+__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from, struct prof_uw_memos *ms)
+{
+	struct prof_uw_memo *m = prof_memo_cur(ms);
 	uintptr_t pc, sp, bp;
 	int n;
 
@@ -656,12 +718,10 @@ __noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from, str
 			     "mov %%rsp, %1\n\t"
 			     "mov %%rbp, %2"
 			     : "=r"(pc), "=r"(sp), "=r"(bp));
-	/* A memo comes from a walk, which had the cache (never unmapped). */
 	if (uw_memo_same(m, sp, bp, from))
 		return PROF_UNWIND_SAME;
-	if (unlikely(!uw_cache))
-		return -1;
-	n = uw_walk(out, max, from, m, pc, sp, bp);
+	/* The other memo, or the walk. */
+	n = uw_other(out, max, from, ms, pc, sp, bp);
 	/* Not a tail call: this frame, where the walk starts, must stay. */
 	__asm__ __volatile__("" : "+r"(n));
 	return n;

@@ -41,7 +41,27 @@ struct prof_uw_memo {
 	struct prof_uw_read rd[PROF_MEMO_READS + 1];	/* the reads, in order, and the sentinel */
 };
 
-/* prof_unwind(): the same stack as memo->stack. */
+/*
+ * A thread's last two unwinds: m[0] the last stack (its walk, or the
+ * memo that matched it), m[1] the one before. Two, so that a program
+ * that allocates from two places in turn (or reaches the sampler by two
+ * paths: realloc's fast path and its slow one) finds its stack in a memo
+ * instead of walking it every time; m[1] is checked only if m[0] does
+ * not match, and the two swap then, so that a match of m[0] costs what
+ * the one memo did.
+ */
+#define PROF_MEMOS		2
+struct prof_uw_memos {
+	struct prof_uw_memo m[PROF_MEMOS];
+};
+
+/* The memo that describes the thread's last stack (its walk, or the match). */
+static __always_inline struct prof_uw_memo *prof_memo_cur(struct prof_uw_memos *ms)
+{
+	return &ms->m[0];
+}
+
+/* prof_unwind(): the same stack as prof_memo_cur(memos)->stack. */
 #define PROF_UNWIND_SAME	(-2)
 
 #ifdef CONFIG_ARCH_X86_64
@@ -57,14 +77,14 @@ struct prof_uw_memo {
  * written: memo->stack is the stack), else the walk, which the memo then
  * describes (its stack NULL until the caller sets it).
  */
-int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from, struct prof_uw_memo *memo);
+int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from, struct prof_uw_memos *memos);
 /* Map the cache of frame rules (from the profiler's constructor). */
 void prof_unwind_init(void);
 /* fork's child: another thread may have held the cache's writer lock. */
 void prof_unwind_fork_child(void);
 #else
 static inline int prof_unwind(uintptr_t *pc, unsigned int max, uintptr_t from,
-			      struct prof_uw_memo *memo)
+			      struct prof_uw_memos *memos)
 {
 	return -1;
 }

@@ -327,7 +327,8 @@ if unwind_run own && unwind_run libgcc; then
 		bad "unwind: the stacks differ from libgcc's (or there are none)"
 	fi
 	for want in ';main;deep;deep;deep;take' ';main;with_fp[.a-z0-9]*;take' ';main;with_vla;take' \
-		';in_qsort;.*;cmp_int;take' '^clone3;start_thread;thread_main;deep;deep;deep;take' ';on_signal;take'; do
+		';in_qsort;.*;cmp_int;take' '^clone3;start_thread;thread_main;deep;deep;deep;take' ';on_signal;take' \
+		';main;in_turn;site_a;take' ';main;in_turn;site_b;take' ';main;in_turn;site_c;site_c;site_c;take'; do
 		grep -Eq "$want [0-9]+\$" "$own/names" && ok "unwind: a stack ...$want" ||
 			bad "unwind: no stack ...$want"
 	done

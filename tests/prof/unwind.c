@@ -10,7 +10,8 @@
  * The shapes: recursion without a frame pointer, a frame pointer, a
  * variable-length array (the CFA from rbp), C library frames (qsort's
  * callback), a second thread, a signal handler (a signal frame: libgcc
- * unwinds it) and a call through a function pointer.
+ * unwinds it), a call through a function pointer, and three call sites
+ * in turn (the profiler's two memos of the last stacks).
  *
  *   unwind                 print "unwind: done"
  *   unwind stats           the same, then the profiler's sample counts
@@ -105,6 +106,46 @@ static void on_signal(int sig)
 
 static void (*volatile indirect)(int) = with_vla;
 
+/*
+ * Three call sites in turn, from frames of the same size: the profiler
+ * remembers its last two stacks (mm/prof/unwind.h), so that the second
+ * matches and the two swap (a, b, a, b), and the third replaces one.
+ * Each site its own size: a sample taken for another site's stack shows
+ * in the bytes.
+ */
+static __attribute__((noinline)) void site_a(void)
+{
+	take(128);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void site_b(void)
+{
+	take(144);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void site_c(int n)
+{
+	if (n > 0)
+		site_c(n - 1);
+	else
+		take(160);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void in_turn(void)
+{
+	int i;
+
+	for (i = 0; i < NR; i++) {
+		site_a();
+		site_b();
+		if (i % 3 == 0)
+			site_c(2);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t t;
@@ -116,6 +157,7 @@ int main(int argc, char **argv)
 	with_vla(NR);
 	indirect(NR);
 	in_qsort();
+	in_turn();
 	if (pthread_create(&t, NULL, thread_main, NULL) || pthread_join(t, NULL))
 		return 1;
 	signal(SIGUSR1, on_signal);
