@@ -644,44 +644,22 @@ static __noinline int uw_walk(uintptr_t *out, unsigned int max, uintptr_t from,
 	return (int)n;
 }
 
-/*
- * The memo's check apart from the walk (uw_walk()): a sample whose stack
- * is the last one (most of them) runs only this, which needs no register
- * saved; with the walk in the same function, the check paid the walk's
- * prologue and epilogue (callgrind, bench_random_mixed 32768 262144: 83
- * instructions a sample in prof_unwind(), now 70 with the memo's
- * simpler test).
- */
+/* Exchange the values of a and b (lvalues of one type). */
+#define uw_swap(a, b)	do { __typeof__(a) __t = (a); (a) = (b); (b) = __t; } while (0)
+
 /* Swap memos a and b: their reads, in one pass, and their sentinels written again. */
 static void uw_memo_swap(struct prof_uw_memo *a, struct prof_uw_memo *b)
 {
-	struct prof_uw_memo t;
-	struct prof_uw_read r;
 	unsigned int i, n = a->nr > b->nr ? a->nr : b->nr;
 
-	t.sp = a->sp;
-	t.bp = a->bp;
-	t.bp_used = a->bp_used;
-	t.from = a->from;
-	t.stack = a->stack;
-	t.nr = a->nr;
-	a->sp = b->sp;
-	a->bp = b->bp;
-	a->bp_used = b->bp_used;
-	a->from = b->from;
-	a->stack = b->stack;
-	a->nr = b->nr;
-	b->sp = t.sp;
-	b->bp = t.bp;
-	b->bp_used = t.bp_used;
-	b->from = t.from;
-	b->stack = t.stack;
-	b->nr = t.nr;
-	for (i = 0; i < n; i++) {
-		r = a->rd[i];
-		a->rd[i] = b->rd[i];
-		b->rd[i] = r;
-	}
+	uw_swap(a->sp, b->sp);
+	uw_swap(a->bp, b->bp);
+	uw_swap(a->bp_used, b->bp_used);
+	uw_swap(a->from, b->from);
+	uw_swap(a->stack, b->stack);
+	uw_swap(a->nr, b->nr);
+	for (i = 0; i < n; i++)
+		uw_swap(a->rd[i], b->rd[i]);
 	uw_memo_seal(a);
 	uw_memo_seal(b);
 }
@@ -707,7 +685,16 @@ static __noinline int uw_other(uintptr_t *out, unsigned int max, uintptr_t from,
 	return uw_walk(out, max, from, &ms->m[0], pc, sp, bp);
 }
 
-__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from, struct prof_uw_memos *ms)
+/*
+ * The memo's check apart from the walk (uw_walk()): a sample whose stack
+ * is the last one (most of them) runs only this, which needs no register
+ * saved; with the walk in the same function, the check paid the walk's
+ * prologue and epilogue (callgrind, bench_random_mixed 32768 262144: 83
+ * instructions a sample in prof_unwind(), now 70 with the memo's
+ * simpler test).
+ */
+__noinline int prof_unwind(uintptr_t *out, unsigned int max, uintptr_t from,
+			  struct prof_uw_memos *ms)
 {
 	struct prof_uw_memo *m = prof_memo_cur(ms);
 	uintptr_t pc, sp, bp;

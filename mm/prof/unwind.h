@@ -36,7 +36,7 @@ struct prof_uw_memo {
 	uintptr_t from;				/* its from argument */
 	void *stack;				/* the profiler's record of the stack (NULL: no memo; set only with nr > 0) */
 	unsigned int nr;			/* reads below (0: no memo) */
-	const struct prof_uw_read *last;	/* &rd[nr], the sentinel (a pointer: 3 instructions less a check than &rd[nr]) */
+	const struct prof_uw_read *last;	/* &rd[nr], the sentinel (3 instructions less a check) */
 	uintptr_t end;				/* 0: the word the sentinel reads */
 	struct prof_uw_read rd[PROF_MEMO_READS + 1];	/* the reads, in order, and the sentinel */
 };
