@@ -1526,6 +1526,52 @@ int large_reclaim(void)
 /* ------------------------------------------------------------------ */
 
 /*
+ * Move the len bytes at src to dst (a chunk boundary, dst ours to
+ * replace) when one mremap cannot: a block made of pieces of several
+ * mappings (large_donate()), whose boundaries lie on chunk boundaries,
+ * moves chunk by chunk. If a chunk does not move, the chunks moved so far
+ * go back: 0, or -1 with everything where it was.
+ */
+static int large_remap_pieces(uintptr_t src, size_t len, uintptr_t dst)
+{
+	size_t off, n = 0;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < SS_SIZE ? len - off : SS_SIZE;
+		if (os_remap_fixed((void *)(src + off), n, (void *)(dst + off)))
+			break;
+	}
+	if (off >= len)
+		return 0;
+	while (off) {
+		off -= SS_SIZE;
+		/* The reverse of a move that just worked, into the hole it left. */
+		if (unlikely(os_remap_fixed((void *)(dst + off), SS_SIZE, (void *)(src + off))))
+			hk_fatal("large: cannot move %p back to %p", (void *)(dst + off),
+				 (void *)(src + off));
+	}
+	return -1;
+}
+
+/*
+ * A block made of pieces (os_remap_move() failed: EFAULT across VMAs)
+ * moves to a new mapping of map_len bytes piece by piece. The new
+ * mapping's base, or 0 (nothing moved).
+ */
+static __slowpath uintptr_t large_move_pieces(uintptr_t base, size_t old_len, size_t map_len)
+{
+	uintptr_t nbase = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
+
+	if (!nbase)
+		return 0;
+	if (large_remap_pieces(base, old_len, nbase)) {
+		os_unmap((void *)nbase, map_len);
+		return 0;
+	}
+	return nbase;
+}
+
+/*
  * Grow by moving the pages elsewhere (no copy); NULL if that fails too.
  * map_len counts from base. The new mapping starts on a chunk boundary
  * and its first chunk is mapped in full (REG_LARGE): an exactly mapped
@@ -1545,6 +1591,8 @@ static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_l
 	registry_set(base, REG_FOREIGN);
 	nbase = (uintptr_t)os_remap_move((void *)(base + gap), old_len, map_len,
 					 large_map_align(map_len));
+	if (unlikely(!nbase) && !gap)
+		nbase = large_move_pieces(base, old_len, map_len);
 	if (unlikely(!nbase)) {
 		registry_set(base, reg);
 		return NULL;
