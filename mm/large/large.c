@@ -1388,6 +1388,8 @@ static void large_cache_add_oldest(struct large_cache *c, struct large_hdr *h, u
 	unsigned int cls = (unsigned int)large_class_floor(h->size);
 	struct large_age *a = large_age_of(h);
 
+	/* A new remainder's first bytes were the freed block's (CONFIG_VALGRIND). */
+	vg_defined(h, LARGE_HDR_SIZE + sizeof(*a));
 	large_head_mark(c, h, 1);
 	large_list_add_oldest(&c->bin[cls], &h->bin);
 	large_list_add_oldest(&c->age, &a->link);
