@@ -618,7 +618,7 @@ static int large_reserve_drain(void)
 #define LARGE_PEAK_RING		32	/* entries of the peak ring (a power of two) */
 BUILD_BUG_ON(LARGE_PEAK_RING & (LARGE_PEAK_RING - 1));
 BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
-#define LARGE_PEAK_SHIFT	4	/* the cache may hold an eighth of that peak more */
+#define LARGE_PEAK_SHIFT	4	/* the cache may hold a sixteenth of that peak more */
 
 /*
  * A request takes a cached block of its own class; else one of up to
@@ -836,9 +836,9 @@ static __always_inline void large_note_peak(struct large_cache *c, size_t live)
  * blocks fall short of their peak in the last LARGE_PEAK_EPOCHS epochs
  * (but no more than the process's bytes in use, slabs included, fall
  * short of theirs: memory the slabs took since then is not there to be
- * held again), plus an eighth of that peak (LARGE_PEAK_SHIFT), plus the
+ * held again), plus a sixteenth of that peak (LARGE_PEAK_SHIFT), plus the
  * adaptive budget. Live and cached blocks together never exceed the
- * recent peak by more than an eighth of it and the budget, and the
+ * recent peak by more than a sixteenth of it and the budget, and the
  * process's footprint never exceeds its own recent peak by more either:
  * python3 building JSON documents (large strings grown by realloc, then
  * freed, while its objects fill slabs) held 8 MB of cached blocks above
@@ -1195,13 +1195,16 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 }
 
 /*
- * A block of size bytes is about to be mapped anew (the cache had none to
- * give): the cached blocks must fit the limit that the live bytes, with
- * it, leave. Without this the bound was kept only when blocks were freed
+ * A block was mapped anew (the cache had none to give; counted live
+ * already, size 0) or size more bytes are about to be live (a block grown
+ * by realloc): the cached blocks must fit the limit that the live bytes,
+ * with it, leave. Without this the bound was kept only when blocks were freed
  * into the cache, and a program whose new large blocks fit none of the
  * cached ones held both, above its peak: python3 building and dropping
  * JSON documents, 145 MB peak RSS against 127 MB with the cache off.
- * Evicted before the new mapping, so that the peak does not see both.
+ * Evicted before the program touches the new pages, so that the peak
+ * does not see both; after the mapping, so that donation (large_donate())
+ * takes the oldest blocks' pages before they would be unmapped here.
  */
 static void large_cache_make_room(size_t size)
 {
