@@ -1356,15 +1356,16 @@ static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *ma
  * instead of faulting fresh zero pages while the cache still holds the
  * old ones: the peak RSS does not count both, and moving page tables
  * costs less than faulting and zeroing. A donor gives the chunks at its
- * top and stays a cached block of its first chunk or more, or, when the
- * receiver needs all of it, goes whole. Its last, partial chunk (a class
- * size need not be a chunk multiple) is unmapped first, so that every
- * piece moved is a whole chunk and every boundary between the pieces of
- * a block (each a VMA of its own: the kernel merges no two anonymous
- * mappings faulted apart) lies on a chunk boundary. A donor made of
- * pieces cannot move in one mremap (EFAULT across VMAs): it moves chunk
- * by chunk, from the top down, so that what stays is still one range;
- * a chunk that cannot move ends the donation there.
+ * start (the pages its program wrote) and what stays, a chunk or more,
+ * is a cached block of its own; when the receiver needs all of it, it
+ * goes whole. Its last, partial chunk (a class size need not be a chunk
+ * multiple) is unmapped first, so that every piece moved is whole chunks
+ * and every boundary between the pieces of a block (each a VMA of its
+ * own: the kernel merges no two anonymous mappings faulted apart) lies on
+ * a chunk boundary. A donor made of pieces cannot move in one mremap
+ * (EFAULT across VMAs): it moves chunk by chunk, from its start, so that
+ * what stays is still one range; a chunk that cannot move ends the
+ * donation there.
  *
  * At most LARGE_DONOR_SCAN blocks from the old end of the age list are
  * looked at (one-chunk blocks and exactly mapped ones give nothing).
@@ -1662,7 +1663,7 @@ static struct large_hdr *large_grow_map(struct large_hdr *h, size_t bsize)
 		STAT_INC(STAT_LARGE_MREMAP);
 		return h;
 	}
-	/* A block made of pieces does not move (EFAULT): the caller copies. */
+	/* A block made of pieces moves chunk by chunk (large_move_pieces()). */
 	return large_move(h, map_len, bsize);
 }
 
