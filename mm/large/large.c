@@ -618,7 +618,7 @@ static int large_reserve_drain(void)
 #define LARGE_PEAK_RING		32	/* entries of the peak ring (a power of two) */
 BUILD_BUG_ON(LARGE_PEAK_RING & (LARGE_PEAK_RING - 1));
 BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
-#define LARGE_PEAK_SHIFT	3	/* the cache may hold an eighth of that peak more */
+#define LARGE_PEAK_SHIFT	4	/* the cache may hold a sixteenth of that peak more */
 
 /*
  * A request takes a cached block of its own class; else one of up to
@@ -836,9 +836,9 @@ static __always_inline void large_note_peak(struct large_cache *c, size_t live)
  * blocks fall short of their peak in the last LARGE_PEAK_EPOCHS epochs
  * (but no more than the process's bytes in use, slabs included, fall
  * short of theirs: memory the slabs took since then is not there to be
- * held again), plus an eighth of that peak (LARGE_PEAK_SHIFT), plus the
+ * held again), plus a sixteenth of that peak (LARGE_PEAK_SHIFT), plus the
  * adaptive budget. Live and cached blocks together never exceed the
- * recent peak by more than an eighth of it and the budget, and the
+ * recent peak by more than a sixteenth of it and the budget, and the
  * process's footprint never exceeds its own recent peak by more either:
  * python3 building JSON documents (large strings grown by realloc, then
  * freed, while its objects fill slabs) held 8 MB of cached blocks above
@@ -1195,13 +1195,16 @@ static int large_cache_put(struct large_hdr *h, size_t live)
 }
 
 /*
- * A block of size bytes is about to be mapped anew (the cache had none to
- * give): the cached blocks must fit the limit that the live bytes, with
- * it, leave. Without this the bound was kept only when blocks were freed
+ * A block was mapped anew (the cache had none to give; counted live
+ * already, size 0) or size more bytes are about to be live (a block grown
+ * by realloc): the cached blocks must fit the limit that the live bytes,
+ * with it, leave. Without this the bound was kept only when blocks were freed
  * into the cache, and a program whose new large blocks fit none of the
  * cached ones held both, above its peak: python3 building and dropping
  * JSON documents, 145 MB peak RSS against 127 MB with the cache off.
- * Evicted before the new mapping, so that the peak does not see both.
+ * Evicted before the program touches the new pages, so that the peak
+ * does not see both; after the mapping, so that donation (large_donate())
+ * takes the oldest blocks' pages before they would be unmapped here.
  */
 static void large_cache_make_room(size_t size)
 {
@@ -1342,6 +1345,154 @@ static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *ma
 #endif /* CONFIG_LARGE_CACHE */
 
 /* ------------------------------------------------------------------ */
+/* Donation (CONFIG_LARGE_DONATE)                                     */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_LARGE_DONATE
+/*
+ * A block of more than a chunk that needs new pages (a new mapping, a
+ * block grown by realloc or for a request) takes whole chunks of
+ * committed pages from the least recently cached blocks with mremap,
+ * instead of faulting fresh zero pages while the cache still holds the
+ * old ones: the peak RSS does not count both, and moving page tables
+ * costs less than faulting and zeroing. A donor gives the chunks at its
+ * start (the pages its program wrote) and what stays, a chunk or more,
+ * is a cached block of its own; when the receiver needs all of it, it
+ * goes whole. Its last, partial chunk (a class size need not be a chunk
+ * multiple) is unmapped first, so that every piece moved is whole chunks
+ * and every boundary between the pieces of a block (each a VMA of its
+ * own: the kernel merges no two anonymous mappings faulted apart) lies on
+ * a chunk boundary. A donor made of pieces cannot move in one mremap
+ * (EFAULT across VMAs): it moves chunk by chunk, from its start, so that
+ * what stays is still one range; a chunk that cannot move ends the
+ * donation there.
+ *
+ * At most LARGE_DONOR_SCAN blocks from the old end of the age list are
+ * looked at (one-chunk blocks and exactly mapped ones give nothing).
+ * The moves happen under the cache lock: the donors must not be taken
+ * meanwhile, and a move of page tables is short (a huge page or a page
+ * table page moves as one entry when both ends are aligned).
+ */
+#define LARGE_DONOR_SCAN	16
+
+static __always_inline void large_list_add_oldest(struct large_list *q, struct large_link *l)
+{
+	l->older = NULL;
+	l->newer = q->oldest;
+	if (q->oldest)
+		q->oldest->older = l;
+	else
+		q->newest = l;
+	q->oldest = l;
+}
+
+/* Put the shrunk donor h back at the old ends of its bin and of the age list (lock held). */
+static void large_cache_add_oldest(struct large_cache *c, struct large_hdr *h, unsigned long epoch)
+{
+	unsigned int cls = (unsigned int)large_class_floor(h->size);
+	struct large_age *a = large_age_of(h);
+
+	/* A new remainder's first bytes were the freed block's (CONFIG_VALGRIND). */
+	vg_defined(h, LARGE_HDR_SIZE + sizeof(*a));
+	large_head_mark(c, h, 1);
+	large_list_add_oldest(&c->bin[cls], &h->bin);
+	large_list_add_oldest(&c->age, &a->link);
+	a->epoch = epoch;
+	c->nonempty |= 1ULL << cls;
+	c->bytes += h->size;
+}
+
+/*
+ * Move chunks of the cached block d to dst, at most want bytes (a chunk
+ * multiple; lock held), from its start: the pages a program touched
+ * (a block is written from its start; the top of its class often never
+ * is). What stays becomes a cached block of its own with a new header at
+ * the first chunk left (as large_cache_split() cuts), with d's age.
+ * Returns the bytes of dst it was given (some may have stayed fresh if a
+ * move failed), 0 if d gives nothing.
+ */
+static size_t large_donate_from(struct large_cache *c, struct large_hdr *d, uintptr_t dst,
+				size_t want)
+{
+	uintptr_t b = large_base(d), e = b + d->map_len, top = ALIGN_DOWN(e, SS_SIZE), at;
+	unsigned int reg = registry_lookup(b);
+	unsigned long epoch = large_age_of(d)->epoch;
+	struct large_hdr *t = d;
+	size_t take;
+
+	if (large_gap(d) || top - b < 2 * SS_SIZE)
+		return 0;
+	take = want >= top - b ? top - b : (want < top - b - SS_SIZE ? want : top - b - SS_SIZE);
+	large_cache_del(c, (unsigned int)large_class_floor(d->size), d);
+	large_account(d, -1);
+	if (e != top)
+		os_unmap((void *)top, e - top);
+	/* The header moves away: no free may find it, now or in dst. */
+	registry_set(b, REG_FOREIGN);
+	d->magic = 0;
+	if (os_remap_fixed((void *)b, take, (void *)dst)) {
+		/* Pieces of several mappings: chunk by chunk, so that what stays is one range. */
+		for (at = b; at < b + take; at += SS_SIZE)
+			if (os_remap_fixed((void *)at, SS_SIZE, (void *)(dst + (at - b))))
+				break;
+	} else {
+		at = b + take;
+	}
+	STAT_INC(STAT_LARGE_MREMAP);
+	if (at == top)
+		return take;
+	if (at == b) {
+		registry_set(b, reg);
+	} else {
+		t = (struct large_hdr *)at;
+		vg_defined(t, LARGE_HDR_SIZE);
+		t->user = (char *)t + LARGE_HDR_SIZE;
+		a_store(&t->state, LARGE_CACHED, A_RELAXED);
+		registry_set(at, REG_LARGE);
+	}
+	t->magic = LARGE_MAGIC;
+	t->map_len = top - large_base(t);
+	t->size = top - (uintptr_t)t;
+	/* A one-chunk block may go to the reserve: no huge pages there. */
+	if (LARGE_HUGEPAGES && t->map_len == SS_SIZE)
+		os_nohugepage((void *)large_base(t), SS_SIZE);
+	large_account(t, 1);
+	large_cache_add_oldest(c, t, epoch);
+	return take;
+}
+
+/*
+ * Fill the whole chunks of [from, to) (ours to replace: fresh, untouched
+ * pages of a block being made) with pages of the oldest cached blocks.
+ * Returns the bytes moved in or left fresh for want of donors' pages.
+ */
+static size_t large_donate(uintptr_t from, uintptr_t to)
+{
+	struct large_cache *c = &large_cache;
+	uintptr_t dst = ALIGN_UP(from, SS_SIZE), end = ALIGN_DOWN(to, SS_SIZE);
+	struct large_link *l, *newer;
+	unsigned int scan;
+	size_t done = 0;
+
+	if (end <= dst)
+		return 0;
+	hk_lock(&c->lock);
+	for (l = c->age.oldest, scan = 0; l && dst + done < end && scan < LARGE_DONOR_SCAN;
+	     l = newer, scan++) {
+		newer = l->newer;
+		done += large_donate_from(c, large_of_age(l), dst + done, end - dst - done);
+	}
+	hk_unlock(&c->lock);
+	return done;
+}
+#else
+static inline size_t large_donate(uintptr_t from, uintptr_t to)
+{
+	return 0;
+}
+#endif /* CONFIG_LARGE_DONATE */
+
+/* ------------------------------------------------------------------ */
 /* Usage (CONFIG_MALLOC_INFO)                                         */
 /* ------------------------------------------------------------------ */
 
@@ -1381,6 +1532,52 @@ int large_reclaim(void)
 /* ------------------------------------------------------------------ */
 
 /*
+ * Move the len bytes at src to dst (a chunk boundary, dst ours to
+ * replace) when one mremap cannot: a block made of pieces of several
+ * mappings (large_donate()), whose boundaries lie on chunk boundaries,
+ * moves chunk by chunk. If a chunk does not move, the chunks moved so far
+ * go back: 0, or -1 with everything where it was.
+ */
+static int large_remap_pieces(uintptr_t src, size_t len, uintptr_t dst)
+{
+	size_t off, n = 0;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < SS_SIZE ? len - off : SS_SIZE;
+		if (os_remap_fixed((void *)(src + off), n, (void *)(dst + off)))
+			break;
+	}
+	if (off >= len)
+		return 0;
+	while (off) {
+		off -= SS_SIZE;
+		/* The reverse of a move that just worked, into the hole it left. */
+		if (unlikely(os_remap_fixed((void *)(dst + off), SS_SIZE, (void *)(src + off))))
+			hk_fatal("large: cannot move %p back to %p", (void *)(dst + off),
+				 (void *)(src + off));
+	}
+	return -1;
+}
+
+/*
+ * A block made of pieces (os_remap_move() failed: EFAULT across VMAs)
+ * moves to a new mapping of map_len bytes piece by piece. The new
+ * mapping's base, or 0 (nothing moved).
+ */
+static __slowpath uintptr_t large_move_pieces(uintptr_t base, size_t old_len, size_t map_len)
+{
+	uintptr_t nbase = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
+
+	if (!nbase)
+		return 0;
+	if (large_remap_pieces(base, old_len, nbase)) {
+		os_unmap((void *)nbase, map_len);
+		return 0;
+	}
+	return nbase;
+}
+
+/*
  * Grow by moving the pages elsewhere (no copy); NULL if that fails too.
  * map_len counts from base. The new mapping starts on a chunk boundary
  * and its first chunk is mapped in full (REG_LARGE): an exactly mapped
@@ -1400,6 +1597,8 @@ static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_l
 	registry_set(base, REG_FOREIGN);
 	nbase = (uintptr_t)os_remap_move((void *)(base + gap), old_len, map_len,
 					 large_map_align(map_len));
+	if (unlikely(!nbase) && !gap)
+		nbase = large_move_pieces(base, old_len, map_len);
 	if (unlikely(!nbase)) {
 		registry_set(base, reg);
 		return NULL;
@@ -1426,7 +1625,7 @@ static __slowpath struct large_hdr *large_move(struct large_hdr *h, size_t map_l
  * growing the mapping in place, else by moving it. Returns the header,
  * moved or not, or NULL (h unchanged) if the kernel refused.
  */
-static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
+static struct large_hdr *large_grow_map(struct large_hdr *h, size_t bsize)
 {
 	uintptr_t base = large_base(h);
 	size_t end = (uintptr_t)h - base + bsize, old_len = h->map_len, gap = large_gap(h);
@@ -1447,14 +1646,41 @@ static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
 		if (map_len > SS_SIZE && end <= SS_SIZE / 2)
 			return large_move(h, end, bsize);
 	}
-	if (os_remap_inplace((void *)(base + gap), old_len - gap, map_len - gap) == 0) {
+	/*
+	 * The grown range's chunks may be cut off as blocks of their own
+	 * later (large_cache_split() registers them): their registry
+	 * tables must exist, as os_map_aligned() makes sure for new
+	 * mappings. A block made of pieces of several mappings
+	 * (large_donate()) cannot grow by mremap (EFAULT across VMAs): a
+	 * mapping placed right past its end grows it the same.
+	 */
+	if (registry_prepare(base + old_len, map_len - old_len) == 0 &&
+	    (os_remap_inplace((void *)(base + gap), old_len - gap, map_len - gap) == 0 ||
+	     os_map_at((void *)(base + old_len), map_len - old_len) == 0)) {
 		large_thp(base + gap, old_len - gap, map_len - gap);
 		h->map_len = map_len;
 		h->size = bsize;
 		STAT_INC(STAT_LARGE_MREMAP);
 		return h;
 	}
+	/* A block made of pieces moves chunk by chunk (large_move_pieces()). */
 	return large_move(h, map_len, bsize);
+}
+
+/*
+ * large_grow_map(), then the whole chunks of the new part up to want
+ * bytes from the header (what the program may touch) take the pages of
+ * the oldest cached blocks (large_donate()). The old part keeps its
+ * bytes.
+ */
+static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize, size_t want)
+{
+	size_t old = h->size;
+	struct large_hdr *n = large_grow_map(h, bsize);
+
+	if (n)
+		large_donate((uintptr_t)n + old, (uintptr_t)n + want);
+	return n;
 }
 
 /*
@@ -1462,9 +1688,10 @@ static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize)
  * stay committed and only those past its old end are new. If the kernel
  * refuses, the block goes and NULL sends the caller to a new mapping.
  */
-static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t bsize)
+static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t bsize,
+						     size_t want)
 {
-	struct large_hdr *n = large_grow(h, bsize);
+	struct large_hdr *n = large_grow(h, bsize, want);
 
 	if (unlikely(!n))
 		large_unmap(h);
@@ -1676,7 +1903,8 @@ found:
  * user pointer is in, not only the pages it reaches into (the retry when
  * another block claimed the rest of that chunk, large_register()).
  */
-static void *large_map_new_chunks(size_t size, size_t need, size_t align, int whole_chunks)
+static void *large_map_new_chunks(size_t size, size_t need, size_t align, int whole_chunks,
+				  int zero)
 {
 	size_t map_len, off = 0;
 	struct large_hdr *h;
@@ -1713,6 +1941,14 @@ static void *large_map_new_chunks(size_t size, size_t need, size_t align, int wh
 				return large_map_exact(need, align);
 			if (map_len == SS_SIZE)
 				os_nohugepage((void *)base, map_len);
+			large_thp(base, 0, map_len);
+			/*
+			 * Untouched yet: the chunks the program's bytes fill
+			 * may take committed pages of cached blocks (not for
+			 * calloc: they are not zero).
+			 */
+			if (!zero)
+				large_donate(base, ALIGN_UP(base + off + LARGE_HDR_SIZE, align) + need);
 		}
 		h = (struct large_hdr *)(ALIGN_UP(base + off + LARGE_HDR_SIZE, align) - LARGE_HDR_SIZE);
 		/* A reused reserved chunk may hold a block memcheck saw freed. */
@@ -1720,7 +1956,8 @@ static void *large_map_new_chunks(size_t size, size_t need, size_t align, int wh
 		h->user = (char *)h + LARGE_HDR_SIZE;
 		h->size = base + off + size - (uintptr_t)h;
 	}
-	large_thp(base, 0, map_len);
+	if (align >= SS_SIZE)
+		large_thp(base, 0, map_len);
 	h->magic = LARGE_MAGIC;
 	h->map_len = map_len;
 	a_store(&h->state, LARGE_LIVE, A_RELEASE);
@@ -1733,7 +1970,7 @@ static void *large_map_new_chunks(size_t size, size_t need, size_t align, int wh
 		 * which no other block can then share.
 		 */
 		if (align >= SS_SIZE && !whole_chunks)
-			return large_map_new_chunks(size, need, align, 1);
+			return large_map_new_chunks(size, need, align, 1, zero);
 		return NULL;
 	}
 	large_account(h, 1);
@@ -1741,9 +1978,9 @@ static void *large_map_new_chunks(size_t size, size_t need, size_t align, int wh
 	return large_hdr_close(h);
 }
 
-static void *large_map_new(size_t size, size_t need, size_t align)
+static void *large_map_new(size_t size, size_t need, size_t align, int zero)
 {
-	return large_map_new_chunks(size, need, align, 0);
+	return large_map_new_chunks(size, need, align, 0, zero);
 }
 
 /*
@@ -1756,6 +1993,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 {
 	struct large_hdr *h;
 	size_t bsize;
+	void *p;
 
 	if (align < HK_MIN_ALIGN)
 		align = HK_MIN_ALIGN;
@@ -1772,7 +2010,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 	if (likely(align == HK_MIN_ALIGN)) {
 		h = large_cache_get(bsize, reuse_up);
 		if (h && unlikely(h->size < bsize))
-			h = large_reuse_grow(h, bsize);
+			h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
 			STAT_INC(STAT_LARGE_ALLOC);
@@ -1788,8 +2026,15 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 		}
 	}
 	STAT_INC(STAT_LARGE_ALLOC);
-	large_cache_make_room(bsize);
-	return large_map_new(bsize, size, align);
+	/*
+	 * Mapped (and given the oldest cached blocks' pages) first, then
+	 * the cache shrinks to the limit the new block leaves: both before
+	 * the program touches a page of it.
+	 */
+	p = large_map_new(bsize, size, align, zero);
+	if (likely(p))
+		large_cache_make_room(0);
+	return p;
 }
 
 void *large_alloc(size_t size, size_t align)
@@ -1902,10 +2147,11 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 		large_live_add(bsize - old);
 		return ptr;
 	}
-	large_cache_make_room(bsize - old);
-	n = large_grow(h, bsize);
+	n = large_grow(h, bsize, LARGE_HDR_SIZE + size);
 	if (unlikely(!n))
 		return NULL;
+	/* Before the program touches the new pages (large_alloc_common()). */
+	large_cache_make_room(n->size - old);
 	large_live_add(n->size - old);
 	return n->user;
 }

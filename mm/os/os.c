@@ -231,6 +231,13 @@ void *os_remap_move(void *addr, size_t old_size, size_t new_size, size_t align)
 	return p;
 }
 
+int os_remap_fixed(void *addr, size_t size, void *dst)
+{
+	void *p = mremap(addr, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+
+	return p == dst ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Time                                                               */
 /* ------------------------------------------------------------------ */

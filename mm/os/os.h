@@ -80,6 +80,13 @@ int os_remap_inplace(void *addr, size_t old_size, size_t new_size);
  */
 void *os_remap_move(void *addr, size_t old_size, size_t new_size, size_t align);
 
+/*
+ * Move the size bytes at addr (one mapping) to dst, replacing whatever
+ * is mapped there; the pages move without copying. 0, or -1 (nothing
+ * moved: the range spans several mappings, or dst is out of reach).
+ */
+int os_remap_fixed(void *addr, size_t size, void *dst);
+
 /* Milliseconds of a monotonic clock with tick resolution (cheap). */
 unsigned long os_now_ms(void);
 

@@ -1379,5 +1379,226 @@ static Suite *large_cache_suite(void)
 	return s;
 }
 HK_SUITE(large_cache_suite);
+
+#ifdef CONFIG_LARGE_DONATE
+/* ------------------------------------------------------------------ */
+/* Donation: new pages of big blocks come from the oldest cached ones  */
+/* ------------------------------------------------------------------ */
+
+#define DCH	((size_t)SS_SIZE)	/* donation moves whole chunks */
+
+/* The n bytes at p all hold v. */
+static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+/* p[i] == i * m + a for i < n (one assertion per range: each writes to Check's pipe). */
+static int pattern_ok(const unsigned char *p, size_t n, unsigned int m, unsigned int a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(i * m + a))
+			return 0;
+	return 1;
+}
+
+/* Chunks of the block p (n bytes) whose first byte past p's first chunk is v. */
+static size_t chunks_holding(const unsigned char *p, size_t n, unsigned char v)
+{
+	size_t k, hits = 0;
+
+	for (k = DCH; k < n; k += DCH)
+		hits += p[k] == v;
+	return hits;
+}
+
+/*
+ * A new block more than a doubling above the cached one (no reuse, a new
+ * mapping) takes its chunks: they hold its old bytes, the cache no
+ * longer has it, and the two are never handed out both.
+ */
+START_TEST(test_large_donate_new_block)
+{
+	unsigned char *a, *b, *c;
+
+	hak_malloc_trim(0);
+	a = hak_malloc(4 * DCH);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 0xa5, 4 * DCH);
+	hak_free(a);
+	ck_assert_uint_ge(large_cached_bytes(), 4 * DCH);
+	b = hak_malloc(12 * DCH);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_ge(chunks_holding(b, 12 * DCH, 0xa5), 2);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	large_cache_check();
+	memset(b, 0x5a, 12 * DCH);
+	/* a is gone: a block of its size is new, and both keep their bytes. */
+	c = hak_malloc(4 * DCH);
+	ck_assert_ptr_nonnull(c);
+	memset(c, 0x3c, 4 * DCH);
+	ck_assert(all_bytes(b, 12 * DCH, 0x5a));
+	ck_assert(all_bytes(c, 4 * DCH, 0x3c));
+	hak_free(c);
+	hak_free(b);
+	large_cache_check();
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+}
+END_TEST
+
+/* calloc's new block takes no donated (dirty) pages: it reads as zero. */
+START_TEST(test_large_donate_calloc_zero)
+{
+	unsigned char *a, *z;
+
+	hak_malloc_trim(0);
+	a = hak_malloc(4 * DCH);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 0xa5, 4 * DCH);
+	hak_free(a);
+	z = hak_calloc(1, 12 * DCH);
+	ck_assert_ptr_nonnull(z);
+	ck_assert(all_bytes(z, 12 * DCH, 0));
+	hak_free(z);
+	/* And a cached block grown for calloc is cleared, donated chunks too. */
+	a = hak_malloc(8 * DCH);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 0x6b, 8 * DCH);
+	z = hak_malloc(6 * DCH);
+	ck_assert_ptr_nonnull(z);
+	memset(z, 0x6c, 6 * DCH);
+	hak_free(z);
+	hak_free(a);
+	z = hak_calloc(1, 11 * DCH);
+	ck_assert_ptr_nonnull(z);
+	ck_assert(all_bytes(z, 11 * DCH, 0));
+	hak_free(z);
+	large_cache_check();
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
+ * realloc growth: the grown part takes chunks from the top of a larger
+ * cached block, which stays cached, shorter; the old bytes are kept.
+ */
+START_TEST(test_large_donate_realloc)
+{
+	unsigned char *r, *a, *q, *t;
+	size_t i, before;
+
+	hak_malloc_trim(0);
+	r = hak_malloc(2 * DCH);
+	ck_assert_ptr_nonnull(r);
+	for (i = 0; i < 2 * DCH; i++)
+		r[i] = (unsigned char)(i * 7 + 1);
+	a = hak_malloc(12 * DCH);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 0xa5, 12 * DCH);
+	hak_free(a);
+	before = large_cached_bytes();
+	ck_assert_uint_ge(before, 12 * DCH);
+	q = hak_realloc(r, 6 * DCH);
+	ck_assert_ptr_nonnull(q);
+	ck_assert(pattern_ok(q, 2 * DCH, 7, 1));
+	ck_assert_uint_ge(chunks_holding(q, 6 * DCH, 0xa5), 2);
+	/* The donor gave what q needed and no more. */
+	ck_assert_uint_lt(large_cached_bytes(), before);
+	ck_assert_uint_ge(large_cached_bytes(), before - 4 * DCH);
+	large_cache_check();
+	memset(q + 2 * DCH, 0x77, 4 * DCH);
+	/* The shortened donor serves a request; q keeps its bytes. */
+	t = hak_malloc(8 * DCH);
+	ck_assert_ptr_nonnull(t);
+	memset(t, 0x88, 8 * DCH);
+	ck_assert(pattern_ok(q, 2 * DCH, 7, 1));
+	ck_assert(all_bytes(q + 2 * DCH, 4 * DCH, 0x77));
+	hak_free(t);
+	hak_free(q);
+	large_cache_check();
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+}
+END_TEST
+
+/*
+ * A block made of the pieces of two donors (several VMAs) grows, shrinks
+ * and grows again by realloc with its bytes kept, is freed and cached,
+ * gives its own chunks to a later block (chunk by chunk: one mremap
+ * cannot span its pieces), and trim gives everything back.
+ */
+START_TEST(test_large_donate_pieces)
+{
+	unsigned char *a1, *a2, *b, *c;
+	size_t i;
+
+	hak_malloc_trim(0);
+	a1 = hak_malloc(4 * DCH);
+	a2 = hak_malloc(4 * DCH);
+	ck_assert(a1 && a2);
+	memset(a1, 0x11, 4 * DCH);
+	memset(a2, 0x22, 4 * DCH);
+	hak_free(a1);
+	hak_free(a2);
+	b = hak_malloc(12 * DCH);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_ge(chunks_holding(b, 12 * DCH, 0x11), 2);
+	ck_assert_uint_ge(chunks_holding(b, 12 * DCH, 0x22), 2);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	for (i = 0; i < 12 * DCH; i++)
+		b[i] = (unsigned char)(i * 13 + 5);
+	b = hak_realloc(b, 20 * DCH);
+	ck_assert_ptr_nonnull(b);
+	ck_assert(pattern_ok(b, 12 * DCH, 13, 5));
+	memset(b + 12 * DCH, 0x44, 8 * DCH);
+	b = hak_realloc(b, 5 * DCH);
+	ck_assert_ptr_nonnull(b);
+	ck_assert(pattern_ok(b, 5 * DCH, 13, 5));
+	b = hak_realloc(b, 12 * DCH);
+	ck_assert_ptr_nonnull(b);
+	ck_assert(pattern_ok(b, 5 * DCH, 13, 5));
+	memset(b, 0x33, 12 * DCH);
+	hak_free(b);
+	large_cache_check();
+	ck_assert_uint_ge(large_cached_bytes(), 12 * DCH);
+	c = hak_malloc(30 * DCH);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_ge(chunks_holding(c, 30 * DCH, 0x33), 4);
+	large_cache_check();
+	memset(c, 0x55, 30 * DCH);
+	ck_assert(all_bytes(c, 30 * DCH, 0x55));
+	hak_free(c);
+	large_cache_check();
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+	large_cache_check();
+}
+END_TEST
+
+static Suite *large_donate_suite(void)
+{
+	Suite *s = suite_create("large-donate");
+	TCase *tc = tcase_create("donate");
+
+	tcase_set_timeout(tc, 60);
+	if (LARGE_CACHE_COUNTS_EXACT) {
+		tcase_add_test(tc, test_large_donate_new_block);
+		tcase_add_test(tc, test_large_donate_calloc_zero);
+		tcase_add_test(tc, test_large_donate_realloc);
+		tcase_add_test(tc, test_large_donate_pieces);
+	}
+	suite_add_tcase(s, tc);
+	return s;
+}
+HK_SUITE(large_donate_suite);
+#endif /* CONFIG_LARGE_DONATE */
 #endif /* CONFIG_LARGE_CACHE */
 #endif /* CONFIG_BACKEND_MMAP */

@@ -123,6 +123,40 @@ int main(void)
 	bad += ((unsigned char *)r)[0] != 8 || ((unsigned char *)r)[499999] != 8;
 	free(r);
 
+	/*
+	 * Donation (CONFIG_LARGE_DONATE): new and grown blocks of several
+	 * MiB take the chunks of the oldest cached ones by mremap; the
+	 * moved pages carry memcheck's state of a freed block, which the
+	 * front's announcement of the new block replaces. A block made of
+	 * pieces grows (realloc), shrinks and is given away again; calloc
+	 * stays defined zeroes.
+	 */
+	{
+		unsigned char *d1 = malloc(8 << 20), *d2 = malloc(8 << 20), *b;
+
+		fill_check(d1, 8 << 20, 11, 0);
+		fill_check(d2, 8 << 20, 12, 0);
+		free(d1);
+		free(d2);
+		b = malloc(24 << 20);
+		fill_check(b, 24 << 20, 13, 0);
+		b = realloc(b, 40 << 20);
+		bad += fill_check(b, 24 << 20, 13, 1);
+		b = realloc(b, 10 << 20);
+		bad += fill_check(b, 10 << 20, 13, 1);
+		free(b);
+		b = calloc(1, 48 << 20);
+		bad += fill_check(b, 48 << 20, 0, 1);
+		free(b);
+		d1 = malloc(4 << 20);
+		fill_check(d1, 4 << 20, 14, 0);
+		free(d1);
+		b = malloc(30 << 20);
+		fill_check(b, 30 << 20, 15, 0);
+		bad += fill_check(b, 30 << 20, 15, 1);
+		free(b);
+	}
+
 	/* The memalign family. */
 	for (i = 4; i < 22; i++) {
 		size_t a = (size_t)1 << i;
