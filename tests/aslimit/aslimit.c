@@ -24,7 +24,9 @@
  * next of the same mix by more than one request (a block of at most
  * 1 MiB). The free memory of the allocator (caches, reservations,
  * alignment slack) must give way before malloc fails, and the process
- * must keep working after the frees.
+ * must keep working after the frees. From the second round of a run of
+ * rounds of one mix on, VmSize at a round's start must stay within 1 MiB
+ * of that second round's: the frees give back what a round took.
  *
  * -m gives the mix of each round, one letter per round: x the mix above
  * (-r n is -m with n x's), s small requests only (16 B ... 4 KiB), l large
@@ -162,13 +164,14 @@ static int intact(const struct block *b)
 }
 
 /* One round; returns the bytes served before the first failure. */
-static size_t round_run(int k, char mix, uint64_t seed)
+static size_t round_run(int k, char mix, uint64_t seed, unsigned long *vm_start)
 {
 	size_t n = 0, served = 0, extra_ok = 0, bad = 0, i, fail_size = 0;
 	unsigned long vm0 = vm_size();
 	void *p;
 	int err;
 
+	*vm_start = vm0;
 	rng_state = seed;
 	for (;;) {
 		size_t size = next_size(mix);
@@ -225,6 +228,8 @@ int main(int argc, char **argv)
 	char mixes[64] = "xxxx";
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
 	size_t first = 0, prev[128] = { 0 }, room;
+	unsigned long vm0, vm_settled = 0;
+	int settled_round = 0;
 	int rounds, opt, k;
 	struct rlimit rl;
 
@@ -288,7 +293,7 @@ int main(int argc, char **argv)
 	for (k = 1; k <= rounds; k++) {
 		char mix = mixes[k - 1];
 		double want = mix == 's' ? small_percent : percent;
-		size_t served = round_run(k, mix, seed);
+		size_t served = round_run(k, mix, seed, &vm0);
 
 		if (k == 1)
 			first = served;
@@ -300,6 +305,24 @@ int main(int argc, char **argv)
 		      "round %d (%c) served %.1f MiB, %.1f%% of the room, below %.1f%%",
 		      k, mix, served / (double)MiB, 100.0 * served / room, want);
 		prev[(unsigned char)mix] = served;
+		/*
+		 * What a run of rounds of one mix leaves mapped settles after its
+		 * first round: from the second on, VmSize at a round's start stays
+		 * within 1 MiB of the second's (one more 1 MiB chunk kept each
+		 * round: randconfig KCONFIG_SEED=0x449dfeb9, the Large reserve).
+		 */
+		if (k > 1 && mixes[k - 2] == mix) {
+			if (!settled_round) {
+				settled_round = k;
+				vm_settled = vm0;
+			}
+			check(vm0 <= vm_settled + MiB,
+			      "round %d started with VmSize %.1f MiB, %.1f MiB more than round %d "
+			      "of the same mix: the rounds' frees leave address space mapped",
+			      k, vm0 / (double)MiB, (vm0 - vm_settled) / (double)MiB, settled_round);
+		} else {
+			settled_round = 0;
+		}
 	}
 	say("aslimit: first round %.1f MiB = %.1f%% of the room (required: %.1f%%)\n",
 	    first / (double)MiB, 100.0 * first / room, mixes[0] == 's' ? small_percent : percent);
