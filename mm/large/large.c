@@ -253,17 +253,6 @@ static inline size_t large_block_size(size_t offset, size_t size)
 	return ALIGN_UP(m, os_page_size);
 }
 
-/* The largest class whose size is at most m, or -1. */
-static inline int large_class_floor(size_t m)
-{
-	unsigned int c;
-
-	if (m < large_class_size(0) || m > LARGE_CLASS_MAX)
-		return -1;
-	c = large_class_index(m);
-	return large_class_size(c) == m ? (int)c : (int)c - 1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Mappings                                                           */
 /* ------------------------------------------------------------------ */
@@ -625,6 +614,17 @@ static int large_reserve_drain(void)
 /* ------------------------------------------------------------------ */
 
 #ifdef CONFIG_LARGE_CACHE
+
+/* The largest class whose size is at most m, or -1 (the cache's bins). */
+static inline int large_class_floor(size_t m)
+{
+	unsigned int c;
+
+	if (m < large_class_size(0) || m > LARGE_CLASS_MAX)
+		return -1;
+	c = large_class_index(m);
+	return large_class_size(c) == m ? (int)c : (int)c - 1;
+}
 
 /*
  * Most bytes the cache may hold (large_cache_mb=, CONFIG_LARGE_CACHE_MAX_MB),
@@ -1292,12 +1292,15 @@ size_t large_cached_bytes(void)
 	return n;
 }
 
+#ifdef CONFIG_MALLOC_INFO
 /*
  * Blocks, block bytes and mapped bytes the cache holds, for mallinfo():
  * counted here, walking the bins (at most the budget's worth of blocks),
- * so that caching a block and handing it out count nothing.
+ * so that caching a block and handing it out count nothing. Only
+ * large_usage() reads them (clang's -Wunused-function, an error with
+ * -Werror, when it is not there).
  */
-static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
+static void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
 {
 	struct large_cache *c = &large_cache;
 	struct large_link *l;
@@ -1315,6 +1318,7 @@ static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *ma
 	*bytes = c->bytes;
 	hk_unlock(&c->lock);
 }
+#endif /* CONFIG_MALLOC_INFO */
 
 #else /* !CONFIG_LARGE_CACHE */
 
@@ -1354,12 +1358,14 @@ size_t large_cached_bytes(void)
 	return 0;
 }
 
-static inline void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
+#ifdef CONFIG_MALLOC_INFO
+static void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
 {
 	*nr = 0;
 	*bytes = 0;
 	*map = 0;
 }
+#endif
 
 #endif /* CONFIG_LARGE_CACHE */
 
