@@ -8,6 +8,7 @@
 
 #ifdef CONFIG_BACKEND_MMAP
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
@@ -868,6 +869,103 @@ START_TEST(test_large_free_keeps_mappings_whole)
 }
 END_TEST
 
+/*
+ * VmSize in bytes (0 if unreadable), read without allocating: with only
+ * Large, fopen()'s buffers, and a passing ck_assert's mark point, are
+ * Large blocks that go to the cache and serve the next requests.
+ */
+static size_t vm_size_raw(void)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strtoul(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Under an address-space limit a reserved chunk (a freed one-chunk block,
+ * decommitted and kept mapped) goes only to a block that needs all of it:
+ * a smaller one is mapped exactly, and the idle chunks give way when the
+ * room runs out (large_reclaim(), which core_reclaim() runs when a mapping
+ * fails). A small block given a reserved chunk held all of it while it
+ * lived, out of reclaim's reach: tests/aslimit kept one more chunk mapped
+ * each round with 1 MiB chunks and no Large cache (randconfig
+ * KCONFIG_SEED=0x449dfeb9). Here N small blocks after N freed one-chunk
+ * ones held N chunks after large_reclaim(). Nothing between the trim and
+ * the reclaim may call Check: a passing ck_assert allocates and frees
+ * (its mark point), and with only Large those blocks, cached whole-chunk
+ * ones, would serve the test's small requests.
+ */
+START_TEST(test_large_reserve_tight)
+{
+	enum { N = 8 };
+	const size_t whole = SS_SIZE / 2, small = LSZ(40000);
+	size_t before, held, after;
+	struct rlimit rl, old;
+	int i, nul = 0, set;
+	char *v[N], *p;
+
+	/* A block that takes a whole chunk, and a Large one far smaller. */
+	if (small > SS_SIZE / 4)
+		return;
+	ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
+	hak_malloc_trim(0);
+	large_reclaim();
+	before = vm_size_raw();
+	ck_assert_uint_gt(before, 0);
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(whole);
+		ck_assert_ptr_nonnull(v[i]);
+		memset(v[i], i, whole);
+	}
+	for (i = 0; i < N; i++)
+		hak_free(v[i]);
+	/* The cache's blocks go to the reserve: N chunks kept mapped. */
+	large_trim();
+	held = vm_size_raw();
+	rl = old;
+	rl.rlim_cur = held + (64 << 20);
+	set = setrlimit(RLIMIT_AS, &rl);
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(small);
+		if (v[i])
+			memset(v[i], i, small);
+		nul += !v[i];
+	}
+	large_reclaim();
+	after = vm_size_raw();
+	/* qemu-user takes RLIMIT_AS for itself and ignores it: nothing to test. */
+	p = mmap(NULL, 128 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &old), 0);
+	ck_assert_int_eq(set, 0);
+	ck_assert_int_eq(nul, 0);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(v[i][small - 1], (char)i);
+		hak_free(v[i]);
+	}
+	if (p != MAP_FAILED) {
+		munmap(p, 128 << 20);
+		return;
+	}
+	ck_assert_msg(held >= before + N * SS_SIZE,
+		      "%d freed one-chunk blocks: VmSize grew by %zu KiB, not %zu KiB", N,
+		      (held - before) >> 10, (size_t)(N * SS_SIZE) >> 10);
+	/* The chunks went back; each small block costs less than a quarter of one. */
+	ck_assert_msg(after + N * (SS_SIZE - SS_SIZE / 4) <= held,
+		      "%d live blocks of %zu B under RLIMIT_AS: VmSize %zu KiB after reclaim, "
+		      "%zu KiB with the %d chunks (of %zu KiB) reserved before them", N, small,
+		      after >> 10, held >> 10, N, (size_t)SS_SIZE >> 10);
+}
+END_TEST
+
 #if CONFIG_LARGE_EXACT_MAX >= 64
 /* ------------------------------------------------------------------ */
 /* Exactly mapped coloured blocks (CONFIG_LARGE_EXACT_MAX)            */
@@ -1173,6 +1271,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_realloc_grow);
 	tcase_add_test(tc, test_large_aligned);
 	tcase_add_test(tc, test_large_free_keeps_mappings_whole);
+	tcase_add_test(tc, test_large_reserve_tight);
 #if CONFIG_LARGE_EXACT_MAX >= 64
 #ifndef HK_TEST_EMULATED
 	/*
