@@ -64,7 +64,7 @@ static inline unsigned int heap_nr_classes(void)
 #define HEAP_BIN_MAX_BLOCKS	8192U
 /*
  * Bins grow at all (CONFIG_HEAP_CACHE_GROW_KB 0: fixed limits, and the
- * tests of bin::grown and bin::burst_base fold away).
+ * tests of bin::grown and heap_tls::burst_base fold away).
  */
 #define HEAP_GROW_ON		(CONFIG_HEAP_CACHE_GROW_KB > 0)
 /* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
@@ -119,27 +119,61 @@ struct heap;
  * Documentation/architecture.md. malloc takes put whole when free is
  * empty (bin_swap()); the other slow paths see one list after
  * bin_join(), but a flush, which gives back put's blocks first.
- * room + put_room = limit - blocks held (both lists): malloc adds to
- * room, free takes from put_room, and a free that finds put_room
- * spent takes room's share (heap_bin_overflow()) before it flushes.
+ *
+ * Each list has a counter: malloc adds one to free_at at each pop, free
+ * takes one from put_at at each push. With CONFIG_DOUBLE_FREE_CHECK the
+ * counter is the key word of the list's head, the next block down
+ * holding one more (heap.h, "The double-free key"), and a floor gives
+ * the list's budget: room = free_at - free_floor, put_room = put_at -
+ * put_floor; without it the floors are 0 and the counters are those
+ * budgets. room + put_room = limit - blocks held (both lists): malloc
+ * adds to room, free takes from put_room, and a free that finds
+ * put_room spent takes room's share (heap_bin_overflow()) before it
+ * flushes. The slow paths read and move the budgets through
+ * bin_room(), bin_room_add() and the like (heap.c).
  *
  * A class whose bin is short (heap_class_split()) keeps one list: its
  * slabs' bin_tpoff points BIN_LIFO_SHIFT bytes below its bin, so that
- * free's put, put_room and tag are the bin's free, room and tag_lifo,
- * and put and put_room stay NULL and 0. The offsets below are checked
- * at build time (heap.c).
+ * free's put, put_at, put_floor and tag are the bin's free, free_at,
+ * free_floor and tag_lifo, and put stays NULL. The offsets below are
+ * checked at build time (heap.c).
  */
 struct bin {
 	void *free;			/* blocks malloc pops (LIFO) */
 	void *put;			/* blocks free pushed since the last swap or join (LIFO) */
-	int32_t room;			/* malloc's share of limit - blocks held */
+	uintptr_t free_at;		/* malloc's counter: adds one per pop */
+	uintptr_t put_at;		/* free's counter: takes one per push */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uintptr_t free_floor;		/* free_at - free_floor: malloc's share of limit - blocks held */
+	uintptr_t put_floor;		/* put_at - put_floor: free's share, frees until it takes room's */
+#endif
 	uint32_t tag_lifo;		/* tag again: free's owner test of a one-list class */
-	int32_t put_room;		/* free's share: frees until it takes room's */
-	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 	uint32_t limit;			/* most blocks held (0 before init) */
+	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 	uint32_t grown;			/* limit is above its class's initial limit (bin_limit_set()) */
-	int32_t burst_base;		/* 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 } __aligned(64);
+
+BUILD_BUG_ON(sizeof(struct bin) != 64);
+
+/* A list's floor (0 without the double-free check): the counter's value at a budget of 0. */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+#define BIN_FREE_FLOOR(b)	((b)->free_floor)
+#define BIN_PUT_FLOOR(b)	((b)->put_floor)
+#else
+#define BIN_FREE_FLOOR(b)	((uintptr_t)0)
+#define BIN_PUT_FLOOR(b)	((uintptr_t)0)
+#endif
+
+/* malloc's and free's shares of the bin's room (the slow paths). */
+static inline int32_t bin_room(const struct bin *b)
+{
+	return (int32_t)(b->free_at - BIN_FREE_FLOOR(b));
+}
+
+static inline int32_t bin_put_room(const struct bin *b)
+{
+	return (int32_t)(b->put_at - BIN_PUT_FLOOR(b));
+}
 
 /* How far below its bin free sees the bin of a one-list class. */
 #define BIN_LIFO_SHIFT	(offsetof(struct bin, put) - offsetof(struct bin, free))
@@ -274,6 +308,9 @@ struct heap_tls;
  */
 struct heap_spare {
 	void *head[HEAP_SPARE_SLOTS];		/* chains, the newest last */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uintptr_t top[HEAP_SPARE_SLOTS];	/* the key word of each chain's head (dfkey_at()) */
+#endif
 	uint32_t count[HEAP_SPARE_SLOTS];	/* blocks in each chain */
 	uint32_t nr;				/* chains held */
 };
@@ -342,6 +379,7 @@ struct heap_tls {
 	unsigned long cache_counts;	/* counts of what the bins hold (heap_cache_check()) */
 	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
+	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
@@ -532,7 +570,7 @@ extern uintptr_t hk_dfkey;
  * heap_free_list_corrupt() for malloc, declared as returning so that malloc reaches it
  * with a tail call and needs no stack frame of its own.
  */
-__cold void *heap_pop_corrupt(const void *p);
+__cold void *heap_pop_slow(void *p);
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /* The key of a new slab. */
@@ -559,7 +597,45 @@ static __always_inline int dfkey_take(void *p, uintptr_t key)
 	return hk_sub_nz(dfkey_word(p), key);
 }
 
-/* Freed by the owner into a bin or UltraHot stack: store only. */
+/*
+ * The slabs' key has its top bit set (mm/guard/double_free.c); the words
+ * a bin gives its blocks start at dfkey_bin_base(), in [2^62, 2^62 +
+ * 2^61), and move by one per free or malloc: below 2^63 for longer than
+ * any process lives (2^62 frees of one class), so a block in a bin, or
+ * handed out from one and not written since, never holds the slab's key
+ * or its marks (DFKEY_ON_SLAB), and the floors' signed compare on free's
+ * fast path never wraps.
+ */
+#define DFKEY_SLAB_BIT		(1UL << 63)
+
+static inline uintptr_t dfkey_bin_base(void)
+{
+	return (1UL << 62) | (hk_dfkey & ((1UL << 61) - 1));
+}
+
+/* Is the key word of p, the head of b's free list, not the one its place calls for? */
+#define DFKEY_POP_BAD(b, p)	(*dfkey_word(p) != (b)->free_at)
+
+/* p goes on top of a bin's put list, whose counter becomes w: its word. */
+static __always_inline void dfkey_push(void *p, uintptr_t w)
+{
+	*dfkey_word(p) = w;
+}
+
+/*
+ * malloc takes put whole (heap_alloc_at(), bin_swap()): put's head is
+ * free's now, with all of malloc's share handed to free (room 0); free's
+ * next push goes on below that head.
+ */
+#define BIN_SWAP_COUNTS(b)	do {						\
+	uintptr_t __room = (b)->free_at - (b)->free_floor;			\
+										\
+	(b)->free_at = (b)->put_at;						\
+	(b)->free_floor = (b)->put_at;						\
+	(b)->put_floor -= __room;						\
+} while (0)
+
+/* Freed by the owner into an UltraHot stack: store only. */
 static __always_inline void dfkey_put(const struct slab *s, void *p)
 {
 	*dfkey_word(p) = s->dfkey;
@@ -585,11 +661,11 @@ static inline void dfkey_to_bin(const struct slab *s, void *p)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
-/* A new block carved for a bin. */
-static inline void dfkey_carve(const struct slab *s, void *p)
+/* A new block carved for a bin, at the place whose word is w. */
+static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	*dfkey_word(p) = s->dfkey;
+	*dfkey_word(p) = w;
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
@@ -599,7 +675,8 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
 	int ret;
 
 	vg_open(dfkey_word(p), FL_WORD);
-	ret = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB;
+	ret = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB ||
+	      *dfkey_word(p) - (1UL << 61) < (1UL << 62);
 	vg_close(dfkey_word(p), FL_WORD);
 	return ret;
 }
@@ -614,12 +691,18 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 #else
+#define DFKEY_POP_BAD(b, p)	0
+#define BIN_SWAP_COUNTS(b)	do {						\
+	(b)->put_at += (b)->free_at;						\
+	(b)->free_at = 0;							\
+} while (0)
+static __always_inline void dfkey_push(void *p, uintptr_t w) { }
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
 static inline int dfkey_take(void *p, uintptr_t key) { return 0; }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
-static inline void dfkey_carve(const struct slab *s, void *p) { }
+static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 #endif
@@ -712,14 +795,14 @@ void heap_fork_child(void);
 										\
 	vg_open(__p, FL_WORDS);							\
 	__next = fl_raw_next(__p, hk_tls.flkey);				\
-	if (unlikely(fl_bad(__next) | dfkey_take(__p, (key)))) {		\
-		__p = heap_pop_corrupt(__p);					\
+	if (unlikely(fl_bad(__next) | DFKEY_POP_BAD(b, __p))) {		\
+		__p = heap_pop_slow(__p);					\
 	} else {								\
 		heap_check_block(__p, (cls));					\
 		/* The front announces the block (vg_alloc) for the bytes asked. */ \
 		vg_close(__p, FL_WORDS);					\
 		(b)->free = (void *)__next;					\
-		(b)->room++;							\
+		(b)->free_at++;							\
 	}									\
 	__p;									\
 })
@@ -760,9 +843,9 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 				return heap_alloc_slow(size);
 			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
 		}
+		TP_BIN_AT(base, disp, j, unit)->free = p;
 		TP_BIN_AT(base, disp, j, unit)->put = NULL;
-		TP_BIN_AT(base, disp, j, unit)->put_room += TP_BIN_AT(base, disp, j, unit)->room;
-		TP_BIN_AT(base, disp, j, unit)->room = 0;
+		BIN_SWAP_COUNTS(TP_BIN_AT(base, disp, j, unit));
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls,
@@ -912,13 +995,16 @@ static inline int slab_is_block_start(const struct slab *s, const void *p)
  */
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
+	uintptr_t n = b->put_at - 1;
+
 	vg_open(p, FL_WORDS);
-	dfkey_put(s, p);
+	dfkey_push(p, n);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
 	fl_put(p, b->put, hk_tls.flkey);
 	vg_close(p, FL_WORDS);
 	b->put = p;
-	if (unlikely(--b->put_room < 0))
+	b->put_at = n;
+	if (unlikely((intptr_t)n < (intptr_t)BIN_PUT_FLOOR(b)))
 		heap_bin_overflow(p);
 }
 
