@@ -1173,7 +1173,6 @@ static inline void bin_swap_grown(struct bin *b)
 {
 	int32_t d = bin_put_room(b);
 
-	HK_ASSERT(bin_room(b) == 0);
 	bin_room_add(b, d);
 	bin_put_room_add(b, -d);
 	hk_tls.burst_base[b - hk_tls.bins] = bin_room(b) + 1;
@@ -1181,8 +1180,9 @@ static inline void bin_swap_grown(struct bin *b)
 
 /*
  * Split bins (struct bin): malloc found its list empty and free's is not:
- * take free's whole, and with it free's share of the room (malloc's is
- * what the pops gave back; the next frees may use it all).
+ * take free's whole. Without the double-free check free gets malloc's
+ * share of the room with it (what the pops gave back; the next frees may
+ * use it all); with it the room stays where it is (BIN_SWAP_COUNTS()).
  */
 static void bin_swap(struct bin *b)
 {
@@ -1547,7 +1547,7 @@ void *heap_alloc_class(unsigned int cls)
 		}
 	}
 	if (b->free)
-		return BIN_POP(b, b->free, cls, t->dfkey);
+		return BIN_POP(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
@@ -1583,7 +1583,7 @@ filled:
 	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
-	return BIN_POP(b, b->free, cls, t->dfkey);
+	return BIN_POP(b, b->free, cls);
 }
 
 /*
@@ -1856,7 +1856,7 @@ static size_t heap_check_spare(struct heap *h, unsigned int cls)
 
 			HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
 			HK_ASSERT(slab_is_block_start(s, q));
-			HK_ASSERT(dfkey_word_is(q, spare_top(sp, i) + n));
+			HK_ASSERT(dfkey_word_is(q, spare_top(sp, i) + n) || dfkey_is_plain(q));
 			HK_ASSERT(++n <= sp->count[i]);
 		}
 		HK_ASSERT(n == sp->count[i]);
@@ -1921,8 +1921,7 @@ void heap_check(struct heap *h)
 
 			for (q = b->free; q; q = fl_next(q)) {
 				heap_check_block(q, cls);
-				HK_ASSERT(dfkey_word_is(q, w++) ||
-					  dfkey_word_is(q, slab_block_head(q)->dfkey));
+				HK_ASSERT(dfkey_word_is(q, w++) || dfkey_is_plain(q));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);

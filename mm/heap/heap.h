@@ -567,8 +567,11 @@ extern uintptr_t hk_dfkey;
 #endif
 
 /*
- * heap_free_list_corrupt() for malloc, declared as returning so that malloc reaches it
- * with a tail call and needs no stack frame of its own.
+ * malloc's pop of p, the head of its bin, failed the fast checks (a bad
+ * link, a key word out of place): takes a block that still holds the
+ * slabs' key (a remote list taken whole, slab_remote_to_bin()), reports
+ * anything else (heap_free_list_corrupt()). Reached with a tail call:
+ * malloc needs no stack frame of its own.
  */
 __cold void *heap_pop_slow(void *p);
 
@@ -624,15 +627,16 @@ static __always_inline void dfkey_push(void *p, uintptr_t w)
 
 /*
  * malloc takes put whole (heap_alloc_at(), bin_swap()): put's head is
- * free's now, with all of malloc's share handed to free (room 0); free's
- * next push goes on below that head.
+ * free's head now, and free's next push goes on below it. The room stays
+ * where it was (malloc's share is not handed to free here, as it is
+ * without the check: that would move a second floor); the first free
+ * that finds its share spent takes it (heap_bin_overflow()).
  */
 #define BIN_SWAP_COUNTS(b)	do {						\
-	uintptr_t __room = (b)->free_at - (b)->free_floor;			\
+	uintptr_t __at = (b)->put_at;						\
 										\
-	(b)->free_at = (b)->put_at;						\
-	(b)->free_floor = (b)->put_at;						\
-	(b)->put_floor -= __room;						\
+	(b)->free_floor += __at - (b)->free_at;					\
+	(b)->free_at = __at;							\
 } while (0)
 
 /* Freed by the owner into an UltraHot stack: store only. */
@@ -787,9 +791,10 @@ void heap_fork_child(void);
  * path's bin (reached through the thread pointer, tp_bin_t) and the slow
  * path's (struct bin) alike: the compiler may assume that the two kinds
  * of pointer never alias, so a function never mixes them for one bin.
- * key is the thread's copy of the double-free key.
+ * With the double-free check, p's key word must be the one its place
+ * calls for (free_at); it is read, not written.
  */
-#define BIN_POP(b, p, cls, key)	({						\
+#define BIN_POP(b, p, cls)	({						\
 	void *__p = (p);							\
 	uintptr_t __next;							\
 										\
@@ -819,6 +824,17 @@ void heap_fork_child(void);
 	tp_bin((base) + (disp) + hk_addr_index(j) * (unit))
 
 /*
+ * malloc's list of bin b is empty and free's is p: take it whole
+ * (bin_swap(), inline), through one pointer to the bin.
+ */
+static __always_inline void heap_bin_swap_at(tp_bin_t *b, void *p)
+{
+	b->free = p;
+	b->put = NULL;
+	BIN_SWAP_COUNTS(b);
+}
+
+/*
  * Pop the head of the bin at TP_BIN_AT(base, disp, j, unit) (class
  * cls), or take the slow path. by_size (a constant): the slow path gets
  * the request's size, for a lookup in the tables that are all zero
@@ -843,13 +859,10 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 				return heap_alloc_slow(size);
 			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
 		}
-		TP_BIN_AT(base, disp, j, unit)->free = p;
-		TP_BIN_AT(base, disp, j, unit)->put = NULL;
-		BIN_SWAP_COUNTS(TP_BIN_AT(base, disp, j, unit));
+		heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls,
-		       hk_tp_ptr(struct heap_tls, base)->dfkey);
+	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls);
 }
 
 /*
