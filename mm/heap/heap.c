@@ -1173,6 +1173,7 @@ static inline void bin_swap_grown(struct bin *b)
 {
 	int32_t d = bin_put_room(b);
 
+	HK_ASSERT(bin_room(b) == 0);
 	bin_room_add(b, d);
 	bin_put_room_add(b, -d);
 	hk_tls.burst_base[b - hk_tls.bins] = bin_room(b) + 1;
@@ -1180,9 +1181,8 @@ static inline void bin_swap_grown(struct bin *b)
 
 /*
  * Split bins (struct bin): malloc found its list empty and free's is not:
- * take free's whole. Without the double-free check free gets malloc's
- * share of the room with it (what the pops gave back; the next frees may
- * use it all); with it the room stays where it is (BIN_SWAP_COUNTS()).
+ * take free's whole, and with it free's share of the room (malloc's is
+ * what the pops gave back; the next frees may use it all).
  */
 static void bin_swap(struct bin *b)
 {

@@ -627,16 +627,18 @@ static __always_inline void dfkey_push(void *p, uintptr_t w)
 
 /*
  * malloc takes put whole (heap_alloc_at(), bin_swap()): put's head is
- * free's head now, and free's next push goes on below it. The room stays
- * where it was (malloc's share is not handed to free here, as it is
- * without the check: that would move a second floor); the first free
- * that finds its share spent takes it (heap_bin_overflow()).
+ * free's head now, and free's next push goes on below it; free gets
+ * malloc's share of the room with it (what the pops gave back: the next
+ * frees may use it all), as without the check.
  */
 #define BIN_SWAP_COUNTS(b)	do {						\
 	uintptr_t __at = (b)->put_at;						\
 										\
-	(b)->free_floor += __at - (b)->free_at;					\
+	(b)->put_floor -= (b)->free_at - (b)->free_floor;			\
+	/* (two stores, not one 16-byte store built in vector registers) */	\
+	__asm__ __volatile__("" ::: "memory");					\
 	(b)->free_at = __at;							\
+	(b)->free_floor = __at;							\
 } while (0)
 
 /* Freed by the owner into an UltraHot stack: store only. */
