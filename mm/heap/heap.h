@@ -534,25 +534,48 @@ static inline void fl_set_next(void *p, const void *next)
 /* ------------------------------------------------------------------ */
 
 /*
- * Every free block carries a per-process random key in its second word:
- * hk_dfkey while it sits in a bin, an UltraHot stack or a slab's remote
- * list, hk_dfkey ^ DFKEY_ON_SLAB on its slab's local list; a block handed
- * out has 0 there (then whatever the program writes).
+ * Every free block carries a key word in its second word. On its slab's
+ * local list it holds the slabs' per-process random key hk_dfkey ^
+ * DFKEY_ON_SLAB; on a slab's remote list or an UltraHot stack, hk_dfkey.
+ * In a bin its word is positional: each of a bin's lists (struct bin) has
+ * a counter, the word of its head (free_at, put_at), and the block below
+ * a head holds one more than the head. free() pushes with the word one
+ * below put's head (put_at - 1, then put_at moves there: one load, one
+ * subtraction, two stores, no read of the block); malloc's pop compares
+ * the block's word with free_at and adds one to free_at, and writes
+ * nothing into the block, which leaves it with its word: a block handed
+ * out and not written since still holds it. hk_dfkey has its top bit set
+ * and the bins' words lie below 2^63 (dfkey_bin_base()), so no word of a
+ * bin is ever the slabs' key or its mark.
  *
- * free() only stores the key: it never reads the block, whose line may
- * be long gone from the cache. The check happens where the block's line
- * is read anyway: the malloc that pops it (it reads the next pointer
- * beside the key), the bin flush or drain that moves it to its slab, the
- * refill that moves it back. A block freed twice is on a list twice:
- * whichever pass reaches the second copy finds the key gone and aborts,
- * before the block is handed out a second time. A flush that sets a
- * batch aside whole (struct heap_spare) and the refill that takes it
- * back read no key: the batch's blocks keep the bin's key, and the
- * malloc that pops them or the pass that gives them back to their slabs
- * (malloc_trim(), a batch too long for its bin) checks them, so a copy
- * in a spare batch is found later than a flush to the slabs would have
- * found it, but still before the block is handed out twice. A remote free (of
- * another thread's block) still reads the key: that path is slow anyway.
+ * A block freed twice is linked at two places (of the bin's lists, or of
+ * a bin and a spare batch, a remote list or an UltraHot stack) and holds
+ * the word of the place it was put at last. Places that are linked at
+ * the same time never expect the same word: free's pushes go below put's
+ * head, which after a swap is below everything on malloc's list; a
+ * refill, a join and a burst's reorder (heap.c) only fill an empty list
+ * or put blocks on top of malloc's, writing the words of their places;
+ * spare batches keep the words they were cut with, above every place the
+ * bin fills until the batch is taken back (heap.c, "Bins' counters").
+ * So the pop (or the flush, drain or trim, which check the same words)
+ * that reaches the other place finds a word that is not its own and
+ * aborts, before the block is handed out a second time: A, A (the block
+ * links to itself: the second pop expects one more than the first), A,
+ * B, A (two more), A freed while on malloc's list (free's word is below
+ * malloc's list). A copy in a spare batch is checked when the batch is
+ * popped or given back to its slabs (malloc_trim(), a batch too long for
+ * its bin), so later than a flush to the slabs would find it, still
+ * before the block is handed out twice.
+ *
+ * The word stays in a block handed out from a bin, so the word alone no
+ * longer tells a free block from a used one that the program has not
+ * written: a remote free (of another thread's block) still reads the
+ * word and reports a block on a slab's list or a remote list (hk_dfkey
+ * or its mark) at once; one that is still in its owner's bin is found by
+ * the owner's pop or flush instead, as an owner's double free is. A
+ * remote list taken whole into a bin (slab_remote_to_bin(), unread)
+ * keeps hk_dfkey in its blocks: malloc's pop finds no positional word
+ * there and takes the key as before, writing 0 (heap_pop_slow()).
  */
 #define DFKEY_ON_SLAB		1UL
 
@@ -619,11 +642,19 @@ static inline uintptr_t dfkey_bin_base(void)
 /* Is the key word of p, the head of b's free list, not the one its place calls for? */
 #define DFKEY_POP_BAD(b, p)	(*dfkey_word(p) != (b)->free_at)
 
-/* p goes on top of a bin's put list, whose counter becomes w: its word. */
-static __always_inline void dfkey_push(void *p, uintptr_t w)
-{
-	*dfkey_word(p) = w;
-}
+/*
+ * Free's push of p onto b's put list: its word is one less than the
+ * head's, and put_at moves there; nonzero if free's share of the room
+ * is spent (put_at below put_floor). p's words are open (vg_open()).
+ */
+#define BIN_PUSH_SPENT(b, p)	({						\
+	uintptr_t __n = (b)->put_at - 1;					\
+										\
+	*dfkey_word(p) = __n;							\
+	vg_close((p), FL_WORDS);						\
+	(b)->put_at = __n;							\
+	(intptr_t)__n < (intptr_t)(b)->put_floor;				\
+})
 
 /*
  * malloc takes put whole (heap_alloc_at(), bin_swap()): put's head is
@@ -698,11 +729,11 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 #define DFKEY_POP_BAD(b, p)	0
+#define BIN_PUSH_SPENT(b, p)	({ vg_close((p), FL_WORDS); (intptr_t)--(b)->put_at < 0; })
 #define BIN_SWAP_COUNTS(b)	do {						\
 	(b)->put_at += (b)->free_at;						\
 	(b)->free_at = 0;							\
 } while (0)
-static __always_inline void dfkey_push(void *p, uintptr_t w) { }
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
 static inline int dfkey_take(void *p, uintptr_t key) { return 0; }
 static inline void dfkey_put(const struct slab *s, void *p) { }
@@ -1010,16 +1041,11 @@ static inline int slab_is_block_start(const struct slab *s, const void *p)
  */
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
-	uintptr_t n = b->put_at - 1;
-
 	vg_open(p, FL_WORDS);
-	dfkey_push(p, n);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
 	fl_put(p, b->put, hk_tls.flkey);
-	vg_close(p, FL_WORDS);
 	b->put = p;
-	b->put_at = n;
-	if (unlikely((intptr_t)n < (intptr_t)BIN_PUT_FLOOR(b)))
+	if (unlikely(BIN_PUSH_SPENT(b, p)))
 		heap_bin_overflow(p);
 }
 
