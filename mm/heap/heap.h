@@ -641,6 +641,8 @@ static inline uintptr_t dfkey_bin_base(void)
 
 /* Is the key word of p, the head of b's free list, not the one its place calls for? */
 #define DFKEY_POP_BAD(b, p)	(*dfkey_word(p) != (b)->free_at)
+/* The same for p, the head of b's put list. */
+#define DFKEY_POP_BAD_PUT(b, p)	(*dfkey_word(p) != (b)->put_at)
 
 /*
  * Free's push of p onto b's put list: its word is one less than the
@@ -729,6 +731,7 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 }
 #else
 #define DFKEY_POP_BAD(b, p)	0
+#define DFKEY_POP_BAD_PUT(b, p)	0
 #define BIN_PUSH_SPENT(b, p)	({ vg_close((p), FL_WORDS); (intptr_t)--(b)->put_at < 0; })
 #define BIN_SWAP_COUNTS(b)	do {						\
 	(b)->put_at += (b)->free_at;						\
@@ -891,6 +894,22 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 			if (by_size)
 				return heap_alloc_slow(size);
 			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
+		}
+		if (!fl_raw_next(p, hk_tls.flkey)) {
+			/*
+			 * put holds one block (a free, then a malloc of
+			 * its class): pop it there, no swap. put's next
+			 * push takes the same word again.
+			 */
+			STAT_INC_TLS(hk_classes[cls].stat_idx);
+			vg_open(p, FL_WORDS);
+			if (unlikely(DFKEY_POP_BAD_PUT(TP_BIN_AT(base, disp, j, unit), p)))
+				return heap_pop_slow(p);
+			heap_check_block(p, cls);
+			vg_close(p, FL_WORDS);
+			TP_BIN_AT(base, disp, j, unit)->put = NULL;
+			TP_BIN_AT(base, disp, j, unit)->put_at++;
+			return p;
 		}
 		heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
 	}

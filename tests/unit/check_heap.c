@@ -49,6 +49,43 @@ static void *bin_freed_head(unsigned int cls)
 }
 
 /*
+ * A free, then a malloc of its class, with malloc's list empty: the
+ * block is popped where free put it (one block on put), no swap: both
+ * shares of the room are as before the free.
+ */
+START_TEST(test_bin_put_one_popped)
+{
+	unsigned int cls = size_to_class(64);
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = hak_malloc(64), *q, *free_after, *put_after;
+	int32_t room, put_room, room_after, put_room_after;
+	int used_up, n;
+
+	/* (No Check assertion until the end: they allocate and free.) */
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(64))
+			break;
+	used_up = !b->free && !b->put;
+	room = bin_room(b);
+	put_room = bin_put_room(b);
+	hak_free(p);
+	q = hak_malloc(64);
+	free_after = b->free;
+	put_after = b->put;
+	room_after = bin_room(b);
+	put_room_after = bin_put_room(b);
+	ck_assert(heap_class_split(cls));
+	ck_assert(used_up);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_ptr_null(free_after);
+	ck_assert_ptr_null(put_after);
+	ck_assert_int_eq(room_after, room);
+	ck_assert_int_eq(put_room_after, put_room);
+	hak_free(q);
+}
+END_TEST
+
+/*
  * A freed block is handed out again by the same thread: by the first
  * malloc once the blocks malloc's list held are used up (split bins,
  * struct bin), the most recently freed first.
@@ -1589,6 +1626,7 @@ static Suite *heap_suite(void)
 	TCase *tc = tcase_create("heap");
 
 	tcase_add_test(tc, test_bin_lifo);
+	tcase_add_test(tc, test_bin_put_one_popped);
 	tcase_add_test(tc, test_bin_split_lists);
 	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
