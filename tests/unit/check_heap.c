@@ -862,6 +862,26 @@ START_TEST(test_dfkey_high_half_aborts)
 }
 END_TEST
 
+/*
+ * The same for a block malloc pops where free put it (put holds it
+ * alone: no swap): its word is checked against put's.
+ */
+START_TEST(test_dfkey_put_one_checked)
+{
+	unsigned int cls = size_to_class(64), n;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = hak_malloc(64), *q;
+
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(64))
+			break;
+	hak_free(p);
+	((uintptr_t *)p)[1] ^= 1;		/* use after free */
+	q = hak_malloc(64);			/* aborts */
+	ck_abort_msg("key word of put's only block not checked: %p handed out as %p", p, q);
+}
+END_TEST
+
 /* The same in the lower half: one bit. */
 START_TEST(test_dfkey_low_bit_aborts)
 {
@@ -1664,6 +1684,7 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_dfkey_high_half_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_low_bit_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_put_one_checked, SIGABRT);
 	tcase_add_test(tc, test_dfkey_positional);
 	tcase_add_test_raise_signal(tc, test_double_free_aba_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
