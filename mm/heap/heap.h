@@ -711,12 +711,22 @@ static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w)
 /* Is block p of s free (in a bin, a stack, a remote or local list)? */
 static inline int dfkey_is_free(const struct slab *s, void *p)
 {
+	const struct bin *b = &hk_tls.bins[s->class_idx];
+	uintptr_t w;
 	int ret;
 
 	vg_open(dfkey_word(p), FL_WORD);
-	ret = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB ||
-	      *dfkey_word(p) - (1UL << 61) < (1UL << 62);
+	w = *dfkey_word(p);
 	vg_close(dfkey_word(p), FL_WORD);
+	if ((w ^ s->dfkey) <= DFKEY_ON_SLAB)
+		return 1;
+	/*
+	 * A bin's word: at or below the places of the calling thread's
+	 * bin of the class (a block of another thread's bin is not
+	 * recognised, nor one handed out and not written since).
+	 */
+	ret = w - b->free_at < 2 * HEAP_BIN_MAX_BLOCKS ||
+	      w - b->put_at < 2 * HEAP_BIN_MAX_BLOCKS;
 	return ret;
 }
 
@@ -895,6 +905,7 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 				return heap_alloc_slow(size);
 			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
 		}
+		vg_open(p, FL_WORDS);
 		if (!fl_raw_next(p, hk_tls.flkey)) {
 			/*
 			 * put holds one block (a free, then a malloc of
@@ -902,7 +913,6 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 			 * push takes the same word again.
 			 */
 			STAT_INC_TLS(hk_classes[cls].stat_idx);
-			vg_open(p, FL_WORDS);
 			if (unlikely(DFKEY_POP_BAD_PUT(TP_BIN_AT(base, disp, j, unit), p)))
 				return heap_pop_slow(p);
 			heap_check_block(p, cls);
@@ -911,6 +921,7 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 			TP_BIN_AT(base, disp, j, unit)->put_at++;
 			return p;
 		}
+		vg_close(p, FL_WORDS);
 		heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
