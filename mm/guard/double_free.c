@@ -16,7 +16,11 @@ uintptr_t hk_dfkey;
 
 static void double_free_init(void)
 {
-	hk_dfkey = os_random_word();
+	/*
+	 * The top bit set: the words a bin gives its blocks (below 2^63,
+	 * dfkey_bin_base()) never equal the slabs' key or its marks.
+	 */
+	hk_dfkey = os_random_word() | DFKEY_SLAB_BIT;
 }
 
 HK_BOX(double_free) = {

@@ -101,6 +101,190 @@ static inline void heap_key_set(struct heap *h)
 }
 #endif
 
+/* ------------------------------------------------------------------ */
+/* Bins' counters and the double-free key                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With CONFIG_DOUBLE_FREE_CHECK a bin's list from its head holds the key
+ * words w, w + 1, w + 2, ... where w is the list's counter (free_at or
+ * put_at). The slow paths move the budgets (room, put_room) by moving
+ * the floors, so the words stay with the blocks, and whatever puts
+ * blocks on a list or takes them off keeps the words in that order
+ * (heap.h, "The double-free key"). Without the check the counters are
+ * the budgets.
+ */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+static inline void bin_room_add(struct bin *b, int32_t d)
+{
+	b->free_floor -= (uintptr_t)(intptr_t)d;
+}
+
+static inline void bin_put_room_add(struct bin *b, int32_t d)
+{
+	b->put_floor -= (uintptr_t)(intptr_t)d;
+}
+
+/* The key word of malloc's head. */
+static inline uintptr_t bin_free_top(const struct bin *b)
+{
+	return b->free_at;
+}
+
+/* malloc's list starts at word w now; its room stays. */
+static inline void bin_free_top_set(struct bin *b, uintptr_t w)
+{
+	b->free_floor += w - b->free_at;
+	b->free_at = w;
+}
+
+static inline uintptr_t bin_put_top(const struct bin *b)
+{
+	return b->put_at;
+}
+
+static inline void bin_put_top_set(struct bin *b, uintptr_t w)
+{
+	b->put_floor += w - b->put_at;
+	b->put_at = w;
+}
+
+static inline uintptr_t bin_floors_peek(const struct bin *b)
+{
+	return a_load(&b->free_floor, A_RELAXED) + a_load(&b->put_floor, A_RELAXED);
+}
+
+/* An empty bin with room for room blocks, all of it malloc's. */
+static inline void bin_counts_init(struct bin *b, int32_t room)
+{
+	uintptr_t w = dfkey_bin_base();
+
+	b->free_at = w;
+	b->free_floor = w - (uintptr_t)(intptr_t)room;
+	b->put_at = w;
+	b->put_floor = w;
+}
+
+/* Whether p's key word is w (checks of a list's order). */
+static inline int dfkey_word_is(const void *p, uintptr_t w)
+{
+	int ret;
+
+	vg_open(dfkey_word((void *)p), FL_WORD);
+	ret = *dfkey_word((void *)p) == w;
+	vg_close(dfkey_word((void *)p), FL_WORD);
+	return ret;
+}
+
+/*
+ * p, of slab s, leaves a bin's list at the place whose word is w, for
+ * its slab: the word must be w, or the slab's key for a block of a
+ * remote list taken whole (slab_remote_to_bin()); it becomes the slab's
+ * key, which heap_free_local_slow() checks.
+ */
+static inline void dfkey_leave_bin(const struct slab *s, void *p, uintptr_t w)
+{
+	vg_open(dfkey_word(p), FL_WORD);
+	if (unlikely(*dfkey_word(p) != w && *dfkey_word(p) != s->dfkey))
+		heap_free_list_corrupt(p);
+	*dfkey_word(p) = s->dfkey;
+	vg_close(dfkey_word(p), FL_WORD);
+}
+
+/* The n blocks of the chain from p (already checked) take the words w, w + 1, ... */
+static void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w)
+{
+	uint32_t i = 0;
+
+	for (;;) {
+		vg_open(dfkey_word(p), FL_WORD);
+		*dfkey_word(p) = w + i;
+		vg_close(dfkey_word(p), FL_WORD);
+		if (++i == n)
+			break;
+		p = fl_next(p);
+	}
+}
+
+/* A block of a remote list into a bin at word w: it must hold the slab's key. */
+static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
+{
+	vg_open(dfkey_word(p), FL_WORD);
+	if (unlikely(*dfkey_word(p) != s->dfkey))
+		heap_free_list_corrupt(p);
+	*dfkey_word(p) = w;
+	vg_close(dfkey_word(p), FL_WORD);
+}
+
+/*
+ * malloc's pop of p found a word out of order: a block of a remote list
+ * taken whole still holds the slabs' key, which is taken (0) as before
+ * the bins had words of their own.
+ */
+static inline int dfkey_is_plain(const void *p)
+{
+	return *dfkey_word((void *)p) == hk_tls.dfkey;
+}
+
+static inline void dfkey_take_plain(void *p)
+{
+	*dfkey_word(p) = 0;
+}
+#else
+static inline void bin_room_add(struct bin *b, int32_t d)
+{
+	b->free_at += (uintptr_t)(intptr_t)d;
+}
+
+static inline void bin_put_room_add(struct bin *b, int32_t d)
+{
+	b->put_at += (uintptr_t)(intptr_t)d;
+}
+
+static inline void bin_counts_init(struct bin *b, int32_t room)
+{
+	b->free_at = (uintptr_t)(intptr_t)room;
+	b->put_at = 0;
+}
+
+static inline uintptr_t bin_floors_peek(const struct bin *b)
+{
+	return 0;
+}
+
+static inline uintptr_t bin_free_top(const struct bin *b) { return 0; }
+static inline void bin_free_top_set(struct bin *b, uintptr_t w) { }
+static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
+static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
+static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
+static inline void dfkey_leave_bin(const struct slab *s, void *p, uintptr_t w) { }
+static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
+static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
+static inline int dfkey_is_plain(const void *p) { return 0; }
+static inline void dfkey_take_plain(void *p) { }
+#endif
+
+/*
+ * room + put_room of a bin another thread may be changing (mallinfo):
+ * each word read once, the sum a snapshot at best.
+ */
+static inline int32_t bin_rooms_peek(const struct bin *b)
+{
+	return (int32_t)(a_load(&b->free_at, A_RELAXED) + a_load(&b->put_at, A_RELAXED) -
+			 bin_floors_peek(b));
+}
+
+static inline void bin_room_set(struct bin *b, int32_t room)
+{
+	bin_room_add(b, room - bin_room(b));
+}
+
+/* n blocks go on top of malloc's list (a refill): room n less, the head n words up. */
+static inline void bin_free_grow(struct bin *b, uint32_t n)
+{
+	b->free_at -= n;
+}
+
 /* The slab a thread allocates class cls from, if h is the caller's heap. */
 static inline struct slab *heap_current(struct heap *h, unsigned int cls)
 {
@@ -293,7 +477,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	ss_release(s, s->span);
 }
 
-static void *slab_carve(struct slab *s, unsigned int n)
+static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 {
 	size_t bs = s->block_size;
 	char *first = s->bump, *q = first;
@@ -303,10 +487,10 @@ static void *slab_carve(struct slab *s, unsigned int n)
 		n = s->uncarved;
 	for (i = 1; i < n; i++, q += bs) {
 		fl_set_next(q, q + bs);
-		dfkey_carve(s, q);
+		dfkey_carve(s, q, w++);
 	}
 	fl_set_next(q, NULL);
-	dfkey_carve(s, q);
+	dfkey_carve(s, q, w);
 	HK_ASSERT(s->used + n <= s->capacity);
 	s->bump = q + bs;
 	s->uncarved -= n;
@@ -340,9 +524,10 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 		i++;
 	}
 	s->local_free = fl_next(last);
+	bin_free_grow(b, i);
+	dfkey_enter_chain(first, i, bin_free_top(b));
 	fl_set_next(last, b->free);
 	b->free = first;
-	b->room -= (int32_t)i;
 	HK_ASSERT(s->used + i <= s->capacity);
 	s->used += i;
 }
@@ -403,18 +588,26 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	uint32_t i;
 
 	HK_ASSERT(!b->free && !b->put && n > 0);
-	if (unlikely(n > (uint32_t)b->room)) {
+	if (unlikely((int32_t)n > bin_room(b))) {
+		uintptr_t w;
+
 		HK_ASSERT(batch < n);
-		for (i = 1; i < batch; i++)
+		bin_free_grow(b, batch);
+		w = bin_free_top(b);
+		dfkey_rekey(s, last, w);
+		for (i = 1; i < batch; i++) {
 			last = fl_next(last);
+			dfkey_rekey(s, last, w + i);
+		}
 		rest = fl_next(last);
 		fl_set_next(last, NULL);
 		if (!slab_untake_remote(s, rest, n - batch))
 			slab_give_back(s, rest, n - batch);
-		n = batch;
+	} else {
+		/* Unread: its blocks hold the slab's key, which malloc takes (heap_pop_slow()). */
+		bin_free_grow(b, n);
 	}
 	b->free = list;
-	b->room -= (int32_t)n;
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
 }
 
@@ -442,12 +635,12 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
 		if ((size_t)n * s->block_size > HEAP_CARVE_BYTES)
 			n = s->block_size >= HEAP_CARVE_BYTES ? 1 :
 			    (unsigned int)(HEAP_CARVE_BYTES / s->block_size);
-		first = slab_carve(s, n);
+		bin_free_grow(b, n);
+		first = slab_carve(s, n, bin_free_top(b));
 
 		/* slab_carve ends its list with NULL: splice it before the bin. */
 		fl_set_next(first + (size_t)(n - 1) * s->block_size, b->free);
 		b->free = first;
-		b->room -= (int32_t)n;
 		return 1;
 	}
 	return 0;
@@ -662,6 +855,22 @@ static void heap_slab_emptied(struct heap *h, struct slab *s)
  * (heap_chain_to_slabs()), as for a bin's blocks.
  */
 
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* The key word of the head of chain i of sp. */
+static inline uintptr_t spare_top(const struct heap_spare *sp, uint32_t i)
+{
+	return sp->top[i];
+}
+
+static inline void spare_top_set(struct heap_spare *sp, uint32_t i, uintptr_t w)
+{
+	sp->top[i] = w;
+}
+#else
+static inline uintptr_t spare_top(const struct heap_spare *sp, uint32_t i) { return 0; }
+static inline void spare_top_set(struct heap_spare *sp, uint32_t i, uintptr_t w) { }
+#endif
+
 /* Most bytes of spare batches per heap record (tcache_pct= scales it). */
 static size_t heap_spare_max;
 
@@ -671,12 +880,14 @@ static inline int heap_spare_on(void)
 }
 
 /* Give a NULL-terminated chain of blocks in bin state back to their slabs. */
-static void heap_chain_to_slabs(void *p)
+static void heap_chain_to_slabs(void *p, uintptr_t w)
 {
 	while (p) {
 		void *next = fl_next(p);
+		struct slab *s = slab_block_head(p);
 
-		heap_free_local_slow(slab_block_head(p), p);
+		dfkey_leave_bin(s, p, w++);
+		heap_free_local_slow(s, p);
 		p = next;
 	}
 }
@@ -695,9 +906,9 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	size_t bytes;
 
 	if (hk_classes[cls].size < HEAP_SPARE_MIN_SIZE ||
-	    (int32_t)b->limit - b->room <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS)
+	    (int32_t)b->limit - bin_room(b) <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS)
 		return 0;
-	n = (uint32_t)((int32_t)b->limit - b->room) - keep;
+	n = (uint32_t)((int32_t)b->limit - bin_room(b)) - keep;
 	bytes = (size_t)n * hk_classes[cls].size;
 	if (h->spare_bytes + bytes > heap_spare_max)
 		return 0;
@@ -713,9 +924,10 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	}
 	sp->head[sp->nr] = tail;
 	sp->count[sp->nr] = n;
+	spare_top_set(sp, sp->nr, bin_free_top(b) + keep);
 	sp->nr++;
 	h->spare_bytes += bytes;
-	b->room = room;
+	bin_room_set(b, room);
 	STAT_INC_TLS(STAT_SPARE_PUT);
 	return 1;
 }
@@ -737,12 +949,13 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 		head = sp->head[sp->nr];
 		n = sp->count[sp->nr];
 		h->spare_bytes -= (size_t)n * hk_classes[cls].size;
-		if (unlikely(n > (uint32_t)b->room)) {
-			heap_chain_to_slabs(head);
+		if (unlikely((int32_t)n > bin_room(b))) {
+			heap_chain_to_slabs(head, spare_top(sp, sp->nr));
 			continue;
 		}
 		b->free = head;
-		b->room -= (int32_t)n;
+		bin_free_grow(b, n);
+		bin_free_top_set(b, spare_top(sp, sp->nr));
 		STAT_INC_TLS(STAT_SPARE_TAKE);
 		return 1;
 	}
@@ -762,7 +975,7 @@ static void heap_spare_drain(struct heap *h)
 
 		while (sp->nr) {
 			sp->nr--;
-			heap_chain_to_slabs(sp->head[sp->nr]);
+			heap_chain_to_slabs(sp->head[sp->nr], spare_top(sp, sp->nr));
 		}
 	}
 	h->spare_bytes = 0;
@@ -872,18 +1085,18 @@ static __slowpath struct heap *heap_thread_start(void)
 			/* The exited thread's bin, warm. */
 			hk_tls.bins[i] = *saved;
 			saved->free = NULL;
-			saved->room = 0;
+			bin_room_set(saved, 0);
 			saved->limit = 0;
+			/* (A parked bin was joined: put is empty, all room malloc's.) */
+			HK_ASSERT(!hk_tls.bins[i].put && bin_put_room(&hk_tls.bins[i]) == 0);
 		} else {
 			hk_tls.bins[i].free = NULL;
+			hk_tls.bins[i].put = NULL;
 			hk_tls.bins[i].limit = hk_classes[i].limit;
-			hk_tls.bins[i].room = (int32_t)hk_classes[i].limit;
+			bin_counts_init(&hk_tls.bins[i], (int32_t)hk_classes[i].limit);
 			hk_tls.bins[i].grown = 0;
 		}
-		hk_tls.bins[i].burst_base = 0;
-		/* (A parked bin was joined: put is empty.) */
-		hk_tls.bins[i].put = NULL;
-		hk_tls.bins[i].put_room = 0;
+		hk_tls.burst_base[i] = 0;
 		/* free's owner test: the tag of h's slabs, or 0 if it has none. */
 		hk_tls.bins[i].tag = h->tag == SLAB_TAG_NONE ? 0 : h->tag;
 		hk_tls.bins[i].tag_lifo = hk_tls.bins[i].tag;
@@ -943,9 +1156,11 @@ static void heap_collect(struct heap *h)
 
 
 /* free's view of a one-list bin, BIN_LIFO_SHIFT below it (struct bin). */
-BUILD_BUG_ON(offsetof(struct bin, put_room) - offsetof(struct bin, room) != BIN_LIFO_SHIFT);
+BUILD_BUG_ON(offsetof(struct bin, put_at) - offsetof(struct bin, free_at) != BIN_LIFO_SHIFT);
 BUILD_BUG_ON(offsetof(struct bin, tag) - offsetof(struct bin, tag_lifo) != BIN_LIFO_SHIFT);
-BUILD_BUG_ON(sizeof(((struct bin *)0)->put_room) != sizeof(((struct bin *)0)->room));
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+BUILD_BUG_ON(offsetof(struct bin, put_floor) - offsetof(struct bin, free_floor) != BIN_LIFO_SHIFT);
+#endif
 
 /*
  * A grown bin (one that overflowed: a program that frees runs of blocks)
@@ -956,9 +1171,12 @@ BUILD_BUG_ON(sizeof(((struct bin *)0)->put_room) != sizeof(((struct bin *)0)->ro
  */
 static inline void bin_swap_grown(struct bin *b)
 {
-	b->room = b->put_room;
-	b->put_room = 0;
-	b->burst_base = b->room + 1;
+	int32_t d = bin_put_room(b);
+
+	HK_ASSERT(bin_room(b) == 0);
+	bin_room_add(b, d);
+	bin_put_room_add(b, -d);
+	hk_tls.burst_base[b - hk_tls.bins] = bin_room(b) + 1;
 }
 
 /*
@@ -970,8 +1188,7 @@ static void bin_swap(struct bin *b)
 {
 	b->free = b->put;
 	b->put = NULL;
-	b->put_room += b->room;
-	b->room = 0;
+	BIN_SWAP_COUNTS(b);
 }
 
 /*
@@ -984,19 +1201,30 @@ static void bin_swap(struct bin *b)
 static void bin_join(struct bin *b)
 {
 	void *p = b->put, *last, *next;
-	int32_t n = 1, held;
+	uintptr_t w = bin_put_top(b);
+	int32_t n = 1, held, d = bin_put_room(b);
 
-	b->room += b->put_room;
-	b->put_room = 0;
+	bin_room_add(b, d);
+	bin_put_room_add(b, -d);
 	if (!p)
 		return;
-	held = (int32_t)b->limit - b->room;
-	for (last = p; (next = fl_next(last)); last = next)
+	held = (int32_t)b->limit - bin_room(b);
+	for (last = p; (next = fl_next(last)); last = next) {
+		if (unlikely(!dfkey_word_is(last, w++)))
+			heap_free_list_corrupt(last);
 		if (unlikely(++n > held))
 			heap_free_list_corrupt(last);
+	}
+	if (unlikely(!dfkey_word_is(last, w)))
+		heap_free_list_corrupt(last);
+	/* put's blocks go on top of malloc's, in order: their words follow. */
+	w = bin_free_top(b) - (uintptr_t)n;
+	dfkey_enter_chain(p, (uint32_t)n, w);
 	fl_set_next(last, b->free);
 	b->free = p;
 	b->put = NULL;
+	bin_free_top_set(b, w);
+	bin_put_top_set(b, w);
 }
 
 /*
@@ -1014,7 +1242,7 @@ static void bin_limit_set(struct bin *b, uint32_t limit)
 	hk_tls.cache_grown += new - old;
 	if (heap_filled_test(cls))
 		hk_tls.cache_cap += new - old;
-	b->room += (int32_t)(limit - b->limit);
+	bin_room_add(b, (int32_t)(limit - b->limit));
 	b->limit = limit;
 	b->grown = limit > c->limit;
 }
@@ -1023,7 +1251,7 @@ static void bin_limit_set(struct bin *b, uint32_t limit)
 static void cls_limit_reset(struct bin *b)
 {
 	bin_limit_set(b, hk_classes[b - hk_tls.bins].limit);
-	b->room = (int32_t)b->limit;
+	bin_room_set(b, (int32_t)b->limit);
 }
 
 /* What the boxes keep per thread (UltraHot's stacks) back to the slabs. */
@@ -1039,13 +1267,19 @@ static void heap_boxes_thread_flush(void)
 /* Return every block of a bin to its slab. */
 static void heap_bin_drain(struct bin *b)
 {
+	uintptr_t w;
+
 	bin_join(b);
+	w = bin_free_top(b);
 	while (b->free) {
 		void *p = b->free;
+		struct slab *s = slab_block_head(p);
 
 		b->free = fl_next(p);
-		heap_free_local_slow(slab_block_head(p), p);
+		dfkey_leave_bin(s, p, w++);
+		heap_free_local_slow(s, p);
 	}
+	bin_free_top_set(b, w);
 	/* Back to the class's initial limit. */
 	cls_limit_reset(b);
 }
@@ -1076,7 +1310,7 @@ static void heap_hand_back_front(struct heap *h, int park)
 		bin_join(&t->bins[cls]);
 		h->saved[cls] = t->bins[cls];
 		t->bins[cls].free = NULL;
-		t->bins[cls].room = 0;
+		bin_room_set(&t->bins[cls], 0);
 		t->bins[cls].limit = 0;
 		/* No slab is this thread's any more: frees go the remote way. */
 		t->bins[cls].tag = 0;
@@ -1111,14 +1345,17 @@ static void heap_saved_drain(struct heap *h)
 
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct bin *b = &h->saved[cls];
+		uintptr_t w = bin_free_top(b);
 
 		while (b->free) {
 			void *p = b->free;
+			struct slab *s = slab_block_head(p);
 
 			b->free = fl_next(p);
-			heap_free_local_slow(slab_block_head(p), p);
+			dfkey_leave_bin(s, p, w++);
+			heap_free_local_slow(s, p);
 		}
-		b->room = 0;
+		bin_room_set(b, 0);
 		b->limit = 0;
 	}
 	h->saved_grown = 0;
@@ -1180,7 +1417,7 @@ size_t heap_cache_held(void)
 	for_each_filled_class(cls, w, m) {
 		const struct bin *b = &hk_tls.bins[cls];
 		/* room + put_room = limit - blocks held (below 0 just before a flush) */
-		int32_t held = (int32_t)b->limit - b->room - b->put_room;
+		int32_t held = (int32_t)b->limit - bin_room(b) - bin_put_room(b);
 
 		if (held > 0)
 			n += (size_t)held * hk_classes[cls].size;
@@ -1201,13 +1438,15 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 	if (keep > c->limit)
 		keep = c->limit;
 	bin_join(b);
-	while ((int32_t)b->limit - b->room > (int32_t)keep) {
+	while ((int32_t)b->limit - bin_room(b) > (int32_t)keep) {
 		void *p = b->free;
+		struct slab *s = slab_block_head(p);
 
 		b->free = fl_next(p);
-		b->room++;
+		dfkey_leave_bin(s, p, bin_free_top(b));
+		b->free_at++;	/* the next head, one word on; room one more */
 		n++;
-		heap_free_local_slow(slab_block_head(p), p);
+		heap_free_local_slow(s, p);
 	}
 	if (b->limit > c->limit)
 		bin_limit_set(b, c->limit);
@@ -1239,7 +1478,7 @@ void heap_cache_check(struct bin *busy)
 
 		for_each_filled_class(cls, w, m) {
 			struct bin *b = &t->bins[cls];
-			int32_t n = (int32_t)b->limit - b->room - b->put_room;
+			int32_t n = (int32_t)b->limit - bin_room(b) - bin_put_room(b);
 			size_t bytes;
 
 			if (b == busy || n <= 0)
@@ -1252,7 +1491,8 @@ void heap_cache_check(struct bin *busy)
 		}
 		if (!victim)
 			break;
-		got = bin_trim(victim, (uint32_t)((int32_t)victim->limit - victim->room - victim->put_room) / 2);
+		got = bin_trim(victim, (uint32_t)((int32_t)victim->limit - bin_room(victim) -
+						  bin_put_room(victim)) / 2);
 		if (!got)
 			break;
 		held -= got;
@@ -1307,7 +1547,7 @@ void *heap_alloc_class(unsigned int cls)
 		}
 	}
 	if (b->free)
-		return BIN_POP(b, b->free, cls, t->dfkey);
+		return BIN_POP(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
@@ -1343,7 +1583,7 @@ filled:
 	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
-	return BIN_POP(b, b->free, cls, t->dfkey);
+	return BIN_POP(b, b->free, cls);
 }
 
 /*
@@ -1390,8 +1630,9 @@ void heap_bin_flush(struct bin *b)
 	 * pops below take put's blocks first, the most recently freed, as
 	 * from the head of one list. A spare batch is cut from one list.
 	 */
-	b->room += b->put_room;
-	b->put_room = 0;
+	room = bin_put_room(b);
+	bin_room_add(b, room);
+	bin_put_room_add(b, -room);
 	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
 		bin_join(b);
 	if (HEAP_GROW_ON && b->limit < c->limit_max) {
@@ -1415,17 +1656,25 @@ void heap_bin_flush(struct bin *b)
 
 	/* The older half aside whole if it fits, else to the slabs. */
 	if (!heap_spare_on() || !heap_spare_put(hk_tls.heap, b, (unsigned int)(c - hk_classes), room)) {
-		while (b->room < room) {
+		while (bin_room(b) < room) {
+			uintptr_t w;
 			void *p;
 
 			if (b->put) {
 				p = b->put;
 				b->put = fl_next(p);
+				/* put's next block is its head, one word on; the room is malloc's. */
+				w = bin_put_top(b);
+				b->put_at++;
+				bin_put_room_add(b, -1);
+				bin_room_add(b, 1);
 			} else {
 				p = b->free;
 				b->free = fl_next(p);
+				w = bin_free_top(b);
+				b->free_at++;
 			}
-			b->room++;
+			dfkey_leave_bin(slab_block_head(p), p, w);
 			heap_free_local_slow(slab_block_head(p), p);
 		}
 	}
@@ -1448,10 +1697,16 @@ void heap_bin_flush(struct bin *b)
  */
 static void heap_bin_burst_end(struct bin *b)
 {
-	int32_t pops = b->room - (b->burst_base - 1);
+	int32_t *base = &hk_tls.burst_base[b - hk_tls.bins];
+	int32_t pops = bin_room(b) - (*base - 1);
 
-	b->burst_base = 0;
+	*base = 0;
 	if (pops >= HEAP_BURST_MIN && b->free && b->put && !fl_next(b->put)) {
+		uintptr_t w = bin_free_top(b) - 1;
+
+		/* The block just freed is malloc's list's new head: its word follows. */
+		dfkey_enter_chain(b->put, 1, w);
+		bin_put_top_set(b, w);
 		fl_set_next(b->put, b->free);
 		b->free = NULL;
 	}
@@ -1460,8 +1715,9 @@ static void heap_bin_burst_end(struct bin *b)
 void heap_bin_overflow(const void *p)
 {
 	struct bin *b = &hk_tls.bins[slab_of(p)->class_idx];
+	int32_t room;
 
-	if (HEAP_GROW_ON && b->burst_base)
+	if (HEAP_GROW_ON && hk_tls.burst_base[b - hk_tls.bins])
 		heap_bin_burst_end(b);
 
 	/*
@@ -1470,9 +1726,10 @@ void heap_bin_overflow(const void *p)
 	 * free in turn would come here at every free (malloc's pop credits
 	 * its own share), so it is flushed a little before its limit instead.
 	 */
-	b->put_room += b->room;
-	b->room = 0;
-	if (b->put_room >= (int32_t)(b->limit / 8))
+	room = bin_room(b);
+	bin_put_room_add(b, room);
+	bin_room_add(b, -room);
+	if (bin_put_room(b) >= (int32_t)(b->limit / 8))
 		return;
 	heap_bin_flush(b);
 }
@@ -1511,9 +1768,34 @@ void heap_free_list_corrupt(const void *p)
 		 p);
 }
 
-void *heap_pop_corrupt(const void *p)
+/*
+ * malloc's pop of p (the head of its bin's list) failed its checks: a
+ * bad link, or a key word out of order. A block of a remote list taken
+ * whole (slab_remote_to_bin()) holds the slab's key and is taken; any
+ * other is reported.
+ */
+void *heap_pop_slow(void *p)
 {
-	heap_free_list_corrupt(p);
+	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+	unsigned int cls;
+	struct bin *b;
+
+	/*
+	 * p may be no block at all (a forged link: its two words were
+	 * read); with the key it is one, and the head of its class's bin.
+	 */
+	if (fl_bad(next) || !dfkey_is_plain(p))
+		heap_free_list_corrupt(p);
+	cls = slab_of(p)->class_idx;
+	b = &hk_tls.bins[cls];
+	if (unlikely(b->free != p))
+		heap_free_list_corrupt(p);
+	heap_check_block(p, cls);
+	dfkey_take_plain(p);
+	vg_close(p, FL_WORDS);
+	b->free = (void *)next;
+	b->free_at++;
+	return p;
 }
 
 #ifdef CONFIG_DEBUG_ASSERT
@@ -1574,7 +1856,7 @@ static size_t heap_check_spare(struct heap *h, unsigned int cls)
 
 			HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
 			HK_ASSERT(slab_is_block_start(s, q));
-			HK_ASSERT(!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) || dfkey_is_free(s, (void *)q));
+			HK_ASSERT(dfkey_word_is(q, spare_top(sp, i) + n) || dfkey_is_plain(q));
 			HK_ASSERT(++n <= sp->count[i]);
 		}
 		HK_ASSERT(n == sp->count[i]);
@@ -1635,15 +1917,20 @@ void heap_check(struct heap *h)
 			/* (A thread that parks h has emptied its bins first.) */
 			HK_ASSERT(b->limit || (!b->free && !b->put));
 
+			uintptr_t w = bin_free_top(b);
+
 			for (q = b->free; q; q = fl_next(q)) {
 				heap_check_block(q, cls);
+				HK_ASSERT(dfkey_word_is(q, w++) || dfkey_is_plain(q));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
+			w = bin_put_top(b);
 			for (q = b->put; q; q = fl_next(q)) {
 				heap_check_block(q, cls);
+				HK_ASSERT(dfkey_word_is(q, w++));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
-			HK_ASSERT(n == (int32_t)b->limit - b->room - b->put_room);
+			HK_ASSERT(n == (int32_t)b->limit - bin_room(b) - bin_put_room(b));
 		}
 		spare += heap_check_spare(h, cls);
 	}
@@ -1930,7 +2217,7 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 			/* A parked heap: the bins its last thread left. */
 			for (cls = 0; cls < heap_nr_classes(); cls++) {
 				int32_t limit = (int32_t)a_load(&h->saved[cls].limit, A_RELAXED);
-				int32_t room = a_load(&h->saved[cls].room, A_RELAXED);
+				int32_t room = bin_rooms_peek(&h->saved[cls]);
 
 				if (limit > room)
 					out[cls] += (unsigned long)(limit - room);
@@ -1939,8 +2226,7 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 		}
 		for (cls = 0; cls < heap_nr_classes(); cls++) {
 			int32_t limit = (int32_t)a_load(&t->bins[cls].limit, A_RELAXED);
-			int32_t room = a_load(&t->bins[cls].room, A_RELAXED) +
-				       a_load(&t->bins[cls].put_room, A_RELAXED);
+			int32_t room = bin_rooms_peek(&t->bins[cls]);
 
 			/* room + put_room = limit - blocks held (below 0 just before a flush) */
 			if (limit > room)

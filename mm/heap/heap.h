@@ -64,7 +64,7 @@ static inline unsigned int heap_nr_classes(void)
 #define HEAP_BIN_MAX_BLOCKS	8192U
 /*
  * Bins grow at all (CONFIG_HEAP_CACHE_GROW_KB 0: fixed limits, and the
- * tests of bin::grown and bin::burst_base fold away).
+ * tests of bin::grown and heap_tls::burst_base fold away).
  */
 #define HEAP_GROW_ON		(CONFIG_HEAP_CACHE_GROW_KB > 0)
 /* Most bytes of blocks a bin holds at first (the classes above 32 KiB). */
@@ -119,27 +119,61 @@ struct heap;
  * Documentation/architecture.md. malloc takes put whole when free is
  * empty (bin_swap()); the other slow paths see one list after
  * bin_join(), but a flush, which gives back put's blocks first.
- * room + put_room = limit - blocks held (both lists): malloc adds to
- * room, free takes from put_room, and a free that finds put_room
- * spent takes room's share (heap_bin_overflow()) before it flushes.
+ *
+ * Each list has a counter: malloc adds one to free_at at each pop, free
+ * takes one from put_at at each push. With CONFIG_DOUBLE_FREE_CHECK the
+ * counter is the key word of the list's head, the next block down
+ * holding one more (heap.h, "The double-free key"), and a floor gives
+ * the list's budget: room = free_at - free_floor, put_room = put_at -
+ * put_floor; without it the floors are 0 and the counters are those
+ * budgets. room + put_room = limit - blocks held (both lists): malloc
+ * adds to room, free takes from put_room, and a free that finds
+ * put_room spent takes room's share (heap_bin_overflow()) before it
+ * flushes. The slow paths read and move the budgets through
+ * bin_room(), bin_room_add() and the like (heap.c).
  *
  * A class whose bin is short (heap_class_split()) keeps one list: its
  * slabs' bin_tpoff points BIN_LIFO_SHIFT bytes below its bin, so that
- * free's put, put_room and tag are the bin's free, room and tag_lifo,
- * and put and put_room stay NULL and 0. The offsets below are checked
- * at build time (heap.c).
+ * free's put, put_at, put_floor and tag are the bin's free, free_at,
+ * free_floor and tag_lifo, and put stays NULL. The offsets below are
+ * checked at build time (heap.c).
  */
 struct bin {
 	void *free;			/* blocks malloc pops (LIFO) */
 	void *put;			/* blocks free pushed since the last swap or join (LIFO) */
-	int32_t room;			/* malloc's share of limit - blocks held */
+	uintptr_t free_at;		/* malloc's counter: adds one per pop */
+	uintptr_t put_at;		/* free's counter: takes one per push */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uintptr_t free_floor;		/* free_at - free_floor: malloc's share of limit - blocks held */
+	uintptr_t put_floor;		/* put_at - put_floor: free's share, frees until it takes room's */
+#endif
 	uint32_t tag_lifo;		/* tag again: free's owner test of a one-list class */
-	int32_t put_room;		/* free's share: frees until it takes room's */
-	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 	uint32_t limit;			/* most blocks held (0 before init) */
+	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
 	uint32_t grown;			/* limit is above its class's initial limit (bin_limit_set()) */
-	int32_t burst_base;		/* 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 } __aligned(64);
+
+BUILD_BUG_ON(sizeof(struct bin) != 64);
+
+/* A list's floor (0 without the double-free check): the counter's value at a budget of 0. */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+#define BIN_FREE_FLOOR(b)	((b)->free_floor)
+#define BIN_PUT_FLOOR(b)	((b)->put_floor)
+#else
+#define BIN_FREE_FLOOR(b)	((uintptr_t)0)
+#define BIN_PUT_FLOOR(b)	((uintptr_t)0)
+#endif
+
+/* malloc's and free's shares of the bin's room (the slow paths). */
+static inline int32_t bin_room(const struct bin *b)
+{
+	return (int32_t)(b->free_at - BIN_FREE_FLOOR(b));
+}
+
+static inline int32_t bin_put_room(const struct bin *b)
+{
+	return (int32_t)(b->put_at - BIN_PUT_FLOOR(b));
+}
 
 /* How far below its bin free sees the bin of a one-list class. */
 #define BIN_LIFO_SHIFT	(offsetof(struct bin, put) - offsetof(struct bin, free))
@@ -274,6 +308,9 @@ struct heap_tls;
  */
 struct heap_spare {
 	void *head[HEAP_SPARE_SLOTS];		/* chains, the newest last */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uintptr_t top[HEAP_SPARE_SLOTS];	/* the key word of each chain's head (dfkey_at()) */
+#endif
 	uint32_t count[HEAP_SPARE_SLOTS];	/* blocks in each chain */
 	uint32_t nr;				/* chains held */
 };
@@ -342,6 +379,7 @@ struct heap_tls {
 	unsigned long cache_counts;	/* counts of what the bins hold (heap_cache_check()) */
 	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
+	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
@@ -496,25 +534,48 @@ static inline void fl_set_next(void *p, const void *next)
 /* ------------------------------------------------------------------ */
 
 /*
- * Every free block carries a per-process random key in its second word:
- * hk_dfkey while it sits in a bin, an UltraHot stack or a slab's remote
- * list, hk_dfkey ^ DFKEY_ON_SLAB on its slab's local list; a block handed
- * out has 0 there (then whatever the program writes).
+ * Every free block carries a key word in its second word. On its slab's
+ * local list it holds the slabs' per-process random key hk_dfkey ^
+ * DFKEY_ON_SLAB; on a slab's remote list or an UltraHot stack, hk_dfkey.
+ * In a bin its word is positional: each of a bin's lists (struct bin) has
+ * a counter, the word of its head (free_at, put_at), and the block below
+ * a head holds one more than the head. free() pushes with the word one
+ * below put's head (put_at - 1, then put_at moves there: one load, one
+ * subtraction, two stores, no read of the block); malloc's pop compares
+ * the block's word with free_at and adds one to free_at, and writes
+ * nothing into the block, which leaves it with its word: a block handed
+ * out and not written since still holds it. hk_dfkey has its top bit set
+ * and the bins' words lie below 2^63 (dfkey_bin_base()), so no word of a
+ * bin is ever the slabs' key or its mark.
  *
- * free() only stores the key: it never reads the block, whose line may
- * be long gone from the cache. The check happens where the block's line
- * is read anyway: the malloc that pops it (it reads the next pointer
- * beside the key), the bin flush or drain that moves it to its slab, the
- * refill that moves it back. A block freed twice is on a list twice:
- * whichever pass reaches the second copy finds the key gone and aborts,
- * before the block is handed out a second time. A flush that sets a
- * batch aside whole (struct heap_spare) and the refill that takes it
- * back read no key: the batch's blocks keep the bin's key, and the
- * malloc that pops them or the pass that gives them back to their slabs
- * (malloc_trim(), a batch too long for its bin) checks them, so a copy
- * in a spare batch is found later than a flush to the slabs would have
- * found it, but still before the block is handed out twice. A remote free (of
- * another thread's block) still reads the key: that path is slow anyway.
+ * A block freed twice is linked at two places (of the bin's lists, or of
+ * a bin and a spare batch, a remote list or an UltraHot stack) and holds
+ * the word of the place it was put at last. Places that are linked at
+ * the same time never expect the same word: free's pushes go below put's
+ * head, which after a swap is below everything on malloc's list; a
+ * refill, a join and a burst's reorder (heap.c) only fill an empty list
+ * or put blocks on top of malloc's, writing the words of their places;
+ * spare batches keep the words they were cut with, above every place the
+ * bin fills until the batch is taken back (heap.c, "Bins' counters").
+ * So the pop (or the flush, drain or trim, which check the same words)
+ * that reaches the other place finds a word that is not its own and
+ * aborts, before the block is handed out a second time: A, A (the block
+ * links to itself: the second pop expects one more than the first), A,
+ * B, A (two more), A freed while on malloc's list (free's word is below
+ * malloc's list). A copy in a spare batch is checked when the batch is
+ * popped or given back to its slabs (malloc_trim(), a batch too long for
+ * its bin), so later than a flush to the slabs would find it, still
+ * before the block is handed out twice.
+ *
+ * The word stays in a block handed out from a bin, so the word alone no
+ * longer tells a free block from a used one that the program has not
+ * written: a remote free (of another thread's block) still reads the
+ * word and reports a block on a slab's list or a remote list (hk_dfkey
+ * or its mark) at once; one that is still in its owner's bin is found by
+ * the owner's pop or flush instead, as an owner's double free is. A
+ * remote list taken whole into a bin (slab_remote_to_bin(), unread)
+ * keeps hk_dfkey in its blocks: malloc's pop finds no positional word
+ * there and takes the key as before, writing 0 (heap_pop_slow()).
  */
 #define DFKEY_ON_SLAB		1UL
 
@@ -529,10 +590,13 @@ extern uintptr_t hk_dfkey;
 #endif
 
 /*
- * heap_free_list_corrupt() for malloc, declared as returning so that malloc reaches it
- * with a tail call and needs no stack frame of its own.
+ * malloc's pop of p, the head of its bin, failed the fast checks (a bad
+ * link, a key word out of place): takes a block that still holds the
+ * slabs' key (a remote list taken whole, slab_remote_to_bin()), reports
+ * anything else (heap_free_list_corrupt()). Reached with a tail call:
+ * malloc needs no stack frame of its own.
  */
-__cold void *heap_pop_corrupt(const void *p);
+__cold void *heap_pop_slow(void *p);
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /* The key of a new slab. */
@@ -559,7 +623,58 @@ static __always_inline int dfkey_take(void *p, uintptr_t key)
 	return hk_sub_nz(dfkey_word(p), key);
 }
 
-/* Freed by the owner into a bin or UltraHot stack: store only. */
+/*
+ * The slabs' key has its top bit set (mm/guard/double_free.c); the words
+ * a bin gives its blocks start at dfkey_bin_base(), in [2^62, 2^62 +
+ * 2^61), and move by one per free or malloc: below 2^63 for longer than
+ * any process lives (2^62 frees of one class), so a block in a bin, or
+ * handed out from one and not written since, never holds the slab's key
+ * or its marks (DFKEY_ON_SLAB), and the floors' signed compare on free's
+ * fast path never wraps.
+ */
+#define DFKEY_SLAB_BIT		(1UL << 63)
+
+static inline uintptr_t dfkey_bin_base(void)
+{
+	return (1UL << 62) | (hk_dfkey & ((1UL << 61) - 1));
+}
+
+/* Is the key word of p, the head of b's free list, not the one its place calls for? */
+#define DFKEY_POP_BAD(b, p)	(*dfkey_word(p) != (b)->free_at)
+/* The same for p, the head of b's put list. */
+#define DFKEY_POP_BAD_PUT(b, p)	(*dfkey_word(p) != (b)->put_at)
+
+/*
+ * Free's push of p onto b's put list: its word is one less than the
+ * head's, and put_at moves there; nonzero if free's share of the room
+ * is spent (put_at below put_floor). p's words are open (vg_open()).
+ */
+#define BIN_PUSH_SPENT(b, p)	({						\
+	uintptr_t __n = (b)->put_at - 1;					\
+										\
+	*dfkey_word(p) = __n;							\
+	vg_close((p), FL_WORDS);						\
+	(b)->put_at = __n;							\
+	(intptr_t)__n < (intptr_t)(b)->put_floor;				\
+})
+
+/*
+ * malloc takes put whole (heap_alloc_at(), bin_swap()): put's head is
+ * free's head now, and free's next push goes on below it; free gets
+ * malloc's share of the room with it (what the pops gave back: the next
+ * frees may use it all), as without the check.
+ */
+#define BIN_SWAP_COUNTS(b)	do {						\
+	uintptr_t __at = (b)->put_at;						\
+										\
+	(b)->put_floor -= (b)->free_at - (b)->free_floor;			\
+	/* (two stores, not one 16-byte store built in vector registers) */	\
+	__asm__ __volatile__("" ::: "memory");					\
+	(b)->free_at = __at;							\
+	(b)->free_floor = __at;							\
+} while (0)
+
+/* Freed by the owner into an UltraHot stack: store only. */
 static __always_inline void dfkey_put(const struct slab *s, void *p)
 {
 	*dfkey_word(p) = s->dfkey;
@@ -585,22 +700,33 @@ static inline void dfkey_to_bin(const struct slab *s, void *p)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
-/* A new block carved for a bin. */
-static inline void dfkey_carve(const struct slab *s, void *p)
+/* A new block carved for a bin, at the place whose word is w. */
+static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	*dfkey_word(p) = s->dfkey;
+	*dfkey_word(p) = w;
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
 /* Is block p of s free (in a bin, a stack, a remote or local list)? */
 static inline int dfkey_is_free(const struct slab *s, void *p)
 {
+	const struct bin *b = &hk_tls.bins[s->class_idx];
+	uintptr_t w;
 	int ret;
 
 	vg_open(dfkey_word(p), FL_WORD);
-	ret = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB;
+	w = *dfkey_word(p);
 	vg_close(dfkey_word(p), FL_WORD);
+	if ((w ^ s->dfkey) <= DFKEY_ON_SLAB)
+		return 1;
+	/*
+	 * A bin's word: at or below the places of the calling thread's
+	 * bin of the class (a block of another thread's bin is not
+	 * recognised, nor one handed out and not written since).
+	 */
+	ret = w - b->free_at < 2 * HEAP_BIN_MAX_BLOCKS ||
+	      w - b->put_at < 2 * HEAP_BIN_MAX_BLOCKS;
 	return ret;
 }
 
@@ -614,12 +740,19 @@ static inline void dfkey_remote_free(const struct slab *s, void *p)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 #else
+#define DFKEY_POP_BAD(b, p)	0
+#define DFKEY_POP_BAD_PUT(b, p)	0
+#define BIN_PUSH_SPENT(b, p)	({ vg_close((p), FL_WORDS); (intptr_t)--(b)->put_at < 0; })
+#define BIN_SWAP_COUNTS(b)	do {						\
+	(b)->put_at += (b)->free_at;						\
+	(b)->free_at = 0;							\
+} while (0)
 static inline uintptr_t dfkey_of_slab(void) { return 0; }
 static inline int dfkey_take(void *p, uintptr_t key) { return 0; }
 static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
-static inline void dfkey_carve(const struct slab *s, void *p) { }
+static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 #endif
@@ -704,22 +837,23 @@ void heap_fork_child(void);
  * path's bin (reached through the thread pointer, tp_bin_t) and the slow
  * path's (struct bin) alike: the compiler may assume that the two kinds
  * of pointer never alias, so a function never mixes them for one bin.
- * key is the thread's copy of the double-free key.
+ * With the double-free check, p's key word must be the one its place
+ * calls for (free_at); it is read, not written.
  */
-#define BIN_POP(b, p, cls, key)	({						\
+#define BIN_POP(b, p, cls)	({						\
 	void *__p = (p);							\
 	uintptr_t __next;							\
 										\
 	vg_open(__p, FL_WORDS);							\
 	__next = fl_raw_next(__p, hk_tls.flkey);				\
-	if (unlikely(fl_bad(__next) | dfkey_take(__p, (key)))) {		\
-		__p = heap_pop_corrupt(__p);					\
+	if (unlikely(fl_bad(__next) | DFKEY_POP_BAD(b, __p))) {		\
+		__p = heap_pop_slow(__p);					\
 	} else {								\
 		heap_check_block(__p, (cls));					\
 		/* The front announces the block (vg_alloc) for the bytes asked. */ \
 		vg_close(__p, FL_WORDS);					\
 		(b)->free = (void *)__next;					\
-		(b)->room++;							\
+		(b)->free_at++;							\
 	}									\
 	__p;									\
 })
@@ -734,6 +868,17 @@ void heap_fork_child(void);
  */
 #define TP_BIN_AT(base, disp, j, unit)	\
 	tp_bin((base) + (disp) + hk_addr_index(j) * (unit))
+
+/*
+ * malloc's list of bin b is empty and free's is p: take it whole
+ * (bin_swap(), inline), through one pointer to the bin.
+ */
+static __always_inline void heap_bin_swap_at(tp_bin_t *b, void *p)
+{
+	b->free = p;
+	b->put = NULL;
+	BIN_SWAP_COUNTS(b);
+}
 
 /*
  * Pop the head of the bin at TP_BIN_AT(base, disp, j, unit) (class
@@ -760,13 +905,27 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 				return heap_alloc_slow(size);
 			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
 		}
-		TP_BIN_AT(base, disp, j, unit)->put = NULL;
-		TP_BIN_AT(base, disp, j, unit)->put_room += TP_BIN_AT(base, disp, j, unit)->room;
-		TP_BIN_AT(base, disp, j, unit)->room = 0;
+		vg_open(p, FL_WORDS);
+		if (!fl_raw_next(p, hk_tls.flkey)) {
+			/*
+			 * put holds one block (a free, then a malloc of
+			 * its class): pop it there, no swap. put's next
+			 * push takes the same word again.
+			 */
+			STAT_INC_TLS(hk_classes[cls].stat_idx);
+			if (unlikely(DFKEY_POP_BAD_PUT(TP_BIN_AT(base, disp, j, unit), p)))
+				return heap_pop_slow(p);
+			heap_check_block(p, cls);
+			vg_close(p, FL_WORDS);
+			TP_BIN_AT(base, disp, j, unit)->put = NULL;
+			TP_BIN_AT(base, disp, j, unit)->put_at++;
+			return p;
+		}
+		vg_close(p, FL_WORDS);
+		heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls,
-		       hk_tp_ptr(struct heap_tls, base)->dfkey);
+	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls);
 }
 
 /*
@@ -913,12 +1072,10 @@ static inline int slab_is_block_start(const struct slab *s, const void *p)
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
 	vg_open(p, FL_WORDS);
-	dfkey_put(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
 	fl_put(p, b->put, hk_tls.flkey);
-	vg_close(p, FL_WORDS);
 	b->put = p;
-	if (unlikely(--b->put_room < 0))
+	if (unlikely(BIN_PUSH_SPENT(b, p)))
 		heap_bin_overflow(p);
 }
 

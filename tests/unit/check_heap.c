@@ -49,6 +49,46 @@ static void *bin_freed_head(unsigned int cls)
 }
 
 /*
+ * A free, then a malloc of its class, with both lists empty before: the
+ * block is popped where free put it (one block on put), no swap: malloc's
+ * share of the room stays, free's gets the block's place back.
+ */
+START_TEST(test_bin_put_one_popped)
+{
+	unsigned int cls = size_to_class(64);
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = hak_malloc(64), *q, *free_after, *put_after;
+	int32_t room, put_room, room_after, put_room_after;
+	int used_up, n, grown;
+
+	/* (No Check assertion until the end: they allocate and free.) */
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(64))
+			break;
+	used_up = !b->free && !b->put;
+	grown = b->grown;	/* a grown bin swaps in malloc's slow path */
+	hak_free(p);		/* (it may take malloc's room: heap_bin_overflow()) */
+	room = bin_room(b);
+	put_room = bin_put_room(b);
+	q = hak_malloc(64);
+	free_after = b->free;
+	put_after = b->put;
+	room_after = bin_room(b);
+	put_room_after = bin_put_room(b);
+	ck_assert(heap_class_split(cls));
+	ck_assert(used_up);
+	ck_assert_ptr_eq(q, p);
+	if (grown)
+		return;
+	ck_assert_ptr_null(free_after);
+	ck_assert_ptr_null(put_after);
+	ck_assert_int_eq(room_after, room);		/* a swap would have made it 1 */
+	ck_assert_int_eq(put_room_after, put_room + 1);
+	hak_free(q);
+}
+END_TEST
+
+/*
  * A freed block is handed out again by the same thread: by the first
  * malloc once the blocks malloc's list held are used up (split bins,
  * struct bin), the most recently freed first.
@@ -98,9 +138,9 @@ START_TEST(test_bin_split_lists)
 	do
 		p = hak_malloc(48);
 	while (!b->free && ++tries < 1000);
-	room = b->room + b->put_room;
+	room = bin_room(b) + bin_put_room(b);
 	hak_free(p);
-	room_after = b->room + b->put_room;
+	room_after = bin_room(b) + bin_put_room(b);
 	for (n = 0; n < 4 && b->free; n++)
 		q[n] = hak_malloc(48);
 	for (i = n; i--; )
@@ -138,7 +178,7 @@ START_TEST(test_bin_short_one_list)
 		r = hak_malloc(size);
 		ck_assert_ptr_eq(r, p);
 		ck_assert_ptr_null(hk_tls.bins[cls].put);
-		ck_assert_int_eq(hk_tls.bins[cls].put_room, 0);
+		ck_assert_int_eq(bin_put_room(&hk_tls.bins[cls]), 0);
 		hak_free(q);
 		hak_free(r);
 	}
@@ -164,7 +204,7 @@ static unsigned int big_block_class(void)
 /* The blocks a bin holds: on malloc's list and on free's. */
 static int32_t bin_held(const struct bin *b)
 {
-	return (int32_t)b->limit - b->room - b->put_room;
+	return (int32_t)b->limit - bin_room(b) - bin_put_room(b);
 }
 
 #define BIG_ORDER_N	64
@@ -825,6 +865,26 @@ START_TEST(test_dfkey_high_half_aborts)
 }
 END_TEST
 
+/*
+ * The same for a block malloc pops where free put it (put holds it
+ * alone: no swap): its word is checked against put's.
+ */
+START_TEST(test_dfkey_put_one_checked)
+{
+	unsigned int cls = size_to_class(64), n;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = hak_malloc(64), *q;
+
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(64))
+			break;
+	hak_free(p);
+	((uintptr_t *)p)[1] ^= 1;		/* use after free */
+	q = hak_malloc(64);			/* aborts */
+	ck_abort_msg("key word of put's only block not checked: %p handed out as %p", p, q);
+}
+END_TEST
+
 /* The same in the lower half: one bit. */
 START_TEST(test_dfkey_low_bit_aborts)
 {
@@ -839,25 +899,58 @@ START_TEST(test_dfkey_low_bit_aborts)
 END_TEST
 
 /*
- * The pop forgets the key: the block malloc hands out has 0 in its key
- * word (else a second free of it would find the key of the first).
+ * The key word follows the block's place: free gives it one less than
+ * the head of its list had, malloc's pop compares it with the word its
+ * list expects and writes nothing into the block, and the next head is
+ * expected one word on.
  */
-START_TEST(test_dfkey_forgotten_on_pop)
+START_TEST(test_dfkey_positional)
 {
-	void *p = hak_malloc(64), *q;
-
-	uintptr_t key;
+	unsigned int cls = size_to_class(64);
+	void *p = hak_malloc(64), *q, *r;
+	uintptr_t head, wp, wq, expect;
 	int used_up;
 
-	hak_free(p);
-	key = ((uintptr_t *)p)[1];
-	used_up = bin_use_up(64);
+	ck_assert(heap_class_split(cls));
 	q = hak_malloc(64);
-	ck_assert_uint_eq(key, hk_tls.dfkey);
-	ck_assert(used_up);
-	ck_assert_ptr_eq(q, p);
-	ck_assert_uint_eq(((uintptr_t *)q)[1], 0);
+	head = hk_tls.bins[cls].put_at;
 	hak_free(q);
+	hak_free(p);
+	wq = ((uintptr_t *)q)[1];
+	wp = ((uintptr_t *)p)[1];
+	used_up = bin_use_up(64);
+	r = hak_malloc(64);
+	expect = hk_tls.bins[cls].free_at;
+	ck_assert(used_up);
+	ck_assert_uint_eq(wq, head - 1);
+	ck_assert_uint_eq(wp, head - 2);
+	ck_assert_ptr_eq(r, p);
+	ck_assert_uint_eq(((uintptr_t *)p)[1], wp);	/* not written */
+	ck_assert_uint_eq(expect, wq);			/* q is next, one word on */
+	/* Never the slabs' key or its mark: those have the top bit set. */
+	ck_assert_uint_ge(hk_tls.dfkey, DFKEY_SLAB_BIT);
+	ck_assert_uint_lt(wp, DFKEY_SLAB_BIT);
+	hak_free(r);
+}
+END_TEST
+
+/*
+ * A block freed twice with another block freed between (A, B, A): the
+ * second copy's place expects another word, and the pop that would hand
+ * A out a second time aborts.
+ */
+START_TEST(test_double_free_aba_aborts)
+{
+	void *a = hak_malloc(64), *b = hak_malloc(64), *x, *y, *z;
+
+	hak_free(a);
+	hak_free(b);
+	hak_free(a);
+	(void)bin_use_up(64);
+	x = hak_malloc(64);
+	y = hak_malloc(64);
+	z = hak_malloc(64);	/* aborts: a again */
+	ck_abort_msg("A, B, A not detected: %p %p %p", x, y, z);
 }
 END_TEST
 #endif
@@ -1031,9 +1124,9 @@ END_TEST
 #endif
 
 /* limit - blocks held, of bin b: both lists' shares (struct bin). */
-static int32_t bin_room(const struct bin *b)
+static int32_t bin_rooms(const struct bin *b)
 {
-	return b->room + b->put_room;
+	return bin_room(b) + bin_put_room(b);
 }
 
 /* Bytes the calling thread's bins hold, counted here from the bins. */
@@ -1043,7 +1136,7 @@ static size_t bins_held_bytes(void)
 	unsigned int cls;
 
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
-		int32_t held = (int32_t)hk_tls.bins[cls].limit - bin_room(&hk_tls.bins[cls]);
+		int32_t held = (int32_t)hk_tls.bins[cls].limit - bin_rooms(&hk_tls.bins[cls]);
 
 		if (held > 0)
 			n += (size_t)held * hk_classes[cls].size;
@@ -1106,10 +1199,10 @@ START_TEST(test_thread_cache_bytes_bound)
 			ck_assert_ptr_nonnull(v[i]);
 		}
 		for (i = 0; i < n; i++) {
-			int32_t room = bin_room(&hk_tls.bins[cls]);
+			int32_t room = bin_rooms(&hk_tls.bins[cls]);
 
 			hak_free(v[i]);
-			if (bin_room(&hk_tls.bins[cls]) > room - 1) {
+			if (bin_rooms(&hk_tls.bins[cls]) > room - 1) {
 				size_t held = bins_held_bytes();
 
 				events++;
@@ -1302,13 +1395,13 @@ static unsigned int spare_make(unsigned int cls, void **v)
 	used = spare_used(v, SPARE_BLOCKS);
 	for (i = 0; i < SPARE_BLOCKS && h->spare[cls].nr == nr; i++) {
 		uint32_t limit = b->limit;
-		int32_t room = bin_room(b);
+		int32_t room = bin_rooms(b);
 
 		hak_free(v[i]);
 		if (h->spare[cls].nr != nr) {
 			/* The bin keeps limit - limit / 2; the rest is the batch. */
 			ck_assert_uint_eq(b->limit, limit);
-			ck_assert_int_eq(bin_room(b), (int32_t)(limit / 2));
+			ck_assert_int_eq(bin_rooms(b), (int32_t)(limit / 2));
 			n = (unsigned int)((int32_t)limit - room + 1) - (limit - limit / 2);
 			ck_assert_uint_eq(h->spare[cls].count[nr], n);
 		}
@@ -1355,7 +1448,7 @@ START_TEST(test_spare_batch_whole)
 	{
 		/* mallinfo()'s cached blocks: the bin's and the spare batches'. */
 		static unsigned long cached[HK_CLASS_ARRAY];
-		unsigned long want = (unsigned long)((int32_t)b->limit - bin_room(b));
+		unsigned long want = (unsigned long)((int32_t)b->limit - bin_rooms(b));
 		uint32_t k;
 
 		for (k = 0; k < nr; k++)
@@ -1374,7 +1467,7 @@ START_TEST(test_spare_batch_whole)
 	ck_assert_ptr_eq(p, head);
 	ck_assert_uint_eq(h->spare[cls].nr, nr - 1);
 	/* The rest of the batch is the bin: n - 1 blocks. */
-	ck_assert_int_eq((int32_t)b->limit - bin_room(b), (int32_t)n - 1);
+	ck_assert_int_eq((int32_t)b->limit - bin_rooms(b), (int32_t)n - 1);
 	hak_free(p);
 	for (i = freed; i < SPARE_BLOCKS; i++)
 		hak_free(v[i]);
@@ -1556,6 +1649,7 @@ static Suite *heap_suite(void)
 	TCase *tc = tcase_create("heap");
 
 	tcase_add_test(tc, test_bin_lifo);
+	tcase_add_test(tc, test_bin_put_one_popped);
 	tcase_add_test(tc, test_bin_split_lists);
 	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
@@ -1593,7 +1687,9 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_dfkey_high_half_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_low_bit_aborts, SIGABRT);
-	tcase_add_test(tc, test_dfkey_forgotten_on_pop);
+	tcase_add_test_raise_signal(tc, test_dfkey_put_one_checked, SIGABRT);
+	tcase_add_test(tc, test_dfkey_positional);
+	tcase_add_test_raise_signal(tc, test_double_free_aba_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts_on_flush, SIGABRT);
 #ifdef CONFIG_THREADS
@@ -1798,6 +1894,20 @@ START_TEST(test_used_accounting)
 END_TEST
 
 /*
+ * Block p of a bin back to its slab, as heap_bin_drain() does (which
+ * checks its key word against its place first): the word becomes the
+ * slab's key, which heap_free_local_slow() checks.
+ */
+static void bin_block_to_slab(void *p)
+{
+	struct slab *s = slab_block_head(p);
+
+	if (IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK))
+		((uintptr_t *)p)[1] = s->dfkey;
+	heap_free_local_slow(s, p);
+}
+
+/*
  * Give every block of class cls's bin back to its slab, as a flush or
  * the drain of a trim does, but without a trim (which gives the kept
  * empty slabs back as well).
@@ -1810,15 +1920,15 @@ static void bin_to_slabs(unsigned int cls)
 		void *p = b->free;
 
 		b->free = fl_next(p);
-		b->room++;
-		heap_free_local_slow(slab_block_head(p), p);
+		b->free_at++;
+		bin_block_to_slab(p);
 	}
 	while (b->put) {
 		void *p = b->put;
 
 		b->put = fl_next(p);
-		b->put_room++;
-		heap_free_local_slow(slab_block_head(p), p);
+		b->put_at++;
+		bin_block_to_slab(p);
 	}
 }
 
@@ -2187,7 +2297,7 @@ START_TEST(test_remote_list_to_bin)
 	ck_assert_uint_eq(REMOTE_COUNT(w), 5);
 	ck_assert_ptr_eq(REMOTE_PTR(w), rl_mine[4]);
 	ck_assert_uint_eq(w & REMOTE_BITS, 0);
-	ck_assert_int_ge(b->room, 5);
+	ck_assert_int_ge(bin_room(b), 5);
 	for (i = 5; i-- > 0;) {
 		p = hak_malloc(RL_SIZE);
 		ck_assert_ptr_eq(p, rl_mine[i]);
@@ -2806,7 +2916,7 @@ static void inv_bin_push(unsigned int cls, void *p)
 	((uintptr_t *)p)[1] = hk_tls.dfkey;
 	fl_put(p, b->free, hk_tls.flkey);
 	b->free = p;
-	b->room--;
+	b->free_at--;	/* one more block held, on top */
 }
 
 /* A block of another class in a bin: malloc must not hand it out. */
