@@ -279,6 +279,24 @@ static inline void bin_room_set(struct bin *b, int32_t room)
 	bin_room_add(b, room - bin_room(b));
 }
 
+/* free's share of the room goes to malloc's (the words stay where they are). */
+static inline void bin_room_take_put(struct bin *b)
+{
+	int32_t d = bin_put_room(b);
+
+	bin_room_add(b, d);
+	bin_put_room_add(b, -d);
+}
+
+/* malloc's share of the room goes to free's. */
+static inline void bin_room_give_put(struct bin *b)
+{
+	int32_t d = bin_room(b);
+
+	bin_put_room_add(b, d);
+	bin_room_add(b, -d);
+}
+
 /* n blocks go on top of malloc's list (a refill): room n less, the head n words up. */
 static inline void bin_free_grow(struct bin *b, uint32_t n)
 {
@@ -879,8 +897,11 @@ static inline int heap_spare_on(void)
 	return CONFIG_HEAP_SPARE_KB != 0;
 }
 
-/* Give a NULL-terminated chain of blocks in bin state back to their slabs. */
-static void heap_chain_to_slabs(void *p, uintptr_t w)
+/*
+ * Give a NULL-terminated chain of blocks in bin state, whose head has the
+ * key word w, back to their slabs; returns the word one past its last block.
+ */
+static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 {
 	while (p) {
 		void *next = fl_next(p);
@@ -890,6 +911,7 @@ static void heap_chain_to_slabs(void *p, uintptr_t w)
 		heap_free_local_slow(s, p);
 		p = next;
 	}
+	return w;
 }
 
 /*
@@ -1171,11 +1193,8 @@ BUILD_BUG_ON(offsetof(struct bin, put_floor) - offsetof(struct bin, free_floor) 
  */
 static inline void bin_swap_grown(struct bin *b)
 {
-	int32_t d = bin_put_room(b);
-
 	HK_ASSERT(bin_room(b) == 0);
-	bin_room_add(b, d);
-	bin_put_room_add(b, -d);
+	bin_room_take_put(b);
 	hk_tls.burst_base[b - hk_tls.bins] = bin_room(b) + 1;
 }
 
@@ -1202,10 +1221,9 @@ static void bin_join(struct bin *b)
 {
 	void *p = b->put, *last, *next;
 	uintptr_t w = bin_put_top(b);
-	int32_t n = 1, held, d = bin_put_room(b);
+	int32_t n = 1, held;
 
-	bin_room_add(b, d);
-	bin_put_room_add(b, -d);
+	bin_room_take_put(b);
 	if (!p)
 		return;
 	held = (int32_t)b->limit - bin_room(b);
@@ -1267,19 +1285,12 @@ static void heap_boxes_thread_flush(void)
 /* Return every block of a bin to its slab. */
 static void heap_bin_drain(struct bin *b)
 {
-	uintptr_t w;
+	void *p;
 
 	bin_join(b);
-	w = bin_free_top(b);
-	while (b->free) {
-		void *p = b->free;
-		struct slab *s = slab_block_head(p);
-
-		b->free = fl_next(p);
-		dfkey_leave_bin(s, p, w++);
-		heap_free_local_slow(s, p);
-	}
-	bin_free_top_set(b, w);
+	p = b->free;
+	b->free = NULL;
+	bin_free_top_set(b, heap_chain_to_slabs(p, bin_free_top(b)));
 	/* Back to the class's initial limit. */
 	cls_limit_reset(b);
 }
@@ -1345,16 +1356,10 @@ static void heap_saved_drain(struct heap *h)
 
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct bin *b = &h->saved[cls];
-		uintptr_t w = bin_free_top(b);
+		void *p = b->free;
 
-		while (b->free) {
-			void *p = b->free;
-			struct slab *s = slab_block_head(p);
-
-			b->free = fl_next(p);
-			dfkey_leave_bin(s, p, w++);
-			heap_free_local_slow(s, p);
-		}
+		b->free = NULL;
+		heap_chain_to_slabs(p, bin_free_top(b));
 		bin_room_set(b, 0);
 		b->limit = 0;
 	}
@@ -1630,9 +1635,7 @@ void heap_bin_flush(struct bin *b)
 	 * pops below take put's blocks first, the most recently freed, as
 	 * from the head of one list. A spare batch is cut from one list.
 	 */
-	room = bin_put_room(b);
-	bin_room_add(b, room);
-	bin_put_room_add(b, -room);
+	bin_room_take_put(b);
 	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
 		bin_join(b);
 	if (HEAP_GROW_ON && b->limit < c->limit_max) {
@@ -1715,7 +1718,6 @@ static void heap_bin_burst_end(struct bin *b)
 void heap_bin_overflow(const void *p)
 {
 	struct bin *b = &hk_tls.bins[slab_of(p)->class_idx];
-	int32_t room;
 
 	if (HEAP_GROW_ON && hk_tls.burst_base[b - hk_tls.bins])
 		heap_bin_burst_end(b);
@@ -1726,9 +1728,7 @@ void heap_bin_overflow(const void *p)
 	 * free in turn would come here at every free (malloc's pop credits
 	 * its own share), so it is flushed a little before its limit instead.
 	 */
-	room = bin_room(b);
-	bin_put_room_add(b, room);
-	bin_room_add(b, -room);
+	bin_room_give_put(b);
 	if (bin_put_room(b) >= (int32_t)(b->limit / 8))
 		return;
 	heap_bin_flush(b);
