@@ -613,37 +613,37 @@ struct bcase {
 #endif
 
 static const struct bcase cases[] = {
-	{ "free_null", case_free_null, CONTINUES, 0 },
+	{ "free_null", case_free_null, CONTINUES, 0, NULL },
 	{ "free_stack", case_free_stack, CONTINUES, 0, GUARD_SAYS("mapped") },
 	{ "free_static", case_free_static, CONTINUES, 0, GUARD_SAYS("mapped") },
 	{ "free_mmap", case_free_mmap, CONTINUES, 0, GUARD_SAYS("mapped") },
 	{ "free_unmapped", case_free_unmapped, CONTINUES, 0, GUARD_SAYS("unmapped") },
-	{ "free_fake_superslab", case_free_fake_superslab, CONTINUES, 0 },
-	{ "free_libc", case_free_libc, CONTINUES, 0 },
+	{ "free_fake_superslab", case_free_fake_superslab, CONTINUES, 0, NULL },
+	{ "free_libc", case_free_libc, CONTINUES, 0, NULL },
 	{ "many_foreign", case_many_foreign, CONTINUES, 0, GUARD_REPORT },
-	{ "realloc_foreign", case_realloc_foreign, CONTINUES, 0 },
-	{ "free_interior_tiny", case_free_interior_tiny, CONTINUES_OR_ABORTS, 0 },
-	{ "free_interior_mid", case_free_interior_mid, CONTINUES_OR_ABORTS, 0 },
-	{ "free_interior_large", case_free_interior_large, CONTINUES_OR_ABORTS, 0 },
-	{ "free_slab_tail", case_free_slab_tail, CONTINUES_OR_ABORTS, 0 },
+	{ "realloc_foreign", case_realloc_foreign, CONTINUES, 0, NULL },
+	{ "free_interior_tiny", case_free_interior_tiny, CONTINUES_OR_ABORTS, 0, NULL },
+	{ "free_interior_mid", case_free_interior_mid, CONTINUES_OR_ABORTS, 0, NULL },
+	{ "free_interior_large", case_free_interior_large, CONTINUES_OR_ABORTS, 0, NULL },
+	{ "free_slab_tail", case_free_slab_tail, CONTINUES_OR_ABORTS, 0, NULL },
 #ifdef CONFIG_LARGE_CACHE
-	{ "double_free_large", case_double_free_large, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_large", case_double_free_large, ABORTS_DOUBLE_FREE, 0, NULL },
 #ifdef CONFIG_THREADS
-	{ "double_free_remote_large", case_double_free_remote_large, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_remote_large", case_double_free_remote_large, ABORTS_DOUBLE_FREE, 0, NULL },
 #endif
 #endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
-	{ "double_free_tiny", case_double_free_tiny, ABORTS_DOUBLE_FREE, 0 },
-	{ "double_free_tiny_1k", case_double_free_tiny_1k, ABORTS_DOUBLE_FREE, 0 },
-	{ "double_free_mid", case_double_free_mid, ABORTS_DOUBLE_FREE, 0 },
-	{ "double_free_mid_32k", case_double_free_mid_32k, ABORTS_DOUBLE_FREE, 0 },
-	{ "double_free_later", case_double_free_later, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_tiny", case_double_free_tiny, ABORTS_DOUBLE_FREE, 0, NULL },
+	{ "double_free_tiny_1k", case_double_free_tiny_1k, ABORTS_DOUBLE_FREE, 0, NULL },
+	{ "double_free_mid", case_double_free_mid, ABORTS_DOUBLE_FREE, 0, NULL },
+	{ "double_free_mid_32k", case_double_free_mid_32k, ABORTS_DOUBLE_FREE, 0, NULL },
+	{ "double_free_later", case_double_free_later, ABORTS_DOUBLE_FREE, 0, NULL },
 #ifdef CONFIG_THREADS
-	{ "double_free_remote_tiny", case_double_free_remote_tiny, ABORTS_DOUBLE_FREE, 0 },
-	{ "double_free_remote_mid", case_double_free_remote_mid, ABORTS_DOUBLE_FREE, 0 },
+	{ "double_free_remote_tiny", case_double_free_remote_tiny, ABORTS_DOUBLE_FREE, 0, NULL },
+	{ "double_free_remote_mid", case_double_free_remote_mid, ABORTS_DOUBLE_FREE, 0, NULL },
 #endif
 #endif
-	{ "huge_sizes", case_huge_sizes, CONTINUES, 0 },
+	{ "huge_sizes", case_huge_sizes, CONTINUES, 0, NULL },
 };
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))
 

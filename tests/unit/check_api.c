@@ -250,7 +250,8 @@ static size_t random_size(void)
  * Slack for the RSS checks: HK_RSS_SLACK_MB (tests/run.sh raises it under
  * qemu, whose RSS is the emulator's and grows with its code cache).
  */
-static size_t rss_slack(size_t dflt)
+/* Unused when the arena backend leaves out the RSS checks. */
+__attribute__((unused)) static size_t rss_slack(size_t dflt)
 {
 	const char *s = getenv("HK_RSS_SLACK_MB");
 
@@ -258,7 +259,7 @@ static size_t rss_slack(size_t dflt)
 }
 
 /* Resident set size in bytes. */
-static size_t rss_bytes(void)
+__attribute__((unused)) static size_t rss_bytes(void)
 {
 	unsigned long size = 0, resident = 0;
 	FILE *f = fopen("/proc/self/statm", "r");

@@ -32,7 +32,7 @@ static void *unmapped_page(void)
 
 START_TEST(test_guard_classify)
 {
-	int local;
+	int local = 0;		/* only its address is used */
 	enum guard_outcome mapped = GUARD_MAPPED, unmapped = GUARD_UNMAPPED;
 
 #ifndef CONFIG_EXTERNAL_GUARD_MINCORE
