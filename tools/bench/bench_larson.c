@@ -31,8 +31,8 @@ struct lineage {
 	rng_t r;
 	/*
 	 * 64 bytes between the fields of neighbouring lineages (one calloc),
-	 * whatever the array's alignment: each thread writes seq and r at
-	 * every step and reads the others, and without it the result
+	 * whatever the array's alignment: each thread writes its seq and r
+	 * at every step and reads its other fields, and without it the result
 	 * depended on where calloc() put the array (glibc at 32 mod 64: no
 	 * line shared; hakmem, mimalloc, jemalloc, tcmalloc at 0: l[0].seq,
 	 * r and l[1].steps..lo on one line, bounced between the CPUs at
