@@ -29,6 +29,17 @@ struct lineage {
 	uint64_t *tag;
 	uint64_t seq;
 	rng_t r;
+	/*
+	 * 64 bytes between the fields of neighbouring lineages (one calloc),
+	 * whatever the array's alignment: each thread writes its seq and r
+	 * at every step and reads its other fields, and without it the result
+	 * depended on where calloc() put the array (glibc at 32 mod 64: no
+	 * line shared; hakmem, mimalloc, jemalloc, tcmalloc at 0: l[0].seq,
+	 * r and l[1].steps..lo on one line, bounced between the CPUs at
+	 * every step). Documentation/benchmarks.md, "larson: the lineage
+	 * array".
+	 */
+	char pad[64];
 };
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
