@@ -41,7 +41,7 @@ def parse_lib(spec):
     return name, parts[0], env
 
 
-def run_once(cmd, so, extra):
+def run_once(cmd, so, extra=None):
     """One run of cmd under library so (empty: the C library), with the
     variables of extra set: CPU ns per operation (user + system), system
     ns per operation, wall Mops."""
@@ -49,7 +49,7 @@ def run_once(cmd, so, extra):
     env.pop('LD_PRELOAD', None)
     if so:
         env['LD_PRELOAD'] = so
-    env.update(extra)
+    env.update(extra or {})
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
