@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 #
-# cpu_cmp.py ROUNDS "name=lib.so,name=,..." prog args...
+# cpu_cmp.py ROUNDS "name=lib.so[:VAR=val...],name=,..." prog args...
 #
 # Runs a bench program under each library (LD_PRELOAD; an empty path is
 # the C library) in interleaved rounds and prints, per library, the median
@@ -12,6 +12,13 @@
 # median of the per-round ratios to the first library, with the quartiles
 # of those ratios: two runs next to each other see about the same load, so
 # on a busy machine the paired ratio spreads less than the medians do.
+#
+# A library may be followed by environment variables of its own, each as
+# :VAR=val, set for its runs only (on top of the environment this script
+# was started with): the same library with and without a run-time option,
+# e.g. "off=build/pon/libhakmem.so,on=build/pon/libhakmem.so:HAKMEM_PROF=1:
+# HAKMEM_PROF_AT_EXIT=0:HAKMEM_PROF_PEAK=0" (as one word). A value cannot
+# hold ':' or ','.
 import os
 import re
 import resource
@@ -20,13 +27,29 @@ import subprocess
 import sys
 
 
-def run_once(cmd, so):
-    """One run of cmd under library so (empty: the C library): CPU ns per
-    operation (user + system), system ns per operation, wall Mops."""
+def parse_lib(spec):
+    """"name=lib.so:VAR=val:..." -> (name, lib.so, {VAR: val, ...})."""
+    name, rest = spec.split('=', 1)
+    parts = rest.split(':')
+    env = {}
+    for kv in parts[1:]:
+        if '=' not in kv:
+            sys.exit("%s: %r: an environment variable is VAR=val" %
+                     (os.path.basename(sys.argv[0]), kv))
+        k, v = kv.split('=', 1)
+        env[k] = v
+    return name, parts[0], env
+
+
+def run_once(cmd, so, extra=None):
+    """One run of cmd under library so (empty: the C library), with the
+    variables of extra set: CPU ns per operation (user + system), system
+    ns per operation, wall Mops."""
     env = dict(os.environ)
     env.pop('LD_PRELOAD', None)
     if so:
         env['LD_PRELOAD'] = so
+    env.update(extra or {})
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -42,19 +65,19 @@ def run_once(cmd, so):
 
 def main():
     rounds = int(sys.argv[1])
-    libs = [x.split('=', 1) for x in sys.argv[2].split(',')]
+    libs = [parse_lib(x) for x in sys.argv[2].split(',')]
     cmd = sys.argv[3:]
-    cpu = {n: [] for n, _ in libs}
-    sysns = {n: [] for n, _ in libs}
-    mops = {n: [] for n, _ in libs}
+    cpu = {n: [] for n, _, _ in libs}
+    sysns = {n: [] for n, _, _ in libs}
+    mops = {n: [] for n, _, _ in libs}
     for _ in range(rounds):
-        for n, so in libs:
-            c, s, w = run_once(cmd, so)
+        for n, so, extra in libs:
+            c, s, w = run_once(cmd, so, extra)
             cpu[n].append(c)
             sysns[n].append(s)
             mops[n].append(w)
     base = statistics.median(cpu[libs[0][0]])
-    for n, _ in libs:
+    for n, _, _ in libs:
         paired = sorted(x / y for x, y in zip(cpu[n], cpu[libs[0][0]]))
         print("%-8s cpu %6.1f ns/op [%6.1f..%6.1f] (sys %5.1f) ratio %.2f   "
               "paired %.3f [%.3f..%.3f]   wall %6.2f Mops" %
