@@ -26,28 +26,32 @@ BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
 
 /*
  * CONFIG_HEAP_STRIDE_PAD: the blocks of a class above HEAP_STRIDE_MIN_SIZE
- * (4 KiB, heap.h) whose size is a multiple of 256 (a multiple of four
+ * (8 KiB, heap.h) whose size is a multiple of 256 (a multiple of four
  * lines: the same offset of every block in a quarter of the cache sets or
- * fewer; above 4 KiB Mid's classes are multiples of 1 KiB, and those of
- * 12, 20, 24 and 28 KiB start every block on L1 set 0) lie
- * HEAP_STRIDE_PAD bytes more apart, an odd number of lines, if its slabs
- * hold 8 blocks or more that way and have no colours (mm/mid's big
- * classes place theirs). Within a slab the blocks then reach as many sets
- * as it holds blocks; so that the slabs of a class do not all start on
- * the same set, the lines left at the end of the slab become its colours
+ * fewer; Mid's 10-28 KiB classes are multiples of 2 KiB, and those of 12,
+ * 20, 24 and 28 KiB start every block on L1 set 0) lie HEAP_STRIDE_PAD
+ * bytes more apart, an odd number of lines, if its slabs hold 8 blocks
+ * or more that way and have no colours (mm/mid's big classes place
+ * theirs). Within a slab the blocks then reach as many sets as it holds
+ * blocks; so that the slabs of a class do not all start on the same set,
+ * the lines left at the end of the slab become its colours
  * (slab_colour(), at most HEAP_STRIDE_COLOURS: one per set). A class is
  * padded only if its slab holds as many blocks that way (the padding
- * takes the slab's unused tail), so it costs no memory; every such class
- * of the default configuration is.
+ * takes the slab's unused tail); every such class of the default
+ * configuration is. A slab whose blocks are all written may reach one
+ * or two pages further (of 64).
  *
- * Classes of 4 KiB and less are not padded (they were until branch mid):
- * a 1 KiB slab would hold 60 blocks instead of 64 (batch/1024's peak RSS
- * above mimalloc's), and memalign() of 128 bytes or more for 1-4 KiB
- * would skip to the 4 KiB class. The powers of two keep their stride: a
+ * Classes of 8 KiB and less are not padded (from 1 KiB they were, with
+ * the option off by default, until branch mid): their blocks start on 2
+ * to 16 L1 sets already, the padding bought them no measured time, and
+ * it cost memory: a 1 KiB slab holds 60 blocks instead of 64, and a 64
+ * KiB slab of 5 KiB blocks (sqlite's page cache) reaches into a 16th
+ * page; and memalign() of 128 bytes or more for 1-8 KiB would skip to a
+ * power of two. The powers of two keep their stride: a
  * padded block is aligned to 64 bytes only, and hk_alloc_aligned() looks
  * for the next class whose stride is a multiple of the alignment, so
- * that posix_memalign(4096, 4096) and the like (page-aligned buffers)
- * find the 8, 16 or 32 KiB class rather than the Large box, a mapping
+ * that posix_memalign(4096, 16384) and the like (page-aligned buffers)
+ * find the 16 or 32 KiB class rather than the Large box, a mapping
  * per block. A block aligned to 4 KiB starts on L1 set 0 whatever the
  * allocator (an L1 of 64 sets of 64 bytes is indexed by address bits
  * 6-11).

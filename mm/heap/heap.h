@@ -101,7 +101,7 @@ struct size_class {
 };
 
 /* CONFIG_HEAP_STRIDE_PAD pads only classes above this size (classes.c). */
-#define HEAP_STRIDE_MIN_SIZE	4096U
+#define HEAP_STRIDE_MIN_SIZE	8192U
 
 /* Bytes from one block of class c to the next in a slab (CONFIG_HEAP_STRIDE_PAD). */
 static __always_inline uint32_t class_stride(const struct size_class *c)

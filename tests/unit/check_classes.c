@@ -435,16 +435,16 @@ END_TEST
 
 #ifdef CONFIG_HEAP_STRIDE_PAD
 /*
- * CONFIG_HEAP_STRIDE_PAD pads no class of 4 KiB or less: a slab of 1 KiB
+ * CONFIG_HEAP_STRIDE_PAD pads no class of 8 KiB or less: a slab of 1 KiB
  * blocks holds a slot's worth of them (64 in a 64 KiB slot; 60 when 1 KiB
- * was padded), and aligned requests of 1-4 KiB with 128 B to 2 KiB
- * alignment get a block of their own class, not of the 4 KiB one. Every
+ * was padded), and aligned requests of 1-8 KiB with 128 B to 2 KiB
+ * alignment get a block of their own class, not of a power of two. Every
  * padded class keeps as many blocks per slab as unpadded, and aligned
  * requests of a padded class's size are aligned.
  */
 START_TEST(test_stride_pad_small_unpadded)
 {
-	static const size_t sizes[] = { 1024, 1280, 1536, 2048, 3072 };
+	static const size_t sizes[] = { 1024, 1280, 1536, 2048, 3072, 5120, 7168 };
 	unsigned int i;
 	size_t align;
 	void *q;
@@ -499,7 +499,7 @@ START_TEST(test_stride_pad_spreads_every_class)
 	void *p[16];
 
 	/*
-	 * Only classes above 4 KiB are padded: none where the slab classes
+	 * Only classes above 8 KiB are padded: none where the slab classes
 	 * end at or below it (randconfig KCONFIG_SEED=0x75cc6d72 and
 	 * 0x735a7379: Tiny in powers of two up to 256 B and no Mid, padded 0),
 	 * nor with powers of two only above it.
