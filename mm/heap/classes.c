@@ -25,26 +25,38 @@ BUILD_BUG_ON(HK_CLASS_ARRAY * sizeof(struct bin) > UINT16_MAX);
 BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
 
 /*
- * CONFIG_HEAP_STRIDE_PAD: the blocks of a class of 1 KiB or more whose size
- * is a multiple of 256 (a multiple of four lines: the same offset of every
- * block in a quarter of the L1 sets or fewer) lie HEAP_STRIDE_PAD bytes more
- * apart, an odd number of lines, if its slabs hold 8 blocks or more that
- * way and have no colours (mm/mid's big classes place theirs). Within a
- * slab the blocks then reach as many sets as it holds blocks; so that
- * the slabs of a class do not all start on the same set, the lines left
- * at the end of the slab become its colours (slab_colour(), at most
- * HEAP_STRIDE_COLOURS: one per set).
+ * CONFIG_HEAP_STRIDE_PAD: the blocks of a class above HEAP_STRIDE_MIN_SIZE
+ * (8 KiB, heap.h) whose size is a multiple of 256 (a multiple of four
+ * lines: the same offset of every block in a quarter of the cache sets or
+ * fewer; Mid's 10-28 KiB classes are multiples of 2 KiB, and those of 12,
+ * 20, 24 and 28 KiB start every block on L1 set 0) lie HEAP_STRIDE_PAD
+ * bytes more apart, an odd number of lines, if its slabs hold 8 blocks
+ * or more that way and have no colours (mm/mid's big classes place
+ * theirs). Within a slab the blocks then reach as many sets as it holds
+ * blocks; so that the slabs of a class do not all start on the same set,
+ * the lines left at the end of the slab become its colours
+ * (slab_colour(), at most HEAP_STRIDE_COLOURS: one per set). A class is
+ * padded only if its slab holds as many blocks that way (the padding
+ * takes the slab's unused tail); every such class of the default
+ * configuration is. A slab whose blocks are all written may reach one
+ * or two pages further (of 64).
  *
- * The powers of two from HEAP_STRIDE_KEEP_ALIGN up keep their stride: a
+ * Classes of 8 KiB and less are not padded (from 1 KiB they were, with
+ * the option off by default, until branch mid): their blocks start on 2
+ * to 16 L1 sets already, and the padding cost memory there (which a
+ * loop of 1 KiB blocks repaid in time, random_mixed 1024-8192 not): a
+ * 1 KiB slab holds 60 blocks instead of 64, and a 64
+ * KiB slab of 5 KiB blocks (sqlite's page cache) reaches into a 16th
+ * page; and memalign() of 128 bytes or more for 1-8 KiB would skip to a
+ * power of two. The powers of two keep their stride: a
  * padded block is aligned to 64 bytes only, and hk_alloc_aligned() looks
  * for the next class whose stride is a multiple of the alignment, so
- * that posix_memalign(4096, 4096) and the like (page-aligned buffers)
- * find the 4, 8, 16 or 32 KiB class rather than the Large box, a mapping
+ * that posix_memalign(4096, 16384) and the like (page-aligned buffers)
+ * find the 16 or 32 KiB class rather than the Large box, a mapping
  * per block. A block aligned to 4 KiB starts on L1 set 0 whatever the
  * allocator (an L1 of 64 sets of 64 bytes is indexed by address bits
  * 6-11).
  */
-#define HEAP_STRIDE_KEEP_ALIGN	4096
 #define HEAP_STRIDE_PAD		64
 #define HEAP_STRIDE_COLOURS	64
 
@@ -52,9 +64,9 @@ static void class_pad(struct size_class *c)
 {
 	size_t bytes = (size_t)c->span << SLOT_SHIFT, stride = c->size + HEAP_STRIDE_PAD, tail;
 
-	if (!IS_ENABLED(CONFIG_HEAP_STRIDE_PAD) || c->size < 1024 || c->size % 256 ||
-	    (c->size >= HEAP_STRIDE_KEEP_ALIGN && !(c->size & (c->size - 1))) ||
-	    c->colours > 1 || bytes / stride < 8)
+	if (!IS_ENABLED(CONFIG_HEAP_STRIDE_PAD) || c->size <= HEAP_STRIDE_MIN_SIZE ||
+	    c->size % 256 || !(c->size & (c->size - 1)) ||
+	    c->colours > 1 || bytes / stride < 8 || bytes / stride < bytes / c->size)
 		return;
 	c->pad = HEAP_STRIDE_PAD >> 4;
 	tail = (bytes - bytes / stride * stride) / HEAP_COLOUR_STEP;

@@ -100,6 +100,9 @@ struct size_class {
 	uint64_t start_mul;		/* block-start check: slab_start_mul(class_stride()) */
 };
 
+/* CONFIG_HEAP_STRIDE_PAD pads only classes above this size (classes.c). */
+#define HEAP_STRIDE_MIN_SIZE	8192U
+
 /* Bytes from one block of class c to the next in a slab (CONFIG_HEAP_STRIDE_PAD). */
 static __always_inline uint32_t class_stride(const struct size_class *c)
 {

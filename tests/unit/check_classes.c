@@ -435,40 +435,55 @@ END_TEST
 
 #ifdef CONFIG_HEAP_STRIDE_PAD
 /*
- * CONFIG_HEAP_STRIDE_PAD: 64 blocks of 1 KiB allocated one after the other
- * put their first lines in at least 32 of the 64 sets of a 32 KiB, 8-way
- * L1 (a class size apart, they use 4), their usable size is still the
- * class size, and aligned requests of a padded class's size are aligned.
+ * CONFIG_HEAP_STRIDE_PAD pads no class of 8 KiB or less: a slab of 1 KiB
+ * blocks holds a slot's worth of them (64 in a 64 KiB slot; 60 when 1 KiB
+ * was padded), and aligned requests of 1-8 KiB with 128 B to 2 KiB
+ * alignment get a block of their own class, not of a power of two. Every
+ * padded class keeps as many blocks per slab as unpadded, and aligned
+ * requests of a padded class's size are aligned.
  */
-START_TEST(test_stride_pad_spreads_sets)
+START_TEST(test_stride_pad_small_unpadded)
 {
-	size_t usable;
-	uint64_t sets = 0;
-	void *p[64], *q;
-	size_t align;
+	static const size_t sizes[] = { 1024, 1280, 1536, 2048, 3072, 5120, 7168 };
 	unsigned int i;
+	size_t align;
+	void *q;
 
-	/* Only classes of 1 KiB and more are padded: none here (Large serves 1 KiB). */
-	if (HEAP_MAX_SIZE < 1024)
-		return;
 	classes_setup();
-	usable = hk_classes[size_to_class(1024)].size;
-	for (i = 0; i < 64; i++) {
-		p[i] = hak_malloc(1024);
-		ck_assert_ptr_nonnull(p[i]);
-		ck_assert_uint_eq(hak_malloc_usable_size(p[i]), usable);
-		sets |= 1ULL << (((uintptr_t)p[i] >> 6) & 63);
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		const struct size_class *c = &hk_classes[i];
+		size_t bytes = (size_t)c->span << SLOT_SHIFT;
+
+		if (c->size <= HEAP_STRIDE_MIN_SIZE)
+			ck_assert_msg(class_stride(c) == c->size, "class %u (%u B) padded", i, c->size);
+		ck_assert_uint_eq(bytes / class_stride(c), bytes / c->size);
 	}
-	ck_assert_msg(__builtin_popcountll(sets) >= 32, "64 blocks of 1 KiB in %d L1 sets",
-		      __builtin_popcountll(sets));
-	for (align = 16; align <= 4096; align *= 2) {
-		ck_assert_int_eq(hak_posix_memalign(&q, align, 1024), 0);
-		ck_assert_uint_eq((uintptr_t)q % align, 0);
-		ck_assert_uint_ge(hak_malloc_usable_size(q), 1024);
-		hak_free(q);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		unsigned int cls;
+
+		if (sizes[i] > HEAP_MAX_SIZE)
+			continue;
+		cls = size_to_class(sizes[i]);
+		for (align = 128; align <= 2048; align *= 2) {
+			if (hk_classes[cls].size % align)
+				continue;
+			ck_assert_int_eq(hak_posix_memalign(&q, align, sizes[i]), 0);
+			ck_assert_uint_eq((uintptr_t)q % align, 0);
+			ck_assert_msg(hak_malloc_usable_size(q) == hk_classes[cls].size,
+				      "posix_memalign(%zu, %zu): %zu usable bytes, class %u B", align,
+				      sizes[i], hak_malloc_usable_size(q), hk_classes[cls].size);
+			hak_free(q);
+		}
 	}
-	for (i = 0; i < 64; i++)
-		hak_free(p[i]);
+	/* A padded class (12 KiB by default): aligned requests stay aligned. */
+	if (HEAP_MAX_SIZE >= 12288) {
+		for (align = 16; align <= 4096; align *= 2) {
+			ck_assert_int_eq(hak_posix_memalign(&q, align, 12288), 0);
+			ck_assert_uint_eq((uintptr_t)q % align, 0);
+			ck_assert_uint_ge(hak_malloc_usable_size(q), 12288);
+			hak_free(q);
+		}
+	}
 }
 END_TEST
 
@@ -484,11 +499,12 @@ START_TEST(test_stride_pad_spreads_every_class)
 	void *p[16];
 
 	/*
-	 * Only classes of 1 KiB and more are padded: none where the slab
-	 * classes end below (randconfig KCONFIG_SEED=0x75cc6d72 and
-	 * 0x735a7379: Tiny in powers of two up to 256 B and no Mid, padded 0).
+	 * Only classes above 8 KiB are padded: none where the slab classes
+	 * end at or below it (randconfig KCONFIG_SEED=0x75cc6d72 and
+	 * 0x735a7379: Tiny in powers of two up to 256 B and no Mid, padded 0),
+	 * nor with powers of two only above it.
 	 */
-	if (HEAP_MAX_SIZE < 1024)
+	if (HEAP_MAX_SIZE <= HEAP_STRIDE_MIN_SIZE)
 		return;
 	classes_setup();
 	for (i = 0; i < HK_NR_CLASSES; i++) {
@@ -510,9 +526,10 @@ START_TEST(test_stride_pad_spreads_every_class)
 			hak_free(p[j]);
 	}
 	/* Mid's 10-28 KiB classes (not the powers of two) are padded. */
-	if (HEAP_MAX_SIZE >= 32768 && hk_classes[size_to_class(10240)].size == 10240)
+	if (HEAP_MAX_SIZE >= 32768 && hk_classes[size_to_class(10240)].size == 10240) {
 		ck_assert_uint_eq(class_stride(&hk_classes[size_to_class(10240)]), 10240 + 64);
-	ck_assert_uint_gt(padded, 0);
+		ck_assert_uint_gt(padded, 0);
+	}
 }
 END_TEST
 
@@ -604,7 +621,7 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_block_start_check);
 	tcase_add_test(tc, test_block_start_owner_tag);
 #ifdef CONFIG_HEAP_STRIDE_PAD
-	tcase_add_test(tc, test_stride_pad_spreads_sets);
+	tcase_add_test(tc, test_stride_pad_small_unpadded);
 	tcase_add_test(tc, test_stride_pad_spreads_every_class);
 	tcase_add_test(tc, test_stride_pad_keeps_page_alignment);
 #endif
