@@ -165,6 +165,21 @@ static inline void bin_counts_init(struct bin *b, int32_t room)
 	b->put_floor = w;
 }
 
+/*
+ * malloc's list was just filled with put empty (heap_alloc_class()): a
+ * refill's words go down from malloc's old head, which may take them to
+ * put's head or below it, where free's next pushes would go. Put's head
+ * moves below them (its room stays): otherwise the bottom block of a
+ * batch, freed again while still on malloc's list, took the word it
+ * already held, and both copies passed their pops (a refill right after
+ * malloc popped put's one block, or after a batch used up with no free).
+ */
+static inline void bin_put_below_free(struct bin *b)
+{
+	if ((intptr_t)(b->put_at - b->free_at) > 0)
+		bin_put_top_set(b, b->free_at);
+}
+
 /* Whether p's key word is w (checks of a list's order). */
 static inline int dfkey_word_is(const void *p, uintptr_t w)
 {
@@ -256,6 +271,7 @@ static inline uintptr_t bin_free_top(const struct bin *b) { return 0; }
 static inline void bin_free_top_set(struct bin *b, uintptr_t w) { }
 static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
 static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
+static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_leave_bin(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
@@ -1585,6 +1601,7 @@ void *heap_alloc_class(unsigned int cls)
 		t->cur[cls] = s;
 	}
 filled:
+	bin_put_below_free(b);
 	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);

@@ -885,6 +885,51 @@ START_TEST(test_dfkey_put_one_checked)
 }
 END_TEST
 
+/*
+ * A refill right after put's one block was popped: both lists empty,
+ * put's head one word below malloc's. The refill's words go down from
+ * malloc's head; put's head moves below them (bin_put_below_free()), so
+ * that none of them is a word free's pushes will give: a block freed
+ * again while it is still on malloc's list (here the one whose word the
+ * next push would take, or else the batch's last) is then found by a
+ * pop, before it is handed out twice.
+ */
+START_TEST(test_dfkey_refill_below_put)
+{
+	unsigned int cls = size_to_class(48), n;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p, *q, *v, *last = NULL, *twin = NULL;
+	void *out[256];
+	uintptr_t low = UINTPTR_MAX;
+
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(48))
+			break;
+	p = hak_malloc(48);		/* a refill */
+	hak_free(p);
+	q = hak_malloc(48);		/* malloc's list: not put's one block */
+	ck_assert_ptr_nonnull(b->free);
+	for (v = b->free; v; v = fl_next(v)) {
+		uintptr_t w = ((uintptr_t *)v)[1];
+
+		if (w < low)
+			low = w;
+		if (w == b->put_at - 1)
+			twin = v;
+		last = v;
+	}
+	ck_assert_ptr_ne(q, p);
+	ck_assert_uint_ge(low, b->put_at);	/* no word free's pushes give */
+	hak_free(twin ? twin : last);		/* still on malloc's list */
+	for (n = 0; n < 256; n++) {	/* the pops find it */
+		out[n] = hak_malloc(48);
+		for (unsigned int k = 0; k < n; k++)
+			ck_assert_ptr_ne(out[k], out[n]);
+	}
+	ck_abort_msg("block freed while on malloc's list not detected");
+}
+END_TEST
+
 /* The same in the lower half: one bit. */
 START_TEST(test_dfkey_low_bit_aborts)
 {
@@ -1688,6 +1733,7 @@ static Suite *heap_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_high_half_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_low_bit_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_put_one_checked, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_refill_below_put, SIGABRT);
 	tcase_add_test(tc, test_dfkey_positional);
 	tcase_add_test_raise_signal(tc, test_double_free_aba_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
