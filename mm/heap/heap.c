@@ -1545,30 +1545,14 @@ static inline void heap_tick(struct bin *busy)
 	}
 }
 
-void *heap_alloc_class(unsigned int cls)
+/*
+ * Fill b, whose lists are empty, from the spare batches or the slabs (a
+ * refill); 0 if there is no memory.
+ */
+static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 {
 	struct heap_tls *t = &hk_tls;
-	struct bin *b = &t->bins[cls];
-	struct heap *h = t->heap;
 
-	if (unlikely(!h)) {
-		h = heap_thread_start();
-		if (!h)
-			return NULL;
-	}
-	/* Allocations that miss the fast path count here. */
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	if (!b->free) {
-		if (b->put) {
-			bin_swap(b);
-			if (HEAP_GROW_ON && b->grown)
-				bin_swap_grown(b);
-		} else {
-			bin_join(b);	/* the refills below count the whole room */
-		}
-	}
-	if (b->free)
-		return BIN_POP(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
@@ -1596,7 +1580,7 @@ void *heap_alloc_class(unsigned int cls)
 				heap_empty_shed(h, -1);
 			s = slab_new(h, cls);
 			if (unlikely(!s))
-				return NULL;
+				return 0;
 		}
 		t->cur[cls] = s;
 	}
@@ -1605,6 +1589,60 @@ filled:
 	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
+	return 1;
+}
+
+/*
+ * malloc popped put's only block twice in a row with its own list empty
+ * (heap_alloc_at(): a free and a malloc of the class in turn): pop it
+ * again, and fill malloc's list (when there is memory), so that the
+ * next pairs pop malloc's list while free pushes put's, with the lists
+ * apart (struct bin), until a swap.
+ */
+static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls)
+{
+	void *p = b->put;
+
+	vg_open(p, FL_WORDS);
+	if (unlikely(DFKEY_POP_BAD_PUT(b, p)))
+		return heap_pop_slow(p);
+	heap_check_block(p, cls);
+	vg_close(p, FL_WORDS);
+	b->put = NULL;
+	b->put_at++;
+	bin_join(b);		/* both lists empty: the whole room malloc's */
+	(void)heap_bin_fill(h, b, cls);
+	return p;
+}
+
+void *heap_alloc_class(unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct bin *b = &t->bins[cls];
+	struct heap *h = t->heap;
+
+	if (unlikely(!h)) {
+		h = heap_thread_start();
+		if (!h)
+			return NULL;
+	}
+	/* Allocations that miss the fast path count here. */
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	if (!b->free) {
+		if (b->put && !fl_next(b->put))
+			return heap_put_one_refill(h, b, cls);
+		if (b->put) {
+			bin_swap(b);
+			if (HEAP_GROW_ON && b->grown)
+				bin_swap_grown(b);
+		} else {
+			bin_join(b);	/* the refills below count the whole room */
+		}
+	}
+	if (b->free)
+		return BIN_POP(b, b->free, cls);
+	if (!heap_bin_fill(h, b, cls))
+		return NULL;
 	return BIN_POP(b, b->free, cls);
 }
 

@@ -89,6 +89,44 @@ START_TEST(test_bin_put_one_popped)
 END_TEST
 
 /*
+ * A free and a malloc of one class in turn with malloc's list empty: put's
+ * one block is popped in place, but not for good: the second time in a
+ * row malloc's list is filled (heap_put_one_refill()), and the next pair
+ * pops it while free pushes put, the lists apart.
+ */
+START_TEST(test_bin_put_one_twice_refills)
+{
+	unsigned int cls = size_to_class(64), n;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = hak_malloc(64), *q, *free_after, *put_after, *put_next;
+	int used_up, same = 1;
+
+	/* (No Check assertion until the end: they allocate and free.) */
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(64))
+			break;
+	used_up = !b->free && !b->put;
+	for (n = 0; n < 2 && !b->free; n++) {	/* (once if the last pop was put's one block) */
+		hak_free(p);
+		q = hak_malloc(64);
+		same &= q == p;
+	}
+	free_after = b->free;
+	put_after = b->put;
+	hak_free(p);
+	q = hak_malloc(64);
+	put_next = b->put;
+	ck_assert(used_up);
+	ck_assert(same);
+	ck_assert_ptr_nonnull(free_after);
+	ck_assert_ptr_null(put_after);
+	ck_assert_ptr_ne(q, p);			/* from malloc's list */
+	ck_assert_ptr_eq(put_next, p);		/* p waits on put */
+	hak_free(q);
+}
+END_TEST
+
+/*
  * A freed block is handed out again by the same thread: by the first
  * malloc once the blocks malloc's list held are used up (split bins,
  * struct bin), the most recently freed first.
@@ -900,7 +938,7 @@ START_TEST(test_dfkey_refill_below_put)
 	struct bin *b = &hk_tls.bins[cls];
 	void *p, *q, *v, *last = NULL, *twin = NULL;
 	void *out[256];
-	uintptr_t low = UINTPTR_MAX;
+	uintptr_t low = UINTPTR_MAX, put_at;
 
 	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(48))
@@ -908,7 +946,6 @@ START_TEST(test_dfkey_refill_below_put)
 	p = hak_malloc(48);		/* a refill */
 	hak_free(p);
 	q = hak_malloc(48);		/* malloc's list: not put's one block */
-	ck_assert_ptr_nonnull(b->free);
 	for (v = b->free; v; v = fl_next(v)) {
 		uintptr_t w = ((uintptr_t *)v)[1];
 
@@ -918,9 +955,11 @@ START_TEST(test_dfkey_refill_below_put)
 			twin = v;
 		last = v;
 	}
-	ck_assert_ptr_ne(q, p);
-	ck_assert_uint_ge(low, b->put_at);	/* no word free's pushes give */
+	put_at = b->put_at;
 	hak_free(twin ? twin : last);		/* still on malloc's list */
+	/* (Check's assertions allocate: none before the free above.) */
+	ck_assert_ptr_ne(q, p);
+	ck_assert_uint_ge(low, put_at);		/* no word free's pushes give */
 	for (n = 0; n < 256; n++) {	/* the pops find it */
 		out[n] = hak_malloc(48);
 		for (unsigned int k = 0; k < n; k++)
@@ -1695,6 +1734,7 @@ static Suite *heap_suite(void)
 
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_bin_put_one_popped);
+	tcase_add_test(tc, test_bin_put_one_twice_refills);
 	tcase_add_test(tc, test_bin_split_lists);
 	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
