@@ -919,7 +919,7 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 			 * pop: a free and a malloc in turn, malloc's list
 			 * empty), the slow path pops it and refills
 			 * malloc's list, so that the loop goes on with
-			 * the lists apart (heap_alloc_class()).
+			 * the lists apart (heap_put_one_refill()).
 			 */
 			if (unlikely(TP_BIN_AT(base, disp, j, unit)->put_one == at)) {
 				vg_close(p, FL_WORDS);
