@@ -165,6 +165,21 @@ static inline void bin_counts_init(struct bin *b, int32_t room)
 	b->put_floor = w;
 }
 
+/*
+ * malloc's list was just filled with put empty (heap_alloc_class()): a
+ * refill's words go down from malloc's old head, which may take them to
+ * put's head or below it, where free's next pushes would go. Put's head
+ * moves below them (its room stays): otherwise the bottom block of a
+ * batch, freed again while still on malloc's list, took the word it
+ * already held, and both copies passed their pops (a refill right after
+ * malloc popped put's one block, or after a batch used up with no free).
+ */
+static inline void bin_put_below_free(struct bin *b)
+{
+	if ((intptr_t)(b->put_at - b->free_at) > 0)
+		bin_put_top_set(b, b->free_at);
+}
+
 /* Whether p's key word is w (checks of a list's order). */
 static inline int dfkey_word_is(const void *p, uintptr_t w)
 {
@@ -256,6 +271,7 @@ static inline uintptr_t bin_free_top(const struct bin *b) { return 0; }
 static inline void bin_free_top_set(struct bin *b, uintptr_t w) { }
 static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
 static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
+static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_leave_bin(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
@@ -1529,30 +1545,14 @@ static inline void heap_tick(struct bin *busy)
 	}
 }
 
-void *heap_alloc_class(unsigned int cls)
+/*
+ * Fill b, whose lists are empty, from the spare batches or the slabs (a
+ * refill); 0 if there is no memory.
+ */
+static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 {
 	struct heap_tls *t = &hk_tls;
-	struct bin *b = &t->bins[cls];
-	struct heap *h = t->heap;
 
-	if (unlikely(!h)) {
-		h = heap_thread_start();
-		if (!h)
-			return NULL;
-	}
-	/* Allocations that miss the fast path count here. */
-	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	if (!b->free) {
-		if (b->put) {
-			bin_swap(b);
-			if (HEAP_GROW_ON && b->grown)
-				bin_swap_grown(b);
-		} else {
-			bin_join(b);	/* the refills below count the whole room */
-		}
-	}
-	if (b->free)
-		return BIN_POP(b, b->free, cls);
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
@@ -1580,14 +1580,69 @@ void *heap_alloc_class(unsigned int cls)
 				heap_empty_shed(h, -1);
 			s = slab_new(h, cls);
 			if (unlikely(!s))
-				return NULL;
+				return 0;
 		}
 		t->cur[cls] = s;
 	}
 filled:
+	bin_put_below_free(b);
 	heap_filled_set(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
+	return 1;
+}
+
+/*
+ * malloc popped put's only block twice in a row with its own list empty
+ * (heap_alloc_at(): a free and a malloc of the class in turn): pop it
+ * again, and fill malloc's list (when there is memory), so that the
+ * next pairs pop malloc's list while free pushes put's, with the lists
+ * apart (struct bin), until a swap.
+ */
+static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls)
+{
+	void *p = b->put;
+
+	vg_open(p, FL_WORDS);
+	if (unlikely(DFKEY_POP_BAD_PUT(b, p)))
+		return heap_pop_slow(p);
+	heap_check_block(p, cls);
+	vg_close(p, FL_WORDS);
+	b->put = NULL;
+	b->put_at++;
+	bin_join(b);		/* both lists empty: the whole room malloc's */
+	(void)heap_bin_fill(h, b, cls);
+	return p;
+}
+
+void *heap_alloc_class(unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct bin *b = &t->bins[cls];
+	struct heap *h = t->heap;
+
+	if (unlikely(!h)) {
+		h = heap_thread_start();
+		if (!h)
+			return NULL;
+	}
+	/* Allocations that miss the fast path count here. */
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	if (!b->free) {
+		if (b->put && !fl_next(b->put))
+			return heap_put_one_refill(h, b, cls);
+		if (b->put) {
+			bin_swap(b);
+			if (HEAP_GROW_ON && b->grown)
+				bin_swap_grown(b);
+		} else {
+			bin_join(b);	/* the refills below count the whole room */
+		}
+	}
+	if (b->free)
+		return BIN_POP(b, b->free, cls);
+	if (!heap_bin_fill(h, b, cls))
+		return NULL;
 	return BIN_POP(b, b->free, cls);
 }
 

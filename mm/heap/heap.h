@@ -153,7 +153,8 @@ struct bin {
 	uint32_t tag_lifo;		/* tag again: free's owner test of a one-list class */
 	uint32_t limit;			/* most blocks held (0 before init) */
 	uint32_t tag;			/* the heap's owner tag (0 without one): free's owner test */
-	uint32_t grown;			/* limit is above its class's initial limit (bin_limit_set()) */
+	uint16_t grown;			/* limit is above its class's initial limit (bin_limit_set()) */
+	uint16_t put_one;		/* low bits of free_at at malloc's last pop of put's only block */
 } __aligned(64);
 
 BUILD_BUG_ON(sizeof(struct bin) != 64);
@@ -899,22 +900,35 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 
 	if (unlikely(!p)) {
 		/*
-		 * malloc's list is empty: take free's whole (bin_swap(),
-		 * inline), unless the bin grew (bin_swap_grown()'s count).
+		 * malloc's list is empty: pop put's only block, else take
+		 * put whole (bin_swap(), inline), unless the bin grew
+		 * (bin_swap_grown()'s count).
 		 */
 		p = TP_BIN_AT(base, disp, j, unit)->put;
-		if (unlikely(!p) || unlikely(HEAP_GROW_ON && TP_BIN_AT(base, disp, j, unit)->grown)) {
-			if (by_size)
-				return heap_alloc_slow(size);
-			return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
-		}
+		if (unlikely(!p))
+			goto slow;
 		vg_open(p, FL_WORDS);
 		if (!fl_raw_next(p, hk_tls.flkey)) {
+			uint16_t at = (uint16_t)TP_BIN_AT(base, disp, j, unit)->free_at;
+
 			/*
 			 * put holds one block (a free, then a malloc of
-			 * its class): pop it there, no swap. put's next
-			 * push takes the same word again.
+			 * its class): pop it there, no swap, and so no
+			 * test of grown (a grown bin's count is armed at
+			 * a swap, and a run of pops needs more than one
+			 * block). put's next push takes the same word
+			 * again. The second time in a row with malloc's
+			 * list untouched (free_at as at the last such
+			 * pop: a free and a malloc in turn, malloc's list
+			 * empty), the slow path pops it and refills
+			 * malloc's list, so that the loop goes on with
+			 * the lists apart (heap_put_one_refill()).
 			 */
+			if (unlikely(TP_BIN_AT(base, disp, j, unit)->put_one == at)) {
+				vg_close(p, FL_WORDS);
+				goto slow;
+			}
+			TP_BIN_AT(base, disp, j, unit)->put_one = at;
 			STAT_INC_TLS(hk_classes[cls].stat_idx);
 			if (unlikely(DFKEY_POP_BAD_PUT(TP_BIN_AT(base, disp, j, unit), p)))
 				return heap_pop_slow(p);
@@ -925,10 +939,16 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 			return p;
 		}
 		vg_close(p, FL_WORDS);
+		if (unlikely(HEAP_GROW_ON && TP_BIN_AT(base, disp, j, unit)->grown))
+			goto slow;
 		heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls);
+slow:
+	if (by_size)
+		return heap_alloc_slow(size);
+	return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
 }
 
 /*

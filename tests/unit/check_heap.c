@@ -59,15 +59,16 @@ START_TEST(test_bin_put_one_popped)
 	struct bin *b = &hk_tls.bins[cls];
 	void *p = hak_malloc(64), *q, *free_after, *put_after;
 	int32_t room, put_room, room_after, put_room_after;
-	int used_up, n, grown;
+	int used_up, n;
 
 	/* (No Check assertion until the end: they allocate and free.) */
 	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(64))
 			break;
 	used_up = !b->free && !b->put;
-	grown = b->grown;	/* a grown bin swaps in malloc's slow path */
 	hak_free(p);		/* (it may take malloc's room: heap_bin_overflow()) */
+	/* Not the second one-block pop in a row (test_bin_put_one_twice_refills). */
+	b->put_one = (uint16_t)(b->free_at + 1);
 	room = bin_room(b);
 	put_room = bin_put_room(b);
 	q = hak_malloc(64);
@@ -77,13 +78,49 @@ START_TEST(test_bin_put_one_popped)
 	put_room_after = bin_put_room(b);
 	ck_assert(heap_class_split(cls));
 	ck_assert(used_up);
-	ck_assert_ptr_eq(q, p);
-	if (grown)
-		return;
+	ck_assert_ptr_eq(q, p);		/* (a grown bin's too: no swap) */
 	ck_assert_ptr_null(free_after);
 	ck_assert_ptr_null(put_after);
 	ck_assert_int_eq(room_after, room);		/* a swap would have made it 1 */
 	ck_assert_int_eq(put_room_after, put_room + 1);
+	hak_free(q);
+}
+END_TEST
+
+/*
+ * A free and a malloc of one class in turn with malloc's list empty: put's
+ * one block is popped in place, but not for good: the second time in a
+ * row malloc's list is filled (heap_put_one_refill()), and the next pair
+ * pops it while free pushes put, the lists apart.
+ */
+START_TEST(test_bin_put_one_twice_refills)
+{
+	unsigned int cls = size_to_class(64), n;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p = hak_malloc(64), *q, *free_after, *put_after, *put_next;
+	int used_up, same = 1;
+
+	/* (No Check assertion until the end: they allocate and free.) */
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(64))
+			break;
+	used_up = !b->free && !b->put;
+	for (n = 0; n < 2 && !b->free; n++) {	/* (once if the last pop was put's one block) */
+		hak_free(p);
+		q = hak_malloc(64);
+		same &= q == p;
+	}
+	free_after = b->free;
+	put_after = b->put;
+	hak_free(p);
+	q = hak_malloc(64);
+	put_next = b->put;
+	ck_assert(used_up);
+	ck_assert(same);
+	ck_assert_ptr_nonnull(free_after);
+	ck_assert_ptr_null(put_after);
+	ck_assert_ptr_ne(q, p);			/* from malloc's list */
+	ck_assert_ptr_eq(put_next, p);		/* p waits on put */
 	hak_free(q);
 }
 END_TEST
@@ -885,6 +922,52 @@ START_TEST(test_dfkey_put_one_checked)
 }
 END_TEST
 
+/*
+ * A refill right after put's one block was popped: both lists empty,
+ * put's head one word below malloc's. The refill's words go down from
+ * malloc's head; put's head moves below them (bin_put_below_free()), so
+ * that none of them is a word free's pushes will give: a block freed
+ * again while it is still on malloc's list (here the one whose word the
+ * next push would take, or else the batch's last) is then found by a
+ * pop, before it is handed out twice.
+ */
+START_TEST(test_dfkey_refill_below_put)
+{
+	unsigned int cls = size_to_class(48), n;
+	struct bin *b = &hk_tls.bins[cls];
+	void *p, *q, *v, *last = NULL, *twin = NULL;
+	void *out[256];
+	uintptr_t low = UINTPTR_MAX, put_at;
+
+	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+		if (!hak_malloc(48))
+			break;
+	p = hak_malloc(48);		/* a refill */
+	hak_free(p);
+	q = hak_malloc(48);		/* malloc's list: not put's one block */
+	for (v = b->free; v; v = fl_next(v)) {
+		uintptr_t w = ((uintptr_t *)v)[1];
+
+		if (w < low)
+			low = w;
+		if (w == b->put_at - 1)
+			twin = v;
+		last = v;
+	}
+	put_at = b->put_at;
+	hak_free(twin ? twin : last);		/* still on malloc's list */
+	/* (Check's assertions allocate: none before the free above.) */
+	ck_assert_ptr_ne(q, p);
+	ck_assert_uint_ge(low, put_at);		/* no word free's pushes give */
+	for (n = 0; n < 256; n++) {	/* the pops find it */
+		out[n] = hak_malloc(48);
+		for (unsigned int k = 0; k < n; k++)
+			ck_assert_ptr_ne(out[k], out[n]);
+	}
+	ck_abort_msg("block freed while on malloc's list not detected");
+}
+END_TEST
+
 /* The same in the lower half: one bit. */
 START_TEST(test_dfkey_low_bit_aborts)
 {
@@ -1650,6 +1733,7 @@ static Suite *heap_suite(void)
 
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_bin_put_one_popped);
+	tcase_add_test(tc, test_bin_put_one_twice_refills);
 	tcase_add_test(tc, test_bin_split_lists);
 	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
@@ -1688,6 +1772,7 @@ static Suite *heap_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_high_half_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_low_bit_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_put_one_checked, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_refill_below_put, SIGABRT);
 	tcase_add_test(tc, test_dfkey_positional);
 	tcase_add_test_raise_signal(tc, test_double_free_aba_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
