@@ -47,10 +47,10 @@ struct hk_box {
 	int (*reclaim)(void);
 	void (*thread_flush)(void);	/* hand back what the calling thread holds */
 	/*
-	 * The slabs committed new memory (core_slabs_grew()): what the box
-	 * holds beyond its bounds, which count the slabs, goes.
+	 * The slabs committed bytes of new memory (core_slabs_grew()):
+	 * what the box holds beyond its bounds, which count the slabs, goes.
 	 */
-	void (*slabs_grew)(void);
+	void (*slabs_grew)(size_t bytes);
 	/*
 	 * Add the blocks that thread front t holds in the box's own
 	 * per-thread state to out[class] (mallinfo, CONFIG_MALLOC_INFO);
@@ -80,10 +80,11 @@ extern const struct hk_box __stop_hakmem_box[];
 
 /*
  * Called by the SuperSlab layer when a claim commits new memory (slots
- * never used or given back to the kernel): the boxes' slabs_grew hooks.
- * Defined in mm/core.c; not to be called with a box's lock held.
+ * never used or given back to the kernel; bytes of it): the boxes'
+ * slabs_grew hooks. Defined in mm/core.c; not to be called with a box's
+ * lock held.
  */
-void core_slabs_grew(void);
+void core_slabs_grew(size_t bytes);
 
 /* In reverse link order: to release what for_each_box() took. */
 #define for_each_box_reverse(b)						\

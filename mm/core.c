@@ -258,13 +258,13 @@ int hk_trim(size_t pad)
 	return done;
 }
 
-void core_slabs_grew(void)
+void core_slabs_grew(size_t bytes)
 {
 	const struct hk_box *b;
 
 	for_each_box(b)
 		if (b->slabs_grew)
-			b->slabs_grew();
+			b->slabs_grew(bytes);
 }
 
 /*

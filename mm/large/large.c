@@ -1269,15 +1269,24 @@ static void large_cache_make_room(size_t size)
  * buffers, 5.2 MB cached at the peak of `bench_real.sh sqlite 40000`.
  * One lock per claim of new slots, which fault 64 KiB each anyway.
  */
-void large_slabs_grew(void)
+void large_slabs_grew(size_t bytes)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
-	size_t limit;
+	size_t live, limit;
 
 	hk_lock(&c->lock);
 	if (c->bytes) {
-		limit = large_cache_limit(c, a_load(&c->live, A_RELAXED));
+		live = a_load(&c->live, A_RELAXED);
+		limit = large_cache_limit(c, live);
+		/*
+		 * The footprint is at its recent peak: the slabs' new memory
+		 * takes the place of as much cached memory (oldest first),
+		 * so that the cache's allowance is not added on top of a
+		 * peak the slabs make.
+		 */
+		if (large_in_use(live) >= c->thi)
+			limit = c->bytes > limit + bytes ? limit : c->bytes > bytes ? c->bytes - bytes : 0;
 		if (c->bytes > limit)
 			large_cache_shrink(c, limit, &victims);
 	}
@@ -1362,7 +1371,7 @@ static inline void large_cache_make_room(size_t size)
 {
 }
 
-void large_slabs_grew(void)
+void large_slabs_grew(size_t bytes)
 {
 }
 

@@ -40,10 +40,11 @@ int large_trim(void);
 int large_reclaim(void);
 
 /*
- * The slabs committed new memory (the box's slabs_grew hook): the cache
- * shrinks to its limit, which counts the slabs in use.
+ * The slabs committed bytes of new memory (the box's slabs_grew hook):
+ * the cache shrinks to its limit, which counts the slabs in use, and at
+ * a new peak of the footprint gives up at least as much as they took.
  */
-void large_slabs_grew(void);
+void large_slabs_grew(size_t bytes);
 
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);

@@ -474,7 +474,7 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 		a_store(&ss_purging, 0, A_RELEASE);
 	}
 	/* The footprint grew: the Large cache's bound counts it. */
-	core_slabs_grew();
+	core_slabs_grew((size_t)fresh << SLOT_SHIFT);
 }
 
 /* Give back slots claimed but not taken. */
