@@ -1643,6 +1643,65 @@ START_TEST(test_refill_carves_little_fresh_memory)
 END_TEST
 #endif /* !HK_TEST_EMULATED */
 
+#ifdef CONFIG_THREADS
+/*
+ * malloc_usable_size answers a block of this thread's slab inline
+ * (free's owner test, mm/api/malloc.c) and any other through the
+ * registry: both give the class size, and a pointer inside a block
+ * gets 0 either way. The blocks of the other thread (still its own:
+ * not freed) take the slow path, ours the inline one.
+ */
+#define USABLE_NR	64
+
+static void *usable_blocks[USABLE_NR];
+
+static size_t usable_request(int i)
+{
+	size_t n = (size_t)16 << (i % 15);
+
+	n += (size_t)(i * 37) % n;
+	return n > HEAP_MAX_SIZE ? HEAP_MAX_SIZE - (size_t)i : n;
+}
+
+static void *usable_worker(void *arg)
+{
+	int i;
+
+	for (i = 0; i < USABLE_NR; i++)
+		usable_blocks[i] = hak_malloc(usable_request(i));
+	return NULL;
+}
+
+START_TEST(test_usable_size_own_and_other)
+{
+	pthread_t t;
+	int i;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, usable_worker, NULL), 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < USABLE_NR; i++) {
+		size_t n = usable_request(i), u;
+		char *q = usable_blocks[i], *p = hak_malloc(n);
+
+		ck_assert_ptr_nonnull(q);
+		ck_assert_ptr_nonnull(p);
+		u = hak_malloc_usable_size(p);
+		ck_assert_uint_ge(u, n);
+		ck_assert_uint_lt(u, 2 * n + 16);
+		ck_assert_uint_eq(hak_malloc_usable_size(q), u);
+		/*
+		 * 8 bytes in (blocks are 16-aligned): neither path takes it
+		 * for a block start (the guard records it and returns 0).
+		 */
+		ck_assert_uint_eq(hak_malloc_usable_size(p + 8), 0);
+		ck_assert_uint_eq(hak_malloc_usable_size(q + 8), 0);
+		hak_free(p);
+		hak_free(q);
+	}
+}
+END_TEST
+#endif
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -1700,6 +1759,7 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_free_contention);
 	tcase_add_test(tc, test_thread_exit_blocks_live_on);
+	tcase_add_test(tc, test_usable_size_own_and_other);
 #endif
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
