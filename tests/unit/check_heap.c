@@ -662,6 +662,60 @@ START_TEST(test_slabs_retire)
 }
 END_TEST
 
+/*
+ * Bin flushes and trims give blocks back to their slabs by runs of one
+ * slab (slab_run_add(), heap_free_local_run()): blocks freed in an order
+ * that hops between slabs (runs of every length, some slabs emptied,
+ * some left partial) leave each slab counting exactly its live blocks,
+ * and once the rest is freed every slab is released, as after frees in
+ * order (test_slabs_retire).
+ */
+START_TEST(test_flush_runs_interleaved)
+{
+	enum { N = 2000, SIZE = HEAP_MAX_SIZE >= 6000 ? 6000 : HEAP_MAX_SIZE / 4 * 3 };
+	static void *v[N];
+	static struct held_slabs before;
+	unsigned int cls, i, j, k;
+	struct slab *s;
+
+	ck_assert_int_eq(heap_init(), 0);
+	cls = size_to_class(SIZE);
+	hak_malloc_trim(0);
+	held_slabs_get(&before, cls);
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	/* Two blocks in three, seven apart, then the next seven apart, ... */
+	for (k = 0; k < 7; k++)
+		for (i = k; i < N; i += 7)
+			if (i % 3)
+				hak_free(v[i]);
+	hak_malloc_trim(0);
+	for (i = 0; i < N; i += 3) {
+		uint32_t live = 0;
+
+		s = slab_block_head(v[i]);
+		if (held_slab(&before, s))
+			continue;
+		ck_assert_uint_eq(s->kind, SLAB_BLOCKS);
+		for (j = 0; j < N; j += 3)
+			live += slab_block_head(v[j]) == s;
+		ck_assert_uint_eq(s->used, live);
+	}
+	for (i = 0; i < N; i += 3)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	for (s = hk_tls.heap->partial[cls]; s; s = s->next)
+		ck_assert_msg(held_slab(&before, s), "slab %p of class %u kept", (void *)s, cls);
+	for (i = 0; i < N; i += 8) {
+		s = slab_block_head(v[i]);
+		if (!held_slab(&before, s) && s != hk_tls.cur[cls])
+			ck_assert_uint_eq(s->kind, SLAB_FREE);
+	}
+}
+END_TEST
+
 /* Interior pointers are refused by the guard, not pushed on a list. */
 START_TEST(test_interior_pointer_leaked)
 {
@@ -1726,6 +1780,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_one_block_slab_retires);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
+	tcase_add_test(tc, test_flush_runs_interleaved);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
 	tcase_add_test(tc, test_thread_cache_bytes_bound);
