@@ -37,8 +37,20 @@ __export void *hak_calloc(size_t nmemb, size_t size)
 }
 HK_EXPORT_AS(calloc, hak_calloc);
 
+/*
+ * A block of this thread's slab in the SuperSlab region is answered
+ * inline, by realloc's first question (hk_own_size(): free's two tests,
+ * no registry lookup, no call): programs that keep their own count of
+ * the heap ask for the usable size of every block they allocate and
+ * free (redis's zmalloc). Anything else, NULL included (outside the
+ * region), goes to hk_usable_size().
+ */
 __export size_t hak_malloc_usable_size(void *ptr)
 {
+	size_t n = hk_own_size(ptr);
+
+	if (likely(n))
+		return n;
 	return ptr ? hk_usable_size(ptr) : 0;
 }
 HK_EXPORT_AS(malloc_usable_size, hak_malloc_usable_size);

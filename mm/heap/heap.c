@@ -193,16 +193,18 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
 
 /*
  * p, of slab s, leaves a bin's list at the place whose word is w, for
- * its slab: the word must be w, or the slab's key for a block of a
+ * its slab's list: the word must be w, or the slab's key for a block of a
  * remote list taken whole (slab_remote_to_bin()); it becomes the slab's
- * key, which heap_free_local_slow() checks.
+ * list's (the key ^ DFKEY_ON_SLAB) in one check and one store (it was
+ * the slab's key, checked again by dfkey_to_slab(), until the flushes
+ * went by runs of one slab, slab_run_add()).
  */
-static inline void dfkey_leave_bin(const struct slab *s, void *p, uintptr_t w)
+static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely(*dfkey_word(p) != w && *dfkey_word(p) != s->dfkey))
 		heap_free_list_corrupt(p);
-	*dfkey_word(p) = s->dfkey;
+	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
@@ -273,7 +275,7 @@ static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
 static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
 static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
-static inline void dfkey_leave_bin(const struct slab *s, void *p, uintptr_t w) { }
+static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
 static inline int dfkey_is_plain(const void *p) { return 0; }
@@ -914,19 +916,60 @@ static inline int heap_spare_on(void)
 }
 
 /*
+ * Blocks going back to their slabs' local lists from a bin (a flush, a
+ * trim): consecutive blocks of one slab are chained here and spliced onto
+ * its list at once (heap_free_local_run()), one owner and count update per
+ * run rather than per block. A bin's blocks come back mostly in runs of
+ * one slab (a program frees what it allocated together), and a flush
+ * gives back hundreds of them (bench_real.sh python: 869,000 blocks in
+ * 363 flushes, 27 instructions each in heap_free_local_slow()).
+ */
+struct slab_run {
+	struct slab *s;
+	void *head;
+	void *tail;
+	uint32_t n;
+};
+
+static inline void slab_run_end(struct slab_run *r)
+{
+	if (r->s)
+		heap_free_local_run(r->s, r->head, r->tail, r->n);
+	r->s = NULL;
+}
+
+/* p, of slab s, out of its bin at the place whose key word is w, for its slab. */
+static inline void slab_run_add(struct slab_run *r, struct slab *s, void *p, uintptr_t w)
+{
+	if (s != r->s) {
+		slab_run_end(r);
+		r->s = s;
+		r->head = NULL;
+		r->tail = p;
+		r->n = 0;
+	}
+	dfkey_bin_to_slab(s, p, w);
+	fl_set_next(p, r->head);
+	r->head = p;
+	r->n++;
+}
+
+/*
  * Give a NULL-terminated chain of blocks in bin state, whose head has the
  * key word w, back to their slabs; returns the word one past its last block.
  */
 static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 {
+	struct slab_run r = { NULL };
+
 	while (p) {
 		void *next = fl_next(p);
 		struct slab *s = slab_block_head(p);
 
-		dfkey_leave_bin(s, p, w++);
-		heap_free_local_slow(s, p);
+		slab_run_add(&r, s, p, w++);
 		p = next;
 	}
+	slab_run_end(&r);
 	return w;
 }
 
@@ -1454,6 +1497,7 @@ size_t heap_cache_held(void)
 static size_t bin_trim(struct bin *b, uint32_t keep)
 {
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+	struct slab_run r = { NULL };
 	size_t n = 0;
 
 	if (keep > c->limit)
@@ -1464,11 +1508,11 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 		struct slab *s = slab_block_head(p);
 
 		b->free = fl_next(p);
-		dfkey_leave_bin(s, p, bin_free_top(b));
+		slab_run_add(&r, s, p, bin_free_top(b));
 		b->free_at++;	/* the next head, one word on; room one more */
 		n++;
-		heap_free_local_slow(s, p);
 	}
+	slab_run_end(&r);
 	if (b->limit > c->limit)
 		bin_limit_set(b, c->limit);
 	return n * c->size;
@@ -1714,6 +1758,8 @@ void heap_bin_flush(struct bin *b)
 
 	/* The older half aside whole if it fits, else to the slabs. */
 	if (!heap_spare_on() || !heap_spare_put(hk_tls.heap, b, (unsigned int)(c - hk_classes), room)) {
+		struct slab_run r = { NULL };
+
 		while (bin_room(b) < room) {
 			uintptr_t w;
 			void *p;
@@ -1732,9 +1778,9 @@ void heap_bin_flush(struct bin *b)
 				w = bin_free_top(b);
 				b->free_at++;
 			}
-			dfkey_leave_bin(slab_block_head(p), p, w);
-			heap_free_local_slow(slab_block_head(p), p);
+			slab_run_add(&r, slab_block_head(p), p, w);
 		}
+		slab_run_end(&r);
 	}
 	/* Frees filled the bins unseen: count them, and bound them. */
 	if (heap_cache_may_exceed())
@@ -1809,6 +1855,36 @@ void heap_free_local_slow(struct slab *s, void *p)
 		return;
 	}
 	if (!head && !(s->flags & SLAB_IN_PARTIAL) && s != cur) {
+		uintptr_t full = REMOTE_FULL;
+
+		/* No notification needed any more. */
+		a_cas(&s->remote, &full, 0UL, A_RELAXED);
+		partial_push(h, s);
+	}
+}
+
+/*
+ * The n blocks of the chain head .. tail (tail's link is overwritten), all
+ * of slab s, owned and in slab state (dfkey_to_slab()), back on its local
+ * list: as n calls of heap_free_local_slow(), with one count update. The
+ * slab is emptied (its count reaches 0) only at the last block, so the
+ * one test after the splice sees what the last call would have.
+ */
+void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
+{
+	struct heap *h = s->owner;
+	struct slab *cur = heap_current(h, s->class_idx);
+	void *old = s->local_free;
+
+	fl_set_next(tail, old);
+	s->local_free = head;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
+	s->used -= n;
+	if (s->used == 0 && s != cur) {
+		heap_slab_emptied(h, s);
+		return;
+	}
+	if (!old && !(s->flags & SLAB_IN_PARTIAL) && s != cur) {
 		uintptr_t full = REMOTE_FULL;
 
 		/* No notification needed any more. */

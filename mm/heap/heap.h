@@ -778,6 +778,8 @@ size_t heap_cache_held(void);
 size_t heap_cache_cap_count(void);
 void heap_cache_check(struct bin *busy);
 void heap_free_local_slow(struct slab *s, void *p);
+/* n blocks of slab s chained head .. tail back on its list at once (bin flushes). */
+void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
 /*
  * What free's fast test refused (slab_owner_block_start()): a remote
  * free (heap_free_other(), inlined), a bad pointer, or the owner's free

@@ -699,6 +699,60 @@ START_TEST(test_slabs_retire)
 }
 END_TEST
 
+/*
+ * Bin flushes and trims give blocks back to their slabs by runs of one
+ * slab (slab_run_add(), heap_free_local_run()): blocks freed in an order
+ * that hops between slabs (runs of every length, some slabs emptied,
+ * some left partial) leave each slab counting exactly its live blocks,
+ * and once the rest is freed every slab is released, as after frees in
+ * order (test_slabs_retire).
+ */
+START_TEST(test_flush_runs_interleaved)
+{
+	enum { N = 2000, SIZE = HEAP_MAX_SIZE >= 6000 ? 6000 : HEAP_MAX_SIZE / 4 * 3 };
+	static void *v[N];
+	static struct held_slabs before;
+	unsigned int cls, i, j, k;
+	struct slab *s;
+
+	ck_assert_int_eq(heap_init(), 0);
+	cls = size_to_class(SIZE);
+	hak_malloc_trim(0);
+	held_slabs_get(&before, cls);
+	for (i = 0; i < N; i++) {
+		v[i] = hak_malloc(SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	/* Two blocks in three, seven apart, then the next seven apart, ... */
+	for (k = 0; k < 7; k++)
+		for (i = k; i < N; i += 7)
+			if (i % 3)
+				hak_free(v[i]);
+	hak_malloc_trim(0);
+	for (i = 0; i < N; i += 3) {
+		uint32_t live = 0;
+
+		s = slab_block_head(v[i]);
+		if (held_slab(&before, s))
+			continue;
+		ck_assert_uint_eq(s->kind, SLAB_BLOCKS);
+		for (j = 0; j < N; j += 3)
+			live += slab_block_head(v[j]) == s;
+		ck_assert_uint_eq(s->used, live);
+	}
+	for (i = 0; i < N; i += 3)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	for (s = hk_tls.heap->partial[cls]; s; s = s->next)
+		ck_assert_msg(held_slab(&before, s), "slab %p of class %u kept", (void *)s, cls);
+	for (i = 0; i < N; i += 8) {
+		s = slab_block_head(v[i]);
+		if (!held_slab(&before, s) && s != hk_tls.cur[cls])
+			ck_assert_uint_eq(s->kind, SLAB_FREE);
+	}
+}
+END_TEST
+
 /* Interior pointers are refused by the guard, not pushed on a list. */
 START_TEST(test_interior_pointer_leaked)
 {
@@ -1726,6 +1780,65 @@ START_TEST(test_refill_carves_little_fresh_memory)
 END_TEST
 #endif /* !HK_TEST_EMULATED */
 
+#ifdef CONFIG_THREADS
+/*
+ * malloc_usable_size answers a block of this thread's slab inline
+ * (free's owner test, mm/api/malloc.c) and any other through the
+ * registry: both give the class size, and a pointer inside a block
+ * gets 0 either way. The blocks of the other thread (still its own:
+ * not freed) take the slow path, ours the inline one.
+ */
+#define USABLE_NR	64
+
+static void *usable_blocks[USABLE_NR];
+
+static size_t usable_request(int i)
+{
+	size_t n = (size_t)16 << (i % 15);
+
+	n += (size_t)(i * 37) % n;
+	return n > HEAP_MAX_SIZE ? HEAP_MAX_SIZE - (size_t)i : n;
+}
+
+static void *usable_worker(void *arg)
+{
+	int i;
+
+	for (i = 0; i < USABLE_NR; i++)
+		usable_blocks[i] = hak_malloc(usable_request(i));
+	return NULL;
+}
+
+START_TEST(test_usable_size_own_and_other)
+{
+	pthread_t t;
+	int i;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, usable_worker, NULL), 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < USABLE_NR; i++) {
+		size_t n = usable_request(i), u;
+		char *q = usable_blocks[i], *p = hak_malloc(n);
+
+		ck_assert_ptr_nonnull(q);
+		ck_assert_ptr_nonnull(p);
+		u = hak_malloc_usable_size(p);
+		ck_assert_uint_ge(u, n);
+		ck_assert_uint_lt(u, 2 * n + 16);
+		ck_assert_uint_eq(hak_malloc_usable_size(q), u);
+		/*
+		 * 8 bytes in (blocks are 16-aligned): neither path takes it
+		 * for a block start (the guard records it and returns 0).
+		 */
+		ck_assert_uint_eq(hak_malloc_usable_size(p + 8), 0);
+		ck_assert_uint_eq(hak_malloc_usable_size(q + 8), 0);
+		hak_free(p);
+		hak_free(q);
+	}
+}
+END_TEST
+#endif
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -1751,6 +1864,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_one_block_slab_retires);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
+	tcase_add_test(tc, test_flush_runs_interleaved);
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
 	tcase_add_test(tc, test_thread_cache_bytes_bound);
@@ -1785,6 +1899,7 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_free_contention);
 	tcase_add_test(tc, test_thread_exit_blocks_live_on);
+	tcase_add_test(tc, test_usable_size_own_and_other);
 #endif
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
