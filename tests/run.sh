@@ -230,6 +230,13 @@ suite_badinput_preload() {
 		run "$HK_T/badinput/badinput-libc"
 }
 
+# The double-free search (tests/dfuzz/dfuzz.c): random sequences, one
+# double free injected in each, for a bounded time; the base seed is
+# printed, and each failing case's own seed.
+suite_dfuzz() {
+	run "$HK_T/dfuzz/dfuzz" -n $((long ? 100000 : 20000)) -t $((long ? 600 : 60))
+}
+
 suite_info() {
 	run "$HK_T/info/info"
 }
@@ -477,6 +484,7 @@ else
 		fork)		run_suite fork $((long ? 1800 : 600)) suite_fork ;;
 		badinput)	run_suite badinput 300 suite_badinput ;;
 		badinput-preload) run_suite badinput-preload 300 suite_badinput_preload ;;
+		dfuzz)		run_suite dfuzz $((long ? 900 : 300)) suite_dfuzz ;;
 		rss)		run_suite rss 300 suite_rss ;;
 		aslimit)	run_suite aslimit 300 suite_aslimit ;;
 		aslimit-preload) run_suite aslimit-preload 300 suite_aslimit_preload ;;
