@@ -34,9 +34,10 @@
  *	dfuzz [-v] [-K] [-n cases] [-t seconds] [-s seed] [-c case-seed] [-l steps]
  *
  * -c runs one case (its seed as printed on failure, with the same -K and
- * -l). -K leaves out the known hole: a second free by another thread than
- * the first (make check passes it until the hole is fixed; check-long
- * does not). -t stops starting
+ * -l). -K leaves out the one case documented as not detected: a block
+ * its slab has not carved since it was set up anew (white-box: the slab's
+ * bump pointer), which the owner's free does not check; without -K such
+ * a case can fail (about 1 in 1500 on defconfig). -t stops starting
  * new cases after that many seconds. Last line: "dfuzz: N passed, M failed".
  */
 #include <errno.h>
@@ -55,6 +56,15 @@
 #include <generated/autoconf.h>
 
 #include "hk_api.h"
+#ifdef CONFIG_TINY
+#define DFUZZ_SLABS 1
+#elif defined(CONFIG_MID) || defined(CONFIG_SMALL_MID)
+#define DFUZZ_SLABS 1
+#endif
+#ifdef DFUZZ_SLABS
+/* White-box: the slab of a block (uncarved(), the documented hole). */
+#include "superslab/superslab.h"
+#endif
 
 #ifdef CONFIG_MID_MAX_KB
 #define MID_MAX		((size_t)CONFIG_MID_MAX_KB * 1024)
@@ -100,7 +110,7 @@ static unsigned long nfreed;
 
 static uint64_t rng;
 static unsigned long step;
-/* -K: no second free by another thread than the first (the known hole). */
+/* -K: leave out the documented hole (uncarved(); architecture.md). */
 static int skip_known;
 static uint64_t case_seed;
 
@@ -395,6 +405,25 @@ static int can_inject(size_t size)
 #endif
 }
 
+/*
+ * The one case documented as not detected (Documentation/architecture.md,
+ * "The double-free check"): the owner frees again a block of a slab that
+ * emptied and was set up anew, which has not carved the block yet.
+ */
+static int uncarved(void *p, size_t size)
+{
+#ifdef DFUZZ_SLABS
+	struct slab *s;
+
+	if (size > MID_MAX)
+		return 0;
+	s = slab_block_head(p);
+	return s->kind == SLAB_BLOCKS && (char *)p >= s->bump;
+#else
+	return 0;
+#endif
+}
+
 /* Pick a freed block that is free in the model and overlaps no live one. */
 static int pick_victim(struct freed *out)
 {
@@ -411,6 +440,8 @@ static int pick_victim(struct freed *out)
 		}
 		f = &ring[(nfreed - 1 - age) % RING];
 		if (!can_inject(f->size) || hash_find(f->p))
+			continue;
+		if (skip_known && uncarved(f->p, f->size))
 			continue;
 		for (i = 0; i < nlive; i++)
 			if (overlaps(live[i].p, live[i].size, f->p, f->size))
@@ -433,13 +464,6 @@ static void inject(void)
 	inj.usable = f.size;
 	inj.at = step;
 	inj.by = below(WHO_NR);
-	/*
-	 * Known hole (Documentation/architecture.md, "The double-free check"):
-	 * a block freed by one thread and again by another while the first
-	 * holds it in its bin can be handed out twice. -K leaves those out.
-	 */
-	if (skip_known && inj.by != f.by)
-		inj.by = f.by;
 	inj.done = 1;
 	fprintf(stderr, "dfuzz: step %lu: %p (%zu B, allocated by %s, freed by %s at step %lu) freed again by %s\n",
 		step, f.p, f.size, who_name[f.owner], who_name[f.by], f.step, who_name[inj.by]);
