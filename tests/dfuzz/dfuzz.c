@@ -21,7 +21,9 @@
  * then allocates bursts of the block's size in all three kinds of thread.
  * Outcomes:
  *
- *   detected     SIGABRT with "double free" on stderr
+ *   detected     SIGABRT with "double free" on stderr (with
+ *                CONFIG_DEBUG_ASSERT also a self-check's "assertion
+ *                failed" after the double free)
  *   reissued     the run completed; the block was handed out once again
  *   not reached  the run completed; the block never came back
  *   FAIL         a block handed out twice (seed and step printed), or any
@@ -649,6 +651,12 @@ static int one(uint64_t seed, unsigned long steps, unsigned long counts[O_NR])
 		return perror("waitpid"), 0;
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, "double free"))
 		o = O_DETECTED;
+#ifdef CONFIG_DEBUG_ASSERT
+	/* A self-check that finds the list broken first also stops it. */
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+		 strstr(err, "hakmem: assertion failed") && strstr(err, "freed again"))
+		o = O_DETECTED;
+#endif
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 11)
 		o = O_REISSUED;
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 10)
