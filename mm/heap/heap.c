@@ -425,7 +425,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) -
 				  (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP) /
 				 s->block_size);
-	s->bump = slab_start(s) + slab_colour(s, c);
+	/* Atomic: a remote free reads it (dfkey_remote_free()). */
+	a_store(&s->bump, slab_start(s) + slab_colour(s, c), A_RELAXED);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
 	s->used = 0;
@@ -511,7 +512,7 @@ static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 	fl_set_next(q, NULL);
 	dfkey_carve(s, q, w);
 	HK_ASSERT(s->used + n <= s->capacity);
-	s->bump = q + bs;
+	a_store(&s->bump, q + bs, A_RELAXED);	/* dfkey_remote_free() reads it */
 	s->uncarved -= n;
 	s->used += n;
 	return first;
