@@ -193,16 +193,18 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
 
 /*
  * p, of slab s, leaves a bin's list at the place whose word is w, for
- * its slab's list: the word must be w, or the slab's key for a block of a
- * remote list taken whole (slab_remote_to_bin()); it becomes the slab's
- * list's (the key ^ DFKEY_ON_SLAB) in one check and one store (it was
- * the slab's key, checked again by dfkey_to_slab(), until the flushes
- * went by runs of one slab, slab_run_add()).
+ * its slab's list: the word must be w (no block in a bin holds the slab's
+ * key: slab_remote_to_bin() gives a remote list's blocks the words of
+ * their places), and the block must have been carved (below the slab's
+ * bump, as dfkey_to_slab() checks); the word becomes the slab's list's
+ * (the key ^ DFKEY_ON_SLAB) in one check and one store (it was the
+ * slab's key, checked again by dfkey_to_slab(), until the flushes went
+ * by runs of one slab, slab_run_add()).
  */
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely(*dfkey_word(p) != w && *dfkey_word(p) != s->dfkey))
+	if (unlikely(*dfkey_word(p) != w || (char *)p >= s->bump))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
 	vg_close(dfkey_word(p), FL_WORD);
@@ -233,20 +235,6 @@ static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
-/*
- * malloc's pop of p found a word out of order: a block of a remote list
- * taken whole still holds the slabs' key, which is taken (0) as before
- * the bins had words of their own.
- */
-static inline int dfkey_is_plain(const void *p)
-{
-	return *dfkey_word((void *)p) == hk_tls.dfkey;
-}
-
-static inline void dfkey_take_plain(void *p)
-{
-	*dfkey_word(p) = 0;
-}
 #else
 static inline void bin_room_add(struct bin *b, int32_t d)
 {
@@ -278,8 +266,6 @@ static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
-static inline int dfkey_is_plain(const void *p) { return 0; }
-static inline void dfkey_take_plain(void *p) { }
 #endif
 
 /*
@@ -442,7 +428,8 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) -
 				  (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP) /
 				 s->block_size);
-	s->bump = slab_start(s) + slab_colour(s, c);
+	/* Atomic: a remote free reads it (dfkey_remote_free()). */
+	a_store(&s->bump, slab_start(s) + slab_colour(s, c), A_RELAXED);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
 	s->used = 0;
@@ -528,7 +515,7 @@ static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 	fl_set_next(q, NULL);
 	dfkey_carve(s, q, w);
 	HK_ASSERT(s->used + n <= s->capacity);
-	s->bump = q + bs;
+	a_store(&s->bump, q + bs, A_RELAXED);	/* dfkey_remote_free() reads it */
 	s->uncarved -= n;
 	s->used += n;
 	return first;
@@ -607,41 +594,46 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
 
 /*
  * Fill empty bin b from s's remote list, taken whole (n blocks). The
- * blocks already hold the bin's key (heap_free_remote()) and count as
- * used, so a list that fits the bin becomes its list as it is: no block
- * is read, the owner's malloc meets each block when it pops it, most
- * recently freed first, where the old refill walked the list twice
- * (onto the slab's list, then a batch into the bin) in a chain of
- * misses on lines the freeing threads wrote. A longer list is cut after
+ * blocks hold the slabs' key (heap_free_remote()) and count as used. A
+ * list that fits the bin becomes its list; a longer one is cut after
  * batch blocks and the rest goes back as the remote list (unread: the
  * next refill from s takes it), or to the slab's list if a remote free
- * came meanwhile.
+ * came meanwhile. The blocks that enter the bin are walked and take the
+ * words of their places (dfkey_rekey(), which checks the slab's key):
+ * until branch dfuzz a list that fit went in unread and malloc's pop
+ * took any block holding the key (heap_pop_slow()), so a block in its
+ * owner's bin freed again by another thread (which found a positional
+ * word, wrote the key and put it on the slab's remote list) was popped
+ * as if taken whole while its other copy stayed on the remote list:
+ * handed out twice (tests/dfuzz, test_dfkey_remote_in_bin). Without the
+ * check there is no word to write and the list goes in unread.
  */
 static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
 			       unsigned int batch)
 {
 	void *last = list, *rest;
-	uint32_t i;
+	uint32_t i, take = n;
+	uintptr_t w;
 
 	HK_ASSERT(!b->free && !b->put && n > 0);
 	if (unlikely((int32_t)n > bin_room(b))) {
-		uintptr_t w;
-
 		HK_ASSERT(batch < n);
-		bin_free_grow(b, batch);
+		take = batch;
+	}
+	bin_free_grow(b, take);
+	if (take < n || hk_dfkey) {
 		w = bin_free_top(b);
 		dfkey_rekey(s, last, w);
-		for (i = 1; i < batch; i++) {
+		for (i = 1; i < take; i++) {
 			last = fl_next(last);
 			dfkey_rekey(s, last, w + i);
 		}
+	}
+	if (take < n) {
 		rest = fl_next(last);
 		fl_set_next(last, NULL);
-		if (!slab_untake_remote(s, rest, n - batch))
-			slab_give_back(s, rest, n - batch);
-	} else {
-		/* Unread: its blocks hold the slab's key, which malloc takes (heap_pop_slow()). */
-		bin_free_grow(b, n);
+		if (!slab_untake_remote(s, rest, n - take))
+			slab_give_back(s, rest, n - take);
 	}
 	b->free = list;
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
@@ -997,10 +989,26 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 		tail = b->free;
 		b->free = NULL;
 	} else {
+		/*
+		 * The kept blocks are read (their links): their words too, on
+		 * the same line. A block on the list twice holds the word of
+		 * one place only, and the walk meets the other before it
+		 * follows a link the second free rewrote, which could end the
+		 * list early (tests/dfuzz: SIGSEGV here before branch dfuzz).
+		 */
+		uintptr_t w = bin_free_top(b);
+
 		last = b->free;
-		for (i = 1; i < keep; i++)
+		for (i = 1; ; i++) {
+			if (unlikely(!last || !dfkey_word_is(last, w++)))
+				heap_free_list_corrupt(last);
+			if (i == keep)
+				break;
 			last = fl_next(last);
+		}
 		tail = fl_next(last);
+		if (unlikely(!tail))
+			heap_free_list_corrupt(last);
 		fl_set_next(last, NULL);
 	}
 	sp->head[sp->nr] = tail;
@@ -1901,32 +1909,13 @@ void heap_free_list_corrupt(const void *p)
 
 /*
  * malloc's pop of p (the head of its bin's list) failed its checks: a
- * bad link, or a key word out of order. A block of a remote list taken
- * whole (slab_remote_to_bin()) holds the slab's key and is taken; any
- * other is reported.
+ * bad link, or a key word out of place. Every block in a bin holds the
+ * word of its place (slab_remote_to_bin() too, since branch dfuzz): a
+ * block that does not is on a list twice, or was written after free.
  */
 void *heap_pop_slow(void *p)
 {
-	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
-	unsigned int cls;
-	struct bin *b;
-
-	/*
-	 * p may be no block at all (a forged link: its two words were
-	 * read); with the key it is one, and the head of its class's bin.
-	 */
-	if (fl_bad(next) || !dfkey_is_plain(p))
-		heap_free_list_corrupt(p);
-	cls = slab_of(p)->class_idx;
-	b = &hk_tls.bins[cls];
-	if (unlikely(b->free != p))
-		heap_free_list_corrupt(p);
-	heap_check_block(p, cls);
-	dfkey_take_plain(p);
-	vg_close(p, FL_WORDS);
-	b->free = (void *)next;
-	b->free_at++;
-	return p;
+	heap_free_list_corrupt(p);
 }
 
 #ifdef CONFIG_DEBUG_ASSERT
@@ -1987,7 +1976,7 @@ static size_t heap_check_spare(struct heap *h, unsigned int cls)
 
 			HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
 			HK_ASSERT(slab_is_block_start(s, q));
-			HK_ASSERT(dfkey_word_is(q, spare_top(sp, i) + n) || dfkey_is_plain(q));
+			HK_ASSERT(dfkey_word_is(q, spare_top(sp, i) + n));
 			HK_ASSERT(++n <= sp->count[i]);
 		}
 		HK_ASSERT(n == sp->count[i]);
@@ -2052,7 +2041,7 @@ void heap_check(struct heap *h)
 
 			for (q = b->free; q; q = fl_next(q)) {
 				heap_check_block(q, cls);
-				HK_ASSERT(dfkey_word_is(q, w++) || dfkey_is_plain(q));
+				HK_ASSERT(dfkey_word_is(q, w++));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);

@@ -913,6 +913,74 @@ START_TEST(test_double_free_remote_then_owner)
 }
 END_TEST
 
+static void *free_arg(void *arg)
+{
+	hak_free(arg);
+	return NULL;
+}
+
+/*
+ * The owner frees p (into its bin, a positional word), another thread
+ * frees it again: the remote free cannot tell that word from a block
+ * handed out and not written, writes the slabs' key and puts p on its
+ * slab's remote list. The owner's pop of p's bin copy finds the key
+ * where its place's word should be and aborts. Until branch dfuzz it
+ * took p as a block of a remote list taken whole and handed it out
+ * while its other copy was still on the remote list (tests/dfuzz).
+ */
+START_TEST(test_dfkey_remote_in_bin)
+{
+	struct bin *b = &hk_tls.bins[size_to_class(64)];
+	static void *v[256];
+	void *p, *q;
+	pthread_t t;
+	int i;
+
+	for (i = 0; i < 256; i++)
+		v[i] = hak_malloc(64);
+	for (i = 0; i < 256; i++)
+		hak_free(v[i]);
+	for (i = 0; !b->free && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
+		(void)hak_malloc(64);
+	p = b->free;				/* free, on malloc's list */
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(pthread_create(&t, NULL, free_arg, p), 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < 4096; i++) {
+		q = hak_malloc(64);
+		if (q == p) {
+			/* No Check call: its message's malloc could abort. */
+			static const char m[] = "test_dfkey_remote_in_bin: the block was handed out\n";
+
+			if (write(2, m, sizeof(m) - 1) < 0)
+				_exit(2);
+			_exit(1);
+		}
+	}
+	ck_abort_msg("the block freed twice never came back in 4096 mallocs");
+}
+END_TEST
+
+/*
+ * Another thread frees a block of a slab that its owner has not carved
+ * yet (at the bump pointer): the block of a slab that emptied and was
+ * set up anew, freed a second time. It holds no key (0, or anything);
+ * the remote free checks the bump and aborts. Until branch dfuzz it
+ * went on the remote list while the owner would carve it too.
+ */
+START_TEST(test_dfkey_remote_uncarved)
+{
+	void *p = hak_malloc(64);
+	struct slab *s = slab_block_head(p);
+	pthread_t t;
+
+	ck_assert_uint_gt(s->uncarved, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, free_arg, s->bump), 0);
+	pthread_join(t, NULL);
+	ck_abort_msg("remote free of an uncarved block %p accepted", (void *)s->bump);
+}
+END_TEST
+
 static void *double_free_worker(void *arg)
 {
 	hak_free(arg);
@@ -1894,6 +1962,8 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test_raise_signal(tc, test_double_free_remote_then_owner, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_remote_double_free_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_remote_in_bin, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_remote_uncarved, SIGABRT);
 #endif
 #endif
 #ifdef CONFIG_THREADS
