@@ -55,12 +55,16 @@ static void *bin_freed_head(unsigned int cls)
  */
 START_TEST(test_bin_put_one_popped)
 {
-	unsigned int cls = size_to_class(64);
-	struct bin *b = &hk_tls.bins[cls];
-	void *p = hak_malloc(64), *q, *free_after, *put_after;
+	unsigned int cls;
+	struct bin *b;
+	void *p, *q, *free_after, *put_after;
 	int32_t room, put_room, room_after, put_room_after;
 	int used_up, n;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(64);
+	b = &hk_tls.bins[cls];
+	p = hak_malloc(64);
 	/* (No Check assertion until the end: they allocate and free.) */
 	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(64))
@@ -95,11 +99,15 @@ END_TEST
  */
 START_TEST(test_bin_put_one_twice_refills)
 {
-	unsigned int cls = size_to_class(64), n;
-	struct bin *b = &hk_tls.bins[cls];
-	void *p = hak_malloc(64), *q, *free_after, *put_after, *put_next;
+	unsigned int cls, n;
+	struct bin *b;
+	void *p, *q, *free_after, *put_after, *put_next;
 	int used_up, same = 1;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(64);
+	b = &hk_tls.bins[cls];
+	p = hak_malloc(64);
 	/* (No Check assertion until the end: they allocate and free.) */
 	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(64))
@@ -162,7 +170,10 @@ START_TEST(test_bin_split_lists)
 	/*
 	 * The class tables first: before them size_to_class() gave class 0
 	 * (randconfig KCONFIG_SEED=0x9617c60a, no Tiny, one Mid class per
-	 * doubling), whose bin 48 B blocks never reach.
+	 * doubling), whose bin 48 B blocks never reach. Without
+	 * CONFIG_THREADS (no constructor calls heap_init()) and without
+	 * EXPORT_MALLOC (the runner allocates from the C library) the child
+	 * starts with them unset (Documentation/testing.md).
 	 */
 	ck_assert_int_eq(heap_init(), 0);
 	cls = size_to_class(48);
@@ -1030,10 +1041,14 @@ END_TEST
  */
 START_TEST(test_dfkey_put_one_checked)
 {
-	unsigned int cls = size_to_class(64), n;
-	struct bin *b = &hk_tls.bins[cls];
-	void *p = hak_malloc(64), *q;
+	unsigned int cls, n;
+	struct bin *b;
+	void *p, *q;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(64);
+	b = &hk_tls.bins[cls];
+	p = hak_malloc(64);
 	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(64))
 			break;
@@ -1055,12 +1070,15 @@ END_TEST
  */
 START_TEST(test_dfkey_refill_below_put)
 {
-	unsigned int cls = size_to_class(48), n;
-	struct bin *b = &hk_tls.bins[cls];
+	unsigned int cls, n;
+	struct bin *b;
 	void *p, *q, *v, *last = NULL, *twin = NULL;
 	void *out[256];
 	uintptr_t low = UINTPTR_MAX, put_at;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(48);
+	b = &hk_tls.bins[cls];
 	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(48))
 			break;
@@ -1111,11 +1129,14 @@ END_TEST
  */
 START_TEST(test_dfkey_positional)
 {
-	unsigned int cls = size_to_class(64);
-	void *p = hak_malloc(64), *q, *r;
+	unsigned int cls;
+	void *p, *q, *r;
 	uintptr_t head, wp, wq, expect;
 	int used_up;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(64);
+	p = hak_malloc(64);
 	ck_assert(heap_class_split(cls));
 	q = hak_malloc(64);
 	head = hk_tls.bins[cls].put_at;
@@ -2030,9 +2051,11 @@ START_TEST(test_partial_list_order)
 {
 	static void *v[256];
 	struct slab *sl[3], *a, *b, *c;
-	unsigned int cls = size_to_class(INV_SIZE), n, i;
+	unsigned int cls, n, i;
 	struct heap *h;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(INV_SIZE);
 	n = inv_fill_slabs(v, 256, sl, 3);
 	a = sl[0];
 	b = sl[1];
@@ -2241,9 +2264,11 @@ START_TEST(test_empty_slab_kept)
 {
 	static void *v[256];
 	struct slab *sl[2], *a, *b;
-	unsigned int cls = size_to_class(INV_SIZE), n, i;
+	unsigned int cls, n, i;
 	struct heap *h;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(INV_SIZE);
 	if (!CONFIG_HEAP_EMPTY_KB)
 		return;
 	n = inv_fill_slabs(v, 256, sl, 2);
@@ -2281,11 +2306,13 @@ START_TEST(test_empty_slab_bounds)
 	enum { SLABS = HEAP_EMPTY_PER_CLASS + 3 };
 	static void *v[1024];
 	struct slab *sl[SLABS];
-	unsigned int cls = size_to_class(INV_SIZE), n, i, oc;
+	unsigned int cls, n, i, oc;
 	size_t bytes;
 	struct heap *h;
 	void *other;
 
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(INV_SIZE);
 	if (!CONFIG_HEAP_EMPTY_KB)
 		return;
 	n = inv_fill_slabs(v, 1024, sl, SLABS);
