@@ -1847,30 +1847,6 @@ void heap_bin_overflow(const void *p)
 /* Free slow paths                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Put an owned block back on its slab's local list. */
-void heap_free_local_slow(struct slab *s, void *p)
-{
-	struct heap *h = s->owner;
-	struct slab *cur = heap_current(h, s->class_idx);
-	void *head = s->local_free;
-
-	dfkey_to_slab(s, p);
-	fl_set_next(p, head);
-	s->local_free = p;
-	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
-	if (--s->used == 0 && s != cur) {
-		heap_slab_emptied(h, s);
-		return;
-	}
-	if (!head && !(s->flags & SLAB_IN_PARTIAL) && s != cur) {
-		uintptr_t full = REMOTE_FULL;
-
-		/* No notification needed any more. */
-		a_cas(&s->remote, &full, 0UL, A_RELAXED);
-		partial_push(h, s);
-	}
-}
-
 /*
  * The n blocks of the chain head .. tail (tail's link is overwritten), all
  * of slab s, owned and in slab state (dfkey_to_slab()), back on its local
@@ -1899,6 +1875,13 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
 		a_cas(&s->remote, &full, 0UL, A_RELAXED);
 		partial_push(h, s);
 	}
+}
+
+/* Put an owned block back on its slab's local list: a run of one. */
+void heap_free_local_slow(struct slab *s, void *p)
+{
+	dfkey_to_slab(s, p);
+	heap_free_local_run(s, p, p, 1);
 }
 
 void heap_free_list_corrupt(const void *p)

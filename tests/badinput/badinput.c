@@ -50,6 +50,7 @@
 
 #include <generated/autoconf.h>
 
+#include "child.h"
 #include "hk_api.h"
 
 #ifndef CONFIG_SUPERSLAB_SHIFT
@@ -647,51 +648,32 @@ static const struct bcase cases[] = {
 };
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))
 
+/* The child of run_case(): the case, then a malloc that must work. */
+static void case_child(void *arg)
+{
+	const struct bcase *c = arg;
+
+	c->fn();
+	survive();
+}
+
 /* Run one case in a child; 1 if the outcome is the expected one. */
 static int run_case(const struct bcase *c)
 {
-	int pipefd[2], status;
+	int fd, status;
 	char err[8192];
-	size_t got = 0;
-	ssize_t r;
+	size_t got;
 	pid_t pid;
 	const char *why = NULL;
 	char whybuf[256], wanted[128];
 
-	fflush(NULL);
-	if (pipe(pipefd))
-		die("pipe: %s", strerror(errno));
-	pid = fork();
+	pid = child_start(&fd, case_child, (void *)c);
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		close(pipefd[0]);
-		dup2(pipefd[1], 2);
-		close(pipefd[1]);
-		alarm(60);
-		c->fn();
-		survive();
-		fflush(NULL);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	while ((r = read(pipefd[0], err + got, sizeof(err) - 1 - got)) > 0) {
-		got += (size_t)r;
-		if (got == sizeof(err) - 1) {
-			char sink[4096];
-
-			while (read(pipefd[0], sink, sizeof(sink)) > 0)
-				;
-			break;
-		}
-	}
-	err[got] = 0;
-	close(pipefd[0]);
-	if (waitpid(pid, &status, 0) != pid)
+	status = child_finish(pid, fd, err, sizeof(err));
+	if (status < 0)
 		die("waitpid: %s", strerror(errno));
+	got = strlen(err);
 
 	switch (c->expect) {
 	case CONTINUES:

@@ -57,6 +57,7 @@
 
 #include <generated/autoconf.h>
 
+#include "child.h"
 #include "hk_api.h"
 #ifdef CONFIG_TINY
 #define DFUZZ_SLABS 1
@@ -605,49 +606,36 @@ static const char *const o_name[O_NR] = {
 
 static int verbose;
 
+struct one_arg {
+	uint64_t seed;
+	unsigned long steps;
+};
+
+/* The child of one(): case seed's sequence; exits with 5 if it ends. */
+static void one_child(void *arg)
+{
+	const struct one_arg *a = arg;
+
+	case_seed = a->seed;
+	rng = a->seed * 0x9e3779b97f4a7c15ULL + 0x1234567;
+	if (!rng)
+		rng = 1;
+	run_case(a->steps);
+	_exit(5);
+}
+
 static int one(uint64_t seed, unsigned long steps, unsigned long counts[O_NR])
 {
+	struct one_arg a = { seed, steps };
 	char err[8192];
-	size_t got_n = 0;
-	ssize_t r;
-	int pipefd[2], status, o;
+	int fd, status, o;
 	pid_t pid;
 
-	fflush(NULL);
-	if (pipe(pipefd))
-		return perror("pipe"), 0;
-	pid = fork();
+	pid = child_start(&fd, one_child, &a);
 	if (pid < 0)
 		return perror("fork"), 0;
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		close(pipefd[0]);
-		dup2(pipefd[1], 2);
-		close(pipefd[1]);
-		alarm(60);
-		case_seed = seed;
-		rng = seed * 0x9e3779b97f4a7c15ULL + 0x1234567;
-		if (!rng)
-			rng = 1;
-		run_case(steps);
-		_exit(5);
-	}
-	close(pipefd[1]);
-	while ((r = read(pipefd[0], err + got_n, sizeof(err) - 1 - got_n)) > 0) {
-		got_n += (size_t)r;
-		if (got_n == sizeof(err) - 1) {
-			char sink[4096];
-
-			while (read(pipefd[0], sink, sizeof(sink)) > 0)
-				;
-			break;
-		}
-	}
-	err[got_n] = 0;
-	close(pipefd[0]);
-	if (waitpid(pid, &status, 0) != pid)
+	status = child_finish(pid, fd, err, sizeof(err));
+	if (status < 0)
 		return perror("waitpid"), 0;
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, "double free"))
 		o = O_DETECTED;

@@ -49,6 +49,27 @@ static void *bin_freed_head(unsigned int cls)
 }
 
 /*
+ * A 64-byte block p, then the class's bin used up (both lists empty,
+ * *used_up 1 if that was reached): the start of the one-block-pop tests.
+ * No Check assertion here or until the caller's end: they allocate and
+ * free.
+ */
+static struct bin *bin_used_up(unsigned int *cls, void **p, int *used_up)
+{
+	struct bin *b;
+	int n;
+
+	*cls = size_to_class(64);
+	b = &hk_tls.bins[*cls];
+	*p = hak_malloc(64);
+	for (n = 0; (b->free || b->put) && n < 4096; n++)
+		if (!hak_malloc(64))
+			break;
+	*used_up = !b->free && !b->put;
+	return b;
+}
+
+/*
  * A free, then a malloc of its class, with both lists empty before: the
  * block is popped where free put it (one block on put), no swap: malloc's
  * share of the room stays, free's gets the block's place back.
@@ -59,17 +80,10 @@ START_TEST(test_bin_put_one_popped)
 	struct bin *b;
 	void *p, *q, *free_after, *put_after;
 	int32_t room, put_room, room_after, put_room_after;
-	int used_up, n;
+	int used_up;
 
 	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
-	cls = size_to_class(64);
-	b = &hk_tls.bins[cls];
-	p = hak_malloc(64);
-	/* (No Check assertion until the end: they allocate and free.) */
-	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
-		if (!hak_malloc(64))
-			break;
-	used_up = !b->free && !b->put;
+	b = bin_used_up(&cls, &p, &used_up);
 	hak_free(p);		/* (it may take malloc's room: heap_bin_overflow()) */
 	/* Not the second one-block pop in a row (test_bin_put_one_twice_refills). */
 	b->put_one = (uint16_t)(b->free_at + 1);
@@ -105,14 +119,7 @@ START_TEST(test_bin_put_one_twice_refills)
 	int used_up, same = 1;
 
 	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
-	cls = size_to_class(64);
-	b = &hk_tls.bins[cls];
-	p = hak_malloc(64);
-	/* (No Check assertion until the end: they allocate and free.) */
-	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
-		if (!hak_malloc(64))
-			break;
-	used_up = !b->free && !b->put;
+	b = bin_used_up(&cls, &p, &used_up);
 	for (n = 0; n < 2 && !b->free; n++) {	/* (once if the last pop was put's one block) */
 		hak_free(p);
 		q = hak_malloc(64);
