@@ -1623,16 +1623,29 @@ END_TEST
 /*
  * realloc growth: the grown part takes chunks from the top of a larger
  * cached block, which stays cached, shorter; the old bytes are kept.
+ *
+ * The sizes fill their classes (2, 6 and 14 chunks with the header), so
+ * that every page q gains is a whole chunk the donor gives: live and
+ * cached bytes together stay at their peak, and the cache limit keeps
+ * the donor's remainder whatever the chunk size. With 2 and 6 chunks of
+ * data instead (classes of 2.5 and 7 chunks), 1.5 chunks of q were
+ * fresh, above the peak, and the limit's slack (a sixteenth of the peak
+ * plus a budget of at least 1 MiB that does not grow with the chunk)
+ * covered them only with 2 MiB chunks: with 4 MiB ones the limit
+ * evicted the whole remainder.
  */
+#define DR_OLD	(2 * DCH - LARGE_HDR)	/* r: a class of 2 chunks */
+#define DR_NEW	(6 * DCH - LARGE_HDR)	/* q: a class of 6 chunks */
+
 START_TEST(test_large_donate_realloc)
 {
 	unsigned char *r, *a, *q, *t;
 	size_t i, before;
 
 	hak_malloc_trim(0);
-	r = hak_malloc(2 * DCH);
+	r = hak_malloc(DR_OLD);
 	ck_assert_ptr_nonnull(r);
-	for (i = 0; i < 2 * DCH; i++)
+	for (i = 0; i < DR_OLD; i++)
 		r[i] = (unsigned char)(i * 7 + 1);
 	a = hak_malloc(12 * DCH);
 	ck_assert_ptr_nonnull(a);
@@ -1640,21 +1653,20 @@ START_TEST(test_large_donate_realloc)
 	hak_free(a);
 	before = large_cached_bytes();
 	ck_assert_uint_ge(before, 12 * DCH);
-	q = hak_realloc(r, 6 * DCH);
+	q = hak_realloc(r, DR_NEW);
 	ck_assert_ptr_nonnull(q);
-	ck_assert(pattern_ok(q, 2 * DCH, 7, 1));
-	ck_assert_uint_ge(chunks_holding(q, 6 * DCH, 0xa5), 2);
-	/* The donor gave what q needed and no more. */
-	ck_assert_uint_lt(large_cached_bytes(), before);
-	ck_assert_uint_ge(large_cached_bytes(), before - 4 * DCH);
+	ck_assert(pattern_ok(q, DR_OLD, 7, 1));
+	ck_assert_uint_ge(chunks_holding(q, DR_NEW, 0xa5), 2);
+	/* The donor gave what q needed (its chunks 2 to 5) and no more. */
+	ck_assert_uint_eq(large_cached_bytes(), before - 4 * DCH);
 	large_cache_check();
-	memset(q + 2 * DCH, 0x77, 4 * DCH);
+	memset(q + DR_OLD, 0x77, DR_NEW - DR_OLD);
 	/* The shortened donor serves a request; q keeps its bytes. */
 	t = hak_malloc(8 * DCH);
 	ck_assert_ptr_nonnull(t);
 	memset(t, 0x88, 8 * DCH);
-	ck_assert(pattern_ok(q, 2 * DCH, 7, 1));
-	ck_assert(all_bytes(q + 2 * DCH, 4 * DCH, 0x77));
+	ck_assert(pattern_ok(q, DR_OLD, 7, 1));
+	ck_assert(all_bytes(q + DR_OLD, DR_NEW - DR_OLD, 0x77));
 	hak_free(t);
 	hak_free(q);
 	large_cache_check();
