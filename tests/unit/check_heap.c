@@ -662,40 +662,56 @@ static int held_slab(const struct held_slabs *h, const struct slab *s)
 	return 0;
 }
 
-/* Freeing everything returns every slab to the pool. */
-START_TEST(test_slabs_retire)
+/*
+ * The blocks of test_slabs_retire() and test_flush_runs_interleaved(): a
+ * class nothing else in the test process uses (without Mid, one below
+ * the largest: stdio's 4 KiB buffers would keep that one busy).
+ */
+enum { RETIRE_N = 2000, RETIRE_SIZE = HEAP_MAX_SIZE >= 6000 ? 6000 : HEAP_MAX_SIZE / 4 * 3 };
+
+/*
+ * RETIRE_N blocks of RETIRE_SIZE in v, each filled; *before: the slabs
+ * of their class that may stay after the test frees them. Returns the
+ * class.
+ */
+static unsigned int retire_start(struct held_slabs *before, void **v)
 {
-	/*
-	 * A class nothing else in the test process uses (without Mid, one
-	 * below the largest: stdio's 4 KiB buffers would keep that one busy).
-	 */
-	enum { N = 2000, SIZE = HEAP_MAX_SIZE >= 6000 ? 6000 : HEAP_MAX_SIZE / 4 * 3 };
-	static void *v[N];
-	static struct held_slabs before;
 	unsigned int cls, i;
-	struct slab *s;
 
 	/* Without threads no constructor has set the class tables up. */
 	ck_assert_int_eq(heap_init(), 0);
-	cls = size_to_class(SIZE);
+	cls = size_to_class(RETIRE_SIZE);
 	/*
 	 * Where the class is not the test's alone, the slabs that hold the
 	 * runner's blocks (this is its heap, forked) stay whatever the test
 	 * frees (randconfig KCONFIG_SEED=0x7aa0c8b7: Tiny in powers of two
 	 * up to 1 KiB and no Mid, malloc exported: the runner has blocks in
-	 * every class, SIZE's too, and its current slab went to the partial
-	 * list). Those, and only those, may stay: after a trim (the runner's
-	 * binned and spare blocks back in their slabs) they are the current
-	 * slab and the partial list; its full slabs the test never touches.
+	 * every class, RETIRE_SIZE's too, and its current slab went to the
+	 * partial list). Those, and only those, may stay: after a trim (the
+	 * runner's binned and spare blocks back in their slabs) they are the
+	 * current slab and the partial list; its full slabs the test never
+	 * touches.
 	 */
 	hak_malloc_trim(0);
-	held_slabs_get(&before, cls);
-
-	for (i = 0; i < N; i++) {
-		v[i] = hak_malloc(SIZE);
+	held_slabs_get(before, cls);
+	for (i = 0; i < RETIRE_N; i++) {
+		v[i] = hak_malloc(RETIRE_SIZE);
 		ck_assert_ptr_nonnull(v[i]);
-		memset(v[i], (int)i, SIZE);
+		memset(v[i], (int)i, RETIRE_SIZE);
 	}
+	return cls;
+}
+
+/* Freeing everything returns every slab to the pool. */
+START_TEST(test_slabs_retire)
+{
+	enum { N = RETIRE_N };
+	static void *v[N];
+	static struct held_slabs before;
+	unsigned int cls, i;
+	struct slab *s;
+
+	cls = retire_start(&before, v);
 	s = slab_block_head(v[N - 1]);
 	ck_assert_uint_eq(s->class_idx, cls);
 	ck_assert_uint_eq(s->block_size, class_stride(&hk_classes[cls]));
@@ -727,20 +743,13 @@ END_TEST
  */
 START_TEST(test_flush_runs_interleaved)
 {
-	enum { N = 2000, SIZE = HEAP_MAX_SIZE >= 6000 ? 6000 : HEAP_MAX_SIZE / 4 * 3 };
+	enum { N = RETIRE_N };
 	static void *v[N];
 	static struct held_slabs before;
 	unsigned int cls, i, j, k;
 	struct slab *s;
 
-	ck_assert_int_eq(heap_init(), 0);
-	cls = size_to_class(SIZE);
-	hak_malloc_trim(0);
-	held_slabs_get(&before, cls);
-	for (i = 0; i < N; i++) {
-		v[i] = hak_malloc(SIZE);
-		ck_assert_ptr_nonnull(v[i]);
-	}
+	cls = retire_start(&before, v);
 	/* Two blocks in three, seven apart, then the next seven apart, ... */
 	for (k = 0; k < 7; k++)
 		for (i = k; i < N; i += 7)
