@@ -176,6 +176,9 @@ static inline void bin_counts_init(struct bin *b, int32_t room)
  */
 static inline void bin_put_below_free(struct bin *b)
 {
+	/* (A remote list taken unread has words of another band: put stays.) */
+	if (dfkey_ranged(b->free_at))
+		return;
 	if ((intptr_t)(b->put_at - b->free_at) > 0)
 		bin_put_top_set(b, b->free_at);
 }
@@ -193,17 +196,19 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
 
 /*
  * p, of slab s, leaves a bin's list at the place whose word is w, for
- * its slab's list: the word must be w (no block in a bin holds the slab's
- * key: slab_remote_to_bin() gives a remote list's blocks the words of
- * their places), and the block must have been carved (below the slab's
- * bump, as dfkey_to_slab() checks); the word becomes the slab's list's
- * (the key ^ DFKEY_ON_SLAB) in one check and one store (it was the
- * slab's key, checked again by dfkey_to_slab(), until the flushes went
- * by runs of one slab, slab_run_add()).
+ * its slab's list: the word must be w, or the slabs' key at a place of a
+ * remote list taken unread (dfkey_in_range(w), slab_remote_to_bin()),
+ * and the block must have been carved (below the slab's bump, as
+ * dfkey_to_slab() checks); the word becomes the slab's list's (the key ^
+ * DFKEY_ON_SLAB) in one check and one store (it was the slab's key,
+ * checked again by dfkey_to_slab(), until the flushes went by runs of
+ * one slab, slab_run_add()).
  */
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
+	if (unlikely(*dfkey_word(p) != w) && dfkey_in_range(w) && *dfkey_word(p) == s->dfkey)
+		w = s->dfkey;
 	if (unlikely(*dfkey_word(p) != w || (char *)p >= s->bump))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
@@ -233,6 +238,57 @@ static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = w;
 	vg_close(dfkey_word(p), FL_WORD);
+}
+
+/*
+ * Does a whole remote list of s go into its bin unread? Split bins only:
+ * a one-list bin's frees push on top of malloc's list, with words of the
+ * list's band. Not the classes of spare batches (above 4 KiB), whose cuts
+ * check every kept word (heap_spare_put()).
+ */
+static inline int bin_takes_unread(const struct slab *s)
+{
+	return heap_class_split(s->class_idx) &&
+	       hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
+}
+
+/* malloc's (empty) list of b starts at the top of the band of unread lists. */
+static inline void bin_free_top_unread(struct bin *b)
+{
+	bin_free_top_set(b, dfkey_range_top());
+}
+
+/*
+ * If malloc's list of b is a remote list taken unread (its counter in the
+ * band of such lists), its blocks take the words w, w + 1, ... of the
+ * bins' own band, checked as slab_remote_to_bin() once did (each must
+ * hold the slabs' key at a place of the list: a block on it twice holds
+ * its new word when the walk meets it again, and the walk stops there);
+ * an empty list only moves its counter to w. Before a slow path puts
+ * blocks on top of malloc's list (bin_join()) or fills it
+ * (heap_bin_fill()): no block ever gets a word of the unread band.
+ */
+static void bin_unrange(struct bin *b, uintptr_t w)
+{
+	uintptr_t at = bin_free_top(b), i = 0;
+	void *p;
+
+	if (likely(!dfkey_ranged(at)))
+		return;
+	for (p = b->free; p; p = fl_next(p), i++) {
+		vg_open(dfkey_word(p), FL_WORD);
+		if (unlikely(!dfkey_in_range(at + i) || *dfkey_word(p) != hk_tls.dfkey))
+			heap_free_list_corrupt(p);
+		*dfkey_word(p) = w + i;
+		vg_close(dfkey_word(p), FL_WORD);
+	}
+	bin_free_top_set(b, w);
+}
+
+/* Does p hold the slabs' key (a block of a remote list taken unread)? */
+static inline int dfkey_is_key(const void *p)
+{
+	return *dfkey_word((void *)p) == hk_tls.dfkey;
 }
 
 #else
@@ -266,6 +322,10 @@ static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
+static inline int bin_takes_unread(const struct slab *s) { return 0; }
+static inline void bin_free_top_unread(struct bin *b) { }
+static inline void bin_unrange(struct bin *b, uintptr_t w) { }
+static inline int dfkey_is_key(const void *p) { return 0; }
 #endif
 
 /*
@@ -598,15 +658,23 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
  * list that fits the bin becomes its list; a longer one is cut after
  * batch blocks and the rest goes back as the remote list (unread: the
  * next refill from s takes it), or to the slab's list if a remote free
- * came meanwhile. The blocks that enter the bin are walked and take the
- * words of their places (dfkey_rekey(), which checks the slab's key):
- * until branch dfuzz a list that fit went in unread and malloc's pop
- * took any block holding the key (heap_pop_slow()), so a block in its
- * owner's bin freed again by another thread (which found a positional
- * word, wrote the key and put it on the slab's remote list) was popped
- * as if taken whole while its other copy stayed on the remote list:
- * handed out twice (tests/dfuzz, test_dfkey_remote_in_bin). Without the
- * check there is no word to write and the list goes in unread.
+ * came meanwhile.
+ *
+ * A whole list into a split bin goes in unread (bin_takes_unread()): its
+ * places get the words below dfkey_range_top(), a band of their own, and
+ * malloc's pop takes a block holding the slabs' key at those places only
+ * (heap_pop_slow()). Anywhere else the key is a double free: until branch
+ * dfuzz the pop took it at any place, so a block in its owner's bin freed
+ * again by another thread (which found a positional word, wrote the key
+ * and put it on the slab's remote list) was popped as if taken whole
+ * while its other copy stayed on the remote list: handed out twice
+ * (tests/dfuzz, test_dfkey_remote_in_bin). From branch dfuzz to branch
+ * xrekey every list was walked and its blocks took the words of their
+ * places (dfkey_rekey(), which checks the key): a chain of misses on
+ * lines the freeing thread wrote (bench_xthread 1.2x the CPU time). A cut
+ * list (read anyway, up to the cut) and a one-list bin's still are.
+ * Without the check there is no word to write and the list goes in
+ * unread.
  */
 static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
 			       unsigned int batch)
@@ -620,13 +688,18 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 		HK_ASSERT(batch < n);
 		take = batch;
 	}
-	bin_free_grow(b, take);
-	if (take < n || hk_dfkey) {
-		w = bin_free_top(b);
-		dfkey_rekey(s, last, w);
-		for (i = 1; i < take; i++) {
-			last = fl_next(last);
-			dfkey_rekey(s, last, w + i);
+	if (take == n && bin_takes_unread(s)) {
+		bin_free_top_unread(b);
+		bin_free_grow(b, n);
+	} else {
+		bin_free_grow(b, take);
+		if (take < n || hk_dfkey) {
+			w = bin_free_top(b);
+			dfkey_rekey(s, last, w);
+			for (i = 1; i < take; i++) {
+				last = fl_next(last);
+				dfkey_rekey(s, last, w + i);
+			}
 		}
 	}
 	if (take < n) {
@@ -1291,8 +1364,11 @@ static void bin_join(struct bin *b)
 	int32_t n = 1, held;
 
 	bin_room_take_put(b);
-	if (!p)
+	if (!p) {
+		/* A list taken unread: the words of the bins' band (bin_unrange()). */
+		bin_unrange(b, w);
 		return;
+	}
 	held = (int32_t)b->limit - bin_room(b);
 	for (last = p; (next = fl_next(last)); last = next) {
 		if (unlikely(!dfkey_word_is(last, w++)))
@@ -1302,6 +1378,8 @@ static void bin_join(struct bin *b)
 	}
 	if (unlikely(!dfkey_word_is(last, w)))
 		heap_free_list_corrupt(last);
+	/* A list taken unread goes right above put's places, in the bins' band. */
+	bin_unrange(b, w + 1);
 	/* put's blocks go on top of malloc's, in order: their words follow. */
 	w = bin_free_top(b) - (uintptr_t)n;
 	dfkey_enter_chain(p, (uint32_t)n, w);
@@ -1605,6 +1683,8 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 {
 	struct heap_tls *t = &hk_tls;
 
+	/* After a list taken unread: the refill's words go down from put's head. */
+	bin_unrange(b, bin_put_top(b));
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
@@ -1813,7 +1893,9 @@ static void heap_bin_burst_end(struct bin *b)
 	int32_t pops = bin_room(b) - (*base - 1);
 
 	*base = 0;
-	if (pops >= HEAP_BURST_MIN && b->free && b->put && !fl_next(b->put)) {
+	/* (Not on a remote list taken unread: only words of its band go above it.) */
+	if (pops >= HEAP_BURST_MIN && b->free && b->put && !fl_next(b->put) &&
+	    !dfkey_ranged(bin_free_top(b))) {
 		uintptr_t w = bin_free_top(b) - 1;
 
 		/* The block just freed is malloc's list's new head: its word follows. */
@@ -1892,13 +1974,36 @@ void heap_free_list_corrupt(const void *p)
 
 /*
  * malloc's pop of p (the head of its bin's list) failed its checks: a
- * bad link, or a key word out of place. Every block in a bin holds the
- * word of its place (slab_remote_to_bin() too, since branch dfuzz): a
+ * bad link, or a key word out of place. A block of a remote list taken
+ * unread (slab_remote_to_bin()) holds the slabs' key, and is taken at a
+ * place of such a list (dfkey_in_range()) only; its word becomes 0 (a
+ * block handed out holding the key would be a double free to the next
+ * remote free). Any other block in a bin holds the word of its place: a
  * block that does not is on a list twice, or was written after free.
  */
 void *heap_pop_slow(void *p)
 {
-	heap_free_list_corrupt(p);
+	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+	unsigned int cls;
+	struct bin *b;
+
+	/*
+	 * p may be no block at all (a forged link: its two words were
+	 * read); holding the key, it is one, and it must be the head of
+	 * its class's bin (not put's one block: no remote list goes there).
+	 */
+	if (fl_bad(next) || !dfkey_is_key(p))
+		heap_free_list_corrupt(p);
+	cls = slab_of(p)->class_idx;
+	b = &hk_tls.bins[cls];
+	if (unlikely(b->free != p || !dfkey_in_range(bin_free_top(b))))
+		heap_free_list_corrupt(p);
+	heap_check_block(p, cls);
+	*dfkey_word(p) = 0;
+	vg_close(p, FL_WORDS);
+	b->free = (void *)next;
+	b->free_at++;
+	return p;
 }
 
 #ifdef CONFIG_DEBUG_ASSERT
@@ -2022,9 +2127,10 @@ void heap_check(struct heap *h)
 
 			uintptr_t w = bin_free_top(b);
 
-			for (q = b->free; q; q = fl_next(q)) {
+			for (q = b->free; q; q = fl_next(q), w++) {
 				heap_check_block(q, cls);
-				HK_ASSERT(dfkey_word_is(q, w++));
+				HK_ASSERT(dfkey_word_is(q, w) ||
+					  (dfkey_in_range(w) && dfkey_word_is(q, hk_tls.dfkey)));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);

@@ -642,18 +642,48 @@ static __always_inline int dfkey_take(void *p, uintptr_t key)
 
 /*
  * The slabs' key has its top bit set (mm/guard/double_free.c); the words
- * a bin gives its blocks start at dfkey_bin_base(), in [2^62, 2^62 +
- * 2^61), and move by one per free or malloc: below 2^63 for longer than
- * any process lives (2^62 frees of one class), so a block in a bin, or
- * handed out from one and not written since, never holds the slab's key
- * or its marks (DFKEY_ON_SLAB), and the floors' signed compare on free's
- * fast path never wraps.
+ * a bin gives its blocks start at dfkey_bin_base(), in [2^62 + 2^60,
+ * 2^62 + 2^61), and move by one per free or malloc: in [2^62, 2^63) for
+ * longer than any process lives (2^60 frees of one class), so a block in
+ * a bin, or handed out from one and not written since, never holds the
+ * slab's key or its marks (DFKEY_ON_SLAB), the floors' signed compare on
+ * free's fast path never wraps, and no such word is ever one of the
+ * places of a remote list taken unread (below 2^62, dfkey_range_top()).
  */
 #define DFKEY_SLAB_BIT		(1UL << 63)
 
 static inline uintptr_t dfkey_bin_base(void)
 {
-	return (1UL << 62) | (hk_dfkey & ((1UL << 61) - 1));
+	return (1UL << 62) | (1UL << 60) | (hk_dfkey & ((1UL << 60) - 1));
+}
+
+/*
+ * A remote list taken whole into a split bin goes in unread
+ * (slab_remote_to_bin()): its blocks keep the slabs' key, and its places
+ * get the words just below dfkey_range_top(), in [2^61, 2^62), a band
+ * that no block's word is ever set to (the pop of such a place writes 0,
+ * heap_pop_slow(); the slow paths give the list words of the bins' own
+ * band before they put blocks above it, bin_unrange() in heap.c). A place
+ * whose word is at most HEAP_BIN_MAX_BLOCKS below the top takes a block
+ * holding the key (dfkey_in_range()); every other place only its own
+ * word, as before. Documentation/architecture.md, "The remote list goes
+ * to the bin whole".
+ */
+static inline uintptr_t dfkey_range_top(void)
+{
+	return (1UL << 61) | (1UL << 60) | (hk_dfkey & ((1UL << 59) - 1));
+}
+
+/* Is w the word of a place of a remote list taken unread? */
+static inline int dfkey_in_range(uintptr_t w)
+{
+	return dfkey_range_top() - 1 - w < HEAP_BIN_MAX_BLOCKS;
+}
+
+/* Is a counter at w in the band of such lists (one taken unread, or just used up)? */
+static inline int dfkey_ranged(uintptr_t w)
+{
+	return w < (1UL << 62);
 }
 
 /* Is the key word of p, the head of b's free list, not the one its place calls for? */
@@ -788,6 +818,8 @@ static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
+static inline int dfkey_in_range(uintptr_t w) { return 0; }
+static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif
 
 /*
