@@ -2668,6 +2668,140 @@ START_TEST(test_remote_list_cut)
 }
 END_TEST
 
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * rl_cur_used_up(), five of the slab's blocks freed by another thread and
+ * one malloc: the refill took the remote list whole, unread, into malloc's
+ * list (a split bin). Returns the bin.
+ */
+static struct bin *rl_unread(unsigned int *n, unsigned int *k)
+{
+	unsigned int cls = size_to_class(RL_SIZE);
+
+	ck_assert(heap_class_split(cls));
+	(void)rl_cur_used_up(n, k);
+	ck_assert_uint_ge(*k, 5);
+	rl_free_remote(5, *n);
+	return &hk_tls.bins[cls];
+}
+
+/*
+ * A remote list taken whole goes into the bin unread: the blocks still in
+ * the bin hold the slabs' key, at places whose words are of the band of
+ * such lists (dfkey_in_range()); the pop of one writes 0, so that a block
+ * handed out is no double free to the thread that frees it next (here
+ * another thread, whose free reads the word). A trim joins the bin and
+ * gives the rest back (bin_unrange(), then the words of the bins' band).
+ */
+START_TEST(test_dfkey_remote_unread)
+{
+	unsigned int n, k, i;
+	struct bin *b;
+	void *p;
+
+	b = rl_unread(&n, &k);
+	p = hak_malloc(RL_SIZE);
+	ck_assert_ptr_eq(p, rl_mine[4]);
+	ck_assert_ptr_eq(b->free, rl_mine[3]);
+	ck_assert(dfkey_in_range(b->free_at));
+	ck_assert_uint_eq(((uintptr_t *)p)[1], 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_eq(((uintptr_t *)rl_mine[i])[1], hk_tls.dfkey);
+	ck_assert(!dfkey_in_range(b->put_at));
+	heap_check(hk_tls.heap);
+	rl_mine[4] = p;
+	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[3]);
+	free_in_thread(&rl_mine[3], 2);		/* handed out from the list: no double free */
+	hak_malloc_trim(0);			/* rl_mine[0..2] back to the slab */
+	ck_assert(!dfkey_in_range(b->free_at));
+	ck_assert_ptr_null(b->free);
+	heap_check(hk_tls.heap);
+	for (i = 0; i < n; i++)
+		hak_free(rl_blocks[i]);
+}
+END_TEST
+
+/*
+ * The owner frees a block that is still in its bin, on a remote list
+ * taken unread (it holds the key): free gives it the word of put's next
+ * place, and the pop at its place on malloc's list finds neither that
+ * place's word nor the key, and aborts.
+ */
+START_TEST(test_dfkey_unread_owner_double_free)
+{
+	unsigned int n, k, i;
+	void *p;
+
+	(void)rl_unread(&n, &k);
+	(void)hak_malloc(RL_SIZE);		/* rl_mine[4]; the list is the bin's */
+	hak_free(rl_mine[2]);			/* still in the bin: a double free */
+	for (i = 0; i < 8; i++) {
+		p = hak_malloc(RL_SIZE);
+		if (p == rl_mine[2] && i > 0) {
+			static const char m[] = "test_dfkey_unread_owner_double_free: handed out twice\n";
+
+			if (write(2, m, sizeof(m) - 1) < 0)
+				_exit(2);
+			_exit(1);
+		}
+	}
+	ck_abort_msg("double free of a block of a list taken unread not detected");
+}
+END_TEST
+
+/*
+ * Another thread frees a block that is in its owner's bin, on a remote
+ * list taken unread: it still holds the slabs' key, and the remote free
+ * reports it at once.
+ */
+START_TEST(test_dfkey_unread_remote_double_free)
+{
+	unsigned int n, k;
+
+	(void)rl_unread(&n, &k);
+	(void)hak_malloc(RL_SIZE);		/* rl_mine[4]; the list is the bin's */
+	free_in_thread(&rl_mine[2], 1);		/* aborts: holds the key */
+	ck_abort_msg("remote free of a block of a list taken unread not detected");
+}
+END_TEST
+
+/*
+ * A block on a remote list freed again by its owner (its link and word
+ * rewritten: put's one block) and handed out from put; the next refill
+ * takes the remote list unread, the block at its last place still holding
+ * the word put gave it. The places of a list taken unread have words of a
+ * band of their own, never put's: the pop at its place aborts. (Had the
+ * list's places taken the words below put's head, the block's word would
+ * be its place's, and it would be handed out twice.)
+ */
+START_TEST(test_dfkey_unread_stale_word)
+{
+	unsigned int n, k, i;
+	struct bin *b;
+	void *p;
+
+	b = rl_unread(&n, &k);
+	ck_assert_ptr_null(b->free);
+	ck_assert_ptr_null(b->put);
+	hak_free(rl_mine[0]);			/* on the remote list: a double free */
+	p = hak_malloc(RL_SIZE);		/* put's one block */
+	if (p != rl_mine[0])
+		_exit(3);
+	for (i = 0; i < 8; i++) {
+		p = hak_malloc(RL_SIZE);
+		if (p == rl_mine[0]) {
+			static const char m[] = "test_dfkey_unread_stale_word: handed out twice\n";
+
+			if (write(2, m, sizeof(m) - 1) < 0)
+				_exit(2);
+			_exit(1);
+		}
+	}
+	ck_abort_msg("block on a remote list and handed out from put not detected");
+}
+END_TEST
+#endif /* CONFIG_DOUBLE_FREE_CHECK */
+
 /*
  * The remote free's test (free's test with the owner's tag): from another
  * thread, an interior pointer and a pointer into a slot in no slab are
@@ -3315,6 +3449,12 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_remote_list_to_bin);
 	tcase_add_test(tc, test_remote_list_cut);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test(tc, test_dfkey_remote_unread);
+	tcase_add_test_raise_signal(tc, test_dfkey_unread_owner_double_free, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_unread_remote_double_free, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_unread_stale_word, SIGABRT);
+#endif
 	tcase_add_test(tc, test_remote_free_refuses_non_blocks);
 	tcase_add_test(tc, test_empty_slab_thread_exit);
 	tcase_add_test(tc, test_adopt_parked_heap);
