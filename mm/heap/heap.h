@@ -578,12 +578,14 @@ static inline void fl_set_next(void *p, const void *next)
  * or its mark) at once, and one its slab has not carved (at or past the
  * bump: its slab emptied and was set up anew); one that is still in its
  * owner's bin gets hk_dfkey and is found by the owner's pop or flush
- * instead, which expect the word of its place. No block in a bin holds
- * hk_dfkey: a remote list taken into a bin (slab_remote_to_bin()) is
- * walked and its blocks take the words of their places. Until branch
- * dfuzz a list that fitted went in unread and the pop took any block
- * holding hk_dfkey (heap_pop_slow()), the remote double free of a block
- * in its owner's bin included: handed out twice (tests/dfuzz).
+ * instead, which expect the word of its place. A block in a bin holds
+ * hk_dfkey only at a place of a remote list taken into it unread
+ * (slab_remote_to_bin()), whose words are of a band of their own
+ * (dfkey_range_top()): the pop takes the key there only
+ * (heap_pop_slow()). Until branch dfuzz the pop took any block holding
+ * hk_dfkey, the remote double free of a block in its owner's bin
+ * included: handed out twice (tests/dfuzz); from branch dfuzz to branch
+ * xrekey every list was walked and rekeyed instead.
  *
  * Not detected (tests/dfuzz, about 1 case in 1500 of the owner's second
  * frees): the owner's second free of a block whose slab emptied, went

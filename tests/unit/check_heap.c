@@ -2729,15 +2729,13 @@ END_TEST
  */
 START_TEST(test_dfkey_unread_owner_double_free)
 {
-	unsigned int n, k, i;
-	void *p;
+	unsigned int n, k, i, got = 0;
 
 	(void)rl_unread(&n, &k);
 	(void)hak_malloc(RL_SIZE);		/* rl_mine[4]; the list is the bin's */
 	hak_free(rl_mine[2]);			/* still in the bin: a double free */
-	for (i = 0; i < 8; i++) {
-		p = hak_malloc(RL_SIZE);
-		if (p == rl_mine[2] && i > 0) {
+	for (i = 0; i < 64; i++) {
+		if (hak_malloc(RL_SIZE) == rl_mine[2] && ++got == 2) {
 			static const char m[] = "test_dfkey_unread_owner_double_free: handed out twice\n";
 
 			if (write(2, m, sizeof(m) - 1) < 0)
@@ -2769,10 +2767,10 @@ END_TEST
  * A block on a remote list freed again by its owner (its link and word
  * rewritten: put's one block) and handed out from put; the next refill
  * takes the remote list unread, the block at its last place still holding
- * the word put gave it. The places of a list taken unread have words of a
- * band of their own, never put's: the pop at its place aborts. (Had the
- * list's places taken the words below put's head, the block's word would
- * be its place's, and it would be handed out twice.)
+ * the word put gave it: neither the key nor its place's word (the places
+ * of a list taken unread have words of a band of their own, which no
+ * block is ever given), and the pop at its place aborts. Until branch
+ * xrekey the refill's walk found it.
  */
 START_TEST(test_dfkey_unread_stale_word)
 {
@@ -2787,7 +2785,7 @@ START_TEST(test_dfkey_unread_stale_word)
 	p = hak_malloc(RL_SIZE);		/* put's one block */
 	if (p != rl_mine[0])
 		_exit(3);
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 64; i++) {
 		p = hak_malloc(RL_SIZE);
 		if (p == rl_mine[0]) {
 			static const char m[] = "test_dfkey_unread_stale_word: handed out twice\n";
