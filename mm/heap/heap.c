@@ -268,13 +268,11 @@ static inline void bin_free_top_unread(struct bin *b)
  * blocks on top of malloc's list (bin_join()) or fills it
  * (heap_bin_fill()): no block ever gets a word of the unread band.
  */
-static void bin_unrange(struct bin *b, uintptr_t w)
+static __noinline void bin_unrange_walk(struct bin *b, uintptr_t w)
 {
 	uintptr_t at = bin_free_top(b), i = 0;
 	void *p;
 
-	if (likely(!dfkey_ranged(at)))
-		return;
 	for (p = b->free; p; p = fl_next(p), i++) {
 		vg_open(dfkey_word(p), FL_WORD);
 		if (unlikely(!dfkey_in_range(at + i) || *dfkey_word(p) != hk_tls.dfkey))
@@ -283,6 +281,12 @@ static void bin_unrange(struct bin *b, uintptr_t w)
 		vg_close(dfkey_word(p), FL_WORD);
 	}
 	bin_free_top_set(b, w);
+}
+
+static inline void bin_unrange(struct bin *b, uintptr_t w)
+{
+	if (unlikely(dfkey_ranged(bin_free_top(b))))
+		bin_unrange_walk(b, w);
 }
 
 /* Does p hold the slabs' key (a block of a remote list taken unread)? */
