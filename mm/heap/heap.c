@@ -338,8 +338,16 @@ static inline int dfkey_is_key(const void *p) { return 0; }
  */
 static inline int32_t bin_rooms_peek(const struct bin *b)
 {
-	return (int32_t)(a_load(&b->free_at, A_RELAXED) + a_load(&b->put_at, A_RELAXED) -
-			 bin_floors_peek(b));
+	int32_t room = (int32_t)(a_load(&b->free_at, A_RELAXED) + a_load(&b->put_at, A_RELAXED) -
+				 bin_floors_peek(b));
+
+	/*
+	 * At least -1 (a bin one block over its limit, before the flush):
+	 * a counter read before a move of its list to another band of words
+	 * (bin_free_top_set(), 2^61 away) and its floor after it would give
+	 * a count of any size.
+	 */
+	return room < -1 ? -1 : room;
 }
 
 static inline void bin_room_set(struct bin *b, int32_t room)
