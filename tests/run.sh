@@ -462,6 +462,12 @@ suite_mutants() {
 	"$PYTHON" "$HK_SRC/tests/mutants/run.py" --workdir "$HK_T/mutants"
 }
 
+# Every mutant's replacements still found in this tree (no build, a
+# second): a change that moves the code a mutant breaks makes it stale.
+suite_mutants_fresh() {
+	"$PYTHON" "$HK_SRC/tests/mutants/run.py" --fresh
+}
+
 # The heap profiler: its library and programs are built here (a build
 # failure is this suite's failure), then tests/prof/run.sh.
 suite_prof() {
@@ -502,6 +508,7 @@ else
 		fuzz)		run_suite fuzz 600 suite_fuzz $((long ? 300 : 20)) ;;
 		programs)	run_suite programs $((long ? 1800 : 600)) suite_programs ;;
 		mutants)	run_suite mutants 7200 suite_mutants ;;
+		mutants-fresh)	run_suite mutants-fresh 60 suite_mutants_fresh ;;
 		prof)		run_suite prof 900 suite_prof ;;
 		valgrind)	run_suite valgrind 600 suite_valgrind ;;
 		*)		echo "run.sh: unknown suite '$s'" >&2; exit 2 ;;
