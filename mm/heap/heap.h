@@ -317,6 +317,9 @@ struct heap_spare {
 #endif
 	uint32_t count[HEAP_SPARE_SLOTS];	/* blocks in each chain */
 	uint32_t nr;				/* chains held */
+#ifdef CONFIG_HEAP_PURGE
+	uint32_t dirty;				/* bit i: chain i's pages may be resident (heap.c, "Purge") */
+#endif
 };
 
 /* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
@@ -332,6 +335,9 @@ struct heap {
 	size_t saved_grown;			/* their cache_grown */
 	struct heap_spare spare[HK_CLASS_ARRAY];	/* whole batches set aside by flushes, per class */
 	size_t spare_bytes;			/* bytes of blocks in spare[] */
+#ifdef CONFIG_HEAP_PURGE
+	size_t purge_dirty;			/* bytes of free big blocks whose pages may be resident (heap.c, "Purge") */
+#endif
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
@@ -362,6 +368,15 @@ extern size_t heap_cache_max;
  * scaled by tcache_pct=; tests lower it).
  */
 extern size_t heap_empty_max;
+
+/*
+ * Most bytes of free blocks of at least HEAP_PURGE_MIN_SIZE a heap keeps
+ * resident in its slabs' lists and spare batches (CONFIG_HEAP_PURGE_KB;
+ * tests lower it).
+ */
+extern size_t heap_purge_max;
+/* CONFIG_HEAP_PURGE's blocks: from 16 KiB, three whole pages at least past the first. */
+#define HEAP_PURGE_MIN_SIZE	16384U
 
 /*
  * Words of heap_tls::filled, one bit per class. A bin gets blocks from a

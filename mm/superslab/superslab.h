@@ -107,6 +107,9 @@ struct slab {
 	uint32_t capacity;		/* blocks in the slab */
 	uint32_t block_size;		/* bytes from one block to the next (class_stride()) */
 	uint32_t uncarved;		/* blocks not yet carved from bump */
+#ifdef CONFIG_HEAP_PURGE
+	uint32_t dirty;			/* blocks atop local_free whose pages may be resident (heap.c, "Purge") */
+#endif
 } __aligned(L1_CACHE_BYTES);
 
 struct superslab {
