@@ -415,38 +415,36 @@ static struct slab *partial_pop(struct heap *h, unsigned int cls)
  * A free block of at least HEAP_PURGE_MIN_SIZE bytes in a slab's local
  * list or in a spare batch holds what the allocator needs in its first
  * two words (the link, the double-free key); the whole pages after the
- * page holding them are the program's old data. Once a heap holds more
- * than heap_purge_max bytes of such blocks with their pages possibly
- * resident, the blocks a flush puts on a slab's list (the slab's dirty
- * ones, all of them) or sets aside as a spare batch have those pages
+ * page holding them are the program's old data. A block that has stayed
+ * on such a list for a whole epoch of the SuperSlab decay clock
+ * (dirty_decay_ms= / SS_DECAY_HOLD: 125 ms by default) has those pages
  * returned (MADV_DONTNEED): they read as zero and fault in again when
- * the program writes the block. Nothing else changes: the first page
- * keeps the link and the key word, so the lists, the double-free check
- * and the block-start test see what they saw; a block's pages are
- * returned only while it is on a free list of its owner (no other
- * thread writes it then: a remote free of it is a double free, which
- * reads the key word of the first page and reports).
+ * the program writes the block. The first page keeps the link and the
+ * key word, so the lists, the double-free check and the block-start
+ * test see what they saw; a block's pages are returned only while it is
+ * on a free list of its owner's (no other thread writes it then: a
+ * remote free of it is a double free, which reads the key word in the
+ * first page and reports).
  *
- * The accounting costs nothing on the fast paths: the blocks come and
- * go from the slabs' lists and the spare batches in slow paths only.
- * slab::dirty counts the blocks atop a slab's local list that may be
- * resident: a push adds to it, a pop takes from it (the list is LIFO:
- * the blocks popped are the ones pushed last), a purge walks those
- * blocks and sets it to 0, so that the blocks below are known returned.
- * heap_spare::dirty has a bit per chain. heap::purge_dirty sums both,
- * in bytes, over the heap's slabs and batches.
+ * Nothing on the fast paths: blocks come and go from the slabs' lists
+ * and the spare batches in slow paths only. slab::dirty counts the
+ * blocks atop a slab's local list whose pages may be resident: a push
+ * adds to it, a pop takes from it (the list is LIFO: the blocks popped
+ * are the ones pushed last); the blocks below them have had their pages
+ * returned. slab::dirty_old counts the lowest of those that were already
+ * there at the heap's last pass. Every 16th refill or flush (heap_tick())
+ * looks at the decay clock; the first one in a new epoch runs the pass
+ * (heap_purge_tick()): over the heap's slabs of big classes (current,
+ * partial, kept empty) and its spare batches, the pages of the old
+ * blocks go back and the rest become old. A block freed and reused
+ * within an epoch (a program's working set churning) never pays a system
+ * call or a page fault; one that stays free for one to two epochs costs
+ * an madvise and, when reused, its page faults.
  */
 #ifdef CONFIG_HEAP_PURGE
-size_t heap_purge_max;
-
 static inline int heap_purge_class(unsigned int cls)
 {
 	return hk_classes[cls].size >= HEAP_PURGE_MIN_SIZE;
-}
-
-static inline void heap_purge_sub(struct heap *h, size_t bytes)
-{
-	h->purge_dirty = h->purge_dirty > bytes ? h->purge_dirty - bytes : 0;
 }
 
 /* The whole pages of free block p of class cls past its list words. */
@@ -459,104 +457,112 @@ static void block_purge(void *p, unsigned int cls)
 		os_decommit((void *)from, to - from);
 }
 
-/* Return the pages of the dirty blocks atop s's list. */
-static void slab_purge(struct heap *h, struct slab *s)
+/* Return the pages of the old dirty blocks of s; the young ones become old. */
+static void slab_purge_old(struct slab *s)
 {
+	uint32_t young = s->dirty - s->dirty_old, i;
 	void *p = s->local_free;
-	uint32_t i;
 
-	for (i = 0; i < s->dirty && p; i++) {
+	if (!s->dirty)
+		return;
+	for (i = 0; i < young && p; i++)
+		p = fl_next(p);
+	for (i = 0; i < s->dirty_old && p; i++) {
 		block_purge(p, s->class_idx);
 		p = fl_next(p);
 	}
 	STAT_ADD(STAT_BLOCKS_PURGED, i);
-	heap_purge_sub(h, (size_t)s->dirty * hk_classes[s->class_idx].size);
-	s->dirty = 0;
+	s->dirty = young;
+	s->dirty_old = young;
 }
 
-/* n blocks pushed on s's list (of heap h), counted only. */
-static inline void slab_dirty_count(struct heap *h, struct slab *s, uint32_t n)
+/* n blocks pushed on s's list. */
+static inline void slab_dirty_add(struct slab *s, uint32_t n)
 {
-	if (!heap_purge_class(s->class_idx))
-		return;
 	s->dirty += n;
-	h->purge_dirty += (size_t)n * hk_classes[s->class_idx].size;
-}
-
-/* n blocks pushed on s's list: over the budget, return the pages of s's dirty ones. */
-static void slab_dirty_add(struct heap *h, struct slab *s, uint32_t n)
-{
-	slab_dirty_count(h, s, n);
-	if (s->dirty && h->purge_dirty > heap_purge_max)
-		slab_purge(h, s);
 }
 
 /* n blocks popped off s's list. */
 static inline void slab_dirty_take(struct slab *s, uint32_t n)
 {
-	uint32_t d = n < s->dirty ? n : s->dirty;
-
-	if (!d)
-		return;
-	s->dirty -= d;
-	heap_purge_sub(s->owner, (size_t)d * hk_classes[s->class_idx].size);
+	s->dirty = n < s->dirty ? s->dirty - n : 0;
+	if (s->dirty_old > s->dirty)
+		s->dirty_old = s->dirty;
 }
 
-/* s leaves the heap (back to its pool) or is set up anew. */
-static inline void slab_dirty_drop(struct heap *h, struct slab *s)
+/* s is set up anew, or leaves the heap (back to its pool). */
+static inline void slab_dirty_drop(struct slab *s)
 {
-	heap_purge_sub(h, (size_t)s->dirty * hk_classes[s->class_idx].size);
 	s->dirty = 0;
+	s->dirty_old = 0;
 }
 
-/*
- * Chain i of spare batches sp, n blocks of class cls, set aside: over
- * the budget its pages go back, else it counts as resident.
- */
-static void spare_dirty_add(struct heap *h, struct heap_spare *sp, uint32_t i,
-			    unsigned int cls, uint32_t n)
+/* Chain i of spare batches sp set aside. */
+static inline void spare_dirty_add(struct heap_spare *sp, uint32_t i)
 {
-	size_t bytes = (size_t)n * hk_classes[cls].size;
-	uint32_t k;
-	void *p;
+	sp->dirty |= 1U << i;
+	sp->dirty_old &= ~(1U << i);
+}
 
+/* Chain i of sp taken back. */
+static inline void spare_dirty_take(struct heap_spare *sp, uint32_t i)
+{
 	sp->dirty &= ~(1U << i);
-	if (!heap_purge_class(cls))
-		return;
-	if (h->purge_dirty + bytes <= heap_purge_max) {
-		sp->dirty |= 1U << i;
-		h->purge_dirty += bytes;
-		return;
+	sp->dirty_old &= ~(1U << i);
+}
+
+/* The spare batches of class cls: the old chains' pages back, the others old. */
+static void spare_purge_old(struct heap_spare *sp, unsigned int cls)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < sp->nr; i++) {
+		void *p;
+
+		if (!(sp->dirty_old & (1U << i)))
+			continue;
+		/* count blocks: a block freed twice may link the chain into a loop. */
+		for (p = sp->head[i], k = 0; p && k < sp->count[i]; p = fl_next(p), k++)
+			block_purge(p, cls);
+		STAT_ADD(STAT_BLOCKS_PURGED, k);
+		sp->dirty &= ~(1U << i);
 	}
-	/* n blocks: a block freed twice may link the chain into a loop. */
-	for (p = sp->head[i], k = 0; p && k < n; p = fl_next(p), k++)
-		block_purge(p, cls);
-	STAT_ADD(STAT_BLOCKS_PURGED, n);
+	sp->dirty_old = sp->dirty;
 }
 
-/* Chain i of sp, n blocks of class cls, taken back. */
-static inline void spare_dirty_take(struct heap *h, struct heap_spare *sp, uint32_t i,
-				    unsigned int cls, uint32_t n)
+void heap_purge_tick(struct heap *h)
 {
-	if (sp->dirty & (1U << i))
-		heap_purge_sub(h, (size_t)n * hk_classes[cls].size);
-	sp->dirty &= ~(1U << i);
+	unsigned int cls;
+	struct slab *s;
+
+	h->purge_epoch = ss_epoch_now();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		if (!heap_purge_class(cls))
+			continue;
+		if (hk_tls.heap == h && hk_tls.cur[cls])
+			slab_purge_old(hk_tls.cur[cls]);
+		for (s = h->partial[cls]; s; s = s->next)
+			slab_purge_old(s);
+		spare_purge_old(&h->spare[cls], cls);
+	}
+	for (s = h->empty; s; s = s->next)
+		if (heap_purge_class(s->class_idx))
+			slab_purge_old(s);
 }
 
-static void heap_purge_setup(void)
+/* heap_tick()'s look at the decay clock: a new epoch, a pass. */
+static inline void heap_purge_check(struct heap *h)
 {
-	heap_purge_max = ((size_t)CONFIG_HEAP_PURGE_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
+	if (h && ss_epoch_now() != h->purge_epoch)
+		heap_purge_tick(h);
 }
 #else
-static inline void slab_dirty_count(struct heap *h, struct slab *s, uint32_t n) { }
-static inline void slab_dirty_add(struct heap *h, struct slab *s, uint32_t n) { }
+static inline void slab_dirty_add(struct slab *s, uint32_t n) { }
 static inline void slab_dirty_take(struct slab *s, uint32_t n) { }
-static inline void slab_dirty_drop(struct heap *h, struct slab *s) { }
-static inline void spare_dirty_add(struct heap *h, struct heap_spare *sp, uint32_t i,
-				   unsigned int cls, uint32_t n) { }
-static inline void spare_dirty_take(struct heap *h, struct heap_spare *sp, uint32_t i,
-				    unsigned int cls, uint32_t n) { }
-static inline void heap_purge_setup(void) { }
+static inline void slab_dirty_drop(struct slab *s) { }
+static inline void spare_dirty_add(struct heap_spare *sp, uint32_t i) { }
+static inline void spare_dirty_take(struct heap_spare *sp, uint32_t i) { }
+static inline void heap_purge_check(struct heap *h) { }
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -584,7 +590,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	a_store(&s->bump, slab_start(s) + slab_colour(s, c), A_RELAXED);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
-	slab_dirty_drop(h, s);
+	slab_dirty_drop(s);
 	s->used = 0;
 	s->flags = 0;
 	s->next = s->prev = NULL;
@@ -650,7 +656,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
 	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
-	slab_dirty_drop(h, s);
+	slab_dirty_drop(s);
 	ss_release(s, s->span);
 }
 
@@ -727,7 +733,7 @@ static void slab_give_back(struct slab *s, void *list, uint32_t n)
 		list = next;
 	}
 	HK_ASSERT(n == 0);
-	slab_dirty_add(s->owner, s, pushed);
+	slab_dirty_add(s, pushed);
 }
 
 /*
@@ -1172,7 +1178,7 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	sp->head[sp->nr] = tail;
 	sp->count[sp->nr] = n;
 	spare_top_set(sp, sp->nr, bin_free_top(b) + keep);
-	spare_dirty_add(h, sp, sp->nr, cls, n);
+	spare_dirty_add(sp, sp->nr);
 	sp->nr++;
 	h->spare_bytes += bytes;
 	bin_room_set(b, room);
@@ -1196,7 +1202,7 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 		sp->nr--;
 		head = sp->head[sp->nr];
 		n = sp->count[sp->nr];
-		spare_dirty_take(h, sp, sp->nr, cls, n);
+		spare_dirty_take(sp, sp->nr);
 		h->spare_bytes -= (size_t)n * hk_classes[cls].size;
 		if (unlikely((int32_t)n > bin_room(b))) {
 			heap_chain_to_slabs(head, spare_top(sp, sp->nr));
@@ -1224,7 +1230,7 @@ static void heap_spare_drain(struct heap *h)
 
 		while (sp->nr) {
 			sp->nr--;
-			spare_dirty_take(h, sp, sp->nr, cls, sp->count[sp->nr]);
+			spare_dirty_take(sp, sp->nr);
 			heap_chain_to_slabs(sp->head[sp->nr], spare_top(sp, sp->nr));
 		}
 	}
@@ -1753,6 +1759,7 @@ static inline void heap_tick(struct bin *busy)
 {
 	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
+		heap_purge_check(hk_tls.heap);
 		if (heap_cache_may_exceed())
 			heap_cache_check(busy);
 	}
@@ -2025,13 +2032,11 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
 	s->local_free = head;
 	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
 	s->used -= n;
+	slab_dirty_add(s, n);
 	if (s->used == 0 && s != cur) {
-		/* Kept whole or back to its pool: not block by block. */
-		slab_dirty_count(h, s, n);
 		heap_slab_emptied(h, s);
 		return;
 	}
-	slab_dirty_add(h, s, n);
 	if (!old && !(s->flags & SLAB_IN_PARTIAL) && s != cur) {
 		uintptr_t full = REMOTE_FULL;
 
@@ -2378,7 +2383,6 @@ int heap_init(void)
 		heap_classes_init();
 		heap_spare_max = ((size_t)CONFIG_HEAP_SPARE_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
 		heap_empty_max = ((size_t)CONFIG_HEAP_EMPTY_KB << 10) * hk_opt(OPT_TCACHE_PCT) / 100;
-		heap_purge_setup();
 		if (heap_key_create()) {
 			hk_unlock(&heap_lock);
 			return -1;

@@ -319,6 +319,7 @@ struct heap_spare {
 	uint32_t nr;				/* chains held */
 #ifdef CONFIG_HEAP_PURGE
 	uint32_t dirty;				/* bit i: chain i's pages may be resident (heap.c, "Purge") */
+	uint32_t dirty_old;			/* bit i: and it was so at the heap's last purge pass */
 #endif
 };
 
@@ -336,7 +337,7 @@ struct heap {
 	struct heap_spare spare[HK_CLASS_ARRAY];	/* whole batches set aside by flushes, per class */
 	size_t spare_bytes;			/* bytes of blocks in spare[] */
 #ifdef CONFIG_HEAP_PURGE
-	size_t purge_dirty;			/* bytes of free big blocks whose pages may be resident (heap.c, "Purge") */
+	unsigned long purge_epoch;		/* decay epoch of its last purge pass (heap.c, "Purge") */
 #endif
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
@@ -369,14 +370,13 @@ extern size_t heap_cache_max;
  */
 extern size_t heap_empty_max;
 
-/*
- * Most bytes of free blocks of at least HEAP_PURGE_MIN_SIZE a heap keeps
- * resident in its slabs' lists and spare batches (CONFIG_HEAP_PURGE_KB;
- * tests lower it).
- */
-extern size_t heap_purge_max;
 /* CONFIG_HEAP_PURGE's blocks: from 16 KiB, three whole pages at least past the first. */
 #define HEAP_PURGE_MIN_SIZE	16384U
+/*
+ * The purge pass of h (the caller's own record): the free big blocks
+ * that were there at the last pass have their pages returned.
+ */
+void heap_purge_tick(struct heap *h);
 
 /*
  * Words of heap_tls::filled, one bit per class. A bin gets blocks from a

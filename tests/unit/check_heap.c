@@ -822,41 +822,49 @@ static unsigned int purge_start(void **v)
 }
 
 /*
- * Over the budget (0 here), free big blocks given back to a partly used
- * slab lose their pages but the first: mincore() sees them gone, the
- * first page (link and key) stays, the live blocks keep theirs; malloc
- * hands the blocks out again, zeroed past the first page and writable,
- * and the lists and the double-free check still hold (a block freed
- * twice after its pages went back is still reported: its key word is in
- * the first page).
+ * Free big blocks given back to a partly used slab keep their pages for
+ * one purge pass and lose them (but the first) at the next: mincore()
+ * sees them gone, the first page (link and key) stays, the live blocks
+ * keep theirs; malloc hands the blocks out again, zeroed past the first
+ * page and writable, and the slab's lists and counts still hold.
  */
 START_TEST(test_purge_returns_pages)
 {
 	static void *v[PURGE_N], *w[PURGE_N];
-	unsigned int cls, i, j, pages, res, gone = 0;
+	unsigned int cls, i, j, pages, gone = 0;
 	size_t size;
 
 	if (HEAP_MAX_SIZE < PURGE_SIZE)
 		return;
-	heap_purge_max = 0;
 	cls = purge_start(v);
 	size = hk_classes[cls].size;
 	ck_assert_uint_ge(size, HEAP_PURGE_MIN_SIZE);
+	/* The first pass makes them old: their pages stay. */
+	heap_purge_tick(hk_tls.heap);
 	for (i = 1; i < PURGE_N - 1; i++) {
 		struct slab *s = slab_block_head(v[i]);
 
 		if (s->kind != SLAB_BLOCKS || s->class_idx != cls)
 			continue;	/* its slab emptied and went back */
-		res = purge_resident(v[i], size, &pages);
+		ck_assert_uint_eq(purge_resident(v[i], size, &pages), pages);
 		ck_assert_uint_gt(pages, 0);
+	}
+	heap_purge_tick(hk_tls.heap);
+	for (i = 1; i < PURGE_N - 1; i++) {
+		struct slab *s = slab_block_head(v[i]);
+		unsigned int res;
+
+		if (s->kind != SLAB_BLOCKS || s->class_idx != cls)
+			continue;
+		res = purge_resident(v[i], size, &pages);
 		ck_assert_msg(res == 0, "free block %p: %u of %u pages resident", v[i], res, pages);
+		ck_assert_uint_eq(s->dirty, 0);
 		gone++;
 	}
 	ck_assert_uint_gt(gone, 0);
 	ck_assert_uint_eq(purge_resident(v[0], size, &pages), pages);
 	ck_assert_uint_eq(purge_resident(v[PURGE_N - 1], size, &pages), pages);
 	ck_assert_uint_eq(((unsigned char *)v[0])[PURGE_SIZE - 1], 0x5a);
-	ck_assert_uint_eq(hk_tls.heap->purge_dirty, 0);
 	/* Handed out again: the returned pages read as zero, and take writes. */
 	for (i = 0; i < PURGE_N - 2; i++) {
 		unsigned char *q;
@@ -881,29 +889,39 @@ START_TEST(test_purge_returns_pages)
 }
 END_TEST
 
-/* Within the budget the pages stay: the same blocks keep them resident. */
-START_TEST(test_purge_budget_keeps_pages)
+/*
+ * Blocks taken off a slab's list between two passes are not old at the
+ * second: a block freed again after its reuse keeps its pages one pass.
+ */
+START_TEST(test_purge_reused_block_young)
 {
 	static void *v[PURGE_N];
-	unsigned int cls, i, pages, kept = 0;
+	unsigned int cls, pages;
+	struct slab *s;
+	void *p;
 
 	if (HEAP_MAX_SIZE < PURGE_SIZE)
 		return;
-	heap_purge_max = 64UL << 20;
 	cls = purge_start(v);
-	for (i = 1; i < PURGE_N - 1; i++) {
-		struct slab *s = slab_block_head(v[i]);
-
-		if (s->kind != SLAB_BLOCKS || s->class_idx != cls)
-			continue;
-		ck_assert_uint_eq(purge_resident(v[i], hk_classes[cls].size, &pages), pages);
-		kept++;
-	}
-	ck_assert_uint_gt(kept, 0);
-	ck_assert_uint_ge(hk_tls.heap->purge_dirty, (size_t)kept * hk_classes[cls].size);
+	heap_purge_tick(hk_tls.heap);
+	/* Empty the bin, then take blocks from the slabs' lists: the newest freed first. */
+	p = hak_malloc(PURGE_SIZE);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x33, PURGE_SIZE);
+	s = slab_block_head(p);
+	ck_assert_uint_eq(s->class_idx, cls);
+	ck_assert_uint_le(s->dirty_old, s->dirty);
+	hak_free(p);
+	hak_malloc_trim(0);
+	heap_purge_tick(hk_tls.heap);
+	/* Freed after the first pass: young at the second, its pages stay. */
+	if (slab_block_head(p)->kind == SLAB_BLOCKS)
+		ck_assert_uint_eq(purge_resident(p, PURGE_SIZE, &pages), pages);
+	heap_purge_tick(hk_tls.heap);
+	if (slab_block_head(p)->kind == SLAB_BLOCKS)
+		ck_assert_uint_eq(purge_resident(p, PURGE_SIZE, &pages), 0);
 	hak_free(v[0]);
 	hak_free(v[PURGE_N - 1]);
-	hak_malloc_trim(0);
 }
 END_TEST
 
@@ -926,8 +944,9 @@ START_TEST(test_purge_double_free_aborts)
 
 	if (HEAP_MAX_SIZE < PURGE_SIZE)
 		raise(SIGABRT);
-	heap_purge_max = 0;
 	purge_start(v);
+	heap_purge_tick(hk_tls.heap);
+	heap_purge_tick(hk_tls.heap);
 	ck_assert_uint_eq(slab_block_head(v[1])->kind, SLAB_BLOCKS);
 	ck_assert_uint_eq(purge_resident(v[1], PURGE_SIZE, &pages), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, purge_free_remote, v[1]), 0);
@@ -2130,7 +2149,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_flush_runs_interleaved);
 #ifdef CONFIG_HEAP_PURGE
 	tcase_add_test(tc, test_purge_returns_pages);
-	tcase_add_test(tc, test_purge_budget_keeps_pages);
+	tcase_add_test(tc, test_purge_reused_block_young);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_purge_double_free_aborts, SIGABRT);
 #endif
