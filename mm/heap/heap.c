@@ -442,6 +442,9 @@ static struct slab *partial_pop(struct heap *h, unsigned int cls)
  * an madvise and, when reused, its page faults.
  */
 #ifdef CONFIG_HEAP_PURGE
+static inline size_t slab_bytes(const struct slab *s);
+static inline uintptr_t spare_top(const struct heap_spare *sp, uint32_t i);
+
 static inline int heap_purge_class(unsigned int cls)
 {
 	return hk_classes[cls].size >= HEAP_PURGE_MIN_SIZE;
@@ -457,6 +460,18 @@ static void block_purge(void *p, unsigned int cls)
 		os_decommit((void *)from, to - from);
 }
 
+/*
+ * Block p of s's local list is about to lose its pages: it must lie in
+ * s and hold the slab's key (a list corrupted by a write after free must
+ * not send the madvise elsewhere).
+ */
+static inline void slab_purge_check(struct slab *s, void *p)
+{
+	if (unlikely((uintptr_t)p - (uintptr_t)slab_start(s) >= slab_bytes(s) ||
+		     !dfkey_word_is(p, s->dfkey ^ DFKEY_ON_SLAB)))
+		heap_free_list_corrupt(p);
+}
+
 /* Return the pages of the old dirty blocks of s; the young ones become old. */
 static void slab_purge_old(struct slab *s)
 {
@@ -468,6 +483,7 @@ static void slab_purge_old(struct slab *s)
 	for (i = 0; i < young && p; i++)
 		p = fl_next(p);
 	for (i = 0; i < s->dirty_old && p; i++) {
+		slab_purge_check(s, p);
 		block_purge(p, s->class_idx);
 		p = fl_next(p);
 	}
@@ -517,13 +533,20 @@ static void spare_purge_old(struct heap_spare *sp, unsigned int cls)
 	uint32_t i, k;
 
 	for (i = 0; i < sp->nr; i++) {
+		uintptr_t w = spare_top(sp, i);
 		void *p;
 
 		if (!(sp->dirty_old & (1U << i)))
 			continue;
-		/* count blocks: a block freed twice may link the chain into a loop. */
-		for (p = sp->head[i], k = 0; p && k < sp->count[i]; p = fl_next(p), k++)
+		/*
+		 * count blocks (a block freed twice may link the chain into a
+		 * loop), each with the word of its place (heap_spare_put()).
+		 */
+		for (p = sp->head[i], k = 0; p && k < sp->count[i]; p = fl_next(p), k++) {
+			if (unlikely(!dfkey_word_is(p, w++)))
+				heap_free_list_corrupt(p);
 			block_purge(p, cls);
+		}
 		STAT_ADD(STAT_BLOCKS_PURGED, k);
 		sp->dirty &= ~(1U << i);
 	}
