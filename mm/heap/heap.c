@@ -408,6 +408,187 @@ static struct slab *partial_pop(struct heap *h, unsigned int cls)
 }
 
 /* ------------------------------------------------------------------ */
+/* Purge: the pages of free big blocks (CONFIG_HEAP_PURGE)            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A free block of at least HEAP_PURGE_MIN_SIZE bytes in a slab's local
+ * list or in a spare batch holds what the allocator needs in its first
+ * two words (the link, the double-free key); the whole pages after the
+ * page holding them are the program's old data. A block that has stayed
+ * on such a list for a whole epoch of the SuperSlab decay clock
+ * (dirty_decay_ms= / SS_DECAY_HOLD: 125 ms by default) has those pages
+ * returned (MADV_DONTNEED): they read as zero and fault in again when
+ * the program writes the block. The first page keeps the link and the
+ * key word, so the lists, the double-free check and the block-start
+ * test see what they saw; a block's pages are returned only while it is
+ * on a free list of its owner's (no other thread writes it then: a
+ * remote free of it is a double free, which reads the key word in the
+ * first page and reports).
+ *
+ * Nothing on the fast paths: blocks come and go from the slabs' lists
+ * and the spare batches in slow paths only. slab::dirty counts the
+ * blocks atop a slab's local list whose pages may be resident: a push
+ * adds to it, a pop takes from it (the list is LIFO: the blocks popped
+ * are the ones pushed last); the blocks below them have had their pages
+ * returned. slab::dirty_old counts the lowest of those that were already
+ * there at the heap's last pass. Every 16th refill or flush (heap_tick())
+ * looks at the decay clock; the first one in a new epoch runs the pass
+ * (heap_purge_tick()): over the heap's slabs of big classes (current,
+ * partial, kept empty) and its spare batches, the pages of the old
+ * blocks go back and the rest become old. A block freed and reused
+ * within an epoch (a program's working set churning) never pays a system
+ * call or a page fault; one that stays free for one to two epochs costs
+ * an madvise and, when reused, its page faults.
+ */
+#ifdef CONFIG_HEAP_PURGE
+static inline size_t slab_bytes(const struct slab *s);
+static inline uintptr_t spare_top(const struct heap_spare *sp, uint32_t i);
+
+static inline int heap_purge_class(unsigned int cls)
+{
+	return hk_classes[cls].size >= HEAP_PURGE_MIN_SIZE;
+}
+
+/* The whole pages of free block p of class cls past its list words. */
+static void block_purge(void *p, unsigned int cls)
+{
+	uintptr_t from = ALIGN_UP((uintptr_t)p + FL_WORDS, os_page_size);
+	uintptr_t to = ((uintptr_t)p + hk_classes[cls].size) & ~(uintptr_t)(os_page_size - 1);
+
+	if (to > from)
+		os_decommit((void *)from, to - from);
+}
+
+/*
+ * Block p of s's local list is about to lose its pages: it must lie in
+ * s and hold the slab's key (a list corrupted by a write after free must
+ * not send the madvise elsewhere).
+ */
+static inline void slab_purge_check(struct slab *s, void *p)
+{
+	if (unlikely((uintptr_t)p - (uintptr_t)slab_start(s) >= slab_bytes(s) ||
+		     !dfkey_word_is(p, s->dfkey ^ DFKEY_ON_SLAB)))
+		heap_free_list_corrupt(p);
+}
+
+/* Return the pages of the old dirty blocks of s; the young ones become old. */
+static void slab_purge_old(struct slab *s)
+{
+	uint32_t young = s->dirty - s->dirty_old, i;
+	void *p = s->local_free;
+
+	if (!s->dirty)
+		return;
+	for (i = 0; i < young && p; i++)
+		p = fl_next(p);
+	for (i = 0; i < s->dirty_old && p; i++) {
+		slab_purge_check(s, p);
+		block_purge(p, s->class_idx);
+		p = fl_next(p);
+	}
+	STAT_ADD(STAT_BLOCKS_PURGED, i);
+	s->dirty = young;
+	s->dirty_old = young;
+}
+
+/* n blocks pushed on s's list. */
+static inline void slab_dirty_add(struct slab *s, uint32_t n)
+{
+	s->dirty += n;
+}
+
+/* n blocks popped off s's list. */
+static inline void slab_dirty_take(struct slab *s, uint32_t n)
+{
+	s->dirty = n < s->dirty ? s->dirty - n : 0;
+	if (s->dirty_old > s->dirty)
+		s->dirty_old = s->dirty;
+}
+
+/* s is set up anew, or leaves the heap (back to its pool). */
+static inline void slab_dirty_drop(struct slab *s)
+{
+	s->dirty = 0;
+	s->dirty_old = 0;
+}
+
+/* Chain i of spare batches sp set aside. */
+static inline void spare_dirty_add(struct heap_spare *sp, uint32_t i)
+{
+	sp->dirty |= 1U << i;
+	sp->dirty_old &= ~(1U << i);
+}
+
+/* Chain i of sp taken back. */
+static inline void spare_dirty_take(struct heap_spare *sp, uint32_t i)
+{
+	sp->dirty &= ~(1U << i);
+	sp->dirty_old &= ~(1U << i);
+}
+
+/* The spare batches of class cls: the old chains' pages back, the others old. */
+static void spare_purge_old(struct heap_spare *sp, unsigned int cls)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < sp->nr; i++) {
+		uintptr_t w = spare_top(sp, i);
+		void *p;
+
+		if (!(sp->dirty_old & (1U << i)))
+			continue;
+		/*
+		 * count blocks (a block freed twice may link the chain into a
+		 * loop), each with the word of its place (heap_spare_put()).
+		 */
+		for (p = sp->head[i], k = 0; p && k < sp->count[i]; p = fl_next(p), k++) {
+			if (unlikely(!dfkey_word_is(p, w++)))
+				heap_free_list_corrupt(p);
+			block_purge(p, cls);
+		}
+		STAT_ADD(STAT_BLOCKS_PURGED, k);
+		sp->dirty &= ~(1U << i);
+	}
+	sp->dirty_old = sp->dirty;
+}
+
+void heap_purge_tick(struct heap *h)
+{
+	unsigned int cls;
+	struct slab *s;
+
+	h->purge_epoch = ss_epoch_now();
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		if (!heap_purge_class(cls))
+			continue;
+		if (hk_tls.heap == h && hk_tls.cur[cls])
+			slab_purge_old(hk_tls.cur[cls]);
+		for (s = h->partial[cls]; s; s = s->next)
+			slab_purge_old(s);
+		spare_purge_old(&h->spare[cls], cls);
+	}
+	for (s = h->empty; s; s = s->next)
+		if (heap_purge_class(s->class_idx))
+			slab_purge_old(s);
+}
+
+/* heap_tick()'s look at the decay clock: a new epoch, a pass. */
+static inline void heap_purge_check(struct heap *h)
+{
+	if (h && ss_epoch_now() != h->purge_epoch)
+		heap_purge_tick(h);
+}
+#else
+static inline void slab_dirty_add(struct slab *s, uint32_t n) { }
+static inline void slab_dirty_take(struct slab *s, uint32_t n) { }
+static inline void slab_dirty_drop(struct slab *s) { }
+static inline void spare_dirty_add(struct heap_spare *sp, uint32_t i) { }
+static inline void spare_dirty_take(struct heap_spare *sp, uint32_t i) { }
+static inline void heap_purge_check(struct heap *h) { }
+#endif
+
+/* ------------------------------------------------------------------ */
 /* Slabs                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -432,6 +613,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	a_store(&s->bump, slab_start(s) + slab_colour(s, c), A_RELAXED);
 	s->uncarved = s->capacity;
 	s->local_free = NULL;
+	slab_dirty_drop(s);
 	s->used = 0;
 	s->flags = 0;
 	s->next = s->prev = NULL;
@@ -497,6 +679,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
 	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
+	slab_dirty_drop(s);
 	ss_release(s, s->span);
 }
 
@@ -547,6 +730,7 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 		i++;
 	}
 	s->local_free = fl_next(last);
+	slab_dirty_take(s, i);
 	bin_free_grow(b, i);
 	dfkey_enter_chain(first, i, bin_free_top(b));
 	fl_set_next(last, b->free);
@@ -558,6 +742,8 @@ static void slab_to_bin(struct slab *s, struct bin *b, unsigned int n)
 /* Put a list of n blocks counted as used back on s's local list. */
 static void slab_give_back(struct slab *s, void *list, uint32_t n)
 {
+	uint32_t pushed = n;
+
 	HK_ASSERT(n <= s->used);
 	while (list) {
 		void *next = fl_next(list);
@@ -570,6 +756,7 @@ static void slab_give_back(struct slab *s, void *list, uint32_t n)
 		list = next;
 	}
 	HK_ASSERT(n == 0);
+	slab_dirty_add(s, pushed);
 }
 
 /*
@@ -1014,6 +1201,7 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	sp->head[sp->nr] = tail;
 	sp->count[sp->nr] = n;
 	spare_top_set(sp, sp->nr, bin_free_top(b) + keep);
+	spare_dirty_add(sp, sp->nr);
 	sp->nr++;
 	h->spare_bytes += bytes;
 	bin_room_set(b, room);
@@ -1037,6 +1225,7 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 		sp->nr--;
 		head = sp->head[sp->nr];
 		n = sp->count[sp->nr];
+		spare_dirty_take(sp, sp->nr);
 		h->spare_bytes -= (size_t)n * hk_classes[cls].size;
 		if (unlikely((int32_t)n > bin_room(b))) {
 			heap_chain_to_slabs(head, spare_top(sp, sp->nr));
@@ -1064,6 +1253,7 @@ static void heap_spare_drain(struct heap *h)
 
 		while (sp->nr) {
 			sp->nr--;
+			spare_dirty_take(sp, sp->nr);
 			heap_chain_to_slabs(sp->head[sp->nr], spare_top(sp, sp->nr));
 		}
 	}
@@ -1592,6 +1782,7 @@ static inline void heap_tick(struct bin *busy)
 {
 	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
+		heap_purge_check(hk_tls.heap);
 		if (heap_cache_may_exceed())
 			heap_cache_check(busy);
 	}
@@ -1864,6 +2055,7 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
 	s->local_free = head;
 	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
 	s->used -= n;
+	slab_dirty_add(s, n);
 	if (s->used == 0 && s != cur) {
 		heap_slab_emptied(h, s);
 		return;

@@ -317,6 +317,10 @@ struct heap_spare {
 #endif
 	uint32_t count[HEAP_SPARE_SLOTS];	/* blocks in each chain */
 	uint32_t nr;				/* chains held */
+#ifdef CONFIG_HEAP_PURGE
+	uint32_t dirty;				/* bit i: chain i's pages may be resident (heap.c, "Purge") */
+	uint32_t dirty_old;			/* bit i: and it was so at the heap's last purge pass */
+#endif
 };
 
 /* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
@@ -332,6 +336,9 @@ struct heap {
 	size_t saved_grown;			/* their cache_grown */
 	struct heap_spare spare[HK_CLASS_ARRAY];	/* whole batches set aside by flushes, per class */
 	size_t spare_bytes;			/* bytes of blocks in spare[] */
+#ifdef CONFIG_HEAP_PURGE
+	unsigned long purge_epoch;		/* decay epoch of its last purge pass (heap.c, "Purge") */
+#endif
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
@@ -362,6 +369,14 @@ extern size_t heap_cache_max;
  * scaled by tcache_pct=; tests lower it).
  */
 extern size_t heap_empty_max;
+
+/* CONFIG_HEAP_PURGE's blocks: from 16 KiB, three whole pages at least past the first. */
+#define HEAP_PURGE_MIN_SIZE	16384U
+/*
+ * The purge pass of h (the caller's own record): the free big blocks
+ * that were there at the last pass have their pages returned.
+ */
+void heap_purge_tick(struct heap *h);
 
 /*
  * Words of heap_tls::filled, one bit per class. A bin gets blocks from a

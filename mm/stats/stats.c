@@ -51,6 +51,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_LARGE_MREMAP] = "large_mremap",
 	[STAT_SS_MAPPED] = "ss_mapped",
 	[STAT_SLOTS_DECOMMIT] = "slots_decommit",
+	[STAT_BLOCKS_PURGED] = "blocks_purged",
 	[STAT_GUARD_EVENTS] = "guard_events",
 	[STAT_THREADS] = "threads",
 	[STAT_HEAPS_ADOPTED] = "heaps_adopted",
@@ -135,6 +136,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("slabs retired", s[STAT_SLAB_RETIRE]);
 	stats_row("SuperSlabs mapped", s[STAT_SS_MAPPED]);
 	stats_row("slots decommitted", s[STAT_SLOTS_DECOMMIT]);
+	stats_row("free blocks purged", s[STAT_BLOCKS_PURGED]);
 
 	for_each_box(b)
 		if (b->stats_report)

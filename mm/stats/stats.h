@@ -33,6 +33,7 @@ enum hk_stat {
 	STAT_LARGE_MREMAP,	/* large reallocs done with mremap */
 	STAT_SS_MAPPED,		/* SuperSlabs mapped */
 	STAT_SLOTS_DECOMMIT,	/* slots whose memory went back to the kernel */
+	STAT_BLOCKS_PURGED,	/* free big blocks whose pages went back (CONFIG_HEAP_PURGE) */
 	STAT_GUARD_EVENTS,	/* foreign pointers seen by ExternalGuard */
 	STAT_THREADS,		/* heaps created */
 	STAT_HEAPS_ADOPTED,	/* heaps of exited threads taken over */
