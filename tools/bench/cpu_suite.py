@@ -34,12 +34,18 @@ def run_once(cmd, so, extra, real):
         env['LD_PRELOAD'] = so
     env.update(extra or {})
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    m = re.search(r'ops=(\d+).*seconds=([0-9.]+)', out)
-    if not m:
-        sys.exit("cpu_suite.py: no RESULT line from %s with %s" %
-                 (' '.join(cmd), so or "the C library"))
+    m = re.search(r'ops=(\d+).*seconds=([0-9.]+)', p.stdout)
+    if p.returncode or not m:
+        # Reported, and the round left out of the ratios: a failure is
+        # a finding, not a reason to lose the other cases.
+        sys.stderr.write("cpu_suite.py: %s with %s%s: exit status %d, %s; stderr: %s\n" %
+                         (' '.join(cmd), so or "the C library",
+                          "".join(" %s=%s" % kv for kv in sorted((extra or {}).items())),
+                          p.returncode, "RESULT" if m else "no RESULT line",
+                          p.stderr.strip()[-500:]))
+        return None
     ops = int(m.group(1))
     if real:
         return float(m.group(2)) * 1e9 / ops
@@ -78,6 +84,9 @@ def main():
             for n, so, extra in libs[k:] + libs[:k]:
                 res[n].append(run_once(cmd, so, extra, real))
         raw[c['case']] = res
+        # Rounds in which every library ran.
+        ok = [r for r in range(rounds) if all(res[n][r] is not None for n in names)]
+        res = {n: [res[n][r] for r in ok] for n in names}
         with open('cpu_suite.json', 'w') as f:
             json.dump(raw, f)
         line = "%-22s" % c['case']
