@@ -225,6 +225,29 @@ static void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w)
 	}
 }
 
+/*
+ * s goes back to its pool (slab_retire(): used 0): every block it carved
+ * must be on its list, holding the list's mark (dfkey ^ DFKEY_ON_SLAB).
+ * A block the owner freed again while it was on that list went into the
+ * bin as well (free reads nothing), and its pop handed it out (its word
+ * is the bin's); the slab counted it as free all along, so it emptied
+ * with the block live and a slab set up anew would carve it out again
+ * (tests/dfuzz: Mid blocks handed out twice, or live in a released
+ * slab; test_dfkey_refree_on_slab_list). The blocks are read in address
+ * order, a word each, not through the list (whose link the second free
+ * rewrote): at most one read per block the slab carved since it was set
+ * up, on a path that gives the slab's slots back to its pool.
+ */
+static void dfkey_slab_all_free(struct slab *s)
+{
+	uintptr_t mark = s->dfkey ^ DFKEY_ON_SLAB;
+	char *p = slab_first_block(s), *end = s->bump;
+
+	for (; p < end; p += s->block_size)
+		if (unlikely(!dfkey_word_is(p, mark)))
+			heap_free_list_corrupt(p);
+}
+
 /* A block of a remote list into a bin at word w: it must hold the slab's key. */
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
 {
@@ -266,6 +289,7 @@ static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
+static inline void dfkey_slab_all_free(struct slab *s) { }
 #endif
 
 /*
@@ -496,6 +520,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	HK_ASSERT(s->used == 0);
 	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
 	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
+	dfkey_slab_all_free(s);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
 	ss_release(s, s->span);
 }
