@@ -225,29 +225,6 @@ static void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w)
 	}
 }
 
-/*
- * s goes back to its pool (slab_retire(): used 0): every block it carved
- * must be on its list, holding the list's mark (dfkey ^ DFKEY_ON_SLAB).
- * A block the owner freed again while it was on that list went into the
- * bin as well (free reads nothing), and its pop handed it out (its word
- * is the bin's); the slab counted it as free all along, so it emptied
- * with the block live and a slab set up anew would carve it out again
- * (tests/dfuzz: Mid blocks handed out twice, or live in a released
- * slab; test_dfkey_refree_on_slab_list). The blocks are read in address
- * order, a word each, not through the list (whose link the second free
- * rewrote): at most one read per block the slab carved since it was set
- * up, on a path that gives the slab's slots back to its pool.
- */
-static void dfkey_slab_all_free(struct slab *s)
-{
-	uintptr_t mark = s->dfkey ^ DFKEY_ON_SLAB;
-	char *p = slab_first_block(s), *end = s->bump;
-
-	for (; p < end; p += s->block_size)
-		if (unlikely(!dfkey_word_is(p, mark)))
-			heap_free_list_corrupt(p);
-}
-
 /* A block of a remote list into a bin at word w: it must hold the slab's key. */
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
 {
@@ -289,7 +266,6 @@ static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
-static inline void dfkey_slab_all_free(struct slab *s) { }
 #endif
 
 /*
@@ -496,6 +472,34 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	STAT_INC_TLS(STAT_SLAB_NEW);
 	return s;
 }
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * s goes back to its pool (slab_retire(): used 0): every block it carved
+ * must be on its list, holding the list's mark (dfkey ^ DFKEY_ON_SLAB).
+ * A block the owner freed again while it was on that list went into the
+ * bin as well (free reads nothing), and its pop handed it out (its word
+ * is the bin's); the slab counted it as free all along, so it emptied
+ * with the block live and a slab set up anew would carve it out again
+ * (tests/dfuzz: Mid blocks handed out twice, or live in a released
+ * slab; test_dfkey_refree_on_slab_list). The blocks are read in address
+ * order, a word each, not through the list (whose link the second free
+ * rewrote): at most one read per block the slab carved since it was set
+ * up, on a path that gives the slab's slots back to its pool.
+ */
+static void dfkey_slab_all_free(struct slab *s)
+{
+	uintptr_t mark = s->dfkey ^ DFKEY_ON_SLAB;
+	char *p = slab_first_block(s), *end = s->bump;
+	size_t bs = s->block_size;
+
+	for (; p < end; p += bs)
+		if (unlikely(!dfkey_word_is(p, mark)))
+			heap_free_list_corrupt(p);
+}
+#else
+static inline void dfkey_slab_all_free(struct slab *s) { }
+#endif
 
 /* Give an all-free slab back to its pool. */
 static void slab_retire(struct heap *h, struct slab *s)
