@@ -2443,7 +2443,7 @@ END_TEST
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /* A failure after a double free: no Check call (its message's malloc could abort). */
-static void __attribute__((noreturn)) refree_fail(const char *m)
+static __noreturn void refree_fail(const char *m)
 {
 	if (write(2, m, strlen(m)) < 0)
 		_exit(2);
