@@ -598,8 +598,8 @@ static inline void fl_set_next(void *p, const void *next)
  * as free, so it can empty with the block live. slab_retire() reads
  * every carved block's word before the slab goes back to its pool
  * (dfkey_slab_all_free(), heap.c); until branch dfmid the slab, set up
- * anew, carved the live block again (tests/dfuzz, about 1 case in 1500,
- * Mid blocks).
+ * anew, carved the live block again (tests/dfuzz, about 1 case in 1000,
+ * mostly Mid blocks).
  */
 #define DFKEY_ON_SLAB		1UL
 
