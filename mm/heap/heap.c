@@ -655,6 +655,34 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	return s;
 }
 
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * s goes back to its pool (slab_retire(): used 0): every block it carved
+ * must be on its list, holding the list's mark (dfkey ^ DFKEY_ON_SLAB).
+ * A block the owner freed again while it was on that list went into the
+ * bin as well (free reads nothing), and its pop handed it out (its word
+ * is the bin's); the slab counted it as free all along, so it emptied
+ * with the block live and a slab set up anew would carve it out again
+ * (tests/dfuzz: Mid blocks handed out twice, or live in a released
+ * slab; test_dfkey_refree_on_slab_list). The blocks are read in address
+ * order, a word each, not through the list (whose link the second free
+ * rewrote): at most one read per block the slab carved since it was set
+ * up, on a path that gives the slab's slots back to its pool.
+ */
+static void dfkey_slab_all_free(struct slab *s)
+{
+	uintptr_t mark = s->dfkey ^ DFKEY_ON_SLAB;
+	char *p = slab_first_block(s), *end = s->bump;
+	size_t bs = s->block_size;
+
+	for (; p < end; p += bs)
+		if (unlikely(!dfkey_word_is(p, mark)))
+			heap_free_list_corrupt(p);
+}
+#else
+static inline void dfkey_slab_all_free(struct slab *s) { }
+#endif
+
 /* Give an all-free slab back to its pool. */
 static void slab_retire(struct heap *h, struct slab *s)
 {
@@ -678,6 +706,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	HK_ASSERT(s->used == 0);
 	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
 	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
+	dfkey_slab_all_free(s);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
 	slab_dirty_drop(s);
 	ss_release(s, s->span);
@@ -2122,8 +2151,16 @@ static void heap_check_slab(struct heap *h, struct slab *s, unsigned int cls)
 	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h && s->class_idx == cls);
 	HK_ASSERT(s->block_size == class_stride(&hk_classes[cls]) && s->span == hk_classes[cls].span);
 	HK_ASSERT(s->used <= s->capacity && s->uncarved <= s->capacity - s->used);
+	/*
+	 * Each block is checked before its link is followed: in the slab,
+	 * a block start, with the list's mark (a block freed again while on
+	 * the list and handed out from the bin holds the program's bytes
+	 * there: tests/dfuzz on debug_defconfig followed them, SIGSEGV).
+	 */
 	for (q = s->local_free; q; q = fl_next(q)) {
-		HK_ASSERT(slab_block_head(q) == s && slab_is_block_start(s, q));
+		HK_ASSERT((uintptr_t)q - (uintptr_t)slab_start(s) < slab_bytes(s) &&
+			  slab_is_block_start(s, q));
+		HK_ASSERT(dfkey_word_is(q, s->dfkey ^ DFKEY_ON_SLAB));
 		HK_ASSERT(++nfree <= s->capacity);
 	}
 	/* used = capacity - |local_free| - |uncarved| */

@@ -606,10 +606,15 @@ static inline void fl_set_next(void *p, const void *next)
  * class before the free, the block not carved yet. free stores a word
  * and reads nothing, so the block enters the bin as if carved; the
  * carve hands it out again later. A check would cost free a load of the
- * slab's bump pointer on its fast path. Open (not understood yet): about
- * 1 search case in 1500, an owner's second free of a Mid block ends in
- * the block handed out twice (Documentation/testing.md, "Double-free
- * search": seeds 1405, 20217).
+ * slab's bump pointer on its fast path.
+ *
+ * The owner's second free of a block already back on its slab's list
+ * puts it in the bin too, and the pop hands it out: the slab counts it
+ * as free, so it can empty with the block live. slab_retire() reads
+ * every carved block's word before the slab goes back to its pool
+ * (dfkey_slab_all_free(), heap.c); until branch dfmid the slab, set up
+ * anew, carved the live block again (tests/dfuzz, about 1 case in 1000,
+ * mostly Mid blocks).
  */
 #define DFKEY_ON_SLAB		1UL
 
