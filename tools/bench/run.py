@@ -87,6 +87,9 @@ def all_cases():
                       args=[32, 65536, 5000000], it=2))
     cases.append(dict(case="request", bench="request", prog="bench_request",
                       args=[2, 100, 16384, 100000], it=3))
+    # A tree of 300 000 keys built and freed whole, three rounds (bench_tree.c).
+    cases.append(dict(case="tree", bench="tree", prog="bench_tree",
+                      args=[300000, 3], it=1))
     # Debian programs (bench_real.sh, a script in this directory).
     for w, n in (("sqlite", 40000), ("python", 30000), ("redis", 30000)):
         cases.append(dict(case="real/%s" % w, bench="real", prog="bench_real.sh",
@@ -96,7 +99,7 @@ def all_cases():
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
                "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache",
-               "false_share", "pool", "objects", "strbuild", "request", "real"]
+               "false_share", "pool", "objects", "strbuild", "request", "tree", "real"]
 
 
 def select_cases(benches, sizes):
