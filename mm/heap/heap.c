@@ -1584,14 +1584,103 @@ static inline int heap_cache_may_exceed(void)
 	return hk_tls.cache_cap > heap_cache_max;
 }
 
+/* ------------------------------------------------------------------ */
+/* Idle classes give their caches back (CONFIG_HEAP_IDLE_TICKS)       */
+/* ------------------------------------------------------------------ */
+
+/* Only classes of blocks above 4 KiB (Mid's, those with spare batches). */
+#define HEAP_IDLE_MIN_SIZE	HEAP_SPARE_MIN_SIZE
+
+static inline int heap_idle_on(void)
+{
+	return CONFIG_HEAP_IDLE_TICKS != 0;
+}
+
+/*
+ * What moves when bin b is used: malloc's pop adds one to free_at, free's
+ * push takes one from put_at (from free_at in a one-list bin), refills and
+ * flushes move them by their blocks. A malloc-free pair of a one-list bin
+ * leaves them as they were.
+ */
+static inline uint32_t bin_idle_sig(const struct bin *b)
+{
+	return (uint32_t)b->free_at + 2 * (uint32_t)b->put_at;
+}
+
+/*
+ * Everything the calling thread keeps of class cls, which it has not used
+ * for a while, back to the slabs and the pool: its bin (to its class's
+ * initial limit), its spare batches, its kept empty slabs (the bin's
+ * blocks may have just emptied some), and its current slab if no block
+ * of it is out. Partly used slabs stay on the partial list.
+ */
+static void heap_idle_release(struct heap *h, unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct heap_spare *sp = &h->spare[cls];
+	struct slab *s;
+
+	heap_bin_drain(&t->bins[cls]);
+	t->burst_base[cls] = 0;
+	while (heap_spare_on() && sp->nr) {
+		sp->nr--;
+		h->spare_bytes -= (size_t)sp->count[sp->nr] * hk_classes[cls].size;
+		heap_chain_to_slabs(sp->head[sp->nr], spare_top(sp, sp->nr));
+	}
+	while (heap_empty_on() && h->empty_nr[cls])
+		heap_empty_shed(h, (int)cls);
+	s = t->cur[cls];
+	if (s && s->used == 0) {
+		t->cur[cls] = NULL;
+		slab_retire(h, s);
+	}
+	STAT_INC_TLS(STAT_IDLE_RELEASE);
+}
+
+/*
+ * Every CONFIG_HEAP_IDLE_TICKS ticks: a class above HEAP_IDLE_MIN_SIZE
+ * (never busy, the bin being refilled or flushed) whose bin's counters
+ * did not move since the last look and that holds anything gives it back
+ * (heap_idle_release()).
+ */
+static __slowpath void heap_idle_scan(struct bin *busy)
+{
+	struct heap_tls *t = &hk_tls;
+	struct heap *h = t->heap;
+	unsigned int cls, w;
+	unsigned long m;
+
+	for_each_filled_class(cls, w, m) {
+		struct bin *b = &t->bins[cls];
+		uint32_t sig;
+
+		if (hk_classes[cls].size < HEAP_IDLE_MIN_SIZE || b == busy)
+			continue;
+		sig = bin_idle_sig(b);
+		if (sig != t->idle_sig[cls]) {
+			t->idle_sig[cls] = sig;
+			continue;
+		}
+		if ((int32_t)b->limit - bin_room(b) - bin_put_room(b) <= 0 &&
+		    !h->spare[cls].nr && !h->empty_nr[cls] &&
+		    !(t->cur[cls] && t->cur[cls]->used == 0))
+			continue;
+		heap_idle_release(h, cls);
+		t->idle_sig[cls] = bin_idle_sig(b);
+	}
+}
+
 /*
  * Every 16th refill or flush looks at the SuperSlab decay clock and
- * counts what the bins hold (busy: the bin being refilled or flushed).
+ * counts what the bins hold (busy: the bin being refilled or flushed);
+ * every CONFIG_HEAP_IDLE_TICKS ticks it looks for idle classes.
  */
 static inline void heap_tick(struct bin *busy)
 {
 	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
+		if (heap_idle_on() && !((hk_tls.ticks >> 4) % (CONFIG_HEAP_IDLE_TICKS ?: 1)))
+			heap_idle_scan(busy);
 		if (heap_cache_may_exceed())
 			heap_cache_check(busy);
 	}
