@@ -1599,12 +1599,21 @@ static inline int heap_idle_on(void)
 /*
  * What moves when bin b is used: malloc's pop adds one to free_at, free's
  * push takes one from put_at (from free_at in a one-list bin), refills and
- * flushes move them by their blocks. A malloc-free pair of a one-list bin
- * leaves them as they were.
+ * flushes move them by their blocks. Malloc-free pairs of a one-list bin
+ * (Mid's big classes) leave them as they were: a class whose blocks are
+ * allocated and freed in equal numbers between two looks is seen used by
+ * its refills and flushes (heap_idle_touch()) instead.
  */
 static inline uint32_t bin_idle_sig(const struct bin *b)
 {
 	return (uint32_t)b->free_at + 2 * (uint32_t)b->put_at;
+}
+
+/* Class cls was refilled or flushed: it is not idle (the slow paths only). */
+static inline void heap_idle_touch(unsigned int cls)
+{
+	if (heap_idle_on())
+		hk_tls.active[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
 }
 
 /*
@@ -1639,8 +1648,9 @@ static void heap_idle_release(struct heap *h, unsigned int cls)
 
 /*
  * Every CONFIG_HEAP_IDLE_TICKS ticks: a class above HEAP_IDLE_MIN_SIZE
- * (never busy, the bin being refilled or flushed) whose bin's counters
- * did not move since the last look and that holds anything gives it back
+ * (never busy, the bin being refilled or flushed) that was neither
+ * refilled nor flushed since the last look, whose bin's counters did not
+ * move either, and that holds anything gives it back
  * (heap_idle_release()).
  */
 static __slowpath void heap_idle_scan(struct bin *busy)
@@ -1657,7 +1667,7 @@ static __slowpath void heap_idle_scan(struct bin *busy)
 		if (hk_classes[cls].size < HEAP_IDLE_MIN_SIZE || b == busy)
 			continue;
 		sig = bin_idle_sig(b);
-		if (sig != t->idle_sig[cls]) {
+		if (sig != t->idle_sig[cls] || (t->active[w] & (1UL << (cls % (8 * sizeof(long)))))) {
 			t->idle_sig[cls] = sig;
 			continue;
 		}
@@ -1668,6 +1678,8 @@ static __slowpath void heap_idle_scan(struct bin *busy)
 		heap_idle_release(h, cls);
 		t->idle_sig[cls] = bin_idle_sig(b);
 	}
+	for (w = 0; w < HEAP_FILLED_WORDS; w++)
+		t->active[w] = 0;
 }
 
 /*
@@ -1728,6 +1740,7 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 filled:
 	bin_put_below_free(b);
 	heap_filled_set(cls);
+	heap_idle_touch(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
 	return 1;
@@ -1826,6 +1839,7 @@ void heap_bin_flush(struct bin *b)
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
 	int32_t room;
 
+	heap_idle_touch((unsigned int)(c - hk_classes));
 	/*
 	 * One count; the lists stay apart (a join walks the put list): the
 	 * pops below take put's blocks first, the most recently freed, as
