@@ -1591,6 +1591,9 @@ static inline int heap_cache_may_exceed(void)
 /* Only classes of blocks above 4 KiB (Mid's, those with spare batches). */
 #define HEAP_IDLE_MIN_SIZE	HEAP_SPARE_MIN_SIZE
 
+/* Ticks between two looks (1 when off: never divided by, heap_idle_on() is 0). */
+#define HEAP_IDLE_PERIOD	(CONFIG_HEAP_IDLE_TICKS ? CONFIG_HEAP_IDLE_TICKS : 1)
+
 static inline int heap_idle_on(void)
 {
 	return CONFIG_HEAP_IDLE_TICKS != 0;
@@ -1691,7 +1694,7 @@ static inline void heap_tick(struct bin *busy)
 {
 	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
-		if (heap_idle_on() && !((hk_tls.ticks >> 4) % (CONFIG_HEAP_IDLE_TICKS ?: 1)))
+		if (heap_idle_on() && !((hk_tls.ticks >> 4) % HEAP_IDLE_PERIOD))
 			heap_idle_scan(busy);
 		if (heap_cache_may_exceed())
 			heap_cache_check(busy);
