@@ -1269,6 +1269,19 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 	return 0;
 }
 
+/* Every spare batch of class cls of h back to its slabs. */
+static void heap_spare_drain_class(struct heap *h, unsigned int cls)
+{
+	struct heap_spare *sp = &h->spare[cls];
+
+	while (sp->nr) {
+		sp->nr--;
+		spare_dirty_take(sp, sp->nr);
+		h->spare_bytes -= (size_t)sp->count[sp->nr] * hk_classes[cls].size;
+		heap_chain_to_slabs(sp->head[sp->nr], spare_top(sp, sp->nr));
+	}
+}
+
 /*
  * Every spare batch of h back to its slabs (malloc_trim(), the caller's
  * own record or a parked one it holds).
@@ -1277,15 +1290,8 @@ static void heap_spare_drain(struct heap *h)
 {
 	unsigned int cls;
 
-	for (cls = 0; cls < heap_nr_classes(); cls++) {
-		struct heap_spare *sp = &h->spare[cls];
-
-		while (sp->nr) {
-			sp->nr--;
-			spare_dirty_take(sp, sp->nr);
-			heap_chain_to_slabs(sp->head[sp->nr], spare_top(sp, sp->nr));
-		}
-	}
+	for (cls = 0; cls < heap_nr_classes(); cls++)
+		heap_spare_drain_class(h, cls);
 	h->spare_bytes = 0;
 }
 
@@ -1803,15 +1809,114 @@ static inline int heap_cache_may_exceed(void)
 	return hk_tls.cache_cap > heap_cache_max;
 }
 
+/* ------------------------------------------------------------------ */
+/* Idle classes give their caches back (CONFIG_HEAP_IDLE_TICKS)       */
+/* ------------------------------------------------------------------ */
+
+/* Only classes of blocks above 4 KiB (Mid's, those with spare batches). */
+#define HEAP_IDLE_MIN_SIZE	HEAP_SPARE_MIN_SIZE
+
+/* Ticks between two looks (1 when off: never divided by, heap_idle_on() is 0). */
+#define HEAP_IDLE_PERIOD	(CONFIG_HEAP_IDLE_TICKS ? CONFIG_HEAP_IDLE_TICKS : 1)
+
+static inline int heap_idle_on(void)
+{
+	return CONFIG_HEAP_IDLE_TICKS != 0;
+}
+
+/*
+ * What moves when bin b is used: malloc's pop adds one to free_at, free's
+ * push takes one from put_at (from free_at in a one-list bin), refills and
+ * flushes move them by their blocks. Malloc-free pairs of a one-list bin
+ * (Mid's big classes) leave them as they were: a class whose blocks are
+ * allocated and freed in equal numbers between two looks is seen used by
+ * its refills and flushes (heap_idle_touch()) instead.
+ */
+static inline uint32_t bin_idle_sig(const struct bin *b)
+{
+	return (uint32_t)b->free_at + 2 * (uint32_t)b->put_at;
+}
+
+/* Class cls was refilled or flushed: it is not idle (the slow paths only). */
+static inline void heap_idle_touch(unsigned int cls)
+{
+	if (heap_idle_on())
+		hk_tls.active[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
+}
+
+/*
+ * Everything the calling thread keeps of class cls, which it has not used
+ * for a while, back to the slabs and the pool: its bin (to its class's
+ * initial limit), its spare batches, its kept empty slabs (the bin's
+ * blocks may have just emptied some), and its current slab if no block
+ * of it is out. Partly used slabs stay on the partial list.
+ */
+static void heap_idle_release(struct heap *h, unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct slab *s;
+
+	heap_bin_drain(&t->bins[cls]);
+	t->burst_base[cls] = 0;
+	heap_spare_drain_class(h, cls);
+	while (heap_empty_on() && h->empty_nr[cls])
+		heap_empty_shed(h, (int)cls);
+	s = t->cur[cls];
+	if (s && s->used == 0) {
+		t->cur[cls] = NULL;
+		slab_retire(h, s);
+	}
+	STAT_INC_TLS(STAT_IDLE_RELEASE);
+}
+
+/*
+ * Every CONFIG_HEAP_IDLE_TICKS ticks: a class above HEAP_IDLE_MIN_SIZE
+ * (never busy, the bin being refilled or flushed) that was neither
+ * refilled nor flushed since the last look, whose bin's counters did not
+ * move either, and that holds anything gives it back
+ * (heap_idle_release()).
+ */
+static __slowpath void heap_idle_scan(struct bin *busy)
+{
+	struct heap_tls *t = &hk_tls;
+	struct heap *h = t->heap;
+	unsigned int cls, w;
+	unsigned long m;
+
+	for_each_filled_class(cls, w, m) {
+		struct bin *b = &t->bins[cls];
+		uint32_t sig;
+
+		if (hk_classes[cls].size < HEAP_IDLE_MIN_SIZE || b == busy)
+			continue;
+		sig = bin_idle_sig(b);
+		if (sig != t->idle_sig[cls] || (t->active[w] & (1UL << (cls % (8 * sizeof(long)))))) {
+			t->idle_sig[cls] = sig;
+			continue;
+		}
+		if ((int32_t)b->limit - bin_room(b) - bin_put_room(b) <= 0 &&
+		    !h->spare[cls].nr && !h->empty_nr[cls] &&
+		    !(t->cur[cls] && t->cur[cls]->used == 0))
+			continue;
+		heap_idle_release(h, cls);
+		t->idle_sig[cls] = bin_idle_sig(b);
+	}
+	for (w = 0; w < HEAP_FILLED_WORDS; w++)
+		t->active[w] = 0;
+}
+
 /*
  * Every 16th refill or flush looks at the SuperSlab decay clock and
- * counts what the bins hold (busy: the bin being refilled or flushed).
+ * counts what the bins hold (busy: the bin being refilled or flushed);
+ * every CONFIG_HEAP_IDLE_TICKS ticks it looks for idle classes.
  */
 static inline void heap_tick(struct bin *busy)
 {
 	if (unlikely(!(++hk_tls.ticks & 15))) {
 		ss_tick();
 		heap_purge_check(hk_tls.heap);
+		if (heap_idle_on() && !((hk_tls.ticks >> 4) % HEAP_IDLE_PERIOD))
+			heap_idle_scan(busy);
 		if (heap_cache_may_exceed())
 			heap_cache_check(busy);
 	}
@@ -1859,6 +1964,7 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 filled:
 	bin_put_below_free(b);
 	heap_filled_set(cls);
+	heap_idle_touch(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
 	return 1;
@@ -1957,6 +2063,7 @@ void heap_bin_flush(struct bin *b)
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
 	int32_t room;
 
+	heap_idle_touch((unsigned int)(c - hk_classes));
 	/*
 	 * One count; the lists stay apart (a join walks the put list): the
 	 * pops below take put's blocks first, the most recently freed, as

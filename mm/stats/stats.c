@@ -41,6 +41,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_SPARE_TAKE] = "spare_take",
 	[STAT_EMPTY_KEEP] = "empty_keep",
 	[STAT_EMPTY_TAKE] = "empty_take",
+	[STAT_IDLE_RELEASE] = "idle_release",
 	[STAT_REMOTE_FREE] = "remote_free",
 	[STAT_REMOTE_TAKE] = "remote_take",
 	[STAT_SLAB_NEW] = "slab_new",
@@ -128,6 +129,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("refills from spare batches", s[STAT_SPARE_TAKE]);
 	stats_row("empty slabs kept", s[STAT_EMPTY_KEEP]);
 	stats_row("empty slabs reused", s[STAT_EMPTY_TAKE]);
+	stats_row("idle classes given back", s[STAT_IDLE_RELEASE]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
 	stats_row("refills from remote lists", s[STAT_REMOTE_TAKE]);
 

@@ -2598,6 +2598,69 @@ START_TEST(test_empty_slab_bounds)
 END_TEST
 
 /*
+ * CONFIG_HEAP_IDLE_TICKS: the biggest class's freed blocks (in its bin, in
+ * spare batches, in kept empty slabs) stay with the thread while it
+ * refills and flushes other classes only, until two looks of the idle scan
+ * find its bin's counters where they were: then all of it goes back to
+ * the slabs and the pool (py_json.py: json.dumps's 256 KiB blocks).
+ */
+START_TEST(test_idle_class_gives_back)
+{
+	enum { BIG = 48, SMALL = 20000, SMALL_SIZE = 128 };
+	static void *v[BIG], *w[SMALL];
+	unsigned int cls, i, rounds, start;
+	struct heap *h;
+	struct bin *b;
+
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first */
+	if (!CONFIG_HEAP_IDLE_TICKS || !HK_NR_CLASSES)
+		return;
+	cls = HK_NR_CLASSES - 1;
+	if (hk_classes[cls].size < HEAP_SPARE_MIN_SIZE ||
+	    hk_classes[size_to_class(SMALL_SIZE)].size >= HEAP_SPARE_MIN_SIZE)
+		return;
+	for (i = 0; i < BIG; i++) {
+		v[i] = hak_malloc(hk_classes[cls].size);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	for (i = 0; i < BIG; i++)
+		hak_free(v[i]);
+	h = hk_tls.heap;
+	b = &hk_tls.bins[cls];
+	ck_assert_int_gt((int32_t)b->limit - bin_rooms(b), 0);
+	heap_check(h);
+
+	/*
+	 * Refills and flushes of a Tiny class only: 20000 blocks overflow
+	 * its bin even grown (8192 blocks at most), every round. Two looks
+	 * are at most 2 * CONFIG_HEAP_IDLE_TICKS + 1 ticks apart.
+	 */
+	start = hk_tls.ticks;
+	for (rounds = 0; rounds < 1000 &&
+	     hk_tls.ticks - start <= 16U * (2 * CONFIG_HEAP_IDLE_TICKS + 2); rounds++) {
+		for (i = 0; i < SMALL; i++) {
+			w[i] = hak_malloc(SMALL_SIZE);
+			ck_assert_ptr_nonnull(w[i]);
+		}
+		for (i = 0; i < SMALL; i++)
+			hak_free(w[i]);
+	}
+	ck_assert_uint_gt(hk_tls.ticks - start, 16U * (2 * CONFIG_HEAP_IDLE_TICKS + 2));
+	ck_assert_int_eq((int32_t)b->limit - bin_rooms(b), 0);
+	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
+	ck_assert_uint_eq(h->spare[cls].nr, 0);
+	ck_assert_uint_eq(h->empty_nr[cls], 0);
+	ck_assert(!hk_tls.cur[cls] || hk_tls.cur[cls]->used > 0);
+	heap_check(h);
+	/* The class still works. */
+	v[0] = hak_malloc(hk_classes[cls].size);
+	ck_assert_ptr_nonnull(v[0]);
+	hak_free(v[0]);
+	heap_check(h);
+}
+END_TEST
+
+/*
  * When the kernel refuses a mapping (core_reclaim()), the calling
  * thread's kept slabs go back to the pool, where the free slots can be
  * unmapped (tests/aslimit: small blocks freed, then large ones mapped
@@ -3545,6 +3608,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_used_accounting);
 	tcase_add_test(tc, test_empty_slab_kept);
 	tcase_add_test(tc, test_empty_slab_bounds);
+	tcase_add_test(tc, test_idle_class_gives_back);
 	tcase_add_test(tc, test_empty_slab_reclaim);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_dfkey_refree_on_slab_list, SIGABRT);
