@@ -317,6 +317,10 @@ struct heap_spare {
 #endif
 	uint32_t count[HEAP_SPARE_SLOTS];	/* blocks in each chain */
 	uint32_t nr;				/* chains held */
+#ifdef CONFIG_HEAP_PURGE
+	uint32_t dirty;				/* bit i: chain i's pages may be resident (heap.c, "Purge") */
+	uint32_t dirty_old;			/* bit i: and it was so at the heap's last purge pass */
+#endif
 };
 
 /* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
@@ -332,6 +336,9 @@ struct heap {
 	size_t saved_grown;			/* their cache_grown */
 	struct heap_spare spare[HK_CLASS_ARRAY];	/* whole batches set aside by flushes, per class */
 	size_t spare_bytes;			/* bytes of blocks in spare[] */
+#ifdef CONFIG_HEAP_PURGE
+	unsigned long purge_epoch;		/* decay epoch of its last purge pass (heap.c, "Purge") */
+#endif
 	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
 	struct slab *notify;			/* atomic: slabs that got remote frees while full */
 	struct heap *all_next;			/* list of every heap record */
@@ -363,6 +370,14 @@ extern size_t heap_cache_max;
  */
 extern size_t heap_empty_max;
 
+/* CONFIG_HEAP_PURGE's blocks: from 16 KiB, three whole pages at least past the first. */
+#define HEAP_PURGE_MIN_SIZE	16384U
+/*
+ * The purge pass of h (the caller's own record): the free big blocks
+ * that were there at the last pass have their pages returned.
+ */
+void heap_purge_tick(struct heap *h);
+
 /*
  * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
  * refill, or from frees of blocks of this heap's slabs, which a refill of
@@ -383,6 +398,8 @@ struct heap_tls {
 	unsigned long cache_counts;	/* counts of what the bins hold (heap_cache_check()) */
 	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
+	unsigned long active[HEAP_FILLED_WORDS];	/* classes refilled or flushed since the last idle look (heap_idle_scan()) */
+	uint32_t idle_sig[HK_CLASS_ARRAY];	/* per bin: its counters at the last idle look */
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
@@ -593,10 +610,15 @@ static inline void fl_set_next(void *p, const void *next)
  * class before the free, the block not carved yet. free stores a word
  * and reads nothing, so the block enters the bin as if carved; the
  * carve hands it out again later. A check would cost free a load of the
- * slab's bump pointer on its fast path. Open (not understood yet): about
- * 1 search case in 1500, an owner's second free of a Mid block ends in
- * the block handed out twice (Documentation/testing.md, "Double-free
- * search": seeds 1405, 20217).
+ * slab's bump pointer on its fast path.
+ *
+ * The owner's second free of a block already back on its slab's list
+ * puts it in the bin too, and the pop hands it out: the slab counts it
+ * as free, so it can empty with the block live. slab_retire() reads
+ * every carved block's word before the slab goes back to its pool
+ * (dfkey_slab_all_free(), heap.c); until branch dfmid the slab, set up
+ * anew, carved the live block again (tests/dfuzz, about 1 case in 1000,
+ * mostly Mid blocks).
  */
 #define DFKEY_ON_SLAB		1UL
 

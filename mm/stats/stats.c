@@ -41,6 +41,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_SPARE_TAKE] = "spare_take",
 	[STAT_EMPTY_KEEP] = "empty_keep",
 	[STAT_EMPTY_TAKE] = "empty_take",
+	[STAT_IDLE_RELEASE] = "idle_release",
 	[STAT_REMOTE_FREE] = "remote_free",
 	[STAT_REMOTE_TAKE] = "remote_take",
 	[STAT_SLAB_NEW] = "slab_new",
@@ -51,6 +52,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_LARGE_MREMAP] = "large_mremap",
 	[STAT_SS_MAPPED] = "ss_mapped",
 	[STAT_SLOTS_DECOMMIT] = "slots_decommit",
+	[STAT_BLOCKS_PURGED] = "blocks_purged",
 	[STAT_GUARD_EVENTS] = "guard_events",
 	[STAT_THREADS] = "threads",
 	[STAT_HEAPS_ADOPTED] = "heaps_adopted",
@@ -127,6 +129,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("refills from spare batches", s[STAT_SPARE_TAKE]);
 	stats_row("empty slabs kept", s[STAT_EMPTY_KEEP]);
 	stats_row("empty slabs reused", s[STAT_EMPTY_TAKE]);
+	stats_row("idle classes given back", s[STAT_IDLE_RELEASE]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
 	stats_row("refills from remote lists", s[STAT_REMOTE_TAKE]);
 
@@ -135,6 +138,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("slabs retired", s[STAT_SLAB_RETIRE]);
 	stats_row("SuperSlabs mapped", s[STAT_SS_MAPPED]);
 	stats_row("slots decommitted", s[STAT_SLOTS_DECOMMIT]);
+	stats_row("free blocks purged", s[STAT_BLOCKS_PURGED]);
 
 	for_each_box(b)
 		if (b->stats_report)

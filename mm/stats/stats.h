@@ -23,6 +23,7 @@ enum hk_stat {
 	STAT_SPARE_TAKE,	/* refills that took a whole spare batch */
 	STAT_EMPTY_KEEP,	/* emptied slabs kept by their heap (CONFIG_HEAP_EMPTY_KB) */
 	STAT_EMPTY_TAKE,	/* refills that took a kept empty slab instead of claiming one */
+	STAT_IDLE_RELEASE,	/* idle classes whose caches went back (CONFIG_HEAP_IDLE_TICKS) */
 	STAT_REMOTE_FREE,	/* frees of another thread's block */
 	STAT_REMOTE_TAKE,	/* refills that took a slab's remote list */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
@@ -33,6 +34,7 @@ enum hk_stat {
 	STAT_LARGE_MREMAP,	/* large reallocs done with mremap */
 	STAT_SS_MAPPED,		/* SuperSlabs mapped */
 	STAT_SLOTS_DECOMMIT,	/* slots whose memory went back to the kernel */
+	STAT_BLOCKS_PURGED,	/* free big blocks whose pages went back (CONFIG_HEAP_PURGE) */
 	STAT_GUARD_EVENTS,	/* foreign pointers seen by ExternalGuard */
 	STAT_THREADS,		/* heaps created */
 	STAT_HEAPS_ADOPTED,	/* heaps of exited threads taken over */

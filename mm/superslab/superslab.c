@@ -441,6 +441,11 @@ void ss_tick(void)
 	ss_note_active(a_load(&ss_active_slots, A_RELAXED));
 }
 
+unsigned long ss_epoch_now(void)
+{
+	return a_load(&ss_epoch, A_RELAXED);
+}
+
 /*
  * Account the slots we now hold: EMPTY ones leave the dirty budget. A
  * run that could not be found among the EMPTY slots commits new memory

@@ -107,6 +107,10 @@ struct slab {
 	uint32_t capacity;		/* blocks in the slab */
 	uint32_t block_size;		/* bytes from one block to the next (class_stride()) */
 	uint32_t uncarved;		/* blocks not yet carved from bump */
+#ifdef CONFIG_HEAP_PURGE
+	uint32_t dirty;			/* blocks atop local_free whose pages may be resident (heap.c, "Purge") */
+	uint32_t dirty_old;		/* the lowest of them, there at the heap's last purge pass */
+#endif
 } __aligned(L1_CACHE_BYTES);
 
 struct superslab {
@@ -381,6 +385,8 @@ void ss_release(struct slab *head, unsigned int nr);
  * allocating from its bins also gets memory back.
  */
 void ss_tick(void);
+/* The decay clock's current epoch (the heaps' purge passes, CONFIG_HEAP_PURGE). */
+unsigned long ss_epoch_now(void);
 
 /* The fork child's reset of the purge in progress (mm/fork.c). */
 void ss_fork_child(void);

@@ -3,6 +3,7 @@
 """make check-mutants: break the allocator on purpose, check that the tests notice.
 
     tests/mutants/run.py [--ci] [--workdir DIR] [--keep] [--no-baseline] [NAME...]
+    tests/mutants/run.py --fresh     (no build: every replacement still applies)
 
 Every tests/mutants/*.mut file is one deliberate defect (a mutant) and the
 suites that must catch it:
@@ -155,6 +156,32 @@ def apply_edits(m, src):
     return None
 
 
+def check_fresh(mutants):
+    """Every mutant's replacements found exactly once in this tree (no build)."""
+    stale = 0
+    for m in mutants:
+        texts = {}
+        why = None
+        for f, old, new in m.edits:
+            path = os.path.join(SRCTREE, f)
+            if f not in texts:
+                if not os.path.isfile(path):
+                    why = f"{f} does not exist"
+                    break
+                texts[f] = open(path).read()
+            n = texts[f].count(old)
+            if n != 1:
+                first = old.strip().split("\n")[0].strip()
+                why = f"{f}: the text to replace occurs {n} times (expected once): '{first}'"
+                break
+            texts[f] = texts[f].replace(old, new)
+        if why:
+            print(f"STALE    {m.name}: {why}")
+            stale += 1
+    print(f"mutants-fresh: {len(mutants) - stale} passed, {stale} failed")
+    return 1 if stale else 0
+
+
 def clean_env(env=None):
     """The environment for the builds: nothing of an outer make's command line."""
     env = dict(env if env is not None else os.environ)
@@ -211,6 +238,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the copies of killed mutants")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--fresh", action="store_true",
+                    help="only check that every replacement still applies to this tree")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
 
@@ -227,6 +256,8 @@ def main():
         for m in mutants:
             print(f"{m.name:32} {m.config:24} {' '.join(m.suites):20} {m.desc}")
         return 0
+    if args.fresh:
+        return check_fresh(mutants)
 
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)

@@ -780,6 +780,183 @@ START_TEST(test_flush_runs_interleaved)
 }
 END_TEST
 
+#ifdef CONFIG_HEAP_PURGE
+/* Resident pages (mincore()) of the whole pages inside block p of size bytes past its list words. */
+static unsigned int purge_resident(void *p, size_t size, unsigned int *pages)
+{
+	uintptr_t from = ALIGN_UP((uintptr_t)p + FL_WORDS, os_page_size);
+	uintptr_t to = ((uintptr_t)p + size) & ~(uintptr_t)(os_page_size - 1);
+	unsigned char vec[64];
+	unsigned int i, n = 0;
+
+	*pages = (unsigned int)((to - from) / os_page_size);
+	ck_assert_uint_le(*pages, sizeof(vec));
+	ck_assert_int_eq(mincore((void *)from, to - from, vec), 0);
+	for (i = 0; i < *pages; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+enum { PURGE_N = 20, PURGE_SIZE = 40000 };
+
+/*
+ * PURGE_N written blocks of PURGE_SIZE (a class above HEAP_PURGE_MIN_SIZE),
+ * all freed but the first and the last (their slabs stay in use), then a
+ * trim: the others go to their slabs' lists. Returns the class.
+ */
+static unsigned int purge_start(void **v)
+{
+	unsigned int i;
+
+	ck_assert_int_eq(heap_init(), 0);
+	hak_malloc_trim(0);
+	for (i = 0; i < PURGE_N; i++) {
+		v[i] = hak_malloc(PURGE_SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+		memset(v[i], 0x5a, PURGE_SIZE);
+	}
+	for (i = 1; i < PURGE_N - 1; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	return size_to_class(PURGE_SIZE);
+}
+
+/*
+ * Free big blocks given back to a partly used slab keep their pages for
+ * one purge pass and lose them (but the first) at the next: mincore()
+ * sees them gone, the first page (link and key) stays, the live blocks
+ * keep theirs; malloc hands the blocks out again, zeroed past the first
+ * page and writable, and the slab's lists and counts still hold.
+ */
+START_TEST(test_purge_returns_pages)
+{
+	static void *v[PURGE_N], *w[PURGE_N];
+	unsigned int cls, i, j, pages, gone = 0;
+	size_t size;
+
+	if (HEAP_MAX_SIZE < PURGE_SIZE)
+		return;
+	cls = purge_start(v);
+	size = hk_classes[cls].size;
+	ck_assert_uint_ge(size, HEAP_PURGE_MIN_SIZE);
+	/* The first pass makes them old: their pages stay. */
+	heap_purge_tick(hk_tls.heap);
+	for (i = 1; i < PURGE_N - 1; i++) {
+		struct slab *s = slab_block_head(v[i]);
+
+		if (s->kind != SLAB_BLOCKS || s->class_idx != cls)
+			continue;	/* its slab emptied and went back */
+		ck_assert_uint_eq(purge_resident(v[i], size, &pages), pages);
+		ck_assert_uint_gt(pages, 0);
+	}
+	heap_purge_tick(hk_tls.heap);
+	for (i = 1; i < PURGE_N - 1; i++) {
+		struct slab *s = slab_block_head(v[i]);
+		unsigned int res;
+
+		if (s->kind != SLAB_BLOCKS || s->class_idx != cls)
+			continue;
+		res = purge_resident(v[i], size, &pages);
+		ck_assert_msg(res == 0, "free block %p: %u of %u pages resident", v[i], res, pages);
+		ck_assert_uint_eq(s->dirty, 0);
+		gone++;
+	}
+	ck_assert_uint_gt(gone, 0);
+	ck_assert_uint_eq(purge_resident(v[0], size, &pages), pages);
+	ck_assert_uint_eq(purge_resident(v[PURGE_N - 1], size, &pages), pages);
+	ck_assert_uint_eq(((unsigned char *)v[0])[PURGE_SIZE - 1], 0x5a);
+	/* Handed out again: the returned pages read as zero, and take writes. */
+	for (i = 0; i < PURGE_N - 2; i++) {
+		unsigned char *q;
+
+		w[i] = hak_malloc(PURGE_SIZE);
+		ck_assert_ptr_nonnull(w[i]);
+		q = w[i];
+		for (j = (unsigned int)(ALIGN_UP((uintptr_t)q + FL_WORDS, os_page_size) - (uintptr_t)q);
+		     j < PURGE_SIZE; j += 512)
+			ck_assert_msg(q[j] == 0 || q[j] == 0x5a, "block %p byte %u: %#x", (void *)q, j, q[j]);
+		memset(q, (int)i, PURGE_SIZE);
+	}
+	for (i = 0; i < PURGE_N - 2; i++)
+		for (j = 0; j < PURGE_SIZE; j += 997)
+			ck_assert_uint_eq(((unsigned char *)w[i])[j], i);
+	for (i = 0; i < PURGE_N - 2; i++)
+		hak_free(w[i]);
+	hak_free(v[0]);
+	hak_free(v[PURGE_N - 1]);
+	hak_malloc_trim(0);
+	heap_check(hk_tls.heap);
+}
+END_TEST
+
+/*
+ * Blocks taken off a slab's list between two passes are not old at the
+ * second: a block freed again after its reuse keeps its pages one pass.
+ */
+START_TEST(test_purge_reused_block_young)
+{
+	static void *v[PURGE_N];
+	unsigned int cls, pages;
+	struct slab *s;
+	void *p;
+
+	if (HEAP_MAX_SIZE < PURGE_SIZE)
+		return;
+	cls = purge_start(v);
+	heap_purge_tick(hk_tls.heap);
+	/* Empty the bin, then take blocks from the slabs' lists: the newest freed first. */
+	p = hak_malloc(PURGE_SIZE);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x33, PURGE_SIZE);
+	s = slab_block_head(p);
+	ck_assert_uint_eq(s->class_idx, cls);
+	ck_assert_uint_le(s->dirty_old, s->dirty);
+	hak_free(p);
+	hak_malloc_trim(0);
+	heap_purge_tick(hk_tls.heap);
+	/* Freed after the first pass: young at the second, its pages stay. */
+	if (slab_block_head(p)->kind == SLAB_BLOCKS)
+		ck_assert_uint_eq(purge_resident(p, PURGE_SIZE, &pages), pages);
+	heap_purge_tick(hk_tls.heap);
+	if (slab_block_head(p)->kind == SLAB_BLOCKS)
+		ck_assert_uint_eq(purge_resident(p, PURGE_SIZE, &pages), 0);
+	hak_free(v[0]);
+	hak_free(v[PURGE_N - 1]);
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+static void *purge_free_remote(void *arg)
+{
+	hak_free(arg);
+	return NULL;
+}
+
+/*
+ * A block freed again by another thread after its pages went back is
+ * reported: the remote free reads the slabs' key in its first page.
+ */
+START_TEST(test_purge_double_free_aborts)
+{
+	static void *v[PURGE_N];
+	unsigned int pages;
+	pthread_t t;
+
+	if (HEAP_MAX_SIZE < PURGE_SIZE)
+		raise(SIGABRT);
+	purge_start(v);
+	heap_purge_tick(hk_tls.heap);
+	heap_purge_tick(hk_tls.heap);
+	ck_assert_uint_eq(slab_block_head(v[1])->kind, SLAB_BLOCKS);
+	ck_assert_uint_eq(purge_resident(v[1], PURGE_SIZE, &pages), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, purge_free_remote, v[1]), 0);
+	pthread_join(t, NULL);
+	ck_abort_msg("double free of %p not detected", v[1]);
+}
+END_TEST
+#endif
+#endif /* CONFIG_HEAP_PURGE */
+
 /* Interior pointers are refused by the guard, not pushed on a list. */
 START_TEST(test_interior_pointer_leaked)
 {
@@ -1970,6 +2147,13 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
 	tcase_add_test(tc, test_flush_runs_interleaved);
+#ifdef CONFIG_HEAP_PURGE
+	tcase_add_test(tc, test_purge_returns_pages);
+	tcase_add_test(tc, test_purge_reused_block_young);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_purge_double_free_aborts, SIGABRT);
+#endif
+#endif
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
 	tcase_add_test(tc, test_thread_cache_bytes_bound);
@@ -2414,6 +2598,69 @@ START_TEST(test_empty_slab_bounds)
 END_TEST
 
 /*
+ * CONFIG_HEAP_IDLE_TICKS: the biggest class's freed blocks (in its bin, in
+ * spare batches, in kept empty slabs) stay with the thread while it
+ * refills and flushes other classes only, until two looks of the idle scan
+ * find its bin's counters where they were: then all of it goes back to
+ * the slabs and the pool (py_json.py: json.dumps's 256 KiB blocks).
+ */
+START_TEST(test_idle_class_gives_back)
+{
+	enum { BIG = 48, SMALL = 20000, SMALL_SIZE = 128 };
+	static void *v[BIG], *w[SMALL];
+	unsigned int cls, i, rounds, start;
+	struct heap *h;
+	struct bin *b;
+
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first */
+	if (!CONFIG_HEAP_IDLE_TICKS || !HK_NR_CLASSES)
+		return;
+	cls = HK_NR_CLASSES - 1;
+	if (hk_classes[cls].size < HEAP_SPARE_MIN_SIZE ||
+	    hk_classes[size_to_class(SMALL_SIZE)].size >= HEAP_SPARE_MIN_SIZE)
+		return;
+	for (i = 0; i < BIG; i++) {
+		v[i] = hak_malloc(hk_classes[cls].size);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	for (i = 0; i < BIG; i++)
+		hak_free(v[i]);
+	h = hk_tls.heap;
+	b = &hk_tls.bins[cls];
+	ck_assert_int_gt((int32_t)b->limit - bin_rooms(b), 0);
+	heap_check(h);
+
+	/*
+	 * Refills and flushes of a Tiny class only: 20000 blocks overflow
+	 * its bin even grown (8192 blocks at most), every round. Two looks
+	 * are at most 2 * CONFIG_HEAP_IDLE_TICKS + 1 ticks apart.
+	 */
+	start = hk_tls.ticks;
+	for (rounds = 0; rounds < 1000 &&
+	     hk_tls.ticks - start <= 16U * (2 * CONFIG_HEAP_IDLE_TICKS + 2); rounds++) {
+		for (i = 0; i < SMALL; i++) {
+			w[i] = hak_malloc(SMALL_SIZE);
+			ck_assert_ptr_nonnull(w[i]);
+		}
+		for (i = 0; i < SMALL; i++)
+			hak_free(w[i]);
+	}
+	ck_assert_uint_gt(hk_tls.ticks - start, 16U * (2 * CONFIG_HEAP_IDLE_TICKS + 2));
+	ck_assert_int_eq((int32_t)b->limit - bin_rooms(b), 0);
+	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
+	ck_assert_uint_eq(h->spare[cls].nr, 0);
+	ck_assert_uint_eq(h->empty_nr[cls], 0);
+	ck_assert(!hk_tls.cur[cls] || hk_tls.cur[cls]->used > 0);
+	heap_check(h);
+	/* The class still works. */
+	v[0] = hak_malloc(hk_classes[cls].size);
+	ck_assert_ptr_nonnull(v[0]);
+	hak_free(v[0]);
+	heap_check(h);
+}
+END_TEST
+
+/*
  * When the kernel refuses a mapping (core_reclaim()), the calling
  * thread's kept slabs go back to the pool, where the free slots can be
  * unmapped (tests/aslimit: small blocks freed, then large ones mapped
@@ -2440,6 +2687,57 @@ START_TEST(test_empty_slab_reclaim)
 	inv_free_all(v, n, sl, 2);
 }
 END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* A failure after a double free: no Check call (its message's malloc could abort). */
+static __noreturn void refree_fail(const char *m)
+{
+	if (write(2, m, strlen(m)) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/*
+ * The owner frees again a block that is on its slab's list (freed, then
+ * given back to the slab by a trim, as a flush does): free reads
+ * nothing, so the block goes into the bin as well, and the next malloc
+ * hands it out with the word of its bin place. The slab counts it as
+ * free: once its other blocks come back it is empty with the block
+ * live, and the trim that gives it back to its pool finds the block's
+ * word not the list's mark and aborts (dfkey_slab_all_free()). Until
+ * branch dfmid the slab went back to its pool and, set up anew, carved
+ * the live block again (tests/dfuzz, -K -c 20217: a 114688 B block
+ * handed out twice; seed 784 on emptyslab_off_defconfig: a live block
+ * whose usable size was 0).
+ */
+START_TEST(test_dfkey_refree_on_slab_list)
+{
+	static void *v[256];
+	struct slab *sl[2], *a;
+	unsigned int n, i;
+	void *p;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	for (i = 0; slab_block_head(v[i]) != a; i++)
+		;
+	p = v[i];
+	v[i] = NULL;
+	hak_free(p);
+	hak_malloc_trim(0);
+	ck_assert_ptr_eq(a->local_free, p);
+	ck_assert_uint_eq(a->used, a->capacity - 1);
+	hak_free(p);				/* again: into the bin */
+	if (hak_malloc(INV_SIZE) != p)		/* handed out (its slab's list holds it too) */
+		refree_fail("test_dfkey_refree_on_slab_list: the bin did not hand the block out\n");
+	for (i = 0; i < n; i++)
+		if (v[i] && slab_block_head(v[i]) == a)
+			hak_free(v[i]);
+	hak_malloc_trim(0);			/* aborts: a is empty, p is live */
+	refree_fail("test_dfkey_refree_on_slab_list: a slab was given back with a live block\n");
+}
+END_TEST
+#endif
 
 #ifdef CONFIG_THREADS
 /* Pointers that free_in_thread()'s thread frees. */
@@ -3442,7 +3740,11 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_used_accounting);
 	tcase_add_test(tc, test_empty_slab_kept);
 	tcase_add_test(tc, test_empty_slab_bounds);
+	tcase_add_test(tc, test_idle_class_gives_back);
 	tcase_add_test(tc, test_empty_slab_reclaim);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_dfkey_refree_on_slab_list, SIGABRT);
+#endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_remote_list_to_bin);

@@ -3,7 +3,8 @@
 """hakmem benchmark runner (standard library only; run with /usr/bin/python3).
 
   run.py bench     --bindir D --outdir O --hakmem SO [--rounds N] [--quick] ...
-  run.py ab        --bindir D --outdir O --a-so SO --b-so SO [--a-name X --b-name Y] [--source V] ...
+  run.py ab        --bindir D --outdir O --a-so SO --b-so SO [--a-name X --b-name Y] [--source V]
+                   [--a-env "VAR=val ..." --b-env "VAR=val ..."] ...
   run.py callgrind --bindir D --outdir O --hakmem SO [--pairs N] [--size S]
 
 Every benchmark binary calls the C library malloc family and prints one line
@@ -86,6 +87,9 @@ def all_cases():
                       args=[32, 65536, 5000000], it=2))
     cases.append(dict(case="request", bench="request", prog="bench_request",
                       args=[2, 100, 16384, 100000], it=3))
+    # A tree of 300 000 keys built and freed whole, three rounds (bench_tree.c).
+    cases.append(dict(case="tree", bench="tree", prog="bench_tree",
+                      args=[300000, 3], it=1))
     # Debian programs (bench_real.sh, a script in this directory).
     for w, n in (("sqlite", 40000), ("python", 30000), ("redis", 30000)):
         cases.append(dict(case="real/%s" % w, bench="real", prog="bench_real.sh",
@@ -95,7 +99,7 @@ def all_cases():
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
                "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache",
-               "false_share", "pool", "objects", "strbuild", "request", "real"]
+               "false_share", "pool", "objects", "strbuild", "request", "tree", "real"]
 
 
 def select_cases(benches, sizes):
@@ -230,11 +234,23 @@ def preload_ok(so):
     return None
 
 
-def run_env(so):
+def run_env(so, extra=None):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if so:
         env["LD_PRELOAD"] = so
+    env.update(extra or {})
+    return env
+
+
+def parse_env(words, what):
+    """"VAR=val VAR2=val2" -> {VAR: val, ...} (ab's --a-env, --b-env)."""
+    env = {}
+    for kv in words.split():
+        if "=" not in kv or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", kv.split("=", 1)[0]):
+            die("%s: %r is not VAR=val" % (what, kv))
+        k, v = kv.split("=", 1)
+        env[k] = v
     return env
 
 
@@ -263,10 +279,10 @@ def case_argv(c, bindir, scale):
     return [os.path.join(d, c["prog"])] + [str(a) for a in args]
 
 
-def run_one(argv, so, timeout):
+def run_one(argv, so, timeout, extra=None):
     t0 = time.monotonic()
     try:
-        r = subprocess.run(argv, env=run_env(so), capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(argv, env=run_env(so, extra), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, "timeout after %ds" % timeout, time.monotonic() - t0
     except OSError as e:
@@ -358,7 +374,9 @@ def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
 
     Within a round each case is run with all allocators back to back (so they
     see the same machine conditions); the allocator order rotates by one per
-    round so that no allocator always runs first or last."""
+    round so that no allocator always runs first or last. An allocator is
+    (name, library) or (name, library, {VAR: val}): variables set for its
+    runs only."""
     rows = []
     total = rounds * len(cases) * len(allocs)
     done = 0
@@ -368,13 +386,15 @@ def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
         order = allocs[k:] + allocs[:k]
         for c in cases:
             argv = case_argv(c, bindir, scale)
-            for name, so in order:
+            for alloc in order:
+                name, so = alloc[0], alloc[1]
+                extra = alloc[2] if len(alloc) > 2 else None
                 done += 1
                 el = time.monotonic() - t_start
                 eta = el / (done - 1) * (total - done + 1) if done > 1 else 0
                 progress("[%s %3d/%d] round %d/%d  %-26s %-12s elapsed %s  eta %s" % (
                     label, done, total, rnd, rounds, c["case"], name, fmt_dur(el), fmt_dur(eta)))
-                res, err, wall = run_one(argv, so, timeout)
+                res, err, wall = run_one(argv, so, timeout, extra)
                 row = dict(round=rnd, case=c["case"], bench=c["bench"], allocator=name,
                            library=so or "", wall_s="%.3f" % wall, argv=" ".join(argv[1:]))
                 if res:
@@ -655,18 +675,20 @@ def cmd_bench(a):
 def cmd_ab(a):
     cases = select_cases(a.benches, a.sizes)
     libs = []
-    for tag, so, name in (("A", a.a_so, a.a_name), ("B", a.b_so, a.b_name)):
+    for tag, so, name, env in (("A", a.a_so, a.a_name, a.a_env), ("B", a.b_so, a.b_name, a.b_env)):
         so = os.path.abspath(so)
         if not os.path.exists(so):
             die("%s library not found: %s (did the build of %s succeed?)" % (tag, so, name))
         e = preload_ok(so)
         if e:
             die("%s library %s cannot be LD_PRELOADed: %s" % (tag, so, e))
-        libs.append((name or tag, so))
+        libs.append((name or tag, so, parse_env(env, "--%s-env" % tag.lower())))
     if libs[0][0] == libs[1][0]:
-        libs = [(libs[0][0] + " (A)", libs[0][1]), (libs[1][0] + " (B)", libs[1][1])]
+        libs = [(libs[0][0] + " (A)",) + libs[0][1:], (libs[1][0] + " (B)",) + libs[1][1:]]
     an, bn = libs[0][0], libs[1][0]
-    sys.stderr.write("run.py: A = %s (%s)\nrun.py: B = %s (%s)\n" % (an, libs[0][1], bn, libs[1][1]))
+    for tag, (n, so, env) in zip("AB", libs):
+        sys.stderr.write("run.py: %s = %s (%s%s)\n" % (
+            tag, n, so, "".join(" %s=%s" % kv for kv in sorted(env.items()))))
     rows = run_matrix(cases, libs, a.rounds, a.bindir, a.scale, a.timeout, "ab")
     for r in rows:
         r["allocator"] = "A" if r["allocator"] == an else "B"
@@ -680,6 +702,9 @@ def cmd_ab(a):
     out.append("")
     out.append("A/B: A = %s, B = %s; %d rounds, runs alternate A,B / B,A%s" % (
         an, bn, a.rounds, "   [quick mode]" if a.quick else ""))
+    for tag, arg in (("A", a.a_env), ("B", a.b_env)):
+        if arg.strip():
+            out.append("%s runs with %s" % (tag, " ".join(arg.split())))
     if a.source:
         out.append("source: %s" % a.source)
     out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians; paired: median of the "
@@ -869,6 +894,8 @@ def main():
     p.add_argument("--b-so")
     p.add_argument("--a-name", default="A")
     p.add_argument("--b-name", default="B")
+    p.add_argument("--a-env", default="", help="ab: VAR=val ... set for A's runs only")
+    p.add_argument("--b-env", default="", help="ab: VAR=val ... set for B's runs only")
     p.add_argument("--source", default="", help="ab: the source version both builds come from")
     p.add_argument("--rounds", type=int)
     p.add_argument("--quick", action="store_true")
@@ -893,7 +920,8 @@ def main():
     if a.mode == "ab" and (not a.a_so or not a.b_so):
         die("ab needs --a-so and --b-so")
     if a.mode in ("bench", "ab"):
-        missing = [c["prog"] for c in all_cases() if not os.access(os.path.join(a.bindir, c["prog"]), os.X_OK)]
+        # (Scripts run from this directory: case_argv().)
+        missing = [c["prog"] for c in all_cases() if not os.access(case_argv(c, a.bindir, 1.0)[0], os.X_OK)]
         if missing:
             die("benchmark binaries missing in %s: %s" % (a.bindir, " ".join(sorted(set(missing)))))
     return {"bench": cmd_bench, "ab": cmd_ab, "callgrind": cmd_callgrind}[a.mode](a)
