@@ -552,8 +552,11 @@ static void slab_purge_old(struct slab *s)
 
 	if (!s->dirty)
 		return;
-	for (i = 0; i < young && p; i++)
+	/* Each link followed is checked first: a double free can rewrite it. */
+	for (i = 0; i < young && p; i++) {
+		slab_purge_check(s, p);
 		p = fl_next(p);
+	}
 	for (i = 0; i < s->dirty_old && p; i++) {
 		slab_purge_check(s, p);
 		block_purge(p, s->class_idx);
