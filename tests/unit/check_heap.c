@@ -2852,7 +2852,7 @@ END_TEST
  * on its lists) and the bin is empty: the next malloc refills from that
  * slab. Its blocks among v[0..*n) are copied to mine[0..*k).
  */
-#define RL_SIZE		448
+#define RL_SIZE		192
 #define RL_MAX		4096
 
 static void *rl_blocks[RL_MAX], *rl_mine[RL_MAX];
