@@ -931,6 +931,35 @@ START_TEST(test_purge_reused_block_young)
 }
 END_TEST
 
+/*
+ * The pass checks each young block of a slab's list before it follows
+ * the block's link: a link rewritten (a double free hands the block out
+ * while it is still on the list, and the program writes it) is reported,
+ * not followed (dfuzz seed 4091: SIGSEGV in slab_purge_old()).
+ */
+START_TEST(test_purge_young_link_checked)
+{
+	static void *v[PURGE_N];
+	struct slab *s = NULL;
+	unsigned int i;
+
+	if (HEAP_MAX_SIZE < PURGE_SIZE)
+		raise(SIGABRT);
+	purge_start(v);
+	for (i = 1; i < PURGE_N - 1; i++) {
+		s = slab_block_head(v[i]);
+		if (s->kind == SLAB_BLOCKS && s->local_free && s->dirty - s->dirty_old >= 2)
+			break;
+		s = NULL;
+	}
+	if (!s)
+		raise(SIGABRT);	/* no slab with two young blocks: nothing to walk */
+	*(uintptr_t *)s->local_free = (uintptr_t)0x5a5a5a5a5a5a5a5aULL;
+	heap_purge_tick(hk_tls.heap);
+	ck_abort_msg("rewritten link of %p followed", s->local_free);
+}
+END_TEST
+
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 static void *purge_free_remote(void *arg)
 {
@@ -2156,6 +2185,7 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_HEAP_PURGE
 	tcase_add_test(tc, test_purge_returns_pages);
 	tcase_add_test(tc, test_purge_reused_block_young);
+	tcase_add_test_raise_signal(tc, test_purge_young_link_checked, SIGABRT);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_purge_double_free_aborts, SIGABRT);
 #endif
