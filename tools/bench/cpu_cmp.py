@@ -41,15 +41,22 @@ def parse_lib(spec):
     return name, parts[0], env
 
 
-def run_once(cmd, so, extra=None):
-    """One run of cmd under library so (empty: the C library), with the
-    variables of extra set: CPU ns per operation (user + system), system
-    ns per operation, wall Mops."""
+def lib_env(so, extra=None):
+    """The environment of a run under library so (empty: the C library),
+    with the variables of extra set."""
     env = dict(os.environ)
     env.pop('LD_PRELOAD', None)
     if so:
         env['LD_PRELOAD'] = so
     env.update(extra or {})
+    return env
+
+
+def run_once(cmd, so, extra=None):
+    """One run of cmd under library so (empty: the C library), with the
+    variables of extra set: CPU ns per operation (user + system), system
+    ns per operation, wall Mops."""
+    env = lib_env(so, extra)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -23,16 +23,12 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpu_cmp import parse_lib  # noqa: E402
+from cpu_cmp import lib_env, parse_lib  # noqa: E402
 import run as benchrun  # noqa: E402
 
 
 def run_once(cmd, so, extra, real):
-    env = dict(os.environ)
-    env.pop('LD_PRELOAD', None)
-    if so:
-        env['LD_PRELOAD'] = so
-    env.update(extra or {})
+    env = lib_env(so, extra)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
