@@ -295,6 +295,12 @@ static inline int dfkey_is_key(const void *p)
 	return *dfkey_word((void *)p) == hk_tls.dfkey;
 }
 
+/* p, taken at a place of such a list, is handed out: its word becomes 0. */
+static inline void dfkey_hand_out(void *p)
+{
+	*dfkey_word(p) = 0;
+}
+
 #else
 static inline void bin_room_add(struct bin *b, int32_t d)
 {
@@ -330,6 +336,7 @@ static inline int bin_takes_unread(const struct slab *s) { return 0; }
 static inline void bin_free_top_unread(struct bin *b) { }
 static inline void bin_unrange(struct bin *b, uintptr_t w) { }
 static inline int dfkey_is_key(const void *p) { return 0; }
+static inline void dfkey_hand_out(void *p) { }
 #endif
 
 /*
@@ -2342,7 +2349,7 @@ void *heap_pop_slow(void *p)
 	if (unlikely(b->free != p || !dfkey_in_range(bin_free_top(b))))
 		heap_free_list_corrupt(p);
 	heap_check_block(p, cls);
-	*dfkey_word(p) = 0;
+	dfkey_hand_out(p);
 	vg_close(p, FL_WORDS);
 	b->free = (void *)next;
 	b->free_at++;
