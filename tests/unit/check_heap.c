@@ -819,7 +819,8 @@ static unsigned int purge_start(void **v)
 	for (i = 0; i < PURGE_N; i++) {
 		v[i] = hak_malloc(PURGE_SIZE);
 		ck_assert_ptr_nonnull(v[i]);
-		memset(v[i], 0x5a, PURGE_SIZE);
+		/* The whole block: its class may be far above PURGE_SIZE (mid=1: 64 KiB). */
+		memset(v[i], 0x5a, hak_malloc_usable_size(v[i]));
 	}
 	for (i = 1; i < PURGE_N - 1; i++)
 		hak_free(v[i]);
