@@ -795,6 +795,9 @@ static unsigned int purge_resident(void *p, size_t size, unsigned int *pages)
 	unsigned char vec[64];
 	unsigned int i, n = 0;
 
+	*pages = 0;
+	if (to <= from)
+		return 0;	/* no whole page past the list words */
 	*pages = (unsigned int)((to - from) / os_page_size);
 	ck_assert_uint_le(*pages, sizeof(vec));
 	ck_assert_int_eq(mincore((void *)from, to - from, vec), 0);
@@ -846,6 +849,16 @@ START_TEST(test_purge_returns_pages)
 	cls = purge_start(v);
 	size = hk_classes[cls].size;
 	ck_assert_uint_ge(size, HEAP_PURGE_MIN_SIZE);
+	/*
+	 * With pages as large as the block (qemu-aarch64 here: 64 KiB) no
+	 * whole page lies past a block's first: nothing to return.
+	 */
+	(void)purge_resident(v[0], size, &pages);
+	if (!pages) {
+		hak_free(v[0]);
+		hak_free(v[PURGE_N - 1]);
+		return;
+	}
 	/* The first pass makes them old: their pages stay. */
 	heap_purge_tick(hk_tls.heap);
 	for (i = 1; i < PURGE_N - 1; i++) {
