@@ -1912,16 +1912,17 @@ static inline int heap_cache_may_exceed(void)
 /* ------------------------------------------------------------------ */
 /* Idle classes give their caches back (CONFIG_HEAP_IDLE_TICKS)       */
 /* ------------------------------------------------------------------ */
+#if CONFIG_HEAP_IDLE_TICKS
 
 /* Only classes of blocks above 4 KiB (Mid's, those with spare batches). */
 #define HEAP_IDLE_MIN_SIZE	HEAP_SPARE_MIN_SIZE
 
-/* Ticks between two looks (1 when off: never divided by, heap_idle_on() is 0). */
-#define HEAP_IDLE_PERIOD	(CONFIG_HEAP_IDLE_TICKS ? CONFIG_HEAP_IDLE_TICKS : 1)
+/* Ticks between two looks. */
+#define HEAP_IDLE_PERIOD	CONFIG_HEAP_IDLE_TICKS
 
 static inline int heap_idle_on(void)
 {
-	return CONFIG_HEAP_IDLE_TICKS != 0;
+	return 1;
 }
 
 /*
@@ -1940,8 +1941,7 @@ static inline uint32_t bin_idle_sig(const struct bin *b)
 /* Class cls was refilled or flushed: it is not idle (the slow paths only). */
 static inline void heap_idle_touch(unsigned int cls)
 {
-	if (heap_idle_on())
-		hk_tls.active[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
+	hk_tls.active[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
 }
 
 /*
@@ -2004,6 +2004,12 @@ static __slowpath void heap_idle_scan(struct bin *busy)
 	for (w = 0; w < HEAP_FILLED_WORDS; w++)
 		t->active[w] = 0;
 }
+#else
+static inline int heap_idle_on(void) { return 0; }
+static inline void heap_idle_touch(unsigned int cls) { }
+static inline void heap_idle_scan(struct bin *busy) { }
+#define HEAP_IDLE_PERIOD	1
+#endif /* CONFIG_HEAP_IDLE_TICKS */
 
 /*
  * Every 16th refill or flush looks at the SuperSlab decay clock and
