@@ -441,10 +441,12 @@ void ss_tick(void)
 	ss_note_active(a_load(&ss_active_slots, A_RELAXED));
 }
 
+#ifdef CONFIG_HEAP_PURGE
 unsigned long ss_epoch_now(void)
 {
 	return a_load(&ss_epoch, A_RELAXED);
 }
+#endif
 
 /*
  * Account the slots we now hold: EMPTY ones leave the dirty budget. A

@@ -386,7 +386,9 @@ void ss_release(struct slab *head, unsigned int nr);
  */
 void ss_tick(void);
 /* The decay clock's current epoch (the heaps' purge passes, CONFIG_HEAP_PURGE). */
+#ifdef CONFIG_HEAP_PURGE
 unsigned long ss_epoch_now(void);
+#endif
 
 /* The fork child's reset of the purge in progress (mm/fork.c). */
 void ss_fork_child(void);
