@@ -51,6 +51,22 @@ static inline void heap_filled_set(unsigned int cls)
 	}
 }
 
+/* A class's bit in one of heap_tls's per-class bitmaps. */
+static inline int cls_bit_test(const unsigned long *map, unsigned int cls)
+{
+	return !!(map[cls / (8 * sizeof(long))] & (1UL << (cls % (8 * sizeof(long)))));
+}
+
+static inline void cls_bit_set(unsigned long *map, unsigned int cls)
+{
+	map[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
+}
+
+static inline void cls_bit_clear(unsigned long *map, unsigned int cls)
+{
+	map[cls / (8 * sizeof(long))] &= ~(1UL << (cls % (8 * sizeof(long))));
+}
+
 /*
  * Each class whose bin may hold blocks (heap_tls::filled), lowest first:
  * a program that uses a dozen classes counts a dozen bins, not all of
@@ -2072,6 +2088,7 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 filled:
 	bin_put_below_free(b);
 	heap_filled_set(cls);
+	cls_bit_clear(hk_tls.outran, cls);
 	heap_idle_touch(cls);
 	STAT_INC_TLS(STAT_REFILL);
 	heap_tick(b);
@@ -2169,6 +2186,7 @@ void *heap_alloc_slow_bin(uintptr_t off)
 void heap_bin_flush(struct bin *b)
 {
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
+	unsigned int cls = (unsigned int)(c - hk_classes);
 	int32_t room;
 
 	heap_idle_touch((unsigned int)(c - hk_classes));
@@ -2180,7 +2198,7 @@ void heap_bin_flush(struct bin *b)
 	bin_room_take_put(b);
 	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
 		bin_join(b);
-	if (HEAP_GROW_ON && b->limit < c->limit_max) {
+	if (HEAP_GROW_ON && b->limit < c->limit_max && !cls_bit_test(hk_tls.outran, cls)) {
 		uint32_t grow = b->limit < c->limit_max - b->limit ?
 				b->limit : c->limit_max - b->limit;
 		size_t bytes = (size_t)grow * c->size;
@@ -2195,6 +2213,24 @@ void heap_bin_flush(struct bin *b)
 				heap_cache_check(b);
 			return;
 		}
+	}
+	/*
+	 * A grown bin of a small class that may grow no more and still
+	 * overflows: the program frees more of the class than the cache can
+	 * hold (a container destroyed whole), not a batch it allocates
+	 * again. Back to the class's initial limit, and no growth until the
+	 * next refill: the flush below sends all but half of that limit to
+	 * the slabs, where the next allocations find them slab by slab,
+	 * instead of the cache handing out thousands of them in the order
+	 * they were freed, spread over every slab of the class; and the
+	 * frees that follow flush a few dozen blocks they have just written,
+	 * not half of a bin of thousands whose oldest lines are long gone
+	 * from the cache. (Documentation/architecture.md, "Bins that grow".)
+	 */
+	if (HEAP_GROW_ON && b->grown && c->size < HEAP_SPARE_MIN_SIZE) {
+		cls_bit_set(hk_tls.outran, cls);
+		bin_limit_set(b, c->limit);
+		STAT_INC_TLS(STAT_BIN_OUTRUN);
 	}
 	room = (int32_t)(b->limit / 2);
 	heap_tick(b);

@@ -37,6 +37,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_ULTRAHOT_HIT] = "ultrahot_hit",
 	[STAT_REFILL] = "refill",
 	[STAT_BIN_GROW] = "bin_grow",
+	[STAT_BIN_OUTRUN] = "bin_outrun",
 	[STAT_SPARE_PUT] = "spare_put",
 	[STAT_SPARE_TAKE] = "spare_take",
 	[STAT_EMPTY_KEEP] = "empty_keep",
@@ -125,6 +126,7 @@ static void stats_print(const unsigned long *s)
 				   s[b->stat_alloc], s[b->stat_alloc + 1]);
 	stats_row("refills", s[STAT_REFILL]);
 	stats_row("bin growths", s[STAT_BIN_GROW]);
+	stats_row("bins outrun", s[STAT_BIN_OUTRUN]);
 	stats_row("spare batches set aside", s[STAT_SPARE_PUT]);
 	stats_row("refills from spare batches", s[STAT_SPARE_TAKE]);
 	stats_row("empty slabs kept", s[STAT_EMPTY_KEEP]);

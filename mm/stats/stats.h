@@ -19,6 +19,7 @@ enum hk_stat {
 	STAT_ULTRAHOT_HIT,	/* UltraHot L0 hits */
 	STAT_REFILL,		/* thread cache refills */
 	STAT_BIN_GROW,		/* bins that overflowed and grew instead of flushing */
+	STAT_BIN_OUTRUN,	/* grown bins that overflowed at their most and went back to their first limit */
 	STAT_SPARE_PUT,		/* flushes that set a whole batch aside (struct heap_spare) */
 	STAT_SPARE_TAKE,	/* refills that took a whole spare batch */
 	STAT_EMPTY_KEEP,	/* emptied slabs kept by their heap (CONFIG_HEAP_EMPTY_KB) */

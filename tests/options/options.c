@@ -80,16 +80,22 @@ static void child_plain(void)
 		hak_free(p[i]);
 }
 
-/* Free 20000 256-byte blocks, print how many the thread cache keeps. */
+/*
+ * Free TCACHE_N (at most 20000) 256-byte blocks, print how many the
+ * thread cache keeps.
+ */
 static void child_tcache(void)
 {
 	static void *p[20000];
 	unsigned long cached = 0;
-	int i;
+	const char *env = getenv("TCACHE_N");
+	int i, n = env ? atoi(env) : 20000;
 
-	for (i = 0; i < 20000; i++)
+	if (n < 0 || n > 20000)
+		n = 20000;
+	for (i = 0; i < n; i++)
 		p[i] = hak_malloc(256);
-	for (i = 0; i < 20000; i++)
+	for (i = 0; i < n; i++)
 		hak_free(p[i]);
 	if (hak_option_get("stat.cached", &cached)) {
 		printf("no stat.cached\n");
@@ -206,7 +212,7 @@ static void case_verbose(void)
 
 static void case_tcache(void)
 {
-	unsigned long def = 0, big = 0, small = 0;
+	unsigned long def = 0, big = 0, small = 0, outrun = 0;
 
 	/*
 	 * The thread cache's bytes are a CONFIG_MALLOC_INFO figure: without
@@ -220,23 +226,30 @@ static void case_tcache(void)
 		      "stat.cached without CONFIG_MALLOC_INFO: '%s'", out);
 		return;
 	}
-	run("tcache", NULL, NULL);
+	run("tcache", NULL, "TCACHE_N=6000");
 	sscanf(out, "cached %lu", &def);
-	run("tcache", "tcache_pct=400", NULL);
+	run("tcache", "tcache_pct=400", "TCACHE_N=20000");
 	sscanf(out, "cached %lu", &big);
-	run("tcache", "tcache_pct=50", NULL);
+	run("tcache", "tcache_pct=50", "TCACHE_N=6000");
 	sscanf(out, "cached %lu", &small);
-	printf("256 B blocks kept by the thread cache: %lu (default), %lu (400%%), %lu (50%%)\n",
-	       def, big, small);
+	run("tcache", NULL, "TCACHE_N=20000");
+	sscanf(out, "cached %lu", &outrun);
+	printf("256 B blocks kept by the thread cache: %lu of 6000 (default), %lu of 20000 (400%%), "
+	       "%lu of 6000 (50%%), %lu of 20000 (default)\n", def, big, small, outrun);
 	/*
 	 * The bin starts at 128 blocks and grows while it overflows, up to
 	 * 8192 blocks (HEAP_BIN_MAX_BLOCKS; 2 MiB) by default; tcache_pct
-	 * scales both (4096 and 1 MiB before branch batch).
+	 * scales both (4096 and 1 MiB before branch batch). A grown bin
+	 * that overflows at its most (20000 frees by default, 6000 at 50%)
+	 * goes back to its first limit (heap_bin_flush(): frees that outrun
+	 * the cache are not a batch that comes back).
 	 */
 	CHECK(def > 128 && def <= 8192, "default: %lu blocks (bin 128, grows to 8192)", def);
 	CHECK(big > 8192 && big <= 32768, "tcache_pct=400: %lu blocks (grows to 32768)", big);
-	CHECK(small > 0 && small <= 4096 && small < def,
-	      "tcache_pct=50: %lu blocks (grows to 4096)", small);
+	CHECK(small > 0 && small <= 64 && small < def,
+	      "tcache_pct=50: %lu blocks (grows to 4096, outrun: back to 64)", small);
+	CHECK(outrun > 0 && outrun <= 128,
+	      "default, 20000 frees: %lu blocks (grows to 8192, outrun: back to 128)", outrun);
 }
 
 static void case_stats(void)

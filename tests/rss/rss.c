@@ -214,23 +214,25 @@ static int run_notrim(void)
 	 * Free slots stay committed up to the peak of slots in use over
 	 * the decay window (dirty_decay_ms, 1 s), then go back an eighth of
 	 * the peak per eighth of a second; the program's next refills and
-	 * flushes return the excess. The program goes on working (batches of 512
-	 * blocks of another size, which refill and flush its thread cache)
-	 * for up to 5 s; the RSS must come down in that time. Not a timing
-	 * claim: the bound only keeps a broken return from hanging the
-	 * suite.
+	 * flushes return the excess (a program that works from its thread
+	 * cache alone calls neither). The program goes on working (batches
+	 * of 2048 blocks of 3000 B, 6 MiB: more than a bin may grow to,
+	 * HEAP_BIN_MAX_BYTES and half of the thread's bound, so that every
+	 * batch refills and flushes its thread cache) for up to 5 s; the RSS
+	 * must come down in that time. Not a timing claim: the bound only
+	 * keeps a broken return from hanging the suite.
 	 */
 	for (i = 0; i < 250; i++) {
-		static void *v[512];
+		static void *v[2048];
 		int j;
 
 		after = rss_bytes();
 		if (after <= base + limit)
 			break;
 		usleep(20000);
-		for (j = 0; j < 512; j++)
+		for (j = 0; j < 2048; j++)
 			v[j] = t_malloc(3000);
-		for (j = 0; j < 512; j++)
+		for (j = 0; j < 2048; j++)
 			t_free(v[j]);
 	}
 	after = rss_bytes();
