@@ -241,15 +241,16 @@ static void case_tcache(void)
 	 * 8192 blocks (HEAP_BIN_MAX_BLOCKS; 2 MiB) by default; tcache_pct
 	 * scales both (4096 and 1 MiB before branch batch). A grown bin
 	 * that overflows at its most (20000 frees by default, 6000 at 50%)
-	 * goes back to its first limit (heap_bin_flush(): frees that outrun
-	 * the cache are not a batch that comes back).
+	 * goes back to its first limit and keeps nothing, the frees after
+	 * it going on to their slabs (heap_bin_flush(), heap_bin_pass():
+	 * frees that outrun the cache are not a batch that comes back).
 	 */
 	CHECK(def > 128 && def <= 8192, "default: %lu blocks (bin 128, grows to 8192)", def);
 	CHECK(big > 8192 && big <= 32768, "tcache_pct=400: %lu blocks (grows to 32768)", big);
-	CHECK(small > 0 && small <= 64 && small < def,
-	      "tcache_pct=50: %lu blocks (grows to 4096, outrun: back to 64)", small);
-	CHECK(outrun > 0 && outrun <= 128,
-	      "default, 20000 frees: %lu blocks (grows to 8192, outrun: back to 128)", outrun);
+	CHECK(small <= 64 && small < def,
+	      "tcache_pct=50: %lu blocks (grows to 4096, outrun: none kept)", small);
+	CHECK(outrun <= 128,
+	      "default, 20000 frees: %lu blocks (grows to 8192, outrun: none kept)", outrun);
 }
 
 static void case_stats(void)
