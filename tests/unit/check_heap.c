@@ -2586,7 +2586,7 @@ START_TEST(test_empty_slab_kept)
 {
 	static void *v[256];
 	struct slab *sl[2], *a, *b;
-	unsigned int cls, n, i;
+	unsigned int cls, n, i, k;
 	struct heap *h;
 
 	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
@@ -2598,6 +2598,12 @@ START_TEST(test_empty_slab_kept)
 	b = sl[1];
 	h = hk_tls.heap;
 	ck_assert_ptr_eq(hk_tls.cur[cls], b);
+	/* Every other block first: A's list does not follow the addresses. */
+	for (i = 1; i < n; i += 2)
+		if (slab_block_head(v[i]) == a) {
+			hak_free(v[i]);
+			v[i] = NULL;
+		}
 	inv_empty_slab(v, n, a);
 	ck_assert_uint_eq(a->kind, SLAB_BLOCKS);
 	ck_assert_ptr_eq(a->owner, h);
@@ -2610,6 +2616,13 @@ START_TEST(test_empty_slab_kept)
 		;
 	v[i] = hak_malloc(INV_SIZE);
 	ck_assert_ptr_eq(slab_block_head(v[i]), a);
+	/* Carved again from its start, in address order (slab_recarve()), not in its list's order. */
+	ck_assert_ptr_eq(v[i], slab_first_block(a));
+	for (k = i + 1; k < n && v[k]; k++)
+		;
+	ck_assert_uint_lt(k, n);
+	v[k] = hak_malloc(INV_SIZE);
+	ck_assert_ptr_eq(v[k], slab_first_block(a) + a->block_size);
 	ck_assert_ptr_eq(hk_tls.cur[cls], a);
 	ck_assert_uint_eq(b->kind, SLAB_BLOCKS);
 	heap_check(h);
@@ -2857,6 +2870,36 @@ START_TEST(test_dfkey_refree_on_slab_list)
 			hak_free(v[i]);
 	hak_malloc_trim(0);			/* aborts: a is empty, p is live */
 	refree_fail("test_dfkey_refree_on_slab_list: a slab was given back with a live block\n");
+}
+END_TEST
+
+/*
+ * A kept empty slab taken back is carved again, not refilled from its
+ * list (slab_recarve()): every block it carved must still hold the
+ * list's mark, as for a slab given back to its pool. A block whose word
+ * is not the mark (here overwritten, as a live block handed out from a
+ * bin after a second free would be) aborts the refill that takes it.
+ */
+START_TEST(test_recarve_checks_blocks)
+{
+	static void *v[256];
+	struct slab *sl[2], *a;
+	unsigned int n, i;
+	char *q;
+
+	ck_assert_int_eq(heap_init(), 0);
+	if (!CONFIG_HEAP_EMPTY_KB)
+		raise(SIGABRT);
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	inv_empty_slab(v, n, a);
+	q = slab_first_block(a) + 3 * (size_t)a->block_size;
+	ck_assert(q < a->bump);
+	((uintptr_t *)q)[1] = 0;		/* not the list's mark */
+	for (i = 0; i < n && v[i]; i++)
+		;
+	v[i] = hak_malloc(INV_SIZE);		/* takes A: aborts */
+	refree_fail("test_recarve_checks_blocks: a kept slab was carved again over a block without the mark\n");
 }
 END_TEST
 #endif
@@ -3865,6 +3908,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_empty_slab_reclaim);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_dfkey_refree_on_slab_list, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_recarve_checks_blocks, SIGABRT);
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
