@@ -272,9 +272,10 @@ END_TEST
 
 #ifdef CONFIG_MID
 /*
- * A block that realloc grows past 32 KiB goes to the Large box even where
- * Mid would serve malloc() of that size (HEAP_REALLOC_MAX, mm/boxes.h): a
- * buffer grown once grows again, and Large grows it in place where a
+ * A block that realloc grows past 32 KiB by a big step (an eighth of it
+ * or more) goes to the Large box even where Mid would serve malloc() of
+ * that size (HEAP_REALLOC_MAX, mm/boxes.h): a buffer grown once by a big
+ * step grows again, and Large grows it in place where a
  * big Mid class would be copied at every class (bench_realloc: 0.62x the
  * Large-only build without this, 1.02x with it). Shrunk to 32 KiB or less,
  * it goes back to a slab class.
