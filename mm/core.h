@@ -127,6 +127,15 @@ static inline int hk_grown_large(size_t size, size_t old)
 	       old + old / 4 > HEAP_REALLOC_STEP_MAX;
 }
 
+/*
+ * The size realloc asks for a block of old usable bytes grown to size: a
+ * Large block of the size asked, a slab block with hk_grown_size()'s room.
+ */
+static inline size_t hk_grown_ask(size_t size, size_t old)
+{
+	return hk_grown_large(size, old) ? size : hk_grown_size(size, old);
+}
+
 /* A block for realloc of a block of old usable bytes to size: with hk_grown_size()'s room. */
 static inline void *hk_alloc_grown(size_t size, size_t old)
 {

@@ -1834,12 +1834,13 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	} else {
 		/*
 		 * A sampled block that moves gets the room an unsampled one
-		 * would (hk_grown_size()): without it, a buffer grown by small
-		 * steps moved again at its next realloc, where the unsampled
-		 * one stays (bench_realloc: 225 sampled moves, 1.83 M
-		 * instructions of copies).
+		 * would (hk_grown_ask()), and from the same box
+		 * (hk_grown_large()): without the room, a buffer grown by
+		 * small steps moved again at its next realloc, where the
+		 * unsampled one stays (bench_realloc: 225 sampled moves,
+		 * 1.83 M instructions of copies).
 		 */
-		p = sampled ? prof_block(hk_grown_size(size, old), 0, 0,
+		p = sampled ? prof_block(hk_grown_ask(size, old), 0, 0,
 					 hk_grown_large(size, old), &inner) :
 			      hk_alloc_grown(size, old);
 		if (p) {
