@@ -97,8 +97,9 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
  * that grew, as with tcmalloc's realloc, and only for slab blocks (the
  * room stays within HEAP_REALLOC_STEP_MAX, Mid's maximum): Large grows
  * its blocks in place, and a request a quarter larger than asked could
- * fail where the size asked would not: hk_grown_size() is the size to
- * ask for (the heap profiler's sampled realloc asks for it too, mm/prof).
+ * fail where the size asked would not: hk_grown_size() is a slab
+ * block's size to ask for (hk_grown_ask(): the heap profiler's sampled
+ * realloc asks for it too, mm/prof).
  */
 static inline size_t hk_grown_size(size_t size, size_t old)
 {
