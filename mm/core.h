@@ -86,9 +86,7 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
 
 /*
  * realloc's new block of size bytes for one of old bytes
- * (hk_alloc_grown()): a block grown past HEAP_REALLOC_MAX (32 KiB,
- * mm/boxes.h) goes to Large, which grows it in place the next time, where
- * Mid's big classes would copy it again.
+ * (hk_alloc_grown()).
  *
  * A block that grows by less than a quarter of its size gets a quarter
  * more: a buffer grown by small appends (realloc(s, len + n) on every
@@ -97,25 +95,54 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
  * copies add up to a few times its final size (tools/bench/bench_strbuild,
  * Documentation/benchmarks.md). The slack is at most a quarter of a block
  * that grew, as with tcmalloc's realloc, and only for slab blocks (the
- * room stays within HEAP_REALLOC_MAX): Large grows its blocks in place,
- * and a request a quarter larger than asked could fail where the size
- * asked would not: hk_grown_size() is the size to ask for (the heap
- * profiler's sampled realloc asks for it too, mm/prof).
+ * room stays within HEAP_REALLOC_STEP_MAX, Mid's maximum): Large grows
+ * its blocks in place, and a request a quarter larger than asked could
+ * fail where the size asked would not: hk_grown_size() is a slab
+ * block's size to ask for (hk_grown_ask(): the heap profiler's sampled
+ * realloc asks for it too, mm/prof).
  */
 static inline size_t hk_grown_size(size_t size, size_t old)
 {
-	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_MAX)
+	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_STEP_MAX)
 		return old + old / 4;
 	return size;
+}
+
+/*
+ * Whether realloc's new block for size bytes (asked: before
+ * hk_grown_size()'s room) for one of old bytes is a Large one. A block
+ * grown past HEAP_REALLOC_MAX (32 KiB, mm/boxes.h) by a big step goes to
+ * Large, which grows it in place the next time, where Mid's big classes
+ * would copy it again. A small step, less than an eighth of the block
+ * (HEAP_REALLOC_STEP_SHIFT), stays in a slab class while the room fits
+ * there (HEAP_REALLOC_STEP_MAX): an append, which leaves room for at
+ * least one more of its size in place; the block is copied once per
+ * 1.25x into memory the program used before, where Large would map and
+ * fault in new pages.
+ */
+static inline int hk_grown_large(size_t size, size_t old)
+{
+	if (size <= old || size <= HEAP_REALLOC_MAX)
+		return 0;
+	return size - old >= old >> HEAP_REALLOC_STEP_SHIFT ||
+	       old + old / 4 > HEAP_REALLOC_STEP_MAX;
+}
+
+/*
+ * The size realloc asks for a block of old usable bytes grown to size: a
+ * Large block of the size asked, a slab block with hk_grown_size()'s room.
+ */
+static inline size_t hk_grown_ask(size_t size, size_t old)
+{
+	return hk_grown_large(size, old) ? size : hk_grown_size(size, old);
 }
 
 /* A block for realloc of a block of old usable bytes to size: with hk_grown_size()'s room. */
 static inline void *hk_alloc_grown(size_t size, size_t old)
 {
-	size = hk_grown_size(size, old);
-	if (size > old && size > HEAP_REALLOC_MAX)
+	if (hk_grown_large(size, old))
 		return core_alloc_grown(size);
-	return hk_alloc(size);
+	return hk_alloc(hk_grown_size(size, old));
 }
 
 /*

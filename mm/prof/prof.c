@@ -1632,16 +1632,16 @@ static void *prof_large(size_t size, size_t align, int zero)
  * heap_free_other() from another thread), which asks the profiler first
  * (prof_free_bad()). Every other free is left as it was. An aligned block
  * (align > 16), a larger one, and a block that realloc grows to Large
- * (grown: the old block's bytes) is a Large block, whose free asks the
- * profiler in core_free_slow().
+ * (grown_large: hk_grown_large() of the realloc) is a Large block, whose
+ * free asks the profiler in core_free_slow().
  */
-static __always_inline void *prof_block(size_t size, size_t align, int zero, size_t grown,
+static __always_inline void *prof_block(size_t size, size_t align, int zero, int grown_large,
 					 int *inner)
 {
 	char *p;
 
 	*inner = HK_NR_CLASSES && align <= HK_MIN_ALIGN && size <= HEAP_MAX_SIZE - PROF_OFFSET &&
-		 !(grown && size > grown && size > HEAP_REALLOC_MAX);
+		 !grown_large;
 	if (*inner) {
 		p = zero ? hk_alloc_zeroed(size + PROF_OFFSET) : hk_alloc(size + PROF_OFFSET);
 		return p ? p + PROF_OFFSET : NULL;
@@ -1834,12 +1834,14 @@ __slowpath void *prof_realloc(void *ptr, size_t size, size_t old, const void *ca
 	} else {
 		/*
 		 * A sampled block that moves gets the room an unsampled one
-		 * would (hk_grown_size()): without it, a buffer grown by small
-		 * steps moved again at its next realloc, where the unsampled
-		 * one stays (bench_realloc: 225 sampled moves, 1.83 M
-		 * instructions of copies).
+		 * would (hk_grown_ask()), and from the same box
+		 * (hk_grown_large()): without the room, a buffer grown by
+		 * small steps moved again at its next realloc, where the
+		 * unsampled one stays (bench_realloc: 225 sampled moves,
+		 * 1.83 M instructions of copies).
 		 */
-		p = sampled ? prof_block(hk_grown_size(size, old), 0, 0, old, &inner) :
+		p = sampled ? prof_block(hk_grown_ask(size, old), 0, 0,
+					 hk_grown_large(size, old), &inner) :
 			      hk_alloc_grown(size, old);
 		if (p) {
 			if (sampled)

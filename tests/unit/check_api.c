@@ -778,13 +778,13 @@ END_TEST
 #ifndef CONFIG_BACKEND_ARENA
 /*
  * A slab block grown a little past its usable size gets room for a
- * quarter more, up to HEAP_REALLOC_MAX (hk_alloc_grown(), mm/core.h): a
- * string grown by small appends moves once per 1.25x of growth, not at
- * every size class.
+ * quarter more, up to HEAP_REALLOC_STEP_MAX (Mid's maximum;
+ * hk_alloc_grown(), mm/core.h): a string grown by small appends moves
+ * once per 1.25x of growth, not at every size class, also past 32 KiB.
  */
 START_TEST(test_realloc_growth_room)
 {
-	static const size_t sizes[] = { 24, 100, 200, 1000, 3000, 6000, 20000 };
+	static const size_t sizes[] = { 24, 100, 200, 1000, 3000, 6000, 20000, 40000, 150000 };
 	size_t k;
 
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
@@ -797,7 +797,7 @@ START_TEST(test_realloc_growth_room)
 		REQ_NONNULL(p);
 		u = hak_malloc_usable_size(p);
 		want = u + u / 4;
-		if (want > HEAP_REALLOC_MAX)
+		if (want > HEAP_REALLOC_STEP_MAX)
 			continue;
 		fill(p, u, (unsigned int)k);
 		q = hak_realloc(p, u + 1);

@@ -272,9 +272,10 @@ END_TEST
 
 #ifdef CONFIG_MID
 /*
- * A block that realloc grows past 32 KiB goes to the Large box even where
- * Mid would serve malloc() of that size (HEAP_REALLOC_MAX, mm/boxes.h): a
- * buffer grown once grows again, and Large grows it in place where a
+ * A block that realloc grows past 32 KiB by a big step (an eighth of it
+ * or more) goes to the Large box even where Mid would serve malloc() of
+ * that size (HEAP_REALLOC_MAX, mm/boxes.h): a buffer grown once by a big
+ * step grows again, and Large grows it in place where a
  * big Mid class would be copied at every class (bench_realloc: 0.62x the
  * Large-only build without this, 1.02x with it). Shrunk to 32 KiB or less,
  * it goes back to a slab class.
@@ -308,6 +309,46 @@ START_TEST(test_realloc_growth_goes_large)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(registry_lookup((uintptr_t)p) == REG_SUPERSLAB, HEAP_MAX_SIZE >= 40000);
 	hak_free(p);
+}
+END_TEST
+#endif
+
+#ifdef CONFIG_MID
+/*
+ * A block grown by small steps (less than an eighth: appends) stays in a
+ * slab class past HEAP_REALLOC_MAX, with a quarter of room at each move,
+ * up to HEAP_REALLOC_STEP_MAX (hk_grown_large(), mm/core.h), and goes to
+ * Large after it; a big step past HEAP_REALLOC_MAX goes to Large at once
+ * (test_realloc_growth_goes_large). Without the small-step rule every
+ * step past 32 KiB here went to Large.
+ */
+START_TEST(test_realloc_small_steps_stay_slab)
+{
+	size_t u, n = 20000, i;
+	unsigned char *p = hak_malloc(n), *q;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 7);
+	for (;;) {
+		u = hak_malloc_usable_size(p);
+		ck_assert_uint_ge(u, n);
+		q = hak_realloc(p, u + 1);
+		ck_assert_ptr_nonnull(q);
+		for (i = 0; i < n; i += 997)
+			ck_assert_uint_eq(q[i], (unsigned char)(i * 7));
+		ck_assert_uint_eq(q[n - 1], (unsigned char)((n - 1) * 7));
+		if (registry_lookup((uintptr_t)q) >= REG_LARGE) {
+			/* Only once a quarter more is past the slab classes. */
+			ck_assert_uint_gt(u + u / 4, HEAP_REALLOC_STEP_MAX);
+			break;
+		}
+		ck_assert_uint_eq(registry_lookup((uintptr_t)q), REG_SUPERSLAB);
+		if (u + u / 4 <= HEAP_REALLOC_STEP_MAX)
+			ck_assert_uint_ge(hak_malloc_usable_size(q), u + u / 4);
+		p = q;
+	}
+	hak_free(q);
 }
 END_TEST
 #endif
@@ -617,6 +658,7 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_mid_waste_bounded);
 	tcase_add_test(tc, test_mid_big_classes);
 	tcase_add_test(tc, test_realloc_growth_goes_large);
+	tcase_add_test(tc, test_realloc_small_steps_stay_slab);
 #endif
 	tcase_add_test(tc, test_block_start_check);
 	tcase_add_test(tc, test_block_start_owner_tag);
