@@ -2226,7 +2226,7 @@ void heap_bin_flush(struct bin *b)
 	unsigned int cls = (unsigned int)(c - hk_classes);
 	int32_t room;
 
-	heap_idle_touch((unsigned int)(c - hk_classes));
+	heap_idle_touch(cls);
 	/*
 	 * One count; the lists stay apart (a join walks the put list): the
 	 * pops below take put's blocks first, the most recently freed, as
@@ -2256,13 +2256,14 @@ void heap_bin_flush(struct bin *b)
 	 * overflows: the program frees more of the class than the cache can
 	 * hold (a container destroyed whole), not a batch it allocates
 	 * again. Back to the class's initial limit, and no growth until the
-	 * next refill: the flush below sends all but half of that limit to
-	 * the slabs, where the next allocations find them slab by slab,
-	 * instead of the cache handing out thousands of them in the order
-	 * they were freed, spread over every slab of the class; and the
-	 * frees that follow flush a few dozen blocks they have just written,
-	 * not half of a bin of thousands whose oldest lines are long gone
-	 * from the cache. (Documentation/architecture.md, "Bins that grow".)
+	 * next refill: the flush below sends the blocks to the slabs (a
+	 * one-list bin keeps half its limit), where the next allocations
+	 * find them slab by slab, instead of the cache handing out thousands
+	 * of them in the order they were freed, spread over every slab of
+	 * the class; and the frees that follow pass on to their slabs
+	 * (heap_bin_pass()) instead of flushing half of a bin of thousands
+	 * whose oldest lines are long gone from the cache.
+	 * (Documentation/architecture.md, "Thread caches".)
 	 */
 	room = (int32_t)(b->limit / 2);
 	if (HEAP_GROW_ON && b->grown && c->size < HEAP_SPARE_MIN_SIZE) {
