@@ -323,6 +323,12 @@ static int run_reuse(void)
  * before the frees and left in the bin, their first page only touched,
  * are handed out and written now.
  */
+#if defined(CONFIG_SUPERSLAB_THP) || !defined(CONFIG_THREADS)
+static const int remote_on = 0;
+#else
+static const int remote_on = 1;
+#endif
+
 #define REMOTE_SIZES	12
 #define REMOTE_MAX	1024
 
@@ -346,10 +352,10 @@ static int run_remote(void)
 	size_t c, i, k, freed = 0, base, after, limit;
 	pthread_t t;
 
-#if defined(CONFIG_SUPERSLAB_THP) || !defined(CONFIG_THREADS)
-	printf("remote: needs threads and 4 KiB pages (CONFIG_THREADS, not CONFIG_SUPERSLAB_THP)\n");
-	return 0;
-#endif
+	if (!remote_on) {
+		printf("remote: needs threads and 4 KiB pages (CONFIG_THREADS, not CONFIG_SUPERSLAB_THP)\n");
+		return 0;
+	}
 	remote_n = 0;
 	for (c = 0; c < REMOTE_SIZES; c++) {
 		/* About two and a half 64 KiB slabs of the class. */
