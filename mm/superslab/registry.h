@@ -82,10 +82,13 @@ static __always_inline uintptr_t registry_unmapped(uintptr_t i)
 	return (uintptr_t)0 - (i << REG_L2_BITS);
 }
 
-/* Directory entry t (of range i): the table's byte of chunk 0 (biased by i). */
+/*
+ * Directory entry t (of range i): the table's byte of chunk 0 (biased by
+ * i). Added as integers: the biased address lies outside any object.
+ */
 static __always_inline unsigned char *registry_table(uintptr_t t)
 {
-	return (unsigned char *)hk_registry_zero + t;
+	return (unsigned char *)((uintptr_t)hk_registry_zero + t);
 }
 
 /*
