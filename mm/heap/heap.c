@@ -1030,6 +1030,43 @@ static int slab_set_full(struct slab *s)
 	}
 }
 
+/*
+ * Fresh memory last. Once its own lists are empty, the current slab of a
+ * class carves blocks never used (slab_refill_bin(): their first pages
+ * fault in), while the heap's partial slabs of the class may hold freed
+ * blocks, resident, that waited until the current slab was used up: in
+ * a class whose blocks come back in another order than they were carved
+ * (remote frees, flushes of a bin that mixes slabs) every slab's pages
+ * were touched before its freed blocks went back into use. So when the
+ * current slab has nothing left but uncarved blocks and a partial slab
+ * exists, the refill takes the partial slab's blocks and the current
+ * slab stays, its fresh blocks kept for when no slab of the class has a
+ * free one.
+ */
+static inline int slab_only_uncarved(struct slab *s)
+{
+	return s->uncarved && !s->local_free &&
+	       !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK);
+}
+
+/*
+ * Fill b from h's newest partial slab of cls, which does not become the
+ * current one: listed again while it holds free or uncarved blocks (or a
+ * remote free came meanwhile), else marked FULL for the next remote free
+ * to report, as a current slab used up is. 0 if it had nothing.
+ */
+static int heap_fill_partial(struct heap *h, struct bin *b, unsigned int cls)
+{
+	struct slab *p = partial_pop(h, cls);
+	int filled = slab_refill_bin(p, b, cls);
+
+	if (p->local_free || p->uncarved || !slab_set_full(p))
+		partial_push(h, p);
+	if (filled)
+		STAT_INC_TLS(STAT_PARTIAL_FIRST);
+	return filled;
+}
+
 /* Move the slabs other threads told us about back to the partial lists. */
 static __slowpath void heap_drain_notify(struct heap *h)
 {
@@ -2098,6 +2135,11 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 	for (;;) {
 		struct slab *s = t->cur[cls];
 
+		if (s && h->partial[cls] && slab_only_uncarved(s)) {
+			if (heap_fill_partial(h, b, cls))
+				break;
+			continue;
+		}
 		if (s) {
 			if (slab_refill_bin(s, b, cls))
 				break;

@@ -24,9 +24,10 @@ __attribute__((constructor)) static void registry_zero_protect(void)
 /*
  * Every range starts without a table: entry i is registry_unmapped(i).
  * A static initializer (not a constructor), so that a lookup is valid
- * before any code of ours ran: free() may be called first.
+ * before any code of ours ran: free() may be called first. Constants,
+ * not addresses: the dynamic linker has nothing to relocate here.
  */
-#define R1(i)		(uintptr_t)hk_registry_zero - ((uintptr_t)(i) << REG_L2_BITS),
+#define R1(i)		(uintptr_t)0 - ((uintptr_t)(i) << REG_L2_BITS),
 #define R4(i)		R1(i) R1((i) + 1) R1((i) + 2) R1((i) + 3)
 #define R16(i)		R4(i) R4((i) + 4) R4((i) + 8) R4((i) + 12)
 #define R64(i)		R16(i) R16((i) + 16) R16((i) + 32) R16((i) + 48)
@@ -69,7 +70,8 @@ static __slowpath int registry_add_table(uintptr_t i)
 
 	if (!t)
 		return -1;
-	if (!a_cas(&hk_registry_dir[i], &expect, (uintptr_t)t - (i << REG_L2_BITS), A_RELEASE))
+	if (!a_cas(&hk_registry_dir[i], &expect,
+		   (uintptr_t)t - (i << REG_L2_BITS) - (uintptr_t)hk_registry_zero, A_RELEASE))
 		os_unmap(t, REG_L2_ENTRIES);
 	return 0;
 }

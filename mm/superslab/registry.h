@@ -10,7 +10,8 @@
  * .data) has one pointer per REG_L2_ENTRIES chunks (128 GiB of address
  * space with 2 MiB chunks) to that range's table of bytes, biased so that
  * it is indexed by the whole chunk number: dir[i] = table - i *
- * REG_L2_ENTRIES, and the lookup is two loads with no masking. A range
+ * REG_L2_ENTRIES (less the zero table's address, registry_table()), and
+ * the lookup is two loads and an add with no masking. A range
  * where hakmem never mapped anything points to the zero table, a
  * read-only array of zeros (REG_FOREIGN), so the lookup needs no test
  * for a missing table. A table is mapped (64 KiB of address space, its
@@ -66,13 +67,28 @@
 
 /* Zeros: the table of every range where nothing of ours was ever mapped. */
 extern unsigned char hk_registry_zero[REG_L2_ENTRIES];
-/* Per range i: its table - i * REG_L2_ENTRIES, as an integer (atomic). */
+/*
+ * Per range i: its table - i * REG_L2_ENTRIES, as an integer (atomic),
+ * less the address of hk_registry_zero: a range without a table holds a
+ * constant, so that the directory's static initializer needs no
+ * relocation (1024 of them, 24 KiB of .rela.dyn that the dynamic linker
+ * read and 8 KiB of .data it wrote in every process, before).
+ */
 extern uintptr_t hk_registry_dir[REG_L1_ENTRIES];
 
 /* The directory entry of range i while it has no table. */
 static __always_inline uintptr_t registry_unmapped(uintptr_t i)
 {
-	return (uintptr_t)hk_registry_zero - (i << REG_L2_BITS);
+	return (uintptr_t)0 - (i << REG_L2_BITS);
+}
+
+/*
+ * Directory entry t (of range i): the table's byte of chunk 0 (biased by
+ * i). Added as integers: the biased address lies outside any object.
+ */
+static __always_inline unsigned char *registry_table(uintptr_t t)
+{
+	return (unsigned char *)((uintptr_t)hk_registry_zero + t);
 }
 
 /*
@@ -88,7 +104,7 @@ static __always_inline unsigned int registry_lookup(uintptr_t addr)
 	if (unlikely(i >= REG_L1_ENTRIES))
 		return REG_FOREIGN;
 	t = a_load(&hk_registry_dir[i], A_RELAXED);
-	return a_load((const unsigned char *)(t + (addr >> SS_SHIFT)), A_RELAXED);
+	return a_load(registry_table(t) + (addr >> SS_SHIFT), A_RELAXED);
 }
 
 /*
@@ -108,7 +124,7 @@ static inline void registry_set(uintptr_t addr, unsigned int value)
 	HK_ASSERT(t != registry_unmapped(i) || value == REG_FOREIGN);
 	if (t == registry_unmapped(i))
 		return;		/* REG_FOREIGN already: never prepared, never set */
-	a_store((unsigned char *)(t + chunk), (unsigned char)value, A_RELEASE);
+	a_store(registry_table(t) + chunk, (unsigned char)value, A_RELEASE);
 }
 
 /*
@@ -125,7 +141,7 @@ static inline int registry_claim(uintptr_t addr, unsigned int value)
 
 	if (t == registry_unmapped(i))
 		return 0;
-	return a_cas((unsigned char *)(t + chunk), &expect, (unsigned char)value, A_ACQ_REL);
+	return a_cas(registry_table(t) + chunk, &expect, (unsigned char)value, A_ACQ_REL);
 }
 
 #endif /* _MM_SUPERSLAB_REGISTRY_H */

@@ -113,15 +113,31 @@ struct slab {
 #endif
 } __aligned(L1_CACHE_BYTES);
 
+/*
+ * The header is the slot metadata array alone: slot 0 (the header's own
+ * slot) has no slab, and its record's second cache line, where a slab
+ * keeps the fields of its slow paths (remote, bump, lists, counts), holds
+ * the SuperSlab's own fields. Its first line is what free() reads of a
+ * slot; set up as a free slot's (ss_setup_header()), it refuses any
+ * pointer into slot 0. Nothing reads the second line of a record before
+ * the first says the slot is a slab's, so the header is SS_SLOTS * 128
+ * bytes: one page with 2 MiB SuperSlabs (4160 bytes, two pages, before:
+ * 4 KiB resident per SuperSlab, 0.2% of the memory the pool maps).
+ */
 struct superslab {
-	struct ss_pool *pool;		/* pool this SuperSlab belongs to */
-	struct superslab *next;		/* pool's list (append-only) */
-	unsigned long free_mask;	/* atomic: bit i = slot i claimable */
-	unsigned long dirty_mask;	/* atomic: bit i = free slot i still committed */
-	unsigned long unmapped_mask;	/* atomic: bit i = free slot i is not mapped (SLOT_UNMAPPED) */
-	unsigned long hdr_trimmed;	/* slot 0's pages around the header unmapped (pool lock) */
-	unsigned long seq;		/* SuperSlabs of the pool mapped before it: higher is nearer the list's head */
-	struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0 unused) */
+	union {
+		struct slab slabs[SS_SLOTS];	/* per-slot metadata (slot 0's: below) */
+		struct {
+			char slot0_owner_line[L1_CACHE_BYTES];	/* slabs[0]'s first line: a free slot's */
+			struct ss_pool *pool;		/* pool this SuperSlab belongs to */
+			struct superslab *next;		/* pool's list (append-only) */
+			unsigned long free_mask;	/* atomic: bit i = slot i claimable */
+			unsigned long dirty_mask;	/* atomic: bit i = free slot i still committed */
+			unsigned long unmapped_mask;	/* atomic: bit i = free slot i is not mapped (SLOT_UNMAPPED) */
+			unsigned long hdr_trimmed;	/* slot 0's pages around the header unmapped (pool lock) */
+			unsigned long seq;		/* SuperSlabs of the pool mapped before it: higher is nearer the list's head */
+		};
+	};
 };
 
 /*
@@ -150,6 +166,10 @@ BUILD_BUG_ON(offsetof(struct slab, remote) != L1_CACHE_BYTES);
 BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
 BUILD_BUG_ON(SS_COLORS < 1 || (SS_COLORS & (SS_COLORS - 1)));
 BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT_SIZE);
+/* The SuperSlab's fields lie in slot 0's record, past its first line. */
+BUILD_BUG_ON(sizeof(struct superslab) != SS_SLOTS * sizeof(struct slab));
+BUILD_BUG_ON(offsetof(struct superslab, pool) != offsetof(struct slab, remote));
+BUILD_BUG_ON(offsetof(struct superslab, seq) + sizeof(unsigned long) > sizeof(struct slab));
 
 /*
  * A pool of SuperSlabs. ss_pool_main is the shared one; a box may bring

@@ -15,6 +15,12 @@
  *		program goes on working, the RSS must come down by itself
  *		to the floor of the hysteresis budget
  *		(CONFIG_SUPERSLAB_DIRTY_SLOTS slots of 64 KiB) plus 16 MiB
+ *   remote	blocks of twelve sizes of 1-8 KiB, about two and a half slabs
+ *		of each, written; another thread frees every other one; the
+ *		owner allocates as many again: its anonymous RSS may grow by
+ *		at most a sixteenth of the bytes freed (the freed blocks are
+ *		used again before any slab's fresh memory, heap_fill_partial();
+ *		needs CONFIG_THREADS, and not CONFIG_SUPERSLAB_THP's 2 MiB pages)
  *   reuse	8 buffers of 4-20 MiB replaced 100 times, each written in full:
  *		the large cache keeps freed buffers committed for reuse, but
  *		the resident set stays below 1.5 times the most bytes the
@@ -33,6 +39,7 @@
  * RSS is read from /proc/self/statm. Last line: "rss: N passed, M failed".
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +68,20 @@ static size_t rss_bytes(void)
 	}
 	fclose(f);
 	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Resident anonymous memory: resident less file-backed (the code run first here). */
+static size_t anon_bytes(void)
+{
+	unsigned long size = 0, resident = 0, shared = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3) {
+		fprintf(stderr, "rss: cannot read /proc/self/statm\n");
+		exit(3);
+	}
+	fclose(f);
+	return (resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
@@ -295,6 +316,83 @@ static int run_reuse(void)
 	return peak > base + limit || all > base + ((size_t)16 << 20);
 }
 
+/*
+ * Blocks another thread freed are used again before fresh memory: each
+ * class's current slab keeps its uncarved blocks while a partial slab of
+ * the class has free ones (heap_fill_partial()). Before, the refills
+ * carved the current slabs' rest first (their pages faulting in): about
+ * half a slab per class. What may grow: the blocks a refill carved
+ * before the frees and left in the bin, their first page only touched,
+ * are handed out and written now.
+ */
+#if defined(CONFIG_SUPERSLAB_THP) || !defined(CONFIG_THREADS)
+static const int remote_on = 0;
+#else
+static const int remote_on = 1;
+#endif
+
+#define REMOTE_SIZES	12
+#define REMOTE_MAX	1024
+
+static void *remote_v[REMOTE_MAX];
+static size_t remote_sz[REMOTE_MAX], remote_n;
+
+static void *remote_freer(void *arg)
+{
+	size_t i;
+
+	for (i = 1; i < remote_n; i += 2)
+		t_free(remote_v[i]);
+	return arg;
+}
+
+static int run_remote(void)
+{
+	static const size_t sizes[REMOTE_SIZES] = {
+		1100, 1400, 1650, 1900, 2300, 2800, 3300, 3800, 4600, 5600, 6600, 7600
+	};
+	size_t c, i, k, freed = 0, base, after, limit;
+	pthread_t t;
+
+	if (!remote_on) {
+		printf("remote: needs threads and 4 KiB pages (CONFIG_THREADS, not CONFIG_SUPERSLAB_THP)\n");
+		return 0;
+	}
+	remote_n = 0;
+	for (c = 0; c < REMOTE_SIZES; c++) {
+		/* About two and a half 64 KiB slabs of the class. */
+		for (k = 0; k < 163840 / sizes[c] && remote_n < REMOTE_MAX; k++) {
+			void *p = t_malloc(sizes[c]);
+
+			if (!p)
+				return 1;
+			memset(p, 1, sizes[c]);
+			remote_sz[remote_n] = sizes[c];
+			remote_v[remote_n++] = p;
+		}
+	}
+	for (i = 1; i < remote_n; i += 2)
+		freed += remote_sz[i];
+	if (pthread_create(&t, NULL, remote_freer, NULL))
+		return 1;
+	pthread_join(t, NULL);
+	base = anon_bytes();
+	for (i = 1; i < remote_n; i += 2) {
+		remote_v[i] = t_malloc(remote_sz[i]);
+		if (!remote_v[i])
+			return 1;
+		memset(remote_v[i], 2, remote_sz[i]);
+	}
+	after = anon_bytes();
+	limit = freed / 16;
+	printf("remote: %zu blocks, %.2f MiB freed by another thread and allocated again; "
+	       "anonymous RSS grew by %.2f MiB (limit %.2f MiB)\n", remote_n, freed / MiB,
+	       after > base ? (after - base) / MiB : 0.0, limit / MiB);
+	for (i = 0; i < remote_n; i++)
+		t_free(remote_v[i]);
+	return after > base + limit;
+}
+
 /* Run one case in this (child) process; exit status 0 if it passed. */
 static int run(const char *name)
 {
@@ -310,6 +408,8 @@ static int run(const char *name)
 		return run_notrim();
 	if (strcmp(name, "reuse") == 0)
 		return run_reuse();
+	if (strcmp(name, "remote") == 0)
+		return run_remote();
 	do_small = strcmp(name, "large") != 0;
 	do_large = strcmp(name, "small") != 0;
 	small_bytes = do_small ? small_mb << 20 : 0;
@@ -366,9 +466,9 @@ static int run(const char *name)
 
 int main(int argc, char **argv)
 {
-	static const char *all_cases[] = { "small", "large", "mixed", "calloc", "notrim", "reuse" };
+	static const char *all_cases[] = { "small", "large", "mixed", "calloc", "notrim", "remote", "reuse" };
 	const char **cases = all_cases;
-	int ncases = 5, i, opt, passed = 0, failed = 0;
+	int ncases = 6, i, opt, passed = 0, failed = 0;
 
 	while ((opt = getopt(argc, argv, "f:s:l:")) != -1) {
 		switch (opt) {
@@ -376,7 +476,7 @@ int main(int argc, char **argv)
 		case 's': small_mb = strtoul(optarg, NULL, 0); break;
 		case 'l': large_mb = strtoul(optarg, NULL, 0); break;
 		default:
-			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed|calloc|notrim|reuse...]\n");
+			fprintf(stderr, "usage: rss [-f percent] [-s small_MiB] [-l large_MiB] [small|large|mixed|calloc|notrim|remote|reuse...]\n");
 			return 2;
 		}
 	}

@@ -2241,6 +2241,91 @@ START_TEST(test_usable_size_own_and_other)
 END_TEST
 #endif
 
+#ifdef CONFIG_THREADS
+/*
+ * Fresh memory last (heap_fill_partial()): a slab of the class used up
+ * (FULL) gets blocks back from another thread while the current slab
+ * still has uncarved blocks and nothing else; the next refill takes the
+ * freed blocks and carves nothing. Before, it carved the current slab's
+ * fresh blocks (their pages faulted in) while the freed ones waited.
+ */
+#define PF_N	1024
+
+static void *pf_frees[PF_N];
+static unsigned int pf_nr;
+
+static void *pf_worker(void *arg)
+{
+	unsigned int i;
+
+	for (i = 0; i < pf_nr; i++)
+		hak_free(pf_frees[i]);
+	return arg;
+}
+
+START_TEST(test_refill_partial_before_fresh)
+{
+	static void *v[PF_N];
+	size_t size = 1536;
+	unsigned int cls, n = 0, i, first = 0, kept = 0, uncarved;
+	struct slab *a = NULL, *s;
+	struct bin *b;
+	pthread_t t;
+	void *p;
+
+	if (HEAP_MAX_SIZE < size)
+		return;
+	cls = size_to_class(size);
+	b = &hk_tls.bins[cls];
+	/*
+	 * Allocate until the current slab changed (to a), was used up and
+	 * its successor s has handed out all it carved: the bin is empty
+	 * and s has only uncarved blocks left.
+	 */
+	v[n++] = hak_malloc(size);
+	s = hk_tls.cur[cls];
+	while (n < PF_N && (v[n] = hak_malloc(size)) != NULL) {
+		n++;
+		if (!a) {
+			if (hk_tls.cur[cls] != s) {
+				a = hk_tls.cur[cls];
+				first = n - 1;
+			}
+			continue;
+		}
+		s = hk_tls.cur[cls];
+		if (s != a && !b->free && !b->put && !s->local_free && s->uncarved &&
+		    !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK))
+			break;
+	}
+	ck_assert(a != NULL && n < PF_N);
+	/* Another thread frees a's blocks but one: a goes on the partial list. */
+	pf_nr = 0;
+	for (i = first; i < n; i++) {
+		if (slab_block_head(v[i]) != a)
+			continue;
+		if (!kept++)
+			continue;
+		pf_frees[pf_nr++] = v[i];
+		v[i] = NULL;
+	}
+	ck_assert_uint_gt(pf_nr, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, pf_worker, NULL), 0);
+	pthread_join(t, NULL);
+	uncarved = s->uncarved;
+	p = hak_malloc(size);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_ne(slab_block_head(p), s);
+	ck_assert_ptr_eq(hk_tls.cur[cls], s);
+	ck_assert_uint_eq(s->uncarved, uncarved);
+	hak_free(p);
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	heap_check(hk_tls.heap);
+}
+END_TEST
+#endif
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -2313,6 +2398,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_remote_free_contention);
 	tcase_add_test(tc, test_thread_exit_blocks_live_on);
 	tcase_add_test(tc, test_usable_size_own_and_other);
+	tcase_add_test(tc, test_refill_partial_before_fresh);
 #endif
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
