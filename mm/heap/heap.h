@@ -398,9 +398,9 @@ struct heap_tls {
 	unsigned long cache_counts;	/* counts of what the bins hold (heap_cache_check()) */
 	unsigned long filled[HEAP_FILLED_WORDS];	/* classes whose bin was ever refilled (heap_cache_held() counts these) */
 	unsigned int ticks;		/* refills and flushes, for heap_tick() */
+	unsigned long outran[HEAP_FILLED_WORDS];	/* classes whose frees outran their grown bin: no growth until the next refill */
 #if CONFIG_HEAP_IDLE_TICKS
 	unsigned long active[HEAP_FILLED_WORDS];	/* classes refilled or flushed since the last idle look (heap_idle_scan()) */
-	unsigned long outran[HEAP_FILLED_WORDS];	/* classes whose frees outran their grown bin: no growth until the next refill */
 	uint32_t idle_sig[HK_CLASS_ARRAY];	/* per bin: its counters at the last idle look */
 #endif
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
