@@ -45,6 +45,12 @@
 #else
 #define HAVE_GUARD_STATS 0
 #endif
+/* Bins that grow (0: fixed limits, tcache_pct= scales them alone). */
+#ifdef CONFIG_HEAP_CACHE_GROW_KB
+#define GROW_KB		CONFIG_HEAP_CACHE_GROW_KB
+#else
+#define GROW_KB		0
+#endif
 #ifdef CONFIG_MALLOC_INFO
 #define HAVE_MALLOC_INFO 1
 #else
@@ -245,6 +251,13 @@ static void case_tcache(void)
 	 * it going on to their slabs (heap_bin_flush(), heap_bin_pass():
 	 * frees that outrun the cache are not a batch that comes back).
 	 */
+	if (!GROW_KB) {
+		/* Fixed limits: 128 blocks, 512 at 400%, 64 at 50%. */
+		CHECK(def <= 128 && big <= 512 && big > def && small <= 64 && outrun <= 128,
+		      "bins that do not grow: %lu, %lu (400%%), %lu (50%%), %lu blocks",
+		      def, big, small, outrun);
+		return;
+	}
 	CHECK(def > 128 && def <= 8192, "default: %lu blocks (bin 128, grows to 8192)", def);
 	CHECK(big > 8192 && big <= 32768, "tcache_pct=400: %lu blocks (grows to 32768)", big);
 	CHECK(small <= 64 && small < def,
