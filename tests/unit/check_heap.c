@@ -1821,9 +1821,14 @@ START_TEST(test_cache_count_only_over_bound)
 		      "the bins were counted %lu times, their limits add up to %zu bytes, bound %zu",
 		      hk_tls.cache_counts, hk_tls.cache_cap, heap_cache_max);
 
-	/* The largest classes, until the filled ones may hold more. */
+	/*
+	 * The largest classes, until the filled ones may hold more. Half
+	 * their most and one: a bin freed past its most goes back to its
+	 * first limit, and the limits would have added up to more than the
+	 * bound on the way (counted) and less after it (CONFIG_MID_CLASSES_PER_DOUBLING=2).
+	 */
 	for (cls = HK_NR_CLASSES - 1; cls >= first + 2 && hk_tls.cache_cap <= heap_cache_max; cls--)
-		class_overflow(cls, 4U * hk_classes[cls].limit + 1);
+		class_overflow(cls, hk_classes[cls].limit_max / 2U + 1);
 	ck_assert_uint_eq(hk_tls.cache_cap, filled_limits_bytes());
 	if (hk_tls.cache_cap <= heap_cache_max) {
 		/* Every class fits (a small Mid): never counted. */
