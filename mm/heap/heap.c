@@ -31,26 +31,6 @@ __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
 
-static inline int heap_filled_test(unsigned int cls)
-{
-	return !!(hk_tls.filled[cls / (8 * sizeof(long))] & (1UL << (cls % (8 * sizeof(long)))));
-}
-
-/*
- * Mark class cls as one whose bin may hold blocks; its limit now counts
- * in what the filled bins may hold (heap_tls::cache_cap).
- */
-static inline void heap_filled_set(unsigned int cls)
-{
-	unsigned long *w = &hk_tls.filled[cls / (8 * sizeof(long))];
-	unsigned long bit = 1UL << (cls % (8 * sizeof(long)));
-
-	if (unlikely(!(*w & bit))) {
-		*w |= bit;
-		hk_tls.cache_cap += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
-	}
-}
-
 /* A class's bit in one of heap_tls's per-class bitmaps. */
 static inline int cls_bit_test(const unsigned long *map, unsigned int cls)
 {
@@ -65,6 +45,23 @@ static inline void cls_bit_set(unsigned long *map, unsigned int cls)
 static inline void cls_bit_clear(unsigned long *map, unsigned int cls)
 {
 	map[cls / (8 * sizeof(long))] &= ~(1UL << (cls % (8 * sizeof(long))));
+}
+
+static inline int heap_filled_test(unsigned int cls)
+{
+	return cls_bit_test(hk_tls.filled, cls);
+}
+
+/*
+ * Mark class cls as one whose bin may hold blocks; its limit now counts
+ * in what the filled bins may hold (heap_tls::cache_cap).
+ */
+static inline void heap_filled_set(unsigned int cls)
+{
+	if (unlikely(!cls_bit_test(hk_tls.filled, cls))) {
+		cls_bit_set(hk_tls.filled, cls);
+		hk_tls.cache_cap += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+	}
 }
 
 /*
@@ -2031,7 +2028,7 @@ static inline uint32_t bin_idle_sig(const struct bin *b)
 /* Class cls was refilled or flushed: it is not idle (the slow paths only). */
 static inline void heap_idle_touch(unsigned int cls)
 {
-	hk_tls.active[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
+	cls_bit_set(hk_tls.active, cls);
 }
 
 /*
@@ -2080,7 +2077,7 @@ static __slowpath void heap_idle_scan(struct bin *busy)
 		if (hk_classes[cls].size < HEAP_IDLE_MIN_SIZE || b == busy)
 			continue;
 		sig = bin_idle_sig(b);
-		if (sig != t->idle_sig[cls] || (t->active[w] & (1UL << (cls % (8 * sizeof(long)))))) {
+		if (sig != t->idle_sig[cls] || cls_bit_test(t->active, cls)) {
 			t->idle_sig[cls] = sig;
 			continue;
 		}

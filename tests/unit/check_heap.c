@@ -2247,6 +2247,33 @@ END_TEST
 #endif
 
 #ifdef CONFIG_THREADS
+/* Pointers that free_in_thread()'s thread frees. */
+struct free_list {
+	void *const *v;			/* the pointers, NULL ones skipped */
+	unsigned int n;			/* entries of v[] */
+};
+
+static void *free_list_worker(void *arg)
+{
+	const struct free_list *l = arg;
+	unsigned int i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i])
+			hak_free(l->v[i]);
+	return NULL;
+}
+
+/* v[0..n) freed in that order by another thread (remote frees). */
+static void free_in_thread(void *const *v, unsigned int n)
+{
+	struct free_list l = { v, n };
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, free_list_worker, &l), 0);
+	pthread_join(t, NULL);
+}
+
 /*
  * Fresh memory last (heap_fill_partial()): a slab of the class used up
  * (FULL) gets blocks back from another thread while the current slab
@@ -2257,25 +2284,14 @@ END_TEST
 #define PF_N	1024
 
 static void *pf_frees[PF_N];
-static unsigned int pf_nr;
-
-static void *pf_worker(void *arg)
-{
-	unsigned int i;
-
-	for (i = 0; i < pf_nr; i++)
-		hak_free(pf_frees[i]);
-	return arg;
-}
 
 START_TEST(test_refill_partial_before_fresh)
 {
 	static void *v[PF_N];
 	size_t size = 1536;
-	unsigned int cls, n = 0, i, first = 0, kept = 0, uncarved;
+	unsigned int cls, n = 0, i, first = 0, kept = 0, uncarved, nr = 0;
 	struct slab *a = NULL, *s;
 	struct bin *b;
-	pthread_t t;
 	void *p;
 
 	if (HEAP_MAX_SIZE < size)
@@ -2305,18 +2321,16 @@ START_TEST(test_refill_partial_before_fresh)
 	}
 	ck_assert(a != NULL && n < PF_N);
 	/* Another thread frees a's blocks but one: a goes on the partial list. */
-	pf_nr = 0;
 	for (i = first; i < n; i++) {
 		if (slab_block_head(v[i]) != a)
 			continue;
 		if (!kept++)
 			continue;
-		pf_frees[pf_nr++] = v[i];
+		pf_frees[nr++] = v[i];
 		v[i] = NULL;
 	}
-	ck_assert_uint_gt(pf_nr, 0);
-	ck_assert_int_eq(pthread_create(&t, NULL, pf_worker, NULL), 0);
-	pthread_join(t, NULL);
+	ck_assert_uint_gt(nr, 0);
+	free_in_thread(pf_frees, nr);
 	uncarved = s->uncarved;
 	p = hak_malloc(size);
 	ck_assert_ptr_nonnull(p);
@@ -2996,33 +3010,6 @@ END_TEST
 #endif
 
 #ifdef CONFIG_THREADS
-/* Pointers that free_in_thread()'s thread frees. */
-struct free_list {
-	void *const *v;			/* the pointers, NULL ones skipped */
-	unsigned int n;			/* entries of v[] */
-};
-
-static void *free_list_worker(void *arg)
-{
-	const struct free_list *l = arg;
-	unsigned int i;
-
-	for (i = 0; i < l->n; i++)
-		if (l->v[i])
-			hak_free(l->v[i]);
-	return NULL;
-}
-
-/* v[0..n) freed in that order by another thread (remote frees). */
-static void free_in_thread(void *const *v, unsigned int n)
-{
-	struct free_list l = { v, n };
-	pthread_t t;
-
-	ck_assert_int_eq(pthread_create(&t, NULL, free_list_worker, &l), 0);
-	pthread_join(t, NULL);
-}
-
 static void inv_free_in_thread(void *p)
 {
 	free_in_thread(&p, 1);
