@@ -71,11 +71,14 @@ static inline unsigned int heap_nr_classes(void)
 #define HEAP_BIN_BYTES		(256UL << 10)
 /*
  * Most bytes of a slab's never-used blocks one refill carves (links and
- * keys written, so every page of them faulted in): a program that asks
- * once for a 4 KiB block makes 16 KiB resident, not the 64 KiB of a
- * whole refill batch. Refills from freed blocks take whole batches.
+ * keys written, so every page of them faulted in): one page, at least
+ * one block. A program that asks once for a 4 KiB block makes 4 KiB
+ * resident, not the 64 KiB of a whole refill batch (16 KiB until the
+ * thirteenth session: each class a program used kept up to 12 KiB of
+ * blocks faulted in ahead, Documentation/benchmarks.md, "thirteenth
+ * session: peak RSS"). Refills from freed blocks take whole batches.
  */
-#define HEAP_CARVE_BYTES	(16UL << 10)
+#define HEAP_CARVE_BYTES	(4UL << 10)
 
 /*
  * Requests up to SMALL_LOOKUP_MAX map through a 16-byte-step table (every
