@@ -973,11 +973,12 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
 }
 
-/* Fill the bin from slab s; 0 if s has nothing left. */
-static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
+/*
+ * Fill the bin from slab s with up to batch blocks (a remote list that
+ * fits the bin whole); 0 if s has nothing left.
+ */
+static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int batch)
 {
-	unsigned int batch = hk_classes[cls].batch;
-
 	if (!s->local_free && (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK)) {
 		uint32_t n;
 		void *list = slab_take_remote(s, &n);
@@ -1052,10 +1053,11 @@ static inline int slab_only_uncarved(struct slab *s)
  * remote free came meanwhile), else marked FULL for the next remote free
  * to report, as a current slab used up is. 0 if it had nothing.
  */
-static int heap_fill_partial(struct heap *h, struct bin *b, unsigned int cls)
+static int heap_fill_partial(struct heap *h, struct bin *b, unsigned int cls,
+			     unsigned int batch)
 {
 	struct slab *p = partial_pop(h, cls);
-	int filled = slab_refill_bin(p, b, cls);
+	int filled = slab_refill_bin(p, b, batch);
 
 	if (p->local_free || p->uncarved || !slab_set_full(p))
 		partial_push(h, p);
@@ -2117,9 +2119,10 @@ static inline void heap_tick(struct bin *busy)
 
 /*
  * Fill b, whose lists are empty, from the spare batches or the slabs (a
- * refill); 0 if there is no memory.
+ * refill) with up to batch blocks (a spare batch or a remote list
+ * whole); 0 if there is no memory.
  */
-static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
+static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch)
 {
 	struct heap_tls *t = &hk_tls;
 
@@ -2133,12 +2136,12 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 		struct slab *s = t->cur[cls];
 
 		if (s && h->partial[cls] && slab_only_uncarved(s)) {
-			if (heap_fill_partial(h, b, cls))
+			if (heap_fill_partial(h, b, cls, batch))
 				break;
 			continue;
 		}
 		if (s) {
-			if (slab_refill_bin(s, b, cls))
+			if (slab_refill_bin(s, b, batch))
 				break;
 			if (!slab_set_full(s))
 				continue;
@@ -2172,11 +2175,33 @@ filled:
 }
 
 /*
+ * How many blocks heap_put_one_refill() puts on malloc's list: the
+ * class's batch, but at most half of the bin's limit less one. With a
+ * free and a malloc in turn, the list that each swap takes is what the
+ * refill gave malloc's list plus the free just before the swap, and
+ * free's share after the swap is the limit less that list: a refill of
+ * limit / 2 blocks or more (64 against 128 for the classes of 16-64 B)
+ * made every later list one push longer than free's share, and each
+ * list ended in heap_bin_overflow() (a mispredicted branch and about 60
+ * instructions per list: bench_fixed_size 16, 30,775 calls per 2 M
+ * pairs; Documentation/benchmarks.md, "thirteenth session").
+ */
+static inline unsigned int heap_turn_batch(const struct bin *b, unsigned int cls)
+{
+	unsigned int batch = hk_classes[cls].batch, most = b->limit / 2 - 1;
+
+	if (!most)
+		most = 1;
+	return batch < most ? batch : most;
+}
+
+/*
  * malloc popped put's only block twice in a row with its own list empty
  * (heap_alloc_at(): a free and a malloc of the class in turn): pop it
- * again, and fill malloc's list (when there is memory), so that the
- * next pairs pop malloc's list while free pushes put's, with the lists
- * apart (struct bin), until a swap.
+ * again, and fill malloc's list (when there is memory; with
+ * heap_turn_batch() blocks), so that the next pairs pop malloc's list
+ * while free pushes put's, with the lists apart (struct bin), until a
+ * swap.
  */
 static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls)
 {
@@ -2190,7 +2215,7 @@ static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls
 	b->put = NULL;
 	b->put_at++;
 	bin_join(b);		/* both lists empty: the whole room malloc's */
-	(void)heap_bin_fill(h, b, cls);
+	(void)heap_bin_fill(h, b, cls, heap_turn_batch(b, cls));
 	return p;
 }
 
@@ -2220,7 +2245,7 @@ void *heap_alloc_class(unsigned int cls)
 	}
 	if (b->free)
 		return BIN_POP(b, b->free, cls);
-	if (!heap_bin_fill(h, b, cls))
+	if (!heap_bin_fill(h, b, cls, hk_classes[cls].batch))
 		return NULL;
 	return BIN_POP(b, b->free, cls);
 }
