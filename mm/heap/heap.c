@@ -222,10 +222,21 @@ static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely(*dfkey_word(p) != w) && dfkey_in_range(w) && *dfkey_word(p) == s->dfkey)
 		w = s->dfkey;
-	if (unlikely(*dfkey_word(p) != w || (char *)p >= s->bump))
+	if (unlikely(*dfkey_word(p) != w || !slab_carved(s, p)))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
 	vg_close(dfkey_word(p), FL_WORD);
+}
+
+/* s carved its last block (slab_carve()), or its bump was set again (slab_carved()). */
+static inline void slab_carved_set(struct slab *s)
+{
+	s->flags |= SLAB_CARVED;
+}
+
+static inline void slab_carved_clear(struct slab *s)
+{
+	s->flags &= (uint8_t)~SLAB_CARVED;
 }
 
 /* The n blocks of the chain from p (already checked) take the words w, w + 1, ... */
@@ -343,6 +354,8 @@ static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
 static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
+static inline void slab_carved_set(struct slab *s) { }
+static inline void slab_carved_clear(struct slab *s) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
 static inline int bin_takes_unread(const struct slab *s) { return 0; }
@@ -835,6 +848,8 @@ static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 	a_store(&s->bump, q + bs, A_RELAXED);	/* dfkey_remote_free() reads it */
 	s->uncarved -= n;
 	s->used += n;
+	if (!s->uncarved)
+		slab_carved_set(s);
 	return first;
 }
 
@@ -1162,6 +1177,7 @@ static void slab_recarve(struct slab *s)
 	slab_dirty_drop(s);
 	/* Atomic: a remote free reads it (dfkey_remote_free()). */
 	a_store(&s->bump, slab_first_block(s), A_RELAXED);
+	slab_carved_clear(s);
 }
 
 /* The newest kept slab of class cls, off the list, to be carved again; NULL if none. */

@@ -3065,6 +3065,65 @@ START_TEST(test_recarve_checks_blocks)
 	refree_fail("test_recarve_checks_blocks: a kept slab was carved again over a block without the mark\n");
 }
 END_TEST
+
+/*
+ * The owner frees a block of its current slab that the slab has not
+ * carved yet (at the bump: the second free of a block whose slab
+ * emptied and was set up anew). free reads nothing and the block goes
+ * into the bin with its place's word; the trim that gives it to its
+ * slab checks the bump (slab_carved()) and aborts: otherwise the slab
+ * would count a block it never handed out as given back.
+ */
+START_TEST(test_dfkey_flush_uncarved)
+{
+	void *p = hak_malloc(64);
+	struct slab *s = slab_block_head(p);
+	char *q = s->bump;
+
+	ck_assert_uint_gt(s->uncarved, 0);
+	ck_assert(!(s->flags & SLAB_CARVED));
+	hak_free(q);				/* into the bin */
+	hak_malloc_trim(0);			/* to its slab: aborts */
+	refree_fail("test_dfkey_flush_uncarved: a block past the bump went back to its slab\n");
+}
+END_TEST
+
+/*
+ * The same for a kept slab taken back and carved again (slab_recarve()):
+ * carved to its end before, it said so in its first line (SLAB_CARVED,
+ * which spares the flushes the bump's line), and the reset of its bump
+ * must clear that, or a block past the new bump went back unchecked.
+ */
+START_TEST(test_dfkey_flush_uncarved_recarved)
+{
+	static void *v[256];
+	struct slab *sl[2], *a;
+	unsigned int n, i;
+	void *other;
+	int carved;
+	char *q;
+
+	ck_assert_int_eq(heap_init(), 0);
+	if (!CONFIG_HEAP_EMPTY_KB)
+		raise(SIGABRT);
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	carved = !!(a->flags & SLAB_CARVED);
+	inv_empty_slab(v, n, a);
+	for (i = 0; i < n && v[i]; i++)
+		;
+	v[i] = hak_malloc(INV_SIZE);		/* takes A, carved again from its start */
+	other = hak_malloc(INV_SIZE);		/* a second block of A: A stays in use */
+	ck_assert(carved);
+	ck_assert_ptr_eq(slab_block_head(v[i]), a);
+	ck_assert_ptr_eq(slab_block_head(other), a);
+	q = slab_first_block(a) + (size_t)(a->capacity - 1) * a->block_size;
+	ck_assert(q >= a->bump);
+	hak_free(q);				/* into the bin */
+	hak_malloc_trim(0);			/* to its slab: aborts */
+	refree_fail("test_dfkey_flush_uncarved_recarved: a block past the bump of a slab carved again went back to its slab\n");
+}
+END_TEST
 #endif
 
 #ifdef CONFIG_THREADS
@@ -4045,6 +4104,8 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_dfkey_refree_on_slab_list, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_recarve_checks_blocks, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_flush_uncarved, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_flush_uncarved_recarved, SIGABRT);
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
