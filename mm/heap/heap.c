@@ -228,7 +228,7 @@ static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 	vg_close(dfkey_word(p), FL_WORD);
 }
 
-/* s carved its last block (slab_carve()), or its bump was set again (slab_carved()). */
+/* SLAB_CARVED (slab_carved()): s carved its last block (slab_carve()); cleared: its bump was set again. */
 static inline void slab_carved_set(struct slab *s)
 {
 	s->flags |= SLAB_CARVED;
