@@ -222,10 +222,21 @@ static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely(*dfkey_word(p) != w) && dfkey_in_range(w) && *dfkey_word(p) == s->dfkey)
 		w = s->dfkey;
-	if (unlikely(*dfkey_word(p) != w || (char *)p >= s->bump))
+	if (unlikely(*dfkey_word(p) != w || !slab_carved(s, p)))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
 	vg_close(dfkey_word(p), FL_WORD);
+}
+
+/* SLAB_CARVED (slab_carved()): s carved its last block (slab_carve()); cleared: its bump was set again. */
+static inline void slab_carved_set(struct slab *s)
+{
+	s->flags |= SLAB_CARVED;
+}
+
+static inline void slab_carved_clear(struct slab *s)
+{
+	s->flags &= (uint8_t)~SLAB_CARVED;
 }
 
 /* The n blocks of the chain from p (already checked) take the words w, w + 1, ... */
@@ -343,6 +354,8 @@ static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
 static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
+static inline void slab_carved_set(struct slab *s) { }
+static inline void slab_carved_clear(struct slab *s) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
 static inline int bin_takes_unread(const struct slab *s) { return 0; }
@@ -835,6 +848,8 @@ static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 	a_store(&s->bump, q + bs, A_RELAXED);	/* dfkey_remote_free() reads it */
 	s->uncarved -= n;
 	s->used += n;
+	if (!s->uncarved)
+		slab_carved_set(s);
 	return first;
 }
 
@@ -973,11 +988,12 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
 }
 
-/* Fill the bin from slab s; 0 if s has nothing left. */
-static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int cls)
+/*
+ * Fill the bin from slab s with up to batch blocks (a remote list that
+ * fits the bin whole); 0 if s has nothing left.
+ */
+static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int batch)
 {
-	unsigned int batch = hk_classes[cls].batch;
-
 	if (!s->local_free && (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK)) {
 		uint32_t n;
 		void *list = slab_take_remote(s, &n);
@@ -1052,10 +1068,11 @@ static inline int slab_only_uncarved(struct slab *s)
  * remote free came meanwhile), else marked FULL for the next remote free
  * to report, as a current slab used up is. 0 if it had nothing.
  */
-static int heap_fill_partial(struct heap *h, struct bin *b, unsigned int cls)
+static int heap_fill_partial(struct heap *h, struct bin *b, unsigned int cls,
+			     unsigned int batch)
 {
 	struct slab *p = partial_pop(h, cls);
-	int filled = slab_refill_bin(p, b, cls);
+	int filled = slab_refill_bin(p, b, batch);
 
 	if (p->local_free || p->uncarved || !slab_set_full(p))
 		partial_push(h, p);
@@ -1160,6 +1177,7 @@ static void slab_recarve(struct slab *s)
 	slab_dirty_drop(s);
 	/* Atomic: a remote free reads it (dfkey_remote_free()). */
 	a_store(&s->bump, slab_first_block(s), A_RELAXED);
+	slab_carved_clear(s);
 }
 
 /* The newest kept slab of class cls, off the list, to be carved again; NULL if none. */
@@ -2117,9 +2135,10 @@ static inline void heap_tick(struct bin *busy)
 
 /*
  * Fill b, whose lists are empty, from the spare batches or the slabs (a
- * refill); 0 if there is no memory.
+ * refill) with up to batch blocks (a spare batch or a remote list
+ * whole); 0 if there is no memory.
  */
-static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
+static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch)
 {
 	struct heap_tls *t = &hk_tls;
 
@@ -2133,12 +2152,12 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls)
 		struct slab *s = t->cur[cls];
 
 		if (s && h->partial[cls] && slab_only_uncarved(s)) {
-			if (heap_fill_partial(h, b, cls))
+			if (heap_fill_partial(h, b, cls, batch))
 				break;
 			continue;
 		}
 		if (s) {
-			if (slab_refill_bin(s, b, cls))
+			if (slab_refill_bin(s, b, batch))
 				break;
 			if (!slab_set_full(s))
 				continue;
@@ -2172,11 +2191,33 @@ filled:
 }
 
 /*
+ * How many blocks heap_put_one_refill() puts on malloc's list: the
+ * class's batch, but at most half of the bin's limit less one. With a
+ * free and a malloc in turn, the list that each swap takes is what the
+ * refill gave malloc's list plus the free just before the swap, and
+ * free's share after the swap is the limit less that list: a refill of
+ * limit / 2 blocks or more (64 against 128 for the classes of 16-64 B)
+ * made every later list one push longer than free's share, and each
+ * list ended in heap_bin_overflow() (a mispredicted branch and about 60
+ * instructions per list: bench_fixed_size 16, 30,775 calls per 2 M
+ * pairs; Documentation/benchmarks.md, "thirteenth session").
+ */
+static inline unsigned int heap_turn_batch(const struct bin *b, unsigned int cls)
+{
+	unsigned int batch = hk_classes[cls].batch, most = b->limit / 2 - 1;
+
+	if (!most)
+		most = 1;
+	return batch < most ? batch : most;
+}
+
+/*
  * malloc popped put's only block twice in a row with its own list empty
  * (heap_alloc_at(): a free and a malloc of the class in turn): pop it
- * again, and fill malloc's list (when there is memory), so that the
- * next pairs pop malloc's list while free pushes put's, with the lists
- * apart (struct bin), until a swap.
+ * again, and fill malloc's list (when there is memory; with
+ * heap_turn_batch() blocks), so that the next pairs pop malloc's list
+ * while free pushes put's, with the lists apart (struct bin), until a
+ * swap.
  */
 static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls)
 {
@@ -2190,7 +2231,7 @@ static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls
 	b->put = NULL;
 	b->put_at++;
 	bin_join(b);		/* both lists empty: the whole room malloc's */
-	(void)heap_bin_fill(h, b, cls);
+	(void)heap_bin_fill(h, b, cls, heap_turn_batch(b, cls));
 	return p;
 }
 
@@ -2220,7 +2261,7 @@ void *heap_alloc_class(unsigned int cls)
 	}
 	if (b->free)
 		return BIN_POP(b, b->free, cls);
-	if (!heap_bin_fill(h, b, cls))
+	if (!heap_bin_fill(h, b, cls, hk_classes[cls].batch))
 		return NULL;
 	return BIN_POP(b, b->free, cls);
 }

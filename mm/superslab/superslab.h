@@ -60,6 +60,7 @@ enum slab_kind {
 /* slab::flags (owner-private) */
 #define SLAB_IN_PARTIAL		0x01	/* linked in the owner's partial list */
 #define SLAB_RETIRE_PENDING	0x02	/* all free, release once dequeued */
+#define SLAB_CARVED		0x04	/* every block carved since the bump was set (heap.h, slab_carved()) */
 
 struct heap;
 struct ss_pool;
@@ -90,7 +91,7 @@ struct slab {
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
 	uint8_t span;			/* slots covered (head slot only) */
-	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING */
+	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING, SLAB_CARVED */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
 	/*

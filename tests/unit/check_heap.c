@@ -141,6 +141,63 @@ START_TEST(test_bin_put_one_twice_refills)
 END_TEST
 
 /*
+ * A free of a random block of a working set and a malloc, in turn (as
+ * bench_fixed_size), of a class whose batch is half its bin's limit
+ * (64 B: 64 against 128): after the refill of heap_put_one_refill()
+ * each list that a swap takes is what malloc's list held plus one, and
+ * free's share after the swap must last until the next swap. A pair in
+ * which malloc pops its own list adds one to malloc's room; a free that
+ * found free's share spent (heap_bin_overflow()) took that room, and
+ * did so once per list before heap_turn_batch().
+ */
+START_TEST(test_bin_turn_no_overflow)
+{
+	enum { WS = 128 };
+	void *ws[WS], *p;
+	unsigned int cls, i, n, swaps = 0, taken = 0, pairs = 0, len = 0;
+	uint64_t x = 12345;
+	struct bin *b;
+	int used_up;
+
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	for (i = 0; i < WS; i++)
+		ws[i] = hak_malloc(64);
+	b = bin_used_up(&cls, &p, &used_up);
+	/* Two pairs with both lists empty: heap_put_one_refill(). */
+	for (n = 0; n < 2 && !b->free; n++) {
+		hak_free(p);
+		p = hak_malloc(64);
+	}
+	for (void *q = b->free; q && len <= b->limit; q = fl_next(q))
+		len++;
+	for (n = 0; n < 8 * b->limit; n++) {
+		int had_free = b->free != NULL;
+		int32_t room = bin_room(b);
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		i = (unsigned int)(x >> 33) % WS;
+		hak_free(ws[i]);
+		ws[i] = hak_malloc(64);
+		if (!had_free) {
+			swaps++;
+		} else if (swaps) {
+			pairs++;
+			taken += bin_room(b) != room + 1;
+		}
+	}
+	ck_assert(used_up);
+	ck_assert(heap_class_split(cls));
+	ck_assert_uint_le(len + 1, b->limit / 2);	/* the refill: below half of the limit */
+	ck_assert_uint_ge(swaps, 8);
+	ck_assert_uint_gt(pairs, 4 * b->limit);
+	ck_assert_uint_eq(taken, 0);
+	for (i = 0; i < WS; i++)
+		hak_free(ws[i]);
+	hak_free(p);
+}
+END_TEST
+
+/*
  * A freed block is handed out again by the same thread: by the first
  * malloc once the blocks malloc's list held are used up (split bins,
  * struct bin), the most recently freed first.
@@ -2405,6 +2462,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_bin_lifo);
 	tcase_add_test(tc, test_bin_put_one_popped);
 	tcase_add_test(tc, test_bin_put_one_twice_refills);
+	tcase_add_test(tc, test_bin_turn_no_overflow);
 	tcase_add_test(tc, test_bin_split_lists);
 	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
@@ -3069,6 +3127,65 @@ START_TEST(test_recarve_checks_blocks)
 		;
 	v[i] = hak_malloc(INV_SIZE);		/* takes A: aborts */
 	refree_fail("test_recarve_checks_blocks: a kept slab was carved again over a block without the mark\n");
+}
+END_TEST
+
+/*
+ * The owner frees a block of its current slab that the slab has not
+ * carved yet (at the bump: the second free of a block whose slab
+ * emptied and was set up anew). free reads nothing and the block goes
+ * into the bin with its place's word; the trim that gives it to its
+ * slab checks the bump (slab_carved()) and aborts: otherwise the slab
+ * would count a block it never handed out as given back.
+ */
+START_TEST(test_dfkey_flush_uncarved)
+{
+	void *p = hak_malloc(64);
+	struct slab *s = slab_block_head(p);
+	char *q = s->bump;
+
+	ck_assert_uint_gt(s->uncarved, 0);
+	ck_assert(!(s->flags & SLAB_CARVED));
+	hak_free(q);				/* into the bin */
+	hak_malloc_trim(0);			/* to its slab: aborts */
+	refree_fail("test_dfkey_flush_uncarved: a block past the bump went back to its slab\n");
+}
+END_TEST
+
+/*
+ * The same for a kept slab taken back and carved again (slab_recarve()):
+ * carved to its end before, it said so in its first line (SLAB_CARVED,
+ * which spares the flushes the bump's line), and the reset of its bump
+ * must clear that, or a block past the new bump went back unchecked.
+ */
+START_TEST(test_dfkey_flush_uncarved_recarved)
+{
+	static void *v[256];
+	struct slab *sl[2], *a;
+	unsigned int n, i;
+	void *other;
+	int carved;
+	char *q;
+
+	ck_assert_int_eq(heap_init(), 0);
+	if (!CONFIG_HEAP_EMPTY_KB)
+		raise(SIGABRT);
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	carved = !!(a->flags & SLAB_CARVED);
+	inv_empty_slab(v, n, a);
+	for (i = 0; i < n && v[i]; i++)
+		;
+	v[i] = hak_malloc(INV_SIZE);		/* takes A, carved again from its start */
+	other = hak_malloc(INV_SIZE);		/* a second block of A: A stays in use */
+	ck_assert(carved);
+	ck_assert_ptr_eq(slab_block_head(v[i]), a);
+	ck_assert_ptr_eq(slab_block_head(other), a);
+	q = slab_first_block(a) + (size_t)(a->capacity - 1) * a->block_size;
+	ck_assert(q >= a->bump);
+	hak_free(q);				/* into the bin */
+	hak_malloc_trim(0);			/* to its slab: aborts */
+	refree_fail("test_dfkey_flush_uncarved_recarved: a block past the bump of a slab carved again went back to its slab\n");
 }
 END_TEST
 #endif
@@ -4051,6 +4168,8 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_dfkey_refree_on_slab_list, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_recarve_checks_blocks, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_flush_uncarved, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_flush_uncarved_recarved, SIGABRT);
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
