@@ -2116,6 +2116,7 @@ static inline void heap_tick(struct bin *busy)
 }
 
 static void heap_bin_pass(struct bin *b);
+static void heap_slab_freed(struct slab *s, const void *old);
 
 /*
  * Fill b, whose lists are empty, from the spare batches or the slabs (a
@@ -2411,12 +2412,21 @@ static void heap_bin_burst_end(struct bin *b)
  */
 static void heap_bin_pass(struct bin *b)
 {
-	struct slab_run r = { NULL };
 	int32_t room;
 
+	/*
+	 * Block by block, not in runs of one slab as the flush: the frees
+	 * of a container follow its keys, not the addresses (runs of 2
+	 * blocks on average in the C++ map's flushes, Documentation/
+	 * benchmarks.md, eleventh session), and a run's bookkeeping and
+	 * call cost more than the splice. No purge count: the classes that
+	 * pass are below the purge's.
+	 */
+	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
 	bin_room_take_put(b);
 	while (b->put) {
-		void *p = b->put;
+		void *p = b->put, *old;
+		struct slab *s = slab_block_head(p);
 		uintptr_t w;
 
 		/* As the flush's loop: put's next block is its head, one word on. */
@@ -2425,9 +2435,15 @@ static void heap_bin_pass(struct bin *b)
 		b->put_at++;
 		bin_put_room_add(b, -1);
 		bin_room_add(b, 1);
-		slab_run_add(&r, slab_block_head(p), p, w);
+		dfkey_bin_to_slab(s, p, w);
+		old = s->local_free;
+		fl_set_next(p, old);
+		s->local_free = p;
+		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
+		s->used--;
+		if (unlikely(!old || !s->used))
+			heap_slab_freed(s, old);
 	}
-	slab_run_end(&r);
 	room = bin_room(b) < (int32_t)HEAP_PASS_BATCH ? bin_room(b) : (int32_t)HEAP_PASS_BATCH;
 	bin_put_room_add(b, room);
 	bin_room_add(b, -room);
@@ -2474,17 +2490,16 @@ void heap_bin_overflow(const void *p)
  * slab is emptied (its count reaches 0) only at the last block, so the
  * one test after the splice sees what the last call would have.
  */
-void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
+/*
+ * Blocks went onto s's local list, whose head was old, and s->used
+ * counts them: s, unless current, is kept or given back if it emptied,
+ * or listed as partial if its list was empty.
+ */
+static void heap_slab_freed(struct slab *s, const void *old)
 {
 	struct heap *h = s->owner;
 	struct slab *cur = heap_current(h, s->class_idx);
-	void *old = s->local_free;
 
-	fl_set_next(tail, old);
-	s->local_free = head;
-	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
-	s->used -= n;
-	slab_dirty_add(s, n);
 	if (s->used == 0 && s != cur) {
 		heap_slab_emptied(h, s);
 		return;
@@ -2496,6 +2511,18 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
 		a_cas(&s->remote, &full, 0UL, A_RELAXED);
 		partial_push(h, s);
 	}
+}
+
+void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
+{
+	void *old = s->local_free;
+
+	fl_set_next(tail, old);
+	s->local_free = head;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
+	s->used -= n;
+	slab_dirty_add(s, n);
+	heap_slab_freed(s, old);
 }
 
 /* Put an owned block back on its slab's local list: a run of one. */
