@@ -2390,8 +2390,7 @@ static void heap_bin_burst_end(struct bin *b)
  * heap_tls::outran) go on to their slabs until the next refill, in
  * batches: free's list gets room for HEAP_PASS_BATCH blocks, and the
  * free that finds it spent sends the batch to the slabs (the most
- * recently freed first, the flush's own loop: consecutive blocks of one
- * slab spliced at once) and gives the room again; the next malloc of
+ * recently freed first) and gives the room again; the next malloc of
  * the class sends what is left to the slabs before it refills
  * (heap_alloc_class()). A bin that kept blocks would pin their slabs at
  * the end of the run (a container destroyed whole): each of them then
