@@ -2133,6 +2133,9 @@ static inline void heap_tick(struct bin *busy)
 	}
 }
 
+static void heap_bin_pass(struct bin *b);
+static void heap_slab_freed(struct slab *s, const void *old);
+
 /*
  * Fill b, whose lists are empty, from the spare batches or the slabs (a
  * refill) with up to batch blocks (a spare batch or a remote list
@@ -2249,6 +2252,12 @@ void *heap_alloc_class(unsigned int cls)
 	/* Allocations that miss the fast path count here. */
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	if (!b->free) {
+		/* The last batch of frees that outran the bin: to their slabs. */
+		if (HEAP_GROW_ON && unlikely(cls_bit_test(t->outran, cls)) && b->grown) {
+			if (b->put)
+				heap_bin_pass(b);
+			b->grown = b->limit > hk_classes[cls].limit;
+		}
 		if (b->put && !fl_next(b->put))
 			return heap_put_one_refill(h, b, cls);
 		if (b->put) {
@@ -2349,7 +2358,7 @@ void heap_bin_flush(struct bin *b)
 	if (HEAP_GROW_ON && b->grown && c->size < HEAP_SPARE_MIN_SIZE) {
 		cls_bit_set(hk_tls.outran, cls);
 		bin_limit_set(b, c->limit);
-		/* A split bin keeps nothing: its next frees pass (heap_bin_pass()). */
+		/* A split bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
 		room = heap_class_split(cls) ? (int32_t)b->limit : (int32_t)(b->limit / 2);
 		STAT_INC_TLS(STAT_BIN_OUTRUN);
 	}
@@ -2419,27 +2428,71 @@ static void heap_bin_burst_end(struct bin *b)
 
 /*
  * The frees of a class whose grown bin they outran (heap_bin_flush(),
- * heap_tls::outran) go on to their slabs one by one, until the next
- * refill: p, just pushed on b's put list (empty before, its room spent),
- * comes off again and goes to its slab's list. A bin that kept blocks
- * would pin their slabs at the end of the run (a container destroyed
- * whole): each of them then partly free, its list in the order of the
- * frees, which the next refills would follow block by block, a miss
- * each. Passed on at once, the blocks empty their slabs, which are kept
- * or given back and carved again in address order (slab_recarve()).
- * About as many instructions as the flush's per block, on a line just
- * written.
+ * heap_tls::outran) go on to their slabs until the next refill, in
+ * batches: free's list gets room for HEAP_PASS_BATCH blocks, and the
+ * free that finds it spent sends the batch to the slabs (the most
+ * recently freed first) and gives the room again; the next malloc of
+ * the class sends what is left to the slabs before it refills
+ * (heap_alloc_class()). A bin that kept blocks would pin their slabs at
+ * the end of the run (a container destroyed whole): each of them then
+ * partly free, its list in the order of the frees, which the next
+ * refills would follow block by block, a miss each. Passed on, the
+ * blocks empty their slabs, which are kept or given back and carved
+ * again in address order (slab_recarve()).
+ *
+ * Why batches (thirteenth session): one block at a time, each free
+ * wrote the block twice (free's push, then the slab's link and mark)
+ * and its slab's head and count, ten stores behind the store that
+ * misses on the freed block's cold line, so that a few frees filled the
+ * store buffer and the program's own loads (the next node of the
+ * container) waited: bench_tree's frees took 1.8-2x mimalloc's time.
+ * A batch leaves free's fast path its four stores; the pass writes lines
+ * that are back in L1 by then (Documentation/benchmarks.md,
+ * "thirteenth session: containers freed whole").
  */
-static void heap_bin_pass(struct bin *b, void *p)
+static void heap_bin_pass(struct bin *b)
 {
-	struct slab *s = slab_block_head(p);
-	uintptr_t w = bin_put_top(b);
+	int32_t room;
 
-	HK_ASSERT(b->put == p && bin_put_room(b) == -1);
-	b->put = fl_next(p);
-	b->put_at++;
-	dfkey_bin_to_slab(s, p, w);
-	heap_free_local_run(s, p, p, 1);
+	/*
+	 * Block by block, not in runs of one slab as the flush: the frees
+	 * of a container follow its keys, not the addresses (runs of 2
+	 * blocks on average in the C++ map's flushes, Documentation/
+	 * benchmarks.md, eleventh session), and a run's bookkeeping and
+	 * call cost more than the splice. No purge count: the classes that
+	 * pass are below the purge's.
+	 */
+	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
+	bin_room_take_put(b);
+	while (b->put) {
+		void *p = b->put, *old;
+		struct slab *s = slab_block_head(p);
+		uintptr_t w;
+
+		/* As the flush's loop: put's next block is its head, one word on. */
+		b->put = fl_next(p);
+		w = bin_put_top(b);
+		b->put_at++;
+		bin_put_room_add(b, -1);
+		bin_room_add(b, 1);
+		dfkey_bin_to_slab(s, p, w);
+		old = s->local_free;
+		fl_set_next(p, old);
+		s->local_free = p;
+		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
+		s->used--;
+		if (unlikely(!old || !s->used))
+			heap_slab_freed(s, old);
+	}
+	room = bin_room(b) < (int32_t)HEAP_PASS_BATCH ? bin_room(b) : (int32_t)HEAP_PASS_BATCH;
+	bin_put_room_add(b, room);
+	bin_room_add(b, -room);
+	/*
+	 * Marked grown until the next malloc's slow path: malloc's fast
+	 * path takes a list of a bin that did not grow inline
+	 * (heap_alloc_at()), which would hand the batch out.
+	 */
+	b->grown = 1;
 }
 
 void heap_bin_overflow(const void *p)
@@ -2448,7 +2501,7 @@ void heap_bin_overflow(const void *p)
 	struct bin *b = &hk_tls.bins[cls];
 
 	if (HEAP_GROW_ON && unlikely(cls_bit_test(hk_tls.outran, cls)) && heap_class_split(cls)) {
-		heap_bin_pass(b, (void *)p);
+		heap_bin_pass(b);
 		return;
 	}
 	if (HEAP_GROW_ON && hk_tls.burst_base[b - hk_tls.bins])
@@ -2477,17 +2530,16 @@ void heap_bin_overflow(const void *p)
  * slab is emptied (its count reaches 0) only at the last block, so the
  * one test after the splice sees what the last call would have.
  */
-void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
+/*
+ * Blocks went onto s's local list, whose head was old, and s->used
+ * counts them: s, unless current, is kept or given back if it emptied,
+ * or listed as partial if its list was empty.
+ */
+static void heap_slab_freed(struct slab *s, const void *old)
 {
 	struct heap *h = s->owner;
 	struct slab *cur = heap_current(h, s->class_idx);
-	void *old = s->local_free;
 
-	fl_set_next(tail, old);
-	s->local_free = head;
-	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
-	s->used -= n;
-	slab_dirty_add(s, n);
 	if (s->used == 0 && s != cur) {
 		heap_slab_emptied(h, s);
 		return;
@@ -2499,6 +2551,18 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
 		a_cas(&s->remote, &full, 0UL, A_RELAXED);
 		partial_push(h, s);
 	}
+}
+
+void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n)
+{
+	void *old = s->local_free;
+
+	fl_set_next(tail, old);
+	s->local_free = head;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n && n > 0);
+	s->used -= n;
+	slab_dirty_add(s, n);
+	heap_slab_freed(s, old);
 }
 
 /* Put an owned block back on its slab's local list: a run of one. */

@@ -292,6 +292,12 @@ static __always_inline unsigned int size_to_class(size_t size)
 
 struct heap_tls;
 
+/*
+ * Blocks a bin whose frees outran it holds before they go on to their
+ * slabs together (heap_bin_pass()): their lines are still in L1.
+ */
+#define HEAP_PASS_BATCH		64U
+
 /* Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB). */
 #define HEAP_SPARE_SLOTS	4
 

@@ -248,8 +248,9 @@ static void case_tcache(void)
 	 * scales both (4096 and 1 MiB before branch batch). A grown bin
 	 * that overflows at its most (20000 frees by default, 6000 at 50%)
 	 * goes back to its first limit and keeps nothing, the frees after
-	 * it going on to their slabs (heap_bin_flush(), heap_bin_pass():
-	 * frees that outrun the cache are not a batch that comes back).
+	 * it going on to their slabs in batches of 64 (heap_bin_flush(),
+	 * heap_bin_pass(): frees that outrun the cache are not a batch that
+	 * comes back), so that one batch at most stays.
 	 */
 	if (!GROW_KB) {
 		/* Fixed limits: 128 blocks, 512 at 400%, 64 at 50%. */
@@ -261,9 +262,9 @@ static void case_tcache(void)
 	CHECK(def > 128 && def <= 8192, "default: %lu blocks (bin 128, grows to 8192)", def);
 	CHECK(big > 8192 && big <= 32768, "tcache_pct=400: %lu blocks (grows to 32768)", big);
 	CHECK(small <= 64 && small < def,
-	      "tcache_pct=50: %lu blocks (grows to 4096, outrun: none kept)", small);
+	      "tcache_pct=50: %lu blocks (grows to 4096, outrun: a batch at most kept)", small);
 	CHECK(outrun <= 128,
-	      "default, 20000 frees: %lu blocks (grows to 8192, outrun: none kept)", outrun);
+	      "default, 20000 frees: %lu blocks (grows to 8192, outrun: a batch at most kept)", outrun);
 }
 
 static void case_stats(void)

@@ -477,12 +477,68 @@ START_TEST(test_bin_outrun_back_to_limit)
 		hak_free(outrun_v[i]);
 	limit2 = b->limit;
 	ck_assert_uint_eq(limit1, limit0);
-	/* A split bin keeps nothing (heap_bin_pass()); a one-list bin half its limit. */
+	/* A split bin keeps one batch at most (heap_bin_pass()); a one-list bin half its limit. */
 	if (heap_class_split(cls))
-		ck_assert_int_eq(held1, 0);
+		ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH);
 	else
 		ck_assert_int_le(held1, (int32_t)limit0);
 	ck_assert_uint_gt(limit2, limit0);
+}
+END_TEST
+
+/*
+ * The frees that outran a split bin go on to their slabs in batches of
+ * HEAP_PASS_BATCH (heap_bin_pass()), and the next malloc of the class
+ * sends the last batch, still on free's list, to the slabs before it
+ * refills, instead of handing it out: blocks handed out from it would
+ * keep their slabs partly used at the end of the run, each slab's list
+ * in the order of the frees for the refills to follow. Without that the
+ * malloc takes free's list, whose head is the block freed last.
+ */
+START_TEST(test_bin_outrun_batch_to_slabs)
+{
+	unsigned int cls, i, n;
+	int32_t held1;
+	void *p, *put1, *extra;
+	struct bin *b;
+	size_t size;
+
+	ck_assert_int_eq(heap_init(), 0);
+	cls = big_block_class();
+	if (cls >= HK_NR_CLASSES || !HEAP_GROW_ON || !heap_cache_budget ||
+	    hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE ||
+	    hk_classes[cls].limit_max < 2 * hk_classes[cls].limit)
+		return;
+	size = hk_classes[cls].size;
+	n = hk_classes[cls].limit_max + 4 * hk_classes[cls].limit;
+	if (n + 1 > OUTRUN_MAX)
+		return;
+	b = &hk_tls.bins[cls];
+	for (i = 0; i <= n; i++)
+		outrun_v[i] = hak_malloc(size);
+	/* Freed last: outrun_v[0], then outrun_v[1], on free's list. */
+	for (i = n - 1; i >= 2; i--)
+		hak_free(outrun_v[i]);
+	hak_free(outrun_v[0]);
+	/* (Free's room spent: the extra block's free passes the batch.) */
+	extra = outrun_v[n];
+	if (bin_put_room(b) == 0) {
+		hak_free(extra);
+		extra = NULL;
+	}
+	hak_free(outrun_v[1]);
+	put1 = b->put;
+	held1 = bin_held(b);
+	p = hak_malloc(size);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_eq(put1, outrun_v[1]);
+	ck_assert_int_gt(held1, 0);
+	ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH);
+	/* The batch went to the slabs: the block comes from a refill. */
+	ck_assert_ptr_ne(p, outrun_v[1]);
+	ck_assert_ptr_null(b->put);
+	hak_free(p);
+	hak_free(extra);
 }
 END_TEST
 
@@ -2468,6 +2524,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
 	tcase_add_test(tc, test_bin_grows_past_1mib);
 	tcase_add_test(tc, test_bin_outrun_back_to_limit);
+	tcase_add_test(tc, test_bin_outrun_batch_to_slabs);
 	tcase_add_test(tc, test_slab_fast_path_fields);
 #ifdef CONFIG_THREADS
 	/* A second thread makes the record without a tag. */
