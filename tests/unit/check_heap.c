@@ -2846,7 +2846,7 @@ END_TEST
  */
 START_TEST(test_idle_class_gives_back)
 {
-	enum { BIG = 48, SMALL = 20000, SMALL_SIZE = 128 };
+	enum { BIG = 48, SMALL = 20000, SMALL_SIZE = 512 };
 	static void *v[BIG], *w[SMALL];
 	unsigned int cls, i, rounds, start;
 	struct heap *h;
@@ -2872,7 +2872,9 @@ START_TEST(test_idle_class_gives_back)
 
 	/*
 	 * Refills and flushes of a Tiny class only: 20000 blocks overflow
-	 * its bin even grown (8192 blocks at most), every round. Two looks
+	 * its bin even grown (4 MiB, 8192 blocks of 512 B, at most; 128 B
+	 * blocks until HEAP_BIN_MAX_BLOCKS went from 8192 to 32768, which
+	 * 20000 of them no longer overflow), every round. Two looks
 	 * are at most 2 * CONFIG_HEAP_IDLE_TICKS + 1 ticks apart.
 	 */
 	start = hk_tls.ticks;
