@@ -236,17 +236,18 @@ static void case_tcache(void)
 	sscanf(out, "cached %lu", &def);
 	run("tcache", "tcache_pct=400", "TCACHE_N=20000");
 	sscanf(out, "cached %lu", &big);
-	run("tcache", "tcache_pct=50", "TCACHE_N=6000");
+	run("tcache", "tcache_pct=50", "TCACHE_N=12000");
 	sscanf(out, "cached %lu", &small);
 	run("tcache", NULL, "TCACHE_N=20000");
 	sscanf(out, "cached %lu", &outrun);
 	printf("256 B blocks kept by the thread cache: %lu of 6000 (default), %lu of 20000 (400%%), "
-	       "%lu of 6000 (50%%), %lu of 20000 (default)\n", def, big, small, outrun);
+	       "%lu of 12000 (50%%), %lu of 20000 (default)\n", def, big, small, outrun);
 	/*
 	 * The bin starts at 128 blocks and grows while it overflows, up to
-	 * 8192 blocks (HEAP_BIN_MAX_BLOCKS; 2 MiB) by default; tcache_pct
-	 * scales both (4096 and 1 MiB before branch batch). A grown bin
-	 * that overflows at its most (20000 frees by default, 6000 at 50%)
+	 * 16384 blocks (HEAP_BIN_MAX_BYTES, 4 MiB; HEAP_BIN_MAX_BLOCKS is
+	 * 32768) by default; tcache_pct scales both (4096 and 1 MiB before
+	 * branch batch, 8192 and 2 MiB before branch batch2). A grown bin
+	 * that overflows at its most (20000 frees by default, 12000 at 50%)
 	 * goes back to its first limit and keeps nothing, the frees after
 	 * it going on to their slabs in batches of 64 (heap_bin_flush(),
 	 * heap_bin_pass(): frees that outrun the cache are not a batch that
@@ -259,12 +260,12 @@ static void case_tcache(void)
 		      def, big, small, outrun);
 		return;
 	}
-	CHECK(def > 128 && def <= 8192, "default: %lu blocks (bin 128, grows to 8192)", def);
-	CHECK(big > 8192 && big <= 32768, "tcache_pct=400: %lu blocks (grows to 32768)", big);
+	CHECK(def > 128 && def <= 16384, "default: %lu blocks (bin 128, grows to 16384)", def);
+	CHECK(big > 16384 && big <= 65535, "tcache_pct=400: %lu blocks (grows to 65535)", big);
 	CHECK(small <= 64 && small < def,
-	      "tcache_pct=50: %lu blocks (grows to 4096, outrun: a batch at most kept)", small);
+	      "tcache_pct=50: %lu blocks (grows to 8192, outrun: a batch at most kept)", small);
 	CHECK(outrun <= 128,
-	      "default, 20000 frees: %lu blocks (grows to 8192, outrun: a batch at most kept)", outrun);
+	      "default, 20000 frees: %lu blocks (grows to 16384, outrun: a batch at most kept)", outrun);
 }
 
 static void case_stats(void)

@@ -3014,7 +3014,7 @@ END_TEST
  */
 START_TEST(test_idle_class_gives_back)
 {
-	enum { BIG = 48, SMALL = 20000, SMALL_SIZE = 128 };
+	enum { BIG = 48, SMALL = 20000, SMALL_SIZE = 512 };
 	static void *v[BIG], *w[SMALL];
 	unsigned int cls, i, rounds, start;
 	struct heap *h;
@@ -3040,14 +3040,17 @@ START_TEST(test_idle_class_gives_back)
 
 	/*
 	 * Refills and flushes of a Tiny class only: 20000 blocks overflow
-	 * its bin even grown (8192 blocks at most), every round. Two looks
+	 * its bin even grown (4 MiB, 8192 blocks of 512 B, at most; 128 B
+	 * blocks until HEAP_BIN_MAX_BLOCKS went from 8192 to 32768, which
+	 * 20000 of them no longer overflow), every round. Two looks
 	 * are at most 2 * CONFIG_HEAP_IDLE_TICKS + 1 ticks apart.
 	 *
-	 * A round ticks ~1,250 times (its frees pass on to their slabs once
-	 * they outrun the bin): after each round the clock moves on to 64
-	 * ticks before the next look, as that many more rounds would have
-	 * (CONFIG_HEAP_IDLE_TICKS=65536 took 1,700 rounds, 25 s, randconfig
-	 * KCONFIG_SEED=0xafec693a). Every look still follows a round.
+	 * A round ticks about a thousand times (its frees pass on to their
+	 * slabs once they outrun the bin): after each round the clock moves
+	 * on to 64 ticks before the next look, as that many more rounds
+	 * would have (CONFIG_HEAP_IDLE_TICKS=65536 took 1,700 rounds of 128 B
+	 * blocks, 25 s, randconfig KCONFIG_SEED=0xafec693a). Every look still
+	 * follows a round.
 	 */
 	start = hk_tls.ticks;
 	for (rounds = 0; rounds < 1000 &&
