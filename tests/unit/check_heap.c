@@ -3167,24 +3167,37 @@ END_TEST
  * is not the mark (here overwritten, as a live block handed out from a
  * bin after a second free would be) aborts the refill that takes it.
  */
-START_TEST(test_recarve_checks_blocks)
+/*
+ * Two slabs of INV_SIZE blocks in v[0..*n), the first emptied and kept
+ * (raises SIGABRT, the tests' expected end, without kept slabs); returns
+ * it. *hole: a free place of v for the malloc that takes it back.
+ */
+static struct slab *inv_kept_slab(void **v, unsigned int *n, unsigned int *hole)
 {
-	static void *v[256];
-	struct slab *sl[2], *a;
-	unsigned int n, i;
-	char *q;
+	struct slab *sl[2];
+	unsigned int i;
 
 	ck_assert_int_eq(heap_init(), 0);
 	if (!CONFIG_HEAP_EMPTY_KB)
 		raise(SIGABRT);
-	n = inv_fill_slabs(v, 256, sl, 2);
-	a = sl[0];
-	inv_empty_slab(v, n, a);
+	*n = inv_fill_slabs(v, 256, sl, 2);
+	inv_empty_slab(v, *n, sl[0]);
+	for (i = 0; i < *n && v[i]; i++)
+		;
+	*hole = i;
+	return sl[0];
+}
+
+START_TEST(test_recarve_checks_blocks)
+{
+	static void *v[256];
+	unsigned int n, i;
+	struct slab *a = inv_kept_slab(v, &n, &i);
+	char *q;
+
 	q = slab_first_block(a) + 3 * (size_t)a->block_size;
 	ck_assert(q < a->bump);
 	((uintptr_t *)q)[1] = 0;		/* not the list's mark */
-	for (i = 0; i < n && v[i]; i++)
-		;
 	v[i] = hak_malloc(INV_SIZE);		/* takes A: aborts */
 	refree_fail("test_recarve_checks_blocks: a kept slab was carved again over a block without the mark\n");
 }
@@ -3221,21 +3234,12 @@ END_TEST
 START_TEST(test_dfkey_flush_uncarved_recarved)
 {
 	static void *v[256];
-	struct slab *sl[2], *a;
 	unsigned int n, i;
+	struct slab *a = inv_kept_slab(v, &n, &i);
+	int carved = !!(a->flags & SLAB_CARVED);	/* kept: as it was */
 	void *other;
-	int carved;
 	char *q;
 
-	ck_assert_int_eq(heap_init(), 0);
-	if (!CONFIG_HEAP_EMPTY_KB)
-		raise(SIGABRT);
-	n = inv_fill_slabs(v, 256, sl, 2);
-	a = sl[0];
-	carved = !!(a->flags & SLAB_CARVED);
-	inv_empty_slab(v, n, a);
-	for (i = 0; i < n && v[i]; i++)
-		;
 	v[i] = hak_malloc(INV_SIZE);		/* takes A, carved again from its start */
 	other = hak_malloc(INV_SIZE);		/* a second block of A: A stays in use */
 	ck_assert(carved);
