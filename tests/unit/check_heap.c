@@ -431,6 +431,20 @@ END_TEST
 #define OUTRUN_MAX	8192
 static void *outrun_v[OUTRUN_MAX];
 
+/* The outrun tests' class: a split or one-list bin that may grow, or HK_NR_CLASSES. */
+static unsigned int outrun_class(void)
+{
+	unsigned int cls;
+
+	ck_assert_int_eq(heap_init(), 0);
+	cls = big_block_class();
+	if (cls >= HK_NR_CLASSES || !HEAP_GROW_ON || !heap_cache_budget ||
+	    hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE ||
+	    hk_classes[cls].limit_max < 2 * hk_classes[cls].limit)
+		return HK_NR_CLASSES;
+	return cls;
+}
+
 /*
  * A grown bin whose frees go on past its most (a container destroyed
  * whole, more of one class than the cache holds) goes back to its
@@ -451,11 +465,8 @@ START_TEST(test_bin_outrun_back_to_limit)
 	struct bin *b;
 	size_t size;
 
-	ck_assert_int_eq(heap_init(), 0);
-	cls = big_block_class();
-	if (cls >= HK_NR_CLASSES || !HEAP_GROW_ON || !heap_cache_budget ||
-	    hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE ||
-	    hk_classes[cls].limit_max < 2 * hk_classes[cls].limit)
+	cls = outrun_class();
+	if (cls >= HK_NR_CLASSES)
 		return;
 	size = hk_classes[cls].size;
 	limit0 = hk_classes[cls].limit;
@@ -503,11 +514,8 @@ START_TEST(test_bin_outrun_batch_to_slabs)
 	struct bin *b;
 	size_t size;
 
-	ck_assert_int_eq(heap_init(), 0);
-	cls = big_block_class();
-	if (cls >= HK_NR_CLASSES || !HEAP_GROW_ON || !heap_cache_budget ||
-	    hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE ||
-	    hk_classes[cls].limit_max < 2 * hk_classes[cls].limit)
+	cls = outrun_class();
+	if (cls >= HK_NR_CLASSES)
 		return;
 	size = hk_classes[cls].size;
 	n = hk_classes[cls].limit_max + 4 * hk_classes[cls].limit;
