@@ -18,6 +18,7 @@ import csv
 import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,8 +34,9 @@ import time
 # QUICK_SCALE and --scale by any factor.
 
 FIXED_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
-MIXED_BANDS = [(16, 1024, 20000000), (256, 4096, 18000000), (1024, 8192, 15000000),
-               (8192, 32768, 12000000), (32768, 262144, 3600000)]
+MIXED_BANDS = [(16, 1024, 30000000), (256, 4096, 18000000), (1024, 8192, 22500000),
+               (8192, 32768, 24000000), (32768, 262144, 7200000)]
+BATCH_ITERS = {64: 30000000, 1024: 20000000, 16384: 4000000}
 QUICK_SCALE = 0.25
 
 
@@ -42,51 +44,53 @@ def all_cases():
     cases = []
     for s in FIXED_SIZES:
         cases.append(dict(case="fixed_size/%d" % s, bench="fixed_size", prog="bench_fixed_size",
-                          args=[s, 20000000], it=1, size=s))
+                          args=[s, 30000000], it=1, size=s))
     for lo, hi, n in MIXED_BANDS:
         cases.append(dict(case="random_mixed/%d-%d" % (lo, hi), bench="random_mixed",
                           prog="bench_random_mixed", args=[lo, hi, n], it=2, band=(lo, hi)))
-    for t in (1, 2):
+    for t, n in ((1, 18000000), (2, 12000000)):
         cases.append(dict(case="mid_large_mt/%dt" % t, bench="mid_large_mt", prog="bench_mid_large_mt",
-                          args=[t, 12000000], it=1))
+                          args=[t, n], it=1, threads=t))
     cases.append(dict(case="xthread", bench="xthread", prog="bench_xthread",
-                      args=[1, 3000000], it=1))
+                      args=[1, 3000000], it=1, threads=2))
     cases.append(dict(case="larson", bench="larson", prog="bench_larson",
-                      args=[2, 200, 50000], it=2))
+                      args=[2, 200, 50000], it=2, threads=2))
     cases.append(dict(case="realloc", bench="realloc", prog="bench_realloc",
-                      args=[700000], it=0))
+                      args=[1400000], it=0))
     cases.append(dict(case="thread_churn", bench="thread_churn", prog="bench_thread_churn",
-                      args=[3000], it=0))
+                      args=[3000], it=0, threads=2))
     # Working-set churn; blocks are never touched before free (see
     # bench_churn.c): the cost of reading a cold block in free shows here.
     for name, args in (("churn/untouched-2t", [2, 1024, 4, 32768, 1, 18000000, 0]),
                        ("churn/untouched-1t", [1, 1024, 4, 32768, 1, 20000000, 0]),
                        ("churn/mid", [1, 1024, 8192, 32768, 0, 18000000, 1]),
                        ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1])):
-        cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5))
+        cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5,
+                          threads=args[0]))
     # Batches of same-size blocks, filled, freed FIFO / LIFO.
     for size in (64, 1024, 16384):
         for order, oname in ((0, "fifo"), (1, "lifo")):
             cases.append(dict(case="batch/%d-%s" % (size, oname), bench="batch", prog="bench_batch",
-                              args=[size, 25, 1600, order, 20000000 if size <= 1024 else 4000000],
+                              args=[size, 25, 1600, order, BATCH_ITERS[size]],
                               it=4, size=size))
     cases.append(dict(case="large_reuse", bench="large_reuse", prog="bench_large_reuse",
                       args=[200, 20, 5 << 20, 25 << 20], it=0))
-    for n, rounds in ((1000, 1200), (4000, 300)):
+    for n, rounds in ((1000, 2400), (4000, 600)):
         cases.append(dict(case="large_cache/%d" % n, bench="large_cache", prog="bench_large_cache",
                           args=[rounds, n, 40000], it=0))
     # Patterns of the classic allocator suites (Documentation/benchmarks.md).
     for mode, mname in ((0, "active"), (1, "passive")):
         cases.append(dict(case="false_share/%s" % mname, bench="false_share",
-                          prog="bench_false_share", args=[mode, 2, 8, 1000, 20000], it=4))
+                          prog="bench_false_share", args=[mode, 2, 8, 1000, 40000], it=4,
+                          threads=2))
     cases.append(dict(case="pool", bench="pool", prog="bench_pool",
-                      args=[2, 4096, 16, 8192, 50, 3000000], it=5))
+                      args=[2, 4096, 16, 8192, 50, 4500000], it=5, threads=2))
     cases.append(dict(case="objects", bench="objects", prog="bench_objects",
-                      args=[30000, 16384, 4, 2000000], it=3))
+                      args=[30000, 16384, 4, 2500000], it=3))
     cases.append(dict(case="strbuild", bench="strbuild", prog="bench_strbuild",
-                      args=[32, 65536, 5000000], it=2))
+                      args=[32, 65536, 7500000], it=2))
     cases.append(dict(case="request", bench="request", prog="bench_request",
-                      args=[2, 100, 16384, 100000], it=3))
+                      args=[2, 100, 16384, 150000], it=3, threads=2))
     # A tree of 300 000 keys built and freed whole, three rounds (bench_tree.c).
     cases.append(dict(case="tree", bench="tree", prog="bench_tree",
                       args=[300000, 3], it=1))
@@ -265,8 +269,13 @@ def parse_result(stdout):
         return None
     kv = dict(x.split("=", 1) for x in m.group(1).split() if "=" in x)
     try:
-        return dict(name=kv["name"], ops=int(kv["ops"]), seconds=float(kv["seconds"]),
-                    mops=float(kv["mops"]), peak_rss_kb=int(kv["peak_rss_kb"]))
+        res = dict(name=kv["name"], ops=int(kv["ops"]), seconds=float(kv["seconds"]),
+                   mops=float(kv["mops"]), peak_rss_kb=int(kv["peak_rss_kb"]))
+        # bench_real.sh reports the CPU time of the program under test
+        # (for real/redis the server's, not the load generator's).
+        if "cpu" in kv:
+            res["prog_cpu_s"] = float(kv["cpu"])
+        return res
     except (KeyError, ValueError):
         return None
 
@@ -280,14 +289,24 @@ def case_argv(c, bindir, scale):
 
 
 def run_one(argv, so, timeout, extra=None):
+    """One run: (RESULT fields or None, error or None, wall seconds,
+    (user, system) CPU seconds of the child and of the descendants it
+    waited for).  Runs are one at a time, so the change of
+    RUSAGE_CHILDREN across the run is this child's own."""
     t0 = time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def cpu():
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru1.ru_utime - ru0.ru_utime, ru1.ru_stime - ru0.ru_stime
     try:
         r = subprocess.run(argv, env=run_env(so, extra), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, "timeout after %ds" % timeout, time.monotonic() - t0
+        return None, "timeout after %ds" % timeout, time.monotonic() - t0, cpu()
     except OSError as e:
-        return None, str(e), time.monotonic() - t0
+        return None, str(e), time.monotonic() - t0, cpu()
     wall = time.monotonic() - t0
+    usage = cpu()
     res = parse_result(r.stdout)
     if r.returncode != 0 or res is None:
         err = (r.stderr.strip().splitlines() or ["no RESULT line"])[-1]
@@ -295,10 +314,10 @@ def run_one(argv, so, timeout, extra=None):
             err = "killed by signal %d; %s" % (-r.returncode, err)
         elif r.returncode:
             err = "exit %d: %s" % (r.returncode, err)
-        return None, err[:300], wall
+        return None, err[:300], wall, usage
     if "cannot be preloaded" in r.stderr:
-        return None, "LD_PRELOAD failed: " + r.stderr.strip()[:200], wall
-    return res, None, wall
+        return None, "LD_PRELOAD failed: " + r.stderr.strip()[:200], wall, usage
+    return res, None, wall, usage
 
 
 def median(xs):
@@ -337,9 +356,12 @@ def fmem(kb):
     return "%.1fM" % mb if mb < 100 else "%.0fM" % mb
 
 
-def stats_of(rows):
-    ok = [r for r in rows if r["status"] == "ok"]
-    m = [r["mops"] for r in ok]
+def stats_of(rows, key="mops"):
+    """Median, min, max, spread and IQR of rows' KEY (mops: wall-clock
+    rate; cpu_mops: operations per CPU-second) over the runs that did not
+    fail, with the median peak RSS."""
+    ok = [r for r in rows if r["status"] == "ok" and not math.isnan(r[key])]
+    m = [r[key] for r in ok]
     rss = [r["peak_rss_kb"] for r in ok]
     s = dict(runs=len(rows), failed=len(rows) - len(ok))
     if not m:
@@ -355,6 +377,17 @@ def stats_of(rows):
     return s
 
 
+def paired_ratios(rows, case, num, den, key="mops"):
+    """Per round: NUM's KEY over DEN's KEY in the same round of CASE (the
+    two ran back to back), for the rounds where both succeeded."""
+    by = {}
+    for r in rows:
+        if r["case"] == case and r["status"] == "ok" and r["allocator"] in (num, den):
+            by.setdefault(r["round"], {})[r["allocator"]] = r[key]
+    return [v[num] / v[den] for v in by.values()
+            if num in v and den in v and v[den] > 0 and not math.isnan(v[num] / v[den])]
+
+
 def cell(s):
     if s["failed"] == s["runs"]:
         return "FAIL"
@@ -363,7 +396,8 @@ def cell(s):
 
 
 RAW_FIELDS = ["round", "case", "bench", "allocator", "library", "ops", "seconds", "mops",
-              "peak_rss_kb", "wall_s", "status", "error", "argv"]
+              "peak_rss_kb", "wall_s", "user_s", "sys_s", "cpu_s", "cpu_mops", "status", "error",
+              "argv"]
 
 
 # --------------------------------------------------------------------------
@@ -394,15 +428,23 @@ def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
                 eta = el / (done - 1) * (total - done + 1) if done > 1 else 0
                 progress("[%s %3d/%d] round %d/%d  %-26s %-12s elapsed %s  eta %s" % (
                     label, done, total, rnd, rounds, c["case"], name, fmt_dur(el), fmt_dur(eta)))
-                res, err, wall = run_one(argv, so, timeout, extra)
+                res, err, wall, (user, syst) = run_one(argv, so, timeout, extra)
                 row = dict(round=rnd, case=c["case"], bench=c["bench"], allocator=name,
-                           library=so or "", wall_s="%.3f" % wall, argv=" ".join(argv[1:]))
+                           library=so or "", wall_s="%.3f" % wall, user_s="%.3f" % user,
+                           sys_s="%.3f" % syst, argv=" ".join(argv[1:]))
                 if res:
+                    # CPU time of the process (all its threads, start-up
+                    # and exit included), or the program's own when it
+                    # reports one (real/*: the program under test).
+                    cpu = res.get("prog_cpu_s", user + syst)
                     row.update(ops=res["ops"], seconds=res["seconds"], mops=res["mops"],
-                               peak_rss_kb=res["peak_rss_kb"], status="ok", error="")
+                               peak_rss_kb=res["peak_rss_kb"], cpu_s="%.4f" % cpu,
+                               cpu_mops=round(res["ops"] / cpu / 1e6, 4) if cpu > 0 else float("nan"),
+                               status="ok", error="")
                 else:
                     warn("%s with %s (round %d) failed: %s" % (c["case"], name, rnd, err))
-                    row.update(ops="", seconds="", mops="", peak_rss_kb="", status="fail", error=err)
+                    row.update(ops="", seconds="", mops="", peak_rss_kb="", cpu_s="", cpu_mops="",
+                               status="fail", error=err)
                 rows.append(row)
     progress_done()
     sys.stderr.write("run.py: %d runs in %s\n" % (total, fmt_dur(time.monotonic() - t_start)))
@@ -549,84 +591,174 @@ def cmd_bench(a):
     os.makedirs(a.outdir, exist_ok=True)
     write_csv(os.path.join(a.outdir, "results.csv"), RAW_FIELDS, rows)
 
-    st = {}
-    for c in cases:
-        for n in names:
-            st[c["case"], n] = stats_of([r for r in rows if r["case"] == c["case"] and r["allocator"] == n])
-
     def ratio(x, y):
         return x / y if x and y and not math.isnan(x) and not math.isnan(y) else float("nan")
 
+    nan = float("nan")
+    hak = "hakmem" in names
     others = [n for n in names if n != "hakmem"]
+    # Every run is measured twice: "mops", the wall-clock rate of its timed
+    # loop (the program's own figure), and "cpu_mops", its operations per
+    # CPU-second of the process (run_matrix()).  The same statistics of both.
+    st, per = {}, {}
+    for key in ("mops", "cpu_mops"):
+        for c in cases:
+            cc = c["case"]
+            for n in names:
+                st[key, cc, n] = stats_of([r for r in rows if r["case"] == cc and r["allocator"] == n], key)
+            sysm = st[key, cc, "system"]["median"] if "system" in names else nan
+            best_name, best = None, nan
+            for n in others:
+                m = st[key, cc, n]["median"]
+                if not math.isnan(m) and (best_name is None or m > best):
+                    best_name, best = n, m
+            d = dict(best=best_name, norm={n: ratio(st[key, cc, n]["median"], sysm) for n in names},
+                     hs=nan, hb=nan, paired=nan, plo=nan, phi=nan)
+            if hak:
+                h = st[key, cc, "hakmem"]["median"]
+                d.update(hs=ratio(h, sysm), hb=ratio(h, best))
+                pr = paired_ratios(rows, cc, "hakmem", best_name, key) if best_name else []
+                if pr:
+                    d.update(paired=median(pr), plo=min(pr), phi=max(pr))
+            per[key, cc] = d
+
+    def judged(c):
+        """The measure hakmem is judged by in case c: CPU time if the
+        program runs one thread (it moves far less with the load of a
+        shared machine than the wall clock does), the wall clock if it runs
+        several (CPU time summed over threads running in parallel is not a
+        rate)."""
+        return "cpu_mops" if c.get("threads", 1) == 1 else "mops"
+
+    def f4(x):
+        return "" if math.isnan(x) else "%.4f" % x
+
     summary = []
-    hs, hb, norm = [], [], {n: [] for n in names}
+    gm_lists = {k: [] for k in ("hb", "paired", "cpu_hb", "cpu_paired", "j_hb", "j_paired")}
     for c in cases:
         cc = c["case"]
-        sysm = st[cc, "system"]["median"] if "system" in names else float("nan")
-        best_name, best = None, float("nan")
-        for n in others:
-            m = st[cc, n]["median"]
-            if not math.isnan(m) and (best_name is None or m > best):
-                best_name, best = n, m
+        w, u, j = per["mops", cc], per["cpu_mops", cc], per[judged(c), cc]
         for n in names:
-            s = st[cc, n]
-            nr = ratio(s["median"], sysm)
-            norm[n].append(nr)
-            summary.append(dict(case=cc, bench=c["bench"], allocator=n, runs=s["runs"], failed=s["failed"],
-                                median_mops="%.4f" % s["median"], min_mops="%.4f" % s["min"],
-                                max_mops="%.4f" % s["max"], spread_pct="%.1f" % s["spread"],
-                                iqr_pct="%.1f" % s["iqr"], median_peak_rss_kb="%.0f" % s["rss"],
-                                norm_to_system="%.4f" % nr,
-                                hakmem_ratio_to_best_other="", best_other=""))
-        if "hakmem" in names:
-            h = st[cc, "hakmem"]["median"]
-            hs.append(ratio(h, sysm))
-            hb.append(ratio(h, best))
-            summary[-len(names) + names.index("hakmem")].update(
-                hakmem_ratio_to_best_other="%.4f" % ratio(h, best), best_other=best_name or "")
-        c["best"] = best_name
+            s, sc = st["mops", cc, n], st["cpu_mops", cc, n]
+            row = dict(case=cc, bench=c["bench"], allocator=n, threads=c.get("threads", 1),
+                       judged_by="cpu" if judged(c) == "cpu_mops" else "wall",
+                       runs=s["runs"], failed=s["failed"],
+                       median_mops="%.4f" % s["median"], min_mops="%.4f" % s["min"],
+                       max_mops="%.4f" % s["max"], spread_pct="%.1f" % s["spread"],
+                       iqr_pct="%.1f" % s["iqr"], median_peak_rss_kb="%.0f" % s["rss"],
+                       norm_to_system="%.4f" % w["norm"][n],
+                       median_cpu_mops="%.4f" % sc["median"], min_cpu_mops="%.4f" % sc["min"],
+                       max_cpu_mops="%.4f" % sc["max"], cpu_spread_pct="%.1f" % sc["spread"],
+                       cpu_iqr_pct="%.1f" % sc["iqr"], cpu_norm_to_system="%.4f" % u["norm"][n])
+            if n == "hakmem":
+                row.update(hakmem_ratio_to_best_other=f4(w["hb"]), hakmem_paired_to_best_other=f4(w["paired"]),
+                           best_other=w["best"] or "",
+                           hakmem_cpu_ratio_to_best_other=f4(u["hb"]),
+                           hakmem_cpu_paired_to_best_other=f4(u["paired"]), cpu_best_other=u["best"] or "",
+                           hakmem_judged_ratio_to_best_other=f4(j["hb"]),
+                           hakmem_judged_paired_to_best_other=f4(j["paired"]))
+            summary.append(row)
+        for k, d in (("", w), ("cpu_", u), ("j_", j)):
+            gm_lists[k + "hb"].append(d["hb"])
+            gm_lists[k + "paired"].append(d["paired"])
     for n in names:
-        summary.append(dict(case="geomean", bench="", allocator=n, norm_to_system="%.4f" % geomean(norm[n]),
-                            hakmem_ratio_to_best_other="%.4f" % geomean(hb) if n == "hakmem" else ""))
-    sfields = ["case", "bench", "allocator", "runs", "failed", "median_mops", "min_mops", "max_mops",
-               "spread_pct", "iqr_pct", "median_peak_rss_kb", "norm_to_system",
-               "hakmem_ratio_to_best_other", "best_other"]
+        row = dict(case="geomean", bench="", allocator=n,
+                   norm_to_system="%.4f" % geomean([per["mops", c["case"]]["norm"][n] for c in cases]),
+                   cpu_norm_to_system="%.4f" % geomean([per["cpu_mops", c["case"]]["norm"][n] for c in cases]))
+        if n == "hakmem":
+            row.update(hakmem_ratio_to_best_other=f4(geomean(gm_lists["hb"])),
+                       hakmem_paired_to_best_other=f4(geomean(gm_lists["paired"])),
+                       hakmem_cpu_ratio_to_best_other=f4(geomean(gm_lists["cpu_hb"])),
+                       hakmem_cpu_paired_to_best_other=f4(geomean(gm_lists["cpu_paired"])),
+                       hakmem_judged_ratio_to_best_other=f4(geomean(gm_lists["j_hb"])),
+                       hakmem_judged_paired_to_best_other=f4(geomean(gm_lists["j_paired"])))
+        summary.append(row)
+    sfields = ["case", "bench", "allocator", "threads", "judged_by", "runs", "failed",
+               "median_mops", "min_mops", "max_mops", "spread_pct", "iqr_pct", "median_peak_rss_kb",
+               "norm_to_system", "hakmem_ratio_to_best_other", "hakmem_paired_to_best_other", "best_other",
+               "median_cpu_mops", "min_cpu_mops", "max_cpu_mops", "cpu_spread_pct", "cpu_iqr_pct",
+               "cpu_norm_to_system", "hakmem_cpu_ratio_to_best_other", "hakmem_cpu_paired_to_best_other",
+               "cpu_best_other", "hakmem_judged_ratio_to_best_other", "hakmem_judged_paired_to_best_other"]
     write_csv(os.path.join(a.outdir, "summary.csv"), sfields, summary)
 
-    # ---- table
+    # ---- tables
     out = []
     w0 = max(22, max(len(c["case"]) for c in cases) + 1)
     cw = 14
-    out.append("")
-    out.append("Throughput: median Mops/s over %d rounds, followed by the spread (max-min)/median"
-               % a.rounds + ("   [quick mode]" if a.quick else ""))
-    hdr = "case".ljust(w0) + "".join(n.rjust(cw) for n in names)
-    if "hakmem" in names:
-        hdr += "hak/sys".rjust(9) + "hak/best".rjust(10) + "  best other"
-    out.append(hdr)
-    out.append("-" * len(hdr))
-    for i, c in enumerate(cases):
-        line = c["case"].ljust(w0) + "".join(cell(st[c["case"], n]).rjust(cw) for n in names)
-        if "hakmem" in names:
-            line += ("%.2fx" % hs[i] if not math.isnan(hs[i]) else "-").rjust(9)
-            line += ("%.2fx" % hb[i] if not math.isnan(hb[i]) else "-").rjust(10)
-            line += "  " + (c["best"] or "-")
-        out.append(line)
-    out.append("-" * len(hdr))
+
     def gm(xs):
         valid = [x for x in xs if not math.isnan(x)]
         return ("%.2fx" % geomean(xs)) + ("" if len(valid) == len(xs) else "(%d/%d)" % (len(valid), len(xs)))
-    line = "geomean vs system".ljust(w0) + "".join(gm(norm[n]).rjust(cw) for n in names)
-    if "hakmem" in names:
-        line += gm(hs).rjust(9) + gm(hb).rjust(10)
-    out.append(line)
+
+    def xr(x, fmt="%.2fx"):
+        return "-" if math.isnan(x) else fmt % x
+
+    def throughput_table(key, title):
+        out.append("")
+        out.extend(title)
+        hdr = "case".ljust(w0) + "".join(n.rjust(cw) for n in names)
+        if hak:
+            hdr += "hak/sys".rjust(9) + "hak/best".rjust(10) + "paired [min..max]".rjust(20) + "  best other"
+        out.append(hdr)
+        out.append("-" * len(hdr))
+        for c in cases:
+            cc = c["case"]
+            d = per[key, cc]
+            line = cc.ljust(w0) + "".join(cell(st[key, cc, n]).rjust(cw) for n in names)
+            if hak:
+                line += xr(d["hs"]).rjust(9) + xr(d["hb"]).rjust(10)
+                line += ("-" if math.isnan(d["paired"]) else "%.2f [%.2f..%.2f]" % (
+                    d["paired"], d["plo"], d["phi"])).rjust(20)
+                line += "  " + (d["best"] or "-")
+                if judged(c) == key:
+                    line += "  <"
+            out.append(line)
+        out.append("-" * len(hdr))
+        line = "geomean vs system".ljust(w0) + "".join(
+            gm([per[key, c["case"]]["norm"][n] for c in cases]).rjust(cw) for n in names)
+        if hak:
+            line += gm([per[key, c["case"]]["hs"] for c in cases]).rjust(9)
+            line += gm([per[key, c["case"]]["hb"] for c in cases]).rjust(10)
+            line += "   " + gm([per[key, c["case"]]["paired"] for c in cases])
+        out.append(line)
+
+    nmt = sum(1 for c in cases if judged(c) == "mops")
+    throughput_table("mops", [
+        "Throughput, wall clock: median Mops/s over %d rounds of each program's timed loop, followed by "
+        "the spread (max-min)/median" % a.rounds + ("   [quick mode]" if a.quick else ""),
+        "(moves with the load of the machine: on a shared VM a run waits for a CPU and the host "
+        "steals time; the measure hakmem is judged by for the %d multi-threaded cases, marked <)" % nmt])
     if any(c["case"] == "mid_large_mt/1t" for c in cases) and any(c["case"] == "mid_large_mt/2t" for c in cases):
         out.append("mid_large_mt scaling 2t/1t (ideal 2.00x on 2 idle cores): " + "  ".join(
-            "%s %s" % (n, ("%.2fx" % ratio(st["mid_large_mt/2t", n]["median"], st["mid_large_mt/1t", n]["median"])))
+            "%s %s" % (n, ("%.2fx" % ratio(st["mops", "mid_large_mt/2t", n]["median"],
+                                           st["mops", "mid_large_mt/1t", n]["median"])))
             for n in names))
+    throughput_table("cpu_mops", [
+        "Throughput, CPU time: million operations per CPU-second (user + system time of the whole "
+        "process, all threads, start-up and set-up included;",
+        "real/*: the program's own), median over %d rounds, followed by the spread (max-min)/median; "
+        "the measure hakmem is judged by for the %d single-threaded cases, marked <" % (
+            a.rounds, len(cases) - nmt)])
     if any(st[k]["failed"] for k in st):
         out.append("FAIL = every run failed, * = some runs failed (see results.csv, status/error columns);"
                    " (k/n) = geomean over the k cases that did not fail")
+    if hak:
+        out.append("hak/best: hakmem's median over the best other median (system included); paired: "
+                   "median over the rounds of hakmem's run divided by the best other's run of the same "
+                   "round (back to back), [their min..max]")
+        jl = [per[judged(c), c["case"]] for c in cases]
+        jc = [(c["case"], d) for c, d in zip(cases, jl)]
+        out.append("")
+        out.append("hakmem against the best other allocator, each case by its measure (<: CPU time for "
+                   "%d single-threaded cases, wall clock for %d multi-threaded):" % (len(cases) - nmt, nmt))
+        out.append("  geomean hak/best %s, paired %s; at or above 1.0x on %d of %d cases (paired: %d)" % (
+            gm([d["hb"] for d in jl]), gm([d["paired"] for d in jl]),
+            sum(1 for d in jl if d["hb"] >= 1.0), len(jl), sum(1 for d in jl if d["paired"] >= 1.0)))
+        below = ["%s %s (%s%s)" % (cc, xr(d["hb"]), d["best"] or "-",
+                                   "" if judged(c) == "cpu_mops" else ", wall")
+                 for (cc, d), c in zip(jc, cases) if d["hb"] < 1.0]
+        if below:
+            out.append("  below 1.0x: " + ", ".join(below))
     out.append("")
     out.append("Peak RSS: median over the rounds of VmHWM (peak resident set), MiB")
     hdr = "case".ljust(w0) + "".join(n.rjust(10) for n in names)
@@ -634,10 +766,10 @@ def cmd_bench(a):
     out.append("-" * len(hdr))
     rss_norm = {n: [] for n in names}
     for c in cases:
-        sysr = st[c["case"], "system"]["rss"] if "system" in names else float("nan")
-        out.append(c["case"].ljust(w0) + "".join(fmem(st[c["case"], n]["rss"]).rjust(10) for n in names))
+        sysr = st["mops", c["case"], "system"]["rss"] if "system" in names else nan
+        out.append(c["case"].ljust(w0) + "".join(fmem(st["mops", c["case"], n]["rss"]).rjust(10) for n in names))
         for n in names:
-            rss_norm[n].append(ratio(st[c["case"], n]["rss"], sysr))
+            rss_norm[n].append(ratio(st["mops", c["case"], n]["rss"], sysr))
     out.append("-" * len(hdr))
     out.append("geomean vs system".ljust(w0) + "".join(("%.2fx" % geomean(rss_norm[n])).rjust(10) for n in names))
     out.append("")
@@ -649,23 +781,26 @@ def cmd_bench(a):
     # ---- charts
     cl = [c["case"] for c in cases]
     if "system" in names:
-        vals, lows, highs = [], [], []
-        for n in names:
-            vals.append([ratio(st[c, n]["median"], st[c, "system"]["median"]) for c in cl])
-            lows.append([ratio(st[c, n]["min"], st[c, "system"]["median"]) for c in cl])
-            highs.append([ratio(st[c, n]["max"], st[c, "system"]["median"]) for c in cl])
-        flat = [v for row in vals for v in row if not math.isnan(v) and v > 0]
-        logscale = bool(flat) and max(flat) / min(flat) > 4
-        bar_chart(os.path.join(a.outdir, "bench.png"), os.path.join(a.outdir, "bench.dat"),
-                  "Throughput normalised to the system malloc (median of %d rounds; bars: min-max)" % a.rounds,
-                  "throughput / system malloc" + (" (log scale)" if logscale else ""),
-                  cl, names, vals, lows, highs, 1.0, logscale)
-    rvals = [[st[c, n]["rss"] / 1024.0 for c in cl] for n in names]
+        for key, png, what in (("mops", "bench", "Throughput (wall clock)"),
+                               ("cpu_mops", "bench_cpu", "Operations per CPU-second")):
+            vals, lows, highs = [], [], []
+            for n in names:
+                vals.append([ratio(st[key, c, n]["median"], st[key, c, "system"]["median"]) for c in cl])
+                lows.append([ratio(st[key, c, n]["min"], st[key, c, "system"]["median"]) for c in cl])
+                highs.append([ratio(st[key, c, n]["max"], st[key, c, "system"]["median"]) for c in cl])
+            flat = [v for row in vals for v in row if not math.isnan(v) and v > 0]
+            logscale = bool(flat) and max(flat) / min(flat) > 4
+            bar_chart(os.path.join(a.outdir, png + ".png"), os.path.join(a.outdir, png + ".dat"),
+                      "%s normalised to the system malloc (median of %d rounds; bars: min-max)" % (
+                          what, a.rounds),
+                      "throughput / system malloc" + (" (log scale)" if logscale else ""),
+                      cl, names, vals, lows, highs, 1.0, logscale)
+    rvals = [[st["mops", c, n]["rss"] / 1024.0 for c in cl] for n in names]
     bar_chart(os.path.join(a.outdir, "bench_rss.png"), os.path.join(a.outdir, "bench_rss.dat"),
               "Peak RSS (median of %d rounds)" % a.rounds, "peak RSS, MiB (log scale)",
               cl, names, rvals, rvals, rvals, None, True)
-    sys.stderr.write("run.py: wrote %s/{results.csv,summary.csv,table.txt,bench.png,bench_rss.png}\n"
-                     % a.outdir)
+    sys.stderr.write("run.py: wrote %s/{results.csv,summary.csv,table.txt,bench.png,bench_cpu.png,"
+                     "bench_rss.png}\n" % a.outdir)
     return 0
 
 
@@ -696,7 +831,7 @@ def cmd_ab(a):
     os.makedirs(a.outdir, exist_ok=True)
     write_csv(os.path.join(a.outdir, "ab-results.csv"), RAW_FIELDS[:4] + ["config"] + RAW_FIELDS[4:], rows)
 
-    out, summary, ratios, paired = [], [], [], []
+    out, summary, ratios, paired, cpaired = [], [], [], [], []
     cl, rv, rlo, rhi = [], [], [], []
     w0 = max(22, max(len(c["case"]) for c in cases) + 1)
     out.append("")
@@ -709,8 +844,12 @@ def cmd_ab(a):
         out.append("source: %s" % a.source)
     out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians; paired: median of the "
                "per-round ratios (B of round r / A of round r) [their min..max]; RSS: median peak")
+    out.append("All wall clock but \"CPU paired\": the paired ratio of operations per CPU-second (user + "
+               "system time of the process): it moves far less with the machine's load; of a multi-threaded case it is "
+               "the CPU cost of an operation, not a rate")
     hdr = ("case".ljust(w0) + "A Mops/s".rjust(14) + "B Mops/s".rjust(14) + "B/A".rjust(8)
-           + "paired".rjust(8) + "per-round range".rjust(18) + "A RSS".rjust(9) + "B RSS".rjust(9) + "B/A RSS".rjust(9))
+           + "paired".rjust(8) + "per-round range".rjust(18) + "CPU paired".rjust(12)
+           + "A RSS".rjust(9) + "B RSS".rjust(9) + "B/A RSS".rjust(9))
     out.append(hdr)
     out.append("-" * len(hdr))
     for c in cases:
@@ -725,6 +864,10 @@ def cmd_ab(a):
                   and r["status"] == "ok"]
             if ra and rb:
                 per.append(rb[0]["mops"] / ra[0]["mops"])
+        cper = paired_ratios(rows, cc, "B", "A", "cpu_mops")
+        cpmed = median(cper)
+        if cper:
+            cpaired.append(cpmed)
         ok = not (math.isnan(sa["median"]) or math.isnan(sb["median"]))
         ratio = sb["median"] / sa["median"] if ok else float("nan")
         lo, hi = (min(per), max(per)) if per else (float("nan"), float("nan"))
@@ -739,6 +882,7 @@ def cmd_ab(a):
                    + ("%.3f" % ratio if ok else "-").rjust(8)
                    + ("%.3f" % pmed if per else "-").rjust(8)
                    + ("[%.3f..%.3f]" % (lo, hi) if per else "-").rjust(18)
+                   + ("%.3f" % cpmed if cper else "-").rjust(12)
                    + fmem(sa["rss"]).rjust(9) + fmem(sb["rss"]).rjust(9)
                    + ("%.2f" % rss_ratio if not math.isnan(rss_ratio) else "-").rjust(9))
         summary.append(dict(case=cc, bench=c["bench"], a_config=an, b_config=bn,
@@ -746,6 +890,7 @@ def cmd_ab(a):
                             a_spread_pct="%.1f" % sa["spread"], b_spread_pct="%.1f" % sb["spread"],
                             ratio_b_a="%.4f" % ratio, ratio_min="%.4f" % lo, ratio_max="%.4f" % hi,
                             ratio_paired="%.4f" % pmed, ratio_q1="%.4f" % q1, ratio_q3="%.4f" % q3,
+                            cpu_ratio_paired="%.4f" % cpmed,
                             a_median_peak_rss_kb="%.0f" % sa["rss"], b_median_peak_rss_kb="%.0f" % sb["rss"],
                             rss_ratio_b_a="%.4f" % rss_ratio, a_failed=sa["failed"], b_failed=sb["failed"],
                             source=a.source))
@@ -755,7 +900,7 @@ def cmd_ab(a):
         rhi.append(hi)
     out.append("-" * len(hdr))
     out.append("geomean B/A".ljust(w0) + " " * 28 + ("%.3f" % geomean(ratios)).rjust(8)
-               + ("%.3f" % geomean(paired)).rjust(8))
+               + ("%.3f" % geomean(paired)).rjust(8) + " " * 18 + ("%.3f" % geomean(cpaired)).rjust(12))
     out.append("(B/A > 1: B is faster)")
     out.append("")
     table = "\n".join(out)
@@ -763,10 +908,11 @@ def cmd_ab(a):
     with open(os.path.join(a.outdir, "ab-table.txt"), "w") as f:
         f.write(table + "\n")
     summary.append(dict(case="geomean", ratio_b_a="%.4f" % geomean(ratios),
-                        ratio_paired="%.4f" % geomean(paired)))
+                        ratio_paired="%.4f" % geomean(paired), cpu_ratio_paired="%.4f" % geomean(cpaired)))
     write_csv(os.path.join(a.outdir, "ab-summary.csv"),
               ["case", "bench", "a_config", "b_config", "a_median_mops", "b_median_mops", "a_spread_pct",
-               "b_spread_pct", "ratio_b_a", "ratio_paired", "ratio_min", "ratio_max", "ratio_q1", "ratio_q3", "a_median_peak_rss_kb",
+               "b_spread_pct", "ratio_b_a", "ratio_paired", "ratio_min", "ratio_max", "ratio_q1", "ratio_q3",
+               "cpu_ratio_paired", "a_median_peak_rss_kb",
                "b_median_peak_rss_kb", "rss_ratio_b_a", "a_failed", "b_failed", "source"], summary)
     flat = [v for v in rv + rlo + rhi if not math.isnan(v) and v > 0]
     logscale = bool(flat) and max(flat) / min(flat) > 4
