@@ -271,8 +271,9 @@ def parse_result(stdout):
     try:
         res = dict(name=kv["name"], ops=int(kv["ops"]), seconds=float(kv["seconds"]),
                    mops=float(kv["mops"]), peak_rss_kb=int(kv["peak_rss_kb"]))
-        # bench_real.sh reports the CPU time of the program under test
-        # (for real/redis the server's, not the load generator's).
+        # cpu=: the CPU time of what seconds= times, the timed part
+        # (bench_common.h: bench_now()); bench_real.sh: of the program
+        # under test (for real/redis the server's, not the load generator's).
         if "cpu" in kv:
             res["prog_cpu_s"] = float(kv["cpu"])
         return res
@@ -290,9 +291,9 @@ def case_argv(c, bindir, scale):
 
 def run_one(argv, so, timeout, extra=None):
     """One run: (RESULT fields or None, error or None, wall seconds,
-    (user, system) CPU seconds of the child and of the descendants it
-    waited for).  Runs are one at a time, so the change of
-    RUSAGE_CHILDREN across the run is this child's own."""
+    (user, system) CPU seconds of the whole child and of the descendants
+    it waited for, start-up and exit included).  Runs are one at a time,
+    so the change of RUSAGE_CHILDREN across the run is this child's own."""
     t0 = time.monotonic()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 
@@ -433,9 +434,9 @@ def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
                            library=so or "", wall_s="%.3f" % wall, user_s="%.3f" % user,
                            sys_s="%.3f" % syst, argv=" ".join(argv[1:]))
                 if res:
-                    # CPU time of the process (all its threads, start-up
-                    # and exit included), or the program's own when it
-                    # reports one (real/*: the program under test).
+                    # CPU time of the timed part as the program reports
+                    # it (all threads); without it (an older binary), the
+                    # whole child's, start-up and set-up included.
                     cpu = res.get("prog_cpu_s", user + syst)
                     row.update(ops=res["ops"], seconds=res["seconds"], mops=res["mops"],
                                peak_rss_kb=res["peak_rss_kb"], cpu_s="%.4f" % cpu,
@@ -734,11 +735,10 @@ def cmd_bench(a):
                                            st["mops", "mid_large_mt/1t", n]["median"])))
             for n in names))
     throughput_table("cpu_mops", [
-        "Throughput, CPU time: million operations per CPU-second (user + system time of the whole "
-        "process, all threads, start-up and set-up included;",
-        "real/*: the program's own), median over %d rounds, followed by the spread (max-min)/median; "
-        "the measure hakmem is judged by for the %d single-threaded cases, marked <" % (
-            a.rounds, len(cases) - nmt)])
+        "Throughput, CPU time: million operations per CPU-second of the timed loop (user + system, all "
+        "threads; real/*: the program's), median over %d rounds," % a.rounds,
+        "followed by the spread (max-min)/median (moves far less with the load than the wall clock; the "
+        "measure hakmem is judged by for the %d single-threaded cases, marked <)" % (len(cases) - nmt)])
     if any(st[k]["failed"] for k in st):
         out.append("FAIL = every run failed, * = some runs failed (see results.csv, status/error columns);"
                    " (k/n) = geomean over the k cases that did not fail")
@@ -844,9 +844,9 @@ def cmd_ab(a):
         out.append("source: %s" % a.source)
     out.append("Mops/s: median (spread = (max-min)/median); B/A: ratio of medians; paired: median of the "
                "per-round ratios (B of round r / A of round r) [their min..max]; RSS: median peak")
-    out.append("All wall clock but \"CPU paired\": the paired ratio of operations per CPU-second (user + "
-               "system time of the process): it moves far less with the machine's load; of a multi-threaded case it is "
-               "the CPU cost of an operation, not a rate")
+    out.append("All wall clock but \"CPU paired\": the paired ratio of operations per CPU-second of the timed "
+               "loop (user + system, all threads): it moves far less with the machine's load; of a multi-threaded "
+               "case it is the CPU cost of an operation, not a rate")
     hdr = ("case".ljust(w0) + "A Mops/s".rjust(14) + "B Mops/s".rjust(14) + "B/A".rjust(8)
            + "paired".rjust(8) + "per-round range".rjust(18) + "CPU paired".rjust(12)
            + "A RSS".rjust(9) + "B RSS".rjust(9) + "B/A RSS".rjust(9))
