@@ -9,7 +9,10 @@
 
 Every benchmark binary calls the C library malloc family and prints one line
   RESULT name=<bench> ops=<n> seconds=<s> mops=<Mops/s> peak_rss_kb=<kb> ...
-The allocator is chosen with LD_PRELOAD on the same binary.  See
+The allocator is chosen with LD_PRELOAD on the same binary.  Every run is
+measured in wall clock (mops) and in CPU time (cpu= of the RESULT line:
+operations per CPU-second); `bench` prints a table of each and judges
+single-threaded cases by CPU time, multi-threaded ones by wall clock.  See
 Documentation/benchmarks.md.
 """
 
@@ -27,11 +30,14 @@ import time
 
 # --------------------------------------------------------------------------
 # The suite.  (case name, program, argv, index of the iteration-count argument
-# in argv).  Iteration counts are tuned so that one run takes at least about
-# 0.15 s with the fastest allocator (shorter runs measure start-up, first-touch
-# page faults and timer noise more than the steady state) and at most a few
-# seconds with the slowest, on a 2-core EPYC VM; QUICK=1 scales them by
-# QUICK_SCALE and --scale by any factor.
+# in argv, threads when the program runs more than one).  Iteration counts are
+# tuned so that one run takes about 0.3 s or more with the fastest allocator
+# (shorter runs measure start-up, first-touch page faults and timer noise more
+# than the steady state) and at most a few seconds with the slowest, in the
+# wall clock of a `make bench` on the 2-core Xeon guest at load 5-6
+# (large_cache: 0.16-0.24 s, its slowest take 25-50 times as long);
+# Documentation/benchmarks.md.  QUICK=1 scales them by QUICK_SCALE and
+# --scale by any factor.
 
 FIXED_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
 MIXED_BANDS = [(16, 1024, 30000000), (256, 4096, 18000000), (1024, 8192, 22500000),
