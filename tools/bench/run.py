@@ -705,7 +705,7 @@ def cmd_bench(a):
         out.extend(title)
         hdr = "case".ljust(w0) + "".join(n.rjust(cw) for n in names)
         if hak:
-            hdr += "hak/sys".rjust(9) + "hak/best".rjust(10) + "paired [min..max]".rjust(20) + "  best other"
+            hdr += "hak/sys".rjust(9) + "hak/best".rjust(10) + "paired [min..max]".rjust(23) + "  best other"
         out.append(hdr)
         out.append("-" * len(hdr))
         for c in cases:
@@ -715,7 +715,7 @@ def cmd_bench(a):
             if hak:
                 line += xr(d["hs"]).rjust(9) + xr(d["hb"]).rjust(10)
                 line += ("-" if math.isnan(d["paired"]) else "%.2f [%.2f..%.2f]" % (
-                    d["paired"], d["plo"], d["phi"])).rjust(20)
+                    d["paired"], d["plo"], d["phi"])).rjust(23)
                 line += "  " + (d["best"] or "-")
                 if judged(c) == key:
                     line += "  <"
@@ -726,7 +726,7 @@ def cmd_bench(a):
         if hak:
             line += gm([per[key, c["case"]]["hs"] for c in cases]).rjust(9)
             line += gm([per[key, c["case"]]["hb"] for c in cases]).rjust(10)
-            line += "   " + gm([per[key, c["case"]]["paired"] for c in cases])
+            line += "      " + gm([per[key, c["case"]]["paired"] for c in cases])
         out.append(line)
 
     nmt = sum(1 for c in cases if judged(c) == "mops")
