@@ -840,7 +840,8 @@ static void slab_retire(struct heap *h, struct slab *s)
  * block (a memset()) were still writing, which cost about 3 ns a pop on
  * the test machine (bench_batch 16-48 B freed LIFO took half as long
  * again per operation as 64 B; Documentation/benchmarks.md, "fourteenth
- * session"). The blocks carved are the same n, from the bump on.
+ * session"). The blocks carved are the same n, from the bump on, and
+ * the phases stay within them (at most HEAP_CARVE_BYTES on a refill).
  */
 static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w, char **lastp)
 {
