@@ -834,14 +834,15 @@ static void slab_retire(struct heap *h, struct slab *s)
  * Carve up to n blocks from s's bump, their words from w on: a list from
  * the first block (returned) to *lastp, which links to NULL. Blocks of a
  * class smaller than a cache line are linked a line apart, by phases of
- * k = 64 / block size (rounded up; 0, 2, 4, ..., then 1, 3, ... for 32
- * B): handed out in address order, each malloc's pop read the link of a
- * block in the line that the program's first stores into the previous
- * block (a memset()) were still writing, which cost about 3 ns a pop on
- * the test machine (bench_batch 16-48 B freed LIFO took half as long
- * again per operation as 64 B; Documentation/benchmarks.md, "fourteenth
- * session"). The blocks carved are the same n, from the bump on, and
- * the phases stay within them (at most HEAP_CARVE_BYTES on a refill).
+ * k = L1_CACHE_BYTES / block size, rounded up (0, 2, 4, ..., then 1, 3,
+ * ... for 32 B): handed out in address order, each malloc's pop read the
+ * link of a block in the line that the program's first stores into the
+ * previous block (a memset()) were still writing, which cost about 3 ns
+ * a pop on the test machine (bench_batch 16-48 B freed LIFO took half as
+ * long again per operation as 64 B; Documentation/benchmarks.md,
+ * "fourteenth session"). The blocks carved are the same n, from the
+ * bump on, and the phases stay within them (at most HEAP_CARVE_BYTES on
+ * a refill).
  */
 static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w, char **lastp)
 {
