@@ -2304,6 +2304,77 @@ void *heap_alloc_slow_bin(uintptr_t off)
 }
 
 /*
+ * heap_pass_list() took n blocks off put's list (put) or malloc's, which
+ * starts at p now: the room they held is malloc's.
+ */
+static __always_inline void heap_pass_done(struct bin *b, int put, void *p, uint32_t n)
+{
+	if (put) {
+		b->put = p;
+		b->put_at += n;
+		bin_put_room_add(b, -(int32_t)n);
+		bin_room_add(b, (int32_t)n);
+	} else {
+		b->free = p;
+		b->free_at += n;
+	}
+}
+
+/*
+ * Up to max blocks from the head of put's list (put) or malloc's list of
+ * bin b onto their slabs' lists, block by block, not in runs of one slab
+ * as heap_bin_flush()'s: the frees of a container follow its keys, not
+ * the addresses (runs of 1.2-2 blocks in bench_tree's and the C++ map's
+ * flushes, Documentation/benchmarks.md, eleventh and fourteenth
+ * sessions), and a run's bookkeeping and call cost more than the
+ * splice. The list's head, its word and the link key are in locals and
+ * the bin's counters move once (heap_pass_done()): the stores into the
+ * blocks may alias any word, so the compiler kept them in memory, a load
+ * and a store each per block (fourteenth session: 41 instructions a
+ * block, 33 after). The bin is brought up to date before a slab that
+ * emptied or was full goes on (heap_slab_freed()). No purge count: the
+ * classes that pass are below the purge's. Returns the number moved.
+ */
+static __always_inline uint32_t heap_pass_list(struct bin *b, int put, uint32_t max)
+{
+	uintptr_t key = hk_tls.flkey, w = put ? bin_put_top(b) : bin_free_top(b);
+	void *p = put ? b->put : b->free;
+	uint32_t n = 0, done = 0;
+
+	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
+	while (p && done + n < max) {
+		struct slab *s = slab_block_head(p);
+		uintptr_t raw;
+		void *old;
+
+		vg_open(p, FL_WORD);
+		raw = fl_raw_next(p, key);
+		vg_close(p, FL_WORD);
+		if (unlikely(fl_bad(raw)))
+			heap_free_list_corrupt(p);
+		dfkey_bin_to_slab(s, p, w + n);
+		n++;
+		old = s->local_free;
+		vg_open(p, FL_WORD);
+		fl_put(p, old, key);
+		vg_close(p, FL_WORD);
+		s->local_free = p;
+		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
+		s->used--;
+		p = (void *)raw;
+		if (unlikely(!old || !s->used)) {
+			heap_pass_done(b, put, p, n);
+			w += n;
+			done += n;
+			n = 0;
+			heap_slab_freed(s, old);
+		}
+	}
+	heap_pass_done(b, put, p, n);
+	return done + n;
+}
+
+/*
  * A bin grew past its limit. If the class may cache more and the thread's
  * budget allows, double the limit instead (a program that frees a batch
  * of blocks it will allocate again); else give half of the bin back to
@@ -2361,6 +2432,24 @@ void heap_bin_flush(struct bin *b)
 		/* A split bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
 		room = heap_class_split(cls) ? (int32_t)b->limit : (int32_t)(b->limit / 2);
 		STAT_INC_TLS(STAT_BIN_OUTRUN);
+		heap_tick(b);
+		/*
+		 * Thousands of blocks in the order a container was freed,
+		 * not the addresses: block by block as the pass, put's (the
+		 * most recently freed) first, not in runs of one slab
+		 * (bench_tree: 262 000 blocks in 215 000 runs, about 54
+		 * instructions a block and a call per run; fourteenth session).
+		 */
+		if (bin_room(b) < room) {
+			uint32_t want = (uint32_t)(room - bin_room(b));
+
+			want -= heap_pass_list(b, 1, want);
+			if (want)
+				heap_pass_list(b, 0, want);
+		}
+		if (heap_cache_may_exceed())
+			heap_cache_check(b);
+		return;
 	}
 	heap_tick(b);
 
@@ -2426,15 +2515,6 @@ static void heap_bin_burst_end(struct bin *b)
 	}
 }
 
-/* heap_bin_pass() took n blocks off put's list, which starts at p now. */
-static inline void heap_bin_pass_done(struct bin *b, void *p, uint32_t n)
-{
-	b->put = p;
-	b->put_at += n;
-	bin_put_room_add(b, -(int32_t)n);
-	bin_room_add(b, (int32_t)n);
-}
-
 /*
  * The frees of a class whose grown bin they outran (heap_bin_flush(),
  * heap_tls::outran) go on to their slabs until the next refill, in
@@ -2461,62 +2541,10 @@ static inline void heap_bin_pass_done(struct bin *b, void *p, uint32_t n)
  */
 static void heap_bin_pass(struct bin *b)
 {
-	uintptr_t key, w;
-	uint32_t n;
 	int32_t room;
-	void *p;
 
-	/*
-	 * Block by block, not in runs of one slab as the flush: the frees
-	 * of a container follow its keys, not the addresses (runs of 2
-	 * blocks on average in the C++ map's flushes, Documentation/
-	 * benchmarks.md, eleventh session), and a run's bookkeeping and
-	 * call cost more than the splice. No purge count: the classes that
-	 * pass are below the purge's.
-	 */
-	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
 	bin_room_take_put(b);
-	/*
-	 * The list's head, its word and the key in locals, the bin's
-	 * counters moved once at the end (heap_bin_pass_done()): the stores
-	 * into the blocks may alias any word, so the compiler kept b->put,
-	 * put_at and both floors in memory, a load and a store each per
-	 * block (fourteenth session: 41 instructions a block before, on the
-	 * C++ map program). The bin is brought up to date before a slab
-	 * that emptied or was full goes on (heap_slab_freed()).
-	 */
-	key = hk_tls.flkey;
-	p = b->put;
-	w = bin_put_top(b);
-	n = 0;
-	while (p) {
-		struct slab *s = slab_block_head(p);
-		uintptr_t raw;
-		void *old;
-
-		vg_open(p, FL_WORD);
-		raw = fl_raw_next(p, key);
-		vg_close(p, FL_WORD);
-		if (unlikely(fl_bad(raw)))
-			heap_free_list_corrupt(p);
-		dfkey_bin_to_slab(s, p, w + n);
-		n++;
-		old = s->local_free;
-		vg_open(p, FL_WORD);
-		fl_put(p, old, key);
-		vg_close(p, FL_WORD);
-		s->local_free = p;
-		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
-		s->used--;
-		p = (void *)raw;
-		if (unlikely(!old || !s->used)) {
-			heap_bin_pass_done(b, p, n);
-			w += n;
-			n = 0;
-			heap_slab_freed(s, old);
-		}
-	}
-	heap_bin_pass_done(b, NULL, n);
+	heap_pass_list(b, 1, UINT32_MAX);
 	room = bin_room(b) < (int32_t)HEAP_PASS_BATCH ? bin_room(b) : (int32_t)HEAP_PASS_BATCH;
 	bin_put_room_add(b, room);
 	bin_room_add(b, -room);
