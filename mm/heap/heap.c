@@ -2333,7 +2333,8 @@ static __always_inline void heap_pass_done(struct bin *b, int put, void *p, uint
  * and a store each per block (fourteenth session: 41 instructions a
  * block, 33 after). The bin is brought up to date before a slab that
  * emptied or was full goes on (heap_slab_freed()). No purge count: the
- * classes that pass are below the purge's. Returns the number moved.
+ * classes that pass are below the purge's. Returns the number moved;
+ * max UINT32_MAX (a constant) moves the whole list, with no count test.
  */
 static __always_inline uint32_t heap_pass_list(struct bin *b, int put, uint32_t max)
 {
@@ -2342,7 +2343,7 @@ static __always_inline uint32_t heap_pass_list(struct bin *b, int put, uint32_t 
 	uint32_t n = 0, done = 0;
 
 	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
-	while (p && done + n < max) {
+	while (p && (max == UINT32_MAX || done + n < max)) {
 		struct slab *s = slab_block_head(p);
 		uintptr_t raw;
 		void *old;
