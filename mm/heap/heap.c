@@ -2417,7 +2417,7 @@ void heap_bin_flush(struct bin *b)
 	 * overflows: the program frees more of the class than the cache can
 	 * hold (a container destroyed whole), not a batch it allocates
 	 * again. Back to the class's initial limit, and no growth until the
-	 * next refill: the flush below sends the blocks to the slabs (a
+	 * next refill: the pass below sends the blocks to the slabs (a
 	 * one-list bin keeps half its limit), where the next allocations
 	 * find them slab by slab, instead of the cache handing out thousands
 	 * of them in the order they were freed, spread over every slab of
