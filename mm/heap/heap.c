@@ -2304,78 +2304,6 @@ void *heap_alloc_slow_bin(uintptr_t off)
 }
 
 /*
- * heap_pass_list() took n blocks off put's list (put) or malloc's, which
- * starts at p now: the room they held is malloc's.
- */
-static __always_inline void heap_pass_done(struct bin *b, int put, void *p, uint32_t n)
-{
-	if (put) {
-		b->put = p;
-		b->put_at += n;
-		bin_put_room_add(b, -(int32_t)n);
-		bin_room_add(b, (int32_t)n);
-	} else {
-		b->free = p;
-		b->free_at += n;
-	}
-}
-
-/*
- * Up to max blocks from the head of put's list (put) or malloc's list of
- * bin b onto their slabs' lists, block by block, not in runs of one slab
- * as heap_bin_flush()'s: the frees of a container follow its keys, not
- * the addresses (runs of 1.2-2 blocks in bench_tree's and the C++ map's
- * flushes, Documentation/benchmarks.md, eleventh and fourteenth
- * sessions), and a run's bookkeeping and call cost more than the
- * splice. The list's head, its word and the link key are in locals and
- * the bin's counters move once (heap_pass_done()): the stores into the
- * blocks may alias any word, so the compiler kept them in memory, a load
- * and a store each per block (fourteenth session: 41 instructions a
- * block, 33 after). The bin is brought up to date before a slab that
- * emptied or was full goes on (heap_slab_freed()). No purge count: the
- * classes that pass are below the purge's. Returns the number moved;
- * max UINT32_MAX (a constant) moves the whole list, with no count test.
- */
-static __always_inline uint32_t heap_pass_list(struct bin *b, int put, uint32_t max)
-{
-	uintptr_t key = hk_tls.flkey, w = put ? bin_put_top(b) : bin_free_top(b);
-	void *p = put ? b->put : b->free;
-	uint32_t n = 0, done = 0;
-
-	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
-	while (p && (max == UINT32_MAX || done + n < max)) {
-		struct slab *s = slab_block_head(p);
-		uintptr_t raw;
-		void *old;
-
-		vg_open(p, FL_WORD);
-		raw = fl_raw_next(p, key);
-		vg_close(p, FL_WORD);
-		if (unlikely(fl_bad(raw)))
-			heap_free_list_corrupt(p);
-		dfkey_bin_to_slab(s, p, w + n);
-		n++;
-		old = s->local_free;
-		vg_open(p, FL_WORD);
-		fl_put(p, old, key);
-		vg_close(p, FL_WORD);
-		s->local_free = p;
-		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
-		s->used--;
-		p = (void *)raw;
-		if (unlikely(!old || !s->used)) {
-			heap_pass_done(b, put, p, n);
-			w += n;
-			done += n;
-			n = 0;
-			heap_slab_freed(s, old);
-		}
-	}
-	heap_pass_done(b, put, p, n);
-	return done + n;
-}
-
-/*
  * A bin grew past its limit. If the class may cache more and the thread's
  * budget allows, double the limit instead (a program that frees a batch
  * of blocks it will allocate again); else give half of the bin back to
@@ -2417,7 +2345,7 @@ void heap_bin_flush(struct bin *b)
 	 * overflows: the program frees more of the class than the cache can
 	 * hold (a container destroyed whole), not a batch it allocates
 	 * again. Back to the class's initial limit, and no growth until the
-	 * next refill: the pass below sends the blocks to the slabs (a
+	 * next refill: the flush below sends the blocks to the slabs (a
 	 * one-list bin keeps half its limit), where the next allocations
 	 * find them slab by slab, instead of the cache handing out thousands
 	 * of them in the order they were freed, spread over every slab of
@@ -2433,24 +2361,6 @@ void heap_bin_flush(struct bin *b)
 		/* A split bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
 		room = heap_class_split(cls) ? (int32_t)b->limit : (int32_t)(b->limit / 2);
 		STAT_INC_TLS(STAT_BIN_OUTRUN);
-		heap_tick(b);
-		/*
-		 * Thousands of blocks in the order a container was freed,
-		 * not the addresses: block by block as the pass, put's (the
-		 * most recently freed) first, not in runs of one slab
-		 * (bench_tree: 262 000 blocks in 215 000 runs, about 54
-		 * instructions a block and a call per run; fourteenth session).
-		 */
-		if (bin_room(b) < room) {
-			uint32_t want = (uint32_t)(room - bin_room(b));
-
-			want -= heap_pass_list(b, 1, want);
-			if (want)
-				heap_pass_list(b, 0, want);
-		}
-		if (heap_cache_may_exceed())
-			heap_cache_check(b);
-		return;
 	}
 	heap_tick(b);
 
@@ -2544,8 +2454,36 @@ static void heap_bin_pass(struct bin *b)
 {
 	int32_t room;
 
+	/*
+	 * Block by block, not in runs of one slab as the flush: the frees
+	 * of a container follow its keys, not the addresses (runs of 2
+	 * blocks on average in the C++ map's flushes, Documentation/
+	 * benchmarks.md, eleventh session), and a run's bookkeeping and
+	 * call cost more than the splice. No purge count: the classes that
+	 * pass are below the purge's.
+	 */
+	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
 	bin_room_take_put(b);
-	heap_pass_list(b, 1, UINT32_MAX);
+	while (b->put) {
+		void *p = b->put, *old;
+		struct slab *s = slab_block_head(p);
+		uintptr_t w;
+
+		/* As the flush's loop: put's next block is its head, one word on. */
+		b->put = fl_next(p);
+		w = bin_put_top(b);
+		b->put_at++;
+		bin_put_room_add(b, -1);
+		bin_room_add(b, 1);
+		dfkey_bin_to_slab(s, p, w);
+		old = s->local_free;
+		fl_set_next(p, old);
+		s->local_free = p;
+		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
+		s->used--;
+		if (unlikely(!old || !s->used))
+			heap_slab_freed(s, old);
+	}
 	room = bin_room(b) < (int32_t)HEAP_PASS_BATCH ? bin_room(b) : (int32_t)HEAP_PASS_BATCH;
 	bin_put_room_add(b, room);
 	bin_room_add(b, -room);
