@@ -578,7 +578,7 @@ static void outrun_mark_check(struct slab *s, void *q)
 /* The blocks on the slab lists that hold one of the n sorted blocks of v, each slab once. */
 static unsigned int outrun_on_slabs(void **v, unsigned int n)
 {
-	struct slab *seen[256];
+	static struct slab *seen[1024];
 	unsigned int nseen = 0, found = 0, i, j;
 
 	for (i = 0; i < n; i++) {
@@ -589,7 +589,7 @@ static unsigned int outrun_on_slabs(void **v, unsigned int n)
 			;
 		if (j < nseen)
 			continue;
-		ck_assert_uint_lt(nseen, 256);
+		ck_assert_uint_lt(nseen, 1024);
 		seen[nseen++] = s;
 		for (q = s->local_free; q; q = fl_next(q)) {
 			if (!outrun_has(v, n, q))
@@ -613,7 +613,7 @@ static unsigned int outrun_on_slabs(void **v, unsigned int n)
  */
 START_TEST(test_bin_outrun_flush_to_slabs)
 {
-	static void *freed[OUTRUN_MAX / 2];
+	static void *all[2 * OUTRUN_MAX], *freed[OUTRUN_MAX];
 	unsigned int cls, i, n, nfreed = 0, inbin = 0, onslab;
 	struct bin *b;
 	size_t size;
@@ -624,14 +624,14 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 		return;
 	size = hk_classes[cls].size;
 	n = 2 * (hk_classes[cls].limit_max + 4 * hk_classes[cls].limit);
-	if (n > OUTRUN_MAX)
+	if (n > 2 * OUTRUN_MAX)
 		return;
 	b = &hk_tls.bins[cls];
 	for (i = 0; i < n; i++)
-		outrun_v[i] = hak_malloc(size);
+		all[i] = hak_malloc(size);
 	for (i = 1; i < n; i += 2) {
-		hak_free(outrun_v[i]);
-		freed[nfreed++] = outrun_v[i];
+		hak_free(all[i]);
+		freed[nfreed++] = all[i];
 	}
 	/* Outrun: back to the first limit (heap_bin_flush()). */
 	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
@@ -647,9 +647,9 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 	ck_assert_uint_eq(onslab + inbin, nfreed);
 	/* The bin's blocks come back, then a refill: no abort on the words. */
 	for (i = 1; i < n; i += 2)
-		outrun_v[i] = hak_malloc(size);
+		all[i] = hak_malloc(size);
 	for (i = 0; i < n; i++)
-		hak_free(outrun_v[i]);
+		hak_free(all[i]);
 }
 END_TEST
 
