@@ -550,6 +550,109 @@ START_TEST(test_bin_outrun_batch_to_slabs)
 }
 END_TEST
 
+static int outrun_ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Is p among the n sorted pointers of v? */
+static int outrun_has(void **v, unsigned int n, const void *p)
+{
+	return bsearch(&p, v, n, sizeof(*v), outrun_ptr_cmp) != NULL;
+}
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* q, on s's list, holds the list's mark (dfkey_bin_to_slab()). */
+static void outrun_mark_check(struct slab *s, void *q)
+{
+	ck_assert_uint_eq(*dfkey_word(q), s->dfkey ^ DFKEY_ON_SLAB);
+}
+#else
+static void outrun_mark_check(struct slab *s, void *q)
+{
+}
+#endif
+
+/* The blocks on the slab lists that hold one of the n sorted blocks of v, each slab once. */
+static unsigned int outrun_on_slabs(void **v, unsigned int n)
+{
+	static struct slab *seen[1024];
+	unsigned int nseen = 0, found = 0, i, j;
+
+	for (i = 0; i < n; i++) {
+		struct slab *s = slab_block_head(v[i]);
+		void *q;
+
+		for (j = 0; j < nseen && seen[j] != s; j++)
+			;
+		if (j < nseen)
+			continue;
+		ck_assert_uint_lt(nseen, 1024);
+		seen[nseen++] = s;
+		for (q = s->local_free; q; q = fl_next(q)) {
+			if (!outrun_has(v, n, q))
+				continue;
+			found++;
+			outrun_mark_check(s, q);
+		}
+	}
+	return found;
+}
+
+/*
+ * The flush of a bin that the frees outran (heap_bin_flush()) sends its
+ * blocks to their slabs block by block (heap_pass_list(), as the
+ * batches after it: fourteenth session), put's list first and then
+ * malloc's: every block freed is on its slab's list, with the list's
+ * mark, or still in the bin (one batch at most for a split bin), the
+ * bin's counts agree with its lists, and the bin hands out what it holds
+ * and then refills. Every other block stays allocated, so that no slab
+ * empties and is given back while the test reads it.
+ */
+START_TEST(test_bin_outrun_flush_to_slabs)
+{
+	static void *all[2 * OUTRUN_MAX], *freed[OUTRUN_MAX];
+	unsigned int cls, i, n, nfreed = 0, inbin = 0, onslab;
+	struct bin *b;
+	size_t size;
+	void *q;
+
+	cls = outrun_class();
+	if (cls >= HK_NR_CLASSES)
+		return;
+	size = hk_classes[cls].size;
+	n = 2 * (hk_classes[cls].limit_max + 4 * hk_classes[cls].limit);
+	if (n > 2 * OUTRUN_MAX)
+		return;
+	b = &hk_tls.bins[cls];
+	for (i = 0; i < n; i++)
+		all[i] = hak_malloc(size);
+	for (i = 1; i < n; i += 2) {
+		hak_free(all[i]);
+		freed[nfreed++] = all[i];
+	}
+	/* Outrun: back to the first limit (heap_bin_flush()). */
+	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
+	qsort(freed, nfreed, sizeof(*freed), outrun_ptr_cmp);
+	for (q = b->free; q; q = fl_next(q), inbin++)
+		ck_assert(outrun_has(freed, nfreed, q));
+	for (q = b->put; q; q = fl_next(q), inbin++)
+		ck_assert(outrun_has(freed, nfreed, q));
+	ck_assert_int_eq(bin_held(b), (int32_t)inbin);
+	if (heap_class_split(cls))
+		ck_assert_uint_le(inbin, HEAP_PASS_BATCH);
+	onslab = outrun_on_slabs(freed, nfreed);
+	ck_assert_uint_eq(onslab + inbin, nfreed);
+	/* The bin's blocks come back, then a refill: no abort on the words. */
+	for (i = 1; i < n; i += 2)
+		all[i] = hak_malloc(size);
+	for (i = 0; i < n; i++)
+		hak_free(all[i]);
+}
+END_TEST
+
 /*
  * What free's fast path reads from a slab: the offset of its class's bin
  * from the thread pointer (the calling thread's bin gets the block), the
@@ -2601,6 +2704,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_bin_grows_past_1mib);
 	tcase_add_test(tc, test_bin_outrun_back_to_limit);
 	tcase_add_test(tc, test_bin_outrun_batch_to_slabs);
+	tcase_add_test(tc, test_bin_outrun_flush_to_slabs);
 	tcase_add_test(tc, test_slab_fast_path_fields);
 #ifdef CONFIG_THREADS
 	/* A second thread makes the record without a tag. */
