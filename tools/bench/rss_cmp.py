@@ -27,19 +27,8 @@ import subprocess
 import sys
 import time
 
-
-def parse_lib(spec):
-    """"name=lib.so:VAR=val:..." -> (name, lib.so, {VAR: val, ...})."""
-    name, rest = spec.split('=', 1)
-    parts = rest.split(':')
-    env = {}
-    for kv in parts[1:]:
-        if '=' not in kv:
-            sys.exit("%s: %r: an environment variable is VAR=val" %
-                     (os.path.basename(sys.argv[0]), kv))
-        k, v = kv.split('=', 1)
-        env[k] = v
-    return name, parts[0], env
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_cmp import parse_lib  # noqa: E402  "name=lib.so:VAR=val:..."
 
 
 def run_once(cmd, so, extra):
