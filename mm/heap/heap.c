@@ -830,42 +830,22 @@ static void slab_retire(struct heap *h, struct slab *s)
 	ss_release(s, s->span);
 }
 
-/*
- * Carve up to n blocks from s's bump, their words from w on: a list from
- * the first block (returned) to *lastp, which links to NULL. Blocks of a
- * class smaller than a cache line are linked a line apart, by phases of
- * k = L1_CACHE_BYTES / block size, rounded up (0, 2, 4, ..., then 1, 3,
- * ... for 32 B): handed out in address order, each malloc's pop read the
- * link of a block in the line that the program's first stores into the
- * previous block (a memset()) were still writing, which cost about 3 ns
- * a pop on the test machine (bench_batch 16-48 B freed LIFO took half as
- * long again per operation as 64 B; Documentation/benchmarks.md,
- * "fourteenth session"). The blocks carved are the same n, from the
- * bump on, and the phases stay within them (at most HEAP_CARVE_BYTES on
- * a refill).
- */
-static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w, char **lastp)
+static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 {
 	size_t bs = s->block_size;
-	char *first = s->bump, *q = NULL, *prev = NULL;
-	unsigned int i, ph, k = bs < L1_CACHE_BYTES ? (unsigned int)((L1_CACHE_BYTES + bs - 1) / bs) : 1;
+	char *first = s->bump, *q = first;
+	unsigned int i;
 
 	if (n > s->uncarved)
 		n = s->uncarved;
-	if (k > n)
-		k = 1;
-	for (ph = 0; ph < k; ph++)
-		for (i = ph; i < n; i += k) {
-			q = first + (size_t)i * bs;
-			if (prev)
-				fl_set_next(prev, q);
-			dfkey_carve(s, q, w++);
-			prev = q;
-		}
+	for (i = 1; i < n; i++, q += bs) {
+		fl_set_next(q, q + bs);
+		dfkey_carve(s, q, w++);
+	}
 	fl_set_next(q, NULL);
-	*lastp = q;
+	dfkey_carve(s, q, w);
 	HK_ASSERT(s->used + n <= s->capacity);
-	a_store(&s->bump, first + (size_t)n * bs, A_RELAXED);	/* dfkey_remote_free() reads it */
+	a_store(&s->bump, q + bs, A_RELAXED);	/* dfkey_remote_free() reads it */
 	s->uncarved -= n;
 	s->used += n;
 	if (!s->uncarved)
@@ -1027,17 +1007,17 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int batch)
 	}
 	if (s->uncarved) {
 		unsigned int n = batch < s->uncarved ? batch : s->uncarved;
-		char *first, *last;
+		char *first;
 
 		/* Fresh memory: no more than HEAP_CARVE_BYTES of it touched ahead. */
 		if ((size_t)n * s->block_size > HEAP_CARVE_BYTES)
 			n = s->block_size >= HEAP_CARVE_BYTES ? 1 :
 			    (unsigned int)(HEAP_CARVE_BYTES / s->block_size);
 		bin_free_grow(b, n);
-		first = slab_carve(s, n, bin_free_top(b), &last);
+		first = slab_carve(s, n, bin_free_top(b));
 
 		/* slab_carve ends its list with NULL: splice it before the bin. */
-		fl_set_next(last, b->free);
+		fl_set_next(first + (size_t)(n - 1) * s->block_size, b->free);
 		b->free = first;
 		return 1;
 	}

@@ -2469,73 +2469,6 @@ START_TEST(test_refill_carves_one_page)
 END_TEST
 #endif /* !HK_TEST_EMULATED */
 
-/*
- * A carve links the blocks of a class smaller than a cache line a line
- * apart (0, 2, 4, ... then 1, 3, ... for 32 B; slab_carve()): handed out
- * one after the other in address order, a malloc's pop read the link of
- * a block in the line the program was still writing through the block
- * before it (bench_batch 16-48 B freed LIFO: half as long again per
- * operation as 64 B; Documentation/benchmarks.md, "fourteenth
- * session"). The first two blocks of a fresh class's carve lie at least
- * a line apart, ascending, and the carve hands out every block of its
- * span once.
- */
-START_TEST(test_carve_small_line_apart)
-{
-	static const size_t want[] = { 16, 32, 48 };
-	unsigned int i;
-
-	/*
-	 * The classes' table is filled by the heap's set-up: read before
-	 * it, every stride was 0 (SIGFPE below: randconfig KCONFIG_SEED=0xa86a4257).
-	 */
-	ck_assert_int_eq(heap_init(), 0);
-	for (i = 0; i < ARRAY_SIZE(want); i++) {
-		unsigned int cls = size_to_class(want[i]), n, j, k;
-		size_t bs;
-		char *p[64], *lo, *hi;
-
-		/* A class this process has not used: its first refill carves a new slab. */
-		if (want[i] > HEAP_MAX_SIZE || hk_tls.cur[cls] || hk_tls.bins[cls].free)
-			continue;
-		bs = class_stride(&hk_classes[cls]);
-		if (bs >= L1_CACHE_BYTES)
-			continue;
-		k = (unsigned int)((L1_CACHE_BYTES + bs - 1) / bs);
-		n = (unsigned int)(HEAP_CARVE_BYTES / bs);
-		if (n > ARRAY_SIZE(p))
-			n = ARRAY_SIZE(p);
-		p[0] = hak_malloc(want[i]);
-		ck_assert_ptr_nonnull(p[0]);
-		p[1] = hak_malloc(want[i]);
-		ck_assert_ptr_nonnull(p[1]);
-		ck_assert_msg(p[1] >= p[0] + L1_CACHE_BYTES,
-			      "%zu B: second block %p less than a line after the first %p",
-			      want[i], (void *)p[1], (void *)p[0]);
-		ck_assert_ptr_eq(p[1], p[0] + (size_t)k * bs);
-		/* Every block of the first n / k lines, once. */
-		for (j = 2; j < n; j++) {
-			p[j] = hak_malloc(want[i]);
-			ck_assert_ptr_nonnull(p[j]);
-		}
-		lo = hi = p[0];
-		for (j = 0; j < n; j++) {
-			unsigned int m;
-
-			for (m = 0; m < j; m++)
-				ck_assert_ptr_ne(p[m], p[j]);
-			if (p[j] < lo)
-				lo = p[j];
-			if (p[j] > hi)
-				hi = p[j];
-		}
-		ck_assert_uint_eq((size_t)(hi - lo), (size_t)(n - 1) * bs);
-		for (j = 0; j < n; j++)
-			hak_free(p[j]);
-	}
-}
-END_TEST
-
 #ifdef CONFIG_THREADS
 /*
  * malloc_usable_size answers a block of this thread's slab inline
@@ -2721,7 +2654,6 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_refill_carves_little_fresh_memory);
 	tcase_add_test(tc, test_refill_carves_one_page);
 #endif
-	tcase_add_test(tc, test_carve_small_line_apart);
 	tcase_add_test(tc, test_one_block_slab_retires);
 	tcase_add_test(tc, test_slab_colours);
 	tcase_add_test(tc, test_slabs_retire);
