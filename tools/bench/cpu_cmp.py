@@ -6,7 +6,8 @@
 # Runs a bench program under each library (LD_PRELOAD; an empty path is
 # the C library) in interleaved rounds and prints, per library, the median
 # CPU time (user + system of the child, getrusage) per operation, with its
-# range, and the median wall-clock rate. On a machine shared with other
+# range, and the median wall-clock rate with the paired ratio of the
+# wall-clock times (as the CPU one below). On a machine shared with other
 # jobs the CPU time of a run moves less with the load than its wall-clock
 # rate does; the first library is the base of the ratio. "paired" is the
 # median of the per-round ratios to the first library, with the quartiles
@@ -86,12 +87,17 @@ def main():
     base = statistics.median(cpu[libs[0][0]])
     for n, _, _ in libs:
         paired = sorted(x / y for x, y in zip(cpu[n], cpu[libs[0][0]]))
+        # The wall-clock time of a run over the first library's in the
+        # same round (its rate over this one's): > 1 is slower, as above.
+        wpaired = sorted(y / x for x, y in zip(mops[n], mops[libs[0][0]]))
         print("%-8s cpu %6.1f ns/op [%6.1f..%6.1f] (sys %5.1f) ratio %.2f   "
-              "paired %.3f [%.3f..%.3f]   wall %6.2f Mops" %
+              "paired %.3f [%.3f..%.3f]   wall %6.2f Mops paired %.3f [%.3f..%.3f]" %
               (n, statistics.median(cpu[n]), min(cpu[n]), max(cpu[n]),
                statistics.median(sysns[n]), statistics.median(cpu[n]) / base,
                statistics.median(paired), paired[len(paired) // 4],
-               paired[(3 * len(paired)) // 4], statistics.median(mops[n])))
+               paired[(3 * len(paired)) // 4], statistics.median(mops[n]),
+               statistics.median(wpaired), wpaired[len(wpaired) // 4],
+               wpaired[(3 * len(wpaired)) // 4]))
 
 
 if __name__ == '__main__':
