@@ -43,6 +43,7 @@ FIXED_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
 MIXED_BANDS = [(16, 1024, 30000000), (256, 4096, 18000000), (1024, 8192, 22500000),
                (8192, 32768, 24000000), (32768, 262144, 7200000)]
 BATCH_ITERS = {64: 30000000, 1024: 20000000, 16384: 4000000}
+BATCH_MAXCPU = 10
 QUICK_SCALE = 0.25
 
 
@@ -76,11 +77,13 @@ def all_cases():
                        ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1])):
         cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5,
                           threads=args[0]))
-    # Batches of same-size blocks, filled, freed FIFO / LIFO.
+    # Batches of same-size blocks, filled, freed FIFO / LIFO. A run stops
+    # after 10 s of CPU time (the 6th argument): glibc and jemalloc took
+    # 36-57 s a run of batch/16384-*, the others 3-4 s (bench_batch.c).
     for size in (64, 1024, 16384):
         for order, oname in ((0, "fifo"), (1, "lifo")):
             cases.append(dict(case="batch/%d-%s" % (size, oname), bench="batch", prog="bench_batch",
-                              args=[size, 25, 1600, order, BATCH_ITERS[size]],
+                              args=[size, 25, 1600, order, BATCH_ITERS[size], BATCH_MAXCPU],
                               it=4, size=size))
     cases.append(dict(case="large_reuse", bench="large_reuse", prog="bench_large_reuse",
                       args=[200, 20, 5 << 20, 25 << 20], it=0))
