@@ -2427,6 +2427,23 @@ static void heap_bin_burst_end(struct bin *b)
 }
 
 /*
+ * The n blocks head .. tail, linked already and of slab s, onto its
+ * local list (heap_bin_pass()): heap_free_local_run() without the purge
+ * count, inline for the runs of one block of a container's frees.
+ */
+static inline void heap_slab_splice(struct slab *s, void *head, void *tail, uint32_t n)
+{
+	void *old = s->local_free;
+
+	fl_set_next(tail, old);
+	s->local_free = head;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used >= n);
+	s->used -= n;
+	if (unlikely(!old || !s->used))
+		heap_slab_freed(s, old);
+}
+
+/*
  * The frees of a class whose grown bin they outran (heap_bin_flush(),
  * heap_tls::outran) go on to their slabs until the next refill, in
  * batches: free's list gets room for HEAP_PASS_BATCH blocks, and the
@@ -2452,38 +2469,54 @@ static void heap_bin_burst_end(struct bin *b)
  */
 static void heap_bin_pass(struct bin *b)
 {
+	struct slab *rs = NULL, *s;
+	void *p, *next, *head = NULL, *tail = NULL;
+	uintptr_t w = bin_put_top(b);
+	uint32_t rn = 0, n = 0;
 	int32_t room;
 
 	/*
-	 * Block by block, not in runs of one slab as the flush: the frees
-	 * of a container follow its keys, not the addresses (runs of 2
-	 * blocks on average in the C++ map's flushes, Documentation/
-	 * benchmarks.md, eleventh session), and a run's bookkeeping and
-	 * call cost more than the splice. No purge count: the classes that
-	 * pass are below the purge's.
+	 * In runs of one slab, as they come: the batch is linked already
+	 * (put's list, newest first), so a run goes onto its slab's list
+	 * whole, its last link rewritten, with one update of the slab's
+	 * head and count (heap_slab_splice()). A list freed in address
+	 * order (built, read and freed in the order it was made) comes in
+	 * runs of the whole batch; a container's frees follow its keys,
+	 * not the addresses (runs of 2 blocks on average in a C++ map's
+	 * flushes, Documentation/benchmarks.md, eleventh session), and a
+	 * run of one costs a compare more than a block did. No purge count:
+	 * the classes that pass are below the purge's.
 	 */
 	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
 	bin_room_take_put(b);
-	while (b->put) {
-		void *p = b->put, *old;
-		struct slab *s = slab_block_head(p);
-		uintptr_t w;
-
+	/*
+	 * The list is taken off the bin first and followed in a register:
+	 * b->put stored and loaded again at each block put a store
+	 * forwarding on the chain of loads of the links.
+	 */
+	next = b->put;
+	b->put = NULL;
+	while ((p = next)) {
+		s = slab_block_head(p);
 		/* As the flush's loop: put's next block is its head, one word on. */
-		b->put = fl_next(p);
-		w = bin_put_top(b);
-		b->put_at++;
-		bin_put_room_add(b, -1);
-		bin_room_add(b, 1);
-		dfkey_bin_to_slab(s, p, w);
-		old = s->local_free;
-		fl_set_next(p, old);
-		s->local_free = p;
-		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
-		s->used--;
-		if (unlikely(!old || !s->used))
-			heap_slab_freed(s, old);
+		next = fl_next(p);
+		dfkey_bin_to_slab(s, p, w++);
+		n++;
+		if (s != rs) {
+			if (rs)
+				heap_slab_splice(rs, head, tail, rn);
+			rs = s;
+			head = p;
+			rn = 0;
+		}
+		tail = p;
+		rn++;
 	}
+	if (rs)
+		heap_slab_splice(rs, head, tail, rn);
+	b->put_at += n;
+	bin_put_room_add(b, -(int32_t)n);
+	bin_room_add(b, (int32_t)n);
 	room = bin_room(b) < (int32_t)HEAP_PASS_BATCH ? bin_room(b) : (int32_t)HEAP_PASS_BATCH;
 	bin_put_room_add(b, room);
 	bin_room_add(b, -room);

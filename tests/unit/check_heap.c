@@ -653,6 +653,84 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 }
 END_TEST
 
+/* The length of s's local list. */
+static uint32_t outrun_list_len(struct slab *s)
+{
+	uint32_t n = 0;
+	void *q;
+
+	for (q = s->local_free; q; q = fl_next(q))
+		n++;
+	return n;
+}
+
+/*
+ * The frees that outran a split bin pass to their slabs in runs of one
+ * slab (heap_bin_pass(), fifteenth session): a run goes onto its slab's
+ * list whole, with one update of the slab's head and count. Blocks of
+ * several slabs freed in allocation order (runs of the whole batch,
+ * crossing from one slab to the next) and in an order that alternates
+ * between two slabs (runs of one block) each end up on their slab's
+ * list with its mark, or in the bin, and every slab's count agrees with
+ * its list: used = capacity - listed - uncarved. The first block of each
+ * slab stays allocated, so that no slab empties while the test reads it.
+ */
+START_TEST(test_bin_pass_runs)
+{
+	static void *all[OUTRUN_MAX], *freed[OUTRUN_MAX];
+	static unsigned char kept[OUTRUN_MAX];
+	unsigned int cls, i, n, order, nfreed, inbin, onslab;
+	struct bin *b;
+	size_t size;
+	void *q;
+
+	cls = outrun_class();
+	if (cls >= HK_NR_CLASSES)
+		return;
+	size = hk_classes[cls].size;
+	/* (Even: order 1 takes each half's blocks in turn.) */
+	n = (hk_classes[cls].limit_max + 4 * hk_classes[cls].limit) & ~1U;
+	if (n > OUTRUN_MAX)
+		return;
+	b = &hk_tls.bins[cls];
+	for (order = 0; order < 2; order++) {
+		nfreed = 0;
+		inbin = 0;
+		for (i = 0; i < n; i++)
+			all[i] = hak_malloc(size);
+		for (i = 0; i < n; i++)
+			kept[i] = !i || slab_block_head(all[i]) != slab_block_head(all[i - 1]);
+		for (i = 0; i < n; i++) {
+			/* order 1: i-th of the first half, then i-th of the second */
+			unsigned int j = order ? (i & 1 ? n / 2 + i / 2 : i / 2) : i;
+
+			if (kept[j])
+				continue;
+			hak_free(all[j]);
+			freed[nfreed++] = all[j];
+		}
+		ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
+		qsort(freed, nfreed, sizeof(*freed), outrun_ptr_cmp);
+		for (q = b->free; q; q = fl_next(q), inbin++)
+			ck_assert(outrun_has(freed, nfreed, q));
+		for (q = b->put; q; q = fl_next(q), inbin++)
+			ck_assert(outrun_has(freed, nfreed, q));
+		ck_assert_uint_le(inbin, HEAP_PASS_BATCH);
+		onslab = outrun_on_slabs(freed, nfreed);
+		ck_assert_uint_eq(onslab + inbin, nfreed);
+		for (i = 0; i < n; i++) {
+			struct slab *s = slab_block_head(all[i]);
+
+			if (kept[i])
+				ck_assert_uint_eq(s->used, s->capacity - outrun_list_len(s) - s->uncarved);
+		}
+		for (i = 0; i < n; i++)
+			if (kept[i])
+				hak_free(all[i]);
+	}
+}
+END_TEST
+
 /*
  * What free's fast path reads from a slab: the offset of its class's bin
  * from the thread pointer (the calling thread's bin gets the block), the
@@ -2643,6 +2721,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_bin_outrun_back_to_limit);
 	tcase_add_test(tc, test_bin_outrun_batch_to_slabs);
 	tcase_add_test(tc, test_bin_outrun_flush_to_slabs);
+	tcase_add_test(tc, test_bin_pass_runs);
 	tcase_add_test(tc, test_slab_fast_path_fields);
 #ifdef CONFIG_THREADS
 	/* A second thread makes the record without a tag. */

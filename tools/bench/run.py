@@ -106,6 +106,11 @@ def all_cases():
     # A tree of 300 000 keys built and freed whole, three rounds (bench_tree.c).
     cases.append(dict(case="tree", bench="tree", prog="bench_tree",
                       args=[300000, 3], it=1))
+    # A list far larger than L2 built, walked in allocation order and freed
+    # (bench_list.c): 16 B nodes (96 MB), and 64 B nodes (128 MB).
+    for size, nodes in ((16, 6000000), (64, 2000000)):
+        cases.append(dict(case="list/%d" % size, bench="list", prog="bench_list",
+                          args=[nodes, 15, size], it=1, size=size))
     # Debian programs (bench_real.sh, a script in this directory).
     for w, n in (("sqlite", 40000), ("python", 30000), ("redis", 30000)):
         cases.append(dict(case="real/%s" % w, bench="real", prog="bench_real.sh",
@@ -115,7 +120,7 @@ def all_cases():
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
                "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache",
-               "false_share", "pool", "objects", "strbuild", "request", "tree", "real"]
+               "false_share", "pool", "objects", "strbuild", "request", "tree", "list", "real"]
 
 
 def select_cases(benches, sizes):
