@@ -226,7 +226,9 @@ static inline unsigned char bench_tag8(uint64_t t)
  * the workers start: with at least n CPUs in the affinity mask, n >= 2
  * and BENCH_PIN not set to 0, worker i is pinned to the i-th allowed
  * CPU (modulo their count) by bench_thread_begin(i); otherwise nothing
- * is pinned.  Pinning does not give the program more CPU time than the
+ * is pinned.  BENCH_PIN=2 pins every worker to the first allowed CPU
+ * instead (the threads take turns on one CPU: the other regime, for
+ * comparison).  pin= of the RESULT line is 1, 0 or 2 accordingly.  Pinning does not give the program more CPU time than the
  * scheduler grants it: with more runnable work elsewhere the workers
  * still wait, and runq= on the RESULT line says how much.  n < 2 pins
  * nothing and still adds pin=0 par= runq= to the RESULT line.  A worker
@@ -245,18 +247,22 @@ static BENCH_UNUSED void bench_pin_setup(unsigned long nthreads)
 {
 	const char *e = getenv("BENCH_PIN");
 	cpu_set_t set;
-	int c, n = 0;
+	int c, n = 0, one;
 
 	bench_pin_ncpu = 0;
 	bench_pinned = 0;
 	if (nthreads < 2 || (e && !strcmp(e, "0")))
 		return;
+	one = e && !strcmp(e, "2");
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return;
 	for (c = 0; c < CPU_SETSIZE && n < 64; c++)
 		if (CPU_ISSET(c, &set))
 			bench_pin_cpu[n++] = c;
-	if ((unsigned long)n >= nthreads) {
+	if (one && n) {
+		bench_pin_ncpu = 1;
+		bench_pinned = 2;
+	} else if ((unsigned long)n >= nthreads) {
 		bench_pin_ncpu = n;
 		bench_pinned = 1;
 	}
