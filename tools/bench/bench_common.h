@@ -10,7 +10,11 @@
  *          ru_maxrss_kb=<kb> cpu=<s> [k=v...]
  *
  * seconds is the wall-clock time of the timed part, cpu its CPU time
- * (user + system, all threads; bench_now()).
+ * (user + system, all threads; bench_now()).  A multi-threaded program
+ * (one that calls bench_pin_setup()) adds pin= par= and runq=: whether
+ * its worker threads were pinned, cpu/seconds (2.00 with two threads
+ * running throughout) and the share of its workers' runnable time spent
+ * waiting for a CPU (bench_thread_begin()).
  *
  * On any detected corruption or allocation failure the program prints
  * "ERROR ..." to stderr and exits 1 without printing a RESULT line.
@@ -22,14 +26,18 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_SEED 0x9E3779B97F4A7C15ull
 
@@ -207,24 +215,152 @@ static inline unsigned char bench_tag8(uint64_t t)
 	return (unsigned char)(t >> 56) | 1; /* never 0: catches zeroed memory */
 }
 
-/* Stamp the first and last byte of a block. */
+/*
+ * Placement of a multi-threaded program's workers.  On a machine shared
+ * with other work, two runnable threads of one program often run on one
+ * CPU in turns, or on two CPUs, as the scheduler's balancing and the
+ * load have it, and the two regimes differ by up to 3x in wall clock
+ * (cross-core frees, cache lines moving between cores); a median of
+ * rounds mixes them (Documentation/benchmarks.md, "fifteenth session:
+ * multi-threaded cases pinned").  bench_pin_setup(n) decides once, before
+ * the workers start: with at least n CPUs in the affinity mask, n >= 2
+ * and BENCH_PIN not set to 0, worker i is pinned to the i-th allowed
+ * CPU (modulo their count) by bench_thread_begin(i); otherwise nothing
+ * is pinned.  BENCH_PIN=2 pins every worker to the first allowed CPU
+ * instead (the threads take turns on one CPU: the other regime, for
+ * comparison).  pin= of the RESULT line is 1, 0 or 2 accordingly.  Pinning does not give the program more CPU time than the
+ * scheduler grants it: with more runnable work elsewhere the workers
+ * still wait, and runq= on the RESULT line says how much.  n < 2 pins
+ * nothing and still adds pin=0 par= runq= to the RESULT line.  A worker
+ * calls bench_thread_begin(i) first and bench_thread_end() last, before
+ * anything the timing main thread waits for (bench_run_threads() does
+ * both).
+ */
+static BENCH_UNUSED int bench_pin_cpu[64];
+static BENCH_UNUSED int bench_pin_ncpu = -1;	/* -1: no bench_pin_setup(); 0: not pinned */
+static BENCH_UNUSED int bench_pinned = -1;	/* pin= of the RESULT line; -1: not printed */
+static BENCH_UNUSED _Atomic uint64_t bench_sched_run_ns, bench_sched_wait_ns;
+static BENCH_UNUSED __thread uint64_t bench_thr_run0, bench_thr_wait0;
+static BENCH_UNUSED __thread int bench_thr_sched_ok;
+
+static BENCH_UNUSED void bench_pin_setup(unsigned long nthreads)
+{
+	const char *e = getenv("BENCH_PIN");
+	cpu_set_t set;
+	int c, n = 0, one;
+
+	bench_pin_ncpu = 0;
+	bench_pinned = 0;
+	if (nthreads < 2 || (e && !strcmp(e, "0")))
+		return;
+	one = e && !strcmp(e, "2");
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return;
+	for (c = 0; c < CPU_SETSIZE && n < 64; c++)
+		if (CPU_ISSET(c, &set))
+			bench_pin_cpu[n++] = c;
+	if (one && n) {
+		bench_pin_ncpu = 1;
+		bench_pinned = 2;
+	} else if ((unsigned long)n >= nthreads) {
+		bench_pin_ncpu = n;
+		bench_pinned = 1;
+	}
+}
+
+/*
+ * This thread's time on a CPU and waiting for one (ns), from
+ * /proc/thread-self/schedstat; read with system calls only, no stdio,
+ * so that the allocator under test is not called.
+ */
+static BENCH_UNUSED int bench_sched_read(uint64_t *run, uint64_t *wait)
+{
+	char buf[128], *end;
+	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	*run = strtoull(buf, &end, 10);
+	if (end == buf)
+		return 0;
+	*wait = strtoull(end, NULL, 10);
+	return 1;
+}
+
+/* At the start of worker i: pin it (bench_pin_setup()), note its schedstat. */
+static BENCH_UNUSED void bench_thread_begin(unsigned long i)
+{
+	if (bench_pin_ncpu > 0) {
+		cpu_set_t set;
+		int cpu = bench_pin_cpu[i % (unsigned long)bench_pin_ncpu];
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+			bench_die("cannot pin worker %lu to CPU %d", i, cpu);
+	}
+	bench_thr_sched_ok = bench_sched_read(&bench_thr_run0, &bench_thr_wait0);
+}
+
+/* At the end of a worker: add its time on a CPU and waiting for one. */
+static BENCH_UNUSED void bench_thread_end(void)
+{
+	uint64_t run, wait;
+
+	if (bench_thr_sched_ok && bench_sched_read(&run, &wait)) {
+		atomic_fetch_add(&bench_sched_run_ns, run - bench_thr_run0);
+		atomic_fetch_add(&bench_sched_wait_ns, wait - bench_thr_wait0);
+	}
+}
+
+struct bench_thread_arg {
+	void *(*fn)(void *);
+	unsigned long i;
+};
+
+static BENCH_UNUSED void *bench_thread_main(void *a)
+{
+	struct bench_thread_arg *ta = a;
+	void *r;
+
+	bench_thread_begin(ta->i);
+	r = ta->fn((void *)(uintptr_t)ta->i);
+	bench_thread_end();
+	return r;
+}
+
 /*
  * Run fn in n threads (at most 64), each given its index as the argument,
- * and wait for them all.
+ * and wait for them all; placed by bench_pin_setup(n) and
+ * bench_thread_begin().
  */
 static BENCH_UNUSED void bench_run_threads(unsigned long n, void *(*fn)(void *))
 {
+	struct bench_thread_arg ta[64];
 	pthread_t tid[64];
 	unsigned long t;
 
 	if (n > 64)
 		bench_die("at most 64 threads");
-	for (t = 0; t < n; t++)
-		if (pthread_create(&tid[t], NULL, fn, (void *)(uintptr_t)t))
+	if (bench_pin_ncpu < 0)
+		bench_pin_setup(n);
+	for (t = 0; t < n; t++) {
+		ta[t].fn = fn;
+		ta[t].i = t;
+		if (pthread_create(&tid[t], NULL, bench_thread_main, &ta[t]))
 			bench_die("pthread_create failed");
+	}
 	for (t = 0; t < n; t++)
 		pthread_join(tid[t], NULL);
 }
+
+/* Stamp the first and last byte of a block. */
 
 static inline void bench_stamp(void *p, size_t sz, uint64_t tag)
 {
@@ -245,6 +381,7 @@ static BENCH_UNUSED void bench_report(const char *name, uint64_t ops, double sec
 {
 	char extra[256] = "";
 	char cpu[48] = "";
+	char par[96] = "";
 
 	if (extra_fmt) {
 		va_list ap;
@@ -258,9 +395,20 @@ static BENCH_UNUSED void bench_report(const char *name, uint64_t ops, double sec
 		snprintf(cpu, sizeof(cpu), " cpu=%.6f", bench_cpu_mark[1] - bench_cpu_mark[0]);
 	if (secs <= 0)
 		secs = 1e-9;
-	printf("RESULT name=%s ops=%llu seconds=%.6f mops=%.4f peak_rss_kb=%ld ru_maxrss_kb=%ld%s%s\n",
+	if (bench_pinned >= 0) {
+		uint64_t run = atomic_load(&bench_sched_run_ns);
+		uint64_t wait = atomic_load(&bench_sched_wait_ns);
+		int k = snprintf(par, sizeof(par), " pin=%d", bench_pinned);
+
+		if (cpu[0])
+			k += snprintf(par + k, sizeof(par) - k, " par=%.2f",
+				      (bench_cpu_mark[1] - bench_cpu_mark[0]) / secs);
+		if (run + wait)
+			snprintf(par + k, sizeof(par) - k, " runq=%.3f", (double)wait / (double)(run + wait));
+	}
+	printf("RESULT name=%s ops=%llu seconds=%.6f mops=%.4f peak_rss_kb=%ld ru_maxrss_kb=%ld%s%s%s\n",
 	       name, (unsigned long long)ops, secs, (double)ops / secs / 1e6,
-	       bench_peak_rss_kb(), bench_ru_maxrss_kb(), cpu, extra);
+	       bench_peak_rss_kb(), bench_ru_maxrss_kb(), cpu, extra, par);
 	fflush(stdout);
 }
 

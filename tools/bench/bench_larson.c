@@ -52,6 +52,8 @@ static void *worker(void *arg)
 	struct lineage *l = arg;
 	pthread_t next;
 
+	/* a new generation inherits its creator's CPU: lineage k stays on one */
+	bench_thread_begin((unsigned long)l->id);
 	for (uint64_t n = 0; n < l->steps; n++) {
 		uint64_t x = rng_next(&l->r);
 		size_t i = rng_scale32((uint32_t)(x >> 32), l->nblocks);
@@ -70,6 +72,7 @@ static void *worker(void *arg)
 		l->tag[i] = ++l->seq;
 		bench_stamp(p, s, l->seq);
 	}
+	bench_thread_end();
 	if (++l->gen < l->generations) {
 		/* hand the live array over to a new thread, then exit */
 		if (pthread_create(&next, &attr, worker, l))
@@ -101,6 +104,7 @@ int main(int argc, char **argv)
 
 	if (nl < 1 || nl > 256 || gens < 1 || nblocks < 1 || lo < 1 || hi < lo)
 		bench_die("usage: %s [LINEAGES] [GENERATIONS] [STEPS] [BLOCKS] [MIN] [MAX]", argv[0]);
+	bench_pin_setup((unsigned long)nl);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);

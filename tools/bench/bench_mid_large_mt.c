@@ -32,6 +32,7 @@ static void *worker(void *arg)
 	uint64_t *tag = malloc(a->ws * sizeof(*tag));
 	rng_t r;
 
+	bench_thread_begin((unsigned long)a->id);
 	if (!slot || !sz || !tag)
 		bench_oom(a->ws * sizeof(*slot));
 	rng_seed(&r, BENCH_SEED + (uint64_t)a->id);
@@ -69,6 +70,7 @@ static void *worker(void *arg)
 	free(slot);
 	free(sz);
 	free(tag);
+	bench_thread_end();
 	return NULL;
 }
 
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 	t = calloc((size_t)nthreads, sizeof(*t));
 	if (!t)
 		bench_oom(nthreads * sizeof(*t));
+	bench_pin_setup((unsigned long)nthreads);
 	pthread_barrier_init(&start_barrier, NULL, (unsigned)nthreads + 1);
 	for (int i = 0; i < nthreads; i++) {
 		t[i].id = i;

@@ -73,6 +73,13 @@ int main(int argc, char **argv)
 	t = calloc((size_t)nt, sizeof(*t));
 	if (!t)
 		bench_oom(nt * sizeof(*t));
+	/*
+	 * Not pinned, and no schedstat per thread (bench_thread_begin()):
+	 * each thread lives for one burst (tens of microseconds), so a
+	 * placement or two /proc reads per thread would add to the thread
+	 * start-up this case measures; pin=0 and par= only.
+	 */
+	bench_pin_setup(0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	t0 = bench_now();

@@ -113,6 +113,7 @@ static void *producer(void *arg)
 
 	rng_seed(&r, BENCH_SEED + 1000 + (uint64_t)pr->id);
 	pin_self(pr->prod_cpu);
+	bench_thread_begin(0);	/* schedstat only: placed by pin_self() */
 	pthread_barrier_wait(&start_barrier);
 	pr->ps.cpu = thread_cpu();
 	for (uint64_t n = 0; n <= pr->items; n++) {
@@ -150,6 +151,7 @@ static void *producer(void *arg)
 			atomic_store_explicit(&q->head, head, memory_order_release);
 	}
 	pr->ps.cpu = thread_cpu() - pr->ps.cpu;
+	bench_thread_end();
 	return NULL;
 }
 
@@ -160,6 +162,7 @@ static void *consumer(void *arg)
 	uint64_t tail = 0, head_seen = 0, expect = 0;
 
 	pin_self(pr->cons_cpu);
+	bench_thread_begin(0);
 	pthread_barrier_wait(&start_barrier);
 	pr->cs.cpu = thread_cpu();
 	for (;;) {
@@ -205,6 +208,7 @@ static void *consumer(void *arg)
 	if (expect != pr->items)
 		bench_die("xthread: pair %d: received %llu of %llu blocks", pr->id,
 			  (unsigned long long)expect, (unsigned long long)pr->items);
+	bench_thread_end();
 	return NULL;
 }
 
@@ -233,6 +237,7 @@ int main(int argc, char **argv)
 				cpus[ncpu++] = c;
 	if (ncpu < 2 && pin != 2)
 		ncpu = 0;
+	bench_pinned = ncpu ? pin : 0;	/* pin= as pinned=; bench_pin_setup() not used */
 	for (int i = 0; i < pairs; i++) {
 		pr[i].q = aligned_alloc(CACHELINE, sizeof(struct ring));
 		if (!pr[i].q)

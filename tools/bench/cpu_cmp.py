@@ -13,6 +13,10 @@
 # median of the per-round ratios to the first library, with the quartiles
 # of those ratios: two runs next to each other see about the same load, so
 # on a busy machine the paired ratio spreads less than the medians do.
+# A multi-threaded program's par= and runq= (bench_common.h: CPU time
+# over wall time of the timed part; share of the workers' runnable time
+# spent waiting for a CPU) are printed as medians when its RESULT line
+# has them.
 #
 # A library may be followed by environment variables of its own, each as
 # :VAR=val, set for its runs only (on top of the environment this script
@@ -56,7 +60,7 @@ def lib_env(so, extra=None):
 def run_once(cmd, so, extra=None):
     """One run of cmd under library so (empty: the C library), with the
     variables of extra set: CPU ns per operation (user + system), system
-    ns per operation, wall Mops."""
+    ns per operation, wall Mops, and the RESULT line's fields."""
     env = lib_env(so, extra)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
@@ -68,7 +72,9 @@ def run_once(cmd, so, extra=None):
     ops = int(m.group(1))
     user = r1.ru_utime - r0.ru_utime
     syst = r1.ru_stime - r0.ru_stime
-    return (user + syst) * 1e9 / ops, syst * 1e9 / ops, float(m.group(2))
+    kv = dict(x.split('=', 1) for x in out[out.rindex('RESULT'):].split('\n')[0].split()
+              if '=' in x)
+    return (user + syst) * 1e9 / ops, syst * 1e9 / ops, float(m.group(2)), kv
 
 
 def main():
@@ -78,12 +84,16 @@ def main():
     cpu = {n: [] for n, _, _ in libs}
     sysns = {n: [] for n, _, _ in libs}
     mops = {n: [] for n, _, _ in libs}
+    sched = {n: {'par': [], 'runq': []} for n, _, _ in libs}
     for _ in range(rounds):
         for n, so, extra in libs:
-            c, s, w = run_once(cmd, so, extra)
+            c, s, w, kv = run_once(cmd, so, extra)
             cpu[n].append(c)
             sysns[n].append(s)
             mops[n].append(w)
+            for k in sched[n]:
+                if k in kv:
+                    sched[n][k].append(float(kv[k]))
     base = statistics.median(cpu[libs[0][0]])
     for n, _, _ in libs:
         paired = sorted(x / y for x, y in zip(cpu[n], cpu[libs[0][0]]))
@@ -97,7 +107,9 @@ def main():
                statistics.median(paired), paired[len(paired) // 4],
                paired[(3 * len(paired)) // 4], statistics.median(mops[n]),
                statistics.median(wpaired), wpaired[len(wpaired) // 4],
-               wpaired[(3 * len(wpaired)) // 4]))
+               wpaired[(3 * len(wpaired)) // 4]) +
+              ''.join("   %s %.2f" % (k, statistics.median(v))
+                      for k, v in sched[n].items() if v))
 
 
 if __name__ == '__main__':

@@ -293,6 +293,11 @@ def parse_result(stdout):
         # under test (for real/redis the server's, not the load generator's).
         if "cpu" in kv:
             res["prog_cpu_s"] = float(kv["cpu"])
+        # A multi-threaded program's placement and CPU share (bench_common.h:
+        # bench_pin_setup()): kept as printed, for results.csv.
+        for k in ("pin", "par", "runq"):
+            if k in kv:
+                res[k] = kv[k]
         return res
     except (KeyError, ValueError):
         return None
@@ -415,7 +420,7 @@ def cell(s):
 
 RAW_FIELDS = ["round", "case", "bench", "allocator", "library", "ops", "seconds", "mops",
               "peak_rss_kb", "wall_s", "user_s", "sys_s", "cpu_s", "cpu_mops", "status", "error",
-              "argv"]
+              "argv", "pin", "par", "runq"]
 
 
 # --------------------------------------------------------------------------
@@ -458,7 +463,8 @@ def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
                     row.update(ops=res["ops"], seconds=res["seconds"], mops=res["mops"],
                                peak_rss_kb=res["peak_rss_kb"], cpu_s="%.4f" % cpu,
                                cpu_mops=round(res["ops"] / cpu / 1e6, 4) if cpu > 0 else float("nan"),
-                               status="ok", error="")
+                               status="ok", error="", pin=res.get("pin", ""),
+                               par=res.get("par", ""), runq=res.get("runq", ""))
                 else:
                     warn("%s with %s (round %d) failed: %s" % (c["case"], name, rnd, err))
                     row.update(ops="", seconds="", mops="", peak_rss_kb="", cpu_s="", cpu_mops="",
