@@ -41,11 +41,16 @@ trap 'rm -rf "$T"' EXIT
 
 # /usr/bin/time's child starts from time's small image, so its ru_maxrss is
 # the program's own peak (Linux carries the peak across fork and execve).
+# /usr/bin/time prints CPU times in 10 ms steps; bash's time keyword, around
+# it, in 1 ms steps (getrusage of the children: the program's and the
+# small /usr/bin/time's, which adds about a millisecond to every run).
 timed() {
-	/usr/bin/time -f "%e %U %S %M" -o "$T/time" "$@" > "$T/out" 2> "$T/err" ||
+	local TIMEFORMAT='%3R %3U %3S'
+	{ time /usr/bin/time -f "%M" -o "$T/time" "$@" > "$T/out" 2> "$T/err"; } 2> "$T/btime" ||
 		die "$1 failed: $(tail -n 3 "$T/err")"
-	read -r wall user sys rss < <(tail -n 1 "$T/time")
-	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+	rss=$(tail -n 1 "$T/time")
+	read -r wall user sys < <(tail -n 1 "$T/btime")
+	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
 	secs=$cpu
 }
 
@@ -112,13 +117,13 @@ redis)
 		-t set,get,lpush,lpop,hset,lrange_100 > "$T/out" 2> "$T/err" ||
 		{ kill "$pid"; die "redis-benchmark failed: $(tail -n 3 "$T/err")"; }
 	t1=$(date +%s.%N)
-	# utime and stime (fields 14 and 15; field 2, the name, has no space here)
-	read -r -a st < "/proc/$pid/stat"
+	# The first field of each thread's schedstat is its time on a CPU in
+	# nanoseconds (user + system; /proc/PID/stat's utime and stime count
+	# 10 ms ticks); the server's threads summed.
+	cpu=$(cat /proc/"$pid"/task/*/schedstat | awk '{ ns += $1 } END { printf "%.3f", ns / 1e9 }')
 	rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
 	kill "$pid"
 	wait "$pid" 2> /dev/null || true
-	hz=$(getconf CLK_TCK)
-	cpu=$(awk -v u="${st[13]}" -v s="${st[14]}" -v hz="$hz" 'BEGIN { printf "%.2f", (u + s) / hz }')
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	secs=$cpu
 	N=$((N * 6))
