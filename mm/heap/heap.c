@@ -217,10 +217,42 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
  * checked again by dfkey_to_slab(), until the flushes went by runs of
  * one slab, slab_run_add()).
  */
+/*
+ * The places of a remote list taken unread (slab_remote_to_bin()) that
+ * still hold its blocks: the hk_tls.unread[cls] words just below
+ * dfkey_range_top(). Every block leaves a bin's list from its head, so
+ * the place of the one that leaves is the lowest one left: a block of
+ * the list taken there (it holds the slabs' key) leaves the places
+ * above. A one-list bin's frees push on top of that list, at the places
+ * below its head, which no longer take the key: a block freed by its
+ * owner there and freed again by another thread (which writes the key)
+ * is reported when it is popped, as in a split bin, whose frees go to
+ * put, in the bins' own band.
+ */
+static inline int bin_unread_accepts(unsigned int cls, uintptr_t w)
+{
+	return dfkey_range_top() - 1 - w < hk_tls.unread[cls];
+}
+
+/* Does place w of the bin of cls take a block holding the key? If so it leaves the list. */
+static inline int bin_unread_take(unsigned int cls, uintptr_t w)
+{
+	if (!bin_unread_accepts(cls, w))
+		return 0;
+	hk_tls.unread[cls] = (uint16_t)(dfkey_range_top() - 1 - w);
+	return 1;
+}
+
+static inline void bin_unread_set(unsigned int cls, uint32_t n)
+{
+	hk_tls.unread[cls] = (uint16_t)n;
+}
+
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely(*dfkey_word(p) != w) && dfkey_in_range(w) && *dfkey_word(p) == s->dfkey)
+	if (unlikely(*dfkey_word(p) != w) && *dfkey_word(p) == s->dfkey &&
+	    bin_unread_take(s->class_idx, w))
 		w = s->dfkey;
 	if (unlikely(*dfkey_word(p) != w || !slab_carved(s, p)))
 		heap_free_list_corrupt(p);
@@ -265,15 +297,15 @@ static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
 }
 
 /*
- * Does a whole remote list of s go into its bin unread? Split bins only:
- * a one-list bin's frees push on top of malloc's list, with words of the
- * list's band. Not the classes of spare batches (above 4 KiB), whose cuts
- * check every kept word (heap_spare_put()).
+ * Does a whole remote list of s go into its bin unread? Split and
+ * one-list bins alike (a one-list bin's frees push on top of the list,
+ * at places that no longer take the key: bin_unread_take()). Not the
+ * classes of spare batches (above 4 KiB), whose cuts check every kept
+ * word (heap_spare_put()).
  */
 static inline int bin_takes_unread(const struct slab *s)
 {
-	return heap_class_split(s->class_idx) &&
-	       hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
+	return hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
 }
 
 /* malloc's (empty) list of b starts at the top of the band of unread lists. */
@@ -294,16 +326,20 @@ static inline void bin_free_top_unread(struct bin *b)
  */
 static __noinline void bin_unrange_walk(struct bin *b, uintptr_t w)
 {
+	unsigned int cls = (unsigned int)(b - hk_tls.bins);
 	uintptr_t at = bin_free_top(b), i = 0;
 	void *p;
 
+	/* (A one-list bin's frees on top of it hold the words of their places.) */
 	for (p = b->free; p; p = fl_next(p), i++) {
 		vg_open(dfkey_word(p), FL_WORD);
-		if (unlikely(!dfkey_in_range(at + i) || *dfkey_word(p) != hk_tls.dfkey))
+		if (unlikely(*dfkey_word(p) != at + i &&
+			     (*dfkey_word(p) != hk_tls.dfkey || !bin_unread_take(cls, at + i))))
 			heap_free_list_corrupt(p);
 		*dfkey_word(p) = w + i;
 		vg_close(dfkey_word(p), FL_WORD);
 	}
+	bin_unread_set(cls, 0);
 	bin_free_top_set(b, w);
 }
 
@@ -353,6 +389,9 @@ static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
 static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
 static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
+static inline int bin_unread_accepts(unsigned int cls, uintptr_t w) { return 0; }
+static inline int bin_unread_take(unsigned int cls, uintptr_t w) { return 0; }
+static inline void bin_unread_set(unsigned int cls, uint32_t n) { }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void slab_carved_set(struct slab *s) { }
 static inline void slab_carved_clear(struct slab *s) { }
@@ -967,6 +1006,7 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	if (take == n && bin_takes_unread(s)) {
 		bin_free_top_unread(b);
 		bin_free_grow(b, n);
+		bin_unread_set(s->class_idx, n);
 	} else {
 		bin_free_grow(b, take);
 		if (take < n || hk_dfkey) {
@@ -2345,8 +2385,7 @@ void heap_bin_flush(struct bin *b)
 	 * overflows: the program frees more of the class than the cache can
 	 * hold (a container destroyed whole), not a batch it allocates
 	 * again. Back to the class's initial limit, and no growth until the
-	 * next refill: the flush below sends the blocks to the slabs (a
-	 * one-list bin keeps half its limit), where the next allocations
+	 * next refill: the flush below sends the blocks to the slabs, where the next allocations
 	 * find them slab by slab, instead of the cache handing out thousands
 	 * of them in the order they were freed, spread over every slab of
 	 * the class; and the frees that follow pass on to their slabs
@@ -2358,8 +2397,8 @@ void heap_bin_flush(struct bin *b)
 	if (HEAP_GROW_ON && b->grown && c->size < HEAP_SPARE_MIN_SIZE) {
 		cls_bit_set(hk_tls.outran, cls);
 		bin_limit_set(b, c->limit);
-		/* A split bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
-		room = heap_class_split(cls) ? (int32_t)b->limit : (int32_t)(b->limit / 2);
+		/* The bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
+		room = (int32_t)b->limit;
 		STAT_INC_TLS(STAT_BIN_OUTRUN);
 	}
 	heap_tick(b);
@@ -2450,6 +2489,52 @@ static void heap_bin_burst_end(struct bin *b)
  * that are back in L1 by then (Documentation/benchmarks.md,
  * "thirteenth session: containers freed whole").
  */
+/* p, out of its bin at the place whose word is w, straight onto its slab's list. */
+static inline void heap_pass_block(void *p, uintptr_t w)
+{
+	struct slab *s = slab_block_head(p);
+	void *old;
+
+	dfkey_bin_to_slab(s, p, w);
+	old = s->local_free;
+	fl_set_next(p, old);
+	s->local_free = p;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
+	s->used--;
+	if (unlikely(!old || !s->used))
+		heap_slab_freed(s, old);
+}
+
+/*
+ * The same for a one-list bin (heap_class_split()): its frees push on
+ * malloc's list, which the flush of the outrun emptied, so the whole
+ * list goes (the frees since, less what mallocs took back), and the room
+ * beyond one batch waits in put's share, which a one-list bin does not
+ * use otherwise (its room is malloc's, free sees it BIN_LIFO_SHIFT
+ * lower): the free that spends the batch comes here again, and the next
+ * slow path gives the room back to malloc's share (bin_room_take_put(),
+ * in bin_join() and the flush). No mark: a one-list bin's put stays
+ * empty, so malloc's fast path goes to the slow path when its list is.
+ */
+static void heap_bin_pass_one(struct bin *b)
+{
+	int32_t keep;
+
+	while (b->free) {
+		void *p = b->free;
+		uintptr_t w = bin_free_top(b);
+
+		b->free = fl_next(p);
+		b->free_at++;		/* the next head, one word on; room one more */
+		heap_pass_block(p, w);
+	}
+	keep = bin_room(b) - (int32_t)HEAP_PASS_BATCH;
+	if (keep > 0) {
+		bin_put_room_add(b, keep);
+		bin_room_add(b, -keep);
+	}
+}
+
 static void heap_bin_pass(struct bin *b)
 {
 	int32_t room;
@@ -2464,9 +2549,12 @@ static void heap_bin_pass(struct bin *b)
 	 */
 	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
 	bin_room_take_put(b);
+	if (!heap_class_split((unsigned int)(b - hk_tls.bins))) {
+		heap_bin_pass_one(b);
+		return;
+	}
 	while (b->put) {
-		void *p = b->put, *old;
-		struct slab *s = slab_block_head(p);
+		void *p = b->put;
 		uintptr_t w;
 
 		/* As the flush's loop: put's next block is its head, one word on. */
@@ -2475,14 +2563,7 @@ static void heap_bin_pass(struct bin *b)
 		b->put_at++;
 		bin_put_room_add(b, -1);
 		bin_room_add(b, 1);
-		dfkey_bin_to_slab(s, p, w);
-		old = s->local_free;
-		fl_set_next(p, old);
-		s->local_free = p;
-		HK_ASSERT(s->kind == SLAB_BLOCKS && s->used > 0);
-		s->used--;
-		if (unlikely(!old || !s->used))
-			heap_slab_freed(s, old);
+		heap_pass_block(p, w);
 	}
 	room = bin_room(b) < (int32_t)HEAP_PASS_BATCH ? bin_room(b) : (int32_t)HEAP_PASS_BATCH;
 	bin_put_room_add(b, room);
@@ -2500,7 +2581,7 @@ void heap_bin_overflow(const void *p)
 	unsigned int cls = slab_of(p)->class_idx;
 	struct bin *b = &hk_tls.bins[cls];
 
-	if (HEAP_GROW_ON && unlikely(cls_bit_test(hk_tls.outran, cls)) && heap_class_split(cls)) {
+	if (HEAP_GROW_ON && unlikely(cls_bit_test(hk_tls.outran, cls))) {
 		heap_bin_pass(b);
 		return;
 	}
@@ -2602,7 +2683,7 @@ void *heap_pop_slow(void *p)
 		heap_free_list_corrupt(p);
 	cls = slab_of(p)->class_idx;
 	b = &hk_tls.bins[cls];
-	if (unlikely(b->free != p || !dfkey_in_range(bin_free_top(b))))
+	if (unlikely(b->free != p || !bin_unread_take(cls, bin_free_top(b))))
 		heap_free_list_corrupt(p);
 	heap_check_block(p, cls);
 	dfkey_hand_out(p);
@@ -2744,7 +2825,7 @@ void heap_check(struct heap *h)
 			for (q = b->free; q; q = fl_next(q), w++) {
 				heap_check_block(q, cls);
 				HK_ASSERT(dfkey_word_is(q, w) ||
-					  (dfkey_in_range(w) && dfkey_word_is(q, hk_tls.dfkey)));
+					  (bin_unread_accepts(cls, w) && dfkey_word_is(q, hk_tls.dfkey)));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);

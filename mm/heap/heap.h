@@ -418,6 +418,9 @@ struct heap_tls {
 	uint32_t idle_sig[HK_CLASS_ARRAY];	/* per bin: its counters at the last idle look */
 #endif
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uint16_t unread[HK_CLASS_ARRAY];	/* per bin: places below dfkey_range_top() that still take a block of a list taken unread (bin_unread_take()) */
+#endif
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
