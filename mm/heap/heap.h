@@ -191,11 +191,12 @@ static inline int32_t bin_put_room(const struct bin *b)
 #define BIN_LIFO_SHIFT	(offsetof(struct bin, put) - offsetof(struct bin, free))
 
 /*
- * Bins of at least this many blocks (a class's initial limit) are split:
- * malloc takes free's list once per list, and the blocks of a list that
- * long are small. Shorter bins (Mid's big blocks: 8 to 51 blocks by
- * default) keep one list, so that a block freed is the next one handed
- * out while its line is still in the cache.
+ * With CONFIG_HEAP_SPLIT_BINS, bins of at least this many blocks (a
+ * class's initial limit) are split: malloc takes free's list once per
+ * list, and the blocks of a list that long are small. Shorter bins
+ * (Mid's big blocks: 8 to 51 blocks by default), and every bin without
+ * it, keep one list, so that a block freed is the next one handed out
+ * while its line is still in the cache.
  */
 #define HEAP_SPLIT_MIN_LIMIT	64
 
@@ -302,6 +303,11 @@ struct heap_tls;
  * slabs together (heap_bin_pass()): their lines are still in L1.
  */
 #define HEAP_PASS_BATCH		64U
+/*
+ * The same for a one-list bin (heap_bin_pass_one(), heap.c): malloc's
+ * fast path hands out what the last frees of a run leave there.
+ */
+#define HEAP_PASS_BATCH_ONE	8U
 
 /* Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB). */
 #define HEAP_SPARE_SLOTS	4
@@ -459,7 +465,7 @@ static __always_inline uintptr_t heap_tls_tpoff(void)
  */
 static inline int heap_class_split(unsigned int cls)
 {
-	return hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
+	return IS_ENABLED(CONFIG_HEAP_SPLIT_BINS) && hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
 }
 
 /* The offset of the calling thread's bin of class cls (any thread's). */
