@@ -210,7 +210,7 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
 /*
  * p, of slab s, leaves a bin's list at the place whose word is w, for
  * its slab's list: the word must be w, or the slabs' key at a place of a
- * remote list taken unread (dfkey_in_range(w), slab_remote_to_bin()),
+ * remote list taken unread (bin_unread_take(), slab_remote_to_bin()),
  * and the block must have been carved (below the slab's bump, as
  * dfkey_to_slab() checks); the word becomes the slab's list's (the key ^
  * DFKEY_ON_SLAB) in one check and one store (it was the slab's key,
@@ -219,8 +219,8 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
  */
 /*
  * The places of a remote list taken unread (slab_remote_to_bin()) that
- * still hold its blocks: the hk_tls.unread[cls] words just below
- * dfkey_range_top(). Every block leaves a bin's list from its head, so
+ * still hold its blocks: the heap::unread[cls] words just below
+ * heap::unread_top[cls] (bin_free_top_unread()). Every block leaves a bin's list from its head, so
  * the place of the one that leaves is the lowest one left: a block of
  * the list taken there (it holds the slabs' key) leaves the places
  * above. A one-list bin's frees push on top of that list, at the places
@@ -231,21 +231,25 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
  */
 static inline int bin_unread_accepts(unsigned int cls, uintptr_t w)
 {
-	return dfkey_range_top() - 1 - w < hk_tls.unread[cls];
+	const struct heap *h = hk_tls.heap;
+
+	return h->unread_top[cls] - 1 - w < h->unread[cls];
 }
 
 /* Does place w of the bin of cls take a block holding the key? If so it leaves the list. */
 static inline int bin_unread_take(unsigned int cls, uintptr_t w)
 {
+	struct heap *h = hk_tls.heap;
+
 	if (!bin_unread_accepts(cls, w))
 		return 0;
-	hk_tls.unread[cls] = (uint16_t)(dfkey_range_top() - 1 - w);
+	h->unread[cls] = (uint16_t)(h->unread_top[cls] - 1 - w);
 	return 1;
 }
 
 static inline void bin_unread_set(unsigned int cls, uint32_t n)
 {
-	hk_tls.unread[cls] = (uint16_t)n;
+	hk_tls.heap->unread[cls] = (uint16_t)n;
 }
 
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
@@ -308,10 +312,21 @@ static inline int bin_takes_unread(const struct slab *s)
 	return hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
 }
 
-/* malloc's (empty) list of b starts at the top of the band of unread lists. */
-static inline void bin_free_top_unread(struct bin *b)
+/*
+ * malloc's (empty) list of b, of class cls, starts at the next top of
+ * the band of unread lists (heap.h, dfkey_range_top()): a step below
+ * the last list's, so that no word given to a block while that list was
+ * the bin's (a one-list bin's frees) is a place of this one.
+ */
+static inline void bin_free_top_unread(struct bin *b, unsigned int cls)
 {
-	bin_free_top_set(b, dfkey_range_top());
+	struct heap *h = hk_tls.heap;
+	uintptr_t top = h->unread_top[cls] - DFKEY_UNREAD_STEP;
+
+	if (!h->unread_top[cls] || top < (1UL << 61) + DFKEY_UNREAD_STEP)
+		top = dfkey_range_top();
+	h->unread_top[cls] = top;
+	bin_free_top_set(b, top);
 }
 
 /*
@@ -398,7 +413,7 @@ static inline void slab_carved_clear(struct slab *s) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
 static inline int bin_takes_unread(const struct slab *s) { return 0; }
-static inline void bin_free_top_unread(struct bin *b) { }
+static inline void bin_free_top_unread(struct bin *b, unsigned int cls) { }
 static inline void bin_unrange(struct bin *b, uintptr_t w) { }
 static inline int dfkey_is_key(const void *p) { return 0; }
 static inline void dfkey_hand_out(void *p) { }
@@ -1004,7 +1019,7 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 		take = batch;
 	}
 	if (take == n && bin_takes_unread(s)) {
-		bin_free_top_unread(b);
+		bin_free_top_unread(b, s->class_idx);
 		bin_free_grow(b, n);
 		bin_unread_set(s->class_idx, n);
 	} else {
@@ -2678,7 +2693,7 @@ void heap_free_list_corrupt(const void *p)
  * malloc's pop of p (the head of its bin's list) failed its checks: a
  * bad link, or a key word out of place. A block of a remote list taken
  * unread (slab_remote_to_bin()) holds the slabs' key, and is taken at a
- * place of such a list (dfkey_in_range()) only; its word becomes 0 (a
+ * place of such a list (bin_unread_take()) only; its word becomes 0 (a
  * block handed out holding the key would be a double free to the next
  * remote free). Any other block in a bin holds the word of its place: a
  * block that does not is on a list twice, or was written after free.

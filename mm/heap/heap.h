@@ -366,6 +366,10 @@ struct heap {
 	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
 	int alive;				/* a thread uses this record */
 	uint32_t tag;				/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uintptr_t unread_top[HK_CLASS_ARRAY];	/* per class: the top of the places of the last list taken unread (0: none yet) */
+	uint16_t unread[HK_CLASS_ARRAY];	/* per class: how many places below it still take a block of that list (bin_unread_take()) */
+#endif
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */
 #endif
@@ -424,9 +428,6 @@ struct heap_tls {
 	uint32_t idle_sig[HK_CLASS_ARRAY];	/* per bin: its counters at the last idle look */
 #endif
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	uint16_t unread[HK_CLASS_ARRAY];	/* per bin: places below dfkey_range_top() that still take a block of a list taken unread (bin_unread_take()) */
-#endif
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
@@ -708,27 +709,30 @@ static inline uintptr_t dfkey_bin_base(void)
 }
 
 /*
- * A remote list taken whole into a split bin goes in unread
+ * A remote list taken whole into a bin goes in unread
  * (slab_remote_to_bin()): its blocks keep the slabs' key, and its places
- * get the words just below dfkey_range_top(), in [2^61, 2^62), a band
- * that no block's word is ever set to (the pop of such a place writes 0,
- * heap_pop_slow(); the slow paths give the list words of the bins' own
- * band before they put blocks above it, bin_unrange() in heap.c). A place
- * whose word is at most HEAP_BIN_MAX_BLOCKS below the top takes a block
- * holding the key (dfkey_in_range()); every other place only its own
- * word, as before. Documentation/architecture.md, "The remote list goes
- * to the bin whole".
+ * get the words just below a top in [2^61, 2^62), the band of such
+ * lists: dfkey_range_top() for a heap's first list of a class, then
+ * DFKEY_UNREAD_STEP lower for each next one (heap::unread_top, heap.c,
+ * bin_free_top_unread()). The places of the list that still hold its
+ * blocks take a block holding the key (bin_unread_take(), heap.c);
+ * every other place only its own word, as before. No block's word is
+ * ever that of a place of a later list: a split bin gives no block a
+ * word of the band (the pop of such a place writes 0, heap_pop_slow();
+ * the slow paths give the list words of the bins' own band before they
+ * put blocks above it, bin_unrange() in heap.c), and a one-list bin's
+ * frees on top of such a list take words less than a step below its
+ * top (its places and the bin's room: at most 2 * 65535). After 2^43
+ * lists of a class a heap's top starts again at dfkey_range_top().
+ * Documentation/architecture.md, "The remote list goes to the bin
+ * whole".
  */
 static inline uintptr_t dfkey_range_top(void)
 {
 	return (1UL << 61) | (1UL << 60) | (hk_dfkey & ((1UL << 59) - 1));
 }
 
-/* Is w the word of a place of a remote list taken unread? */
-static inline int dfkey_in_range(uintptr_t w)
-{
-	return dfkey_range_top() - 1 - w < HEAP_BIN_MAX_BLOCKS;
-}
+#define DFKEY_UNREAD_STEP	(1UL << 17)
 
 /* Is a counter at w in the band of such lists (one taken unread, or just used up)? */
 static inline int dfkey_ranged(uintptr_t w)
@@ -886,7 +890,6 @@ static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
-static inline int dfkey_in_range(uintptr_t w) { return 0; }
 static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif
 

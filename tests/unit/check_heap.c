@@ -3655,7 +3655,7 @@ static struct bin *rl_unread(unsigned int *n, unsigned int *k)
 /*
  * A remote list taken whole goes into the bin unread: the blocks still in
  * the bin hold the slabs' key, at places whose words are of the band of
- * such lists (dfkey_in_range()); the pop of one writes 0, so that a block
+ * such lists (dfkey_ranged()); the pop of one writes 0, so that a block
  * handed out is no double free to the thread that frees it next (here
  * another thread, whose free reads the word). A trim joins the bin and
  * gives the rest back (bin_unrange(), then the words of the bins' band).
@@ -3670,17 +3670,17 @@ START_TEST(test_dfkey_remote_unread)
 	p = hak_malloc(RL_SIZE);
 	ck_assert_ptr_eq(p, rl_mine[4]);
 	ck_assert_ptr_eq(b->free, rl_mine[3]);
-	ck_assert(dfkey_in_range(b->free_at));
+	ck_assert(dfkey_ranged(b->free_at));
 	ck_assert_uint_eq(((uintptr_t *)p)[1], 0);
 	for (i = 0; i < 4; i++)
 		ck_assert_uint_eq(((uintptr_t *)rl_mine[i])[1], hk_tls.dfkey);
-	ck_assert(!dfkey_in_range(b->put_at));
+	ck_assert(!dfkey_ranged(b->put_at));
 	heap_check(hk_tls.heap);
 	rl_mine[4] = p;
 	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[3]);
 	free_in_thread(&rl_mine[3], 2);		/* handed out from the list: no double free */
 	hak_malloc_trim(0);			/* rl_mine[0..2] back to the slab */
-	ck_assert(!dfkey_in_range(b->free_at));
+	ck_assert(!dfkey_ranged(b->free_at));
 	ck_assert_ptr_null(b->free);
 	heap_check(hk_tls.heap);
 	for (i = 0; i < n; i++)
@@ -3761,6 +3761,40 @@ START_TEST(test_dfkey_unread_pushed_remote_double_free)
 		}
 	}
 	ck_abort_msg("remote double free of a block pushed on a list taken unread not detected");
+}
+END_TEST
+
+/*
+ * A block Y that a one-list bin's free gave a word of the band of lists
+ * taken unread (pushed on top of such a list) and malloc handed out
+ * keeps that word. Freed by another thread (onto its slab's remote list,
+ * at the head of a list of as many blocks as the first one) and then
+ * again by its owner (pushed at the place under the first list's head,
+ * handed out once more): the next refill takes the remote list unread,
+ * Y at its head. Had that list started at the first one's top, Y's place
+ * would be the word Y holds and the pop would hand it out a second time;
+ * each list starts a step lower (bin_free_top_unread()), and the pop at
+ * Y's place finds neither its word nor the key. With split bins the
+ * owner's free goes to put, with a word of the bins' band: found too.
+ */
+START_TEST(test_dfkey_unread_stale_band_word)
+{
+	unsigned int n, k, i, got = 0;
+	void *y;
+
+	(void)rl_cur_used_up(&n, &k);
+	ck_assert_uint_ge(k, 10);
+	rl_free_remote(5, n);			/* rl_mine[0..4] */
+	(void)hak_malloc(RL_SIZE);		/* the list taken unread: rl_mine[4] */
+	y = rl_mine[9];
+	free_in_thread(&rl_mine[5], 5);		/* a new remote list, y its head */
+	hak_free(y);				/* again: under the list's head */
+	for (i = 0; i < 64; i++) {
+		if (hak_malloc(RL_SIZE) == y && ++got == 2) {
+			handed_out_exit("test_dfkey_unread_stale_band_word: handed out twice");
+		}
+	}
+	ck_abort_msg("block on a remote list freed again by its owner not detected");
 }
 END_TEST
 
@@ -4448,6 +4482,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_unread_remote_double_free, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_unread_stale_word, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_unread_pushed_remote_double_free, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_unread_stale_band_word, SIGABRT);
 #endif
 	tcase_add_test(tc, test_remote_free_refuses_non_blocks);
 	tcase_add_test(tc, test_empty_slab_thread_exit);
