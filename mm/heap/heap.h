@@ -143,10 +143,13 @@ struct heap;
  * flushes. The slow paths read and move the budgets through
  * bin_room(), bin_room_add() and the like (heap.c).
  *
- * A class whose bin is short (heap_class_split()) keeps one list: its
- * slabs' bin_tpoff points BIN_LIFO_SHIFT bytes below its bin, so that
- * free's put, put_at, put_floor and tag are the bin's free, free_at,
- * free_floor and tag_lifo, and put stays NULL. The offsets below are
+ * Without CONFIG_HEAP_SPLIT_BINS (the default since branch onelist),
+ * and with it for a class whose bin is short (heap_class_split()), a
+ * bin keeps one list: its slabs' bin_tpoff points BIN_LIFO_SHIFT bytes
+ * below its bin, so that free's put, put_at, put_floor and tag are the
+ * bin's free, free_at, free_floor and tag_lifo, and put stays NULL
+ * (its own put_at and put_floor hold the room an outrun bin's pass sets
+ * aside, heap_bin_pass_one()). The offsets below are
  * checked at build time (heap.c).
  */
 struct bin {
