@@ -229,19 +229,20 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
  * is reported when it is popped, as in a split bin, whose frees go to
  * put, in the bins' own band.
  */
-static inline int bin_unread_accepts(unsigned int cls, uintptr_t w)
+static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uintptr_t w)
 {
-	const struct heap *h = hk_tls.heap;
-
 	return h->unread_top[cls] - 1 - w < h->unread[cls];
 }
 
-/* Does place w of the bin of cls take a block holding the key? If so it leaves the list. */
-static inline int bin_unread_take(unsigned int cls, uintptr_t w)
+/*
+ * Does place w of h's bin of cls take a block holding the key? If so it
+ * leaves the list. (h: the caller's heap, or for a block going to its
+ * slab the slab's owner, whose bin held it: a parked heap's saved bins
+ * are drained by another thread, heap_saved_drain().)
+ */
+static inline int bin_unread_take(struct heap *h, unsigned int cls, uintptr_t w)
 {
-	struct heap *h = hk_tls.heap;
-
-	if (!bin_unread_accepts(cls, w))
+	if (!bin_unread_accepts(h, cls, w))
 		return 0;
 	h->unread[cls] = (uint16_t)(h->unread_top[cls] - 1 - w);
 	return 1;
@@ -256,7 +257,7 @@ static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
 	if (unlikely(*dfkey_word(p) != w) && *dfkey_word(p) == s->dfkey &&
-	    bin_unread_take(s->class_idx, w))
+	    bin_unread_take(s->owner, s->class_idx, w))
 		w = s->dfkey;
 	if (unlikely(*dfkey_word(p) != w || !slab_carved(s, p)))
 		heap_free_list_corrupt(p);
@@ -349,7 +350,8 @@ static __noinline void bin_unrange_walk(struct bin *b, uintptr_t w)
 	for (p = b->free; p; p = fl_next(p), i++) {
 		vg_open(dfkey_word(p), FL_WORD);
 		if (unlikely(*dfkey_word(p) != at + i &&
-			     (*dfkey_word(p) != hk_tls.dfkey || !bin_unread_take(cls, at + i))))
+			     (*dfkey_word(p) != hk_tls.dfkey ||
+			      !bin_unread_take(hk_tls.heap, cls, at + i))))
 			heap_free_list_corrupt(p);
 		*dfkey_word(p) = w + i;
 		vg_close(dfkey_word(p), FL_WORD);
@@ -404,8 +406,8 @@ static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
 static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
 static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
-static inline int bin_unread_accepts(unsigned int cls, uintptr_t w) { return 0; }
-static inline int bin_unread_take(unsigned int cls, uintptr_t w) { return 0; }
+static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uintptr_t w) { return 0; }
+static inline int bin_unread_take(struct heap *h, unsigned int cls, uintptr_t w) { return 0; }
 static inline void bin_unread_set(unsigned int cls, uint32_t n) { }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void slab_carved_set(struct slab *s) { }
@@ -990,10 +992,11 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
  * next refill from s takes it), or to the slab's list if a remote free
  * came meanwhile.
  *
- * A whole list into a split bin goes in unread (bin_takes_unread()): its
- * places get the words below dfkey_range_top(), a band of their own, and
- * malloc's pop takes a block holding the slabs' key at those places only
- * (heap_pop_slow()). Anywhere else the key is a double free: until branch
+ * A whole list goes in unread (bin_takes_unread(): split and one-list
+ * bins, since branch onelist): its places get the words below the next
+ * top of a band of their own (bin_free_top_unread()), and malloc's pop
+ * takes a block holding the slabs' key at those places only, while they
+ * hold the list's blocks (heap_pop_slow(), bin_unread_take()). Anywhere else the key is a double free: until branch
  * dfuzz the pop took it at any place, so a block in its owner's bin freed
  * again by another thread (which found a positional word, wrote the key
  * and put it on the slab's remote list) was popped as if taken whole
@@ -1002,7 +1005,8 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
  * xrekey every list was walked and its blocks took the words of their
  * places (dfkey_rekey(), which checks the key): a chain of misses on
  * lines the freeing thread wrote (bench_xthread 1.2x the CPU time). A cut
- * list (read anyway, up to the cut) and a one-list bin's still are.
+ * list (read anyway, up to the cut) and one of a class of spare batches
+ * still are.
  * Without the check there is no word to write and the list goes in
  * unread.
  */
@@ -2713,7 +2717,7 @@ void *heap_pop_slow(void *p)
 		heap_free_list_corrupt(p);
 	cls = slab_of(p)->class_idx;
 	b = &hk_tls.bins[cls];
-	if (unlikely(b->free != p || !bin_unread_take(cls, bin_free_top(b))))
+	if (unlikely(b->free != p || !bin_unread_take(hk_tls.heap, cls, bin_free_top(b))))
 		heap_free_list_corrupt(p);
 	heap_check_block(p, cls);
 	dfkey_hand_out(p);
@@ -2855,7 +2859,7 @@ void heap_check(struct heap *h)
 			for (q = b->free; q; q = fl_next(q), w++) {
 				heap_check_block(q, cls);
 				HK_ASSERT(dfkey_word_is(q, w) ||
-					  (bin_unread_accepts(cls, w) && dfkey_word_is(q, hk_tls.dfkey)));
+					  (bin_unread_accepts(h, cls, w) && dfkey_word_is(q, hk_tls.dfkey)));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);
