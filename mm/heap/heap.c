@@ -210,17 +210,54 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
 /*
  * p, of slab s, leaves a bin's list at the place whose word is w, for
  * its slab's list: the word must be w, or the slabs' key at a place of a
- * remote list taken unread (dfkey_in_range(w), slab_remote_to_bin()),
+ * remote list taken unread (bin_unread_take(), slab_remote_to_bin()),
  * and the block must have been carved (below the slab's bump, as
  * dfkey_to_slab() checks); the word becomes the slab's list's (the key ^
  * DFKEY_ON_SLAB) in one check and one store (it was the slab's key,
  * checked again by dfkey_to_slab(), until the flushes went by runs of
  * one slab, slab_run_add()).
  */
+/*
+ * The places of a remote list taken unread (slab_remote_to_bin()) that
+ * still hold its blocks: the heap::unread[cls] words just below
+ * heap::unread_top[cls] (bin_free_top_unread()). Every block leaves a bin's list from its head, so
+ * the place of the one that leaves is the lowest one left: a block of
+ * the list taken there (it holds the slabs' key) leaves the places
+ * above. A one-list bin's frees push on top of that list, at the places
+ * below its head, which no longer take the key: a block freed by its
+ * owner there and freed again by another thread (which writes the key)
+ * is reported when it is popped, as in a split bin, whose frees go to
+ * put, in the bins' own band.
+ */
+static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uintptr_t w)
+{
+	return h->unread_top[cls] - 1 - w < h->unread[cls];
+}
+
+/*
+ * Does place w of h's bin of cls take a block holding the key? If so it
+ * leaves the list. (h: the caller's heap, or for a block going to its
+ * slab the slab's owner, whose bin held it: a parked heap's saved bins
+ * are drained by another thread, heap_saved_drain().)
+ */
+static inline int bin_unread_take(struct heap *h, unsigned int cls, uintptr_t w)
+{
+	if (!bin_unread_accepts(h, cls, w))
+		return 0;
+	h->unread[cls] = (uint16_t)(h->unread_top[cls] - 1 - w);
+	return 1;
+}
+
+static inline void bin_unread_set(unsigned int cls, uint32_t n)
+{
+	hk_tls.heap->unread[cls] = (uint16_t)n;
+}
+
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely(*dfkey_word(p) != w) && dfkey_in_range(w) && *dfkey_word(p) == s->dfkey)
+	if (unlikely(*dfkey_word(p) != w) && *dfkey_word(p) == s->dfkey &&
+	    bin_unread_take(s->owner, s->class_idx, w))
 		w = s->dfkey;
 	if (unlikely(*dfkey_word(p) != w || !slab_carved(s, p)))
 		heap_free_list_corrupt(p);
@@ -265,21 +302,32 @@ static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
 }
 
 /*
- * Does a whole remote list of s go into its bin unread? Split bins only:
- * a one-list bin's frees push on top of malloc's list, with words of the
- * list's band. Not the classes of spare batches (above 4 KiB), whose cuts
- * check every kept word (heap_spare_put()).
+ * Does a whole remote list of s go into its bin unread? Split and
+ * one-list bins alike (a one-list bin's frees push on top of the list,
+ * at places that no longer take the key: bin_unread_take()). Not the
+ * classes of spare batches (above 4 KiB), whose cuts check every kept
+ * word (heap_spare_put()).
  */
 static inline int bin_takes_unread(const struct slab *s)
 {
-	return heap_class_split(s->class_idx) &&
-	       hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
+	return hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
 }
 
-/* malloc's (empty) list of b starts at the top of the band of unread lists. */
-static inline void bin_free_top_unread(struct bin *b)
+/*
+ * malloc's (empty) list of b, of class cls, starts at the next top of
+ * the band of unread lists (heap.h, dfkey_range_top()): a step below
+ * the last list's, so that no word given to a block while that list was
+ * the bin's (a one-list bin's frees) is a place of this one.
+ */
+static inline void bin_free_top_unread(struct bin *b, unsigned int cls)
 {
-	bin_free_top_set(b, dfkey_range_top());
+	struct heap *h = hk_tls.heap;
+	uintptr_t top = h->unread_top[cls] - DFKEY_UNREAD_STEP;
+
+	if (!h->unread_top[cls] || top < (1UL << 61) + DFKEY_UNREAD_STEP)
+		top = dfkey_range_top();
+	h->unread_top[cls] = top;
+	bin_free_top_set(b, top);
 }
 
 /*
@@ -294,16 +342,21 @@ static inline void bin_free_top_unread(struct bin *b)
  */
 static __noinline void bin_unrange_walk(struct bin *b, uintptr_t w)
 {
+	unsigned int cls = (unsigned int)(b - hk_tls.bins);
 	uintptr_t at = bin_free_top(b), i = 0;
 	void *p;
 
+	/* (A one-list bin's frees on top of it hold the words of their places.) */
 	for (p = b->free; p; p = fl_next(p), i++) {
 		vg_open(dfkey_word(p), FL_WORD);
-		if (unlikely(!dfkey_in_range(at + i) || *dfkey_word(p) != hk_tls.dfkey))
+		if (unlikely(*dfkey_word(p) != at + i &&
+			     (*dfkey_word(p) != hk_tls.dfkey ||
+			      !bin_unread_take(hk_tls.heap, cls, at + i))))
 			heap_free_list_corrupt(p);
 		*dfkey_word(p) = w + i;
 		vg_close(dfkey_word(p), FL_WORD);
 	}
+	bin_unread_set(cls, 0);
 	bin_free_top_set(b, w);
 }
 
@@ -353,13 +406,16 @@ static inline uintptr_t bin_put_top(const struct bin *b) { return 0; }
 static inline void bin_put_top_set(struct bin *b, uintptr_t w) { }
 static inline void bin_put_below_free(struct bin *b) { }
 static inline int dfkey_word_is(const void *p, uintptr_t w) { return 1; }
+static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uintptr_t w) { return 0; }
+static inline int bin_unread_take(struct heap *h, unsigned int cls, uintptr_t w) { return 0; }
+static inline void bin_unread_set(unsigned int cls, uint32_t n) { }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
 static inline void slab_carved_set(struct slab *s) { }
 static inline void slab_carved_clear(struct slab *s) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
 static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
 static inline int bin_takes_unread(const struct slab *s) { return 0; }
-static inline void bin_free_top_unread(struct bin *b) { }
+static inline void bin_free_top_unread(struct bin *b, unsigned int cls) { }
 static inline void bin_unrange(struct bin *b, uintptr_t w) { }
 static inline int dfkey_is_key(const void *p) { return 0; }
 static inline void dfkey_hand_out(void *p) { }
@@ -936,10 +992,11 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
  * next refill from s takes it), or to the slab's list if a remote free
  * came meanwhile.
  *
- * A whole list into a split bin goes in unread (bin_takes_unread()): its
- * places get the words below dfkey_range_top(), a band of their own, and
- * malloc's pop takes a block holding the slabs' key at those places only
- * (heap_pop_slow()). Anywhere else the key is a double free: until branch
+ * A whole list goes in unread (bin_takes_unread(): split and one-list
+ * bins, since branch onelist): its places get the words below the next
+ * top of a band of their own (bin_free_top_unread()), and malloc's pop
+ * takes a block holding the slabs' key at those places only, while they
+ * hold the list's blocks (heap_pop_slow(), bin_unread_take()). Anywhere else the key is a double free: until branch
  * dfuzz the pop took it at any place, so a block in its owner's bin freed
  * again by another thread (which found a positional word, wrote the key
  * and put it on the slab's remote list) was popped as if taken whole
@@ -948,7 +1005,8 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
  * xrekey every list was walked and its blocks took the words of their
  * places (dfkey_rekey(), which checks the key): a chain of misses on
  * lines the freeing thread wrote (bench_xthread 1.2x the CPU time). A cut
- * list (read anyway, up to the cut) and a one-list bin's still are.
+ * list (read anyway, up to the cut) and one of a class of spare batches
+ * still are.
  * Without the check there is no word to write and the list goes in
  * unread.
  */
@@ -965,8 +1023,9 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 		take = batch;
 	}
 	if (take == n && bin_takes_unread(s)) {
-		bin_free_top_unread(b);
+		bin_free_top_unread(b, s->class_idx);
 		bin_free_grow(b, n);
+		bin_unread_set(s->class_idx, n);
 	} else {
 		bin_free_grow(b, take);
 		if (take < n || hk_dfkey) {
@@ -2134,6 +2193,7 @@ static inline void heap_tick(struct bin *busy)
 }
 
 static void heap_bin_pass(struct bin *b);
+static void heap_bin_pass_one(struct bin *b);
 static void heap_slab_freed(struct slab *s, const void *old);
 
 /*
@@ -2314,6 +2374,7 @@ void heap_bin_flush(struct bin *b)
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
 	unsigned int cls = (unsigned int)(c - hk_classes);
 	int32_t room;
+	int outrun = 0;
 
 	heap_idle_touch(cls);
 	/*
@@ -2345,8 +2406,7 @@ void heap_bin_flush(struct bin *b)
 	 * overflows: the program frees more of the class than the cache can
 	 * hold (a container destroyed whole), not a batch it allocates
 	 * again. Back to the class's initial limit, and no growth until the
-	 * next refill: the flush below sends the blocks to the slabs (a
-	 * one-list bin keeps half its limit), where the next allocations
+	 * next refill: the flush below sends the blocks to the slabs, where the next allocations
 	 * find them slab by slab, instead of the cache handing out thousands
 	 * of them in the order they were freed, spread over every slab of
 	 * the class; and the frees that follow pass on to their slabs
@@ -2358,8 +2418,9 @@ void heap_bin_flush(struct bin *b)
 	if (HEAP_GROW_ON && b->grown && c->size < HEAP_SPARE_MIN_SIZE) {
 		cls_bit_set(hk_tls.outran, cls);
 		bin_limit_set(b, c->limit);
-		/* A split bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
-		room = heap_class_split(cls) ? (int32_t)b->limit : (int32_t)(b->limit / 2);
+		/* The bin keeps nothing: its next frees pass in batches (heap_bin_pass()). */
+		room = (int32_t)b->limit;
+		outrun = 1;
 		STAT_INC_TLS(STAT_BIN_OUTRUN);
 	}
 	heap_tick(b);
@@ -2390,6 +2451,9 @@ void heap_bin_flush(struct bin *b)
 		}
 		slab_run_end(&r);
 	}
+	/* A one-list bin's frees pass from the first batch on. */
+	if (outrun && !heap_class_split(cls))
+		heap_bin_pass_one(b);
 	/* Frees filled the bins unseen: count them, and bound them. */
 	if (heap_cache_may_exceed())
 		heap_cache_check(b);
@@ -2467,38 +2531,28 @@ static inline void heap_slab_splice(struct slab *s, void *head, void *tail, uint
  * that are back in L1 by then (Documentation/benchmarks.md,
  * "thirteenth session: containers freed whole").
  */
-static void heap_bin_pass(struct bin *b)
+/*
+ * The list from p, out of its bin at the places w, w + 1, ... (its
+ * head's word first), onto its slabs' lists in runs of one slab, as they
+ * come: the list is linked already, so a run goes onto its slab's list
+ * whole, its last link rewritten, with one update of the slab's head and
+ * count (heap_slab_splice()). A list freed in address order (built, read
+ * and freed in the order it was made) comes in runs of the whole batch;
+ * a container's frees follow its keys, not the addresses (runs of 2
+ * blocks on average in a C++ map's flushes, Documentation/benchmarks.md,
+ * eleventh session), and a run of one costs a compare more than a block
+ * did. The list is followed in a register: a bin's head stored and
+ * loaded again at each block put a store forwarding on the chain of
+ * loads of the links. Returns the number of blocks.
+ */
+static uint32_t heap_pass_runs(void *p, uintptr_t w)
 {
 	struct slab *rs = NULL, *s;
-	void *p, *next, *head = NULL, *tail = NULL;
-	uintptr_t w = bin_put_top(b);
+	void *next, *head = NULL, *tail = NULL;
 	uint32_t rn = 0, n = 0;
-	int32_t room;
 
-	/*
-	 * In runs of one slab, as they come: the batch is linked already
-	 * (put's list, newest first), so a run goes onto its slab's list
-	 * whole, its last link rewritten, with one update of the slab's
-	 * head and count (heap_slab_splice()). A list freed in address
-	 * order (built, read and freed in the order it was made) comes in
-	 * runs of the whole batch; a container's frees follow its keys,
-	 * not the addresses (runs of 2 blocks on average in a C++ map's
-	 * flushes, Documentation/benchmarks.md, eleventh session), and a
-	 * run of one costs a compare more than a block did. No purge count:
-	 * the classes that pass are below the purge's.
-	 */
-	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
-	bin_room_take_put(b);
-	/*
-	 * The list is taken off the bin first and followed in a register:
-	 * b->put stored and loaded again at each block put a store
-	 * forwarding on the chain of loads of the links.
-	 */
-	next = b->put;
-	b->put = NULL;
-	while ((p = next)) {
+	for (; p; p = next) {
 		s = slab_block_head(p);
-		/* As the flush's loop: put's next block is its head, one word on. */
 		next = fl_next(p);
 		dfkey_bin_to_slab(s, p, w++);
 		n++;
@@ -2514,6 +2568,58 @@ static void heap_bin_pass(struct bin *b)
 	}
 	if (rs)
 		heap_slab_splice(rs, head, tail, rn);
+	return n;
+}
+
+/*
+ * The same for a one-list bin (heap_class_split()): its frees push on
+ * malloc's list, which the flush of the outrun emptied, so the whole
+ * list goes (the frees since, less what mallocs took back), and the room
+ * beyond one batch waits in put's share, which a one-list bin does not
+ * use otherwise (its room is malloc's, free sees it BIN_LIFO_SHIFT
+ * lower): the free that spends the batch comes here again, and the next
+ * slow path gives the room back to malloc's share (bin_room_take_put(),
+ * in bin_join() and the flush). No mark: a one-list bin's put stays
+ * empty, so malloc's fast path goes to the slow path when its list is.
+ *
+ * With a batch of HEAP_PASS_BATCH_ONE, not HEAP_PASS_BATCH: what the
+ * last frees of a run leave in the bin, malloc's fast path hands out
+ * first (a split bin keeps them on put, which it does not pop while
+ * marked grown), each block keeping its slab partly used for the next
+ * refills. With 64, bench_tree took 1.041 [1.006..1.090] of split bins'
+ * CPU time, and 3.9x the refills from partial slabs first (6124, 1564);
+ * with 8, 0.990 [0.944..1.026] (Documentation/benchmarks.md, "fifteenth
+ * session: one list per bin").
+ */
+static void heap_bin_pass_one(struct bin *b)
+{
+	uint32_t n = heap_pass_runs(b->free, bin_free_top(b));
+	int32_t keep;
+
+	b->free = NULL;
+	b->free_at += n;	/* room n more */
+	keep = bin_room(b) - (int32_t)HEAP_PASS_BATCH_ONE;
+	if (keep > 0) {
+		bin_put_room_add(b, keep);
+		bin_room_add(b, -keep);
+	}
+}
+
+static void heap_bin_pass(struct bin *b)
+{
+	uint32_t n;
+	int32_t room;
+
+	/* No purge count: the classes that pass are below the purge's. */
+	BUILD_BUG_ON(HEAP_PURGE_MIN_SIZE < HEAP_SPARE_MIN_SIZE);
+	bin_room_take_put(b);
+	if (!heap_class_split((unsigned int)(b - hk_tls.bins))) {
+		heap_bin_pass_one(b);
+		return;
+	}
+	/* As the flush's loop: put's next block is its head, one word on. */
+	n = heap_pass_runs(b->put, bin_put_top(b));
+	b->put = NULL;
 	b->put_at += n;
 	bin_put_room_add(b, -(int32_t)n);
 	bin_room_add(b, (int32_t)n);
@@ -2533,7 +2639,7 @@ void heap_bin_overflow(const void *p)
 	unsigned int cls = slab_of(p)->class_idx;
 	struct bin *b = &hk_tls.bins[cls];
 
-	if (HEAP_GROW_ON && unlikely(cls_bit_test(hk_tls.outran, cls)) && heap_class_split(cls)) {
+	if (HEAP_GROW_ON && unlikely(cls_bit_test(hk_tls.outran, cls))) {
 		heap_bin_pass(b);
 		return;
 	}
@@ -2615,7 +2721,7 @@ void heap_free_list_corrupt(const void *p)
  * malloc's pop of p (the head of its bin's list) failed its checks: a
  * bad link, or a key word out of place. A block of a remote list taken
  * unread (slab_remote_to_bin()) holds the slabs' key, and is taken at a
- * place of such a list (dfkey_in_range()) only; its word becomes 0 (a
+ * place of such a list (bin_unread_take()) only; its word becomes 0 (a
  * block handed out holding the key would be a double free to the next
  * remote free). Any other block in a bin holds the word of its place: a
  * block that does not is on a list twice, or was written after free.
@@ -2635,7 +2741,7 @@ void *heap_pop_slow(void *p)
 		heap_free_list_corrupt(p);
 	cls = slab_of(p)->class_idx;
 	b = &hk_tls.bins[cls];
-	if (unlikely(b->free != p || !dfkey_in_range(bin_free_top(b))))
+	if (unlikely(b->free != p || !bin_unread_take(hk_tls.heap, cls, bin_free_top(b))))
 		heap_free_list_corrupt(p);
 	heap_check_block(p, cls);
 	dfkey_hand_out(p);
@@ -2777,7 +2883,7 @@ void heap_check(struct heap *h)
 			for (q = b->free; q; q = fl_next(q), w++) {
 				heap_check_block(q, cls);
 				HK_ASSERT(dfkey_word_is(q, w) ||
-					  (dfkey_in_range(w) && dfkey_word_is(q, hk_tls.dfkey)));
+					  (bin_unread_accepts(h, cls, w) && dfkey_word_is(q, hk_tls.dfkey)));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);

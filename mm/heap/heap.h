@@ -143,10 +143,13 @@ struct heap;
  * flushes. The slow paths read and move the budgets through
  * bin_room(), bin_room_add() and the like (heap.c).
  *
- * A class whose bin is short (heap_class_split()) keeps one list: its
- * slabs' bin_tpoff points BIN_LIFO_SHIFT bytes below its bin, so that
- * free's put, put_at, put_floor and tag are the bin's free, free_at,
- * free_floor and tag_lifo, and put stays NULL. The offsets below are
+ * Without CONFIG_HEAP_SPLIT_BINS (the default since branch onelist),
+ * and with it for a class whose bin is short (heap_class_split()), a
+ * bin keeps one list: its slabs' bin_tpoff points BIN_LIFO_SHIFT bytes
+ * below its bin, so that free's put, put_at, put_floor and tag are the
+ * bin's free, free_at, free_floor and tag_lifo, and put stays NULL
+ * (its own put_at and put_floor hold the room an outrun bin's pass sets
+ * aside, heap_bin_pass_one()). The offsets below are
  * checked at build time (heap.c).
  */
 struct bin {
@@ -191,11 +194,12 @@ static inline int32_t bin_put_room(const struct bin *b)
 #define BIN_LIFO_SHIFT	(offsetof(struct bin, put) - offsetof(struct bin, free))
 
 /*
- * Bins of at least this many blocks (a class's initial limit) are split:
- * malloc takes free's list once per list, and the blocks of a list that
- * long are small. Shorter bins (Mid's big blocks: 8 to 51 blocks by
- * default) keep one list, so that a block freed is the next one handed
- * out while its line is still in the cache.
+ * With CONFIG_HEAP_SPLIT_BINS, bins of at least this many blocks (a
+ * class's initial limit) are split: malloc takes free's list once per
+ * list, and the blocks of a list that long are small. Shorter bins
+ * (Mid's big blocks: 8 to 51 blocks by default), and every bin without
+ * it, keep one list, so that a block freed is the next one handed out
+ * while its line is still in the cache.
  */
 #define HEAP_SPLIT_MIN_LIMIT	64
 
@@ -302,6 +306,11 @@ struct heap_tls;
  * slabs together (heap_bin_pass()): their lines are still in L1.
  */
 #define HEAP_PASS_BATCH		64U
+/*
+ * The same for a one-list bin (heap_bin_pass_one(), heap.c): malloc's
+ * fast path hands out what the last frees of a run leave there.
+ */
+#define HEAP_PASS_BATCH_ONE	8U
 
 /* Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB). */
 #define HEAP_SPARE_SLOTS	4
@@ -360,6 +369,10 @@ struct heap {
 	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
 	int alive;				/* a thread uses this record */
 	uint32_t tag;				/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uintptr_t unread_top[HK_CLASS_ARRAY];	/* per class: the top of the places of the last list taken unread (0: none yet) */
+	uint16_t unread[HK_CLASS_ARRAY];	/* per class: how many places below it still take a block of that list (bin_unread_take()) */
+#endif
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */
 #endif
@@ -456,7 +469,7 @@ static __always_inline uintptr_t heap_tls_tpoff(void)
  */
 static inline int heap_class_split(unsigned int cls)
 {
-	return hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
+	return IS_ENABLED(CONFIG_HEAP_SPLIT_BINS) && hk_classes[cls].limit >= HEAP_SPLIT_MIN_LIMIT;
 }
 
 /* The offset of the calling thread's bin of class cls (any thread's). */
@@ -699,27 +712,30 @@ static inline uintptr_t dfkey_bin_base(void)
 }
 
 /*
- * A remote list taken whole into a split bin goes in unread
+ * A remote list taken whole into a bin goes in unread
  * (slab_remote_to_bin()): its blocks keep the slabs' key, and its places
- * get the words just below dfkey_range_top(), in [2^61, 2^62), a band
- * that no block's word is ever set to (the pop of such a place writes 0,
- * heap_pop_slow(); the slow paths give the list words of the bins' own
- * band before they put blocks above it, bin_unrange() in heap.c). A place
- * whose word is at most HEAP_BIN_MAX_BLOCKS below the top takes a block
- * holding the key (dfkey_in_range()); every other place only its own
- * word, as before. Documentation/architecture.md, "The remote list goes
- * to the bin whole".
+ * get the words just below a top in [2^61, 2^62), the band of such
+ * lists: dfkey_range_top() for a heap's first list of a class, then
+ * DFKEY_UNREAD_STEP lower for each next one (heap::unread_top, heap.c,
+ * bin_free_top_unread()). The places of the list that still hold its
+ * blocks take a block holding the key (bin_unread_take(), heap.c);
+ * every other place only its own word, as before. No block's word is
+ * ever that of a place of a later list: a split bin gives no block a
+ * word of the band (the pop of such a place writes 0, heap_pop_slow();
+ * the slow paths give the list words of the bins' own band before they
+ * put blocks above it, bin_unrange() in heap.c), and a one-list bin's
+ * frees on top of such a list take words less than a step below its
+ * top (its places and the bin's room: at most 2 * 65535). After 2^43
+ * lists of a class a heap's top starts again at dfkey_range_top().
+ * Documentation/architecture.md, "The remote list goes to the bin
+ * whole".
  */
 static inline uintptr_t dfkey_range_top(void)
 {
 	return (1UL << 61) | (1UL << 60) | (hk_dfkey & ((1UL << 59) - 1));
 }
 
-/* Is w the word of a place of a remote list taken unread? */
-static inline int dfkey_in_range(uintptr_t w)
-{
-	return dfkey_range_top() - 1 - w < HEAP_BIN_MAX_BLOCKS;
-}
+#define DFKEY_UNREAD_STEP	(1UL << 17)
 
 /* Is a counter at w in the band of such lists (one taken unread, or just used up)? */
 static inline int dfkey_ranged(uintptr_t w)
@@ -877,7 +893,6 @@ static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
-static inline int dfkey_in_range(uintptr_t w) { return 0; }
 static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif
 

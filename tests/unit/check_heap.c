@@ -437,8 +437,10 @@ static unsigned int outrun_class(void)
 	unsigned int cls;
 
 	ck_assert_int_eq(heap_init(), 0);
-	cls = big_block_class();
-	if (cls >= HK_NR_CLASSES || !HEAP_GROW_ON || !heap_cache_budget ||
+	if (HEAP_MAX_SIZE < 1024)
+		return HK_NR_CLASSES;
+	cls = size_to_class(1024);
+	if (!HEAP_GROW_ON || !heap_cache_budget ||
 	    hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE ||
 	    hk_classes[cls].limit_max < 2 * hk_classes[cls].limit)
 		return HK_NR_CLASSES;
@@ -488,11 +490,11 @@ START_TEST(test_bin_outrun_back_to_limit)
 		hak_free(outrun_v[i]);
 	limit2 = b->limit;
 	ck_assert_uint_eq(limit1, limit0);
-	/* A split bin keeps one batch at most (heap_bin_pass()); a one-list bin half its limit. */
+	/* One batch at most (heap_bin_pass(); a one-list bin's is shorter). */
 	if (heap_class_split(cls))
 		ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH);
 	else
-		ck_assert_int_le(held1, (int32_t)limit0);
+		ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH_ONE);
 	ck_assert_uint_gt(limit2, limit0);
 }
 END_TEST
@@ -547,6 +549,56 @@ START_TEST(test_bin_outrun_batch_to_slabs)
 	ck_assert_ptr_null(b->put);
 	hak_free(p);
 	hak_free(extra);
+}
+END_TEST
+
+/*
+ * The frees that outran a one-list bin (no CONFIG_HEAP_SPLIT_BINS) go on
+ * to their slabs in batches of HEAP_PASS_BATCH_ONE (heap_bin_pass_one()):
+ * each free holds at most that many blocks in the bin, the rest of the
+ * room waits in put's share, and put's list stays empty. A malloc pops
+ * the block freed last, and the next slow path gives the room back.
+ */
+START_TEST(test_bin_outrun_one_list_batches)
+{
+	unsigned int cls, i, n, over = 0, grew = 0;
+	int32_t rooms;
+	struct bin *b;
+	size_t size;
+	void *p, *last;
+
+	cls = outrun_class();
+	if (cls >= HK_NR_CLASSES || heap_class_split(cls))
+		return;
+	size = hk_classes[cls].size;
+	n = hk_classes[cls].limit_max + 4 * hk_classes[cls].limit;
+	if (n > OUTRUN_MAX)
+		return;
+	b = &hk_tls.bins[cls];
+	for (i = 0; i < n; i++)
+		outrun_v[i] = hak_malloc(size);
+	/* (No Check assertion until the frees end: they allocate and free.) */
+	for (i = 0; i < n; i++) {
+		hak_free(outrun_v[i]);
+		grew |= b->limit > hk_classes[cls].limit;
+		/* Back at its first limit after it grew: outrun. */
+		if (grew && b->limit == hk_classes[cls].limit &&
+		    bin_held(b) > (int32_t)HEAP_PASS_BATCH_ONE)
+			over++;
+	}
+	last = outrun_v[n - 1];
+	rooms = bin_room(b) + bin_put_room(b);
+	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
+	ck_assert(grew);
+	ck_assert_uint_eq(over, 0);
+	ck_assert_ptr_null(b->put);
+	ck_assert_int_gt(bin_held(b), 0);
+	ck_assert_int_gt(bin_put_room(b), 0);	/* the room beyond the batch */
+	ck_assert_int_eq(rooms, (int32_t)b->limit - bin_held(b));
+	p = hak_malloc(size);
+	ck_assert_ptr_eq(p, last);		/* the block freed last */
+	heap_check(hk_tls.heap);
+	hak_free(p);
 }
 END_TEST
 
@@ -641,8 +693,7 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 	for (q = b->put; q; q = fl_next(q), inbin++)
 		ck_assert(outrun_has(freed, nfreed, q));
 	ck_assert_int_eq(bin_held(b), (int32_t)inbin);
-	if (heap_class_split(cls))
-		ck_assert_uint_le(inbin, HEAP_PASS_BATCH);
+	ck_assert_uint_le(inbin, heap_class_split(cls) ? HEAP_PASS_BATCH : HEAP_PASS_BATCH_ONE);
 	onslab = outrun_on_slabs(freed, nfreed);
 	ck_assert_uint_eq(onslab + inbin, nfreed);
 	/* The bin's blocks come back, then a refill: no abort on the words. */
@@ -2710,16 +2761,20 @@ static Suite *heap_suite(void)
 	Suite *s = suite_create("heap");
 	TCase *tc = tcase_create("heap");
 
-	tcase_add_test(tc, test_bin_lifo);
-	tcase_add_test(tc, test_bin_put_one_popped);
-	tcase_add_test(tc, test_bin_put_one_twice_refills);
-	tcase_add_test(tc, test_bin_turn_no_overflow);
-	tcase_add_test(tc, test_bin_split_lists);
+	/* Split bins' own behaviour (CONFIG_HEAP_SPLIT_BINS: splitbins_on.config). */
+	if (IS_ENABLED(CONFIG_HEAP_SPLIT_BINS)) {
+		tcase_add_test(tc, test_bin_lifo);
+		tcase_add_test(tc, test_bin_put_one_popped);
+		tcase_add_test(tc, test_bin_put_one_twice_refills);
+		tcase_add_test(tc, test_bin_turn_no_overflow);
+		tcase_add_test(tc, test_bin_split_lists);
+		tcase_add_test(tc, test_bin_outrun_batch_to_slabs);
+	}
 	tcase_add_test(tc, test_bin_short_one_list);
 	tcase_add_test(tc, test_bin_grown_run_last_freed_first);
 	tcase_add_test(tc, test_bin_grows_past_1mib);
 	tcase_add_test(tc, test_bin_outrun_back_to_limit);
-	tcase_add_test(tc, test_bin_outrun_batch_to_slabs);
+	tcase_add_test(tc, test_bin_outrun_one_list_batches);
 	tcase_add_test(tc, test_bin_outrun_flush_to_slabs);
 	tcase_add_test(tc, test_bin_pass_runs);
 	tcase_add_test(tc, test_slab_fast_path_fields);
@@ -2766,8 +2821,10 @@ static Suite *heap_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_high_half_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_low_bit_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_put_one_checked, SIGABRT);
-	tcase_add_test_raise_signal(tc, test_dfkey_refill_below_put, SIGABRT);
-	tcase_add_test(tc, test_dfkey_positional);
+	if (IS_ENABLED(CONFIG_HEAP_SPLIT_BINS)) {
+		tcase_add_test_raise_signal(tc, test_dfkey_refill_below_put, SIGABRT);
+		tcase_add_test(tc, test_dfkey_positional);
+	}
 	tcase_add_test_raise_signal(tc, test_double_free_aba_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_double_free_aborts_on_flush, SIGABRT);
@@ -3662,13 +3719,12 @@ END_TEST
 /*
  * rl_cur_used_up(), five of the slab's blocks freed by another thread and
  * one malloc: the refill took the remote list whole, unread, into malloc's
- * list (a split bin). Returns the bin.
+ * list (a split or a one-list bin). Returns the bin.
  */
 static struct bin *rl_unread(unsigned int *n, unsigned int *k)
 {
 	unsigned int cls = size_to_class(RL_SIZE);
 
-	ck_assert(heap_class_split(cls));
 	(void)rl_cur_used_up(n, k);
 	ck_assert_uint_ge(*k, 5);
 	rl_free_remote(5, *n);
@@ -3678,7 +3734,7 @@ static struct bin *rl_unread(unsigned int *n, unsigned int *k)
 /*
  * A remote list taken whole goes into the bin unread: the blocks still in
  * the bin hold the slabs' key, at places whose words are of the band of
- * such lists (dfkey_in_range()); the pop of one writes 0, so that a block
+ * such lists (dfkey_ranged()); the pop of one writes 0, so that a block
  * handed out is no double free to the thread that frees it next (here
  * another thread, whose free reads the word). A trim joins the bin and
  * gives the rest back (bin_unrange(), then the words of the bins' band).
@@ -3693,17 +3749,17 @@ START_TEST(test_dfkey_remote_unread)
 	p = hak_malloc(RL_SIZE);
 	ck_assert_ptr_eq(p, rl_mine[4]);
 	ck_assert_ptr_eq(b->free, rl_mine[3]);
-	ck_assert(dfkey_in_range(b->free_at));
+	ck_assert(dfkey_ranged(b->free_at));
 	ck_assert_uint_eq(((uintptr_t *)p)[1], 0);
 	for (i = 0; i < 4; i++)
 		ck_assert_uint_eq(((uintptr_t *)rl_mine[i])[1], hk_tls.dfkey);
-	ck_assert(!dfkey_in_range(b->put_at));
+	ck_assert(!dfkey_ranged(b->put_at));
 	heap_check(hk_tls.heap);
 	rl_mine[4] = p;
 	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[3]);
 	free_in_thread(&rl_mine[3], 2);		/* handed out from the list: no double free */
 	hak_malloc_trim(0);			/* rl_mine[0..2] back to the slab */
-	ck_assert(!dfkey_in_range(b->free_at));
+	ck_assert(!dfkey_ranged(b->free_at));
 	ck_assert_ptr_null(b->free);
 	heap_check(hk_tls.heap);
 	for (i = 0; i < n; i++)
@@ -3758,6 +3814,73 @@ END_TEST
  * block is ever given), and the pop at its place aborts. Until branch
  * xrekey the refill's walk found it.
  */
+/*
+ * The owner frees a block handed out from a list taken unread: on a
+ * one-list bin the free pushes it on top of the list, at a place of the
+ * band of such lists but below the places that still hold the list's
+ * blocks (bin_unread_take()). Another thread frees it again: the word is
+ * a place's, not the key, so the remote free writes the key and puts the
+ * block on the slab's remote list. The pop at its place must not take
+ * the key there (only the list's own places do), or the block would be
+ * handed out while on the remote list. On a split bin the free
+ * goes to put, and the pop of put's head finds the key too.
+ */
+START_TEST(test_dfkey_unread_pushed_remote_double_free)
+{
+	unsigned int n, k, i;
+	void *p;
+
+	(void)rl_unread(&n, &k);
+	p = hak_malloc(RL_SIZE);		/* rl_mine[4]; the list is the bin's */
+	hak_free(p);				/* on top of the list (one-list) */
+	free_in_thread(&p, 1);			/* again: not detected here, writes the key */
+	/*
+	 * Its pop aborts: handed out, it would be live while on the remote
+	 * list (the pop's 0 in its word makes the refill that takes that
+	 * list abort later, too late).
+	 */
+	for (i = 0; i < 64; i++) {
+		if (hak_malloc(RL_SIZE) == p)
+			handed_out_exit("test_dfkey_unread_pushed_remote_double_free: handed out while on the remote list");
+	}
+	ck_abort_msg("remote double free of a block pushed on a list taken unread not detected");
+}
+END_TEST
+
+/*
+ * A block Y that a one-list bin's free gave a word of the band of lists
+ * taken unread (pushed on top of such a list) and malloc handed out
+ * keeps that word. Freed by another thread (onto its slab's remote list,
+ * at the head of a list of as many blocks as the first one) and then
+ * again by its owner (pushed at the place under the first list's head,
+ * handed out once more): the next refill takes the remote list unread,
+ * Y at its head. Had that list started at the first one's top, Y's place
+ * would be the word Y holds and the pop would hand it out a second time;
+ * each list starts a step lower (bin_free_top_unread()), and the pop at
+ * Y's place finds neither its word nor the key. With split bins the
+ * owner's free goes to put, with a word of the bins' band: found too.
+ */
+START_TEST(test_dfkey_unread_stale_band_word)
+{
+	unsigned int n, k, i, got = 0;
+	void *y;
+
+	(void)rl_cur_used_up(&n, &k);
+	ck_assert_uint_ge(k, 10);
+	rl_free_remote(5, n);			/* rl_mine[0..4] */
+	(void)hak_malloc(RL_SIZE);		/* the list taken unread: rl_mine[4] */
+	y = rl_mine[9];
+	free_in_thread(&rl_mine[5], 5);		/* a new remote list, y its head */
+	hak_free(y);				/* again: under the list's head */
+	for (i = 0; i < 64; i++) {
+		if (hak_malloc(RL_SIZE) == y && ++got == 2) {
+			handed_out_exit("test_dfkey_unread_stale_band_word: handed out twice");
+		}
+	}
+	ck_abort_msg("block on a remote list freed again by its owner not detected");
+}
+END_TEST
+
 START_TEST(test_dfkey_unread_stale_word)
 {
 	unsigned int n, k, i;
@@ -4441,6 +4564,8 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_unread_owner_double_free, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_unread_remote_double_free, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_unread_stale_word, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_unread_pushed_remote_double_free, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_unread_stale_band_word, SIGABRT);
 #endif
 	tcase_add_test(tc, test_remote_free_refuses_non_blocks);
 	tcase_add_test(tc, test_empty_slab_thread_exit);
