@@ -110,13 +110,21 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
  * and its peak RSS 35.0 MB against 34.0; with the stop 33.9
  * (Documentation/benchmarks.md, "twelfth session").
  */
+static inline size_t hk_grown_room(size_t old)
+{
+	return old + (old & (old - 1) ? old / 4 : old / 2);
+}
+
 static inline size_t hk_grown_size(size_t size, size_t old)
 {
-	size_t cap;
+	size_t cap, room;
 
-	if (size > old && size - old < old / 4 && old + old / 4 <= HEAP_REALLOC_STEP_MAX) {
+	if (size > old && size - old < old / 4) {
+		room = hk_grown_room(old);
+		if (room > HEAP_REALLOC_STEP_MAX)
+			return size;
 		cap = 2UL << hk_log2(size - 1);
-		return old + old / 4 < cap ? old + old / 4 : cap;
+		return room < cap ? room : cap;
 	}
 	return size;
 }
@@ -138,7 +146,7 @@ static inline int hk_grown_large(size_t size, size_t old)
 	if (size <= old || size <= HEAP_REALLOC_MAX)
 		return 0;
 	return size - old >= old >> HEAP_REALLOC_STEP_SHIFT ||
-	       old + old / 4 > HEAP_REALLOC_STEP_MAX;
+	       hk_grown_room(old) > HEAP_REALLOC_STEP_MAX;
 }
 
 /*
