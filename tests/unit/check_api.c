@@ -778,8 +778,8 @@ END_TEST
 #ifndef CONFIG_BACKEND_ARENA
 /*
  * A slab block grown a little past its usable size gets room for a
- * quarter more, half more for a block of a power of two, up to
- * HEAP_REALLOC_STEP_MAX (Mid's maximum; hk_grown_size(), mm/core.h): a
+ * quarter more, half more for a block of a power of two up to
+ * HEAP_REALLOC_MAX, up to HEAP_REALLOC_STEP_MAX (Mid's maximum; hk_grown_size(), mm/core.h): a
  * string grown by small appends moves twice per doubling, not at every
  * size class, also past 32 KiB. The room stops at the power of two above
  * the size asked: a buffer that grows to a power of two and stops
@@ -801,7 +801,7 @@ START_TEST(test_realloc_growth_room)
 		p = hak_malloc(sizes[k]);
 		REQ_NONNULL(p);
 		u = hak_malloc_usable_size(p);
-		want = u + (u & (u - 1) ? u / 4 : u / 2);
+		want = u + (u & (u - 1) || u > HEAP_REALLOC_MAX ? u / 4 : u / 2);
 		if (want > HEAP_REALLOC_STEP_MAX)
 			continue;
 		cap = (size_t)2 << (63 - __builtin_clzl(u));	/* the power of two above u + 1 */
