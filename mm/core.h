@@ -115,7 +115,7 @@ static __fastpath_inline size_t hk_own_size(const void *ptr)
  * a quarter without the stop went 1.75 -> 2.5): a block of a power of
  * two, up to HEAP_REALLOC_MAX, gets half a block of room instead
  * (hk_grown_room(): 2 -> 3 -> 4), two moves per doubling again, and the
- * stop stays (bench_strbuild: 33% fewer bytes copied, 0.97x CPU time;
+ * stop stays (bench_strbuild: 33% fewer bytes copied, 0.93x CPU time;
  * redis's peak unchanged; "fifteenth session: strbuild"). Above
  * HEAP_REALLOC_MAX a quarter: bench_realloc's Mid blocks grown from 64
  * and 128 KiB by half faulted 9% more pages, at 1.05x its CPU time.
