@@ -778,17 +778,18 @@ END_TEST
 #ifndef CONFIG_BACKEND_ARENA
 /*
  * A slab block grown a little past its usable size gets room for a
- * quarter more, up to HEAP_REALLOC_STEP_MAX (Mid's maximum;
- * hk_alloc_grown(), mm/core.h): a string grown by small appends moves
- * once per 1.25x of growth, not at every size class, also past 32 KiB.
- * The room stops at the power of two above the size asked: a buffer
- * that grows to a power of two and stops (redis's 8 KiB listpacks:
- * 7,272 bytes asked of a 7 KiB block) gets that, not the class past it
- * (10 KiB before).
+ * quarter more, half more for a block of a power of two up to
+ * HEAP_REALLOC_MAX, up to HEAP_REALLOC_STEP_MAX (Mid's maximum; hk_grown_size(), mm/core.h): a
+ * string grown by small appends moves twice per doubling, not at every
+ * size class, also past 32 KiB. The room stops at the power of two above
+ * the size asked: a buffer that grows to a power of two and stops
+ * (redis's 8 KiB listpacks: 7,272 bytes asked of a 7 KiB block) gets
+ * that, not the class past it (10 KiB before).
  */
 START_TEST(test_realloc_growth_room)
 {
-	static const size_t sizes[] = { 24, 100, 200, 1000, 3000, 6000, 7100, 20000, 40000, 150000 };
+	static const size_t sizes[] = { 24, 100, 200, 1000, 3000, 4096, 6000, 7100, 8192,
+					20000, 32768, 40000, 150000 };
 	size_t k;
 
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
@@ -800,7 +801,7 @@ START_TEST(test_realloc_growth_room)
 		p = hak_malloc(sizes[k]);
 		REQ_NONNULL(p);
 		u = hak_malloc_usable_size(p);
-		want = u + u / 4;
+		want = u + (u & (u - 1) || u > HEAP_REALLOC_MAX ? u / 4 : u / 2);
 		if (want > HEAP_REALLOC_STEP_MAX)
 			continue;
 		cap = (size_t)2 << (63 - __builtin_clzl(u));	/* the power of two above u + 1 */
@@ -818,6 +819,40 @@ START_TEST(test_realloc_growth_room)
 			u, u + 1, hak_malloc_usable_size(q), cap);
 		hak_free(q);
 	}
+}
+END_TEST
+
+/*
+ * A string grown one byte at a time from 4 KiB to 32 KiB moves at most
+ * twice per doubling (hk_grown_size()): the stop at a power of two, then
+ * half a block of room from there (a quarter from there moved three
+ * times per doubling: 4 KiB -> 5 -> 6 -> 8, at every power of two once
+ * more). Its bytes survive every move.
+ */
+START_TEST(test_realloc_append_moves)
+{
+	size_t n, moves = 0;
+	char *p, *q;
+
+	if (!UNIT_SLAB_CLASSES || HEAP_REALLOC_STEP_MAX < 32768)
+		return;
+	p = hak_malloc(4096);
+	REQ_NONNULL(p);
+	REQ_MSG(hak_malloc_usable_size(p) == 4096, "malloc(4096): usable %zu",
+		hak_malloc_usable_size(p));
+	fill(p, 4096, 7);
+	for (n = 4097; n <= 32768; n++) {
+		q = hak_realloc(p, n);
+		REQ_NONNULL(q);
+		if (q != p) {
+			moves++;
+			ck_assert_intact(q, 4096, 7);
+		}
+		p = q;
+	}
+	REQ_MSG(moves <= 6, "4 KiB grown to 32 KiB by 1-byte appends moved %zu times, want at most 6",
+		moves);
+	hak_free(p);
 }
 END_TEST
 #endif
@@ -1510,6 +1545,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_realloc_small_steps);
 #ifndef CONFIG_BACKEND_ARENA
 	tcase_add_test(tc, test_realloc_growth_room);
+	tcase_add_test(tc, test_realloc_append_moves);
 #endif
 	suite_add_tcase(s, tc);
 
