@@ -1197,8 +1197,8 @@ static void heap_empty_remove(struct heap *h, struct slab *s)
 static void slab_recarve(struct slab *s)
 {
 	HK_ASSERT(s->used == 0 && !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
-	dfkey_slab_all_free(s);
 	slab_warm_mark(s);
+	dfkey_slab_all_free(s);
 	s->local_free = NULL;
 	s->uncarved = s->capacity;
 	slab_dirty_drop(s);
