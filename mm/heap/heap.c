@@ -769,12 +769,17 @@ static inline void heap_purge_check(struct heap *h) { }
 static struct slab *slab_new(struct heap *h, unsigned int cls)
 {
 	const struct size_class *c = &hk_classes[cls];
-	struct slab *s = ss_claim(c->pool, c->span);
+	unsigned int fresh = 1;
+	struct slab *s = ss_claim_run(c->pool, c->span, &fresh);
 	uintptr_t end;
 	unsigned int i;
+	int warm;
 
 	if (!s)
 		return NULL;
+	/* Before the fields are set: what the slot's last slab left. */
+	warm = !fresh && (s->flags & SLAB_WARM) && s->class_idx == cls &&
+	       s->span == c->span;
 	s->kind = SLAB_BLOCKS;
 	s->class_idx = (uint8_t)cls;
 	s->span = c->span;
@@ -789,7 +794,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->local_free = NULL;
 	slab_dirty_drop(s);
 	s->used = 0;
-	s->flags = 0;
+	s->flags = warm ? SLAB_WARM : 0;
 	s->next = s->prev = NULL;
 	/*
 	 * The block-start test computes a multiple of the block index for
@@ -815,6 +820,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	vg_noaccess(slab_start(s), (size_t)c->span << SLOT_SHIFT);
 	for (i = 1; i < c->span; i++) {
 		s[i].kind = SLAB_TAIL;
+		s[i].flags = 0;		/* no longer a head whose blocks were carved */
 		s[i].head_off = (uint8_t)i;
 		s[i].class_idx = s->class_idx;
 		s[i].dfkey = s->dfkey;
@@ -857,6 +863,25 @@ static void dfkey_slab_all_free(struct slab *s)
 static inline void dfkey_slab_all_free(struct slab *s) { }
 #endif
 
+/*
+ * Warm slabs (slab_refill_bin()): a carve of fresh memory stops at
+ * HEAP_CARVE_BYTES so that a class does not fault in pages ahead of its
+ * use; a slab carved anew over blocks it carved before (a kept empty
+ * slab, slab_recarve(); slots claimed back committed by the class and
+ * span that left them, slab_new()) has their first pages resident
+ * already, and carves its whole batch: one refill per batch instead of
+ * one per block for the classes of 4 KiB and more. SLAB_WARM on a slab
+ * being released or recarved says that every block was carved; the
+ * slots' fields stay as they are until the next claim reads them.
+ */
+static inline void slab_warm_mark(struct slab *s)
+{
+	if (s->uncarved)
+		s->flags &= (uint8_t)~SLAB_WARM;
+	else
+		s->flags |= SLAB_WARM;
+}
+
 /* Give an all-free slab back to its pool. */
 static void slab_retire(struct heap *h, struct slab *s)
 {
@@ -883,6 +908,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	dfkey_slab_all_free(s);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
 	slab_dirty_drop(s);
+	slab_warm_mark(s);
 	ss_release(s, s->span);
 }
 
@@ -1069,7 +1095,7 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int batch)
 		char *first;
 
 		/* Fresh memory: no more than HEAP_CARVE_BYTES of it touched ahead. */
-		if ((size_t)n * s->block_size > HEAP_CARVE_BYTES)
+		if ((size_t)n * s->block_size > HEAP_CARVE_BYTES && !(s->flags & SLAB_WARM))
 			n = s->block_size >= HEAP_CARVE_BYTES ? 1 :
 			    (unsigned int)(HEAP_CARVE_BYTES / s->block_size);
 		bin_free_grow(b, n);
@@ -1230,6 +1256,7 @@ static void heap_empty_remove(struct heap *h, struct slab *s)
 static void slab_recarve(struct slab *s)
 {
 	HK_ASSERT(s->used == 0 && !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
+	slab_warm_mark(s);
 	dfkey_slab_all_free(s);
 	s->local_free = NULL;
 	s->uncarved = s->capacity;

@@ -454,7 +454,7 @@ unsigned long ss_epoch_now(void)
  * while they stay: return those above the budget now, so that what is
  * committed stays within the window's peak and the floor.
  */
-static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int nr)
+static unsigned int ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int nr)
 {
 	unsigned int i, fresh = 0;
 
@@ -474,7 +474,7 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 	}
 	ss_note_active(a_fetch_add(&ss_active_slots, (unsigned long)nr, A_RELAXED) + nr);
 	if (!fresh)
-		return;
+		return 0;
 	if (unlikely(a_load(&ss_dirty_slots, A_RELAXED) > ss_dirty_budget()) &&
 	    !a_swap(&ss_purging, 1, A_ACQUIRE)) {
 		ss_purge_excess();
@@ -482,6 +482,7 @@ static void ss_take_slots(struct superslab *ss, unsigned int idx, unsigned int n
 	}
 	/* The footprint grew: the Large cache's bound counts it. */
 	core_slabs_grew((size_t)fresh << SLOT_SHIFT);
+	return fresh;
 }
 
 /* Give back slots claimed but not taken. */
@@ -561,9 +562,10 @@ out:
 	return found;
 }
 
-struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
+struct slab *ss_claim_run(struct ss_pool *pool, unsigned int nr, unsigned int *fresh)
 {
 	struct superslab *ss;
+	unsigned int n;
 	int idx = -1;
 
 	ss_claim_lock(pool);
@@ -638,7 +640,9 @@ struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 	ss_claim_unlock(pool);
 	if (!ss || idx < 0)
 		return NULL;
-	ss_take_slots(ss, (unsigned int)idx, nr);
+	n = ss_take_slots(ss, (unsigned int)idx, nr);
+	if (fresh)
+		*fresh = n;
 	return &ss->slabs[idx];
 }
 

@@ -61,6 +61,7 @@ enum slab_kind {
 #define SLAB_IN_PARTIAL		0x01	/* linked in the owner's partial list */
 #define SLAB_RETIRE_PENDING	0x02	/* all free, release once dequeued */
 #define SLAB_CARVED		0x04	/* every block carved since the bump was set (heap.h, slab_carved()) */
+#define SLAB_WARM		0x08	/* released: every block was carved; in use: carved at these addresses before, slots kept committed (heap.c, slab_warm()) */
 
 struct heap;
 struct ss_pool;
@@ -392,10 +393,17 @@ static inline void slab_set_free_tag(struct slab *s)
 }
 
 /*
- * Claim nr contiguous free slots of pool; returns the head slab (state of
- * each slot still as it was: UNUSED or EMPTY), or NULL if out of memory.
+ * Claim nr contiguous free slots of pool; returns the head slab (the
+ * fields of each slot still as their last owner left them), or NULL if
+ * out of memory. *fresh (if not NULL): how many of the slots were not
+ * committed (never used, or given back to the kernel since).
  */
-struct slab *ss_claim(struct ss_pool *pool, unsigned int nr);
+struct slab *ss_claim_run(struct ss_pool *pool, unsigned int nr, unsigned int *fresh);
+
+static inline struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
+{
+	return ss_claim_run(pool, nr, NULL);
+}
 
 /* Give back the nr slots starting at head; keeps them committed if allowed. */
 void ss_release(struct slab *head, unsigned int nr);

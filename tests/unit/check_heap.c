@@ -3158,6 +3158,52 @@ START_TEST(test_empty_slab_kept)
 END_TEST
 
 /*
+ * A kept slab whose blocks were all carved before is warm (slab_warm_mark()):
+ * its first pages are resident, so the refill that takes it carves a
+ * whole batch, where a slab of fresh memory carves one block of 4 KiB
+ * and more per refill (HEAP_CARVE_BYTES). After a trim its slots are
+ * given back to the kernel: the next slab is cold again.
+ */
+START_TEST(test_refill_carves_warm_slab_batch)
+{
+	static void *v[256];
+	struct slab *sl[2], *a, *c;
+	unsigned int cls, n, i, want;
+	void *p;
+
+	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
+	cls = size_to_class(INV_SIZE);
+	if (!CONFIG_HEAP_EMPTY_KB || hk_classes[cls].batch < 2)
+		return;
+	n = inv_fill_slabs(v, 256, sl, 2);
+	a = sl[0];
+	ck_assert_uint_ge(a->block_size, HEAP_CARVE_BYTES);
+	inv_empty_slab(v, n, a);
+	ck_assert_uint_eq(a->kind, SLAB_BLOCKS);
+	for (i = 0; i < n && v[i]; i++)
+		;
+	v[i] = hak_malloc(INV_SIZE);
+	ck_assert_ptr_eq(slab_block_head(v[i]), a);
+	ck_assert(a->flags & SLAB_WARM);
+	/* One refill: the class's batch (within the bin's room), not one block. */
+	want = hk_classes[cls].batch < a->capacity ? hk_classes[cls].batch : a->capacity;
+	ck_assert_uint_gt(a->capacity - a->uncarved, 1);
+	ck_assert_uint_le(a->capacity - a->uncarved, want);
+	heap_check(hk_tls.heap);
+	inv_free_all(v, n, sl, 2);
+
+	/* Trimmed: the slots are fresh again, and the carve takes one block. */
+	p = hak_malloc(INV_SIZE);
+	ck_assert_ptr_nonnull(p);
+	c = slab_block_head(p);
+	ck_assert(!(c->flags & SLAB_WARM));
+	ck_assert_uint_eq(c->capacity - c->uncarved, 1);
+	hak_free(p);
+	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
  * The bounds on kept slabs: HEAP_EMPTY_PER_CLASS of a class (the oldest
  * goes), heap_empty_max bytes (the oldest goes), half of it once the
  * heap claims a slab; newest first on the list; trim gives them all
@@ -3494,7 +3540,13 @@ START_TEST(test_dfkey_flush_uncarved_recarved)
 	void *other;
 	char *q;
 
+	/*
+	 * A is warm (carved to its end before): its refill carves a whole
+	 * batch, here all of A's blocks; two leave blocks past the bump.
+	 */
+	hk_classes[size_to_class(INV_SIZE)].batch = 2;
 	v[i] = hak_malloc(INV_SIZE);		/* takes A, carved again from its start */
+	ck_assert(a->flags & SLAB_WARM);
 	other = hak_malloc(INV_SIZE);		/* a second block of A: A stays in use */
 	ck_assert(carved);
 	ck_assert_ptr_eq(slab_block_head(v[i]), a);
@@ -4546,6 +4598,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_partial_list_order);
 	tcase_add_test(tc, test_used_accounting);
 	tcase_add_test(tc, test_empty_slab_kept);
+	tcase_add_test(tc, test_refill_carves_warm_slab_batch);
 	tcase_add_test(tc, test_empty_slab_bounds);
 	tcase_add_test(tc, test_idle_class_gives_back);
 	tcase_add_test(tc, test_empty_slab_reclaim);
