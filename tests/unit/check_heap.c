@@ -615,6 +615,19 @@ static int outrun_has(void **v, unsigned int n, const void *p)
 	return bsearch(&p, v, n, sizeof(*v), outrun_ptr_cmp) != NULL;
 }
 
+/* The blocks of b's lists, each one of the n sorted blocks freed in v. */
+static unsigned int outrun_in_bin(struct bin *b, void **v, unsigned int n)
+{
+	unsigned int inbin = 0;
+	void *q;
+
+	for (q = b->free; q; q = fl_next(q), inbin++)
+		ck_assert(outrun_has(v, n, q));
+	for (q = b->put; q; q = fl_next(q), inbin++)
+		ck_assert(outrun_has(v, n, q));
+	return inbin;
+}
+
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /* q, on s's list, holds the list's mark (dfkey_bin_to_slab()). */
 static void outrun_mark_check(struct slab *s, void *q)
@@ -669,7 +682,6 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 	unsigned int cls, i, n, nfreed = 0, inbin = 0, onslab;
 	struct bin *b;
 	size_t size;
-	void *q;
 
 	cls = outrun_class();
 	if (cls >= HK_NR_CLASSES)
@@ -688,10 +700,7 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 	/* Outrun: back to the first limit (heap_bin_flush()). */
 	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
 	qsort(freed, nfreed, sizeof(*freed), outrun_ptr_cmp);
-	for (q = b->free; q; q = fl_next(q), inbin++)
-		ck_assert(outrun_has(freed, nfreed, q));
-	for (q = b->put; q; q = fl_next(q), inbin++)
-		ck_assert(outrun_has(freed, nfreed, q));
+	inbin = outrun_in_bin(b, freed, nfreed);
 	ck_assert_int_eq(bin_held(b), (int32_t)inbin);
 	ck_assert_uint_le(inbin, heap_class_split(cls) ? HEAP_PASS_BATCH : HEAP_PASS_BATCH_ONE);
 	onslab = outrun_on_slabs(freed, nfreed);
@@ -733,7 +742,6 @@ START_TEST(test_bin_pass_runs)
 	unsigned int cls, i, n, order, nfreed, inbin, onslab;
 	struct bin *b;
 	size_t size;
-	void *q;
 
 	cls = outrun_class();
 	if (cls >= HK_NR_CLASSES)
@@ -746,7 +754,6 @@ START_TEST(test_bin_pass_runs)
 	b = &hk_tls.bins[cls];
 	for (order = 0; order < 2; order++) {
 		nfreed = 0;
-		inbin = 0;
 		for (i = 0; i < n; i++)
 			all[i] = hak_malloc(size);
 		for (i = 0; i < n; i++)
@@ -762,10 +769,7 @@ START_TEST(test_bin_pass_runs)
 		}
 		ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
 		qsort(freed, nfreed, sizeof(*freed), outrun_ptr_cmp);
-		for (q = b->free; q; q = fl_next(q), inbin++)
-			ck_assert(outrun_has(freed, nfreed, q));
-		for (q = b->put; q; q = fl_next(q), inbin++)
-			ck_assert(outrun_has(freed, nfreed, q));
+		inbin = outrun_in_bin(b, freed, nfreed);
 		ck_assert_uint_le(inbin, HEAP_PASS_BATCH);
 		onslab = outrun_on_slabs(freed, nfreed);
 		ck_assert_uint_eq(onslab + inbin, nfreed);
