@@ -784,7 +784,8 @@ END_TEST
  * size class, also past 32 KiB. The room stops at the power of two above
  * the size asked: a buffer that grows to a power of two and stops
  * (redis's 8 KiB listpacks: 7,272 bytes asked of a 7 KiB block) gets
- * that, not the class past it (10 KiB before).
+ * that, not the class past it (10 KiB before); room that would end
+ * within an eighth of it gets all of it.
  */
 START_TEST(test_realloc_growth_room)
 {
@@ -805,8 +806,8 @@ START_TEST(test_realloc_growth_room)
 		if (want > HEAP_REALLOC_STEP_MAX)
 			continue;
 		cap = (size_t)2 << (63 - __builtin_clzl(u));	/* the power of two above u + 1 */
-		if (want > cap)
-			want = cap;
+		if (want >= cap - cap / 8)
+			want = cap;	/* within an eighth of it: all of it */
 		fill(p, u, (unsigned int)k);
 		q = hak_realloc(p, u + 1);
 		REQ_NONNULL(q);
@@ -827,7 +828,9 @@ END_TEST
  * twice per doubling (hk_grown_size()): the stop at a power of two, then
  * half a block of room from there (a quarter from there moved three
  * times per doubling: 4 KiB -> 5 -> 6 -> 8, at every power of two once
- * more). Its bytes survive every move.
+ * more), and from 1.5 to the power of two, also where a quarter more is
+ * a class of its own (eight Mid classes per doubling: 1.875). Its bytes
+ * survive every move.
  */
 START_TEST(test_realloc_append_moves)
 {
