@@ -1425,9 +1425,10 @@ static void flat_rss(size_t n, long rounds)
 /*
  * Cycles for size n: 10^6 where a slab box serves it, 10^4 where Large
  * does (a mapping or two a cycle without the Large cache: 10^6 of them
- * took longer than the tcase's timeout, and 10^5 of 32 KiB at a load of
- * 8 on two cores, randconfig KCONFIG_SEED=0xe760063b, 10 minutes, most
- * of it in the kernel). A page kept per cycle would still be 40 MB.
+ * took longer than the tcase's timeout; with 10^5 of 32 KiB, at a load
+ * of 8 on two cores, the tcase took 10 minutes, most of it in the
+ * kernel: randconfig KCONFIG_SEED=0xe760063b). A page kept per cycle
+ * would still be 40 MB.
  */
 static long flat_rounds(size_t n)
 {
