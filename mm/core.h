@@ -39,12 +39,9 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	if (ultrahot_alloc(size, &p))
 		return p;
 	/*
-	 * Tiny first: its class is computed (from the size up to
-	 * TINY_LINEAR_MAX, else a bit scan) or read from a table the
-	 * compiler filled, right even before initialisation.
+	 * Tiny first: its class is computed (a bit scan) or read from a
+	 * table the compiler filled, right even before initialisation.
 	 */
-	if (likely(size_is_tiny_linear(size)))
-		return heap_alloc_tiny_linear(size);
 	if (likely(size_is_tiny(size))) {
 		if (HEAP_FIRST_POW2)
 			return heap_alloc_tiny(size_to_tiny_class(size));

@@ -267,34 +267,6 @@ static __always_inline unsigned int size_to_tiny_bin(size_t size)
 BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && !HEAP_FIRST_POW2 &&
 	     (HEAP_FIRST_MAX_SIZE + 15) >> 4 >= TINY_CLASS_TABLE_LEN);
 
-/*
- * Requests of 1 .. TINY_LINEAR_MAX bytes (tiny.h: 128 B by default, 98%
- * of the requests of a size drawn 1/size^2 from 4 B up), whose classes
- * are every 16 B: the class is (size - 1) / 16, computed, and size 0
- * (size - 1 wraps) goes on to the table. The table's load was a link of
- * malloc's chain from the size to the block (size, table, bin head, the
- * block's link), which a program whose size comes late (computed just
- * before the call) waits for whenever the classes of its requests vary:
- * Documentation/benchmarks.md, "sixteenth session: a mix of classes".
- */
-static __always_inline int size_is_tiny_linear(size_t size)
-{
-	return TINY_LINEAR_MAX && size - 1 < TINY_LINEAR_MAX;
-}
-
-/*
- * The bin's offset in heap_tls::bins for size_is_tiny_linear(), in units
- * of BIN_LINEAR_UNIT bytes: (size - 1) rounded down to 16, one and.
- */
-#define BIN_LINEAR_UNIT		(sizeof(struct bin) / 16)
-BUILD_BUG_ON(BIN_LINEAR_UNIT != 1 && BIN_LINEAR_UNIT != 2 && BIN_LINEAR_UNIT != 4 &&
-	     BIN_LINEAR_UNIT != 8);
-
-static __always_inline uintptr_t size_to_tiny_linear(size_t size)
-{
-	return (size - 1) & ~(uintptr_t)15;
-}
-
 /* Class of a request for which size_is_tiny(). */
 static __always_inline unsigned int size_to_tiny_class(size_t size)
 {
@@ -1163,19 +1135,6 @@ static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int bin)
 
 	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT,
 			     bin / (sizeof(struct bin) / BIN_UNIT), 0, 0);
-}
-
-/*
- * The same for a request for which size_is_tiny_linear(): the bin's
- * offset computed from the size, no table (valid before initialisation
- * too).
- */
-static __fastpath_inline void *heap_alloc_tiny_linear(size_t size)
-{
-	uintptr_t base = heap_tls_tpoff(), j = size_to_tiny_linear(size);
-
-	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_LINEAR_UNIT,
-			     j / 16, 0, 0);
 }
 
 /*

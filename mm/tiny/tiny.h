@@ -46,24 +46,10 @@
 #define TINY_CLASS_OF(s)	((s) > 16 ? 1 + TINY_BELOW_IN(4, s) + TINY_BELOW_IN(5, s) +	\
 				 TINY_BELOW_IN(6, s) + TINY_BELOW_IN(7, s) +			\
 				 TINY_BELOW_IN(8, s) + TINY_BELOW_IN(9, s) : 0)
-
-/*
- * Tiny's classes are every 16 B from 16 B up to TINY_LINEAR_MAX (128 B
- * with four classes per doubling, 64 B with two, 32 B with one): a
- * request of 1 .. TINY_LINEAR_MAX bytes is of class (size - 1) / 16, an
- * index malloc computes without hk_tiny_bin[] (size_to_tiny_linear(),
- * mm/heap/heap.h). TINY_LINEAR_IN(d): the classes of 2^d + 1 .. 2^(d+1)
- * are 16 B apart.
- */
-#define TINY_LINEAR_IN(d)	((d) < TINY_MAX_SHIFT && TINY_STEPS(d) == (1U << (d)) / 16)
-#define TINY_LINEAR_MAX		(!TINY_LINEAR_IN(4) ? 16UL : !TINY_LINEAR_IN(5) ? 32UL :	\
-				 !TINY_LINEAR_IN(6) ? 64UL : !TINY_LINEAR_IN(7) ? 128UL :	\
-				 !TINY_LINEAR_IN(8) ? 256UL : !TINY_LINEAR_IN(9) ? 512UL : 1024UL)
 #else
 #define TINY_PER_DOUBLING	1
 #define TINY_NR_CLASSES		0
 #define TINY_MAX_SIZE		0UL
-#define TINY_LINEAR_MAX		0UL
 #endif
 
 /* One entry per 16 B up to 1 KiB (Tiny's largest possible class). */

@@ -165,34 +165,6 @@ START_TEST(test_malloc_class_every_tiny_size)
 	}
 }
 END_TEST
-
-/*
- * malloc's computed bin for requests of 1 .. TINY_LINEAR_MAX bytes
- * (size_to_tiny_linear(), no table) is the bin of the class the tables
- * name, at every size there; 0 B and the first size past it go to the
- * table. With four Tiny classes per doubling the range is 1 .. 128 B.
- */
-START_TEST(test_tiny_linear_bins)
-{
-	size_t size;
-
-	classes_setup();
-	ck_assert(!size_is_tiny_linear(0));
-	ck_assert(!size_is_tiny_linear(TINY_LINEAR_MAX + 1));
-	if (TINY_PER_DOUBLING == 4 && TINY_MAX_SIZE >= 256)
-		ck_assert_uint_eq(TINY_LINEAR_MAX, 128);
-	for (size = 1; size <= TINY_LINEAR_MAX; size++) {
-		ck_assert(size_is_tiny_linear(size));
-		ck_assert_msg(size_to_tiny_linear(size) * BIN_LINEAR_UNIT ==
-			      size_to_class(size) * sizeof(struct bin),
-			      "%zu B: bin offset %zu, class %u", size,
-			      (size_t)(size_to_tiny_linear(size) * BIN_LINEAR_UNIT), size_to_class(size));
-	}
-	/* Every class up to there is 16 B more than the one before. */
-	for (size = 16; size <= TINY_LINEAR_MAX; size += 16)
-		ck_assert_uint_eq(hk_classes[size / 16 - 1].size, size);
-}
-END_TEST
 #endif /* CONFIG_TINY */
 
 #ifdef CONFIG_SMALLMID
@@ -681,7 +653,6 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_tiny_boundaries);
 	tcase_add_test(tc, test_tiny_waste_bounded);
 	tcase_add_test(tc, test_malloc_class_every_tiny_size);
-	tcase_add_test(tc, test_tiny_linear_bins);
 #endif
 #ifdef CONFIG_SMALLMID
 	tcase_add_test(tc, test_smallmid_band);
