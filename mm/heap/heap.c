@@ -1036,6 +1036,38 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
  * Without the check there is no word to write and the list goes in
  * unread.
  */
+static void bin_limit_set(struct bin *b, uint32_t limit);
+
+/*
+ * A remote list of n blocks of s is longer than the room of its (empty)
+ * bin b: grow b so that the list goes in whole and unread, within the
+ * bounds a flush grows a bin by (heap_bin_flush(): the class's
+ * limit_max, the thread's growth budget, half of its cache bound, not a
+ * class that outran its grown bin); 0 if they do not allow it. Cut, the
+ * list is read up to the cut, one block after the other (each link is
+ * needed to find the next): on lines the freeing thread wrote last, so
+ * with two threads running at once a cross-core miss per block, one
+ * after the other with nothing to overlap them. The blocks were taken
+ * from the slab when the owner handed them out, and cost no memory more
+ * in the bin than in the remote list.
+ */
+static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
+{
+	unsigned int cls = s->class_idx;
+	const struct size_class *c = &hk_classes[cls];
+	uint32_t limit = b->limit + (n - (uint32_t)bin_room(b));
+	size_t bytes = (size_t)(limit - b->limit) * c->size;
+
+	if (!HEAP_GROW_ON || !bin_takes_unread(s) || limit > c->limit_max ||
+	    cls_bit_test(hk_tls.outran, cls) ||
+	    hk_tls.cache_grown + bytes > heap_cache_budget ||
+	    (size_t)limit * c->size > heap_cache_max / 2)
+		return 0;
+	bin_limit_set(b, limit);
+	STAT_INC_TLS(STAT_BIN_GROW);
+	return 1;
+}
+
 static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
 			       unsigned int batch)
 {
@@ -1044,7 +1076,7 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	uintptr_t w;
 
 	HK_ASSERT(!b->free && !b->put && n > 0);
-	if (unlikely((int32_t)n > bin_room(b))) {
+	if (unlikely((int32_t)n > bin_room(b)) && !bin_grow_for_remote(b, s, n)) {
 		HK_ASSERT(batch < n);
 		take = batch;
 	}
@@ -1071,6 +1103,9 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	}
 	b->free = list;
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
+	/* A bin grown for the list: the thread's bins as a whole stay bounded. */
+	if (unlikely(hk_tls.cache_cap > heap_cache_max))
+		heap_cache_check(b);
 }
 
 /*
