@@ -1010,13 +1010,47 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
 	return 1;
 }
 
+static void bin_limit_set(struct bin *b, uint32_t limit);
+
+/*
+ * A remote list of n blocks of s is longer than the room of its (empty)
+ * bin b: grow b so that the list goes in whole and unread, within the
+ * bounds a flush grows a bin by (heap_bin_flush(): the class's
+ * limit_max, the thread's growth budget, half of its cache bound, not a
+ * class that outran its grown bin); not for the classes of spare
+ * batches, whose lists are read whole when taken whole
+ * (bin_takes_unread()). 0 if the bin may not grow so far. Cut, the list
+ * is read up to the cut one block after the other (each link is the
+ * address of the next load): lines the freeing thread wrote last, so
+ * with two threads running at once a cross-core miss per block, with
+ * nothing to overlap them. The blocks left the slab's count when the
+ * owner handed them out: they hold no memory more in the bin than on
+ * the remote list.
+ */
+static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
+{
+	unsigned int cls = s->class_idx;
+	const struct size_class *c = &hk_classes[cls];
+	uint32_t limit = b->limit + (n - (uint32_t)bin_room(b));
+	size_t bytes = (size_t)(limit - b->limit) * c->size;
+
+	if (!HEAP_GROW_ON || c->size >= HEAP_SPARE_MIN_SIZE || limit > c->limit_max ||
+	    cls_bit_test(hk_tls.outran, cls) ||
+	    hk_tls.cache_grown + bytes > heap_cache_budget ||
+	    (size_t)limit * c->size > heap_cache_max / 2)
+		return 0;
+	bin_limit_set(b, limit);
+	STAT_INC_TLS(STAT_BIN_GROW);
+	return 1;
+}
+
 /*
  * Fill empty bin b from s's remote list, taken whole (n blocks). The
  * blocks hold the slabs' key (heap_free_remote()) and count as used. A
- * list that fits the bin becomes its list; a longer one is cut after
- * batch blocks and the rest goes back as the remote list (unread: the
- * next refill from s takes it), or to the slab's list if a remote free
- * came meanwhile.
+ * list that fits the bin, or the bin grown for it (bin_grow_for_remote()),
+ * becomes its list; a longer one is cut after batch blocks and the rest
+ * goes back as the remote list (unread: the next refill from s takes
+ * it), or to the slab's list if a remote free came meanwhile.
  *
  * A whole list goes in unread (bin_takes_unread(): split and one-list
  * bins, since branch onelist): its places get the words below the next
@@ -1041,12 +1075,16 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 {
 	void *last = list, *rest;
 	uint32_t i, take = n;
+	int grew = 0;
 	uintptr_t w;
 
 	HK_ASSERT(!b->free && !b->put && n > 0);
 	if (unlikely((int32_t)n > bin_room(b))) {
-		HK_ASSERT(batch < n);
-		take = batch;
+		grew = bin_grow_for_remote(b, s, n);
+		if (!grew) {
+			HK_ASSERT(batch < n);
+			take = batch;
+		}
 	}
 	if (take == n && bin_takes_unread(s)) {
 		bin_free_top_unread(b, s->class_idx);
@@ -1071,6 +1109,9 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	}
 	b->free = list;
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
+	/* The bin grew for the list: the thread's bins as a whole stay bounded. */
+	if (grew && hk_tls.cache_cap > heap_cache_max)
+		heap_cache_check(b);
 }
 
 /*

@@ -3733,10 +3733,55 @@ START_TEST(test_remote_list_to_bin)
 END_TEST
 
 /*
- * A remote list longer than the bin's room: the bin gets the batch
- * freed last, in that order; the rest is the slab's remote list again
- * (no remote free came meanwhile), unread, and the next refill from the
- * slab takes the next batch of it.
+ * A remote list longer than the bin's room, that a flush could grow the
+ * bin for (heap_bin_flush()'s bounds): the bin grows and takes it whole,
+ * unread, rather than walking it to a cut: the remote word is 0 and the
+ * blocks come out most recently freed first. Before, the refill cut it
+ * (test_remote_list_cut), reading a block at a time the lines the other
+ * thread wrote last.
+ */
+START_TEST(test_remote_list_grows)
+{
+	unsigned int cls = size_to_class(RL_SIZE), n, k, i;
+	const struct size_class *c = &hk_classes[cls];
+	struct bin *b = &hk_tls.bins[cls];
+	struct slab *a;
+	uint32_t limit;
+
+	a = rl_cur_used_up(&n, &k);
+	if (k <= b->limit)
+		return;	/* (a bin that holds a whole slab: nothing to cut) */
+	limit = b->limit + (k - (uint32_t)bin_room(b));
+	if (!HEAP_GROW_ON || c->size >= HEAP_SPARE_MIN_SIZE || limit > c->limit_max ||
+	    hk_tls.cache_grown + (size_t)(limit - b->limit) * c->size > heap_cache_budget ||
+	    (size_t)limit * c->size > heap_cache_max / 2)
+		return;	/* (a bin that may not grow so far: cut, test_remote_list_cut) */
+	rl_free_remote(k, n);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&a->remote, A_ACQUIRE)), k);
+	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - 1]);
+	ck_assert_uint_eq(a_load(&a->remote, A_RELAXED), 0);
+	ck_assert_uint_eq(b->limit, limit);
+	ck_assert_int_eq(bin_held(b), (int32_t)k - 1);
+	for (i = 2; i <= k; i++)
+		ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - i]);
+	ck_assert_ptr_null(a->local_free);
+	ck_assert_uint_eq(a->used, a->capacity);
+	ck_assert_ptr_eq(hk_tls.cur[cls], a);
+	heap_check(hk_tls.heap);
+	for (i = 0; i < k; i++)
+		hak_free(rl_mine[i]);
+	for (i = 0; i < n; i++)
+		hak_free(rl_blocks[i]);
+}
+END_TEST
+
+/*
+ * A remote list longer than the bin's room, in a bin that may not grow
+ * (here: its class's frees outran its grown bin, hk_tls.outran, which
+ * the refill clears): the bin gets the batch freed last, in that order;
+ * the rest is the slab's remote list again (no remote free came
+ * meanwhile), unread, and the next refill from the slab takes the next
+ * batch of it.
  */
 START_TEST(test_remote_list_cut)
 {
@@ -3751,6 +3796,7 @@ START_TEST(test_remote_list_cut)
 	ck_assert_uint_lt(batch, k);
 	rl_free_remote(k, n);
 	ck_assert_uint_eq(REMOTE_COUNT(a_load(&a->remote, A_ACQUIRE)), k);
+	hk_tls.outran[cls / (8 * sizeof(long))] |= 1UL << (cls % (8 * sizeof(long)));
 	ck_assert_ptr_eq(hak_malloc(RL_SIZE), rl_mine[k - 1]);
 	w = a_load(&a->remote, A_RELAXED);
 	ck_assert_uint_eq(REMOTE_COUNT(w), k - batch);
@@ -4648,6 +4694,7 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_remote_list_to_bin);
+	tcase_add_test(tc, test_remote_list_grows);
 	tcase_add_test(tc, test_remote_list_cut);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test(tc, test_dfkey_remote_unread);
