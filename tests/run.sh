@@ -239,9 +239,9 @@ suite_badinput_preload() {
 # (CONFIG_HEAP_PURGE) walks the slabs' lists at almost every tick: it
 # followed a link that a double free had rewritten (SIGSEGV on seeds
 # 4091 and 4109 before slab_purge_old() checked each block it skips).
-# About 2 minutes on two idle cores; its limit is 600 s: at a load of 8
-# (four jobs of the sixteenth session's helpers) seed 1 alone took 6-7
-# minutes and a 300 s limit killed it with every case passed.
+# Its limit is 600 s: at a load of 8 (the sixteenth session's helpers,
+# four jobs) seed 1 alone took 6-7 minutes, and a 300 s limit killed it
+# with every case passed.
 suite_dfuzz() {
 	run "$HK_T/dfuzz/dfuzz" -K -s 1 -n 1400 &&
 	HAKMEM_OPTIONS=dirty_decay_ms=1 run "$HK_T/dfuzz/dfuzz" -K -s 3901 -n 300
