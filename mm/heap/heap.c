@@ -1013,6 +1013,34 @@ static int slab_untake_remote(struct slab *s, void *rest, uint32_t n)
 static void bin_limit_set(struct bin *b, uint32_t limit);
 
 /*
+ * Whether the bins may hold more than the bound: only if the limits of the
+ * filled bins (heap_tls::cache_cap) add up to more than it. Else a count
+ * would find them under it. Asked only where every bin holds at most its
+ * limit (after a refill, a growth or a flush; the bin being flushed held
+ * one block more before).
+ */
+static inline int heap_cache_may_exceed(void)
+{
+	return hk_tls.cache_cap > heap_cache_max;
+}
+
+/*
+ * May bin b of class cls grow to limit? Within the class's limit_max,
+ * the thread's growth budget and half of its cache bound (one bin), and
+ * not for a class whose frees outran its grown bin (hk_tls.outran): the
+ * bounds of every growth, a flush's (heap_bin_flush()) and a remote
+ * list's (bin_grow_for_remote()).
+ */
+static int bin_may_grow_to(const struct bin *b, unsigned int cls, uint32_t limit)
+{
+	const struct size_class *c = &hk_classes[cls];
+
+	return HEAP_GROW_ON && limit <= c->limit_max && !cls_bit_test(hk_tls.outran, cls) &&
+	       hk_tls.cache_grown + (size_t)(limit - b->limit) * c->size <= heap_cache_budget &&
+	       (size_t)limit * c->size <= heap_cache_max / 2;
+}
+
+/*
  * A remote list of n blocks of s is longer than the room of its (empty)
  * bin b: grow b so that the list goes in whole and unread, within the
  * bounds a flush grows a bin by (heap_bin_flush(): the class's
@@ -1030,14 +1058,9 @@ static void bin_limit_set(struct bin *b, uint32_t limit);
 static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
 {
 	unsigned int cls = s->class_idx;
-	const struct size_class *c = &hk_classes[cls];
 	uint32_t limit = b->limit + (n - (uint32_t)bin_room(b));
-	size_t bytes = (size_t)(limit - b->limit) * c->size;
 
-	if (!HEAP_GROW_ON || c->size >= HEAP_SPARE_MIN_SIZE || limit > c->limit_max ||
-	    cls_bit_test(hk_tls.outran, cls) ||
-	    hk_tls.cache_grown + bytes > heap_cache_budget ||
-	    (size_t)limit * c->size > heap_cache_max / 2)
+	if (hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE || !bin_may_grow_to(b, cls, limit))
 		return 0;
 	bin_limit_set(b, limit);
 	STAT_INC_TLS(STAT_BIN_GROW);
@@ -1110,7 +1133,7 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	b->free = list;
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
 	/* The bin grew for the list: the thread's bins as a whole stay bounded. */
-	if (grew && hk_tls.cache_cap > heap_cache_max)
+	if (grew && heap_cache_may_exceed())
 		heap_cache_check(b);
 }
 
@@ -2129,18 +2152,6 @@ void heap_cache_check(struct bin *busy)
 	}
 }
 
-/*
- * Whether the bins may hold more than the bound: only if the limits of the
- * filled bins (heap_tls::cache_cap) add up to more than it. Else a count
- * would find them under it. Asked only where every bin holds at most its
- * limit (after a refill, a growth or a flush; the bin being flushed held
- * one block more before).
- */
-static inline int heap_cache_may_exceed(void)
-{
-	return hk_tls.cache_cap > heap_cache_max;
-}
-
 /* ------------------------------------------------------------------ */
 /* Idle classes give their caches back (CONFIG_HEAP_IDLE_TICKS)       */
 /* ------------------------------------------------------------------ */
@@ -2453,14 +2464,11 @@ void heap_bin_flush(struct bin *b)
 	bin_room_take_put(b);
 	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
 		bin_join(b);
-	if (HEAP_GROW_ON && b->limit < c->limit_max && !cls_bit_test(hk_tls.outran, cls)) {
+	if (HEAP_GROW_ON && b->limit < c->limit_max) {
 		uint32_t grow = b->limit < c->limit_max - b->limit ?
 				b->limit : c->limit_max - b->limit;
-		size_t bytes = (size_t)grow * c->size;
 
-		/* Half of the thread's bound at most for one bin. */
-		if (hk_tls.cache_grown + bytes <= heap_cache_budget &&
-		    (size_t)(b->limit + grow) * c->size <= heap_cache_max / 2) {
+		if (bin_may_grow_to(b, cls, b->limit + grow)) {
 			bin_limit_set(b, b->limit + grow);
 			STAT_INC_TLS(STAT_BIN_GROW);
 			/* The thread's bins as a whole stay bounded. */
