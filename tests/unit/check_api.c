@@ -27,8 +27,10 @@
 #ifdef CONFIG_BACKEND_MMAP
 #include "boxes.h"
 #define UNIT_SLAB_CLASSES	HK_NR_CLASSES
+#define UNIT_SLAB_MAX_SIZE	HEAP_MAX_SIZE
 #else
 #define UNIT_SLAB_CLASSES	1
+#define UNIT_SLAB_MAX_SIZE	MAX_SIZE
 #endif
 
 #include <errno.h>
@@ -680,7 +682,7 @@ END_TEST
 START_TEST(test_realloc_zero)
 {
 	/* A mapping a cycle where no slab class holds 4000 B: 10^4 of them. */
-	long i, rounds = hk_test_scale(UNIT_SLAB_CLASSES && 4000 <= HEAP_MAX_SIZE ? 100000 : 10000);
+	long i, rounds = hk_test_scale(UNIT_SLAB_CLASSES && 4000 <= UNIT_SLAB_MAX_SIZE ? 100000 : 10000);
 	size_t i0, k;
 
 	for (k = 0; k < NTIER; k++) {
