@@ -349,6 +349,19 @@ struct heap_spare {
 /* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
 #define HEAP_EMPTY_PER_CLASS	4U
 
+/*
+ * The record is laid out by who writes and who reads (Documentation/
+ * architecture.md, "Cache lines of a remote free"). Every free of a
+ * block of h's slabs by another thread reads h->tag (the owner's
+ * block-start test, heap_free_other()): tag sits in a line that only a
+ * thread taking or leaving the record writes (under heap_lock), so that
+ * the freeing thread keeps it cached. Before, it shared a line with
+ * unread_top[0..6], which the owner writes at each remote list it takes
+ * unread: a miss of the freer after each such take. notify, which other
+ * threads push to and the owner swaps, has a line of its own, and the
+ * owner's fields (all the others) are in lines neither of those share
+ * (BUILD_BUG_ON()s below).
+ */
 struct heap {
 	struct slab *partial[HK_CLASS_ARRAY];	/* slabs with free blocks, not current */
 	struct slab *empty;			/* kept empty slabs (CONFIG_HEAP_EMPTY_KB), newest first, through next/prev */
@@ -362,21 +375,39 @@ struct heap {
 #ifdef CONFIG_HEAP_PURGE
 	unsigned long purge_epoch;		/* decay epoch of its last purge pass (heap.c, "Purge") */
 #endif
-	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
-	struct slab *notify;			/* atomic: slabs that got remote frees while full */
-	struct heap *all_next;			/* list of every heap record */
-	struct heap *parked_next;		/* list of records of exited threads */
-	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
-	int alive;				/* a thread uses this record */
-	uint32_t tag;				/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	uintptr_t unread_top[HK_CLASS_ARRAY];	/* per class: the top of the places of the last list taken unread (0: none yet) */
 	uint16_t unread[HK_CLASS_ARRAY];	/* per class: how many places below it still take a block of that list (bin_unread_take()) */
 #endif
+	/* --- read by every remote free; written at thread start and exit only --- */
+	uint32_t tag __aligned(L1_CACHE_BYTES);	/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
+	int alive;				/* a thread uses this record */
+	struct heap_tls *tls;			/* front of the thread using it (NULL if none) */
+	struct heap *all_next;			/* list of every heap record */
+	struct heap *parked_next;		/* list of records of exited threads */
+	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
+	/* --- written by other threads (notify_push()) and by the owner --- */
+	struct slab *notify __aligned(L1_CACHE_BYTES);	/* atomic: slabs that got remote frees while full */
 #ifdef CONFIG_STATS
+	/* (written at thread exit only: any line will do) */
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */
 #endif
-};
+} __aligned(L1_CACHE_BYTES);
+
+/*
+ * tag and notify each start a line, and nothing the owner writes as it
+ * allocates and frees lies past tag (meta_alloc() aligns the record):
+ * the line of tag holds the read-mostly fields alone, and the one of
+ * notify nothing else that changes as often (stats: at thread exit).
+ */
+BUILD_BUG_ON(offsetof(struct heap, tag) % L1_CACHE_BYTES != 0);
+BUILD_BUG_ON(offsetof(struct heap, parked_pprev) + sizeof(struct heap **) >
+	     offsetof(struct heap, tag) + L1_CACHE_BYTES);
+BUILD_BUG_ON(offsetof(struct heap, notify) != offsetof(struct heap, tag) + L1_CACHE_BYTES);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+BUILD_BUG_ON(offsetof(struct heap, unread) + sizeof(((struct heap *)0)->unread) >
+	     offsetof(struct heap, tag));
+#endif
 
 
 /*
