@@ -1518,7 +1518,7 @@ static inline void slab_run_add(struct slab_run *r, struct slab *s, void *p, uin
  */
 static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 {
-	struct slab_run r = { NULL };
+	struct slab_run r = { .s = NULL };
 
 	while (p) {
 		void *next = fl_next(p);
@@ -2085,7 +2085,7 @@ size_t heap_cache_held(void)
 static size_t bin_trim(struct bin *b, uint32_t keep)
 {
 	const struct size_class *c = &hk_classes[b - hk_tls.bins];
-	struct slab_run r = { NULL };
+	struct slab_run r = { .s = NULL };
 	size_t n = 0;
 
 	if (keep > c->limit)
@@ -2503,7 +2503,7 @@ void heap_bin_flush(struct bin *b)
 
 	/* The older half aside whole if it fits, else to the slabs. */
 	if (!heap_spare_on() || !heap_spare_put(hk_tls.heap, b, (unsigned int)(c - hk_classes), room)) {
-		struct slab_run r = { NULL };
+		struct slab_run r = { .s = NULL };
 
 		while (bin_room(b) < room) {
 			uintptr_t w;
