@@ -368,7 +368,7 @@ START_TEST(test_api_get_set)
 		errno = 0;
 		ck_assert_int_eq(hak_option_set("thp", 2), -1);
 		ck_assert_int_eq(errno, EINVAL);
-		ck_assert_uint_eq(opt("thp_min_mb"), CONFIG_SUPERSLAB_THP_MIN_MB);
+		ck_assert_uint_eq(opt("thp_min_mb"), OPT_DEF_THP_MIN_MB);
 		ck_assert_int_eq(hak_option_set("thp_min_mb", 64), 0);
 		ck_assert_uint_eq(opt("thp_min_mb"), 64);
 		errno = 0;
