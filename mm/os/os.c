@@ -198,6 +198,8 @@ void os_hugepage(void *addr, size_t size)
 	madvise(addr, size, MADV_HUGEPAGE);
 }
 
+#ifdef CONFIG_SUPERSLAB_THP
+/* The huge-page policy's density test (mm/superslab): nothing else asks. */
 long os_resident(void *addr, size_t size)
 {
 	unsigned char vec[512];
@@ -215,6 +217,7 @@ long os_resident(void *addr, size_t size)
 	}
 	return n;
 }
+#endif
 
 void os_decommit(void *addr, size_t size)
 {
