@@ -618,7 +618,7 @@ static void block_purge(void *p, unsigned int cls)
 	uintptr_t to = ((uintptr_t)p + hk_classes[cls].size) & ~(uintptr_t)(os_page_size - 1);
 
 	if (to > from)
-		os_decommit((void *)from, to - from);
+		ss_decommit((void *)from, to - from);
 }
 
 /*

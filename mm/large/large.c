@@ -288,8 +288,7 @@ static inline size_t large_block_size(size_t offset, size_t size)
 
 static __always_inline size_t large_thp_size(void)
 {
-	/* A page-table page maps this much: the page size times its entries. */
-	return os_page_size * (os_page_size / sizeof(void *));
+	return os_thp_size();
 }
 
 static __always_inline int large_wants_thp(size_t map_len)

@@ -77,6 +77,10 @@ static const struct opt_desc opt_desc[NR_HK_OPTS] = {
 		.name = "thp", .needs = "CONFIG_SUPERSLAB_THP", .kind = OPT_BOOL,
 		.built = IS_ENABLED(CONFIG_SUPERSLAB_THP), .settable = 1,
 	},
+	[OPT_THP_MIN_MB] = {
+		.name = "thp_min_mb", .needs = "CONFIG_SUPERSLAB_THP", .kind = OPT_NUM,
+		.min = 0, .max = 1UL << 20, .built = IS_ENABLED(CONFIG_SUPERSLAB_THP), .settable = 1,
+	},
 	[OPT_GUARD_THRESHOLD] = {
 		.name = "guard_threshold", .needs = "CONFIG_EXTERNAL_GUARD_STATS",
 		.kind = OPT_NUM, .min = 1, .max = 100000000,
@@ -96,6 +100,7 @@ unsigned long hk_opt_val[NR_HK_OPTS] = {
 	[OPT_LARGE_CACHE_MB] = OPT_DEF_LARGE_CACHE_MB,
 	[OPT_TCACHE_PCT] = 100,
 	[OPT_THP] = IS_ENABLED(CONFIG_SUPERSLAB_THP),
+	[OPT_THP_MIN_MB] = OPT_DEF_THP_MIN_MB,
 	[OPT_GUARD_THRESHOLD] = OPT_DEF_GUARD_THRESHOLD,
 	/* 0: no report, 1: every foreign pointer, 2: the first few, then a count */
 	[OPT_GUARD_LOG] = 2,

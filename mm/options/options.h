@@ -25,6 +25,7 @@ enum hk_opt_id {
 	OPT_LARGE_CACHE_MB,	/* Large cache: most memory it may hold */
 	OPT_TCACHE_PCT,		/* thread cache (bin) limits, percent of the built-in ones */
 	OPT_THP,		/* MADV_HUGEPAGE on SuperSlabs (CONFIG_SUPERSLAB_THP) */
+	OPT_THP_MIN_MB,		/* slab MiB in use before new SuperSlabs get huge pages */
 	OPT_GUARD_THRESHOLD,	/* guard events before its report (CONFIG_EXTERNAL_GUARD_STATS) */
 	OPT_GUARD_LOG,		/* log each guard event (CONFIG_EXTERNAL_GUARD_LOG) */
 	NR_HK_OPTS
@@ -37,6 +38,11 @@ enum hk_opt_id {
 #define OPT_DEF_LARGE_CACHE_MB		CONFIG_LARGE_CACHE_MAX_MB
 #else
 #define OPT_DEF_LARGE_CACHE_MB		0
+#endif
+#ifdef CONFIG_SUPERSLAB_THP_MIN_MB
+#define OPT_DEF_THP_MIN_MB		CONFIG_SUPERSLAB_THP_MIN_MB
+#else
+#define OPT_DEF_THP_MIN_MB		0
 #endif
 #ifdef CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD
 #define OPT_DEF_GUARD_THRESHOLD		CONFIG_EXTERNAL_GUARD_REPORT_THRESHOLD
@@ -59,6 +65,8 @@ static __always_inline unsigned long hk_opt_default(enum hk_opt_id id)
 		return 100;
 	case OPT_THP:
 		return IS_ENABLED(CONFIG_SUPERSLAB_THP);
+	case OPT_THP_MIN_MB:
+		return OPT_DEF_THP_MIN_MB;
 	case OPT_GUARD_THRESHOLD:
 		return OPT_DEF_GUARD_THRESHOLD;
 	default:

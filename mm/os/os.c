@@ -198,6 +198,27 @@ void os_hugepage(void *addr, size_t size)
 	madvise(addr, size, MADV_HUGEPAGE);
 }
 
+#ifdef CONFIG_SUPERSLAB_THP
+/* The huge-page policy's density test (mm/superslab): nothing else asks. */
+long os_resident(void *addr, size_t size)
+{
+	unsigned char vec[512];
+	size_t pages = size / os_page_size, done = 0, i;
+	long n = 0;
+
+	while (done < pages) {
+		size_t k = pages - done < sizeof(vec) ? pages - done : sizeof(vec);
+
+		if (mincore((char *)addr + done * os_page_size, k * os_page_size, vec))
+			return -1;
+		for (i = 0; i < k; i++)
+			n += vec[i] & 1;
+		done += k;
+	}
+	return n;
+}
+#endif
+
 void os_decommit(void *addr, size_t size)
 {
 	madvise(addr, size, MADV_DONTNEED);

@@ -63,6 +63,15 @@ void os_nohugepage(void *addr, size_t size);
 /* Back this range with transparent huge pages where the kernel can. */
 void os_hugepage(void *addr, size_t size);
 
+/* The size of a transparent huge page: what one page-table page maps. */
+static inline size_t os_thp_size(void)
+{
+	return os_page_size * (os_page_size / sizeof(void *));
+}
+
+/* How many pages of [addr, addr + size) are resident (mincore), or -1. */
+long os_resident(void *addr, size_t size);
+
 /* Give the pages back to the kernel; they read as zero afterwards. */
 void os_decommit(void *addr, size_t size);
 

@@ -21,6 +21,7 @@
 #include <hakmem/lock.h>
 #include <asm/cache.h>
 #include "box.h"
+#include "os/os.h"
 #include "registry.h"
 
 #define SLOT_SHIFT	16
@@ -138,6 +139,7 @@ struct superslab {
 			unsigned long unmapped_mask;	/* atomic: bit i = free slot i is not mapped (SLOT_UNMAPPED) */
 			unsigned long hdr_trimmed;	/* slot 0's pages around the header unmapped (pool lock) */
 			unsigned long seq;		/* SuperSlabs of the pool mapped before it: higher is nearer the list's head */
+			unsigned long thp;		/* atomic: SS_THP_* (CONFIG_SUPERSLAB_THP) */
 		};
 	};
 };
@@ -166,6 +168,8 @@ BUILD_BUG_ON(sizeof(struct slab) != 2 * L1_CACHE_BYTES);
 BUILD_BUG_ON(sizeof(struct slab) != 1UL << SLAB_SHIFT);
 BUILD_BUG_ON(offsetof(struct slab, remote) != L1_CACHE_BYTES);
 BUILD_BUG_ON(SS_SLOTS > 8 * sizeof(unsigned long));
+/* The SuperSlab's own fields end within slot 0's record. */
+BUILD_BUG_ON(offsetof(struct superslab, thp) + sizeof(unsigned long) > sizeof(struct slab));
 BUILD_BUG_ON(SS_COLORS < 1 || (SS_COLORS & (SS_COLORS - 1)));
 BUILD_BUG_ON((SS_COLORS - 1) * SS_COLOR_STRIDE + sizeof(struct superslab) > SLOT_SIZE);
 /* The SuperSlab's fields lie in slot 0's record, past its first line. */
@@ -417,6 +421,40 @@ void ss_tick(void);
 /* The decay clock's current epoch (the heaps' purge passes, CONFIG_HEAP_PURGE). */
 #ifdef CONFIG_HEAP_PURGE
 unsigned long ss_epoch_now(void);
+#endif
+
+/*
+ * Huge pages (CONFIG_SUPERSLAB_THP): a SuperSlab's thp word says whether
+ * it was madvised MADV_HUGEPAGE when it was mapped (SS_THP_ON) and
+ * whether a return of memory has split its huge page since and madvised
+ * it MADV_NOHUGEPAGE (SS_THP_SPLIT), so that khugepaged does not fault
+ * the returned pages in again by collapsing the range.
+ */
+#define SS_THP_NONE	0UL
+#define SS_THP_ON	1UL
+#define SS_THP_SPLIT	2UL
+
+#ifdef CONFIG_SUPERSLAB_THP
+void ss_thp_split(struct superslab *ss);
+
+/* Decommit [addr, addr + len) of the SuperSlab that holds it (a slab's slots or pages). */
+static inline void ss_decommit(void *addr, size_t len)
+{
+	struct superslab *ss = ss_of(addr);
+
+	if (unlikely(a_load(&ss->thp, A_RELAXED) == SS_THP_ON))
+		ss_thp_split(ss);
+	os_decommit(addr, len);
+}
+#else
+static inline void ss_thp_split(struct superslab *ss)
+{
+}
+
+static inline void ss_decommit(void *addr, size_t len)
+{
+	os_decommit(addr, len);
+}
 #endif
 
 /* The fork child's reset of the purge in progress (mm/fork.c). */

@@ -31,6 +31,8 @@
 /* Slab classes serve small requests (the arena build: its own allocator). */
 #ifdef CONFIG_BACKEND_MMAP
 #include "boxes.h"
+#include "os/os.h"
+#include "superslab/superslab.h"
 #define UNIT_SLAB_CLASSES	HK_NR_CLASSES
 #define UNIT_SLAB_MAX		HEAP_MAX_SIZE
 #else
@@ -222,6 +224,23 @@ START_TEST(test_parse_not_built)
 		ck_assert_str_eq(out, "hakmem: TEST: thp: not built in (CONFIG_SUPERSLAB_THP=n); ignored\n");
 		ck_assert_uint_eq(hk_opt(OPT_THP), 0);
 	}
+	/* The threshold: a number of MiB, from 0 (every SuperSlab) to 2^20. */
+	out = parse("thp_min_mb=64", &w);
+	if (IS_ENABLED(CONFIG_SUPERSLAB_THP)) {
+		ck_assert_int_eq(w, 0);
+		ck_assert_uint_eq(hk_opt(OPT_THP_MIN_MB), 64);
+		parse("thp_min_mb=0", &w);
+		ck_assert_int_eq(w, 0);
+		ck_assert_uint_eq(hk_opt(OPT_THP_MIN_MB), 0);
+		out = parse("thp_min_mb=1048577", &w);
+		ck_assert_int_eq(w, 1);
+		ck_assert_ptr_nonnull(strstr(out, "thp_min_mb=1048577: not a number from 0 to 1048576"));
+		ck_assert_uint_eq(hk_opt(OPT_THP_MIN_MB), 0);
+	} else {
+		ck_assert_int_eq(w, 1);
+		ck_assert_str_eq(out, "hakmem: TEST: thp_min_mb: not built in (CONFIG_SUPERSLAB_THP=n); ignored\n");
+		ck_assert_uint_eq(hk_opt(OPT_THP_MIN_MB), 0);
+	}
 	out = parse("stats=1", &w);
 	if (IS_ENABLED(CONFIG_STATS)) {
 		ck_assert_int_eq(w, 0);
@@ -342,9 +361,18 @@ START_TEST(test_api_get_set)
 		errno = 0;
 		ck_assert_int_eq(hak_option_set("thp", 1), -1);
 		ck_assert_int_eq(errno, ENOSYS);
+		errno = 0;
+		ck_assert_int_eq(hak_option_set("thp_min_mb", 64), -1);
+		ck_assert_int_eq(errno, ENOSYS);
 	} else {
 		errno = 0;
 		ck_assert_int_eq(hak_option_set("thp", 2), -1);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_uint_eq(opt("thp_min_mb"), OPT_DEF_THP_MIN_MB);
+		ck_assert_int_eq(hak_option_set("thp_min_mb", 64), 0);
+		ck_assert_uint_eq(opt("thp_min_mb"), 64);
+		errno = 0;
+		ck_assert_int_eq(hak_option_set("thp_min_mb", (1UL << 20) + 1), -1);
 		ck_assert_int_eq(errno, EINVAL);
 	}
 }
@@ -531,9 +559,18 @@ START_TEST(test_effect_thp)
 	/* No SuperSlab at all when Large serves every request. */
 	if (!IS_ENABLED(CONFIG_SUPERSLAB_THP) || !UNIT_SLAB_CLASSES)
 		return;
+	/* A SuperSlab smaller than a huge page is never marked. */
+	if (SS_SIZE < os_thp_size())
+		return;
 	ck_assert_int_eq(hak_option_set("thp", 1), 0);
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 0), 0);
 	p = block_in_new_superslab();
-	ck_assert_msg(vma_has_flag(p, "hg"), "thp=1: no MADV_HUGEPAGE on the SuperSlab");
+	ck_assert_msg(vma_has_flag(p, "hg"), "thp=1, thp_min_mb=0: no MADV_HUGEPAGE on the SuperSlab");
+	/* Above the slabs in use: not yet. */
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 1UL << 20), 0);
+	p = block_in_new_superslab();
+	ck_assert_msg(!vma_has_flag(p, "hg"), "thp_min_mb=2^20: MADV_HUGEPAGE on the SuperSlab");
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 0), 0);
 	ck_assert_int_eq(hak_option_set("thp", 0), 0);
 	p = block_in_new_superslab();
 	ck_assert_msg(!vma_has_flag(p, "hg"), "thp=0: MADV_HUGEPAGE on the SuperSlab");

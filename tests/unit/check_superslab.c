@@ -1003,6 +1003,149 @@ START_TEST(test_region_under_rlimit)
 END_TEST
 #endif
 
+#if defined(CONFIG_SUPERSLAB_THP) && !defined(HK_TEST_EMULATED)
+/* 1 if the mapping holding p has VmFlags flag (smaps), 0 if not. */
+static int thp_vma_flag(const void *p, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512], want[8];
+	int in = 0, found = -1;
+
+	ck_assert_ptr_nonnull(f);
+	snprintf(want, sizeof(want), " %s", flag);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			found = strstr(line, want) != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	ck_assert_int_ge(found, 0);
+	return found;
+}
+
+/*
+ * Claim single slots of test_pool (kept) until it maps a new SuperSlab;
+ * *last is that slot, *active the slots in use before its claim. With
+ * touch, every slot claimed is written through, as a dense heap is.
+ */
+static struct superslab *thp_new_superslab(struct slab **last, unsigned long *active, int touch)
+{
+	unsigned long n = test_pool.nr_superslabs, dirty;
+	struct slab *s;
+
+	do {
+		ss_slot_counts(active, &dirty);
+		s = ss_claim(&test_pool, 1);
+		ck_assert_ptr_nonnull(s);
+		if (touch)
+			memset(slab_start(s), 0x5a, SLOT_SIZE);
+	} while (test_pool.nr_superslabs == n);
+	*last = s;
+	return ss_of(s);
+}
+
+/* Fill the rest of the SuperSlab of s (written through or not). */
+static void thp_fill(struct slab *s, int touch)
+{
+	struct superslab *ss = ss_of(s);
+	unsigned long n = test_pool.nr_superslabs;
+
+	while (a_load(&ss->free_mask, A_RELAXED)) {
+		s = ss_claim(&test_pool, 1);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_eq(test_pool.nr_superslabs, n);
+		if (touch)
+			memset(slab_start(s), 0x5a, SLOT_SIZE);
+	}
+}
+
+/*
+ * thp_min_mb: SuperSlabs mapped while the slots in use are below it keep
+ * 4 KiB pages; the ones mapped from then on are madvised MADV_HUGEPAGE
+ * while the newest SuperSlabs with 4 KiB pages are dense (written
+ * through), not when they are sparse. The first return of memory from a
+ * marked one madvises it MADV_NOHUGEPAGE.
+ */
+START_TEST(test_thp_threshold)
+{
+	unsigned long active, min_mb;
+	struct superslab *ss;
+	struct slab *s;
+	int i;
+
+	ss_setup();
+	if (SS_SIZE < os_thp_size())
+		return;		/* a SuperSlab smaller than a huge page: never */
+	ck_assert_int_eq(hak_option_set("thp", 1), 0);
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 1UL << 20), 0);
+	ss = thp_new_superslab(&s, &active, 1);
+	ck_assert_uint_eq(ss->thp, SS_THP_NONE);
+	ck_assert(!thp_vma_flag(s, "hg"));
+	thp_fill(s, 1);
+
+	/* A threshold 3 MiB above the slots in use: crossed within a few SuperSlabs. */
+	min_mb = ((active << SLOT_SHIFT) >> 20) + 3;
+	ck_assert_int_eq(hak_option_set("thp_min_mb", min_mb), 0);
+	for (i = 0; i < 8; i++) {
+		ss = thp_new_superslab(&s, &active, 1);
+		if (active << SLOT_SHIFT < min_mb << 20) {
+			ck_assert_uint_eq(ss->thp, SS_THP_NONE);
+			ck_assert(!thp_vma_flag(s, "hg"));
+			thp_fill(s, 1);
+			continue;
+		}
+		ck_assert_uint_eq(ss->thp, SS_THP_ON);
+		ck_assert_msg(thp_vma_flag(s, "hg"), "thp_min_mb=%lu, %lu slots in use: no MADV_HUGEPAGE",
+			      min_mb, active);
+		break;
+	}
+	ck_assert_int_gt(i, 0);		/* the first one was below */
+	ck_assert_int_lt(i, 8);		/* and one crossed it */
+
+	/* No hysteresis: the slot's pages go back at once and split the huge page. */
+	ck_assert_int_eq(hak_option_set("dirty_slots", 0), 0);
+	ss_release(s, 1);
+	ck_assert_uint_eq(s->state, SLOT_UNUSED);
+	ck_assert_uint_eq(ss->thp, SS_THP_SPLIT);
+	ck_assert(!thp_vma_flag(ss, "hg"));
+	ck_assert_msg(thp_vma_flag(ss, "nh"), "a SuperSlab that returned memory is still VM_HUGEPAGE");
+	ck_assert_int_eq(hak_option_set("dirty_slots", CONFIG_SUPERSLAB_DIRTY_SLOTS), 0);
+
+	/* A sparse heap: its newest 4 KiB SuperSlabs mostly untouched. */
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 1UL << 20), 0);
+	for (i = 0; i < 4; i++) {
+		ss = thp_new_superslab(&s, &active, 0);
+		ck_assert_uint_eq(ss->thp, SS_THP_NONE);
+		thp_fill(s, 0);
+	}
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 2), 0);
+	ss = thp_new_superslab(&s, &active, 0);
+	ck_assert_msg(ss->thp == SS_THP_NONE && !thp_vma_flag(s, "hg"),
+		      "a sparse heap got huge pages");
+
+	/* thp_min_mb=0: every SuperSlab, sparse or not. */
+	ck_assert_int_eq(hak_option_set("thp_min_mb", 0), 0);
+	thp_fill(s, 0);
+	ss = thp_new_superslab(&s, &active, 0);
+	ck_assert_uint_eq(ss->thp, SS_THP_ON);
+
+	/* thp=0: no SuperSlab marked, whatever the threshold. */
+	ck_assert_int_eq(hak_option_set("thp", 0), 0);
+	thp_fill(s, 0);
+	ss = thp_new_superslab(&s, &active, 0);
+	ck_assert_uint_eq(ss->thp, SS_THP_NONE);
+	ck_assert(!thp_vma_flag(s, "hg"));
+}
+END_TEST
+#endif
+
 static Suite *superslab_suite(void)
 {
 	Suite *s = suite_create("superslab");
@@ -1034,6 +1177,9 @@ static Suite *superslab_suite(void)
 #ifndef HK_TEST_EMULATED
 	if (!HK_TSAN)
 		tcase_add_test(tc, test_region_under_rlimit);
+#endif
+#if defined(CONFIG_SUPERSLAB_THP) && !defined(HK_TEST_EMULATED)
+	tcase_add_test(tc, test_thp_threshold);
 #endif
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
