@@ -510,33 +510,6 @@ END_TEST
  * test_large_hugepages; aarch64 randconfig KCONFIG_SEED=0xc0af8516,
  * CONFIG_SUPERSLAB_THP=y).
  */
-/* The VmFlags of the mapping holding p contain flag ("hg": MADV_HUGEPAGE). */
-static int vma_has_flag(const void *p, const char *flag)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int in = 0, found = -1;
-
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-			continue;
-		}
-		if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			char want[8];
-
-			snprintf(want, sizeof(want), " %s", flag);
-			found = strstr(line, want) != NULL;
-			break;
-		}
-	}
-	fclose(f);
-	ck_assert_int_ge(found, 0);
-	return found;
-}
 
 /* A slab class's size: 512 B, or the largest slab class if that is smaller. */
 #define THP_BLOCK_SIZE	(UNIT_SLAB_MAX == 0 ? 16 : UNIT_SLAB_MAX < 512 ? UNIT_SLAB_MAX : 512)
@@ -565,15 +538,15 @@ START_TEST(test_effect_thp)
 	ck_assert_int_eq(hak_option_set("thp", 1), 0);
 	ck_assert_int_eq(hak_option_set("thp_min_mb", 0), 0);
 	p = block_in_new_superslab();
-	ck_assert_msg(vma_has_flag(p, "hg"), "thp=1, thp_min_mb=0: no MADV_HUGEPAGE on the SuperSlab");
+	ck_assert_msg(hk_test_vma_flag(p, "hg"), "thp=1, thp_min_mb=0: no MADV_HUGEPAGE on the SuperSlab");
 	/* Above the slabs in use: not yet. */
 	ck_assert_int_eq(hak_option_set("thp_min_mb", 1UL << 20), 0);
 	p = block_in_new_superslab();
-	ck_assert_msg(!vma_has_flag(p, "hg"), "thp_min_mb=2^20: MADV_HUGEPAGE on the SuperSlab");
+	ck_assert_msg(!hk_test_vma_flag(p, "hg"), "thp_min_mb=2^20: MADV_HUGEPAGE on the SuperSlab");
 	ck_assert_int_eq(hak_option_set("thp_min_mb", 0), 0);
 	ck_assert_int_eq(hak_option_set("thp", 0), 0);
 	p = block_in_new_superslab();
-	ck_assert_msg(!vma_has_flag(p, "hg"), "thp=0: MADV_HUGEPAGE on the SuperSlab");
+	ck_assert_msg(!hk_test_vma_flag(p, "hg"), "thp=0: MADV_HUGEPAGE on the SuperSlab");
 }
 END_TEST
 #endif /* !HK_TEST_EMULATED */

@@ -1004,32 +1004,6 @@ END_TEST
 #endif
 
 #if defined(CONFIG_SUPERSLAB_THP) && !defined(HK_TEST_EMULATED)
-/* 1 if the mapping holding p has VmFlags flag (smaps), 0 if not. */
-static int thp_vma_flag(const void *p, const char *flag)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512], want[8];
-	int in = 0, found = -1;
-
-	ck_assert_ptr_nonnull(f);
-	snprintf(want, sizeof(want), " %s", flag);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-			continue;
-		}
-		if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			found = strstr(line, want) != NULL;
-			break;
-		}
-	}
-	fclose(f);
-	ck_assert_int_ge(found, 0);
-	return found;
-}
-
 /*
  * Claim single slots of test_pool (kept) until it maps a new SuperSlab;
  * *last is that slot, *active the slots in use before its claim. With
@@ -1087,7 +1061,7 @@ START_TEST(test_thp_threshold)
 	ck_assert_int_eq(hak_option_set("thp_min_mb", 1UL << 20), 0);
 	ss = thp_new_superslab(&s, &active, 1);
 	ck_assert_uint_eq(ss->thp, SS_THP_NONE);
-	ck_assert(!thp_vma_flag(s, "hg"));
+	ck_assert(!hk_test_vma_flag(s, "hg"));
 	thp_fill(s, 1);
 
 	/* A threshold 3 MiB above the slots in use: crossed within a few SuperSlabs. */
@@ -1097,12 +1071,12 @@ START_TEST(test_thp_threshold)
 		ss = thp_new_superslab(&s, &active, 1);
 		if (active << SLOT_SHIFT < min_mb << 20) {
 			ck_assert_uint_eq(ss->thp, SS_THP_NONE);
-			ck_assert(!thp_vma_flag(s, "hg"));
+			ck_assert(!hk_test_vma_flag(s, "hg"));
 			thp_fill(s, 1);
 			continue;
 		}
 		ck_assert_uint_eq(ss->thp, SS_THP_ON);
-		ck_assert_msg(thp_vma_flag(s, "hg"), "thp_min_mb=%lu, %lu slots in use: no MADV_HUGEPAGE",
+		ck_assert_msg(hk_test_vma_flag(s, "hg"), "thp_min_mb=%lu, %lu slots in use: no MADV_HUGEPAGE",
 			      min_mb, active);
 		break;
 	}
@@ -1114,8 +1088,8 @@ START_TEST(test_thp_threshold)
 	ss_release(s, 1);
 	ck_assert_uint_eq(s->state, SLOT_UNUSED);
 	ck_assert_uint_eq(ss->thp, SS_THP_SPLIT);
-	ck_assert(!thp_vma_flag(ss, "hg"));
-	ck_assert_msg(thp_vma_flag(ss, "nh"), "a SuperSlab that returned memory is still VM_HUGEPAGE");
+	ck_assert(!hk_test_vma_flag(ss, "hg"));
+	ck_assert_msg(hk_test_vma_flag(ss, "nh"), "a SuperSlab that returned memory is still VM_HUGEPAGE");
 	ck_assert_int_eq(hak_option_set("dirty_slots", CONFIG_SUPERSLAB_DIRTY_SLOTS), 0);
 
 	/* A sparse heap: its newest 4 KiB SuperSlabs mostly untouched. */
@@ -1127,7 +1101,7 @@ START_TEST(test_thp_threshold)
 	}
 	ck_assert_int_eq(hak_option_set("thp_min_mb", 2), 0);
 	ss = thp_new_superslab(&s, &active, 0);
-	ck_assert_msg(ss->thp == SS_THP_NONE && !thp_vma_flag(s, "hg"),
+	ck_assert_msg(ss->thp == SS_THP_NONE && !hk_test_vma_flag(s, "hg"),
 		      "a sparse heap got huge pages");
 
 	/* thp_min_mb=0: every SuperSlab, sparse or not. */
@@ -1141,7 +1115,7 @@ START_TEST(test_thp_threshold)
 	thp_fill(s, 0);
 	ss = thp_new_superslab(&s, &active, 0);
 	ck_assert_uint_eq(ss->thp, SS_THP_NONE);
-	ck_assert(!thp_vma_flag(s, "hg"));
+	ck_assert(!hk_test_vma_flag(s, "hg"));
 }
 END_TEST
 #endif

@@ -11,6 +11,7 @@
  */
 #include "unit.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,31 @@ long hk_test_scale(long n)
 	}
 	r = n * pct / 100;
 	return r > 0 ? r : 1;
+}
+
+int hk_test_vma_flag(const void *p, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512], want[8];
+	int in = 0, found = -1;
+
+	ck_assert_ptr_nonnull(f);
+	snprintf(want, sizeof(want), " %s", flag);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			found = strstr(line, want) != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	ck_assert_int_ge(found, 0);
+	return found;
 }
 
 /*

@@ -62,4 +62,11 @@ static inline void *launder(void *p)
  */
 long hk_test_scale(long n);
 
+/*
+ * 1 if the VmFlags of the mapping holding p (/proc/self/smaps) contain
+ * flag ("hg": MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE), 0 if not; fails
+ * the test if no mapping holds p.
+ */
+int hk_test_vma_flag(const void *p, const char *flag);
+
 #endif /* _HK_TESTS_UNIT_H */
