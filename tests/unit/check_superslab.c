@@ -1003,7 +1003,7 @@ START_TEST(test_region_under_rlimit)
 END_TEST
 #endif
 
-#if defined(CONFIG_SUPERSLAB_THP) && !defined(HK_TEST_EMULATED)
+#if defined(CONFIG_SUPERSLAB_THP) && defined(CONFIG_OPTIONS) && !defined(HK_TEST_EMULATED)
 /*
  * Claim single slots of test_pool (kept) until it maps a new SuperSlab;
  * *last is that slot, *active the slots in use before its claim. With
@@ -1152,7 +1152,7 @@ static Suite *superslab_suite(void)
 	if (!HK_TSAN)
 		tcase_add_test(tc, test_region_under_rlimit);
 #endif
-#if defined(CONFIG_SUPERSLAB_THP) && !defined(HK_TEST_EMULATED)
+#if defined(CONFIG_SUPERSLAB_THP) && defined(CONFIG_OPTIONS) && !defined(HK_TEST_EMULATED)
 	tcase_add_test(tc, test_thp_threshold);
 #endif
 	tcase_set_timeout(tc, 60);
