@@ -286,21 +286,16 @@ static inline size_t large_block_size(size_t offset, size_t size)
 #define LARGE_HUGEPAGES		0
 #endif
 
-static __always_inline size_t large_thp_size(void)
-{
-	return os_thp_size();
-}
-
 static __always_inline int large_wants_thp(size_t map_len)
 {
 	return LARGE_HUGEPAGES && map_len > SS_SIZE &&
-	       map_len >= large_thp_size();
+	       map_len >= os_thp_size();
 }
 
 /* Alignment of a new mapping of map_len bytes: a chunk, or a huge page. */
 static __always_inline size_t large_map_align(size_t map_len)
 {
-	return large_wants_thp(map_len) && large_thp_size() > SS_SIZE ? large_thp_size() : SS_SIZE;
+	return large_wants_thp(map_len) && os_thp_size() > SS_SIZE ? os_thp_size() : SS_SIZE;
 }
 
 /* The mapping at base grew from old_len to map_len bytes: ask for huge pages. */

@@ -176,7 +176,8 @@ static struct superslab *ss_setup_header(struct ss_pool *pool, void *base)
 		os_hugepage(base, SS_SIZE);
 	ss = ss_of(base);
 	ss->pool = pool;
-	ss->thp = thp ? SS_THP_ON : SS_THP_NONE;
+	if (IS_ENABLED(CONFIG_SUPERSLAB_THP))
+		ss->thp = thp ? SS_THP_ON : SS_THP_NONE;
 	for (i = 0; i < SS_SLOTS; i++) {
 		ss->slabs[i].owner = HEAP_NONE;
 		ss->slabs[i].bin_tpoff = ss_slot_tpoff;
