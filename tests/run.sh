@@ -16,6 +16,9 @@
 #                          a slab box, Tiny, Small-Mid or Mid, is there)
 #   HK_PROF_LIB            a build directory with CONFIG_HEAP_PROFILE=y (prof)
 #   STRESS_TIME STRESS_THREADS FUZZ_TIME RSS_FRACTION   knobs (may be empty)
+#   DFUZZ_SEED DFUZZ_CASES DFUZZ_DECAY_CASES   the dfuzz suite's first seed
+#                          and case counts (1, 1400, 300; .ci/run gives the
+#                          A/B halves a window of 200 and 50 of their own)
 #
 # Each suite prints its own summary line ("100%: Checks: N, Failures: 0,
 # Errors: 0" for Check, "name: N passed, M failed" for the others); the
@@ -242,9 +245,13 @@ suite_badinput_preload() {
 # Its limit is 600 s: at a load of 8 (the sixteenth session's helpers,
 # four jobs) seed 1 alone took 6-7 minutes, and a 300 s limit killed it
 # with every case passed.
+# DFUZZ_SEED, DFUZZ_CASES and DFUZZ_DECAY_CASES move and shrink the two
+# windows (the decay window starts 3900 seeds above the first).
 suite_dfuzz() {
-	run "$HK_T/dfuzz/dfuzz" -K -s 1 -n 1400 &&
-	HAKMEM_OPTIONS=dirty_decay_ms=1 run "$HK_T/dfuzz/dfuzz" -K -s 3901 -n 300
+	local s=${DFUZZ_SEED:-1}
+	run "$HK_T/dfuzz/dfuzz" -K -s "$s" -n "${DFUZZ_CASES:-1400}" &&
+	HAKMEM_OPTIONS=dirty_decay_ms=1 run "$HK_T/dfuzz/dfuzz" -K \
+		-s $((s + 3900)) -n "${DFUZZ_DECAY_CASES:-300}"
 }
 
 suite_info() {
