@@ -91,7 +91,10 @@ struct large_hdr {
 	void *user;			/* the block handed to the program */
 	size_t size;			/* bytes from the header to the end of the block */
 	size_t map_len;			/* bytes mapped from base (page multiple) */
-	struct large_link bin;		/* cached: place in its bin (unmapping: next victim) */
+	union {
+		struct large_link bin;	/* cached: place in its bin (unmapping: next victim) */
+		size_t held;		/* live: bytes from the header its pages may fill (>= size) */
+	};
 };
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
@@ -193,6 +196,16 @@ static __always_inline size_t large_usable(const struct large_hdr *h)
 }
 
 /*
+ * A live block's bytes as the cache's limit counts them: its size, or
+ * more when its pages past it may be committed (held, a cached block
+ * taken far below its size by a grown buffer: large_reuse_keep()).
+ */
+static __always_inline size_t large_held(const struct large_hdr *h)
+{
+	return h->held > h->size ? h->held : h->size;
+}
+
+/*
  * A block handed out by malloc: CONFIG_VALGRIND, all of it no-access to
  * memcheck, until the front announces the bytes asked for
  * (VALGRIND_MALLOCLIKE_BLOCK), so that a write past them is reported as
@@ -203,6 +216,7 @@ static __always_inline size_t large_usable(const struct large_hdr *h)
  */
 static __always_inline void *large_hand_out(struct large_hdr *h)
 {
+	h->held = 0;
 	vg_noaccess(h->user, large_usable(h));
 	return large_hdr_close(h);
 }
@@ -1794,21 +1808,22 @@ static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t
 
 /*
  * A cached block of a chunk or less, far larger than the request (a
- * grown buffer, LARGE_REUSE_FAR): keep keep bytes of it (header
- * included) and give the pages of the rest back, as a realloc that
- * shrinks it would (large_resize_block()). The mapping stays: the buffer
- * grows into it again without a system call.
+ * grown buffer, LARGE_REUSE_FAR): its size becomes keep bytes (header
+ * included), so that realloc keeps it at most half empty, and the pages
+ * past them stay as they are, held by the block (h->held, counted live:
+ * large_held()): the buffer grows into them without a system call or a
+ * page fault. They go back with the block when it is freed (it is cached
+ * whole again), or when realloc shrinks it. Giving them back here
+ * instead (an madvise) cost the buffer that then grew into them a fault
+ * per page: bench_realloc with every byte written (FILL=1), 238,000 page
+ * faults against 168,000 (Documentation/benchmarks.md).
  */
-static __slowpath void large_reuse_shrink(struct large_hdr *h, size_t keep)
+static __slowpath void large_reuse_keep(struct large_hdr *h, size_t keep)
 {
-	uintptr_t from = ALIGN_UP((uintptr_t)h + keep, os_page_size);
-	uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
-
 	if (h->size <= keep)
 		return;
-	if (to > from)
-		os_decommit((void *)from, to - from);
 	large_account_add(0, (long)keep - (long)h->size, 0);
+	h->held = h->size;
 	h->size = keep;
 }
 
@@ -2123,16 +2138,20 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 
 	if (likely(align == HK_MIN_ALIGN)) {
 		h = large_cache_get(bsize, reuse_up);
-		if (h && unlikely(h->size < bsize))
-			h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
-		else if (h && unlikely(h->size <= SS_SIZE &&
-				       h->size > large_class_size(large_class_index(bsize) + reuse_up)))
-			large_reuse_shrink(h, large_class_size(large_class_index(bsize) + reuse_up));
+		if (h) {
+			/* Its bin links were there. */
+			h->held = 0;
+			if (unlikely(h->size < bsize))
+				h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
+			else if (unlikely(h->size <= SS_SIZE &&
+					  h->size > large_class_size(large_class_index(bsize) + reuse_up)))
+				large_reuse_keep(h, large_class_size(large_class_index(bsize) + reuse_up));
+		}
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
-			large_live_add(h->size);
+			large_live_add(large_held(h));
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
 			vg_noaccess(h->user, large_usable(h));
 			if (zero) {
@@ -2198,7 +2217,12 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
-	live = large_live_add(-h->size);
+	live = large_live_add(-large_held(h));
+	if (unlikely(h->held > h->size)) {
+		/* Its held pages: cached (or unmapped) with it, whole again. */
+		large_account_add(0, (long)h->held - (long)h->size, 0);
+		h->size = h->held;
+	}
 	if (!large_huge_align(h) && large_cache_put(h, live))
 		return;
 	large_unmap(h);
@@ -2239,14 +2263,15 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 	bsize = large_block_size(LARGE_HDR_SIZE, size);
 	if (unlikely(!bsize))
 		return NULL;
-	old = h->size;
+	/* What the cache's limit counts of it (its held pages too). */
+	old = large_held(h);
 
 	if (size < usable) {
 		/* Shrink by more than half: give the tail back. */
 		uintptr_t end = (uintptr_t)h - large_base(h) + bsize, gap = large_gap(h);
 		size_t map_len = ALIGN_UP(end > SS_SIZE || gap ? end : SS_SIZE, os_page_size);
 		uintptr_t from = ALIGN_UP((uintptr_t)h + bsize, os_page_size);
-		uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
+		uintptr_t to = ALIGN_UP((uintptr_t)h + old, os_page_size);
 
 		if (map_len < h->map_len &&
 		    os_remap_inplace((void *)(large_base(h) + gap), h->map_len - gap,
@@ -2262,6 +2287,7 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 		if (to > from)
 			os_decommit((void *)from, to - from);
 		h->size = bsize;
+		h->held = 0;
 		large_live_add(bsize - old);
 		return ptr;
 	}
@@ -2269,8 +2295,8 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 	if (unlikely(!n))
 		return NULL;
 	/* Before the program touches the new pages (large_alloc_common()). */
-	large_cache_make_room(n->size - old);
-	large_live_add(n->size - old);
+	large_cache_make_room(large_held(n) - old);
+	large_live_add(large_held(n) - old);
 	return n->user;
 }
 

@@ -339,10 +339,11 @@ END_TEST
 /*
  * A buffer grown past the slabs takes a cached block far larger than one
  * doubling above its class (LARGE_REUSE_FAR, mm/large/large.c) when none
- * nearer is cached: a block of half a chunk as it is, shrunk to one
- * doubling (the rest of its pages given back), and the first chunk of a
- * block of more than two chunks, cut off. Before, both stayed cached and
- * the buffer was mapped anew.
+ * nearer is cached: a block of half a chunk, its size one doubling above
+ * the buffer's class and the rest held (large_reuse_keep()), and the
+ * first chunk of a block of more than two chunks, cut off. Freed, the
+ * block is cached whole again. Before, both stayed cached and the
+ * buffer was mapped anew.
  */
 START_TEST(test_large_grown_takes_far)
 {
@@ -390,6 +391,8 @@ START_TEST(test_large_grown_takes_far)
 			ck_assert_int_eq(b[k], (char)(k * 7));
 		memset(b, 'b', SS_SIZE / 4);
 		hak_free(b);
+		/* Its held pages came back with it: cached whole again. */
+		ck_assert_uint_eq(large_cached_bytes(), cached);
 	}
 	hak_malloc_trim(0);
 	ck_assert_uint_eq(large_cached_bytes(), 0);
