@@ -91,7 +91,10 @@ struct large_hdr {
 	void *user;			/* the block handed to the program */
 	size_t size;			/* bytes from the header to the end of the block */
 	size_t map_len;			/* bytes mapped from base (page multiple) */
-	struct large_link bin;		/* cached: place in its bin (unmapping: next victim) */
+	union {
+		struct large_link bin;	/* cached: place in its bin (unmapping: next victim) */
+		size_t held;		/* live: bytes from the header its pages may fill (>= size) */
+	};
 };
 
 BUILD_BUG_ON(sizeof(struct large_hdr) != LARGE_HDR_SIZE);
@@ -193,6 +196,16 @@ static __always_inline size_t large_usable(const struct large_hdr *h)
 }
 
 /*
+ * A live block's bytes as the cache's limit counts them: its size, or
+ * more when its pages past it may be committed (held, a cached block
+ * taken far below its size by a grown buffer: large_reuse_keep()).
+ */
+static __always_inline size_t large_held(const struct large_hdr *h)
+{
+	return h->held > h->size ? h->held : h->size;
+}
+
+/*
  * A block handed out by malloc: CONFIG_VALGRIND, all of it no-access to
  * memcheck, until the front announces the bytes asked for
  * (VALGRIND_MALLOCLIKE_BLOCK), so that a write past them is reported as
@@ -203,6 +216,7 @@ static __always_inline size_t large_usable(const struct large_hdr *h)
  */
 static __always_inline void *large_hand_out(struct large_hdr *h)
 {
+	h->held = 0;
 	vg_noaccess(h->user, large_usable(h));
 	return large_hdr_close(h);
 }
@@ -677,6 +691,28 @@ BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
  */
 #define LARGE_REUSE_UP_GROWN	(1 << LARGE_CLASS_BITS)
 
+/*
+ * Beyond that doubling, a grown buffer that would otherwise be mapped
+ * anew takes the nearest larger cached block of less than a chunk (up to
+ * this bin, the last whose blocks all fit in one), shrunk to one doubling
+ * above its class: the pages realloc copies the buffer into are the
+ * first of that block, committed in its last life, and the tail past the
+ * doubling goes back to the kernel (large_reuse_shrink()). Before, the
+ * freed buffers of bench_realloc, at their targets (up to 4 MiB), fitted
+ * no new buffer crossing into Large (32-40 KiB): 29% of large requests
+ * hit the cache, each miss faulted the copy's pages of a fresh mapping,
+ * and the cached blocks left by the limit, an madvise each.
+ */
+#define LARGE_REUSE_FAR_TOP	((unsigned int)large_class_floor(SS_SIZE) - 1)
+/*
+ * Else the first chunk of a cached block of more than two chunks
+ * (classes from this size up), cut off: the rest, more than a chunk,
+ * stays cached as a block of its own (large_cache_split()). Blocks of
+ * two chunks or less are left whole: their rest would be a block of a
+ * chunk or less with huge pages (donors for growth past a chunk).
+ */
+#define LARGE_REUSE_CUT_MIN	(2 * SS_SIZE + LARGE_CLASS_MIN)
+
 /* The bins' bitmaps are 64-bit words. */
 BUILD_BUG_ON(LARGE_NR_CLASSES > 64);
 
@@ -1061,13 +1097,27 @@ static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL, *h = NULL;
-	uint64_t want = (2ULL << reuse_up) - 1, up, down;
+	uint64_t want = (2ULL << reuse_up) - 1, far = 0, head = 0, up, down;
 	unsigned int cls, lo, i;
 
 	if (unlikely(size > LARGE_CLASS_MAX))
 		return NULL;
 	cls = large_class_index(size);
 	lo = cls > LARGE_REUSE_DOWN ? cls - LARGE_REUSE_DOWN : 0;
+	/*
+	 * A grown buffer takes, after its own and the nearer classes, any
+	 * larger cached block that fits in a chunk (LARGE_REUSE_FAR): the
+	 * caller shrinks it (large_reuse_shrink()).
+	 */
+	if (reuse_up == LARGE_REUSE_UP_GROWN && cls + reuse_up < LARGE_REUSE_FAR_TOP) {
+		far = ((2ULL << (LARGE_REUSE_FAR_TOP - cls)) - 1) & ~want;
+		/*
+		 * Then the first chunk of a block of more than two: cut off
+		 * (large_cache_split()), the rest stays cached.
+		 */
+		if (size <= SS_SIZE / 4 && large_map_align(LARGE_REUSE_CUT_MIN) == SS_SIZE)
+			head = ~0ULL << (large_class_index(LARGE_REUSE_CUT_MIN) - cls);
+	}
 	if (size > SS_SIZE) {
 		/* Classes whose blocks leave more than a chunk once cut. */
 		size_t cuttable = size + large_map_align(size + 2 * SS_SIZE) + SS_SIZE + 1;
@@ -1079,15 +1129,24 @@ static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
 	large_cache_tick(c, &victims);
 	up = (c->nonempty >> cls) & want;
 	down = c->nonempty & ((1ULL << cls) - (1ULL << lo));
-	if (likely(up | down)) {
-		i = up ? cls + (unsigned int)__builtin_ctzll(up) : 63 - (unsigned int)__builtin_clzll(down);
+	far = (c->nonempty >> cls) & far;
+	head = (c->nonempty >> cls) & head;
+	if (likely(up | down | far | head)) {
+		if (up)
+			i = cls + (unsigned int)__builtin_ctzll(up);
+		else if (down)
+			i = 63 - (unsigned int)__builtin_clzll(down);
+		else if (far)
+			i = cls + (unsigned int)__builtin_ctzll(far);
+		else
+			i = cls + (unsigned int)__builtin_ctzll(head);
 		h = large_of_bin(c->bin[i].newest);
 		if (unlikely(h->magic != LARGE_MAGIC ||
 			     a_load(&h->state, A_RELAXED) != LARGE_CACHED))
 			hk_fatal("large cache: bad entry %p taken: magic %x, state %u",
 				 (const void *)h, h->magic, h->state);
 		large_cache_del(c, i, h);
-		if (size > SS_SIZE && h->size > size)
+		if ((size > SS_SIZE || !(up | down | far)) && h->size > size)
 			large_cache_split(c, h, size);
 	} else if (c->dropped & ((want << cls) | ((1ULL << cls) - (1ULL << lo)))) {
 		/* We dropped one of these this epoch and it is wanted again. */
@@ -1096,6 +1155,9 @@ static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
 	}
 	hk_unlock(&c->lock);
 
+	/* The first chunk of a cut block: one chunk now, no huge pages (the reserve). */
+	if (unlikely(head && !(up | down | far)) && LARGE_HUGEPAGES)
+		os_nohugepage((void *)large_base(h), SS_SIZE);
 	if (unlikely(victims))
 		large_unmap_victims(victims);
 	return h;
@@ -1744,6 +1806,27 @@ static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t
 	return n;
 }
 
+/*
+ * A cached block of a chunk or less, far larger than the request (a
+ * grown buffer, LARGE_REUSE_FAR): its size becomes keep bytes (header
+ * included), so that realloc keeps it at most half empty, and the pages
+ * past them stay as they are, held by the block (h->held, counted live:
+ * large_held()): the buffer grows into them without a system call or a
+ * page fault. They go back with the block when it is freed (it is cached
+ * whole again), or when realloc shrinks it. Giving them back here
+ * instead (an madvise) cost the buffer that then grew into them a fault
+ * per page: bench_realloc with every byte written (FILL=1), 238,000 page
+ * faults against 168,000 (Documentation/benchmarks.md).
+ */
+static __slowpath void large_reuse_keep(struct large_hdr *h, size_t keep)
+{
+	if (h->size <= keep)
+		return;
+	large_account_add(0, (long)keep - (long)h->size, 0);
+	h->held = h->size;
+	h->size = keep;
+}
+
 /* ------------------------------------------------------------------ */
 /* Allocation and free                                                */
 /* ------------------------------------------------------------------ */
@@ -2055,13 +2138,20 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 
 	if (likely(align == HK_MIN_ALIGN)) {
 		h = large_cache_get(bsize, reuse_up);
-		if (h && unlikely(h->size < bsize))
-			h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
+		if (h) {
+			/* Its bin links were there. */
+			h->held = 0;
+			if (unlikely(h->size < bsize))
+				h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
+			else if (unlikely(h->size <= SS_SIZE &&
+					  h->size > large_class_size(large_class_index(bsize) + reuse_up)))
+				large_reuse_keep(h, large_class_size(large_class_index(bsize) + reuse_up));
+		}
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
 			STAT_INC(STAT_LARGE_ALLOC);
 			STAT_INC(STAT_LARGE_CACHE_HIT);
-			large_live_add(h->size);
+			large_live_add(large_held(h));
 			a_store(&h->state, LARGE_LIVE, A_RELEASE);
 			vg_noaccess(h->user, large_usable(h));
 			if (zero) {
@@ -2127,7 +2217,12 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
-	live = large_live_add(-h->size);
+	live = large_live_add(-large_held(h));
+	if (unlikely(h->held > h->size)) {
+		/* Its held pages: cached (or unmapped) with it, whole again. */
+		large_account_add(0, (long)h->held - (long)h->size, 0);
+		h->size = h->held;
+	}
 	if (!large_huge_align(h) && large_cache_put(h, live))
 		return;
 	large_unmap(h);
@@ -2168,14 +2263,15 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 	bsize = large_block_size(LARGE_HDR_SIZE, size);
 	if (unlikely(!bsize))
 		return NULL;
-	old = h->size;
+	/* What the cache's limit counts of it (its held pages too). */
+	old = large_held(h);
 
 	if (size < usable) {
 		/* Shrink by more than half: give the tail back. */
 		uintptr_t end = (uintptr_t)h - large_base(h) + bsize, gap = large_gap(h);
 		size_t map_len = ALIGN_UP(end > SS_SIZE || gap ? end : SS_SIZE, os_page_size);
 		uintptr_t from = ALIGN_UP((uintptr_t)h + bsize, os_page_size);
-		uintptr_t to = ALIGN_UP((uintptr_t)h + h->size, os_page_size);
+		uintptr_t to = ALIGN_UP((uintptr_t)h + old, os_page_size);
 
 		if (map_len < h->map_len &&
 		    os_remap_inplace((void *)(large_base(h) + gap), h->map_len - gap,
@@ -2191,6 +2287,7 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 		if (to > from)
 			os_decommit((void *)from, to - from);
 		h->size = bsize;
+		h->held = 0;
 		large_live_add(bsize - old);
 		return ptr;
 	}
@@ -2198,8 +2295,8 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 	if (unlikely(!n))
 		return NULL;
 	/* Before the program touches the new pages (large_alloc_common()). */
-	large_cache_make_room(n->size - old);
-	large_live_add(n->size - old);
+	large_cache_make_room(large_held(n) - old);
+	large_live_add(large_held(n) - old);
 	return n->user;
 }
 

@@ -22,6 +22,7 @@
 #include "large/large.h"
 #include "superslab/registry.h"
 #include "boxes.h"
+#include "os/os.h"
 
 /*
  * With no slab box (only Large configured) every allocation of the test
@@ -332,6 +333,69 @@ START_TEST(test_large_grown_takes_larger)
 	hak_free(b);
 	hak_free(c);
 	hak_malloc_trim(0);
+}
+END_TEST
+
+/*
+ * A buffer grown past the slabs takes a cached block far larger than one
+ * doubling above its class (LARGE_REUSE_FAR, mm/large/large.c) when none
+ * nearer is cached: a block of half a chunk, its size one doubling above
+ * the buffer's class and the rest held (large_reuse_keep()), and the
+ * first chunk of a block of more than two chunks, cut off. Freed, the
+ * block is cached whole again. Before, both stayed cached and the
+ * buffer was mapped anew.
+ */
+START_TEST(test_large_grown_takes_far)
+{
+	size_t half = HEAP_REALLOC_MAX / 2, k;
+	size_t sizes[2] = { SS_SIZE / 2, 2 * SS_SIZE + SS_SIZE / 2 };
+	unsigned int i;
+	char *a, *b;
+
+	if (!HK_NR_CLASSES)
+		return;
+	for (i = 0; i < 2; i++) {
+		size_t cached;
+
+		/*
+		 * No cut where huge pages are larger than a chunk (1 MiB
+		 * chunks): the cut would not fall at the first chunk's end.
+		 */
+		if (i == 1 && IS_ENABLED(CONFIG_LARGE_HUGEPAGES) && os_thp_size() > SS_SIZE)
+			break;
+		hak_malloc_trim(0);
+		a = hak_malloc(sizes[i]);
+		ck_assert_ptr_nonnull(a);
+		memset(a, 'a', sizes[i]);
+		hak_free(a);
+		cached = large_cached_bytes();
+		ck_assert_uint_ge(cached, sizes[i]);
+		b = hak_malloc(half);
+		ck_assert_ptr_nonnull(b);
+		for (k = 0; k < half; k++)
+			b[k] = (char)(k * 7);
+		b = hak_realloc(b, HEAP_REALLOC_MAX + 1);
+		ck_assert_ptr_eq(b, a);
+		/* Shrunk to one doubling above its class, at most. */
+		ck_assert_uint_lt(hak_malloc_usable_size(b), 4 * (HEAP_REALLOC_MAX + 1));
+		for (k = 0; k < half; k++)
+			ck_assert_int_eq(b[k], (char)(k * 7));
+		if (i == 0)
+			ck_assert_uint_eq(large_cached_bytes(), 0);
+		else
+			/* The rest, more than a chunk, stays cached. */
+			ck_assert(large_cached_bytes() > SS_SIZE && large_cached_bytes() < cached);
+		/* It grows in place (its chunk is mapped), its bytes kept. */
+		ck_assert_ptr_eq(hak_realloc(b, SS_SIZE / 4), a);
+		for (k = 0; k < half; k++)
+			ck_assert_int_eq(b[k], (char)(k * 7));
+		memset(b, 'b', SS_SIZE / 4);
+		hak_free(b);
+		/* Its held pages came back with it: cached whole again. */
+		ck_assert_uint_eq(large_cached_bytes(), cached);
+	}
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
 }
 END_TEST
 
@@ -1301,6 +1365,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_cut);
 	tcase_add_test(tc, test_large_grow_cached);
 	tcase_add_test(tc, test_large_grown_takes_larger);
+	tcase_add_test(tc, test_large_grown_takes_far);
 	tcase_add_test(tc, test_large_coalesce);
 	if (LARGE_CACHE_COUNTS_EXACT)
 		tcase_add_test(tc, test_large_cache_many);

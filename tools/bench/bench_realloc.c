@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_realloc [OPS] [BUFFERS] [MAXSIZE]
+ * bench_realloc [OPS] [BUFFERS] [MAXSIZE] [FILL]
  *
  * realloc() growth: BUFFERS (default 64) buffers grow concurrently,
  * round-robin, one realloc step each turn, from a few bytes towards a
@@ -12,6 +12,9 @@
  *   - linear +1..256 bytes per step (its target is capped at 64 KiB);
  * Content preservation is checked: the first byte and the last byte
  * written before each realloc must survive it.
+ * FILL=1 (default 0) writes every new byte after each realloc (memset)
+ * instead of only the new last one: a buffer filled as it grows, so that
+ * a saving in page faults is not an artefact of pages left untouched.
  * One op = one realloc call (the closing free is not counted).
  */
 #include "bench_common.h"
@@ -51,13 +54,14 @@ int main(int argc, char **argv)
 	uint64_t ops = bench_arg(argc, argv, 1, 700000);
 	size_t nbuf = bench_arg(argc, argv, 2, 64);
 	size_t maxsize = bench_arg(argc, argv, 3, 4 << 20);
+	int fill = (int)bench_arg(argc, argv, 4, 0);
 	struct buf *b;
 	uint64_t ids = 0, done = 0;
 	rng_t r;
 	double t0, t1;
 
 	if (nbuf < 1 || maxsize < 128)
-		bench_die("usage: %s [OPS] [BUFFERS] [MAXSIZE>=128]", argv[0]);
+		bench_die("usage: %s [OPS] [BUFFERS] [MAXSIZE>=128] [FILL]", argv[0]);
 	b = calloc(nbuf, sizeof(*b));
 	if (!b)
 		bench_oom(nbuf * sizeof(*b));
@@ -84,6 +88,8 @@ int main(int argc, char **argv)
 		if (p[0] != bench_tag8(x->id) || (old > 1 && p[old - 1] != bench_tag8(x->id + old)))
 			bench_die("realloc: buffer %llu lost its content growing %zu -> %zu",
 				  (unsigned long long)x->id, old, ns);
+		if (fill && ns > old + 1)
+			memset(p + old, 0x5a, ns - old - 1);
 		p[ns - 1] = bench_tag8(x->id + ns);
 		x->p = p;
 		x->size = ns;
@@ -98,7 +104,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nbuf; i++)
 		free(b[i].p);
 	free(b);
-	bench_report("realloc", ops, t1 - t0, "buffers=%zu maxsize=%zu completed=%llu",
-		     nbuf, maxsize, (unsigned long long)done);
+	bench_report("realloc", ops, t1 - t0, "buffers=%zu maxsize=%zu fill=%d completed=%llu",
+		     nbuf, maxsize, fill, (unsigned long long)done);
 	return 0;
 }
