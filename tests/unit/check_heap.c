@@ -1645,11 +1645,16 @@ START_TEST(test_dfkey_remote_in_bin)
 	p = b->free;				/* free, on malloc's list */
 	/*
 	 * No Check call from here on: a passing ck_assert() sends Check a
-	 * message through a buffer malloc'd and freed by this allocator,
-	 * whose size follows the source file's path. Of this class, it
-	 * took p (the head) and pushed it back on free's list before the
-	 * second free: under qemu-aarch64 the test failed in 4 runs of 6
-	 * built at a 13-character source path, never at /work/main.
+	 * location message in a buffer malloc'd and freed by this allocator
+	 * (12 bytes and __FILE__, this file's absolute path: a 64 B block
+	 * for a source tree path of 13 to 28 characters). That malloc takes
+	 * p, the head, and its free puts p back on top (defconfig's bins
+	 * keep one list); the one that followed pthread_create took p while
+	 * the thread freed it, so that the thread's free was of a live
+	 * block and Check's free was the second: p was handed out once, as
+	 * for any double free (test_dfkey_remote_free_live_then_owner).
+	 * Under qemu-aarch64 the test failed so in 4 runs of 6 built at a
+	 * 13-character source path (natively the thread ran too late).
 	 */
 	if (!p)
 		handed_out_exit("test_dfkey_remote_in_bin: no block on malloc's list");
@@ -1664,6 +1669,49 @@ START_TEST(test_dfkey_remote_in_bin)
 		}
 	}
 	ck_abort_msg("the block freed twice never came back in 4096 mallocs");
+}
+END_TEST
+
+/*
+ * What the Check call once made of test_dfkey_remote_in_bin, without
+ * Check: the owner hands p (its bin's head) out again, another thread
+ * frees p while it is live (nothing to report: the key goes in, p goes
+ * on its slab's remote list) and the owner frees it (the double free:
+ * free stores only, p goes back into the bin with its place's word).
+ * The bin's copy is reached first: malloc may hand p out once, as for
+ * any double free of the owner. The copy on the remote list must not
+ * be handed out: the refill that takes the list unread finds at p's
+ * place a word that is not the slabs' key and aborts (heap_pop_slow(),
+ * 314 mallocs on, x86_64 and aarch64 defconfig).
+ */
+START_TEST(test_dfkey_remote_free_live_then_owner)
+{
+	struct bin *b = &hk_tls.bins[size_to_class(64)];
+	static void *v[256];
+	void *p, *q;
+	pthread_t t;
+	int i, handed = 0;
+
+	for (i = 0; i < 256; i++)
+		v[i] = hak_malloc(64);
+	for (i = 0; i < 256; i++)
+		hak_free(v[i]);
+	for (i = 0; !b->free && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
+		(void)hak_malloc(64);
+	p = b->free;
+	/* No Check call from here on (test_dfkey_remote_in_bin). */
+	if (!p || hak_malloc(64) != p)
+		handed_out_exit("test_dfkey_remote_free_live_then_owner: the bin's head was not handed out");
+	if (pthread_create(&t, NULL, free_arg, p))
+		handed_out_exit("test_dfkey_remote_free_live_then_owner: pthread_create failed");
+	pthread_join(t, NULL);
+	hak_free(p);				/* the second free */
+	for (i = 0; i < 16384; i++) {
+		q = hak_malloc(64);
+		if (q == p && handed++)
+			handed_out_exit("test_dfkey_remote_free_live_then_owner: the block was handed out twice");
+	}
+	handed_out_exit("test_dfkey_remote_free_live_then_owner: no abort in 16384 mallocs");
 }
 END_TEST
 
@@ -2860,6 +2908,7 @@ static Suite *heap_suite(void)
 	tcase_add_test_raise_signal(tc, test_double_free_remote_then_owner, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_remote_double_free_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_in_bin, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_remote_free_live_then_owner, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_uncarved, SIGABRT);
 #endif
 #endif
