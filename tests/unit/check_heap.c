@@ -1682,7 +1682,7 @@ END_TEST
  * any double free of the owner. The copy on the remote list must not
  * be handed out: the refill that takes the list unread finds at p's
  * place a word that is not the slabs' key and aborts (heap_pop_slow(),
- * 314 mallocs on, x86_64 and aarch64 defconfig).
+ * 314 mallocs on in x86_64 defconfig; aarch64 the same way).
  */
 START_TEST(test_dfkey_remote_free_live_then_owner)
 {
