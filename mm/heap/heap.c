@@ -17,15 +17,25 @@
 #endif
 
 /*
- * With CONFIG_VALGRIND the front is initialised data (.tdata), not .tbss:
- * a static program's first thread has its TLS in the brk segment, which
- * memcheck takes as undefined although the kernel zeroed it (glibc relies
- * on that for .tbss), so the first malloc would branch on "uninitialised"
- * bin heads. glibc copies the .tdata image, which memcheck follows. The
- * key is a placeholder: heap_thread_start() sets it before any use.
+ * The front is initialised data (.tdata), not .tbss, in two cases. With
+ * CONFIG_DOUBLE_FREE_CHECK the bins' lists are empty at HEAP_NIL, not
+ * NULL (heap.h, "The end of a bin's list"), before the thread's first
+ * malloc too. With CONFIG_VALGRIND: a static program's first thread has
+ * its TLS in the brk segment, which memcheck takes as undefined although
+ * the kernel zeroed it (glibc relies on that for .tbss), so the first
+ * malloc would branch on "uninitialised" bin heads; glibc copies the
+ * .tdata image, which memcheck follows. The key is a placeholder:
+ * heap_thread_start() sets it before any use.
  */
-#ifdef CONFIG_VALGRIND
-__hk_tls struct heap_tls hk_tls = { .dfkey = 1 };
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+const struct heap_nil hk_heap_nil __aligned(16) = { .link = ~0UL, .key = ~0UL };
+#define HEAP_TLS_BINS_INIT						\
+	.bins = { [0 ... HK_CLASS_ARRAY - 1] = { .free = HEAP_NIL, .put = HEAP_NIL } },
+#else
+#define HEAP_TLS_BINS_INIT
+#endif
+#if defined(CONFIG_VALGRIND) || defined(CONFIG_DOUBLE_FREE_CHECK)
+__hk_tls struct heap_tls hk_tls = { HEAP_TLS_BINS_INIT .dfkey = 1 };
 #else
 __hk_tls struct heap_tls hk_tls;
 #endif
@@ -347,7 +357,7 @@ static __noinline void bin_unrange_walk(struct bin *b, uintptr_t w)
 	void *p;
 
 	/* (A one-list bin's frees on top of it hold the words of their places.) */
-	for (p = b->free; p; p = fl_next(p), i++) {
+	for (p = bin_list(b->free); p; p = fl_next(p), i++) {
 		vg_open(dfkey_word(p), FL_WORD);
 		if (unlikely(*dfkey_word(p) != at + i &&
 			     (*dfkey_word(p) != hk_tls.dfkey ||
@@ -1101,7 +1111,7 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	int grew = 0;
 	uintptr_t w;
 
-	HK_ASSERT(!b->free && !b->put && n > 0);
+	HK_ASSERT(!bin_list(b->free) && !bin_list(b->put) && n > 0);
 	if (unlikely((int32_t)n > bin_room(b))) {
 		grew = bin_grow_for_remote(b, s, n);
 		if (!grew) {
@@ -1126,7 +1136,7 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 	}
 	if (take < n) {
 		rest = fl_next(last);
-		fl_set_next(last, NULL);
+		fl_set_next(last, HEAP_NIL);
 		if (!slab_untake_remote(s, rest, n - take))
 			slab_give_back(s, rest, n - take);
 	}
@@ -1513,8 +1523,9 @@ static inline void slab_run_add(struct slab_run *r, struct slab *s, void *p, uin
 }
 
 /*
- * Give a NULL-terminated chain of blocks in bin state, whose head has the
- * key word w, back to their slabs; returns the word one past its last block.
+ * Give a chain of blocks in bin state (ending in NULL or HEAP_NIL:
+ * fl_next()), whose head has the key word w, back to their slabs;
+ * returns the word one past its last block.
  */
 static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 {
@@ -1553,7 +1564,7 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 		return 0;
 	if (!keep) {
 		tail = b->free;
-		b->free = NULL;
+		b->free = HEAP_NIL;
 	} else {
 		/*
 		 * The kept blocks are read (their links): their words too, on
@@ -1575,7 +1586,7 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 		tail = fl_next(last);
 		if (unlikely(!tail))
 			heap_free_list_corrupt(last);
-		fl_set_next(last, NULL);
+		fl_set_next(last, HEAP_NIL);
 	}
 	sp->head[sp->nr] = tail;
 	sp->count[sp->nr] = n;
@@ -1748,14 +1759,14 @@ static __slowpath struct heap *heap_thread_start(void)
 		if (saved->limit) {
 			/* The exited thread's bin, warm. */
 			hk_tls.bins[i] = *saved;
-			saved->free = NULL;
+			saved->free = HEAP_NIL;
 			bin_room_set(saved, 0);
 			saved->limit = 0;
 			/* (A parked bin was joined: put is empty, all room malloc's.) */
-			HK_ASSERT(!hk_tls.bins[i].put && bin_put_room(&hk_tls.bins[i]) == 0);
+			HK_ASSERT(!bin_list(hk_tls.bins[i].put) && bin_put_room(&hk_tls.bins[i]) == 0);
 		} else {
-			hk_tls.bins[i].free = NULL;
-			hk_tls.bins[i].put = NULL;
+			hk_tls.bins[i].free = HEAP_NIL;
+			hk_tls.bins[i].put = HEAP_NIL;
 			hk_tls.bins[i].limit = hk_classes[i].limit;
 			bin_counts_init(&hk_tls.bins[i], (int32_t)hk_classes[i].limit);
 			hk_tls.bins[i].grown = 0;
@@ -1848,7 +1859,7 @@ static inline void bin_swap_grown(struct bin *b)
 static void bin_swap(struct bin *b)
 {
 	b->free = b->put;
-	b->put = NULL;
+	b->put = HEAP_NIL;
 	BIN_SWAP_COUNTS(b);
 }
 
@@ -1861,7 +1872,7 @@ static void bin_swap(struct bin *b)
  */
 static void bin_join(struct bin *b)
 {
-	void *p = b->put, *last, *next;
+	void *p = bin_list(b->put), *last, *next;
 	uintptr_t w = bin_put_top(b);
 	int32_t n = 1, held;
 
@@ -1887,7 +1898,7 @@ static void bin_join(struct bin *b)
 	dfkey_enter_chain(p, (uint32_t)n, w);
 	fl_set_next(last, b->free);
 	b->free = p;
-	b->put = NULL;
+	b->put = HEAP_NIL;
 	bin_free_top_set(b, w);
 	bin_put_top_set(b, w);
 }
@@ -1935,8 +1946,8 @@ static void heap_bin_drain(struct bin *b)
 	void *p;
 
 	bin_join(b);
-	p = b->free;
-	b->free = NULL;
+	p = bin_list(b->free);
+	b->free = HEAP_NIL;
 	bin_free_top_set(b, heap_chain_to_slabs(p, bin_free_top(b)));
 	/* Back to the class's initial limit. */
 	cls_limit_reset(b);
@@ -1967,7 +1978,7 @@ static void heap_hand_back_front(struct heap *h, int park)
 		}
 		bin_join(&t->bins[cls]);
 		h->saved[cls] = t->bins[cls];
-		t->bins[cls].free = NULL;
+		t->bins[cls].free = HEAP_NIL;
 		bin_room_set(&t->bins[cls], 0);
 		t->bins[cls].limit = 0;
 		/* No slab is this thread's any more: frees go the remote way. */
@@ -2003,9 +2014,9 @@ static void heap_saved_drain(struct heap *h)
 
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct bin *b = &h->saved[cls];
-		void *p = b->free;
+		void *p = bin_list(b->free);
 
-		b->free = NULL;
+		b->free = HEAP_NIL;
 		heap_chain_to_slabs(p, bin_free_top(b));
 		bin_room_set(b, 0);
 		b->limit = 0;
@@ -2095,7 +2106,7 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 		void *p = b->free;
 		struct slab *s = slab_block_head(p);
 
-		b->free = fl_next(p);
+		b->free = bin_end(fl_next(p));
 		slab_run_add(&r, s, p, bin_free_top(b));
 		b->free_at++;	/* the next head, one word on; room one more */
 		n++;
@@ -2370,7 +2381,7 @@ static void *heap_put_one_refill(struct heap *h, struct bin *b, unsigned int cls
 		return heap_pop_slow(p);
 	heap_check_block(p, cls);
 	vg_close(p, FL_WORDS);
-	b->put = NULL;
+	b->put = HEAP_NIL;
 	b->put_at++;
 	bin_join(b);		/* both lists empty: the whole room malloc's */
 	(void)heap_bin_fill(h, b, cls, heap_turn_batch(b, cls));
@@ -2390,16 +2401,16 @@ void *heap_alloc_class(unsigned int cls)
 	}
 	/* Allocations that miss the fast path count here. */
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
-	if (!b->free) {
+	if (!bin_list(b->free)) {
 		/* The last batch of frees that outran the bin: to their slabs. */
 		if (HEAP_GROW_ON && unlikely(cls_bit_test(t->outran, cls)) && b->grown) {
-			if (b->put)
+			if (bin_list(b->put))
 				heap_bin_pass(b);
 			b->grown = b->limit > hk_classes[cls].limit;
 		}
-		if (b->put && !fl_next(b->put))
+		if (bin_list(b->put) && !fl_next(b->put))
 			return heap_put_one_refill(h, b, cls);
-		if (b->put) {
+		if (bin_list(b->put)) {
 			bin_swap(b);
 			if (HEAP_GROW_ON && b->grown)
 				bin_swap_grown(b);
@@ -2407,7 +2418,7 @@ void *heap_alloc_class(unsigned int cls)
 			bin_join(b);	/* the refills below count the whole room */
 		}
 	}
-	if (b->free)
+	if (bin_list(b->free))
 		return BIN_POP(b, b->free, cls);
 	if (!heap_bin_fill(h, b, cls, hk_classes[cls].batch))
 		return NULL;
@@ -2462,7 +2473,7 @@ void heap_bin_flush(struct bin *b)
 	 * from the head of one list. A spare batch is cut from one list.
 	 */
 	bin_room_take_put(b);
-	if (b->put && c->size >= HEAP_SPARE_MIN_SIZE)
+	if (bin_list(b->put) && c->size >= HEAP_SPARE_MIN_SIZE)
 		bin_join(b);
 	if (HEAP_GROW_ON && b->limit < c->limit_max) {
 		uint32_t grow = b->limit < c->limit_max - b->limit ?
@@ -2509,9 +2520,9 @@ void heap_bin_flush(struct bin *b)
 			uintptr_t w;
 			void *p;
 
-			if (b->put) {
+			if (bin_list(b->put)) {
 				p = b->put;
-				b->put = fl_next(p);
+				b->put = bin_end(fl_next(p));
 				/* put's next block is its head, one word on; the room is malloc's. */
 				w = bin_put_top(b);
 				b->put_at++;
@@ -2519,7 +2530,7 @@ void heap_bin_flush(struct bin *b)
 				bin_room_add(b, 1);
 			} else {
 				p = b->free;
-				b->free = fl_next(p);
+				b->free = bin_end(fl_next(p));
 				w = bin_free_top(b);
 				b->free_at++;
 			}
@@ -2554,7 +2565,7 @@ static void heap_bin_burst_end(struct bin *b)
 
 	*base = 0;
 	/* (Not on a remote list taken unread: only words of its band go above it.) */
-	if (pops >= HEAP_BURST_MIN && b->free && b->put && !fl_next(b->put) &&
+	if (pops >= HEAP_BURST_MIN && bin_list(b->free) && bin_list(b->put) && !fl_next(b->put) &&
 	    !dfkey_ranged(bin_free_top(b))) {
 		uintptr_t w = bin_free_top(b) - 1;
 
@@ -2562,7 +2573,7 @@ static void heap_bin_burst_end(struct bin *b)
 		dfkey_enter_chain(b->put, 1, w);
 		bin_put_top_set(b, w);
 		fl_set_next(b->put, b->free);
-		b->free = NULL;
+		b->free = HEAP_NIL;
 	}
 }
 
@@ -2669,10 +2680,10 @@ static uint32_t heap_pass_runs(void *p, uintptr_t w)
  */
 static void heap_bin_pass_one(struct bin *b)
 {
-	uint32_t n = heap_pass_runs(b->free, bin_free_top(b));
+	uint32_t n = heap_pass_runs(bin_list(b->free), bin_free_top(b));
 	int32_t keep;
 
-	b->free = NULL;
+	b->free = HEAP_NIL;
 	b->free_at += n;	/* room n more */
 	keep = bin_room(b) - (int32_t)HEAP_PASS_BATCH_ONE;
 	if (keep > 0) {
@@ -2694,8 +2705,8 @@ static void heap_bin_pass(struct bin *b)
 		return;
 	}
 	/* As the flush's loop: put's next block is its head, one word on. */
-	n = heap_pass_runs(b->put, bin_put_top(b));
-	b->put = NULL;
+	n = heap_pass_runs(bin_list(b->put), bin_put_top(b));
+	b->put = HEAP_NIL;
 	b->put_at += n;
 	bin_put_room_add(b, -(int32_t)n);
 	bin_room_add(b, (int32_t)n);
@@ -2836,7 +2847,7 @@ void *heap_pop_slow(void *p)
 	 * session: cross-core remote frees"). Not in the fast path: a block
 	 * of the thread's own frees is still in its cache.
 	 */
-	if (next)
+	if (next != (uintptr_t)HEAP_NIL)
 		__builtin_prefetch((void *)next);
 	return p;
 }
@@ -2966,18 +2977,20 @@ void heap_check(struct heap *h)
 			int32_t n = 0;
 
 			/* (A thread that parks h has emptied its bins first.) */
-			HK_ASSERT(b->limit || (!b->free && !b->put));
+			HK_ASSERT(b->limit || (!bin_list(b->free) && !bin_list(b->put)));
+			/* With the check an empty list is HEAP_NIL, never NULL. */
+			HK_ASSERT(!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) || (b->free && b->put));
 
 			uintptr_t w = bin_free_top(b);
 
-			for (q = b->free; q; q = fl_next(q), w++) {
+			for (q = bin_list(b->free); q; q = fl_next(q), w++) {
 				heap_check_block(q, cls);
 				HK_ASSERT(dfkey_word_is(q, w) ||
 					  (bin_unread_accepts(h, cls, w) && dfkey_word_is(q, hk_tls.dfkey)));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
 			}
 			w = bin_put_top(b);
-			for (q = b->put; q; q = fl_next(q)) {
+			for (q = bin_list(b->put); q; q = fl_next(q)) {
 				heap_check_block(q, cls);
 				HK_ASSERT(dfkey_word_is(q, w++));
 				HK_ASSERT(++n <= (int32_t)b->limit + 1);
@@ -3049,7 +3062,8 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	old = a_load(&s->remote, A_RELAXED);
 	do {
 		remote_check(old);
-		fl_set_next(p, REMOTE_PTR(old));
+		/* (Ends in HEAP_NIL: the list may go into a bin unread.) */
+		fl_set_next(p, bin_end(REMOTE_PTR(old)));
 		/*
 		 * p on top, one more in the count, QUEUED kept; FULL (1,
 		 * never with QUEUED, 2) becomes QUEUED by adding it again.

@@ -328,10 +328,11 @@ struct heap_tls;
 
 /*
  * Whole batches of free blocks of one class that flushes set aside
- * (struct heap::spare, CONFIG_HEAP_SPARE_KB): each a NULL-terminated
- * chain in bin state (the blocks carry the bin's double-free key and
- * count as used by their slabs), kept by its head and its count so that
- * neither setting it aside nor taking it back reads its blocks.
+ * (struct heap::spare, CONFIG_HEAP_SPARE_KB): each a chain in bin state
+ * (the blocks carry the bin's double-free key and count as used by their
+ * slabs), ending as the bin's list it was cut from (HEAP_NIL), kept by
+ * its head and its count so that neither setting it aside nor taking it
+ * back reads its blocks.
  */
 struct heap_spare {
 	void *head[HEAP_SPARE_SLOTS];		/* chains, the newest last */
@@ -590,7 +591,61 @@ static __always_inline void fl_put(void *p, const void *next, uintptr_t key)
 }
 #endif
 
-/* Slow paths: the link of p, checked (aborts on a bad one). */
+/* ------------------------------------------------------------------ */
+/* The end of a bin's list (CONFIG_DOUBLE_FREE_CHECK)                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With the double-free check, an empty list of a bin (struct bin's free
+ * and put) is not NULL but HEAP_NIL, a static block whose two words are
+ * all ones, and every list in a bin ends in a link to it. malloc's pop
+ * reads the head's link and key word and compares the key word with
+ * free_at (DFKEY_POP_BAD()) before anything else: HEAP_NIL's word is
+ * never a counter (the bins' words lie in [2^61, 2^63), a bin before its
+ * thread's first malloc has 0) and its link is misaligned (fl_bad()), so
+ * the compare that checks the key sends an empty list to the slow
+ * branch too, and the pop needs no test of the head for NULL
+ * (heap_alloc_at()). The front's bins are initialised data (hk_tls,
+ * heap.c) so that they hold HEAP_NIL before the thread's first malloc.
+ *
+ * The slow paths see lists as before, NULL-terminated: fl_next() gives
+ * NULL for a link to HEAP_NIL, bin_list() gives NULL for an empty list,
+ * and every store of an empty list or a list's last link into a bin
+ * writes HEAP_NIL (bin_end(), fl_set_next(p, HEAP_NIL)). Chains that
+ * may go into a bin without being read end in it too: a slab's remote
+ * list (taken whole unread, slab_remote_to_bin()) and spare batches
+ * (cut from a bin's list). A slab's local list may end in either.
+ *
+ * Without the check there is no compare to reuse: HEAP_NIL is NULL, the
+ * pop tests the head, and all of this folds away.
+ */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+struct heap_nil {
+	uintptr_t link;			/* ~0: a misaligned link (fl_bad()) */
+	uintptr_t key;			/* ~0: never a bin's counter */
+};
+extern const struct heap_nil hk_heap_nil;
+#define HEAP_NIL		((void *)&hk_heap_nil)
+#else
+#define HEAP_NIL		NULL
+#endif
+
+/* A bin's list head as the slow paths see it: NULL if the list is empty. */
+static inline void *bin_list(const void *head)
+{
+	return head == HEAP_NIL ? NULL : (void *)head;
+}
+
+/* What a bin stores for the list p (NULL: empty). */
+static inline void *bin_end(const void *p)
+{
+	return p ? (void *)p : HEAP_NIL;
+}
+
+/*
+ * Slow paths: the link of p, checked (aborts on a bad one); NULL at the
+ * end of a list, whether it ends in NULL or in HEAP_NIL.
+ */
 static inline void *fl_next(const void *p)
 {
 	uintptr_t next;
@@ -599,6 +654,8 @@ static inline void *fl_next(const void *p)
 	next = fl_raw_next(p, hk_flkey);
 	vg_close(p, FL_WORD);
 
+	if (next == (uintptr_t)HEAP_NIL)
+		return NULL;
 	if (unlikely(fl_bad(next)))
 		heap_free_list_corrupt(p);
 	return (void *)next;
@@ -1064,7 +1121,7 @@ void heap_fork_child(void);
 static __always_inline void heap_bin_swap_at(tp_bin_t *b, void *p)
 {
 	b->free = p;
-	b->put = NULL;
+	b->put = HEAP_NIL;
 	BIN_SWAP_COUNTS(b);
 }
 
@@ -1081,61 +1138,82 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 					     int by_size, size_t size)
 {
 	void *p = TP_BIN_AT(base, disp, j, unit)->free;
+	uintptr_t next;
 
-	if (unlikely(!p)) {
-		/*
-		 * malloc's list is empty: pop put's only block, else take
-		 * put whole (bin_swap(), inline), unless the bin grew
-		 * (bin_swap_grown()'s count).
-		 */
-		p = TP_BIN_AT(base, disp, j, unit)->put;
-		if (unlikely(!p))
-			goto slow;
-		vg_open(p, FL_WORDS);
-		if (!fl_raw_next(p, hk_tls.flkey)) {
-			uint16_t at = (uint16_t)TP_BIN_AT(base, disp, j, unit)->free_at;
-
-			/*
-			 * put holds one block (a free, then a malloc of
-			 * its class): pop it there, no swap, and so no
-			 * test of grown (a grown bin's count is armed at
-			 * a swap, and a run of pops needs more than one
-			 * block). put's next push takes the same word
-			 * again. The second time in a row with malloc's
-			 * list untouched (free_at as at the last such
-			 * pop: a free and a malloc in turn, malloc's list
-			 * empty), the slow path pops it and refills
-			 * malloc's list, so that the loop goes on with
-			 * the lists apart (heap_put_one_refill()).
-			 */
-			if (unlikely(TP_BIN_AT(base, disp, j, unit)->put_one == at)) {
-				vg_close(p, FL_WORDS);
-				goto slow;
-			}
-			TP_BIN_AT(base, disp, j, unit)->put_one = at;
-			STAT_INC_TLS(hk_classes[cls].stat_idx);
-			if (unlikely(DFKEY_POP_BAD_PUT(TP_BIN_AT(base, disp, j, unit), p)))
-				return heap_pop_slow(p);
-			heap_check_block(p, cls);
-			vg_close(p, FL_WORDS);
-			TP_BIN_AT(base, disp, j, unit)->put = NULL;
-			TP_BIN_AT(base, disp, j, unit)->put_at++;
-			return p;
-		}
-		vg_close(p, FL_WORDS);
-		if (unlikely(HEAP_GROW_ON && TP_BIN_AT(base, disp, j, unit)->grown))
-			goto slow;
-		heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
-		/*
-		 * The pop again, not a jump back to the one below: the
-		 * swap's path and the fast path each keep the bin's index
-		 * in the register they hid it in (hk_addr_index()), where
-		 * one pop for both made the compiler copy it into a second
-		 * register on the fast path (one instruction per malloc).
-		 */
+	/* Without the double-free check an empty list is NULL: tested here. */
+	if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(!p))
+		goto empty;
+	/*
+	 * The pop (BIN_POP(), written out): with the check, the compare of
+	 * the key word also finds an empty list (HEAP_NIL), on the slow
+	 * branch.
+	 */
+	vg_open(p, FL_WORDS);
+	next = fl_raw_next(p, hk_tls.flkey);
+	if (unlikely(fl_bad(next) | DFKEY_POP_BAD(TP_BIN_AT(base, disp, j, unit), p))) {
+		if (p == HEAP_NIL)
+			goto empty;
 		STAT_INC_TLS(hk_classes[cls].stat_idx);
-		return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls);
+		return heap_pop_slow(p);
 	}
+	STAT_INC_TLS(hk_classes[cls].stat_idx);
+	heap_check_block(p, cls);
+	vg_close(p, FL_WORDS);
+	TP_BIN_AT(base, disp, j, unit)->free = (void *)next;
+	TP_BIN_AT(base, disp, j, unit)->free_at++;
+	return p;
+
+empty:
+	/*
+	 * malloc's list is empty: pop put's only block, else take
+	 * put whole (bin_swap(), inline), unless the bin grew
+	 * (bin_swap_grown()'s count).
+	 */
+	p = TP_BIN_AT(base, disp, j, unit)->put;
+	if (unlikely(p == HEAP_NIL))
+		goto slow;
+	vg_open(p, FL_WORDS);
+	if (fl_raw_next(p, hk_tls.flkey) == (uintptr_t)HEAP_NIL) {
+		uint16_t at = (uint16_t)TP_BIN_AT(base, disp, j, unit)->free_at;
+
+		/*
+		 * put holds one block (a free, then a malloc of
+		 * its class): pop it there, no swap, and so no
+		 * test of grown (a grown bin's count is armed at
+		 * a swap, and a run of pops needs more than one
+		 * block). put's next push takes the same word
+		 * again. The second time in a row with malloc's
+		 * list untouched (free_at as at the last such
+		 * pop: a free and a malloc in turn, malloc's list
+		 * empty), the slow path pops it and refills
+		 * malloc's list, so that the loop goes on with
+		 * the lists apart (heap_put_one_refill()).
+		 */
+		if (unlikely(TP_BIN_AT(base, disp, j, unit)->put_one == at)) {
+			vg_close(p, FL_WORDS);
+			goto slow;
+		}
+		TP_BIN_AT(base, disp, j, unit)->put_one = at;
+		STAT_INC_TLS(hk_classes[cls].stat_idx);
+		if (unlikely(DFKEY_POP_BAD_PUT(TP_BIN_AT(base, disp, j, unit), p)))
+			return heap_pop_slow(p);
+		heap_check_block(p, cls);
+		vg_close(p, FL_WORDS);
+		TP_BIN_AT(base, disp, j, unit)->put = HEAP_NIL;
+		TP_BIN_AT(base, disp, j, unit)->put_at++;
+		return p;
+	}
+	vg_close(p, FL_WORDS);
+	if (unlikely(HEAP_GROW_ON && TP_BIN_AT(base, disp, j, unit)->grown))
+		goto slow;
+	heap_bin_swap_at(tp_bin(base + disp + hk_addr_index(j) * unit), p);
+	/*
+	 * The pop again, not a jump back to the one above: the
+	 * swap's path and the fast path each keep the bin's index
+	 * in the register they hid it in (hk_addr_index()), where
+	 * one pop for both made the compiler copy it into a second
+	 * register on the fast path (one instruction per malloc).
+	 */
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls);
 slow:

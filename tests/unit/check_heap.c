@@ -33,10 +33,10 @@ static int bin_use_up(size_t size)
 {
 	unsigned int cls = size_to_class(size), n = 0;
 
-	while (hk_tls.bins[cls].free && n++ < 4096)
+	while (bin_list(hk_tls.bins[cls].free) && n++ < 4096)
 		if (!hak_malloc(size))
 			return 0;
-	return !hk_tls.bins[cls].free;
+	return !bin_list(hk_tls.bins[cls].free);
 }
 
 /*
@@ -45,7 +45,7 @@ static int bin_use_up(size_t size)
  */
 static void *bin_freed_head(unsigned int cls)
 {
-	return heap_class_split(cls) ? hk_tls.bins[cls].put : hk_tls.bins[cls].free;
+	return heap_class_split(cls) ? bin_list(hk_tls.bins[cls].put) : bin_list(hk_tls.bins[cls].free);
 }
 
 /*
@@ -62,10 +62,10 @@ static struct bin *bin_used_up(unsigned int *cls, void **p, int *used_up)
 	*cls = size_to_class(64);
 	b = &hk_tls.bins[*cls];
 	*p = hak_malloc(64);
-	for (n = 0; (b->free || b->put) && n < 4096; n++)
+	for (n = 0; (bin_list(b->free) || bin_list(b->put)) && n < 4096; n++)
 		if (!hak_malloc(64))
 			break;
-	*used_up = !b->free && !b->put;
+	*used_up = !bin_list(b->free) && !bin_list(b->put);
 	return b;
 }
 
@@ -90,8 +90,8 @@ START_TEST(test_bin_put_one_popped)
 	room = bin_room(b);
 	put_room = bin_put_room(b);
 	q = hak_malloc(64);
-	free_after = b->free;
-	put_after = b->put;
+	free_after = bin_list(b->free);
+	put_after = bin_list(b->put);
 	room_after = bin_room(b);
 	put_room_after = bin_put_room(b);
 	ck_assert(heap_class_split(cls));
@@ -120,16 +120,16 @@ START_TEST(test_bin_put_one_twice_refills)
 
 	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
 	b = bin_used_up(&cls, &p, &used_up);
-	for (n = 0; n < 2 && !b->free; n++) {	/* (once if the last pop was put's one block) */
+	for (n = 0; n < 2 && !bin_list(b->free); n++) {	/* (once if the last pop was put's one block) */
 		hak_free(p);
 		q = hak_malloc(64);
 		same &= q == p;
 	}
-	free_after = b->free;
-	put_after = b->put;
+	free_after = bin_list(b->free);
+	put_after = bin_list(b->put);
 	hak_free(p);
 	q = hak_malloc(64);
-	put_next = b->put;
+	put_next = bin_list(b->put);
 	ck_assert(used_up);
 	ck_assert(same);
 	ck_assert_ptr_nonnull(free_after);
@@ -164,14 +164,14 @@ START_TEST(test_bin_turn_no_overflow)
 		ws[i] = hak_malloc(64);
 	b = bin_used_up(&cls, &p, &used_up);
 	/* Two pairs with both lists empty: heap_put_one_refill(). */
-	for (n = 0; n < 2 && !b->free; n++) {
+	for (n = 0; n < 2 && !bin_list(b->free); n++) {
 		hak_free(p);
 		p = hak_malloc(64);
 	}
-	for (void *q = b->free; q && len <= b->limit; q = fl_next(q))
+	for (void *q = bin_list(b->free); q && len <= b->limit; q = fl_next(q))
 		len++;
 	for (n = 0; n < 8 * b->limit; n++) {
-		int had_free = b->free != NULL;
+		int had_free = bin_list(b->free) != NULL;
 		int32_t room = bin_room(b);
 
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -249,11 +249,11 @@ START_TEST(test_bin_split_lists)
 	 */
 	do
 		p = hak_malloc(48);
-	while (!b->free && ++tries < 1000);
+	while (!bin_list(b->free) && ++tries < 1000);
 	room = bin_room(b) + bin_put_room(b);
 	hak_free(p);
 	room_after = bin_room(b) + bin_put_room(b);
-	for (n = 0; n < 4 && b->free; n++)
+	for (n = 0; n < 4 && bin_list(b->free); n++)
 		q[n] = hak_malloc(48);
 	for (i = n; i--; )
 		hak_free(q[i]);
@@ -289,7 +289,7 @@ START_TEST(test_bin_short_one_list)
 		hak_free(p);
 		r = hak_malloc(size);
 		ck_assert_ptr_eq(r, p);
-		ck_assert_ptr_null(hk_tls.bins[cls].put);
+		ck_assert_ptr_null(bin_list(hk_tls.bins[cls].put));
 		ck_assert_int_eq(bin_put_room(&hk_tls.bins[cls]), 0);
 		hak_free(q);
 		hak_free(r);
@@ -362,7 +362,7 @@ START_TEST(test_bin_grown_run_last_freed_first)
 	for (i = 0; i < n; i++)
 		big_order_w[i] = hak_malloc(size);
 	ck_assert_uint_gt(b->limit, hk_classes[cls].limit);
-	ck_assert_ptr_nonnull(b->free);
+	ck_assert_ptr_nonnull(bin_list(b->free));
 	for (i = 0; i < n; i++)
 		ck_assert_msg(big_order_w[i] == big_order_v[n - 1 - i],
 			      "malloc %u after freeing a run of %u: %p, not the block freed %u before the last",
@@ -537,7 +537,7 @@ START_TEST(test_bin_outrun_batch_to_slabs)
 		extra = NULL;
 	}
 	hak_free(outrun_v[1]);
-	put1 = b->put;
+	put1 = bin_list(b->put);
 	held1 = bin_held(b);
 	p = hak_malloc(size);
 	ck_assert_ptr_nonnull(p);
@@ -546,7 +546,7 @@ START_TEST(test_bin_outrun_batch_to_slabs)
 	ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH);
 	/* The batch went to the slabs: the block comes from a refill. */
 	ck_assert_ptr_ne(p, outrun_v[1]);
-	ck_assert_ptr_null(b->put);
+	ck_assert_ptr_null(bin_list(b->put));
 	hak_free(p);
 	hak_free(extra);
 }
@@ -591,7 +591,7 @@ START_TEST(test_bin_outrun_one_list_batches)
 	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
 	ck_assert(grew);
 	ck_assert_uint_eq(over, 0);
-	ck_assert_ptr_null(b->put);
+	ck_assert_ptr_null(bin_list(b->put));
 	ck_assert_int_gt(bin_held(b), 0);
 	ck_assert_int_gt(bin_put_room(b), 0);	/* the room beyond the batch */
 	ck_assert_int_eq(rooms, (int32_t)b->limit - bin_held(b));
@@ -621,9 +621,9 @@ static unsigned int outrun_in_bin(struct bin *b, void **v, unsigned int n)
 	unsigned int inbin = 0;
 	void *q;
 
-	for (q = b->free; q; q = fl_next(q), inbin++)
+	for (q = bin_list(b->free); q; q = fl_next(q), inbin++)
 		ck_assert(outrun_has(v, n, q));
-	for (q = b->put; q; q = fl_next(q), inbin++)
+	for (q = bin_list(b->put); q; q = fl_next(q), inbin++)
 		ck_assert(outrun_has(v, n, q));
 	return inbin;
 }
@@ -901,8 +901,8 @@ START_TEST(test_untagged_heap_frees)
 	ck_assert_ptr_nonnull(last);
 	/* Remote: onto the parked heap's slab, not into this thread's bin. */
 	hak_free(last);
-	ck_assert_ptr_ne(hk_tls.bins[HK_NR_CLASSES - 1].free, last);
-	ck_assert_ptr_ne(hk_tls.bins[HK_NR_CLASSES - 1].put, last);
+	ck_assert_ptr_ne(bin_list(hk_tls.bins[HK_NR_CLASSES - 1].free), last);
+	ck_assert_ptr_ne(bin_list(hk_tls.bins[HK_NR_CLASSES - 1].put), last);
 }
 END_TEST
 #endif /* CONFIG_THREADS */
@@ -929,8 +929,8 @@ START_TEST(test_free_slot_not_owned)
 	ck_assert_ptr_eq(slab_of(p)->owner, HEAP_NONE);
 	ck_assert_int_eq(slab_owner_block_start(slab_of(p), p, hk_tls.bins[cls].tag), 0);
 	hak_free(p);		/* refused: leaked by the guard */
-	ck_assert_ptr_ne(hk_tls.bins[cls].free, p);
-	ck_assert_ptr_ne(hk_tls.bins[cls].put, p);
+	ck_assert_ptr_ne(bin_list(hk_tls.bins[cls].free), p);
+	ck_assert_ptr_ne(bin_list(hk_tls.bins[cls].put), p);
 	ck_assert_uint_eq(slab_of(p)->kind, SLAB_FREE);
 }
 END_TEST
@@ -1640,9 +1640,9 @@ START_TEST(test_dfkey_remote_in_bin)
 		v[i] = hak_malloc(64);
 	for (i = 0; i < 256; i++)
 		hak_free(v[i]);
-	for (i = 0; !b->free && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
+	for (i = 0; !bin_list(b->free) && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
 		(void)hak_malloc(64);
-	p = b->free;				/* free, on malloc's list */
+	p = bin_list(b->free);				/* free, on malloc's list */
 	/*
 	 * No Check call from here on: a passing ck_assert() sends Check a
 	 * location message in a buffer malloc'd and freed by this allocator
@@ -1696,9 +1696,9 @@ START_TEST(test_dfkey_remote_free_live_then_owner)
 		v[i] = hak_malloc(64);
 	for (i = 0; i < 256; i++)
 		hak_free(v[i]);
-	for (i = 0; !b->free && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
+	for (i = 0; !bin_list(b->free) && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
 		(void)hak_malloc(64);
-	p = b->free;
+	p = bin_list(b->free);
 	/* No Check call from here on (test_dfkey_remote_in_bin). */
 	if (!p || hak_malloc(64) != p)
 		handed_out_exit("test_dfkey_remote_free_live_then_owner: the bin's head was not handed out");
@@ -1792,7 +1792,7 @@ START_TEST(test_dfkey_put_one_checked)
 	cls = size_to_class(64);
 	b = &hk_tls.bins[cls];
 	p = hak_malloc(64);
-	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+	for (n = 0; (bin_list(b->free) || bin_list(b->put)) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(64))
 			break;
 	hak_free(p);
@@ -1822,13 +1822,13 @@ START_TEST(test_dfkey_refill_below_put)
 	ck_assert_int_eq(heap_init(), 0);	/* the class tables first (test_bin_split_lists) */
 	cls = size_to_class(48);
 	b = &hk_tls.bins[cls];
-	for (n = 0; (b->free || b->put) && n < 4096; n++)	/* both lists empty */
+	for (n = 0; (bin_list(b->free) || bin_list(b->put)) && n < 4096; n++)	/* both lists empty */
 		if (!hak_malloc(48))
 			break;
 	p = hak_malloc(48);		/* a refill */
 	hak_free(p);
 	q = hak_malloc(48);		/* malloc's list: not put's one block */
-	for (v = b->free; v; v = fl_next(v)) {
+	for (v = bin_list(b->free); v; v = fl_next(v)) {
 		uintptr_t w = ((uintptr_t *)v)[1];
 
 		if (w < low)
@@ -2442,7 +2442,7 @@ START_TEST(test_spare_batch_whole)
 	}
 #endif
 	/* Empty the bin (both lists: malloc takes put when free is empty). */
-	while (b->free || b->put) {
+	while (bin_list(b->free) || bin_list(b->put)) {
 		p = hak_malloc(hk_classes[cls].size);
 		ck_assert_ptr_ne(p, head);
 		ck_assert(spare_in(v, freed, p));
@@ -2520,7 +2520,7 @@ static void *spare_adopt_worker(void *arg)
 	ck_assert_ptr_eq(hk_tls.heap, x->heap);
 	ck_assert_uint_eq(x->heap->spare[cls].nr, x->nr);
 	b = &hk_tls.bins[cls];
-	while (b->free) {
+	while (bin_list(b->free)) {
 		p = hak_malloc(hk_classes[cls].size);
 		ck_assert(spare_in(x->v, x->freed, p));
 	}
@@ -2802,7 +2802,7 @@ START_TEST(test_refill_partial_before_fresh)
 			continue;
 		}
 		s = hk_tls.cur[cls];
-		if (s != a && !b->free && !b->put && !s->local_free && s->uncarved &&
+		if (s != a && !bin_list(b->free) && !bin_list(b->put) && !s->local_free && s->uncarved &&
 		    !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK))
 			break;
 	}
@@ -3135,17 +3135,17 @@ static void bin_to_slabs(unsigned int cls)
 {
 	struct bin *b = &hk_tls.bins[cls];
 
-	while (b->free) {
-		void *p = b->free;
+	while (bin_list(b->free)) {
+		void *p = bin_list(b->free);
 
-		b->free = fl_next(p);
+		b->free = bin_end(fl_next(p));
 		b->free_at++;
 		bin_block_to_slab(p);
 	}
-	while (b->put) {
-		void *p = b->put;
+	while (bin_list(b->put)) {
+		void *p = bin_list(b->put);
 
-		b->put = fl_next(p);
+		b->put = bin_end(fl_next(p));
 		b->put_at++;
 		bin_block_to_slab(p);
 	}
@@ -3350,7 +3350,7 @@ START_TEST(test_empty_slab_bounds)
 	 * hold stdio's 4 KiB buffer with CONFIG_MID_CLASSES_PER_DOUBLING=1).
 	 */
 	for (oc = HK_NR_CLASSES - 1; oc > 0; oc--)
-		if (oc != cls && !hk_tls.cur[oc] && !hk_tls.bins[oc].free && !hk_tls.bins[oc].put)
+		if (oc != cls && !hk_tls.cur[oc] && !bin_list(hk_tls.bins[oc].free) && !bin_list(hk_tls.bins[oc].put))
 			break;
 	ck_assert_uint_ne(oc, 0);
 	other = hak_malloc(hk_classes[oc].size);
@@ -3686,8 +3686,8 @@ START_TEST(test_remote_notify_cycle)
 	ck_assert_ptr_null(a->notify_next);
 
 	/* B is exhausted too: the next malloc refills, drains the notify stack. */
-	ck_assert_ptr_null(hk_tls.bins[cls].free);
-	ck_assert_ptr_null(hk_tls.bins[cls].put);
+	ck_assert_ptr_null(bin_list(hk_tls.bins[cls].free));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[cls].put));
 	v[3] = hak_malloc(INV_SIZE);
 	ck_assert_ptr_null(a_load(&h->notify, A_ACQUIRE));
 	ck_assert(!(a_load(&a->remote, A_ACQUIRE) & REMOTE_QUEUED));
@@ -3729,7 +3729,7 @@ static struct slab *rl_cur_used_up(unsigned int *n, unsigned int *k)
 
 	for (*n = 0; *n < RL_MAX; (*n)++) {
 		a = hk_tls.cur[cls];
-		if (*n && a && !hk_tls.bins[cls].free && !hk_tls.bins[cls].put &&
+		if (*n && a && !bin_list(hk_tls.bins[cls].free) && !bin_list(hk_tls.bins[cls].put) &&
 		    !a->uncarved && !a->local_free && !a_load(&a->remote, A_RELAXED))
 			break;
 		/*
@@ -3923,7 +3923,7 @@ START_TEST(test_dfkey_remote_unread)
 	b = rl_unread(&n, &k);
 	p = hak_malloc(RL_SIZE);
 	ck_assert_ptr_eq(p, rl_mine[4]);
-	ck_assert_ptr_eq(b->free, rl_mine[3]);
+	ck_assert_ptr_eq(bin_list(b->free), rl_mine[3]);
 	ck_assert(dfkey_ranged(b->free_at));
 	ck_assert_uint_eq(((uintptr_t *)p)[1], 0);
 	for (i = 0; i < 4; i++)
@@ -3935,7 +3935,7 @@ START_TEST(test_dfkey_remote_unread)
 	free_in_thread(&rl_mine[3], 2);		/* handed out from the list: no double free */
 	hak_malloc_trim(0);			/* rl_mine[0..2] back to the slab */
 	ck_assert(!dfkey_ranged(b->free_at));
-	ck_assert_ptr_null(b->free);
+	ck_assert_ptr_null(bin_list(b->free));
 	heap_check(hk_tls.heap);
 	for (i = 0; i < n; i++)
 		hak_free(rl_blocks[i]);
@@ -4096,8 +4096,8 @@ START_TEST(test_dfkey_unread_stale_word)
 	void *p;
 
 	b = rl_unread(&n, &k);
-	ck_assert_ptr_null(b->free);
-	ck_assert_ptr_null(b->put);
+	ck_assert_ptr_null(bin_list(b->free));
+	ck_assert_ptr_null(bin_list(b->put));
 	hak_free(rl_mine[0]);			/* on the remote list: a double free */
 	p = hak_malloc(RL_SIZE);		/* put's one block */
 	if (p != rl_mine[0])
