@@ -664,6 +664,16 @@ static inline int large_class_floor(size_t m)
 BUILD_BUG_ON(LARGE_PEAK_RING & (LARGE_PEAK_RING - 1));
 BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
 #define LARGE_PEAK_SHIFT	4	/* the cache may hold a sixteenth of that peak more */
+/*
+ * The adaptive budget counts in the limit for at most the live peak
+ * shifted by this (half of it), or its floor if that is more. Blocks
+ * realloc growth leaves behind (large_regrow_copy()) are committed in
+ * full, copied into: with the budget alone (raised by each miss in a bin
+ * that dropped a block, up to CONFIG_LARGE_CACHE_MAX_MB) the cache held
+ * 36 MB of them beside a live peak of 16 MB in bench_realloc, peak RSS
+ * above jemalloc's and mimalloc's (Documentation/benchmarks.md).
+ */
+#define LARGE_BUDGET_PEAK_SHIFT	1
 
 /*
  * A request takes a cached block of its own class; else one of up to
@@ -916,8 +926,16 @@ static __always_inline size_t large_cache_limit(const struct large_cache *c, siz
 	size_t total = large_in_use(live);
 	size_t spare = c->hi > live ? c->hi - live : 0;
 	size_t tspare = c->thi > total ? c->thi - total : 0;
+	size_t budget = c->budget;
 
-	return c->budget + (c->hi >> LARGE_PEAK_SHIFT) + (spare < tspare ? spare : tspare);
+	/*
+	 * The budget counts for at most half the live peak (and at least
+	 * its floor): see LARGE_BUDGET_PEAK_SHIFT.
+	 */
+	if (budget > c->hi >> LARGE_BUDGET_PEAK_SHIFT)
+		budget = c->hi >> LARGE_BUDGET_PEAK_SHIFT > LARGE_CACHE_FLOOR ?
+			 c->hi >> LARGE_BUDGET_PEAK_SHIFT : LARGE_CACHE_FLOOR;
+	return budget + (c->hi >> LARGE_PEAK_SHIFT) + (spare < tspare ? spare : tspare);
 }
 
 /* Drop the least recently cached block (the tail of the age list). */
@@ -1087,13 +1105,14 @@ static void large_cache_split(struct large_cache *c, struct large_hdr *h, size_t
 /*
  * Take a cached block for a request of size bytes (a class size): the
  * newest of its class, else of the nearest larger class, else of the
- * nearest smaller class within LARGE_REUSE_DOWN (then h->size < size:
- * the caller grows it). A larger block is taken as it is within reuse_up
+ * nearest smaller class within reuse_down classes (LARGE_REUSE_DOWN, or
+ * 0 for none; then h->size < size: the caller grows it). A larger block is taken as it is within reuse_up
  * classes (LARGE_REUSE_UP, or LARGE_REUSE_UP_GROWN); beyond, only for a
  * request of more than a chunk and from classes large enough to be cut
  * (large_cache_split). NULL if there is none.
  */
-static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
+static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up,
+					 unsigned int reuse_down)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL, *h = NULL;
@@ -1103,7 +1122,7 @@ static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
 	if (unlikely(size > LARGE_CLASS_MAX))
 		return NULL;
 	cls = large_class_index(size);
-	lo = cls > LARGE_REUSE_DOWN ? cls - LARGE_REUSE_DOWN : 0;
+	lo = cls > reuse_down ? cls - reuse_down : 0;
 	/*
 	 * A grown buffer takes, after its own and the nearer classes, any
 	 * larger cached block that fits in a chunk (LARGE_REUSE_FAR): the
@@ -1407,13 +1426,15 @@ static void large_cache_held(unsigned long *nr, size_t *bytes, size_t *map)
 
 #define LARGE_REUSE_UP		0
 #define LARGE_REUSE_UP_GROWN	0
+#define LARGE_REUSE_DOWN	0
 
 static inline size_t large_live_add(size_t delta)
 {
 	return 0;
 }
 
-static inline struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up)
+static inline struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up,
+						unsigned int reuse_down)
 {
 	return NULL;
 }
@@ -2137,7 +2158,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 		return NULL;
 
 	if (likely(align == HK_MIN_ALIGN)) {
-		h = large_cache_get(bsize, reuse_up);
+		h = large_cache_get(bsize, reuse_up, LARGE_REUSE_DOWN);
 		if (h) {
 			/* Its bin links were there. */
 			h->held = 0;
@@ -2203,11 +2224,25 @@ static __slowpath void large_free_bad(void *ptr, unsigned int reg, const void *c
 	guard_foreign(ptr, GUARD_FREE, caller);
 }
 
+/* A block no longer live (state LARGE_FREED): into the cache, or unmapped. */
+static void large_release(struct large_hdr *h)
+{
+	size_t live = large_live_add(-large_held(h));
+
+	if (unlikely(h->held > h->size)) {
+		/* Its held pages: cached (or unmapped) with it, whole again. */
+		large_account_add(0, (long)h->held - (long)h->size, 0);
+		h->size = h->held;
+	}
+	if (!large_huge_align(h) && large_cache_put(h, live))
+		return;
+	large_unmap(h);
+}
+
 void large_free(void *ptr, unsigned int reg, const void *caller)
 {
 	struct large_hdr *h = large_hdr_of(ptr, reg);
 	uint32_t state = LARGE_LIVE;
-	size_t live;
 
 	large_hdr_open(ptr, reg);
 	/* The state changes once, so two racing frees cannot both pass. */
@@ -2217,15 +2252,7 @@ void large_free(void *ptr, unsigned int reg, const void *caller)
 		return;
 	}
 	STAT_INC(STAT_LARGE_FREE);
-	live = large_live_add(-large_held(h));
-	if (unlikely(h->held > h->size)) {
-		/* Its held pages: cached (or unmapped) with it, whole again. */
-		large_account_add(0, (long)h->held - (long)h->size, 0);
-		h->size = h->held;
-	}
-	if (!large_huge_align(h) && large_cache_put(h, live))
-		return;
-	large_unmap(h);
+	large_release(h);
 }
 
 size_t large_usable_size(const void *ptr, unsigned int reg)
@@ -2244,6 +2271,60 @@ size_t large_usable_size(const void *ptr, unsigned int reg)
 /* ------------------------------------------------------------------ */
 /* Resize                                                             */
 /* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_LARGE_CACHE
+/*
+ * Growth that would fault pages in: the old bytes are copied into a
+ * cached block of at least the new size (bsize), whose pages its last
+ * life committed, and the old block goes to the cache. Only up to this
+ * old size: a copied page costs 0.1-0.3 us here, a page faulted in
+ * about 8 us, and past a few MiB the move by mremap (no copy) and the
+ * donated chunks (large_donate()) do better.
+ */
+#define LARGE_REGROW_COPY_MAX	(4UL << 20)
+
+static __slowpath struct large_hdr *large_regrow_copy(struct large_hdr *h, size_t bsize)
+{
+	size_t usable = large_usable(h), map = large_map_bytes(h), keep;
+	struct large_hdr *n;
+
+	/*
+	 * Only when the growth would reach pages not committed: past the
+	 * block's end and the pages it holds (large_reuse_keep()).
+	 */
+	if (usable > LARGE_REGROW_COPY_MAX || large_held(h) >= bsize)
+		return NULL;
+	/* memcheck: the bytes past those asked for are no-access to the copy. */
+	if (IS_ENABLED(CONFIG_VALGRIND))
+		return NULL;
+	/* At least bsize: a smaller block would be grown into fresh pages. */
+	n = large_cache_get(bsize, LARGE_REUSE_UP_GROWN, 0);
+	if (!n)
+		return NULL;
+	n->held = 0;
+	keep = large_class_size(large_class_index(bsize) + LARGE_REUSE_UP_GROWN);
+	if (n->size <= SS_SIZE && n->size > keep)
+		large_reuse_keep(n, keep);
+	STAT_INC(STAT_LARGE_CACHE_HIT);
+	large_live_add(large_held(n));
+	a_store(&n->state, LARGE_LIVE, A_RELEASE);
+	memcpy(n->user, h->user, usable);
+	/*
+	 * Both stay mapped: large_resize_accounted() counts the change
+	 * from h to n, which this takes back.
+	 */
+	large_account_add(0, (long)usable - (long)large_usable(n),
+			  (long)map - (long)large_map_bytes(n));
+	a_store(&h->state, LARGE_FREED, A_RELEASE);
+	large_release(h);
+	return n;
+}
+#else
+static inline struct large_hdr *large_regrow_copy(struct large_hdr *h, size_t bsize)
+{
+	return NULL;
+}
+#endif /* CONFIG_LARGE_CACHE */
 
 static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 {
@@ -2291,6 +2372,9 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 		large_live_add(bsize - old);
 		return ptr;
 	}
+	n = large_regrow_copy(h, bsize);
+	if (n)
+		return n->user;
 	n = large_grow(h, bsize, LARGE_HDR_SIZE + size);
 	if (unlikely(!n))
 		return NULL;

@@ -404,6 +404,48 @@ START_TEST(test_large_grown_takes_far)
 END_TEST
 
 /*
+ * realloc growth past a block's committed pages copies it into a cached
+ * block of the new size (large_regrow_copy()), whose pages are committed,
+ * and the old block goes to the cache: a block of 2 MiB written and freed
+ * serves a buffer of 1 MiB (above any Mid maximum) grown to 2 MiB, its
+ * bytes kept, and the buffer's old block serves the next request of its
+ * size. Off with CONFIG_VALGRIND. At main the buffer grows by its own
+ * mapping and d is mapped anew.
+ */
+START_TEST(test_large_regrow_copies)
+{
+	size_t s0 = ((size_t)1 << 20) + 4096, s1 = 2 * s0, k;
+	char *a, *b, *c, *d;
+
+	if (IS_ENABLED(CONFIG_VALGRIND))
+		return;
+	hak_malloc_trim(0);
+	/* b first: a, freed, then fits the limit (the live peak holds both). */
+	b = hak_malloc(s0);
+	ck_assert_ptr_nonnull(b);
+	a = hak_malloc(s1);
+	ck_assert_ptr_nonnull(a);
+	memset(a, 'a', s1);
+	hak_free(a);
+	ck_assert_uint_ge(large_cached_bytes(), s1);
+	for (k = 0; k < s0; k += 512)
+		b[k] = (char)(k / 512 * 7);
+	c = hak_realloc(b, s1);
+	ck_assert_ptr_eq(c, a);
+	for (k = 0; k < s0; k += 512)
+		ck_assert_int_eq(c[k], (char)(k / 512 * 7));
+	/* b's block is cached now: the next request of its size takes it. */
+	ck_assert_uint_ge(large_cached_bytes(), s0);
+	d = hak_malloc(s0);
+	ck_assert_ptr_eq(d, b);
+	hak_free(d);
+	hak_free(c);
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(large_cached_bytes(), 0);
+}
+END_TEST
+
+/*
  * Neighbouring cached blocks coalesce: two blocks of 8 MiB mapped next to
  * each other and freed (in either order) serve a 16 MiB request as one
  * block, in place and committed, instead of one of them being grown with
@@ -1370,6 +1412,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_grow_cached);
 	tcase_add_test(tc, test_large_grown_takes_larger);
 	tcase_add_test(tc, test_large_grown_takes_far);
+	tcase_add_test(tc, test_large_regrow_copies);
 	tcase_add_test(tc, test_large_coalesce);
 	if (LARGE_CACHE_COUNTS_EXACT)
 		tcase_add_test(tc, test_large_cache_many);
