@@ -352,7 +352,12 @@ START_TEST(test_large_grown_takes_far)
 	unsigned int i;
 	char *a, *b;
 
-	if (!HK_NR_CLASSES)
+	/*
+	 * Not where the slabs serve half a chunk (CONFIG_MID_MAX_KB=1024):
+	 * the first size is a Mid block there, never in the Large cache
+	 * (random configuration 0xdac6f236, 2026-12-03).
+	 */
+	if (!HK_NR_CLASSES || HEAP_MAX_SIZE >= SS_SIZE / 2)
 		return;
 	for (i = 0; i < 2; i++) {
 		size_t cached;
