@@ -1620,6 +1620,25 @@ static void *free_arg(void *arg)
 }
 
 /*
+ * The head of the 64 B bin's malloc list after 256 blocks were allocated
+ * and freed (mallocs until a swap put freed blocks there), or NULL.
+ */
+static void *dfkey_bin_head_64(void)
+{
+	struct bin *b = &hk_tls.bins[size_to_class(64)];
+	static void *v[256];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		v[i] = hak_malloc(64);
+	for (i = 0; i < 256; i++)
+		hak_free(v[i]);
+	for (i = 0; !bin_list(b->free) && i < 4096; i++)
+		(void)hak_malloc(64);
+	return bin_list(b->free);
+}
+
+/*
  * The owner frees p (into its bin, a positional word), another thread
  * frees it again: the remote free cannot tell that word from a block
  * handed out and not written, writes the slabs' key and puts p on its
@@ -1630,19 +1649,11 @@ static void *free_arg(void *arg)
  */
 START_TEST(test_dfkey_remote_in_bin)
 {
-	struct bin *b = &hk_tls.bins[size_to_class(64)];
-	static void *v[256];
 	void *p, *q;
 	pthread_t t;
 	int i;
 
-	for (i = 0; i < 256; i++)
-		v[i] = hak_malloc(64);
-	for (i = 0; i < 256; i++)
-		hak_free(v[i]);
-	for (i = 0; !bin_list(b->free) && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
-		(void)hak_malloc(64);
-	p = bin_list(b->free);				/* free, on malloc's list */
+	p = dfkey_bin_head_64();			/* free, on malloc's list */
 	/*
 	 * No Check call from here on: a passing ck_assert() sends Check a
 	 * location message in a buffer malloc'd and freed by this allocator
@@ -1686,19 +1697,11 @@ END_TEST
  */
 START_TEST(test_dfkey_remote_free_live_then_owner)
 {
-	struct bin *b = &hk_tls.bins[size_to_class(64)];
-	static void *v[256];
 	void *p, *q;
 	pthread_t t;
 	int i, handed = 0;
 
-	for (i = 0; i < 256; i++)
-		v[i] = hak_malloc(64);
-	for (i = 0; i < 256; i++)
-		hak_free(v[i]);
-	for (i = 0; !bin_list(b->free) && i < 4096; i++)	/* a swap: freed blocks on malloc's list */
-		(void)hak_malloc(64);
-	p = bin_list(b->free);
+	p = dfkey_bin_head_64();
 	/* No Check call from here on (test_dfkey_remote_in_bin). */
 	if (!p || hak_malloc(64) != p)
 		handed_out_exit("test_dfkey_remote_free_live_then_owner: the bin's head was not handed out");
