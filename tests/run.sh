@@ -72,19 +72,112 @@ summary_of() {
 	grep -E '^[0-9]+%: Checks: [0-9]+|^[A-Za-z0-9_.+-]+: [0-9]+ passed, [0-9]+ failed|^check-mutants: [0-9]+ killed' "$1" | tail -n 1
 }
 
+# ---------------------------------------------------------------------------
+# The watchdog
+
+# The CPU time (user + system, in clock ticks) that process $1 and its
+# descendants have used: each live process's own time and that of the
+# children it has waited for (/proc/PID/stat fields 14-17; a process's
+# time moves into its parent's when the parent reaps it, so nothing is
+# counted twice). 0 if /proc cannot be read.
+tree_cpu_ticks() {
+	local root=$1
+
+	# One cat: a process that ends meanwhile is only an error message.
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$root" '
+	{
+		pid = $1
+		s = $0
+		sub(/^.*\) /, "", s)	# after the command name, which may hold ") "
+		n = split(s, f, " ")
+		if (n < 15)
+			next
+		ppid[pid] = f[2]
+		t[pid] = f[12] + f[13] + f[14] + f[15]
+	}
+	END {
+		if (!(root in t)) {
+			print 0
+			exit
+		}
+		in_tree[root] = 1
+		do {
+			more = 0
+			for (p in ppid)
+				if (!(p in in_tree) && (ppid[p] in in_tree)) {
+					in_tree[p] = 1
+					more = 1
+				}
+		} while (more)
+		for (p in in_tree)
+			sum += t[p]
+		print sum
+	}'
+}
+
+# watchdog NAME LIMIT PID: end the suite run by PID (the leader of its
+# process group) once it has run LIMIT seconds and one of these holds:
+#   - it has used LIMIT seconds of CPU time (a loop: on an idle machine
+#     that is the old limit in wall-clock time);
+#   - it used less than WATCHDOG_IDLE_CPU seconds of CPU time over the
+#     last WATCHDOG_IDLE seconds (blocked: a deadlock, a wait that never
+#     ends);
+#   - it has run LIMIT * WATCHDOG_STRETCH seconds (a ceiling, whatever it
+#     is doing).
+# On a machine shared with other jobs a suite gets a share of a CPU: its
+# wall-clock time grows with the load, its CPU time does not, so the
+# limit stretches with the load (up to the ceiling) instead of killing a
+# suite that is only slow (dfuzz at 600 s with CI and a helper on 2
+# cores, 180 s alone). A hang still fails: a loop at the CPU limit, a
+# blocked suite WATCHDOG_IDLE seconds after LIMIT. The checks start at
+# LIMIT, so that a suite is never ended earlier than by the old
+# wall-clock limit alone.
+watchdog() {
+	local name=$1 limit=$2 pid=$3 hz t0=$SECONDS why=
+	local stretch=${WATCHDOG_STRETCH:-4} idle=${WATCHDOG_IDLE:-120}
+	local idle_cpu=${WATCHDOG_IDLE_CPU:-1}
+	local cpu now hist=()
+
+	hz=$(getconf CLK_TCK 2>/dev/null) || hz=100
+	sleep "$limit"
+	# hist: the CPU time at each check of the last $idle seconds (every 10 s).
+	while :; do
+		cpu=$(tree_cpu_ticks "$pid")
+		now=$((SECONDS - t0))
+		hist+=("$cpu")
+		if [ $((cpu / hz)) -ge "$limit" ]; then
+			why="used $((cpu / hz))s of CPU time"
+		elif [ $((${#hist[@]} * 10)) -gt "$idle" ] &&
+		     [ $(((cpu - hist[0]) / hz)) -lt "$idle_cpu" ]; then
+			why="$(((cpu - hist[0]) * 1000 / hz)) ms of CPU time in the last ${idle}s"
+		elif [ "$now" -ge $((limit * stretch)) ]; then
+			why="at the ceiling (${stretch} x ${limit}s)"
+		fi
+		[ -n "$why" ] && break
+		[ $((${#hist[@]} * 10)) -gt "$idle" ] && hist=("${hist[@]:1}")
+		sleep 10
+	done
+	printf 'run.sh: %s: killed after %ss: %s; %d.%02d s of CPU time in all (limit %ss)\n' \
+		"$name" "$now" "$why" $((cpu / hz)) $((cpu * 100 / hz % 100)) "$limit" >&2
+	kill -TERM -- -"$pid" 2>/dev/null
+	sleep 10
+	kill -KILL -- -"$pid" 2>/dev/null
+}
+
 # run_suite NAME TIMEOUT FUNCTION [ARGS...]: run the function with its
-# output on the terminal and in the log; record the outcome.
+# output on the terminal and in the log; record the outcome. TIMEOUT:
+# the watchdog's limit (watchdog(): seconds of wall-clock time, stretched
+# while the suite waits for a CPU).
 run_suite() {
 	local name=$1 limit=$2 log="$LOGDIR/$1.log" rc t0=$SECONDS
 	shift 2
 	printf '\n==== %s\n' "$name"
 	# The suite runs in a process group of its own (set -m), so that the
-	# watchdog can kill all of it after $limit seconds.
+	# watchdog can kill all of it.
 	set -m
 	( "$@" 2>&1 | tee "$log"; exit "${PIPESTATUS[0]}" ) &
 	current=$!
-	( sleep "$limit"; echo "run.sh: $name: killed after ${limit}s" >&2
-	  kill -TERM -- -$current 2>/dev/null; sleep 10; kill -KILL -- -$current 2>/dev/null ) &
+	watchdog "$name" "$limit" "$current" &
 	local watchdog=$!
 	set +m
 	wait $current
@@ -244,7 +337,10 @@ suite_badinput_preload() {
 # 4091 and 4109 before slab_purge_old() checked each block it skips).
 # Its limit is 600 s: at a load of 8 (the sixteenth session's helpers,
 # four jobs) seed 1 alone took 6-7 minutes, and a 300 s limit killed it
-# with every case passed.
+# with every case passed. Past it the watchdog waits while the suite
+# still gets CPU time (watchdog(): a fresh clone's check beside CI and a
+# helper on 2 cores was killed at 600 s, 180 s alone); a hung case is
+# the case's failure at its 60 s alarm (tests/child.h).
 # DFUZZ_SEED, DFUZZ_CASES and DFUZZ_DECAY_CASES move and shrink the two
 # windows (the decay window starts 3900 seeds above the first).
 suite_dfuzz() {
