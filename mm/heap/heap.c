@@ -2425,6 +2425,89 @@ void *heap_alloc_class(unsigned int cls)
 	return BIN_POP(b, b->free, cls);
 }
 
+/* ------------------------------------------------------------------ */
+/* Big blocks lent to smaller classes (CONFIG_MID_LEND)               */
+/* ------------------------------------------------------------------ */
+
+#ifdef CONFIG_MID_LEND
+/* Does slab s (if any) hold blocks freed on its local or remote list? */
+static inline int slab_holds_freed(struct slab *s)
+{
+	return s && (s->local_free || (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
+}
+
+/*
+ * Are the pages of the first n bytes of free block p all resident? A
+ * block whose earlier occupants wrote it (to n bytes at least) is lent
+ * without a page fault, or a page more for the process; one whose pages
+ * were never touched (or purged) is not lent: a smaller block there
+ * would touch pages that none of its own class's blocks would.
+ */
+static int block_resident(const void *p, size_t n)
+{
+	uintptr_t from = ALIGN_DOWN((uintptr_t)p, os_page_size);
+	uintptr_t to = ALIGN_UP((uintptr_t)p + n, os_page_size);
+
+	return os_resident((void *)from, to - from) == (long)((to - from) / os_page_size);
+}
+
+/*
+ * Does class cls of h hold a free block of its own that a fill would
+ * hand out (a spare batch, a kept empty slab, a block on the current or
+ * the newest partial slab's lists, a slab reported by a remote free)?
+ * If not, its fill would carve blocks not yet touched, or claim a slab.
+ */
+static int heap_class_holds_free(struct heap *h, unsigned int cls)
+{
+	struct slab *s = hk_tls.cur[cls];
+
+	if (a_load(&h->notify, A_RELAXED))
+		return 1;
+	if (heap_spare_on() && h->spare[cls].nr)
+		return 1;
+	if (heap_empty_on() && h->empty_nr[cls])
+		return 1;
+	if (slab_holds_freed(s))
+		return 1;
+	return slab_holds_freed(h->partial[cls]);
+}
+
+/*
+ * malloc of big class cls finds its bin empty: if the class has no free
+ * block of its own, a free block of one of the MID_LEND_REACH classes
+ * above it, from the thread's bins, serves the request whole (its pages
+ * resident already, no lock): the block stays of its class (its slab
+ * says so to free, malloc_usable_size and realloc) and goes back to
+ * that class's bin when freed. Else, or if those bins are empty too,
+ * class cls's own path. Not for memalign (hk_alloc_aligned() calls
+ * heap_alloc_class(): a larger class's blocks may be aligned less).
+ */
+static void *heap_alloc_lend(unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	unsigned int b, top = cls + CONFIG_MID_LEND_REACH;
+	size_t need = hk_classes[cls].size;
+
+	if (hk_classes[cls].size <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap ||
+	    bin_list(t->bins[cls].free) || bin_list(t->bins[cls].put) ||
+	    heap_class_holds_free(t->heap, cls))
+		return heap_alloc_class(cls);
+	if (top >= HK_NR_CLASSES)
+		top = HK_NR_CLASSES - 1;
+	for (b = cls + 1; b <= top; b++)
+		if (bin_list(t->bins[b].free) && block_resident(t->bins[b].free, need)) {
+			STAT_INC_TLS(STAT_MID_LEND);
+			return heap_alloc_class(b);
+		}
+	return heap_alloc_class(cls);
+}
+#else
+static inline void *heap_alloc_lend(unsigned int cls)
+{
+	return heap_alloc_class(cls);
+}
+#endif
+
 /*
  * malloc's slow paths: its list of the bin is empty, and free's is too
  * or the bin grew (heap_alloc_at() swaps the lists of a bin that did not
@@ -2437,7 +2520,7 @@ void *heap_alloc_slow(size_t size)
 
 	/* (Without a heap the class tables may not be set up yet.) */
 	if (likely(hk_tls.heap) || likely(heap_thread_start() != NULL))
-		p = heap_alloc_class(size_to_class(size));
+		p = heap_alloc_lend(size_to_class(size));
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	return p;
@@ -2446,7 +2529,7 @@ void *heap_alloc_slow(size_t size)
 void *heap_alloc_slow_bin(uintptr_t off)
 {
 	unsigned int cls = (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin));
-	void *p = heap_alloc_class(cls);
+	void *p = heap_alloc_lend(cls);
 
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);

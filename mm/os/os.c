@@ -198,8 +198,8 @@ void os_hugepage(void *addr, size_t size)
 	madvise(addr, size, MADV_HUGEPAGE);
 }
 
-#ifdef CONFIG_SUPERSLAB_THP
-/* The huge-page policy's density test (mm/superslab): nothing else asks. */
+#if defined(CONFIG_SUPERSLAB_THP) || defined(CONFIG_MID_LEND)
+/* The huge-page policy's density test (mm/superslab), Mid's lending (mm/heap). */
 long os_resident(void *addr, size_t size)
 {
 	unsigned char vec[512];

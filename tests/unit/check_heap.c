@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <hakmem.h>
 #include "heap/heap.h"
 #include "options/options.h"
@@ -2835,6 +2836,176 @@ START_TEST(test_refill_partial_before_fresh)
 END_TEST
 #endif
 
+#ifdef CONFIG_MID_LEND
+/* ------------------------------------------------------------------ */
+/* Big blocks lent to smaller classes (CONFIG_MID_LEND)               */
+/* ------------------------------------------------------------------ */
+
+/* A big class (its largest) and one below it that nothing else in a test child uses. */
+#define LEND_BIG	(MID_MAX_SIZE - 4096)
+#define LEND_SMALL	(40 * 1024 + 512)
+
+/*
+ * Whether a malloc of LEND_SMALL may borrow a block of LEND_BIG's class
+ * (another class, within the reach); not with a layout of few classes.
+ */
+static int lend_classes(void)
+{
+	unsigned int a, b;
+
+	if (heap_init())
+		return 0;
+	a = size_to_class(LEND_SMALL);
+	b = size_to_class(LEND_BIG);
+	return b > a && b - a <= CONFIG_MID_LEND_REACH;
+}
+
+/* The start of each test: LEND_SMALL's class never used in this child. */
+static void lend_ready(void)
+{
+	unsigned int a = size_to_class(LEND_SMALL);
+
+	ck_assert_int_eq(heap_init(), 0);
+	ck_assert_ptr_null(hk_tls.cur[a]);
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].free));
+}
+
+/*
+ * A big block written in full and freed, the head of its bin: the
+ * block a LEND_SMALL malloc of an unused class should get.
+ */
+static void *lend_big_freed(void)
+{
+	void *p = hak_malloc(LEND_BIG);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x5a, LEND_BIG);
+	hak_free(p);
+	return p;
+}
+
+/*
+ * Reuse across sizes: a smaller class with nothing of its own gets the
+ * larger class's freed (resident) block, which stays of its class (usable
+ * size, slab) and goes back to that class's bin; a block whose pages were
+ * given back is not lent.
+ */
+START_TEST(test_lend_reuse_across_sizes)
+{
+	unsigned int big = size_to_class(LEND_BIG);
+	void *p, *q, *r;
+	char *c;
+	size_t i;
+
+	lend_ready();
+	p = lend_big_freed();
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(hak_malloc_usable_size(q), hk_classes[big].size);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, big);
+	c = q;
+	for (i = 64; i < LEND_SMALL; i++)	/* (the first words: links, key) */
+		ck_assert_int_eq(c[i], 0x5a);	/* not cleared: a malloc */
+	memset(q, 0x11, LEND_SMALL);
+	hak_free(q);
+	r = hak_malloc(LEND_BIG);
+	ck_assert_ptr_eq(r, p);			/* back in its own class's bin */
+	/* Its pages past the first given back: not lent, the small class carves. */
+	os_decommit((char *)ALIGN_UP((uintptr_t)r + 64, os_page_size),
+		    ALIGN_DOWN((uintptr_t)r + LEND_BIG, os_page_size) -
+		    ALIGN_UP((uintptr_t)r + 64, os_page_size));
+	hak_free(r);
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_ne(q, r);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, size_to_class(LEND_SMALL));
+	/* With a block of its own free, the small class does not borrow. */
+	p = lend_big_freed();
+	hak_free(q);
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_ne(q, p);
+	hak_free(q);
+}
+END_TEST
+
+/* A lent block in a forked child: written, freed and reused there and in the parent. */
+START_TEST(test_lend_fork)
+{
+	void *p, *q;
+	pid_t pid;
+	int st;
+
+	lend_ready();
+	p = lend_big_freed();
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, p);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		void *r;
+
+		memset(q, 0x22, LEND_SMALL);
+		hak_free(q);
+		r = hak_malloc(LEND_BIG);
+		_exit(r == p ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	hak_free(q);
+	ck_assert_ptr_eq(hak_malloc(LEND_BIG), p);
+}
+END_TEST
+
+#ifdef CONFIG_THREADS
+/* A lent block freed by another thread goes back to its own class's slab. */
+START_TEST(test_lend_remote_free)
+{
+	unsigned int big = size_to_class(LEND_BIG), i;
+	struct slab *s;
+	void *p, *q;
+
+	lend_ready();
+	p = lend_big_freed();
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, p);
+	s = slab_block_head(q);
+	free_in_thread(&q, 1);
+	ck_assert_uint_eq(s->class_idx, big);
+	ck_assert(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK);
+	/* Its class takes it back from the remote list (the others leaked). */
+	for (i = 0; i < 2 * s->capacity + 2; i++) {
+		q = hak_malloc(LEND_BIG);
+		ck_assert_ptr_nonnull(q);
+		if (q == p)
+			break;
+	}
+	ck_assert_ptr_eq(q, p);
+}
+END_TEST
+#endif
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* A lent block freed twice: caught as any block of its class. */
+START_TEST(test_lend_double_free_aborts)
+{
+	void *p, *q;
+	int i;
+
+	lend_ready();
+	p = lend_big_freed();
+	q = hak_malloc(LEND_SMALL);
+	if (q != p)
+		return;			/* not lent: the test fails (no abort) */
+	hak_free(q);
+	hak_free(q);
+	for (i = 0; i < 4; i++)
+		(void)hak_malloc(LEND_BIG);
+	ck_abort_msg("double free of a lent block not detected (%p)", q);
+}
+END_TEST
+#endif
+#endif /* CONFIG_MID_LEND */
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -2920,6 +3091,18 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_thread_exit_blocks_live_on);
 	tcase_add_test(tc, test_usable_size_own_and_other);
 	tcase_add_test(tc, test_refill_partial_before_fresh);
+#endif
+#ifdef CONFIG_MID_LEND
+	if (lend_classes()) {
+		tcase_add_test(tc, test_lend_reuse_across_sizes);
+		tcase_add_test(tc, test_lend_fork);
+#ifdef CONFIG_THREADS
+		tcase_add_test(tc, test_lend_remote_free);
+#endif
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+		tcase_add_test_raise_signal(tc, test_lend_double_free_aborts, SIGABRT);
+#endif
+	}
 #endif
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
