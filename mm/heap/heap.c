@@ -2437,6 +2437,27 @@ static inline int slab_holds_freed(struct slab *s)
 }
 
 /*
+ * The lowest class from cls up whose bin may hold blocks
+ * (heap_tls::filled), or HK_NR_CLASSES: the classes above a borrower
+ * that a program never used cost no look at their bins.
+ */
+static unsigned int heap_filled_from(unsigned int cls)
+{
+	unsigned int w = cls / (8 * sizeof(long));
+	unsigned long m;
+
+	if (cls >= HK_NR_CLASSES)
+		return HK_NR_CLASSES;
+	m = hk_tls.filled[w] & (~0UL << (cls % (8 * sizeof(long))));
+	while (!m) {
+		if (++w >= HEAP_FILLED_WORDS)
+			return HK_NR_CLASSES;
+		m = hk_tls.filled[w];
+	}
+	return w * 8 * sizeof(long) + hk_ctz(m);
+}
+
+/*
  * Are the pages of the first n bytes of free block p all resident? A
  * block whose earlier occupants wrote it (to n bytes at least) is lent
  * without a page fault, or a page more for the process; one whose pages
@@ -2488,13 +2509,15 @@ static void *heap_alloc_lend(unsigned int cls)
 	unsigned int b, top = cls + CONFIG_MID_LEND_REACH;
 	size_t need = hk_classes[cls].size;
 
-	if (hk_classes[cls].size <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap ||
-	    bin_list(t->bins[cls].free) || bin_list(t->bins[cls].put) ||
-	    heap_class_holds_free(t->heap, cls))
+	if (need <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap)
 		return heap_alloc_class(cls);
 	if (top >= HK_NR_CLASSES)
 		top = HK_NR_CLASSES - 1;
-	for (b = cls + 1; b <= top; b++)
+	b = heap_filled_from(cls + 1);
+	if (b > top || bin_list(t->bins[cls].free) || bin_list(t->bins[cls].put) ||
+	    heap_class_holds_free(t->heap, cls))
+		return heap_alloc_class(cls);
+	for (; b <= top; b = heap_filled_from(b + 1))
 		if (bin_list(t->bins[b].free) && block_resident(t->bins[b].free, need)) {
 			STAT_INC_TLS(STAT_MID_LEND);
 			return heap_alloc_class(b);
