@@ -179,9 +179,14 @@ static inline size_t hk_grown_ask(size_t size, size_t old)
 /* A block for realloc of a block of old usable bytes to size: with hk_grown_size()'s room. */
 static inline void *hk_alloc_grown(size_t size, size_t old)
 {
+	void *p;
+
 	if (hk_grown_large(size, old))
 		return core_alloc_grown(size);
-	return hk_alloc(hk_grown_size(size, old));
+	heap_lend_hold(1);
+	p = hk_alloc(hk_grown_size(size, old));
+	heap_lend_hold(0);
+	return p;
 }
 
 /*

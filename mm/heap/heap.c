@@ -2501,7 +2501,8 @@ static int heap_class_holds_free(struct heap *h, unsigned int cls)
  * says so to free, malloc_usable_size and realloc) and goes back to
  * that class's bin when freed. Else, or if those bins are empty too,
  * class cls's own path. Not for memalign (hk_alloc_aligned() calls
- * heap_alloc_class(): a larger class's blocks may be aligned less).
+ * heap_alloc_class(): a larger class's blocks may be aligned less), nor
+ * for realloc's growth (heap_lend_hold()).
  */
 static void *heap_alloc_lend(unsigned int cls)
 {
@@ -2509,7 +2510,7 @@ static void *heap_alloc_lend(unsigned int cls)
 	unsigned int b, top = cls + CONFIG_MID_LEND_REACH;
 	size_t need = hk_classes[cls].size;
 
-	if (need <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap)
+	if (need <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap || t->lend_held)
 		return heap_alloc_class(cls);
 	if (top >= HK_NR_CLASSES)
 		top = HK_NR_CLASSES - 1;

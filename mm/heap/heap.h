@@ -464,6 +464,9 @@ struct heap_tls {
 #endif
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
+#ifdef CONFIG_MID_LEND
+	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend()) */
+#endif
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
 #endif
@@ -1004,6 +1007,19 @@ static inline int dfkey_ranged(uintptr_t w) { return 0; }
  * malloc's slow path for a request of size bytes: the bin's lists are
  * empty or it grew (heap_alloc_at()); ENOMEM and NULL if no block.
  */
+/*
+ * realloc's growth asks for its new block between heap_lend_hold(1) and
+ * heap_lend_hold(0): a larger class's block (CONFIG_MID_LEND) would grow
+ * in place into pages nobody checked were resident.
+ */
+#ifdef CONFIG_MID_LEND
+static inline void heap_lend_hold(int on)
+{
+	hk_tls.lend_held = on;
+}
+#else
+static inline void heap_lend_hold(int on) { }
+#endif
 void *heap_alloc_slow(size_t size);
 /* The same for the bin at thread-pointer offset off (heap_bin_tpoff()). */
 void *heap_alloc_slow_bin(uintptr_t off);
