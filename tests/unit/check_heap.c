@@ -2956,6 +2956,34 @@ START_TEST(test_lend_fork)
 }
 END_TEST
 
+/*
+ * realloc's growth never borrows (heap_lend_hold()): a 48 KiB block
+ * grown by 4 KiB asks for 64 KiB in a slab (hk_grown_size()), and gets a
+ * block of that class although a larger class's resident block is free.
+ */
+START_TEST(test_lend_not_for_realloc)
+{
+	size_t old = 48 * 1024, grown = 48 * 1024 + 4096;
+	unsigned int a = size_to_class(64 * 1024), big = size_to_class(LEND_BIG);
+	void *p, *q, *r;
+
+	lend_ready();
+	if (big <= a + 1 || big - a > CONFIG_MID_LEND_REACH)
+		return;			/* another layout: nothing to test */
+	ck_assert_ptr_null(hk_tls.cur[a]);
+	q = hak_malloc(old);		/* nothing free above it yet: its own class */
+	ck_assert_ptr_nonnull(q);
+	memset(q, 0x33, old);
+	p = lend_big_freed();
+	r = hak_realloc(q, grown);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_ne(r, p);		/* (a slab block of class a by default, mm/core.h) */
+	ck_assert_int_eq(((char *)r)[old - 1], 0x33);
+	ck_assert_int_eq(hk_tls.lend_held, 0);
+	hak_free(r);
+}
+END_TEST
+
 #ifdef CONFIG_THREADS
 /* A lent block freed by another thread goes back to its own class's slab. */
 START_TEST(test_lend_remote_free)
@@ -3096,6 +3124,7 @@ static Suite *heap_suite(void)
 	if (lend_classes()) {
 		tcase_add_test(tc, test_lend_reuse_across_sizes);
 		tcase_add_test(tc, test_lend_fork);
+		tcase_add_test(tc, test_lend_not_for_realloc);
 #ifdef CONFIG_THREADS
 		tcase_add_test(tc, test_lend_remote_free);
 #endif
