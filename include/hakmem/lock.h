@@ -19,7 +19,7 @@
 #include <hakmem/atomic.h>
 
 struct hk_lock {
-	int locked;		/* 0 free, 1 held */
+	int locked;		/* 0 free, 1 held, 2 held and a thread may sleep on it (lib/lock.c) */
 };
 
 #define HK_LOCK_INIT	{ 0 }
@@ -62,6 +62,7 @@ void hk_locks_release(void);
 void hk_locks_reset(void);
 
 void hk_lock_slow(struct hk_lock *l);
+void hk_lock_wake(struct hk_lock *l);
 
 #ifdef CONFIG_DEBUG_ASSERT
 void hk_lock_check(const struct hk_lock *l);
@@ -80,9 +81,19 @@ static inline void hk_lock(struct hk_lock *l)
 		hk_lock_slow(l);
 }
 
+/*
+ * With the mmap backend a waiter may sleep in the kernel (a futex,
+ * lib/lock.c) after its spins: it marked the word 2, and the unlock that
+ * finds 2 wakes one. The arena build only spins: a plain store.
+ */
 static inline void hk_unlock(struct hk_lock *l)
 {
+#ifdef CONFIG_BACKEND_MMAP
+	if (unlikely(a_swap(&l->locked, 0, A_RELEASE) == 2))
+		hk_lock_wake(l);
+#else
 	a_store(&l->locked, 0, A_RELEASE);
+#endif
 }
 
 /* Take the lock if it is free; 1 if taken. */

@@ -1804,8 +1804,18 @@ static __slowpath struct heap *heap_thread_start(void)
 /*
  * Collect remote frees of every partial slab and release the empty ones.
  * Runs on h's own thread, or on a parked h held by the caller.
+ *
+ * With all 0 (a thread parking its record, heap_park_front()) a remote
+ * list is taken only if it holds every block the slab handed out (the
+ * slab is released); the others stay as they are, for the thread that
+ * adopts h to take whole and unread (slab_refill_bin()). Walking them
+ * here read every block freed by another thread since, one miss after
+ * the other on lines written elsewhere or long evicted: with more
+ * threads than CPUs, bench_larson 16 lineages spent 14% of its CPU time
+ * in this walk at thread exits (Documentation/benchmarks.md, twentieth
+ * session, branch oversub).
  */
-static void heap_collect(struct heap *h)
+static void heap_collect(struct heap *h, int all)
 {
 	unsigned int cls;
 
@@ -1815,8 +1825,10 @@ static void heap_collect(struct heap *h)
 		struct slab *s = h->partial[cls], *next;
 
 		for (; s; s = next) {
+			uintptr_t r = a_load(&s->remote, A_RELAXED);
+
 			next = s->next;
-			if (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK) {
+			if ((r & REMOTE_PTR_MASK) && (all || REMOTE_COUNT(r) >= s->used)) {
 				uint32_t n;
 				void *list = slab_take_remote(s, &n);
 
@@ -1994,7 +2006,7 @@ static void heap_hand_back_front(struct heap *h, int park)
 	} else if (heap_spare_on()) {
 		heap_spare_drain(h);
 	}
-	heap_collect(h);
+	heap_collect(h, !park);
 }
 
 static void heap_release_front(struct heap *h)
@@ -3313,7 +3325,7 @@ unsigned long heap_trim(void)
 	hk_unlock(&heap_lock);
 	for (h = list; h; h = h->parked_next) {
 		heap_saved_drain(h);
-		heap_collect(h);
+		heap_collect(h, 1);
 	}
 	/* Reversed, then pushed one by one: the same order as before. */
 	for (rev = NULL; list; rev = h) {

@@ -10,7 +10,9 @@
 #ifdef CONFIG_THREADS
 
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include <hakmem/lock.h>
 
@@ -77,7 +79,7 @@ START_TEST(test_lock_fork_path)
 	 */
 	hk_locks_acquire();
 	for (r = __start_hk_locks; r < __stop_hk_locks; r++)
-		unlocked += __atomic_load_n(&r->lock->locked, __ATOMIC_RELAXED) != 1;
+		unlocked += __atomic_load_n(&r->lock->locked, __ATOMIC_RELAXED) == 0;
 	hk_locks_release();
 	ck_assert_uint_eq(unlocked, 0);
 	for (r = __start_hk_locks; r < __stop_hk_locks; r++)
@@ -88,6 +90,55 @@ START_TEST(test_lock_fork_path)
 		ck_assert_int_eq(__atomic_load_n(&r->lock->locked, __ATOMIC_RELAXED), 0);
 }
 END_TEST
+
+#ifdef CONFIG_BACKEND_MMAP
+/*
+ * More threads than CPUs on one lock whose holder now and then sleeps
+ * with it held: the waiters spin, then sleep in the kernel (lib/lock.c),
+ * and every unlock that finds a sleeper wakes one. Each increment of the
+ * counter is a read and a write apart, under the lock: none may be lost,
+ * and the word is 0 (free, no sleeper marked) at the end.
+ */
+#define LOCK_THREADS	8
+#define LOCK_ROUNDS	4000
+
+static struct hk_lock test_lock = HK_LOCK_INIT;
+HK_LOCK_REGISTER(&test_lock, HK_LOCK_SS_POOL);
+static unsigned long test_lock_count;
+
+static void *lock_worker(void *arg)
+{
+	struct timespec ts = { 0, 20000 };
+	unsigned int i;
+
+	(void)arg;
+	for (i = 0; i < LOCK_ROUNDS; i++) {
+		unsigned long c;
+
+		hk_lock(&test_lock);
+		c = __atomic_load_n(&test_lock_count, __ATOMIC_RELAXED);
+		if (!(i % 128))
+			nanosleep(&ts, NULL);	/* the holder off the CPU */
+		__atomic_store_n(&test_lock_count, c + 1, __ATOMIC_RELAXED);
+		hk_unlock(&test_lock);
+	}
+	return NULL;
+}
+
+START_TEST(test_lock_sleepers)
+{
+	pthread_t t[LOCK_THREADS];
+	unsigned int i;
+
+	for (i = 0; i < LOCK_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, lock_worker, NULL), 0);
+	for (i = 0; i < LOCK_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_uint_eq(test_lock_count, (unsigned long)LOCK_THREADS * LOCK_ROUNDS);
+	ck_assert_int_eq(__atomic_load_n(&test_lock.locked, __ATOMIC_RELAXED), 0);
+}
+END_TEST
+#endif
 
 #ifdef CONFIG_DEBUG_ASSERT
 /* A lock nobody registered: the fork path would not know it. */
@@ -108,6 +159,9 @@ static Suite *lock_suite(void)
 
 	tcase_add_test(tc, test_lock_table);
 	tcase_add_test(tc, test_lock_fork_path);
+#ifdef CONFIG_BACKEND_MMAP
+	tcase_add_test(tc, test_lock_sleepers);
+#endif
 #ifdef CONFIG_DEBUG_ASSERT
 #ifdef CONFIG_BACKEND_MMAP
 	tcase_add_test_raise_signal(tc, test_lock_unregistered, SIGABRT);

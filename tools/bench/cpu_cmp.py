@@ -16,7 +16,11 @@
 # A multi-threaded program's par= and runq= (bench_common.h: CPU time
 # over wall time of the timed part; share of the workers' runnable time
 # spent waiting for a CPU) are printed as medians when its RESULT line
-# has them.
+# has them. When the RESULT line has cpu= (the CPU time of the timed part
+# only, bench_common.h), "tcpu" adds its paired ratio to the first
+# library's with the quartiles: without the start-up and exit that the
+# child's CPU time includes (several ms with tcmalloc or jemalloc, much
+# of a short multi-threaded run's CPU time).
 #
 # A library may be followed by environment variables of its own, each as
 # :VAR=val, set for its runs only (on top of the environment this script
@@ -85,6 +89,7 @@ def main():
     sysns = {n: [] for n, _, _ in libs}
     mops = {n: [] for n, _, _ in libs}
     sched = {n: {'par': [], 'runq': []} for n, _, _ in libs}
+    tcpu = {n: [] for n, _, _ in libs}
     for _ in range(rounds):
         for n, so, extra in libs:
             c, s, w, kv = run_once(cmd, so, extra)
@@ -94,6 +99,8 @@ def main():
             for k in sched[n]:
                 if k in kv:
                     sched[n][k].append(float(kv[k]))
+            if 'cpu' in kv:
+                tcpu[n].append(float(kv['cpu']) / float(kv['ops']))
     base = statistics.median(cpu[libs[0][0]])
     for n, _, _ in libs:
         paired = sorted(x / y for x, y in zip(cpu[n], cpu[libs[0][0]]))
@@ -109,7 +116,20 @@ def main():
                statistics.median(wpaired), wpaired[len(wpaired) // 4],
                wpaired[(3 * len(wpaired)) // 4]) +
               ''.join("   %s %.2f" % (k, statistics.median(v))
-                      for k, v in sched[n].items() if v))
+                      for k, v in sched[n].items() if v) + tcpu_str(tcpu, n, libs[0][0]))
+
+
+def tcpu_str(tcpu, n, first):
+    """The paired ratio of the timed part's CPU time (cpu= of the RESULT
+    line) to the first library's, with its quartiles; '' without it."""
+    if len(tcpu[n]) != len(tcpu[first]) or not tcpu[n]:
+        return ''
+    r = sorted(x / y for x, y in zip(tcpu[n], tcpu[first]) if y > 0)
+    if not r:
+        return ''
+    return "   tcpu %.1f ns/op paired %.3f [%.3f..%.3f]" % (
+        statistics.median(tcpu[n]) * 1e9, statistics.median(r), r[len(r) // 4],
+        r[(3 * len(r)) // 4])
 
 
 if __name__ == '__main__':

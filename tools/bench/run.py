@@ -103,6 +103,11 @@ def all_cases():
                           threads=2))
     cases.append(dict(case="pool", bench="pool", prog="bench_pool",
                       args=[2, 4096, 16, 8192, 50, 4500000], it=5, threads=2))
+    # One producer hands random small blocks in batches of 64 through a
+    # bounded queue to one consumer that frees them (bench_xmalloc.c; its
+    # PRODUCERS and CONSUMERS take more threads).
+    cases.append(dict(case="xmalloc", bench="xmalloc", prog="bench_xmalloc",
+                      args=[1, 1, 4000000, 16, 512], it=2, threads=2))
     cases.append(dict(case="objects", bench="objects", prog="bench_objects",
                       args=[30000, 16384, 4, 2500000], it=3))
     cases.append(dict(case="strbuild", bench="strbuild", prog="bench_strbuild",
@@ -126,7 +131,7 @@ def all_cases():
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
                "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache",
-               "false_share", "pool", "objects", "strbuild", "request", "tree", "list", "real"]
+               "false_share", "pool", "xmalloc", "objects", "strbuild", "request", "tree", "list", "real"]
 
 
 def select_cases(benches, sizes):
