@@ -377,6 +377,37 @@ static inline int bench_check(const void *p, size_t sz, uint64_t tag)
 	return c[0] == bench_tag8(tag) && (sz == 1 || c[sz - 1] == bench_tag8(tag + 1));
 }
 
+/*
+ * A block that says its own size: a header of the bytes asked for and a
+ * tag, the tag's byte in the block's last byte (bench_pool, bench_xmalloc:
+ * blocks of many sizes freed by another thread, which checks them).
+ */
+struct bench_blk {
+	uint32_t size;		/* bytes asked for */
+	uint32_t tag;		/* bench_tag8 input of the last byte */
+};
+
+static inline struct bench_blk *bench_blk_new(size_t sz, uint32_t tag)
+{
+	struct bench_blk *h = malloc(sz);
+
+	if (!h)
+		bench_oom(sz);
+	h->size = (uint32_t)sz;
+	h->tag = tag;
+	((unsigned char *)h)[sz - 1] = bench_tag8(tag);
+	return h;
+}
+
+/* Check a block's size (in [min, max]) and last byte, then free it. */
+static inline void bench_blk_free(struct bench_blk *h, size_t min, size_t max, const char *what)
+{
+	if (h->size < min || h->size > max ||
+	    ((unsigned char *)h)[h->size - 1] != bench_tag8(h->tag))
+		bench_die("%s block corrupted (size %llu)", what, (unsigned long long)h->size);
+	free(h);
+}
+
 static BENCH_UNUSED void bench_report(const char *name, uint64_t ops, double secs, const char *extra_fmt, ...)
 {
 	char extra[256] = "";

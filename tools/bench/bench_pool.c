@@ -27,13 +27,8 @@
 #include <pthread.h>
 #include "bench_common.h"
 
-struct hdr {
-	uint32_t size;		/* bytes asked for */
-	uint32_t tag;		/* bench_tag8 input of the last byte */
-};
-
 static unsigned long nthreads, slots, min_size, max_size, xfer, iters;
-static struct hdr **shared;	/* thread t's shared slots: [t * slots, (t + 1) * slots) */
+static struct bench_blk **shared;	/* thread t's shared slots: [t * slots, (t + 1) * slots) */
 
 static size_t draw_size(rng_t *r)
 {
@@ -43,35 +38,24 @@ static size_t draw_size(rng_t *r)
 	return (size_t)(1.0 / (inv_lo - u * (inv_lo - inv_hi)));
 }
 
-static struct hdr *new_block(rng_t *r, uint32_t tag)
+static struct bench_blk *new_block(rng_t *r, uint32_t tag)
 {
-	size_t sz = draw_size(r);
-	struct hdr *h = malloc(sz);
-
-	if (!h)
-		bench_oom(sz);
-	h->size = (uint32_t)sz;
-	h->tag = tag;
-	((unsigned char *)h)[sz - 1] = bench_tag8(tag);
-	return h;
+	return bench_blk_new(draw_size(r), tag);
 }
 
-static void drop_block(struct hdr *h)
+static void drop_block(struct bench_blk *h)
 {
 	if (!h)
 		return;
-	if (h->size < min_size || h->size > max_size ||
-	    ((unsigned char *)h)[h->size - 1] != bench_tag8(h->tag))
-		bench_die("pool block corrupted (size %llu)", (unsigned long long)h->size);
-	free(h);
+	bench_blk_free(h, min_size, max_size, "pool");
 }
 
 static void *worker(void *arg)
 {
 	uint64_t id = (uint64_t)(uintptr_t)arg;
-	struct hdr **own = calloc(slots, sizeof(*own));
-	struct hdr **mine = shared + id * slots;
-	struct hdr **next = shared + ((id + 1) % nthreads) * slots;
+	struct bench_blk **own = calloc(slots, sizeof(*own));
+	struct bench_blk **mine = shared + id * slots;
+	struct bench_blk **next = shared + ((id + 1) % nthreads) * slots;
 	unsigned long i;
 	rng_t r;
 
@@ -83,7 +67,7 @@ static void *worker(void *arg)
 	for (i = 0; i < iters; i++) {
 		uint64_t x = rng_next(&r);
 		size_t k = rng_scale32((uint32_t)(x >> 32), slots);
-		struct hdr *h = new_block(&r, (uint32_t)((id << 28) + i));
+		struct bench_blk *h = new_block(&r, (uint32_t)((id << 28) + i));
 
 		if (rng_scale32((uint32_t)x, 100) < xfer) {
 			drop_block(__atomic_exchange_n(&next[k], h, __ATOMIC_ACQ_REL));
@@ -111,7 +95,7 @@ int main(int argc, char **argv)
 	max_size = bench_arg(argc, argv, 4, 8192);
 	xfer = bench_arg(argc, argv, 5, 50);
 	iters = bench_arg(argc, argv, 6, 3000000);
-	if (!nthreads || nthreads > 64 || !slots || min_size < sizeof(struct hdr) + 1 ||
+	if (!nthreads || nthreads > 64 || !slots || min_size < sizeof(struct bench_blk) + 1 ||
 	    min_size > max_size || max_size > 0xffffffffu || xfer > 100)
 		bench_die("usage: bench_pool THREADS(1-64) SLOTS MIN(>=9) MAX XFER(0-100) ITERS");
 	shared = calloc(nthreads * slots, sizeof(*shared));

@@ -25,15 +25,10 @@
  */
 #include "bench_common.h"
 
-struct hdr {
-	uint32_t size;		/* bytes asked for */
-	uint32_t tag;		/* bench_tag8 input of the last byte */
-};
-
 static unsigned long nprod, ncons, items, min_size, max_size, batch, qlen;
 
 /* The queue: qlen batches of batch pointers each, a ring under q_lock. */
-static struct hdr **q_slots;		/* qlen * batch pointers */
+static struct bench_blk **q_slots;		/* qlen * batch pointers */
 static unsigned long q_head, q_count;	/* first full batch, full batches */
 static unsigned long q_producing;	/* producers not yet finished */
 static unsigned long q_full_waits, q_empty_waits;
@@ -41,29 +36,18 @@ static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_not_full = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t q_not_empty = PTHREAD_COND_INITIALIZER;
 
-static struct hdr *new_block(rng_t *r, uint32_t tag)
+static struct bench_blk *new_block(rng_t *r, uint32_t tag)
 {
-	size_t sz = rng_range(r, min_size, max_size);
-	struct hdr *h = malloc(sz);
-
-	if (!h)
-		bench_oom(sz);
-	h->size = (uint32_t)sz;
-	h->tag = tag;
-	((unsigned char *)h)[sz - 1] = bench_tag8(tag);
-	return h;
+	return bench_blk_new(rng_range(r, min_size, max_size), tag);
 }
 
-static void drop_block(struct hdr *h)
+static void drop_block(struct bench_blk *h)
 {
-	if (h->size < min_size || h->size > max_size ||
-	    ((unsigned char *)h)[h->size - 1] != bench_tag8(h->tag))
-		bench_die("xmalloc block corrupted (size %llu)", (unsigned long long)h->size);
-	free(h);
+	bench_blk_free(h, min_size, max_size, "xmalloc");
 }
 
 /* Put n pointers (n <= batch) into the queue as one batch. */
-static void q_put(struct hdr **v, unsigned long n)
+static void q_put(struct bench_blk **v, unsigned long n)
 {
 	unsigned long slot;
 
@@ -82,7 +66,7 @@ static void q_put(struct hdr **v, unsigned long n)
 }
 
 /* Take one batch into v; 0 when the producers are done and it is empty. */
-static unsigned long q_get(struct hdr **v)
+static unsigned long q_get(struct bench_blk **v)
 {
 	unsigned long n;
 
@@ -108,7 +92,7 @@ static unsigned long q_get(struct hdr **v)
 static void *worker(void *arg)
 {
 	uint64_t id = (uint64_t)(uintptr_t)arg;
-	struct hdr **v = malloc(batch * sizeof(*v));
+	struct bench_blk **v = malloc(batch * sizeof(*v));
 	unsigned long i, n;
 	rng_t r;
 
@@ -148,7 +132,7 @@ int main(int argc, char **argv)
 	batch = bench_arg(argc, argv, 6, 64);
 	qlen = bench_arg(argc, argv, 7, 64);
 	if (!nprod || !ncons || nprod + ncons > 64 || !items ||
-	    min_size < sizeof(struct hdr) + 1 || min_size > max_size ||
+	    min_size < sizeof(struct bench_blk) + 1 || min_size > max_size ||
 	    max_size > 0xffffffffu || !batch || !qlen)
 		bench_die("usage: bench_xmalloc PRODUCERS CONSUMERS(sum 2-64) ITEMS "
 			  "[MIN(>=9)] [MAX] [BATCH] [QUEUE]");
