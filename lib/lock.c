@@ -42,12 +42,24 @@ __slowpath void hk_lock_wake(struct hk_lock *l)
 	syscall(SYS_futex, &l->locked, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* Held on after the spins: mark it, sleep until an unlock wakes us, take it marked. */
+static inline void hk_lock_wait(struct hk_lock *l)
+{
+	while (a_swap(&l->locked, 2, A_ACQUIRE) != 0)
+		hk_lock_sleep(l);
+}
+
 static __maybe_unused __noreturn void hk_lock_unregistered(const struct hk_lock *l)
 {
 	hk_fatal("lock %p is not registered (HK_LOCK_REGISTER): fork would not take it",
 		 (const void *)l);
 }
 #else
+/* The arena build's spins never end before the lock is taken. */
+static inline void hk_lock_wait(struct hk_lock *l)
+{
+}
+
 static __maybe_unused __noreturn void hk_lock_unregistered(const struct hk_lock *l)
 {
 	__builtin_trap();
@@ -70,11 +82,7 @@ __slowpath void hk_lock_slow(struct hk_lock *l)
 		}
 		cpu_relax();
 	}
-#ifdef CONFIG_BACKEND_MMAP
-	/* Held on: mark it, sleep until an unlock wakes us, take it marked. */
-	while (a_swap(&l->locked, 2, A_ACQUIRE) != 0)
-		hk_lock_sleep(l);
-#endif
+	hk_lock_wait(l);
 }
 
 /* ------------------------------------------------------------------ */

@@ -86,15 +86,18 @@ static inline void hk_lock(struct hk_lock *l)
  * lib/lock.c) after its spins: it marked the word 2, and the unlock that
  * finds 2 wakes one. The arena build only spins: a plain store.
  */
+#ifdef CONFIG_BACKEND_MMAP
 static inline void hk_unlock(struct hk_lock *l)
 {
-#ifdef CONFIG_BACKEND_MMAP
 	if (unlikely(a_swap(&l->locked, 0, A_RELEASE) == 2))
 		hk_lock_wake(l);
-#else
-	a_store(&l->locked, 0, A_RELEASE);
-#endif
 }
+#else
+static inline void hk_unlock(struct hk_lock *l)
+{
+	a_store(&l->locked, 0, A_RELEASE);
+}
+#endif
 
 /* Take the lock if it is free; 1 if taken. */
 static inline int hk_trylock(struct hk_lock *l)
