@@ -1004,10 +1004,6 @@ static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif
 
 /*
- * malloc's slow path for a request of size bytes: the bin's lists are
- * empty or it grew (heap_alloc_at()); ENOMEM and NULL if no block.
- */
-/*
  * realloc's growth asks for its new block between heap_lend_hold(1) and
  * heap_lend_hold(0): a larger class's block (CONFIG_MID_LEND) would grow
  * in place into pages nobody checked were resident.
@@ -1020,6 +1016,11 @@ static inline void heap_lend_hold(int on)
 #else
 static inline void heap_lend_hold(int on) { }
 #endif
+
+/*
+ * malloc's slow path for a request of size bytes: the bin's lists are
+ * empty or it grew (heap_alloc_at()); ENOMEM and NULL if no block.
+ */
 void *heap_alloc_slow(size_t size);
 /* The same for the bin at thread-pointer offset off (heap_bin_tpoff()). */
 void *heap_alloc_slow_bin(uintptr_t off);
