@@ -87,7 +87,8 @@ static inline void heap_filled_set(unsigned int cls)
 static struct hk_lock heap_lock = HK_LOCK_INIT;	/* records, lists, metadata */
 HK_LOCK_REGISTER(&heap_lock, HK_LOCK_HEAP);
 static struct heap *heap_all;			/* every record ever made */
-static struct heap *heap_parked;		/* records of exited threads */
+static struct heap *heap_parked;		/* records of exited threads, oldest first */
+static struct heap **heap_parked_tail = &heap_parked;	/* the last one's parked_next */
 static char *meta_cur, *meta_end;		/* bump area for records */
 
 static void heap_thread_exit(void *arg);
@@ -1695,14 +1696,44 @@ static uint32_t heap_new_tag(void)
 	return ++heap_tags_used << SLAB_TAG_SHIFT;
 }
 
-/* Put record h on the parked list (heap_lock held). */
+/*
+ * The parked list: records of exited threads in the order they were
+ * parked, oldest first (heap_parked), with the link to fill after the
+ * last (heap_parked_tail). A thread without a hint adopts the oldest
+ * (heap_thread_start()); parked_pprev lets a hinted record be taken from
+ * anywhere. With CONFIG_DEBUG_ASSERT every change walks the whole list.
+ */
+#ifdef CONFIG_DEBUG_ASSERT
+static void parked_check(void)
+{
+	struct heap **pp = &heap_parked;
+	struct heap *h;
+
+	for (h = heap_parked; h; h = h->parked_next) {
+		if (unlikely(h->parked_pprev != pp || h->alive))
+			hk_fatal("heap: parked record %p: pprev %p (expected %p), alive %d",
+				 (void *)h, (void *)h->parked_pprev, (void *)pp, h->alive);
+		pp = &h->parked_next;
+	}
+	if (unlikely(heap_parked_tail != pp))
+		hk_fatal("heap: parked list tail %p, its last link is %p",
+			 (void *)heap_parked_tail, (void *)pp);
+}
+#else
+static inline void parked_check(void)
+{
+}
+#endif
+
+/* Put record h at the tail of the parked list (heap_lock held). */
 static void parked_push(struct heap *h)
 {
-	h->parked_next = heap_parked;
-	if (heap_parked)
-		heap_parked->parked_pprev = &h->parked_next;
-	h->parked_pprev = &heap_parked;
-	heap_parked = h;
+	HK_ASSERT(!h->parked_pprev && !h->alive && *heap_parked_tail == NULL);
+	h->parked_next = NULL;
+	h->parked_pprev = heap_parked_tail;
+	*heap_parked_tail = h;
+	heap_parked_tail = &h->parked_next;
+	parked_check();
 }
 
 /* Take record h, on the parked list, off it (heap_lock held). */
@@ -1712,14 +1743,17 @@ static void parked_remove(struct heap *h)
 	*h->parked_pprev = h->parked_next;
 	if (h->parked_next)
 		h->parked_next->parked_pprev = h->parked_pprev;
+	else
+		heap_parked_tail = h->parked_pprev;
 	h->parked_next = NULL;
 	h->parked_pprev = NULL;
+	parked_check();
 }
 
 /*
  * The calling thread's first use of the heap: adopt a parked record (the
- * one of hk_tls.hint if it is parked, else the one parked last), with the
- * bins its last thread left, or make a new one.
+ * one of hk_tls.hint if it is parked, else the one parked longest ago),
+ * with the bins its last thread left, or make a new one.
  */
 static __slowpath struct heap *heap_thread_start(void)
 {
@@ -3308,37 +3342,41 @@ int heap_init(void)
 
 unsigned long heap_trim(void)
 {
-	struct heap *h, *list, *rev;
+	struct heap *h, *list, **last;
 
 	/* The caller's own front first. */
 	if (hk_tls.heap)
 		heap_release_front(hk_tls.heap);
 	/*
 	 * Parked records: take them all (off the list: no thread adopts one
-	 * meanwhile), sweep, park them again.
+	 * meanwhile), sweep, put them back in front of any parked since: the
+	 * order of the list stays the order of parking.
 	 */
 	hk_lock(&heap_lock);
 	list = heap_parked;
+	last = heap_parked_tail;
 	heap_parked = NULL;
+	heap_parked_tail = &heap_parked;
 	for (h = list; h; h = h->parked_next)
 		h->parked_pprev = NULL;
+	parked_check();
 	hk_unlock(&heap_lock);
 	for (h = list; h; h = h->parked_next) {
 		heap_saved_drain(h);
 		heap_collect(h, 1);
 	}
-	/* Reversed, then pushed one by one: the same order as before. */
-	for (rev = NULL; list; rev = h) {
-		h = list;
-		list = h->parked_next;
-		h->parked_next = rev;
-	}
 	hk_lock(&heap_lock);
-	while (rev) {
-		h = rev;
-		rev = h->parked_next;
-		parked_push(h);
+	if (list) {
+		*last = heap_parked;
+		if (heap_parked)
+			heap_parked->parked_pprev = last;
+		else
+			heap_parked_tail = last;
+		heap_parked = list;
+		for (last = &heap_parked; (h = *last); last = &h->parked_next)
+			h->parked_pprev = last;
 	}
+	parked_check();
 	hk_unlock(&heap_lock);
 	return ss_trim_all();
 }
@@ -3434,6 +3472,8 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
  * slab of each class (on no list). That front was being changed without
  * a lock when fork() struck, so it cannot be trusted; the leak is
  * bounded by one slab per class per thread and only in the child.
+ * They go after the records parked before the fork (those stay the
+ * oldest, adopted first), in heap_all's order (newest record first).
  */
 void heap_fork_child(void)
 {

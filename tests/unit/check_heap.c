@@ -4565,9 +4565,9 @@ END_TEST
 
 /*
  * Which record a new thread takes: the one whose blocks it frees first
- * (the exited thread that handed them over), not the one parked last,
- * whether it is parked at that free or only at the thread's first
- * malloc. No block is lost on the way: after every block is freed and
+ * (the exited thread that handed them over), not the one parked longest
+ * ago (which a thread without such a block takes), whether it is parked
+ * at that free or only at the thread's first malloc. No block is lost on the way: after every block is freed and
  * malloc_trim() swept the parked records, every slab is free again.
  */
 #define HINT_N		8
@@ -4612,8 +4612,9 @@ static void hint_owner_exit(struct hint_owner *o, pthread_t t)
 }
 
 /*
- * Owner threads a and b, both running (two records), then parked: a's
- * first, b's last (the head of the list).
+ * Owner threads a and b, both running (two records), then parked: b's
+ * first (the head of the list, which a thread without a hint would
+ * adopt), a's last.
  */
 static void hint_owners_park(struct hint_owner *a, pthread_t ta, struct hint_owner *b)
 {
@@ -4621,8 +4622,9 @@ static void hint_owners_park(struct hint_owner *a, pthread_t ta, struct hint_own
 
 	hint_owner_start(b, &tb);
 	ck_assert_ptr_ne(a->rec, b->rec);
-	hint_owner_exit(a, ta);
 	hint_owner_exit(b, tb);
+	hint_owner_exit(a, ta);
+	ck_assert_ptr_eq(a->rec->parked_pprev, &b->rec->parked_next);
 }
 
 /* Every slab of the n blocks blk is back in its SuperSlab (none leaked). */
@@ -4687,7 +4689,7 @@ END_TEST
 
 /*
  * Frees a block of a's record while a still runs, then allocates only
- * once a's record is parked (and b's after it): it must take a's.
+ * once a's record is parked (after b's): it must take a's.
  */
 static void *hint_start_late(void *arg)
 {
@@ -4731,8 +4733,9 @@ END_TEST
 
 /*
  * malloc_trim() takes the parked list, sweeps it and parks the records
- * again: a new thread still finds a's record there, below b's, and takes
- * it out of the middle of the list.
+ * again in the same order: b's, then a's (the tail). A new thread finds
+ * a's record there and takes it off the tail; parked again, it is the
+ * tail again, and the next takes b's off the head.
  */
 START_TEST(test_adopt_after_trim)
 {
@@ -4745,18 +4748,79 @@ START_TEST(test_adopt_after_trim)
 	hak_malloc_trim(0);
 	ck_assert_int_eq(hint_a.rec->alive, 0);
 	ck_assert_int_eq(hint_b.rec->alive, 0);
+	ck_assert_ptr_eq(hint_a.rec->parked_pprev, &hint_b.rec->parked_next);
+	ck_assert_ptr_null(hint_a.rec->parked_next);
 	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_a), 0);
 	pthread_join(t, &ret);
 	ck_assert_ptr_null(ret);
-	/* a's record is parked again, above b's: b's comes out of the middle. */
+	/* a's record is parked again, at the tail after b's. */
 	ck_assert_int_eq(hint_a.rec->alive, 0);
-	ck_assert_ptr_eq(hint_b.rec->parked_pprev, &hint_a.rec->parked_next);
+	ck_assert_ptr_eq(hint_a.rec->parked_pprev, &hint_b.rec->parked_next);
+	ck_assert_ptr_null(hint_a.rec->parked_next);
 	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_b), 0);
 	pthread_join(t, &ret);
 	ck_assert_ptr_null(ret);
 	ck_assert_ptr_nonnull(hint_a.rec->parked_pprev);
 	hint_all_released(hint_a.blk, HINT_N);
 	hint_all_released(hint_b.blk, HINT_N);
+}
+END_TEST
+
+/*
+ * A thread without a hint adopts the record parked longest ago (FIFO),
+ * and a hint still wins: records a, b, c parked in that order; a thread
+ * that frees one of b's blocks first takes b's out of the middle (and
+ * parks it again at the tail: a, c, b); then two threads that only
+ * allocate take a's and c's, in that order. (Before: the last parked,
+ * b's, went to the first of them.)
+ */
+START_TEST(test_adopt_oldest_first)
+{
+	static struct hint_owner c, n1, n2;
+	pthread_t t, ta, tb, tc, t1, t2;
+	unsigned int i;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	hint_owner_start(&hint_a, &ta);
+	hint_owner_start(&hint_b, &tb);
+	hint_owner_start(&c, &tc);
+	ck_assert_ptr_ne(hint_a.rec, hint_b.rec);
+	ck_assert_ptr_ne(hint_b.rec, c.rec);
+	ck_assert_ptr_ne(hint_a.rec, c.rec);
+	hint_owner_exit(&hint_a, ta);
+	hint_owner_exit(&hint_b, tb);
+	hint_owner_exit(&c, tc);
+	/* Parked in that order: a's first, c's the tail. */
+	ck_assert_ptr_eq(hint_b.rec->parked_pprev, &hint_a.rec->parked_next);
+	ck_assert_ptr_eq(c.rec->parked_pprev, &hint_b.rec->parked_next);
+	ck_assert_ptr_null(c.rec->parked_next);
+	/* The hint wins over the oldest: b's, out of the middle. */
+	ck_assert_int_eq(pthread_create(&t, NULL, hint_free_first, &hint_b), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_ptr_eq(c.rec->parked_pprev, &hint_a.rec->parked_next);
+	ck_assert_ptr_eq(hint_b.rec->parked_pprev, &c.rec->parked_next);
+	ck_assert_ptr_null(hint_b.rec->parked_next);
+	/* No hint: the oldest, a's, then c's. */
+	hint_owner_start(&n1, &t1);
+	ck_assert_ptr_eq(n1.rec, hint_a.rec);
+	hint_owner_start(&n2, &t2);
+	ck_assert_ptr_eq(n2.rec, c.rec);
+	ck_assert_ptr_null(hint_b.rec->parked_next);
+	hint_owner_exit(&n1, t1);
+	hint_owner_exit(&n2, t2);
+	for (i = 0; i < HINT_N; i++) {
+		hak_free(hint_a.blk[i]);
+		hak_free(c.blk[i]);
+		hak_free(n1.blk[i]);
+		hak_free(n2.blk[i]);
+	}
+	hint_all_released(hint_a.blk, HINT_N);
+	hint_all_released(hint_b.blk, HINT_N);
+	hint_all_released(c.blk, HINT_N);
+	hint_all_released(n1.blk, HINT_N);
+	hint_all_released(n2.blk, HINT_N);
 }
 END_TEST
 #endif /* CONFIG_THREADS */
@@ -4999,6 +5063,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
 	tcase_add_test(tc, test_adopt_after_trim);
+	tcase_add_test(tc, test_adopt_oldest_first);
 	tcase_add_test(tc, test_cache_count_filled_classes);
 #endif
 #ifdef CONFIG_DEBUG_ASSERT
