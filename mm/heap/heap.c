@@ -3179,7 +3179,7 @@ static void notify_push(struct heap *h, struct slab *s)
  * neither yet, the one test on the remote-free path). A thread that
  * starts by freeing what an exited thread left it (a server handing its
  * live blocks over to a new thread) adopts that thread's record if it is
- * parked, rather than whichever record was parked last: the blocks it
+ * parked, rather than the one parked longest ago: the blocks it
  * inherits are then its own, and their frees local. If the record is
  * still in use (the new thread raced ahead of the exiting one), it is
  * remembered: heap_thread_start() adopts it at the thread's first malloc
