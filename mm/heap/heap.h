@@ -445,6 +445,21 @@ void heap_purge_tick(struct heap *h);
  */
 #define HEAP_FILLED_WORDS	((HK_CLASS_ARRAY + 8 * sizeof(long) - 1) / (8 * sizeof(long)))
 
+/*
+ * A thread's remote frees of one slab not yet pushed on its remote list
+ * (heap.c, "Remote batches"): linked through the blocks, which hold the
+ * slab's double-free key already, and count as used by the slab.
+ */
+struct heap_rbatch {
+	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
+	void *head;			/* the block freed last (the list's head) */
+	void *tail;			/* the block freed first: linked at the push */
+	uint32_t n;			/* blocks in the batch */
+};
+
+/* Blocks a batch holds at most before its push. */
+#define HEAP_RBATCH_MAX		32
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -464,6 +479,8 @@ struct heap_tls {
 #endif
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
+	struct heap_rbatch rbatch[HK_CLASS_ARRAY];	/* per class: remote frees not yet pushed */
+	unsigned int rbatch_nr;		/* batches not empty */
 #ifdef CONFIG_MID_LEND
 	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend()) */
 #endif
@@ -1043,6 +1060,7 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
  * the program's.
  */
 void heap_free_nonlocal(void *p);
+void heap_rbatch_flush(void);
 /* Owner tags given to heap records so far, and how many may be (tests lower it). */
 extern unsigned int heap_tags_used;
 extern unsigned int heap_tags_max;

@@ -3859,6 +3859,110 @@ static void inv_free_in_thread(void *p)
 }
 
 /*
+ * Remote batches (mm/heap/heap.c): a thread with a heap of its own frees
+ * blocks of another thread's slab; they wait on its batch of their class
+ * and go on the slab's remote list in one push.
+ */
+struct rb_job {
+	void **v;			/* the blocks, all of one slab */
+	unsigned int n;			/* how many */
+	unsigned int again;		/* 1 + the index of a block freed a second time (0: none) */
+	uintptr_t seen;			/* the slab's remote word after the frees, before the exit */
+};
+
+static void *rbatch_worker(void *arg)
+{
+	struct rb_job *j = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
+	for (i = 0; i < j->n; i++)
+		hak_free(j->v[i]);
+	j->seen = a_load(&slab_block_head(j->v[0])->remote, A_ACQUIRE);
+	if (j->again)
+		hak_free(j->v[j->again - 1]);
+	return NULL;
+}
+
+static void rbatch_run(struct rb_job *j)
+{
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, rbatch_worker, j), 0);
+	pthread_join(t, NULL);
+}
+
+/*
+ * Fewer blocks than a batch holds: none is on the slab's list when the
+ * thread has freed them all, every one is once it has exited (the slab,
+ * dropped full, queued on its owner's notify stack).
+ */
+START_TEST(test_rbatch_pushed_at_exit)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n, k, i;
+	struct rb_job j;
+	uintptr_t w;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	k = sl[0]->capacity < HEAP_RBATCH_MAX ? sl[0]->capacity : HEAP_RBATCH_MAX - 1;
+	j = (struct rb_job){ .v = v, .n = k };
+	rbatch_run(&j);
+	ck_assert_uint_eq(j.seen, REMOTE_FULL);		/* all in the batch */
+	w = a_load(&sl[0]->remote, A_ACQUIRE);
+	ck_assert_uint_eq(REMOTE_COUNT(w), k);		/* pushed at the exit */
+	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
+	ck_assert_ptr_eq(a_load(&hk_tls.heap->notify, A_ACQUIRE), sl[0]);
+	for (i = k; i < n; i++)
+		hak_free(v[i]);
+}
+END_TEST
+
+/*
+ * Every block of a slab freed by another thread (several batches, the
+ * last pushed at its exit): the slab is all free and is released.
+ */
+START_TEST(test_rbatch_whole_slab_released)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n, cap, i;
+	struct rb_job j;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	cap = sl[0]->capacity;
+	j = (struct rb_job){ .v = v, .n = cap };
+	rbatch_run(&j);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), cap);
+	for (i = cap; i < n; i++)
+		hak_free(v[i]);
+	hak_free(hak_malloc(INV_SIZE));		/* drains the notify stack */
+	hak_malloc_trim(0);
+	ck_assert_uint_ne(sl[0]->kind, SLAB_BLOCKS);
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A block freed again by the thread whose batch holds it: it holds the
+ * slab's key since its first free, and the second free reports it at once.
+ */
+START_TEST(test_rbatch_double_free)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	struct rb_job j;
+
+	(void)inv_fill_slabs(v, 256, sl, 2);
+	j = (struct rb_job){ .v = v, .n = 3, .again = 1 };
+	rbatch_run(&j);				/* aborts: v[0] freed again */
+	ck_abort_msg("double free of a block in a remote batch not detected");
+}
+END_TEST
+#endif
+
+/*
  * The notify path: a slab dropped full (REMOTE_FULL) gets a remote free:
  * it is QUEUED on its owner's notify stack; the owner's next refill
  * drains the stack, clears QUEUED and puts the slab on the partial list,
@@ -4981,6 +5085,11 @@ static Suite *heap_engine_suite(void)
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_rbatch_pushed_at_exit);
+	tcase_add_test(tc, test_rbatch_whole_slab_released);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_rbatch_double_free, SIGABRT);
+#endif
 	tcase_add_test(tc, test_remote_list_to_bin);
 	tcase_add_test(tc, test_remote_list_grows);
 	tcase_add_test(tc, test_remote_list_cut);
