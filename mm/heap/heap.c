@@ -3184,9 +3184,15 @@ static __slowpath int heap_adopt_on_free(struct slab *s)
  * with one compare-exchange when it holds HEAP_RBATCH_MAX blocks or when
  * a free of that class goes to another slab; and all of its batches at
  * its exit (heap_park()), at a flush of one of its bins, at malloc_trim
- * and at fork. The block takes the slab's double-free key at its free,
- * as before: freed again while in the batch, by any thread, it is
- * reported at once. Its blocks count as used by the slab, as those on
+ * and at fork. The block takes the batch's mark at its free (the slabs'
+ * double-free key ^ DFKEY_IN_BATCH; checked as the key was: freed again
+ * while in the batch by any thread, it is reported at once), and the key
+ * at the push (rbatch_seal(), which reports a block the owner freed
+ * again meanwhile). The owner, which takes a block holding the key where
+ * a remote list taken unread lies in its bin and follows its link, takes
+ * no block holding the mark, and so never runs into a batch whose tail's
+ * link is still unwritten (dfuzz -c 90 on commit d9fcf59, which wrote
+ * the key at the free). Its blocks count as used by the slab, as those on
  * its remote list do, so the slab stays until they are pushed: at most
  * one batch per class and thread. A thread without a heap (its frees are
  * all remote) pushes each block: no exit of its own pushes a batch.
@@ -3216,25 +3222,40 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /*
- * Before a push: every block of batch rb still holds the slab's key, and
- * the links lead from its head to its tail in n blocks. A block of the
- * batch that its owner freed again (the owner's free does not look for
- * the key) holds a word of the owner's bin and a link into it: pushed, the
- * list would run into the bin (dfuzz -c 90, a fault), so it is reported
- * here. The blocks are the lines this thread wrote last.
+ * Before a push: every block of batch rb still holds the batch's mark
+ * (the slabs' key ^ DFKEY_IN_BATCH, heap_free_remote()) and takes the
+ * key, the links lead from its head to its tail in n blocks, and the
+ * slab is still in use. The mark is what keeps a batch apart from its
+ * slab's owner: the owner takes a block holding the key at a place of a
+ * remote list taken unread and follows its link (heap_pop_slow(), the
+ * flushes), never one holding the mark. A block of the batch that its
+ * owner freed again (the owner's free does not look for the word) holds
+ * a word of the owner's bin, then whatever the program writes, and so
+ * fails here; a block freed again by any other thread is reported at that
+ * free (dfkey_remote_free()). Only blocks holding the mark are followed,
+ * and their links were written by a batch (to another block of the slab
+ * or HEAP_NIL), so the walk stays in the slab. Its slab still in use: a
+ * batch of blocks all freed again by the owner and flushed to the slab
+ * does not keep the slab, which may have been released and its memory
+ * unmapped (SLOT_UNMAPPED) since: reported before the blocks are read.
+ * The blocks are the lines this thread wrote last.
  */
-static void rbatch_check(const struct heap_rbatch *rb)
+static void rbatch_seal(const struct heap_rbatch *rb)
 {
+	const struct slab *s = rb->slab;
 	void *q = rb->head;
 	uint32_t i;
 	uintptr_t w;
 
+	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(q);
 	for (i = 0;; i++) {
 		vg_open(dfkey_word(q), FL_WORD);
 		w = *dfkey_word(q);
-		vg_close(dfkey_word(q), FL_WORD);
-		if (unlikely(w != rb->slab->dfkey))
+		if (unlikely(w != (s->dfkey ^ DFKEY_IN_BATCH)))
 			guard_double_free(q);
+		*dfkey_word(q) = s->dfkey;
+		vg_close(dfkey_word(q), FL_WORD);
 		if (i + 1 == rb->n)
 			break;
 		q = fl_next(q);
@@ -3245,7 +3266,7 @@ static void rbatch_check(const struct heap_rbatch *rb)
 		guard_double_free(q);
 }
 #else
-static inline void rbatch_check(const struct heap_rbatch *rb) { }
+static inline void rbatch_seal(const struct heap_rbatch *rb) { }
 #endif
 
 /* Push batch rb (not empty) and empty it. */
@@ -3253,7 +3274,7 @@ static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 {
 	struct slab *s = rb->slab;
 
-	rbatch_check(rb);
+	rbatch_seal(rb);
 	rb->slab = NULL;
 	hk_tls.rbatch_nr--;
 	slab_push_remote(s, rb->head, rb->tail, rb->n);
@@ -3274,13 +3295,15 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 {
 	struct heap_rbatch *rb;
 
-	dfkey_remote_free(s, p);
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
 	if (unlikely(!hk_tls.heap)) {
+		dfkey_remote_free(s, p, 0);
 		slab_push_remote(s, p, p, 1);
 		return;
 	}
+	/* The batch's mark, not the key: the owner does not take it. */
+	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
 	rb = &hk_tls.rbatch[s->class_idx];
 	if (likely(rb->slab == s)) {
 		/* (Without the key: at least the same block twice in a row.) */
@@ -3294,6 +3317,12 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	}
 	if (rb->slab)
 		heap_rbatch_push(rb);
+	/*
+	 * The tail's link is written at the push; until then it ends the
+	 * batch, so that a walk that reaches the batch (rbatch_seal() of
+	 * another thread's batch, after a block was freed twice) stops.
+	 */
+	fl_set_next(p, HEAP_NIL);
 	rb->slab = s;
 	rb->head = p;
 	rb->tail = p;

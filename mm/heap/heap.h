@@ -761,6 +761,16 @@ static inline void fl_set_next(void *p, const void *next)
 #define DFKEY_ON_SLAB		1UL
 
 /*
+ * A block in a thread's remote batch (heap.c, "Remote batches"), not yet
+ * on its slab's remote list, holds the key ^ DFKEY_IN_BATCH; the push
+ * gives it the key (rbatch_seal()). The owner takes no block holding it.
+ */
+#define DFKEY_IN_BATCH		2UL
+
+/* (w ^ the key) at most this: a free block of a slab's or a remote list, or of a batch. */
+#define DFKEY_MARKS		(DFKEY_ON_SLAB | DFKEY_IN_BATCH)
+
+/*
  * Per-process key written into freed blocks, drawn by the double-free
  * check's box (mm/guard/double_free.c); without it no slab has a key.
  */
@@ -970,7 +980,7 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
 	vg_open(dfkey_word(p), FL_WORD);
 	w = *dfkey_word(p);
 	vg_close(dfkey_word(p), FL_WORD);
-	if ((w ^ s->dfkey) <= DFKEY_ON_SLAB)
+	if ((w ^ s->dfkey) <= DFKEY_MARKS)
 		return 1;
 	/*
 	 * A bin's word: at or below the places of the calling thread's
@@ -992,13 +1002,13 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
  * before branch dfuzz; test_dfkey_remote_uncarved). The owner carved p
  * before the program had it: a thread that frees it sees the bump past.
  */
-static inline void dfkey_remote_free(const struct slab *s, void *p)
+static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB ||
+	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS ||
 		     (char *)p >= a_load(&s->bump, A_RELAXED)))
 		guard_double_free(p);
-	*dfkey_word(p) = s->dfkey;
+	*dfkey_word(p) = s->dfkey ^ mark;
 	vg_close(dfkey_word(p), FL_WORD);
 }
 #else
@@ -1015,7 +1025,7 @@ static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
-static inline void dfkey_remote_free(const struct slab *s, void *p) { }
+static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif

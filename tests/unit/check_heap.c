@@ -3946,7 +3946,8 @@ END_TEST
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /*
  * A block freed again by the thread whose batch holds it: it holds the
- * slab's key since its first free, and the second free reports it at once.
+ * batch's mark since its first free, and the second free reports it at
+ * once.
  */
 START_TEST(test_rbatch_double_free)
 {
@@ -4123,6 +4124,101 @@ START_TEST(test_remote_list_to_bin)
 		hak_free(rl_blocks[i]);
 }
 END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A thread with a heap of its own that frees one block remotely and
+ * waits, its batch not pushed, until it is told to exit (which pushes
+ * it).
+ */
+struct rb_hold {
+	void *p;			/* the block it frees */
+	sem_t freed, go;
+};
+
+static void *rbatch_hold_worker(void *arg)
+{
+	struct rb_hold *h = arg;
+
+	hak_free(hak_malloc(16));	/* a heap: its remote frees are batched */
+	hak_free(h->p);
+	sem_post(&h->freed);
+	sem_wait(&h->go);
+	return NULL;
+}
+
+static void rbatch_hold_start(struct rb_hold *h, pthread_t *t, void *p)
+{
+	h->p = p;
+	if (sem_init(&h->freed, 0, 0) || sem_init(&h->go, 0, 0) ||
+	    pthread_create(t, NULL, rbatch_hold_worker, h))
+		handed_out_exit("rbatch_hold_start: sem_init or pthread_create failed");
+	while (sem_wait(&h->freed))
+		;
+}
+
+/*
+ * dfuzz -c 90 on the first remote batches (commit d9fcf59): the owner
+ * takes a remote list unread (its blocks hold the key at the places of
+ * the list), frees one of its blocks, x, again (on top of its one-list
+ * bin, with a word of the bins' band), hands x out from there, and
+ * another thread frees x, which goes on that thread's batch and waits.
+ * The owner's pops reach x's other copy, at a place that takes a block
+ * holding the key. x holds the batch's mark, not the key: the pop
+ * aborts. With the key there (d9fcf59) the pop took x and followed its
+ * link into the other thread's batch, whose tail's link is written only
+ * at the push: the bin went on into a stale word (SIGSEGV), and x was
+ * handed out twice.
+ */
+START_TEST(test_rbatch_owner_takes_no_mark)
+{
+	unsigned int n, k, i;
+	struct rb_hold h;
+	pthread_t t;
+	void *x, *q;
+
+	(void)rl_cur_used_up(&n, &k);
+	ck_assert_uint_ge(k, 5);
+	rl_free_remote(5, n);
+	/* No Check call from here on (test_dfkey_remote_in_bin). */
+	if (hak_malloc(RL_SIZE) != rl_mine[4])
+		handed_out_exit("test_rbatch_owner_takes_no_mark: the remote list was not taken");
+	x = rl_mine[2];				/* at the list's third place */
+	hak_free(x);				/* the owner's double free */
+	if (hak_malloc(RL_SIZE) != x)		/* from the top of the bin */
+		handed_out_exit("test_rbatch_owner_takes_no_mark: x not on top of the bin");
+	rbatch_hold_start(&h, &t, x);		/* x on the other thread's batch */
+	for (i = 0; i < 4; i++) {
+		q = hak_malloc(RL_SIZE);
+		if (q == x)
+			handed_out_exit("test_rbatch_owner_takes_no_mark: x handed out twice");
+	}
+	handed_out_exit("test_rbatch_owner_takes_no_mark: no abort");
+}
+END_TEST
+
+/*
+ * The owner frees again a block that waits on another thread's batch:
+ * its word is the owner's bin's. The push (at the thread's exit) checks
+ * every block of the batch and reports it; pushed, the remote list
+ * would run into the owner's bin.
+ */
+START_TEST(test_rbatch_owner_refree_reported_at_push)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	struct rb_hold h;
+	pthread_t t;
+
+	(void)inv_fill_slabs(v, 256, sl, 2);
+	rbatch_hold_start(&h, &t, v[0]);
+	hak_free(v[0]);				/* the owner's double free */
+	sem_post(&h.go);
+	pthread_join(t, NULL);			/* aborts at the exit's push */
+	handed_out_exit("test_rbatch_owner_refree_reported_at_push: no abort");
+}
+END_TEST
+#endif
 
 /*
  * A remote list longer than the bin's room, that a flush could grow the
@@ -5091,6 +5187,10 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test_raise_signal(tc, test_rbatch_double_free, SIGABRT);
 #endif
 	tcase_add_test(tc, test_remote_list_to_bin);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_rbatch_owner_takes_no_mark, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_owner_refree_reported_at_push, SIGABRT);
+#endif
 	tcase_add_test(tc, test_remote_list_grows);
 	tcase_add_test(tc, test_remote_list_cut);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
