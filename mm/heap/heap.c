@@ -3293,7 +3293,8 @@ void heap_rbatch_flush(void)
 /* Free block p of slab s, another heap's: on the batch of its class. */
 static __always_inline void heap_free_remote(struct slab *s, void *p)
 {
-	struct heap_rbatch *rb;
+	unsigned int cls = s->class_idx;
+	tp_rbatch_t *rb;
 
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
@@ -3304,19 +3305,19 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	}
 	/* The batch's mark, not the key: the owner does not take it. */
 	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
-	rb = &hk_tls.rbatch[s->class_idx];
+	rb = tp_rbatch(cls);
 	if (likely(rb->slab == s)) {
 		/* (Without the key: at least the same block twice in a row.) */
-		if (unlikely(p == rb->head))
+		if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(p == rb->head))
 			guard_double_free(p);
 		fl_set_next(p, rb->head);
 		rb->head = p;
 		if (unlikely(++rb->n >= HEAP_RBATCH_MAX))
-			heap_rbatch_push(rb);
+			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
 	}
 	if (rb->slab)
-		heap_rbatch_push(rb);
+		heap_rbatch_push(&hk_tls.rbatch[cls]);
 	/*
 	 * The tail's link is written at the push; until then it ends the
 	 * batch, so that a walk that reaches the batch (rbatch_seal() of

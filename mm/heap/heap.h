@@ -535,6 +535,20 @@ static __always_inline tp_bin_t *tp_bin(uintptr_t tpoff)
 	return hk_tp_ptr(struct bin, tpoff);
 }
 
+/*
+ * The calling thread's remote batch of class cls (heap.c, "Remote
+ * batches"), through the thread pointer as the bins are: its address in
+ * TLS computed once per use made heap_free_remote() reload the thread
+ * pointer three times per free.
+ */
+typedef struct heap_rbatch __hk_tp_seg tp_rbatch_t;
+
+static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
+{
+	return hk_tp_ptr(struct heap_rbatch, heap_tls_tpoff() + offsetof(struct heap_tls, rbatch) +
+			 (uintptr_t)cls * sizeof(struct heap_rbatch));
+}
+
 #ifdef CONFIG_STATS
 #define STAT_INC_TLS(item)	(hk_tls.stats[item]++)
 #else
