@@ -3186,16 +3186,17 @@ static __slowpath int heap_adopt_on_free(struct slab *s)
  * its exit (heap_park()), at a flush of one of its bins, at malloc_trim
  * and at fork. The block takes the batch's mark at its free (the slabs'
  * double-free key ^ DFKEY_IN_BATCH; checked as the key was: freed again
- * while in the batch by any thread, it is reported at once), and the key
- * at the push (rbatch_seal(), which reports a block the owner freed
- * again meanwhile). The owner, which takes a block holding the key where
- * a remote list taken unread lies in its bin and follows its link, takes
- * no block holding the mark, and so never runs into a batch whose tail's
- * link is still unwritten (dfuzz -c 90 on commit d9fcf59, which wrote
- * the key at the free). Its blocks count as used by the slab, as those on
- * its remote list do, so the slab stays until they are pushed: at most
- * one batch per class and thread. A thread without a heap (its frees are
- * all remote) pushes each block: no exit of its own pushes a batch.
+ * while in the batch by any thread but its owner, it is reported at
+ * once), and the key at the push (rbatch_seal(), which reports a block
+ * the owner freed again meanwhile). The owner, which takes a block
+ * holding the key where a remote list taken unread lies in its bin and
+ * follows its link, takes no block holding the mark, and so never runs
+ * into a batch whose tail's link is still unwritten (dfuzz -c 90 on
+ * commit d9fcf59, which wrote the key at the free). Its blocks count as
+ * used by the slab, as those on its remote list do, so the slab stays
+ * until they are pushed: at most one batch per class and thread. A
+ * thread without a heap (its frees are all remote) pushes each block: no
+ * exit of its own pushes a batch.
  */
 
 /* Push the n blocks head..tail (linked) of slab s on its remote list. */
