@@ -30,6 +30,8 @@ static void fork_child(void)
  */
 static void fork_prepare(void)
 {
+	/* The calling thread's remote frees on their slabs' lists. */
+	heap_rbatch_flush();
 	prof_fork_prepare();
 	hk_locks_acquire();
 }

@@ -2075,6 +2075,7 @@ static void heap_saved_drain(struct heap *h)
 /* Park h, the calling thread's record: the thread has no heap after it. */
 static void heap_park(struct heap *h)
 {
+	heap_rbatch_flush();
 	heap_park_front(h);
 	heap_stats_fold(h);
 	hk_tls.heap = NULL;
@@ -2620,6 +2621,8 @@ void heap_bin_flush(struct bin *b)
 	int outrun = 0;
 
 	heap_idle_touch(cls);
+	if (hk_tls.rbatch_nr)
+		heap_rbatch_flush();
 	/*
 	 * One count; the lists stay apart (a join walks the put list): the
 	 * pops below take put's blocks first, the most recently freed, as
@@ -3204,28 +3207,163 @@ static __slowpath int heap_adopt_on_free(struct slab *s)
 	return heap_thread_start() == owner;
 }
 
-/* Push block p of slab s, another heap's, on the slab's remote list. */
-static __always_inline void heap_free_remote(struct slab *s, void *p)
+/* ------------------------------------------------------------------ */
+/* Remote batches                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A thread with a heap does not push each remote free on the slab's
+ * remote list: it links the block on its batch of the block's class
+ * (hk_tls.rbatch[], plain stores, as a local free) and pushes the batch
+ * with one compare-exchange when it holds HEAP_RBATCH_MAX blocks or when
+ * a free of that class goes to another slab; and all of its batches at
+ * its exit (heap_park()), at a flush of one of its bins, at malloc_trim
+ * and at fork. The block takes the batch's mark at its free (the slabs'
+ * double-free key ^ DFKEY_IN_BATCH; checked as the key was: freed again
+ * while in the batch by any thread but its owner, it is reported at
+ * once), and the key at the push (rbatch_seal(), which reports a block
+ * the owner freed again meanwhile). The owner, which takes a block
+ * holding the key where a remote list taken unread lies in its bin and
+ * follows its link, takes no block holding the mark, and so never runs
+ * into a batch whose tail's link is still unwritten (dfuzz -c 90 on
+ * commit d9fcf59, which wrote the key at the free). Its blocks count as
+ * used by the slab, as those on its remote list do, so the slab stays
+ * until they are pushed: at most one batch per class and thread. A
+ * thread without a heap (its frees are all remote) pushes each block: no
+ * exit of its own pushes a batch.
+ */
+
+/* Push the n blocks head..tail (linked) of slab s on its remote list. */
+static __always_inline void slab_push_remote(struct slab *s, void *head, void *tail,
+					     uint32_t n)
 {
 	uintptr_t old, nw;
 
-	dfkey_remote_free(s, p);
-	/* Global: the freeing thread may have no heap to fold its counters into. */
-	STAT_INC(STAT_REMOTE_FREE);
 	old = a_load(&s->remote, A_RELAXED);
 	do {
 		remote_check(old);
 		/* (Ends in HEAP_NIL: the list may go into a bin unread.) */
-		fl_set_next(p, bin_end(REMOTE_PTR(old)));
+		fl_set_next(tail, bin_end(REMOTE_PTR(old)));
 		/*
-		 * p on top, one more in the count, QUEUED kept; FULL (1,
+		 * head on top, n more in the count, QUEUED kept; FULL (1,
 		 * never with QUEUED, 2) becomes QUEUED by adding it again.
 		 */
-		nw = (uintptr_t)p |
-		     ((old & ~REMOTE_PTR_MASK) + REMOTE_COUNT_ONE + (old & REMOTE_FULL));
+		nw = (uintptr_t)head |
+		     ((old & ~REMOTE_PTR_MASK) + n * REMOTE_COUNT_ONE + (old & REMOTE_FULL));
 	} while (!a_cas(&s->remote, &old, nw, A_RELEASE));
 	if (old & REMOTE_FULL)
 		notify_push(s->owner, s);
+}
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * Before a push: every block of batch rb still holds the batch's mark
+ * (the slabs' key ^ DFKEY_IN_BATCH, heap_free_remote()) and takes the
+ * key, the links lead from its head to its tail in n blocks, and the
+ * slab is still in use. The mark is what keeps a batch apart from its
+ * slab's owner: the owner takes a block holding the key at a place of a
+ * remote list taken unread and follows its link (heap_pop_slow(), the
+ * flushes), never one holding the mark. A block of the batch that its
+ * owner freed again (the owner's free does not look for the word) holds
+ * a word of the owner's bin, then whatever the program writes, and so
+ * fails here; a block freed again by any other thread is reported at that
+ * free (dfkey_remote_free()). Only blocks holding the mark are followed,
+ * and their links were written by a batch (to another block of the slab
+ * or HEAP_NIL), so the walk stays in the slab. Its slab still in use: a
+ * batch of blocks all freed again by the owner and flushed to the slab
+ * does not keep the slab, which may have been released and its memory
+ * unmapped (SLOT_UNMAPPED) since: reported before the blocks are read.
+ * The blocks are the lines this thread wrote last.
+ */
+static void rbatch_seal(const struct heap_rbatch *rb)
+{
+	const struct slab *s = rb->slab;
+	void *q = rb->head;
+	uint32_t i;
+	uintptr_t w;
+
+	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(q);
+	for (i = 0;; i++) {
+		vg_open(dfkey_word(q), FL_WORD);
+		w = *dfkey_word(q);
+		if (unlikely(w != (s->dfkey ^ DFKEY_IN_BATCH)))
+			guard_double_free(q);
+		*dfkey_word(q) = s->dfkey;
+		vg_close(dfkey_word(q), FL_WORD);
+		if (i + 1 == rb->n)
+			break;
+		q = fl_next(q);
+		if (unlikely(!q))
+			guard_double_free(rb->head);
+	}
+	if (unlikely(q != rb->tail))
+		guard_double_free(q);
+}
+#else
+static inline void rbatch_seal(const struct heap_rbatch *rb) { }
+#endif
+
+/* Push batch rb (not empty) and empty it. */
+static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
+{
+	struct slab *s = rb->slab;
+
+	rbatch_seal(rb);
+	rb->slab = NULL;
+	hk_tls.rbatch_nr--;
+	slab_push_remote(s, rb->head, rb->tail, rb->n);
+}
+
+/* Push all of the calling thread's batches. */
+void heap_rbatch_flush(void)
+{
+	unsigned int cls;
+
+	for (cls = 0; hk_tls.rbatch_nr && cls < HK_CLASS_ARRAY; cls++)
+		if (hk_tls.rbatch[cls].slab)
+			heap_rbatch_push(&hk_tls.rbatch[cls]);
+}
+
+/* Free block p of slab s, another heap's: on the batch of its class. */
+static __always_inline void heap_free_remote(struct slab *s, void *p)
+{
+	unsigned int cls = s->class_idx;
+	tp_rbatch_t *rb;
+
+	/* Global: the freeing thread may have no heap to fold its counters into. */
+	STAT_INC(STAT_REMOTE_FREE);
+	if (unlikely(!hk_tls.heap)) {
+		dfkey_remote_free(s, p, 0);
+		slab_push_remote(s, p, p, 1);
+		return;
+	}
+	/* The batch's mark, not the key: the owner does not take it. */
+	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
+	rb = tp_rbatch(cls);
+	if (likely(rb->slab == s)) {
+		/* (Without the key: at least the same block twice in a row.) */
+		if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(p == rb->head))
+			guard_double_free(p);
+		fl_set_next(p, rb->head);
+		rb->head = p;
+		if (unlikely(++rb->n >= HEAP_RBATCH_MAX))
+			heap_rbatch_push(&hk_tls.rbatch[cls]);
+		return;
+	}
+	if (rb->slab)
+		heap_rbatch_push(&hk_tls.rbatch[cls]);
+	/*
+	 * The tail's link is written at the push; until then it ends the
+	 * batch, so that a walk that reaches the batch (rbatch_seal() of
+	 * another thread's batch, after a block was freed twice) stops.
+	 */
+	fl_set_next(p, HEAP_NIL);
+	rb->slab = s;
+	rb->head = p;
+	rb->tail = p;
+	rb->n = 1;
+	hk_tls.rbatch_nr++;
 }
 
 /*
@@ -3344,7 +3482,8 @@ unsigned long heap_trim(void)
 {
 	struct heap *h, *list, **last;
 
-	/* The caller's own front first. */
+	/* The caller's own front first, and its remote batches. */
+	heap_rbatch_flush();
 	if (hk_tls.heap)
 		heap_release_front(hk_tls.heap);
 	/*

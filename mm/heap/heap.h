@@ -445,6 +445,21 @@ void heap_purge_tick(struct heap *h);
  */
 #define HEAP_FILLED_WORDS	((HK_CLASS_ARRAY + 8 * sizeof(long) - 1) / (8 * sizeof(long)))
 
+/*
+ * A thread's remote frees of one slab not yet pushed on its remote list
+ * (heap.c, "Remote batches"): linked through the blocks, which hold the
+ * slab's double-free key already, and count as used by the slab.
+ */
+struct heap_rbatch {
+	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
+	void *head;			/* the block freed last (the list's head) */
+	void *tail;			/* the block freed first: linked at the push */
+	uint32_t n;			/* blocks in the batch */
+};
+
+/* Blocks a batch holds at most before its push. */
+#define HEAP_RBATCH_MAX		32
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -464,6 +479,8 @@ struct heap_tls {
 #endif
 	int32_t burst_base[HK_CLASS_ARRAY];	/* per bin: 0, or 1 + room at the last swap of a grown bin: heap_bin_overflow() counts malloc's pops since */
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
+	struct heap_rbatch rbatch[HK_CLASS_ARRAY];	/* per class: remote frees not yet pushed */
+	unsigned int rbatch_nr;		/* batches not empty */
 #ifdef CONFIG_MID_LEND
 	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend()) */
 #endif
@@ -516,6 +533,20 @@ static __always_inline uintptr_t heap_bin_tpoff(unsigned int cls)
 static __always_inline tp_bin_t *tp_bin(uintptr_t tpoff)
 {
 	return hk_tp_ptr(struct bin, tpoff);
+}
+
+/*
+ * The calling thread's remote batch of class cls (heap.c, "Remote
+ * batches"), through the thread pointer as the bins are: its address in
+ * TLS computed once per use made heap_free_remote() reload the thread
+ * pointer three times per free.
+ */
+typedef struct heap_rbatch __hk_tp_seg tp_rbatch_t;
+
+static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
+{
+	return hk_tp_ptr(struct heap_rbatch, heap_tls_tpoff() + offsetof(struct heap_tls, rbatch) +
+			 (uintptr_t)cls * sizeof(struct heap_rbatch));
 }
 
 #ifdef CONFIG_STATS
@@ -744,6 +775,16 @@ static inline void fl_set_next(void *p, const void *next)
 #define DFKEY_ON_SLAB		1UL
 
 /*
+ * A block in a thread's remote batch (heap.c, "Remote batches"), not yet
+ * on its slab's remote list, holds the key ^ DFKEY_IN_BATCH; the push
+ * gives it the key (rbatch_seal()). The owner takes no block holding it.
+ */
+#define DFKEY_IN_BATCH		2UL
+
+/* (w ^ the key) at most this: a free block of a slab's or a remote list, or of a batch. */
+#define DFKEY_MARKS		(DFKEY_ON_SLAB | DFKEY_IN_BATCH)
+
+/*
  * Per-process key written into freed blocks, drawn by the double-free
  * check's box (mm/guard/double_free.c); without it no slab has a key.
  */
@@ -953,7 +994,7 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
 	vg_open(dfkey_word(p), FL_WORD);
 	w = *dfkey_word(p);
 	vg_close(dfkey_word(p), FL_WORD);
-	if ((w ^ s->dfkey) <= DFKEY_ON_SLAB)
+	if ((w ^ s->dfkey) <= DFKEY_MARKS)
 		return 1;
 	/*
 	 * A bin's word: at or below the places of the calling thread's
@@ -975,13 +1016,13 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
  * before branch dfuzz; test_dfkey_remote_uncarved). The owner carved p
  * before the program had it: a thread that frees it sees the bump past.
  */
-static inline void dfkey_remote_free(const struct slab *s, void *p)
+static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_ON_SLAB ||
+	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS ||
 		     (char *)p >= a_load(&s->bump, A_RELAXED)))
 		guard_double_free(p);
-	*dfkey_word(p) = s->dfkey;
+	*dfkey_word(p) = s->dfkey ^ mark;
 	vg_close(dfkey_word(p), FL_WORD);
 }
 #else
@@ -998,7 +1039,7 @@ static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
-static inline void dfkey_remote_free(const struct slab *s, void *p) { }
+static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif
@@ -1043,6 +1084,7 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
  * the program's.
  */
 void heap_free_nonlocal(void *p);
+void heap_rbatch_flush(void);
 /* Owner tags given to heap records so far, and how many may be (tests lower it). */
 extern unsigned int heap_tags_used;
 extern unsigned int heap_tags_max;

@@ -3859,6 +3859,111 @@ static void inv_free_in_thread(void *p)
 }
 
 /*
+ * Remote batches (mm/heap/heap.c): a thread with a heap of its own frees
+ * blocks of another thread's slab; they wait on its batch of their class
+ * and go on the slab's remote list in one push.
+ */
+struct rb_job {
+	void **v;			/* the blocks, all of one slab */
+	unsigned int n;			/* how many */
+	unsigned int again;		/* 1 + the index of a block freed a second time (0: none) */
+	uintptr_t seen;			/* the slab's remote word after the frees, before the exit */
+};
+
+static void *rbatch_worker(void *arg)
+{
+	struct rb_job *j = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
+	for (i = 0; i < j->n; i++)
+		hak_free(j->v[i]);
+	j->seen = a_load(&slab_block_head(j->v[0])->remote, A_ACQUIRE);
+	if (j->again)
+		hak_free(j->v[j->again - 1]);
+	return NULL;
+}
+
+static void rbatch_run(struct rb_job *j)
+{
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, rbatch_worker, j), 0);
+	pthread_join(t, NULL);
+}
+
+/*
+ * Fewer blocks than a batch holds: none is on the slab's list when the
+ * thread has freed them all, every one is once it has exited (the slab,
+ * dropped full, queued on its owner's notify stack).
+ */
+START_TEST(test_rbatch_pushed_at_exit)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n, k, i;
+	struct rb_job j;
+	uintptr_t w;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	k = sl[0]->capacity < HEAP_RBATCH_MAX ? sl[0]->capacity : HEAP_RBATCH_MAX - 1;
+	j = (struct rb_job){ .v = v, .n = k };
+	rbatch_run(&j);
+	ck_assert_uint_eq(j.seen, REMOTE_FULL);		/* all in the batch */
+	w = a_load(&sl[0]->remote, A_ACQUIRE);
+	ck_assert_uint_eq(REMOTE_COUNT(w), k);		/* pushed at the exit */
+	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
+	ck_assert_ptr_eq(a_load(&hk_tls.heap->notify, A_ACQUIRE), sl[0]);
+	for (i = k; i < n; i++)
+		hak_free(v[i]);
+}
+END_TEST
+
+/*
+ * Every block of a slab freed by another thread (several batches, the
+ * last pushed at its exit): the slab is all free and is released.
+ */
+START_TEST(test_rbatch_whole_slab_released)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n, cap, i;
+	struct rb_job j;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	cap = sl[0]->capacity;
+	j = (struct rb_job){ .v = v, .n = cap };
+	rbatch_run(&j);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), cap);
+	for (i = cap; i < n; i++)
+		hak_free(v[i]);
+	hak_free(hak_malloc(INV_SIZE));		/* drains the notify stack */
+	hak_malloc_trim(0);
+	ck_assert_uint_ne(sl[0]->kind, SLAB_BLOCKS);
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A block freed again by the thread whose batch holds it: it holds the
+ * batch's mark since its first free, and the second free reports it at
+ * once.
+ */
+START_TEST(test_rbatch_double_free)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	struct rb_job j;
+
+	(void)inv_fill_slabs(v, 256, sl, 2);
+	j = (struct rb_job){ .v = v, .n = 3, .again = 1 };
+	rbatch_run(&j);				/* aborts: v[0] freed again */
+	ck_abort_msg("double free of a block in a remote batch not detected");
+}
+END_TEST
+#endif
+
+/*
  * The notify path: a slab dropped full (REMOTE_FULL) gets a remote free:
  * it is QUEUED on its owner's notify stack; the owner's next refill
  * drains the stack, clears QUEUED and puts the slab on the partial list,
@@ -4019,6 +4124,108 @@ START_TEST(test_remote_list_to_bin)
 		hak_free(rl_blocks[i]);
 }
 END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A thread with a heap of its own that frees one block remotely and
+ * waits, its batch not pushed, until it is told to exit (which pushes
+ * it).
+ */
+struct rb_hold {
+	void *p;			/* the block it frees */
+	sem_t freed, go;
+};
+
+static void *rbatch_hold_worker(void *arg)
+{
+	struct rb_hold *h = arg;
+
+	hak_free(hak_malloc(16));	/* a heap: its remote frees are batched */
+	hak_free(h->p);
+	sem_post(&h->freed);
+	sem_wait(&h->go);
+	return NULL;
+}
+
+static void rbatch_hold_start(struct rb_hold *h, pthread_t *t, void *p)
+{
+	h->p = p;
+	if (sem_init(&h->freed, 0, 0) || sem_init(&h->go, 0, 0) ||
+	    pthread_create(t, NULL, rbatch_hold_worker, h))
+		handed_out_exit("rbatch_hold_start: sem_init or pthread_create failed");
+	while (sem_wait(&h->freed))
+		;
+}
+
+/*
+ * dfuzz -c 90 on the first remote batches (commit d9fcf59): the owner
+ * takes a remote list unread (its blocks hold the key at the places of
+ * the list), frees one of its blocks, x, again (on top of its one-list
+ * bin, with a word of the bins' band), hands x out from there, and
+ * another thread frees x, which goes on that thread's batch and waits.
+ * The owner's pops reach x's other copy, at a place that takes a block
+ * holding the key. x holds the batch's mark, not the key: the pop
+ * aborts. With the key there (d9fcf59) the pop took x and followed its
+ * link into the other thread's batch, whose tail's link is written only
+ * at the push: the bin went on into a stale word (SIGSEGV), and x was
+ * handed out twice.
+ */
+START_TEST(test_rbatch_owner_takes_no_mark)
+{
+	unsigned int n, k, i;
+	struct rb_hold h;
+	pthread_t t;
+	void *x, *q;
+
+	(void)rl_cur_used_up(&n, &k);
+	ck_assert_uint_ge(k, 5);
+	rl_free_remote(5, n);
+	/* No Check call from here on (test_dfkey_remote_in_bin). */
+	if (hak_malloc(RL_SIZE) != rl_mine[4])
+		handed_out_exit("test_rbatch_owner_takes_no_mark: the remote list was not taken");
+	x = rl_mine[2];				/* at the list's third place */
+	hak_free(x);				/* the owner's double free */
+	if (hak_malloc(RL_SIZE) != x) {
+		/*
+		 * Not from the top: a split bin, x went to put. The pop
+		 * of its other copy finds put's word and aborts, as on main.
+		 */
+		for (i = 0; i < 4; i++)
+			(void)hak_malloc(RL_SIZE);
+		handed_out_exit("test_rbatch_owner_takes_no_mark: no abort (split bin)");
+	}
+	rbatch_hold_start(&h, &t, x);		/* x on the other thread's batch */
+	for (i = 0; i < 4; i++) {
+		q = hak_malloc(RL_SIZE);
+		if (q == x)
+			handed_out_exit("test_rbatch_owner_takes_no_mark: x handed out twice");
+	}
+	handed_out_exit("test_rbatch_owner_takes_no_mark: no abort");
+}
+END_TEST
+
+/*
+ * The owner frees again a block that waits on another thread's batch:
+ * its word is the owner's bin's. The push (at the thread's exit) checks
+ * every block of the batch and reports it; pushed, the remote list
+ * would run into the owner's bin.
+ */
+START_TEST(test_rbatch_owner_refree_reported_at_push)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	struct rb_hold h;
+	pthread_t t;
+
+	(void)inv_fill_slabs(v, 256, sl, 2);
+	rbatch_hold_start(&h, &t, v[0]);
+	hak_free(v[0]);				/* the owner's double free */
+	sem_post(&h.go);
+	pthread_join(t, NULL);			/* aborts at the exit's push */
+	handed_out_exit("test_rbatch_owner_refree_reported_at_push: no abort");
+}
+END_TEST
+#endif
 
 /*
  * A remote list longer than the bin's room, that a flush could grow the
@@ -5045,7 +5252,16 @@ static Suite *heap_engine_suite(void)
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
+	tcase_add_test(tc, test_rbatch_pushed_at_exit);
+	tcase_add_test(tc, test_rbatch_whole_slab_released);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_rbatch_double_free, SIGABRT);
+#endif
 	tcase_add_test(tc, test_remote_list_to_bin);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_rbatch_owner_takes_no_mark, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_owner_refree_reported_at_push, SIGABRT);
+#endif
 	tcase_add_test(tc, test_remote_list_grows);
 	tcase_add_test(tc, test_remote_list_cut);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
