@@ -2288,7 +2288,8 @@ START_TEST(test_cache_count_only_over_bound)
 	/* UltraHot's stacks take the first two classes' frees before the bins. */
 	unsigned int first = IS_ENABLED(CONFIG_TINY_ULTRAHOT) ? 2 : 0, cls, r;
 	uint32_t n0, n1, r0, r1;
-	size_t budget, fits;
+	size_t budget;
+	int fits;
 
 	ck_assert_int_eq(heap_init(), 0);
 	if (!CONFIG_HEAP_CACHE_MAX_KB || HK_NR_CLASSES < first + 2)
