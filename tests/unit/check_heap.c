@@ -299,6 +299,35 @@ START_TEST(test_bin_short_one_list)
 END_TEST
 
 /*
+ * The largest limit a bin of class cls doubles to from its first one
+ * (heap_bin_flush()) within its class's most, budget bytes of the
+ * thread's growth budget and half the thread's bound (bin_may_grow_to()):
+ * where a bin that keeps overflowing stops growing, and a grown one is
+ * outrun. Its first limit if it may not grow at all.
+ */
+static uint32_t bin_reach(unsigned int cls, size_t budget)
+{
+	const struct size_class *c = &hk_classes[cls];
+	uint32_t limit = c->limit, next;
+
+	if (!HEAP_GROW_ON)
+		return limit;
+	for (;;) {
+		next = limit + (limit < c->limit_max - limit ? limit : c->limit_max - limit);
+		if (next == limit || (size_t)(next - c->limit) * c->size > budget ||
+		    (size_t)next * c->size > heap_cache_max / 2)
+			return limit;
+		limit = next;
+	}
+}
+
+/* What is left of the thread's growth budget. */
+static size_t bin_budget_left(void)
+{
+	return heap_cache_budget > hk_tls.cache_grown ? heap_cache_budget - hk_tls.cache_grown : 0;
+}
+
+/*
  * The class of 1 KiB blocks, if it is a slab class with a split bin
  * (defconfig: 128 blocks at first); HK_NR_CLASSES otherwise.
  */
@@ -342,8 +371,10 @@ START_TEST(test_bin_grown_run_last_freed_first)
 
 	ck_assert_int_eq(heap_init(), 0);
 	cls = big_block_class();
+	/* (A bin that may not double, within 100 KiB of growth: randconfig KCONFIG_SEED=0x3eed0f07.) */
 	if (cls >= HK_NR_CLASSES || !heap_cache_budget ||
 	    hk_classes[cls].limit_max < 2 * hk_classes[cls].limit ||
+	    bin_reach(cls, bin_budget_left()) < 2 * hk_classes[cls].limit ||
 	    2 * hk_classes[cls].limit > ARRAY_SIZE(big_order_g))
 		return;
 	size = hk_classes[cls].size;
@@ -431,35 +462,6 @@ END_TEST
 
 #define OUTRUN_MAX	8192
 static void *outrun_v[OUTRUN_MAX];
-
-/*
- * The largest limit a bin of class cls doubles to from its first one
- * (heap_bin_flush()) within its class's most, budget bytes of the
- * thread's growth budget and half the thread's bound (bin_may_grow_to()):
- * where a bin that keeps overflowing stops growing, and a grown one is
- * outrun. Its first limit if it may not grow at all.
- */
-static uint32_t bin_reach(unsigned int cls, size_t budget)
-{
-	const struct size_class *c = &hk_classes[cls];
-	uint32_t limit = c->limit, next;
-
-	if (!HEAP_GROW_ON)
-		return limit;
-	for (;;) {
-		next = limit + (limit < c->limit_max - limit ? limit : c->limit_max - limit);
-		if (next == limit || (size_t)(next - c->limit) * c->size > budget ||
-		    (size_t)next * c->size > heap_cache_max / 2)
-			return limit;
-		limit = next;
-	}
-}
-
-/* What is left of the thread's growth budget. */
-static size_t bin_budget_left(void)
-{
-	return heap_cache_budget > hk_tls.cache_grown ? heap_cache_budget - hk_tls.cache_grown : 0;
-}
 
 /*
  * The outrun tests' class: a split or one-list bin that may grow, or
