@@ -4866,6 +4866,13 @@ START_TEST(test_adopt_parked_heap)
 		ck_assert_ptr_eq(slab_block_head(adopt_blocks[i])->owner, adopt_heap);
 		hak_free(adopt_blocks[i]);	/* remote frees into the parked record */
 	}
+	/*
+	 * The last of them may still wait in this thread's batch of its
+	 * slab (fewer than HEAP_RBATCH_MAX: with one Mid class per doubling
+	 * the 64 blocks span more slabs): push it, as this thread's next
+	 * bin flush, trim or exit would.
+	 */
+	heap_rbatch_flush();
 	ck_assert_ptr_nonnull(a_load(&adopt_heap->notify, A_ACQUIRE));
 	ck_assert_int_eq(pthread_create(&t, NULL, adopt_new, NULL), 0);
 	pthread_join(t, &ret);
