@@ -3507,9 +3507,7 @@ unsigned long heap_trim(void)
 	hk_lock(&heap_lock);
 	if (list) {
 		*last = heap_parked;
-		if (heap_parked)
-			heap_parked->parked_pprev = last;
-		else
+		if (!heap_parked)
 			heap_parked_tail = last;
 		heap_parked = list;
 		for (last = &heap_parked; (h = *last); last = &h->parked_next)

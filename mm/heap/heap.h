@@ -448,7 +448,8 @@ void heap_purge_tick(struct heap *h);
 /*
  * A thread's remote frees of one slab not yet pushed on its remote list
  * (heap.c, "Remote batches"): linked through the blocks, which hold the
- * slab's double-free key already, and count as used by the slab.
+ * slab's double-free key ^ DFKEY_IN_BATCH until the push gives them the
+ * key, and count as used by the slab.
  */
 struct heap_rbatch {
 	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
