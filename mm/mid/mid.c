@@ -54,7 +54,7 @@ static void mid_big_class(struct size_class *c)
 	uint32_t span = (c->size + SLOT_SIZE - 1) >> SLOT_SHIFT;
 	uint32_t batch = 131072 / c->size;
 
-	size_t bytes, tail;
+	size_t bytes, tail, colours;
 
 	c->span = (uint8_t)(span > MID_BIG_SPAN ? span : MID_BIG_SPAN);
 	c->batch = (uint16_t)(batch < 1 ? 1 : batch);
@@ -68,8 +68,11 @@ static void mid_big_class(struct size_class *c)
 	tail = bytes - bytes / c->size * c->size;
 	if (tail / HEAP_COLOUR_STEP + 1 < MID_BIG_COLOURS && bytes / c->size >= 8)
 		tail += c->size;
-	tail /= HEAP_COLOUR_STEP;
-	c->colours = (uint16_t)(tail + 1 > MID_BIG_COLOURS ? MID_BIG_COLOURS : tail + 1);
+	/* Below one block: a colour of a whole block would be a block less. */
+	colours = tail / HEAP_COLOUR_STEP + 1;
+	if (colours > c->size / HEAP_COLOUR_STEP)
+		colours = c->size / HEAP_COLOUR_STEP;
+	c->colours = (uint16_t)(colours > MID_BIG_COLOURS ? MID_BIG_COLOURS : colours);
 }
 
 static void mid_classes_init(struct size_class *c)
