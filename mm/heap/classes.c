@@ -70,7 +70,7 @@ static void class_pad(struct size_class *c)
 		return;
 	c->pad = HEAP_STRIDE_PAD >> 4;
 	tail = (bytes - bytes / stride * stride) / HEAP_COLOUR_STEP;
-	c->colours = (uint8_t)(tail + 1 > HEAP_STRIDE_COLOURS ? HEAP_STRIDE_COLOURS : tail + 1);
+	c->colours = (uint16_t)(tail + 1 > HEAP_STRIDE_COLOURS ? HEAP_STRIDE_COLOURS : tail + 1);
 }
 
 static unsigned int class_first_fit(size_t size)

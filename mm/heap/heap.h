@@ -100,8 +100,8 @@ struct size_class {
 	uint16_t batch;			/* blocks moved to the bin per refill */
 	uint16_t limit;			/* bin length that triggers a flush, at first */
 	uint16_t limit_max;		/* what a bin that keeps overflowing grows to */
+	uint16_t colours;		/* block offsets a slab may start at (HEAP_COLOUR_STEP apart), 1 = none */
 	uint8_t span;			/* slots per slab */
-	uint8_t colours;		/* block offsets a slab may start at (HEAP_COLOUR_STEP apart), 1 = none */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	uint8_t pad;			/* stride - size, in 16-byte units (CONFIG_HEAP_STRIDE_PAD) */
 	struct ss_pool *pool;		/* where its slabs come from */
@@ -1390,15 +1390,19 @@ static __always_inline int slab_owner_block_start(const struct slab *s, const vo
 /*
  * Where the first block of slab s starts, past its first byte: 0, or for
  * a class with an unused tail one of its colours, picked from the slab's
- * address (any slot of any SuperSlab: successive slabs differ).
+ * address (any slot of any SuperSlab: successive slabs differ). The
+ * slot number is hashed (Fibonacci hashing): slabs of a class mostly
+ * start on the same few slots of their SuperSlabs (1 and 16 for Mid's
+ * big classes), and a multiple of the slot number (37 before) took only
+ * 32 of 1024 colours there, 4 of the 128 line offsets.
  */
 static inline size_t slab_colour(struct slab *s, const struct size_class *c)
 {
-	uintptr_t slot = (uintptr_t)slab_start(s) >> SLOT_SHIFT;
+	uint64_t slot = (uintptr_t)slab_start(s) >> SLOT_SHIFT;
 
 	if (c->colours <= 1)
 		return 0;
-	return (size_t)((slot * 37) % c->colours) * HEAP_COLOUR_STEP;
+	return (size_t)(((slot * 0x9e3779b97f4a7c15ULL) >> 40) % c->colours) * HEAP_COLOUR_STEP;
 }
 
 /* The first block of slab s (a head slot): its start plus its colour. */

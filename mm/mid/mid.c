@@ -28,10 +28,14 @@
 #define MID_BIG_SPAN		((SS_SLOTS - 1) / 2 < 15 ? (SS_SLOTS - 1) / 2 : 15)
 
 /*
- * Colours of a big class's slab: 128 offsets 64 B apart cover every line
- * of the 8 KiB that the big classes' sizes are multiples of.
+ * Colours of a big class's slab: offsets 64 B apart. 128 cover every line
+ * of the 8 KiB that the big classes' sizes are multiples of; 1024 (64
+ * KiB, a slot) also every page of a slot, so that the first blocks of
+ * slabs, which start on slot boundaries, fall on every set of a
+ * set-associative TLB (indexed by the page number's low bits) and not
+ * on the few that a 64 KiB multiple reaches.
  */
-#define MID_BIG_COLOURS		128U
+#define MID_BIG_COLOURS		1024U
 
 /* The largest class must fit a slab of at most half a SuperSlab. */
 BUILD_BUG_ON(MID_MAX_SIZE > ((SS_SLOTS / 2) << SLOT_SHIFT));
@@ -50,21 +54,25 @@ static void mid_big_class(struct size_class *c)
 	uint32_t span = (c->size + SLOT_SIZE - 1) >> SLOT_SHIFT;
 	uint32_t batch = 131072 / c->size;
 
-	size_t bytes, tail;
+	size_t bytes, tail, colours;
 
 	c->span = (uint8_t)(span > MID_BIG_SPAN ? span : MID_BIG_SPAN);
 	c->batch = (uint16_t)(batch < 1 ? 1 : batch);
 	/*
 	 * The tail after the last whole block: room for colours. A class
-	 * whose blocks fill the slab gives up one block for them if it has
-	 * eight or more (at most an eighth of its address space, never
-	 * touched).
+	 * whose tail is shorter than the colours want gives up one block
+	 * for them if it has eight or more (at most an eighth of its
+	 * address space, never touched).
 	 */
 	bytes = (size_t)c->span << SLOT_SHIFT;
-	tail = (bytes - bytes / c->size * c->size) / HEAP_COLOUR_STEP;
-	if (tail + 1 < MID_BIG_COLOURS && bytes / c->size >= 8)
-		tail = MID_BIG_COLOURS - 1;
-	c->colours = (uint8_t)(tail + 1 > MID_BIG_COLOURS ? MID_BIG_COLOURS : tail + 1);
+	tail = bytes - bytes / c->size * c->size;
+	if (tail / HEAP_COLOUR_STEP + 1 < MID_BIG_COLOURS && bytes / c->size >= 8)
+		tail += c->size;
+	/* Below one block: a colour of a whole block would be a block less. */
+	colours = tail / HEAP_COLOUR_STEP + 1;
+	if (colours > c->size / HEAP_COLOUR_STEP)
+		colours = c->size / HEAP_COLOUR_STEP;
+	c->colours = (uint16_t)(colours > MID_BIG_COLOURS ? MID_BIG_COLOURS : colours);
 }
 
 static void mid_classes_init(struct size_class *c)

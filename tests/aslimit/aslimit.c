@@ -135,12 +135,15 @@ static unsigned long vm_size(void)
  * one span, MID_BIG_SPAN slots (mm/mid/mid.c: 15 of 64 KiB, 7 with 1 MiB
  * SuperSlabs, or as many as one block needs), whose tail after the last
  * whole block is never used; a class with eight blocks or more gives one
- * up for its colours. Every other block counts as its usable size (slabs
+ * up for its colours if its tail is shorter than them (a slot of
+ * colours, or a block less than its size: MID_BIG_COLOURS, mm/mid/mid.c;
+ * 127 lines, 8 KiB, before the twenty-second session). Every other block
+ * counts as its usable size (slabs
  * of 64 or 256 KiB for blocks of at most 32 KiB: tails of less than a
  * block; Large blocks are mapped exactly under the limit).
  */
 #define SLOT_BYTES	65536UL
-#define COLOUR_BYTES	(127 * 64UL)
+#define COLOUR_BYTES	(1023 * 64UL)
 
 static int on_hakmem;		/* the blocks are hakmem's (not glibc's) */
 
@@ -148,7 +151,7 @@ static size_t geometry_cost(size_t u)
 {
 #if defined(CONFIG_MID) && defined(CONFIG_SUPERSLAB_SHIFT)
 	size_t big_span = ((1UL << (CONFIG_SUPERSLAB_SHIFT - 16)) - 1) / 2;
-	size_t span, bytes, n;
+	size_t span, bytes, n, colours;
 
 	if (!on_hakmem || u <= 32768 || u > CONFIG_MID_MAX_KB * 1024UL)
 		return u;
@@ -159,8 +162,9 @@ static size_t geometry_cost(size_t u)
 		span = big_span;
 	bytes = span * SLOT_BYTES;
 	n = bytes / u;
-	if (n >= 8 && bytes - n * u < COLOUR_BYTES)
-		n = (bytes - COLOUR_BYTES) / u;
+	colours = u - 64 < COLOUR_BYTES ? u - 64 : COLOUR_BYTES;
+	if (n >= 8 && bytes - n * u < colours)
+		n = (bytes - colours) / u;
 	return bytes / n;
 #else
 	return u;

@@ -1029,11 +1029,17 @@ END_TEST
  * on 64 KiB boundaries: without colours every block of such a class
  * began on one of 16 of an L2's 2048 sets). Every block still lies in
  * its slab, aligned to HEAP_COLOUR_STEP; aligned requests stay aligned.
+ * A big class with room for them has colours over a whole slot (64 KiB,
+ * or a block less than its size), so that the first pages of its slabs'
+ * blocks fall on every set of a set-associative TLB, not on the few that
+ * a multiple of 64 KiB reaches (a colour of 8 KiB or more is seen:
+ * before, they stayed within 8 KiB).
  */
 START_TEST(test_slab_colours)
 {
 	enum { NSLABS = 8 };
 	unsigned int cls, i, coloured = 0;
+	uint32_t widest = 0;
 
 	ck_assert_int_eq(heap_init(), 0);
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
@@ -1054,6 +1060,11 @@ START_TEST(test_slab_colours)
 			continue;
 		ck_assert_uint_gt(c->colours, 1);
 		coloured++;
+		/* Room for a slot of colours: they cover it (or a block less). */
+		if (c->size > 32768 && (span / c->size >= 8 || span % c->size >= SLOT_SIZE))
+			ck_assert_uint_ge((size_t)c->colours * HEAP_COLOUR_STEP,
+					  (c->size < SLOT_SIZE ? c->size : SLOT_SIZE) - HEAP_COLOUR_STEP);
+		ck_assert_uint_lt((size_t)(c->colours - 1) * HEAP_COLOUR_STEP, c->size);
 		n = NSLABS * cap;
 		v = malloc(n * sizeof(*v));
 		ck_assert_ptr_nonnull(v);
@@ -1073,6 +1084,8 @@ START_TEST(test_slab_colours)
 			if (first == UINT32_MAX)
 				first = colour;
 			differ |= colour != first;
+			if (colour > widest)
+				widest = colour;
 		}
 		/* Not every slab at the same offset. */
 		ck_assert_msg(differ, "class %u (%u B): every slab at colour %u",
@@ -1090,8 +1103,11 @@ START_TEST(test_slab_colours)
 		free(v);
 	}
 	/* The default big classes have some (40 to 128 KiB). */
-	if (HEAP_MAX_SIZE >= 131072 && HK_NR_CLASSES > 30)
+	if (HEAP_MAX_SIZE >= 131072 && HK_NR_CLASSES > 30) {
 		ck_assert_uint_gt(coloured, 0);
+		/* Past the first 8 KiB: of dozens of slabs, one at least. */
+		ck_assert_uint_ge(widest, 8192);
+	}
 }
 END_TEST
 
