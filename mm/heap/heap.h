@@ -451,15 +451,30 @@ void heap_purge_tick(struct heap *h);
  * slab's double-free key ^ DFKEY_IN_BATCH until the push gives them the
  * key, and count as used by the slab.
  */
+/* Blocks a batch holds at most before its push. */
+#define HEAP_RBATCH_MAX		32
+
+/*
+ * With the double-free check the push reads every block of the batch
+ * (rbatch_seal()): lines this thread wrote up to a thousand frees
+ * before, mostly out of its L1 by then. Followed link by link, each
+ * load waited for the last (a third of a remote free's time in
+ * bench_xmalloc's consumer); the batch notes the newest block of each
+ * run of HEAP_RBATCH_SEG blocks, so that the push follows the runs side
+ * by side, HEAP_RBATCH_SEGS loads in flight.
+ */
+#define HEAP_RBATCH_SEG		8
+#define HEAP_RBATCH_SEGS	(HEAP_RBATCH_MAX / HEAP_RBATCH_SEG)
+
 struct heap_rbatch {
 	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
 	uint32_t n;			/* blocks in the batch */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	void *seg[HEAP_RBATCH_SEGS];	/* seg[k]: the newest of blocks k * HEAP_RBATCH_SEG .. (k + 1) * HEAP_RBATCH_SEG - 1 */
+#endif
 };
-
-/* Blocks a batch holds at most before its push. */
-#define HEAP_RBATCH_MAX		32
 
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
@@ -549,6 +564,16 @@ static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
 	return hk_tp_ptr(struct heap_rbatch, heap_tls_tpoff() + offsetof(struct heap_tls, rbatch) +
 			 (uintptr_t)cls * sizeof(struct heap_rbatch));
 }
+
+/* Block p is the batch's block number i (from 0, the first freed): note it for the push. */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+static __always_inline void rbatch_note(tp_rbatch_t *rb, uint32_t i, void *p)
+{
+	rb->seg[i / HEAP_RBATCH_SEG] = p;
+}
+#else
+static __always_inline void rbatch_note(tp_rbatch_t *rb, uint32_t i, void *p) { }
+#endif
 
 #ifdef CONFIG_STATS
 #define STAT_INC_TLS(item)	(hk_tls.stats[item]++)
