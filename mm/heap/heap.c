@@ -40,6 +40,9 @@ __hk_tls struct heap_tls hk_tls = { HEAP_TLS_BINS_INIT .dfkey = 1 };
 __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+__hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
+#endif
 
 /* A class's bit in one of heap_tls's per-class bitmaps. */
 static inline int cls_bit_test(const unsigned long *map, unsigned int cls)
@@ -3277,7 +3280,7 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
  *
  * A full batch (the common push) is walked as its HEAP_RBATCH_SEGS runs
  * of HEAP_RBATCH_SEG blocks side by side, a step of each in turn
- * (rb->seg[], rbatch_note()): run k from its newest block, its oldest
+ * (hk_rbatch_seg[], rbatch_note()): run k from its newest block, its oldest
  * linked to run k - 1's newest (run 0's, the tail, to HEAP_NIL, written
  * at its free), every link checked as the one walk checks them; a block
  * on the list twice holds the key at its second visit. A shorter batch
@@ -3299,6 +3302,7 @@ static __always_inline uintptr_t rbatch_seal_one(void *q, uintptr_t key)
 static void rbatch_seal(const struct heap_rbatch *rb)
 {
 	const struct slab *s = rb->slab;
+	void **seg = hk_rbatch_seg[rb - hk_tls.rbatch];
 	uintptr_t key = s->dfkey, next;
 	void *q[HEAP_RBATCH_SEGS];
 	uint32_t i, k;
@@ -3307,7 +3311,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 		guard_double_free(rb->head);
 	if (rb->n == HEAP_RBATCH_MAX) {
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++)
-			q[k] = rb->seg[k];
+			q[k] = seg[k];
 		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
 			guard_double_free(rb->head);
 		for (i = 0; i + 1 < HEAP_RBATCH_SEG; i++) {
@@ -3322,7 +3326,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 		/* Each run's oldest block: linked to the next older run's newest. */
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
 			next = rbatch_seal_one(q[k], key);
-			if (unlikely(next != (k ? (uintptr_t)rb->seg[k - 1] : (uintptr_t)HEAP_NIL)))
+			if (unlikely(next != (k ? (uintptr_t)seg[k - 1] : (uintptr_t)HEAP_NIL)))
 				guard_double_free(q[k]);
 		}
 		if (unlikely(q[0] != rb->tail))
@@ -3388,7 +3392,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 			guard_double_free(p);
 		fl_set_next(p, rb->head);
 		rb->head = p;
-		rbatch_note(rb, rb->n, p);
+		rbatch_note(cls, rb->n, p);
 		if (unlikely(++rb->n >= HEAP_RBATCH_MAX))
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
@@ -3404,7 +3408,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb->slab = s;
 	rb->head = p;
 	rb->tail = p;
-	rbatch_note(rb, 0, p);
+	rbatch_note(cls, 0, p);
 	rb->n = 1;
 	hk_tls.rbatch_nr++;
 }
@@ -3499,11 +3503,11 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
  * than the batch's, the batch's last block) takes
  * heap_free_nonlocal_slow(), which tests it all again.
  */
-void heap_free_nonlocal(void *p)
+void heap_free_nonlocal(void *p, struct slab *s)
 {
-	struct slab *s = slab_of(p);
 	struct heap *h = hk_tls.heap;
 	struct heap *owner = s->owner;
+	unsigned int cls;
 	tp_rbatch_t *rb;
 
 	if (unlikely(!h || owner == h || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
@@ -3511,7 +3515,8 @@ void heap_free_nonlocal(void *p)
 		goto slow;
 	if (unlikely(!slab_owner_block_start(s, p, owner->tag)))
 		goto slow;
-	rb = tp_rbatch(s->class_idx);
+	cls = s->class_idx;
+	rb = tp_rbatch(cls);
 	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1))
 		goto slow;
 	STAT_INC(STAT_REMOTE_FREE);
@@ -3522,7 +3527,7 @@ void heap_free_nonlocal(void *p)
 		guard_double_free(p);
 	fl_set_next(p, rb->head);
 	rb->head = p;
-	rbatch_note(rb, rb->n, p);
+	rbatch_note(cls, rb->n, p);
 	rb->n++;
 	return;
 slow:

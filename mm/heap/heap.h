@@ -471,9 +471,6 @@ struct heap_rbatch {
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
 	uint32_t n;			/* blocks in the batch */
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-	void *seg[HEAP_RBATCH_SEGS];	/* seg[k]: the newest of blocks k * HEAP_RBATCH_SEG .. (k + 1) * HEAP_RBATCH_SEG - 1 */
-#endif
 };
 
 struct heap_tls {
@@ -565,14 +562,22 @@ static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
 			 (uintptr_t)cls * sizeof(struct heap_rbatch));
 }
 
-/* Block p is the batch's block number i (from 0, the first freed): note it for the push. */
+/*
+ * Per class: hk_rbatch_seg[cls][k] is the newest of blocks k *
+ * HEAP_RBATCH_SEG .. (k + 1) * HEAP_RBATCH_SEG - 1 of the thread's batch
+ * of cls. Apart from struct heap_tls, whose .tdata image every thread
+ * start copies: this is .tbss, read only where the batch wrote it.
+ */
 #ifdef CONFIG_DOUBLE_FREE_CHECK
-static __always_inline void rbatch_note(tp_rbatch_t *rb, uint32_t i, void *p)
+extern __hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
+
+/* Block p is the batch of cls's block number i (from 0, the first freed): note it for the push. */
+static __always_inline void rbatch_note(unsigned int cls, uint32_t i, void *p)
 {
-	rb->seg[i / HEAP_RBATCH_SEG] = p;
+	hk_rbatch_seg[cls][i / HEAP_RBATCH_SEG] = p;
 }
 #else
-static __always_inline void rbatch_note(tp_rbatch_t *rb, uint32_t i, void *p) { }
+static __always_inline void rbatch_note(unsigned int cls, uint32_t i, void *p) { }
 #endif
 
 #ifdef CONFIG_STATS
@@ -1106,10 +1111,10 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
 /*
  * What free's fast test refused (slab_owner_block_start()): a remote
  * free (heap_free_other(), inlined), a bad pointer, or the owner's free
- * of a heap without a tag. Tail-called by free: the return address is
- * the program's.
+ * of a heap without a tag; s is slab_of(p), which free found. Tail-called
+ * by free: the return address is the program's.
  */
-void heap_free_nonlocal(void *p);
+void heap_free_nonlocal(void *p, struct slab *s);
 void heap_rbatch_flush(void);
 /* Owner tags given to heap records so far, and how many may be (tests lower it). */
 extern unsigned int heap_tags_used;
