@@ -3464,6 +3464,12 @@ bad:
 	guard_foreign(p, GUARD_FREE, caller);
 }
 
+/* heap_free_remote() of a free that heap_free_nonlocal() tested: out of line. */
+static __noinline void heap_free_remote_slow(struct slab *s, void *p)
+{
+	heap_free_remote(s, p);
+}
+
 /*
  * free's fast test failed, and not for the common remote free
  * (heap_free_nonlocal()): the slab is another heap's (or no slab's), p
@@ -3496,11 +3502,11 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
 /*
  * free's fast test failed. The common case first, on a path of its own
  * that saves no register: a thread with a heap frees a block start of
- * another live heap's slab (the head slot) whose batch is open and not
- * one block short of full; it is what heap_free_other() and
- * heap_free_remote() do for it, with each field read once. Anything
- * else (a tail slot, no heap, no slab, not a block start, another slab
- * than the batch's, the batch's last block) takes
+ * another live heap's slab (the head slot); it is what heap_free_other()
+ * does for it, with each field read once, and the batch's add of
+ * heap_free_remote() when the batch is of that slab and not one block
+ * short of full (else heap_free_remote() itself, out of line). Anything
+ * else (a tail slot, no heap, no slab, not a block start) takes
  * heap_free_nonlocal_slow(), which tests it all again.
  */
 void heap_free_nonlocal(void *p, struct slab *s)
@@ -3517,8 +3523,11 @@ void heap_free_nonlocal(void *p, struct slab *s)
 		goto slow;
 	cls = s->class_idx;
 	rb = tp_rbatch(cls);
-	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1))
-		goto slow;
+	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1)) {
+		/* A batch to start or to push: tested, no need to test again. */
+		heap_free_remote_slow(s, p);
+		return;
+	}
 	STAT_INC(STAT_REMOTE_FREE);
 	/* The batch's mark, not the key: the owner does not take it. */
 	dfkey_remote_free(s, p, DFKEY_IN_BATCH);

@@ -458,10 +458,10 @@ void heap_purge_tick(struct heap *h);
  * With the double-free check the push reads every block of the batch
  * (rbatch_seal()): lines this thread wrote up to a thousand frees
  * before, mostly out of its L1 by then. Followed link by link, each
- * load waited for the last (a third of a remote free's time in
- * bench_xmalloc's consumer); the batch notes the newest block of each
- * run of HEAP_RBATCH_SEG blocks, so that the push follows the runs side
- * by side, HEAP_RBATCH_SEGS loads in flight.
+ * load waited for the last (an eighth of bench_xmalloc's consumer's
+ * time); the batch notes the newest block of each run of
+ * HEAP_RBATCH_SEG blocks (hk_rbatch_seg, below), so that the push
+ * follows the runs side by side, HEAP_RBATCH_SEGS loads in flight.
  */
 #define HEAP_RBATCH_SEG		8
 #define HEAP_RBATCH_SEGS	(HEAP_RBATCH_MAX / HEAP_RBATCH_SEG)
