@@ -216,7 +216,7 @@ static __always_inline void core_free_superslab(void *ptr, uintptr_t rel)
 	 */
 	b = tp_bin(SLAB_FIELD(ss, off, bin_tpoff));
 	if (unlikely(!SLAB_OWNER_BLOCK_START(SLAB_AT(ss, off), ptr, b->tag))) {
-		heap_free_nonlocal(ptr);
+		heap_free_nonlocal(ptr, SLAB_AT(ss, off));
 		return;
 	}
 	if (ultrahot_free(SLAB_AT(ss, off), ptr))

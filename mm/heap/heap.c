@@ -40,6 +40,9 @@ __hk_tls struct heap_tls hk_tls = { HEAP_TLS_BINS_INIT .dfkey = 1 };
 __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+__hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
+#endif
 
 /* A class's bit in one of heap_tls's per-class bitmaps. */
 static inline int cls_bit_test(const unsigned long *map, unsigned int cls)
@@ -3274,31 +3277,73 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
  * does not keep the slab, which may have been released and its memory
  * unmapped (SLOT_UNMAPPED) since: reported before the blocks are read.
  * The blocks are the lines this thread wrote last.
+ *
+ * A full batch (the common push) is walked as its HEAP_RBATCH_SEGS runs
+ * of HEAP_RBATCH_SEG blocks side by side, a step of each in turn
+ * (hk_rbatch_seg[], rbatch_note()): run k from its newest block, its oldest
+ * linked to run k - 1's newest (run 0's, the tail, to HEAP_NIL, written
+ * at its free), every link checked as the one walk checks them; a block
+ * on the list twice holds the key at its second visit. A shorter batch
+ * is walked from its head.
  */
+static __always_inline uintptr_t rbatch_seal_one(void *q, uintptr_t key)
+{
+	uintptr_t next;
+
+	vg_open(q, FL_WORDS);
+	if (unlikely(*dfkey_word(q) != (key ^ DFKEY_IN_BATCH)))
+		guard_double_free(q);
+	*dfkey_word(q) = key;
+	next = fl_raw_next(q, hk_flkey);
+	vg_close(q, FL_WORDS);
+	return next;
+}
+
 static void rbatch_seal(const struct heap_rbatch *rb)
 {
 	const struct slab *s = rb->slab;
-	void *q = rb->head;
-	uint32_t i;
-	uintptr_t w;
+	void **seg = hk_rbatch_seg[rb - hk_tls.rbatch];
+	uintptr_t key = s->dfkey, next;
+	void *q[HEAP_RBATCH_SEGS];
+	uint32_t i, k;
 
 	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
-		guard_double_free(q);
+		guard_double_free(rb->head);
+	if (rb->n == HEAP_RBATCH_MAX) {
+		for (k = 0; k < HEAP_RBATCH_SEGS; k++)
+			q[k] = seg[k];
+		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
+			guard_double_free(rb->head);
+		for (i = 0; i + 1 < HEAP_RBATCH_SEG; i++) {
+			for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
+				next = rbatch_seal_one(q[k], key);
+				/* Within the run: a block, not an end. */
+				if (unlikely(next == (uintptr_t)HEAP_NIL || fl_bad(next)))
+					guard_double_free(q[k]);
+				q[k] = (void *)next;
+			}
+		}
+		/* Each run's oldest block: linked to the next older run's newest. */
+		for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
+			next = rbatch_seal_one(q[k], key);
+			if (unlikely(next != (k ? (uintptr_t)seg[k - 1] : (uintptr_t)HEAP_NIL)))
+				guard_double_free(q[k]);
+		}
+		if (unlikely(q[0] != rb->tail))
+			guard_double_free(q[0]);
+		return;
+	}
+	q[0] = rb->head;
 	for (i = 0;; i++) {
-		vg_open(dfkey_word(q), FL_WORD);
-		w = *dfkey_word(q);
-		if (unlikely(w != (s->dfkey ^ DFKEY_IN_BATCH)))
-			guard_double_free(q);
-		*dfkey_word(q) = s->dfkey;
-		vg_close(dfkey_word(q), FL_WORD);
+		next = rbatch_seal_one(q[0], key);
 		if (i + 1 == rb->n)
 			break;
-		q = fl_next(q);
-		if (unlikely(!q))
+		if (unlikely(next == (uintptr_t)HEAP_NIL || fl_bad(next)))
 			guard_double_free(rb->head);
+		q[0] = (void *)next;
 	}
-	if (unlikely(q != rb->tail))
-		guard_double_free(q);
+	if (unlikely(next != (uintptr_t)HEAP_NIL || q[0] != rb->tail))
+		guard_double_free(q[0]);
 }
 #else
 static inline void rbatch_seal(const struct heap_rbatch *rb) { }
@@ -3347,6 +3392,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 			guard_double_free(p);
 		fl_set_next(p, rb->head);
 		rb->head = p;
+		rbatch_note(cls, rb->n, p);
 		if (unlikely(++rb->n >= HEAP_RBATCH_MAX))
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
@@ -3362,6 +3408,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb->slab = s;
 	rb->head = p;
 	rb->tail = p;
+	rbatch_note(cls, 0, p);
 	rb->n = 1;
 	hk_tls.rbatch_nr++;
 }
@@ -3417,19 +3464,27 @@ bad:
 	guard_foreign(p, GUARD_FREE, caller);
 }
 
+/* heap_free_remote() of a free that heap_free_nonlocal() tested: out of line. */
+static __noinline void heap_free_remote_slow(struct slab *s, void *p)
+{
+	heap_free_remote(s, p);
+}
+
 /*
- * free's fast test failed: the slab is another heap's (or no slab's), p
- * is not one of its block starts, or the caller's heap has no tag (then
- * the test fails for its own blocks too, and they are freed here).
+ * free's fast test failed, and not for the common remote free
+ * (heap_free_nonlocal()): the slab is another heap's (or no slab's), p
+ * is not one of its block starts, the caller's heap has no tag (then the
+ * test fails for its own blocks too, and they are freed here), or the
+ * free starts or fills a batch. caller: the program's return address.
  */
-void heap_free_nonlocal(void *p)
+static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
 {
 	struct slab *s = slab_of(p);
 	struct heap *h = hk_tls.heap;
 
 	if (!h || s->owner != h) {
 		/* The remote free (inlined: no second call that finds s again). */
-		heap_free_other(s, p, __builtin_return_address(0));
+		heap_free_other(s, p, caller);
 		return;
 	}
 	if (h->tag != SLAB_TAG_NONE || !slab_is_block_start(s, p)) {
@@ -3437,11 +3492,55 @@ void heap_free_nonlocal(void *p)
 		 * A sampled block of the caller's (mm/prof): the profiler
 		 * takes s, already found, and frees the block itself.
 		 */
-		if (!prof_free_bad_local(p, s, __builtin_return_address(0)))
-			guard_foreign(p, GUARD_FREE, __builtin_return_address(0));
+		if (!prof_free_bad_local(p, s, caller))
+			guard_foreign(p, GUARD_FREE, caller);
 		return;
 	}
 	heap_free_local(s, tp_bin(s->bin_tpoff), p);
+}
+
+/*
+ * free's fast test failed. The common case first, on a path of its own
+ * that saves no register: a thread with a heap frees a block start of
+ * another live heap's slab (the head slot); it is what heap_free_other()
+ * does for it, with each field read once, and the batch's add of
+ * heap_free_remote() when the batch is of that slab and not one block
+ * short of full (else heap_free_remote() itself, out of line). Anything
+ * else (a tail slot, no heap, no slab, not a block start) takes
+ * heap_free_nonlocal_slow(), which tests it all again.
+ */
+void heap_free_nonlocal(void *p, struct slab *s)
+{
+	struct heap *h = hk_tls.heap;
+	struct heap *owner = s->owner;
+	unsigned int cls;
+	tp_rbatch_t *rb;
+
+	if (unlikely(!h || owner == h || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
+		     s->kind != SLAB_BLOCKS))
+		goto slow;
+	if (unlikely(!slab_owner_block_start(s, p, owner->tag)))
+		goto slow;
+	cls = s->class_idx;
+	rb = tp_rbatch(cls);
+	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1)) {
+		/* A batch to start or to push: tested, no need to test again. */
+		heap_free_remote_slow(s, p);
+		return;
+	}
+	STAT_INC(STAT_REMOTE_FREE);
+	/* The batch's mark, not the key: the owner does not take it. */
+	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
+	/* (Without the key: at least the same block twice in a row.) */
+	if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(p == rb->head))
+		guard_double_free(p);
+	fl_set_next(p, rb->head);
+	rb->head = p;
+	rbatch_note(cls, rb->n, p);
+	rb->n++;
+	return;
+slow:
+	heap_free_nonlocal_slow(p, __builtin_return_address(0));
 }
 
 /* ------------------------------------------------------------------ */

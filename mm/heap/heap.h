@@ -451,15 +451,27 @@ void heap_purge_tick(struct heap *h);
  * slab's double-free key ^ DFKEY_IN_BATCH until the push gives them the
  * key, and count as used by the slab.
  */
+/* Blocks a batch holds at most before its push. */
+#define HEAP_RBATCH_MAX		32
+
+/*
+ * With the double-free check the push reads every block of the batch
+ * (rbatch_seal()): lines this thread wrote up to a thousand frees
+ * before, mostly out of its L1 by then. Followed link by link, each
+ * load waited for the last (an eighth of bench_xmalloc's consumer's
+ * time); the batch notes the newest block of each run of
+ * HEAP_RBATCH_SEG blocks (hk_rbatch_seg, below), so that the push
+ * follows the runs side by side, HEAP_RBATCH_SEGS loads in flight.
+ */
+#define HEAP_RBATCH_SEG		8
+#define HEAP_RBATCH_SEGS	(HEAP_RBATCH_MAX / HEAP_RBATCH_SEG)
+
 struct heap_rbatch {
 	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
 	uint32_t n;			/* blocks in the batch */
 };
-
-/* Blocks a batch holds at most before its push. */
-#define HEAP_RBATCH_MAX		32
 
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
@@ -549,6 +561,24 @@ static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
 	return hk_tp_ptr(struct heap_rbatch, heap_tls_tpoff() + offsetof(struct heap_tls, rbatch) +
 			 (uintptr_t)cls * sizeof(struct heap_rbatch));
 }
+
+/*
+ * Per class: hk_rbatch_seg[cls][k] is the newest of blocks k *
+ * HEAP_RBATCH_SEG .. (k + 1) * HEAP_RBATCH_SEG - 1 of the thread's batch
+ * of cls. Apart from struct heap_tls, whose .tdata image every thread
+ * start copies: this is .tbss, read only where the batch wrote it.
+ */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+extern __hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
+
+/* Block p is the batch of cls's block number i (from 0, the first freed): note it for the push. */
+static __always_inline void rbatch_note(unsigned int cls, uint32_t i, void *p)
+{
+	hk_rbatch_seg[cls][i / HEAP_RBATCH_SEG] = p;
+}
+#else
+static __always_inline void rbatch_note(unsigned int cls, uint32_t i, void *p) { }
+#endif
 
 #ifdef CONFIG_STATS
 #define STAT_INC_TLS(item)	(hk_tls.stats[item]++)
@@ -1081,10 +1111,10 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
 /*
  * What free's fast test refused (slab_owner_block_start()): a remote
  * free (heap_free_other(), inlined), a bad pointer, or the owner's free
- * of a heap without a tag. Tail-called by free: the return address is
- * the program's.
+ * of a heap without a tag; s is slab_of(p), which free found. Tail-called
+ * by free: the return address is the program's.
  */
-void heap_free_nonlocal(void *p);
+void heap_free_nonlocal(void *p, struct slab *s);
 void heap_rbatch_flush(void);
 /* Owner tags given to heap records so far, and how many may be (tests lower it). */
 extern unsigned int heap_tags_used;

@@ -4346,6 +4346,98 @@ START_TEST(test_rbatch_owner_refree_reported_at_push)
 END_TEST
 #endif
 
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A full batch (HEAP_RBATCH_MAX blocks of one slab), whose push walks
+ * its runs of HEAP_RBATCH_SEG blocks side by side (rbatch_seal()): a
+ * thread frees all but the last block, waits, and frees the last one,
+ * which fills the batch and pushes it.
+ */
+struct rb_full {
+	void *v[HEAP_RBATCH_MAX];
+	sem_t freed, go;
+};
+
+static void *rbatch_full_worker(void *arg)
+{
+	struct rb_full *f = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap: its remote frees are batched */
+	for (i = 0; i + 1 < HEAP_RBATCH_MAX; i++)
+		hak_free(f->v[i]);
+	sem_post(&f->freed);
+	sem_wait(&f->go);
+	hak_free(f->v[HEAP_RBATCH_MAX - 1]);	/* the batch is full: pushed */
+	return NULL;
+}
+
+/* HEAP_RBATCH_MAX blocks of 64 bytes of one slab of this thread's in f->v[]. */
+static void rbatch_full_blocks(struct rb_full *f)
+{
+	static void *w[512];
+	struct slab *s;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 512; i++)
+		w[i] = hak_malloc(64);
+	s = slab_block_head(w[0]);
+	for (i = 0; i < 512 && n < HEAP_RBATCH_MAX; i++)
+		if (slab_block_head(w[i]) == s)
+			f->v[n++] = w[i];
+	ck_assert_uint_eq(n, HEAP_RBATCH_MAX);
+}
+
+static void rbatch_full_start(struct rb_full *f, pthread_t *t)
+{
+	if (sem_init(&f->freed, 0, 0) || sem_init(&f->go, 0, 0) ||
+	    pthread_create(t, NULL, rbatch_full_worker, f))
+		handed_out_exit("rbatch_full_start: sem_init or pthread_create failed");
+	while (sem_wait(&f->freed))
+		;
+}
+
+/*
+ * The owner frees again a block in the middle of a run of a batch that
+ * fills afterwards: the push of the full batch reports it.
+ */
+START_TEST(test_rbatch_full_owner_refree_reported)
+{
+	static struct rb_full f;
+	pthread_t t;
+
+	rbatch_full_blocks(&f);
+	rbatch_full_start(&f, &t);
+	/* No Check call from here on. */
+	hak_free(f.v[HEAP_RBATCH_SEG + 3]);	/* the owner's double free */
+	sem_post(&f.go);
+	pthread_join(t, NULL);			/* aborts at the push */
+	handed_out_exit("test_rbatch_full_owner_refree_reported: no abort");
+}
+END_TEST
+
+/*
+ * A run's oldest block no longer links to the next older run's newest
+ * (its link written after its free, the block's word untouched): the
+ * runs are walked apart, and the push checks where each one ends.
+ * Pushed, the list would end there with the count of the whole batch.
+ */
+START_TEST(test_rbatch_full_run_link_checked)
+{
+	static struct rb_full f;
+	pthread_t t;
+
+	rbatch_full_blocks(&f);
+	rbatch_full_start(&f, &t);
+	/* No Check call from here on. */
+	fl_set_next(f.v[HEAP_RBATCH_SEG], HEAP_NIL);	/* run 1's oldest */
+	sem_post(&f.go);
+	pthread_join(t, NULL);			/* aborts at the push */
+	handed_out_exit("test_rbatch_full_run_link_checked: no abort");
+}
+END_TEST
+#endif
+
 /*
  * A remote list longer than the bin's room, that a flush could grow the
  * bin for (heap_bin_flush()'s bounds): the bin grows and takes it whole,
@@ -5387,6 +5479,8 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_rbatch_owner_takes_no_mark, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_rbatch_owner_refree_reported_at_push, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_full_owner_refree_reported, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_full_run_link_checked, SIGABRT);
 #endif
 	tcase_add_test(tc, test_remote_list_grows);
 	tcase_add_test(tc, test_remote_list_cut);
