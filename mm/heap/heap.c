@@ -701,6 +701,7 @@ static inline void slab_dirty_drop(struct slab *s)
 /* Chain i of spare batches sp set aside. */
 static inline void spare_dirty_add(struct heap_spare *sp, uint32_t i)
 {
+	BUILD_BUG_ON(HEAP_SPARE_SLOTS > 32);
 	sp->dirty |= 1U << i;
 	sp->dirty_old &= ~(1U << i);
 }
