@@ -1632,6 +1632,41 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 	return 0;
 }
 
+/*
+ * h claims a new slab (heap_bin_fill()): the class holding the most bytes
+ * of spare batches gives its newest batch back to its slabs, where their
+ * slots can empty and go back to the pool for the claim. 0 if h has none.
+ * The claiming class has taken its own batches by then (a refill takes
+ * them before any slab): these are another class's, which the program
+ * may have moved on from (Documentation/mid.md, "Spare batches").
+ */
+static int heap_spare_shed(struct heap *h)
+{
+	struct heap_spare *sp, *most = NULL;
+	size_t bytes, max = 0;
+	unsigned int cls, mcls = 0;
+	uint32_t i;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		sp = &h->spare[cls];
+		for (i = 0, bytes = 0; i < sp->nr; i++)
+			bytes += (size_t)sp->count[i] * hk_classes[cls].size;
+		if (bytes > max) {
+			max = bytes;
+			most = sp;
+			mcls = cls;
+		}
+	}
+	if (!most)
+		return 0;
+	most->nr--;
+	spare_dirty_take(most, most->nr);
+	h->spare_bytes -= (size_t)most->count[most->nr] * hk_classes[mcls].size;
+	heap_chain_to_slabs(most->head[most->nr], spare_top(most, most->nr));
+	STAT_INC_TLS(STAT_SPARE_SHED);
+	return 1;
+}
+
 /* Every spare batch of class cls of h back to its slabs. */
 static void heap_spare_drain_class(struct heap *h, unsigned int cls)
 {
@@ -2369,10 +2404,14 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 			s = heap_empty_take(h, cls);
 		if (!s) {
 			/*
-			 * Claiming: the oldest kept slabs go back first, down
-			 * to half of the bound (a program that moved on to
-			 * other sizes does not keep the old ones).
+			 * Claiming: other classes' spare batches, then the
+			 * oldest kept slabs go back first, each down to half
+			 * of its bound (a program that moved on to other sizes
+			 * does not keep the old ones).
 			 */
+			while (heap_spare_on() && h->spare_bytes > heap_spare_max / 4 &&
+			       heap_spare_shed(h))
+				;
 			while (heap_empty_on() && h->empty_bytes > heap_empty_max / 2)
 				heap_empty_shed(h, -1);
 			s = slab_new(h, cls);
