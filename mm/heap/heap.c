@@ -1478,7 +1478,7 @@ static inline void spare_top_set(struct heap_spare *sp, uint32_t i, uintptr_t w)
 #endif
 
 /* Most bytes of spare batches per heap record (tcache_pct= scales it). */
-static size_t heap_spare_max;
+size_t heap_spare_max;
 
 static inline int heap_spare_on(void)
 {
@@ -1547,8 +1547,10 @@ static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 /*
  * Flush bin b of class cls of heap h down to room: keep its first
  * limit - room blocks and set the others aside as one spare batch, if
- * it fits (a free slot, the heap's byte bound). Reads the links of the
- * kept blocks only, the most recently freed. 0 if it does not fit.
+ * it fits (a free slot, HEAP_SPARE_FEW of them while the bin has not
+ * grown to its class's limit_max, the heap's byte bound). Reads the
+ * links of the kept blocks only, the most recently freed. 0 if it does
+ * not fit.
  */
 static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32_t room)
 {
@@ -1558,7 +1560,8 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	size_t bytes;
 
 	if (hk_classes[cls].size < HEAP_SPARE_MIN_SIZE ||
-	    (int32_t)b->limit - bin_room(b) <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS)
+	    (int32_t)b->limit - bin_room(b) <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS ||
+	    (sp->nr >= HEAP_SPARE_FEW && b->limit < hk_classes[cls].limit_max))
 		return 0;
 	n = (uint32_t)((int32_t)b->limit - bin_room(b)) - keep;
 	bytes = (size_t)n * hk_classes[cls].size;
