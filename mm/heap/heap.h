@@ -320,7 +320,7 @@ struct heap_tls;
  * back (bench_batch 16384 25 1600 0: 36,315 refills in 400 k pairs,
  * 1.12-1.18x tcmalloc's CPU time); with sixteen (and 32 MiB) one class
  * may use the whole byte bound, as one class may take a tcmalloc
- * thread's whole cache: 4,311 refills, 0.94-0.98x tcmalloc's CPU time
+ * thread's whole cache: 4,311 refills, 0.94-1.03x tcmalloc's CPU time
  * (Documentation/mid.md, "Spare batches"). A claim of a new slab sheds
  * other classes' batches down to a quarter of the bound
  * (heap_spare_shed()). 12 bytes a slot and class in the heap record
