@@ -704,6 +704,7 @@ static inline void slab_dirty_drop(struct slab *s)
 /* Chain i of spare batches sp set aside. */
 static inline void spare_dirty_add(struct heap_spare *sp, uint32_t i)
 {
+	BUILD_BUG_ON(HEAP_SPARE_SLOTS > 32);
 	sp->dirty |= 1U << i;
 	sp->dirty_old &= ~(1U << i);
 }
@@ -1480,7 +1481,7 @@ static inline void spare_top_set(struct heap_spare *sp, uint32_t i, uintptr_t w)
 #endif
 
 /* Most bytes of spare batches per heap record (tcache_pct= scales it). */
-static size_t heap_spare_max;
+size_t heap_spare_max;
 
 static inline int heap_spare_on(void)
 {
@@ -1549,8 +1550,10 @@ static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 /*
  * Flush bin b of class cls of heap h down to room: keep its first
  * limit - room blocks and set the others aside as one spare batch, if
- * it fits (a free slot, the heap's byte bound). Reads the links of the
- * kept blocks only, the most recently freed. 0 if it does not fit.
+ * it fits (a free slot, HEAP_SPARE_FEW of them while the bin has not
+ * grown to its class's limit_max, the heap's byte bound). Reads the
+ * links of the kept blocks only, the most recently freed. 0 if it does
+ * not fit.
  */
 static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32_t room)
 {
@@ -1560,7 +1563,8 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	size_t bytes;
 
 	if (hk_classes[cls].size < HEAP_SPARE_MIN_SIZE ||
-	    (int32_t)b->limit - bin_room(b) <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS)
+	    (int32_t)b->limit - bin_room(b) <= (int32_t)keep || sp->nr == HEAP_SPARE_SLOTS ||
+	    (sp->nr >= HEAP_SPARE_FEW && b->limit < hk_classes[cls].limit_max))
 		return 0;
 	n = (uint32_t)((int32_t)b->limit - bin_room(b)) - keep;
 	bytes = (size_t)n * hk_classes[cls].size;
@@ -1632,6 +1636,41 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * h claims a new slab (heap_bin_fill()): the class holding the most bytes
+ * of spare batches gives its newest batch back to its slabs, where their
+ * slots can empty and go back to the pool for the claim. 0 if h has none.
+ * The claiming class has taken its own batches by then (a refill takes
+ * them before any slab): these are another class's, which the program
+ * may have moved on from (Documentation/mid.md, "Spare batches").
+ */
+static int heap_spare_shed(struct heap *h)
+{
+	struct heap_spare *sp, *most = NULL;
+	size_t bytes, max = 0;
+	unsigned int cls, mcls = 0;
+	uint32_t i;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		sp = &h->spare[cls];
+		for (i = 0, bytes = 0; i < sp->nr; i++)
+			bytes += (size_t)sp->count[i] * hk_classes[cls].size;
+		if (bytes > max) {
+			max = bytes;
+			most = sp;
+			mcls = cls;
+		}
+	}
+	if (!most)
+		return 0;
+	most->nr--;
+	spare_dirty_take(most, most->nr);
+	h->spare_bytes -= (size_t)most->count[most->nr] * hk_classes[mcls].size;
+	heap_chain_to_slabs(most->head[most->nr], spare_top(most, most->nr));
+	STAT_INC_TLS(STAT_SPARE_SHED);
+	return 1;
 }
 
 /* Every spare batch of class cls of h back to its slabs. */
@@ -2371,10 +2410,14 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 			s = heap_empty_take(h, cls);
 		if (!s) {
 			/*
-			 * Claiming: the oldest kept slabs go back first, down
-			 * to half of the bound (a program that moved on to
-			 * other sizes does not keep the old ones).
+			 * Claiming: other classes' spare batches, then the
+			 * oldest kept slabs go back first, each down to half
+			 * of its bound (a program that moved on to other sizes
+			 * does not keep the old ones).
 			 */
+			while (heap_spare_on() && h->spare_bytes > heap_spare_max / 4 &&
+			       heap_spare_shed(h))
+				;
 			while (heap_empty_on() && h->empty_bytes > heap_empty_max / 2)
 				heap_empty_shed(h, -1);
 			s = slab_new(h, cls);

@@ -312,8 +312,30 @@ struct heap_tls;
  */
 #define HEAP_PASS_BATCH_ONE	8U
 
-/* Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB). */
-#define HEAP_SPARE_SLOTS	4
+/*
+ * Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB bounds
+ * their bytes, all classes together). Four until branch bin16k: a class
+ * whose batches outgrow its bin could set aside four half-bins (8 MiB
+ * of 16 KiB blocks) and sent the rest of every batch to its slabs and
+ * back (bench_batch 16384 25 1600 0: 36,315 refills in 400 k pairs,
+ * 1.12-1.18x tcmalloc's CPU time); with sixteen (and 32 MiB) one class
+ * may use the whole byte bound, as one class may take a tcmalloc
+ * thread's whole cache: 4,311 refills, 0.94-1.03x tcmalloc's CPU time
+ * (Documentation/mid.md, "Spare batches"). A claim of a new slab sheds
+ * other classes' batches down to a quarter of the bound
+ * (heap_spare_shed()). 12 bytes a slot and class in the heap record
+ * (20 with the double-free check).
+ */
+#define HEAP_SPARE_SLOTS	16
+/*
+ * Most spare batches of a class whose bin has not grown to its most
+ * (limit_max): beyond them, only a class whose batches outgrow its
+ * biggest bin sets more aside. With sixteen for every class, the big
+ * classes' batches of one to three blocks (random_mixed 32768 262144
+ * 200000 128 1) kept 1.5 MB more at the peak (39.9 against main's
+ * 38.3 MB, 11 rounds); with this, 38.4.
+ */
+#define HEAP_SPARE_FEW		4U
 
 /*
  * Only classes of blocks above 4 KiB (Mid's) set batches aside: their
@@ -428,6 +450,12 @@ extern size_t heap_cache_max;
  * scaled by tcache_pct=; tests lower it).
  */
 extern size_t heap_empty_max;
+
+/*
+ * Most bytes of blocks a heap keeps in spare batches (CONFIG_HEAP_SPARE_KB,
+ * scaled by tcache_pct=; tests lower it).
+ */
+extern size_t heap_spare_max;
 
 /* CONFIG_HEAP_PURGE's blocks: from 16 KiB, three whole pages at least past the first. */
 #define HEAP_PURGE_MIN_SIZE	16384U

@@ -40,6 +40,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_BIN_OUTRUN] = "bin_outrun",
 	[STAT_SPARE_PUT] = "spare_put",
 	[STAT_SPARE_TAKE] = "spare_take",
+	[STAT_SPARE_SHED] = "spare_shed",
 	[STAT_EMPTY_KEEP] = "empty_keep",
 	[STAT_EMPTY_TAKE] = "empty_take",
 	[STAT_IDLE_RELEASE] = "idle_release",
@@ -131,6 +132,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("bins outrun", s[STAT_BIN_OUTRUN]);
 	stats_row("spare batches set aside", s[STAT_SPARE_PUT]);
 	stats_row("refills from spare batches", s[STAT_SPARE_TAKE]);
+	stats_row("spare batches shed for claims", s[STAT_SPARE_SHED]);
 	stats_row("empty slabs kept", s[STAT_EMPTY_KEEP]);
 	stats_row("empty slabs reused", s[STAT_EMPTY_TAKE]);
 	stats_row("idle classes given back", s[STAT_IDLE_RELEASE]);

@@ -22,6 +22,7 @@ enum hk_stat {
 	STAT_BIN_OUTRUN,	/* grown bins that overflowed at their most and went back to their first limit */
 	STAT_SPARE_PUT,		/* flushes that set a whole batch aside (struct heap_spare) */
 	STAT_SPARE_TAKE,	/* refills that took a whole spare batch */
+	STAT_SPARE_SHED,	/* spare batches given back to their slabs for a claim of another class */
 	STAT_EMPTY_KEEP,	/* emptied slabs kept by their heap (CONFIG_HEAP_EMPTY_KB) */
 	STAT_EMPTY_TAKE,	/* refills that took a kept empty slab instead of claiming one */
 	STAT_IDLE_RELEASE,	/* idle classes whose caches went back (CONFIG_HEAP_IDLE_TICKS) */

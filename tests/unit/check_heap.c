@@ -2593,6 +2593,80 @@ START_TEST(test_spare_trim_returns_all)
 }
 END_TEST
 
+/* A class this process has not used (no current slab, bin empty), not cls, not skip. */
+static unsigned int spare_unused_class(unsigned int cls, unsigned int skip)
+{
+	unsigned int oc;
+
+	for (oc = HK_NR_CLASSES - 1; oc > 0; oc--)
+		if (oc != cls && oc != skip && !hk_tls.cur[oc] && !hk_tls.heap->partial[oc] &&
+		    !hk_tls.heap->empty_nr[oc] && !hk_tls.heap->spare[oc].nr &&
+		    !bin_list(hk_tls.bins[oc].free) && !bin_list(hk_tls.bins[oc].put))
+			break;
+	ck_assert_uint_ne(oc, 0);
+	return oc;
+}
+
+/*
+ * A claim of a new slab (another class, whose bin and slabs are empty)
+ * sheds spare batches while they hold more than a quarter of the bound,
+ * the newest of the class holding the most first, to their slabs; at or
+ * below a quarter it sheds none.
+ */
+START_TEST(test_spare_shed_on_claim)
+{
+	static void *v[SPARE_BLOCKS];
+	unsigned int cls, oc, oc2, freed, i;
+	size_t old_max = heap_spare_max, held;
+	unsigned long used;
+	struct heap *h;
+	void *a, *b;
+	uint32_t nr, n;
+
+	if (spare_class_pick() == HK_NR_CLASSES)
+		return;
+	cls = spare_class();
+	freed = spare_make(cls, v);
+	h = hk_tls.heap;
+	nr = h->spare[cls].nr;
+	n = h->spare[cls].count[nr - 1];
+	held = h->spare_bytes;
+	used = spare_used(v, SPARE_BLOCKS);
+
+	/* At a quarter of the bound: a claim keeps every batch. */
+	heap_spare_max = 4 * held;
+	oc = spare_unused_class(cls, cls);
+	a = hak_malloc(hk_classes[oc].size);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(slab_block_head(a)->class_idx, oc);
+	ck_assert_uint_eq(h->spare[cls].nr, nr);
+	ck_assert_uint_eq(h->spare_bytes, held);
+
+	/* Above it: the batches go until they hold a quarter at most. */
+	heap_spare_max = 4 * held - 1;
+	oc2 = spare_unused_class(cls, oc);
+	b = hak_malloc(hk_classes[oc2].size);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(slab_block_head(b)->class_idx, oc2);
+	ck_assert_uint_lt(h->spare[cls].nr, nr);
+	ck_assert_uint_le(h->spare_bytes, heap_spare_max / 4);
+	/*
+	 * Their blocks are their slabs' again (a slab they emptied may be
+	 * the claim's now, counting its one block).
+	 */
+	ck_assert_uint_lt(spare_used(v, SPARE_BLOCKS), used);
+	ck_assert_uint_ge(n, 1);
+	heap_spare_max = old_max;
+	heap_check(h);
+	hak_free(a);
+	hak_free(b);
+	for (i = freed; i < SPARE_BLOCKS; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);
+	heap_check(h);
+}
+END_TEST
+
 #ifdef CONFIG_THREADS
 struct spare_exit {
 	void *v[SPARE_BLOCKS];		/* the exiting thread's blocks */
@@ -2644,12 +2718,21 @@ static void *spare_adopt_worker(void *arg)
 START_TEST(test_spare_thread_exit_adopted)
 {
 	static struct spare_exit x;
+	size_t old_max;
 	pthread_t t;
 	void *p;
 	unsigned int i;
 
 	if (spare_class_pick() == HK_NR_CLASSES)
 		return;
+	/*
+	 * No shed: the adopting thread's malloc(16) may claim a slab, which
+	 * sheds batches above a quarter of the bound (heap_spare_shed():
+	 * with CONFIG_HEAP_SPARE_KB=4096, the mutants' builds, one batch of
+	 * 16 KiB blocks is more).
+	 */
+	old_max = heap_spare_max;
+	heap_spare_max = SIZE_MAX / 2;
 	ck_assert_int_eq(pthread_create(&t, NULL, spare_exit_worker, &x), 0);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(x.heap->alive, 0);
@@ -2657,6 +2740,7 @@ START_TEST(test_spare_thread_exit_adopted)
 	ck_assert_int_eq(pthread_create(&t, NULL, spare_adopt_worker, &x), 0);
 	pthread_join(t, &p);
 	ck_assert_ptr_eq(p, x.head);
+	heap_spare_max = old_max;
 	for (i = x.freed; i < SPARE_BLOCKS; i++)
 		hak_free(x.v[i]);
 	hak_free(p);
@@ -3203,6 +3287,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_cache_count_only_over_bound);
 	tcase_add_test(tc, test_spare_batch_whole);
 	tcase_add_test(tc, test_spare_trim_returns_all);
+	tcase_add_test(tc, test_spare_shed_on_claim);
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_spare_thread_exit_adopted);
 #endif

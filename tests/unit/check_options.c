@@ -425,11 +425,14 @@ END_TEST
  */
 
 /*
- * About 16 MB of blocks: more than a thread's bins keep (they grow to 4
- * MiB of a class, HEAP_BIN_MAX_BYTES; 1 MiB and 8 MB here before branch
- * batch), so that slabs go back to the pool whatever EFFECT_SIZE is.
+ * About 16 MB of blocks more than a thread's spare batches keep
+ * (CONFIG_HEAP_SPARE_KB: 48 MB by default): more than its bins and
+ * batches keep together (the bins grow to 4 MiB of a class,
+ * HEAP_BIN_MAX_BYTES; 1 MiB and 8 MB here before branch batch, 16 MB
+ * before branch bin16k, when a class kept four batches at most), so
+ * that slabs go back to the pool whatever EFFECT_SIZE is.
  */
-#define EFFECT_N	((16UL << 20) / EFFECT_SIZE)
+#define EFFECT_N	(((16UL << 20) + ((unsigned long)CONFIG_HEAP_SPARE_KB << 10)) / EFFECT_SIZE)
 
 /* A slab class: Mid's 20000 B one, or the largest without Mid. */
 /* (16 B without slab classes, where the tests that use it return at once) */
