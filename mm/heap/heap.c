@@ -3017,22 +3017,14 @@ void heap_free_list_corrupt(const void *p)
  * So every block of a remote list taken unread leaves through here, and
  * the next one is prefetched.
  */
-void *heap_pop_slow(void *p)
+/*
+ * Take p, the head of b (of class cls), at a place of a remote list taken
+ * unread: its next block is next.
+ */
+static __always_inline void *heap_pop_unread(struct bin *b, unsigned int cls, void *p,
+					     uintptr_t next)
 {
-	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
-	unsigned int cls;
-	struct bin *b;
-
-	/*
-	 * p may be no block at all (a forged link: its two words were
-	 * read); holding the key, it is one, and it must be the head of
-	 * its class's bin (not put's one block: no remote list goes there).
-	 */
-	if (fl_bad(next) || !dfkey_is_key(p))
-		heap_free_list_corrupt(p);
-	cls = slab_of(p)->class_idx;
-	b = &hk_tls.bins[cls];
-	if (unlikely(b->free != p || !bin_unread_take(hk_tls.heap, cls, bin_free_top(b))))
+	if (unlikely(!bin_unread_take(hk_tls.heap, cls, bin_free_top(b))))
 		heap_free_list_corrupt(p);
 	heap_check_block(p, cls);
 	dfkey_hand_out(p);
@@ -3052,6 +3044,44 @@ void *heap_pop_slow(void *p)
 	if (next != (uintptr_t)HEAP_NIL)
 		__builtin_prefetch((void *)next);
 	return p;
+}
+
+void *heap_pop_slow(void *p)
+{
+	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+	unsigned int cls;
+	struct bin *b;
+
+	/*
+	 * p may be no block at all (a forged link: its two words were
+	 * read); holding the key, it is one, and it must be the head of
+	 * its class's bin (not put's one block: no remote list goes there).
+	 */
+	if (fl_bad(next) || !dfkey_is_key(p))
+		heap_free_list_corrupt(p);
+	cls = slab_of(p)->class_idx;
+	b = &hk_tls.bins[cls];
+	if (unlikely(b->free != p))
+		heap_free_list_corrupt(p);
+	return heap_pop_unread(b, cls, p, next);
+}
+
+/*
+ * heap_alloc_at()'s pop: p is the head of malloc's list of the bin at
+ * thread-pointer offset off, so the bin and its class come from off,
+ * not from p's slab record (a load of another line per block, and ten
+ * instructions: twenty-second session, branch xpop). The key at a place
+ * of a remote list taken unread is what lets p out, as above.
+ */
+void *heap_pop_slow_at(void *p, uintptr_t off)
+{
+	uintptr_t d = off - heap_bin_tpoff(0);
+	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
+
+	if (fl_bad(next) || !dfkey_is_key(p))
+		heap_free_list_corrupt(p);
+	return heap_pop_unread((struct bin *)((char *)hk_tls.bins + d),
+			       (unsigned int)(d / sizeof(struct bin)), p, next);
 }
 
 #ifdef CONFIG_DEBUG_ASSERT

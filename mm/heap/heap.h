@@ -859,6 +859,12 @@ extern uintptr_t hk_dfkey;
  * Reached with a tail call: malloc needs no stack frame of its own.
  */
 __cold void *heap_pop_slow(void *p);
+/*
+ * The same from heap_alloc_at()'s pop, which read p from the head of the
+ * bin at thread-pointer offset off: no lookup of p's slab to find its
+ * bin (heap.c).
+ */
+__cold void *heap_pop_slow_at(void *p, uintptr_t off);
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /* The key of a new slab. */
@@ -1272,7 +1278,7 @@ static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uin
 		if (p == HEAP_NIL)
 			goto empty;
 		STAT_INC_TLS(hk_classes[cls].stat_idx);
-		return heap_pop_slow(p);
+		return heap_pop_slow_at(p, base + disp + hk_addr_index(j) * unit);
 	}
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	heap_check_block(p, cls);
