@@ -3015,11 +3015,8 @@ void heap_free_list_corrupt(const void *p)
  * remote free). Any other block in a bin holds the word of its place: a
  * block that does not is on a list twice, or was written after free.
  * So every block of a remote list taken unread leaves through here, and
- * the next one is prefetched.
- */
-/*
- * Take p, the head of b (of class cls), at a place of a remote list taken
- * unread: its next block is next.
+ * the next one is prefetched. heap_pop_unread() takes p, the head of b
+ * (of class cls), whose next block is next, at such a place.
  */
 static __always_inline void *heap_pop_unread(struct bin *b, unsigned int cls, void *p,
 					     uintptr_t next)
@@ -3046,6 +3043,7 @@ static __always_inline void *heap_pop_unread(struct bin *b, unsigned int cls, vo
 	return p;
 }
 
+/* Through p's slab: the pop after a swap, put's one block (BIN_POP(), heap_alloc_at()). */
 void *heap_pop_slow(void *p)
 {
 	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
