@@ -1094,7 +1094,7 @@ static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
  * bins, since branch onelist): its places get the words below the next
  * top of a band of their own (bin_free_top_unread()), and malloc's pop
  * takes a block holding the slabs' key at those places only, while they
- * hold the list's blocks (heap_pop_slow(), bin_unread_take()). Anywhere else the key is a double free: until branch
+ * hold the list's blocks (heap_pop_slow_at(), bin_unread_take()). Anywhere else the key is a double free: until branch
  * dfuzz the pop took it at any place, so a block in its owner's bin freed
  * again by another thread (which found a positional word, wrote the key
  * and put it on the slab's remote list) was popped as if taken whole
@@ -3336,7 +3336,7 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
  * key, the links lead from its head to its tail in n blocks, and the
  * slab is still in use. The mark is what keeps a batch apart from its
  * slab's owner: the owner takes a block holding the key at a place of a
- * remote list taken unread and follows its link (heap_pop_slow(), the
+ * remote list taken unread and follows its link (heap_pop_slow_at(), the
  * flushes), never one holding the mark. A block of the batch that its
  * owner freed again (the owner's free does not look for the word) holds
  * a word of the owner's bin, then whatever the program writes, and so

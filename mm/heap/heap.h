@@ -810,7 +810,7 @@ static inline void fl_set_next(void *p, const void *next)
  * hk_dfkey only at a place of a remote list taken into it unread
  * (slab_remote_to_bin()), whose words are of a band of their own
  * (dfkey_range_top()): the pop takes the key there only
- * (heap_pop_slow()). Until branch dfuzz the pop took any block holding
+ * (heap_pop_slow_at(), heap_pop_slow()). Until branch dfuzz the pop took any block holding
  * hk_dfkey, the remote double free of a block in its owner's bin
  * included: handed out twice (tests/dfuzz); from branch dfuzz to branch
  * xrekey every list was walked and rekeyed instead.
@@ -934,7 +934,7 @@ static inline uintptr_t dfkey_bin_base(void)
  * blocks take a block holding the key (bin_unread_take(), heap.c);
  * every other place only its own word, as before. No block's word is
  * ever that of a place of a later list: a split bin gives no block a
- * word of the band (the pop of such a place writes 0, heap_pop_slow();
+ * word of the band (the pop of such a place writes 0, heap_pop_slow_at();
  * the slow paths give the list words of the bins' own band before they
  * put blocks above it, bin_unrange() in heap.c), and a one-list bin's
  * frees on top of such a list take words less than a step below its
