@@ -115,10 +115,11 @@ struct size_class {
  * hold one to eight blocks at first; charged in full, the few that grow
  * spent the budget and filled the bound (random_mixed 32-256 KiB: nine
  * growths, then a refill and a flush every 11 operations, 17% of the
- * samples; Documentation/mid.md, "The big classes' bins"). At a quarter
- * they may hold four times the bytes, what the budget and bound four
- * times larger gave them, while the classes up to 32 KiB, whose bins
- * hold hundreds of blocks, keep the bounds as they were.
+ * samples). At a quarter they may hold four times the bytes, what the
+ * budget and bound four times larger gave them, while the classes up
+ * to 32 KiB, whose bins hold hundreds of blocks, keep the bounds as
+ * they were (Documentation/mid.md, "The big classes' charge in the
+ * bounds").
  */
 #define HEAP_CACHE_BIG_SIZE	32768U
 #define HEAP_CACHE_BIG_SHARE	4U
