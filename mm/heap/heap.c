@@ -73,7 +73,7 @@ static inline void heap_filled_set(unsigned int cls)
 {
 	if (unlikely(!cls_bit_test(hk_tls.filled, cls))) {
 		cls_bit_set(hk_tls.filled, cls);
-		hk_tls.cache_cap += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+		hk_tls.cache_cap += (size_t)hk_tls.bins[cls].limit * class_cache_bytes(&hk_classes[cls]);
 	}
 }
 
@@ -1051,8 +1051,8 @@ static int bin_may_grow_to(const struct bin *b, unsigned int cls, uint32_t limit
 	const struct size_class *c = &hk_classes[cls];
 
 	return HEAP_GROW_ON && limit <= c->limit_max && !cls_bit_test(hk_tls.outran, cls) &&
-	       hk_tls.cache_grown + (size_t)(limit - b->limit) * c->size <= heap_cache_budget &&
-	       (size_t)limit * c->size <= heap_cache_max / 2;
+	       hk_tls.cache_grown + (size_t)(limit - b->limit) * class_cache_bytes(c) <= heap_cache_budget &&
+	       (size_t)limit * class_cache_bytes(c) <= heap_cache_max / 2;
 }
 
 /*
@@ -2000,7 +2000,7 @@ static void bin_limit_set(struct bin *b, uint32_t limit)
 {
 	unsigned int cls = (unsigned int)(b - hk_tls.bins);
 	const struct size_class *c = &hk_classes[cls];
-	size_t old = (size_t)b->limit * c->size, new = (size_t)limit * c->size;
+	size_t old = (size_t)b->limit * class_cache_bytes(c), new = (size_t)limit * class_cache_bytes(c);
 
 	HK_ASSERT(limit >= c->limit && b->limit >= c->limit);
 	hk_tls.cache_grown += new - old;
@@ -2147,7 +2147,7 @@ static __maybe_unused void heap_thread_exit(void *arg)
 /* The thread's bound on what its bins hold                           */
 /* ------------------------------------------------------------------ */
 
-/* Bytes the calling thread's filled bins may hold at their limits. */
+/* Bytes the calling thread's filled bins may hold at their limits (class_cache_bytes()). */
 size_t heap_cache_cap_count(void)
 {
 	size_t n = 0;
@@ -2155,11 +2155,11 @@ size_t heap_cache_cap_count(void)
 	unsigned long m;
 
 	for_each_filled_class(cls, w, m)
-		n += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+		n += (size_t)hk_tls.bins[cls].limit * class_cache_bytes(&hk_classes[cls]);
 	return n;
 }
 
-/* Bytes the calling thread's bins hold, all classes together. */
+/* Bytes the calling thread's bins hold, all classes together (class_cache_bytes()). */
 size_t heap_cache_held(void)
 {
 	size_t n = 0;
@@ -2172,7 +2172,7 @@ size_t heap_cache_held(void)
 		int32_t held = (int32_t)b->limit - bin_room(b) - bin_put_room(b);
 
 		if (held > 0)
-			n += (size_t)held * hk_classes[cls].size;
+			n += (size_t)held * class_cache_bytes(&hk_classes[cls]);
 	}
 	return n;
 }
@@ -2180,7 +2180,8 @@ size_t heap_cache_held(void)
 /*
  * Give blocks of bin b back to their slabs until it holds at most keep of
  * them (at most its class's initial limit), and take a grown bin back to
- * that limit. Returns the bytes given back.
+ * that limit. Returns the bytes given back, as the bounds count them
+ * (class_cache_bytes()).
  */
 static size_t bin_trim(struct bin *b, uint32_t keep)
 {
@@ -2203,7 +2204,7 @@ static size_t bin_trim(struct bin *b, uint32_t keep)
 	slab_run_end(&r);
 	if (b->limit > c->limit)
 		bin_limit_set(b, c->limit);
-	return n * c->size;
+	return n * class_cache_bytes(c);
 }
 
 /*
@@ -2236,7 +2237,7 @@ void heap_cache_check(struct bin *busy)
 
 			if (b == busy || n <= 0)
 				continue;
-			bytes = (size_t)n * hk_classes[cls].size;
+			bytes = (size_t)n * class_cache_bytes(&hk_classes[cls]);
 			if (bytes > most) {
 				most = bytes;
 				victim = b;

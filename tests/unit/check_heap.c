@@ -314,8 +314,8 @@ static uint32_t bin_reach(unsigned int cls, size_t budget)
 		return limit;
 	for (;;) {
 		next = limit + (limit < c->limit_max - limit ? limit : c->limit_max - limit);
-		if (next == limit || (size_t)(next - c->limit) * c->size > budget ||
-		    (size_t)next * c->size > heap_cache_max / 2)
+		if (next == limit || (size_t)(next - c->limit) * class_cache_bytes(c) > budget ||
+		    (size_t)next * class_cache_bytes(c) > heap_cache_max / 2)
 			return limit;
 		limit = next;
 	}
@@ -2174,10 +2174,53 @@ static size_t bins_held_bytes(void)
 		int32_t held = (int32_t)hk_tls.bins[cls].limit - bin_rooms(&hk_tls.bins[cls]);
 
 		if (held > 0)
-			n += (size_t)held * hk_classes[cls].size;
+			n += (size_t)held * class_cache_bytes(&hk_classes[cls]);
 	}
 	return n;
 }
+
+/*
+ * A block of a class above 32 KiB counts for a quarter of its size (32
+ * KiB at least) in the growth budget and the bound, one up to 32 KiB for
+ * its size (class_cache_bytes()); the bytes the bins grew by
+ * (heap_tls::cache_grown) are charged so: a bin of the largest class
+ * that overflows grows, and the thread's growth is what the bins' limits
+ * above their classes' add up to, each block at its charge.
+ */
+START_TEST(test_cache_bytes_big_classes)
+{
+	unsigned int cls, i, n;
+	size_t grown = 0;
+	void **v;
+
+	ck_assert_int_eq(heap_init(), 0);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
+		const struct size_class *c = &hk_classes[cls];
+		size_t want = c->size <= 32768 ? c->size : c->size / 4 > 32768 ? c->size / 4 : 32768;
+
+		ck_assert_uint_eq(class_cache_bytes(c), want);
+	}
+	if (!HEAP_GROW_ON || !HK_NR_CLASSES || HEAP_MAX_SIZE <= 32768)
+		return;
+	cls = HK_NR_CLASSES - 1;
+	n = 4 * hk_classes[cls].limit + 2;
+	v = malloc(n * sizeof(*v));
+	ck_assert_ptr_nonnull(v);
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(HEAP_MAX_SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	free(v);
+	for (cls = 0; cls < HK_NR_CLASSES; cls++)
+		grown += (size_t)(hk_tls.bins[cls].limit - hk_classes[cls].limit) *
+			 class_cache_bytes(&hk_classes[cls]);
+	if (heap_cache_budget && hk_classes[HK_NR_CLASSES - 1].limit_max > hk_classes[HK_NR_CLASSES - 1].limit)
+		ck_assert_uint_gt(hk_tls.bins[HK_NR_CLASSES - 1].limit, hk_classes[HK_NR_CLASSES - 1].limit);
+	ck_assert_uint_eq(hk_tls.cache_grown, grown);
+}
+END_TEST
 
 /*
  * The thread's bins together hold at most CONFIG_HEAP_CACHE_MAX_KB (scaled
@@ -2215,13 +2258,15 @@ START_TEST(test_thread_cache_bytes_bound)
 		uint32_t lim = hk_classes[cls].limit_max > hk_classes[cls].limit ?
 			       hk_classes[cls].limit_max : hk_classes[cls].limit;
 
-		most += (size_t)lim * hk_classes[cls].size;
+		most += (size_t)lim * class_cache_bytes(&hk_classes[cls]);
 	}
 	traffic = bound < most ? bound : most;
 	for (cls = first; cls < HK_NR_CLASSES; cls++) {
 		uint32_t size = hk_classes[cls].size, n = 4U * hk_classes[cls].limit;
+		/* The bytes the bound counts a block for (a big one: a quarter). */
+		size_t charge = class_cache_bytes(&hk_classes[cls]);
 		/* Enough in all for twice the bound, with few classes too (Mid off). */
-		size_t share = 2 * traffic / (HK_NR_CLASSES - first) / size + 1;
+		size_t share = 2 * traffic / (HK_NR_CLASSES - first) / charge + 1;
 		void **v;
 
 		if (n < share)
@@ -2245,7 +2290,7 @@ START_TEST(test_thread_cache_bytes_bound)
 					worst = held;
 			}
 		}
-		freed += (size_t)n * size;
+		freed += (size_t)n * charge;
 		free(v);
 	}
 	/*
@@ -2288,7 +2333,7 @@ static size_t filled_limits_bytes(void)
 
 	for (cls = 0; cls < HK_NR_CLASSES; cls++)
 		if (hk_tls.filled[cls / (8 * sizeof(long))] & (1UL << (cls % (8 * sizeof(long)))))
-			n += (size_t)hk_tls.bins[cls].limit * hk_classes[cls].size;
+			n += (size_t)hk_tls.bins[cls].limit * class_cache_bytes(&hk_classes[cls]);
 	return n;
 }
 
@@ -2320,10 +2365,11 @@ START_TEST(test_cache_count_only_over_bound)
 	n0 = hk_classes[first].limit_max / 2U + 1;
 	n1 = hk_classes[first + 1].limit_max / 2U + 1;
 	r0 = bin_reach(first, budget);
-	r1 = bin_reach(first + 1, budget - (size_t)(r0 - hk_classes[first].limit) * hk_classes[first].size);
+	r1 = bin_reach(first + 1, budget - (size_t)(r0 - hk_classes[first].limit) *
+			       class_cache_bytes(&hk_classes[first]));
 	/* The filled bins' limits with both at their reach: under the bound? */
-	fits = filled_limits_bytes() + (size_t)r0 * hk_classes[first].size +
-	       (size_t)r1 * hk_classes[first + 1].size <= heap_cache_max;
+	fits = filled_limits_bytes() + (size_t)r0 * class_cache_bytes(&hk_classes[first]) +
+	       (size_t)r1 * class_cache_bytes(&hk_classes[first + 1]) <= heap_cache_max;
 	/*
 	 * Half their most and one, four times: they grow, and do not outrun
 	 * (a bin freed past its most goes back to its first limit).
@@ -3284,6 +3330,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_interior_pointer_leaked);
 	tcase_add_test(tc, test_slab_tail_refused);
 	tcase_add_test(tc, test_thread_cache_bytes_bound);
+	tcase_add_test(tc, test_cache_bytes_big_classes);
 	tcase_add_test(tc, test_cache_count_only_over_bound);
 	tcase_add_test(tc, test_spare_batch_whole);
 	tcase_add_test(tc, test_spare_trim_returns_all);
@@ -4544,8 +4591,8 @@ START_TEST(test_remote_list_grows)
 		return;	/* (a bin that holds a whole slab: nothing to cut) */
 	limit = b->limit + (k - (uint32_t)bin_room(b));
 	if (!HEAP_GROW_ON || c->size >= HEAP_SPARE_MIN_SIZE || limit > c->limit_max ||
-	    hk_tls.cache_grown + (size_t)(limit - b->limit) * c->size > heap_cache_budget ||
-	    (size_t)limit * c->size > heap_cache_max / 2)
+	    hk_tls.cache_grown + (size_t)(limit - b->limit) * class_cache_bytes(c) > heap_cache_budget ||
+	    (size_t)limit * class_cache_bytes(c) > heap_cache_max / 2)
 		return;	/* (a bin that may not grow so far: cut, test_remote_list_cut) */
 	rl_free_remote(k, n);
 	ck_assert_uint_eq(REMOTE_COUNT(a_load(&a->remote, A_ACQUIRE)), k);
