@@ -3314,6 +3314,13 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
 {
 	uintptr_t old, nw;
 
+	/*
+	 * The compare-exchange acquires too: having seen FULL, which the
+	 * owner set (release) after its last drain read s->notify_next,
+	 * notify_push() below writes that field (tsan-stress under
+	 * debug_defconfig: a race between notify_push() and
+	 * heap_drain_notify() without it).
+	 */
 	old = a_load(&s->remote, A_RELAXED);
 	do {
 		remote_check(old);
@@ -3325,7 +3332,7 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
 		 */
 		nw = (uintptr_t)head |
 		     ((old & ~REMOTE_PTR_MASK) + n * REMOTE_COUNT_ONE + (old & REMOTE_FULL));
-	} while (!a_cas(&s->remote, &old, nw, A_RELEASE));
+	} while (!a_cas(&s->remote, &old, nw, A_ACQ_REL));
 	if (old & REMOTE_FULL)
 		notify_push(s->owner, s);
 }
