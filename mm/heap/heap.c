@@ -3450,6 +3450,21 @@ void heap_rbatch_flush(void)
 }
 
 /* Free block p of slab s, another heap's: on the batch of its class. */
+/*
+ * Link p on top of batch rb (of class cls, of p's slab): its blocks
+ * count rb->n after it.
+ */
+static __always_inline void rbatch_link(tp_rbatch_t *rb, unsigned int cls, void *p)
+{
+	/* (Without the key: at least the same block twice in a row.) */
+	if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(p == rb->head))
+		guard_double_free(p);
+	fl_set_next(p, rb->head);
+	rb->head = p;
+	rbatch_note(cls, rb->n, p);
+	rb->n++;
+}
+
 static __always_inline void heap_free_remote(struct slab *s, void *p)
 {
 	unsigned int cls = s->class_idx;
@@ -3466,13 +3481,8 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
 	rb = tp_rbatch(cls);
 	if (likely(rb->slab == s)) {
-		/* (Without the key: at least the same block twice in a row.) */
-		if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(p == rb->head))
-			guard_double_free(p);
-		fl_set_next(p, rb->head);
-		rb->head = p;
-		rbatch_note(cls, rb->n, p);
-		if (unlikely(++rb->n >= HEAP_RBATCH_MAX))
+		rbatch_link(rb, cls, p);
+		if (unlikely(rb->n >= HEAP_RBATCH_MAX))
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
 	}
@@ -3610,13 +3620,7 @@ void heap_free_nonlocal(void *p, struct slab *s)
 	STAT_INC(STAT_REMOTE_FREE);
 	/* The batch's mark, not the key: the owner does not take it. */
 	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
-	/* (Without the key: at least the same block twice in a row.) */
-	if (!IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && unlikely(p == rb->head))
-		guard_double_free(p);
-	fl_set_next(p, rb->head);
-	rb->head = p;
-	rbatch_note(cls, rb->n, p);
-	rb->n++;
+	rbatch_link(rb, cls, p);
 	return;
 slow:
 	heap_free_nonlocal_slow(p, __builtin_return_address(0));
