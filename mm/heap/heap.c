@@ -781,11 +781,145 @@ static inline void heap_purge_check(struct heap *h) { }
 /* Slabs                                                              */
 /* ------------------------------------------------------------------ */
 
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * s is empty (used 0): every block it carved must be on its list,
+ * holding the list's mark (dfkey ^ DFKEY_ON_SLAB). A block the owner
+ * freed again while it was on that list went into the bin as well (free
+ * reads nothing), and its pop handed it out (its word is the bin's); the
+ * slab counted it as free all along, so it emptied with the block live
+ * and a slab set up anew would carve it out again (tests/dfuzz: Mid
+ * blocks handed out twice, or live in a released slab;
+ * test_dfkey_refree_on_slab_list). The blocks are read in address
+ * order, a word each, not through the list (whose link the second free
+ * rewrote).
+ *
+ * When (branch treefree): a slab carved again from its start (a kept
+ * slab, slab_recarve(); a slot claimed back by its class, slab_new())
+ * reads each such block's word as the carve reaches it, just before it
+ * writes the block's link and word (dfkey_carve_check()): the lines are
+ * written then anyway. s->check_end marks where the blocks of earlier
+ * lives end. A slab of one slot given back to its pool is not read at
+ * once either (dfkey_retire(): SLAB_UNSWEPT); the next claim of the
+ * slot, a decommit or an unmap reads it first (ss_slot_sweep()). Until
+ * then every block of a slab that emptied was read when it emptied: in
+ * a container destroyed whole (bench_tree) a read of lines the frees
+ * had left cold, one per block (1.55 simulated L2 read misses per key,
+ * Documentation/benchmarks.md, "twenty-second session: ... tree").
+ * A slab of several slots (Mid) is read when it goes back, as before:
+ * another claim may take part of its slots.
+ */
+static void dfkey_slab_all_free(struct slab *s)
+{
+	uintptr_t mark = s->dfkey ^ DFKEY_ON_SLAB;
+	char *p = slab_first_block(s), *end = s->bump;
+	size_t bs = s->block_size;
+
+	if (slab_start(s) + s->check_end > end)
+		end = slab_start(s) + s->check_end;
+	for (; p < end; p += bs)
+		if (unlikely(!dfkey_word_is(p, mark)))
+			heap_free_list_corrupt(p);
+	s->check_end = 0;
+}
+
+/* s, empty, is set to carve again from its start: its carved blocks are read as the carve reaches them. */
+static inline void dfkey_defer(struct slab *s)
+{
+	uint32_t end = (uint32_t)(s->bump - slab_start(s));
+
+	if (end > s->check_end)
+		s->check_end = end;
+}
+
+/*
+ * The carve of n blocks from p (s's bump): those of an earlier life
+ * (below check_end) must still hold the list's mark.
+ */
+static inline void dfkey_carve_check(struct slab *s, char *p, unsigned int n)
+{
+	char *end = slab_start(s) + s->check_end;
+	size_t bs = s->block_size;
+	uintptr_t mark;
+
+	if (likely(p >= end))
+		return;
+	mark = s->dfkey ^ DFKEY_ON_SLAB;
+	for (; n && p < end; n--, p += bs)
+		if (unlikely(!dfkey_word_is(p, mark)))
+			heap_free_list_corrupt(p);
+}
+
+/* Empty s goes back to its pool: a slab of one slot unread (SLAB_UNSWEPT), any other read now. */
+static void dfkey_retire(struct slab *s)
+{
+	if (s->span != 1) {
+		dfkey_slab_all_free(s);
+		return;
+	}
+	dfkey_defer(s);
+	s->flags |= SLAB_UNSWEPT;
+}
+
+/* The slot s, given back unread, is about to be used (ss_slot_sweep()). */
+void heap_released_sweep(struct slab *s)
+{
+	dfkey_slab_all_free(s);
+	s->flags &= (uint8_t)~SLAB_UNSWEPT;
+}
+
+/*
+ * The span slots from s, just claimed for class cls, before slab_new()
+ * sets them up: a slot given back unread by a slab of cls (the same
+ * blocks at the same addresses) is read by the carves
+ * (dfkey_carve_check()); any other is read now. Returns the new slab's
+ * check_end.
+ */
+static uint32_t dfkey_claim(struct slab *s, unsigned int cls, unsigned int span)
+{
+	unsigned int i;
+
+	if ((s->flags & SLAB_UNSWEPT) && span == 1 && s->class_idx == cls)
+		return s->check_end;
+	for (i = 0; i < span; i++)
+		ss_slot_sweep(&s[i]);
+	return 0;
+}
+
+static inline void dfkey_check_end_set(struct slab *s, uint32_t end)
+{
+	s->check_end = end;
+}
+
+/*
+ * A free of p in a slot given back unread: a block start of the slab
+ * that left it, below its end, is a block freed twice (its slab emptied
+ * with it live).
+ */
+static inline int dfkey_free_released(struct slab *s, const void *p)
+{
+	if (s->kind != SLAB_FREE || !(s->flags & SLAB_UNSWEPT))
+		return 0;
+	return (const char *)p < slab_start(s) + s->check_end &&
+	       slab_block_start_off(s, (uint32_t)(uintptr_t)p -
+					(uint32_t)(uintptr_t)slab_first_block(s));
+}
+#else
+static inline void dfkey_slab_all_free(struct slab *s) { }
+static inline void dfkey_defer(struct slab *s) { }
+static inline void dfkey_carve_check(struct slab *s, char *p, unsigned int n) { }
+static inline void dfkey_retire(struct slab *s) { }
+static inline uint32_t dfkey_claim(struct slab *s, unsigned int cls, unsigned int span) { return 0; }
+static inline void dfkey_check_end_set(struct slab *s, uint32_t end) { }
+static inline int dfkey_free_released(struct slab *s, const void *p) { return 0; }
+#endif
+
 static struct slab *slab_new(struct heap *h, unsigned int cls)
 {
 	const struct size_class *c = &hk_classes[cls];
 	unsigned int fresh = 1;
 	struct slab *s = ss_claim_run(c->pool, c->span, &fresh);
+	uint32_t check_end;
 	uintptr_t end;
 	unsigned int i;
 	int warm;
@@ -795,6 +929,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	/* Before the fields are set: what the slot's last slab left. */
 	warm = !fresh && (s->flags & SLAB_WARM) && s->class_idx == cls &&
 	       s->span == c->span;
+	check_end = dfkey_claim(s, cls, c->span);
 	s->kind = SLAB_BLOCKS;
 	s->class_idx = (uint8_t)cls;
 	s->span = c->span;
@@ -810,6 +945,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	slab_dirty_drop(s);
 	s->used = 0;
 	s->flags = warm ? SLAB_WARM : 0;
+	dfkey_check_end_set(s, check_end);
 	s->next = s->prev = NULL;
 	/*
 	 * The block-start test computes a multiple of the block index for
@@ -849,34 +985,6 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	STAT_INC_TLS(STAT_SLAB_NEW);
 	return s;
 }
-
-#ifdef CONFIG_DOUBLE_FREE_CHECK
-/*
- * s goes back to its pool (slab_retire(): used 0): every block it carved
- * must be on its list, holding the list's mark (dfkey ^ DFKEY_ON_SLAB).
- * A block the owner freed again while it was on that list went into the
- * bin as well (free reads nothing), and its pop handed it out (its word
- * is the bin's); the slab counted it as free all along, so it emptied
- * with the block live and a slab set up anew would carve it out again
- * (tests/dfuzz: Mid blocks handed out twice, or live in a released
- * slab; test_dfkey_refree_on_slab_list). The blocks are read in address
- * order, a word each, not through the list (whose link the second free
- * rewrote): at most one read per block the slab carved since it was set
- * up, on a path that gives the slab's slots back to its pool.
- */
-static void dfkey_slab_all_free(struct slab *s)
-{
-	uintptr_t mark = s->dfkey ^ DFKEY_ON_SLAB;
-	char *p = slab_first_block(s), *end = s->bump;
-	size_t bs = s->block_size;
-
-	for (; p < end; p += bs)
-		if (unlikely(!dfkey_word_is(p, mark)))
-			heap_free_list_corrupt(p);
-}
-#else
-static inline void dfkey_slab_all_free(struct slab *s) { }
-#endif
 
 /*
  * Warm slabs (slab_refill_bin()): a carve of fresh memory stops at
@@ -920,7 +1028,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	HK_ASSERT(s->used == 0);
 	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
 	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
-	dfkey_slab_all_free(s);
+	dfkey_retire(s);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
 	slab_dirty_drop(s);
 	slab_warm_mark(s);
@@ -935,6 +1043,7 @@ static void *slab_carve(struct slab *s, unsigned int n, uintptr_t w)
 
 	if (n > s->uncarved)
 		n = s->uncarved;
+	dfkey_carve_check(s, first, n);
 	for (i = 1; i < n; i++, q += bs) {
 		fl_set_next(q, q + bs);
 		dfkey_carve(s, q, w++);
@@ -1326,17 +1435,18 @@ static void heap_empty_remove(struct heap *h, struct slab *s)
  * that scattered order; the carve takes them in address order without
  * reading them (bench_tree, a C++ map cleared: Documentation/
  * benchmarks.md, "twelfth session: frees that outrun the thread
- * cache"). Every carved block must hold the list's mark first, as for a
- * slab given back to its pool (dfkey_slab_all_free(): one read per
- * block, in address order); a block freed again after the reset lies at
- * or past the bump, which the flush and a remote free refuse
- * (dfkey_to_slab(), dfkey_remote_free()).
+ * cache"). Every carved block must hold the list's mark, as for a
+ * slab given back to its pool: read as the carve reaches it
+ * (dfkey_carve_check(), below s->check_end; until branch treefree the
+ * whole slab here, dfkey_slab_all_free()); a block freed again after the
+ * reset lies at or past the bump, which the flush and a remote free
+ * refuse (dfkey_to_slab(), dfkey_remote_free()).
  */
 static void slab_recarve(struct slab *s)
 {
 	HK_ASSERT(s->used == 0 && !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
 	slab_warm_mark(s);
-	dfkey_slab_all_free(s);
+	dfkey_defer(s);
 	s->local_free = NULL;
 	s->uncarved = s->capacity;
 	slab_dirty_drop(s);
@@ -3547,6 +3657,9 @@ static __always_inline void heap_free_other(struct slab *s, void *p, const void 
 	heap_free_remote(s, p);
 	return;
 bad:
+	/* A block its slab emptied with, live, and went back unread (dfkey_retire()). */
+	if (unlikely(dfkey_free_released(s, p)))
+		heap_free_list_corrupt(p);
 	/* A free slot or the middle of a block (a sampled one?). */
 	if (prof_free_bad(p))
 		return;

@@ -850,11 +850,22 @@ static inline void fl_set_next(void *p, const void *next)
  *
  * The owner's second free of a block already back on its slab's list
  * puts it in the bin too, and the pop hands it out: the slab counts it
- * as free, so it can empty with the block live. slab_retire() reads
- * every carved block's word before the slab goes back to its pool
- * (dfkey_slab_all_free(), heap.c); until branch dfmid the slab, set up
- * anew, carved the live block again (tests/dfuzz, about 1 case in 1000,
- * mostly Mid blocks).
+ * as free, so it can empty with the block live. Every block an emptied
+ * slab carved is read (its word must be the list's mark) before the
+ * block is carved again or its bytes go to another use; until branch
+ * dfmid the slab, set up anew, carved the live block again (tests/dfuzz,
+ * about 1 case in 1000, mostly Mid blocks). Where (heap.c,
+ * dfkey_slab_all_free()): a slab carved again from its start (a kept
+ * slab, slab_recarve(); a slot claimed back by the same class) reads
+ * each such block as the carve reaches it, below slab::check_end
+ * (dfkey_carve_check()); a slab of one slot given back to its pool is
+ * read by whatever uses the slot next (SLAB_UNSWEPT: another class's
+ * claim, a decommit, an unmap: ss_slot_sweep()), and a free of a block
+ * start in such a slot is reported; a slab of several slots is read when
+ * it goes back. Until branch treefree every slab was read whole when it
+ * went back or was carved again. A block so found is reported when the
+ * slot is used again, not when its slab empties: the live block is
+ * never handed out twice, and a program that exits first is not told.
  */
 #define DFKEY_ON_SLAB		1UL
 

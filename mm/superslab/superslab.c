@@ -758,6 +758,8 @@ void ss_release(struct slab *head, unsigned int nr)
 	/* No longer in use: the budget counts them as spare. */
 	active = a_fetch_sub(&ss_active_slots, (unsigned long)nr, A_RELAXED) - nr;
 	if (a_load(&ss_dirty_slots, A_RELAXED) + nr > ss_dirty_budget()) {
+		/* The double-free check reads the blocks first (heap.c, dfkey_retire()). */
+		ss_slot_sweep(head);
 		ss_decommit(slab_start(head), (size_t)nr << SLOT_SHIFT);
 		STAT_ADD(STAT_SLOTS_DECOMMIT, nr);
 		state = SLOT_UNUSED;
@@ -814,6 +816,7 @@ static unsigned long ss_purge_pool(struct ss_pool *pool, unsigned long max)
 			if (!ss_claim_bits(ss, bit))
 				continue;
 			if (ss->slabs[i].state == SLOT_EMPTY) {
+				ss_slot_sweep(&ss->slabs[i]);
 				ss_decommit((char *)ss_base(ss) + ((size_t)i << SLOT_SHIFT), SLOT_SIZE);
 				ss->slabs[i].state = SLOT_UNUSED;
 				a_fetch_and(&ss->dirty_mask, ~bit, A_RELAXED);
@@ -1100,6 +1103,7 @@ unsigned long ss_unmap_pool(struct ss_pool *pool)
 			unsigned long run = (n >= 8 * sizeof(unsigned long) ? ~0UL : (1UL << n) - 1) << i;
 
 			for (j = i; j < i + n; j++) {
+				ss_slot_sweep(&ss->slabs[j]);
 				if (ss->slabs[j].state == SLOT_EMPTY) {
 					a_fetch_and(&ss->dirty_mask, ~(1UL << j), A_RELAXED);
 					a_fetch_sub(&ss_dirty_slots, 1UL, A_RELAXED);

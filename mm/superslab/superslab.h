@@ -63,6 +63,7 @@ enum slab_kind {
 #define SLAB_RETIRE_PENDING	0x02	/* all free, release once dequeued */
 #define SLAB_CARVED		0x04	/* every block carved since the bump was set (heap.h, slab_carved()) */
 #define SLAB_WARM		0x08	/* released: every block was carved; in use: carved at these addresses before, slots kept committed (heap.c, slab_warm()) */
+#define SLAB_UNSWEPT		0x10	/* released, its blocks' words not read yet (heap.c, dfkey_retire(); ss_slot_sweep()) */
 
 struct heap;
 struct ss_pool;
@@ -93,7 +94,7 @@ struct slab {
 	uint8_t class_idx;		/* size class */
 	uint8_t kind;			/* enum slab_kind */
 	uint8_t span;			/* slots covered (head slot only) */
-	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING, SLAB_CARVED */
+	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING, SLAB_CARVED, SLAB_WARM, SLAB_UNSWEPT */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
 	/*
@@ -113,6 +114,9 @@ struct slab {
 #ifdef CONFIG_HEAP_PURGE
 	uint32_t dirty;			/* blocks atop local_free whose pages may be resident (heap.c, "Purge") */
 	uint32_t dirty_old;		/* the lowest of them, there at the heap's last purge pass */
+#endif
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	uint32_t check_end;		/* bytes from the slot's start: blocks below it not carved again must hold the list's mark (heap.c, dfkey_carve_check()) */
 #endif
 } __aligned(L1_CACHE_BYTES);
 
@@ -411,6 +415,29 @@ static inline struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 
 /* Give back the nr slots starting at head; keeps them committed if allowed. */
 void ss_release(struct slab *head, unsigned int nr);
+
+/*
+ * A slab of one slot given back with SLAB_UNSWEPT (mm/heap/heap.c,
+ * dfkey_retire()): the double-free check has not read its blocks' words
+ * yet. They are read (heap_released_sweep(), which aborts on a block
+ * not on the slab's list: a block freed twice and live) before anything
+ * else uses the slot's bytes: its next claim (slab_new()), a decommit or
+ * an unmap. The caller holds the slot (its free bit claimed, or not yet
+ * set by the release).
+ */
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+void heap_released_sweep(struct slab *s);
+
+static inline void ss_slot_sweep(struct slab *s)
+{
+	if (unlikely(s->flags & SLAB_UNSWEPT))
+		heap_released_sweep(s);
+}
+#else
+static inline void ss_slot_sweep(struct slab *s)
+{
+}
+#endif
 
 /*
  * The dirty budget's clock: apply the decay if an epoch went by. Called

@@ -4101,6 +4101,125 @@ START_TEST(test_dfkey_flush_uncarved_recarved)
 	refree_fail("test_dfkey_flush_uncarved_recarved: a block past the bump of a slab carved again went back to its slab\n");
 }
 END_TEST
+
+/*
+ * A slab of one slot (a Tiny class: REL_SIZE) empties with a block live:
+ * p freed, given back to its slab's list, freed again and handed out
+ * from the bin (test_dfkey_refree_on_slab_list). The slab goes back to
+ * its pool at once (heap_empty_max 0) and unread (SLAB_UNSWEPT,
+ * dfkey_retire()): the words are read when the slot is used again. p is
+ * a's block, a the slab. Raises SIGABRT (the tests' expected end) where
+ * Tiny's slabs are not of one slot.
+ */
+#define REL_SIZE	640
+
+static struct slab *rel_unswept_slab(void **pp)
+{
+	static void *v[1024];
+	unsigned int cls, n = 0, i, cap = 0;
+	struct slab *a = NULL, *s;
+	void *p;
+
+	ck_assert_int_eq(heap_init(), 0);
+	cls = size_to_class(REL_SIZE);
+	if (hk_classes[cls].span != 1)
+		raise(SIGABRT);
+	heap_empty_max = 0;
+	/* Two slabs handed out whole: a, then the current one. */
+	for (;;) {
+		p = hak_malloc(REL_SIZE);
+		ck_assert_ptr_nonnull(p);
+		s = slab_block_head(p);
+		if (!a) {
+			a = s;
+			cap = s->capacity;
+		}
+		ck_assert_uint_lt(n, 1024);
+		v[n++] = p;
+		if (s != a && s->uncarved == 0 && !bin_list(hk_tls.bins[cls].free) &&
+		    !bin_list(hk_tls.bins[cls].put))
+			break;
+	}
+	ck_assert_uint_eq(a->used, cap);
+	for (i = 0; slab_block_head(v[i]) != a; i++)
+		;
+	p = v[i];
+	v[i] = NULL;
+	hak_free(p);
+	bin_to_slabs(cls);
+	ck_assert_ptr_eq(a->local_free, p);
+	hak_free(p);				/* again: into the bin */
+	if (hak_malloc(REL_SIZE) != p)		/* handed out (its slab's list holds it too) */
+		refree_fail("rel_unswept_slab: the bin did not hand the block out\n");
+	for (i = 0; i < n; i++)
+		if (v[i] && slab_block_head(v[i]) == a)
+			hak_free(v[i]);
+	bin_to_slabs(cls);			/* a empties with p live: back to the pool unread */
+	if (a->kind != SLAB_FREE || !(a->flags & SLAB_UNSWEPT))
+		refree_fail("rel_unswept_slab: the slab was not given back unread\n");
+	*pp = p;
+	return a;
+}
+
+/* Its class claims the slot back: the carve reads p's word before it carves p (dfkey_carve_check()). */
+START_TEST(test_dfkey_released_carve_checks)
+{
+	void *p, *q;
+	struct slab *a = rel_unswept_slab(&p);
+	unsigned int i, claimed = 0;
+
+	for (i = 0; i < 64 * a->capacity; i++) {
+		q = hak_malloc(REL_SIZE);
+		if (q == p)
+			refree_fail("test_dfkey_released_carve_checks: the live block was handed out again\n");
+		/* Claimed by the same class: read by the carves, not at the claim. */
+		if (slab_block_head(q) == a)
+			claimed = 1;
+	}
+	refree_fail(claimed ? "test_dfkey_released_carve_checks: the slab was carved over a live block\n" :
+		    "test_dfkey_released_carve_checks: the slot was not claimed back\n");
+}
+END_TEST
+
+/* Another class claims the slot: it is read at the claim (dfkey_claim()). */
+START_TEST(test_dfkey_released_claim_checks)
+{
+	void *p, *q;
+	struct slab *a = rel_unswept_slab(&p);
+	unsigned int i, oc = size_to_class(REL_SIZE) - 1;
+
+	for (i = 0; i < 4096; i++) {
+		q = hak_malloc(hk_classes[oc].size);
+		if ((char *)q <= (char *)p && (char *)p < (char *)q + hk_classes[oc].size)
+			refree_fail("test_dfkey_released_claim_checks: a block over the live one was handed out\n");
+		if (slab_block_head(q) == a)
+			refree_fail("test_dfkey_released_claim_checks: the slot was claimed unread\n");
+	}
+	refree_fail("test_dfkey_released_claim_checks: the slot was not claimed\n");
+}
+END_TEST
+
+/* The program frees the live block: its slot is free and unread, a double free. */
+START_TEST(test_dfkey_released_free_reports)
+{
+	void *p;
+
+	rel_unswept_slab(&p);
+	hak_free(p);
+	refree_fail("test_dfkey_released_free_reports: a free into a slot given back unread passed\n");
+}
+END_TEST
+
+/* A trim returns the slot's memory: it is read first (ss_purge_pool(), ss_slot_sweep()). */
+START_TEST(test_dfkey_released_trim_checks)
+{
+	void *p;
+
+	rel_unswept_slab(&p);
+	hak_malloc_trim(0);
+	refree_fail("test_dfkey_released_trim_checks: a slot given back unread was decommitted\n");
+}
+END_TEST
 #endif
 
 #ifdef CONFIG_THREADS
@@ -5599,6 +5718,10 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test_raise_signal(tc, test_recarve_checks_blocks, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_flush_uncarved, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_flush_uncarved_recarved, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_released_carve_checks, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_released_claim_checks, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_released_free_reports, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_released_trim_checks, SIGABRT);
 #endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_notify_cycle);
