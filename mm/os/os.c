@@ -219,6 +219,14 @@ long os_resident(void *addr, size_t size)
 }
 #endif
 
+#ifdef CONFIG_MID_LEND
+/* Mid's lending learns which pages of a free block are resident (mm/heap). */
+int os_mincore(void *addr, size_t size, unsigned char *vec)
+{
+	return mincore(addr, size, vec);
+}
+#endif
+
 void os_decommit(void *addr, size_t size)
 {
 	madvise(addr, size, MADV_DONTNEED);
