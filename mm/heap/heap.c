@@ -2565,13 +2565,16 @@ static unsigned int heap_filled_from(unsigned int cls)
  * program's writes make pages resident behind the allocator's back,
  * only hakmem's own returns (ss_decommit()) take them away.
  */
+BUILD_BUG_ON(ARCH_PAGE_SIZE_MAX > OS_MINCORE_MAX * ARCH_PAGE_SIZE_MIN);	/* a call covers a page at least */
+
 int heap_lend_resident(const void *p, size_t n, size_t whole)
 {
 	uintptr_t from = ALIGN_DOWN((uintptr_t)p, os_page_size);
 	uintptr_t to = ALIGN_UP((uintptr_t)p + n, os_page_size);
 	uintptr_t end = ALIGN_UP((uintptr_t)p + whole, os_page_size), a;
-	unsigned char vec[64];
-	size_t k, i;
+	unsigned char vec[OS_MINCORE_MAX];
+	/* os_mincore()'s most (in pages of the smallest size). */
+	size_t most = OS_MINCORE_MAX * ARCH_PAGE_SIZE_MIN / os_page_size, k, i;
 
 	if (ss_resident_known(from, to))
 		return 1;
@@ -2579,8 +2582,8 @@ int heap_lend_resident(const void *p, size_t n, size_t whole)
 	STAT_INC_TLS(STAT_MID_LEND_PROBE);
 	for (a = from; a < end; a += k * os_page_size) {
 		k = (end - a) / os_page_size;
-		if (k > sizeof(vec))
-			k = sizeof(vec);
+		if (k > most)
+			k = most;
 		if (os_mincore((void *)a, k * os_page_size, vec))
 			return 0;
 		for (i = 0; i < k; i++)
