@@ -2662,18 +2662,45 @@ static unsigned int heap_filled_from(unsigned int cls)
 }
 
 /*
- * Are the pages of the first n bytes of free block p all resident? A
- * block whose earlier occupants wrote it (to n bytes at least) is lent
- * without a page fault, or a page more for the process; one whose pages
- * were never touched (or purged) is not lent: a smaller block there
- * would touch pages that none of its own class's blocks would.
+ * Are the pages of the first n bytes of free block p (of whole bytes)
+ * all resident? A block whose earlier occupants wrote it (to n bytes at
+ * least) is lent without a page fault, or a page more for the process;
+ * one whose pages were never touched (or purged) is not lent: a smaller
+ * block there would touch pages that none of its own class's blocks
+ * would. The slots' map of pages known resident (slab::resident,
+ * superslab.h) answers without a system call; where it does not know a
+ * page, one mincore over the whole block's pages (a call costs about
+ * the same for 1 page or 64) notes what is resident for this and later
+ * lends. Pages the map does not know stay unknown until asked: the
+ * program's writes make pages resident behind the allocator's back,
+ * only hakmem's own returns (ss_decommit()) take them away.
  */
-static int block_resident(const void *p, size_t n)
+BUILD_BUG_ON(ARCH_PAGE_SIZE_MAX > OS_MINCORE_MAX * ARCH_PAGE_SIZE_MIN);	/* a call covers a page at least */
+
+int heap_lend_resident(const void *p, size_t n, size_t whole)
 {
 	uintptr_t from = ALIGN_DOWN((uintptr_t)p, os_page_size);
 	uintptr_t to = ALIGN_UP((uintptr_t)p + n, os_page_size);
+	uintptr_t end = ALIGN_UP((uintptr_t)p + whole, os_page_size), a;
+	unsigned char vec[OS_MINCORE_MAX];
+	/* os_mincore()'s most (in pages of the smallest size). */
+	size_t most = OS_MINCORE_MAX * ARCH_PAGE_SIZE_MIN / os_page_size, k, i;
 
-	return os_resident((void *)from, to - from) == (long)((to - from) / os_page_size);
+	if (ss_resident_known(from, to))
+		return 1;
+	hk_tls.lend_probes++;
+	STAT_INC_TLS(STAT_MID_LEND_PROBE);
+	for (a = from; a < end; a += k * os_page_size) {
+		k = (end - a) / os_page_size;
+		if (k > most)
+			k = most;
+		if (os_mincore((void *)a, k * os_page_size, vec))
+			return 0;
+		for (i = 0; i < k; i++)
+			if (vec[i] & 1)
+				ss_resident_note(a + i * os_page_size);
+	}
+	return ss_resident_known(from, to);
 }
 
 /*
@@ -2723,7 +2750,8 @@ static void *heap_alloc_lend(unsigned int cls)
 	    heap_class_holds_free(t->heap, cls))
 		return heap_alloc_class(cls);
 	for (; b <= top; b = heap_filled_from(b + 1))
-		if (bin_list(t->bins[b].free) && block_resident(t->bins[b].free, need)) {
+		if (bin_list(t->bins[b].free) &&
+		    heap_lend_resident(t->bins[b].free, need, hk_classes[b].size)) {
 			STAT_INC_TLS(STAT_MID_LEND);
 			return heap_alloc_class(b);
 		}

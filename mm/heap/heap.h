@@ -549,6 +549,7 @@ struct heap_tls {
 	unsigned int rbatch_nr;		/* batches not empty */
 #ifdef CONFIG_MID_LEND
 	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend()) */
+	unsigned long lend_probes;	/* mincore calls of heap_lend_resident() (tests) */
 #endif
 #ifdef CONFIG_STATS
 	unsigned long stats[NR_HK_STATS];	/* this thread's counters */
@@ -1155,6 +1156,9 @@ static inline void heap_lend_hold(int on)
 {
 	hk_tls.lend_held = on;
 }
+
+/* Pages of the first n bytes of free block p (of whole bytes) all resident (heap.c)? */
+int heap_lend_resident(const void *p, size_t n, size_t whole);
 #else
 static inline void heap_lend_hold(int on) { }
 #endif

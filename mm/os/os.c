@@ -3,6 +3,7 @@
  * mm/os/os.c - the mmap backend's interface to the kernel.
  */
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
@@ -198,8 +199,8 @@ void os_hugepage(void *addr, size_t size)
 	madvise(addr, size, MADV_HUGEPAGE);
 }
 
-#if defined(CONFIG_SUPERSLAB_THP) || defined(CONFIG_MID_LEND)
-/* The huge-page policy's density test (mm/superslab), Mid's lending (mm/heap). */
+#ifdef CONFIG_SUPERSLAB_THP
+/* The huge-page policy's density test (mm/superslab). */
 long os_resident(void *addr, size_t size)
 {
 	unsigned char vec[512];
@@ -216,6 +217,38 @@ long os_resident(void *addr, size_t size)
 		done += k;
 	}
 	return n;
+}
+#endif
+
+#ifdef CONFIG_MID_LEND
+/*
+ * Mid's lending learns which pages of a free block are resident
+ * (mm/heap). A kernel whose pages are smaller than the ones we were told
+ * of writes a byte for each of its own: qemu-user with -p 65536 passes
+ * the call on to a host of 4 KiB pages, 16 bytes a guest page. Those
+ * are counted (the bytes a call changed) and a page is resident if any
+ * part of it is, as a kernel of its size would have made it whole at
+ * the first touch of any part.
+ */
+int os_mincore(void *addr, size_t size, unsigned char *vec)
+{
+	unsigned char buf[OS_MINCORE_MAX];
+	size_t pages = size / os_page_size, n, r, i, j;
+
+	if (!pages || pages * (os_page_size / ARCH_PAGE_SIZE_MIN) > sizeof(buf))
+		return -1;
+	memset(buf, 0xfe, sizeof(buf));
+	if (mincore(addr, size, buf))
+		return -1;
+	for (n = pages; n < sizeof(buf) && buf[n] != 0xfe; n++)
+		;
+	r = n / pages;
+	for (i = 0; i < pages; i++) {
+		vec[i] = 0;
+		for (j = 0; j < r; j++)
+			vec[i] |= buf[i * r + j];
+	}
+	return 0;
 }
 #endif
 

@@ -72,6 +72,14 @@ static inline size_t os_thp_size(void)
 /* How many pages of [addr, addr + size) are resident (mincore), or -1. */
 long os_resident(void *addr, size_t size);
 
+/*
+ * mincore(): vec[i] & 1 says whether page i of [addr, addr + size) is
+ * resident; 0, or -1. At most OS_MINCORE_MAX pages of the smallest
+ * size (ARCH_PAGE_SIZE_MIN) a call.
+ */
+#define OS_MINCORE_MAX	64
+int os_mincore(void *addr, size_t size, unsigned char *vec);
+
 /* Give the pages back to the kernel; they read as zero afterwards. */
 void os_decommit(void *addr, size_t size);
 

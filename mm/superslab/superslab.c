@@ -1110,6 +1110,7 @@ unsigned long ss_unmap_pool(struct ss_pool *pool)
 				}
 				ss->slabs[j].state = SLOT_UNMAPPED;
 			}
+			ss_resident_clear((char *)ss_base(ss) + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT);
 			os_unmap((char *)ss_base(ss) + ((size_t)i << SLOT_SHIFT), (size_t)n << SLOT_SHIFT);
 			left &= ~run;
 			done += n;

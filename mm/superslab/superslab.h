@@ -97,6 +97,14 @@ struct slab {
 	uint8_t flags;			/* SLAB_IN_PARTIAL, SLAB_RETIRE_PENDING, SLAB_CARVED, SLAB_WARM, SLAB_UNSWEPT */
 	uint8_t state;			/* enum slot_state (guarded by the free-slot bit) */
 	uint8_t head_off;		/* tail slots: distance to the head slot */
+#ifdef CONFIG_MID_LEND
+	/*
+	 * The first line's last two bytes: the second line has no room
+	 * beside check_end. Written only at a lend's mincore and at a
+	 * decommit or unmap of the slot, never on a fast path.
+	 */
+	uint16_t resident;		/* every slot, head or tail: its pages known resident (ss_resident_known()) */
+#endif
 	/*
 	 * A tail slot of a span mirrors the head's owner, dfkey, bin_tpoff,
 	 * start_mul, start_limit, tbase and class_idx, so that the owner's free of
@@ -461,6 +469,86 @@ unsigned long ss_epoch_now(void);
 #define SS_THP_ON	1UL
 #define SS_THP_SPLIT	2UL
 
+#ifdef CONFIG_MID_LEND
+/*
+ * Pages known resident (CONFIG_MID_LEND: Mid lends a free block to a
+ * smaller class only where the pages the request covers are resident,
+ * mm/heap/heap.c). Bit i of a slot's slab::resident: page i of the
+ * slot was seen resident (mincore, heap_lend_resident()) and hakmem has
+ * not given it back since. Private anonymous memory leaves a process
+ * only where the process returns it, and hakmem returns SuperSlab
+ * memory through ss_decommit() (the purge of free big blocks, the
+ * pool's decommits) and the pool's unmapping of free slots
+ * (ss_unmap_pool()), which clear the bits of the pages they return. A
+ * fork copies the bits with the pages they describe (the child's
+ * mappings are the parent's). Only the kernel's reclaim (swap, under
+ * memory pressure) takes away a page that the map still calls
+ * resident; a block lent there faults it in, as a block of the
+ * request's own class would: the map decides where a block is lent,
+ * never what a block holds. Slot 0 holds the header, no block: its
+ * record's second line is the SuperSlab's own fields, never touched
+ * here. The bits live in each slot's own record, in the line of the
+ * slow paths, so a slab's tail slots carry those of their pages.
+ */
+BUILD_BUG_ON(SLOT_SIZE / ARCH_PAGE_SIZE_MIN > 16);
+
+static inline int ss_slot_is_header(uintptr_t slot)
+{
+	return !((slot >> SLOT_SHIFT) & (SS_SLOTS - 1));
+}
+
+/* The bits of the pages of the slot at slot that [from, to) overlaps. */
+static inline uint32_t ss_resident_bits(uintptr_t slot, uintptr_t from, uintptr_t to)
+{
+	unsigned int a, b;
+
+	if (from < slot)
+		from = slot;
+	if (to > slot + SLOT_SIZE)
+		to = slot + SLOT_SIZE;
+	a = (unsigned int)((from - slot) / os_page_size);
+	b = (unsigned int)((to - slot + os_page_size - 1) / os_page_size);
+	return (1U << b) - (1U << a);
+}
+
+/* [addr, addr + len) of one SuperSlab goes back to the kernel: not resident. */
+static inline void ss_resident_clear(void *addr, size_t len)
+{
+	uintptr_t from = (uintptr_t)addr, to = from + len, slot;
+
+	for (slot = ALIGN_DOWN(from, SLOT_SIZE); slot < to; slot += SLOT_SIZE)
+		if (!ss_slot_is_header(slot))
+			slab_of((void *)slot)->resident &= (uint16_t)~ss_resident_bits(slot, from, to);
+}
+
+/* Are the pages of [from, to) (one SuperSlab's) all known resident? */
+static inline int ss_resident_known(uintptr_t from, uintptr_t to)
+{
+	uintptr_t slot;
+
+	for (slot = ALIGN_DOWN(from, SLOT_SIZE); slot < to; slot += SLOT_SIZE) {
+		uint32_t m = ss_resident_bits(slot, from, to);
+
+		if (ss_slot_is_header(slot) || (slab_of((void *)slot)->resident & m) != m)
+			return 0;
+	}
+	return 1;
+}
+
+/* The page at page (page aligned) was seen resident. */
+static inline void ss_resident_note(uintptr_t page)
+{
+	uintptr_t slot = ALIGN_DOWN(page, SLOT_SIZE);
+
+	if (!ss_slot_is_header(slot))
+		slab_of((void *)slot)->resident |= (uint16_t)(1U << ((page - slot) / os_page_size));
+}
+#else
+static inline void ss_resident_clear(void *addr, size_t len)
+{
+}
+#endif
+
 #ifdef CONFIG_SUPERSLAB_THP
 void ss_thp_split(struct superslab *ss);
 
@@ -471,6 +559,7 @@ static inline void ss_decommit(void *addr, size_t len)
 
 	if (unlikely(a_load(&ss->thp, A_RELAXED) == SS_THP_ON))
 		ss_thp_split(ss);
+	ss_resident_clear(addr, len);
 	os_decommit(addr, len);
 }
 #else
@@ -480,6 +569,7 @@ static inline void ss_thp_split(struct superslab *ss)
 
 static inline void ss_decommit(void *addr, size_t len)
 {
+	ss_resident_clear(addr, len);
 	os_decommit(addr, len);
 }
 #endif

@@ -3146,8 +3146,12 @@ START_TEST(test_lend_reuse_across_sizes)
 	from = ALIGN_UP((uintptr_t)r + 64, os_page_size);
 	to = ALIGN_DOWN((uintptr_t)r + LEND_BIG, os_page_size);
 	if (from < (uintptr_t)r + hk_classes[size_to_class(LEND_SMALL)].size && from < to) {
-		/* Its pages past the first given back: not lent, the small class carves. */
-		os_decommit((char *)from, to - from);
+		/*
+		 * Its pages past the first given back by hakmem (the purge's
+		 * and the pool's way, which the map of resident pages follows):
+		 * not lent, the small class carves.
+		 */
+		ss_decommit((char *)from, to - from);
 		hak_free(r);
 		q = hak_malloc(LEND_SMALL);
 		ck_assert_ptr_nonnull(q);
@@ -3233,6 +3237,189 @@ START_TEST(test_lend_not_for_realloc)
 }
 END_TEST
 
+/*
+ * The map of pages known resident (slab::resident): a page noted is
+ * known, a return (ss_resident_clear(), ss_decommit()'s) forgets exactly
+ * its pages, over the slots a block spans; the header slot is never
+ * known and its record (the SuperSlab's fields) never written.
+ */
+START_TEST(test_lend_map_bits)
+{
+	uintptr_t from, end, mid, a, pg = os_page_size;
+	struct superslab *ss;
+	char hdr[sizeof(struct slab)];
+	void *p;
+
+	lend_ready();
+	p = hak_malloc(LEND_BIG);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x5a, LEND_BIG);
+	from = ALIGN_DOWN((uintptr_t)p, pg);
+	end = ALIGN_UP((uintptr_t)p + LEND_BIG, pg);
+	ss_resident_clear((void *)from, end - from);
+	ck_assert(!ss_resident_known(from, from + pg));
+	for (a = from; a < end; a += pg)
+		ss_resident_note(a);
+	ck_assert(ss_resident_known(from, end));
+	if (end - from >= 5 * pg) {
+		mid = from + 2 * pg;
+		ss_resident_clear((void *)mid, pg);
+		ck_assert(!ss_resident_known(from, end));
+		ck_assert(!ss_resident_known(mid, mid + pg));
+		ck_assert(ss_resident_known(from, mid));
+		ck_assert(ss_resident_known(mid + pg, end));
+		ss_resident_note(mid);
+		ck_assert(ss_resident_known(from, end));
+	}
+	/* A range across slots: the block spans several (it is 4 KiB short of Mid's maximum). */
+	ck_assert_uint_gt(slab_block_head(p)->span, 1);
+	ss_resident_clear((void *)from, end - from);
+	for (a = from; a < end; a += pg)
+		ck_assert(!ss_resident_known(a, a + pg));
+	/* The header slot. */
+	ss = ss_of(p);
+	memcpy(hdr, &ss->slabs[0], sizeof(hdr));
+	ss_resident_note(ss_base(p));
+	ss_resident_clear((void *)ss_base(p), SLOT_SIZE);
+	ck_assert(!ss_resident_known(ss_base(p), ss_base(p) + pg));
+	ck_assert_int_eq(memcmp(hdr, &ss->slabs[0], sizeof(hdr)), 0);
+	hak_free(p);
+}
+END_TEST
+
+/*
+ * The first lend of a block asks mincore once; the map answers for the
+ * same block's later lends (no system call), until hakmem returns its
+ * pages.
+ */
+START_TEST(test_lend_map_spares_mincore)
+{
+	unsigned long probes;
+	void *p, *q;
+	int i;
+
+	lend_ready();
+	p = lend_big_freed();
+	probes = hk_tls.lend_probes;
+	for (i = 0; i < 3; i++) {
+		q = hak_malloc(LEND_SMALL);
+		ck_assert_ptr_eq(q, p);
+		memset(q, 0x11, LEND_SMALL);
+		hak_free(q);
+	}
+	ck_assert_uint_eq(hk_tls.lend_probes, probes + 1);
+	ck_assert(ss_resident_known(ALIGN_DOWN((uintptr_t)p, os_page_size),
+				    ALIGN_UP((uintptr_t)p + LEND_BIG, os_page_size)));
+}
+END_TEST
+
+/*
+ * A fork: the child's copy of the map describes its copy of the pages,
+ * and lends without mincore; a return in the child is forgotten by the
+ * child's map, not by the parent's.
+ */
+START_TEST(test_lend_map_fork)
+{
+	size_t need = hk_classes[size_to_class(LEND_SMALL)].size;
+	unsigned long probes;
+	uintptr_t from, to;
+	void *p, *q;
+	pid_t pid;
+	int st;
+
+	lend_ready();
+	p = lend_big_freed();
+	probes = hk_tls.lend_probes;
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, p);
+	hak_free(q);
+	ck_assert_uint_eq(hk_tls.lend_probes, probes + 1);
+	from = ALIGN_UP((uintptr_t)p + 64, os_page_size);
+	to = ALIGN_DOWN((uintptr_t)p + need, os_page_size);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		q = hak_malloc(LEND_SMALL);
+		if (q != p || hk_tls.lend_probes != probes + 1)
+			_exit(1);
+		memset(q, 0x22, LEND_SMALL);
+		hak_free(q);
+		if (to <= from)
+			_exit(0);	/* 64 KiB pages: nothing past the first page to return */
+		ss_decommit((void *)from, to - from);
+		q = hak_malloc(LEND_SMALL);
+		_exit(q != p && hk_tls.lend_probes == probes + 2 ? 0 : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(hk_tls.lend_probes, probes + 1);
+	ck_assert_int_eq(((char *)q)[LEND_SMALL - 1], 0x5a);
+	hak_free(q);
+}
+END_TEST
+
+#ifdef CONFIG_HEAP_PURGE
+/*
+ * A block whose pages the purge returned (two passes on its slab's
+ * list) is no longer known resident, and once back at its bin's head it
+ * is not lent: the check asks mincore again, which finds the pages gone.
+ */
+START_TEST(test_lend_purged_not_lent)
+{
+	unsigned int big = size_to_class(LEND_BIG);
+	size_t need = hk_classes[size_to_class(LEND_SMALL)].size, bsize = hk_classes[big].size;
+	unsigned long probes, decay;
+	unsigned int pages, i;
+	uintptr_t from, to;
+	void *v[3], *b, *x, *q;
+	int held;
+
+	lend_ready();
+	/* No pass but the test's own (test_purge_reused_block_young). */
+	held = !hak_option_get("dirty_decay_ms", &decay) &&
+	       !hak_option_set("dirty_decay_ms", 3600000);
+	for (i = 0; i < 3; i++) {
+		v[i] = hak_malloc(LEND_BIG);
+		ck_assert_ptr_nonnull(v[i]);
+		memset(v[i], 0x5a, LEND_BIG);
+	}
+	b = v[1];
+	from = ALIGN_UP((uintptr_t)b + 64, os_page_size);
+	to = ALIGN_DOWN((uintptr_t)b + need, os_page_size);
+	ck_assert(heap_lend_resident(b, need, bsize));
+	ck_assert(ss_resident_known(ALIGN_DOWN((uintptr_t)b, os_page_size), to));
+	hak_free(b);
+	hak_malloc_trim(0);		/* to its slab's list */
+	heap_purge_tick(hk_tls.heap);
+	heap_purge_tick(hk_tls.heap);
+	if (to > from && slab_block_head(b)->kind == SLAB_BLOCKS &&
+	    slab_block_head(b)->class_idx == big) {
+		ck_assert_uint_eq(purge_resident(b, bsize, &pages), 0);
+		ck_assert(!ss_resident_known(from, to));
+		/* b again at its bin's head, its pages still gone. */
+		x = hak_malloc(LEND_BIG);
+		ck_assert_ptr_nonnull(x);
+		hak_free(x);
+		if (x == b) {
+			probes = hk_tls.lend_probes;
+			q = hak_malloc(LEND_SMALL);
+			ck_assert_ptr_nonnull(q);
+			ck_assert_ptr_ne(q, b);
+			ck_assert_uint_eq(hk_tls.lend_probes, probes + 1);
+			hak_free(q);
+		}
+	}
+	if (held)
+		ck_assert_int_eq(hak_option_set("dirty_decay_ms", decay), 0);
+	hak_free(v[0]);
+	hak_free(v[2]);
+}
+END_TEST
+#endif
+
 #ifdef CONFIG_THREADS
 /* A lent block freed by another thread goes back to its own class's slab. */
 START_TEST(test_lend_remote_free)
@@ -3248,6 +3435,9 @@ START_TEST(test_lend_remote_free)
 	s = slab_block_head(q);
 	free_in_thread(&q, 1);
 	ck_assert_uint_eq(s->class_idx, big);
+	/* A remote free returns no page: the map still knows the block's. */
+	ck_assert(ss_resident_known(ALIGN_DOWN((uintptr_t)p, os_page_size),
+				    ALIGN_UP((uintptr_t)p + LEND_SMALL, os_page_size)));
 	ck_assert(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK);
 	/* Its class takes it back from the remote list (the others leaked). */
 	for (i = 0; i < 2 * s->capacity + 2; i++) {
@@ -3376,6 +3566,12 @@ static Suite *heap_suite(void)
 		tcase_add_test(tc, test_lend_reuse_across_sizes);
 		tcase_add_test(tc, test_lend_fork);
 		tcase_add_test(tc, test_lend_not_for_realloc);
+		tcase_add_test(tc, test_lend_map_bits);
+		tcase_add_test(tc, test_lend_map_spares_mincore);
+		tcase_add_test(tc, test_lend_map_fork);
+#ifdef CONFIG_HEAP_PURGE
+		tcase_add_test(tc, test_lend_purged_not_lent);
+#endif
 #ifdef CONFIG_THREADS
 		tcase_add_test(tc, test_lend_remote_free);
 #endif
