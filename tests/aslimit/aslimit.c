@@ -33,7 +33,7 @@
  * fails, and the process must keep working after the frees. The bytes
  * asked for and the usable bytes are printed too. From the second round
  * of a run of rounds of one mix on, VmSize at a round's start must stay
- * within 2 MiB of that second round's: the frees give back what a round
+ * within 4 MiB of that second round's: the frees give back what a round
  * took.
  *
  * -m gives the mix of each round, one letter per round: x the mix above
@@ -384,17 +384,26 @@ int main(int argc, char **argv)
 			prev[(unsigned char)mix] = asked;
 		/*
 		 * What a run of rounds of one mix leaves mapped settles: from the
-		 * second round on, VmSize at a round's start stays within 2 MiB
+		 * second round on, VmSize at a round's start stays within 4 MiB
 		 * of the second's (one more 1 MiB chunk kept each round:
 		 * randconfig KCONFIG_SEED=0x449dfeb9, the Large reserve; a step
 		 * of 1.2 MiB at round 4 and none after in midfine_on_defconfig).
+		 * Within 4 MiB, not 2: with Mid's lending (CONFIG_MID_LEND, on by
+		 * default since the twenty-third session) which blocks a round
+		 * lends depends on which pages the purge has returned by then, a
+		 * matter of time, and with eight classes a doubling
+		 * (midfine_on_defconfig) the SuperSlabs a round leaves mapped
+		 * vary with it: 96.4-99.5 MiB over 72 rounds, up and down, not
+		 * growing (97.6 every round without lending; defconfig 97.4
+		 * every round either way). A creep of 1 MiB a round still
+		 * fails by the sixth round.
 		 */
 		if (k > 1 && mixes[k - 2] == mix) {
 			if (!settled_round) {
 				settled_round = k;
 				vm_settled = vm0;
 			}
-			check(vm0 <= vm_settled + 2 * MiB,
+			check(vm0 <= vm_settled + 4 * MiB,
 			      "round %d started with VmSize %.1f MiB, %.1f MiB more than round %d "
 			      "of the same mix: the rounds' frees leave address space mapped",
 			      k, vm0 / (double)MiB, (vm0 - vm_settled) / (double)MiB, settled_round);
