@@ -3610,7 +3610,8 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
-	if (unlikely(!hk_tls.heap)) {
+	/* No heap, or a class batched by one (CONFIG_HEAP_RBATCH_BYTES): pushed at once. */
+	if (unlikely(!hk_tls.heap) || rbatch_one(cls)) {
 		dfkey_remote_free(s, p, 0);
 		slab_push_remote(s, p, p, 1);
 		return;
@@ -3620,7 +3621,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb = tp_rbatch(cls);
 	if (likely(rb->slab == s)) {
 		rbatch_link(rb, cls, p);
-		if (unlikely(rb->n >= HEAP_RBATCH_MAX))
+		if (unlikely(rb->n >= rbatch_max(rb)))
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
 	}
@@ -3637,6 +3638,8 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb->tail = p;
 	rbatch_note(cls, 0, p);
 	rb->n = 1;
+	if (CONFIG_HEAP_RBATCH_BYTES)
+		rb->max = hk_classes[cls].rbatch;
 	hk_tls.rbatch_nr++;
 }
 
@@ -3753,7 +3756,7 @@ void heap_free_nonlocal(void *p, struct slab *s)
 		goto slow;
 	cls = s->class_idx;
 	rb = tp_rbatch(cls);
-	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1)) {
+	if (unlikely(rb->slab != s || rb->n >= rbatch_max(rb) - 1)) {
 		/* A batch to start or to push: tested, no need to test again. */
 		heap_free_remote_slow(s, p);
 		return;

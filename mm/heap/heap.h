@@ -104,6 +104,7 @@ struct size_class {
 	uint8_t span;			/* slots per slab */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	uint8_t pad;			/* stride - size, in 16-byte units (CONFIG_HEAP_STRIDE_PAD) */
+	uint8_t rbatch;			/* blocks a remote batch holds at most (CONFIG_HEAP_RBATCH_BYTES) */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint64_t start_mul;		/* block-start check: slab_start_mul(class_stride()) */
 };
@@ -524,6 +525,7 @@ struct heap_rbatch {
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
 	uint32_t n;			/* blocks in the batch */
+	uint32_t max;			/* pushed at this many (CONFIG_HEAP_RBATCH_BYTES) */
 };
 
 struct heap_tls {
@@ -614,6 +616,29 @@ static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
 {
 	return hk_tp_ptr(struct heap_rbatch, heap_tls_tpoff() + offsetof(struct heap_tls, rbatch) +
 			 (uintptr_t)cls * sizeof(struct heap_rbatch));
+}
+
+/*
+ * The blocks at which batch rb is pushed: HEAP_RBATCH_MAX, or with
+ * CONFIG_HEAP_RBATCH_BYTES its class's bound (struct size_class::rbatch,
+ * noted in the batch when it starts, so that the free's fast test reads
+ * the batch's own line only).
+ */
+static __always_inline uint32_t rbatch_max(const tp_rbatch_t *rb)
+{
+	return CONFIG_HEAP_RBATCH_BYTES ? rb->max : HEAP_RBATCH_MAX;
+}
+
+/* The blocks a remote batch of class cls holds at most. */
+static __always_inline unsigned int class_rbatch_max(unsigned int cls)
+{
+	return CONFIG_HEAP_RBATCH_BYTES ? hk_classes[cls].rbatch : HEAP_RBATCH_MAX;
+}
+
+/* Class cls's remote frees are pushed one by one (CONFIG_HEAP_RBATCH_BYTES). */
+static __always_inline int rbatch_one(unsigned int cls)
+{
+	return CONFIG_HEAP_RBATCH_BYTES && hk_classes[cls].rbatch <= 1;
 }
 
 /*
