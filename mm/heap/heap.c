@@ -3526,7 +3526,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 
 	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
 		guard_double_free(rb->head);
-	if (rb->n == HEAP_RBATCH_MAX) {
+	if (rbatch_count(rb) == HEAP_RBATCH_MAX) {
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++)
 			q[k] = seg[k];
 		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
@@ -3553,7 +3553,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 	q[0] = rb->head;
 	for (i = 0;; i++) {
 		next = rbatch_seal_one(q[0], key);
-		if (i + 1 == rb->n)
+		if (i + 1 == rbatch_count(rb))
 			break;
 		if (unlikely(next == (uintptr_t)HEAP_NIL || fl_bad(next)))
 			guard_double_free(rb->head);
@@ -3574,7 +3574,7 @@ static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 	rbatch_seal(rb);
 	rb->slab = NULL;
 	hk_tls.rbatch_nr--;
-	slab_push_remote(s, rb->head, rb->tail, rb->n);
+	slab_push_remote(s, rb->head, rb->tail, rbatch_count(rb));
 }
 
 /* Push all of the calling thread's batches. */
@@ -3599,7 +3599,7 @@ static __always_inline void rbatch_link(tp_rbatch_t *rb, unsigned int cls, void 
 		guard_double_free(p);
 	fl_set_next(p, rb->head);
 	rb->head = p;
-	rbatch_note(cls, rb->n, p);
+	rbatch_note(cls, rb->n, p);	/* (read for full batches of HEAP_RBATCH_MAX only: no offset) */
 	rb->n++;
 }
 
@@ -3621,7 +3621,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb = tp_rbatch(cls);
 	if (likely(rb->slab == s)) {
 		rbatch_link(rb, cls, p);
-		if (unlikely(rb->n >= rbatch_max(rb)))
+		if (unlikely(rb->n >= HEAP_RBATCH_MAX))
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
 	}
@@ -3638,8 +3638,11 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb->tail = p;
 	rbatch_note(cls, 0, p);
 	rb->n = 1;
-	if (CONFIG_HEAP_RBATCH_BYTES)
+	if (CONFIG_HEAP_RBATCH_BYTES) {
+		/* Full at HEAP_RBATCH_MAX, as every batch (rbatch_count()). */
 		rb->max = hk_classes[cls].rbatch;
+		rb->n = HEAP_RBATCH_MAX - rb->max + 1;
+	}
 	hk_tls.rbatch_nr++;
 }
 
@@ -3756,7 +3759,7 @@ void heap_free_nonlocal(void *p, struct slab *s)
 		goto slow;
 	cls = s->class_idx;
 	rb = tp_rbatch(cls);
-	if (unlikely(rb->slab != s || rb->n >= rbatch_max(rb) - 1)) {
+	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1)) {
 		/* A batch to start or to push: tested, no need to test again. */
 		heap_free_remote_slow(s, p);
 		return;

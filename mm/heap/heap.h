@@ -524,7 +524,7 @@ struct heap_rbatch {
 	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
-	uint32_t n;			/* blocks in the batch */
+	uint32_t n;			/* blocks in the batch (+ HEAP_RBATCH_MAX - max: rbatch_count()) */
 	uint32_t max;			/* pushed at this many (CONFIG_HEAP_RBATCH_BYTES) */
 };
 
@@ -619,14 +619,15 @@ static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
 }
 
 /*
- * The blocks at which batch rb is pushed: HEAP_RBATCH_MAX, or with
- * CONFIG_HEAP_RBATCH_BYTES its class's bound (struct size_class::rbatch,
- * noted in the batch when it starts, so that the free's fast test reads
- * the batch's own line only).
+ * With CONFIG_HEAP_RBATCH_BYTES a batch of a class bounded to max blocks
+ * (struct size_class::rbatch, noted in the batch when it starts) counts
+ * from HEAP_RBATCH_MAX - max + 1, so that every batch is full at
+ * HEAP_RBATCH_MAX and the free's fast test compares with the constant,
+ * as without the bound; the blocks it holds are rbatch_count().
  */
-static __always_inline uint32_t rbatch_max(const tp_rbatch_t *rb)
+static __always_inline uint32_t rbatch_count(const struct heap_rbatch *rb)
 {
-	return CONFIG_HEAP_RBATCH_BYTES ? rb->max : HEAP_RBATCH_MAX;
+	return CONFIG_HEAP_RBATCH_BYTES ? rb->n - (HEAP_RBATCH_MAX - rb->max) : rb->n;
 }
 
 /* The blocks a remote batch of class cls holds at most. */
