@@ -112,6 +112,20 @@ static unsigned int classes_from_boxes(void)
 	return n;
 }
 
+/*
+ * The blocks of size bytes a remote batch holds at most with
+ * CONFIG_HEAP_RBATCH_BYTES: that many bytes, at least one block, at most
+ * HEAP_RBATCH_MAX (heap.c, "Remote batches").
+ */
+static unsigned int class_rbatch(unsigned int size)
+{
+	unsigned int n = CONFIG_HEAP_RBATCH_BYTES / size;
+
+	if (n > HEAP_RBATCH_MAX)
+		return HEAP_RBATCH_MAX;
+	return n ? n : 1;
+}
+
 void heap_classes_init(void)
 {
 	unsigned long pct = hk_opt(OPT_TCACHE_PCT), limit;
@@ -137,6 +151,9 @@ void heap_classes_init(void)
 		HK_ASSERT(c->size < (1U << 31));
 		class_pad(c);
 		c->start_mul = slab_start_mul(class_stride(c));
+		/* A remote batch: CONFIG_HEAP_RBATCH_BYTES of blocks, 1 to HEAP_RBATCH_MAX. */
+		if (CONFIG_HEAP_RBATCH_BYTES)
+			c->rbatch = (uint8_t)class_rbatch(c->size);
 		/*
 		 * A bin holds about 128 KiB: 8 to 128 blocks (up to 256 KiB
 		 * for the classes up to 32 KiB), at least two refills' worth. Fewer

@@ -3526,7 +3526,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 
 	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
 		guard_double_free(rb->head);
-	if (rb->n == HEAP_RBATCH_MAX) {
+	if (rbatch_count(rb) == HEAP_RBATCH_MAX) {
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++)
 			q[k] = seg[k];
 		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
@@ -3553,7 +3553,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 	q[0] = rb->head;
 	for (i = 0;; i++) {
 		next = rbatch_seal_one(q[0], key);
-		if (i + 1 == rb->n)
+		if (i + 1 == rbatch_count(rb))
 			break;
 		if (unlikely(next == (uintptr_t)HEAP_NIL || fl_bad(next)))
 			guard_double_free(rb->head);
@@ -3574,7 +3574,7 @@ static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 	rbatch_seal(rb);
 	rb->slab = NULL;
 	hk_tls.rbatch_nr--;
-	slab_push_remote(s, rb->head, rb->tail, rb->n);
+	slab_push_remote(s, rb->head, rb->tail, rbatch_count(rb));
 }
 
 /* Push all of the calling thread's batches. */
@@ -3599,7 +3599,7 @@ static __always_inline void rbatch_link(tp_rbatch_t *rb, unsigned int cls, void 
 		guard_double_free(p);
 	fl_set_next(p, rb->head);
 	rb->head = p;
-	rbatch_note(cls, rb->n, p);
+	rbatch_note(cls, rb->n, p);	/* (read for full batches of HEAP_RBATCH_MAX only: no offset) */
 	rb->n++;
 }
 
@@ -3610,7 +3610,8 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 
 	/* Global: the freeing thread may have no heap to fold its counters into. */
 	STAT_INC(STAT_REMOTE_FREE);
-	if (unlikely(!hk_tls.heap)) {
+	/* No heap, or a class batched by one (CONFIG_HEAP_RBATCH_BYTES): pushed at once. */
+	if (unlikely(!hk_tls.heap) || rbatch_one(cls)) {
 		dfkey_remote_free(s, p, 0);
 		slab_push_remote(s, p, p, 1);
 		return;
@@ -3637,6 +3638,11 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rb->tail = p;
 	rbatch_note(cls, 0, p);
 	rb->n = 1;
+	if (CONFIG_HEAP_RBATCH_BYTES) {
+		/* Full at HEAP_RBATCH_MAX, as every batch (rbatch_count()). */
+		rb->max = hk_classes[cls].rbatch;
+		rb->n = HEAP_RBATCH_MAX - rb->max + 1;
+	}
 	hk_tls.rbatch_nr++;
 }
 

@@ -104,6 +104,7 @@ struct size_class {
 	uint8_t span;			/* slots per slab */
 	uint8_t stat_idx;		/* enum hk_stat: its box's ALLOC counter (FREE is next) */
 	uint8_t pad;			/* stride - size, in 16-byte units (CONFIG_HEAP_STRIDE_PAD) */
+	uint8_t rbatch;			/* blocks a remote batch holds at most (CONFIG_HEAP_RBATCH_BYTES) */
 	struct ss_pool *pool;		/* where its slabs come from */
 	uint64_t start_mul;		/* block-start check: slab_start_mul(class_stride()) */
 };
@@ -523,7 +524,8 @@ struct heap_rbatch {
 	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
-	uint32_t n;			/* blocks in the batch */
+	uint32_t n;			/* blocks in the batch (+ HEAP_RBATCH_MAX - max: rbatch_count()) */
+	uint32_t max;			/* pushed at this many (CONFIG_HEAP_RBATCH_BYTES) */
 };
 
 struct heap_tls {
@@ -614,6 +616,30 @@ static __always_inline tp_rbatch_t *tp_rbatch(unsigned int cls)
 {
 	return hk_tp_ptr(struct heap_rbatch, heap_tls_tpoff() + offsetof(struct heap_tls, rbatch) +
 			 (uintptr_t)cls * sizeof(struct heap_rbatch));
+}
+
+/*
+ * With CONFIG_HEAP_RBATCH_BYTES a batch of a class bounded to max blocks
+ * (struct size_class::rbatch, noted in the batch when it starts) counts
+ * from HEAP_RBATCH_MAX - max + 1, so that every batch is full at
+ * HEAP_RBATCH_MAX and the free's fast test compares with the constant,
+ * as without the bound; the blocks it holds are rbatch_count().
+ */
+static __always_inline uint32_t rbatch_count(const struct heap_rbatch *rb)
+{
+	return CONFIG_HEAP_RBATCH_BYTES ? rb->n - (HEAP_RBATCH_MAX - rb->max) : rb->n;
+}
+
+/* The blocks a remote batch of class cls holds at most. */
+static __always_inline unsigned int class_rbatch_max(unsigned int cls)
+{
+	return CONFIG_HEAP_RBATCH_BYTES ? hk_classes[cls].rbatch : HEAP_RBATCH_MAX;
+}
+
+/* Class cls's remote frees are pushed one by one (CONFIG_HEAP_RBATCH_BYTES). */
+static __always_inline int rbatch_one(unsigned int cls)
+{
+	return CONFIG_HEAP_RBATCH_BYTES && hk_classes[cls].rbatch <= 1;
 }
 
 /*

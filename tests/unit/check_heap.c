@@ -4472,7 +4472,15 @@ START_TEST(test_rbatch_pushed_at_exit)
 	uintptr_t w;
 
 	n = inv_fill_slabs(v, 256, sl, 2);
-	k = sl[0]->capacity < HEAP_RBATCH_MAX ? sl[0]->capacity : HEAP_RBATCH_MAX - 1;
+	k = class_rbatch_max(sl[0]->class_idx) - 1;	/* one short of a push */
+	if (sl[0]->capacity < k)
+		k = sl[0]->capacity;
+	if (!k) {
+		/* CONFIG_HEAP_RBATCH_BYTES below the class's size: no batch to test. */
+		for (i = 0; i < n; i++)
+			hak_free(v[i]);
+		return;
+	}
 	j = (struct rb_job){ .v = v, .n = k };
 	rbatch_run(&j);
 	ck_assert_uint_eq(j.seen, REMOTE_FULL);		/* all in the batch */
@@ -4784,6 +4792,8 @@ START_TEST(test_rbatch_owner_refree_reported_at_push)
 	pthread_t t;
 
 	(void)inv_fill_slabs(v, 256, sl, 2);
+	if (rbatch_one(sl[0]->class_idx))	/* CONFIG_HEAP_RBATCH_BYTES: no batch, no push to check */
+		raise(SIGABRT);
 	rbatch_hold_start(&h, &t, v[0]);
 	hak_free(v[0]);				/* the owner's double free */
 	sem_post(&h.go);
