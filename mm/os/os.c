@@ -199,31 +199,11 @@ void os_hugepage(void *addr, size_t size)
 	madvise(addr, size, MADV_HUGEPAGE);
 }
 
-#ifdef CONFIG_SUPERSLAB_THP
-/* The huge-page policy's density test (mm/superslab). */
-long os_resident(void *addr, size_t size)
-{
-	unsigned char vec[512];
-	size_t pages = size / os_page_size, done = 0, i;
-	long n = 0;
-
-	while (done < pages) {
-		size_t k = pages - done < sizeof(vec) ? pages - done : sizeof(vec);
-
-		if (mincore((char *)addr + done * os_page_size, k * os_page_size, vec))
-			return -1;
-		for (i = 0; i < k; i++)
-			n += vec[i] & 1;
-		done += k;
-	}
-	return n;
-}
-#endif
-
-#ifdef CONFIG_MID_LEND
+#if defined(CONFIG_SUPERSLAB_THP) || defined(CONFIG_MID_LEND)
 /*
  * Mid's lending learns which pages of a free block are resident
- * (mm/heap). A kernel whose pages are smaller than the ones we were told
+ * (mm/heap), the huge-page policy how many of a SuperSlab's are
+ * (os_resident()). A kernel whose pages are smaller than the ones we were told
  * of writes a byte for each of its own: qemu-user with -p 65536 passes
  * the call on to a host of 4 KiB pages, 16 bytes a guest page. Those
  * are counted (the bytes a call changed) and a page is resident if any
@@ -250,6 +230,32 @@ int os_mincore(void *addr, size_t size, unsigned char *vec)
 	}
 	return 0;
 }
+
+#ifdef CONFIG_SUPERSLAB_THP
+/*
+ * The huge-page policy's density test (mm/superslab), through
+ * os_mincore(): a SuperSlab is more pages than one call takes, and under
+ * qemu-user with 64 KiB pages a bigger vector of our own overran too.
+ */
+BUILD_BUG_ON(ARCH_PAGE_SIZE_MAX > OS_MINCORE_MAX * ARCH_PAGE_SIZE_MIN);	/* a call covers a page at least */
+long os_resident(void *addr, size_t size)
+{
+	unsigned char vec[OS_MINCORE_MAX];
+	size_t most = OS_MINCORE_MAX * ARCH_PAGE_SIZE_MIN / os_page_size;
+	size_t pages = size / os_page_size, done = 0, k, i;
+	long n = 0;
+
+	while (done < pages) {
+		k = pages - done < most ? pages - done : most;
+		if (os_mincore((char *)addr + done * os_page_size, k * os_page_size, vec))
+			return -1;
+		for (i = 0; i < k; i++)
+			n += vec[i] & 1;
+		done += k;
+	}
+	return n;
+}
+#endif /* CONFIG_SUPERSLAB_THP */
 #endif
 
 void os_decommit(void *addr, size_t size)

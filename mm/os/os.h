@@ -69,7 +69,7 @@ static inline size_t os_thp_size(void)
 	return os_page_size * (os_page_size / sizeof(void *));
 }
 
-/* How many pages of [addr, addr + size) are resident (mincore), or -1. */
+/* How many pages of [addr, addr + size) are resident (os_mincore(), a call per OS_MINCORE_MAX small pages), or -1. */
 long os_resident(void *addr, size_t size);
 
 /*
