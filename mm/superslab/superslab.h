@@ -487,8 +487,10 @@ unsigned long ss_epoch_now(void);
  * request's own class would: the map decides where a block is lent,
  * never what a block holds. Slot 0 holds the header, no block: its
  * record's second line is the SuperSlab's own fields, never touched
- * here. The bits live in each slot's own record, in the line of the
- * slow paths, so a slab's tail slots carry those of their pages.
+ * here. The bits live in each slot's own record (the last two bytes
+ * of its first line: the second has no room beside check_end; written
+ * only here, never on a fast path), so a slab's tail slots carry those
+ * of their pages.
  */
 BUILD_BUG_ON(SLOT_SIZE / ARCH_PAGE_SIZE_MIN > 16);
 
