@@ -1262,6 +1262,37 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 }
 
 /*
+ * Hungry owners (CONFIG_HEAP_RBATCH_HUNGRY). A thread that frees another
+ * thread's blocks holds up to 32 of a class on its remote batch (below,
+ * "Remote batches") until the batch is full or a free of the class goes
+ * to another slab; a class it frees rarely waits long, and its owner,
+ * which cannot see the batch, carves fresh memory meanwhile (bench_pool:
+ * 0.4-0.6 MB of its 4.3 MB; Documentation/benchmarks.md, "twenty-third
+ * session: pool's peak RSS"). So the owner notes, per class, that it
+ * carved fresh memory (struct heap::hungry: set by a carve, cleared by
+ * a flush of the class's bin, where the owner has more than it uses;
+ * written only when the bit changes, in the line of notify, which the
+ * refill reads anyway), and a thread that holds batches, at each refill
+ * of its own (heap_bin_fill()), pushes those whose owner is hungry for
+ * their class (heap_rbatch_hungry_push()). The free itself reads
+ * nothing new, and a thread that only frees (bench_xmalloc's consumer)
+ * keeps its batches of 32.
+ */
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+static inline void heap_hungry_note(struct heap *h, unsigned int cls, int on)
+{
+	unsigned long *w = &h->hungry[cls / (8 * sizeof(long))];
+	unsigned long bit = 1UL << (cls % (8 * sizeof(long)));
+	unsigned long old = a_load(w, A_RELAXED);
+
+	if (!(old & bit) != !on)
+		a_store(w, old ^ bit, A_RELAXED);
+}
+#else
+static inline void heap_hungry_note(struct heap *h, unsigned int cls, int on) { }
+#endif
+
+/*
  * Fill the bin from slab s with up to batch blocks (a remote list that
  * fits the bin whole); 0 if s has nothing left.
  */
@@ -1286,6 +1317,7 @@ static int slab_refill_bin(struct slab *s, struct bin *b, unsigned int batch)
 		if ((size_t)n * s->block_size > HEAP_CARVE_BYTES && !(s->flags & SLAB_WARM))
 			n = s->block_size >= HEAP_CARVE_BYTES ? 1 :
 			    (unsigned int)(HEAP_CARVE_BYTES / s->block_size);
+		heap_hungry_note(s->owner, s->class_idx, 1);
 		bin_free_grow(b, n);
 		first = slab_carve(s, n, bin_free_top(b));
 
@@ -2538,6 +2570,7 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 		t->cur[cls] = s;
 	}
 filled:
+	heap_rbatch_hungry_push();
 	bin_put_below_free(b);
 	heap_filled_set(cls);
 	cls_bit_clear(hk_tls.outran, cls);
@@ -2806,6 +2839,7 @@ void heap_bin_flush(struct bin *b)
 	int outrun = 0;
 
 	heap_idle_touch(cls);
+	heap_hungry_note(hk_tls.heap, cls, 0);
 	if (hk_tls.rbatch_nr)
 		heap_rbatch_flush();
 	/*
@@ -3586,6 +3620,38 @@ void heap_rbatch_flush(void)
 		if (hk_tls.rbatch[cls].slab)
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 }
+
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+/* Has h carved fresh memory for class cls since it last took a remote list of it? */
+static inline int heap_hungry(struct heap *h, unsigned int cls)
+{
+	return !!(a_load(&h->hungry[cls / (8 * sizeof(long))], A_RELAXED) &
+		  (1UL << (cls % (8 * sizeof(long)))));
+}
+
+/*
+ * "Hungry owners", above slab_refill_bin(). A batch's slab stays while
+ * the batch holds blocks of it (they count as used), and a heap record
+ * is never freed (parked at its thread's exit): its owner's word is
+ * safe to read.
+ */
+void heap_rbatch_hungry_push(void)
+{
+	unsigned int cls, left = hk_tls.rbatch_nr;
+
+	for (cls = 0; left && cls < HK_CLASS_ARRAY; cls++) {
+		struct heap_rbatch *rb = &hk_tls.rbatch[cls];
+
+		if (!rb->slab)
+			continue;
+		left--;
+		if (heap_hungry(rb->slab->owner, cls)) {
+			heap_rbatch_push(rb);
+			STAT_INC_TLS(STAT_RBATCH_HUNGRY);
+		}
+	}
+}
+#endif
 
 /* Free block p of slab s, another heap's: on the batch of its class. */
 /*

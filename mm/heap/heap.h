@@ -395,6 +395,14 @@ struct heap_spare {
 #endif
 };
 
+/*
+ * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
+ * refill, or from frees of blocks of this heap's slabs, which a refill of
+ * the same class handed out: a class never refilled has an empty bin
+ * (a heap taken over from an exited thread sets every bit).
+ */
+#define HEAP_FILLED_WORDS	((HK_CLASS_ARRAY + 8 * sizeof(long) - 1) / (8 * sizeof(long)))
+
 /* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
 #define HEAP_EMPTY_PER_CLASS	4U
 
@@ -437,6 +445,14 @@ struct heap {
 	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
 	/* --- written by other threads (notify_push()) and by the owner --- */
 	struct slab *notify __aligned(L1_CACHE_BYTES);	/* atomic: slabs that got remote frees while full */
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+	/*
+	 * atomic, written by the owner only: the classes it carved fresh
+	 * memory for since its last flush of their bins (heap.c, "Hungry
+	 * owners"); the refill reads notify just before its carve
+	 */
+	unsigned long hungry[HEAP_FILLED_WORDS];
+#endif
 #ifdef CONFIG_STATS
 	/* (written at thread exit only: any line will do) */
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */
@@ -453,6 +469,10 @@ BUILD_BUG_ON(offsetof(struct heap, tag) % L1_CACHE_BYTES != 0);
 BUILD_BUG_ON(offsetof(struct heap, parked_pprev) + sizeof(struct heap **) >
 	     offsetof(struct heap, tag) + L1_CACHE_BYTES);
 BUILD_BUG_ON(offsetof(struct heap, notify) != offsetof(struct heap, tag) + L1_CACHE_BYTES);
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+BUILD_BUG_ON(offsetof(struct heap, hungry) + sizeof(((struct heap *)0)->hungry) >
+	     offsetof(struct heap, notify) + L1_CACHE_BYTES);
+#endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 BUILD_BUG_ON(offsetof(struct heap, unread) + sizeof(((struct heap *)0)->unread) >
 	     offsetof(struct heap, tag));
@@ -490,14 +510,6 @@ extern size_t heap_spare_max;
  * that were there at the last pass have their pages returned.
  */
 void heap_purge_tick(struct heap *h);
-
-/*
- * Words of heap_tls::filled, one bit per class. A bin gets blocks from a
- * refill, or from frees of blocks of this heap's slabs, which a refill of
- * the same class handed out: a class never refilled has an empty bin
- * (a heap taken over from an exited thread sets every bit).
- */
-#define HEAP_FILLED_WORDS	((HK_CLASS_ARRAY + 8 * sizeof(long) - 1) / (8 * sizeof(long)))
 
 /*
  * A thread's remote frees of one slab not yet pushed on its remote list
@@ -1216,6 +1228,18 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
  */
 void heap_free_nonlocal(void *p, struct slab *s);
 void heap_rbatch_flush(void);
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+/*
+ * Push those of the calling thread's remote batches whose slab's owner
+ * carved fresh memory for their class since its last flush of the
+ * class's bin (heap.c, "Hungry owners"); at each refill.
+ */
+void heap_rbatch_hungry_push(void);
+#else
+static inline void heap_rbatch_hungry_push(void)
+{
+}
+#endif
 /* Owner tags given to heap records so far, and how many may be (tests lower it). */
 extern unsigned int heap_tags_used;
 extern unsigned int heap_tags_max;

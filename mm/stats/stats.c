@@ -46,6 +46,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_IDLE_RELEASE] = "idle_release",
 	[STAT_REMOTE_FREE] = "remote_free",
 	[STAT_REMOTE_TAKE] = "remote_take",
+	[STAT_RBATCH_HUNGRY] = "rbatch_hungry",
 	[STAT_PARTIAL_FIRST] = "partial_first",
 	[STAT_MID_LEND] = "mid_lend",
 	[STAT_MID_LEND_PROBE] = "mid_lend_probe",
@@ -139,6 +140,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("idle classes given back", s[STAT_IDLE_RELEASE]);
 	stats_row("remote frees", s[STAT_REMOTE_FREE]);
 	stats_row("refills from remote lists", s[STAT_REMOTE_TAKE]);
+	stats_row("remote batches pushed for hungry owners", s[STAT_RBATCH_HUNGRY]);
 	stats_row("refills from partial slabs first", s[STAT_PARTIAL_FIRST]);
 	stats_row("blocks lent to smaller classes", s[STAT_MID_LEND]);
 	stats_row("lend checks that asked mincore", s[STAT_MID_LEND_PROBE]);

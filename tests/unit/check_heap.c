@@ -4517,6 +4517,96 @@ START_TEST(test_rbatch_whole_slab_released)
 }
 END_TEST
 
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+/*
+ * Hungry owners (mm/heap/heap.c): a heap that carved fresh memory for a
+ * class has the class's bit set in its record until a flush of the
+ * class's bin, and a freeing thread's heap_rbatch_hungry_push() pushes
+ * its batch of the class then, and only then.
+ */
+struct rb_hungry_job {
+	void **v;			/* blocks of slab s */
+	unsigned int n;			/* how many to free */
+	struct slab *s;
+	uintptr_t before;		/* s's remote word after the frees */
+	uintptr_t after;		/* and after heap_rbatch_hungry_push() */
+};
+
+static void *rbatch_hungry_worker(void *arg)
+{
+	struct rb_hungry_job *j = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
+	for (i = 0; i < j->n; i++)
+		hak_free(j->v[i]);
+	j->before = a_load(&j->s->remote, A_ACQUIRE);
+	heap_rbatch_hungry_push();
+	j->after = a_load(&j->s->remote, A_ACQUIRE);
+	return NULL;
+}
+
+static void rbatch_hungry_run(struct rb_hungry_job *j)
+{
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, rbatch_hungry_worker, j), 0);
+	pthread_join(t, NULL);
+}
+
+static unsigned long *hungry_word(struct heap *h, unsigned int cls, unsigned long *bit)
+{
+	*bit = 1UL << (cls % (8 * sizeof(long)));
+	return &h->hungry[cls / (8 * sizeof(long))];
+}
+
+START_TEST(test_rbatch_hungry_owner)
+{
+	static void *v[256];
+	struct slab *sl[3];
+	unsigned int n, cap, i, cls;
+	struct rb_hungry_job j;
+	unsigned long *w, bit;
+	struct heap *h;
+	void *p;
+
+	n = inv_fill_slabs(v, 256, sl, 3);	/* three: more blocks than the bin holds */
+	cap = sl[0]->capacity;
+	ck_assert_uint_ge(cap, 4);
+	h = hk_tls.heap;
+	cls = sl[0]->class_idx;
+	w = hungry_word(h, cls, &bit);
+	ck_assert_uint_ne(a_load(w, A_RELAXED) & bit, 0);	/* the fill carved */
+
+	/* Not hungry: the batch waits, and goes at the thread's exit. */
+	a_store(w, a_load(w, A_RELAXED) & ~bit, A_RELAXED);
+	j = (struct rb_hungry_job){ .v = v, .n = 2, .s = sl[0] };
+	rbatch_hungry_run(&j);
+	ck_assert_uint_eq(REMOTE_COUNT(j.before), 0);
+	ck_assert_uint_eq(REMOTE_COUNT(j.after), 0);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), 2);
+
+	/* Hungry: pushed at once. */
+	a_store(w, a_load(w, A_RELAXED) | bit, A_RELAXED);
+	j = (struct rb_hungry_job){ .v = v + cap, .n = 2, .s = sl[1] };
+	rbatch_hungry_run(&j);
+	ck_assert_uint_eq(REMOTE_COUNT(j.before), 0);
+	ck_assert_uint_eq(REMOTE_COUNT(j.after), 2);
+
+	/* A refill that takes the remote list leaves the bit. */
+	p = hak_malloc(INV_SIZE);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_ne(a_load(w, A_RELAXED) & bit, 0);
+	hak_free(p);
+	/* The owner's frees overflow the class's bin (heap_bin_flush(), which may grow it): no longer hungry. */
+	for (i = 2; i < n; i++)
+		if (i < cap || i >= cap + 2)
+			hak_free(v[i]);
+	ck_assert_uint_eq(a_load(w, A_RELAXED) & bit, 0);
+}
+END_TEST
+#endif
+
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /*
  * A block freed again by the thread whose batch holds it: it holds the
@@ -5933,6 +6023,9 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_rbatch_pushed_at_exit);
 	tcase_add_test(tc, test_rbatch_whole_slab_released);
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+	tcase_add_test(tc, test_rbatch_hungry_owner);
+#endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_rbatch_double_free, SIGABRT);
 #endif
