@@ -40,7 +40,7 @@ __hk_tls struct heap_tls hk_tls = { HEAP_TLS_BINS_INIT .dfkey = 1 };
 __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
-#ifdef CONFIG_DOUBLE_FREE_CHECK
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
 __hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
 #endif
 
@@ -3509,7 +3509,7 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
 		notify_push(s->owner, s);
 }
 
-#ifdef CONFIG_DOUBLE_FREE_CHECK
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
 /*
  * Before a push: every block of batch rb still holds the batch's mark
  * (the slabs' key ^ DFKEY_IN_BATCH, heap_free_remote()) and takes the
@@ -3595,6 +3595,20 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 	}
 	if (unlikely(next != (uintptr_t)HEAP_NIL || q[0] != rb->tail))
 		guard_double_free(q[0]);
+}
+#elif defined(CONFIG_DOUBLE_FREE_OWNER_READ)
+/*
+ * The blocks hold the key from their free (DFKEY_BATCH_MARK 0), and a
+ * block of the batch that its owner frees again is reported by that free
+ * (dfkey_owner_free()): the push reads no block. Only the slab's state,
+ * as above: a free of the owner's that raced with the remote free (read
+ * the word before the key was there) and a flush could still have given
+ * the block back, and the slab with it.
+ */
+static inline void rbatch_seal(const struct heap_rbatch *rb)
+{
+	if (unlikely(a_load(&rb->slab->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(rb->head);
 }
 #else
 static inline void rbatch_seal(const struct heap_rbatch *rb) { }
@@ -3682,8 +3696,11 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 		slab_push_remote(s, p, p, 1);
 		return;
 	}
-	/* The batch's mark, not the key: the owner does not take it. */
-	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
+	/*
+	 * The batch's mark, not the key: the owner does not take it (the
+	 * key with CONFIG_DOUBLE_FREE_OWNER_READ: the owner's free reads).
+	 */
+	dfkey_remote_free(s, p, DFKEY_BATCH_MARK);
 	rb = tp_rbatch(cls);
 	if (likely(rb->slab == s)) {
 		rbatch_link(rb, cls, p);
@@ -3831,8 +3848,11 @@ void heap_free_nonlocal(void *p, struct slab *s)
 		return;
 	}
 	STAT_INC(STAT_REMOTE_FREE);
-	/* The batch's mark, not the key: the owner does not take it. */
-	dfkey_remote_free(s, p, DFKEY_IN_BATCH);
+	/*
+	 * The batch's mark, not the key: the owner does not take it (the
+	 * key with CONFIG_DOUBLE_FREE_OWNER_READ: the owner's free reads).
+	 */
+	dfkey_remote_free(s, p, DFKEY_BATCH_MARK);
 	rbatch_link(rb, cls, p);
 	return;
 slow:

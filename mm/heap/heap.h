@@ -660,7 +660,7 @@ static __always_inline int rbatch_one(unsigned int cls)
  * of cls. Apart from struct heap_tls, whose .tdata image every thread
  * start copies: this is .tbss, read only where the batch wrote it.
  */
-#ifdef CONFIG_DOUBLE_FREE_CHECK
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
 extern __hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
 
 /* Block p is the batch of cls's block number i (from 0, the first freed): note it for the push. */
@@ -1184,6 +1184,37 @@ static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 static inline int dfkey_ranged(uintptr_t w) { return 0; }
 #endif
 
+#ifdef CONFIG_DOUBLE_FREE_OWNER_READ
+/*
+ * CONFIG_DOUBLE_FREE_OWNER_READ: the owner's free of p (a block start of
+ * its slab s) reads p's key word first and reports a block that is free
+ * already: the slabs' key (on a slab's remote list, on another thread's
+ * remote batch, at a place of a remote list the owner took unread, on an
+ * UltraHot stack) or its mark (on the slab's list). p's words are open.
+ * A block handed out holds its bin's word (or 0 after the pop of a
+ * place of a list taken unread), or the program's bytes.
+ *
+ * This is what lets a remote batch hold the key from the free and be
+ * pushed unread (DFKEY_BATCH_MARK 0, no rbatch_seal()): the push read
+ * every block again to find one its owner had freed meanwhile; the
+ * owner's free now finds it, before the block can be handed out from
+ * the bin, its other copy still on the batch (Documentation/
+ * architecture.md, "The double-free check").
+ */
+#define DFKEY_BATCH_MARK	0UL
+
+static __always_inline void dfkey_owner_free(const struct slab *s, void *p)
+{
+	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS))
+		guard_double_free(p);
+}
+#else
+/* A block on a remote batch holds the key ^ DFKEY_IN_BATCH (rbatch_seal()). */
+#define DFKEY_BATCH_MARK	DFKEY_IN_BATCH
+
+static __always_inline void dfkey_owner_free(const struct slab *s, void *p) { }
+#endif
+
 /*
  * realloc's growth asks for its new block between heap_lend_hold(1) and
  * heap_lend_hold(0): a larger class's block (CONFIG_MID_LEND) would grow
@@ -1579,11 +1610,14 @@ static inline int slab_is_block_start(const struct slab *s, const void *p)
 /*
  * Free by the slab's owner thread into the class's bin b (the bin at
  * s->bin_tpoff: the owner is this thread), of a block start of s: onto
- * the bin's put list, with no load of a word that malloc stores.
+ * the bin's put list, with no load of a word that malloc stores (but
+ * the block's key word with CONFIG_DOUBLE_FREE_OWNER_READ:
+ * dfkey_owner_free()).
  */
 static __fastpath_inline void heap_free_local(struct slab *s, tp_bin_t *b, void *p)
 {
 	vg_open(p, FL_WORDS);
+	dfkey_owner_free(s, p);
 	STAT_INC_TLS(hk_classes[s->class_idx].stat_idx + 1);
 	fl_put(p, b->put, hk_tls.flkey);
 	b->put = p;

@@ -50,6 +50,7 @@ static __always_inline int ultrahot_free(struct slab *s, void *p)
 	if (i > 1 || u->count[i] == ULTRAHOT_CAP)
 		return 0;
 	vg_open(p, FL_WORDS);
+	dfkey_owner_free(s, p);
 	dfkey_put(s, p);
 	vg_close(p, FL_WORDS);
 	u->slot[i][u->count[i]++] = p;

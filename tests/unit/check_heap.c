@@ -4891,6 +4891,149 @@ START_TEST(test_rbatch_owner_refree_reported_at_push)
 	handed_out_exit("test_rbatch_owner_refree_reported_at_push: no abort");
 }
 END_TEST
+
+/* Let a thread of rbatch_hold_start() exit (its batch is pushed) and join it. */
+static void rbatch_hold_end(struct rb_hold *h, pthread_t t)
+{
+	sem_post(&h->go);
+	pthread_join(t, NULL);
+}
+
+/*
+ * The owner frees again a block p of 64 bytes that another thread, a,
+ * freed onto its batch, in each order of the events around it (the
+ * flags): a's push before the owner's free (RBX_PUSHED: p on its slab's
+ * remote list); the owner hands p out again from its bin (RBX_REISSUE)
+ * and a third thread, b, frees it there, pushing its batch at once or
+ * (RBX_B_HOLDS) after a's push. None may hand p out twice: every case
+ * aborts, with CONFIG_DOUBLE_FREE_OWNER_READ at the owner's free (p holds
+ * the key, on a's batch or the remote list), without it at a push that
+ * finds p's word changed (rbatch_seal(): the owner's bin word, or b's
+ * key once b pushed) or at the pop of p's place of a remote list taken
+ * unread. "Twice": after the double free p may come back once; after b's
+ * free, once more.
+ */
+#define RBX_PUSHED	1
+#define RBX_REISSUE	2
+#define RBX_B_HOLDS	4
+
+static void __attribute__((noreturn)) rbatch_refree_case(unsigned int how, const char *name)
+{
+	struct rb_hold a, b;
+	pthread_t ta, tb;
+	void *p = hak_malloc(64), *q;
+	int i, handed = 0;
+
+	/* No Check call from here on (test_dfkey_remote_in_bin). */
+	if (!p)
+		handed_out_exit(name);
+	rbatch_hold_start(&a, &ta, p);		/* p on a's batch */
+	if (how & RBX_PUSHED)
+		rbatch_hold_end(&a, ta);	/* on the slab's remote list */
+	hak_free(p);				/* the owner's double free */
+	if (how & RBX_REISSUE) {
+		for (i = 0; i < 4096 && !handed; i++)
+			if (hak_malloc(64) == p)
+				handed = 1;
+		if (!handed)
+			handed_out_exit(name);	/* (did not come back) */
+		rbatch_hold_start(&b, &tb, p);	/* b frees the copy handed out */
+		handed = 0;
+		if (!(how & RBX_B_HOLDS))
+			rbatch_hold_end(&b, tb);
+	}
+	if (!(how & RBX_PUSHED))
+		rbatch_hold_end(&a, ta);
+	if (how & RBX_B_HOLDS)
+		rbatch_hold_end(&b, tb);
+	for (i = 0; i < 16384; i++) {
+		q = hak_malloc(64);
+		if (q == p && handed++)
+			handed_out_exit(name);	/* handed out twice */
+	}
+	handed_out_exit(name);			/* no abort */
+}
+
+START_TEST(test_rbatch_refree_after_push)
+{
+	rbatch_refree_case(RBX_PUSHED, "test_rbatch_refree_after_push: failed");
+}
+END_TEST
+
+START_TEST(test_rbatch_refree_reissued)
+{
+	rbatch_refree_case(RBX_REISSUE, "test_rbatch_refree_reissued: failed");
+}
+END_TEST
+
+START_TEST(test_rbatch_refree_reissued_b_holds)
+{
+	rbatch_refree_case(RBX_REISSUE | RBX_B_HOLDS, "test_rbatch_refree_reissued_b_holds: failed");
+}
+END_TEST
+
+START_TEST(test_rbatch_refree_pushed_reissued)
+{
+	rbatch_refree_case(RBX_PUSHED | RBX_REISSUE, "test_rbatch_refree_pushed_reissued: failed");
+}
+END_TEST
+
+/*
+ * A block on one thread's batch freed by a second thread: the mark (or,
+ * with CONFIG_DOUBLE_FREE_OWNER_READ, the key) says it is free, and the
+ * second thread's free reports it at once.
+ */
+START_TEST(test_rbatch_two_batches)
+{
+	struct rb_hold a;
+	pthread_t ta, tb;
+	void *p = hak_malloc(64);
+
+	rbatch_hold_start(&a, &ta, p);
+	/* No Check call from here on. */
+	if (pthread_create(&tb, NULL, free_arg, p))
+		handed_out_exit("test_rbatch_two_batches: pthread_create failed");
+	pthread_join(tb, NULL);			/* aborts */
+	handed_out_exit("test_rbatch_two_batches: no abort");
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_OWNER_READ
+/*
+ * CONFIG_DOUBLE_FREE_OWNER_READ: the owner's free itself reports a block
+ * that is free already, whatever list holds it: on another thread's
+ * batch (the key, not a mark), on the slab's remote list, on the slab's
+ * own list (the key ^ DFKEY_ON_SLAB: a block a trim gave back).
+ */
+START_TEST(test_dfkey_owner_free_reads)
+{
+	struct rb_hold a;
+	pthread_t ta;
+	void *p = hak_malloc(64), *q = hak_malloc(64);
+
+	rbatch_hold_start(&a, &ta, p);
+	/* No Check call from here on. */
+	if (*dfkey_word(p) != slab_block_head(p)->dfkey)
+		handed_out_exit("test_dfkey_owner_free_reads: a batch's block does not hold the key");
+	switch (_i) {
+	case 0:
+		break;				/* p on a's batch */
+	case 1:
+		rbatch_hold_end(&a, ta);	/* p on the slab's remote list */
+		break;
+	default:
+		hak_free(q);
+		hak_malloc_trim(0);		/* q on its slab's list */
+		if (*dfkey_word(q) != (slab_block_head(q)->dfkey ^ DFKEY_ON_SLAB))
+			handed_out_exit("test_dfkey_owner_free_reads: q not on its slab's list");
+		p = q;
+		break;
+	}
+	hak_free(p);				/* aborts */
+	handed_out_exit("test_dfkey_owner_free_reads: not reported by the free");
+}
+END_TEST
+#endif
 #endif
 
 #ifdef CONFIG_DOUBLE_FREE_CHECK
@@ -6034,7 +6177,18 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test_raise_signal(tc, test_rbatch_owner_takes_no_mark, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_rbatch_owner_refree_reported_at_push, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_rbatch_full_owner_refree_reported, SIGABRT);
+#ifndef CONFIG_DOUBLE_FREE_OWNER_READ
+	/* (The push reads no block with CONFIG_DOUBLE_FREE_OWNER_READ: no link checked.) */
 	tcase_add_test_raise_signal(tc, test_rbatch_full_run_link_checked, SIGABRT);
+#endif
+	tcase_add_test_raise_signal(tc, test_rbatch_refree_after_push, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_refree_reissued, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_refree_reissued_b_holds, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_refree_pushed_reissued, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_rbatch_two_batches, SIGABRT);
+#ifdef CONFIG_DOUBLE_FREE_OWNER_READ
+	tcase_add_loop_test_raise_signal(tc, test_dfkey_owner_free_reads, SIGABRT, 0, 3);
+#endif
 #endif
 	tcase_add_test(tc, test_remote_list_grows);
 	tcase_add_test(tc, test_remote_list_cut);
