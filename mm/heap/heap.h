@@ -393,6 +393,12 @@ struct heap_spare {
 	uint32_t dirty;				/* bit i: chain i's pages may be resident (heap.c, "Purge") */
 	uint32_t dirty_old;			/* bit i: and it was so at the heap's last purge pass */
 #endif
+#ifdef CONFIG_HEAP_SPARE_LIFO
+	void *taken;				/* head of the chain taken last (NULL: none since the last look) */
+	uint32_t ins;				/* where this free phase's next chain goes (SPARE_INS_NONE) */
+	uint16_t lifo;				/* the free phases free the newest blocks first */
+	uint16_t skip;				/* free phases left without a look */
+#endif
 };
 
 /* Most empty slabs a heap keeps per class (CONFIG_HEAP_EMPTY_KB). */
