@@ -1815,7 +1815,8 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 }
 
 /*
- * Fill empty bin b of class cls with h's newest spare batch, whole (no
+ * Fill empty bin b of class cls with h's top spare batch (the newest, or
+ * with CONFIG_HEAP_SPARE_LIFO the first of a LIFO free phase's), whole (no
  * block is read); 0 if h has none. A batch longer than the bin's limit
  * (set aside before a trim shrank the bin) goes back to its slabs.
  */

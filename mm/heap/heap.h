@@ -383,7 +383,7 @@ struct heap_tls;
  * back reads its blocks.
  */
 struct heap_spare {
-	void *head[HEAP_SPARE_SLOTS];		/* chains, the newest last */
+	void *head[HEAP_SPARE_SLOTS];		/* chains, the next to take last */
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	uintptr_t top[HEAP_SPARE_SLOTS];	/* the key word of each chain's head (dfkey_at()) */
 #endif
