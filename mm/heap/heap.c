@@ -1630,6 +1630,95 @@ static inline int heap_spare_on(void)
 	return CONFIG_HEAP_SPARE_KB != 0;
 }
 
+#ifdef CONFIG_HEAP_PURGE
+/* A chain goes in at index i of sp: the dirty bits of i and above move up. */
+static inline void spare_dirty_insert(struct heap_spare *sp, uint32_t i)
+{
+	uint32_t low = (1U << i) - 1;
+
+	sp->dirty = (sp->dirty & low) | ((sp->dirty & ~low) << 1);
+	sp->dirty_old = (sp->dirty_old & low) | ((sp->dirty_old & ~low) << 1);
+}
+#else
+static inline void spare_dirty_insert(struct heap_spare *sp, uint32_t i) { }
+#endif
+
+#ifdef CONFIG_HEAP_SPARE_LIFO
+/*
+ * Spare batches of a batch freed newest first (CONFIG_HEAP_SPARE_LIFO).
+ * A bin is a stack: frees in the order of the mallocs (FIFO) give the
+ * block malloc handed out last, the one the program wrote last, back
+ * first; frees newest first (LIFO) give the oldest first, and a batch
+ * about as large as the last-level cache comes back from memory
+ * (Documentation/mid.md, "Spare batches"). The head of the chain a
+ * refill took last was handed out late in the allocations: if the
+ * first batch a free phase sets aside finds it among the bin's blocks,
+ * the program frees the newest first, and the phase's batches go in
+ * under the first one, each under the one before, so that the refills
+ * take them in the order they were set aside.
+ */
+
+/*
+ * The look walks a bin's links, each a miss where the blocks' first lines
+ * share the caches' sets (16 KiB blocks: one L1 set); a program keeps
+ * its order, so a look that agrees with the last one skips this many
+ * free phases.
+ */
+#define SPARE_LIFO_SKIP		7U
+
+/* Refill of sp's class: a new allocation phase; head: the chain it took (NULL: none). */
+static inline void spare_lifo_refill(struct heap_spare *sp, void *head)
+{
+	if (head)
+		sp->taken = head;
+	sp->ins = 0;
+}
+
+/* Does bin b (one list, n blocks, the key words checked) hold block p? */
+static int bin_holds(const struct bin *b, const void *p, uint32_t n)
+{
+	uintptr_t w = bin_free_top(b);
+	const void *q = bin_list(b->free);
+	uint32_t i;
+
+	for (i = 0; i < n && q; i++) {
+		if (unlikely(!dfkey_word_is(q, w++)))
+			heap_free_list_corrupt(q);
+		if (q == p)
+			return 1;
+		q = fl_next(q);
+	}
+	return 0;
+}
+
+/* Where the chain that bin b (n blocks) sets aside goes in sp: index 0..nr. */
+static uint32_t spare_lifo_slot(struct heap_spare *sp, const struct bin *b, uint32_t n)
+{
+	if (!sp->ins) {
+		/* A look that agrees with the last skips the next SPARE_LIFO_SKIP. */
+		if (sp->skip) {
+			sp->skip--;
+		} else if (sp->taken) {
+			uint16_t lifo = (uint16_t)bin_holds(b, sp->taken, n);
+
+			sp->skip = lifo == sp->lifo ? SPARE_LIFO_SKIP : 0;
+			sp->lifo = lifo;
+		}
+		sp->taken = NULL;
+		sp->ins = sp->nr + 1;
+		return sp->nr;
+	}
+	/* (A shed or a drain since may have taken chains from the top.) */
+	return sp->lifo && sp->ins - 1 < sp->nr ? sp->ins - 1 : sp->nr;
+}
+#else
+static inline void spare_lifo_refill(struct heap_spare *sp, void *head) { }
+static inline uint32_t spare_lifo_slot(struct heap_spare *sp, const struct bin *b, uint32_t n)
+{
+	return sp->nr;
+}
+#endif
+
 /*
  * Blocks going back to their slabs' local lists from a bin (a flush, a
  * trim): consecutive blocks of one slab are chained here and spliced onto
@@ -1700,7 +1789,7 @@ static uintptr_t heap_chain_to_slabs(void *p, uintptr_t w)
 static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32_t room)
 {
 	struct heap_spare *sp = &h->spare[cls];
-	uint32_t keep = b->limit - (uint32_t)room, n, i;
+	uint32_t keep = b->limit - (uint32_t)room, n, i, at;
 	void *last, *tail;
 	size_t bytes;
 
@@ -1712,6 +1801,7 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 	bytes = (size_t)n * hk_classes[cls].size;
 	if (h->spare_bytes + bytes > heap_spare_max)
 		return 0;
+	at = spare_lifo_slot(sp, b, n + keep);
 	if (!keep) {
 		tail = b->free;
 		b->free = HEAP_NIL;
@@ -1738,10 +1828,17 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 			heap_free_list_corrupt(last);
 		fl_set_next(last, HEAP_NIL);
 	}
-	sp->head[sp->nr] = tail;
-	sp->count[sp->nr] = n;
-	spare_top_set(sp, sp->nr, bin_free_top(b) + keep);
-	spare_dirty_add(sp, sp->nr);
+	for (i = sp->nr; i > at; i--) {
+		sp->head[i] = sp->head[i - 1];
+		sp->count[i] = sp->count[i - 1];
+		spare_top_set(sp, i, spare_top(sp, i - 1));
+	}
+	if (at < sp->nr)
+		spare_dirty_insert(sp, at);
+	sp->head[at] = tail;
+	sp->count[at] = n;
+	spare_top_set(sp, at, bin_free_top(b) + keep);
+	spare_dirty_add(sp, at);
 	sp->nr++;
 	h->spare_bytes += bytes;
 	bin_room_set(b, room);
@@ -1750,7 +1847,8 @@ static int heap_spare_put(struct heap *h, struct bin *b, unsigned int cls, int32
 }
 
 /*
- * Fill empty bin b of class cls with h's newest spare batch, whole (no
+ * Fill empty bin b of class cls with h's top spare batch (the newest, or
+ * with CONFIG_HEAP_SPARE_LIFO the first of a LIFO free phase's), whole (no
  * block is read); 0 if h has none. A batch longer than the bin's limit
  * (set aside before a trim shrank the bin) goes back to its slabs.
  */
@@ -1774,6 +1872,7 @@ static int heap_spare_take(struct heap *h, struct bin *b, unsigned int cls)
 		b->free = head;
 		bin_free_grow(b, n);
 		bin_free_top_set(b, spare_top(sp, sp->nr));
+		spare_lifo_refill(sp, head);
 		STAT_INC_TLS(STAT_SPARE_TAKE);
 		return 1;
 	}
@@ -2531,6 +2630,7 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 	bin_unrange(b, bin_put_top(b));
 	if (a_load(&h->notify, A_RELAXED))
 		heap_drain_notify(h);
+	spare_lifo_refill(&h->spare[cls], NULL);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
 		goto filled;
 	for (;;) {

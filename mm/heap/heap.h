@@ -383,7 +383,7 @@ struct heap_tls;
  * back reads its blocks.
  */
 struct heap_spare {
-	void *head[HEAP_SPARE_SLOTS];		/* chains, the newest last */
+	void *head[HEAP_SPARE_SLOTS];		/* chains, the next to take last */
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	uintptr_t top[HEAP_SPARE_SLOTS];	/* the key word of each chain's head (dfkey_at()) */
 #endif
@@ -392,6 +392,12 @@ struct heap_spare {
 #ifdef CONFIG_HEAP_PURGE
 	uint32_t dirty;				/* bit i: chain i's pages may be resident (heap.c, "Purge") */
 	uint32_t dirty_old;			/* bit i: and it was so at the heap's last purge pass */
+#endif
+#ifdef CONFIG_HEAP_SPARE_LIFO
+	void *taken;				/* head of the chain taken last (NULL: none since the last look) */
+	uint32_t ins;				/* where this free phase's next chain goes (SPARE_INS_NONE) */
+	uint16_t lifo;				/* the free phases free the newest blocks first */
+	uint16_t skip;				/* free phases left without a look */
 #endif
 };
 

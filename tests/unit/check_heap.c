@@ -2639,6 +2639,97 @@ START_TEST(test_spare_trim_returns_all)
 }
 END_TEST
 
+#ifdef CONFIG_HEAP_SPARE_LIFO
+/* v[0..n-1] into the bins: in allocation order (lifo 0) or newest first. */
+static void spare_free_all(void **v, unsigned int n, int lifo)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		hak_free(v[lifo ? n - 1 - i : i]);
+}
+
+/* v[0..n-1] of class cls again. */
+static void spare_alloc_all(unsigned int cls, void **v, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(hk_classes[cls].size);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+}
+
+/* The index of the spare batch of cls that holds p; nr if none. */
+static uint32_t spare_chain_of(unsigned int cls, const void *p)
+{
+	const struct heap_spare *sp = &hk_tls.heap->spare[cls];
+	uint32_t i;
+	const void *q;
+
+	for (i = 0; i < sp->nr; i++)
+		for (q = sp->head[i]; q; q = fl_next(q))
+			if (q == p)
+				return i;
+	return sp->nr;
+}
+
+/*
+ * CONFIG_HEAP_SPARE_LIFO: a batch allocated from spare batches and freed
+ * newest first sets its batches aside so that the refills take the
+ * first one set aside (the newest blocks) first; freed in allocation
+ * order, the newest batch set aside comes first, as without the option.
+ */
+START_TEST(test_spare_lifo_order)
+{
+	static void *v[SPARE_BLOCKS];
+	struct heap_spare *sp;
+	unsigned int cls;
+	uint32_t first, last, nr;
+	void *p;
+
+	if (spare_class_pick() == HK_NR_CLASSES)
+		return;
+	cls = spare_class();
+	spare_alloc_all(cls, v, SPARE_BLOCKS);
+	spare_free_all(v, SPARE_BLOCKS, 0);
+	sp = &hk_tls.heap->spare[cls];
+	ck_assert_uint_ge(sp->nr, 2);
+
+	/* Allocated again (from the batches), freed newest first. */
+	spare_alloc_all(cls, v, SPARE_BLOCKS);
+	spare_free_all(v, SPARE_BLOCKS, 1);
+	ck_assert_uint_eq(sp->lifo, 1);
+	nr = sp->nr;
+	ck_assert_uint_ge(nr, 2);
+	/* v[last], freed first, is in the top batch; v[0], freed last, is not. */
+	first = spare_chain_of(cls, v[SPARE_BLOCKS - 1]);
+	last = spare_chain_of(cls, v[0]);
+	ck_assert_uint_eq(first, nr - 1);
+	ck_assert_uint_ne(last, nr - 1);
+	heap_check(hk_tls.heap);
+	/* The bin's blocks, then the top batch's head. */
+	while (bin_list(hk_tls.bins[cls].free) || bin_list(hk_tls.bins[cls].put))
+		ck_assert(spare_in(v, SPARE_BLOCKS, hak_malloc(hk_classes[cls].size)));
+	p = sp->head[nr - 1];
+	ck_assert_ptr_eq(hak_malloc(hk_classes[cls].size), p);
+	hak_free(p);
+	hak_malloc_trim(0);
+
+	/* In allocation order: the last batch set aside is on top. */
+	spare_alloc_all(cls, v, SPARE_BLOCKS);
+	spare_free_all(v, SPARE_BLOCKS, 0);
+	spare_alloc_all(cls, v, SPARE_BLOCKS);
+	spare_free_all(v, SPARE_BLOCKS, 0);
+	ck_assert_uint_eq(sp->lifo, 0);
+	ck_assert_uint_ne(spare_chain_of(cls, v[0]), sp->nr - 1);
+	heap_check(hk_tls.heap);
+	hak_malloc_trim(0);
+	heap_check(hk_tls.heap);
+}
+END_TEST
+#endif
+
 /* A class this process has not used (no current slab, bin empty), not cls, not skip. */
 static unsigned int spare_unused_class(unsigned int cls, unsigned int skip)
 {
@@ -3525,6 +3616,9 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_spare_batch_whole);
 	tcase_add_test(tc, test_spare_trim_returns_all);
 	tcase_add_test(tc, test_spare_shed_on_claim);
+#ifdef CONFIG_HEAP_SPARE_LIFO
+	tcase_add_test(tc, test_spare_lifo_order);
+#endif
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_spare_thread_exit_adopted);
 #endif
