@@ -3646,7 +3646,7 @@ static inline int heap_hungry(struct heap *h, unsigned int cls)
  * "Hungry owners", above slab_refill_bin(). A batch's slab stays while
  * the batch holds blocks of it (they count as used), and a heap record
  * is never freed (parked at its thread's exit): its owner's word is
- * safe to read. The look visits the classes whose batch is not empty
+ * safe to read. The look visits the classes whose batch was started
  * (hk_tls.rbatch_on: set at a batch's start, cleared by a look that
  * finds the batch pushed; the push itself is as without the option), and
  * passes over a batch that took a block since the last look (its head
