@@ -3714,6 +3714,19 @@ static inline void rbatch_seal(const struct heap_rbatch *rb)
 static inline void rbatch_seal(const struct heap_rbatch *rb) { }
 #endif
 
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+/*
+ * Note that the batch of class cls is started: the look's map (cleared
+ * by the look when it finds the batch pushed, not by the push).
+ */
+static inline void rbatch_on_note(unsigned int cls)
+{
+	cls_bit_set(hk_tls.rbatch_on, cls);
+}
+#else
+static inline void rbatch_on_note(unsigned int cls) { }
+#endif
+
 /* Push batch rb (not empty) and empty it. */
 static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 {
@@ -3747,21 +3760,41 @@ static inline int heap_hungry(struct heap *h, unsigned int cls)
  * "Hungry owners", above slab_refill_bin(). A batch's slab stays while
  * the batch holds blocks of it (they count as used), and a heap record
  * is never freed (parked at its thread's exit): its owner's word is
- * safe to read.
+ * safe to read. The look visits the classes whose batch was started
+ * (hk_tls.rbatch_on: set at a batch's start, cleared by a look that
+ * finds the batch pushed; the push itself is as without the option), and
+ * passes over a batch that took a block since the last look (its head
+ * moved, hk_tls.rbatch_seen): a class the thread is busy freeing fills
+ * its batch soon anyway, and pushing it short only starts another
+ * (bench_pool with every step passing a block: two thirds of the early
+ * pushes went). A batch whose class stood still for a whole interval
+ * between two refills goes to a hungry owner, one refill later than a
+ * look at every batch would send it.
  */
 void heap_rbatch_hungry_push(void)
 {
-	unsigned int cls, left = hk_tls.rbatch_nr;
+	unsigned int w;
 
-	for (cls = 0; left && cls < HK_CLASS_ARRAY; cls++) {
-		struct heap_rbatch *rb = &hk_tls.rbatch[cls];
+	for (w = 0; w < HEAP_FILLED_WORDS; w++) {
+		unsigned long on = hk_tls.rbatch_on[w];
 
-		if (!rb->slab)
-			continue;
-		left--;
-		if (heap_hungry(rb->slab->owner, cls)) {
-			heap_rbatch_push(rb);
-			STAT_INC_TLS(STAT_RBATCH_HUNGRY);
+		while (on) {
+			unsigned int cls = w * 8 * sizeof(long) + hk_ctz(on);
+			struct heap_rbatch *rb = &hk_tls.rbatch[cls];
+
+			on &= on - 1;
+			if (!rb->slab) {
+				cls_bit_clear(hk_tls.rbatch_on, cls);
+				continue;
+			}
+			if (rb->head != hk_tls.rbatch_seen[cls]) {
+				hk_tls.rbatch_seen[cls] = rb->head;
+				continue;
+			}
+			if (heap_hungry(rb->slab->owner, cls)) {
+				heap_rbatch_push(rb);
+				STAT_INC_TLS(STAT_RBATCH_HUNGRY);
+			}
 		}
 	}
 }
@@ -3827,6 +3860,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 		rb->n = HEAP_RBATCH_MAX - rb->max + 1;
 	}
 	hk_tls.rbatch_nr++;
+	rbatch_on_note(cls);
 }
 
 /*

@@ -567,6 +567,10 @@ struct heap_tls {
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 	struct heap_rbatch rbatch[HK_CLASS_ARRAY];	/* per class: remote frees not yet pushed */
 	unsigned int rbatch_nr;		/* batches not empty */
+#ifdef CONFIG_HEAP_RBATCH_HUNGRY
+	unsigned long rbatch_on[HEAP_FILLED_WORDS];	/* classes whose batch was started since a look found it empty */
+	void *rbatch_seen[HK_CLASS_ARRAY];	/* per class: its batch's head at the last look (heap_rbatch_hungry_push()) */
+#endif
 #ifdef CONFIG_MID_LEND
 	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend()) */
 	unsigned long lend_probes;	/* mincore calls of heap_lend_resident() (tests) */

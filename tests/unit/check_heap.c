@@ -4616,14 +4616,19 @@ END_TEST
  * Hungry owners (mm/heap/heap.c): a heap that carved fresh memory for a
  * class has the class's bit set in its record until a flush of the
  * class's bin, and a freeing thread's heap_rbatch_hungry_push() pushes
- * its batch of the class then, and only then.
+ * its batch of the class then, and only then: at a look that finds the
+ * batch as the last look left it (a batch that took a block between two
+ * looks waits).
  */
 struct rb_hungry_job {
 	void **v;			/* blocks of slab s */
 	unsigned int n;			/* how many to free */
+	int grow;			/* nonzero: free v[n] after the first look, and look again */
 	struct slab *s;
 	uintptr_t before;		/* s's remote word after the frees */
-	uintptr_t after;		/* and after heap_rbatch_hungry_push() */
+	uintptr_t mid;			/* after the first heap_rbatch_hungry_push() */
+	uintptr_t grown;		/* after v[n]'s free and a look (grow) */
+	uintptr_t after;		/* and after the last heap_rbatch_hungry_push() */
 };
 
 static void *rbatch_hungry_worker(void *arg)
@@ -4635,6 +4640,13 @@ static void *rbatch_hungry_worker(void *arg)
 	for (i = 0; i < j->n; i++)
 		hak_free(j->v[i]);
 	j->before = a_load(&j->s->remote, A_ACQUIRE);
+	heap_rbatch_hungry_push();
+	j->mid = a_load(&j->s->remote, A_ACQUIRE);
+	if (j->grow) {
+		hak_free(j->v[j->n]);
+		heap_rbatch_hungry_push();
+		j->grown = a_load(&j->s->remote, A_ACQUIRE);
+	}
 	heap_rbatch_hungry_push();
 	j->after = a_load(&j->s->remote, A_ACQUIRE);
 	return NULL;
@@ -4677,15 +4689,21 @@ START_TEST(test_rbatch_hungry_owner)
 	j = (struct rb_hungry_job){ .v = v, .n = 2, .s = sl[0] };
 	rbatch_hungry_run(&j);
 	ck_assert_uint_eq(REMOTE_COUNT(j.before), 0);
+	ck_assert_uint_eq(REMOTE_COUNT(j.mid), 0);
 	ck_assert_uint_eq(REMOTE_COUNT(j.after), 0);
 	ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), 2);
 
-	/* Hungry: pushed at once. */
+	/*
+	 * Hungry: pushed at the first look that finds the batch as the last
+	 * one left it; not while it takes blocks.
+	 */
 	a_store(w, a_load(w, A_RELAXED) | bit, A_RELAXED);
-	j = (struct rb_hungry_job){ .v = v + cap, .n = 2, .s = sl[1] };
+	j = (struct rb_hungry_job){ .v = v + cap, .n = 2, .grow = 1, .s = sl[1] };
 	rbatch_hungry_run(&j);
 	ck_assert_uint_eq(REMOTE_COUNT(j.before), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(j.after), 2);
+	ck_assert_uint_eq(REMOTE_COUNT(j.mid), 0);
+	ck_assert_uint_eq(REMOTE_COUNT(j.grown), 0);
+	ck_assert_uint_eq(REMOTE_COUNT(j.after), 3);
 
 	/* A refill that takes the remote list leaves the bit. */
 	p = hak_malloc(INV_SIZE);
@@ -4694,7 +4712,7 @@ START_TEST(test_rbatch_hungry_owner)
 	hak_free(p);
 	/* The owner's frees overflow the class's bin (heap_bin_flush(), which may grow it): no longer hungry. */
 	for (i = 2; i < n; i++)
-		if (i < cap || i >= cap + 2)
+		if (i < cap || i >= cap + 3)
 			hak_free(v[i]);
 	ck_assert_uint_eq(a_load(w, A_RELAXED) & bit, 0);
 }
