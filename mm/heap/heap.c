@@ -3781,6 +3781,7 @@ void heap_rbatch_hungry_push(void)
 		while (on) {
 			unsigned int cls = w * 8 * sizeof(long) + hk_ctz(on);
 			struct heap_rbatch *rb = &hk_tls.rbatch[cls];
+			struct heap *owner;
 
 			on &= on - 1;
 			if (!rb->slab) {
@@ -3791,7 +3792,12 @@ void heap_rbatch_hungry_push(void)
 				hk_tls.rbatch_seen[cls] = rb->head;
 				continue;
 			}
-			if (heap_hungry(rb->slab->owner, cls)) {
+			/*
+			 * A slab no heap owns any more (released after a double
+			 * free of one of the batch's blocks): the push reports it.
+			 */
+			owner = rb->slab->owner;
+			if ((uintptr_t)owner <= (uintptr_t)HEAP_NONE || heap_hungry(owner, cls)) {
 				heap_rbatch_push(rb);
 				STAT_INC_TLS(STAT_RBATCH_HUNGRY);
 			}
