@@ -337,6 +337,11 @@ struct heap_tls;
  * fast path hands out what the last frees of a run leave there.
  */
 #define HEAP_PASS_BATCH_ONE	8U
+/*
+ * Blocks of one slab a run of a one-list bin's pass holds on average
+ * for its next batch to be HEAP_PASS_BATCH (heap_pass_batch_one(), heap.c).
+ */
+#define HEAP_PASS_RUN_LONG	4U
 
 /*
  * Most spare batches a heap keeps per class (CONFIG_HEAP_SPARE_KB bounds

@@ -537,11 +537,11 @@ START_TEST(test_bin_outrun_back_to_limit)
 		hak_free(outrun_v[i]);
 	limit2 = b->limit;
 	ck_assert_uint_eq(limit1, limit0);
-	/* One batch at most (heap_bin_pass(); a one-list bin's is shorter). */
-	if (heap_class_split(cls))
-		ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH);
-	else
-		ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH_ONE);
+	/*
+	 * One batch at most (heap_bin_pass(); a one-list bin's, freed in
+	 * runs of one slab, is as long: heap_pass_batch_one()).
+	 */
+	ck_assert_int_le(held1, (int32_t)HEAP_PASS_BATCH);
 	ck_assert_uint_gt(limit2, limit0);
 }
 END_TEST
@@ -601,15 +601,19 @@ END_TEST
 
 /*
  * The frees that outran a one-list bin (no CONFIG_HEAP_SPLIT_BINS) go on
- * to their slabs in batches of HEAP_PASS_BATCH_ONE (heap_bin_pass_one()):
- * each free holds at most that many blocks in the bin, the rest of the
- * room waits in put's share, and put's list stays empty. A malloc pops
- * the block freed last, and the next slow path gives the room back.
+ * to their slabs in batches (heap_bin_pass_one()): each free holds at
+ * most one batch in the bin, the rest of the room waits in put's share,
+ * and put's list stays empty. A malloc pops the block freed last, and
+ * the next slow path gives the room back. Freed in the order they were
+ * allocated (runs of one slab as long as the batch), the batches after
+ * the first are of HEAP_PASS_BATCH; freed from the two halves in turn,
+ * whose slabs differ (runs of one block, as a container freed in the
+ * order of its keys), of HEAP_PASS_BATCH_ONE (heap_pass_batch_one()).
  */
 START_TEST(test_bin_outrun_one_list_batches)
 {
-	unsigned int cls, i, n, over = 0, grew = 0;
-	int32_t rooms;
+	unsigned int cls, i, n, order, grew, shared;
+	int32_t rooms, most;
 	struct bin *b;
 	size_t size;
 	void *p, *last;
@@ -618,34 +622,52 @@ START_TEST(test_bin_outrun_one_list_batches)
 	if (cls >= HK_NR_CLASSES || heap_class_split(cls))
 		return;
 	size = hk_classes[cls].size;
-	n = hk_classes[cls].limit_max + 4 * hk_classes[cls].limit;
+	/* (Even: order 1 takes each half's blocks in turn.) */
+	n = (hk_classes[cls].limit_max + 4 * hk_classes[cls].limit) & ~1U;
 	if (n > OUTRUN_MAX)
 		return;
 	b = &hk_tls.bins[cls];
-	for (i = 0; i < n; i++)
-		outrun_v[i] = hak_malloc(size);
-	/* (No Check assertion until the frees end: they allocate and free.) */
-	for (i = 0; i < n; i++) {
-		hak_free(outrun_v[i]);
-		grew |= b->limit > hk_classes[cls].limit;
-		/* Back at its first limit after it grew: outrun. */
-		if (grew && b->limit == hk_classes[cls].limit &&
-		    bin_held(b) > (int32_t)HEAP_PASS_BATCH_ONE)
-			over++;
+	for (order = 0; order < 2; order++) {
+		for (i = 0; i < n; i++)
+			outrun_v[i] = hak_malloc(size);
+		/* The pairs of order 1 in one slab (its runs longer than one). */
+		shared = 0;
+		for (i = 0; i < n / 2; i++)
+			shared += slab_block_head(outrun_v[i]) == slab_block_head(outrun_v[n / 2 + i]);
+		/* (No Check assertion until the frees end: they allocate and free.) */
+		grew = 0;
+		most = 0;
+		for (i = 0; i < n; i++) {
+			/* order 1: i-th of the first half, then i-th of the second */
+			unsigned int j = order ? (i & 1 ? n / 2 + i / 2 : i / 2) : i;
+
+			hak_free(outrun_v[j]);
+			grew |= b->limit > hk_classes[cls].limit;
+			/* Back at its first limit after it grew: outrun. */
+			if (grew && b->limit == hk_classes[cls].limit && bin_held(b) > most)
+				most = bin_held(b);
+		}
+		last = outrun_v[n - 1];		/* freed last in either order */
+		rooms = bin_room(b) + bin_put_room(b);
+		ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
+		ck_assert(grew);
+		if (!order) {
+			ck_assert_int_le(most, (int32_t)HEAP_PASS_BATCH);
+			/* Long batches, where the room holds more than a short one. */
+			if (hk_classes[cls].limit > HEAP_PASS_BATCH_ONE)
+				ck_assert_int_gt(most, (int32_t)HEAP_PASS_BATCH_ONE);
+		} else if (!shared) {
+			ck_assert_int_le(most, (int32_t)HEAP_PASS_BATCH_ONE);
+		}
+		ck_assert_ptr_null(bin_list(b->put));
+		ck_assert_int_gt(bin_held(b), 0);
+		ck_assert_int_gt(bin_put_room(b), 0);	/* the room beyond the batch */
+		ck_assert_int_eq(rooms, (int32_t)b->limit - bin_held(b));
+		p = hak_malloc(size);
+		ck_assert_ptr_eq(p, last);		/* the block freed last */
+		heap_check(hk_tls.heap);
+		hak_free(p);
 	}
-	last = outrun_v[n - 1];
-	rooms = bin_room(b) + bin_put_room(b);
-	ck_assert_uint_eq(b->limit, hk_classes[cls].limit);
-	ck_assert(grew);
-	ck_assert_uint_eq(over, 0);
-	ck_assert_ptr_null(bin_list(b->put));
-	ck_assert_int_gt(bin_held(b), 0);
-	ck_assert_int_gt(bin_put_room(b), 0);	/* the room beyond the batch */
-	ck_assert_int_eq(rooms, (int32_t)b->limit - bin_held(b));
-	p = hak_malloc(size);
-	ck_assert_ptr_eq(p, last);		/* the block freed last */
-	heap_check(hk_tls.heap);
-	hak_free(p);
 }
 END_TEST
 
@@ -687,7 +709,10 @@ static void outrun_mark_check(struct slab *s, void *q)
 }
 #endif
 
-/* The blocks on the slab lists that hold one of the n sorted blocks of v, each slab once. */
+/*
+ * The blocks on the slab lists that hold one of the n sorted blocks of v,
+ * each slab once; every block on those lists must be of its slab.
+ */
 static unsigned int outrun_on_slabs(void **v, unsigned int n)
 {
 	static struct slab *seen[1024];
@@ -704,6 +729,8 @@ static unsigned int outrun_on_slabs(void **v, unsigned int n)
 		ck_assert_uint_lt(nseen, 1024);
 		seen[nseen++] = s;
 		for (q = s->local_free; q; q = fl_next(q)) {
+			/* (A run spliced onto the slab of the slot before it: heap_pass_runs().) */
+			ck_assert_ptr_eq(slab_block_head(q), s);
 			if (!outrun_has(v, n, q))
 				continue;
 			found++;
@@ -749,7 +776,8 @@ START_TEST(test_bin_outrun_flush_to_slabs)
 	qsort(freed, nfreed, sizeof(*freed), outrun_ptr_cmp);
 	inbin = outrun_in_bin(b, freed, nfreed);
 	ck_assert_int_eq(bin_held(b), (int32_t)inbin);
-	ck_assert_uint_le(inbin, heap_class_split(cls) ? HEAP_PASS_BATCH : HEAP_PASS_BATCH_ONE);
+	/* (Every other block: runs of one slab, a one-list bin's long batches too.) */
+	ck_assert_uint_le(inbin, HEAP_PASS_BATCH);
 	onslab = outrun_on_slabs(freed, nfreed);
 	ck_assert_uint_eq(onslab + inbin, nfreed);
 	/* The bin's blocks come back, then a refill: no abort on the words. */
