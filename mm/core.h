@@ -142,7 +142,8 @@ static inline size_t hk_grown_size(size_t size, size_t old)
 		if (room > HEAP_REALLOC_STEP_MAX)
 			return size;
 		cap = 2UL << hk_log2(size - 1);
-		return room < cap - cap / 8 ? room : cap;
+		/* (A power of two past Mid's maximum, CONFIG_MID_MAX_KB 60, is Large's.) */
+		return room < cap - cap / 8 || cap > HEAP_REALLOC_STEP_MAX ? room : cap;
 	}
 	return size;
 }
