@@ -2763,15 +2763,82 @@ void *heap_alloc_class(unsigned int cls)
 }
 
 /* ------------------------------------------------------------------ */
-/* Big blocks lent to smaller classes (CONFIG_MID_LEND)               */
+/* Blocks lent to smaller classes (CONFIG_MID_LEND, HEAP_LEND_SMALL)  */
 /* ------------------------------------------------------------------ */
 
-#ifdef CONFIG_MID_LEND
+#if defined(CONFIG_MID_LEND) || defined(CONFIG_HEAP_LEND_SMALL)
 /* Does slab s (if any) hold blocks freed on its local or remote list? */
 static inline int slab_holds_freed(struct slab *s)
 {
 	return s && (s->local_free || (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
 }
+
+/*
+ * Does class cls of h hold a free block of its own that a fill would
+ * hand out (a spare batch, a kept empty slab, a block on the current or
+ * the newest partial slab's lists, a slab reported by a remote free)?
+ * If not, its fill would carve blocks not yet touched, or claim a slab.
+ */
+static int heap_class_holds_free(struct heap *h, unsigned int cls)
+{
+	struct slab *s = hk_tls.cur[cls];
+
+	if (a_load(&h->notify, A_RELAXED))
+		return 1;
+	if (heap_spare_on() && h->spare[cls].nr)
+		return 1;
+	if (heap_empty_on() && h->empty_nr[cls])
+		return 1;
+	if (slab_holds_freed(s))
+		return 1;
+	return slab_holds_freed(h->partial[cls]);
+}
+#endif
+
+#ifdef CONFIG_HEAP_LEND_SMALL
+/* The largest class that borrows (Mid's big classes have CONFIG_MID_LEND). */
+#define HEAP_LEND_SMALL_MAX	8192u
+
+/*
+ * malloc of small class cls finds both lists of its bin empty: if the
+ * class holds no free block of its own either, its refill would carve
+ * blocks never touched (or claim a slab), pages and lines the program
+ * has not used. If the next class up is at most a quarter larger and its
+ * bin's malloc list holds a block, that block (the list's head) serves
+ * the request instead: memory the larger class already carved or got
+ * back, no slab metadata read, no lock, and the smaller class's slabs
+ * do not grow while a neighbour's sit free. The block stays of its
+ * class (its slab says so to free, malloc_usable_size, realloc and the
+ * double-free key) and goes back to that class's bin when freed. No
+ * residency check as Mid's lending makes (heap_lend_resident()): the
+ * larger class would hand out the same block next, and a block of 8 KiB
+ * at most spans three pages at most. Each of these mallocs takes
+ * the slow path (the class's own bin stays empty) until the larger bin
+ * runs dry, then the class carves as before. Not for memalign
+ * (hk_alloc_aligned() calls heap_alloc_class()).
+ */
+static void *heap_alloc_lend_small(unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct bin *b = &t->bins[cls];
+	unsigned int up = cls + 1;
+	size_t size = hk_classes[cls].size;
+
+	if (size > HEAP_LEND_SMALL_MAX || up >= HK_NR_CLASSES || !t->heap ||
+	    bin_list(b->free) || bin_list(b->put) || !bin_list(t->bins[up].free) ||
+	    hk_classes[up].size * 4 > size * 5 || heap_class_holds_free(t->heap, cls))
+		return heap_alloc_class(cls);
+	STAT_INC_TLS(STAT_SMALL_LEND);
+	return heap_alloc_class(up);
+}
+#else
+static inline void *heap_alloc_lend_small(unsigned int cls)
+{
+	return heap_alloc_class(cls);
+}
+#endif
+
+#ifdef CONFIG_MID_LEND
 
 /*
  * The lowest class from cls up whose bin may hold blocks
@@ -2837,27 +2904,6 @@ int heap_lend_resident(const void *p, size_t n, size_t whole)
 }
 
 /*
- * Does class cls of h hold a free block of its own that a fill would
- * hand out (a spare batch, a kept empty slab, a block on the current or
- * the newest partial slab's lists, a slab reported by a remote free)?
- * If not, its fill would carve blocks not yet touched, or claim a slab.
- */
-static int heap_class_holds_free(struct heap *h, unsigned int cls)
-{
-	struct slab *s = hk_tls.cur[cls];
-
-	if (a_load(&h->notify, A_RELAXED))
-		return 1;
-	if (heap_spare_on() && h->spare[cls].nr)
-		return 1;
-	if (heap_empty_on() && h->empty_nr[cls])
-		return 1;
-	if (slab_holds_freed(s))
-		return 1;
-	return slab_holds_freed(h->partial[cls]);
-}
-
-/*
  * malloc of big class cls finds its bin empty: if the class has no free
  * block of its own, a free block of one of the MID_LEND_REACH classes
  * above it, from the thread's bins, serves the request whole (its pages
@@ -2874,7 +2920,9 @@ static void *heap_alloc_lend(unsigned int cls)
 	unsigned int b, top = cls + CONFIG_MID_LEND_REACH;
 	size_t need = hk_classes[cls].size;
 
-	if (need <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap || t->lend_held)
+	if (need <= (1u << MID_SMALL_MAX_SHIFT))
+		return heap_alloc_lend_small(cls);
+	if (!t->heap || t->lend_held)
 		return heap_alloc_class(cls);
 	if (top >= HK_NR_CLASSES)
 		top = HK_NR_CLASSES - 1;
@@ -2893,7 +2941,7 @@ static void *heap_alloc_lend(unsigned int cls)
 #else
 static inline void *heap_alloc_lend(unsigned int cls)
 {
-	return heap_alloc_class(cls);
+	return heap_alloc_lend_small(cls);
 }
 #endif
 
