@@ -2798,38 +2798,50 @@ static int heap_class_holds_free(struct heap *h, unsigned int cls)
 #ifdef CONFIG_HEAP_LEND_SMALL
 /* The largest class that borrows (Mid's big classes have CONFIG_MID_LEND). */
 #define HEAP_LEND_SMALL_MAX	8192u
+/*
+ * The smallest: below 1 KiB a slab holds 64 blocks or more and a carve
+ * touches a page at a time, and lending saved no peak RSS on
+ * random_mixed 16-1024 while its slow paths cost 5% more instructions
+ * (Documentation/benchmarks.md, "twenty-sixth session").
+ */
+#define HEAP_LEND_SMALL_MIN	1024u
 
 /*
- * malloc of small class cls finds both lists of its bin empty: if the
- * class holds no free block of its own either, its refill would carve
- * blocks never touched (or claim a slab), pages and lines the program
- * has not used. If the next class up is at most a quarter larger and its
- * bin's malloc list holds a block, that block (the list's head) serves
- * the request instead: memory the larger class already carved or got
- * back, no slab metadata read, no lock, and the smaller class's slabs
- * do not grow while a neighbour's sit free. The block stays of its
- * class (its slab says so to free, malloc_usable_size, realloc and the
- * double-free key) and goes back to that class's bin when freed. No
- * residency check as Mid's lending makes (heap_lend_resident()): the
- * larger class would hand out the same block next, and a block of 8 KiB
- * at most spans three pages at most. Each of these mallocs takes
- * the slow path (the class's own bin stays empty) until the larger bin
- * runs dry, then the class carves as before. Not for memalign
- * (hk_alloc_aligned() calls heap_alloc_class()).
+ * malloc of class cls (1 to 8 KiB) finds both lists of its bin empty:
+ * if the class holds no free block of its own either, its refill would
+ * carve blocks never touched (or claim a slab), pages and lines the
+ * program has not used. If the next class up is at most a quarter
+ * larger and its bin's malloc list holds a block, that block (the
+ * list's head) serves the request instead: memory the larger class
+ * already carved or got back, no slab metadata read, no lock, and the
+ * smaller class's slabs do not grow while a neighbour's blocks sit
+ * free. The block stays of its class (its slab says so to free,
+ * malloc_usable_size, realloc and the double-free key) and goes back to
+ * that class's bin when freed. No residency check as Mid's lending
+ * makes (heap_lend_resident()): the larger class would hand out the
+ * same block next. The class's own bin stays empty, so each of its
+ * mallocs takes this path until the larger bin runs dry; then the class
+ * carves as before. Not for memalign (hk_alloc_aligned() calls
+ * heap_alloc_class(): a larger class's blocks may be aligned less).
  */
 static void *heap_alloc_lend_small(unsigned int cls)
 {
 	struct heap_tls *t = &hk_tls;
-	struct bin *b = &t->bins[cls];
+	struct bin *b = &t->bins[cls], *lb;
 	unsigned int up = cls + 1;
 	size_t size = hk_classes[cls].size;
 
-	if (size > HEAP_LEND_SMALL_MAX || up >= HK_NR_CLASSES || !t->heap ||
-	    bin_list(b->free) || bin_list(b->put) || !bin_list(t->bins[up].free) ||
-	    hk_classes[up].size * 4 > size * 5 || heap_class_holds_free(t->heap, cls))
+	if (size > HEAP_LEND_SMALL_MAX || size < HEAP_LEND_SMALL_MIN || up >= HK_NR_CLASSES ||
+	    !t->heap || bin_list(b->free) || bin_list(b->put))
 		return heap_alloc_class(cls);
+	lb = &t->bins[up];
+	if (!bin_list(lb->free) || hk_classes[up].size * 4 > size * 5 ||
+	    heap_class_holds_free(t->heap, cls))
+		return heap_alloc_class(cls);
+	/* heap_alloc_class(up)'s pop of a list that holds a block. */
 	STAT_INC_TLS(STAT_SMALL_LEND);
-	return heap_alloc_class(up);
+	STAT_INC_TLS(hk_classes[up].stat_idx);
+	return BIN_POP(lb, lb->free, up);
 }
 #else
 static inline void *heap_alloc_lend_small(unsigned int cls)

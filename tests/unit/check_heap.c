@@ -3599,7 +3599,7 @@ static unsigned int ls_class(void)
 }
 
 /*
- * Whether LS_SIZE's class may borrow from the next one: 8 KiB at most,
+ * Whether LS_SIZE's class may borrow from the next one: 1 to 8 KiB,
  * the next class at most a quarter larger (not with a layout of few
  * classes).
  */
@@ -3610,7 +3610,7 @@ static int lend_small_classes(void)
 	if (heap_init())
 		return 0;
 	a = ls_class();
-	return a + 1 < HK_NR_CLASSES && hk_classes[a].size <= 8192 &&
+	return a + 1 < HK_NR_CLASSES && hk_classes[a].size >= 1024 && hk_classes[a].size <= 8192 &&
 	       hk_classes[a + 1].size * 4 <= hk_classes[a].size * 5;
 }
 
