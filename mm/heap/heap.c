@@ -2853,7 +2853,6 @@ static inline void *heap_alloc_lend_small(unsigned int cls)
 #endif
 
 #ifdef CONFIG_MID_LEND
-
 /*
  * The lowest class from cls up whose bin may hold blocks
  * (heap_tls::filled), or HK_NR_CLASSES: the classes above a borrower

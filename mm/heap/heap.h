@@ -572,7 +572,7 @@ struct heap_tls {
 	void *rbatch_seen[HK_CLASS_ARRAY];	/* per class: its batch's head at the last look (heap_rbatch_hungry_push()) */
 #endif
 #if defined(CONFIG_MID_LEND) || defined(CONFIG_HEAP_LEND_SMALL)
-	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend()) */
+	int lend_held;			/* nonzero: realloc's new block, borrowed from no larger class (heap_alloc_lend(), heap_alloc_lend_small()) */
 #endif
 #ifdef CONFIG_MID_LEND
 	unsigned long lend_probes;	/* mincore calls of heap_lend_resident() (tests) */

@@ -3714,6 +3714,35 @@ START_TEST(test_lend_small_realloc)
 END_TEST
 
 /*
+ * realloc's growth never borrows (heap_lend_hold()): a 1 KiB block grown
+ * to LS_SIZE in one step asks for LS_SIZE exactly (hk_grown_size()), and
+ * gets a block of that class although the next class's bin holds one.
+ */
+START_TEST(test_lend_small_not_for_realloc)
+{
+	unsigned int a = ls_class();
+	void *head;
+	char *p, *r;
+	size_t i;
+
+	lend_small_ready();
+	p = hak_malloc(1024);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x33, 1024);
+	head = lend_small_lender();
+	ck_assert_ptr_nonnull(head);
+	r = hak_realloc(p, LS_SIZE);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_ne(r, head);
+	ck_assert_uint_eq(slab_block_head(r)->class_idx, a);
+	for (i = 0; i < 1024; i++)
+		ck_assert_int_eq(r[i], 0x33);
+	ck_assert_int_eq(hk_tls.lend_held, 0);
+	hak_free(r);
+}
+END_TEST
+
+/*
  * No lending where the refill would not carve: with a block of its own
  * in its bin, and (with threads) with its bin empty but a block of its
  * own on its slab's remote list, the class takes its own block.
@@ -3889,6 +3918,7 @@ static Suite *heap_suite(void)
 	if (lend_small_classes()) {
 		tcase_add_test(tc, test_lend_small_carve_borrows);
 		tcase_add_test(tc, test_lend_small_realloc);
+		tcase_add_test(tc, test_lend_small_not_for_realloc);
 		tcase_add_test(tc, test_lend_small_not_when_own_free);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 		tcase_add_test_raise_signal(tc, test_lend_small_double_free_aborts, SIGABRT);
