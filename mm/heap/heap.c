@@ -2789,16 +2789,96 @@ void *heap_alloc_class(unsigned int cls)
 }
 
 /* ------------------------------------------------------------------ */
-/* Big blocks lent to smaller classes (CONFIG_MID_LEND)               */
+/* Blocks lent to smaller classes (CONFIG_MID_LEND, HEAP_LEND_SMALL)  */
 /* ------------------------------------------------------------------ */
 
-#ifdef CONFIG_MID_LEND
+#if defined(CONFIG_MID_LEND) || defined(CONFIG_HEAP_LEND_SMALL)
 /* Does slab s (if any) hold blocks freed on its local or remote list? */
 static inline int slab_holds_freed(struct slab *s)
 {
 	return s && (s->local_free || (a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
 }
 
+/*
+ * Does class cls of h hold a free block of its own that a fill would
+ * hand out (a spare batch, a kept empty slab, a block on the current or
+ * the newest partial slab's lists, a slab reported by a remote free)?
+ * If not, its fill would carve blocks not yet touched, or claim a slab.
+ */
+static int heap_class_holds_free(struct heap *h, unsigned int cls)
+{
+	struct slab *s = hk_tls.cur[cls];
+
+	if (a_load(&h->notify, A_RELAXED))
+		return 1;
+	if (heap_spare_on() && h->spare[cls].nr)
+		return 1;
+	if (heap_empty_on() && h->empty_nr[cls])
+		return 1;
+	if (slab_holds_freed(s))
+		return 1;
+	return slab_holds_freed(h->partial[cls]);
+}
+#endif
+
+#ifdef CONFIG_HEAP_LEND_SMALL
+/* The largest class that borrows (Mid's big classes have CONFIG_MID_LEND). */
+#define HEAP_LEND_SMALL_MAX	8192u
+/*
+ * The smallest: below 1 KiB a slab holds 64 blocks or more and a carve
+ * touches a page at a time, and lending saved no peak RSS on
+ * random_mixed 16-1024 while its slow paths cost 5% more instructions
+ * (Documentation/benchmarks.md, "twenty-sixth session").
+ */
+#define HEAP_LEND_SMALL_MIN	1024u
+
+/*
+ * malloc of class cls (1 to 8 KiB) finds both lists of its bin empty:
+ * if the class holds no free block of its own either, its refill would
+ * carve blocks never touched (or claim a slab), pages and lines the
+ * program has not used. If the next class up is at most a quarter
+ * larger and its bin's malloc list holds a block, that block (the
+ * list's head) serves the request instead: memory the larger class
+ * already carved or got back, no slab metadata read, no lock, and the
+ * smaller class's slabs do not grow while a neighbour's blocks sit
+ * free. The block stays of its class (its slab says so to free,
+ * malloc_usable_size, realloc and the double-free key) and goes back to
+ * that class's bin when freed. No residency check as Mid's lending
+ * makes (heap_lend_resident()): the larger class would hand out the
+ * same block next. The class's own bin stays empty, so each of its
+ * mallocs takes this path until the larger bin runs dry; then the class
+ * carves as before. Not for memalign (hk_alloc_aligned() calls
+ * heap_alloc_class(): a larger class's blocks may be aligned less), nor
+ * for realloc's growth (heap_lend_hold(): bench_realloc's peak RSS
+ * 1.19x when it borrowed).
+ */
+static void *heap_alloc_lend_small(unsigned int cls)
+{
+	struct heap_tls *t = &hk_tls;
+	struct bin *b = &t->bins[cls], *lb;
+	unsigned int up = cls + 1;
+	size_t size = hk_classes[cls].size;
+
+	if (size > HEAP_LEND_SMALL_MAX || size < HEAP_LEND_SMALL_MIN || up >= HK_NR_CLASSES ||
+	    !t->heap || t->lend_held || bin_list(b->free) || bin_list(b->put))
+		return heap_alloc_class(cls);
+	lb = &t->bins[up];
+	if (!bin_list(lb->free) || hk_classes[up].size * 4 > size * 5 ||
+	    heap_class_holds_free(t->heap, cls))
+		return heap_alloc_class(cls);
+	/* heap_alloc_class(up)'s pop of a list that holds a block. */
+	STAT_INC_TLS(STAT_SMALL_LEND);
+	STAT_INC_TLS(hk_classes[up].stat_idx);
+	return BIN_POP(lb, lb->free, up);
+}
+#else
+static inline void *heap_alloc_lend_small(unsigned int cls)
+{
+	return heap_alloc_class(cls);
+}
+#endif
+
+#ifdef CONFIG_MID_LEND
 /*
  * The lowest class from cls up whose bin may hold blocks
  * (heap_tls::filled), or HK_NR_CLASSES: the classes above a borrower
@@ -2863,27 +2943,6 @@ int heap_lend_resident(const void *p, size_t n, size_t whole)
 }
 
 /*
- * Does class cls of h hold a free block of its own that a fill would
- * hand out (a spare batch, a kept empty slab, a block on the current or
- * the newest partial slab's lists, a slab reported by a remote free)?
- * If not, its fill would carve blocks not yet touched, or claim a slab.
- */
-static int heap_class_holds_free(struct heap *h, unsigned int cls)
-{
-	struct slab *s = hk_tls.cur[cls];
-
-	if (a_load(&h->notify, A_RELAXED))
-		return 1;
-	if (heap_spare_on() && h->spare[cls].nr)
-		return 1;
-	if (heap_empty_on() && h->empty_nr[cls])
-		return 1;
-	if (slab_holds_freed(s))
-		return 1;
-	return slab_holds_freed(h->partial[cls]);
-}
-
-/*
  * malloc of big class cls finds its bin empty: if the class has no free
  * block of its own, a free block of one of the MID_LEND_REACH classes
  * above it, from the thread's bins, serves the request whole (its pages
@@ -2900,7 +2959,9 @@ static void *heap_alloc_lend(unsigned int cls)
 	unsigned int b, top = cls + CONFIG_MID_LEND_REACH;
 	size_t need = hk_classes[cls].size;
 
-	if (need <= (1u << MID_SMALL_MAX_SHIFT) || !t->heap || t->lend_held)
+	if (need <= (1u << MID_SMALL_MAX_SHIFT))
+		return heap_alloc_lend_small(cls);
+	if (!t->heap || t->lend_held)
 		return heap_alloc_class(cls);
 	if (top >= HK_NR_CLASSES)
 		top = HK_NR_CLASSES - 1;
@@ -2919,7 +2980,7 @@ static void *heap_alloc_lend(unsigned int cls)
 #else
 static inline void *heap_alloc_lend(unsigned int cls)
 {
-	return heap_alloc_class(cls);
+	return heap_alloc_lend_small(cls);
 }
 #endif
 

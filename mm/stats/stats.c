@@ -50,6 +50,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_PARTIAL_FIRST] = "partial_first",
 	[STAT_MID_LEND] = "mid_lend",
 	[STAT_MID_LEND_PROBE] = "mid_lend_probe",
+	[STAT_SMALL_LEND] = "small_lend",
 	[STAT_SLAB_NEW] = "slab_new",
 	[STAT_SLAB_RETIRE] = "slab_retire",
 	[STAT_LARGE_ALLOC] = "large_alloc",
@@ -144,6 +145,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("refills from partial slabs first", s[STAT_PARTIAL_FIRST]);
 	stats_row("blocks lent to smaller classes", s[STAT_MID_LEND]);
 	stats_row("lend checks that asked mincore", s[STAT_MID_LEND_PROBE]);
+	stats_row("small blocks lent instead of a carve", s[STAT_SMALL_LEND]);
 
 	stats_title("SuperSlab");
 	stats_row("slabs claimed", s[STAT_SLAB_NEW]);

@@ -881,7 +881,8 @@ START_TEST(test_slab_fast_path_fields)
 	for (cls = 0; cls < HK_NR_CLASSES; cls++) {
 		/* Blocks lie a stride apart (more than size: CONFIG_HEAP_STRIDE_PAD). */
 		uint32_t size = hk_classes[cls].size, stride = class_stride(&hk_classes[cls]), off, colour;
-		void *p = hak_malloc(size);
+		/* A block of cls itself (malloc may borrow: CONFIG_HEAP_LEND_SMALL). */
+		void *p = heap_alloc_class(cls);
 		struct slab *s, *head;
 		size_t span;
 		char *start;
@@ -1580,7 +1581,7 @@ START_TEST(test_slab_tail_refused)
 		struct slab *s;
 		char *p, *tail, *q;
 
-		p = hak_malloc(size);
+		p = heap_alloc_class(cls);	/* (malloc may borrow: CONFIG_HEAP_LEND_SMALL) */
 		ck_assert_ptr_nonnull(p);
 		s = slab_block_head(p);
 		span = (size_t)s->span << SLOT_SHIFT;
@@ -3084,7 +3085,14 @@ START_TEST(test_usable_size_own_and_other)
 		u = hak_malloc_usable_size(p);
 		ck_assert_uint_ge(u, n);
 		ck_assert_uint_lt(u, 2 * n + 16);
-		ck_assert_uint_eq(hak_malloc_usable_size(q), u);
+		/*
+		 * Each block's size is its slab's class's: a borrowed block
+		 * (CONFIG_HEAP_LEND_SMALL, CONFIG_MID_LEND) is of a larger
+		 * class than the request's, in either thread.
+		 */
+		ck_assert_uint_eq(u, hk_classes[slab_block_head(p)->class_idx].size);
+		ck_assert_uint_eq(hak_malloc_usable_size(q), hk_classes[slab_block_head(q)->class_idx].size);
+		ck_assert_uint_ge(hak_malloc_usable_size(q), n);
 		/*
 		 * 8 bytes in (blocks are 16-aligned): neither path takes it
 		 * for a block start (the guard records it and returns 0).
@@ -3602,6 +3610,228 @@ END_TEST
 #endif
 #endif /* CONFIG_MID_LEND */
 
+#ifdef CONFIG_HEAP_LEND_SMALL
+/* ------------------------------------------------------------------ */
+/* Small blocks lent to the class below (CONFIG_HEAP_LEND_SMALL)      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A small class that nothing else in a test child uses (Check's own
+ * allocations are smaller), and the class above it that lends.
+ */
+#define LS_SIZE		(6 * 1024)
+
+static unsigned int ls_class(void)
+{
+	return size_to_class(LS_SIZE);
+}
+
+/*
+ * Whether LS_SIZE's class may borrow from the next one: 1 to 8 KiB,
+ * the next class at most a quarter larger (not with a layout of few
+ * classes).
+ */
+static int lend_small_classes(void)
+{
+	unsigned int a;
+
+	if (heap_init())
+		return 0;
+	a = ls_class();
+	return a + 1 < HK_NR_CLASSES && hk_classes[a].size >= 1024 && hk_classes[a].size <= 8192 &&
+	       hk_classes[a + 1].size * 4 <= hk_classes[a].size * 5;
+}
+
+/* The start of each test: both classes never used in this child. */
+static void lend_small_ready(void)
+{
+	unsigned int a = ls_class();
+
+	ck_assert_int_eq(heap_init(), 0);
+	ck_assert_ptr_null(hk_tls.cur[a]);
+	ck_assert_ptr_null(hk_tls.cur[a + 1]);
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].free));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].put));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a + 1].free));
+}
+
+/*
+ * Blocks of the larger class allocated, written and freed: its bin's
+ * malloc list holds blocks (a one-list bin: the freed ones, the last
+ * freed at its head; a split bin: the rest of the refill's batch).
+ * Returns the head, the block a malloc of LS_SIZE should borrow.
+ */
+static void *lend_small_lender(void)
+{
+	unsigned int up = ls_class() + 1, i;
+	size_t size = hk_classes[up].size;
+	void *v[4];
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		v[i] = hak_malloc(size);
+		ck_assert_ptr_nonnull(v[i]);
+		memset(v[i], 0x5a, size);
+	}
+	for (i = 0; i < ARRAY_SIZE(v); i++)
+		hak_free(v[i]);
+	return bin_list(hk_tls.bins[up].free);
+}
+
+/*
+ * A refill that would carve (the class holds nothing) takes the next
+ * class's head block instead: it stays of its class (slab, usable size),
+ * goes back to that class's bin when freed, and the smaller class's bin
+ * and slabs stay untouched; memalign() never borrows.
+ */
+START_TEST(test_lend_small_carve_borrows)
+{
+	unsigned int a = ls_class(), up = a + 1;
+	void *head, *q, *r;
+
+	lend_small_ready();
+	head = lend_small_lender();
+	ck_assert_ptr_nonnull(head);
+	q = hak_malloc(LS_SIZE);
+	ck_assert_ptr_eq(q, head);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, up);
+	ck_assert_uint_eq(hak_malloc_usable_size(q), hk_classes[up].size);
+	ck_assert_ptr_null(hk_tls.cur[a]);		/* no slab claimed or carved */
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].free));
+	memset(q, 0x11, hk_classes[up].size);		/* the whole usable size is its own */
+	hak_free(q);
+	r = bin_freed_head(up);				/* (no assertion in between) */
+	ck_assert_ptr_eq(r, q);				/* back in its own class's bin */
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].free));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].put));
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, up);
+	/* memalign() takes its own class (hk_alloc_aligned() does not lend). */
+	r = hak_memalign(1024, LS_SIZE);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(slab_block_head(r)->class_idx, a);
+	hak_free(r);
+}
+END_TEST
+
+/* realloc of a lent block: in place within its class's size, moved (its bytes kept) beyond. */
+START_TEST(test_lend_small_realloc)
+{
+	unsigned int a = ls_class(), up = a + 1;
+	size_t usable = hk_classes[up].size, big = 2 * usable + 4096;
+	char *q, *r;
+	size_t i;
+
+	lend_small_ready();
+	(void)lend_small_lender();
+	q = hak_malloc(LS_SIZE);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, up);
+	memset(q, 0x42, LS_SIZE);
+	r = hak_realloc(q, usable);			/* grows into the room it has */
+	ck_assert_ptr_eq(r, q);
+	ck_assert_uint_eq(hak_malloc_usable_size(r), usable);
+	memset(r + LS_SIZE, 0x43, usable - LS_SIZE);
+	r = hak_realloc(r, big);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_ne(r, q);
+	for (i = 0; i < LS_SIZE; i++)
+		ck_assert_int_eq(r[i], 0x42);
+	for (i = LS_SIZE; i < usable; i++)
+		ck_assert_int_eq(r[i], 0x43);
+	ck_assert_uint_ge(hak_malloc_usable_size(r), big);
+	hak_free(r);
+}
+END_TEST
+
+/*
+ * realloc's growth never borrows (heap_lend_hold()): a 1 KiB block grown
+ * to LS_SIZE in one step asks for LS_SIZE exactly (hk_grown_size()), and
+ * gets a block of that class although the next class's bin holds one.
+ */
+START_TEST(test_lend_small_not_for_realloc)
+{
+	unsigned int a = ls_class();
+	void *head;
+	char *p, *r;
+	size_t i;
+
+	lend_small_ready();
+	p = hak_malloc(1024);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x33, 1024);
+	head = lend_small_lender();
+	ck_assert_ptr_nonnull(head);
+	r = hak_realloc(p, LS_SIZE);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_ne(r, head);
+	ck_assert_uint_eq(slab_block_head(r)->class_idx, a);
+	for (i = 0; i < 1024; i++)
+		ck_assert_int_eq(r[i], 0x33);
+	ck_assert_int_eq(hk_tls.lend_held, 0);
+	hak_free(r);
+}
+END_TEST
+
+/*
+ * No lending where the refill would not carve: with a block of its own
+ * in its bin, and (with threads) with its bin empty but a block of its
+ * own on its slab's remote list, the class takes its own block.
+ */
+START_TEST(test_lend_small_not_when_own_free)
+{
+	unsigned int a = ls_class(), up = a + 1, n;
+	void *x, *q, *head;
+
+	lend_small_ready();
+	x = hak_malloc(LS_SIZE);			/* nothing to borrow yet: carved */
+	ck_assert_ptr_nonnull(x);
+	ck_assert_uint_eq(slab_block_head(x)->class_idx, a);
+	head = lend_small_lender();
+	ck_assert_ptr_nonnull(head);
+	hak_free(x);
+	q = hak_malloc(LS_SIZE);			/* its own block, from its bin */
+	ck_assert_ptr_ne(q, head);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, a);
+#ifdef CONFIG_THREADS
+	/* Its bin used up (the blocks leaked), then q freed by another thread. */
+	for (n = 0; (bin_list(hk_tls.bins[a].free) || bin_list(hk_tls.bins[a].put)) && n < 4096; n++)
+		ck_assert_ptr_nonnull(hak_malloc(LS_SIZE));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].free));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[a].put));
+	free_in_thread(&q, 1);
+	ck_assert_ptr_eq(bin_list(hk_tls.bins[up].free), head);
+	x = hak_malloc(LS_SIZE);			/* the remote list's block, not a lent one */
+	ck_assert_ptr_ne(x, head);
+	ck_assert_uint_eq(slab_block_head(x)->class_idx, a);
+	ck_assert_ptr_eq(x, q);
+#else
+	(void)n;
+	(void)up;
+#endif
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* A lent block freed twice: caught as any block of its class. */
+START_TEST(test_lend_small_double_free_aborts)
+{
+	unsigned int up = ls_class() + 1;
+	void *head, *q;
+	int i;
+
+	lend_small_ready();
+	head = lend_small_lender();
+	q = hak_malloc(LS_SIZE);
+	if (!head || q != head)
+		return;			/* not lent: the test fails (no abort) */
+	hak_free(q);
+	hak_free(q);
+	for (i = 0; i < 8; i++)
+		(void)hak_malloc(hk_classes[up].size);
+	ck_abort_msg("double free of a lent small block not detected (%p)", q);
+}
+END_TEST
+#endif
+#endif /* CONFIG_HEAP_LEND_SMALL */
+
 static Suite *heap_suite(void)
 {
 	Suite *s = suite_create("heap");
@@ -3709,6 +3939,17 @@ static Suite *heap_suite(void)
 #endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 		tcase_add_test_raise_signal(tc, test_lend_double_free_aborts, SIGABRT);
+#endif
+	}
+#endif
+#ifdef CONFIG_HEAP_LEND_SMALL
+	if (lend_small_classes()) {
+		tcase_add_test(tc, test_lend_small_carve_borrows);
+		tcase_add_test(tc, test_lend_small_realloc);
+		tcase_add_test(tc, test_lend_small_not_for_realloc);
+		tcase_add_test(tc, test_lend_small_not_when_own_free);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+		tcase_add_test_raise_signal(tc, test_lend_small_double_free_aborts, SIGABRT);
 #endif
 	}
 #endif
