@@ -267,22 +267,10 @@ static inline void bin_unread_set(unsigned int cls, uint32_t n)
 	hk_tls.heap->unread[cls] = (uint16_t)n;
 }
 
-static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
-{
-	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely(*dfkey_word(p) != w) && *dfkey_word(p) == s->dfkey &&
-	    bin_unread_take(s->owner, s->class_idx, w))
-		w = s->dfkey;
-	if (unlikely(*dfkey_word(p) != w || !slab_carved(s, p)))
-		heap_free_list_corrupt(p);
-	*dfkey_word(p) = s->dfkey ^ DFKEY_ON_SLAB;
-	vg_close(dfkey_word(p), FL_WORD);
-}
-
 /*
- * dfkey_bin_to_slab() of a block of slab s, which carved its last block
- * (slab_run_carved()): every block of s is below its bump, which is not
- * looked at (heap_pass_runs()).
+ * dfkey_bin_to_slab()'s check and store, for a block of slab s known to
+ * lie below its bump: s carved its last block (slab_run_carved(),
+ * heap_pass_runs()), or dfkey_bin_to_slab() tested the bump.
  */
 static __always_inline void dfkey_bin_to_carved(const struct slab *s, void *p, uintptr_t w)
 {
@@ -294,6 +282,13 @@ static __always_inline void dfkey_bin_to_carved(const struct slab *s, void *p, u
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = key ^ DFKEY_ON_SLAB;
 	vg_close(dfkey_word(p), FL_WORD);
+}
+
+static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
+{
+	if (unlikely(!slab_carved(s, p)))
+		heap_free_list_corrupt(p);
+	dfkey_bin_to_carved(s, p, w);
 }
 
 /* Whether dfkey_bin_to_carved() may check the blocks of s: s carved its last block. */
