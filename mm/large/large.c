@@ -702,26 +702,31 @@ BUILD_BUG_ON(LARGE_PEAK_EPOCHS > LARGE_PEAK_RING);
 #define LARGE_REUSE_UP_GROWN	(1 << LARGE_CLASS_BITS)
 
 /*
- * Beyond that doubling, a grown buffer that would otherwise be mapped
- * anew takes the nearest larger cached block of less than a chunk (up to
- * this bin, the last whose blocks all fit in one), shrunk to one doubling
- * above its class: the pages realloc copies the buffer into are the
- * first of that block, committed in its last life, and the tail past the
- * doubling goes back to the kernel (large_reuse_shrink()). Before, the
- * freed buffers of bench_realloc, at their targets (up to 4 MiB), fitted
- * no new buffer crossing into Large (32-40 KiB): 29% of large requests
- * hit the cache, each miss faulted the copy's pages of a fresh mapping,
- * and the cached blocks left by the limit, an madvise each.
- */
-#define LARGE_REUSE_FAR_TOP	((unsigned int)large_class_floor(SS_SIZE) - 1)
-/*
- * Else the first chunk of a cached block of more than two chunks
- * (classes from this size up), cut off: the rest, more than a chunk,
- * stays cached as a block of its own (large_cache_split()). Blocks of
- * two chunks or less are left whole: their rest would be a block of a
- * chunk or less with huge pages (donors for growth past a chunk).
+ * Else the first chunk (or two) of a cached block of more than two
+ * chunks (classes from this size up), cut off: the rest, more than a
+ * chunk, stays cached as a block of its own (large_cache_split()).
  */
 #define LARGE_REUSE_CUT_MIN	(2 * SS_SIZE + LARGE_CLASS_MIN)
+
+/*
+ * Beyond that doubling, a grown buffer that would otherwise be mapped
+ * anew, or grown into fresh pages, takes the nearest larger cached block
+ * too small to be cut (up to this bin), whole: its size becomes room to
+ * grow to twice the buffer (large_grown_keep()), and the pages past it
+ * stay committed, held by the block (large_reuse_keep()). The pages
+ * realloc copies the buffer into are the first of that block, committed
+ * in its last life. Before, the freed buffers of bench_realloc, at their
+ * targets (up to 4 MiB), fitted no new buffer crossing into Large (32-40
+ * KiB): 29% of large requests hit the cache, each miss faulted the copy's
+ * pages of a fresh mapping, and the cached blocks left by the limit, an
+ * madvise each. Up to a chunk only (blocks of one to two chunks were
+ * left to requests past a chunk), a buffer of 0.5-2 MiB grew by mremap
+ * into fresh pages while blocks of 2-5 MiB stayed cached until the limit
+ * unmapped them: bench_realloc with FILL=1 faulted 87 MB of growth in
+ * and the limit dropped 72 MB of cached blocks (Documentation/
+ * benchmarks.md, "twenty-eighth session").
+ */
+#define LARGE_REUSE_FAR_TOP	(large_class_index(LARGE_REUSE_CUT_MIN) - 1)
 
 /* The bins' bitmaps are 64-bit words. */
 BUILD_BUG_ON(LARGE_NR_CLASSES > 64);
@@ -1125,8 +1130,8 @@ static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up,
 	lo = cls > reuse_down ? cls - reuse_down : 0;
 	/*
 	 * A grown buffer takes, after its own and the nearer classes, any
-	 * larger cached block that fits in a chunk (LARGE_REUSE_FAR): the
-	 * caller shrinks it (large_reuse_shrink()).
+	 * larger cached block too small to be cut (LARGE_REUSE_FAR_TOP): the
+	 * caller keeps what it needs (large_reuse_keep()).
 	 */
 	if (reuse_up == LARGE_REUSE_UP_GROWN && cls + reuse_up < LARGE_REUSE_FAR_TOP) {
 		far = ((2ULL << (LARGE_REUSE_FAR_TOP - cls)) - 1) & ~want;
@@ -1134,7 +1139,7 @@ static struct large_hdr *large_cache_get(size_t size, unsigned int reuse_up,
 		 * Then the first chunk of a block of more than two: cut off
 		 * (large_cache_split()), the rest stays cached.
 		 */
-		if (size <= SS_SIZE / 4 && large_map_align(LARGE_REUSE_CUT_MIN) == SS_SIZE)
+		if (size <= SS_SIZE && large_map_align(LARGE_REUSE_CUT_MIN) == SS_SIZE)
 			head = ~0ULL << (large_class_index(LARGE_REUSE_CUT_MIN) - cls);
 	}
 	if (size > SS_SIZE) {
@@ -1804,7 +1809,7 @@ static struct large_hdr *large_grow_map(struct large_hdr *h, size_t bsize)
  */
 static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize, size_t want)
 {
-	size_t old = h->size;
+	size_t old = large_held(h);
 	struct large_hdr *n = large_grow_map(h, bsize);
 
 	if (n)
@@ -1827,9 +1832,10 @@ static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t
 	return n;
 }
 
+#ifdef CONFIG_LARGE_CACHE
 /*
- * A cached block of a chunk or less, far larger than the request (a
- * grown buffer, LARGE_REUSE_FAR): its size becomes keep bytes (header
+ * A cached block far larger than the request (a grown buffer,
+ * LARGE_REUSE_FAR_TOP): its size becomes keep bytes (header
  * included), so that realloc keeps it at most half empty, and the pages
  * past them stay as they are, held by the block (h->held, counted live:
  * large_held()): the buffer grows into them without a system call or a
@@ -1841,12 +1847,42 @@ static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t
  */
 static __slowpath void large_reuse_keep(struct large_hdr *h, size_t keep)
 {
-	if (h->size <= keep)
-		return;
 	large_account_add(0, (long)keep - (long)h->size, 0);
 	h->held = h->size;
 	h->size = keep;
 }
+
+/*
+ * What a cached block taken for a buffer of size bytes keeps as its size
+ * (bsize: the class asked for): room to grow to twice the buffer, a
+ * class, and no more, so that the buffer's next growth does not find it
+ * more than half empty: large_resize_block() would give its tail back
+ * (an madvise, and a fault per page when the buffer grows into them
+ * again). One doubling above the class kept a buffer of just past a
+ * class more than half empty (bench_realloc: up to 2 MiB of held pages
+ * at a time given back that way).
+ */
+static inline size_t large_grown_keep(size_t size, size_t bsize)
+{
+	int c = large_class_floor(LARGE_HDR_SIZE + 2 * size);
+	size_t keep = c < 0 ? bsize : large_class_size((unsigned int)c);
+
+	return keep > bsize ? keep : bsize;
+}
+
+/* Keep no more than large_grown_keep() of the block h taken for size bytes. */
+static __always_inline void large_reuse_fit(struct large_hdr *h, size_t size, size_t bsize)
+{
+	size_t keep = large_grown_keep(size, bsize);
+
+	if (h->size > keep)
+		large_reuse_keep(h, keep);
+}
+#else
+static inline void large_reuse_fit(struct large_hdr *h, size_t size, size_t bsize)
+{
+}
+#endif /* CONFIG_LARGE_CACHE */
 
 /* ------------------------------------------------------------------ */
 /* Allocation and free                                                */
@@ -2164,9 +2200,8 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 			h->held = 0;
 			if (unlikely(h->size < bsize))
 				h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
-			else if (unlikely(h->size <= SS_SIZE &&
-					  h->size > large_class_size(large_class_index(bsize) + reuse_up)))
-				large_reuse_keep(h, large_class_size(large_class_index(bsize) + reuse_up));
+			else
+				large_reuse_fit(h, size, bsize);
 		}
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
@@ -2283,9 +2318,10 @@ size_t large_usable_size(const void *ptr, unsigned int reg)
  */
 #define LARGE_REGROW_COPY_MAX	(4UL << 20)
 
-static __slowpath struct large_hdr *large_regrow_copy(struct large_hdr *h, size_t bsize)
+static __slowpath struct large_hdr *large_regrow_copy(struct large_hdr *h, size_t size,
+						      size_t bsize)
 {
-	size_t usable = large_usable(h), map = large_map_bytes(h), keep;
+	size_t usable = large_usable(h), map = large_map_bytes(h);
 	struct large_hdr *n;
 
 	/*
@@ -2302,9 +2338,7 @@ static __slowpath struct large_hdr *large_regrow_copy(struct large_hdr *h, size_
 	if (!n)
 		return NULL;
 	n->held = 0;
-	keep = large_class_size(large_class_index(bsize) + LARGE_REUSE_UP_GROWN);
-	if (n->size <= SS_SIZE && n->size > keep)
-		large_reuse_keep(n, keep);
+	large_reuse_fit(n, size, bsize);
 	STAT_INC(STAT_LARGE_CACHE_HIT);
 	large_live_add(large_held(n));
 	a_store(&n->state, LARGE_LIVE, A_RELEASE);
@@ -2320,7 +2354,8 @@ static __slowpath struct large_hdr *large_regrow_copy(struct large_hdr *h, size_
 	return n;
 }
 #else
-static inline struct large_hdr *large_regrow_copy(struct large_hdr *h, size_t bsize)
+static inline struct large_hdr *large_regrow_copy(struct large_hdr *h, size_t size,
+						 size_t bsize)
 {
 	return NULL;
 }
@@ -2372,7 +2407,7 @@ static void *large_resize_block(void *ptr, unsigned int reg, size_t size)
 		large_live_add(bsize - old);
 		return ptr;
 	}
-	n = large_regrow_copy(h, bsize);
+	n = large_regrow_copy(h, size, bsize);
 	if (n)
 		return n->user;
 	n = large_grow(h, bsize, LARGE_HDR_SIZE + size);
