@@ -325,10 +325,15 @@ START_TEST(test_large_grown_takes_larger)
 		b[k] = (char)(k * 13);
 	b = hak_realloc(b, HEAP_REALLOC_MAX + 1);
 	ck_assert_ptr_eq(b, a);
-	ck_assert_uint_ge(hak_malloc_usable_size(b), big);
 	for (k = 0; k < half; k++)
 		ck_assert_int_eq(b[k], (char)(k * 13));
-	/* It grows in place. */
+	/*
+	 * It grows in place, into a's pages: its size is room for twice the
+	 * request (large_grown_keep()), the rest of a's block held by it.
+	 * (Where the slabs end at a few hundred bytes the request is far
+	 * below Large's first class: its usable size is that class's, below
+	 * big; randconfig KCONFIG_SEED=0x921b8313.)
+	 */
 	ck_assert_ptr_eq(hak_realloc(b, big), a);
 	hak_free(b);
 	hak_free(c);
