@@ -10,7 +10,7 @@ suites that must catch it:
 
     # one line that says what is broken
     config: dfcheck_on_defconfig        configs/<name> (default: defconfig)
-    set: CONFIG_FOO=y                   extra options (any number)
+    set: CONFIG_FOO=y                   extra options (any number; =n: off)
     suites: unit badinput               tests/Makefile suites that must fail
     ci: yes                             part of the bounded CI subset
     file: mm/heap/heap.c                a replacement in this file:
@@ -199,6 +199,12 @@ def sh(cmd, log, env=None, cwd=None):
         return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd).returncode
 
 
+def config_line(s):
+    """CONFIG_FOO=n is written, and kept, as "# CONFIG_FOO is not set"."""
+    sym, _, val = s.partition("=")
+    return f"# {sym} is not set" if val == "n" else s
+
+
 def build(src, obj, config, sets, log):
     """Configure and build; True on success."""
     mk = ["make", "-C", src, "O=" + obj]
@@ -210,13 +216,13 @@ def build(src, obj, config, sets, log):
         for s in sets:
             sym = s.split("=")[0]
             text = re.sub(rf"^(# )?{sym}[= ].*\n", "", text, flags=re.M)
-            text += s + "\n"
+            text += config_line(s) + "\n"
         open(cfg, "w").write(text)
         if sh(mk + ["olddefconfig"], log):
             return False
         have = open(cfg).read()
         for s in sets:
-            if not re.search(rf"^{re.escape(s)}$", have, flags=re.M):
+            if not re.search(rf"^{re.escape(config_line(s))}$", have, flags=re.M):
                 with open(log, "a") as f:
                     f.write(f"set: {s} did not stick (dependencies?)\n")
                 return False
