@@ -148,9 +148,10 @@ static inline size_t hk_grown_size(size_t size, size_t old)
 		 * KCONFIG_SEED=0x22f620df).
 		 */
 		if (room > HEAP_REALLOC_STEP_MAX) {
-			if (size >= HEAP_REALLOC_STEP_MAX)
-				return size;
+			/* (A variable: the maximum is 0 without slab classes, -Wtype-limits.) */
 			room = HEAP_REALLOC_STEP_MAX;
+			if (room <= size)
+				return size;
 		}
 		cap = 2UL << hk_log2(size - 1);
 		/* (A power of two past Mid's maximum, CONFIG_MID_MAX_KB 60, is Large's.) */
