@@ -1805,7 +1805,8 @@ static struct large_hdr *large_grow_map(struct large_hdr *h, size_t bsize)
  * large_grow_map(), then the whole chunks of the new part up to want
  * bytes from the header (what the program may touch) take the pages of
  * the oldest cached blocks (large_donate()). The old part keeps its
- * bytes.
+ * bytes, and the pages it held (large_reuse_keep()) stay: they are
+ * committed already.
  */
 static struct large_hdr *large_grow(struct large_hdr *h, size_t bsize, size_t want)
 {
@@ -1834,25 +1835,6 @@ static __slowpath struct large_hdr *large_reuse_grow(struct large_hdr *h, size_t
 
 #ifdef CONFIG_LARGE_CACHE
 /*
- * A cached block far larger than the request (a grown buffer,
- * LARGE_REUSE_FAR_TOP): its size becomes keep bytes (header
- * included), so that realloc keeps it at most half empty, and the pages
- * past them stay as they are, held by the block (h->held, counted live:
- * large_held()): the buffer grows into them without a system call or a
- * page fault. They go back with the block when it is freed (it is cached
- * whole again), or when realloc shrinks it. Giving them back here
- * instead (an madvise) cost the buffer that then grew into them a fault
- * per page: bench_realloc with every byte written (FILL=1), 238,000 page
- * faults against 168,000 (Documentation/benchmarks.md).
- */
-static __slowpath void large_reuse_keep(struct large_hdr *h, size_t keep)
-{
-	large_account_add(0, (long)keep - (long)h->size, 0);
-	h->held = h->size;
-	h->size = keep;
-}
-
-/*
  * What a cached block taken for a buffer of size bytes keeps as its size
  * (bsize: the class asked for): room to grow to twice the buffer, a
  * class, and no more, so that the buffer's next growth does not find it
@@ -1870,16 +1852,30 @@ static inline size_t large_grown_keep(size_t size, size_t bsize)
 	return keep > bsize ? keep : bsize;
 }
 
-/* Keep no more than large_grown_keep() of the block h taken for size bytes. */
-static __always_inline void large_reuse_fit(struct large_hdr *h, size_t size, size_t bsize)
+/*
+ * A cached block larger than that (far larger for a grown buffer,
+ * LARGE_REUSE_FAR_TOP): its size becomes large_grown_keep() (header
+ * included), and the pages past it stay as they are, held by the block
+ * (h->held, counted live: large_held()): the buffer grows into them
+ * without a system call or a page fault. They go back with the block
+ * when it is freed (it is cached whole again), or when realloc shrinks
+ * it. Giving them back here instead (an madvise) cost the buffer that
+ * then grew into them a fault per page: bench_realloc with every byte
+ * written (FILL=1), 238,000 page faults against 168,000
+ * (Documentation/benchmarks.md).
+ */
+static void large_reuse_keep(struct large_hdr *h, size_t size, size_t bsize)
 {
 	size_t keep = large_grown_keep(size, bsize);
 
-	if (h->size > keep)
-		large_reuse_keep(h, keep);
+	if (h->size <= keep)
+		return;
+	large_account_add(0, (long)keep - (long)h->size, 0);
+	h->held = h->size;
+	h->size = keep;
 }
 #else
-static inline void large_reuse_fit(struct large_hdr *h, size_t size, size_t bsize)
+static inline void large_reuse_keep(struct large_hdr *h, size_t size, size_t bsize)
 {
 }
 #endif /* CONFIG_LARGE_CACHE */
@@ -2201,7 +2197,7 @@ static void *large_alloc_common(size_t size, size_t align, int zero, unsigned in
 			if (unlikely(h->size < bsize))
 				h = large_reuse_grow(h, bsize, LARGE_HDR_SIZE + size);
 			else
-				large_reuse_fit(h, size, bsize);
+				large_reuse_keep(h, size, bsize);
 		}
 		if (h) {
 			/* Still registered from its last life; user = h + 48. */
@@ -2338,7 +2334,7 @@ static __slowpath struct large_hdr *large_regrow_copy(struct large_hdr *h, size_
 	if (!n)
 		return NULL;
 	n->held = 0;
-	large_reuse_fit(n, size, bsize);
+	large_reuse_keep(n, size, bsize);
 	STAT_INC(STAT_LARGE_CACHE_HIT);
 	large_live_add(large_held(n));
 	a_store(&n->state, LARGE_LIVE, A_RELEASE);

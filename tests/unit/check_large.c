@@ -343,9 +343,9 @@ END_TEST
 
 /*
  * A buffer grown past the slabs takes a cached block far larger than one
- * doubling above its class (LARGE_REUSE_FAR, mm/large/large.c) when none
- * nearer is cached: a block of half a chunk, its size one doubling above
- * the buffer's class and the rest held (large_reuse_keep()), and the
+ * doubling above its class (LARGE_REUSE_FAR_TOP, mm/large/large.c) when
+ * none nearer is cached: a block of half a chunk, its size room for twice
+ * the buffer and the rest held (large_reuse_keep()), and the
  * first chunk of a block of more than two chunks, cut off. Freed, the
  * block is cached whole again. Before, both stayed cached and the
  * buffer was mapped anew.
@@ -387,7 +387,8 @@ START_TEST(test_large_grown_takes_far)
 		b = hak_realloc(b, HEAP_REALLOC_MAX + 1);
 		ck_assert_ptr_eq(b, a);
 		/*
-		 * Shrunk to one doubling above its class, at most (Large's
+		 * Shrunk to room for twice the buffer, a class at least
+		 * (below one doubling above its class, at most; Large's
 		 * first class is 40 KiB: with Mid off the request is 4 KiB).
 		 */
 		ck_assert_uint_lt(hak_malloc_usable_size(b),
