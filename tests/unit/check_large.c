@@ -387,9 +387,10 @@ START_TEST(test_large_grown_takes_far)
 		b = hak_realloc(b, HEAP_REALLOC_MAX + 1);
 		ck_assert_ptr_eq(b, a);
 		/*
-		 * Shrunk to room for twice the buffer, a class at least
-		 * (below one doubling above its class, at most; Large's
-		 * first class is 40 KiB: with Mid off the request is 4 KiB).
+		 * Shrunk to room for twice the buffer (large_grown_keep():
+		 * a class at least, so under four times the request or
+		 * Large's first class of 40 KiB; with Mid off the request
+		 * is 4 KiB), not kept whole.
 		 */
 		ck_assert_uint_lt(hak_malloc_usable_size(b),
 				  4 * (HEAP_REALLOC_MAX + 1 > 40960 ? HEAP_REALLOC_MAX + 1 : 40960));
