@@ -80,7 +80,10 @@ def all_cases():
     for name, args in (("churn/untouched-2t", [2, 1024, 4, 32768, 1, 18000000, 0]),
                        ("churn/untouched-1t", [1, 1024, 4, 32768, 1, 20000000, 0]),
                        ("churn/mid", [1, 1024, 8192, 32768, 0, 18000000, 1]),
-                       ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1])):
+                       ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1]),
+                       # untouched-1t's sizes and blocks never touched, with
+                       # 256 times its working set (about 12 MB): past the L2
+                       ("churn/untouched-bigws", [1, 262144, 4, 32768, 1, 10000000, 0])):
         cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5,
                           threads=args[0]))
     # Batches of same-size blocks, filled, freed FIFO / LIFO. A run stops
