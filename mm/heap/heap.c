@@ -3432,8 +3432,10 @@ static __always_inline void *heap_pop_unread(struct bin *b, unsigned int cls, vo
 	 * (each link is the address of the next load). Fetched now, it
 	 * comes in while the program uses p (remote_cost across the cores:
 	 * the owner's phase 0.67 of the time; benchmarks.md, "seventeenth
-	 * session: cross-core remote frees"). Not in the fast path: a block
-	 * of the thread's own frees is still in its cache.
+	 * session: cross-core remote frees"). Whatever
+	 * CONFIG_HEAP_POP_PREFETCH says: the fast path's pop prefetches only
+	 * with it (bin_prefetch_next()), where a block of the thread's own
+	 * frees is mostly still cached.
 	 */
 	if (next != (uintptr_t)HEAP_NIL)
 		__builtin_prefetch((void *)next);
