@@ -1348,8 +1348,12 @@ void heap_fork_child(void);
  * the bin, or HEAP_NIL), becomes the head: fetch its line now
  * (CONFIG_HEAP_POP_PREFETCH), so that the next pop of the class, whose
  * first load is next's link, does not wait for it. A prefetch does not
- * fault, and costs nothing when the line is cached (a block freed a
+ * fault, and costs little when the line is cached (a block freed a
  * moment ago); a block freed long ago would miss there otherwise.
+ * Without the double-free check a list ends in NULL, prefetched too
+ * (gperftools tests for it, as a DTLB miss): on the reference machine
+ * the loop of one block at a time (cg_tiny) pays the same +5% with the
+ * check (HEAP_NIL, a cached line) and without, so no test is added.
  */
 static __always_inline void bin_prefetch_next(uintptr_t next)
 {
