@@ -1351,7 +1351,7 @@ void heap_fork_child(void);
  * fault, and costs little when the line is cached (a block freed a
  * moment ago); a block freed long ago would miss there otherwise.
  * Without the double-free check a list ends in NULL, prefetched too
- * (gperftools tests for it, as a DTLB miss): on the reference machine
+ * (tcmalloc's list pop tests for it, as a DTLB miss): on this machine
  * the loop of one block at a time (cg_tiny) pays the same +5% with the
  * check (HEAP_NIL, a cached line) and without, so no test is added.
  */
