@@ -52,14 +52,7 @@ each, merged onto the default configuration (`defconfig`, or
 `aarch64_defconfig` with `ARCH=aarch64`), the idea of Linux's
 `scripts/kconfig/merge_config.sh`:
 
-| fragment | sets | `make` target |
-|----------|------|---------------|
-| `configs/dfcheck_off.config` / `dfcheck_on.config` | `DOUBLE_FREE_CHECK` n / y | `dfcheck_off_defconfig` / `dfcheck_on_defconfig` |
-| `configs/guardstats_off.config` / `guardstats_on.config` | `EXTERNAL_GUARD_STATS` n / y | `guardstats_off_defconfig` / `guardstats_on_defconfig` |
-| `configs/lockfree_off.config` / `lockfree_on.config` | `SUPERSLAB_LOCKFREE` n / y | `lockfree_off_defconfig` / `lockfree_on_defconfig` |
-| `configs/smallmid_off.config` / `smallmid_on.config` | `SMALLMID` n / y | `smallmid_off_defconfig` / `smallmid_on_defconfig` |
-| `configs/tinyfine_off.config` / `tinyfine_on.config` | Tiny class spacing `TINY_CLASSES_POW2` / `TINY_CLASSES_QUARTER` | `tinyfine_off_defconfig` / `tinyfine_on_defconfig` |
-| `configs/ultrahot_off.config` / `ultrahot_on.config` | `TINY_ULTRAHOT` n / y | `ultrahot_off_defconfig` / `ultrahot_on_defconfig` |
+@FRAGMENTS@
 
 `make NAME_defconfig` uses `configs/NAME_defconfig` if it exists, and
 otherwise the default configuration with `configs/NAME.config` merged onto
@@ -101,6 +94,51 @@ Small-Mid.
   every run with a fresh seed, and a failing one fails the run.
 
 """
+
+
+def fragment_settings(path):
+    """The (symbol, value) pairs a fragment sets, in its order."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("# CONFIG_") and line.endswith(" is not set"):
+                out.append((line[len("# CONFIG_"):-len(" is not set")], "n"))
+            elif line.startswith("CONFIG_") and "=" in line:
+                name, val = line[len("CONFIG_"):].split("=", 1)
+                out.append((name, val.strip('"')))
+    return out
+
+
+def fragments_table(srctree, kconf):
+    """
+    The table of A/B fragment pairs, from configs/NAME_off.config and
+    configs/NAME_on.config: what each half sets, and which half the
+    defaults (of the architecture kconfiglib was loaded for) equal.
+    """
+    d = os.path.join(srctree, "configs")
+    rows = ["| fragment | sets (off / on) | the default | `make` target |",
+            "|----------|-----------------|-------------|---------------|"]
+    for on in sorted(f for f in os.listdir(d) if f.endswith("_on.config")):
+        name = on[:-len("_on.config")]
+        off = name + "_off.config"
+        if not os.path.exists(os.path.join(d, off)):
+            continue
+        halves = [fragment_settings(os.path.join(d, f)) for f in (off, on)]
+        syms = [n for n, _ in halves[0]]
+        if syms == [n for n, _ in halves[1]] and len(syms) == 1:
+            sets = "`{}` {} / {}".format(syms[0], halves[0][0][1], halves[1][0][1])
+        else:
+            sets = " / ".join(", ".join("`{}={}`".format(n, v) for n, v in h)
+                              for h in halves)
+        default = "?"
+        for label, h in zip(("off", "on"), halves):
+            if all(n in kconf.syms and kconf.syms[n].str_value == v
+                   for n, v in h):
+                default = label
+        rows.append("| `configs/{}` / `{}` | {} | {} | `{}_defconfig` / `{}_defconfig` |".format(
+            off, on, sets, default, name + "_off", name + "_on"))
+    return "\n".join(rows)
 
 
 def sym_type(sym):
@@ -234,7 +272,7 @@ def main():
         os.path.join(srctree, "Documentation", "kconfig.md")
     kconf = kconfiglib.Kconfig(os.path.join(srctree, "Kconfig"),
                                warn_to_stderr=True, suppress_traceback=True)
-    out = [INTRO]
+    out = [INTRO.replace("@FRAGMENTS@", fragments_table(srctree, kconf))]
     walk(kconf.top_node.list, kconf, out, 2, kconf.y)
     text = "\n".join(out).rstrip() + "\n"
     with open(out_path, "w") as f:
