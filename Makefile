@@ -177,7 +177,7 @@ sub-make-vars = srctree=$(srctree) objtree=$(objtree) SRCARCH=$(SRCARCH) \
 # Which kind of goals: configuration, no configuration needed, or build.
 
 config-goals    := $(filter config %config,$(MAKECMDGOALS))
-noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc config-ifdefs \
+noconfig-goals  := $(filter clean mrproper distclean help ab boxes-check kernelversion version kconfig-doc kconfig-doc-check config-ifdefs \
 			   randconfig-check check-mutants,$(MAKECMDGOALS))
 build-goals     := $(filter-out $(config-goals) $(noconfig-goals),$(MAKECMDGOALS))
 
@@ -669,7 +669,7 @@ else
 # ===========================================================================
 # Targets that need no configuration
 
-PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc config-ifdefs check-mutants
+PHONY += clean mrproper distclean help ab version kernelversion kconfig-doc kconfig-doc-check config-ifdefs check-mutants
 
 # Only the directories this Makefile builds: an in-tree 'make clean' must not
 # touch O= build directories that live inside the source tree.
@@ -727,6 +727,14 @@ randconfig-check:
 kconfig-doc:
 	$(Q)srctree=$(srctree) $(PYTHON) $(srctree)/scripts/kconfig-doc.py $(srctree)/Documentation/kconfig.md
 
+# Documentation/kconfig.md as make kconfig-doc would write it now (CI):
+# a Kconfig help text or a configs/ fragment changed without it fails.
+kconfig-doc-check:
+	$(Q)tmp=$$(mktemp) && \
+	srctree=$(srctree) $(PYTHON) $(srctree)/scripts/kconfig-doc.py $$tmp >/dev/null && \
+	if diff -u $(srctree)/Documentation/kconfig.md $$tmp; then rm -f $$tmp; \
+	else rm -f $$tmp; echo 'kconfig-doc-check: Documentation/kconfig.md is stale: run make kconfig-doc' >&2; exit 1; fi
+
 # No #if on a CONFIG_ symbol inside a function body (IS_ENABLED() or a stub).
 config-ifdefs:
 	$(Q)cd $(srctree) && $(PYTHON) scripts/config-ifdefs.py $(sort $(patsubst $(srctree)/%,%,$(wildcard $(srctree)/mm/*.c $(srctree)/mm/*/*.c $(srctree)/lib/*.c $(srctree)/arch/*/*.c $(srctree)/arch/*/*/*.c)))
@@ -761,6 +769,7 @@ help:
 	@echo '  clean             objects and libraries (keeps .config)'
 	@echo '  mrproper          clean, and .config and generated files'
 	@echo '  kconfig-doc       regenerate Documentation/kconfig.md from the Kconfig help'
+	@echo '  kconfig-doc-check fail if Documentation/kconfig.md differs from what kconfig-doc writes'
 	@echo '  config-ifdefs     list #if CONFIG_ inside function bodies of .c files (must be none)'
 	@echo ''
 	@echo 'Testing and benchmarks:'
