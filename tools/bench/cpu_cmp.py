@@ -22,6 +22,11 @@
 # child's CPU time includes (several ms with tcmalloc or jemalloc, much
 # of a short multi-threaded run's CPU time).
 #
+# With the pingpong probe next to the program (tools/bench/pingpong.c,
+# built with the benchmarks), a first line gives the cross-CPU round trip
+# of a cache line before the first round and after the last: on a
+# virtual machine the host's placement of the CPUs, which moves every
+# case of threads passing blocks 2-4x.
 # A library may be followed by environment variables of its own, each as
 # :VAR=val, set for its runs only (on top of the environment this script
 # was started with): the same library with and without a run-time option,
@@ -81,10 +86,22 @@ def run_once(cmd, so, extra=None):
     return (user + syst) * 1e9 / ops, syst * 1e9 / ops, float(m.group(2)), kv
 
 
+def host_probe(cmd):
+    """The cross-CPU round trip of a cache line, ns, by the pingpong probe
+    next to the program (tools/bench/pingpong.c), or None without it."""
+    prog = os.path.join(os.path.dirname(os.path.abspath(cmd[0])), 'pingpong')
+    if not os.access(prog, os.X_OK):
+        return None
+    out = subprocess.run([prog], capture_output=True, text=True).stdout
+    m = re.search(r'round_trip_ns=([0-9.]+)', out)
+    return float(m.group(1)) if m else None
+
+
 def main():
     rounds = int(sys.argv[1])
     libs = [parse_lib(x) for x in sys.argv[2].split(',')]
     cmd = sys.argv[3:]
+    probes = [host_probe(cmd)]
     cpu = {n: [] for n, _, _ in libs}
     sysns = {n: [] for n, _, _ in libs}
     mops = {n: [] for n, _, _ in libs}
@@ -101,6 +118,9 @@ def main():
                     sched[n][k].append(float(kv[k]))
             if 'cpu' in kv:
                 tcpu[n].append(float(kv['cpu']) / float(kv['ops']))
+    probes.append(host_probe(cmd))
+    if None not in probes:
+        print("host: cross-CPU round trip %.0f ns before, %.0f ns after (pingpong)" % tuple(probes))
     base = statistics.median(cpu[libs[0][0]])
     for n, _, _ in libs:
         paired = sorted(x / y for x, y in zip(cpu[n], cpu[libs[0][0]]))

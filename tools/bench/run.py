@@ -312,6 +312,9 @@ def parse_result(stdout):
         for k in ("pin", "par", "runq"):
             if k in kv:
                 res[k] = kv[k]
+        # tools/bench/pingpong.c, host_probe().
+        if "round_trip_ns" in kv:
+            res["round_trip_ns"] = float(kv["round_trip_ns"])
         return res
     except (KeyError, ValueError):
         return None
@@ -440,19 +443,49 @@ RAW_FIELDS = ["round", "case", "bench", "allocator", "library", "ops", "seconds"
 # --------------------------------------------------------------------------
 # running the matrix
 
-def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
+def host_probe(bindir):
+    """The cross-CPU round trip of a cache line (tools/bench/pingpong.c,
+    no LD_PRELOAD), ns, and pin= of its RESULT line; (None, None) if the
+    probe is missing or fails.  On a virtual machine it moves with the
+    host's placement of the guest's CPUs, and with it every case of
+    threads passing blocks, whatever the allocator (benchmarks.md,
+    "thirty-first session")."""
+    prog = os.path.join(bindir, "pingpong")
+    if not os.access(prog, os.X_OK):
+        return None, None
+    res, _, _, _ = run_one([prog], None, 60)
+    if not res or "round_trip_ns" not in res:
+        return None, None
+    return res["round_trip_ns"], res.get("pin", "")
+
+
+def probe_line(probes):
+    """The table's line of host_probe()'s figures, or None without any."""
+    ns = [p for p, _ in probes if p is not None]
+    if not ns:
+        return None
+    pins = sorted(set(str(q) for p, q in probes if p is not None))
+    return ("Host: cross-CPU round trip of a cache line (tools/bench/pingpong, before each round and "
+            "after the last; pin=%s): %s ns, median %.0f" % (
+                ",".join(pins), " ".join("%.0f" % p for p in ns), median(ns)))
+
+
+def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label, probes=None):
     """Run every case with every allocator, ROUNDS times, interleaved.
 
     Within a round each case is run with all allocators back to back (so they
     see the same machine conditions); the allocator order rotates by one per
     round so that no allocator always runs first or last. An allocator is
     (name, library) or (name, library, {VAR: val}): variables set for its
-    runs only."""
+    runs only.  With a list as probes, host_probe() runs before each round
+    and after the last, its (ns, pin) appended there."""
     rows = []
     total = rounds * len(cases) * len(allocs)
     done = 0
     t_start = time.monotonic()
     for rnd in range(1, rounds + 1):
+        if probes is not None:
+            probes.append(host_probe(bindir))
         k = (rnd - 1) % len(allocs)
         order = allocs[k:] + allocs[:k]
         for c in cases:
@@ -484,6 +517,8 @@ def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label):
                     row.update(ops="", seconds="", mops="", peak_rss_kb="", cpu_s="", cpu_mops="",
                                status="fail", error=err)
                 rows.append(row)
+    if probes is not None:
+        probes.append(host_probe(bindir))
     progress_done()
     sys.stderr.write("run.py: %d runs in %s\n" % (total, fmt_dur(time.monotonic() - t_start)))
     return rows
@@ -624,7 +659,8 @@ def cmd_bench(a):
         "%s=%s" % (n, so or "(no preload)") for n, so in allocs))
     sys.stderr.write("run.py: %d cases x %d allocators x %d rounds%s\n" % (
         len(cases), len(allocs), a.rounds, ", quick" if a.quick else ""))
-    rows = run_matrix(cases, allocs, a.rounds, a.bindir, a.scale, a.timeout, "bench")
+    probes = []
+    rows = run_matrix(cases, allocs, a.rounds, a.bindir, a.scale, a.timeout, "bench", probes)
 
     os.makedirs(a.outdir, exist_ok=True)
     write_csv(os.path.join(a.outdir, "results.csv"), RAW_FIELDS, rows)
@@ -810,6 +846,10 @@ def cmd_bench(a):
     out.append("-" * len(hdr))
     out.append("geomean vs system".ljust(w0) + "".join(("%.2fx" % geomean(rss_norm[n])).rjust(10) for n in names))
     out.append("")
+    pl = probe_line(probes)
+    if pl:
+        out.append(pl)
+        out.append("")
     table = "\n".join(out)
     print(table)
     with open(os.path.join(a.outdir, "table.txt"), "w") as f:
@@ -861,7 +901,8 @@ def cmd_ab(a):
     for tag, (n, so, env) in zip("AB", libs):
         sys.stderr.write("run.py: %s = %s (%s%s)\n" % (
             tag, n, so, "".join(" %s=%s" % kv for kv in sorted(env.items()))))
-    rows = run_matrix(cases, libs, a.rounds, a.bindir, a.scale, a.timeout, "ab")
+    probes = []
+    rows = run_matrix(cases, libs, a.rounds, a.bindir, a.scale, a.timeout, "ab", probes)
     for r in rows:
         r["allocator"] = "A" if r["allocator"] == an else "B"
         r["config"] = an if r["allocator"] == "A" else bn
@@ -940,6 +981,10 @@ def cmd_ab(a):
                + ("%.3f" % geomean(paired)).rjust(8) + " " * 18 + ("%.3f" % geomean(cpaired)).rjust(12))
     out.append("(B/A > 1: B is faster)")
     out.append("")
+    pl = probe_line(probes)
+    if pl:
+        out.append(pl)
+        out.append("")
     table = "\n".join(out)
     print(table)
     with open(os.path.join(a.outdir, "ab-table.txt"), "w") as f:
