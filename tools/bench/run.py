@@ -470,6 +470,19 @@ def probe_line(probes):
                 ",".join(pins), " ".join("%.0f" % p for p in ns), median(ns)))
 
 
+def write_probes(path, probes):
+    """host.csv: host_probe()'s figures, one row per probe (before round
+    1..N, then after the last); nothing without any."""
+    if not any(p is not None for p, _ in probes):
+        return
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["probe", "before_round", "round_trip_ns", "pin"])
+        for i, (p, q) in enumerate(probes):
+            w.writerow([i + 1, i + 1 if i + 1 < len(probes) else "end",
+                        "" if p is None else "%.1f" % p, q or ""])
+
+
 def run_matrix(cases, allocs, rounds, bindir, scale, timeout, label, probes=None):
     """Run every case with every allocator, ROUNDS times, interleaved.
 
@@ -664,6 +677,7 @@ def cmd_bench(a):
 
     os.makedirs(a.outdir, exist_ok=True)
     write_csv(os.path.join(a.outdir, "results.csv"), RAW_FIELDS, rows)
+    write_probes(os.path.join(a.outdir, "host.csv"), probes)
 
     def ratio(x, y):
         return x / y if x and y and not math.isnan(x) and not math.isnan(y) else float("nan")
@@ -876,7 +890,7 @@ def cmd_bench(a):
     bar_chart(os.path.join(a.outdir, "bench_rss.png"), os.path.join(a.outdir, "bench_rss.dat"),
               "Peak RSS (median of %d rounds)" % a.rounds, "peak RSS, MiB (log scale)",
               cl, names, rvals, rvals, rvals, None, True)
-    sys.stderr.write("run.py: wrote %s/{results.csv,summary.csv,table.txt,bench.png,bench_cpu.png,"
+    sys.stderr.write("run.py: wrote %s/{results.csv,summary.csv,host.csv,table.txt,bench.png,bench_cpu.png,"
                      "bench_rss.png}\n" % a.outdir)
     return 0
 
@@ -908,6 +922,7 @@ def cmd_ab(a):
         r["config"] = an if r["allocator"] == "A" else bn
     os.makedirs(a.outdir, exist_ok=True)
     write_csv(os.path.join(a.outdir, "ab-results.csv"), RAW_FIELDS[:4] + ["config"] + RAW_FIELDS[4:], rows)
+    write_probes(os.path.join(a.outdir, "ab-host.csv"), probes)
 
     out, summary, ratios, paired, cpaired = [], [], [], [], []
     cl, rv, rlo, rhi = [], [], [], []
@@ -1001,7 +1016,7 @@ def cmd_ab(a):
     bar_chart(os.path.join(a.outdir, "ab.png"), os.path.join(a.outdir, "ab.dat"),
               "B/A throughput: B = %s vs A = %s (median ratio; bars: per-round min-max)" % (bn, an),
               "B / A", cl, ["B/A"], [rv], [rlo], [rhi], 1.0, logscale)
-    sys.stderr.write("run.py: wrote %s/{ab-results.csv,ab-summary.csv,ab-table.txt,ab.png}\n" % a.outdir)
+    sys.stderr.write("run.py: wrote %s/{ab-results.csv,ab-summary.csv,ab-host.csv,ab-table.txt,ab.png}\n" % a.outdir)
     return 0
 
 
