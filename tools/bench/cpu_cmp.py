@@ -88,13 +88,9 @@ def run_once(cmd, so, extra=None):
 
 def host_probe(cmd):
     """The cross-CPU round trip of a cache line, ns, by the pingpong probe
-    next to the program (tools/bench/pingpong.c), or None without it."""
-    prog = os.path.join(os.path.dirname(os.path.abspath(cmd[0])), 'pingpong')
-    if not os.access(prog, os.X_OK):
-        return None
-    out = subprocess.run([prog], capture_output=True, text=True).stdout
-    m = re.search(r'round_trip_ns=([0-9.]+)', out)
-    return float(m.group(1)) if m else None
+    next to the program (run.py's host_probe()), or None without it."""
+    import run
+    return run.host_probe(os.path.dirname(os.path.abspath(cmd[0])))[0]
 
 
 def main():
