@@ -11,7 +11,7 @@
  *
  * On a virtual machine the host places the guest's CPUs, and moves
  * them: on the 2-vCPU guest of Documentation/benchmarks.md the same
- * probe read about 180 ns at one time and 340-490 ns at another, minutes
+ * probe read about 180 ns at one time and 340-530 ns at others, minutes
  * apart, and every case of threads passing blocks ran 2-4x faster or
  * slower with it, whatever the allocator (thirty-first session). run.py
  * runs it before every round of `make bench` and `make ab` and prints
