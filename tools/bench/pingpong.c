@@ -11,9 +11,10 @@
  *
  * On a virtual machine the host places the guest's CPUs, and moves
  * them: on the 2-vCPU guest of Documentation/benchmarks.md the same
- * probe read about 180 ns at one time and 340-530 ns at others, minutes
+ * probe read 76-185 ns at some times and 340-556 ns at others, minutes
  * apart, and every case of threads passing blocks ran 2-4x faster or
- * slower with it, whatever the allocator (thirty-first session). run.py
+ * slower with it, whatever the allocator (thirty-first and
+ * thirty-second sessions). run.py
  * runs it before every round of `make bench` and `make ab` and prints
  * the figures with the tables, so that a run says which state the host
  * was in.
