@@ -4049,9 +4049,22 @@ bad:
 	guard_foreign(p, GUARD_FREE, caller);
 }
 
-/* heap_free_remote() of a free that heap_free_nonlocal() tested: out of line. */
-static __noinline void heap_free_remote_slow(struct slab *s, void *p)
+static __noinline void heap_free_nonlocal_slow(void *p, const void *caller);
+
+/*
+ * heap_free_remote() of a free that heap_free_nonlocal() tested: out of
+ * line. Its fast path tests neither the caller's heap (a thread without
+ * one has no batch, so it comes here) nor the block's key word beyond
+ * the batch's fast checks (heap_free_remote() reports it): a thread
+ * without a heap takes the whole test again (it may adopt the slab's
+ * record, heap_free_first()).
+ */
+static __noinline void heap_free_remote_slow(struct slab *s, void *p, const void *caller)
 {
+	if (unlikely(!hk_tls.heap)) {
+		heap_free_nonlocal_slow(p, caller);
+		return;
+	}
 	heap_free_remote(s, p);
 }
 
@@ -4096,30 +4109,40 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
  */
 void heap_free_nonlocal(void *p, struct slab *s)
 {
-	struct heap *h = hk_tls.heap;
 	struct heap *owner = s->owner;
 	unsigned int cls;
 	tp_rbatch_t *rb;
 
-	if (unlikely(!h || owner == h || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
+	/*
+	 * (A caller without a heap has no batch: rb->slab below is not s,
+	 * and heap_free_remote_slow() tests the heap.)
+	 */
+	if (unlikely(owner == hk_tls.heap || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
 		     s->kind != SLAB_BLOCKS))
 		goto slow;
 	if (unlikely(!slab_owner_block_start(s, p, owner->tag)))
 		goto slow;
 	cls = s->class_idx;
 	rb = tp_rbatch(cls);
-	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1)) {
-		/* A batch to start or to push: tested, no need to test again. */
-		heap_free_remote_slow(s, p);
-		return;
-	}
+	/*
+	 * A batch to start or to push, or a key word to report: tested, no
+	 * need to test again but for the key (heap_free_remote()). Every
+	 * way out is a tail call: no stack frame on this path.
+	 */
+	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1))
+		goto remote_slow;
+	if (unlikely(dfkey_remote_bad(s, p)))
+		goto remote_slow;
 	STAT_INC(STAT_REMOTE_FREE);
 	/*
 	 * The batch's mark, not the key: the owner does not take it (the
 	 * key with CONFIG_DOUBLE_FREE_OWNER_READ: the owner's free reads).
 	 */
-	dfkey_remote_free(s, p, DFKEY_BATCH_MARK);
+	dfkey_remote_mark(s, p, DFKEY_BATCH_MARK);
 	rbatch_link(rb, cls, p);
+	return;
+remote_slow:
+	heap_free_remote_slow(s, p, __builtin_return_address(0));
 	return;
 slow:
 	heap_free_nonlocal_slow(p, __builtin_return_address(0));

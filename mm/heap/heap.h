@@ -1173,14 +1173,31 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
  * before branch dfuzz; test_dfkey_remote_uncarved). The owner carved p
  * before the program had it: a thread that frees it sees the bump past.
  */
-static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark)
+static __always_inline int dfkey_remote_bad(const struct slab *s, void *p)
+{
+	int bad;
+
+	vg_open(dfkey_word(p), FL_WORD);
+	/* (Both tested, one branch: a block not free is the rule.) */
+	bad = ((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS) |
+	      ((char *)p >= a_load(&s->bump, A_RELAXED));
+	vg_close(dfkey_word(p), FL_WORD);
+	return bad;
+}
+
+/* After dfkey_remote_bad() said no: p takes the slabs' key ^ mark. */
+static __always_inline void dfkey_remote_mark(const struct slab *s, void *p, uintptr_t mark)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS ||
-		     (char *)p >= a_load(&s->bump, A_RELAXED)))
-		guard_double_free(p);
 	*dfkey_word(p) = s->dfkey ^ mark;
 	vg_close(dfkey_word(p), FL_WORD);
+}
+
+static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark)
+{
+	if (unlikely(dfkey_remote_bad(s, p)))
+		guard_double_free(p);
+	dfkey_remote_mark(s, p, mark);
 }
 #else
 #define DFKEY_POP_BAD(b, p)	0
@@ -1196,6 +1213,8 @@ static inline void dfkey_put(const struct slab *s, void *p) { }
 static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
+static inline int dfkey_remote_bad(const struct slab *s, void *p) { return 0; }
+static inline void dfkey_remote_mark(const struct slab *s, void *p, uintptr_t mark) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }
 static inline int dfkey_ranged(uintptr_t w) { return 0; }
