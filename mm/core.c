@@ -149,6 +149,8 @@ static size_t core_usable_size(const void *ptr, enum guard_op op, const void *ca
 		n = prof_usable_bad(ptr);
 		if (n)
 			return n;
+		/* A block freed twice whose slab went back with it live. */
+		heap_check_released(ptr);
 	} else if (reg >= REG_LARGE) {
 		size_t n = large_usable_size(ptr, reg);
 

@@ -925,6 +925,20 @@ static inline int dfkey_free_released(struct slab *s, const void *p)
 	       slab_block_start_off(s, (uint32_t)(uintptr_t)p -
 					(uint32_t)(uintptr_t)slab_first_block(s));
 }
+
+/*
+ * malloc_usable_size() or realloc() of p, a pointer into a SuperSlab
+ * slot that no live slab's block starts at: reported as free() reports
+ * it (heap_free_other()) if p is a block the slot's last slab emptied
+ * with, live (the program holds a block freed twice and handed out once
+ * more from a bin before its slab went back unread), not as a foreign
+ * pointer of size 0 (tests/dfuzz seed 33880, thirty-third session).
+ */
+void heap_check_released(const void *p)
+{
+	if (unlikely(dfkey_free_released(slab_of(p), p)))
+		heap_free_list_corrupt(p);
+}
 #else
 static inline void dfkey_slab_all_free(struct slab *s) { }
 static inline void dfkey_defer(struct slab *s) { }
@@ -3493,6 +3507,14 @@ void heap_check_block(const void *p, unsigned int cls)
 	if (unlikely((uintptr_t)p & ((1UL << TINY_MIN_SHIFT) - 1) ||
 		     registry_lookup((uintptr_t)p) != REG_SUPERSLAB))
 		hk_fatal("heap: block %p of a bin of class %u is not in a SuperSlab", p, cls);
+	/*
+	 * A block freed twice: on its slab's list and in the bin, which
+	 * handed it out after the slab emptied and went back unread. The
+	 * pop's own checks do not look for it (heap.h, "The double-free
+	 * key"); reported as a double free, as its free would be.
+	 */
+	if (dfkey_free_released(slab_of(p), p))
+		heap_free_list_corrupt(p);
 	s = slab_block_head(p);
 	if (unlikely(s->kind != SLAB_BLOCKS || s->owner != hk_tls.heap ||
 		     s->class_idx != cls || !slab_is_block_start(s, p)))

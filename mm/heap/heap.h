@@ -725,6 +725,12 @@ extern uintptr_t hk_flkey;
 
 /* A free list holds a block twice (or a corrupted one): report, abort. */
 __noreturn __cold void heap_free_list_corrupt(const void *p);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* p is no block start of a live slab: report a block its slab emptied with (heap.c). */
+void heap_check_released(const void *p);
+#else
+static inline void heap_check_released(const void *p) { }
+#endif
 
 #ifdef CONFIG_FREELIST_HARDENED
 static __always_inline uintptr_t fl_mask(const void *p, uintptr_t key)
@@ -916,12 +922,16 @@ static inline void fl_set_next(void *p, const void *next)
  * each such block as the carve reaches it, below slab::check_end
  * (dfkey_carve_check()); a slab of one slot given back to its pool is
  * read by whatever uses the slot next (SLAB_UNSWEPT: another class's
- * claim, a decommit, an unmap: ss_slot_sweep()), and a free of a block
- * start in such a slot is reported; a slab of several slots is read when
- * it goes back. Until branch treefree every slab was read whole when it
- * went back or was carved again. A block so found is reported when the
- * slot is used again, not when its slab empties: the live block is
- * never handed out twice, and a program that exits first is not told.
+ * claim, a decommit, an unmap: ss_slot_sweep()), and a free, a
+ * malloc_usable_size() or a realloc() of a block start in such a slot
+ * is reported (heap_check_released(); until the thirty-third session
+ * the last two answered 0, a foreign pointer, and the program went on
+ * with a block of size 0: tests/dfuzz seed 33880); a slab of several
+ * slots is read when it goes back. Until branch treefree every slab was
+ * read whole when it went back or was carved again. A block so found is
+ * reported when the slot is used again or the program hands the block
+ * back, not when its slab empties: the live block is never handed out
+ * twice, and a program that exits first is not told.
  */
 #define DFKEY_ON_SLAB		1UL
 

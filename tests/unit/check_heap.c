@@ -4794,6 +4794,33 @@ START_TEST(test_dfkey_released_free_reports)
 }
 END_TEST
 
+/*
+ * The program asks the live block's usable size: a block of a slot given
+ * back unread, reported as its free is, not as a foreign pointer of size
+ * 0 (tests/dfuzz seed 33880: the program went on with a block of size 0).
+ */
+START_TEST(test_dfkey_released_usable_size_reports)
+{
+	void *p;
+
+	rel_unswept_slab(&p);
+	if (hak_malloc_usable_size(p) == 0)
+		refree_fail("test_dfkey_released_usable_size_reports: the live block has size 0, not reported\n");
+	refree_fail("test_dfkey_released_usable_size_reports: a block of a slot given back unread has a size\n");
+}
+END_TEST
+
+/* The same through realloc(), which asks the usable size first. */
+START_TEST(test_dfkey_released_realloc_reports)
+{
+	void *p;
+
+	rel_unswept_slab(&p);
+	(void)hak_realloc(p, 2 * REL_SIZE);
+	refree_fail("test_dfkey_released_realloc_reports: a realloc of a block of a slot given back unread passed\n");
+}
+END_TEST
+
 /* A trim returns the slot's memory: it is read first (ss_purge_pool(), ss_slot_sweep()). */
 START_TEST(test_dfkey_released_trim_checks)
 {
@@ -6576,6 +6603,8 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_released_carve_checks, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_released_claim_checks, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_released_free_reports, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_released_usable_size_reports, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_released_realloc_reports, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_released_trim_checks, SIGABRT);
 #endif
 #ifdef CONFIG_THREADS
