@@ -927,12 +927,13 @@ static inline int dfkey_free_released(struct slab *s, const void *p)
 }
 
 /*
- * malloc_usable_size() or realloc() of p, a pointer into a SuperSlab
- * slot that no live slab's block starts at: reported as free() reports
- * it (heap_free_other()) if p is a block the slot's last slab emptied
+ * p, a pointer into a SuperSlab slot that no live slab's block starts
+ * at (free(), malloc_usable_size(), realloc(), the debug pop's
+ * self-check): report p if it is a block the slot's last slab emptied
  * with, live (the program holds a block freed twice and handed out once
- * more from a bin before its slab went back unread), not as a foreign
- * pointer of size 0 (tests/dfuzz seed 33880, thirty-third session).
+ * more from a bin before its slab went back unread). Until the
+ * thirty-third session malloc_usable_size() and realloc() answered 0
+ * for a foreign pointer instead (tests/dfuzz seed 33880).
  */
 void heap_check_released(const void *p)
 {
@@ -946,7 +947,6 @@ static inline void dfkey_carve_check(struct slab *s, char *p, unsigned int n) { 
 static inline void dfkey_retire(struct slab *s) { }
 static inline uint32_t dfkey_claim(struct slab *s, unsigned int cls, unsigned int span) { return 0; }
 static inline void dfkey_check_end_set(struct slab *s, uint32_t end) { }
-static inline int dfkey_free_released(struct slab *s, const void *p) { return 0; }
 #endif
 
 static struct slab *slab_new(struct heap *h, unsigned int cls)
@@ -3513,8 +3513,7 @@ void heap_check_block(const void *p, unsigned int cls)
 	 * pop's own checks do not look for it (heap.h, "The double-free
 	 * key"); reported as a double free, as its free would be.
 	 */
-	if (dfkey_free_released(slab_of(p), p))
-		heap_free_list_corrupt(p);
+	heap_check_released(p);
 	s = slab_block_head(p);
 	if (unlikely(s->kind != SLAB_BLOCKS || s->owner != hk_tls.heap ||
 		     s->class_idx != cls || !slab_is_block_start(s, p)))
@@ -4063,8 +4062,7 @@ static __always_inline void heap_free_other(struct slab *s, void *p, const void 
 	return;
 bad:
 	/* A block its slab emptied with, live, and went back unread (dfkey_retire()). */
-	if (unlikely(dfkey_free_released(s, p)))
-		heap_free_list_corrupt(p);
+	heap_check_released(p);
 	/* A free slot or the middle of a block (a sampled one?). */
 	if (prof_free_bad(p))
 		return;

@@ -14,10 +14,9 @@
  * probe read 76-185 ns at some times and 340-556 ns at others, minutes
  * apart, and every case of threads passing blocks ran 2-4x faster or
  * slower with it, whatever the allocator (thirty-first and
- * thirty-second sessions). run.py
- * runs it before every round of `make bench` and `make ab` and prints
- * the figures with the tables, so that a run says which state the host
- * was in.
+ * thirty-second sessions). run.py runs it before every round of
+ * `make bench` and `make ab` and prints the figures with the tables,
+ * so that a run says which state the host was in.
  *
  * A thread that waits yields the CPU now and then, so that on a single
  * CPU (pin=0) the probe still ends, measuring the scheduler instead.
