@@ -4326,15 +4326,28 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 
 /*
  * In the child, after every lock was reset (hk_locks_reset()), only the
- * forking thread lives on: park every other
- * record so that new threads adopt their slabs. What the other threads
- * held in thread-local storage is lost to the child: the blocks in their
- * bins and UltraHot stacks (they stay counted as used) and their current
- * slab of each class (on no list). That front was being changed without
- * a lock when fork() struck, so it cannot be trusted; the leak is
- * bounded by one slab per class per thread and only in the child.
- * They go after the records parked before the fork (those stay the
- * oldest, adopted first), in heap_all's order (newest record first).
+ * forking thread lives on. The records of the other live threads are
+ * retired for good: no thread of the child uses or adopts them. Their
+ * owners changed them without a lock, the front in thread-local storage
+ * and the record itself (the partial lists, the kept empty slabs and
+ * their counts, the spare batches, a notify stack being drained, a
+ * collect at thread exit), and fork() may have struck in the middle of
+ * any of those changes. Until this, the child parked them for its new
+ * threads to adopt: a partial list cut in a push (the old head linked
+ * back to the new slab, not yet replaced by it) turned into a loop once
+ * its adopter popped the old head and pushed it again (the slab's next
+ * and prev pointing to itself), and the adopter's exit walked it forever
+ * (tests/fork: a child that never exits, one in 300 under load with
+ * midlend_off_defconfig).
+ *
+ * Their slabs stay theirs: the child's frees of their blocks are remote
+ * frees, left on the slabs' lists, and what those threads held (their
+ * bins, their slabs' free blocks, their current slabs) is lost to the
+ * child; only in the child, whose pages of them are the parent's until
+ * written. Their spare batch counts are zeroed, so that mallinfo() does
+ * not count what nobody can take. Records parked before the fork were
+ * parked whole, under heap_lock, and stay adoptable (one that a trim had
+ * taken off the list is not on it in the child either).
  */
 void heap_fork_child(void)
 {
@@ -4344,12 +4357,11 @@ void heap_fork_child(void)
 	for (h = heap_all; h; h = h->all_next) {
 		if (h == hk_tls.heap || !h->alive)
 			continue;
+		/* Not parked: heap_thread_start() adopts parked records only. */
 		h->alive = 0;
 		h->tls = NULL;
-		/* Its spare batches were being changed too: lost, as its bins. */
 		for (cls = 0; cls < heap_nr_classes(); cls++)
 			h->spare[cls].nr = 0;
 		h->spare_bytes = 0;
-		parked_push(h);
 	}
 }

@@ -2185,6 +2185,94 @@ START_TEST(test_thread_exit_blocks_live_on)
 	hak_free(p);
 }
 END_TEST
+
+/*
+ * fork() while another thread lives: its record, which its owner changes
+ * without a lock, may be cut in the middle of a change, and the child
+ * must not adopt it (heap_fork_child()). The worker's record is given the
+ * state of a kept empty slab's removal cut after the unlink, before the
+ * count (heap_empty_remove()): one slab of a class counted, none listed.
+ * A thread of the child starts by freeing a block of that record (which
+ * adopts a parked record: heap_adopt_on_free()) and then allocates from
+ * the class; an adopted record sends it down the empty list to a slab
+ * that is not there. Before the fix the child parked the record and the
+ * thread died there (SIGSEGV); the same cut in a partial list's push
+ * made a loop the thread's exit walked forever (tests/fork).
+ */
+#define FORK_REC_OWN	1000		/* the worker's block */
+#define FORK_REC_CUT	3000		/* the class whose count is cut */
+
+static struct heap *fork_rec_heap;
+static void *fork_rec_block;
+static sem_t fork_rec_ready, fork_rec_go;
+
+static void *fork_rec_worker(void *arg)
+{
+	fork_rec_block = hak_malloc(FORK_REC_OWN);
+	fork_rec_heap = hk_tls.heap;
+	sem_post(&fork_rec_ready);
+	while (sem_wait(&fork_rec_go))
+		;
+	hak_free(fork_rec_block);
+	return NULL;
+}
+
+static void *fork_rec_child_thread(void *arg)
+{
+	void *p;
+
+	hak_free(fork_rec_block);
+	p = hak_malloc(FORK_REC_CUT);
+	if (!p)
+		return NULL;
+	memset(p, 0x5c, FORK_REC_CUT);
+	hak_free(p);
+	return hk_tls.heap;
+}
+
+START_TEST(test_fork_child_live_record_not_adopted)
+{
+	unsigned int cls = size_to_class(FORK_REC_CUT);
+	struct heap *h;
+	pthread_t t;
+	pid_t pid;
+	int st;
+
+	ck_assert_uint_ne(cls, size_to_class(FORK_REC_OWN));
+	ck_assert_int_eq(sem_init(&fork_rec_ready, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&fork_rec_go, 0, 0), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, fork_rec_worker, NULL), 0);
+	while (sem_wait(&fork_rec_ready))
+		;
+	h = fork_rec_heap;
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(fork_rec_block);
+	ck_assert(h->alive && !h->partial[cls] && !h->empty_nr[cls]);
+	h->empty_nr[cls] = 1;		/* the cut: counted, not listed */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		void *ret = NULL;
+		pthread_t c;
+
+		alarm(10);
+		if (pthread_create(&c, NULL, fork_rec_child_thread, NULL) ||
+		    pthread_join(c, &ret))
+			_exit(3);
+		if (!ret || ret == h)
+			_exit(2);
+		_exit(h->alive || h->parked_pprev ? 1 : 0);
+	}
+	h->empty_nr[cls] = 0;
+	sem_post(&fork_rec_go);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "child killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	sem_destroy(&fork_rec_ready);
+	sem_destroy(&fork_rec_go);
+}
+END_TEST
 #endif
 
 /* limit - blocks held, of bin b: both lists' shares (struct bin). */
@@ -3920,6 +4008,7 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_free_contention);
 	tcase_add_test(tc, test_thread_exit_blocks_live_on);
+	tcase_add_test(tc, test_fork_child_live_record_not_adopted);
 	tcase_add_test(tc, test_usable_size_own_and_other);
 	tcase_add_test(tc, test_refill_partial_before_fresh);
 #endif
