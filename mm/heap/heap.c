@@ -4121,7 +4121,9 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
  * free's fast test failed. The common case first, on a path of its own
  * that saves no register: a thread with a heap frees a block start of
  * another live heap's slab (the head slot); it is what heap_free_other()
- * does for it, with each field read once, and the batch's add of
+ * does for it, with each field read once and the block-start test
+ * without the owner's tag (slab_block_start_untagged(): no load waits
+ * for the owner's record; a batch of s, below, keeps s the owner's), and the batch's add of
  * heap_free_remote() when the batch is of that slab and not one block
  * short of full (else heap_free_remote() itself, out of line). Anything
  * else (a tail slot, no heap, no slab, not a block start) takes
@@ -4140,7 +4142,7 @@ void heap_free_nonlocal(void *p, struct slab *s)
 	if (unlikely(owner == hk_tls.heap || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
 		     s->kind != SLAB_BLOCKS))
 		goto slow;
-	if (unlikely(!slab_owner_block_start(s, p, owner->tag)))
+	if (unlikely(!slab_block_start_untagged(s, p)))
 		goto slow;
 	cls = s->class_idx;
 	rb = tp_rbatch(cls);

@@ -1646,6 +1646,26 @@ static __always_inline int slab_owner_block_start(const struct slab *s, const vo
 }
 
 /*
+ * The block-start test whoever owns s, for a p that lies in s's slot or
+ * span (a remote free: the owner was tested apart). tbase is the first
+ * block's low 32 bits plus the owner's tag, a multiple of SLAB_TAG_UNIT
+ * (2 * SS_SIZE): its bits below SS_SHIFT are the first block's, and p
+ * lies in the same SuperSlab, so the offset from the first block, taken
+ * modulo SS_SIZE, is the true one for every p at or past the first
+ * block. A p before it (in the colour of the head slot) wraps to within
+ * a colour of SS_SIZE, past the end of any slab (a slab is at most the
+ * SuperSlab less its header slot, colour included): refused, as are
+ * the offsets that are not block starts. So one AND replaces the load
+ * of the owner's tag and its add, and no load waits for the owner's
+ * record (tests/unit/check_heap.c checks every byte of a slab of every
+ * class).
+ */
+static __always_inline int slab_block_start_untagged(const struct slab *s, const void *p)
+{
+	return slab_block_start_off(s, ((uint32_t)(uintptr_t)p - s->tbase) & (uint32_t)(SS_SIZE - 1));
+}
+
+/*
  * Where the first block of slab s starts, past its first byte: 0, or for
  * a class with an unused tail one of its colours, picked from the slab's
  * address (any slot of any SuperSlab: successive slabs differ). The

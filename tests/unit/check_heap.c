@@ -913,7 +913,8 @@ START_TEST(test_slab_fast_path_fields)
 
 			if (slab_owner_block_start(slab_of(start + off), start + off,
 						   hk_tls.bins[cls].tag) != want ||
-			    slab_is_block_start(slab_of(start + off), start + off) != want)
+			    slab_is_block_start(slab_of(start + off), start + off) != want ||
+			    slab_block_start_untagged(slab_of(start + off), start + off) != want)
 				ck_abort_msg("class %u (%u B): offset %u misjudged", cls, size, off);
 			/* No other thread's tag, nor none, passes. */
 			if (slab_owner_block_start(slab_of(start + off), start + off, 0) ||
