@@ -575,7 +575,29 @@ static void partial_push(struct heap *h, struct slab *s)
 	s->next = *head;
 	if (*head)
 		(*head)->prev = s;
+	else
+		h->partial_last[s->class_idx] = s;
 	*head = s;
+	s->flags |= SLAB_IN_PARTIAL;
+}
+
+/* List s last: taken after every other partial slab of its class. */
+static void partial_push_last(struct heap *h, struct slab *s)
+{
+	struct slab **last = &h->partial_last[s->class_idx];
+
+	if (!*last) {
+		partial_push(h, s);
+		return;
+	}
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner == h);
+	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL));
+	HK_ASSERT(!s->next && !s->prev && !(*last)->next);
+	HK_ASSERT(s != heap_current(h, s->class_idx));
+	s->next = NULL;
+	s->prev = *last;
+	(*last)->next = s;
+	*last = s;
 	s->flags |= SLAB_IN_PARTIAL;
 }
 
@@ -590,6 +612,8 @@ static void partial_remove(struct heap *h, struct slab *s)
 		h->partial[s->class_idx] = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	else
+		h->partial_last[s->class_idx] = s->prev;
 	s->next = s->prev = NULL;
 	s->flags &= ~SLAB_IN_PARTIAL;
 }
@@ -949,11 +973,12 @@ static inline uint32_t dfkey_claim(struct slab *s, unsigned int cls, unsigned in
 static inline void dfkey_check_end_set(struct slab *s, uint32_t end) { }
 #endif
 
-static struct slab *slab_new(struct heap *h, unsigned int cls)
+static struct slab *slab_new(struct heap *h, unsigned int cls, int committed)
 {
 	const struct size_class *c = &hk_classes[cls];
-	unsigned int fresh = 1;
-	struct slab *s = ss_claim_run(c->pool, c->span, &fresh);
+	unsigned int fresh = 0;
+	struct slab *s = committed ? ss_claim_committed(c->pool, c->span) :
+				     ss_claim_run(c->pool, c->span, &fresh);
 	uint32_t check_end;
 	uintptr_t end;
 	unsigned int i;
@@ -979,7 +1004,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls)
 	s->local_free = NULL;
 	slab_dirty_drop(s);
 	s->used = 0;
-	s->flags = warm ? SLAB_WARM : 0;
+	s->flags = warm ? SLAB_WARM : fresh ? SLAB_COLD : 0;
 	dfkey_check_end_set(s, check_end);
 	s->next = s->prev = NULL;
 	/*
@@ -1403,6 +1428,35 @@ static inline int slab_only_uncarved(struct slab *s)
 }
 
 /*
+ * Resident memory before a fresh tail. A slab claimed with slots that
+ * were not committed (SLAB_COLD) has its uncarved blocks on pages never
+ * touched: each carve of them faults pages in. When its class's current
+ * slab has nothing left but such a tail while the pool holds committed
+ * free slots (a container built and freed whole, then built again: its
+ * slabs emptied and went back, but the current slab of each class stays
+ * with the tail it never reached), carving the tail makes the program's
+ * peak the old one plus the tails, the committed slots idle meanwhile
+ * (bench_tree's later rounds: Documentation/benchmarks.md, "thirty-fourth
+ * session"). So the refill sets such a slab aside, last on its class's
+ * partial list, and takes a kept empty slab of the class or claims
+ * committed slots instead (heap_bin_fill()). The slab's carved blocks
+ * still come back to it and are taken as any partial slab's are
+ * (heap_fill_partial() lists it last again once they are used); its
+ * tail is carved once no resident slab is left to take: when it is
+ * popped as the current slab again and the pool has no committed run.
+ * A claim of committed slots never maps or faults anything, so a
+ * refill that finds none does what it did before; at most one slab is
+ * set aside per refill.
+ */
+static inline int slab_cold_only(struct slab *s)
+{
+	return (s->flags & SLAB_COLD) && slab_only_uncarved(s);
+}
+
+/* A resident slab of cls for a refill instead of a cold tail; NULL if none. */
+static struct slab *heap_resident_slab(struct heap *h, unsigned int cls);
+
+/*
  * Fill b from h's newest partial slab of cls, which does not become the
  * current one: listed again while it holds free or uncarved blocks (or a
  * remote free came meanwhile), else marked FULL for the next remote free
@@ -1414,7 +1468,9 @@ static int heap_fill_partial(struct heap *h, struct bin *b, unsigned int cls,
 	struct slab *p = partial_pop(h, cls);
 	int filled = slab_refill_bin(p, b, batch);
 
-	if (p->local_free || p->uncarved || !slab_set_full(p))
+	if (slab_cold_only(p))
+		partial_push_last(h, p);
+	else if (p->local_free || p->uncarved || !slab_set_full(p))
 		partial_push(h, p);
 	if (filled)
 		STAT_INC_TLS(STAT_PARTIAL_FIRST);
@@ -1513,6 +1569,8 @@ static void slab_recarve(struct slab *s)
 {
 	HK_ASSERT(s->used == 0 && !(a_load(&s->remote, A_RELAXED) & REMOTE_PTR_MASK));
 	slab_warm_mark(s);
+	/* Its first blocks are resident: no longer cold from its start. */
+	s->flags &= (uint8_t)~SLAB_COLD;
 	dfkey_defer(s);
 	s->local_free = NULL;
 	s->uncarved = s->capacity;
@@ -1535,6 +1593,13 @@ static struct slab *heap_empty_take(struct heap *h, unsigned int cls)
 	slab_recarve(s);
 	STAT_INC_TLS(STAT_EMPTY_TAKE);
 	return s;
+}
+
+static struct slab *heap_resident_slab(struct heap *h, unsigned int cls)
+{
+	struct slab *s = heap_empty_take(h, cls);
+
+	return s ? s : slab_new(h, cls, 1);
 }
 
 /* Give h's oldest kept slab (of class cls, or of any class if cls < 0) back to its pool. */
@@ -2334,8 +2399,12 @@ static void heap_hand_back_front(struct heap *h, int park)
 		struct slab *s = t->cur[cls];
 
 		t->cur[cls] = NULL;
-		if (s && !(s->flags & SLAB_IN_PARTIAL))
-			partial_push(h, s);
+		if (s && !(s->flags & SLAB_IN_PARTIAL)) {
+			if (slab_cold_only(s))
+				partial_push_last(h, s);
+			else
+				partial_push(h, s);
+		}
 		if (!park) {
 			heap_bin_drain(&t->bins[cls]);
 			continue;
@@ -2660,6 +2729,7 @@ static void heap_slab_freed(struct slab *s, const void *old);
 static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch)
 {
 	struct heap_tls *t = &hk_tls;
+	int set_aside = 0;
 
 	/* After a list taken unread: the refill's words go down from put's head. */
 	bin_unrange(b, bin_put_top(b));
@@ -2671,10 +2741,23 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 	for (;;) {
 		struct slab *s = t->cur[cls];
 
-		if (s && h->partial[cls] && slab_only_uncarved(s)) {
+		if (s && h->partial[cls] && slab_only_uncarved(s) &&
+		    !slab_cold_only(h->partial[cls])) {
 			if (heap_fill_partial(h, b, cls, batch))
 				break;
 			continue;
+		}
+		if (s && !set_aside && slab_cold_only(s)) {
+			struct slab *r = heap_resident_slab(h, cls);
+
+			set_aside = 1;
+			if (r) {
+				t->cur[cls] = NULL;
+				partial_push_last(h, s);
+				t->cur[cls] = r;
+				STAT_INC_TLS(STAT_COLD_ASIDE);
+				continue;
+			}
 		}
 		if (s) {
 			if (slab_refill_bin(s, b, batch))
@@ -2698,7 +2781,7 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 				;
 			while (heap_empty_on() && h->empty_bytes > heap_empty_max / 2)
 				heap_empty_shed(h, -1);
-			s = slab_new(h, cls);
+			s = slab_new(h, cls, 0);
 			if (unlikely(!s))
 				return 0;
 		}
@@ -3617,6 +3700,7 @@ void heap_check(struct heap *h)
 			HK_ASSERT(s != cur);
 			heap_check_slab(h, s, cls);
 		}
+		HK_ASSERT(h->partial_last[cls] == prev);
 		if (cur) {
 			HK_ASSERT(!(cur->flags & SLAB_IN_PARTIAL) && !cur->next && !cur->prev);
 			heap_check_slab(h, cur, cls);

@@ -447,6 +447,7 @@ struct heap {
 	uintptr_t unread_top[HK_CLASS_ARRAY];	/* per class: the top of the places of the last list taken unread (0: none yet) */
 	uint16_t unread[HK_CLASS_ARRAY];	/* per class: how many places below it still take a block of that list (bin_unread_take()) */
 #endif
+	struct slab *partial_last[HK_CLASS_ARRAY];	/* the last slab of each list of partial[] */
 	/* --- read by every remote free; written at thread start and exit only --- */
 	uint32_t tag __aligned(L1_CACHE_BYTES);	/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
 	int alive;				/* a thread uses this record */

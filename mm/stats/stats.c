@@ -48,6 +48,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_REMOTE_TAKE] = "remote_take",
 	[STAT_RBATCH_HUNGRY] = "rbatch_hungry",
 	[STAT_PARTIAL_FIRST] = "partial_first",
+	[STAT_COLD_ASIDE] = "cold_aside",
 	[STAT_MID_LEND] = "mid_lend",
 	[STAT_MID_LEND_PROBE] = "mid_lend_probe",
 	[STAT_SMALL_LEND] = "small_lend",
@@ -143,6 +144,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("refills from remote lists", s[STAT_REMOTE_TAKE]);
 	stats_row("remote batches pushed for hungry owners", s[STAT_RBATCH_HUNGRY]);
 	stats_row("refills from partial slabs first", s[STAT_PARTIAL_FIRST]);
+	stats_row("fresh tails set aside", s[STAT_COLD_ASIDE]);
 	stats_row("blocks lent to smaller classes", s[STAT_MID_LEND]);
 	stats_row("lend checks that asked mincore", s[STAT_MID_LEND_PROBE]);
 	stats_row("small blocks lent instead of a carve", s[STAT_SMALL_LEND]);

@@ -30,6 +30,7 @@ enum hk_stat {
 	STAT_REMOTE_TAKE,	/* refills that took a slab's remote list */
 	STAT_RBATCH_HUNGRY,	/* remote batches pushed early: their owner carved for their class (CONFIG_HEAP_RBATCH_HUNGRY) */
 	STAT_PARTIAL_FIRST,	/* refills from a partial slab while the current one had only fresh blocks */
+	STAT_COLD_ASIDE,	/* current slabs with only never-touched blocks left set aside for a resident slab */
 	STAT_MID_LEND,		/* big-class mallocs served by a larger class's free block (CONFIG_MID_LEND) */
 	STAT_MID_LEND_PROBE,	/* lend checks that asked mincore: a page not in the map (CONFIG_MID_LEND) */
 	STAT_SMALL_LEND,	/* small-class mallocs that would carve, served by the next class's free block (CONFIG_HEAP_LEND_SMALL) */

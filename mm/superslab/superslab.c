@@ -736,6 +736,27 @@ struct slab *ss_claim_run(struct ss_pool *pool, unsigned int nr, unsigned int *f
 	return &ss->slabs[idx];
 }
 
+struct slab *ss_claim_committed(struct ss_pool *pool, unsigned int nr)
+{
+	struct superslab *ss;
+	int idx = -1;
+
+	if (a_load(&ss_dirty_slots, A_RELAXED) < nr)
+		return NULL;
+	ss_claim_lock(pool);
+	ss = ss_claim_existing(pool, nr, SS_CLAIM_DIRTY, &idx);
+	ss_claim_unlock(pool);
+	if (!ss || idx < 0)
+		return NULL;
+	/*
+	 * Lock-free, a purge may have taken and decommitted a slot of the
+	 * run between our look at the dirty bits and our claim: it faults
+	 * in as a fresh claim's would, nothing worse.
+	 */
+	(void)ss_take_slots(ss, (unsigned int)idx, nr);
+	return &ss->slabs[idx];
+}
+
 /* ------------------------------------------------------------------ */
 /* Releasing slots                                                    */
 /* ------------------------------------------------------------------ */

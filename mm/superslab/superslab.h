@@ -64,6 +64,7 @@ enum slab_kind {
 #define SLAB_CARVED		0x04	/* every block carved since the bump was set (heap.h, slab_carved()) */
 #define SLAB_WARM		0x08	/* released: every block was carved; in use: carved at these addresses before, slots kept committed (heap.c, slab_warm()) */
 #define SLAB_UNSWEPT		0x10	/* released, its blocks' words not read yet (heap.c, dfkey_retire(); ss_slot_sweep()) */
+#define SLAB_COLD		0x20	/* in use: claimed with slots not committed, its uncarved blocks never touched (heap.c, "Resident memory before a fresh tail") */
 
 struct heap;
 struct ss_pool;
@@ -415,6 +416,13 @@ static inline void slab_set_free_tag(struct slab *s)
  * committed (never used, or given back to the kernel since).
  */
 struct slab *ss_claim_run(struct ss_pool *pool, unsigned int nr, unsigned int *fresh);
+
+/*
+ * Claim nr contiguous free slots of pool that are all still committed
+ * (their pages resident, no fault to use them again); NULL if there is
+ * no such run. Never maps or faults in anything.
+ */
+struct slab *ss_claim_committed(struct ss_pool *pool, unsigned int nr);
 
 static inline struct slab *ss_claim(struct ss_pool *pool, unsigned int nr)
 {

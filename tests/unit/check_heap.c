@@ -3294,6 +3294,65 @@ START_TEST(test_refill_partial_before_fresh)
 END_TEST
 #endif
 
+/*
+ * Resident memory before a fresh tail (heap.c): FT_MIN blocks of one
+ * class or more (more than the bin grows to hold: 6 MiB), the last slab
+ * claimed fresh and carved about half way when the loop stops; all
+ * freed, so that the other slabs empty (kept, or given back committed)
+ * while the last stays current with its tail never touched; as many
+ * allocated again take the resident blocks and slabs and leave that
+ * tail alone: none of its pages past the old carve is resident. Before,
+ * the refill carved the tail as soon as the current slab's freed blocks
+ * were used, the committed slots idle (bench_tree's later rounds).
+ */
+#define FT_SIZE	256
+#define FT_MIN	((6U << 20) / FT_SIZE)
+#define FT_N	(FT_MIN + (SLOT_SIZE / FT_SIZE) * 4)
+
+START_TEST(test_fresh_tail_last)
+{
+	static void *v[FT_N];
+	unsigned int cls, n = 0, i, resident = 0;
+	struct slab *s = NULL;
+	uintptr_t from, to;
+	unsigned char vec[64];
+
+	if (HEAP_MAX_SIZE < FT_SIZE)
+		return;
+	ck_assert_int_eq(heap_init(), 0);
+	hak_malloc_trim(0);	/* no committed free slot: the claims below are fresh */
+	cls = size_to_class(FT_SIZE);
+	while (n < FT_N) {
+		v[n] = hak_malloc(FT_SIZE);
+		ck_assert_ptr_nonnull(v[n]);
+		n++;
+		s = hk_tls.cur[cls];
+		if (n >= FT_MIN && s->uncarved && s->uncarved <= s->capacity / 2)
+			break;
+	}
+	ck_assert_uint_lt(n, FT_N);
+	ck_assert(s->flags & SLAB_COLD);
+	from = ALIGN_UP((uintptr_t)s->bump, os_page_size);
+	to = (uintptr_t)slab_start(s) + ((size_t)s->span << SLOT_SHIFT);
+	ck_assert_uint_gt(to, from);
+	ck_assert_uint_le((to - from) / os_page_size, sizeof(vec));
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	ck_assert_ptr_eq(hk_tls.cur[cls], s);
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(FT_SIZE);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	ck_assert_int_eq(mincore((void *)from, to - from, vec), 0);
+	for (i = 0; i < (to - from) / os_page_size; i++)
+		resident += vec[i] & 1;
+	ck_assert_uint_eq(resident, 0);
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+	heap_check(hk_tls.heap);
+}
+END_TEST
+
 #ifdef CONFIG_MID_LEND
 /* ------------------------------------------------------------------ */
 /* Big blocks lent to smaller classes (CONFIG_MID_LEND)               */
@@ -4013,6 +4072,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_usable_size_own_and_other);
 	tcase_add_test(tc, test_refill_partial_before_fresh);
 #endif
+	tcase_add_test(tc, test_fresh_tail_last);
 #ifdef CONFIG_MID_LEND
 	if (lend_classes()) {
 		tcase_add_test(tc, test_lend_reuse_across_sizes);
