@@ -4068,7 +4068,13 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test(tc, test_remote_free_contention);
 	tcase_add_test(tc, test_thread_exit_blocks_live_on);
+#ifndef HK_TEST_EMULATED
+	/*
+	 * (Not under qemu-user: the child of a threaded parent that starts a
+	 * thread exits 127 there, the emulator's, on aarch64 in CI.)
+	 */
 	tcase_add_test(tc, test_fork_child_live_record_not_adopted);
+#endif
 	tcase_add_test(tc, test_usable_size_own_and_other);
 	tcase_add_test(tc, test_refill_partial_before_fresh);
 #endif
