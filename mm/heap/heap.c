@@ -4204,38 +4204,38 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
 /*
  * free's fast test failed. The common case first, on a path of its own
  * that saves no register: a thread with a heap frees a block start of
- * another live heap's slab (the head slot); it is what heap_free_other()
- * does for it, with each field read once and the block-start test
- * without the owner's tag (slab_block_start_untagged(): no load waits
- * for the owner's record; a batch of s, below, keeps s the owner's), and the batch's add of
- * heap_free_remote() when the batch is of that slab and not one block
- * short of full (else heap_free_remote() itself, out of line). Anything
- * else (a tail slot, no heap, no slab, not a block start) takes
- * heap_free_nonlocal_slow(), which tests it all again.
+ * another live heap's slab (the head slot) onto its batch of that slab,
+ * not one block short of full: the batch's add of heap_free_remote().
+ * The batch is looked at first: a batch of s (started by
+ * heap_free_remote() after every test below) keeps s the slab of another
+ * live heap, whose blocks it holds count as used, so only what a
+ * double free could have changed since is tested again: s released (its
+ * kind SLAB_FREE first) and its slot set up anew, p then not a block start
+ * of it. The block-start test does without the owner's tag
+ * (slab_block_start_untagged(): no load waits for the owner's record).
+ * A slab of no batch takes the whole test, each field read once, and
+ * heap_free_remote() itself, out of line; anything else (a tail slot, no
+ * heap, no slab, not a block start) takes heap_free_nonlocal_slow(),
+ * which tests it all again. s->class_idx is a class in every slot's
+ * metadata (0 in a new SuperSlab, mapped zeroed; a class since).
  */
 void heap_free_nonlocal(void *p, struct slab *s)
 {
-	struct heap *owner = s->owner;
-	unsigned int cls;
-	tp_rbatch_t *rb;
+	unsigned int cls = s->class_idx;
+	tp_rbatch_t *rb = tp_rbatch(cls);
+	struct heap *owner;
 
-	/*
-	 * (A caller without a heap has no batch: rb->slab below is not s,
-	 * and heap_free_remote_slow() tests the heap.)
-	 */
-	if (unlikely(owner == hk_tls.heap || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
-		     s->kind != SLAB_BLOCKS))
+	HK_ASSERT(cls < HK_CLASS_ARRAY);
+	if (unlikely(rb->slab != s))
+		goto other;
+	if (unlikely(s->kind != SLAB_BLOCKS || !slab_block_start_untagged(s, p)))
 		goto slow;
-	if (unlikely(!slab_block_start_untagged(s, p)))
-		goto slow;
-	cls = s->class_idx;
-	rb = tp_rbatch(cls);
 	/*
-	 * A batch to start or to push, or a key word to report: tested, no
-	 * need to test again but for the key (heap_free_remote()). Every
-	 * way out is a tail call: no stack frame on this path.
+	 * Full, or a key word to report: tested, no need to test again but
+	 * for the key (heap_free_remote()). Every way out is a tail call:
+	 * no stack frame on this path.
 	 */
-	if (unlikely(rb->slab != s || rb->n >= HEAP_RBATCH_MAX - 1))
+	if (unlikely(rb->n >= HEAP_RBATCH_MAX - 1))
 		goto remote_slow;
 	if (unlikely(dfkey_remote_bad(s, p)))
 		goto remote_slow;
@@ -4247,6 +4247,15 @@ void heap_free_nonlocal(void *p, struct slab *s)
 	dfkey_remote_mark(s, p, DFKEY_BATCH_MARK);
 	rbatch_link(rb, cls, p);
 	return;
+other:
+	/*
+	 * (A caller without a heap has no batch, and takes this way:
+	 * heap_free_remote_slow() tests the heap.)
+	 */
+	owner = s->owner;
+	if (unlikely(owner == hk_tls.heap || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
+		     s->kind != SLAB_BLOCKS || !slab_block_start_untagged(s, p)))
+		goto slow;
 remote_slow:
 	heap_free_remote_slow(s, p, __builtin_return_address(0));
 	return;
