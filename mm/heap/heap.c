@@ -3897,6 +3897,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
 			guard_double_free(rb->head);
 		for (i = 0; i + 1 < HEAP_RBATCH_SEG; i++) {
+#pragma GCC unroll 8
 			for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
 				next = rbatch_seal_one(q[k], key);
 				/* Within the run: a block, not an end. */
