@@ -1197,6 +1197,17 @@ START_TEST(test_malloc_trim)
 }
 END_TEST
 
+/*
+ * malloc and free start a cache line each (mm/api/malloc.c,
+ * HK_ENTRY_ALIGN): the rest of the code does not move them within one.
+ */
+START_TEST(test_entry_points_line_aligned)
+{
+	ck_assert_uint_eq((uintptr_t)&hak_malloc % 64, 0);
+	ck_assert_uint_eq((uintptr_t)&hak_free % 64, 0);
+}
+END_TEST
+
 START_TEST(test_mallopt)
 {
 	/* glibc's parameters are accepted (returns 1), whatever they do. */
@@ -1579,6 +1590,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_usable_size_null);
 	tcase_add_test(tc, test_malloc_trim);
 	tcase_add_test(tc, test_mallopt);
+	tcase_add_test(tc, test_entry_points_line_aligned);
 #ifndef CONFIG_BACKEND_ARENA
 	tcase_add_test(tc, test_arena_init_enosys);
 #endif
