@@ -5089,6 +5089,44 @@ START_TEST(test_rbatch_whole_slab_released)
 }
 END_TEST
 
+/*
+ * The remote free looks at its batch first (heap_free_nonlocal()): with
+ * the batch of the slab open, a pointer into a block of that slab is
+ * still refused (the block-start test again), not linked on the batch,
+ * and the batch reaches the slab's list with its two blocks at the exit.
+ */
+static void *rbatch_inner_worker(void *arg)
+{
+	void **v = arg;
+
+	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
+	hak_free(v[0]);			/* the batch of v[0]'s slab starts */
+	hak_free((char *)v[1] + 16);	/* refused */
+	hak_free(v[1]);
+	return NULL;
+}
+
+START_TEST(test_rbatch_inner_pointer_refused)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n, i;
+	pthread_t t;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	if (class_rbatch_max(sl[0]->class_idx) >= 2) {
+		memset(v[1], 7, INV_SIZE);
+		ck_assert_int_eq(pthread_create(&t, NULL, rbatch_inner_worker, v), 0);
+		pthread_join(t, NULL);
+		ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), 2);
+		v[0] = v[1] = NULL;
+	}
+	for (i = 0; i < n; i++)
+		if (v[i])
+			hak_free(v[i]);
+}
+END_TEST
+
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
 /*
  * Hungry owners (mm/heap/heap.c): a heap that carved fresh memory for a
@@ -6768,6 +6806,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_remote_notify_cycle);
 	tcase_add_test(tc, test_rbatch_pushed_at_exit);
 	tcase_add_test(tc, test_rbatch_whole_slab_released);
+	tcase_add_test(tc, test_rbatch_inner_pointer_refused);
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
 	tcase_add_test(tc, test_rbatch_hungry_owner);
 #endif
