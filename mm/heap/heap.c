@@ -3896,6 +3896,8 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 			q[k] = seg[k];
 		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
 			guard_double_free(rb->head);
+		/* (Unrolled whole: the runs' heads stay in registers.) */
+		BUILD_BUG_ON(HEAP_RBATCH_SEGS > 8);
 		for (i = 0; i + 1 < HEAP_RBATCH_SEG; i++) {
 #pragma GCC unroll 8
 			for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
@@ -4220,6 +4222,12 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
  * which tests it all again. s->class_idx is a class in every slot's
  * metadata (0 in a new SuperSlab, mapped zeroed; a class since).
  */
+/* p is a block start of s, a slab of blocks (the batch's test and the owner's). */
+static __always_inline int slab_blocks_start(const struct slab *s, const void *p)
+{
+	return s->kind == SLAB_BLOCKS && slab_block_start_untagged(s, p);
+}
+
 void heap_free_nonlocal(void *p, struct slab *s)
 {
 	unsigned int cls = s->class_idx;
@@ -4229,7 +4237,7 @@ void heap_free_nonlocal(void *p, struct slab *s)
 	HK_ASSERT(cls < HK_CLASS_ARRAY);
 	if (unlikely(rb->slab != s))
 		goto other;
-	if (unlikely(s->kind != SLAB_BLOCKS || !slab_block_start_untagged(s, p)))
+	if (unlikely(!slab_blocks_start(s, p)))
 		goto slow;
 	/*
 	 * Full, or a key word to report: tested, no need to test again but
@@ -4255,7 +4263,7 @@ other:
 	 */
 	owner = s->owner;
 	if (unlikely(owner == hk_tls.heap || (uintptr_t)owner <= (uintptr_t)HEAP_NONE ||
-		     s->kind != SLAB_BLOCKS || !slab_block_start_untagged(s, p)))
+		     !slab_blocks_start(s, p)))
 		goto slow;
 remote_slow:
 	heap_free_remote_slow(s, p, __builtin_return_address(0));
