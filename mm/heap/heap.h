@@ -1190,8 +1190,8 @@ static __always_inline int dfkey_remote_bad(const struct slab *s, void *p)
 
 	vg_open(dfkey_word(p), FL_WORD);
 	/* (Both tested, one branch: a block not free is the rule.) */
-	bad = ((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS) |
-	      ((char *)p >= a_load(&s->bump, A_RELAXED));
+	bad = (int)((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS) |
+	      (int)((char *)p >= a_load(&s->bump, A_RELAXED));
 	vg_close(dfkey_word(p), FL_WORD);
 	return bad;
 }
