@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_churn THREADS SLOTS MIN MAX DIST ITERS [TOUCH]
+ * bench_churn THREADS SLOTS MIN MAX DIST ITERS [TOUCH] [SHARED]
  *
  * Working-set churn with blocks that are not touched before they are
  * freed. Each thread keeps SLOTS live blocks and ITERS times replaces a
@@ -21,11 +21,24 @@
  *
  * With SLOTS far above what L2 holds (e.g. 262144 blocks of 16-512 B,
  * about 70 MB) every free touches a cold line.
+ *
+ * SHARED 1 makes the SLOTS one array for all threads (each thread
+ * allocates its stripe of SLOTS / THREADS first, then all replace random
+ * slots of the whole array by an atomic exchange): a block is freed by
+ * whichever thread draws its slot, with THREADS threads mostly not the
+ * thread that allocated it, long after its allocation and untouched
+ * since. Remote frees of cold blocks, as a concurrent cache's eviction
+ * does them; the other remote-free programs (bench_xmalloc,
+ * bench_xthread) read each block just before freeing it.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include "bench_common.h"
 
-static unsigned long nthreads, slots, min_size, max_size, dist, iters, touch;
+static unsigned long nthreads, slots, min_size, max_size, dist, iters, touch, shared;
+static void *_Atomic *shared_v;		/* SHARED 1: the one array of slots */
+static pthread_barrier_t shared_filled;	/* every stripe allocated */
+static pthread_barrier_t shared_done;	/* no thread exchanges any more */
 
 static size_t draw_size(rng_t *r)
 {
@@ -54,15 +67,40 @@ static void *new_block(rng_t *r)
 	return p;
 }
 
+/* SHARED 1: fill this thread's stripe, churn the whole array, free the stripe. */
+static void shared_worker(unsigned long id, rng_t *r)
+{
+	unsigned long lo = slots * id / nthreads, hi = slots * (id + 1) / nthreads;
+	unsigned long i;
+
+	for (i = lo; i < hi; i++)
+		atomic_store_explicit(&shared_v[i], new_block(r), memory_order_relaxed);
+	pthread_barrier_wait(&shared_filled);
+	for (i = 0; i < iters; i++) {
+		size_t k = rng_below(r, slots);
+
+		free(atomic_exchange_explicit(&shared_v[k], new_block(r),
+					      memory_order_acq_rel));
+	}
+	pthread_barrier_wait(&shared_done);
+	for (i = lo; i < hi; i++)
+		free(atomic_load_explicit(&shared_v[i], memory_order_relaxed));
+}
+
 static void *worker(void *arg)
 {
 	rng_t r;
-	void **v = malloc(slots * sizeof(*v));
+	void **v;
 	unsigned long i;
 
+	rng_seed(&r, (uint64_t)(uintptr_t)arg + 1);
+	if (shared) {
+		shared_worker((unsigned long)(uintptr_t)arg, &r);
+		return NULL;
+	}
+	v = malloc(slots * sizeof(*v));
 	if (!v)
 		bench_oom(slots * sizeof(*v));
-	rng_seed(&r, (uint64_t)(uintptr_t)arg + 1);
 	for (i = 0; i < slots; i++)
 		v[i] = new_block(&r);
 	for (i = 0; i < iters; i++) {
@@ -88,13 +126,29 @@ int main(int argc, char **argv)
 	dist = bench_arg(argc, argv, 5, 1);
 	iters = bench_arg(argc, argv, 6, 10000000);
 	touch = bench_arg(argc, argv, 7, 0);
-	if (!nthreads || nthreads > 64 || !slots || !min_size || min_size > max_size)
-		bench_die("usage: bench_churn THREADS(1-64) SLOTS MIN MAX DIST ITERS [TOUCH]");
+	shared = bench_arg(argc, argv, 8, 0);
+	if (!nthreads || nthreads > 64 || !slots || !min_size || min_size > max_size ||
+	    shared > 1 || (shared && slots < nthreads))
+		bench_die("usage: bench_churn THREADS(1-64) SLOTS MIN MAX DIST ITERS [TOUCH] "
+			  "[SHARED(0-1, SLOTS >= THREADS)]");
+	if (shared) {
+		shared_v = malloc(slots * sizeof(*shared_v));
+		if (!shared_v)
+			bench_oom(slots * sizeof(*shared_v));
+		if (pthread_barrier_init(&shared_filled, NULL, (unsigned)nthreads) ||
+		    pthread_barrier_init(&shared_done, NULL, (unsigned)nthreads))
+			bench_die("pthread_barrier_init failed");
+	}
 	t0 = bench_now();
 	bench_run_threads(nthreads, worker);
 	t1 = bench_now();
+	if (shared) {
+		pthread_barrier_destroy(&shared_filled);
+		pthread_barrier_destroy(&shared_done);
+		free(shared_v);
+	}
 	bench_report("churn", (uint64_t)(nthreads * iters), t1 - t0,
-		     "threads=%lu slots=%lu min=%lu max=%lu dist=%lu touch=%lu",
-		     nthreads, slots, min_size, max_size, dist, touch);
+		     "threads=%lu slots=%lu min=%lu max=%lu dist=%lu touch=%lu shared=%lu",
+		     nthreads, slots, min_size, max_size, dist, touch, shared);
 	return 0;
 }

@@ -83,7 +83,14 @@ def all_cases():
                        ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1]),
                        # untouched-1t's sizes and blocks never touched, with
                        # 256 times its working set (about 12 MB): past the L2
-                       ("churn/untouched-bigws", [1, 262144, 4, 32768, 1, 10000000, 0])):
+                       ("churn/untouched-bigws", [1, 262144, 4, 32768, 1, 10000000, 0]),
+                       # One array of slots for both threads (SHARED 1): a
+                       # free is of a block allocated by the other thread
+                       # half of the time, untouched since its first byte;
+                       # untouched-2t's sizes, and bigws's (remote frees of
+                       # cold blocks)
+                       ("churn/shared-2t", [2, 1024, 4, 32768, 1, 18000000, 1, 1]),
+                       ("churn/shared-bigws", [2, 262144, 16, 512, 0, 5000000, 1, 1])):
         cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5,
                           threads=args[0]))
     # Batches of same-size blocks, filled, freed FIFO / LIFO. A run stops
