@@ -1321,6 +1321,38 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 		heap_cache_check(b);
 }
 
+
+static void heap_rbatch_push_all(void);
+
+/* Foreign stash (below, CONFIG_HEAP_FOREIGN_STASH): does the thread hold blocks of class cls, of any? */
+#ifdef CONFIG_HEAP_FOREIGN_STASH
+static inline int fstash_held(unsigned int cls)
+{
+	return hk_tls.fstash[cls].n != 0;
+}
+
+static inline int fstash_any(void)
+{
+	return hk_tls.fstash_nr != 0;
+}
+
+static __noinline void *fstash_pop(unsigned int cls);
+#else
+static inline int fstash_held(unsigned int cls)
+{
+	return 0;
+}
+
+static inline int fstash_any(void)
+{
+	return 0;
+}
+
+static inline void *fstash_pop(unsigned int cls)
+{
+	return NULL;
+}
+#endif
 /*
  * Hungry owners (CONFIG_HEAP_RBATCH_HUNGRY). A thread that frees another
  * thread's blocks holds up to 32 of a class on its remote batch (below,
@@ -2875,6 +2907,9 @@ void *heap_alloc_class(unsigned int cls)
 	}
 	if (bin_list(b->free))
 		return BIN_POP(b, b->free, cls);
+	/* Another heap's block this thread freed, before a refill. */
+	if (fstash_held(cls))
+		return fstash_pop(cls);
 	if (!heap_bin_fill(h, b, cls, hk_classes[cls].batch))
 		return NULL;
 	return BIN_POP(b, b->free, cls);
@@ -3119,8 +3154,9 @@ void heap_bin_flush(struct bin *b)
 
 	heap_idle_touch(cls);
 	heap_hungry_note(hk_tls.heap, cls, 0);
+	/* (Not the stashes: a few blocks a class, each pushed alone.) */
 	if (hk_tls.rbatch_nr)
-		heap_rbatch_flush();
+		heap_rbatch_push_all();
 	/*
 	 * One count; the lists stay apart (a join walks the put list): the
 	 * pops below take put's blocks first, the most recently freed, as
@@ -3961,6 +3997,140 @@ static inline void rbatch_on_note(unsigned int cls)
 static inline void rbatch_on_note(unsigned int cls) { }
 #endif
 
+/* ------------------------------------------------------------------ */
+/* Foreign stash (CONFIG_HEAP_FOREIGN_STASH)                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A remote free whose slab is not that of its class's batch (frees in
+ * no order: a batch of one block, one atomic on the slab, often a
+ * notice to the owner, whose malloc then reads a line this CPU wrote)
+ * puts the block on the thread's stash of its class instead of pushing
+ * the batch and starting another, while the stash has room
+ * (HEAP_FSTASH_MAX blocks, HEAP_FSTASH_BYTES), and the thread's malloc
+ * of the class takes the stash's newest block when its bin is empty,
+ * before a refill (heap_alloc_class()): the block stays used for its
+ * slab and changes hands, as it would through the owner, without the
+ * round trip. A stashed block is kept as a batch's block is: it holds
+ * the batch's mark (a free of it by any thread but its owner is
+ * reported at once; the owner's free, which does not read the word,
+ * leaves its bin's word there), it counts as used by its slab (the slab
+ * stays another live heap's: a thread with a heap adopts no record),
+ * and the thread's exit, a fork and malloc_trim give the stash back
+ * (heap_rbatch_flush(); not a bin's flush, which pushes the batches
+ * only), each block as a batch of one, checked as rbatch_seal() checks. The pop checks the slab's state
+ * and the mark (a block its owner freed again meanwhile is reported,
+ * never handed out twice) and leaves 0 in the key word, as the pop of a
+ * place of a list taken unread does. Blocks in the stash are never in a
+ * bin: a bin's blocks are its heap's own, which its flushes and passes
+ * give back to their slabs without an atomic.
+ */
+#ifdef CONFIG_HEAP_FOREIGN_STASH
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
+/* Stashed block p of slab s goes back: it must hold the mark, and takes the key. */
+static inline void fstash_seal(const struct slab *s, void *p)
+{
+	(void)rbatch_seal_one(p, s->dfkey);
+}
+#else
+static inline void fstash_seal(const struct slab *s, void *p) { }
+#endif
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/* Stashed block p of slab s goes to the program: nonzero if it lost the mark. */
+static inline int fstash_take_bad(const struct slab *s, void *p)
+{
+	uintptr_t w;
+
+	vg_open(dfkey_word(p), FL_WORD);
+	w = *dfkey_word(p);
+	*dfkey_word(p) = 0;
+	vg_close(dfkey_word(p), FL_WORD);
+	return w != (s->dfkey ^ DFKEY_BATCH_MARK);
+}
+#else
+static inline int fstash_take_bad(const struct slab *s, void *p)
+{
+	return 0;
+}
+#endif
+
+/* Put p, a block of slab s (another heap's, class cls), on the stash: 0 if full. */
+static inline int fstash_put(unsigned int cls, const struct slab *s, void *p)
+{
+	struct heap_fstash *fs = &hk_tls.fstash[cls];
+
+	if (fs->n >= HEAP_FSTASH_MAX || (size_t)(fs->n + 1) * s->block_size > HEAP_FSTASH_BYTES)
+		return 0;
+	fl_set_next(p, fs->n ? fs->head : HEAP_NIL);
+	fs->head = p;
+	fs->n++;
+	hk_tls.fstash_nr++;
+	return 1;
+}
+
+/* The stash's newest block of class cls, for the program. */
+static __noinline void *fstash_pop(unsigned int cls)
+{
+	struct heap_fstash *fs = &hk_tls.fstash[cls];
+	void *p = fs->head;
+	struct slab *s = slab_block_head(p);
+	void *next;
+
+	HK_ASSERT(fs->n && s->class_idx == cls);
+	/* Its owner freed it again and its slab went back: not read. */
+	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(p);
+	/* The mark before the link: only a stashed block's link is followed. */
+	if (unlikely(fstash_take_bad(s, p)))
+		guard_double_free(p);
+	next = fl_next(p);
+	if (unlikely(!next && fs->n > 1))
+		heap_free_list_corrupt(p);
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner != hk_tls.heap && slab_is_block_start(s, p));
+	fs->head = next;
+	fs->n--;
+	hk_tls.fstash_nr--;
+	return p;
+}
+
+/* Give every stash back: each block to its slab's remote list. */
+static __noinline void fstash_flush(void)
+{
+	unsigned int cls;
+
+	for (cls = 0; hk_tls.fstash_nr && cls < HK_CLASS_ARRAY; cls++) {
+		struct heap_fstash *fs = &hk_tls.fstash[cls];
+		void *p = fs->head;
+
+		for (; fs->n; fs->n--, hk_tls.fstash_nr--) {
+			struct slab *s = slab_block_head(p);
+			void *next;
+
+			if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+				guard_double_free(p);
+			/* The mark before the link, as at the pop. */
+			fstash_seal(s, p);
+			next = fl_next(p);
+			if (unlikely(!next && fs->n > 1))
+				heap_free_list_corrupt(p);
+			slab_push_remote(s, p, p, 1);
+			p = next;
+		}
+		fs->head = NULL;
+	}
+}
+#else
+static inline int fstash_put(unsigned int cls, const struct slab *s, void *p)
+{
+	return 0;
+}
+
+static inline void fstash_flush(void)
+{
+}
+#endif /* CONFIG_HEAP_FOREIGN_STASH */
+
 /* Push batch rb (not empty) and empty it. */
 static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 {
@@ -3973,13 +4143,21 @@ static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 }
 
 /* Push all of the calling thread's batches. */
-void heap_rbatch_flush(void)
+static void heap_rbatch_push_all(void)
 {
 	unsigned int cls;
 
 	for (cls = 0; hk_tls.rbatch_nr && cls < HK_CLASS_ARRAY; cls++)
 		if (hk_tls.rbatch[cls].slab)
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
+}
+
+/* ... and give its stashes back (exit, fork, malloc_trim). */
+void heap_rbatch_flush(void)
+{
+	if (fstash_any())
+		fstash_flush();
+	heap_rbatch_push_all();
 }
 
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
@@ -4081,6 +4259,13 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 		return;
 	}
+	/*
+	 * Not the batch's slab (or no batch): for this thread's mallocs,
+	 * while there is room. (Only with a batch of another slab open:
+	 * shared-bigws 0.82 of the CPU time, not 0.60; benchmarks.md.)
+	 */
+	if (fstash_put(cls, s, p))
+		return;
 	if (rb->slab)
 		heap_rbatch_push(&hk_tls.rbatch[cls]);
 	/*

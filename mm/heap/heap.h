@@ -552,6 +552,15 @@ struct heap_rbatch {
 	uint32_t max;			/* pushed at this many (CONFIG_HEAP_RBATCH_BYTES) */
 };
 
+/* A thread's stash of other heaps' blocks of one class (heap.c, "Foreign stash"). */
+#define HEAP_FSTASH_MAX		16u	/* blocks a class's stash holds at most */
+#define HEAP_FSTASH_BYTES	4096u	/* ... and bytes of blocks */
+
+struct heap_fstash {
+	void *head;			/* the block stashed last; linked to the older ones, the oldest to HEAP_NIL */
+	uint32_t n;			/* blocks on the stash */
+};
+
 struct heap_tls {
 	struct bin bins[HK_CLASS_ARRAY];	/* per-class front */
 	struct slab *cur[HK_CLASS_ARRAY];	/* slab each class refills from */
@@ -573,6 +582,10 @@ struct heap_tls {
 	struct boxes_tls boxes;		/* the boxes' own per-thread state (mm/boxes.h) */
 	struct heap_rbatch rbatch[HK_CLASS_ARRAY];	/* per class: remote frees not yet pushed */
 	unsigned int rbatch_nr;		/* batches not empty */
+#ifdef CONFIG_HEAP_FOREIGN_STASH
+	struct heap_fstash fstash[HK_CLASS_ARRAY];	/* per class: other heaps' blocks this thread freed, for its mallocs */
+	unsigned int fstash_nr;		/* blocks on all stashes */
+#endif
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
 	unsigned long rbatch_on[HEAP_FILLED_WORDS];	/* classes whose batch was started since a look found it empty */
 	void *rbatch_seen[HK_CLASS_ARRAY];	/* per class: its batch's head at the last look (heap_rbatch_hungry_push()) */

@@ -5025,12 +5025,18 @@ static void *rbatch_worker(void *arg)
 	return NULL;
 }
 
-static void rbatch_run(struct rb_job *j)
+/* fn(arg) in a thread of its own, to its exit. */
+static void run_thread(void *(*fn)(void *), void *arg)
 {
 	pthread_t t;
 
-	ck_assert_int_eq(pthread_create(&t, NULL, rbatch_worker, j), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, fn, arg), 0);
 	pthread_join(t, NULL);
+}
+
+static void rbatch_run(struct rb_job *j)
+{
+	run_thread(rbatch_worker, j);
 }
 
 /*
@@ -5129,6 +5135,157 @@ START_TEST(test_rbatch_inner_pointer_refused)
 			hak_free(v[i]);
 }
 END_TEST
+
+#ifdef CONFIG_HEAP_FOREIGN_STASH
+/*
+ * Foreign stash (mm/heap/heap.c): a thread with a heap keeps another
+ * heap's block it frees, when its class's batch is not of the block's
+ * slab, and its malloc of the class takes it back, newest first, before
+ * a refill; at most HEAP_FSTASH_MAX blocks and HEAP_FSTASH_BYTES a class,
+ * the rest batched as before; its exit gives the stash back to the slabs.
+ * The worker's first free (first, stashed too) comes before the blocks
+ * of v[], of other slabs, so that they are stashed with or without an
+ * open batch.
+ */
+#define FSTASH_SIZE	192
+
+struct fstash_job {
+	void *first;			/* the owner's block freed first (NULL: none) */
+	void **v;			/* the owner's blocks of other slabs than first's */
+	unsigned int n;			/* how many of v the worker frees */
+	unsigned int take;		/* how many blocks it mallocs back */
+	struct slab *s;			/* v[0]'s slab */
+	uintptr_t after_free;		/* s's remote word after the frees */
+	uintptr_t after_take;		/* ... after the mallocs */
+	void *got[HEAP_FSTASH_MAX + 2];	/* what the mallocs returned */
+	int own_last;			/* the last malloc's slab is the worker's */
+	pthread_barrier_t *bar;		/* (refree test) between the frees and the mallocs */
+};
+
+/* The owner's n blocks of FSTASH_SIZE in v, none of them in first's slab. */
+static void fstash_blocks(void **first, void **v, unsigned int n)
+{
+	static void *skip[4096];
+	unsigned int k = 0, ns = 0;
+
+	*first = hak_malloc(FSTASH_SIZE);
+	ck_assert_ptr_nonnull(*first);
+	while (k < n) {
+		void *p = hak_malloc(FSTASH_SIZE);
+
+		ck_assert_ptr_nonnull(p);
+		if (slab_block_head(p) == slab_block_head(*first)) {
+			ck_assert_uint_lt(ns, 4096);
+			skip[ns++] = p;
+		} else {
+			v[k++] = p;
+		}
+	}
+	while (ns)
+		hak_free(skip[--ns]);
+}
+
+static void *fstash_worker(void *arg)
+{
+	struct fstash_job *j = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap of its own */
+	if (j->first)
+		hak_free(j->first);
+	for (i = 0; i < j->n; i++)
+		hak_free(j->v[i]);
+	j->after_free = a_load(&j->s->remote, A_ACQUIRE);
+	if (j->bar) {
+		pthread_barrier_wait(j->bar);	/* the owner frees v[0] again */
+		pthread_barrier_wait(j->bar);
+	}
+	for (i = 0; i < j->take; i++)
+		j->got[i] = hak_malloc(FSTASH_SIZE);
+	j->after_take = a_load(&j->s->remote, A_ACQUIRE);
+	j->own_last = j->take && slab_block_head(j->got[j->take - 1])->owner == hk_tls.heap;
+	for (i = 0; i < j->take; i++)
+		hak_free(j->got[i]);
+	return NULL;
+}
+
+/*
+ * A block of another heap's slab, freed and allocated again by the
+ * worker: the same block, with no atomic on its slab; given back at the
+ * worker's exit (freed again, stashed again).
+ */
+START_TEST(test_fstash_reuse)
+{
+	void *v[1];
+	struct fstash_job j = { .v = v, .n = 1, .take = 1 };
+	uintptr_t before;
+
+	fstash_blocks(&j.first, v, 1);
+	j.s = slab_block_head(v[0]);
+	before = a_load(&j.s->remote, A_ACQUIRE);
+	run_thread(fstash_worker, &j);
+	ck_assert_ptr_eq(j.got[0], v[0]);		/* the stashed block */
+	ck_assert_uint_eq(j.after_free, before);	/* not pushed */
+	ck_assert_uint_eq(j.after_take, before);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&j.s->remote, A_ACQUIRE)), REMOTE_COUNT(before) + 1);
+}
+END_TEST
+
+/*
+ * More blocks than a stash holds: the first HEAP_FSTASH_MAX freed (fewer
+ * if HEAP_FSTASH_BYTES says so) come back newest first, the next malloc
+ * carves the worker's own memory (the rest went to batches).
+ */
+START_TEST(test_fstash_bounded_lifo)
+{
+	static void *v[40];
+	unsigned int i, room = HEAP_FSTASH_MAX;
+	struct fstash_job j = { .v = v, .n = 40 };
+	size_t stride;
+
+	fstash_blocks(&j.first, v, 40);
+	j.s = slab_block_head(v[0]);
+	stride = j.s->block_size;
+	if (room * stride > HEAP_FSTASH_BYTES)
+		room = (unsigned int)(HEAP_FSTASH_BYTES / stride);
+	ck_assert_uint_gt(room, 1);
+	j.take = room + 1;
+	run_thread(fstash_worker, &j);
+	/* Freed first, then v[0], v[1], ...: the newest room of them come back. */
+	for (i = 0; i < room; i++)
+		ck_assert_ptr_eq(j.got[i], room - 1 - i ? v[room - 2 - i] : j.first);
+	ck_assert_int_eq(j.own_last, 1);
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * A stashed block its owner frees again is reported, at the owner's
+ * free (CONFIG_DOUBLE_FREE_OWNER_READ) or at the stash's pop, never
+ * handed out from both the owner's bin and the stash.
+ */
+START_TEST(test_fstash_owner_refree_reported)
+{
+	void *v[1];
+	pthread_barrier_t bar;
+	struct fstash_job j = { .v = v, .n = 1, .take = 1, .bar = &bar };
+	pthread_t t;
+
+	fstash_blocks(&j.first, v, 1);
+	/* v[0] alone on the stash: the pop has no link to find wrong. */
+	hak_free(j.first);
+	j.first = NULL;
+	j.s = slab_block_head(v[0]);
+	ck_assert_int_eq(pthread_barrier_init(&bar, NULL, 2), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, fstash_worker, &j), 0);
+	pthread_barrier_wait(&bar);
+	hak_free(v[0]);				/* again: the worker stashed it */
+	pthread_barrier_wait(&bar);
+	pthread_join(t, NULL);			/* its malloc aborts */
+}
+END_TEST
+#endif
+#endif /* CONFIG_HEAP_FOREIGN_STASH */
 
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
 /*
@@ -6810,6 +6967,13 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_rbatch_pushed_at_exit);
 	tcase_add_test(tc, test_rbatch_whole_slab_released);
 	tcase_add_test(tc, test_rbatch_inner_pointer_refused);
+#ifdef CONFIG_HEAP_FOREIGN_STASH
+	tcase_add_test(tc, test_fstash_reuse);
+	tcase_add_test(tc, test_fstash_bounded_lifo);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_fstash_owner_refree_reported, SIGABRT);
+#endif
+#endif
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
 	tcase_add_test(tc, test_rbatch_hungry_owner);
 #endif
