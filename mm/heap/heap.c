@@ -1321,7 +1321,6 @@ static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32
 		heap_cache_check(b);
 }
 
-
 static void heap_rbatch_push_all(void);
 
 /* Foreign stash (below, CONFIG_HEAP_FOREIGN_STASH): does the thread hold blocks of class cls, of any? */
@@ -4013,17 +4012,18 @@ static inline void rbatch_on_note(unsigned int cls) { }
  * slab and changes hands, as it would through the owner, without the
  * round trip. A stashed block is kept as a batch's block is: it holds
  * the batch's mark (a free of it by any thread but its owner is
- * reported at once; the owner's free, which does not read the word,
- * leaves its bin's word there), it counts as used by its slab (the slab
- * stays another live heap's: a thread with a heap adopts no record),
- * and the thread's exit, a fork and malloc_trim give the stash back
+ * reported at once; the owner's free, which does not read the word but
+ * with CONFIG_DOUBLE_FREE_OWNER_READ, leaves its bin's word there), it
+ * counts as used by its slab (the slab stays another live heap's: a
+ * thread with a heap adopts no record), and the thread's exit, a fork and malloc_trim give the stash back
  * (heap_rbatch_flush(); not a bin's flush, which pushes the batches
- * only), each block as a batch of one, checked as rbatch_seal() checks. The pop checks the slab's state
- * and the mark (a block its owner freed again meanwhile is reported,
- * never handed out twice) and leaves 0 in the key word, as the pop of a
- * place of a list taken unread does. Blocks in the stash are never in a
- * bin: a bin's blocks are its heap's own, which its flushes and passes
- * give back to their slabs without an atomic.
+ * only), each block as a batch of one, checked as rbatch_seal() checks.
+ * The pop checks the slab's state and the mark (a block its owner freed
+ * again meanwhile is reported, never handed out twice) and leaves 0 in
+ * the key word, as the pop of a place of a list taken unread does.
+ * Blocks in the stash are never in a bin: a bin's blocks are its heap's
+ * own, which its flushes and passes give back to their slabs without an
+ * atomic. (mallinfo counts a stashed block as in use: its slab does.)
  */
 #ifdef CONFIG_HEAP_FOREIGN_STASH
 #if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
@@ -4262,7 +4262,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	/*
 	 * Not the batch's slab (or no batch): for this thread's mallocs,
 	 * while there is room. (Only with a batch of another slab open:
-	 * shared-bigws 0.82 of the CPU time, not 0.60; benchmarks.md.)
+	 * shared-bigws 0.82 of the CPU time, not 0.60; Documentation/ab.md.)
 	 */
 	if (fstash_put(cls, s, p))
 		return;
