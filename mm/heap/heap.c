@@ -4069,28 +4069,45 @@ static inline int fstash_put(unsigned int cls, const struct slab *s, void *p)
 	return 1;
 }
 
+/*
+ * Take the newest block p off stash fs, checked as rbatch_seal() checks
+ * a batch's: its slab still in use, then its mark (before its link is
+ * followed), which the block gives up: for 0 if it goes to the program
+ * (to_program), for the key if it goes to its slab; a list that ends
+ * early is corrupt. Returns p's slab.
+ */
+static struct slab *fstash_take(struct heap_fstash *fs, int to_program)
+{
+	void *p = fs->head, *next;
+	struct slab *s = slab_block_head(p);
+
+	/* Its owner freed it again and its slab went back: not read. */
+	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(p);
+	if (to_program) {
+		if (unlikely(fstash_take_bad(s, p)))
+			guard_double_free(p);
+	} else {
+		fstash_seal(s, p);
+	}
+	next = fl_next(p);
+	if (unlikely(!next && fs->n > 1))
+		heap_free_list_corrupt(p);
+	fs->head = next;
+	fs->n--;
+	hk_tls.fstash_nr--;
+	return s;
+}
+
 /* The stash's newest block of class cls, for the program. */
 static __noinline void *fstash_pop(unsigned int cls)
 {
 	struct heap_fstash *fs = &hk_tls.fstash[cls];
 	void *p = fs->head;
-	struct slab *s = slab_block_head(p);
-	void *next;
+	struct slab *s __maybe_unused = fstash_take(fs, 1);
 
-	HK_ASSERT(fs->n && s->class_idx == cls);
-	/* Its owner freed it again and its slab went back: not read. */
-	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
-		guard_double_free(p);
-	/* The mark before the link: only a stashed block's link is followed. */
-	if (unlikely(fstash_take_bad(s, p)))
-		guard_double_free(p);
-	next = fl_next(p);
-	if (unlikely(!next && fs->n > 1))
-		heap_free_list_corrupt(p);
-	HK_ASSERT(s->kind == SLAB_BLOCKS && s->owner != hk_tls.heap && slab_is_block_start(s, p));
-	fs->head = next;
-	fs->n--;
-	hk_tls.fstash_nr--;
+	HK_ASSERT(s->kind == SLAB_BLOCKS && s->class_idx == cls && s->owner != hk_tls.heap &&
+		  slab_is_block_start(s, p));
 	return p;
 }
 
@@ -4101,23 +4118,12 @@ static __noinline void fstash_flush(void)
 
 	for (cls = 0; hk_tls.fstash_nr && cls < HK_CLASS_ARRAY; cls++) {
 		struct heap_fstash *fs = &hk_tls.fstash[cls];
-		void *p = fs->head;
 
-		for (; fs->n; fs->n--, hk_tls.fstash_nr--) {
-			struct slab *s = slab_block_head(p);
-			void *next;
+		while (fs->n) {
+			void *p = fs->head;
 
-			if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
-				guard_double_free(p);
-			/* The mark before the link, as at the pop. */
-			fstash_seal(s, p);
-			next = fl_next(p);
-			if (unlikely(!next && fs->n > 1))
-				heap_free_list_corrupt(p);
-			slab_push_remote(s, p, p, 1);
-			p = next;
+			slab_push_remote(fstash_take(fs, 0), p, p, 1);
 		}
-		fs->head = NULL;
 	}
 }
 #else
