@@ -324,10 +324,10 @@ static void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w)
 }
 
 /* A block of a remote list into a bin at word w: it must hold the slab's key. */
-static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
+static inline void dfkey_rekey(void *p, uintptr_t w)
 {
 	vg_open(dfkey_word(p), FL_WORD);
-	if (unlikely(*dfkey_word(p) != s->dfkey))
+	if (unlikely(*dfkey_word(p) != dfkey_of_slab()))
 		heap_free_list_corrupt(p);
 	*dfkey_word(p) = w;
 	vg_close(dfkey_word(p), FL_WORD);
@@ -340,9 +340,9 @@ static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w)
  * classes of spare batches (above 4 KiB), whose cuts check every kept
  * word (heap_spare_put()).
  */
-static inline int bin_takes_unread(const struct slab *s)
+static inline int bin_takes_unread(unsigned int cls)
 {
-	return hk_classes[s->class_idx].size < HEAP_SPARE_MIN_SIZE;
+	return hk_classes[cls].size < HEAP_SPARE_MIN_SIZE;
 }
 
 /*
@@ -448,8 +448,8 @@ static inline int slab_run_carved(const struct slab *s) { return 1; }
 static inline void slab_carved_set(struct slab *s) { }
 static inline void slab_carved_clear(struct slab *s) { }
 static inline void dfkey_enter_chain(void *p, uint32_t n, uintptr_t w) { }
-static inline void dfkey_rekey(const struct slab *s, void *p, uintptr_t w) { }
-static inline int bin_takes_unread(const struct slab *s) { return 0; }
+static inline void dfkey_rekey(void *p, uintptr_t w) { }
+static inline int bin_takes_unread(unsigned int cls) { return 0; }
 static inline void bin_free_top_unread(struct bin *b, unsigned int cls) { }
 static inline void bin_unrange(struct bin *b, uintptr_t w) { }
 static inline int dfkey_is_key(const void *p) { return 0; }
@@ -1065,6 +1065,8 @@ static inline void slab_warm_mark(struct slab *s)
 		s->flags |= SLAB_WARM;
 }
 
+static void heap_inbox_retire_check(struct heap *h, const struct slab *s);
+
 /* Give an all-free slab back to its pool. */
 static void slab_retire(struct heap *h, struct slab *s)
 {
@@ -1088,6 +1090,7 @@ static void slab_retire(struct heap *h, struct slab *s)
 	HK_ASSERT(s->used == 0);
 	HK_ASSERT(!(s->flags & SLAB_IN_PARTIAL) && !s->next && !s->prev);
 	HK_ASSERT(a_load(&s->remote, A_RELAXED) == 0);
+	heap_inbox_retire_check(h, s);
 	dfkey_retire(s);
 	STAT_INC_TLS(STAT_SLAB_RETIRE);
 	slab_dirty_drop(s);
@@ -1239,9 +1242,8 @@ static int bin_may_grow_to(const struct bin *b, unsigned int cls, uint32_t limit
  * owner handed them out: they hold no memory more in the bin than on
  * the remote list.
  */
-static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
+static int bin_grow_for_remote(struct bin *b, unsigned int cls, uint32_t n)
 {
-	unsigned int cls = s->class_idx;
 	uint32_t limit = b->limit + (n - (uint32_t)bin_room(b));
 
 	if (hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE || !bin_may_grow_to(b, cls, limit))
@@ -1252,12 +1254,16 @@ static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
 }
 
 /*
- * Fill empty bin b from s's remote list, taken whole (n blocks). The
- * blocks hold the slabs' key (heap_free_remote()) and count as used. A
- * list that fits the bin, or the bin grown for it (bin_grow_for_remote()),
- * becomes its list; a longer one is cut after batch blocks and the rest
- * goes back as the remote list (unread: the next refill from s takes
- * it), or to the slab's list if a remote free came meanwhile.
+ * Fill empty bin b of class cls from a list of n blocks taken whole: a
+ * slab's remote list (slab_remote_to_bin()) or an owner's inbox
+ * (heap_inbox_to_bin()). The blocks hold the slabs' key
+ * (heap_free_remote()) and count as used. A list that fits the bin, or
+ * the bin grown for it (grow, bin_grow_for_remote()), becomes its list;
+ * a longer one is cut after batch blocks and the rest is returned
+ * (*rest_n blocks, unread, ending in HEAP_NIL): a slab's goes back as
+ * its remote list (the next refill from s takes it), or to the slab's
+ * list if a remote free came meanwhile; an inbox's waits for the next
+ * refill.
  *
  * A whole list goes in unread (bin_takes_unread(): split and one-list
  * bins, since branch onelist): its places get the words below the next
@@ -1277,48 +1283,66 @@ static int bin_grow_for_remote(struct bin *b, const struct slab *s, uint32_t n)
  * Without the check there is no word to write and the list goes in
  * unread.
  */
-static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
-			       unsigned int batch)
+static void *bin_take_list(struct bin *b, unsigned int cls, void *list, uint32_t n,
+			   unsigned int batch, int grow, uint32_t *rest_n)
 {
-	void *last = list, *rest;
+	void *last = list, *rest = NULL;
 	uint32_t i, take = n;
 	int grew = 0;
 	uintptr_t w;
 
 	HK_ASSERT(!bin_list(b->free) && !bin_list(b->put) && n > 0);
 	if (unlikely((int32_t)n > bin_room(b))) {
-		grew = bin_grow_for_remote(b, s, n);
+		grew = grow && bin_grow_for_remote(b, cls, n);
 		if (!grew) {
 			HK_ASSERT(batch < n);
 			take = batch;
 		}
 	}
-	if (take == n && bin_takes_unread(s)) {
-		bin_free_top_unread(b, s->class_idx);
+	if (take == n && bin_takes_unread(cls)) {
+		bin_free_top_unread(b, cls);
 		bin_free_grow(b, n);
-		bin_unread_set(s->class_idx, n);
+		bin_unread_set(cls, n);
 	} else {
 		bin_free_grow(b, take);
 		if (take < n || hk_dfkey) {
 			w = bin_free_top(b);
-			dfkey_rekey(s, last, w);
+			dfkey_rekey(last, w);
 			for (i = 1; i < take; i++) {
-				last = fl_next(last);
-				dfkey_rekey(s, last, w + i);
+				void *next = fl_next(last);
+
+				/* Shorter than its count: a block's link rewritten by a double free. */
+				if (unlikely(!next))
+					heap_free_list_corrupt(last);
+				last = next;
+				dfkey_rekey(last, w + i);
 			}
 		}
 	}
 	if (take < n) {
 		rest = fl_next(last);
+		if (unlikely(!rest))
+			heap_free_list_corrupt(last);
 		fl_set_next(last, HEAP_NIL);
-		if (!slab_untake_remote(s, rest, n - take))
-			slab_give_back(s, rest, n - take);
 	}
+	*rest_n = n - take;
 	b->free = list;
 	STAT_INC_TLS(STAT_REMOTE_TAKE);
 	/* The bin grew for the list: the thread's bins as a whole stay bounded. */
 	if (grew && heap_cache_may_exceed())
 		heap_cache_check(b);
+	return rest;
+}
+
+/* ... a list slab_take_remote() took from s; what the bin did not take goes back. */
+static void slab_remote_to_bin(struct slab *s, struct bin *b, void *list, uint32_t n,
+			       unsigned int batch)
+{
+	uint32_t left;
+	void *rest = bin_take_list(b, s->class_idx, list, n, batch, 1, &left);
+
+	if (rest && !slab_untake_remote(s, rest, left))
+		slab_give_back(s, rest, left);
 }
 
 static void heap_rbatch_push_all(void);
@@ -2263,11 +2287,15 @@ static __slowpath struct heap *heap_thread_start(void)
  * in this walk at thread exits (Documentation/benchmarks.md, twentieth
  * session, branch oversub).
  */
+static void heap_inbox_give_back(struct heap *h);
+
 static void heap_collect(struct heap *h, int all)
 {
 	unsigned int cls;
 
 	heap_drain_notify(h);
+	if (all)
+		heap_inbox_give_back(h);
 	heap_empty_drain(h);
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
 		struct slab *s = h->partial[cls], *next;
@@ -2757,6 +2785,9 @@ static void heap_slab_freed(struct slab *s, const void *old);
  * refill) with up to batch blocks (a spare batch or a remote list
  * whole); 0 if there is no memory.
  */
+static inline int heap_inbox_any(struct heap *h, unsigned int cls);
+static int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch);
+
 static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch)
 {
 	struct heap_tls *t = &hk_tls;
@@ -2768,6 +2799,8 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 		heap_drain_notify(h);
 	spare_lifo_refill(&h->spare[cls], NULL);
 	if (heap_spare_on() && h->spare[cls].nr && heap_spare_take(h, b, cls))
+		goto filled;
+	if (heap_inbox_any(h, cls) && heap_inbox_to_bin(h, b, cls, batch))
 		goto filled;
 	for (;;) {
 		struct slab *s = t->cur[cls];
@@ -3875,6 +3908,267 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
 		notify_push(s->owner, s);
 }
 
+/* ------------------------------------------------------------------ */
+/* Remote inbox (CONFIG_HEAP_REMOTE_INBOX)                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A batch holds blocks of one slab, so frees that come in no order (a
+ * table shared by threads) push batches of one block, each an atomic on
+ * its slab's line and often a notice to the owner, and the owner
+ * refills one or two blocks at a time from the slabs' remote lists.
+ * With the option a batch holds blocks of any slab of one owner
+ * (struct heap_rbatch::owner) and its push goes on the owner's inbox of
+ * the class: one word, the list of the pushed batches (the newest
+ * batch's head in its low INBOX_PTR_BITS bits; user addresses of both
+ * architectures lie below 2^48) and their count above. The owner's
+ * refill takes the inbox whole, as it takes a slab's remote list
+ * (heap_inbox_to_bin()); its blocks hold the key, end in HEAP_NIL, and
+ * count as used by their slabs until a flush gives them back, as a
+ * remote list's do. A push that would take the count past INBOX_MAX (an
+ * owner that stopped allocating the class: an idle or parked heap) goes
+ * to the blocks' slabs' remote lists instead, block by block. A thread's
+ * release and malloc_trim give the inbox back to the slabs
+ * (heap_inbox_give_back()); a parked heap keeps it for its next thread.
+ */
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+
+/* Does batch rb take a block of slab s? */
+static __always_inline int rbatch_takes(tp_rbatch_t *rb, const struct slab *s)
+{
+	return rb->owner == s->owner;
+}
+
+static __always_inline void rbatch_start_for(tp_rbatch_t *rb, struct slab *s)
+{
+	rb->owner = s->owner;
+}
+
+static inline struct heap *rbatch_owner(const struct heap_rbatch *rb)
+{
+	return rb->owner;
+}
+
+/*
+ * The slot of block q of a batch is still in use (rbatch_seal()); *seen:
+ * the last slot found so (its address >> SLOT_SHIFT), not looked at
+ * again: a batch's blocks come mostly in runs of one slab.
+ */
+static __always_inline void rbatch_slot_check(void *q, uintptr_t *seen)
+{
+	uintptr_t slot = (uintptr_t)q >> SLOT_SHIFT;
+
+	if (slot == *seen)
+		return;
+	if (unlikely(a_load(&slab_of(q)->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(q);
+	*seen = slot;
+}
+
+/* An inbox too long: the n blocks head.. to their slabs' remote lists. */
+static __noinline void heap_inbox_overflow(void *head, uint32_t n)
+{
+	while (n--) {
+		void *next = fl_next(head);
+		struct slab *s = slab_of(head);
+
+		if (s->kind == SLAB_TAIL)
+			s -= s->head_off;
+		slab_push_remote(s, head, head, 1);
+		head = next;
+	}
+}
+
+/* Push the n blocks head..tail (linked, sealed) of class cls on h's inbox. */
+static void heap_inbox_push(struct heap *h, unsigned int cls, void *head, void *tail, uint32_t n)
+{
+	uintptr_t old = a_load(&h->inbox[cls], A_RELAXED), nw;
+
+	HK_ASSERT((uintptr_t)head < (1UL << INBOX_PTR_BITS));
+	do {
+		if (unlikely(INBOX_COUNT(old) + n > INBOX_MAX)) {
+			fl_set_next(tail, HEAP_NIL);
+			heap_inbox_overflow(head, n);
+			return;
+		}
+		/* (Ends in HEAP_NIL: the list goes into a bin unread.) */
+		fl_set_next(tail, bin_end(INBOX_PTR(old)));
+		nw = (uintptr_t)head | (uintptr_t)(INBOX_COUNT(old) + n) << INBOX_PTR_BITS;
+	} while (!a_cas(&h->inbox[cls], &old, nw, A_RELEASE));
+}
+
+/* Has h's inbox of cls, or the rest of the last one taken, a block? */
+static inline int heap_inbox_any(struct heap *h, unsigned int cls)
+{
+	return h->inbox_rest_n[cls] || a_load(&h->inbox[cls], A_RELAXED);
+}
+
+/*
+ * The inbox's n blocks from list back to their slabs' lists (h's
+ * slabs), each checked as a remote list's (the key, carved) before its
+ * link is followed.
+ */
+static void heap_inbox_list_give_back(struct heap *h, void *list, uint32_t n)
+{
+	while (n--) {
+		struct slab *s = slab_of(list);
+		void *next;
+
+		if (s->kind == SLAB_TAIL)
+			s -= s->head_off;
+		if (unlikely(s->owner != h || s->kind != SLAB_BLOCKS))
+			heap_free_list_corrupt(list);
+		dfkey_to_slab(s, list);
+		next = fl_next(list);
+		if (unlikely(!next && n))
+			heap_free_list_corrupt(list);
+		heap_free_local_run(s, list, list, 1);
+		list = next;
+	}
+}
+
+/*
+ * Fill empty bin b of class cls from h's inbox: the rest of the last one
+ * taken first, else the inbox swapped whole; what the bin does not take
+ * (bin_take_list()) is the rest, for the next refill. 0 if both are
+ * empty.
+ */
+static int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch)
+{
+	void *list = h->inbox_rest[cls];
+	uint32_t n = h->inbox_rest_n[cls];
+
+	if (!n) {
+		uintptr_t w = a_swap(&h->inbox[cls], 0UL, A_ACQUIRE);
+
+		if (!w)
+			return 0;
+		list = INBOX_PTR(w);
+		n = INBOX_COUNT(w);
+	}
+	/*
+	 * Longer than the room: cut there, not grown for it (an inbox can
+	 * hold hundreds of blocks; bench_xmalloc 0.88 of the throughput
+	 * with the bin grown to take it whole, 1.13 cut).
+	 */
+	if ((int32_t)n > bin_room(b))
+		batch = bin_room(b) > 1 ? (unsigned int)bin_room(b) : 1;
+	h->inbox_rest[cls] = bin_take_list(b, cls, list, n, batch, 0, &h->inbox_rest_n[cls]);
+	return 1;
+}
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * The n blocks from q of an inbox: none of slab s, each in a slot in use
+ * holding the key; at most HEAP_INBOX_CHECK_MAX of them (returns how many
+ * it read).
+ */
+#define HEAP_INBOX_CHECK_MAX	1024u
+
+static uint32_t heap_inbox_list_check(const struct slab *s, void *q, uint32_t n)
+{
+	uint32_t read = n < HEAP_INBOX_CHECK_MAX ? n : HEAP_INBOX_CHECK_MAX;
+
+	for (n = read; n--; ) {
+		struct slab *qs = slab_of(q);
+		void *next;
+		int bad;
+
+		if (unlikely(a_load(&qs->state, A_RELAXED) != SLOT_ACTIVE))
+			heap_free_list_corrupt(q);
+		if (qs->kind == SLAB_TAIL)
+			qs -= qs->head_off;
+		vg_open(dfkey_word(q), FL_WORD);
+		bad = qs == s || *dfkey_word(q) != dfkey_of_slab();
+		vg_close(dfkey_word(q), FL_WORD);
+		if (unlikely(bad))
+			heap_free_list_corrupt(q);
+		next = fl_next(q);
+		if (unlikely(!next && n))
+			heap_free_list_corrupt(q);
+		q = next;
+	}
+	return read;
+}
+
+/*
+ * Before slab s of h goes back to its pool (slab_retire()): no block of
+ * s may wait in h's inbox of its class or in its rest. Every block of s
+ * came back, so one there was freed twice (its owner freed it again
+ * while it waited, and the flush of that copy counted it back); once
+ * the slot is decommitted or unmapped, the refill that takes the inbox
+ * would read it. Reads the inbox's blocks, writes nothing: other
+ * threads may push meanwhile, in front of what is read. Bounded: a
+ * class whose inbox its owner does not take (it frees the class's
+ * blocks but allocates none) would be read whole at each of its slabs'
+ * releases, so only its first HEAP_INBOX_CHECK_MAX blocks are; the
+ * slots that can be unmapped are those of a pool out of address space
+ * (ss_unmap_free()), and a decommitted one reads as zeros, which no
+ * reader takes for the key.
+ */
+static void heap_inbox_retire_check(struct heap *h, const struct slab *s)
+{
+	unsigned int cls = s->class_idx;
+	uintptr_t w = a_load(&h->inbox[cls], A_ACQUIRE);
+	uint32_t read;
+
+	read = heap_inbox_list_check(s, h->inbox_rest[cls], h->inbox_rest_n[cls]);
+	if (read < HEAP_INBOX_CHECK_MAX)
+		(void)heap_inbox_list_check(s, INBOX_PTR(w), INBOX_COUNT(w) < HEAP_INBOX_CHECK_MAX - read ?
+					    INBOX_COUNT(w) : HEAP_INBOX_CHECK_MAX - read);
+}
+#else
+static void heap_inbox_retire_check(struct heap *h, const struct slab *s) { }
+#endif
+
+/* Give h's inboxes and their rests back to the slabs (release, malloc_trim). */
+static void heap_inbox_give_back(struct heap *h)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		uintptr_t w;
+
+		if (h->inbox_rest_n[cls]) {
+			void *rest = h->inbox_rest[cls];
+			uint32_t n = h->inbox_rest_n[cls];
+
+			/* (Off the record first: a release on the way checks it.) */
+			h->inbox_rest_n[cls] = 0;
+			h->inbox_rest[cls] = NULL;
+			heap_inbox_list_give_back(h, rest, n);
+		}
+		w = a_swap(&h->inbox[cls], 0UL, A_ACQUIRE);
+		if (w)
+			heap_inbox_list_give_back(h, INBOX_PTR(w), INBOX_COUNT(w));
+	}
+}
+#else
+static __always_inline int rbatch_takes(tp_rbatch_t *rb, const struct slab *s)
+{
+	return rb->slab == s;
+}
+
+static __always_inline void rbatch_start_for(tp_rbatch_t *rb, struct slab *s)
+{
+	rb->slab = s;
+}
+
+static inline struct heap *rbatch_owner(const struct heap_rbatch *rb)
+{
+	return rb->slab->owner;
+}
+
+static __always_inline void rbatch_slot_check(void *q, uintptr_t *seen) { }
+static inline void heap_inbox_push(struct heap *h, unsigned int cls, void *head, void *tail,
+				   uint32_t n) { }
+static inline int heap_inbox_any(struct heap *h, unsigned int cls) { return 0; }
+static inline int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int cls,
+				    unsigned int batch) { return 0; }
+static inline void heap_inbox_give_back(struct heap *h) { }
+static void heap_inbox_retire_check(struct heap *h, const struct slab *s) { }
+#endif
+
 #if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
 /*
  * Before a push: every block of batch rb still holds the batch's mark
@@ -3903,10 +4197,11 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
  * on the list twice holds the key at its second visit. A shorter batch
  * is walked from its head.
  */
-static __always_inline uintptr_t rbatch_seal_one(void *q, uintptr_t key)
+static __always_inline uintptr_t rbatch_seal_one(void *q, uintptr_t key, uintptr_t *seen)
 {
 	uintptr_t next;
 
+	rbatch_slot_check(q, seen);
 	vg_open(q, FL_WORDS);
 	if (unlikely(*dfkey_word(q) != (key ^ DFKEY_IN_BATCH)))
 		guard_double_free(q);
@@ -3918,13 +4213,14 @@ static __always_inline uintptr_t rbatch_seal_one(void *q, uintptr_t key)
 
 static void rbatch_seal(const struct heap_rbatch *rb)
 {
-	const struct slab *s = rb->slab;
 	void **seg = hk_rbatch_seg[rb - hk_tls.rbatch];
-	uintptr_t key = s->dfkey, next;
+	uintptr_t key = dfkey_of_slab(), next, seen = 0;
 	void *q[HEAP_RBATCH_SEGS];
 	uint32_t i, k;
 
-	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+	/* (Each block's slot with the option: rbatch_slot_check().) */
+	if (!IS_ENABLED(CONFIG_HEAP_REMOTE_INBOX) &&
+	    unlikely(a_load(&rb->slab->state, A_RELAXED) != SLOT_ACTIVE))
 		guard_double_free(rb->head);
 	if (rbatch_count(rb) == HEAP_RBATCH_MAX) {
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++)
@@ -3936,7 +4232,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 		for (i = 0; i + 1 < HEAP_RBATCH_SEG; i++) {
 #pragma GCC unroll 8
 			for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
-				next = rbatch_seal_one(q[k], key);
+				next = rbatch_seal_one(q[k], key, &seen);
 				/* Within the run: a block, not an end. */
 				if (unlikely(next == (uintptr_t)HEAP_NIL || fl_bad(next)))
 					guard_double_free(q[k]);
@@ -3945,7 +4241,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 		}
 		/* Each run's oldest block: linked to the next older run's newest. */
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
-			next = rbatch_seal_one(q[k], key);
+			next = rbatch_seal_one(q[k], key, &seen);
 			if (unlikely(next != (k ? (uintptr_t)seg[k - 1] : (uintptr_t)HEAP_NIL)))
 				guard_double_free(q[k]);
 		}
@@ -3955,7 +4251,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 	}
 	q[0] = rb->head;
 	for (i = 0;; i++) {
-		next = rbatch_seal_one(q[0], key);
+		next = rbatch_seal_one(q[0], key, &seen);
 		if (i + 1 == rbatch_count(rb))
 			break;
 		if (unlikely(next == (uintptr_t)HEAP_NIL || fl_bad(next)))
@@ -4030,7 +4326,9 @@ static inline void rbatch_on_note(unsigned int cls) { }
 /* Stashed block p of slab s goes back: it must hold the mark, and takes the key. */
 static inline void fstash_seal(const struct slab *s, void *p)
 {
-	(void)rbatch_seal_one(p, s->dfkey);
+	uintptr_t seen = 0;
+
+	(void)rbatch_seal_one(p, s->dfkey, &seen);
 }
 #else
 static inline void fstash_seal(const struct slab *s, void *p) { }
@@ -4141,11 +4439,16 @@ static inline void fstash_flush(void)
 static __slowpath void heap_rbatch_push(struct heap_rbatch *rb)
 {
 	struct slab *s = rb->slab;
+	struct heap *owner = rb->owner;
 
 	rbatch_seal(rb);
 	rb->slab = NULL;
 	hk_tls.rbatch_nr--;
-	slab_push_remote(s, rb->head, rb->tail, rbatch_count(rb));
+	if (IS_ENABLED(CONFIG_HEAP_REMOTE_INBOX))
+		heap_inbox_push(owner, (unsigned int)(rb - hk_tls.rbatch), rb->head, rb->tail,
+				rbatch_count(rb));
+	else
+		slab_push_remote(s, rb->head, rb->tail, rbatch_count(rb));
 }
 
 /* Push all of the calling thread's batches. */
@@ -4214,7 +4517,7 @@ void heap_rbatch_hungry_push(void)
 			 * A slab no heap owns any more (released after a double
 			 * free of one of the batch's blocks): the push reports it.
 			 */
-			owner = rb->slab->owner;
+			owner = rbatch_owner(rb);
 			if ((uintptr_t)owner <= (uintptr_t)HEAP_NONE || heap_hungry(owner, cls)) {
 				heap_rbatch_push(rb);
 				STAT_INC_TLS(STAT_RBATCH_HUNGRY);
@@ -4259,7 +4562,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	 */
 	dfkey_remote_free(s, p, DFKEY_BATCH_MARK);
 	rb = tp_rbatch(cls);
-	if (likely(rb->slab == s)) {
+	if (likely(rbatch_takes(rb, s))) {
 		rbatch_link(rb, cls, p);
 		if (unlikely(rb->n >= HEAP_RBATCH_MAX))
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
@@ -4280,7 +4583,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	 * another thread's batch, after a block was freed twice) stops.
 	 */
 	fl_set_next(p, HEAP_NIL);
-	rb->slab = s;
+	rbatch_start_for(rb, s);
 	rb->head = p;
 	rb->tail = p;
 	rbatch_note(cls, 0, p);
@@ -4405,7 +4708,12 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller)
  * live heap, whose blocks it holds count as used, so only what a
  * double free could have changed since is tested again: s released (its
  * kind SLAB_FREE first) and its slot set up anew, p then not a block start
- * of it. The block-start test does without the owner's tag
+ * of it. With CONFIG_HEAP_REMOTE_INBOX the batch takes s when s's owner
+ * is the batch's (rbatch_takes()): a heap record is never freed, and
+ * the owner read from s, equal to a live batch's, is one that s had
+ * while the kind and block-start tests below passed; s being released
+ * meanwhile is again what only a double free does. The block-start test
+ * does without the owner's tag
  * (slab_block_start_untagged(): no load waits for the owner's record).
  * A slab of no batch takes the whole test, each field read once, and
  * heap_free_remote() itself, out of line; anything else (a tail slot, no
@@ -4426,7 +4734,7 @@ void heap_free_nonlocal(void *p, struct slab *s)
 	struct heap *owner;
 
 	HK_ASSERT(cls < HK_CLASS_ARRAY);
-	if (unlikely(rb->slab != s))
+	if (unlikely(!rbatch_takes(rb, s)))
 		goto other;
 	if (unlikely(!slab_blocks_start(s, p)))
 		goto slow;

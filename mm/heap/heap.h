@@ -448,6 +448,10 @@ struct heap {
 	uint16_t unread[HK_CLASS_ARRAY];	/* per class: how many places below it still take a block of that list (bin_unread_take()) */
 #endif
 	struct slab *partial_last[HK_CLASS_ARRAY];	/* the last slab of each list of partial[] */
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+	void *inbox_rest[HK_CLASS_ARRAY];	/* per class: what a refill left of an inbox taken (HEAP_NIL-ended) */
+	uint32_t inbox_rest_n[HK_CLASS_ARRAY];	/* per class: its blocks */
+#endif
 	/* --- read by every remote free; written at thread start and exit only --- */
 	uint32_t tag __aligned(L1_CACHE_BYTES);	/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
 	int alive;				/* a thread uses this record */
@@ -469,7 +473,21 @@ struct heap {
 	/* (written at thread exit only: any line will do) */
 	unsigned long stats[NR_HK_STATS];	/* counters of the threads that exited */
 #endif
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+	/*
+	 * atomic, pushed by other threads, swapped by the owner: per class,
+	 * the blocks of pushed remote batches (heap.c, "Remote inbox"),
+	 * the newest batch's head in the low 48 bits, their count above
+	 */
+	uintptr_t inbox[HK_CLASS_ARRAY] __aligned(L1_CACHE_BYTES);
+#endif
 } __aligned(L1_CACHE_BYTES);
+
+/* An inbox word (struct heap::inbox): the list's head and its count. */
+#define INBOX_PTR_BITS		48
+#define INBOX_PTR(w)		((void *)((w) & ((1UL << INBOX_PTR_BITS) - 1)))
+#define INBOX_COUNT(w)		((uint32_t)((w) >> INBOX_PTR_BITS))
+#define INBOX_MAX		((1U << (64 - INBOX_PTR_BITS)) - 1)
 
 /*
  * tag and notify each start a line, and nothing the owner writes as it
@@ -545,7 +563,10 @@ void heap_purge_tick(struct heap *h);
 #define HEAP_RBATCH_SEGS	(HEAP_RBATCH_MAX / HEAP_RBATCH_SEG)
 
 struct heap_rbatch {
-	struct slab *slab;		/* the blocks' slab (NULL: the batch is empty) */
+	union {
+		struct slab *slab;	/* the blocks' slab (NULL: the batch is empty) */
+		struct heap *owner;	/* CONFIG_HEAP_REMOTE_INBOX: the blocks' slabs' owner */
+	};
 	void *head;			/* the block freed last (the list's head) */
 	void *tail;			/* the block freed first: linked at the push */
 	uint32_t n;			/* blocks in the batch (+ HEAP_RBATCH_MAX - max: rbatch_count()) */

@@ -5040,6 +5040,35 @@ static void rbatch_run(struct rb_job *j)
 }
 
 /*
+ * Blocks other threads pushed for slab s: on its remote list, or with
+ * CONFIG_HEAP_REMOTE_INBOX on its owner's inbox of its class (a test
+ * frees blocks of one slab of the class).
+ */
+static uint32_t pushed_for(struct slab *s)
+{
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+	return INBOX_COUNT(a_load(&s->owner->inbox[s->class_idx], A_ACQUIRE));
+#else
+	return REMOTE_COUNT(a_load(&s->remote, A_ACQUIRE));
+#endif
+}
+
+/* Did other threads push blocks for heap h (a slab on its notify stack, or a block in its inbox)? */
+static int pushed_to(struct heap *h)
+{
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+	unsigned int cls;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++)
+		if (a_load(&h->inbox[cls], A_ACQUIRE))
+			return 1;
+	return 0;
+#else
+	return a_load(&h->notify, A_ACQUIRE) != NULL;
+#endif
+}
+
+/*
  * Fewer blocks than a batch holds: none is on the slab's list when the
  * thread has freed them all, every one is once it has exited (the slab,
  * dropped full, queued on its owner's notify stack).
@@ -5065,10 +5094,16 @@ START_TEST(test_rbatch_pushed_at_exit)
 	j = (struct rb_job){ .v = v, .n = k };
 	rbatch_run(&j);
 	ck_assert_uint_eq(j.seen, REMOTE_FULL);		/* all in the batch */
+	ck_assert_uint_eq(pushed_for(sl[0]), k);	/* pushed at the exit */
 	w = a_load(&sl[0]->remote, A_ACQUIRE);
-	ck_assert_uint_eq(REMOTE_COUNT(w), k);		/* pushed at the exit */
-	ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
-	ck_assert_ptr_eq(a_load(&hk_tls.heap->notify, A_ACQUIRE), sl[0]);
+	if (IS_ENABLED(CONFIG_HEAP_REMOTE_INBOX)) {
+		/* To the owner's inbox: the slab is not told. */
+		ck_assert_uint_eq(w, REMOTE_FULL);
+		ck_assert_ptr_null(a_load(&hk_tls.heap->notify, A_ACQUIRE));
+	} else {
+		ck_assert_uint_eq(w & REMOTE_BITS, REMOTE_QUEUED);
+		ck_assert_ptr_eq(a_load(&hk_tls.heap->notify, A_ACQUIRE), sl[0]);
+	}
 	for (i = k; i < n; i++)
 		hak_free(v[i]);
 }
@@ -5089,7 +5124,7 @@ START_TEST(test_rbatch_whole_slab_released)
 	cap = sl[0]->capacity;
 	j = (struct rb_job){ .v = v, .n = cap };
 	rbatch_run(&j);
-	ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), cap);
+	ck_assert_uint_eq(pushed_for(sl[0]), cap);
 	for (i = cap; i < n; i++)
 		hak_free(v[i]);
 	hak_free(hak_malloc(INV_SIZE));		/* drains the notify stack */
@@ -5097,6 +5132,161 @@ START_TEST(test_rbatch_whole_slab_released)
 	ck_assert_uint_ne(sl[0]->kind, SLAB_BLOCKS);
 }
 END_TEST
+
+/*
+ * Remote frees that alternate between two slabs of one owner. Without
+ * CONFIG_HEAP_REMOTE_INBOX a batch holds blocks of one slab and is
+ * pushed at each switch: each slab gets its own blocks on its remote
+ * list. With it one batch holds them all, and goes whole to the owner's
+ * inbox of the class at the thread's exit, the slabs' remote lists
+ * untouched; the owner's next refill takes every one of them.
+ */
+struct rb_pair_job {
+	void **a, **b;			/* blocks of two slabs of one owner */
+	unsigned int k;			/* how many of each, freed a[0], b[0], a[1], ... */
+};
+
+static void *rbatch_pair_worker(void *arg)
+{
+	struct rb_pair_job *j = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
+	for (i = 0; i < j->k; i++) {
+		hak_free(j->a[i]);
+		hak_free(j->b[i]);
+	}
+	return NULL;
+}
+
+START_TEST(test_rbatch_two_slabs)
+{
+	static void *v[256];
+	void *got[64];
+	struct slab *sl[2];
+	unsigned int n, cap, k, i, m, cls;
+	struct rb_pair_job j;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	cap = sl[0]->capacity;
+	cls = sl[0]->class_idx;
+	k = (class_rbatch_max(cls) - 1) / 2;	/* no push before the exit */
+	if (k > cap)
+		k = cap;
+	if (k < 2) {
+		for (i = 0; i < n; i++)
+			hak_free(v[i]);
+		return;
+	}
+	j = (struct rb_pair_job){ .a = v, .b = v + cap, .k = k };
+	run_thread(rbatch_pair_worker, &j);
+	if (IS_ENABLED(CONFIG_HEAP_REMOTE_INBOX)) {
+		ck_assert_uint_eq(pushed_for(sl[0]), 2 * k);
+		ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), 0);
+		ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[1]->remote, A_ACQUIRE)), 0);
+		/* The bin's one block (inv_fill_slabs()), then the inbox whole. */
+		ck_assert_uint_le(2 * k + 1, 64);
+		for (i = 0; i < 2 * k + 1; i++)
+			got[i] = hak_malloc(INV_SIZE);
+		ck_assert_uint_eq(pushed_for(sl[0]), 0);
+		for (i = 0; i < k; i++) {
+			unsigned int found = 0;
+
+			for (m = 0; m < 2 * k + 1; m++)
+				found += got[m] == v[i] || got[m] == v[cap + i];
+			ck_assert_uint_eq(found, 2);
+		}
+		for (i = 0; i < 2 * k + 1; i++)
+			hak_free(got[i]);
+	} else {
+		ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), k);
+		ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[1]->remote, A_ACQUIRE)), k);
+	}
+	for (i = 0; i < n; i++)
+		if ((i >= k && i < cap) || i >= cap + k)
+			hak_free(v[i]);
+}
+END_TEST
+
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+/*
+ * An inbox holds at most INBOX_MAX blocks: the pushes past it go to the
+ * blocks' slabs' remote lists, and no block is lost: every one is on
+ * one of them, and malloc_trim gives them all back, the slabs they
+ * filled with them.
+ */
+#define OVF_N		(INBOX_MAX + 200)
+
+static void *inbox_overflow_worker(void *arg)
+{
+	void **v = arg;
+	unsigned int i;
+
+	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
+	for (i = 0; i < OVF_N; i++)
+		hak_free(v[i]);
+	return NULL;
+}
+
+START_TEST(test_inbox_overflow)
+{
+	static void *v[OVF_N];
+	static struct slab *sl[OVF_N];
+	unsigned int i, nsl = 0, cls;
+	uint64_t on_slabs = 0;
+	uintptr_t w;
+
+	for (i = 0; i < OVF_N; i++) {
+		v[i] = hak_malloc(16);
+		ck_assert_ptr_nonnull(v[i]);
+		if (!nsl || slab_block_head(v[i]) != sl[nsl - 1])
+			sl[nsl++] = slab_block_head(v[i]);
+	}
+	cls = sl[0]->class_idx;
+	run_thread(inbox_overflow_worker, v);
+	w = a_load(&hk_tls.heap->inbox[cls], A_ACQUIRE);
+	ck_assert_uint_le(INBOX_COUNT(w), INBOX_MAX);
+	for (i = 0; i < nsl; i++)
+		on_slabs += REMOTE_COUNT(a_load(&sl[i]->remote, A_ACQUIRE));
+	ck_assert_uint_gt(on_slabs, 0);
+	ck_assert_uint_eq(INBOX_COUNT(w) + on_slabs, OVF_N);
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(a_load(&hk_tls.heap->inbox[cls], A_ACQUIRE), 0);
+	/* The slabs inside the run held v's blocks only: all released. */
+	for (i = 1; i + 1 < nsl; i++)
+		ck_assert_uint_ne(sl[i]->kind, SLAB_BLOCKS);
+}
+END_TEST
+
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+/*
+ * The owner frees again a block that waits in its inbox (another thread
+ * freed it), then the rest of the slab: the flush counts every block
+ * back, and the slab's release finds the block in the inbox and reports
+ * it (heap_inbox_retire_check()) before the slot can be unmapped under
+ * the inbox's link, where the refill that takes the inbox would fault.
+ */
+START_TEST(test_inbox_owner_refree_reported)
+{
+	static void *v[256];
+	struct slab *sl[2];
+	unsigned int n, cap, i;
+	struct rb_job j;
+
+	n = inv_fill_slabs(v, 256, sl, 2);
+	cap = sl[0]->capacity;
+	j = (struct rb_job){ .v = v, .n = 1 };
+	rbatch_run(&j);				/* v[0] to the inbox, at the exit */
+	ck_assert_uint_eq(pushed_for(sl[0]), 1);
+	for (i = 0; i < cap; i++)
+		hak_free(v[i]);			/* v[0] again: the double free */
+	for (i = cap; i < n; i++)
+		hak_free(v[i]);
+	hak_malloc_trim(0);			/* the bins flushed: sl[0] empties */
+}
+END_TEST
+#endif
+#endif
 
 /*
  * The remote free looks at its batch first (heap_free_nonlocal()): with
@@ -5127,7 +5317,7 @@ START_TEST(test_rbatch_inner_pointer_refused)
 		memset(v[1], 7, INV_SIZE);
 		ck_assert_int_eq(pthread_create(&t, NULL, rbatch_inner_worker, v), 0);
 		pthread_join(t, NULL);
-		ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), 2);
+		ck_assert_uint_eq(pushed_for(sl[0]), 2);
 		v[0] = v[1] = NULL;
 	}
 	for (i = 0; i < n; i++)
@@ -5301,30 +5491,32 @@ struct rb_hungry_job {
 	unsigned int n;			/* how many to free */
 	int grow;			/* nonzero: free v[n] after the first look, and look again */
 	struct slab *s;
-	uintptr_t before;		/* s's remote word after the frees */
-	uintptr_t mid;			/* after the first heap_rbatch_hungry_push() */
-	uintptr_t grown;		/* after v[n]'s free and a look (grow) */
-	uintptr_t after;		/* and after the last heap_rbatch_hungry_push() */
+	uint32_t before;		/* blocks pushed for s after the frees (pushed_for()) */
+	uint32_t mid;			/* after the first heap_rbatch_hungry_push() */
+	uint32_t grown;			/* after v[n]'s free and a look (grow) */
+	uint32_t after;			/* and after the last heap_rbatch_hungry_push() */
 };
 
 static void *rbatch_hungry_worker(void *arg)
 {
 	struct rb_hungry_job *j = arg;
+	/* (An inbox may hold an earlier job's blocks: counted from here.) */
+	uint32_t base = pushed_for(j->s);
 	unsigned int i;
 
 	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
 	for (i = 0; i < j->n; i++)
 		hak_free(j->v[i]);
-	j->before = a_load(&j->s->remote, A_ACQUIRE);
+	j->before = pushed_for(j->s) - base;
 	heap_rbatch_hungry_push();
-	j->mid = a_load(&j->s->remote, A_ACQUIRE);
+	j->mid = pushed_for(j->s) - base;
 	if (j->grow) {
 		hak_free(j->v[j->n]);
 		heap_rbatch_hungry_push();
-		j->grown = a_load(&j->s->remote, A_ACQUIRE);
+		j->grown = pushed_for(j->s) - base;
 	}
 	heap_rbatch_hungry_push();
-	j->after = a_load(&j->s->remote, A_ACQUIRE);
+	j->after = pushed_for(j->s) - base;
 	return NULL;
 }
 
@@ -5374,10 +5566,10 @@ START_TEST(test_rbatch_hungry_owner)
 	a_store(w, a_load(w, A_RELAXED) & ~bit, A_RELAXED);
 	j = (struct rb_hungry_job){ .v = v, .n = 2, .s = sl[0] };
 	rbatch_hungry_run(&j);
-	ck_assert_uint_eq(REMOTE_COUNT(j.before), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(j.mid), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(j.after), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(a_load(&sl[0]->remote, A_ACQUIRE)), 2);
+	ck_assert_uint_eq(j.before, 0);
+	ck_assert_uint_eq(j.mid, 0);
+	ck_assert_uint_eq(j.after, 0);
+	ck_assert_uint_eq(pushed_for(sl[0]), 2);
 
 	/*
 	 * Hungry: pushed at the first look that finds the batch as the last
@@ -5386,10 +5578,10 @@ START_TEST(test_rbatch_hungry_owner)
 	a_store(w, a_load(w, A_RELAXED) | bit, A_RELAXED);
 	j = (struct rb_hungry_job){ .v = v + cap, .n = 2, .grow = 1, .s = sl[1] };
 	rbatch_hungry_run(&j);
-	ck_assert_uint_eq(REMOTE_COUNT(j.before), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(j.mid), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(j.grown), 0);
-	ck_assert_uint_eq(REMOTE_COUNT(j.after), 3);
+	ck_assert_uint_eq(j.before, 0);
+	ck_assert_uint_eq(j.mid, 0);
+	ck_assert_uint_eq(j.grown, 0);
+	ck_assert_uint_eq(j.after, 3);
 
 	/* A refill that takes the remote list leaves the bit. */
 	p = hak_malloc(INV_SIZE);
@@ -6469,7 +6661,7 @@ START_TEST(test_adopt_parked_heap)
 	 * bin flush, trim or exit would.
 	 */
 	heap_rbatch_flush();
-	ck_assert_ptr_nonnull(a_load(&adopt_heap->notify, A_ACQUIRE));
+	ck_assert(pushed_to(adopt_heap));
 	ck_assert_int_eq(pthread_create(&t, NULL, adopt_new, NULL), 0);
 	pthread_join(t, &ret);
 	ck_assert_ptr_null(ret);
@@ -6967,6 +7159,13 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_rbatch_pushed_at_exit);
 	tcase_add_test(tc, test_rbatch_whole_slab_released);
 	tcase_add_test(tc, test_rbatch_inner_pointer_refused);
+	tcase_add_test(tc, test_rbatch_two_slabs);
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+	tcase_add_test(tc, test_inbox_overflow);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_inbox_owner_refree_reported, SIGABRT);
+#endif
+#endif
 #ifdef CONFIG_HEAP_FOREIGN_STASH
 	tcase_add_test(tc, test_fstash_reuse);
 	tcase_add_test(tc, test_fstash_bounded_lifo);
