@@ -5046,11 +5046,13 @@ static void rbatch_run(struct rb_job *j)
  */
 static uint32_t pushed_for(struct slab *s)
 {
+	uint32_t n = REMOTE_COUNT(a_load(&s->remote, A_ACQUIRE));
+
+	/* (A class whose frees go one by one, CONFIG_HEAP_RBATCH_BYTES: the slab's.) */
 #ifdef CONFIG_HEAP_REMOTE_INBOX
-	return INBOX_COUNT(a_load(&s->owner->inbox[s->class_idx], A_ACQUIRE));
-#else
-	return REMOTE_COUNT(a_load(&s->remote, A_ACQUIRE));
+	n += INBOX_COUNT(a_load(&s->owner->inbox[s->class_idx], A_ACQUIRE));
 #endif
+	return n;
 }
 
 /* Did other threads push blocks for heap h (a slab on its notify stack, or a block in its inbox)? */
@@ -5062,10 +5064,8 @@ static int pushed_to(struct heap *h)
 	for (cls = 0; cls < heap_nr_classes(); cls++)
 		if (a_load(&h->inbox[cls], A_ACQUIRE))
 			return 1;
-	return 0;
-#else
-	return a_load(&h->notify, A_ACQUIRE) != NULL;
 #endif
+	return a_load(&h->notify, A_ACQUIRE) != NULL;
 }
 
 /*
@@ -5266,23 +5266,44 @@ END_TEST
  * it (heap_inbox_retire_check()) before the slot can be unmapped under
  * the inbox's link, where the refill that takes the inbox would fault.
  */
+#define REFREE_N	4096
+#define REFREE_SIZE	64
+
 START_TEST(test_inbox_owner_refree_reported)
 {
-	static void *v[256];
-	struct slab *sl[2];
-	unsigned int n, cap, i;
+	static void *v[REFREE_N];
+	struct slab *s = NULL;
+	unsigned int i, k, first = 0;
 	struct rb_job j;
 
-	n = inv_fill_slabs(v, 256, sl, 2);
-	cap = sl[0]->capacity;
-	j = (struct rb_job){ .v = v, .n = 1 };
-	rbatch_run(&j);				/* v[0] to the inbox, at the exit */
-	ck_assert_uint_eq(pushed_for(sl[0]), 1);
-	for (i = 0; i < cap; i++)
-		hak_free(v[i]);			/* v[0] again: the double free */
-	for (i = cap; i < n; i++)
-		hak_free(v[i]);
-	hak_malloc_trim(0);			/* the bins flushed: sl[0] empties */
+	/*
+	 * Small blocks (a class batched under any CONFIG_HEAP_RBATCH_BYTES),
+	 * and a slab whose every block is one of them: the second slab the
+	 * run reaches that the run filled whole.
+	 */
+	for (i = 0; i < REFREE_N; i++)
+		v[i] = hak_malloc(REFREE_SIZE);
+	for (i = 1; i < REFREE_N && !s; i++) {
+		struct slab *t = slab_block_head(v[i]);
+
+		if (t == slab_block_head(v[i - 1]))
+			continue;
+		for (k = i; k < REFREE_N && slab_block_head(v[k]) == t; k++)
+			;
+		if (k < REFREE_N && k - i == t->capacity) {
+			s = t;
+			first = i;
+		}
+	}
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_gt(class_rbatch_max(s->class_idx), 1);
+	j = (struct rb_job){ .v = v + first, .n = 1 };
+	rbatch_run(&j);				/* v[first] to the inbox, at the exit */
+	ck_assert_uint_eq(pushed_for(s), 1);
+	ck_assert_uint_eq(REMOTE_COUNT(a_load(&s->remote, A_ACQUIRE)), 0);
+	for (i = 0; i < REFREE_N; i++)
+		hak_free(v[i]);			/* v[first] again: the double free */
+	hak_malloc_trim(0);			/* the bins flushed: s empties */
 }
 END_TEST
 #endif
