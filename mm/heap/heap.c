@@ -3970,11 +3970,8 @@ static __noinline void heap_inbox_overflow(void *head, uint32_t n)
 {
 	while (n--) {
 		void *next = fl_next(head);
-		struct slab *s = slab_of(head);
 
-		if (s->kind == SLAB_TAIL)
-			s -= s->head_off;
-		slab_push_remote(s, head, head, 1);
+		slab_push_remote(slab_block_head(head), head, head, 1);
 		head = next;
 	}
 }
@@ -4011,11 +4008,9 @@ static inline int heap_inbox_any(struct heap *h, unsigned int cls)
 static void heap_inbox_list_give_back(struct heap *h, void *list, uint32_t n)
 {
 	while (n--) {
-		struct slab *s = slab_of(list);
+		struct slab *s = slab_block_head(list);
 		void *next;
 
-		if (s->kind == SLAB_TAIL)
-			s -= s->head_off;
 		if (unlikely(s->owner != h || s->kind != SLAB_BLOCKS))
 			heap_free_list_corrupt(list);
 		dfkey_to_slab(s, list);
@@ -4070,16 +4065,13 @@ static uint32_t heap_inbox_list_check(const struct slab *s, void *q, uint32_t n)
 	uint32_t read = n < HEAP_INBOX_CHECK_MAX ? n : HEAP_INBOX_CHECK_MAX;
 
 	for (n = read; n--; ) {
-		struct slab *qs = slab_of(q);
 		void *next;
 		int bad;
 
-		if (unlikely(a_load(&qs->state, A_RELAXED) != SLOT_ACTIVE))
+		if (unlikely(a_load(&slab_of(q)->state, A_RELAXED) != SLOT_ACTIVE))
 			heap_free_list_corrupt(q);
-		if (qs->kind == SLAB_TAIL)
-			qs -= qs->head_off;
 		vg_open(dfkey_word(q), FL_WORD);
-		bad = qs == s || *dfkey_word(q) != dfkey_of_slab();
+		bad = slab_block_head(q) == s || *dfkey_word(q) != dfkey_of_slab();
 		vg_close(dfkey_word(q), FL_WORD);
 		if (unlikely(bad))
 			heap_free_list_corrupt(q);
