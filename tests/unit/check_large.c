@@ -36,7 +36,7 @@
 /* A Large request (unit.h): as far above Mid's top as n is above 32 KiB. */
 #define LSZ(n)		UNIT_LARGE(n)
 
-static size_t rss_now(void)
+static __maybe_unused size_t rss_now(void)
 {
 	unsigned long size = 0, resident = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -61,7 +61,7 @@ static int is_class_size(size_t n)
  * m, from 40 KiB (mm/large/large.c, large_block_size(); the page rounding
  * left out).
  */
-static size_t large_class_of(size_t m)
+static __maybe_unused size_t large_class_of(size_t m)
 {
 	size_t step;
 
