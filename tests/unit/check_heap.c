@@ -2557,12 +2557,13 @@ END_TEST
 
 /*
  * The class the spare tests use: 16 KiB, or the largest one below (above
- * HEAP_SPARE_MIN_SIZE), whose batch (the older half of a bin grown to its
- * limit_max) fits the heap's bound on spare bytes; HK_NR_CLASSES if none
- * does, where no batch is ever set aside (randconfig KCONFIG_SEED=0x2030f9a2:
- * CONFIG_HEAP_SPARE_KB=200, less than half a bin of 16 KiB blocks).
+ * HEAP_SPARE_MIN_SIZE), of which `batches` batches (each the older half
+ * of a bin grown to its limit_max) fit the heap's bound on spare bytes;
+ * HK_NR_CLASSES if none does, where no batch is ever set aside
+ * (randconfig KCONFIG_SEED=0x2030f9a2: CONFIG_HEAP_SPARE_KB=200, less
+ * than half a bin of 16 KiB blocks).
  */
-static unsigned int spare_class_pick(void)
+static unsigned int spare_class_pick_for(unsigned int batches)
 {
 	size_t max = (size_t)CONFIG_HEAP_SPARE_KB << 10;
 	unsigned int cls;
@@ -2573,12 +2574,17 @@ static unsigned int spare_class_pick(void)
 	     hk_classes[cls].size >= HEAP_SPARE_MIN_SIZE; cls--) {
 		const struct size_class *c = &hk_classes[cls];
 
-		if ((size_t)(c->limit_max / 2 + 1) * c->size <= max)
+		if ((size_t)batches * (c->limit_max / 2 + 1) * c->size <= max)
 			return cls;
 		if (!cls)
 			break;
 	}
 	return HK_NR_CLASSES;
+}
+
+static unsigned int spare_class_pick(void)
+{
+	return spare_class_pick_for(1);
 }
 
 /* spare_class_pick() in a test that needs a class. */
@@ -2806,9 +2812,13 @@ START_TEST(test_spare_lifo_order)
 	uint32_t first, last, nr, held, i;
 	void *p;
 
-	if (spare_class_pick() == HK_NR_CLASSES)
+	/*
+	 * Two batches set aside at least (randconfig KCONFIG_SEED=0x07e6e7bb:
+	 * CONFIG_HEAP_SPARE_KB=2756, one batch of 129 16 KiB blocks).
+	 */
+	cls = spare_class_pick_for(2);
+	if (cls == HK_NR_CLASSES)
 		return;
-	cls = spare_class();
 	spare_alloc_all(cls, v, SPARE_BLOCKS);
 	spare_free_all(v, SPARE_BLOCKS, 0);
 	sp = &hk_tls.heap->spare[cls];
