@@ -2233,13 +2233,18 @@ static void *fork_rec_child_thread(void *arg)
 
 START_TEST(test_fork_child_live_record_not_adopted)
 {
-	unsigned int cls = size_to_class(FORK_REC_CUT);
+	unsigned int cls;
 	struct heap *h;
 	pthread_t t;
 	pid_t pid;
 	int st;
 
-	ck_assert_uint_ne(cls, size_to_class(FORK_REC_OWN));
+	/* Both sizes in slab classes (not with Tiny alone: randconfig 0x0b273d7c, 0x9b2782bf). */
+	if (HEAP_MAX_SIZE < FORK_REC_CUT)
+		return;
+	ck_assert_int_eq(heap_init(), 0);
+	cls = size_to_class(launder_size(FORK_REC_CUT));
+	ck_assert_uint_ne(cls, size_to_class(launder_size(FORK_REC_OWN)));
 	ck_assert_int_eq(sem_init(&fork_rec_ready, 0, 0), 0);
 	ck_assert_int_eq(sem_init(&fork_rec_go, 0, 0), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, fork_rec_worker, NULL), 0);
