@@ -2243,8 +2243,8 @@ START_TEST(test_fork_child_live_record_not_adopted)
 	if (HEAP_MAX_SIZE < FORK_REC_CUT)
 		return;
 	ck_assert_int_eq(heap_init(), 0);
-	cls = size_to_class(launder_size(FORK_REC_CUT));
-	ck_assert_uint_ne(cls, size_to_class(launder_size(FORK_REC_OWN)));
+	cls = size_to_class(FORK_REC_CUT);
+	ck_assert_uint_ne(cls, size_to_class(FORK_REC_OWN));
 	ck_assert_int_eq(sem_init(&fork_rec_ready, 0, 0), 0);
 	ck_assert_int_eq(sem_init(&fork_rec_go, 0, 0), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, fork_rec_worker, NULL), 0);

@@ -56,13 +56,6 @@ static inline void *launder(void *p)
 	return p;
 }
 
-/* n, likewise: a size past the classes, in code a configuration leaves dead, warns of no bound. */
-static inline size_t launder_size(size_t n)
-{
-	__asm__ __volatile__("" : "+r"(n));
-	return n;
-}
-
 /*
  * Scale factor for loop counts: 1 natively, smaller under qemu or the
  * sanitizers (HK_TEST_SCALE=percent, set by tests/run.sh).
