@@ -3919,17 +3919,25 @@ static __always_inline void slab_push_remote(struct slab *s, void *head, void *t
  * refills one or two blocks at a time from the slabs' remote lists.
  * With the option a batch holds blocks of any slab of one owner
  * (struct heap_rbatch::owner) and its push goes on the owner's inbox of
- * the class: one word, the list of the pushed batches (the newest
- * batch's head in its low INBOX_PTR_BITS bits; user addresses of both
- * architectures lie below 2^48) and their count above. The owner's
- * refill takes the inbox whole, as it takes a slab's remote list
- * (heap_inbox_to_bin()); its blocks hold the key, end in HEAP_NIL, and
- * count as used by their slabs until a flush gives them back, as a
- * remote list's do. A push that would take the count past INBOX_MAX (an
- * owner that stopped allocating the class: an idle or parked heap) goes
- * to the blocks' slabs' remote lists instead, block by block. A thread's
- * release and malloc_trim give the inbox back to the slabs
- * (heap_inbox_give_back()); a parked heap keeps it for its next thread.
+ * the class: INBOX_LISTS words, each a list of pushed batches (the
+ * newest batch's head in its low INBOX_PTR_BITS bits; user addresses of
+ * both architectures lie below 2^48) and their count above. A push goes
+ * on the first list it fits: the first INBOX_LISTS - 1 hold at most the
+ * class's bin limit, the last at most INBOX_MAX. The owner's refill
+ * takes the longest list whole, as it takes a slab's remote list
+ * (heap_inbox_to_bin()); its blocks hold the key, end in
+ * HEAP_NIL, and count as used by their slabs until a flush gives them
+ * back, as a remote list's do. A list longer than the bin's room is cut
+ * there, and the cut is a walk down the list, each block a line the
+ * freeing thread wrote (xmalloc walked 35% of its blocks so, shared-bigws
+ * 13%, when the inbox was one list); a list that fits the bin goes in
+ * unread, and the lists bounded by the bin's limit always fit an empty
+ * bin of the class's limit. A push that would take the last list past
+ * INBOX_MAX (an owner that stopped allocating the class: an idle or
+ * parked heap) goes to the blocks' slabs' remote lists instead, block by
+ * block. A thread's release and malloc_trim give the inbox back to the
+ * slabs (heap_inbox_give_back()); a parked heap keeps it for its next
+ * thread.
  */
 #ifdef CONFIG_HEAP_REMOTE_INBOX
 
@@ -3976,28 +3984,74 @@ static __noinline void heap_inbox_overflow(void *head, uint32_t n)
 	}
 }
 
-/* Push the n blocks head..tail (linked, sealed) of class cls on h's inbox. */
-static void heap_inbox_push(struct heap *h, unsigned int cls, void *head, void *tail, uint32_t n)
+/* The most blocks list k of an inbox of class cls holds. */
+static inline uint32_t inbox_list_max(unsigned int cls, unsigned int k)
 {
-	uintptr_t old = a_load(&h->inbox[cls], A_RELAXED), nw;
+	return k + 1 < INBOX_LISTS ? hk_classes[cls].limit : INBOX_MAX;
+}
 
-	HK_ASSERT((uintptr_t)head < (1UL << INBOX_PTR_BITS));
+/*
+ * Push the n blocks head..tail (linked, sealed) on inbox list *word if
+ * it stays within max blocks; 0 if it would not.
+ */
+static int inbox_list_push(uintptr_t *word, uint32_t max, void *head, void *tail, uint32_t n)
+{
+	uintptr_t old = a_load(word, A_RELAXED), nw;
+
 	do {
-		if (unlikely(INBOX_COUNT(old) + n > INBOX_MAX)) {
-			fl_set_next(tail, HEAP_NIL);
-			heap_inbox_overflow(head, n);
-			return;
-		}
+		if (INBOX_COUNT(old) + n > max)
+			return 0;
 		/* (Ends in HEAP_NIL: the list goes into a bin unread.) */
 		fl_set_next(tail, bin_end(INBOX_PTR(old)));
 		nw = (uintptr_t)head | (uintptr_t)(INBOX_COUNT(old) + n) << INBOX_PTR_BITS;
-	} while (!a_cas(&h->inbox[cls], &old, nw, A_RELEASE));
+	} while (!a_cas(word, &old, nw, A_RELEASE));
+	return 1;
 }
 
-/* Has h's inbox of cls, or the rest of the last one taken, a block? */
+/* Push the n blocks head..tail (linked, sealed) of class cls on h's inbox. */
+static void heap_inbox_push(struct heap *h, unsigned int cls, void *head, void *tail, uint32_t n)
+{
+	unsigned int k;
+
+	HK_ASSERT((uintptr_t)head < (1UL << INBOX_PTR_BITS));
+	for (k = 0; k < INBOX_LISTS; k++)
+		if (inbox_list_push(&h->inbox[cls][k], inbox_list_max(cls, k), head, tail, n))
+			return;
+	fl_set_next(tail, HEAP_NIL);
+	heap_inbox_overflow(head, n);
+}
+
+/* Has h's inbox of cls, or the rest of the last list taken, a block? */
 static inline int heap_inbox_any(struct heap *h, unsigned int cls)
 {
-	return h->inbox_rest_n[cls] || a_load(&h->inbox[cls], A_RELAXED);
+	unsigned int k;
+
+	if (h->inbox_rest_n[cls])
+		return 1;
+	for (k = 0; k < INBOX_LISTS; k++)
+		if (a_load(&h->inbox[cls][k], A_RELAXED))
+			return 1;
+	return 0;
+}
+
+/*
+ * The longest list of h's inbox of cls, taken (its word); 0 if none
+ * holds blocks.
+ */
+static uintptr_t heap_inbox_take(struct heap *h, unsigned int cls)
+{
+	unsigned int k, best = 0;
+	uint32_t most = 0;
+
+	for (k = 0; k < INBOX_LISTS; k++) {
+		uint32_t n = INBOX_COUNT(a_load(&h->inbox[cls][k], A_RELAXED));
+
+		if (n > most) {
+			most = n;
+			best = k;
+		}
+	}
+	return most ? a_swap(&h->inbox[cls][best], 0UL, A_ACQUIRE) : 0;
 }
 
 /*
@@ -4023,10 +4077,10 @@ static void heap_inbox_list_give_back(struct heap *h, void *list, uint32_t n)
 }
 
 /*
- * Fill empty bin b of class cls from h's inbox: the rest of the last one
- * taken first, else the inbox swapped whole; what the bin does not take
- * (bin_take_list()) is the rest, for the next refill. 0 if both are
- * empty.
+ * Fill empty bin b of class cls from h's inbox: the rest of the last list
+ * taken first, else the longest list, swapped whole;
+ * what the bin does not take (bin_take_list()) is the rest, for the next
+ * refill. 0 if the inbox and the rest are empty.
  */
 static int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int cls, unsigned int batch)
 {
@@ -4034,7 +4088,7 @@ static int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int cls, un
 	uint32_t n = h->inbox_rest_n[cls];
 
 	if (!n) {
-		uintptr_t w = a_swap(&h->inbox[cls], 0UL, A_ACQUIRE);
+		uintptr_t w = heap_inbox_take(h, cls);
 
 		if (!w)
 			return 0;
@@ -4042,9 +4096,12 @@ static int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int cls, un
 		n = INBOX_COUNT(w);
 	}
 	/*
-	 * Longer than the room: cut there, not grown for it (an inbox can
+	 * Longer than the room (the last list, or a bin whose room is below
+	 * its class's limit): cut there, not grown for it (the last list can
 	 * hold hundreds of blocks; bench_xmalloc 0.88 of the throughput
-	 * with the bin grown to take it whole, 1.13 cut).
+	 * with the bin grown to take it whole, 1.13 cut, thirty-seventh
+	 * session; grown bins also held more memory in xthread and larson,
+	 * thirty-ninth).
 	 */
 	if ((int32_t)n > bin_room(b))
 		batch = bin_room(b) > 1 ? (unsigned int)bin_room(b) : 1;
@@ -4100,14 +4157,16 @@ static uint32_t heap_inbox_list_check(const struct slab *s, void *q, uint32_t n)
  */
 static void heap_inbox_retire_check(struct heap *h, const struct slab *s)
 {
-	unsigned int cls = s->class_idx;
-	uintptr_t w = a_load(&h->inbox[cls], A_ACQUIRE);
+	unsigned int cls = s->class_idx, k;
 	uint32_t read;
 
 	read = heap_inbox_list_check(s, h->inbox_rest[cls], h->inbox_rest_n[cls]);
-	if (read < HEAP_INBOX_CHECK_MAX)
-		(void)heap_inbox_list_check(s, INBOX_PTR(w), INBOX_COUNT(w) < HEAP_INBOX_CHECK_MAX - read ?
-					    INBOX_COUNT(w) : HEAP_INBOX_CHECK_MAX - read);
+	for (k = 0; k < INBOX_LISTS && read < HEAP_INBOX_CHECK_MAX; k++) {
+		uintptr_t w = a_load(&h->inbox[cls][k], A_ACQUIRE);
+
+		read += heap_inbox_list_check(s, INBOX_PTR(w), INBOX_COUNT(w) < HEAP_INBOX_CHECK_MAX - read ?
+					      INBOX_COUNT(w) : HEAP_INBOX_CHECK_MAX - read);
+	}
 }
 #else
 static void heap_inbox_retire_check(struct heap *h, const struct slab *s) { }
@@ -4119,6 +4178,7 @@ static void heap_inbox_give_back(struct heap *h)
 	unsigned int cls;
 
 	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		unsigned int k;
 		uintptr_t w;
 
 		if (h->inbox_rest_n[cls]) {
@@ -4130,9 +4190,11 @@ static void heap_inbox_give_back(struct heap *h)
 			h->inbox_rest[cls] = NULL;
 			heap_inbox_list_give_back(h, rest, n);
 		}
-		w = a_swap(&h->inbox[cls], 0UL, A_ACQUIRE);
-		if (w)
-			heap_inbox_list_give_back(h, INBOX_PTR(w), INBOX_COUNT(w));
+		for (k = 0; k < INBOX_LISTS; k++) {
+			w = a_swap(&h->inbox[cls][k], 0UL, A_ACQUIRE);
+			if (w)
+				heap_inbox_list_give_back(h, INBOX_PTR(w), INBOX_COUNT(w));
+		}
 	}
 }
 #else

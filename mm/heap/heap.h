@@ -328,6 +328,14 @@ static __always_inline unsigned int size_to_class(size_t size)
 struct heap_tls;
 
 /*
+ * Lists of a class's remote inbox (struct heap::inbox): the first
+ * INBOX_LISTS - 1 hold at most a bin of the class, so that the owner's
+ * refill takes one whole and unread; the last one takes what they do
+ * not (heap.c, "Remote inbox"). Four: a class's words fill half a line.
+ */
+#define INBOX_LISTS		4
+
+/*
  * Blocks a bin whose frees outran it holds before they go on to their
  * slabs together (heap_bin_pass()): their lines are still in L1.
  */
@@ -476,10 +484,12 @@ struct heap {
 #ifdef CONFIG_HEAP_REMOTE_INBOX
 	/*
 	 * atomic, pushed by other threads, swapped by the owner: per class,
-	 * the blocks of pushed remote batches (heap.c, "Remote inbox"),
-	 * the newest batch's head in the low 48 bits, their count above
+	 * INBOX_LISTS lists of the blocks of pushed remote batches (heap.c,
+	 * "Remote inbox"), each the newest batch's head in the low 48 bits
+	 * and the list's count above; all but the last hold at most the
+	 * class's bin limit (inbox_list_max())
 	 */
-	uintptr_t inbox[HK_CLASS_ARRAY] __aligned(L1_CACHE_BYTES);
+	uintptr_t inbox[HK_CLASS_ARRAY][INBOX_LISTS] __aligned(L1_CACHE_BYTES);
 #endif
 } __aligned(L1_CACHE_BYTES);
 

@@ -5113,6 +5113,24 @@ static void rbatch_run(struct rb_job *j)
 	run_thread(rbatch_worker, j);
 }
 
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+/* Blocks on h's inbox of class cls, all its lists (INBOX_LISTS). */
+static uint32_t inbox_count(struct heap *h, unsigned int cls)
+{
+	uint32_t n = 0;
+	unsigned int k;
+
+	for (k = 0; k < INBOX_LISTS; k++)
+		n += INBOX_COUNT(a_load(&h->inbox[cls][k], A_ACQUIRE));
+	return n;
+}
+#else
+static uint32_t inbox_count(struct heap *h, unsigned int cls)
+{
+	return 0;
+}
+#endif
+
 /*
  * Blocks other threads pushed for slab s: on its remote list, or with
  * CONFIG_HEAP_REMOTE_INBOX on its owner's inbox of its class (a test
@@ -5120,25 +5138,18 @@ static void rbatch_run(struct rb_job *j)
  */
 static uint32_t pushed_for(struct slab *s)
 {
-	uint32_t n = REMOTE_COUNT(a_load(&s->remote, A_ACQUIRE));
-
 	/* (A class whose frees go one by one, CONFIG_HEAP_RBATCH_BYTES: the slab's.) */
-#ifdef CONFIG_HEAP_REMOTE_INBOX
-	n += INBOX_COUNT(a_load(&s->owner->inbox[s->class_idx], A_ACQUIRE));
-#endif
-	return n;
+	return REMOTE_COUNT(a_load(&s->remote, A_ACQUIRE)) + inbox_count(s->owner, s->class_idx);
 }
 
 /* Did other threads push blocks for heap h (a slab on its notify stack, or a block in its inbox)? */
 static int pushed_to(struct heap *h)
 {
-#ifdef CONFIG_HEAP_REMOTE_INBOX
 	unsigned int cls;
 
 	for (cls = 0; cls < heap_nr_classes(); cls++)
-		if (a_load(&h->inbox[cls], A_ACQUIRE))
+		if (inbox_count(h, cls))
 			return 1;
-#endif
 	return a_load(&h->notify, A_ACQUIRE) != NULL;
 }
 
@@ -5284,51 +5295,133 @@ END_TEST
 
 #ifdef CONFIG_HEAP_REMOTE_INBOX
 /*
- * An inbox holds at most INBOX_MAX blocks: the pushes past it go to the
- * blocks' slabs' remote lists, and no block is lost: every one is on
- * one of them, and malloc_trim gives them all back, the slabs they
- * filled with them.
+ * An inbox holds at most INBOX_MAX blocks on its last list and a bin's
+ * limit on each of the others: the pushes past them go to the blocks'
+ * slabs' remote lists, and no block is lost: every one is on one of
+ * them, and malloc_trim gives them all back, the slabs they filled with
+ * them. The class's bin limit is at most OVF_LIMIT_MAX here (128 by
+ * default).
  */
-#define OVF_N		(INBOX_MAX + 200)
+#define OVF_LIMIT_MAX	1024
+#define OVF_N_MAX	(INBOX_MAX + 200 + (INBOX_LISTS - 1) * OVF_LIMIT_MAX)
+
+struct inbox_ovf_job {
+	void **v;			/* blocks of the caller's */
+	unsigned int n;			/* how many the thread frees */
+};
 
 static void *inbox_overflow_worker(void *arg)
 {
-	void **v = arg;
+	struct inbox_ovf_job *j = arg;
 	unsigned int i;
 
 	hak_free(hak_malloc(16));	/* a heap of its own: its remote frees are batched */
-	for (i = 0; i < OVF_N; i++)
-		hak_free(v[i]);
+	for (i = 0; i < j->n; i++)
+		hak_free(j->v[i]);
 	return NULL;
 }
 
 START_TEST(test_inbox_overflow)
 {
-	static void *v[OVF_N];
-	static struct slab *sl[OVF_N];
-	unsigned int i, nsl = 0, cls;
+	static void *v[OVF_N_MAX];
+	static struct slab *sl[OVF_N_MAX];
+	unsigned int i, k, nsl = 0, cls, n;
 	uint64_t on_slabs = 0;
-	uintptr_t w;
+	struct inbox_ovf_job j;
 
-	for (i = 0; i < OVF_N; i++) {
+	hak_free(hak_malloc(16));
+	cls = size_to_class(16);
+	ck_assert_uint_le(hk_classes[cls].limit, OVF_LIMIT_MAX);
+	n = INBOX_MAX + 200 + (INBOX_LISTS - 1) * hk_classes[cls].limit;
+	for (i = 0; i < n; i++) {
 		v[i] = hak_malloc(16);
 		ck_assert_ptr_nonnull(v[i]);
 		if (!nsl || slab_block_head(v[i]) != sl[nsl - 1])
 			sl[nsl++] = slab_block_head(v[i]);
 	}
-	cls = sl[0]->class_idx;
-	run_thread(inbox_overflow_worker, v);
-	w = a_load(&hk_tls.heap->inbox[cls], A_ACQUIRE);
-	ck_assert_uint_le(INBOX_COUNT(w), INBOX_MAX);
+	ck_assert_uint_eq(sl[0]->class_idx, cls);
+	j = (struct inbox_ovf_job){ .v = v, .n = n };
+	run_thread(inbox_overflow_worker, &j);
+	for (k = 0; k < INBOX_LISTS; k++)
+		ck_assert_uint_le(INBOX_COUNT(a_load(&hk_tls.heap->inbox[cls][k], A_ACQUIRE)),
+				  k + 1 < INBOX_LISTS ? hk_classes[cls].limit : INBOX_MAX);
 	for (i = 0; i < nsl; i++)
 		on_slabs += REMOTE_COUNT(a_load(&sl[i]->remote, A_ACQUIRE));
 	ck_assert_uint_gt(on_slabs, 0);
-	ck_assert_uint_eq(INBOX_COUNT(w) + on_slabs, OVF_N);
+	ck_assert_uint_eq(inbox_count(hk_tls.heap, cls) + on_slabs, n);
 	hak_malloc_trim(0);
-	ck_assert_uint_eq(a_load(&hk_tls.heap->inbox[cls], A_ACQUIRE), 0);
+	ck_assert_uint_eq(inbox_count(hk_tls.heap, cls), 0);
 	/* The slabs inside the run held v's blocks only: all released. */
 	for (i = 1; i + 1 < nsl; i++)
 		ck_assert_uint_ne(sl[i]->kind, SLAB_BLOCKS);
+}
+END_TEST
+
+/*
+ * Remote frees of more blocks than two bins of their class hold: the
+ * pushes fill the inbox's first list with whole batches up to the
+ * class's bin limit, then the next ones, never past it; the owner's
+ * next refill from the inbox takes the longest list whole and leaves no
+ * rest, so that no block of it is walked (a single list of them all was
+ * cut at the bin's room, and the cut read every block up to it).
+ */
+START_TEST(test_inbox_lists_fit_bin)
+{
+	static void *v[3 * OVF_LIMIT_MAX], *got[4 * OVF_LIMIT_MAX];
+	unsigned int i, k, n, m, cls, limit, rb;
+	struct inbox_ovf_job j;
+	struct heap *h;
+	uint32_t first, longest = 0, total;
+	unsigned int at = 0;
+
+	hak_free(hak_malloc(16));
+	hak_malloc_trim(0);
+	h = hk_tls.heap;
+	cls = size_to_class(16);
+	limit = hk_classes[cls].limit;
+	rb = class_rbatch_max(cls);
+	ck_assert_uint_le(limit, OVF_LIMIT_MAX);
+	/* Frees pushed one by one to their slabs, or batches longer than a bin. */
+	if (rb < 2 || rb > limit)
+		return;
+	ck_assert_uint_eq(inbox_count(h, cls), 0);
+	n = 2 * limit + rb;
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(16);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	j = (struct inbox_ovf_job){ .v = v, .n = n };
+	run_thread(inbox_overflow_worker, &j);
+	ck_assert_uint_eq(inbox_count(h, cls), n);
+	first = INBOX_COUNT(a_load(&h->inbox[cls][0], A_ACQUIRE));
+	ck_assert_uint_le(first, limit);
+	ck_assert_uint_gt(first + rb, limit);
+	for (k = 0; k < INBOX_LISTS; k++) {
+		uint32_t c = INBOX_COUNT(a_load(&h->inbox[cls][k], A_ACQUIRE));
+
+		if (k + 1 < INBOX_LISTS)
+			ck_assert_uint_le(c, limit);
+		if (c > longest) {
+			longest = c;
+			at = k;
+		}
+	}
+	ck_assert_uint_ge(longest, first);
+	/* malloc until a refill takes from the inbox: the longest list, whole. */
+	for (m = 0; inbox_count(h, cls) == n; m++) {
+		ck_assert_uint_lt(m, 4 * OVF_LIMIT_MAX);
+		got[m] = hak_malloc(16);
+		ck_assert_ptr_nonnull(got[m]);
+	}
+	ck_assert_uint_eq(inbox_count(h, cls), n - longest);
+	ck_assert_uint_eq(a_load(&h->inbox[cls][at], A_ACQUIRE), 0);
+	ck_assert_uint_eq(h->inbox_rest_n[cls], 0);
+	total = inbox_count(h, cls);
+	for (i = 0; i < m; i++)
+		hak_free(got[i]);
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(inbox_count(h, cls), 0);
+	ck_assert_uint_gt(total, 0);
 }
 END_TEST
 
@@ -7266,6 +7359,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_rbatch_two_slabs);
 #ifdef CONFIG_HEAP_REMOTE_INBOX
 	tcase_add_test(tc, test_inbox_overflow);
+	tcase_add_test(tc, test_inbox_lists_fit_bin);
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_inbox_owner_refree_reported, SIGABRT);
 #endif
