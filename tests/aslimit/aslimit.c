@@ -292,6 +292,7 @@ int main(int argc, char **argv)
 	char mixes[64] = "xxxx";
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
 	size_t first = 0, first_asked = 0, asked, prev[128] = { 0 }, room;
+	unsigned long vm_least[128] = { 0 };	/* per mix: least VmSize at an earlier round's start */
 	unsigned long vm0, vm_settled = 0;
 	int settled_round = 0;
 	int rounds, opt, k;
@@ -369,13 +370,27 @@ int main(int argc, char **argv)
 		 * In bytes asked for (a request is at most 1 MiB of them), against
 		 * the least of the earlier rounds of the mix: what rounds leave
 		 * behind may differ from one to the next (222.3, 221.4, 222.3
-		 * MiB with one class per doubling), a loss adds up.
+		 * MiB with one class per doubling), a loss adds up. Less the
+		 * address space this round found mapped at its start beyond the
+		 * least an earlier round of the mix found (bounded by the 4 MiB
+		 * of the VmSize check below): with Mid's lending what a round
+		 * leaves mapped goes up and down with the purge's timing, and a
+		 * round that starts with it has that much less room
+		 * (midfine_on_defconfig: 13 of 25 runs served 1.1-2.5 MiB less
+		 * than an earlier round in one of their rounds, each after a
+		 * start 1.2-3.1 MiB above the least; Documentation/testing.md).
 		 */
-		if (prev[(unsigned char)mix])
-			check(asked + MiB >= prev[(unsigned char)mix],
+		if (prev[(unsigned char)mix]) {
+			size_t more = vm0 > vm_least[(unsigned char)mix] ? vm0 - vm_least[(unsigned char)mix] : 0;
+
+			check(asked + MiB + more >= prev[(unsigned char)mix],
 			      "round %d served %.1f MiB (asked for), less than the earlier '%c' rounds' "
-			      "least, %.1f MiB", k, asked / (double)MiB, mix,
-			      prev[(unsigned char)mix] / (double)MiB);
+			      "least, %.1f MiB, by more than a request and the %.1f MiB more it found "
+			      "mapped at its start", k, asked / (double)MiB, mix,
+			      prev[(unsigned char)mix] / (double)MiB, more / (double)MiB);
+		}
+		if (!vm_least[(unsigned char)mix] || vm0 < vm_least[(unsigned char)mix])
+			vm_least[(unsigned char)mix] = vm0;
 		check(served >= want / 100 * room,
 		      "round %d (%c) served %.1f MiB (with their slabs' tails), %.1f%% of the room, "
 		      "below %.1f%%",
