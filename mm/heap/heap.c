@@ -3984,12 +3984,6 @@ static __noinline void heap_inbox_overflow(void *head, uint32_t n)
 	}
 }
 
-/* The most blocks list k of an inbox of class cls holds. */
-static inline uint32_t inbox_list_max(unsigned int cls, unsigned int k)
-{
-	return k + 1 < INBOX_LISTS ? hk_classes[cls].limit : INBOX_MAX;
-}
-
 /*
  * Push the n blocks head..tail (linked, sealed) on inbox list *word if
  * it stays within max blocks; 0 if it would not.

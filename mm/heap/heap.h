@@ -499,6 +499,12 @@ struct heap {
 #define INBOX_COUNT(w)		((uint32_t)((w) >> INBOX_PTR_BITS))
 #define INBOX_MAX		((1U << (64 - INBOX_PTR_BITS)) - 1)
 
+/* The most blocks list k of an inbox of class cls holds. */
+static inline uint32_t inbox_list_max(unsigned int cls, unsigned int k)
+{
+	return k + 1 < INBOX_LISTS ? hk_classes[cls].limit : INBOX_MAX;
+}
+
 /*
  * tag and notify each start a line, and nothing the owner writes as it
  * allocates and frees lies past tag (meta_alloc() aligns the record):
