@@ -4271,12 +4271,18 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 	    unlikely(a_load(&rb->slab->state, A_RELAXED) != SLOT_ACTIVE))
 		guard_double_free(rb->head);
 	if (rbatch_count(rb) == HEAP_RBATCH_MAX) {
+		/*
+		 * Every loop over the runs unrolled whole, so that q[] is
+		 * never indexed by a variable and its heads stay in
+		 * registers (one loop left rolled kept q[] on the stack: a
+		 * load and a store more for every block).
+		 */
+		BUILD_BUG_ON(HEAP_RBATCH_SEGS > 8);
+#pragma GCC unroll 8
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++)
 			q[k] = seg[k];
 		if (unlikely(q[HEAP_RBATCH_SEGS - 1] != rb->head))
 			guard_double_free(rb->head);
-		/* (Unrolled whole: the runs' heads stay in registers.) */
-		BUILD_BUG_ON(HEAP_RBATCH_SEGS > 8);
 		for (i = 0; i + 1 < HEAP_RBATCH_SEG; i++) {
 #pragma GCC unroll 8
 			for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
@@ -4288,6 +4294,7 @@ static void rbatch_seal(const struct heap_rbatch *rb)
 			}
 		}
 		/* Each run's oldest block: linked to the next older run's newest. */
+#pragma GCC unroll 8
 		for (k = 0; k < HEAP_RBATCH_SEGS; k++) {
 			next = rbatch_seal_one(q[k], key, &seen);
 			if (unlikely(next != (k ? (uintptr_t)seg[k - 1] : (uintptr_t)HEAP_NIL)))
