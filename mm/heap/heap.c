@@ -270,7 +270,9 @@ static inline void bin_unread_set(unsigned int cls, uint32_t n)
 /*
  * dfkey_bin_to_slab()'s check and store, for a block of slab s known to
  * lie below its bump: s carved its last block (slab_run_carved(),
- * heap_pass_runs()), or dfkey_bin_to_slab() tested the bump.
+ * heap_pass_runs()), or dfkey_bin_to_slab_mark() tested the bump. mark:
+ * the word of a block on s's list (dfkey_slab_mark(s)), which the pass
+ * keeps in a register for a run of s.
  */
 static __always_inline void dfkey_bin_to_carved_mark(const struct slab *s, uintptr_t mark, void *p,
 						     uintptr_t w)
@@ -289,12 +291,6 @@ static __always_inline uintptr_t dfkey_slab_mark(const struct slab *s)
 	return s->dfkey ^ DFKEY_ON_SLAB;
 }
 
-/* The same, the mark read from s. */
-static __always_inline void dfkey_bin_to_carved(const struct slab *s, void *p, uintptr_t w)
-{
-	dfkey_bin_to_carved_mark(s, dfkey_slab_mark(s), p, w);
-}
-
 /* The same for any block of s: it must lie below the bump (mark: dfkey_slab_mark(s)). */
 static __always_inline void dfkey_bin_to_slab_mark(const struct slab *s, uintptr_t mark, void *p,
 						   uintptr_t w)
@@ -309,7 +305,7 @@ static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w)
 	dfkey_bin_to_slab_mark(s, dfkey_slab_mark(s), p, w);
 }
 
-/* Whether dfkey_bin_to_carved() may check the blocks of s: s carved its last block. */
+/* Whether dfkey_bin_to_carved_mark() may check the blocks of s: s carved its last block. */
 static inline int slab_run_carved(const struct slab *s)
 {
 	return s->flags & SLAB_CARVED;
@@ -460,7 +456,6 @@ static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uin
 static inline int bin_unread_take(struct heap *h, unsigned int cls, uintptr_t w) { return 0; }
 static inline void bin_unread_set(unsigned int cls, uint32_t n) { }
 static inline void dfkey_bin_to_slab(const struct slab *s, void *p, uintptr_t w) { }
-static inline void dfkey_bin_to_carved(const struct slab *s, void *p, uintptr_t w) { }
 static inline void dfkey_bin_to_carved_mark(const struct slab *s, uintptr_t mark, void *p,
 					    uintptr_t w) { }
 static inline void dfkey_bin_to_slab_mark(const struct slab *s, uintptr_t mark, void *p,
@@ -3424,7 +3419,7 @@ static uint32_t heap_pass_runs(void *p, uintptr_t w, uint32_t *runs)
 			 * the mark stay in registers: a field of rs read at
 			 * each block is loaded again after every store into a
 			 * block, which might alias rs's record (bench_list's
-			 * frees: 21.5 instructions a block in the pass, 17.9
+			 * frees: 21.5 instructions a block in the pass, 17.8
 			 * so; Documentation/benchmarks.md, "fortieth
 			 * session"). (Before the check: one load of rs's flags
 			 * for both.)
