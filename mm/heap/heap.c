@@ -40,9 +40,6 @@ __hk_tls struct heap_tls hk_tls = { HEAP_TLS_BINS_INIT .dfkey = 1 };
 __hk_tls struct heap_tls hk_tls;
 #endif
 uintptr_t hk_flkey;
-#if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
-__hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
-#endif
 
 /* A class's bit in one of heap_tls's per-class bitmaps. */
 static inline int cls_bit_test(const unsigned long *map, unsigned int cls)
@@ -4272,7 +4269,7 @@ static void heap_inbox_retire_check(struct heap *h, const struct slab *s) { }
  *
  * A full batch (the common push) is walked as its HEAP_RBATCH_SEGS runs
  * of HEAP_RBATCH_SEG blocks side by side, a step of each in turn
- * (hk_rbatch_seg[], rbatch_note()): run k from its newest block, its oldest
+ * (heap_rbatch::seg[], rbatch_note()): run k from its newest block, its oldest
  * linked to run k - 1's newest (run 0's, the tail, to HEAP_NIL, written
  * at its free), every link checked as the one walk checks them; a block
  * on the list twice holds the key at its second visit. A shorter batch
@@ -4294,7 +4291,7 @@ static __always_inline uintptr_t rbatch_seal_one(void *q, uintptr_t key, uintptr
 
 static void rbatch_seal(const struct heap_rbatch *rb)
 {
-	void **seg = hk_rbatch_seg[rb - hk_tls.rbatch];
+	void *const *seg = rb->seg;
 	uintptr_t key = dfkey_of_slab(), next, seen = 0;
 	void *q[HEAP_RBATCH_SEGS];
 	uint32_t i, k;
@@ -4627,7 +4624,7 @@ static __always_inline void rbatch_link(tp_rbatch_t *rb, unsigned int cls, void 
 		guard_double_free(p);
 	fl_set_next(p, rb->head);
 	rb->head = p;
-	rbatch_note(cls, rb->n, p);	/* (read for full batches of HEAP_RBATCH_MAX only: no offset) */
+	rbatch_note(rb, rb->n, p);	/* (read for full batches of HEAP_RBATCH_MAX only: no offset) */
 	rb->n++;
 }
 
@@ -4674,7 +4671,7 @@ static __always_inline void heap_free_remote(struct slab *s, void *p)
 	rbatch_start_for(rb, s);
 	rb->head = p;
 	rb->tail = p;
-	rbatch_note(cls, 0, p);
+	rbatch_note(rb, 0, p);
 	rb->n = 1;
 	if (CONFIG_HEAP_RBATCH_BYTES) {
 		/* Full at HEAP_RBATCH_MAX, as every batch (rbatch_count()). */
@@ -4748,7 +4745,7 @@ static __noinline void heap_free_nonlocal_slow(void *p, const void *caller);
  * without a heap takes the whole test again (it may adopt the slab's
  * record, heap_free_first()).
  */
-static __noinline void heap_free_remote_slow(struct slab *s, void *p, const void *caller)
+static __noinline void heap_free_remote_slow(void *p, struct slab *s, const void *caller)
 {
 	if (unlikely(!hk_tls.heap)) {
 		heap_free_nonlocal_slow(p, caller);
@@ -4853,7 +4850,7 @@ other:
 		     !slab_blocks_start(s, p)))
 		goto slow;
 remote_slow:
-	heap_free_remote_slow(s, p, __builtin_return_address(0));
+	heap_free_remote_slow(p, s, __builtin_return_address(0));
 	return;
 slow:
 	heap_free_nonlocal_slow(p, __builtin_return_address(0));

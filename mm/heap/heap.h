@@ -572,7 +572,7 @@ void heap_purge_tick(struct heap *h);
  * before, mostly out of its L1 by then. Followed link by link, each
  * load waited for the last (an eighth of bench_xmalloc's consumer's
  * time); the batch notes the newest block of each run of
- * HEAP_RBATCH_SEG blocks (hk_rbatch_seg, below), so that the push
+ * HEAP_RBATCH_SEG blocks (heap_rbatch::seg, below), so that the push
  * follows the runs side by side, HEAP_RBATCH_SEGS loads in flight.
  */
 #define HEAP_RBATCH_SEG		8
@@ -587,6 +587,9 @@ struct heap_rbatch {
 	void *tail;			/* the block freed first: linked at the push */
 	uint32_t n;			/* blocks in the batch (+ HEAP_RBATCH_MAX - max: rbatch_count()) */
 	uint32_t max;			/* pushed at this many (CONFIG_HEAP_RBATCH_BYTES) */
+#if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
+	void *seg[HEAP_RBATCH_SEGS];	/* the newest block of each run of HEAP_RBATCH_SEG (rbatch_note()) */
+#endif
 };
 
 /* A thread's stash of other heaps' blocks of one class (heap.c, "Foreign stash"). */
@@ -723,21 +726,21 @@ static __always_inline int rbatch_one(unsigned int cls)
 }
 
 /*
- * Per class: hk_rbatch_seg[cls][k] is the newest of blocks k *
- * HEAP_RBATCH_SEG .. (k + 1) * HEAP_RBATCH_SEG - 1 of the thread's batch
- * of cls. Apart from struct heap_tls, whose .tdata image every thread
- * start copies: this is .tbss, read only where the batch wrote it.
+ * seg[k] of a batch is the newest of its blocks k * HEAP_RBATCH_SEG ..
+ * (k + 1) * HEAP_RBATCH_SEG - 1, read by the push of a full batch only
+ * (rbatch_seal()). In the batch's own record: the free's store goes to
+ * the line it writes anyway, through the thread pointer (until the
+ * forty-first session an array of its own in .tbss, whose address took
+ * a load from the GOT and two instructions more per free).
  */
 #if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
-extern __hk_tls void *hk_rbatch_seg[HK_CLASS_ARRAY][HEAP_RBATCH_SEGS];
-
-/* Block p is the batch of cls's block number i (from 0, the first freed): note it for the push. */
-static __always_inline void rbatch_note(unsigned int cls, uint32_t i, void *p)
+/* Block p is batch rb's block number i (from 0, the first freed): note it for the push. */
+static __always_inline void rbatch_note(tp_rbatch_t *rb, uint32_t i, void *p)
 {
-	hk_rbatch_seg[cls][i / HEAP_RBATCH_SEG] = p;
+	rb->seg[i / HEAP_RBATCH_SEG] = p;
 }
 #else
-static __always_inline void rbatch_note(unsigned int cls, uint32_t i, void *p) { }
+static __always_inline void rbatch_note(tp_rbatch_t *rb, uint32_t i, void *p) { }
 #endif
 
 #ifdef CONFIG_STATS
@@ -1239,9 +1242,12 @@ static __always_inline int dfkey_remote_bad(const struct slab *s, void *p)
 	int bad;
 
 	vg_open(dfkey_word(p), FL_WORD);
-	/* (Both tested, one branch: a block not free is the rule.) */
-	bad = (int)((*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS) |
-	      (int)((char *)p >= a_load(&s->bump, A_RELAXED));
+	/*
+	 * Two tests, two branches: written as one (an OR of both), GCC
+	 * kept the two branches and added a SETcc and a TEST.
+	 */
+	bad = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS ||
+	      (char *)p >= a_load(&s->bump, A_RELAXED);
 	vg_close(dfkey_word(p), FL_WORD);
 	return bad;
 }
