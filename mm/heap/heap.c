@@ -240,9 +240,20 @@ static inline int dfkey_word_is(const void *p, uintptr_t w)
  * is reported when it is popped, as in a split bin, whose frees go to
  * put, in the bins' own band.
  */
+static inline uintptr_t bin_unread_left(const struct heap *h, unsigned int cls, uintptr_t w)
+{
+	return h->unread_top[cls] - 1 - w;
+}
+
+/* left (bin_unread_left() of a place): among the places that hold the list's blocks? */
+static inline int bin_unread_within(const struct heap *h, unsigned int cls, uintptr_t left)
+{
+	return left < h->unread[cls];
+}
+
 static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uintptr_t w)
 {
-	return h->unread_top[cls] - 1 - w < h->unread[cls];
+	return bin_unread_within(h, cls, bin_unread_left(h, cls, w));
 }
 
 /*
@@ -253,9 +264,12 @@ static inline int bin_unread_accepts(const struct heap *h, unsigned int cls, uin
  */
 static inline int bin_unread_take(struct heap *h, unsigned int cls, uintptr_t w)
 {
-	if (!bin_unread_accepts(h, cls, w))
+	/* (bin_unread_accepts()'s test, the difference computed once.) */
+	uintptr_t left = bin_unread_left(h, cls, w);
+
+	if (!bin_unread_within(h, cls, left))
 		return 0;
-	h->unread[cls] = (uint16_t)(h->unread_top[cls] - 1 - w);
+	h->unread[cls] = (uint16_t)left;
 	return 1;
 }
 
@@ -3610,10 +3624,10 @@ void heap_free_list_corrupt(const void *p)
  * the next one is prefetched. heap_pop_unread() takes p, the head of b
  * (of class cls), whose next block is next, at such a place.
  */
-static __always_inline void *heap_pop_unread(struct bin *b, unsigned int cls, void *p,
+static __always_inline void *heap_pop_unread(tp_bin_t *b, unsigned int cls, void *p,
 					     uintptr_t next)
 {
-	if (unlikely(!bin_unread_take(hk_tls.heap, cls, bin_free_top(b))))
+	if (unlikely(!bin_unread_take(hk_tls.heap, cls, b->free_at)))
 		heap_free_list_corrupt(p);
 	heap_check_block(p, cls);
 	dfkey_hand_out(p);
@@ -3642,7 +3656,7 @@ void *heap_pop_slow(void *p)
 {
 	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
 	unsigned int cls;
-	struct bin *b;
+	tp_bin_t *b;
 
 	/*
 	 * p may be no block at all (a forged link: its two words were
@@ -3652,7 +3666,7 @@ void *heap_pop_slow(void *p)
 	if (fl_bad(next) || !dfkey_is_key(p))
 		heap_free_list_corrupt(p);
 	cls = slab_of(p)->class_idx;
-	b = &hk_tls.bins[cls];
+	b = tp_bin(heap_bin_tpoff(cls));
 	if (unlikely(b->free != p))
 		heap_free_list_corrupt(p);
 	return heap_pop_unread(b, cls, p, next);
@@ -3667,13 +3681,13 @@ void *heap_pop_slow(void *p)
  */
 void *heap_pop_slow_at(void *p, uintptr_t off)
 {
-	uintptr_t d = off - heap_bin_tpoff(0);
 	uintptr_t next = fl_raw_next(p, hk_tls.flkey);
 
 	if (fl_bad(next) || !dfkey_is_key(p))
 		heap_free_list_corrupt(p);
-	return heap_pop_unread((struct bin *)((char *)hk_tls.bins + d),
-			       (unsigned int)(d / sizeof(struct bin)), p, next);
+	/* The bin through the thread pointer, as the fast path reaches it. */
+	return heap_pop_unread(tp_bin(off), (unsigned int)((off - heap_bin_tpoff(0)) / sizeof(struct bin)),
+			       p, next);
 }
 
 #ifdef CONFIG_DEBUG_ASSERT
