@@ -137,6 +137,102 @@ static void trim(void)
 	CHECK(mi.keepcost == 0, "keepcost %zu after malloc_trim", mi.keepcost);
 }
 
+/*
+ * Large blocks that the cache cuts, merges, grows and lends pages of:
+ * 40,000 random mallocs, reallocs and frees of 1-9 MiB in 32 slots (a
+ * fixed sequence). hblks and hblkhd count exactly the live Large blocks
+ * all along, uordblks follows their usable sizes, and all of it falls
+ * back after the frees and after malloc_trim. Until the forty-second
+ * session the Large box counted mapped blocks and subtracted the cached
+ * ones, missed the cache's cuts and merges, and these read hblkhd -128
+ * MB (wrapped) after such a sequence.
+ */
+#define RESHAPE_SLOTS	32
+#define RESHAPE_OPS	40000
+
+static void large_reshaped(void)
+{
+	void *p[RESHAPE_SLOTS] = { NULL };
+	size_t use[RESHAPE_SLOTS] = { 0 };
+	unsigned long long x = 0x9e3779b97f4a7c15ULL;
+	struct mallinfo2 before, mi;
+	size_t live_nr = 0, live_bytes = 0;
+	int i, k, bad = 0;
+
+	before = t_mallinfo2();
+	for (i = 0; i < RESHAPE_OPS; i++) {
+		size_t size;
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (int)((x >> 33) % RESHAPE_SLOTS);
+		/* Large whatever Mid's maximum (1 MiB at most) */
+		size = (1UL << 20) + 4096 + (size_t)((x >> 13) % (8UL << 20));
+		if (p[k]) {
+			live_nr--;
+			live_bytes -= use[k];
+		}
+		if (p[k] && (x & 0x300)) {
+			void *q = t_realloc(p[k], size);
+
+			if (!q) {
+				bad++;
+				continue;
+			}
+			p[k] = q;
+		} else {
+			t_free(p[k]);
+			p[k] = t_malloc(size);
+			if (!p[k]) {
+				bad++;
+				continue;
+			}
+		}
+		memset(p[k], 1, 64);
+		use[k] = t_malloc_usable_size(p[k]);
+		live_nr++;
+		live_bytes += use[k];
+		if (i % 4000 == 3999) {
+			mi = t_mallinfo2();
+			CHECK(mi.hblks == before.hblks + live_nr,
+			      "reshaped, step %d: hblks %zu, %zu live Large blocks (%zu before)",
+			      i, mi.hblks, live_nr, before.hblks);
+			CHECK(mi.hblkhd >= before.hblkhd + live_bytes &&
+			      mi.hblkhd <= before.hblkhd + 2 * live_bytes + (64UL << 20),
+			      "reshaped, step %d: hblkhd %zu for %zu live usable bytes (%zu before)",
+			      i, mi.hblkhd, live_bytes, before.hblkhd);
+			CHECK(mi.uordblks + INFO_SLACK >= before.uordblks + live_bytes &&
+			      mi.uordblks <= before.uordblks + live_bytes + INFO_SLACK,
+			      "reshaped, step %d: uordblks %zu, %zu before, %zu live usable bytes",
+			      i, mi.uordblks, before.uordblks, live_bytes);
+			CHECK(mi.arena == mi.uordblks + mi.fordblks,
+			      "reshaped, step %d: arena %zu != uordblks %zu + fordblks %zu", i,
+			      mi.arena, mi.uordblks, mi.fordblks);
+		}
+	}
+	CHECK(bad == 0, "reshaped: %d mallocs or reallocs failed", bad);
+	for (k = 0; k < RESHAPE_SLOTS; k++)
+		t_free(p[k]);
+	mi = t_mallinfo2();
+	printf("reshaped: after the frees hblks %zu hblkhd %zu uordblks %zu (before %zu %zu %zu)\n",
+	       mi.hblks, mi.hblkhd, mi.uordblks, before.hblks, before.hblkhd, before.uordblks);
+	CHECK(mi.hblks == before.hblks && mi.hblkhd == before.hblkhd,
+	      "reshaped: hblks %zu hblkhd %zu after the frees, %zu %zu before", mi.hblks,
+	      mi.hblkhd, before.hblks, before.hblkhd);
+	CHECK(mi.uordblks <= before.uordblks + INFO_SLACK &&
+	      mi.uordblks + INFO_SLACK >= before.uordblks,
+	      "reshaped: uordblks %zu after the frees, %zu before", mi.uordblks, before.uordblks);
+	t_malloc_trim(0);
+	mi = t_mallinfo2();
+	CHECK(mi.hblks == before.hblks && mi.hblkhd == before.hblkhd &&
+	      mi.uordblks <= before.uordblks + INFO_SLACK &&
+	      mi.uordblks + INFO_SLACK >= before.uordblks,
+	      "reshaped: after malloc_trim hblks %zu hblkhd %zu uordblks %zu, before %zu %zu %zu",
+	      mi.hblks, mi.hblkhd, mi.uordblks, before.hblks, before.hblkhd, before.uordblks);
+	CHECK(mi.arena == mi.uordblks + mi.fordblks && mi.arena < (1UL << 40),
+	      "reshaped: after malloc_trim arena %zu, uordblks %zu, fordblks %zu", mi.arena,
+	      mi.uordblks, mi.fordblks);
+}
+
 static void old_mallinfo(void)
 {
 	void *p = t_malloc(2 << 20);
@@ -321,6 +417,7 @@ int main(void)
 	tier("mid", 10000);
 	tier("large", (1 << 20) + 4096);	/* Large whatever Mid's maximum */
 	trim();
+	large_reshaped();
 	old_mallinfo();
 	stats_text();
 	info_xml();
