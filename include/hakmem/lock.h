@@ -30,6 +30,7 @@ struct hk_lock {
  * handlers take them in this order.
  */
 enum hk_lock_rank {
+	HK_LOCK_HEAP_SWEEP,	/* heap_sweep_lock: a sweep of the parked records (mm/heap/heap.c) */
 	HK_LOCK_HEAP,		/* heap_lock: thread records (mm/heap/heap.c) */
 	HK_LOCK_SS_POOL,	/* ss_pool.lock, one per pool (mm/superslab/superslab.c) */
 	HK_LOCK_SS_REGION,	/* ss_region_lock: the region's growth (mm/superslab/superslab.c) */

@@ -426,6 +426,14 @@ struct heap_spare {
 #define HEAP_EMPTY_PER_CLASS	4U
 
 /*
+ * A refill about to claim a new slab sweeps the parked records after
+ * remote frees went to one, at most once per HEAP_SWEEP_MIN_MS, and only
+ * those parked at least HEAP_SWEEP_AGE_MS (heap.c, heap_parked_reclaim()).
+ */
+#define HEAP_SWEEP_MIN_MS	10
+#define HEAP_SWEEP_AGE_MS	10
+
+/*
  * The record is laid out by who writes and who reads (Documentation/
  * architecture.md, "Cache lines of a remote free"). Every free of a
  * block of h's slabs by another thread reads h->tag (the owner's
@@ -467,6 +475,7 @@ struct heap {
 	struct heap *all_next;			/* list of every heap record */
 	struct heap *parked_next;		/* list of records of exited threads */
 	struct heap **parked_pprev;		/* the link to it in that list (NULL: not on it) */
+	unsigned long parked_ms;		/* os_now_ms() when it was parked (heap_parked_reclaim()) */
 	/* --- written by other threads (notify_push()) and by the owner --- */
 	struct slab *notify __aligned(L1_CACHE_BYTES);	/* atomic: slabs that got remote frees while full */
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY

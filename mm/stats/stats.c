@@ -64,6 +64,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_GUARD_EVENTS] = "guard_events",
 	[STAT_THREADS] = "threads",
 	[STAT_HEAPS_ADOPTED] = "heaps_adopted",
+	[STAT_PARKED_SWEEP] = "parked_sweep",
 };
 
 int stats_index(const char *name)
@@ -163,6 +164,7 @@ static void stats_print(const unsigned long *s)
 	stats_title("Threads");
 	stats_row("heaps created", s[STAT_THREADS]);
 	stats_row("heaps adopted", s[STAT_HEAPS_ADOPTED]);
+	stats_row("parked heaps swept", s[STAT_PARKED_SWEEP]);
 }
 
 __attribute__((destructor)) static void stats_exit(void)

@@ -46,6 +46,7 @@ enum hk_stat {
 	STAT_GUARD_EVENTS,	/* foreign pointers seen by ExternalGuard */
 	STAT_THREADS,		/* heaps created */
 	STAT_HEAPS_ADOPTED,	/* heaps of exited threads taken over */
+	STAT_PARKED_SWEEP,	/* sweeps of the parked heaps for memory (heap_parked_reclaim) */
 	NR_HK_STATS
 };
 

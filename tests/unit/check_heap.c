@@ -660,7 +660,19 @@ START_TEST(test_bin_outrun_one_list_batches)
 			ck_assert_int_le(most, (int32_t)HEAP_PASS_BATCH_ONE);
 		}
 		ck_assert_ptr_null(bin_list(b->put));
-		ck_assert_int_gt(bin_held(b), 0);
+		if (!bin_held(b)) {
+			/*
+			 * The last free spent a batch and passed it, itself
+			 * included (heap_bin_overflow() comes after the push):
+			 * the room is all there, and no block to pop first.
+			 * Whether n ends on a batch depends on where the bin
+			 * stopped growing (the thread's cache budget): order 1
+			 * did in debug_defconfig once another test's arrays
+			 * moved this file's.
+			 */
+			ck_assert_int_eq(rooms, (int32_t)b->limit);
+			continue;
+		}
 		ck_assert_int_gt(bin_put_room(b), 0);	/* the room beyond the batch */
 		ck_assert_int_eq(rooms, (int32_t)b->limit - bin_held(b));
 		p = hak_malloc(size);
@@ -7058,6 +7070,86 @@ START_TEST(test_adopt_after_trim)
 END_TEST
 
 /*
+ * Blocks of an exited thread, freed by another: the record that owns them
+ * stays parked, and a thread that never adopts it (the main thread) used
+ * to carve new slabs while the old ones, every block free, stayed with
+ * the record (heap_reclaim pattern, Documentation/benchmarks.md). A refill
+ * that claims a slab sweeps the parked records (once they are parked
+ * HEAP_SWEEP_AGE_MS): their empty slabs go back to the pool, and the
+ * claim takes them. (Before the change none of the main thread's new
+ * blocks were in the exited thread's slabs; mutant parked-not-reclaimed.)
+ */
+#define RECLAIM_N	4096
+#define RECLAIM_SIZE	256
+
+static void *reclaim_blocks[RECLAIM_N];
+static struct heap *reclaim_heap;
+
+static void *reclaim_worker(void *arg)
+{
+	unsigned int i;
+
+	(void)arg;
+	for (i = 0; i < RECLAIM_N; i++) {
+		reclaim_blocks[i] = hak_malloc(RECLAIM_SIZE);
+		if (!reclaim_blocks[i])
+			return (void *)1;
+		memset(reclaim_blocks[i], 0x5a, RECLAIM_SIZE);
+	}
+	reclaim_heap = hk_tls.heap;
+	return NULL;
+}
+
+static int reclaim_slab_seen(struct slab *const *sl, unsigned int n, const struct slab *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (sl[i] == s)
+			return 1;
+	return 0;
+}
+
+START_TEST(test_parked_reclaim_on_claim)
+{
+	static struct slab *old[RECLAIM_N];
+	static void *again[RECLAIM_N];
+	unsigned int i, nold = 0, in_old = 0;
+	pthread_t t;
+	void *ret;
+
+	hak_free(hak_malloc(16));	/* the main thread has its own heap */
+	ck_assert_int_eq(pthread_create(&t, NULL, reclaim_worker, NULL), 0);
+	pthread_join(t, &ret);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_eq(reclaim_heap->alive, 0);
+	for (i = 0; i < RECLAIM_N; i++) {
+		struct slab *s = slab_block_head(reclaim_blocks[i]);
+
+		ck_assert_ptr_eq(s->owner, reclaim_heap);
+		if (!reclaim_slab_seen(old, nold, s))
+			old[nold++] = s;
+		hak_free(reclaim_blocks[i]);	/* remote frees into the parked record */
+	}
+	heap_rbatch_flush();
+	/* Parked long enough to be swept. */
+	usleep((HEAP_SWEEP_AGE_MS + 10) * 1000);
+	for (i = 0; i < RECLAIM_N; i++) {
+		again[i] = hak_malloc(RECLAIM_SIZE);
+		ck_assert_ptr_nonnull(again[i]);
+		memset(again[i], 0xa5, RECLAIM_SIZE);
+		in_old += reclaim_slab_seen(old, nold, slab_block_head(again[i]));
+	}
+	/* Most of them in the exited thread's slabs, now the main thread's. */
+	ck_assert_msg(in_old >= RECLAIM_N / 2,
+		      "%u of %u new blocks in the %u slabs the exited thread's blocks left free",
+		      in_old, RECLAIM_N, nold);
+	for (i = 0; i < RECLAIM_N; i++)
+		hak_free(again[i]);
+}
+END_TEST
+
+/*
  * A thread without a hint adopts the record parked longest ago (FIFO),
  * and a hint still wins: records a, b, c parked in that order; a thread
  * that frees one of b's blocks first takes b's out of the middle (and
@@ -7408,6 +7500,7 @@ static Suite *heap_engine_suite(void)
 	tcase_add_test(tc, test_adopt_on_first_free);
 	tcase_add_test(tc, test_adopt_wanted_at_start);
 	tcase_add_test(tc, test_adopt_after_trim);
+	tcase_add_test(tc, test_parked_reclaim_on_claim);
 	tcase_add_test(tc, test_adopt_oldest_first);
 	tcase_add_test(tc, test_cache_count_filled_classes);
 #endif

@@ -45,6 +45,7 @@ START_TEST(test_lock_table)
 			ck_assert_ptr_ne(q->lock, r->lock);
 	}
 #ifdef CONFIG_BACKEND_MMAP
+	ck_assert_uint_eq(locks_of_rank(HK_LOCK_HEAP_SWEEP), 1);
 	ck_assert_uint_eq(locks_of_rank(HK_LOCK_HEAP), 1);
 #ifdef CONFIG_SMALLMID
 	ck_assert_uint_ge(locks_of_rank(HK_LOCK_SS_POOL), 2);
@@ -63,6 +64,7 @@ START_TEST(test_lock_table)
 #else
 	ck_assert_uint_eq(locks_of_rank(HK_LOCK_ARENA), 1);
 	ck_assert_uint_eq(locks_of_rank(HK_LOCK_HEAP), 0);
+	ck_assert_uint_eq(locks_of_rank(HK_LOCK_HEAP_SWEEP), 0);
 #endif
 }
 END_TEST

@@ -124,6 +124,16 @@ def all_cases():
                       args=[32, 65536, 7500000], it=2))
     cases.append(dict(case="request", bench="request", prog="bench_request",
                       args=[2, 100, 16384, 150000], it=3, threads=2))
+    # Threads that come and go (4 a round, 200 rounds), freeing each other's
+    # blocks and those of threads that exited, now and then a big buffer
+    # filled (bench_stress.c, as mstress and the like).
+    cases.append(dict(case="stress", bench="stress", prog="bench_stress",
+                      args=[4, 200], it=1, threads=4))
+    # Four workers build 25 MB each and exit; the main thread frees it all
+    # and builds as much itself, twice (bench_rebuild.c): the peak RSS says
+    # whether the exited threads' memory is reused.
+    cases.append(dict(case="rebuild", bench="rebuild", prog="bench_rebuild",
+                      args=[4, 25, 16, 1024, 2], it=4, threads=4))
     # A tree of 300 000 keys built and freed whole, three rounds (bench_tree.c).
     cases.append(dict(case="tree", bench="tree", prog="bench_tree",
                       args=[300000, 3], it=1))
@@ -141,7 +151,8 @@ def all_cases():
 
 BENCH_NAMES = ["fixed_size", "random_mixed", "mid_large_mt", "xthread", "larson",
                "realloc", "thread_churn", "churn", "batch", "large_reuse", "large_cache",
-               "false_share", "pool", "xmalloc", "objects", "strbuild", "request", "tree", "list", "real"]
+               "false_share", "pool", "xmalloc", "objects", "strbuild", "request", "stress", "rebuild",
+               "tree", "list", "real"]
 
 
 def select_cases(benches, sizes):
