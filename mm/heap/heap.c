@@ -2268,7 +2268,7 @@ static __slowpath struct heap *heap_thread_start(void)
 		}
 	}
 	if (h) {
-		h->alive = 1;
+		a_store(&h->alive, 1, A_RELAXED);	/* (read unlocked: heap_parked_note()) */
 		/* For mallinfo(): the front whose bins it may read. */
 		if (IS_ENABLED(CONFIG_MALLOC_INFO))
 			h->tls = &hk_tls;
@@ -2578,7 +2578,7 @@ static void heap_park(struct heap *h)
 	hk_tls.heap = NULL;
 	h->parked_ms = os_now_ms();
 	hk_lock(&heap_lock);
-	h->alive = 0;
+	a_store(&h->alive, 0, A_RELAXED);
 	h->tls = NULL;
 	parked_push(h);
 	hk_unlock(&heap_lock);
@@ -5165,7 +5165,7 @@ void heap_fork_child(void)
 		if (h == hk_tls.heap || !h->alive)
 			continue;
 		/* Not parked: heap_thread_start() adopts parked records only. */
-		h->alive = 0;
+		a_store(&h->alive, 0, A_RELAXED);
 		h->tls = NULL;
 		for (cls = 0; cls < heap_nr_classes(); cls++)
 			h->spare[cls].nr = 0;
