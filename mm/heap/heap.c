@@ -5004,19 +5004,20 @@ unsigned long heap_trim(void)
  * thread to adopt the record and refill from them. A program whose
  * workers build a structure and exit, and whose main thread frees it and
  * builds another, never adopts them: the main thread carved new slabs
- * while the old ones, all free, stayed resident (tools/bench's
- * heap_reclaim pattern in benchmarks.md: 221 MB where tcmalloc kept 118).
- * So a remote push that finds its owner parked says so
+ * while the old ones, all free, stayed resident (tools/bench/
+ * bench_rebuild: a peak of 232 MB where tcmalloc's is 128 MB; 126 MB
+ * since). So a remote push that finds its owner parked says so
  * (heap_parked_note()), and a refill that is about to claim a new slab
  * sweeps the parked records first (heap_parked_reclaim(), as malloc_trim
  * does, leaving their warm bins): slabs whose blocks all came back go to
  * their pools, and the claim takes their slots. At most once per
  * HEAP_SWEEP_MIN_MS, only after such a push, and only the records parked
- * that long: a thread that starts adopts the record parked last but one
- * or two (bench_stress: 4 threads a round, 5 records, each parked for
- * about a millisecond), and a sweep that took every record off the list
- * made those threads create records of their own (22 instead of 5, and
- * the peak RSS 3x).
+ * HEAP_SWEEP_AGE_MS or longer: in a program whose threads come and go a
+ * record waits about a millisecond for the next thread to adopt it
+ * (bench_stress: 4 threads a round, 5 records); a sweep of every record
+ * made the threads that started meanwhile create records of their own
+ * (22 instead of 5, the peak RSS 3x), one of those parked 2 ms raised
+ * the peak by 13% (Documentation/benchmarks.md, forty-second session).
  */
 static int heap_parked_freed;		/* atomic: a remote push went to a parked record since the last sweep */
 static unsigned long heap_sweep_ms;	/* os_now_ms() of the last sweep (heap_lock) */
