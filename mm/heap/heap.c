@@ -5024,7 +5024,8 @@ static unsigned long heap_sweep_ms;	/* os_now_ms() of the last sweep (heap_lock)
 
 static inline void heap_parked_note(const struct heap *owner)
 {
-	if (unlikely(!a_load(&owner->alive, A_RELAXED)) &&
+	/* (Without threads no record is ever parked: nothing left here.) */
+	if (IS_ENABLED(CONFIG_THREADS) && unlikely(!a_load(&owner->alive, A_RELAXED)) &&
 	    !a_load(&heap_parked_freed, A_RELAXED))
 		a_store(&heap_parked_freed, 1, A_RELAXED);
 }
@@ -5033,7 +5034,7 @@ static __slowpath void heap_parked_reclaim(void)
 {
 	unsigned long now;
 
-	if (likely(!a_load(&heap_parked_freed, A_RELAXED)))
+	if (!IS_ENABLED(CONFIG_THREADS) || likely(!a_load(&heap_parked_freed, A_RELAXED)))
 		return;
 	now = os_now_ms();
 	hk_lock(&heap_lock);
