@@ -50,6 +50,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_PARTIAL_FIRST] = "partial_first",
 	[STAT_COLD_ASIDE] = "cold_aside",
 	[STAT_MID_LEND] = "mid_lend",
+	[STAT_MID_LEND_INBOX] = "mid_lend_inbox",
 	[STAT_MID_LEND_PROBE] = "mid_lend_probe",
 	[STAT_SMALL_LEND] = "small_lend",
 	[STAT_SLAB_NEW] = "slab_new",
@@ -147,6 +148,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("refills from partial slabs first", s[STAT_PARTIAL_FIRST]);
 	stats_row("fresh tails set aside", s[STAT_COLD_ASIDE]);
 	stats_row("blocks lent to smaller classes", s[STAT_MID_LEND]);
+	stats_row("  of them from the inbox of a class", s[STAT_MID_LEND_INBOX]);
 	stats_row("lend checks that asked mincore", s[STAT_MID_LEND_PROBE]);
 	stats_row("small blocks lent instead of a carve", s[STAT_SMALL_LEND]);
 

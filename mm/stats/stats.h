@@ -32,6 +32,7 @@ enum hk_stat {
 	STAT_PARTIAL_FIRST,	/* refills from a partial slab while the current one had only fresh blocks */
 	STAT_COLD_ASIDE,	/* current slabs with only never-touched blocks left set aside for a resident slab */
 	STAT_MID_LEND,		/* big-class mallocs served by a larger class's free block (CONFIG_MID_LEND) */
+	STAT_MID_LEND_INBOX,	/* of them, lent from a bin filled from the inbox for it (CONFIG_MID_LEND) */
 	STAT_MID_LEND_PROBE,	/* lend checks that asked mincore: a page not in the map (CONFIG_MID_LEND) */
 	STAT_SMALL_LEND,	/* small-class mallocs that would carve, served by the next class's free block (CONFIG_HEAP_LEND_SMALL) */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */

@@ -3781,6 +3781,81 @@ START_TEST(test_lend_remote_free)
 END_TEST
 #endif
 
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+static void run_thread(void *(*fn)(void *), void *arg);
+static uint32_t inbox_count(struct heap *h, unsigned int cls);
+
+/* The thread frees v[0] with a heap of its own: to its owner's inbox. */
+static void *lend_inbox_worker(void *arg)
+{
+	void **v = arg;
+
+	hak_free(hak_malloc(16));
+	hak_free(v[0]);
+	return NULL;
+}
+
+/*
+ * A big block another thread freed waits in its owner's inbox of its
+ * class, with that class's bin empty: a malloc of a smaller class with
+ * nothing of its own gets it (heap_lend_inbox()) instead of carving new
+ * blocks; it stays of its class and goes back to that class's bin.
+ */
+START_TEST(test_lend_from_inbox)
+{
+	unsigned int big = size_to_class(LEND_BIG);
+	struct heap *h;
+	void *p, *q;
+
+	lend_ready();
+	h = hk_tls.heap;
+	p = hak_malloc(LEND_BIG);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x5a, LEND_BIG);
+	run_thread(lend_inbox_worker, &p);
+	ck_assert_uint_eq(inbox_count(h, big), 1);
+	ck_assert_ptr_null(bin_list(hk_tls.bins[big].free));
+	ck_assert_ptr_null(bin_list(hk_tls.bins[big].put));
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(inbox_count(h, big), 0);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, big);
+	ck_assert_uint_eq(hak_malloc_usable_size(q), hk_classes[big].size);
+	memset(q, 0x11, LEND_SMALL);
+	hak_free(q);
+	q = hak_malloc(LEND_BIG);
+	ck_assert_ptr_eq(q, p);
+	hak_free(q);
+}
+END_TEST
+
+/*
+ * The small class's own block waits in the inbox: its malloc takes that
+ * one (the refill's inbox), not a larger class's block from a bin.
+ */
+START_TEST(test_lend_not_when_own_inbox)
+{
+	unsigned int small = size_to_class(LEND_SMALL);
+	struct heap *h;
+	void *p, *own, *q;
+
+	lend_ready();
+	h = hk_tls.heap;
+	own = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_nonnull(own);
+	memset(own, 0x33, LEND_SMALL);
+	run_thread(lend_inbox_worker, &own);
+	ck_assert_uint_eq(inbox_count(h, small), 1);
+	p = lend_big_freed();
+	ck_assert_ptr_eq(bin_list(hk_tls.bins[size_to_class(LEND_BIG)].free), p);
+	q = hak_malloc(LEND_SMALL);
+	ck_assert_ptr_eq(q, own);
+	ck_assert_uint_eq(inbox_count(h, small), 0);
+	hak_free(q);
+}
+END_TEST
+#endif
+
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 /* A lent block freed twice: caught as any block of its class. */
 START_TEST(test_lend_double_free_aborts)
@@ -4182,6 +4257,10 @@ static Suite *heap_suite(void)
 #endif
 #ifdef CONFIG_THREADS
 		tcase_add_test(tc, test_lend_remote_free);
+#endif
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+		tcase_add_test(tc, test_lend_from_inbox);
+		tcase_add_test(tc, test_lend_not_when_own_inbox);
 #endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 		tcase_add_test_raise_signal(tc, test_lend_double_free_aborts, SIGABRT);
