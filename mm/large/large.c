@@ -1710,7 +1710,7 @@ static int large_remap_pieces(uintptr_t src, size_t len, uintptr_t dst)
  */
 static __slowpath uintptr_t large_move_pieces(uintptr_t base, size_t old_len, size_t map_len)
 {
-	uintptr_t nbase = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
+	uintptr_t nbase = (uintptr_t)os_map_aligned_charged(map_len, large_map_align(map_len));
 
 	if (!nbase)
 		return 0;
@@ -1800,7 +1800,7 @@ static struct large_hdr *large_grow_map(struct large_hdr *h, size_t bsize)
 	 */
 	if (registry_prepare(base + old_len, map_len - old_len) == 0 &&
 	    (os_remap_inplace((void *)(base + gap), old_len - gap, map_len - gap) == 0 ||
-	     os_map_at((void *)(base + old_len), map_len - old_len) == 0)) {
+	     os_map_at_charged((void *)(base + old_len), map_len - old_len) == 0)) {
 		large_thp(base + gap, old_len - gap, map_len - gap);
 		h->map_len = map_len;
 		h->size = bsize;
@@ -1964,7 +1964,7 @@ static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
 		if (registry_lookup(base) != REG_FOREIGN)
 			continue;
 		maps++;
-		if (registry_prepare(base + gap, len) || os_map_at((void *)(base + gap), len))
+		if (registry_prepare(base + gap, len) || os_map_at_charged((void *)(base + gap), len))
 			continue;
 		if (likely(registry_claim(base, value))) {
 			a_store(&hint, base, A_RELAXED);
@@ -1982,7 +1982,7 @@ static uintptr_t large_map_claim(size_t gap, size_t len, unsigned int value)
 	 * NULL with address space left).
 	 */
 	for (tries = 0; tries <= LARGE_CLAIM_PLUGS; tries++) {
-		base = (uintptr_t)os_map_aligned(gap + len, SS_SIZE);
+		base = (uintptr_t)os_map_aligned_charged(gap + len, SS_SIZE);
 		if (unlikely(!base))
 			break;
 		if (gap)
@@ -2105,7 +2105,7 @@ static void *large_map_new_chunks(size_t size, size_t need, size_t align, int wh
 		/* Header at base, block at base + align. */
 		map_len = ALIGN_UP(align + size - LARGE_HDR_SIZE,
 				   whole_chunks ? SS_SIZE : os_page_size);
-		base = (uintptr_t)os_map_aligned(map_len, align > large_map_align(map_len) ?
+		base = (uintptr_t)os_map_aligned_charged(map_len, align > large_map_align(map_len) ?
 						 align : large_map_align(map_len));
 		if (unlikely(!base))
 			return NULL;
@@ -2127,7 +2127,7 @@ static void *large_map_new_chunks(size_t size, size_t need, size_t align, int wh
 			if (LARGE_EXACT_MAX && align == HK_MIN_ALIGN && size <= LARGE_EXACT_SIZE &&
 			    (p = large_map_coloured(size)))
 				return p;
-			base = (uintptr_t)os_map_aligned(map_len, large_map_align(map_len));
+			base = (uintptr_t)os_map_aligned_charged(map_len, large_map_align(map_len));
 			if (unlikely(!base))
 				return large_map_exact(need, align);
 			if (map_len == SS_SIZE)

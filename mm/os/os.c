@@ -29,6 +29,20 @@ size_t os_page_size = ARCH_PAGE_SIZE_MIN;
  */
 static uintptr_t os_hint;
 
+/*
+ * The flags of a mapping that holds a program's block (the Large box's):
+ * charged as the C library's own mappings are, without MAP_NORESERVE, so
+ * that the kernel's overcommit policy answers a request as it answers
+ * glibc's. Under the default heuristic (vm.overcommit_memory 0) a
+ * single mapping larger than RAM and swap together fails: malloc of
+ * 1 TiB returns NULL with ENOMEM, as glibc's does, where a mapping with
+ * MAP_NORESERVE succeeds and the program is killed when it touches
+ * more than the machine has. The SuperSlabs' chunks (2 MiB, their
+ * unused slots never touched) and the allocator's own tables keep
+ * MAP_NORESERVE: nothing there is a request of the program's.
+ */
+#define OS_CHARGED	0
+
 /* vm.overcommit_memory is 2: every writable private mapping is charged. */
 static int os_strict_overcommit;
 
@@ -61,18 +75,22 @@ int os_vm_tight(void)
 /* Mapping                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * flags: MAP_NORESERVE or not (OS_CHARGED, below), and MAP_FIXED_NOREPLACE
+ * where a range is asked for exactly.
+ */
 static void *os_mmap(void *hint, size_t size, int flags)
 {
 	void *p = mmap(hint, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
 
 /* Map size bytes at exactly want; 0 if that range is taken. */
-static uintptr_t os_map_exactly(uintptr_t want, size_t size)
+static uintptr_t os_map_exactly(uintptr_t want, size_t size, int flags)
 {
-	uintptr_t p = (uintptr_t)os_mmap((void *)want, size, MAP_FIXED_NOREPLACE);
+	uintptr_t p = (uintptr_t)os_mmap((void *)want, size, MAP_FIXED_NOREPLACE | flags);
 
 	if (p == want)
 		return p;
@@ -83,13 +101,13 @@ static uintptr_t os_map_exactly(uintptr_t want, size_t size)
 }
 
 /* Map size bytes at exactly hint - size, rounded down to align; 0 if taken. */
-static uintptr_t os_map_below_hint(size_t size, size_t align)
+static uintptr_t os_map_below_hint(size_t size, size_t align, int flags)
 {
 	uintptr_t hint = a_load(&os_hint, A_RELAXED);
 
 	if (!hint || hint < size + align + (1UL << 32))
 		return 0;
-	return os_map_exactly(ALIGN_DOWN(hint - size, align), size);
+	return os_map_exactly(ALIGN_DOWN(hint - size, align), size, flags);
 }
 
 /*
@@ -99,39 +117,39 @@ static uintptr_t os_map_below_hint(size_t size, size_t align)
  * the kernel hands out the highest free range, so the space right below
  * p is usually free, the space above usually not.
  */
-static uintptr_t os_map_aligned_near(uintptr_t p, size_t size, size_t align)
+static uintptr_t os_map_aligned_near(uintptr_t p, size_t size, size_t align, int flags)
 {
 	uintptr_t want = ALIGN_DOWN(p, align), got = 0;
 	unsigned int i;
 
 	for (i = 0; !got && i < 4 && want >= align; i++, want -= align)
-		got = os_map_exactly(want, size);
+		got = os_map_exactly(want, size, flags);
 	if (!got)
-		got = os_map_exactly(ALIGN_UP(p, align), size);
+		got = os_map_exactly(ALIGN_UP(p, align), size, flags);
 	return got;
 }
 
 /* One attempt at os_map_aligned(): 0 on failure. */
-static uintptr_t os_try_map_aligned(size_t size, size_t align)
+static uintptr_t os_try_map_aligned(size_t size, size_t align, int flags)
 {
 	uintptr_t p, aligned;
 	size_t over;
 
-	p = os_map_below_hint(size, align);
+	p = os_map_below_hint(size, align, flags);
 	if (p)
 		return p;
 
 	/* Often the kernel hands out an aligned range by itself. */
-	p = (uintptr_t)os_mmap(NULL, size, 0);
+	p = (uintptr_t)os_mmap(NULL, size, flags);
 	if (!p || (p & (align - 1)) == 0)
 		return p;
 	os_unmap((void *)p, size);
 
 	/* Map more than needed and cut both ends off. */
 	over = size + align - os_page_size;
-	aligned = (uintptr_t)os_mmap(NULL, over, 0);
+	aligned = (uintptr_t)os_mmap(NULL, over, flags);
 	if (!aligned)
-		return os_map_aligned_near(p, size, align);
+		return os_map_aligned_near(p, size, align, flags);
 	p = aligned;
 	aligned = ALIGN_UP(p, align);
 	if (aligned > p)
@@ -142,9 +160,9 @@ static uintptr_t os_try_map_aligned(size_t size, size_t align)
 }
 
 /* One attempt, with the registry tables of the range. */
-static uintptr_t os_try_map_registrable(size_t size, size_t align)
+static uintptr_t os_try_map_registrable(size_t size, size_t align, int flags)
 {
-	uintptr_t p = os_try_map_aligned(size, align);
+	uintptr_t p = os_try_map_aligned(size, align, flags);
 
 	/* It may be registered: its registry tables must exist. */
 	if (p && unlikely(registry_prepare(p, size))) {
@@ -154,34 +172,49 @@ static uintptr_t os_try_map_registrable(size_t size, size_t align)
 	return p;
 }
 
-void *os_map_aligned(size_t size, size_t align)
+static void *os_map_aligned_as(size_t size, size_t align, int flags)
 {
 	uintptr_t p;
 
 	if (size > HK_OS_MAX_MAP || align > HK_OS_MAX_MAP)
 		return NULL;
 
-	p = os_try_map_registrable(size, align);
+	p = os_try_map_registrable(size, align, flags);
 	/*
 	 * Out of address space or memory: what the boxes keep but do not
 	 * use (cached and reserved mappings) goes back, then try again.
 	 */
 	if (unlikely(!p) && core_reclaim())
-		p = os_try_map_registrable(size, align);
+		p = os_try_map_registrable(size, align, flags);
 	if (unlikely(!p))
 		return NULL;
 	a_store(&os_hint, p, A_RELAXED);
 	return (void *)p;
 }
 
+void *os_map_aligned(size_t size, size_t align)
+{
+	return os_map_aligned_as(size, align, MAP_NORESERVE);
+}
+
+void *os_map_aligned_charged(size_t size, size_t align)
+{
+	return os_map_aligned_as(size, align, OS_CHARGED);
+}
+
 int os_map_at(void *addr, size_t size)
 {
-	return os_map_exactly((uintptr_t)addr, size) ? 0 : -1;
+	return os_map_exactly((uintptr_t)addr, size, MAP_NORESERVE) ? 0 : -1;
+}
+
+int os_map_at_charged(void *addr, size_t size)
+{
+	return os_map_exactly((uintptr_t)addr, size, OS_CHARGED) ? 0 : -1;
 }
 
 void *os_map_pages(size_t size)
 {
-	return os_mmap(NULL, ALIGN_UP(size, os_page_size), 0);
+	return os_mmap(NULL, ALIGN_UP(size, os_page_size), MAP_NORESERVE);
 }
 
 void os_unmap(void *addr, size_t size)

@@ -29,6 +29,16 @@ void os_init(void);
 void *os_map_aligned(size_t size, size_t align);
 
 /*
+ * os_map_aligned() and os_map_at() for the memory of a program's block
+ * (the Large box): charged by the kernel's overcommit accounting as the
+ * C library's mappings are (no MAP_NORESERVE), so that a request the
+ * kernel would refuse glibc fails here too (ENOMEM) instead of being
+ * mapped and failing at its first touch past what the machine holds.
+ */
+void *os_map_aligned_charged(size_t size, size_t align);
+int os_map_at_charged(void *addr, size_t size);
+
+/*
  * Map size bytes (rounded up to pages) anywhere, for the allocator's own
  * tables: never registered, no retry. NULL on failure.
  */

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -581,6 +582,68 @@ static void case_huge_sizes(void)
 	t_free(p);
 }
 
+/* vm.overcommit_memory (0 heuristic, 1 always, 2 strict), -1 if unknown. */
+static int overcommit_mode(void)
+{
+	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+	int mode = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &mode) != 1)
+			mode = -1;
+		fclose(f);
+	}
+	return mode;
+}
+
+/*
+ * More bytes than RAM and swap together: the kernel refuses a mapping
+ * that size to the C library under its default heuristic
+ * (vm.overcommit_memory 0) and under strict accounting (2), and every
+ * entry point must fail the same way here (NULL, ENOMEM), not hand out
+ * address space that the first touches past the machine's memory would
+ * turn into the OOM killer's business. Also a Large block's realloc to
+ * that size: NULL, the block intact. With vm.overcommit_memory 1 the
+ * kernel grants any such mapping to anyone: nothing to compare.
+ */
+static void case_beyond_memory(void)
+{
+	struct sysinfo si;
+	size_t n, big = (size_t)8 << 20;
+	char *p, *q;
+	void *m;
+	int mode = overcommit_mode();
+
+	if (mode != 0 && mode != 2) {
+		printf("beyond_memory: vm.overcommit_memory is %d: the kernel maps anything\n", mode);
+		return;
+	}
+	require(sysinfo(&si) == 0);
+	n = opaque(((size_t)si.totalram + si.totalswap) * si.mem_unit + ((size_t)1 << 30));
+	p = t_malloc(100);
+	q = t_malloc(big);
+	require(p && q);
+	fill(p, 100, 17);
+	fill(q, big, 19);
+	expect_enomem(t_malloc(n));
+	expect_enomem(t_calloc(1, n));
+	expect_enomem(t_calloc(n / 4096 + 1, 4096));
+	expect_enomem(t_realloc(p, n));
+	expect_enomem(t_realloc(q, n));
+	expect_enomem(t_realloc(NULL, n));
+	expect_enomem(t_reallocarray(NULL, n / 16 + 1, 16));
+	expect_enomem(t_aligned_alloc(4096, n));
+	expect_enomem(t_memalign(1 << 21, n));
+	expect_enomem(t_valloc(n));
+	expect_enomem(t_pvalloc(n));
+	m = NULL;
+	require(t_posix_memalign(&m, 64, n) == ENOMEM && m == NULL);
+	require(intact(p, 100, 17));
+	require(intact(q, big, 19));
+	t_free(q);
+	t_free(p);
+}
+
 /* ------------------------------------------------------------------------
  * Runner
  */
@@ -651,6 +714,7 @@ static const struct bcase cases[] = {
 #endif
 #endif
 	{ "huge_sizes", case_huge_sizes, CONTINUES, 0, NULL },
+	{ "beyond_memory", case_beyond_memory, CONTINUES, 0, NULL },
 };
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))
 
