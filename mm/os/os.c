@@ -76,7 +76,7 @@ int os_vm_tight(void)
 /* ------------------------------------------------------------------ */
 
 /*
- * flags: MAP_NORESERVE or not (OS_CHARGED, below), and MAP_FIXED_NOREPLACE
+ * flags: MAP_NORESERVE or not (OS_CHARGED, above), and MAP_FIXED_NOREPLACE
  * where a range is asked for exactly.
  */
 static void *os_mmap(void *hint, size_t size, int flags)
