@@ -3211,10 +3211,13 @@ static void *heap_alloc_lend(unsigned int cls)
 		return heap_alloc_class(cls);
 	if (top >= HK_NR_CLASSES)
 		top = HK_NR_CLASSES - 1;
-	if (bin_list(t->bins[cls].free) || bin_list(t->bins[cls].put) ||
+	b = heap_filled_from(cls + 1);
+	/* Nothing above to lend (without the inbox, none of whose lists heap_lend_inbox() reads). */
+	if ((!IS_ENABLED(CONFIG_HEAP_REMOTE_INBOX) && b > top) ||
+	    bin_list(t->bins[cls].free) || bin_list(t->bins[cls].put) ||
 	    heap_class_holds_free(t->heap, cls))
 		return heap_alloc_class(cls);
-	for (b = heap_filled_from(cls + 1); b <= top; b = heap_filled_from(b + 1))
+	for (; b <= top; b = heap_filled_from(b + 1))
 		if (bin_list(t->bins[b].free) &&
 		    heap_lend_resident(t->bins[b].free, need, hk_classes[b].size)) {
 			STAT_INC_TLS(STAT_MID_LEND);
