@@ -4339,7 +4339,10 @@ static void heap_inbox_retire_check(struct heap *h, const struct slab *s) { }
  * owner freed again (the owner's free does not look for the word) holds
  * a word of the owner's bin, then whatever the program writes, and so
  * fails here; a block freed again by any other thread is reported at that
- * free (dfkey_remote_free()). Only blocks holding the mark are followed,
+ * free if it starts a batch (dfkey_remote_free()), here if it went onto
+ * this batch or another thread's (the walk meets the block twice, or
+ * leaves the batch at it), and otherwise by the list that held it first
+ * (dfkey_batch_add_bad()). Only blocks holding the mark are followed,
  * and their links were written by a batch (to another block of the slab
  * or HEAP_NIL), so the walk stays in the slab. Its slab still in use: a
  * batch of blocks all freed again by the owner and flushed to the slab
@@ -4906,13 +4909,14 @@ void heap_free_nonlocal(void *p, struct slab *s)
 	if (unlikely(!slab_blocks_start(s, p)))
 		goto slow;
 	/*
-	 * Full, or a key word to report: tested, no need to test again but
-	 * for the key (heap_free_remote()). Every way out is a tail call:
-	 * no stack frame on this path.
+	 * Full, or a block not carved: tested, no need to test again but
+	 * for the key (heap_free_remote()). The block's word is not read
+	 * here: the push reads it (dfkey_batch_add_bad()). Every way out
+	 * is a tail call: no stack frame on this path.
 	 */
 	if (unlikely(rb->n >= HEAP_RBATCH_MAX - 1))
 		goto remote_slow;
-	if (unlikely(dfkey_remote_bad(s, p)))
+	if (unlikely(dfkey_batch_add_bad(s, p)))
 		goto remote_slow;
 	STAT_INC(STAT_REMOTE_FREE);
 	/*

@@ -1261,6 +1261,34 @@ static __always_inline int dfkey_remote_bad(const struct slab *s, void *p)
 	return bad;
 }
 
+/*
+ * The add of a remote free to its thread's batch (heap_free_nonlocal()):
+ * the bump only, not the block's word. The block is the line another
+ * CPU wrote last (its owner's program): a load of it waited for that
+ * line on every remote free, where the free's own stores into it do
+ * not wait (churn/shared-2t: 0.92 of the CPU time without the load,
+ * Documentation/benchmarks.md, "forty-fourth session"). What the word
+ * would have told is found later, before a block is handed out twice:
+ * the batch's push reads every block (rbatch_seal(): a block freed
+ * twice onto the batch is on it twice, a block of another thread's
+ * batch leads the walk astray), and the list that held the first copy
+ * finds the mark that replaced its word where it reads the block (a
+ * slab's list at its refill, a list taken unread at its pops, a bin at
+ * its pops and flushes). With CONFIG_DOUBLE_FREE_OWNER_READ the push
+ * reads no block, so the add reads the word as the batch's start does.
+ */
+#ifndef CONFIG_DOUBLE_FREE_OWNER_READ
+static __always_inline int dfkey_batch_add_bad(const struct slab *s, void *p)
+{
+	return (char *)p >= a_load(&s->bump, A_RELAXED);
+}
+#else
+static __always_inline int dfkey_batch_add_bad(const struct slab *s, void *p)
+{
+	return dfkey_remote_bad(s, p);
+}
+#endif
+
 /* After dfkey_remote_bad() said no: p takes the slabs' key ^ mark. */
 static __always_inline void dfkey_remote_mark(const struct slab *s, void *p, uintptr_t mark)
 {
@@ -1290,6 +1318,7 @@ static inline void dfkey_to_slab(const struct slab *s, void *p) { }
 static inline void dfkey_to_bin(const struct slab *s, void *p) { }
 static inline void dfkey_carve(const struct slab *s, void *p, uintptr_t w) { }
 static inline int dfkey_remote_bad(const struct slab *s, void *p) { return 0; }
+static inline int dfkey_batch_add_bad(const struct slab *s, void *p) { return 0; }
 static inline void dfkey_remote_mark(const struct slab *s, void *p, uintptr_t mark) { }
 static inline void dfkey_remote_free(const struct slab *s, void *p, uintptr_t mark) { }
 static inline int dfkey_is_free(const struct slab *s, void *p) { return 0; }

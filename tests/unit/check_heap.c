@@ -1843,6 +1843,56 @@ START_TEST(test_dfkey_remote_uncarved)
 }
 END_TEST
 
+/* A thread with a heap (a malloc first) frees the blocks of arg, a NULL-ended array. */
+static void *free_with_heap(void *arg)
+{
+	void **v = arg;
+
+	hak_free(hak_malloc(32));
+	while (*v)
+		hak_free(*v++);
+	return NULL;
+}
+
+/*
+ * A block back with its owner is freed again by another thread, onto a
+ * batch it already holds a block for: the batch's add stores only
+ * (dfkey_batch_add_bad(): it does not read the block's word), so the
+ * second free is not reported at once. A first thread frees p: at once
+ * onto its slab's remote list (_i 0: the thread has no heap) or onto its
+ * batch, pushed at its exit to the owner's inbox (_i 1: it has one). A
+ * second thread with a heap frees q, which starts its batch for p's
+ * owner, then p again: the add. The owner's mallocs must abort before p
+ * is handed out twice: the list that held p first finds the mark that
+ * replaced its word, or the pop of the copy on the second batch finds
+ * the word of the first hand-out. No Check call after the threads
+ * (test_dfkey_remote_in_bin).
+ */
+START_TEST(test_remote_double_free_on_batch_add)
+{
+	void *p = hak_malloc(64), *q = hak_malloc(64), *r, *first[2] = { p, NULL };
+	void *second[3] = { q, p, NULL };
+	pthread_t t;
+	int i, handed = 0;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_eq(slab_of(p)->owner, slab_of(q)->owner);
+	if (pthread_create(&t, NULL, _i ? free_with_heap : free_arg, _i ? (void *)first : p))
+		handed_out_exit("test_remote_double_free_on_batch_add: pthread_create failed");
+	pthread_join(t, NULL);
+	if (pthread_create(&t, NULL, free_with_heap, second))
+		handed_out_exit("test_remote_double_free_on_batch_add: pthread_create failed");
+	pthread_join(t, NULL);
+	for (i = 0; i < 16384; i++) {
+		r = hak_malloc(64);
+		if (r == p && handed++)
+			handed_out_exit("test_remote_double_free_on_batch_add: the block was handed out twice");
+	}
+	handed_out_exit("test_remote_double_free_on_batch_add: no abort in 16384 mallocs");
+}
+END_TEST
+
 static void *double_free_worker(void *arg)
 {
 	hak_free(arg);
@@ -4225,6 +4275,7 @@ static Suite *heap_suite(void)
 #ifdef CONFIG_THREADS
 	tcase_add_test_raise_signal(tc, test_double_free_remote_then_owner, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_remote_double_free_aborts, SIGABRT);
+	tcase_add_loop_test_raise_signal(tc, test_remote_double_free_on_batch_add, SIGABRT, 0, 2);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_in_bin, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_free_live_then_owner, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_uncarved, SIGABRT);
