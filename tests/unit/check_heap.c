@@ -1893,6 +1893,30 @@ START_TEST(test_remote_double_free_on_batch_add)
 }
 END_TEST
 
+/*
+ * The same block as test_dfkey_remote_uncarved (at the bump pointer of
+ * a slab still carving), freed by a thread with a heap after a live
+ * block of the slab: the free adds to the batch the first one started,
+ * and the add's own test of the bump (dfkey_batch_add_bad(), which reads
+ * no word of the block) must refuse it at once.
+ */
+START_TEST(test_dfkey_remote_uncarved_batch_add)
+{
+	void *p = hak_malloc(64), *q = hak_malloc(64), *v[3];
+	struct slab *s = slab_block_head(p);
+	pthread_t t;
+
+	ck_assert_ptr_eq(slab_block_head(q), s);
+	ck_assert_uint_gt(s->uncarved, 0);
+	v[0] = q;
+	v[1] = s->bump;
+	v[2] = NULL;
+	ck_assert_int_eq(pthread_create(&t, NULL, free_with_heap, v), 0);
+	pthread_join(t, NULL);
+	ck_abort_msg("remote free of an uncarved block %p onto a batch accepted", v[1]);
+}
+END_TEST
+
 static void *double_free_worker(void *arg)
 {
 	hak_free(arg);
@@ -4279,6 +4303,7 @@ static Suite *heap_suite(void)
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_in_bin, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_free_live_then_owner, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_dfkey_remote_uncarved, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_dfkey_remote_uncarved_batch_add, SIGABRT);
 #endif
 #endif
 #ifdef CONFIG_THREADS
