@@ -1237,6 +1237,15 @@ static inline int dfkey_is_free(const struct slab *s, void *p)
 }
 
 /*
+ * p lies at or past s's bump pointer: not carved since s was set up, so
+ * not a block the program can hold (the remote free's tests below).
+ */
+static __always_inline int dfkey_uncarved(const struct slab *s, const void *p)
+{
+	return (const char *)p >= a_load(&s->bump, A_RELAXED);
+}
+
+/*
  * A remote free: the block must not be on any free list already (the
  * slabs' key or its mark), and must have been carved (below the slab's
  * bump pointer): a block freed again after its slab emptied, went back
@@ -1255,8 +1264,7 @@ static __always_inline int dfkey_remote_bad(const struct slab *s, void *p)
 	 * Two tests, two branches: written as one (an OR of both), GCC
 	 * kept the two branches and added a SETcc and a TEST.
 	 */
-	bad = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS ||
-	      (char *)p >= a_load(&s->bump, A_RELAXED);
+	bad = (*dfkey_word(p) ^ s->dfkey) <= DFKEY_MARKS || dfkey_uncarved(s, p);
 	vg_close(dfkey_word(p), FL_WORD);
 	return bad;
 }
@@ -1280,7 +1288,7 @@ static __always_inline int dfkey_remote_bad(const struct slab *s, void *p)
 #ifndef CONFIG_DOUBLE_FREE_OWNER_READ
 static __always_inline int dfkey_batch_add_bad(const struct slab *s, void *p)
 {
-	return (char *)p >= a_load(&s->bump, A_RELAXED);
+	return dfkey_uncarved(s, p);
 }
 #else
 static __always_inline int dfkey_batch_add_bad(const struct slab *s, void *p)
