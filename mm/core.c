@@ -80,7 +80,15 @@ void *hk_alloc_aligned(size_t align, size_t size)
 		/* A variable: no "always false" warning when there is no class. */
 		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
 
-		while (cls < nr && class_stride(&hk_classes[cls]) % align)
+		/*
+		 * A class kept off page boundaries (class_off_page(): above 1
+		 * KiB, not a power of two) aligns its blocks to
+		 * HEAP_COLOUR_STEP only: the next class whose stride is a
+		 * multiple of align serves more (a power of two, at most
+		 * twice the size).
+		 */
+		while (cls < nr && (class_stride(&hk_classes[cls]) % align ||
+				    (align > HEAP_COLOUR_STEP && class_off_page(&hk_classes[cls]))))
 			cls++;
 		/*
 		 * A coloured class's blocks are aligned to HEAP_COLOUR_STEP

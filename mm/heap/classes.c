@@ -150,6 +150,9 @@ void heap_classes_init(void)
 		/* The block-start test is exact for sizes below 2^31 (heap.h). */
 		HK_ASSERT(c->size < (1U << 31));
 		class_pad(c);
+		/* Room before the first block (class_off_page(): the tail past the last one). */
+		HK_ASSERT(!class_off_page(c) ||
+			  (((size_t)c->span << SLOT_SHIFT) % class_stride(c)) >= HEAP_COLOUR_STEP);
 		c->start_mul = slab_start_mul(class_stride(c));
 		/* A remote batch: CONFIG_HEAP_RBATCH_BYTES of blocks, 1 to HEAP_RBATCH_MAX. */
 		if (CONFIG_HEAP_RBATCH_BYTES)

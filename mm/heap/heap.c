@@ -1035,8 +1035,7 @@ static struct slab *slab_new(struct heap *h, unsigned int cls, int committed)
 	s->span = c->span;
 	s->block_size = class_stride(c);
 	/* The blocks leave room for the class's colours. */
-	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) -
-				  (size_t)(c->colours > 1 ? c->colours - 1 : 0) * HEAP_COLOUR_STEP) /
+	s->capacity = (uint32_t)((((size_t)c->span << SLOT_SHIFT) - class_colour_room(c)) /
 				 s->block_size);
 	/* Atomic: a remote free reads it (dfkey_remote_free()). */
 	a_store(&s->bump, slab_start(s) + slab_colour(s, c), A_RELAXED);

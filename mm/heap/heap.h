@@ -243,6 +243,42 @@ static inline int32_t bin_put_room(const struct bin *b)
  */
 #define HEAP_COLOUR_STEP	64U
 
+/*
+ * CONFIG_HEAP_OFF_PAGE: a class above SMALL_LOOKUP_MAX (its size a
+ * multiple of 256) that is not a power of two, has no colours and
+ * whose slab spans a power of two of slots (the classes of 1-8 KiB by
+ * default; those of 10-28 KiB have colours with CONFIG_HEAP_STRIDE_PAD,
+ * and the big ones of 15 slots may fill them whole) starts
+ * the first block of each slab HEAP_COLOUR_STEP bytes in, so that every
+ * block starts 64 bytes past a multiple of 128 and none on a page
+ * boundary. Without it one block in 4 of the 5 KiB class (one in 2 of
+ * 6 KiB, one in 16 of 4.25 KiB) starts a page: a program that keeps an
+ * 8-byte header there (sqlite's page cache: the size, then the page)
+ * and read()s a file page into the rest has the kernel copy to 8 bytes
+ * past a page start from a page start, which AMD Zen's copy (rep movsb)
+ * runs 3-4 times slower than any other offset from 16 to 4095
+ * (Documentation/benchmarks.md, "forty-fifth session"). Such a class
+ * always has room for it: its slab (a power of two, 64 KiB or more) is
+ * not a multiple of its size, and what is left past the last block is
+ * a multiple of 256 bytes (heap_classes_init() asserts it). Its blocks are then aligned to 64 bytes
+ * only, like a coloured class's (hk_alloc_aligned()); the powers of
+ * two keep every block aligned to its size.
+ */
+static inline int class_off_page(const struct size_class *c)
+{
+	return IS_ENABLED(CONFIG_HEAP_OFF_PAGE) && c->colours <= 1 &&
+	       c->size > SMALL_LOOKUP_MAX && (c->size & (c->size - 1)) &&
+	       !(c->span & (c->span - 1));
+}
+
+/* The most bytes a slab of class c leaves before its first block (its last colour). */
+static inline size_t class_colour_room(const struct size_class *c)
+{
+	if (c->colours > 1)
+		return (size_t)(c->colours - 1) * HEAP_COLOUR_STEP;
+	return class_off_page(c) ? HEAP_COLOUR_STEP : 0;
+}
+
 extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* Above SMALL_LOOKUP_MAX: the class's bin offset in heap_tls::bins (class * sizeof(struct bin)). */
@@ -1769,8 +1805,9 @@ static __always_inline int slab_block_start_untagged(const struct slab *s, const
 }
 
 /*
- * Where the first block of slab s starts, past its first byte: 0, or for
- * a class with an unused tail one of its colours, picked from the slab's
+ * Where the first block of slab s starts, past its first byte: 0 (or
+ * HEAP_COLOUR_STEP for a class kept off page boundaries,
+ * class_off_page()), or for a class with colours one of them, picked from the slab's
  * address (any slot of any SuperSlab: successive slabs differ). The
  * slot number is hashed (Fibonacci hashing): slabs of a class mostly
  * start on the same few slots of their SuperSlabs (1 and 16 for Mid's
@@ -1782,7 +1819,7 @@ static inline size_t slab_colour(struct slab *s, const struct size_class *c)
 	uint64_t slot = (uintptr_t)slab_start(s) >> SLOT_SHIFT;
 
 	if (c->colours <= 1)
-		return 0;
+		return class_off_page(c) ? HEAP_COLOUR_STEP : 0;
 	return (size_t)(((slot * 0x9e3779b97f4a7c15ULL) >> 40) % c->colours) * HEAP_COLOUR_STEP;
 }
 

@@ -1583,8 +1583,8 @@ START_TEST(test_slab_tail_refused)
 	for (cls = 1; cls < HK_NR_CLASSES; cls++) {
 		const struct size_class *c = &hk_classes[cls];
 		size_t span = (size_t)c->span << SLOT_SHIFT;
-		/* A coloured class's blocks leave room for its colours. */
-		size_t room = c->colours > 1 ? (size_t)(c->colours - 1) * HEAP_COLOUR_STEP : 0;
+		/* A coloured class's blocks leave room for its colours (or CONFIG_HEAP_OFF_PAGE's line). */
+		size_t room = class_colour_room(c);
 
 		if (span - (span - room) / c->size * c->size >= 16)
 			expected++;
