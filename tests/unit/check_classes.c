@@ -637,7 +637,8 @@ END_TEST
  * CONFIG_HEAP_OFF_PAGE: no block of a class above 1 KiB that is not a
  * power of two starts on a page boundary: the first two slabs' worth of
  * blocks of each such class start 64 bytes past a multiple of 128, and a
- * slab holds as many blocks as its span divided by the class size.
+ * slab holds as many blocks as its span divided by the class size; a
+ * request aligned to 64 bytes still gets a block of the class.
  * Without the option the 5 KiB class (Mid's default classes) starts one
  * block in four on a page: the test sees it, so that it fails when the
  * option does not do what it says.
@@ -674,6 +675,11 @@ START_TEST(test_off_page_blocks)
 		}
 		for (j = 0; j < n; j++)
 			hak_free(v[j]);
+		/* 64-byte alignment (a line) is what every such block has: the class serves it. */
+		ck_assert_int_eq(hak_posix_memalign(&v[0], 64, c->size), 0);
+		ck_assert_uint_eq((uintptr_t)v[0] % 64, 0);
+		ck_assert_uint_eq(hak_malloc_usable_size(v[0]), c->size);
+		hak_free(v[0]);
 		if (class_off_page(c))
 			off++;
 		else if (c->size == 5120 && nr >= 8)
