@@ -4084,11 +4084,13 @@ START_TEST(test_lend_small_carve_borrows)
 	ck_assert_uint_eq(slab_block_head(q)->class_idx, up);
 	/*
 	 * memalign() takes the first class whose stride keeps 1024 (a,
-	 * unless a layout of many classes gives a stride that does not;
-	 * Large past the classes or for a coloured one):
-	 * hk_alloc_aligned() does not lend.
+	 * unless a layout of many classes gives a stride that does not, or
+	 * a is kept off page boundaries, CONFIG_HEAP_OFF_PAGE: its blocks
+	 * are aligned to 64 bytes only; Large past the classes or for a
+	 * coloured one): hk_alloc_aligned() does not lend.
 	 */
-	while (aligned < HK_NR_CLASSES && class_stride(&hk_classes[aligned]) % 1024)
+	while (aligned < HK_NR_CLASSES && (class_stride(&hk_classes[aligned]) % 1024 ||
+					   class_off_page(&hk_classes[aligned])))
 		aligned++;
 	r = hak_memalign(1024, LS_SIZE);
 	ck_assert_ptr_nonnull(r);
