@@ -260,9 +260,10 @@ static inline int32_t bin_put_room(const struct bin *b)
  * (Documentation/benchmarks.md, "forty-fifth session"). Such a class
  * always has room for it: its slab (a power of two, 64 KiB or more) is
  * not a multiple of its size, and what is left past the last block is
- * a multiple of 256 bytes (heap_classes_init() asserts it). Its blocks are then aligned to 64 bytes
- * only, like a coloured class's (hk_alloc_aligned()); the powers of
- * two keep every block aligned to its size.
+ * a multiple of 256 bytes (heap_classes_init() asserts it). Its
+ * blocks are then aligned to 64 bytes only, like a coloured class's
+ * (hk_alloc_aligned()); the powers of two keep every block aligned to
+ * its size.
  */
 static inline int class_off_page(const struct size_class *c)
 {
