@@ -14,6 +14,14 @@
 /*
  * With CONFIG_EXPORT_MALLOC, export hak_NAME under the C library's name
  * too. An alias must sit in the file that defines its target.
+ *
+ * glibc also exports its allocator as __libc_malloc, __libc_free,
+ * __libc_calloc, __libc_realloc, __libc_memalign, __libc_valloc and
+ * __libc_pvalloc (GLIBC_2.2.5), and free as cfree (a compat symbol for
+ * old binaries): a program or library that calls one of them directly
+ * would otherwise get glibc's allocator beside hakmem's, and hand a
+ * block of one to the other. Each is an alias too, as in tcmalloc and
+ * mimalloc.
  */
 #ifdef CONFIG_EXPORT_MALLOC
 #define HK_EXPORT_AS(libc_name, hak_name) \

@@ -20,6 +20,7 @@ __export __aligned(HK_ENTRY_ALIGN) void *hak_malloc(size_t size)
 	return api_alloc(size);
 }
 HK_EXPORT_AS(malloc, hak_malloc);
+HK_EXPORT_AS(__libc_malloc, hak_malloc);
 
 /* free(NULL) is outside the SuperSlab region and ends in the slow path. */
 __export __aligned(HK_ENTRY_ALIGN) void hak_free(void *ptr)
@@ -27,6 +28,8 @@ __export __aligned(HK_ENTRY_ALIGN) void hak_free(void *ptr)
 	api_free(ptr);
 }
 HK_EXPORT_AS(free, hak_free);
+HK_EXPORT_AS(__libc_free, hak_free);
+HK_EXPORT_AS(cfree, hak_free);
 
 __export void *hak_calloc(size_t nmemb, size_t size)
 {
@@ -46,6 +49,7 @@ __export void *hak_calloc(size_t nmemb, size_t size)
 	return p;
 }
 HK_EXPORT_AS(calloc, hak_calloc);
+HK_EXPORT_AS(__libc_calloc, hak_calloc);
 
 /*
  * A block of this thread's slab in the SuperSlab region is answered

@@ -85,12 +85,14 @@ __export void *hak_memalign(size_t alignment, size_t size)
 	return api_aligned(alignment, size);
 }
 HK_EXPORT_AS(memalign, hak_memalign);
+HK_EXPORT_AS(__libc_memalign, hak_memalign);
 
 __export void *hak_valloc(size_t size)
 {
 	return api_aligned(api_page_size(), size);
 }
 HK_EXPORT_AS(valloc, hak_valloc);
+HK_EXPORT_AS(__libc_valloc, hak_valloc);
 
 __export void *hak_pvalloc(size_t size)
 {
@@ -103,3 +105,4 @@ __export void *hak_pvalloc(size_t size)
 	return api_aligned(ps, ALIGN_UP(size ? size : 1, ps));
 }
 HK_EXPORT_AS(pvalloc, hak_pvalloc);
+HK_EXPORT_AS(__libc_pvalloc, hak_pvalloc);

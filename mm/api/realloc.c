@@ -109,6 +109,7 @@ __export void *hak_realloc(void *ptr, size_t size)
 	return realloc_slow(ptr, size, __builtin_return_address(0));
 }
 HK_EXPORT_AS(realloc, hak_realloc);
+HK_EXPORT_AS(__libc_realloc, hak_realloc);
 
 __export void *hak_reallocarray(void *ptr, size_t nmemb, size_t size)
 {

@@ -19,8 +19,10 @@
  * must reach hakmem, not glibc's arena. Last line: "info: N passed, M
  * failed".
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,9 +422,91 @@ static void threads(void)
 }
 #endif
 
+#ifdef HK_USE_LIBC
+/*
+ * glibc's other names of its allocator (mm/api/api.h): under LD_PRELOAD
+ * they must reach hakmem, or a program calling one gets glibc's block
+ * and hands it to hakmem's free (or the other way round). hakmem's
+ * mallinfo2() counting their blocks says they did. cfree, a compat
+ * symbol that no new program links to, is looked up as an old binary's
+ * reference would find it.
+ */
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *ptr);
+extern void *__libc_calloc(size_t nmemb, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void *__libc_memalign(size_t alignment, size_t size);
+extern void *__libc_valloc(size_t size);
+extern void *__libc_pvalloc(size_t size);
+
+static void libc_names(void)
+{
+	const size_t n = 100000;	/* in uordblks whichever box serves it */
+	uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+	size_t i;
+	struct mallinfo2 before = mallinfo2(), live, after;
+	void (*cfree_fn)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "cfree");
+	unsigned char *p[6];
+	void *q;
+
+	p[0] = __libc_malloc(n);
+	p[1] = __libc_calloc(n / 4, 4);
+	p[2] = __libc_realloc(NULL, n / 2);
+	if (p[2])
+		memset(p[2], 7, n / 2);
+	p[2] = __libc_realloc(p[2], n);
+	p[3] = __libc_memalign(4096, n);
+	p[4] = __libc_valloc(n);
+	p[5] = __libc_pvalloc(n);
+	for (i = 0; i < 6; i++)
+		CHECK(p[i] != NULL, "__libc_* block %zu: NULL", i);
+	if (failed)
+		return;
+	CHECK(cfree_fn != NULL, "cfree: not found");
+	if (!cfree_fn)
+		cfree_fn = free;
+	live = mallinfo2();
+	printf("libc names: 6 blocks of %zu B: uordblks %zu -> %zu\n", n,
+	       before.uordblks, live.uordblks);
+	CHECK(live.uordblks >= before.uordblks + 6 * n,
+	      "uordblks grew by %zu for 6 blocks of %zu B from __libc_*: not hakmem's",
+	      live.uordblks - before.uordblks, n);
+	for (i = 0; i < 6; i++)
+		CHECK(malloc_usable_size(p[i]) >= n, "block %zu: usable size %zu < %zu", i,
+		      malloc_usable_size(p[i]), n);
+	for (i = 0; i < n; i++)
+		if (p[1][i])
+			break;
+	CHECK(i == n, "__libc_calloc: byte %zu not zero", i);
+	CHECK(p[2][0] == 7 && p[2][n / 2 - 1] == 7, "__libc_realloc lost the contents");
+	CHECK((uintptr_t)p[3] % 4096 == 0, "__libc_memalign(4096): %p", (void *)p[3]);
+	CHECK((uintptr_t)p[4] % ps == 0 && (uintptr_t)p[5] % ps == 0,
+	      "__libc_valloc %p, __libc_pvalloc %p: not page-aligned", (void *)p[4], (void *)p[5]);
+	/* Each free by another name than its malloc. */
+	free(p[0]);
+	__libc_free(p[1]);
+	cfree_fn(p[2]);
+	__libc_free(p[3]);
+	free(p[4]);
+	cfree_fn(p[5]);
+	q = malloc(n);
+	CHECK(q != NULL, "malloc(%zu): NULL", n);
+	__libc_free(q);
+	after = mallinfo2();
+	CHECK(after.uordblks <= before.uordblks + INFO_SLACK,
+	      "uordblks %zu after the frees by other names, %zu before", after.uordblks,
+	      before.uordblks);
+}
+#else
+static void libc_names(void)
+{
+}
+#endif
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	libc_names();
 	tier("tiny", 64);
 	tier("mid", 10000);
 	tier("large", (1 << 20) + 4096);	/* Large whatever Mid's maximum */
