@@ -2398,7 +2398,7 @@ static size_t bins_held_bytes(void)
  */
 START_TEST(test_cache_bytes_big_classes)
 {
-	unsigned int cls, i, n;
+	unsigned int cls, i, n, last, step;
 	size_t grown = 0;
 	void **v;
 
@@ -2425,8 +2425,22 @@ START_TEST(test_cache_bytes_big_classes)
 	for (cls = 0; cls < HK_NR_CLASSES; cls++)
 		grown += (size_t)(hk_tls.bins[cls].limit - hk_classes[cls].limit) *
 			 class_cache_bytes(&hk_classes[cls]);
-	if (heap_cache_budget && hk_classes[HK_NR_CLASSES - 1].limit_max > hk_classes[HK_NR_CLASSES - 1].limit)
-		ck_assert_uint_gt(hk_tls.bins[HK_NR_CLASSES - 1].limit, hk_classes[HK_NR_CLASSES - 1].limit);
+	/*
+	 * The largest class's bin grew if its first growth (a flush doubles
+	 * the limit, up to limit_max) fits the budget and half the bound: not
+	 * with a budget below one block's charge (CONFIG_HEAP_CACHE_GROW_KB=86
+	 * against 122 KiB for a 491 KiB class, randconfig KCONFIG_SEED=
+	 * 0xe4f0679d). last is a variable: HK_NR_CLASSES stringified in the
+	 * message overflowed Check's message buffer.
+	 */
+	last = HK_NR_CLASSES - 1;
+	step = hk_classes[last].limit < hk_classes[last].limit_max - hk_classes[last].limit ?
+	       hk_classes[last].limit : hk_classes[last].limit_max - hk_classes[last].limit;
+	if (hk_classes[last].limit_max > hk_classes[last].limit &&
+	    (size_t)step * class_cache_bytes(&hk_classes[last]) <= heap_cache_budget &&
+	    (size_t)(hk_classes[last].limit + step) * class_cache_bytes(&hk_classes[last]) <=
+	    heap_cache_max / 2)
+		ck_assert_uint_gt(hk_tls.bins[last].limit, hk_classes[last].limit);
 	ck_assert_uint_eq(hk_tls.cache_grown, grown);
 }
 END_TEST
@@ -7304,10 +7318,20 @@ START_TEST(test_parked_reclaim_on_claim)
 		memset(again[i], 0xa5, RECLAIM_SIZE);
 		in_old += reclaim_slab_seen(old, nold, slab_block_head(again[i]));
 	}
-	/* Most of them in the exited thread's slabs, now the main thread's. */
-	ck_assert_msg(in_old >= RECLAIM_N / 2,
-		      "%u of %u new blocks in the %u slabs the exited thread's blocks left free",
-		      in_old, RECLAIM_N, nold);
+	/*
+	 * Most of them in the exited thread's slabs, now the main thread's.
+	 * With CONFIG_SUPERSLAB_DIRTY_SLOTS=0 the pool keeps no free slot
+	 * committed: the reclaimed slots are decommitted and a claim may take
+	 * others (768 of 4096 in randconfig KCONFIG_SEED=0xe4f0679d); the
+	 * parked record must still hold none of them as empty slabs.
+	 */
+	if (CONFIG_SUPERSLAB_DIRTY_SLOTS > 0)
+		ck_assert_msg(in_old >= RECLAIM_N / 2,
+			      "%u of %u new blocks in the %u slabs the exited thread's blocks left free",
+			      in_old, RECLAIM_N, nold);
+	ck_assert_msg(reclaim_heap->empty_bytes == 0,
+		      "the parked record still keeps %zu bytes of empty slabs",
+		      reclaim_heap->empty_bytes);
 	for (i = 0; i < RECLAIM_N; i++)
 		hak_free(again[i]);
 }
