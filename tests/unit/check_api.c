@@ -723,7 +723,14 @@ START_TEST(test_realloc_zero)
 
 			REQ_NONNULL(p);
 			memset(p, 1, 4000);
-			ck_assert_ptr_null(hak_realloc(p, 0));
+			/*
+			 * Not ck_assert_ptr_null(): a passing Check assertion
+			 * records its line through a buffer from the C
+			 * library's malloc, which ASan's quarantine keeps
+			 * (8-10 MB a half of these rounds in asan-unit).
+			 */
+			REQ_MSG(hak_realloc(p, 0) == NULL,
+				"realloc(p, 0) did not return NULL");
 		}
 #ifndef CONFIG_BACKEND_ARENA
 		rss[h] = rss_bytes();
