@@ -64,39 +64,26 @@ void *hk_alloc_zeroed(size_t size)
 	return memset(p, 0, size);
 }
 
-void *hk_alloc_aligned(size_t align, size_t size)
+/*
+ * memalign's slow path (hk_alloc_aligned(), core.h): before the class
+ * tables are set up, a request above HEAP_MAX_SIZE or an alignment above
+ * SLOT_SIZE, or one no class aligns.
+ */
+/* Alignments up to HK_MIN_ALIGN are every block's: the table starts above. */
+BUILD_BUG_ON((1UL << HEAP_ALIGN_MIN_SHIFT) != 2 * HK_MIN_ALIGN);
+
+void *core_alloc_aligned(size_t align, size_t size)
 {
 	size_t need;
 
 	if (unlikely(heap_init()))
 		return NULL;
-	/*
-	 * Slabs start on 64 KiB boundaries, so every block of a class whose
-	 * stride (its size, or more: CONFIG_HEAP_STRIDE_PAD) is a multiple of
-	 * align is aligned.
-	 */
 	need = ALIGN_UP(size ? size : 1, align);
 	if (HK_NR_CLASSES && align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
-		/* A variable: no "always false" warning when there is no class. */
-		unsigned int cls = size_to_class(need), nr = HK_NR_CLASSES;
+		unsigned int k = hk_align_class[hk_log2(align) - HEAP_ALIGN_MIN_SHIFT][size_to_class(need)];
 
-		/*
-		 * A class kept off page boundaries (class_off_page(): above 1
-		 * KiB, not a power of two) aligns its blocks to
-		 * HEAP_COLOUR_STEP only: the next class whose stride is a
-		 * multiple of align serves more (a power of two, at most
-		 * twice the size).
-		 */
-		while (cls < nr && (class_stride(&hk_classes[cls]) % align ||
-				    (align > HEAP_COLOUR_STEP && class_off_page(&hk_classes[cls]))))
-			cls++;
-		/*
-		 * A coloured class's blocks are aligned to HEAP_COLOUR_STEP
-		 * only (mm/mid): Large serves more, rather than a class
-		 * several times the size.
-		 */
-		if (cls < nr && (hk_classes[cls].colours <= 1 || align <= HEAP_COLOUR_STEP))
-			return heap_alloc_class(cls);
+		if (k)
+			return heap_alloc_class(k - 1);
 	}
 	return large_alloc(size, align);
 }

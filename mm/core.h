@@ -53,6 +53,31 @@ static __fastpath_inline void *hk_alloc(size_t size)
 	return core_alloc_large(size);
 }
 
+/* memalign's slow path (core.c). */
+void *core_alloc_aligned(size_t align, size_t size);
+
+/*
+ * Allocate size bytes (at most HK_MAX_REQUEST) aligned to align (a power
+ * of two above HK_MIN_ALIGN): the class that aligns its blocks so
+ * (hk_align_class[]) pops its bin inline, as malloc does; the rest, and
+ * every request before the tables are set up (all 0), goes to
+ * core_alloc_aligned(). A call, a loop over the classes with a division
+ * each and heap_alloc_class()'s generic pop took about 100 instructions
+ * more than malloc before (Documentation/architecture.md, "memalign").
+ */
+static __fastpath_inline void *hk_alloc_aligned(size_t align, size_t size)
+{
+	size_t need = ALIGN_UP(size ? size : 1, align);
+
+	if (HK_NR_CLASSES && likely(align <= SLOT_SIZE && need <= HEAP_MAX_SIZE)) {
+		unsigned int k = hk_align_class[hk_log2(align) - HEAP_ALIGN_MIN_SHIFT][size_to_class(need)];
+
+		if (likely(k))
+			return heap_alloc_exact(k - 1);
+	}
+	return core_alloc_aligned(align, size);
+}
+
 /*
  * The size of block ptr if it is a block start of a slab this thread
  * owns, else 0 (then core_block_slab() answers). free's one test

@@ -42,18 +42,18 @@ static inline void *hk_alloc_grown(size_t size, size_t old)
 	return hk_alloc(size);
 }
 
+/*
+ * Allocate size bytes aligned to align (a power of two above 16).
+ * NULL if out of memory.
+ */
+void *hk_alloc_aligned(size_t align, size_t size);
+
 /* realloc's first question (see core.h): the arena always answers no. */
 static inline size_t hk_own_size(const void *ptr)
 {
 	return 0;
 }
 #endif
-
-/*
- * Allocate size bytes aligned to align (a power of two above 16).
- * NULL if out of memory.
- */
-void *hk_alloc_aligned(size_t align, size_t size);
 
 /*
  * size zero bytes (calloc, after its overflow check); NULL with errno

@@ -18,6 +18,7 @@ size_t heap_cache_max;
 uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* One more entry than used, so that it never has length 0. */
 uint16_t hk_bin_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
+uint8_t hk_align_class[HEAP_ALIGN_SHIFTS][HK_CLASS_ARRAY];
 
 BUILD_BUG_ON(HK_NR_CLASSES > 255);
 BUILD_BUG_ON(HK_CLASS_ARRAY * sizeof(struct bin) > UINT16_MAX);
@@ -49,7 +50,7 @@ BUILD_BUG_ON(HEAP_FIRST_NR_CLASSES && HEAP_FIRST_MAX_SIZE > SMALL_LOOKUP_MAX);
  * KiB slab of 5 KiB blocks (sqlite's page cache) reaches into a 16th
  * page; and memalign() of 128 bytes or more for 1-8 KiB would skip to a
  * power of two. The powers of two keep their stride: a
- * padded block is aligned to 64 bytes only, and hk_alloc_aligned() looks
+ * padded block is aligned to 64 bytes only, and heap_align_class() looks
  * for the next class whose stride is a multiple of the alignment, so
  * that posix_memalign(4096, 16384) and the like (page-aligned buffers)
  * find the 16 or 32 KiB class rather than the Large box, a mapping
@@ -126,10 +127,34 @@ static unsigned int class_rbatch(unsigned int size)
 	return n ? n : 1;
 }
 
+/*
+ * The class that serves a request of class cls (or less) aligned to
+ * align (a power of two, above HK_MIN_ALIGN, at most SLOT_SIZE, where
+ * slabs start), or HK_NR_CLASSES if none does. Every block of a class
+ * whose stride (its size, or more: CONFIG_HEAP_STRIDE_PAD) is a
+ * multiple of align is aligned, unless its first block is not: a class
+ * kept off page boundaries (class_off_page(): above 1 KiB, not a power
+ * of two) starts it HEAP_COLOUR_STEP bytes in, and the next class whose
+ * stride is a multiple of align serves more (a power of two, at most
+ * twice the size); a coloured class (mm/mid) starts it at a multiple of
+ * HEAP_COLOUR_STEP, and then Large serves more, rather than a class
+ * several times the size.
+ */
+static unsigned int heap_align_class(unsigned int cls, size_t align)
+{
+	while (cls < HK_NR_CLASSES && (class_stride(&hk_classes[cls]) % align ||
+				       (align > HEAP_COLOUR_STEP &&
+					class_off_page(&hk_classes[cls]))))
+		cls++;
+	if (cls < HK_NR_CLASSES && (hk_classes[cls].colours <= 1 || align <= HEAP_COLOUR_STEP))
+		return cls;
+	return HK_NR_CLASSES;
+}
+
 void heap_classes_init(void)
 {
 	unsigned long pct = hk_opt(OPT_TCACHE_PCT), limit;
-	unsigned int n, i, coarse_end = HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT;
+	unsigned int n, i, k, coarse_end = HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT;
 
 	n = classes_from_boxes();
 	if (n != HK_NR_CLASSES || (HK_NR_CLASSES && hk_classes[n - 1].size != HEAP_MAX_SIZE))
@@ -204,6 +229,11 @@ void heap_classes_init(void)
 	for (i = SMALL_LOOKUP_MAX >> COARSE_LOOKUP_SHIFT; i < coarse_end; i++)
 		hk_bin_coarse[i] = (uint16_t)(class_first_fit(((size_t)i + 1) << COARSE_LOOKUP_SHIFT) *
 					      sizeof(struct bin));
+	for (k = 0; k < HEAP_ALIGN_SHIFTS; k++)
+		for (i = 0; i < HK_NR_CLASSES; i++) {
+			n = heap_align_class(i, 1UL << (HEAP_ALIGN_MIN_SHIFT + k));
+			hk_align_class[k][i] = n < HK_NR_CLASSES ? (uint8_t)(n + 1) : 0;
+		}
 	if (IS_ENABLED(CONFIG_DEBUG_ASSERT))
 		heap_boxes_check();
 }

@@ -239,7 +239,7 @@ static inline int32_t bin_put_room(const struct bin *b)
  * Slabs of a class with an unused tail (colours > 1) start their first
  * block at a multiple of HEAP_COLOUR_STEP into it, so that the blocks of
  * different slabs do not all fall on the same cache sets: such blocks are
- * aligned to HEAP_COLOUR_STEP only (hk_alloc_aligned() knows).
+ * aligned to HEAP_COLOUR_STEP only (heap_align_class() knows).
  */
 #define HEAP_COLOUR_STEP	64U
 
@@ -262,7 +262,7 @@ static inline int32_t bin_put_room(const struct bin *b)
  * not a multiple of its size, and what is left past the last block is
  * a multiple of 256 bytes (heap_classes_init() asserts it). Its
  * blocks are then aligned to 64 bytes only, like a coloured class's
- * (hk_alloc_aligned()); the powers of two keep every block aligned to
+ * (heap_align_class(), classes.c); the powers of two keep every block aligned to
  * its size.
  */
 static inline int class_off_page(const struct size_class *c)
@@ -284,6 +284,20 @@ extern struct size_class hk_classes[HK_CLASS_ARRAY];
 extern uint8_t hk_class_small[(SMALL_LOOKUP_MAX >> SMALL_LOOKUP_SHIFT) + 1];
 /* Above SMALL_LOOKUP_MAX: the class's bin offset in heap_tls::bins (class * sizeof(struct bin)). */
 extern uint16_t hk_bin_coarse[(HEAP_MAX_SIZE >> COARSE_LOOKUP_SHIFT) + 1];
+
+/*
+ * memalign's classes (hk_alloc_aligned(), mm/core.h): for an alignment
+ * of 2^(HEAP_ALIGN_MIN_SHIFT + k) bytes, up to SLOT_SIZE (a slab's
+ * start is aligned to it), and the class c of the request rounded up to
+ * the alignment, hk_align_class[k][c] is one more than the first class
+ * from c on whose every block is so aligned (heap_align_class(),
+ * classes.c), or 0 where none is (the Large box serves it). All 0 until
+ * heap_classes_init() fills it: a request then takes the slow path,
+ * which initialises.
+ */
+#define HEAP_ALIGN_MIN_SHIFT	5
+#define HEAP_ALIGN_SHIFTS	(SLOT_SHIFT - HEAP_ALIGN_MIN_SHIFT + 1)
+extern uint8_t hk_align_class[HEAP_ALIGN_SHIFTS][HK_CLASS_ARRAY];
 
 /*
  * Class of a request of at most HEAP_MAX_SIZE bytes (with at least one
@@ -1582,17 +1596,25 @@ static __always_inline void heap_bin_swap_at(tp_bin_t *b, void *p)
 	BIN_SWAP_COUNTS(b);
 }
 
+/* Which slow path heap_alloc_at() takes, and what it passes on. */
+enum heap_slow_by {
+	HEAP_SLOW_BY_BIN,	/* heap_alloc_slow_bin(): the bin's offset */
+	HEAP_SLOW_BY_SIZE,	/* heap_alloc_slow(): the request's size */
+	HEAP_SLOW_BY_CLASS,	/* heap_alloc_class(): the class, no lending (memalign) */
+};
+
 /*
  * Pop the head of the bin at TP_BIN_AT(base, disp, j, unit) (class
- * cls), or take the slow path. by_size (a constant): the slow path gets
- * the request's size, for a lookup in the tables that are all zero
- * before the first initialisation (every request then misses into it);
- * otherwise the bin's offset (Tiny's lookups are right before
- * initialisation).
+ * cls), or take the slow path that slow_by (a constant) names: with the
+ * request's size, for a lookup in the tables that are all zero before
+ * the first initialisation (every request then misses into it); the
+ * bin's offset (Tiny's lookups are right before initialisation); or the
+ * class itself, whose blocks a lending slow path could not stand in for
+ * (memalign: a larger class's blocks may be aligned less).
  */
 static __fastpath_inline void *heap_alloc_at(uintptr_t base, uintptr_t disp, uintptr_t j,
 					     unsigned int unit, unsigned int cls,
-					     int by_size, size_t size)
+					     enum heap_slow_by slow_by, size_t size)
 {
 	void *p = TP_BIN_AT(base, disp, j, unit)->free;
 	uintptr_t next;
@@ -1675,7 +1697,9 @@ empty:
 	STAT_INC_TLS(hk_classes[cls].stat_idx);
 	return BIN_POP(TP_BIN_AT(base, disp, j, unit), p, cls);
 slow:
-	if (by_size)
+	if (slow_by == HEAP_SLOW_BY_CLASS)
+		return heap_alloc_class(cls);
+	if (slow_by == HEAP_SLOW_BY_SIZE)
 		return heap_alloc_slow(size);
 	return heap_alloc_slow_bin(base + disp + hk_addr_index(j) * unit);
 }
@@ -1689,7 +1713,7 @@ static __fastpath_inline void *heap_alloc_bin(unsigned int binoff, size_t size)
 	uintptr_t base = heap_tls_tpoff(), j = binoff;
 
 	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, 1,
-			     binoff / sizeof(struct bin), 1, size);
+			     binoff / sizeof(struct bin), HEAP_SLOW_BY_SIZE, size);
 }
 
 /*
@@ -1712,7 +1736,8 @@ static __fastpath_inline void *heap_alloc_tiny(unsigned int cls)
 	uintptr_t j = (uintptr_t)(cls + (HEAP_FIRST_MIN_SHIFT - 1)) * (sizeof(struct bin) / BIN_UNIT) -
 		      (HEAP_FIRST_MIN_SHIFT - 1) * (sizeof(struct bin) / BIN_UNIT);
 
-	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT, cls, 0, 0);
+	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT, cls,
+			     HEAP_SLOW_BY_BIN, 0);
 }
 
 /*
@@ -1726,7 +1751,20 @@ static __fastpath_inline void *heap_alloc_tiny_bin(unsigned int bin)
 	uintptr_t base = heap_tls_tpoff(), j = bin;
 
 	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, BIN_UNIT,
-			     bin / (sizeof(struct bin) / BIN_UNIT), 0, 0);
+			     bin / (sizeof(struct bin) / BIN_UNIT), HEAP_SLOW_BY_BIN, 0);
+}
+
+/*
+ * A block of class cls, popped inline; if its bin is empty,
+ * heap_alloc_class() (which starts the thread's heap), never a block of
+ * another class: memalign's fast path (hk_alloc_aligned(), mm/core.h).
+ */
+static __fastpath_inline void *heap_alloc_exact(unsigned int cls)
+{
+	uintptr_t base = heap_tls_tpoff(), j = (uintptr_t)cls * sizeof(struct bin);
+
+	return heap_alloc_at(base, offsetof(struct heap_tls, bins), j, 1, cls,
+			     HEAP_SLOW_BY_CLASS, 0);
 }
 
 /*

@@ -43,20 +43,7 @@
 
 #include <hakmem.h>
 
-/*
- * Assertions for hot loops. Check's ck_assert_*() record a mark point on
- * every call that passes (a write to the runner's message file): in a
- * loop of 10^6 iterations that costs seconds. These call Check only when
- * the condition fails.
- */
-#define REQ(cond) do {								\
-	if (!(cond))								\
-		ck_abort_msg("Assertion '%s' failed", #cond);			\
-} while (0)
-#define REQ_MSG(cond, ...) do {							\
-	if (!(cond))								\
-		ck_abort_msg(__VA_ARGS__);					\
-} while (0)
+/* Hot-loop assertions besides REQ() and REQ_MSG() (unit.h). */
 #define REQ_NONNULL(p)	REQ_MSG((p) != NULL, "'%s' is NULL (errno %d)", #p, errno)
 #define REQ_GE(a, b) do {							\
 	size_t __a = (a), __b = (b);						\

@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #ifdef CONFIG_BACKEND_MMAP
+#include <pthread.h>
 #include <stdlib.h>
 #include <hakmem.h>
 #include "heap/heap.h"
@@ -634,6 +635,106 @@ END_TEST
 #endif
 
 /*
+ * The class posix_memalign() should take for size bytes at alignment
+ * align (32 to SLOT_SIZE), or HK_NR_CLASSES for Large, stated apart from
+ * hk_align_class[]: from the class of the size rounded up to align, the
+ * first class whose stride is a multiple of align, passing over the
+ * classes kept off page boundaries (their first block 64 bytes in) for
+ * an alignment above 64; a coloured class found there (first blocks at
+ * any multiple of 64) sends an alignment above 64 to Large.
+ */
+static unsigned int aligned_class_expected(size_t align, size_t size)
+{
+	size_t need = (size ? size : 1) + align - 1;
+	unsigned int c;
+
+	need -= need % align;
+	if (need > HEAP_MAX_SIZE)
+		return HK_NR_CLASSES;
+	for (c = size_to_class(need); c < HK_NR_CLASSES; c++) {
+		const struct size_class *k = &hk_classes[c];
+
+		if (class_stride(k) % align)
+			continue;
+		if (align > HEAP_COLOUR_STEP && class_off_page(k))
+			continue;
+		return k->colours > 1 && align > HEAP_COLOUR_STEP ? HK_NR_CLASSES : c;
+	}
+	return HK_NR_CLASSES;
+}
+
+/* One posix_memalign(align, size) into *q, checked against class want. */
+static void aligned_one(void **q, size_t align, size_t size, unsigned int want)
+{
+	*q = NULL;
+	ck_assert_int_eq(hak_posix_memalign(q, align, size), 0);
+	REQ_MSG((uintptr_t)*q % align == 0, "posix_memalign(%zu, %zu) = %p", align, size, *q);
+	if (want == HK_NR_CLASSES) {
+		REQ_MSG(registry_lookup((uintptr_t)*q) >= REG_LARGE,
+			"posix_memalign(%zu, %zu): not Large", align, size);
+		REQ_MSG(hak_malloc_usable_size(*q) >= size, "posix_memalign(%zu, %zu): %zu usable",
+			align, size, hak_malloc_usable_size(*q));
+	} else {
+		REQ_MSG(registry_lookup((uintptr_t)*q) == REG_SUPERSLAB &&
+			slab_block_head(*q)->class_idx == want,
+			"posix_memalign(%zu, %zu): not of class %u (%u B)",
+			align, size, want, hk_classes[want].size);
+	}
+}
+
+/*
+ * Every alignment from 32 bytes to SLOT_SIZE (hk_align_class[]'s range)
+ * with the size of every class, one byte more and one byte less: each
+ * block is aligned, holds the size, and comes from the expected class
+ * (or from Large). Four blocks live at a time (the first block of a
+ * slab is aligned to SLOT_SIZE whatever its class), twice: the second
+ * round pops the blocks the first freed, through the inline path
+ * (hk_alloc_aligned()); the first may refill. Run in the test's thread
+ * and in a new thread, whose bins are empty and whose heap the first
+ * aligned request starts.
+ */
+static void aligned_every_class(void)
+{
+	unsigned int i, k, r, d, j;
+	void *q[4];
+
+	for (i = 0; i < HK_NR_CLASSES; i++) {
+		for (k = 0; k < HEAP_ALIGN_SHIFTS; k++) {
+			size_t align = (size_t)1 << (HEAP_ALIGN_MIN_SHIFT + k);
+
+			for (d = 0; d < 3; d++) {
+				size_t size = hk_classes[i].size + d - 1;
+				unsigned int want = aligned_class_expected(align, size);
+
+				for (r = 0; r < 2; r++) {
+					for (j = 0; j < ARRAY_SIZE(q); j++)
+						aligned_one(&q[j], align, size, want);
+					for (j = 0; j < ARRAY_SIZE(q); j++)
+						hak_free(q[j]);
+				}
+			}
+		}
+	}
+}
+
+static void *aligned_every_class_thread(void *arg)
+{
+	aligned_every_class();
+	return arg;
+}
+
+START_TEST(test_aligned_every_class)
+{
+	pthread_t t;
+
+	classes_setup();
+	aligned_every_class();
+	ck_assert_int_eq(pthread_create(&t, NULL, aligned_every_class_thread, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+}
+END_TEST
+
+/*
  * CONFIG_HEAP_OFF_PAGE: no block of a class above 1 KiB that is not a
  * power of two starts on a page boundary: the first two slabs' worth of
  * blocks of each such class start 64 bytes past a multiple of 128, and a
@@ -751,6 +852,7 @@ static Suite *classes_suite(void)
 	tcase_add_test(tc, test_stride_pad_keeps_page_alignment);
 #endif
 	tcase_add_test(tc, test_off_page_blocks);
+	tcase_add_test(tc, test_aligned_every_class);
 #endif
 	tcase_add_test(tc, test_routing);
 	suite_add_tcase(s, tc);

@@ -3656,6 +3656,31 @@ START_TEST(test_lend_not_for_realloc)
 END_TEST
 
 /*
+ * memalign never borrows: with LEND_SMALL's class unused and a larger
+ * class's resident block free, memalign(64, LEND_SMALL) gets a block of
+ * LEND_SMALL's own class (its empty bin's slow path is
+ * heap_alloc_class(), not the lending one malloc takes: a larger
+ * class's blocks may be aligned less).
+ */
+START_TEST(test_lend_not_for_memalign)
+{
+	unsigned int a = size_to_class(LEND_SMALL);
+	void *p, *q;
+
+	lend_ready();
+	if (class_stride(&hk_classes[a]) % 64)
+		return;			/* another layout: memalign takes another class */
+	p = lend_big_freed();
+	q = hak_memalign(64, LEND_SMALL);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_ne(q, p);
+	ck_assert_uint_eq((uintptr_t)q % 64, 0);
+	ck_assert_uint_eq(slab_block_head(q)->class_idx, a);
+	hak_free(q);
+}
+END_TEST
+
+/*
  * The map of pages known resident (slab::resident): a page noted is
  * known, a return (ss_resident_clear(), ss_decommit()'s) forgets exactly
  * its pages, over the slots a block spans; the header slot is never
@@ -4097,6 +4122,17 @@ START_TEST(test_lend_small_carve_borrows)
 	ck_assert_ptr_null(bin_list(hk_tls.bins[a].put));
 	ck_assert_uint_eq(slab_block_head(q)->class_idx, up);
 	/*
+	 * memalign(64) of class a, whose bin is empty while up's holds q:
+	 * a's own block (the inline pop's slow path, heap_alloc_class(),
+	 * does not lend either).
+	 */
+	if (class_stride(&hk_classes[a]) % 64 == 0) {
+		r = hak_memalign(64, LS_SIZE);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_uint_eq(slab_block_head(r)->class_idx, a);
+		hak_free(r);
+	}
+	/*
 	 * memalign() takes the first class whose stride keeps 1024 (a,
 	 * unless a layout of many classes gives a stride that does not, or
 	 * a is kept off page boundaries, CONFIG_HEAP_OFF_PAGE: its blocks
@@ -4341,6 +4377,7 @@ static Suite *heap_suite(void)
 		tcase_add_test(tc, test_lend_reuse_across_sizes);
 		tcase_add_test(tc, test_lend_fork);
 		tcase_add_test(tc, test_lend_not_for_realloc);
+		tcase_add_test(tc, test_lend_not_for_memalign);
 		tcase_add_test(tc, test_lend_map_bits);
 		tcase_add_test(tc, test_lend_map_spares_mincore);
 		tcase_add_test(tc, test_lend_map_fork);

@@ -38,6 +38,23 @@ void hk_register_suite(hk_suite_fn fn, const char *name);
 	struct hk_suite_dummy_##fn
 
 /*
+ * Assertions for hot loops. Check's ck_assert_*() record a mark point on
+ * every call that passes (a write to the runner's message file, through
+ * a buffer from the C library's malloc): in a loop of 10^6 iterations
+ * that costs seconds, and under ASan the buffers stay in its quarantine
+ * (a loop measured by its RSS grows). These call Check only when the
+ * condition fails.
+ */
+#define REQ(cond) do {								\
+	if (!(cond))								\
+		ck_abort_msg("Assertion '%s' failed", #cond);			\
+} while (0)
+#define REQ_MSG(cond, ...) do {							\
+	if (!(cond))								\
+		ck_abort_msg(__VA_ARGS__);					\
+} while (0)
+
+/*
  * A request that the Large box serves (mmap backend; uses boxes.h): the
  * size n of a test written when Large started above 32 KiB, moved up by as
  * much as the slab classes now go beyond that (CONFIG_MID_MAX_KB), so

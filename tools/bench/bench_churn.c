@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_churn THREADS SLOTS MIN MAX DIST ITERS [TOUCH] [SHARED]
+ * bench_churn THREADS SLOTS MIN MAX DIST ITERS [TOUCH] [SHARED] [ALIGN]
  *
  * Working-set churn with blocks that are not touched before they are
  * freed. Each thread keeps SLOTS live blocks and ITERS times replaces a
@@ -30,12 +30,17 @@
  * since. Remote frees of cold blocks, as a concurrent cache's eviction
  * does them; the other remote-free programs (bench_xmalloc,
  * bench_xthread) read each block just before freeing it.
+ *
+ * ALIGN above 0 (a power of two, at least sizeof(void *)) allocates
+ * every block with posix_memalign(ALIGN, size), as C++17's aligned new,
+ * aligned_alloc() and the vector code of many programs (32 or 64 bytes:
+ * AVX, cache lines) do; 0, the default, calls malloc().
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include "bench_common.h"
 
-static unsigned long nthreads, slots, min_size, max_size, dist, iters, touch, shared;
+static unsigned long nthreads, slots, min_size, max_size, dist, iters, touch, shared, align;
 static void *_Atomic *shared_v;		/* SHARED 1: the one array of slots */
 static pthread_barrier_t shared_filled;	/* every stripe allocated */
 static pthread_barrier_t shared_done;	/* no thread exchanges any more */
@@ -56,8 +61,17 @@ static size_t draw_size(rng_t *r)
 static void *new_block(rng_t *r)
 {
 	size_t sz = draw_size(r);
-	unsigned char *p = malloc(sz);
+	unsigned char *p;
 
+	if (align) {
+		void *q;
+
+		if (posix_memalign(&q, align, sz))
+			bench_oom(sz);
+		p = q;
+	} else {
+		p = malloc(sz);
+	}
 	if (!p)
 		bench_oom(sz);
 	if (touch == 1)
@@ -127,10 +141,12 @@ int main(int argc, char **argv)
 	iters = bench_arg(argc, argv, 6, 10000000);
 	touch = bench_arg(argc, argv, 7, 0);
 	shared = bench_arg(argc, argv, 8, 0);
+	align = bench_arg(argc, argv, 9, 0);
 	if (!nthreads || nthreads > 64 || !slots || !min_size || min_size > max_size ||
-	    shared > 1 || (shared && slots < nthreads))
+	    shared > 1 || (shared && slots < nthreads) ||
+	    (align && (align < sizeof(void *) || (align & (align - 1)))))
 		bench_die("usage: bench_churn THREADS(1-64) SLOTS MIN MAX DIST ITERS [TOUCH] "
-			  "[SHARED(0-1, SLOTS >= THREADS)]");
+			  "[SHARED(0-1, SLOTS >= THREADS)] [ALIGN(0 or a power of two >= 8)]");
 	if (shared) {
 		shared_v = malloc(slots * sizeof(*shared_v));
 		if (!shared_v)
@@ -148,7 +164,7 @@ int main(int argc, char **argv)
 		free(shared_v);
 	}
 	bench_report("churn", (uint64_t)(nthreads * iters), t1 - t0,
-		     "threads=%lu slots=%lu min=%lu max=%lu dist=%lu touch=%lu shared=%lu",
-		     nthreads, slots, min_size, max_size, dist, touch, shared);
+		     "threads=%lu slots=%lu min=%lu max=%lu dist=%lu touch=%lu shared=%lu align=%lu",
+		     nthreads, slots, min_size, max_size, dist, touch, shared, align);
 	return 0;
 }

@@ -90,7 +90,11 @@ def all_cases():
                        # untouched-2t's sizes, and bigws's (remote frees of
                        # cold blocks)
                        ("churn/shared-2t", [2, 1024, 4, 32768, 1, 18000000, 1, 1]),
-                       ("churn/shared-bigws", [2, 262144, 16, 512, 0, 5000000, 1, 1])):
+                       ("churn/shared-bigws", [2, 262144, 16, 512, 0, 5000000, 1, 1]),
+                       # Every block from posix_memalign(64, size) (ALIGN,
+                       # the 9th argument): C++17's aligned new, vector
+                       # code; sizes 16-1024 B uniform, first byte written
+                       ("churn/aligned-64", [1, 1024, 16, 1024, 0, 20000000, 1, 0, 64])):
         cases.append(dict(case=name, bench="churn", prog="bench_churn", args=args, it=5,
                           threads=args[0]))
     # Batches of same-size blocks, filled, freed FIFO / LIFO. A run stops
