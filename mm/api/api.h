@@ -55,6 +55,33 @@ static __fastpath_inline void *api_alloc(size_t size)
 	return p;
 }
 
+/*
+ * The same for an alignment align, a power of two (the entry points
+ * check their own rules first): posix_memalign() and its kind, and
+ * C++'s aligned operator new. An alignment up to HK_MIN_ALIGN is every
+ * block's: it asks for at least align bytes.
+ */
+static __fastpath_inline void *api_alloc_aligned(size_t align, size_t size)
+{
+	void *p;
+
+	if (unlikely(size > HK_MAX_REQUEST || align > HK_MAX_REQUEST)) {
+		hk_set_errno(ENOMEM);
+		return NULL;
+	}
+	if (prof_tick(size))
+		p = prof_alloc(size < align ? align : size, align, 0, __builtin_return_address(0));
+	else if (align <= HK_MIN_ALIGN)
+		p = hk_alloc(size < align ? align : size);
+	else {
+		p = hk_alloc_aligned(align, size);
+		if (unlikely(!p))
+			hk_set_errno(ENOMEM);
+	}
+	vg_alloc(p, size, 0);
+	return p;
+}
+
 static __fastpath_inline void api_free(void *ptr)
 {
 	vg_free(ptr);

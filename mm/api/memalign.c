@@ -23,39 +23,13 @@ size_t api_page_size(void)
 }
 #endif
 
-/*
- * align: a power of two. Inlined into each entry point, so that the
- * return address is the program's.
- */
-static __always_inline void *api_aligned(size_t align, size_t size)
-{
-	void *p;
-
-	if (unlikely(size > HK_MAX_REQUEST || align > HK_MAX_REQUEST)) {
-		hk_set_errno(ENOMEM);
-		return NULL;
-	}
-	/* An alignment up to 16 is every block's: ask for at least align bytes. */
-	if (prof_tick(size))
-		p = prof_alloc(size < align ? align : size, align, 0, __builtin_return_address(0));
-	else if (align <= HK_MIN_ALIGN)
-		p = hk_alloc(size < align ? align : size);
-	else {
-		p = hk_alloc_aligned(align, size);
-		if (unlikely(!p))
-			hk_set_errno(ENOMEM);
-	}
-	vg_alloc(p, size, 0);
-	return p;
-}
-
 __export int hak_posix_memalign(void **memptr, size_t alignment, size_t size)
 {
 	void *p;
 
 	if (alignment % sizeof(void *) || !IS_POWER_OF_2(alignment))
 		return EINVAL;
-	p = api_aligned(alignment, size);
+	p = api_alloc_aligned(alignment, size);
 	if (!p)
 		return ENOMEM;
 	*memptr = p;
@@ -69,7 +43,7 @@ __export void *hak_aligned_alloc(size_t alignment, size_t size)
 		hk_set_errno(EINVAL);
 		return NULL;
 	}
-	return api_aligned(alignment, size);
+	return api_alloc_aligned(alignment, size);
 }
 HK_EXPORT_AS(aligned_alloc, hak_aligned_alloc);
 
@@ -82,14 +56,14 @@ __export void *hak_memalign(size_t alignment, size_t size)
 	}
 	if (!IS_POWER_OF_2(alignment))
 		alignment = alignment < 2 ? 1 : 2UL << hk_log2(alignment - 1);
-	return api_aligned(alignment, size);
+	return api_alloc_aligned(alignment, size);
 }
 HK_EXPORT_AS(memalign, hak_memalign);
 HK_EXPORT_AS(__libc_memalign, hak_memalign);
 
 __export void *hak_valloc(size_t size)
 {
-	return api_aligned(api_page_size(), size);
+	return api_alloc_aligned(api_page_size(), size);
 }
 HK_EXPORT_AS(valloc, hak_valloc);
 HK_EXPORT_AS(__libc_valloc, hak_valloc);
@@ -102,7 +76,7 @@ __export void *hak_pvalloc(size_t size)
 		hk_set_errno(ENOMEM);
 		return NULL;
 	}
-	return api_aligned(ps, ALIGN_UP(size ? size : 1, ps));
+	return api_alloc_aligned(ps, ALIGN_UP(size ? size : 1, ps));
 }
 HK_EXPORT_AS(pvalloc, hak_pvalloc);
 HK_EXPORT_AS(__libc_pvalloc, hak_pvalloc);

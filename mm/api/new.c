@@ -40,13 +40,13 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
  * align: 0 for the plain forms, else a power of two (std::align_val_t;
  * another value is undefined behaviour in C++ and fails here).
  */
-static void *cxx_try(size_t size, size_t align)
+static __always_inline void *cxx_try(size_t size, size_t align)
 {
 	if (!align)
 		return api_alloc(size);
 	if (!IS_POWER_OF_2(align))
 		return NULL;
-	return hak_memalign(align, size);
+	return api_alloc_aligned(align, size);
 }
 
 static __slowpath void *cxx_new_slow(size_t size, size_t align, int nothrow)
