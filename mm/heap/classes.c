@@ -142,13 +142,14 @@ static unsigned int class_rbatch(unsigned int size)
  */
 static unsigned int heap_align_class(unsigned int cls, size_t align)
 {
-	while (cls < HK_NR_CLASSES && (class_stride(&hk_classes[cls]) % align ||
-				       (align > HEAP_COLOUR_STEP &&
-					class_off_page(&hk_classes[cls]))))
+	unsigned int nr = heap_nr_classes();
+
+	while (cls < nr && (class_stride(&hk_classes[cls]) % align ||
+			    (align > HEAP_COLOUR_STEP && class_off_page(&hk_classes[cls]))))
 		cls++;
-	if (cls < HK_NR_CLASSES && (hk_classes[cls].colours <= 1 || align <= HEAP_COLOUR_STEP))
+	if (cls < nr && (hk_classes[cls].colours <= 1 || align <= HEAP_COLOUR_STEP))
 		return cls;
-	return HK_NR_CLASSES;
+	return nr;
 }
 
 void heap_classes_init(void)
@@ -230,9 +231,9 @@ void heap_classes_init(void)
 		hk_bin_coarse[i] = (uint16_t)(class_first_fit(((size_t)i + 1) << COARSE_LOOKUP_SHIFT) *
 					      sizeof(struct bin));
 	for (k = 0; k < HEAP_ALIGN_SHIFTS; k++)
-		for (i = 0; i < HK_NR_CLASSES; i++) {
+		for (i = 0; i < heap_nr_classes(); i++) {
 			n = heap_align_class(i, 1UL << (HEAP_ALIGN_MIN_SHIFT + k));
-			hk_align_class[k][i] = n < HK_NR_CLASSES ? (uint8_t)(n + 1) : 0;
+			hk_align_class[k][i] = n < heap_nr_classes() ? (uint8_t)(n + 1) : 0;
 		}
 	if (IS_ENABLED(CONFIG_DEBUG_ASSERT))
 		heap_boxes_check();
