@@ -64,14 +64,14 @@ void *hk_alloc_zeroed(size_t size)
 	return memset(p, 0, size);
 }
 
+/* Alignments up to HK_MIN_ALIGN are every block's: the table starts above. */
+BUILD_BUG_ON((1UL << HEAP_ALIGN_MIN_SHIFT) != 2 * HK_MIN_ALIGN);
+
 /*
  * memalign's slow path (hk_alloc_aligned(), core.h): before the class
  * tables are set up, a request above HEAP_MAX_SIZE or an alignment above
  * SLOT_SIZE, or one no class aligns.
  */
-/* Alignments up to HK_MIN_ALIGN are every block's: the table starts above. */
-BUILD_BUG_ON((1UL << HEAP_ALIGN_MIN_SHIFT) != 2 * HK_MIN_ALIGN);
-
 void *core_alloc_aligned(size_t align, size_t size)
 {
 	size_t need;
