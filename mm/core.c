@@ -74,17 +74,13 @@ BUILD_BUG_ON((1UL << HEAP_ALIGN_MIN_SHIFT) != 2 * HK_MIN_ALIGN);
  */
 void *core_alloc_aligned(size_t align, size_t size)
 {
-	size_t need;
+	unsigned int k;
 
 	if (unlikely(heap_init()))
 		return NULL;
-	need = ALIGN_UP(size ? size : 1, align);
-	if (HK_NR_CLASSES && align <= SLOT_SIZE && need <= HEAP_MAX_SIZE) {
-		unsigned int k = hk_align_class[hk_log2(align) - HEAP_ALIGN_MIN_SHIFT][size_to_class(need)];
-
-		if (k)
-			return heap_alloc_class(k - 1);
-	}
+	k = hk_align_lookup(align, size);
+	if (k)
+		return heap_alloc_class(k - 1);
 	return large_alloc(size, align);
 }
 

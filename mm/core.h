@@ -65,16 +65,26 @@ void *core_alloc_aligned(size_t align, size_t size);
  * each and heap_alloc_class()'s generic pop took about 100 instructions
  * more than malloc before (Documentation/architecture.md, "memalign").
  */
-static __fastpath_inline void *hk_alloc_aligned(size_t align, size_t size)
+/*
+ * One more than the class that serves size bytes aligned to align (a
+ * power of two above HK_MIN_ALIGN), or 0: Large, or the tables not set
+ * up yet.
+ */
+static __always_inline unsigned int hk_align_lookup(size_t align, size_t size)
 {
 	size_t need = ALIGN_UP(size ? size : 1, align);
 
-	if (HK_NR_CLASSES && likely(align <= SLOT_SIZE && need <= HEAP_MAX_SIZE)) {
-		unsigned int k = hk_align_class[hk_log2(align) - HEAP_ALIGN_MIN_SHIFT][size_to_class(need)];
+	if (!HK_NR_CLASSES || align > SLOT_SIZE || need > HEAP_MAX_SIZE)
+		return 0;
+	return hk_align_class[hk_log2(align) - HEAP_ALIGN_MIN_SHIFT][size_to_class(need)];
+}
 
-		if (likely(k))
-			return heap_alloc_exact(k - 1);
-	}
+static __fastpath_inline void *hk_alloc_aligned(size_t align, size_t size)
+{
+	unsigned int k = hk_align_lookup(align, size);
+
+	if (likely(k))
+		return heap_alloc_exact(k - 1);
 	return core_alloc_aligned(align, size);
 }
 
