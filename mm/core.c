@@ -25,6 +25,7 @@ enum core_large_how {
 /* A Large block of size bytes as how says; NULL + ENOMEM on failure. */
 static void *core_large(size_t size, enum core_large_how how)
 {
+	int e = hk_errno_save();
 	void *p = NULL;
 
 	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init())) {
@@ -37,6 +38,8 @@ static void *core_large(size_t size, enum core_large_how how)
 	}
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
+	else
+		hk_errno_restore(e);
 	return p;
 }
 
@@ -75,13 +78,19 @@ BUILD_BUG_ON((1UL << HEAP_ALIGN_MIN_SHIFT) != 2 * HK_MIN_ALIGN);
 void *core_alloc_aligned(size_t align, size_t size)
 {
 	unsigned int k;
+	void *p;
+	int e;
 
 	if (unlikely(heap_init()))
 		return NULL;
 	k = hk_align_lookup(align, size);
 	if (k)
 		return heap_alloc_class(k - 1);
-	return large_alloc(size, align);
+	e = hk_errno_save();
+	p = large_alloc(size, align);
+	if (p)
+		hk_errno_restore(e);
+	return p;
 }
 
 /* ------------------------------------------------------------------ */

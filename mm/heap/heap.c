@@ -1415,6 +1415,45 @@ static inline void *fstash_pop(unsigned int cls)
 	return NULL;
 }
 #endif
+/* Idle owners' inboxes (below, CONFIG_HEAP_INBOX_STEAL): does h hold another heap's blocks of cls? */
+#ifdef CONFIG_HEAP_INBOX_STEAL
+static inline int heap_stolen_held(const struct heap *h, unsigned int cls)
+{
+	return h->stolen_n[cls] != 0;
+}
+
+static inline uint32_t heap_stolen_nr(const struct heap *h)
+{
+	return h->stolen_nr;
+}
+
+static __noinline void *heap_stolen_pop(struct heap *h, unsigned int cls);
+static int heap_inbox_steal(struct heap *h, unsigned int cls);
+static inline void heap_inbox_glut_note(struct heap *h, unsigned int cls);
+#else
+static inline uint32_t heap_stolen_nr(const struct heap *h)
+{
+	return 0;
+}
+
+static inline int heap_stolen_held(const struct heap *h, unsigned int cls)
+{
+	return 0;
+}
+
+static inline void *heap_stolen_pop(struct heap *h, unsigned int cls)
+{
+	return NULL;
+}
+
+static inline int heap_inbox_steal(struct heap *h, unsigned int cls)
+{
+	return 0;
+}
+
+static inline void heap_inbox_glut_note(struct heap *h, unsigned int cls) { }
+#endif
+
 /*
  * Hungry owners (CONFIG_HEAP_RBATCH_HUNGRY). A thread that frees another
  * thread's blocks holds up to 32 of a class on its remote batch (below,
@@ -2886,6 +2925,13 @@ static int heap_bin_fill(struct heap *h, struct bin *b, unsigned int cls, unsign
 			s = heap_empty_take(h, cls);
 		if (!s) {
 			/*
+			 * An idle owner's remote frees of the class, taken
+			 * instead of a new slab: handed out by the caller
+			 * (heap_alloc_class()), never put in the bin.
+			 */
+			if (heap_inbox_steal(h, cls))
+				return 0;
+			/*
 			 * Claiming: other classes' spare batches, then the
 			 * oldest kept slabs go back first, each down to half
 			 * of its bound (a program that moved on to other sizes
@@ -2994,8 +3040,11 @@ void *heap_alloc_class(unsigned int cls)
 	/* Another heap's block this thread freed, before a refill. */
 	if (fstash_held(cls))
 		return fstash_pop(cls);
+	/* An idle owner's blocks taken instead of a claim, before a refill. */
+	if (heap_stolen_held(h, cls))
+		return heap_stolen_pop(h, cls);
 	if (!heap_bin_fill(h, b, cls, hk_classes[cls].batch))
-		return NULL;
+		return heap_stolen_held(h, cls) ? heap_stolen_pop(h, cls) : NULL;
 	return BIN_POP(b, b->free, cls);
 }
 
@@ -4118,8 +4167,12 @@ static void heap_inbox_push(struct heap *h, unsigned int cls, void *head, void *
 
 	HK_ASSERT((uintptr_t)head < (1UL << INBOX_PTR_BITS));
 	for (k = 0; k < INBOX_LISTS; k++)
-		if (inbox_list_push(&h->inbox[cls][k], inbox_list_max(cls, k), head, tail, n))
+		if (inbox_list_push(&h->inbox[cls][k], inbox_list_max(cls, k), head, tail, n)) {
+			/* Three bins' worth the owner has not taken: it is idle. */
+			if (k == INBOX_LISTS - 1)
+				heap_inbox_glut_note(h, cls);
 			return;
+		}
 	fl_set_next(tail, HEAP_NIL);
 	heap_inbox_overflow(head, n);
 }
@@ -4300,6 +4353,136 @@ static void heap_inbox_give_back(struct heap *h)
 		}
 	}
 }
+
+/*
+ * Idle owners' inboxes (CONFIG_HEAP_INBOX_STEAL). Only its owner takes
+ * an inbox: while the owner does not allocate the class (it waits, it
+ * is descheduled, it moved on to other sizes), the blocks that other
+ * threads free there wait, and those threads claim new slabs for their
+ * own allocations (churn/shared-bigws: one thread finishing early left
+ * 30-45 MB of its blocks in its inbox while the other claimed slabs,
+ * a peak of 104-128 MB against glibc's 80). A push that lands on an
+ * inbox's last list (the first INBOX_LISTS - 1, a bin each, are full:
+ * the owner took none of them) notes the owner in inbox_glut[] for the
+ * class; a thread about to claim a slab of the class (heap_bin_fill(),
+ * after its own inbox, partial and kept slabs) takes that owner's last
+ * list instead, with one exchange, as the owner itself takes a list
+ * (heap_inbox_take()), so pushers, the owner and other takers never see
+ * a list half taken. The list goes into no bin (a bin's blocks are its
+ * heap's own: a flush gives them to their slabs without an atomic): the
+ * thread's mallocs of the class hand its blocks out one at a time
+ * before any refill (heap_alloc_class()), each checked as a remote
+ * list's (its slot in use, the key) and given the word 0, as the pop of
+ * a list taken unread does. They stay the owner's blocks, used for
+ * their slabs all along: their frees go back to the owner as remote
+ * frees. What is left at the thread's exit, a fork or malloc_trim goes
+ * to the blocks' slabs' remote lists (heap_rbatch_flush()), as an inbox
+ * too long does (heap_inbox_overflow()).
+ */
+#ifdef CONFIG_HEAP_INBOX_STEAL
+/* Per class: the owner whose inbox a push last found full up to its last list (atomic). */
+static struct heap *inbox_glut[HK_CLASS_ARRAY];
+
+static inline void heap_inbox_glut_note(struct heap *h, unsigned int cls)
+{
+	if (a_load(&inbox_glut[cls], A_RELAXED) != h)
+		a_store(&inbox_glut[cls], h, A_RELAXED);
+}
+
+/* Take the last inbox list of cls of the owner noted, for h's mallocs: 0 if none. */
+static int heap_inbox_steal(struct heap *h, unsigned int cls)
+{
+	struct heap *v = a_load(&inbox_glut[cls], A_RELAXED);
+	uintptr_t w;
+
+	if (!v || v == h || h->stolen_n[cls])
+		return 0;
+	w = a_swap(&v->inbox[cls][INBOX_LISTS - 1], 0UL, A_ACQUIRE);
+	if (!w) {
+		/* Its owner took it meanwhile: forget the note, unless renewed. */
+		(void)a_cas(&inbox_glut[cls], &v, NULL, A_RELAXED);
+		return 0;
+	}
+	h->stolen[cls] = INBOX_PTR(w);
+	h->stolen_n[cls] = INBOX_COUNT(w);
+	h->stolen_nr++;
+	STAT_INC_TLS(STAT_INBOX_STEAL);
+	return 1;
+}
+
+/*
+ * The head of h's stolen list of cls off the list, checked as a remote
+ * list's block: its slot still in use (its owner freed it again and the
+ * slab went back: not read), the key (a block of the list the owner, or
+ * another thread, freed again is found here or where the other copy
+ * lies), a link where the count says one; 0 goes into its key word if
+ * it is for the program (to_program), else it keeps the key.
+ */
+static void *heap_stolen_take(struct heap *h, unsigned int cls, int to_program)
+{
+	void *p = h->stolen[cls], *next;
+	struct slab *s = slab_block_head(p);
+	int bad;
+
+	if (unlikely(a_load(&s->state, A_RELAXED) != SLOT_ACTIVE))
+		guard_double_free(p);
+	if (unlikely(s->kind != SLAB_BLOCKS || s->class_idx != cls || s->owner == h))
+		heap_free_list_corrupt(p);
+	vg_open(p, FL_WORDS);
+	bad = IS_ENABLED(CONFIG_DOUBLE_FREE_CHECK) && !dfkey_is_key(p);
+	vg_close(p, FL_WORDS);
+	if (unlikely(bad))
+		heap_free_list_corrupt(p);
+	next = fl_next(p);
+	if (unlikely(!next != (h->stolen_n[cls] == 1)))
+		heap_free_list_corrupt(p);
+	if (to_program) {
+		vg_open(p, FL_WORDS);
+		dfkey_hand_out(p);
+		vg_close(p, FL_WORDS);
+	}
+	h->stolen[cls] = next;
+	if (!--h->stolen_n[cls])
+		h->stolen_nr--;
+	return p;
+}
+
+/* The next block of h's stolen list of cls, for the program (heap_alloc_class()). */
+static __noinline void *heap_stolen_pop(struct heap *h, unsigned int cls)
+{
+	void *p = heap_stolen_take(h, cls, 1);
+
+	HK_ASSERT(slab_is_block_start(slab_block_head(p), p));
+	return p;
+}
+
+/* Give h's stolen lists back: each block to its slab's remote list. */
+static __noinline void heap_stolen_give_back(struct heap *h)
+{
+	unsigned int cls;
+
+	for (cls = 0; h->stolen_nr && cls < heap_nr_classes(); cls++)
+		while (h->stolen_n[cls]) {
+			void *p = heap_stolen_take(h, cls, 0);
+
+			slab_push_remote(slab_block_head(p), p, p, 1);
+		}
+}
+
+/* Tests: does the calling thread hold blocks taken from an idle owner's inbox? */
+uint32_t heap_stolen_count(void)
+{
+	struct heap *h = hk_tls.heap;
+	uint32_t n = 0;
+	unsigned int cls;
+
+	for (cls = 0; h && cls < heap_nr_classes(); cls++)
+		n += h->stolen_n[cls];
+	return n;
+}
+#else
+static inline void heap_stolen_give_back(struct heap *h) { }
+#endif
 #else
 static __always_inline int rbatch_takes(tp_rbatch_t *rb, const struct slab *s)
 {
@@ -4324,6 +4507,7 @@ static inline int heap_inbox_to_bin(struct heap *h, struct bin *b, unsigned int 
 				    unsigned int batch) { return 0; }
 static inline void heap_inbox_give_back(struct heap *h) { }
 static void heap_inbox_retire_check(struct heap *h, const struct slab *s) { }
+static inline void heap_stolen_give_back(struct heap *h) { }
 #endif
 
 #if defined(CONFIG_DOUBLE_FREE_CHECK) && !defined(CONFIG_DOUBLE_FREE_OWNER_READ)
@@ -4629,11 +4813,13 @@ static void heap_rbatch_push_all(void)
 			heap_rbatch_push(&hk_tls.rbatch[cls]);
 }
 
-/* ... and give its stashes back (exit, fork, malloc_trim). */
+/* ... and give its stashes and stolen lists back (exit, fork, malloc_trim). */
 void heap_rbatch_flush(void)
 {
 	if (fstash_any())
 		fstash_flush();
+	if (hk_tls.heap && heap_stolen_nr(hk_tls.heap))
+		heap_stolen_give_back(hk_tls.heap);
 	heap_rbatch_push_all();
 }
 

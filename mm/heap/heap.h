@@ -519,6 +519,11 @@ struct heap {
 	void *inbox_rest[HK_CLASS_ARRAY];	/* per class: what a refill left of an inbox taken (HEAP_NIL-ended) */
 	uint32_t inbox_rest_n[HK_CLASS_ARRAY];	/* per class: its blocks */
 #endif
+#ifdef CONFIG_HEAP_INBOX_STEAL
+	void *stolen[HK_CLASS_ARRAY];		/* per class: an idle owner's inbox list taken for a claim (HEAP_NIL-ended) */
+	uint32_t stolen_n[HK_CLASS_ARRAY];	/* per class: its blocks not handed out yet */
+	uint32_t stolen_nr;			/* classes whose stolen list holds blocks */
+#endif
 	/* --- read by every remote free; written at thread start and exit only --- */
 	uint32_t tag __aligned(L1_CACHE_BYTES);	/* owner tag of its slabs (SLAB_TAG_NONE: none, superslab.h) */
 	int alive;				/* a thread uses this record */
@@ -1463,6 +1468,10 @@ void heap_free_local_run(struct slab *s, void *head, void *tail, uint32_t n);
  */
 void heap_free_nonlocal(void *p, struct slab *s);
 void heap_rbatch_flush(void);
+#ifdef CONFIG_HEAP_INBOX_STEAL
+/* Blocks the calling thread took from idle owners' inboxes and has not handed out (tests). */
+uint32_t heap_stolen_count(void);
+#endif
 #ifdef CONFIG_HEAP_RBATCH_HUNGRY
 /*
  * Push those of the calling thread's remote batches whose slab's owner

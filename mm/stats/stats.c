@@ -53,6 +53,7 @@ static const char *const stats_names[NR_HK_STATS] = {
 	[STAT_MID_LEND_INBOX] = "mid_lend_inbox",
 	[STAT_MID_LEND_PROBE] = "mid_lend_probe",
 	[STAT_SMALL_LEND] = "small_lend",
+	[STAT_INBOX_STEAL] = "inbox_steal",
 	[STAT_SLAB_NEW] = "slab_new",
 	[STAT_SLAB_RETIRE] = "slab_retire",
 	[STAT_LARGE_ALLOC] = "large_alloc",
@@ -151,6 +152,7 @@ static void stats_print(const unsigned long *s)
 	stats_row("  of them from the inbox of a class", s[STAT_MID_LEND_INBOX]);
 	stats_row("lend checks that asked mincore", s[STAT_MID_LEND_PROBE]);
 	stats_row("small blocks lent instead of a carve", s[STAT_SMALL_LEND]);
+	stats_row("idle owners' inbox lists taken for a claim", s[STAT_INBOX_STEAL]);
 
 	stats_title("SuperSlab");
 	stats_row("slabs claimed", s[STAT_SLAB_NEW]);

@@ -35,6 +35,7 @@ enum hk_stat {
 	STAT_MID_LEND_INBOX,	/* of them, lent from a bin filled from the inbox for it (CONFIG_MID_LEND) */
 	STAT_MID_LEND_PROBE,	/* lend checks that asked mincore: a page not in the map (CONFIG_MID_LEND) */
 	STAT_SMALL_LEND,	/* small-class mallocs that would carve, served by the next class's free block (CONFIG_HEAP_LEND_SMALL) */
+	STAT_INBOX_STEAL,	/* claims of a slab avoided by taking an idle owner's inbox list (CONFIG_HEAP_INBOX_STEAL) */
 	STAT_SLAB_NEW,		/* slabs claimed from a pool */
 	STAT_SLAB_RETIRE,	/* slabs given back to a pool */
 	STAT_LARGE_ALLOC,	/* large blocks allocated */

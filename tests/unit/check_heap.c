@@ -5699,6 +5699,212 @@ END_TEST
 #endif
 #endif
 
+#ifdef CONFIG_HEAP_INBOX_STEAL
+/*
+ * An idle owner's inbox (CONFIG_HEAP_INBOX_STEAL): the main thread
+ * allocates more blocks of 16 B than the first INBOX_LISTS - 1 lists of
+ * its inbox hold, a worker frees them all (the last list gets some) and
+ * then allocates until it would claim a third slab: once its own slab
+ * is used up, it hands out the main thread's blocks of that last list
+ * (none of them twice) before it claims a slab. A second worker takes
+ * the list again, hands out a few blocks and exits with the rest: its
+ * exit gives them back to their slabs, and after malloc_trim the main
+ * thread's slabs hold no block (every one came back: none lost).
+ */
+#define STEAL_N_MAX	(4 * OVF_LIMIT_MAX + 512)
+#define STEAL_GOT_MAX	(3 * 65536 / 16)
+
+struct steal_job {
+	void **v;			/* blocks of the main thread's to free */
+	unsigned int n;			/* how many */
+	struct heap *owner;		/* the main thread's record */
+	unsigned int keep;		/* 0: malloc until a third slab; else this many, freed before exit */
+	unsigned int got_owner;		/* blocks handed out of the owner's slabs */
+	unsigned int got;		/* blocks handed out in all */
+	unsigned int dup;		/* a block handed out twice */
+	unsigned int owner_after_third;	/* an owner's block after a third slab's */
+	uint32_t held;			/* heap_stolen_count() when it stopped */
+};
+
+static void *steal_worker(void *arg)
+{
+	static void *got[STEAL_GOT_MAX];
+	struct steal_job *j = arg;
+	void *p0 = hak_malloc(16);
+	struct slab *s0 = slab_block_head(p0), *third = NULL;
+	unsigned int i, k;
+
+	for (i = 0; i < j->n; i++)
+		hak_free(j->v[i]);
+	/* Every batch pushed: the last list holds what the first three did not take. */
+	heap_rbatch_flush();
+	for (i = 0; i < STEAL_GOT_MAX; i++) {
+		struct slab *s;
+
+		if (j->keep && j->got_owner == j->keep)
+			break;
+		got[i] = hak_malloc(16);
+		if (!got[i])
+			break;
+		j->got++;
+		s = slab_block_head(got[i]);
+		if (s->owner == j->owner) {
+			j->got_owner++;
+			if (third)
+				j->owner_after_third++;
+		} else if (s != s0 && !third) {
+			third = s;
+			if (!j->keep) {
+				i++;
+				break;
+			}
+		}
+	}
+	j->held = heap_stolen_count();
+	for (k = 0; k < i; k++) {
+		unsigned int m;
+
+		for (m = k + 1; m < i && m < k + 64; m++)
+			if (got[m] == got[k])
+				j->dup++;
+		hak_free(got[k]);
+	}
+	hak_free(p0);
+	return NULL;
+}
+
+START_TEST(test_inbox_steal_idle_owner)
+{
+	static void *v[STEAL_N_MAX];
+	unsigned int i, cls, n, limit, nsl = 0;
+	static struct slab *sl[STEAL_N_MAX];
+	static uint32_t rest[STEAL_N_MAX];
+	struct steal_job j;
+	struct heap *h;
+
+	hak_free(hak_malloc(16));
+	hak_malloc_trim(0);
+	h = hk_tls.heap;
+	cls = size_to_class(16);
+	limit = hk_classes[cls].limit;
+	ck_assert_uint_le(limit, OVF_LIMIT_MAX);
+	n = (INBOX_LISTS - 1) * limit + 512;
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(16);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	j = (struct steal_job){ .v = v, .n = n, .owner = h };
+	run_thread(steal_worker, &j);
+	/* The last list was taken whole and handed out before a third slab. */
+	ck_assert_uint_gt(j.got_owner, 0);
+	ck_assert_uint_eq(j.owner_after_third, 0);
+	ck_assert_uint_eq(j.held, 0);
+	ck_assert_uint_eq(j.dup, 0);
+	ck_assert_uint_eq(INBOX_COUNT(a_load(&h->inbox[cls][INBOX_LISTS - 1], A_ACQUIRE)), j.got_owner);
+
+	/* Again: the first worker's frees of those blocks filled the last list anew. */
+	hak_malloc_trim(0);
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(16);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	/* v's slabs, each with its used count less v's blocks on it. */
+	for (i = 0, nsl = 0; i < n; i++) {
+		struct slab *s = slab_block_head(v[i]);
+		unsigned int k;
+
+		for (k = 0; k < nsl && sl[k] != s; k++)
+			;
+		if (k == nsl) {
+			sl[nsl] = s;
+			rest[nsl++] = s->used;
+		}
+		rest[k]--;
+	}
+	j = (struct steal_job){ .v = v, .n = n, .owner = h, .keep = 3 };
+	run_thread(steal_worker, &j);
+	ck_assert_uint_eq(j.got_owner, 3);
+	ck_assert_uint_gt(j.held, 0);
+	/*
+	 * Its exit gave the rest back; the trim takes inbox and remote
+	 * lists home: v's slabs count none of v's blocks as used.
+	 */
+	hak_malloc_trim(0);
+	ck_assert_uint_eq(inbox_count(h, cls), 0);
+	for (i = 0; i < nsl; i++)
+		if (sl[i]->kind == SLAB_BLOCKS && sl[i]->owner == h)
+			ck_assert_uint_eq(sl[i]->used, rest[i]);
+}
+END_TEST
+#endif
+
+#if defined(CONFIG_HEAP_INBOX_STEAL) && defined(CONFIG_DOUBLE_FREE_CHECK)
+/*
+ * A block another thread freed twice, in two batches that both went to
+ * the last list of its owner's idle inbox: the thread that takes that
+ * list hands the second copy out and reports the first when its pop
+ * reaches it (its key word is 0 now), before the block is handed out
+ * twice (the worker _exits with 3 if it sees a block twice).
+ */
+#define STEAL_SEEN	32768
+
+static void *steal_dfree_worker(void *arg)
+{
+	static void *seen[STEAL_SEEN];
+	struct steal_job *j = arg;
+	unsigned int i, n = j->n, cls = size_to_class(16);
+	unsigned int a = (INBOX_LISTS - 1) * hk_classes[cls].limit + 2 * class_rbatch_max(cls);
+	unsigned int rb = class_rbatch_max(cls);
+	void *dup = j->v[n - 1];
+
+	hak_free(hak_malloc(16));
+	for (i = 0; i < a; i++)
+		hak_free(j->v[i]);
+	hak_free(dup);
+	for (; i < a + 2 * rb; i++)
+		hak_free(j->v[i]);
+	heap_rbatch_flush();
+	hak_free(j->v[i++]);		/* starts a batch: the next free only adds to it */
+	hak_free(dup);
+	for (; i < n - 1; i++)
+		hak_free(j->v[i]);
+	heap_rbatch_flush();
+	for (i = 0; i < STEAL_GOT_MAX; i++) {
+		void *q = hak_malloc(16);
+		uintptr_t k = ((uintptr_t)q >> 4) * 0x9e3779b97f4a7c15ULL >> 49;
+
+		if (!q)
+			break;
+		while (seen[k % STEAL_SEEN] && seen[k % STEAL_SEEN] != q)
+			k++;
+		if (seen[k % STEAL_SEEN] == q)
+			_exit(3);
+		seen[k % STEAL_SEEN] = q;
+	}
+	return NULL;
+}
+
+START_TEST(test_inbox_steal_double_free)
+{
+	static void *v[STEAL_N_MAX];
+	unsigned int i, cls, n;
+	struct steal_job j;
+
+	hak_free(hak_malloc(16));
+	cls = size_to_class(16);
+	ck_assert_uint_le(hk_classes[cls].limit, OVF_LIMIT_MAX);
+	n = (INBOX_LISTS - 1) * hk_classes[cls].limit + 6 * class_rbatch_max(cls);
+	ck_assert_uint_le(n, STEAL_N_MAX);
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(16);
+		ck_assert_ptr_nonnull(v[i]);
+	}
+	j = (struct steal_job){ .v = v, .n = n, .owner = hk_tls.heap };
+	run_thread(steal_dfree_worker, &j);
+}
+END_TEST
+#endif
+
 /*
  * The remote free looks at its batch first (heap_free_nonlocal()): with
  * the batch of the slab open, a pointer into a block of that slab is
@@ -7673,6 +7879,12 @@ static Suite *heap_engine_suite(void)
 #ifdef CONFIG_HEAP_REMOTE_INBOX
 	tcase_add_test(tc, test_inbox_overflow);
 	tcase_add_test(tc, test_inbox_lists_fit_bin);
+#ifdef CONFIG_HEAP_INBOX_STEAL
+	tcase_add_test(tc, test_inbox_steal_idle_owner);
+#ifdef CONFIG_DOUBLE_FREE_CHECK
+	tcase_add_test_raise_signal(tc, test_inbox_steal_double_free, SIGABRT);
+#endif
+#endif
 #ifdef CONFIG_DOUBLE_FREE_CHECK
 	tcase_add_test_raise_signal(tc, test_inbox_owner_refree_reported, SIGABRT);
 #endif
