@@ -25,7 +25,7 @@ enum core_large_how {
 /* A Large block of size bytes as how says; NULL + ENOMEM on failure. */
 static void *core_large(size_t size, enum core_large_how how)
 {
-	int e = hk_errno_save();
+	int e = hk_get_errno();
 	void *p = NULL;
 
 	if (likely(size <= HK_MAX_REQUEST) && likely(!heap_init())) {
@@ -39,7 +39,7 @@ static void *core_large(size_t size, enum core_large_how how)
 	if (unlikely(!p))
 		hk_set_errno(ENOMEM);
 	else
-		hk_errno_restore(e);
+		hk_set_errno(e);
 	return p;
 }
 
@@ -86,10 +86,10 @@ void *core_alloc_aligned(size_t align, size_t size)
 	k = hk_align_lookup(align, size);
 	if (k)
 		return heap_alloc_class(k - 1);
-	e = hk_errno_save();
+	e = hk_get_errno();
 	p = large_alloc(size, align);
 	if (p)
-		hk_errno_restore(e);
+		hk_set_errno(e);
 	return p;
 }
 
@@ -241,8 +241,14 @@ void *hk_resize(void *ptr, size_t size)
 			return prof_resize_bad(ptr, size);
 		return NULL;
 	}
-	if (reg >= REG_LARGE && size > HEAP_REALLOC_MAX)
-		return large_resize(ptr, reg, size);
+	if (reg >= REG_LARGE && size > HEAP_REALLOC_MAX) {
+		/* A resize in place that fails is no failure of realloc's: errno stays. */
+		int e = hk_get_errno();
+		void *p = large_resize(ptr, reg, size);
+
+		hk_set_errno(e);
+		return p;
+	}
 	return NULL;
 }
 

@@ -5,6 +5,13 @@
 #include <hakmem/compiler.h>
 #include <errno.h>
 
+/*
+ * hk_get_errno(): a call that succeeds leaves errno as it found it, as
+ * glibc's do, but the Large box's system calls may fail on the way (a
+ * mapping asked for at a taken address, EEXIST; an mremap() in place
+ * without room, ENOMEM or EFAULT): mm/core.c reads errno before them
+ * and puts it back (test_errno_kept_on_success, tests/unit/check_api.c).
+ */
 #ifdef CONFIG_BACKEND_ARENA
 /*
  * Freestanding: errno exists only if the program links a C library. A weak
@@ -34,22 +41,5 @@ static inline int hk_get_errno(void)
 	return errno;
 }
 #endif
-
-/*
- * A call that succeeds leaves errno as it found it, as glibc's do: the
- * system calls on the way (a mapping asked for at an address that is
- * taken, EEXIST; an mremap() in place that finds no room, ENOMEM or
- * EFAULT) may set it, so the paths that make them save it first and put
- * it back when they return a block (tests/info, "errno kept").
- */
-static inline int hk_errno_save(void)
-{
-	return hk_get_errno();
-}
-
-static inline void hk_errno_restore(int e)
-{
-	hk_set_errno(e);
-}
 
 #endif /* _HAKMEM_ERRNO_H */

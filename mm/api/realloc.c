@@ -14,7 +14,6 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 	enum hk_realloc_way way;
 	size_t old;
 	void *p;
-	int e;
 
 	if (size == 0) {
 		/* glibc frees and returns NULL. */
@@ -39,8 +38,6 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 	 * keep: under Valgrind (CONFIG_VALGRIND) realloc always moves, as
 	 * memcheck's own realloc does; memcpy carries the definedness.
 	 */
-	/* A resize in place that fails may leave errno set (hk_errno_save()). */
-	e = hk_errno_save();
 	if (!vg_running() && way != HK_REALLOC_MOVE) {
 		if (way == HK_REALLOC_STAY)
 			p = ptr;
@@ -60,7 +57,6 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 			 */
 			if (way == HK_REALLOC_RESIZE || size > HK_REALLOC_SLAB_MAX)
 				prof_free_block(ptr);
-			hk_errno_restore(e);
 			return p;
 		}
 	}
@@ -83,7 +79,6 @@ static __slowpath void *realloc_slow(void *ptr, size_t size, const void *caller)
 		old = vg_readable(ptr, old);
 	memcpy(p, ptr, old);
 	api_free(ptr);
-	hk_errno_restore(e);
 	return p;
 }
 

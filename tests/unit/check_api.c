@@ -1559,7 +1559,7 @@ END_TEST
  * Large box's system calls may fail on the way (a mapping asked for at
  * a taken address, EEXIST; an mremap() in place without room, ENOMEM
  * or EFAULT) and must not show (include/hakmem/errno.h,
- * hk_errno_save()). Blocks of 1-48 MiB grown and shrunk among others
+ * hk_get_errno()). Blocks of 1-48 MiB grown and shrunk among others
  * that stay live, so that in-place growth fails now and then; before
  * the fix a run like this left EEXIST or EFAULT after about half of its
  * reallocs.
