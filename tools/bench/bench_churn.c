@@ -7,7 +7,13 @@
  * random one: free the old block, malloc a new one. Sizes are drawn from
  * [MIN, MAX], uniformly (DIST 0) or with density proportional to
  * 1/size^2 (DIST 1: mostly small, now and then a big one, as in real
- * programs).
+ * programs). DIST 2 draws the same sizes as DIST 1 ahead, into a table of
+ * SIZE_TABLE sizes per thread, and reads them in turn, as glibc's
+ * bench-malloc-thread does: the size of each malloc is then a load,
+ * where DIST 1 computes it with a chain of about 40 cycles (a division)
+ * right before the call, so that malloc learns its class late. The two
+ * can rank allocators differently (Documentation/benchmarks.md,
+ * "forty-ninth session").
  *
  * TOUCH says what the program does with a new block:
  *   0  nothing: the block is freed long after its allocation, its cache
@@ -40,12 +46,16 @@
 #include <stdatomic.h>
 #include "bench_common.h"
 
+#define SIZE_TABLE	8000		/* DIST 2: sizes drawn ahead, per thread */
+
 static unsigned long nthreads, slots, min_size, max_size, dist, iters, touch, shared, align;
+static _Thread_local unsigned int *size_table;	/* DIST 2: this thread's sizes */
+static _Thread_local unsigned int size_at;	/* DIST 2: the next one to read */
 static void *_Atomic *shared_v;		/* SHARED 1: the one array of slots */
 static pthread_barrier_t shared_filled;	/* every stripe allocated */
 static pthread_barrier_t shared_done;	/* no thread exchanges any more */
 
-static size_t draw_size(rng_t *r)
+static size_t draw_size_now(rng_t *r)
 {
 	double u, inv_lo, inv_hi;
 
@@ -56,6 +66,30 @@ static size_t draw_size(rng_t *r)
 	inv_lo = 1.0 / (double)min_size;
 	inv_hi = 1.0 / (double)(max_size + 1);
 	return (size_t)(1.0 / (inv_lo - u * (inv_lo - inv_hi)));
+}
+
+/* DIST 2: this thread's table of sizes, drawn as DIST 1 draws them. */
+static void size_table_fill(rng_t *r)
+{
+	unsigned int i;
+
+	size_table = malloc(SIZE_TABLE * sizeof(*size_table));
+	if (!size_table)
+		bench_oom(SIZE_TABLE * sizeof(*size_table));
+	for (i = 0; i < SIZE_TABLE; i++)
+		size_table[i] = (unsigned int)draw_size_now(r);
+	size_at = 0;
+}
+
+static size_t draw_size(rng_t *r)
+{
+	size_t sz;
+
+	if (dist != 2)
+		return draw_size_now(r);
+	sz = size_table[size_at];
+	size_at = size_at + 1 == SIZE_TABLE ? 0 : size_at + 1;
+	return sz;
 }
 
 static void *new_block(rng_t *r)
@@ -108,8 +142,11 @@ static void *worker(void *arg)
 	unsigned long i;
 
 	rng_seed(&r, (uint64_t)(uintptr_t)arg + 1);
+	if (dist == 2)
+		size_table_fill(&r);
 	if (shared) {
 		shared_worker((unsigned long)(uintptr_t)arg, &r);
+		free(size_table);
 		return NULL;
 	}
 	v = malloc(slots * sizeof(*v));
@@ -126,6 +163,7 @@ static void *worker(void *arg)
 	for (i = 0; i < slots; i++)
 		free(v[i]);
 	free(v);
+	free(size_table);
 	return NULL;
 }
 
@@ -143,9 +181,9 @@ int main(int argc, char **argv)
 	shared = bench_arg(argc, argv, 8, 0);
 	align = bench_arg(argc, argv, 9, 0);
 	if (!nthreads || nthreads > 64 || !slots || !min_size || min_size > max_size ||
-	    shared > 1 || (shared && slots < nthreads) ||
+	    dist > 2 || shared > 1 || (shared && slots < nthreads) ||
 	    (align && (align < sizeof(void *) || (align & (align - 1)))))
-		bench_die("usage: bench_churn THREADS(1-64) SLOTS MIN MAX DIST ITERS [TOUCH] "
+		bench_die("usage: bench_churn THREADS(1-64) SLOTS MIN MAX DIST(0-2) ITERS [TOUCH] "
 			  "[SHARED(0-1, SLOTS >= THREADS)] [ALIGN(0 or a power of two >= 8)]");
 	if (shared) {
 		shared_v = malloc(slots * sizeof(*shared_v));

@@ -79,6 +79,12 @@ def all_cases():
     # bench_churn.c): the cost of reading a cold block in free shows here.
     for name, args in (("churn/untouched-2t", [2, 1024, 4, 32768, 1, 18000000, 0]),
                        ("churn/untouched-1t", [1, 1024, 4, 32768, 1, 20000000, 0]),
+                       # The same sizes read from a table drawn ahead (DIST
+                       # 2), as glibc's bench-malloc-thread reads them: each
+                       # malloc knows its size at once, where DIST 1
+                       # computes it right before the call
+                       ("churn/table-2t", [2, 1024, 4, 32768, 2, 18000000, 0]),
+                       ("churn/table-1t", [1, 1024, 4, 32768, 2, 20000000, 0]),
                        ("churn/mid", [1, 1024, 8192, 32768, 0, 18000000, 1]),
                        ("churn/bigws", [1, 262144, 16, 512, 0, 10000000, 1]),
                        # untouched-1t's sizes and blocks never touched, with
