@@ -5320,6 +5320,76 @@ static inline void heap_stats_fold(struct heap *h)
  * thread's TLS is still there to read. Its counts may be read while it
  * changes them: each is a snapshot.
  */
+/*
+ * Blocks of h's slabs that the program freed from other threads and that
+ * no bin holds yet, per class: its inbox lists, what a refill left of one,
+ * the list taken from an idle owner's inbox, and, of t, the front of a
+ * live thread of h (NULL for a parked record), the remote batches it has
+ * not pushed and its foreign stash. Their slabs count them as used until
+ * they reach a bin or the slab; the program does not (a consumer thread
+ * that frees a producer's blocks while the producer waits left them all
+ * "in use" in mallinfo until then). Each count is a snapshot, clamped
+ * against a torn read.
+ */
+#ifdef CONFIG_HEAP_REMOTE_INBOX
+/* The blocks on list k of h's inbox of class cls. */
+static inline uint32_t heap_inbox_count(struct heap *h, unsigned int cls, unsigned int k)
+{
+	return INBOX_COUNT(a_load(&h->inbox[cls][k], A_RELAXED));
+}
+
+/* The blocks a refill of class cls left of an inbox list it took. */
+static inline uint32_t heap_inbox_rest_count(struct heap *h, unsigned int cls)
+{
+	return a_load(&h->inbox_rest_n[cls], A_RELAXED);
+}
+#else
+static inline uint32_t heap_inbox_count(struct heap *h, unsigned int cls, unsigned int k) { return 0; }
+static inline uint32_t heap_inbox_rest_count(struct heap *h, unsigned int cls) { return 0; }
+#endif
+
+#ifdef CONFIG_HEAP_INBOX_STEAL
+/* The blocks of class cls h took from an idle owner and did not hand out. */
+static inline uint32_t heap_stolen_count_of(struct heap *h, unsigned int cls)
+{
+	return a_load(&h->stolen_n[cls], A_RELAXED);
+}
+#else
+static inline uint32_t heap_stolen_count_of(struct heap *h, unsigned int cls) { return 0; }
+#endif
+
+#ifdef CONFIG_HEAP_FOREIGN_STASH
+/* The blocks of class cls on the foreign stash of front t. */
+static inline uint32_t heap_fstash_count_of(struct heap_tls *t, unsigned int cls)
+{
+	return a_load(&t->fstash[cls].n, A_RELAXED);
+}
+#else
+static inline uint32_t heap_fstash_count_of(struct heap_tls *t, unsigned int cls) { return 0; }
+#endif
+
+static void heap_cached_remote(struct heap *h, struct heap_tls *t, unsigned long out[HK_CLASS_ARRAY])
+{
+	unsigned int cls, k;
+
+	for (cls = 0; cls < heap_nr_classes(); cls++) {
+		for (k = 0; IS_ENABLED(CONFIG_HEAP_REMOTE_INBOX) && k < INBOX_LISTS; k++)
+			out[cls] += heap_inbox_count(h, cls, k);
+		out[cls] += heap_inbox_rest_count(h, cls) + heap_stolen_count_of(h, cls);
+		if (t) {
+			const struct heap_rbatch *rb = &t->rbatch[cls];
+			uint32_t n = a_load(&rb->n, A_RELAXED), max = a_load(&rb->max, A_RELAXED);
+
+			if (CONFIG_HEAP_RBATCH_BYTES)
+				n = n > HEAP_RBATCH_MAX - max ? n - (HEAP_RBATCH_MAX - max) : 0;
+			/* (An empty batch has no slab, or owner: the union.) */
+			if (a_load(&rb->slab, A_RELAXED) && n <= HEAP_RBATCH_MAX)
+				out[cls] += n;
+			out[cls] += heap_fstash_count_of(t, cls);
+		}
+	}
+}
+
 void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 {
 	const struct hk_box *b;
@@ -5329,6 +5399,8 @@ void heap_cached_blocks(unsigned long out[HK_CLASS_ARRAY])
 	hk_lock(&heap_lock);
 	for (h = heap_all; h; h = h->all_next) {
 		struct heap_tls *t = a_load(&h->tls, A_RELAXED);
+
+		heap_cached_remote(h, t, out);
 
 		/* Spare batches, of a live or a parked record. */
 		for (cls = 0; cls < heap_nr_classes(); cls++) {

@@ -1044,9 +1044,17 @@ void ss_usage(struct ss_pool *pool, struct ss_usage *u, ss_slab_fn fn, void *arg
 			unsigned int span;
 
 			if (kind == SLAB_BLOCKS) {
+				/*
+				 * The blocks on the slab's remote list were freed
+				 * (by other threads): used until its owner takes
+				 * them, free for the program.
+				 */
+				uint32_t remote = REMOTE_COUNT(a_load(&s->remote, A_RELAXED));
+
 				used = a_load(&s->used, A_RELAXED);
 				cap = a_load(&s->capacity, A_RELAXED);
 				span = a_load(&s->span, A_RELAXED);
+				used = used > remote ? used - remote : 0;
 				if (used > cap)
 					used = cap;
 				if (span < 1 || span > SS_SLOTS - i)

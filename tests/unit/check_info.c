@@ -10,6 +10,9 @@
 #ifdef CONFIG_MALLOC_INFO
 #include <errno.h>
 #include <malloc.h>
+#ifdef CONFIG_THREADS
+#include <pthread.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -38,11 +41,16 @@ static char info_arena_buf[256 * 1024] __attribute__((aligned(64)));
 # endif
 # define INFO_N		16
 # define INFO_SIZE	1000
+# define INFO_SMALL_N	256
 # define INFO_SLACK	0
+# define INFO_REMOTE_SLACK	0
 #else
 # define INFO_N		1000
 # define INFO_SIZE	1000
+# define INFO_SMALL_N	8192
 # define INFO_SLACK	(64 << 10)	/* Check's own allocations meanwhile */
+/* With two threads of the test's only: their heaps' first blocks */
+# define INFO_REMOTE_SLACK	(4 << 10)
 #endif
 
 static void info_fixture(void)
@@ -82,6 +90,96 @@ START_TEST(test_mallinfo2_follows)
 		ck_assert_uint_ge(after.fordblks + INFO_SLACK, usable);
 }
 END_TEST
+
+#ifdef CONFIG_THREADS
+/*
+ * Another thread frees the test's blocks, one half, then the other, and
+ * waits (alive) while the test reads mallinfo after each: the blocks it
+ * freed are free for mallinfo at once, wherever they wait for their
+ * owner (the freeing thread's remote batches, the owner's inbox, the
+ * slabs' remote lists), as glibc's are; and the half still allocated
+ * still counts. (500 blocks leave 20 in a remote batch of 32.)
+ */
+struct info_freer {
+	void **p;			/* the blocks */
+	int n;				/* how many */
+	int own_heap;			/* the freer allocates first: it has a heap */
+	pthread_barrier_t step;		/* a half freed; mallinfo read */
+};
+
+static void *info_free_halves(void *arg)
+{
+	struct info_freer *f = arg;
+	int i;
+
+	/*
+	 * With a heap of its own the freer gathers remote batches, pushed
+	 * to the owner's inbox; without one it frees straight to the
+	 * slabs' remote lists.
+	 */
+	if (f->own_heap)
+		hak_free(hak_malloc(16));
+	for (i = 0; i < f->n / 2; i++)
+		hak_free(f->p[i]);
+	pthread_barrier_wait(&f->step);
+	pthread_barrier_wait(&f->step);
+	for (; i < f->n; i++)
+		hak_free(f->p[i]);
+	pthread_barrier_wait(&f->step);
+	pthread_barrier_wait(&f->step);
+	return NULL;
+}
+
+/* n blocks of size bytes, freed by a thread with or without a heap. */
+static void info_remote_frees(size_t size, int n, int own_heap)
+{
+	static void *p[INFO_SMALL_N];
+	static struct info_freer f;
+	struct mallinfo2 before, half, after;
+	size_t second = 0;
+	pthread_t t;
+	int i;
+
+	ck_assert_int_le(n, INFO_SMALL_N);
+	before = hak_mallinfo2();
+	for (i = 0; i < n; i++) {
+		p[i] = hak_malloc(size);
+		ck_assert_ptr_nonnull(p[i]);
+		if (i >= n / 2)
+			second += hak_malloc_usable_size(p[i]);
+	}
+	f.p = p;
+	f.n = n;
+	f.own_heap = own_heap;
+	ck_assert_int_eq(pthread_barrier_init(&f.step, NULL, 2), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, info_free_halves, &f), 0);
+	pthread_barrier_wait(&f.step);
+	half = hak_mallinfo2();
+	pthread_barrier_wait(&f.step);
+	pthread_barrier_wait(&f.step);
+	after = hak_mallinfo2();
+	pthread_barrier_wait(&f.step);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	pthread_barrier_destroy(&f.step);
+	ck_assert_msg(half.uordblks <= before.uordblks + second + INFO_REMOTE_SLACK &&
+		      half.uordblks + INFO_REMOTE_SLACK >= before.uordblks + second,
+		      "%d blocks of %zu B, the second half (%zu B) still allocated (freer with%s a heap): "
+		      "%zu B in use, %zu before", n, size, second, own_heap ? "" : "out",
+		      half.uordblks, before.uordblks);
+	ck_assert_msg(after.uordblks <= before.uordblks + INFO_REMOTE_SLACK,
+		      "%d blocks of %zu B freed by another thread (with%s a heap): %zu B in use, %zu before",
+		      n, size, own_heap ? "" : "out", after.uordblks, before.uordblks);
+	ck_assert_uint_eq(after.arena, after.uordblks + after.fordblks);
+}
+
+START_TEST(test_mallinfo2_remote_frees)
+{
+	info_remote_frees(INFO_SIZE, INFO_N, 0);
+	info_remote_frees(INFO_SIZE, INFO_N, 1);
+	info_remote_frees(64, INFO_SMALL_N, 1);
+}
+END_TEST
+#endif
 
 #ifdef CONFIG_TINY_ULTRAHOT
 /*
@@ -179,6 +277,9 @@ static Suite *info_suite(void)
 	tcase_add_test(tc, test_mallinfo2_follows);
 	tcase_add_test(tc, test_mallinfo_int);
 	tcase_add_test(tc, test_malloc_info_xml);
+#ifdef CONFIG_THREADS
+	tcase_add_test(tc, test_mallinfo2_remote_frees);
+#endif
 #ifdef CONFIG_TINY_ULTRAHOT
 	tcase_add_test(tc, test_usage_ultrahot_class);
 #endif
