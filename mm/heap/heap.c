@@ -5378,10 +5378,9 @@ static void heap_cached_remote(struct heap *h, struct heap_tls *t, unsigned long
 		out[cls] += heap_inbox_rest_count(h, cls) + heap_stolen_count_of(h, cls);
 		if (t) {
 			const struct heap_rbatch *rb = &t->rbatch[cls];
-			uint32_t n = a_load(&rb->n, A_RELAXED), max = a_load(&rb->max, A_RELAXED);
+			/* (A torn read wraps above HEAP_RBATCH_MAX: left out.) */
+			uint32_t n = rbatch_count(rb);
 
-			if (CONFIG_HEAP_RBATCH_BYTES)
-				n = n > HEAP_RBATCH_MAX - max ? n - (HEAP_RBATCH_MAX - max) : 0;
 			/* (An empty batch has no slab, or owner: the union.) */
 			if (a_load(&rb->slab, A_RELAXED) && n <= HEAP_RBATCH_MAX)
 				out[cls] += n;
