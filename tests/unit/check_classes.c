@@ -690,8 +690,8 @@ static void aligned_one(void **q, size_t align, size_t size, unsigned int want)
  * slab is aligned to SLOT_SIZE whatever its class), twice: the second
  * round pops the blocks the first freed, through the inline path
  * (hk_alloc_aligned()); the first may refill. Run in the test's thread
- * and in a new thread, whose bins are empty and whose heap the first
- * aligned request starts.
+ * and, with CONFIG_THREADS, in a new thread, whose bins are empty and
+ * whose heap the first aligned request starts.
  */
 static void aligned_every_class(void)
 {
@@ -717,20 +717,36 @@ static void aligned_every_class(void)
 	}
 }
 
+#ifdef CONFIG_THREADS
 static void *aligned_every_class_thread(void *arg)
 {
 	aligned_every_class();
 	return arg;
 }
 
-START_TEST(test_aligned_every_class)
+static void aligned_every_class_in_thread(void)
 {
 	pthread_t t;
 
-	classes_setup();
-	aligned_every_class();
 	ck_assert_int_eq(pthread_create(&t, NULL, aligned_every_class_thread, NULL), 0);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
+}
+#else
+/*
+ * Without CONFIG_THREADS the allocator is not thread-safe: a second
+ * thread would race with this one's mallocs (Check's own, around
+ * pthread_create()) on the one shared heap.
+ */
+static inline void aligned_every_class_in_thread(void)
+{
+}
+#endif
+
+START_TEST(test_aligned_every_class)
+{
+	classes_setup();
+	aligned_every_class();
+	aligned_every_class_in_thread();
 }
 END_TEST
 
