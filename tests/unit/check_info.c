@@ -98,7 +98,8 @@ END_TEST
  * freed are free for mallinfo at once, wherever they wait for their
  * owner (the freeing thread's remote batches, the owner's inbox, the
  * slabs' remote lists), as glibc's are; and the half still allocated
- * still counts. (500 blocks leave 20 in a remote batch of 32.)
+ * still counts. (500 blocks leave 20 in a remote batch of 32.) Then the
+ * owner allocates half of them again, from what came back.
  */
 struct info_freer {
 	void **p;			/* the blocks */
@@ -135,8 +136,8 @@ static void info_remote_frees(size_t size, int n, int own_heap)
 {
 	static void *p[INFO_SMALL_N];
 	static struct info_freer f;
-	struct mallinfo2 before, half, after;
-	size_t second = 0;
+	struct mallinfo2 before, half, after, refilled;
+	size_t second = 0, again = 0;
 	pthread_t t;
 	int i;
 
@@ -163,6 +164,19 @@ static void info_remote_frees(size_t size, int n, int own_heap)
 	pthread_barrier_wait(&f.step);
 	pthread_barrier_wait(&f.step);
 	after = hak_mallinfo2();
+	/*
+	 * The owner allocates half as many again: its refills take the
+	 * inbox lists (with the freer's heap), and what a refill leaves of a
+	 * list waits on (heap::inbox_rest): free blocks still.
+	 */
+	for (i = 0; i < n / 2; i++) {
+		p[i] = hak_malloc(size);
+		ck_assert_ptr_nonnull(p[i]);
+		again += hak_malloc_usable_size(p[i]);
+	}
+	refilled = hak_mallinfo2();
+	for (i = 0; i < n / 2; i++)
+		hak_free(p[i]);
 	pthread_barrier_wait(&f.step);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	pthread_barrier_destroy(&f.step);
@@ -175,6 +189,11 @@ static void info_remote_frees(size_t size, int n, int own_heap)
 		      "%d blocks of %zu B freed by another thread (with%s a heap): %zu B in use, %zu before",
 		      n, size, own_heap ? "" : "out", after.uordblks, before.uordblks);
 	ck_assert_uint_eq(after.arena, after.uordblks + after.fordblks);
+	ck_assert_msg(refilled.uordblks <= before.uordblks + again + INFO_REMOTE_SLACK &&
+		      refilled.uordblks + INFO_REMOTE_SLACK >= before.uordblks + again,
+		      "%d blocks of %zu B freed by another thread (with%s a heap), %d allocated "
+		      "again (%zu B): %zu B in use, %zu before", n, size, own_heap ? "" : "out",
+		      n / 2, again, refilled.uordblks, before.uordblks);
 }
 
 START_TEST(test_mallinfo2_remote_frees)
