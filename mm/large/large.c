@@ -603,22 +603,33 @@ static int large_keep_drain(void)
 	return done;
 }
 
-/* Clear the registry first: from then on no free can reach the header. */
+/*
+ * Clear the registry first: from then on no free can reach the header.
+ * The header's words are read before either put: both decommit its page,
+ * which reads zero after, also when the put then fails (the kept list
+ * filled meanwhile; the reserve's array could not grow, under an
+ * address-space limit), and the block is unmapped after all. With
+ * map_len read from the zeroed header, munmap(base, 0) failed and the
+ * chunk stayed mapped, unregistered and in no list: leaked for good
+ * (randconfig KCONFIG_SEED=0x497b9c90 under qemu, where mmap failed now
+ * and then; test_large_reserve_full_unmaps).
+ */
 static void large_unmap(struct large_hdr *h)
 {
-	uintptr_t base = large_base(h);
-	size_t gap = large_gap(h);
+	uintptr_t base = large_base(h), user = (uintptr_t)h->user;
+	size_t gap = large_gap(h), map_len = h->map_len;
+	int whole = !gap && map_len == SS_SIZE && !large_huge_align(h);
 
 	if (gap && large_keep_put(h, gap))
 		return;
 	if (gap)
 		a_fetch_sub(&large_exact_nr, 1, A_RELAXED);
-	if (((uintptr_t)h->user - base) >> SS_SHIFT)
-		registry_set((uintptr_t)h->user, REG_FOREIGN);
+	if ((user - base) >> SS_SHIFT)
+		registry_set(user, REG_FOREIGN);
 	registry_set(base, REG_FOREIGN);
-	if (!gap && h->map_len == SS_SIZE && !large_huge_align(h) && large_reserve_put(base))
+	if (whole && large_reserve_put(base))
 		return;
-	os_unmap((void *)(base + gap), h->map_len - gap);
+	os_unmap((void *)(base + gap), map_len - gap);
 }
 
 /* Unmap every reserved chunk (lock not held). Returns 1 if there was any. */
