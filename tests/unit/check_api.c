@@ -1568,6 +1568,30 @@ END_TEST
 
 #define REQ_ERRNO_KEPT(what)	REQ_MSG(errno == ERRNO_MAGIC, "%s changed errno to %d", (what), errno)
 
+/*
+ * qemu-user with guest pages larger than the host's (tests/run.sh's
+ * 64 KiB-page run) fails the guest's mappings now and then: its own
+ * placement of them runs out (ENOMEM; fiftieth session, testing.md). There
+ * a request that fails with ENOMEM ends the loop (undo: what to free
+ * first), and the iterations before it were checked; anywhere else such
+ * a failure fails the test.
+ */
+static int errno_emu_oom(int err)
+{
+#ifdef HK_TEST_EMULATED
+	return err == ENOMEM && sysconf(_SC_PAGESIZE) > 4096;
+#else
+	return 0;
+#endif
+}
+
+/* err: the request's error (errno after a NULL, posix_memalign()'s result), 0 if it worked. */
+#define ERRNO_EMU_OOM_BREAK(err, undo)		\
+	if (errno_emu_oom(err)) {		\
+		undo;				\
+		break;				\
+	}
+
 START_TEST(test_errno_kept_on_success)
 {
 	static void *keep[32];
@@ -1580,29 +1604,36 @@ START_TEST(test_errno_kept_on_success)
 
 		errno = ERRNO_MAGIC;
 		p = hak_malloc(a);
+		ERRNO_EMU_OOM_BREAK(p ? 0 : errno, (void)0);
 		REQ_NONNULL(p);
 		REQ_ERRNO_KEPT("malloc");
 		q = hak_realloc(p, b);
+		ERRNO_EMU_OOM_BREAK(q ? 0 : errno, hak_free(p));
 		REQ_NONNULL(q);
 		REQ_ERRNO_KEPT("realloc up");
 		p = hak_realloc(q, a / 2);
+		ERRNO_EMU_OOM_BREAK(p ? 0 : errno, hak_free(q));
 		REQ_NONNULL(p);
 		REQ_ERRNO_KEPT("realloc down");
 		hak_free(keep[i % 32]);
 		keep[i % 32] = p;
 		REQ_ERRNO_KEPT("free");
 		q = hak_calloc(1, b + 4096);
+		ERRNO_EMU_OOM_BREAK(q ? 0 : errno, (void)0);
 		REQ_NONNULL(q);
 		REQ_ERRNO_KEPT("calloc");
 		hak_free(q);
 		rc = hak_posix_memalign(&q, (size_t)1 << (12 + i % 9), a + 1);
+		ERRNO_EMU_OOM_BREAK(rc, (void)0);
 		REQ_MSG(rc == 0, "posix_memalign: %d", rc);
 		REQ_ERRNO_KEPT("posix_memalign");
-		q = hak_realloc(q, 2 * a);
-		REQ_NONNULL(q);
+		p = hak_realloc(q, 2 * a);
+		ERRNO_EMU_OOM_BREAK(p ? 0 : errno, hak_free(q));
+		REQ_NONNULL(p);
 		REQ_ERRNO_KEPT("realloc of an aligned block");
-		hak_free(q);
+		hak_free(p);
 		q = hak_memalign((size_t)1 << 21, b);
+		ERRNO_EMU_OOM_BREAK(q ? 0 : errno, (void)0);
 		REQ_NONNULL(q);
 		REQ_ERRNO_KEPT("memalign");
 		hak_free(q);
