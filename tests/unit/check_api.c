@@ -1578,11 +1578,7 @@ END_TEST
  */
 static int errno_emu_oom(int err)
 {
-#ifdef HK_TEST_EMULATED
-	return err == ENOMEM && sysconf(_SC_PAGESIZE) > 4096;
-#else
-	return 0;
-#endif
+	return IS_ENABLED(HK_TEST_EMULATED) && err == ENOMEM && sysconf(_SC_PAGESIZE) > 4096;
 }
 
 /* err: the request's error (errno after a NULL, posix_memalign()'s result), 0 if it worked. */

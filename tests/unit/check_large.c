@@ -1240,7 +1240,6 @@ START_TEST(test_large_reserve_full_unmaps)
 	/* qemu-user takes RLIMIT_AS for itself and ignores it: nothing to test. */
 	p = mmap(NULL, 128 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	setrlimit(RLIMIT_AS, &old);
-	large_trim();
 	large_reclaim();
 	for (i = 0; i < n; i++)
 		mapped += msync((void *)((uintptr_t)v[i] & ~SS_MASK), os_page_size, MS_ASYNC) == 0;
