@@ -52,6 +52,12 @@ struct hk_box {
 	 */
 	void (*slabs_grew)(size_t bytes);
 	/*
+	 * The SuperSlab decay clock began a new epoch (core_epoch()): what
+	 * the box holds that ages only with its own traffic ages with the
+	 * clock as well, so that the slabs' traffic keeps it going.
+	 */
+	void (*epoch)(void);
+	/*
 	 * Add the blocks that thread front t holds in the box's own
 	 * per-thread state to out[class] (mallinfo, CONFIG_MALLOC_INFO);
 	 * t may be another live thread's: read with relaxed loads.
@@ -85,6 +91,14 @@ extern const struct hk_box __stop_hakmem_box[];
  * lock held.
  */
 void core_slabs_grew(size_t bytes);
+
+/*
+ * Called by the SuperSlab layer when its decay clock began a new epoch
+ * (at most once an epoch, from a heap's tick or a claim or release of
+ * slots): the boxes' epoch hooks. Defined in mm/core.c; not to be
+ * called with a box's lock held.
+ */
+void core_epoch(void);
 
 /* In reverse link order: to release what for_each_box() took. */
 #define for_each_box_reverse(b)						\

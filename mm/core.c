@@ -275,6 +275,15 @@ void core_slabs_grew(size_t bytes)
 			b->slabs_grew(bytes);
 }
 
+void core_epoch(void)
+{
+	const struct hk_box *b;
+
+	for_each_box(b)
+		if (b->epoch)
+			b->epoch();
+}
+
 /*
  * Called by os_map_aligned() when the kernel refuses a mapping: what the
  * boxes cache (Large's reserve and cache) first, then the calling

@@ -770,7 +770,7 @@ struct large_age {
 struct large_cache {
 	struct hk_lock lock;				/* protects every field below but live */
 	size_t live;					/* sum of size of the live blocks (atomic) */
-	size_t bytes;					/* sum of size of the cached blocks */
+	size_t bytes;					/* sum of size of the cached blocks (stored atomically: large_epoch() peeks) */
 	size_t budget;					/* adaptive allowance beyond the peak */
 	size_t peak[LARGE_PEAK_RING];			/* most live bytes seen in each recent epoch */
 	size_t hi;					/* the largest of them */
@@ -877,7 +877,7 @@ static __always_inline void large_cache_add(struct large_cache *c, unsigned int 
 	large_list_add(&c->age, &a->link);
 	a->epoch = c->epoch;
 	c->nonempty |= 1ULL << cls;
-	c->bytes += h->size;
+	a_store(&c->bytes, c->bytes + h->size, A_RELAXED);
 }
 
 /* Take h out of bin cls (lock held). */
@@ -889,7 +889,7 @@ static __always_inline void large_cache_del(struct large_cache *c, unsigned int 
 	large_list_del(&c->age, &large_age_of(h)->link);
 	if (!c->bin[cls].newest)
 		c->nonempty &= ~(1ULL << cls);
-	c->bytes -= h->size;
+	a_store(&c->bytes, c->bytes - h->size, A_RELAXED);
 }
 
 /* Take h out of the cache onto the victims list (to unmap once unlocked). */
@@ -1393,6 +1393,35 @@ void large_slabs_grew(size_t bytes)
 		large_unmap_victims(victims);
 }
 
+/*
+ * The SuperSlab clock began a new epoch (the box's epoch hook): the
+ * cache's own clock is read every 32 large operations only, so a
+ * program that made no more of them kept what the cache held at its
+ * last one (its bound, large_cache_limit(), at that moment) for good.
+ * z3 frees one of its three 8 MiB tables at start-up and then allocates
+ * from the slabs only; what the bound left of it stayed cached to the
+ * end. Now the slabs' traffic ends the cache's epochs as well: the bound
+ * follows the window, and what no large request took within
+ * LARGE_DECAY_EPOCHS goes. Nothing to do (no lock taken) while the
+ * cache is empty.
+ */
+void large_epoch(void)
+{
+	struct large_cache *c = &large_cache;
+	struct large_hdr *victims = NULL;
+	unsigned long now;
+
+	if (!a_load(&c->bytes, A_RELAXED))
+		return;
+	hk_lock(&c->lock);
+	now = os_now_ms();
+	if (c->bytes && now - c->epoch_ms >= LARGE_DECAY_MS)
+		large_cache_decay(c, now, &victims);
+	hk_unlock(&c->lock);
+	if (unlikely(victims))
+		large_unmap_victims(victims);
+}
+
 int large_trim(void)
 {
 	struct large_cache *c = &large_cache;
@@ -1472,6 +1501,10 @@ static inline void large_cache_make_room(size_t size)
 }
 
 void large_slabs_grew(size_t bytes)
+{
+}
+
+void large_epoch(void)
 {
 }
 

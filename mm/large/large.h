@@ -46,6 +46,13 @@ int large_reclaim(void);
  */
 void large_slabs_grew(size_t bytes);
 
+/*
+ * The SuperSlab clock began a new epoch (the box's epoch hook): the
+ * cache's decay runs if its own epoch is over, so that blocks no large
+ * request takes go back while the program allocates only from slabs.
+ */
+void large_epoch(void);
+
 /* Bytes of the mappings the cache holds now (for tests and statistics). */
 size_t large_cached_bytes(void);
 

@@ -29,5 +29,6 @@ HK_BOX(large) = {
 	.trim		= large_trim,
 	.reclaim	= large_reclaim,
 	.slabs_grew	= IS_ENABLED(CONFIG_LARGE_CACHE) ? large_slabs_grew : NULL,
+	.epoch		= IS_ENABLED(CONFIG_LARGE_CACHE) ? large_epoch : NULL,
 	.stats_report	= IS_ENABLED(CONFIG_STATS) ? large_stats_report : NULL,
 };

@@ -495,6 +495,8 @@ static void ss_note_active(unsigned long active)
 	a_store(&ss_recent_peak, window ? ss_window_peak(e, active) : active, A_RELAXED);
 	ss_purge_excess();
 	a_store(&ss_purging, 0, A_RELEASE);
+	/* The caches that age with their own traffic age with this clock too. */
+	core_epoch();
 }
 
 /* Map the unmapped slots among bits (held by the caller) again; 0 or -1. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -839,6 +840,98 @@ START_TEST(test_large_reused_within_window)
 }
 END_TEST
 /*
+ * A freed big block stays cached only while large requests might want
+ * it: a program that makes no more of them, and goes on allocating from
+ * the slabs only, gets it unmapped once it has stayed LARGE_DECAY_EPOCHS
+ * epochs, the slabs' traffic ending the cache's epochs (large_epoch(),
+ * from the SuperSlab clock). Before, only the cache's own traffic read
+ * the clock, and the block stayed cached for good (z3 kept one of its
+ * 8 MiB tables to its end). Epochs of 1 ms, and the SuperSlab clock's of
+ * 1 ms too (dirty_decay_ms / 8). The traffic: 65536 blocks of 16 B
+ * allocated and freed, more than a bin may hold (HEAP_BIN_MAX_BLOCKS),
+ * so that every round refills (a heap's tick every 16); 1 MiB, which
+ * the cache's bound leaves room for beside the block (its sixteenth
+ * and the budget): the block goes for its age, not for the bound. Its
+ * slabs are claimed before the block is freed, so that no new slab
+ * memory shrinks the cache either (large_slabs_grew()). The block
+ * stays 20 epochs of at least 1 ms: gone, it was cached for 15 ms at
+ * least. The 15 s bound only keeps a broken decay from hanging the
+ * suite; not a timing claim.
+ */
+static void slab_traffic(void **v, size_t n, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(size);
+		ck_assert_ptr_nonnull(v[i]);
+		*(char *)v[i] = 1;
+	}
+	for (i = 0; i < n; i++)
+		hak_free(v[i]);
+}
+
+/* The same, seeing every 1024 blocks whether the cache is empty; 1 if it is. */
+static int slab_traffic_until_uncached(void **v, size_t n, size_t size)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		v[i] = hak_malloc(size);
+		ck_assert_ptr_nonnull(v[i]);
+		*(char *)v[i] = 1;
+		if (i % 1024 == 0 && !large_cached_bytes())
+			break;
+	}
+	for (j = 0; j < i; j++)
+		hak_free(v[j]);
+	return !large_cached_bytes();
+}
+
+static unsigned long now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (unsigned long)t.tv_sec * 1000000 + (unsigned long)t.tv_nsec / 1000;
+}
+
+START_TEST(test_large_cache_decays_with_slab_traffic)
+{
+	enum { PIECE = 16, PIECES = 65536 };
+	static void *v[PIECES];
+	size_t big = LSZ(4 << 20);
+	unsigned long freed, gone;
+	char *b;
+	int r;
+
+	if (!IS_ENABLED(CONFIG_OPTIONS) || !HK_NR_CLASSES ||
+	    big + (64 << 10) > ((size_t)CONFIG_LARGE_CACHE_MAX_MB << 20))
+		return;		/* no options, no slabs, or a block beyond the budget */
+	ck_assert_int_eq(hak_option_set("decay_ms", 1), 0);
+	ck_assert_int_eq(hak_option_set("dirty_decay_ms", 8), 0);
+	hak_malloc_trim(0);
+	for (r = 0; r < 2; r++)
+		slab_traffic(v, PIECES, PIECE);
+	b = hak_malloc(big);
+	ck_assert_ptr_nonnull(b);
+	memset(b, 1, big);
+	hak_free(b);
+	freed = now_us();
+	ck_assert_uint_ge(large_cached_bytes(), big);
+	for (r = 0; r < 7500 && large_cached_bytes(); r++) {
+		usleep(2000);
+		if (slab_traffic_until_uncached(v, PIECES, PIECE))
+			break;
+	}
+	ck_assert_msg(large_cached_bytes() == 0, "%zu bytes still cached after %d rounds",
+		      large_cached_bytes(), r);
+	gone = now_us() - freed;
+	ck_assert_msg(gone >= 15000, "gone after %lu us: not for its age", gone);
+}
+END_TEST
+
+/*
  * Cache a freed 8 MiB block, then take 12 MiB of slab blocks of 4 KiB (or
  * of the largest slab class below that) into v (n entries); returns the
  * cached block's size. The pieces must be slab blocks: with slabs only up
@@ -1547,6 +1640,7 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_budget_grows);
 	tcase_add_test(tc, test_large_decay);
 	tcase_add_test(tc, test_large_reused_within_window);
+	tcase_add_test(tc, test_large_cache_decays_with_slab_traffic);
 	tcase_add_test(tc, test_large_cache_yields_to_slabs);
 	tcase_add_test(tc, test_large_cache_yields_to_slab_growth);
 	tcase_add_test(tc, test_large_cache_yields_at_footprint_peak);
