@@ -35,10 +35,12 @@ TEST_PACKAGES=(
 	valgrind clang libclang-rt-14-dev
 	sqlite3 redis-server redis-tools google-perftools graphviz
 )
-# make bench: the other allocators, the charts, and /usr/bin/time for the
-# real programs' peak RSS (tools/bench/bench_real.sh).
+# make bench: the other allocators, the charts, /usr/bin/time for the
+# real programs' peak RSS and the real programs that make check does not
+# need (tools/bench/bench_real.sh).
 BENCH_PACKAGES=(
 	libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox tmux time
+	z3 lua5.4 ghostscript
 )
 PACKAGES=("${ESSENTIAL[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
 

@@ -18,7 +18,23 @@
 #           (SET, GET, LPUSH, LPOP, HSET, LRANGE_100 on 100,000 random
 #           keys, 100-byte values, 16 requests pipelined). Debian's
 #           redis-server links jemalloc; LD_PRELOAD replaces its malloc
-#           family, jemalloc's own entry points stay (tests/programs).
+#           family, jemalloc's own entry points stay (tests/programs);
+#   z3      the z3 SMT solver (Debian's z3) factoring the product of the
+#           two largest primes below 2^N with 48-bit vectors: a SAT
+#           search over a bit-blasted multiplier (ops: the search's
+#           conflicts, z3 -st). z3 allocates its
+#           small objects from pools of its own (8 KiB chunks and up,
+#           blocks of 64-160 KiB) and three 8 MiB tables, one freed at
+#           start-up: the big-block and cache policies more than the
+#           small classes (fifty-first session);
+#   lua     lua5.4 building N records (tables of strings), sorting them,
+#           concatenating and splitting a big string, dropping half, with
+#           a full garbage collection each of three rounds: a garbage-
+#           collected interpreter's objects of 16 B-1 KiB;
+#   gs      ghostscript rendering six pages of N filled Bezier shapes and
+#           N/5 strings (PostScript generated here) to PNG at 150 dpi (ops:
+#           the 6N shapes):
+#           ghostscript's own chunk allocator over big malloc blocks.
 #
 # Prints one line as the other programs do:
 #   RESULT name=real_<workload> ops=N seconds=<s> mops=<N/s/1e6>
@@ -32,7 +48,7 @@ set -eu
 
 die() { echo "ERROR $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: bench_real.sh sqlite|python|redis N"
+[ $# -eq 2 ] || die "usage: bench_real.sh sqlite|python|redis|z3|lua|gs N"
 W=$1
 N=$2
 case $N in ''|*[!0-9]*) die "N must be a number" ;; esac
@@ -128,8 +144,83 @@ redis)
 	secs=$cpu
 	N=$((N * 6))
 	;;
+z3)
+	command -v z3 > /dev/null || die "z3 not installed"
+	[ -x /usr/bin/python3 ] || die "/usr/bin/python3 not installed"
+	[ "$N" -ge 3 ] && [ "$N" -le 23 ] || die "z3: N must be 3..23 (bits of the primes)"
+	# Outside the timed run: the problem, written by the system Python.
+	/usr/bin/python3 - "$N" > "$T/f.smt2" <<'EOF'
+import sys
+n = int(sys.argv[1])
+def prime(k):
+    return k > 1 and all(k % d for d in range(2, int(k ** 0.5) + 1))
+p = [k for k in range((1 << n) - 1, 1, -1) if prime(k)][:2]
+print("(set-logic QF_BV)")
+print("(declare-const x (_ BitVec 48))")
+print("(declare-const y (_ BitVec 48))")
+print("(assert (= (bvmul x y) (_ bv%d 48)))" % (p[0] * p[1]))
+for v in "xy":
+    print("(assert (bvult %s (_ bv%d 48)))" % (v, 1 << (n + 1)))
+    print("(assert (bvugt %s (_ bv1 48)))" % v)
+print("(check-sat)")
+EOF
+	timed z3 -st "$T/f.smt2"
+	[ "$(head -n 1 "$T/out")" = sat ] || die "z3 did not answer sat: $(head -c 200 "$T/out")"
+	# An operation is a conflict of the SAT search (z3 -st): the work done.
+	N=$(awk '$1 == ":sat-conflicts" { print $2 }' "$T/out")
+	[ -n "$N" ] && [ "$N" -gt 0 ] || die "z3 printed no conflict count"
+	;;
+lua)
+	command -v lua5.4 > /dev/null || die "lua5.4 not installed"
+	cat > "$T/w.lua" <<'EOF'
+local N = tonumber(arg[1])
+for round = 1, 3 do
+  local t = {}
+  for i = 1, N do
+    local r = {id = i, name = "item" .. ((i * 7919) % N), tags = {}}
+    for j = 1, (i % 7) do r.tags[j] = string.rep("x", j * 3) .. i end
+    t[#t + 1] = r
+  end
+  table.sort(t, function(a, b) return a.name < b.name end)
+  local s = {}
+  for i, r in ipairs(t) do s[#s + 1] = r.name .. ":" .. #r.tags end
+  local big = table.concat(s, ",")
+  local cnt = 0
+  for w in big:gmatch("[^,]+") do cnt = cnt + #w end
+  for i = 1, #t, 2 do t[i] = nil end
+  local m = {}
+  for k, r in pairs(t) do m[r.name] = (m[r.name] or 0) + #r.tags end
+  collectgarbage()
+  io.write(round, " ", cnt, "\n")
+end
+EOF
+	timed lua5.4 "$T/w.lua" "$N"
+	[ "$(wc -l < "$T/out")" -eq 3 ] || die "lua5.4 did not finish its three rounds"
+	;;
+gs)
+	command -v gs > /dev/null || die "ghostscript (gs) not installed"
+	awk -v n="$N" 'BEGIN {
+		srand(1)
+		print "%!PS"
+		print "/Times-Roman findfont 10 scalefont setfont"
+		for (page = 0; page < 6; page++) {
+			for (i = 0; i < n; i++) {
+				x = rand() * 600; y = rand() * 800
+				printf "%.3f %.3f %.3f setrgbcolor newpath %.1f %.1f moveto", rand(), rand(), rand(), x, y
+				printf " %.1f %.1f %.1f %.1f %.1f %.1f curveto closepath fill\n",
+				       rand() * 600, rand() * 800, rand() * 600, rand() * 800, rand() * 600, rand() * 800
+				if (i % 5 == 0)
+					printf "%.1f %.1f moveto (word%d text %d) show\n", x, y, i, page
+			}
+			print "showpage"
+		}
+	}' > "$T/w.ps"
+	timed gs -q -dNOPAUSE -dBATCH -dSAFER -sDEVICE=png16m -r150 -sOutputFile="$T/page%d.png" "$T/w.ps"
+	[ -s "$T/page6.png" ] || die "gs did not render six pages"
+	N=$((N * 6))
+	;;
 *)
-	die "unknown workload '$W' (sqlite, python, redis)"
+	die "unknown workload '$W' (sqlite, python, redis, z3, lua, gs)"
 	;;
 esac
 

@@ -153,7 +153,11 @@ def all_cases():
         cases.append(dict(case="list/%d" % size, bench="list", prog="bench_list",
                           args=[nodes, 15, size], it=1, size=size))
     # Debian programs (bench_real.sh, a script in this directory).
-    for w, n in (("sqlite", 40000), ("python", 30000), ("redis", 30000)):
+    # z3 16: the two largest primes below 2^16 factored (about 1 s; the
+    # search's length jumps with N, 18: 6-7 s); lua 40000 records, three
+    # rounds; gs six pages of 3000 shapes (fifty-first session).
+    for w, n in (("sqlite", 40000), ("python", 30000), ("redis", 30000),
+                 ("z3", 16), ("lua", 40000), ("gs", 3000)):
         cases.append(dict(case="real/%s" % w, bench="real", prog="bench_real.sh",
                           args=[w, n], it=1))
     return cases
