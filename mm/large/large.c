@@ -1023,16 +1023,20 @@ static void large_cache_decay(struct large_cache *c, unsigned long now,
 	c->epoch_ms = now;
 }
 
+/* Read the clock; end the epoch if it is over (lock held). */
+static void large_cache_clock(struct large_cache *c, struct large_hdr **victims)
+{
+	unsigned long now = os_now_ms();
+
+	if (now - c->epoch_ms >= LARGE_DECAY_MS)
+		large_cache_decay(c, now, victims);
+}
+
 /* Count one large operation; now and then see whether an epoch ended. */
 static __always_inline void large_cache_tick(struct large_cache *c, struct large_hdr **victims)
 {
-	unsigned long now;
-
-	if (likely(++c->clock & LARGE_DECAY_CHECK))
-		return;
-	now = os_now_ms();
-	if (now - c->epoch_ms >= LARGE_DECAY_MS)
-		large_cache_decay(c, now, victims);
+	if (unlikely(!(++c->clock & LARGE_DECAY_CHECK)))
+		large_cache_clock(c, victims);
 }
 
 static void large_unmap_victims(struct large_hdr *victims)
@@ -1409,14 +1413,12 @@ void large_epoch(void)
 {
 	struct large_cache *c = &large_cache;
 	struct large_hdr *victims = NULL;
-	unsigned long now;
 
 	if (!a_load(&c->bytes, A_RELAXED))
 		return;
 	hk_lock(&c->lock);
-	now = os_now_ms();
-	if (c->bytes && now - c->epoch_ms >= LARGE_DECAY_MS)
-		large_cache_decay(c, now, &victims);
+	if (c->bytes)
+		large_cache_clock(c, &victims);
 	hk_unlock(&c->lock);
 	if (unlikely(victims))
 		large_unmap_victims(victims);

@@ -858,21 +858,12 @@ END_TEST
  * least. The 15 s bound only keeps a broken decay from hanging the
  * suite; not a timing claim.
  */
-static void slab_traffic(void **v, size_t n, size_t size)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		v[i] = hak_malloc(size);
-		ck_assert_ptr_nonnull(v[i]);
-		*(char *)v[i] = 1;
-	}
-	for (i = 0; i < n; i++)
-		hak_free(v[i]);
-}
-
-/* The same, seeing every 1024 blocks whether the cache is empty; 1 if it is. */
-static int slab_traffic_until_uncached(void **v, size_t n, size_t size)
+/*
+ * n blocks of size allocated (first byte written), then freed; with
+ * until_uncached, stopping as soon as the Large cache is empty (seen every
+ * 1024 blocks). Returns 1 if the cache is empty at the end.
+ */
+static int slab_traffic(void **v, size_t n, size_t size, int until_uncached)
 {
 	size_t i, j;
 
@@ -880,8 +871,10 @@ static int slab_traffic_until_uncached(void **v, size_t n, size_t size)
 		v[i] = hak_malloc(size);
 		ck_assert_ptr_nonnull(v[i]);
 		*(char *)v[i] = 1;
-		if (i % 1024 == 0 && !large_cached_bytes())
+		if (until_uncached && i % 1024 == 0 && !large_cached_bytes()) {
+			i++;
 			break;
+		}
 	}
 	for (j = 0; j < i; j++)
 		hak_free(v[j]);
@@ -912,7 +905,7 @@ START_TEST(test_large_cache_decays_with_slab_traffic)
 	ck_assert_int_eq(hak_option_set("dirty_decay_ms", 8), 0);
 	hak_malloc_trim(0);
 	for (r = 0; r < 2; r++)
-		slab_traffic(v, PIECES, PIECE);
+		slab_traffic(v, PIECES, PIECE, 0);
 	b = hak_malloc(big);
 	ck_assert_ptr_nonnull(b);
 	memset(b, 1, big);
@@ -921,7 +914,7 @@ START_TEST(test_large_cache_decays_with_slab_traffic)
 	ck_assert_uint_ge(large_cached_bytes(), big);
 	for (r = 0; r < 7500 && large_cached_bytes(); r++) {
 		usleep(2000);
-		if (slab_traffic_until_uncached(v, PIECES, PIECE))
+		if (slab_traffic(v, PIECES, PIECE, 1))
 			break;
 	}
 	ck_assert_msg(large_cached_bytes() == 0, "%zu bytes still cached after %d rounds",
